@@ -1,0 +1,127 @@
+"""Time as the scheduler sees it: `now()` (aware UTC) and `sleep()`, behind one protocol.
+
+The scheduler, run timeouts, gate timeouts and retry backoff all go through the clock, so a
+`FakeClock` makes every policy (outages, DST days, overlaps, timeouts) testable in
+milliseconds, while `SystemClock` is the real thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "FakeClock", "SystemClock", "utc"]
+
+
+def utc(dt: datetime) -> datetime:
+    """`dt` as aware UTC; a naive datetime is rejected because its meaning is a guess."""
+    if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
+        raise ValueError(f"naive datetime {dt!r}: pass a timezone-aware datetime")
+    return dt.astimezone(UTC)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Wall time plus a way to wait. `now()` must be aware UTC."""
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The machine's wall clock and asyncio's sleep."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class FakeClock:
+    """A clock that only moves when told to. Sleepers wake when `advance()`/`set()` passes
+    their deadline; `run_for()` steps from deadline to deadline, letting the event loop
+    settle in between, like time passing with nothing else going on."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = utc(start) if start is not None else datetime(2025, 1, 1, tzinfo=UTC)
+        self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
+        self._counter = itertools.count()
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(
+            self._sleepers, (self._now + timedelta(seconds=seconds), next(self._counter), fut)
+        )
+        try:
+            await fut
+        finally:
+            if not fut.done():
+                fut.cancel()  # leaves a dead entry, skipped by _wake/_next_deadline
+
+    @property
+    def sleepers(self) -> int:
+        """How many live sleepers are waiting (handy in tests)."""
+        return sum(1 for _, _, f in self._sleepers if not f.done())
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest live sleeper's wake time."""
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)
+        return self._sleepers[0][0] if self._sleepers else None
+
+    def set(self, when: datetime) -> None:
+        """Jump to `when` (may go backwards, like a wall clock being set); wakes due sleepers."""
+        self._now = utc(when)
+        self._wake()
+
+    def advance(self, seconds: float = 0.0, **delta: float) -> None:
+        """Move forward by `seconds` (plus timedelta keywords) and wake due sleepers."""
+        self._now += timedelta(seconds=seconds, **delta)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._sleepers and (
+            self._sleepers[0][0] <= self._now or self._sleepers[0][2].done()
+        ):
+            _, _, fut = heapq.heappop(self._sleepers)
+            if not fut.done():
+                fut.set_result(None)
+
+    async def settle(self, rounds: int = 30) -> None:
+        """Let ready tasks run until things quiet down (a bounded number of loop turns)."""
+        for _ in range(rounds):
+            await asyncio.sleep(0)
+
+    async def run_for(self, seconds: float, settle_rounds: int = 30) -> None:
+        """Let `seconds` of fake time pass: jump to each sleeper deadline in turn (waking it
+        and settling the loop) until the target time, then settle once more."""
+        target = self._now + timedelta(seconds=seconds)
+        await self.settle(settle_rounds)
+        while True:
+            deadline = self.next_deadline()
+            if deadline is None or deadline > target:
+                break
+            self.set(max(deadline, self._now))
+            await self.settle(settle_rounds)
+        self.set(target)
+        await self.settle(settle_rounds)
+
+    async def run_until(self, when: datetime, settle_rounds: int = 30) -> None:
+        await self.run_for((utc(when) - self._now).total_seconds(), settle_rounds)
+
+    def __repr__(self) -> str:
+        return f"FakeClock({self._now.isoformat()})"

@@ -1,0 +1,462 @@
+"""The one ordered event stream through which observers (TUI, headless log, user code) learn
+everything the scheduler does.
+
+Events are frozen dataclasses with a global, strictly increasing `seq` and an aware UTC `at`.
+Observers get bounded queues: a slow observer loses intermediate output chunks (and is told
+how many with an `ObserverDropped` notice in their place), never blocks the scheduler, and
+keeps every other event unless it falls absurdly far behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from .results import GateResult, RunResult, SkipReason
+
+__all__ = [
+    "ClockJumped",
+    "Event",
+    "EventBus",
+    "GateDecided",
+    "GateStarted",
+    "JobAdded",
+    "JobChanged",
+    "JobExhausted",
+    "JobPaused",
+    "JobRemoved",
+    "JobResumed",
+    "NextFireComputed",
+    "ObserverDropped",
+    "OutputChunk",
+    "RunFinished",
+    "RunMissed",
+    "RunQueued",
+    "RunSkipped",
+    "RunStarted",
+    "SchedulerError",
+    "SchedulerPaused",
+    "SchedulerResumed",
+    "SchedulerStarted",
+    "SchedulerStopped",
+    "Subscription",
+]
+
+Stream = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event: `seq` orders the stream, `at` is when it happened (aware UTC)."""
+
+    seq: int
+    at: datetime
+
+    @property
+    def kind(self) -> str:
+        """Stable snake_case name for logs (`RunFinished` -> "run_finished")."""
+        return _kind(type(self))
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobAdded(Event):
+    job: str
+    schedule: str
+    description: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobChanged(Event):
+    """A job's definition or runtime state changed (`what` names it, e.g. "skip_next")."""
+
+    job: str
+    what: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRemoved(Event):
+    job: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobExhausted(Event):
+    """The job will fire no more: max_runs reached, past `until`, or no future slot."""
+
+    job: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NextFireComputed(Event):
+    job: str
+    next_fire: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobPaused(Event):
+    job: str
+    note: str
+    until: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobResumed(Event):
+    job: str
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateStarted(Event):
+    job: str
+    run_id: str
+    scheduled_for: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateDecided(Event):
+    job: str
+    run_id: str
+    gate: GateResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunQueued(Event):
+    """A slot is waiting: for the running one to end (queue_one) or for a concurrency slot."""
+
+    job: str
+    run_id: str
+    scheduled_for: datetime
+    why: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    job: str
+    run_id: str
+    scheduled_for: datetime
+    attempt: int
+    manual: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputChunk(Event):
+    """A piece of live output (normally one line, newline included), already redacted."""
+
+    job: str
+    run_id: str
+    stream: Stream
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    """An attempt ended (ok, failed, timed_out, cancelled); `will_retry` if another follows."""
+
+    job: str
+    run_id: str
+    result: RunResult
+    will_retry: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSkipped(Event):
+    job: str
+    run_id: str
+    reason: SkipReason
+    result: RunResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunMissed(Event):
+    job: str
+    run_id: str
+    result: RunResult
+
+
+# --- scheduler ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerStarted(Event):
+    jobs: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerStopped(Event):
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerPaused(Event):
+    """Everything is paused (operator's pause-all); slots are recorded as skipped."""
+
+    note: str
+    until: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerResumed(Event):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockJumped(Event):
+    """Wall time moved differently from what the loop slept (suspend, NTP step, manual set)."""
+
+    expected: datetime
+    actual: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.actual - self.expected).total_seconds()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerError(Event):
+    """Something user-supplied raised (callback, observer, state sink); the loop carried on."""
+
+    job: str | None
+    where: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObserverDropped(Event):
+    """Delivered to one observer in place of `dropped` output chunks it was too slow for
+    (and `dropped_events` other events if it fell even further behind)."""
+
+    dropped: int
+    dropped_events: int = 0
+
+
+def _kind(cls: type) -> str:
+    name = cls.__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+
+class Subscription:
+    """A bounded, async-iterable view of the event stream for one observer.
+
+    Output chunks are limited to `max_chunks` pending; beyond that they are dropped and an
+    `ObserverDropped` notice takes their place. Other events are limited to the much larger
+    `max_events` (beyond which the oldest pending chunk, then the oldest event, is dropped),
+    so a stalled observer costs bounded memory.
+    """
+
+    def __init__(self, bus: EventBus, max_chunks: int, max_events: int) -> None:
+        self._bus = bus
+        self._items: deque[Event] = deque()
+        self._chunks = 0
+        self._max_chunks = max(1, max_chunks)
+        self._max_events = max(1, max_events)
+        self._dropped_chunks = 0
+        self._dropped_events = 0
+        self._last_dropped_seq = 0
+        self._last_dropped_at: datetime | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.total_dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _push(self, event: Event) -> None:
+        """Called by the bus on the loop thread; O(1), never blocks."""
+        if self.closed:
+            return
+        if isinstance(event, OutputChunk):
+            if self._chunks >= self._max_chunks:
+                self._note_drop(event, chunk=True)
+                return
+        elif len(self._items) - self._chunks >= self._max_events:
+            self._evict()
+        self._flush_drop_notice()
+        self._items.append(event)
+        if isinstance(event, OutputChunk):
+            self._chunks += 1
+        self._wake()
+
+    def _note_drop(self, event: Event, *, chunk: bool) -> None:
+        if chunk:
+            self._dropped_chunks += 1
+        else:
+            self._dropped_events += 1
+        self.total_dropped += 1
+        self._last_dropped_seq = event.seq
+        self._last_dropped_at = event.at
+
+    def _evict(self) -> None:
+        """Make room for a non-chunk event: drop the oldest pending chunk, else oldest event."""
+        for i, item in enumerate(self._items):
+            if isinstance(item, OutputChunk):
+                del self._items[i]
+                self._chunks -= 1
+                self._dropped_chunks += 1
+                self.total_dropped += 1
+                return
+        # No chunks pending: drop the oldest event, folding the count into one notice at the
+        # front (where the gap is), so repeated evictions do not pile up notices.
+        chunks = events = 0
+        first = self._items[0] if self._items else None
+        if isinstance(first, ObserverDropped):
+            self._items.popleft()
+            chunks, events = first.dropped, first.dropped_events
+        old = self._items.popleft()
+        if isinstance(old, ObserverDropped):
+            chunks += old.dropped
+            events += old.dropped_events
+        else:
+            events += 1
+            self.total_dropped += 1
+        self._items.appendleft(
+            ObserverDropped(seq=old.seq, at=old.at, dropped=chunks, dropped_events=events)
+        )
+
+    def _flush_drop_notice(self) -> None:
+        if not (self._dropped_chunks or self._dropped_events):
+            return
+        notice = ObserverDropped(
+            seq=self._last_dropped_seq,
+            at=self._last_dropped_at or self._bus.now(),
+            dropped=self._dropped_chunks,
+            dropped_events=self._dropped_events,
+        )
+        self._dropped_chunks = 0
+        self._dropped_events = 0
+        self._items.append(notice)
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def get_nowait(self) -> Event:
+        """The next event; raises asyncio.QueueEmpty if none is pending."""
+        if not self._items:
+            self._flush_drop_notice()
+        if not self._items:
+            raise asyncio.QueueEmpty
+        event = self._items.popleft()
+        if isinstance(event, OutputChunk):
+            self._chunks -= 1
+        return event
+
+    def drain(self) -> list[Event]:
+        """Everything pending, in order (for UIs that batch once per frame)."""
+        out: list[Event] = []
+        while True:
+            try:
+                out.append(self.get_nowait())
+            except asyncio.QueueEmpty:
+                return out
+
+    async def get(self) -> Event:
+        """Wait for the next event; raises EOFError once closed and drained."""
+        while True:
+            try:
+                return self.get_nowait()
+            except asyncio.QueueEmpty:
+                if self.closed:
+                    raise EOFError("subscription closed") from None
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[Event]:
+        while True:
+            try:
+                yield await self.get()
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        """Stop receiving; pending events can still be read, then iteration ends."""
+        if not self.closed:
+            self.closed = True
+            self._bus._unsubscribe(self)
+            self._wake()
+
+
+class EventBus:
+    """Numbers events and fans them out to subscriptions and synchronous listeners.
+
+    Emitting is cheap and never awaits; with nobody listening it does almost nothing, so
+    firing 1,000 jobs at once is not slowed down by event bookkeeping.
+    """
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self.now = now
+        self._seq = 0
+        self._subs: list[Subscription] = []
+        self._listeners: list[Callable[[Event], Any]] = []
+        self.on_listener_error: Callable[[Callable[[Event], Any], BaseException], None] | None = (
+            None
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self._subs or self._listeners)
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def emit(self, cls: type[Event], **fields: Any) -> Event | None:
+        """Build and deliver an event; returns it (or None when nobody listens)."""
+        if not (self._subs or self._listeners):
+            return None
+        self._seq += 1
+        event = cls(seq=self._seq, at=self.now(), **fields)
+        for sub in self._subs:
+            sub._push(event)
+        for listener in tuple(self._listeners):
+            try:
+                listener(event)
+            except Exception as exc:  # a listener must never break the scheduler
+                if self.on_listener_error is not None and not isinstance(
+                    event, SchedulerError
+                ):
+                    self.on_listener_error(listener, exc)
+        return event
+
+    def subscribe(self, max_chunks: int = 10_000, max_events: int = 100_000) -> Subscription:
+        sub = Subscription(self, max_chunks, max_events)
+        self._subs.append(sub)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        try:
+            self._subs.remove(sub)
+        except ValueError:
+            pass
+
+    def add_listener(self, fn: Callable[[Event], Any]) -> Callable[[], None]:
+        """A synchronous callback for every event (must be quick); returns an unsubscriber."""
+        self._listeners.append(fn)
+
+        def remove() -> None:
+            try:
+                self._listeners.remove(fn)
+            except ValueError:
+                pass
+
+        return remove

@@ -1,0 +1,188 @@
+"""What one scheduled slot came to: a `RunResult`, whatever happened (ran, skipped, missed).
+
+Every slot the scheduler considers ends as exactly one final result, so history, state files
+and the TUI can show skips and misses beside runs without guessing what happened in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["GateResult", "RunResult", "RunStatus", "SkipReason", "make_run_id"]
+
+
+class RunStatus(StrEnum):
+    """How a slot ended. `RUNNING` only appears in persisted state (a claimed, unfinished run)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    ABANDONED = "abandoned"
+    RUNNING = "running"
+
+
+class SkipReason(StrEnum):
+    """Why a slot was skipped (not failed): the gate said no, the previous run was still
+    going, the job was paused, or an operator skipped it."""
+
+    GATE = "gate"
+    OVERLAP = "overlap"
+    PAUSED = "paused"
+    OPERATOR = "operator"
+
+
+def make_run_id(job: str, scheduled_for: datetime) -> str:
+    """`"<job>@<scheduled UTC ISO>"`: the idempotency key of a slot (one run per job and time)."""
+    if scheduled_for.tzinfo is None:
+        raise ValueError("run ids need an aware datetime")
+    utc = scheduled_for.astimezone(UTC)
+    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return f"{job}@{utc.strftime(spec)}"
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """What the pre-run gate decided, kept on the run so an operator can see why it ran or not.
+
+    `run` is the decision; `context` is the gate's stdout (capped) appended to the prompt;
+    `reason` says why it skipped; `error` records a gate that raised or could not start
+    (which runs by default).
+    """
+
+    run: bool
+    exit_code: int | None = None
+    context: str = ""
+    reason: str = ""
+    error: str = ""
+    timed_out: bool = False
+    duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "exit_code": self.exit_code,
+            "context": self.context,
+            "reason": self.reason,
+            "error": self.error,
+            "timed_out": self.timed_out,
+            "duration": self.duration,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateResult:
+        return cls(
+            run=bool(data.get("run", True)),
+            exit_code=data.get("exit_code"),
+            context=str(data.get("context", "")),
+            reason=str(data.get("reason", "")),
+            error=str(data.get("error", "")),
+            timed_out=bool(data.get("timed_out", False)),
+            duration=float(data.get("duration", 0.0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The outcome of one slot of one job. Times are aware UTC; `output_tail` is the capped,
+    redacted tail of the interleaved stdout/stderr (with a note when truncated)."""
+
+    run_id: str
+    job: str
+    scheduled_for: datetime
+    status: RunStatus
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    output_tail: str = ""
+    error: str = ""
+    gate: GateResult | None = None
+    skip_reason: SkipReason | None = None
+    attempt: int = 1
+    manual: bool = False
+    output_bytes: int = 0
+    truncated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """True only for a run that completed successfully."""
+        return self.status is RunStatus.OK
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def reason(self) -> str:
+        """One line for history views: why it was skipped/missed/failed, or ''."""
+        if self.status is RunStatus.OK:
+            return ""
+        return self.error.strip().splitlines()[0] if self.error.strip() else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only (ISO strings for times), ready for TOML/JSON; omits empty values
+        that TOML cannot hold (None)."""
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "job": self.job,
+            "scheduled_for": _iso(self.scheduled_for),
+            "status": self.status.value,
+            "output_tail": self.output_tail,
+            "error": self.error,
+            "attempt": self.attempt,
+            "manual": self.manual,
+            "output_bytes": self.output_bytes,
+            "truncated": self.truncated,
+        }
+        if self.started_at is not None:
+            out["started_at"] = _iso(self.started_at)
+        if self.finished_at is not None:
+            out["finished_at"] = _iso(self.finished_at)
+        if self.exit_code is not None:
+            out["exit_code"] = self.exit_code
+        if self.skip_reason is not None:
+            out["skip_reason"] = self.skip_reason.value
+        if self.gate is not None:
+            out["gate"] = {k: v for k, v in self.gate.to_dict().items() if v is not None}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        gate = data.get("gate")
+        skip = data.get("skip_reason")
+        return cls(
+            run_id=str(data["run_id"]),
+            job=str(data["job"]),
+            scheduled_for=_parse(data["scheduled_for"]),
+            status=RunStatus(data["status"]),
+            started_at=_parse(data["started_at"]) if data.get("started_at") else None,
+            finished_at=_parse(data["finished_at"]) if data.get("finished_at") else None,
+            exit_code=data.get("exit_code"),
+            output_tail=str(data.get("output_tail", "")),
+            error=str(data.get("error", "")),
+            gate=GateResult.from_dict(gate) if isinstance(gate, dict) else None,
+            skip_reason=SkipReason(skip) if skip else None,
+            attempt=int(data.get("attempt", 1)),
+            manual=bool(data.get("manual", False)),
+            output_bytes=int(data.get("output_bytes", 0)),
+            truncated=bool(data.get("truncated", False)),
+        )
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat()
+
+
+def _parse(value: str | datetime) -> datetime:
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return dt.astimezone(UTC)
