@@ -1,0 +1,436 @@
+"""Parsing the five cron fields into value sets, with errors that point at the column.
+
+Kept apart from evaluation (`cron.py`) so the rules for what is accepted, and the messages
+for what is not, read in one place.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["FIELDS", "CronError", "Field", "ParsedFields", "parse_fields"]
+
+
+class CronError(ValueError):
+    """A cron expression that cannot be accepted: names the field, the text and its column,
+    and says what would be valid. `str(err)` is the one-line message; `caret()` adds the
+    expression with a caret under the offending column."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expression: str = "",
+        field: str | None = None,
+        column: int | None = None,
+        length: int = 1,
+    ) -> None:
+        self.message = message
+        self.expression = expression
+        self.field = field
+        self.column = column
+        self.length = max(1, length)
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def caret(self) -> str:
+        """The message, then the expression with `^^^` under the offending text."""
+        if self.column is None or not self.expression:
+            return str(self)
+        return f"{self}\n  {self.expression}\n  {' ' * self.column}{'^' * self.length}"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    lo: int
+    hi: int
+    names: dict[str, int] = field(default_factory=dict)
+
+
+MONTH_NAMES = {
+    n: i + 1
+    for i, n in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    )
+}
+DAY_NAMES = {n: i for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+_FULL_MONTHS = [
+    *("JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE", "JULY", "AUGUST"),
+    *("SEPTEMBER", "OCTOBER", "NOVEMBER", "DECEMBER"),
+]
+_FULL_DAYS = ["SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"]
+
+MINUTE, HOUR, DOM, MONTH, DOW = (
+    Field("minute", 0, 59),
+    Field("hour", 0, 23),
+    Field("day-of-month", 1, 31),
+    Field("month", 1, 12, MONTH_NAMES),
+    Field("day-of-week", 0, 7, DAY_NAMES),
+)
+FIELDS = (MINUTE, HOUR, DOM, MONTH, DOW)
+
+
+class ParsedFields:
+    """Value sets of one expression. Day-of-week uses 0–6 with Sunday 0 (7 folded into 0).
+
+    A plain slots class, not a dataclass: parsing speed is a feature here."""
+
+    __slots__ = (
+        "dom",
+        "dom_last",
+        "dom_last_weekday",
+        "dom_nearest",
+        "dom_star",
+        "dow",
+        "dow_last",
+        "dow_nth",
+        "dow_star",
+        "expr",
+        "hours",
+        "minutes",
+        "months",
+        "step_notes",
+        "texts",
+    )
+
+    def __init__(self, expr: str, texts: list[str]) -> None:
+        self.expr = expr
+        self.texts = texts
+        self.minutes: tuple[int, ...] = ()
+        self.hours: tuple[int, ...] = ()
+        self.dom: frozenset[int] = frozenset()
+        self.dom_last = False  # L
+        self.dom_last_weekday = False  # LW
+        self.dom_nearest: tuple[int, ...] = ()  # nW
+        self.months: tuple[int, ...] = ()
+        self.dow: frozenset[int] = frozenset()
+        self.dow_nth: tuple[tuple[int, int], ...] = ()  # (weekday, n) from w#n
+        self.dow_last: frozenset[int] = frozenset()  # wL
+        self.dom_star = texts[2][0] in "*?"
+        self.dow_star = texts[4][0] in "*?"
+        self.step_notes: list[str] = []
+
+    @property
+    def columns(self) -> tuple[int, ...]:
+        """Start column of each field in the expression (only needed for messages)."""
+        return columns_of(self.expr)
+
+    @property
+    def min_star(self) -> bool:
+        return self.texts[0][0] == "*"
+
+    @property
+    def hour_star(self) -> bool:
+        return self.texts[1][0] == "*"
+
+
+def columns_of(expr: str) -> tuple[int, ...]:
+    cols = []
+    pos = 0
+    for tok in expr.split():
+        pos = expr.index(tok, pos)
+        cols.append(pos)
+        pos += len(tok)
+    return tuple(cols)
+
+
+_FULL = tuple(
+    tuple(range(f.lo, (6 if f.name == "day-of-week" else f.hi) + 1)) for f in FIELDS
+)
+
+
+class _Ctx:
+    """Where we are in the expression, so every error can point at its column."""
+
+    __slots__ = ("expr", "fld", "k")
+
+    def __init__(self, expr: str, fld: Field, k: int) -> None:
+        self.expr, self.fld, self.k = expr, fld, k
+
+    def error(self, message: str, offset: int = 0, length: int = 1) -> CronError:
+        return CronError(
+            message,
+            expression=self.expr,
+            field=self.fld.name,
+            column=columns_of(self.expr)[self.k] + offset,
+            length=length,
+        )
+
+_PLAIN = re.compile(r"[0-9A-Za-z*/?#-]+\Z", re.ASCII)
+_FULL_DOM = frozenset(_FULL[2])
+_FULL_DOW = frozenset(_FULL[4])
+
+
+def parse_fields(expr: str, texts: list[str]) -> ParsedFields:
+    """Parse the five field texts of `expr` into a ParsedFields, raising CronError on
+    anything that Vixie cron (as cronie implements it, plus L/W/#) would not accept."""
+    out = ParsedFields(expr, texts)
+    vals: list[tuple[int, ...]] = []
+    for k in range(5):
+        text = texts[k]
+        if text == "*":  # the common cases first, without the general machinery
+            vals.append(_FULL[k])
+            continue
+        fld = FIELDS[k]
+        if text.isdigit() and text.isascii():
+            v = int(text)
+            if fld.lo <= v <= fld.hi:
+                vals.append((v,))
+                continue
+        vals.append(tuple(_parse_field(_Ctx(expr, fld, k), text, out)))
+    out.minutes = tuple(sorted(vals[0])) if len(vals[0]) > 1 else vals[0]
+    out.hours = tuple(sorted(vals[1])) if len(vals[1]) > 1 else vals[1]
+    out.dom = _FULL_DOM if vals[2] is _FULL[2] else frozenset(vals[2])
+    out.months = tuple(sorted(vals[3])) if len(vals[3]) > 1 else vals[3]
+    out.dow = _FULL_DOW if vals[4] is _FULL[4] else frozenset([v % 7 for v in vals[4]])
+    return out
+
+
+def _parse_field(ctx: _Ctx, text: str, out: ParsedFields) -> set[int]:
+    values: set[int] = set()
+    offset = 0
+    for item in text.split(","):
+        if not item:
+            raise ctx.error(
+                "empty list item: remove the extra comma (lists look like 1,15,30)", offset
+            )
+        _parse_item(ctx, item, offset, values, out)
+        offset += len(item) + 1
+    return values
+
+
+def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: ParsedFields) -> None:
+    fld = ctx.fld
+    if _PLAIN.match(item) is None or item[0] in "Hh":
+        _check_chars(ctx, item, off)
+    up = item.upper()
+    if up == "?":
+        if fld not in (DOM, DOW):
+            raise ctx.error("? is only allowed in day-of-month and day-of-week (it means *)", off)
+        values.update(range(fld.lo, fld.hi + 1))
+        return
+    if fld is DOM and _parse_dom_special(ctx, up, off, out):
+        return
+    if fld is DOW and _parse_dow_special(ctx, up, off, out):
+        return
+    base, slash, step_text = item.partition("/")
+    step = 1
+    if slash:
+        if not step_text:
+            raise ctx.error("a step needs a number after '/', like */15", off + len(item) - 1)
+        if not step_text.isdigit():
+            raise ctx.error(
+                f"step {step_text!r} must be a whole number, like */15",
+                off + len(base) + 1,
+                len(step_text),
+            )
+        step = int(step_text)
+        if step == 0:
+            raise ctx.error(
+                "step */0 is not allowed: the step must be at least 1", off + len(base) + 1
+            )
+    if base == "*":
+        lo, hi = fld.lo, fld.hi
+        if fld is DOW:
+            hi = 6  # '*' means each day once; 7 is only an alias for Sunday
+    elif not base:
+        raise ctx.error(f"missing value before '/': write */{step_text}", off)
+    else:
+        a_text, dash, b_text = base.partition("-")
+        lo = _value(ctx, a_text, off)
+        if dash:
+            if not b_text:
+                raise ctx.error(
+                    f"range {base!r} has no end: write like {fld.lo}-{fld.hi}", off, len(base)
+                )
+            hi = _value(ctx, b_text, off + len(a_text) + 1)
+            if fld is DOW and hi == 0 and b_text.isalpha():
+                hi = 7  # FRI-SUN is 5-7: Sunday closes a range as 7
+            if hi < lo:
+                raise ctx.error(_reversed_hint(fld, a_text, b_text, lo, hi), off, len(base))
+        elif slash:
+            raise ctx.error(
+                f"{item!r}: a step needs a range or *: write {a_text}-{_hi_text(fld, a_text)}"
+                f"/{step} (from {a_text} to the end, every {step})",
+                off,
+                len(item),
+            )
+        else:
+            hi = lo
+    picked = range(lo, hi + 1, step)
+    values.update(picked)
+    if slash and step > hi - lo:
+        out.step_notes.append(
+            f"{fld.name}: step {step} in {item!r} is larger than the range {lo}–{hi}: "
+            f"fires at {fld.name} {_show(fld, lo)} only"
+        )
+    elif slash and base == "*" and fld in (MINUTE, HOUR, MONTH, DOW):
+        span = hi - lo + 1
+        if span % step:
+            last = picked[-1]
+            gap = span - (last - lo)
+            out.step_notes.append(
+                f"{fld.name}: */{step} does not divide {span} evenly: after "
+                f"{_show(fld, last)} the next is {_show(fld, lo)}, {gap} "
+                f"{_unit(fld, gap)} later instead of {step}"
+            )
+
+
+def _check_chars(ctx: _Ctx, item: str, off: int) -> None:
+    if item[0] in "Hh" and (len(item) == 1 or item[1] in "(/"):
+        raise ctx.error(
+            "H (Jenkins' hashed value) is not supported: pick a fixed value, e.g. 17",
+            off,
+            len(item),
+        )
+    for i, ch in enumerate(item):
+        if not ch.isascii():
+            what = "digit" if ch.isdigit() else "character"
+            raise ctx.error(f"non-ASCII {what} {ch!r}: use the digits 0–9", off + i)
+        if not (ch.isalnum() or ch in "*/-?#"):
+            raise ctx.error(f"unexpected character {ch!r}", off + i)
+
+
+def _value(ctx: _Ctx, text: str, off: int) -> int:
+    """One number or name of this field, range-checked."""
+    fld = ctx.fld
+    if not text:
+        raise ctx.error("missing value", off)
+    if text.isdigit():
+        v = int(text)
+        if not fld.lo <= v <= fld.hi:
+            rng = f"{fld.lo}–{fld.hi}" + (" (0 and 7 are Sunday)" if fld is DOW else "")
+            raise ctx.error(f"{v} is out of range {rng}", off, len(text))
+        return v
+    up = text.upper()
+    if up.isalpha():
+        if up in fld.names:
+            return fld.names[up]
+        raise ctx.error(_name_hint(fld, up, text), off, len(text))
+    raise ctx.error(
+        f"{text!r} is not a number{' or name' if fld.names else ''} "
+        f"(valid: {fld.lo}–{fld.hi}{_names_hint(fld)})",
+        off,
+        len(text),
+    )
+
+
+def _name_hint(fld: Field, up: str, text: str) -> str:
+    if up in ("L", "LW", "W"):
+        return f"{text!r} is only allowed in day-of-month (L, LW, nW) or day-of-week (5L)"
+    for full, names, kind in (
+        (_FULL_MONTHS, MONTH_NAMES, "month"),
+        (_FULL_DAYS, DAY_NAMES, "weekday"),
+    ):
+        if up in full or (len(up) > 3 and any(f.startswith(up) for f in full)):
+            short = up[:3]
+            if names is fld.names:
+                return f"{text!r}: use the three-letter name {short}"
+            return f"{text!r} is a {kind} name; {fld.name} takes {_names_hint(fld, bare=True)}"
+        if up in names and names is not fld.names:
+            return f"{text!r} is a {kind} name; {fld.name} takes {_names_hint(fld, bare=True)}"
+    close = difflib.get_close_matches(up, list(fld.names), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"unknown value {text!r} (valid: {fld.lo}–{fld.hi}{_names_hint(fld)}){hint}"
+
+
+def _names_hint(fld: Field, bare: bool = False) -> str:
+    if fld is MONTH:
+        names = "JAN–DEC"
+    elif fld is DOW:
+        names = "SUN–SAT"
+    else:
+        return f"{fld.lo}–{fld.hi}" if bare else ""
+    return f"{fld.lo}–{fld.hi} or {names}" if bare else f" or {names}"
+
+
+def _hi_text(fld: Field, a_text: str) -> str:
+    if fld.names and a_text.isalpha():
+        return {MONTH.name: "DEC", DOW.name: "SAT"}[fld.name]
+    return str(6 if fld is DOW else fld.hi)
+
+
+def _reversed_hint(fld: Field, a_text: str, b_text: str, lo: int, hi: int) -> str:
+    end = _hi_text(fld, a_text)
+    start = (
+        {MONTH.name: "JAN", DOW.name: "SUN"}[fld.name]
+        if fld.names and a_text.isalpha()
+        else str(fld.lo)
+    )
+    return (
+        f"range {a_text}-{b_text} is reversed ({lo} > {hi}); ranges do not wrap around: "
+        f"write {a_text}-{end},{start}-{b_text}"
+    )
+
+
+def _show(fld: Field, v: int) -> str:
+    if fld is MINUTE:
+        return f":{v:02d}"
+    if fld is HOUR:
+        return f"{v:02d}:00"
+    if fld is MONTH:
+        return _FULL_MONTHS[v - 1].title()
+    if fld is DOW:
+        return _FULL_DAYS[v % 7].title()
+    return str(v)
+
+
+def _unit(fld: Field, n: int) -> str:
+    base = {"minute": "minute", "hour": "hour", "month": "month", "day-of-week": "day"}
+    return base.get(fld.name, "step") + ("s" if n != 1 else "")
+
+
+def _parse_dom_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
+    """L, LW and nW in day-of-month. Returns True if the item was one of them."""
+    if up == "L":
+        out.dom_last = True
+        return True
+    if up == "LW":
+        out.dom_last_weekday = True
+        return True
+    if up.endswith("W") and up[:-1].isdigit():
+        n = int(up[:-1])
+        if not 1 <= n <= 31:
+            raise ctx.error(f"{n}W: the day must be in 1–31", off, len(up))
+        out.dom_nearest = (*out.dom_nearest, n)
+        return True
+    if "L" in up or "W" in up:
+        raise ctx.error(
+            f"{up!r}: day-of-month accepts L (last day), LW (last weekday) or nW "
+            "(weekday nearest day n, e.g. 15W)",
+            off,
+            len(up),
+        )
+    if "#" in up:
+        raise ctx.error("# belongs in day-of-week (e.g. 1#2 = second Monday)", off, len(up))
+    return False
+
+
+def _parse_dow_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
+    """wL (last weekday w of the month) and w#n (n-th weekday w). True if handled."""
+    if "#" in up:
+        wd_text, _, n_text = up.partition("#")
+        wd = _value(ctx, wd_text, off)
+        if not n_text.isdigit() or not 1 <= int(n_text) <= 5:
+            raise ctx.error(
+                f"{up!r}: after # comes which occurrence, 1–5 (1#2 = second Monday)",
+                off + len(wd_text) + 1,
+                max(1, len(n_text)),
+            )
+        out.dow_nth = (*out.dow_nth, (wd % 7, int(n_text)))
+        return True
+    if up.endswith("L") and len(up) > 1 and "/" not in up and "-" not in up:
+        wd = _value(ctx, up[:-1], off)
+        out.dow_last = out.dow_last | {wd % 7}
+        return True
+    if up == "L":
+        raise ctx.error(
+            "L alone in day-of-week is ambiguous: write 5L for the last Friday of the "
+            "month, or put L in day-of-month for the last day",
+            off,
+        )
+    if "W" in up and not up.isalpha():
+        raise ctx.error("W belongs in day-of-month (e.g. 15W, LW)", off, len(up))
+    return False

@@ -1,0 +1,77 @@
+"""Interval schedules (`@every 90s`): fixed cadence anchored to a start instant, in UTC.
+
+The n-th fire is `anchor + n * period`, never "end of last run + period", so a slow agent
+cannot drift the cadence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .durations import format_duration
+
+__all__ = ["EPOCH", "Every"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Every:
+    """Fires every `period`, on the grid `anchor + n * period` (default anchor: the Unix epoch,
+    so `@every 10s` fires at :00, :10, :20 of each minute)."""
+
+    period: timedelta
+    anchor: datetime = EPOCH
+    tz: ZoneInfo | None = None
+    text: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.period.total_seconds() < 1:
+            raise ValueError("an interval must be at least 1s")
+        if self.anchor.tzinfo is None:
+            raise ValueError("the anchor of an interval must be timezone-aware")
+        if not self.text:
+            object.__setattr__(self, "text", f"@every {format_duration(self.period)}")
+
+    @property
+    def is_interval(self) -> bool:
+        return True
+
+    def next_after(self, dt: datetime) -> datetime:
+        """The first grid instant strictly after `dt` (aware), as an aware datetime."""
+        if dt.tzinfo is None:
+            raise ValueError("next_after needs a timezone-aware datetime")
+        period_us = _micros(self.period)
+        elapsed = _micros(dt - self.anchor)
+        n = elapsed // period_us + 1
+        out = self.anchor + timedelta(microseconds=n * period_us)
+        return out.astimezone(self.tz) if self.tz is not None else out.astimezone(UTC)
+
+    def upcoming(self, dt: datetime, n: int) -> list[datetime]:
+        out = []
+        for _ in range(n):
+            dt = self.next_after(dt)
+            out.append(dt)
+        return out
+
+    def describe(self) -> str:
+        return f"Every {_words(self.period)}"
+
+    def warnings(self, now: datetime | None = None) -> list[str]:
+        return []
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _words(period: timedelta) -> str:
+    secs = int(period.total_seconds())
+    parts = []
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        n, secs = divmod(secs, size)
+        if n:
+            parts.append(f"{n} {name}{'s' if n != 1 else ''}")
+    return " ".join(parts)

@@ -1,0 +1,61 @@
+"""Time zones by IANA name, with the machine's local zone named explicitly."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+__all__ = ["ZoneError", "get_zone", "local_zone"]
+
+
+class ZoneError(ValueError):
+    """An unknown time zone name; the message suggests the nearest IANA names."""
+
+
+@cache
+def get_zone(name: str) -> ZoneInfo:
+    """ZoneInfo for an IANA name ("Europe/Berlin", "UTC"), or a ZoneError with suggestions."""
+    if not isinstance(name, str) or not name.strip():
+        raise ZoneError("empty time zone: use an IANA name like 'Europe/Berlin' or 'UTC'")
+    try:
+        if name.startswith("/") or ".." in name:
+            raise ZoneInfoNotFoundError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):
+        close = difflib.get_close_matches(name, sorted(available_timezones()), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ZoneError(
+            f"unknown time zone {name!r}: use an IANA name like 'Europe/Berlin'{hint}"
+        ) from None
+
+
+@cache
+def local_zone() -> ZoneInfo:
+    """The machine's zone as a named IANA zone ($TZ, /etc/timezone, /etc/localtime), else UTC."""
+    for candidate in _local_names():
+        try:
+            return get_zone(candidate)
+        except ZoneError:
+            continue
+    return ZoneInfo("UTC")
+
+
+def _local_names() -> list[str]:
+    names = []
+    env = os.environ.get("TZ", "").lstrip(":")
+    if env:
+        names.append(env)
+    try:
+        names.append(Path("/etc/timezone").read_text().strip())
+    except OSError:
+        pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            names.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    return [n for n in names if n]

@@ -1,0 +1,68 @@
+"""The `crondeck` command line: the TUI by default, headless subcommands otherwise.
+
+Each subcommand lives in `crondeck.tui.commands.<name>` with `register(subparsers)` that
+adds its parser and sets `func=run`; this module only wires them together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+
+# Order is the order `crondeck --help` lists them in.
+COMMANDS = ["next"]
+
+
+def _version() -> str:
+    try:
+        return version("crondeck")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crondeck",
+        description=(
+            "Run AI agents and commands on cron or interval schedules, and watch them live."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"crondeck {_version()}")
+    parser.add_argument("--config", metavar="PATH", help="jobs file (default: see README)")
+    parser.add_argument(
+        "--demo", action="store_true", help="open the app on a bundled demo config"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        import_module(f"crondeck.tui.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        func = _default_command(args)
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _default_command(args: argparse.Namespace):
+    """No subcommand: the TUI. Until it exists, the demo shows the cron engine at work."""
+    try:
+        app = import_module("crondeck.tui.app")
+    except ImportError:
+        app = None
+    if app is not None and hasattr(app, "run_app"):
+        return app.run_app
+    return import_module("crondeck.tui.commands.next").run_demo
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""`crondeck next EXPR`: crontab.guru in the terminal, on the engine the scheduler fires by."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+from crondeck.core import CronError, ZoneError, get_zone, local_zone, parse
+
+EXIT_BAD_INPUT = 2
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "next",
+        help="describe a cron expression and print its next fires",
+        description=(
+            "Describe a cron expression (or @daily, @every 90s, …) in plain English, list "
+            "warnings, and print the next fires as ISO-8601 timestamps with offset."
+        ),
+    )
+    p.add_argument("expr", metavar="EXPR", help="cron expression, quoted: '*/15 9-17 * * 1-5'")
+    p.add_argument("-n", type=int, default=10, metavar="N", help="how many fires (default 10)")
+    p.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the local zone)")
+    p.add_argument(
+        "--after", metavar="ISO-8601", help="start after this instant (default: now)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if args.n < 1 or args.n > 100_000:
+        print("crondeck next: -n must be between 1 and 100000", file=err)
+        return EXIT_BAD_INPUT
+    try:
+        zone = get_zone(args.tz) if args.tz else local_zone()
+    except ZoneError as e:
+        print(f"crondeck next: --tz: {e}", file=err)
+        return EXIT_BAD_INPUT
+    try:
+        after = _parse_after(args.after, zone) if args.after else datetime.now(UTC)
+    except ValueError as e:
+        print(f"crondeck next: --after: {e}", file=err)
+        return EXIT_BAD_INPUT
+    try:
+        sched = parse(args.expr, zone)
+    except CronError as e:
+        print(f"crondeck next: {e.caret()}", file=err)
+        return EXIT_BAD_INPUT
+    fires = sched.upcoming(after, args.n)
+    warnings = sched.warnings(after)
+    if args.json:
+        payload = {
+            "expression": sched.text,
+            "timezone": zone.key,
+            "description": sched.describe(),
+            "warnings": warnings,
+            "fires": [f.isoformat() for f in fires],
+        }
+        print(json.dumps(payload, indent=2), file=out)
+        return 0
+    print(f"{sched.describe()}  ({zone.key})", file=out)
+    for w in warnings:
+        print(f"warning: {w}", file=out)
+    for f in fires:
+        print(f.isoformat(), file=out)
+    return 0
+
+
+def _parse_after(text: str, zone) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not ISO-8601: write like 2026-03-08T01:30 or 2026-03-08T01:30-05:00"
+        ) from None
+    return dt.replace(tzinfo=zone) if dt.tzinfo is None else dt
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Until the app exists, the demo shows the engine on a few schedules an operator uses."""
+    demo = [
+        ("*/15 9-17 * * 1-5", "Europe/Berlin"),
+        ("30 2 * * *", "America/New_York"),
+        ("0 0 1 * 0", "UTC"),
+        ("@every 90s", "UTC"),
+    ]
+    for expr, tz in demo:
+        ns = argparse.Namespace(expr=expr, n=3, tz=tz, after=None, json=False)
+        print(f"$ crondeck next '{expr}' -n 3 --tz {tz}")
+        run(ns)
+        print()
+    return 0
