@@ -15,24 +15,29 @@ import tempfile
 import threading
 import time
 import tomllib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from .jobs import JobState
+from .results import RunResult, RunStatus
+
 __all__ = [
     "DIR_MODE",
     "FILE_MODE",
     "STATE_FORMAT",
-    "JobState",
-    "RunRecord",
+    "StateFormatError",
     "StateStore",
     "atomic_write_bytes",
     "atomic_write_toml",
     "ensure_dir",
+    "job_state_from_toml",
+    "job_state_to_toml",
+    "last_run",
     "pid_alive",
     "read_toml",
     "save_with_backup",
@@ -161,198 +166,92 @@ def remove_stale_temps(path: Path) -> int:
 
 # --- runtime state -----------------------------------------------------------------------
 
-
-def _utc(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return None
-
-
-@dataclass
-class RunRecord:
-    """One finished (or skipped/missed/abandoned) run as kept in state.toml and shown by history."""
-
-    run_id: str
-    job: str
-    status: str
-    scheduled_for: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    exit_code: int | None = None
-    reason: str | None = None
-    error: str | None = None
-    output_tail: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def duration(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
-
-    @classmethod
-    def from_result(cls, result: Any) -> RunRecord:
-        """From a scheduler RunResult (read by attribute, so it tolerates added fields)."""
-        status = getattr(result, "status", "failed")
-        status = getattr(status, "value", status)
-        tail = getattr(result, "output_tail", None) or None
-        if tail and len(tail) > RECORD_OUTPUT_CHARS:
-            tail = "…" + tail[-RECORD_OUTPUT_CHARS:]
-        reason = getattr(result, "reason", None) or getattr(result, "skip_reason", None)
-        gate = getattr(result, "gate", None)
-        if reason is None and gate is not None:
-            reason = getattr(gate, "reason", None)
-        return cls(
-            run_id=str(getattr(result, "run_id", "")),
-            job=str(getattr(result, "job", "")),
-            status=str(status),
-            scheduled_for=_utc(getattr(result, "scheduled_for", None)),
-            started_at=_utc(getattr(result, "started_at", None)),
-            finished_at=_utc(getattr(result, "finished_at", None)),
-            exit_code=getattr(result, "exit_code", None),
-            reason=str(reason) if reason else None,
-            error=getattr(result, "error", None) or None,
-            output_tail=tail,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
-        _check_table(data, "result")
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name in data:
-                value = data[f.name]
-                if f.name in ("scheduled_for", "started_at", "finished_at"):
-                    value = _utc(value)
-                kwargs[f.name] = value
-        for required in ("run_id", "job", "status"):
-            if not isinstance(kwargs.get(required), str):
-                raise StateFormatError(f"a result has no {required}")
-        return cls(**kwargs)
-
-
-@dataclass
-class RunningRecord:
-    """A run that has started and not yet finished: written before the agent is launched."""
-
-    run_id: str
-    pid: int
-    scheduled_for: datetime | None = None
-    started_at: datetime | None = None
-
-
-@dataclass
-class JobState:
-    """What crondeck has learned about one job at run time."""
-
-    paused: bool = False
-    pause_note: str = ""
-    paused_until: datetime | None = None
-    next_fire: datetime | None = None
-    # Latest scheduled slot already fired or recorded; a restart never fires it again.
-    last_slot: datetime | None = None
-    run_count: int = 0
-    consecutive_failures: int = 0
-    running: list[RunningRecord] = field(default_factory=list)
-    results: list[RunRecord] = field(default_factory=list)  # oldest first
-
-    @property
-    def last(self) -> RunRecord | None:
-        """The newest result that actually ran (not skipped or missed), for LAST/PASSED."""
-        for rec in reversed(self.results):
-            if rec.status not in ("skipped", "missed"):
-                return rec
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        last = self.last
-        return {
-            "paused": self.paused,
-            "pause_note": self.pause_note,
-            "paused_until": self.paused_until,
-            "next_fire": self.next_fire,
-            "last_slot": self.last_slot,
-            "run_count": self.run_count,
-            "consecutive_failures": self.consecutive_failures,
-            "last": None
-            if last is None
-            else {
-                "run_id": last.run_id,
-                "status": last.status,
-                "finished_at": last.finished_at,
-                "exit_code": last.exit_code,
-            },
-            "running": [
-                {
-                    "run_id": r.run_id,
-                    "pid": r.pid,
-                    "scheduled_for": r.scheduled_for,
-                    "started_at": r.started_at,
-                }
-                for r in self.running
-            ],
-            "results": [r.to_dict() for r in self.results],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> JobState:
-        _check_table(data, "job state")
-        st = cls(
-            paused=bool(data.get("paused", False)),
-            pause_note=str(data.get("pause_note", "")),
-            paused_until=_utc(data.get("paused_until")),
-            next_fire=_utc(data.get("next_fire")),
-            last_slot=_utc(data.get("last_slot")),
-            run_count=_int(data.get("run_count", 0), "run_count"),
-            consecutive_failures=_int(data.get("consecutive_failures", 0), "consecutive_failures"),
-        )
-        for r in _list(data.get("running", []), "running"):
-            _check_table(r, "running entry")
-            st.running.append(
-                RunningRecord(
-                    run_id=str(r.get("run_id", "")),
-                    pid=_int(r.get("pid", 0), "pid"),
-                    scheduled_for=_utc(r.get("scheduled_for")),
-                    started_at=_utc(r.get("started_at")),
-                )
-            )
-        st.results = [RunRecord.from_dict(r) for r in _list(data.get("results", []), "results")]
-        return st
+_JOB_TIMES = ("pause_until", "next_fire", "last_slot")
+_RESULT_TIMES = ("scheduled_for", "started_at", "finished_at")
 
 
 class StateFormatError(ValueError):
     """state.toml parsed as TOML but does not have the shape crondeck writes."""
 
 
-def _check_table(value: Any, what: str) -> None:
-    if not isinstance(value, Mapping):
-        raise StateFormatError(f"{what} is {type(value).__name__}, expected a table")
+def _when(value: Any) -> Any:
+    """ISO strings from `to_dict()` back to datetimes, so the file holds TOML date-times."""
+    return datetime.fromisoformat(value).astimezone(UTC) if isinstance(value, str) else value
 
 
-def _int(value: Any, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise StateFormatError(f"{what} is {value!r}, expected an integer")
-    return value
+def result_to_toml(result: RunResult) -> dict[str, Any]:
+    """A RunResult as a TOML table; the output tail is trimmed (the run log has it all)."""
+    out = result.to_dict()
+    for key in _RESULT_TIMES:
+        if key in out:
+            out[key] = _when(out[key])
+    tail = out.get("output_tail", "")
+    if len(tail) > RECORD_OUTPUT_CHARS:
+        out["output_tail"] = "…" + tail[-RECORD_OUTPUT_CHARS:]
+    for key in ("output_tail", "error"):
+        if not out.get(key):
+            out.pop(key, None)
+    if out.get("gate"):
+        out["gate"] = {k: v for k, v in out["gate"].items() if v not in ("", None)}
+    return out
 
 
-def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise StateFormatError(f"{what} is {type(value).__name__}, expected an array")
-    return value
+def job_state_to_toml(state: JobState) -> dict[str, Any]:
+    """A JobState as a TOML table, with a derived `last` summary for people reading it."""
+    out = state.to_dict()
+    out.pop("name", None)
+    for key in _JOB_TIMES:
+        if key in out:
+            out[key] = _when(out[key])
+    last = last_run(state)
+    if last is not None:
+        out["last"] = {
+            "run_id": last.run_id,
+            "status": last.status.value,
+            "finished_at": last.finished_at,
+            "exit_code": last.exit_code,
+        }
+    out["results"] = [result_to_toml(r) for r in state.results]
+    return out
+
+
+def job_state_from_toml(name: str, data: Any) -> JobState:
+    """Inverse of job_state_to_toml; raises StateFormatError on anything unexpected."""
+    if not isinstance(data, Mapping):
+        raise StateFormatError(f"jobs.{name} is {type(data).__name__}, expected a table")
+    try:
+        doc = {k: v for k, v in data.items() if k != "last"}
+        results = doc.get("results", [])
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise StateFormatError(f"jobs.{name}.results is not an array of tables")
+        for key in ("run_count", "consecutive_failures"):
+            if not isinstance(doc.get(key, 0), int) or isinstance(doc.get(key), bool):
+                raise StateFormatError(f"jobs.{name}.{key} is {doc[key]!r}, not an integer")
+        running = doc.get("running", [])
+        if not isinstance(running, list) or not all(isinstance(r, str) for r in running):
+            raise StateFormatError(f"jobs.{name}.running is not an array of run ids")
+        return JobState.from_dict({**doc, "name": name})
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, StateFormatError):
+            raise
+        raise StateFormatError(f"jobs.{name}: {exc!r}") from None
+
+
+def last_run(state: JobState) -> RunResult | None:
+    """The newest result that actually ran (not skipped or missed): LAST and PASSED."""
+    for result in reversed(state.results):
+        if result.status not in (RunStatus.SKIPPED, RunStatus.MISSED):
+            return result
+    return None
 
 
 class StateStore:
     """The runtime state of every job, in memory, saved to state.toml atomically and coalesced.
 
-    Mutate only inside `with store.edit() as jobs:`; the background writer saves at most once
-    per `min_interval` seconds. `flush()` saves now (used before a run starts, so a restart
-    knows the slot was taken). In `read_only` mode nothing is ever written or moved.
+    Change it with `put` / `record` / `remove`; the background writer saves at most once per
+    `min_interval`. `claim()` is durable before it returns (a small `claims.toml` beside the
+    state, folded into state.toml by the next save), so a slot recorded as started is never
+    fired again after a crash. In `read_only` mode nothing is written or moved.
     """
 
     def __init__(
@@ -364,119 +263,179 @@ class StateStore:
         read_only: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.claims_path = self.path.with_name("claims.toml")
         self.history = history
         self.min_interval = min_interval
         self.read_only = read_only
         self.jobs: dict[str, JobState] = {}
         self.problems: list[str] = []  # what went wrong loading (shown to the operator)
-        self.moved_aside: Path | None = None
+        self.moved_aside: list[Path] = []
+        self.write_count = 0
+        self.last_write_seconds = 0.0
+        self.write_errors: list[str] = []
         self._lock = threading.RLock()
         self._write_lock = threading.Lock()
+        self._claims_lock = threading.Lock()
+        self._claims: dict[str, tuple[str, datetime, int]] = {}  # run id -> job, slot, gen
         self._wake = threading.Condition(threading.Lock())
         self._generation = 0
         self._written = 0
         self._thread: threading.Thread | None = None
         self._closing = False
-        self.write_count = 0
-        self.last_write_seconds = 0.0
-        self.write_errors: list[str] = []
 
     # -- loading ------------------------------------------------------------------------
 
     def load(self) -> StateStore:
-        """Read state.toml. A file that is unreadable, not TOML, or not shaped like crondeck's
-        state is moved aside to `state.toml.corrupt-<time>` (unless read-only), reported in
-        `problems`, and the store starts empty."""
+        """Read state.toml, then fold in claims.toml. A file that is unreadable, not TOML, or
+        not shaped like crondeck's state is moved aside to `<name>.corrupt-<time>` (unless
+        read-only), reported in `problems`, and the store starts without it."""
         if not self.read_only:
             remove_stale_temps(self.path)
-        try:
-            doc = read_toml(self.path)
-        except FileNotFoundError:
-            return self
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            self._corrupt(f"cannot read it: {exc}")
-            return self
-        try:
-            fmt = doc.get("format", STATE_FORMAT)
-            if fmt != STATE_FORMAT:
-                raise StateFormatError(f"format {fmt!r}, this crondeck writes {STATE_FORMAT}")
-            jobs = doc.get("jobs", {})
-            _check_table(jobs, "jobs")
-            loaded = {name: JobState.from_dict(data) for name, data in jobs.items()}
-        except (StateFormatError, TypeError, ValueError) as exc:
-            self._corrupt(str(exc))
-            return self
-        with self._lock:
-            self.jobs = loaded
+            remove_stale_temps(self.claims_path)
+        doc = self._read(self.path)
+        if doc is not None:
+            try:
+                fmt = doc.get("format", STATE_FORMAT)
+                if fmt != STATE_FORMAT:
+                    raise StateFormatError(f"format {fmt!r}, this crondeck reads {STATE_FORMAT}")
+                jobs = doc.get("jobs", {})
+                if not isinstance(jobs, Mapping):
+                    raise StateFormatError("jobs is not a table")
+                loaded = {name: job_state_from_toml(name, data) for name, data in jobs.items()}
+                with self._lock:
+                    self.jobs = loaded
+            except StateFormatError as exc:
+                self._corrupt(self.path, str(exc))
+        claims = self._read(self.claims_path)
+        if claims is not None:
+            try:
+                self._merge_claims(claims)
+            except (StateFormatError, TypeError, ValueError) as exc:
+                self._corrupt(self.claims_path, str(exc))
         return self
 
-    def _corrupt(self, why: str) -> None:
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            return read_toml(path)
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            self._corrupt(path, f"cannot read it: {exc}")
+            return None
+
+    def _merge_claims(self, doc: dict[str, Any]) -> None:
+        entries = doc.get("claims", [])
+        if not isinstance(entries, list):
+            raise StateFormatError("claims is not an array of tables")
+        with self._lock:
+            for entry in entries:
+                if not isinstance(entry, Mapping):
+                    raise StateFormatError("a claim is not a table")
+                job, run_id, slot = entry["job"], entry["run_id"], _when(entry["scheduled_for"])
+                if not (isinstance(job, str) and isinstance(run_id, str)):
+                    raise StateFormatError("a claim has no job or run_id")
+                if not isinstance(slot, datetime):
+                    raise StateFormatError(f"claim {run_id}: scheduled_for is not a date-time")
+                st = self.jobs.get(job) or JobState(name=job)
+                if any(r.run_id == run_id for r in st.results) or run_id in st.running:
+                    continue
+                last = st.last_slot if st.last_slot and st.last_slot > slot else slot
+                self.jobs[job] = replace(st, running=(*st.running, run_id), last_slot=last)
+                self._generation += 1
+
+    def _corrupt(self, path: Path, why: str) -> None:
         if self.read_only:
-            self.problems.append(f"{self.path}: {why}; ignoring it (read-only, left in place)")
+            self.problems.append(f"{path}: {why}; ignoring it (read-only, left in place)")
             return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
         n = 1
         while aside.exists():
             n += 1
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
         try:
-            os.replace(self.path, aside)
-            self.moved_aside = aside
+            os.replace(path, aside)
+            self.moved_aside.append(aside)
             self.problems.append(
-                f"{self.path}: {why}; moved it aside to {aside.name} and started from the "
-                "jobs file alone"
+                f"{path}: {why}; moved it aside to {aside.name} and started from the jobs "
+                "file alone"
             )
         except OSError as exc:
             self.problems.append(
-                f"{self.path}: {why}; could not move it aside ({exc}); starting from the jobs "
+                f"{path}: {why}; could not move it aside ({exc}); starting from the jobs "
                 "file alone"
             )
 
-    # -- editing ------------------------------------------------------------------------
+    # -- changing -----------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def edit(self) -> Iterator[dict[str, JobState]]:
-        """Mutate job states under the store's lock; schedules a coalesced save afterwards."""
+    def get(self, name: str) -> JobState | None:
         with self._lock:
-            yield self.jobs
+            return self.jobs.get(name)
+
+    def put(self, state: JobState) -> None:
+        """Replace one job's state (results capped at `history`); saved soon."""
+        if len(state.results) > self.history:
+            state = replace(state, results=state.results[-self.history :])
+        with self._lock:
+            self.jobs[state.name] = state
             self._generation += 1
         self._schedule()
 
-    def job(self, name: str) -> JobState:
-        """The state of `name`, created empty if unknown (call inside `edit()` to mutate)."""
+    def remove(self, name: str) -> None:
         with self._lock:
-            st = self.jobs.get(name)
-            if st is None:
-                st = self.jobs[name] = JobState()
-            return st
+            if self.jobs.pop(name, None) is not None:
+                self._generation += 1
+        self._schedule()
 
-    def add_result(self, record: RunRecord) -> None:
-        """Append a result to its job's history (capped at `history`) and update counters."""
-        with self.edit():
-            st = self.job(record.job)
-            st.running = [r for r in st.running if r.run_id != record.run_id]
-            st.results.append(record)
-            if len(st.results) > self.history:
-                del st.results[: len(st.results) - self.history]
-            if record.status in ("skipped", "missed"):
+    def record(self, result: RunResult) -> None:
+        """Add a result to its job's history (unless already there) and end its claim."""
+        with self._lock:
+            st = self.jobs.get(result.job) or JobState(name=result.job)
+            if result in st.results:
                 return
-            st.run_count += 1
-            if record.status == "ok":
-                st.consecutive_failures = 0
-            elif record.status in ("failed", "timed_out", "abandoned"):
-                st.consecutive_failures += 1
+            running = tuple(r for r in st.running if r != result.run_id)
+            results = (*st.results, result)[-self.history :]
+            self.jobs[result.job] = replace(st, running=running, results=results)
+            self._generation += 1
+        self._schedule()
+
+    def claim(self, job: str, run_id: str, scheduled_for: datetime) -> None:
+        """Record, durably before returning, that `run_id` is starting: a restart will not
+        fire its slot again, and marks it abandoned if it never finished."""
+        slot = scheduled_for.astimezone(UTC)
+        with self._lock:
+            st = self.jobs.get(job) or JobState(name=job)
+            last = st.last_slot if st.last_slot and st.last_slot > slot else slot
+            running = st.running if run_id in st.running else (*st.running, run_id)
+            self.jobs[job] = replace(st, running=running, last_slot=last)
+            self._generation += 1
+            self._claims[run_id] = (job, slot, self._generation)
+        self._write_claims()
+        self._schedule()
+
+    def abandon_running(self, now: datetime) -> list[RunResult]:
+        """Runs recorded as running by a process that is gone become `abandoned` results.
+        Call only while holding the state lock (so no live scheduler owns them)."""
+        out: list[RunResult] = []
+        with self._lock:
+            for name, st in list(self.jobs.items()):
+                for run_id in st.running:
+                    slot = _slot_of(run_id) or st.last_slot or now
+                    out.append(
+                        RunResult(
+                            run_id=run_id,
+                            job=name,
+                            scheduled_for=slot,
+                            status=RunStatus.ABANDONED,
+                            finished_at=now,
+                            error="abandoned: crondeck stopped while this run was in progress",
+                        )
+                    )
+        for result in out:
+            self.record(result)
+        return out
 
     # -- saving -------------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        """The document state.toml holds, as plain TOML-able data."""
-        with self._lock:
-            return {
-                "format": STATE_FORMAT,
-                "saved_at": datetime.now(UTC).replace(microsecond=0),
-                "jobs": {name: st.to_dict() for name, st in sorted(self.jobs.items())},
-            }
 
     def flush(self) -> None:
         """Save now, synchronously, if anything changed since the last save."""
@@ -487,14 +446,43 @@ class StateStore:
                 gen = self._generation
                 if gen == self._written and self.path.exists():
                     return
-                doc = self.snapshot()  # plain dicts: serialised below without the lock
+                states = dict(self.jobs)  # frozen values: safe to serialise without the lock
             started = time.monotonic()
+            doc = {
+                "format": STATE_FORMAT,
+                "saved_at": datetime.now(UTC).replace(microsecond=0),
+                "pid": os.getpid(),  # who wrote it (the lock file names the live holder)
+                "jobs": {name: job_state_to_toml(st) for name, st in sorted(states.items())},
+            }
             data = tomli_w.dumps(to_toml_value(doc)).encode("utf-8")
             ensure_dir(self.path.parent)
             atomic_write_bytes(self.path, data)
             self._written = gen
             self.write_count += 1
             self.last_write_seconds = time.monotonic() - started
+            with self._lock:
+                settled = [k for k, (_, _, g) in self._claims.items() if g <= gen]
+                for run_id in settled:
+                    del self._claims[run_id]
+            if settled:
+                self._write_claims()
+
+    def _write_claims(self) -> None:
+        if self.read_only:
+            return
+        with self._claims_lock:
+            with self._lock:
+                claims = [
+                    {"run_id": run_id, "job": job, "scheduled_for": slot}
+                    for run_id, (job, slot, _) in self._claims.items()
+                ]
+            ensure_dir(self.path.parent)
+            if claims:
+                atomic_write_toml(self.claims_path, {"claims": claims})
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.claims_path)
+                    _fsync_dir(self.claims_path.parent)
 
     def start(self) -> None:
         """Start the background writer that coalesces saves."""
@@ -539,3 +527,13 @@ class StateStore:
             with self._wake:
                 while not self._closing and (left := deadline - time.monotonic()) > 0:
                     self._wake.wait(left)
+
+
+def _slot_of(run_id: str) -> datetime | None:
+    """The scheduled time inside a run id `"<job>@<UTC ISO>"`."""
+    _, _, stamp = run_id.rpartition("@")
+    try:
+        dt = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.astimezone(UTC) if dt.tzinfo else None

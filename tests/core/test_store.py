@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 from crondeck.core import store
+from crondeck.core.jobs import JobState
+from crondeck.core.results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from crondeck.core.store import (
-    JobState,
-    RunRecord,
     StateStore,
     atomic_write_bytes,
     atomic_write_toml,
@@ -67,38 +67,52 @@ def test_save_with_backup_keeps_previous_version_and_mode(tmp_path: Path) -> Non
     assert stat.S_IMODE(jobs.stat().st_mode) == 0o644
 
 
+def _result(job: str, minute: int, status: RunStatus = RunStatus.OK, **kw: object) -> RunResult:
+    slot = T0 + timedelta(minutes=minute)
+    return RunResult(
+        run_id=make_run_id(job, slot),
+        job=job,
+        scheduled_for=slot,
+        status=status,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 def _full_state() -> JobState:
     return JobState(
+        name="a",
         paused=True,
         pause_note="investigating flaky API",
-        paused_until=T0 + timedelta(hours=2),
+        pause_until=T0 + timedelta(hours=2),
+        skip_next=True,
         next_fire=T0 + timedelta(minutes=5),
         last_slot=T0,
         run_count=7,
         consecutive_failures=2,
-        running=[store.RunningRecord("a@x", 4242, T0, T0 + timedelta(seconds=1))],
-        results=[
-            RunRecord(
-                run_id="a@2025-03-01T09:00:00+00:00",
-                job="a",
-                status="failed",
-                scheduled_for=T0,
+        exhausted="",
+        running=("a@2025-03-01T09:05:00Z",),
+        results=(
+            _result(
+                "a",
+                0,
+                RunStatus.FAILED,
                 started_at=T0,
                 finished_at=T0 + timedelta(seconds=3),
                 exit_code=3,
                 error="exit 3: boom",
                 output_tail="line 1\nline 2\n",
+                gate=GateResult(run=True, exit_code=0, context="2 new mails", duration=0.5),
+                output_bytes=14,
             ),
-            RunRecord(run_id="a@s", job="a", status="skipped", reason="gate: no new mail"),
-        ],
+            _result("a", 1, RunStatus.SKIPPED, skip_reason=SkipReason.GATE, error="no mail"),
+        ),
     )
 
 
 def test_state_round_trips_every_field(tmp_path: Path) -> None:
     path = tmp_path / ".crondeck" / "state.toml"
     s = StateStore(path)
-    with s.edit() as jobs:
-        jobs["a"] = _full_state()
+    s.put(_full_state())
     s.flush()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -106,19 +120,43 @@ def test_state_round_trips_every_field(tmp_path: Path) -> None:
     assert again.problems == []
     assert again.jobs["a"] == _full_state()
     doc = read_toml(path)
-    # The last run summary is right there for a human reading the file.
+    # Human-readable: real TOML date-times and a summary of the last run.
+    assert doc["jobs"]["a"]["next_fire"] == T0 + timedelta(minutes=5)
     assert doc["jobs"]["a"]["last"]["status"] == "failed"
 
 
-def test_history_is_capped_and_counters_follow_results(tmp_path: Path) -> None:
+def test_history_is_capped_and_long_output_trimmed(tmp_path: Path) -> None:
     s = StateStore(tmp_path / "state.toml", history=3)
-    for i, status in enumerate(["failed", "timed_out", "skipped", "ok", "failed", "missed"]):
-        s.add_result(RunRecord(run_id=f"j@{i}", job="j", status=status))
-    st = s.jobs["j"]
-    assert [r.run_id for r in st.results] == ["j@3", "j@4", "j@5"]
-    assert st.run_count == 4  # skipped and missed are not runs
-    assert st.consecutive_failures == 1
-    assert st.last is not None and st.last.run_id == "j@4"
+    for i in range(6):
+        s.record(_result("j", i, output_tail="x" * 50_000))
+    s.record(_result("j", 5, output_tail="x" * 50_000))  # the same result twice: kept once
+    s.flush()
+    st = StateStore(tmp_path / "state.toml").load().jobs["j"]
+    assert [r.scheduled_for.minute for r in st.results] == [3, 4, 5]
+    assert all(len(r.output_tail) <= 2001 for r in st.results)
+
+
+def test_a_claim_is_durable_at_once_and_survives_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "state.toml"
+    s = StateStore(path, min_interval=3600)
+    s.put(JobState(name="a", run_count=3))
+    s.flush()
+    run_id = make_run_id("a", T0)
+    s.claim("a", run_id, T0)
+    # No state save happened: a crash now must still know the slot was taken.
+    crashed = StateStore(path).load()
+    assert crashed.jobs["a"].running == (run_id,)
+    assert crashed.jobs["a"].last_slot == T0
+    assert crashed.jobs["a"].run_count == 3
+    abandoned = crashed.abandon_running(T0 + timedelta(minutes=1))
+    assert [(r.run_id, r.status) for r in abandoned] == [(run_id, RunStatus.ABANDONED)]
+    assert abandoned[0].scheduled_for == T0
+    assert crashed.jobs["a"].running == ()
+    assert crashed.jobs["a"].results[-1].status is RunStatus.ABANDONED
+    # Once the state itself is saved, the claims file is folded in and gone.
+    s.flush()
+    assert not (tmp_path / "claims.toml").exists()
+    assert StateStore(path).load().jobs["a"].running == (run_id,)
 
 
 @pytest.mark.parametrize(
@@ -129,6 +167,7 @@ def test_history_is_capped_and_counters_follow_results(tmp_path: Path) -> None:
         b"format = 1\njobs = 3\n",
         b'format = 1\n[jobs.a]\nrun_count = "many"\n',
         b"format = 99\n",
+        b'format = 1\n[[jobs.a.results]]\nrun_id = "a@x"\n',
     ],
 )
 def test_corrupt_state_is_moved_aside_and_reported(tmp_path: Path, content: bytes) -> None:
@@ -137,9 +176,22 @@ def test_corrupt_state_is_moved_aside_and_reported(tmp_path: Path, content: byte
     s = StateStore(path).load()
     assert s.jobs == {}
     assert len(s.problems) == 1 and "moved it aside" in s.problems[0]
-    assert s.moved_aside is not None and s.moved_aside.name.startswith("state.toml.corrupt-")
-    assert s.moved_aside.read_bytes() == content  # nothing lost
+    [aside] = s.moved_aside
+    assert aside.name.startswith("state.toml.corrupt-")
+    assert aside.read_bytes() == content  # nothing lost
     assert not path.exists()
+
+
+def test_corrupt_claims_file_is_moved_aside_and_state_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state.toml"
+    s = StateStore(path)
+    s.put(JobState(name="a", run_count=2))
+    s.flush()
+    (tmp_path / "claims.toml").write_text("[[claims]]\njob = 'a'\n")  # no run_id
+    again = StateStore(path).load()
+    assert again.jobs["a"].run_count == 2
+    assert len(again.problems) == 1 and "claims.toml" in again.problems[0]
+    assert not (tmp_path / "claims.toml").exists()
 
 
 def test_read_only_never_moves_or_writes(tmp_path: Path) -> None:
@@ -147,7 +199,7 @@ def test_read_only_never_moves_or_writes(tmp_path: Path) -> None:
     path.write_bytes(b"not = [toml")
     s = StateStore(path, read_only=True).load()
     assert s.problems and "left in place" in s.problems[0]
-    s.add_result(RunRecord(run_id="x", job="x", status="ok"))
+    s.record(_result("x", 0))
     s.flush()
     assert path.read_bytes() == b"not = [toml"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.toml"]
@@ -169,7 +221,7 @@ def test_writes_are_coalesced(tmp_path: Path) -> None:
     s = StateStore(path, min_interval=3600)
     s.start()
     for i in range(2_000):
-        s.add_result(RunRecord(run_id=f"job-{i}@1", job=f"job-{i}", status="ok"))
+        s.record(_result(f"job-{i}", 0))
     s.close()
     assert s.write_count <= 2
     assert len(read_toml(path)["jobs"]) == 2_000
@@ -190,8 +242,7 @@ def _writer(directory: Path, report_fd: int) -> None:
     jobs_path = directory / "crondeck.toml"
     while True:
         n += 1
-        with state.edit() as jobs:
-            jobs["counter"] = JobState(run_count=n, pause_note="y" * 500)
+        state.put(JobState(name="counter", run_count=n, pause_note="y" * 500))
         state.flush()
         os.write(report_fd, f"s {n}\n".encode())
         save_with_backup(jobs_path, tomli_w.dumps({"counter": n, "jobs": FILLER}).encode())
