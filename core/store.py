@@ -310,8 +310,9 @@ class StateStore:
         if claims is not None:
             try:
                 self._merge_claims(claims)
-            except (StateFormatError, TypeError, ValueError) as exc:
-                self._corrupt(self.claims_path, str(exc))
+            except (StateFormatError, KeyError, TypeError, ValueError) as exc:
+                why = f"a claim lacks {exc}" if isinstance(exc, KeyError) else str(exc)
+                self._corrupt(self.claims_path, why)
         return self
 
     def _read(self, path: Path) -> dict[str, Any] | None:
