@@ -1,0 +1,620 @@
+"""The jobs file (`crondeck.toml`): load it into dataclasses, validate it, save it back.
+
+Validation never stops at the first problem: every one is collected with the file, the line
+where known, the job and the key, and what would be right (the nearest valid key for a typo),
+so one `crondeck check` shows everything to fix. Saving validates first and keeps the previous
+version as `crondeck.toml.bak` (tomli-w does not preserve comments).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import textwrap
+import tomllib
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import tomli_w
+
+from .cron import CronError, parse
+from .durations import DurationError, format_duration, parse_duration
+from .paths import state_dir
+from .store import save_with_backup, to_toml_value
+from .tomllines import KeyLines, scan_key_lines, syntax_error_line
+from .zones import ZoneError, get_zone, local_zone
+
+__all__ = [
+    "AgentSpec",
+    "Config",
+    "ConfigError",
+    "JobSpec",
+    "Policy",
+    "Problem",
+    "SchedulerSettings",
+    "load_config",
+    "parse_config",
+    "save_config",
+]
+
+OVERLAP = ("skip", "queue_one", "replace", "allow")
+CATCHUP = ("latest", "none", "all")
+ON_GATE_ERROR = ("run", "skip")
+PROMPT_VIA = ("stdin", "arg", "env")
+AGENT_KINDS = ("command", "python")
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ :+-]*$")
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
+_SIZE_UNITS |= {"gb": 1024**3, "gib": 1024**3}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the jobs file, located as precisely as the file allows."""
+
+    file: Path
+    message: str
+    line: int | None = None
+    job: str | None = None
+    key: str | None = None
+    detail: str = ""  # extra lines, e.g. a cron expression with a caret under the column
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        about = ", ".join(
+            part
+            for part in (f"job {self.job!r}" if self.job else "", f"{self.key}" if self.key else "")
+            if part
+        )
+        text = f"{where}: {about}: {self.message}" if about else f"{where}: {self.message}"
+        if self.detail:
+            text += "\n" + textwrap.indent(self.detail, "    ")
+        return text
+
+
+class ConfigError(Exception):
+    """The jobs file cannot be used; `problems` lists everything that is wrong."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Invalid(ValueError):
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+# --- the shape of the file --------------------------------------------------------------
+
+
+@dataclass
+class Policy:
+    """Per-job policies; set in [defaults] for every job or per job. None means inherit."""
+
+    timezone: str | None = None
+    timeout: timedelta | None = None
+    overlap: str | None = None
+    catchup: str | None = None
+    misfire_grace: timedelta | None = None
+    gate_timeout: timedelta | None = None
+    on_gate_error: str | None = None
+    retries: int | None = None
+    retry_backoff: timedelta | None = None
+    pause_after_failures: int | None = None
+    output_tail: int | None = None
+    kill_grace: timedelta | None = None
+
+    def over(self, base: Policy) -> Policy:
+        """This policy with unset keys taken from `base`."""
+        return Policy(
+            **{
+                f.name: getattr(self, f.name)
+                if getattr(self, f.name) is not None
+                else getattr(base, f.name)
+                for f in fields(self)
+            }
+        )
+
+
+@dataclass
+class SchedulerSettings:
+    """Scheduler-wide settings ([scheduler]); None means the built-in default."""
+
+    max_concurrent_runs: int | None = None
+    history: int | None = None  # results kept per job in state.toml (default 50)
+    logs_keep: int | None = None  # run logs kept per job (default 50)
+    log_max_size: int | None = None  # bytes of output one run log may hold (default 10 MiB)
+    logs_max_total: int | None = None  # bytes of logs per job before the oldest go (100 MiB)
+
+
+@dataclass
+class AgentSpec:
+    """A named agent ([agents.NAME]): a command (argv list or shell string) or Python target."""
+
+    name: str
+    kind: str = "command"
+    command: str | list[str] | None = None
+    python: str | None = None
+    prompt_via: str | None = None
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class JobSpec:
+    """One [[jobs]] entry. The agent is `agent` (a name) or inline `command` / `python`."""
+
+    name: str
+    schedule: str
+    agent: str | None = None
+    command: str | list[str] | None = None
+    python: str | None = None
+    prompt: str = ""
+    prompt_via: str | None = None
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    pre_run: str | None = None
+    max_runs: int | None = None
+    until: datetime | date | None = None
+    start_immediately: bool = False
+    policy: Policy = field(default_factory=Policy)
+
+
+@dataclass
+class Config:
+    """A validated jobs file. `warnings` are worth showing but do not stop anything."""
+
+    path: Path
+    defaults: Policy = field(default_factory=Policy)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    agents: dict[str, AgentSpec] = field(default_factory=dict)
+    jobs: list[JobSpec] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list, compare=False)
+
+    @property
+    def state_dir(self) -> Path:
+        return state_dir(self.path)
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the file (pre_run scripts, cwd) are relative to the file."""
+        return Path(self.path).resolve().parent
+
+    def job(self, name: str) -> JobSpec:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise KeyError(name)
+
+    def policy(self, job: JobSpec) -> Policy:
+        return job.policy.over(self.defaults)
+
+    def zone(self, job: JobSpec) -> ZoneInfo:
+        name = self.policy(job).timezone
+        return get_zone(name) if name else local_zone()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML document for this config (unset keys omitted)."""
+        out: dict[str, Any] = {}
+        if defaults := _policy_dict(self.defaults):
+            out["defaults"] = defaults
+        if settings := {f.name: getattr(self.scheduler, f.name) for f in fields(self.scheduler)}:
+            settings = {k: v for k, v in settings.items() if v is not None}
+            if settings:
+                out["scheduler"] = settings
+        if self.agents:
+            out["agents"] = {name: _agent_dict(a) for name, a in self.agents.items()}
+        if self.jobs:
+            out["jobs"] = [_job_dict(j) for j in self.jobs]
+        return out
+
+    def dumps(self) -> str:
+        return tomli_w.dumps(to_toml_value(self.to_dict()))
+
+
+def _policy_dict(p: Policy) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(p):
+        value = getattr(p, f.name)
+        if value is not None:
+            out[f.name] = format_duration(value) if isinstance(value, timedelta) else value
+    return out
+
+
+def _agent_dict(a: AgentSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": a.kind, "command": a.command, "python": a.python}
+    out |= {"prompt_via": a.prompt_via, "cwd": a.cwd, "env": a.env or None}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _job_dict(j: JobSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": j.name,
+        "agent": j.agent,
+        "command": j.command,
+        "python": j.python,
+        "prompt": j.prompt or None,
+        "schedule": j.schedule,
+        "prompt_via": j.prompt_via,
+        "cwd": j.cwd,
+        "env": j.env or None,
+        "pre_run": j.pre_run,
+        "max_runs": j.max_runs,
+        "until": j.until,
+        "start_immediately": j.start_immediately or None,
+    }
+    out |= _policy_dict(j.policy)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+# --- value checkers ----------------------------------------------------------------------
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a string, got {_type(value)} {value!r}")
+    return value
+
+
+def _nonempty(value: Any) -> str:
+    if not _str(value).strip():
+        raise _Invalid("must not be empty")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_type(value)} {value!r}")
+    return value
+
+
+def _int(minimum: int) -> Any:
+    def check(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _Invalid(f"expected a whole number, got {_type(value)} {value!r}")
+        if value < minimum:
+            raise _Invalid(f"{value} is too small: use {minimum} or more")
+        return value
+
+    return check
+
+
+def _choice(*choices: str) -> Any:
+    def check(value: Any) -> str:
+        if value not in choices:
+            options = " | ".join(repr(c) for c in choices)
+            raise _Invalid(f"{value!r} is not one of {options}")
+        return value
+
+    return check
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _Invalid(f"durations are strings with a unit: write \"{value}s\" or \"{value}m\"")
+    try:
+        return parse_duration(_str(value))
+    except DurationError as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = _SIZE.match(value) if isinstance(value, str) else None
+    if not m:
+        raise _Invalid(f"{value!r} is not a size: write bytes (10000) or \"512KB\", \"10MB\"")
+    return int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()]
+
+
+def _zone_name(value: Any) -> str:
+    try:
+        get_zone(_str(value))
+    except ZoneError as exc:
+        raise _Invalid(str(exc)) from None
+    return value
+
+
+def _command(value: Any) -> str | list[str]:
+    if isinstance(value, str):
+        if not value.strip():
+            raise _Invalid('empty command: give a shell string or an argv list like ["sh", "-c"]'
+                           )
+        return value
+    if isinstance(value, list) and value and all(isinstance(a, str) for a in value):
+        return list(value)
+    raise _Invalid(f"expected a shell string or a non-empty list of strings, got {value!r}")
+
+
+def _target(value: Any) -> str:
+    text = _str(value)
+    module, _, attr = text.partition(":")
+    if not module or not attr or not all(p.isidentifier() for p in module.split(".")):
+        raise _Invalid(f"{text!r} is not a Python target: write \"package.module:function\"")
+    return text
+
+
+def _env(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _Invalid("expected a table of strings, like env = { LANG = \"C\" }")
+    return dict(value)
+
+
+def _until(value: Any) -> datetime | date:
+    if isinstance(value, datetime | date) and not isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _Invalid(f"expected a TOML date or date-time like 2025-12-31T18:00:00, got {value!r}")
+
+
+def _type(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "table"}.get(type(value), type(value).__name__)
+
+
+POLICY_KEYS: dict[str, Any] = {
+    "timezone": _zone_name,
+    "timeout": _duration,
+    "overlap": _choice(*OVERLAP),
+    "catchup": _choice(*CATCHUP),
+    "misfire_grace": _duration,
+    "gate_timeout": _duration,
+    "on_gate_error": _choice(*ON_GATE_ERROR),
+    "retries": _int(0),
+    "retry_backoff": _duration,
+    "pause_after_failures": _int(0),
+    "output_tail": _size,
+    "kill_grace": _duration,
+}
+SCHEDULER_KEYS: dict[str, Any] = {
+    "max_concurrent_runs": _int(1),
+    "history": _int(1),
+    "logs_keep": _int(1),
+    "log_max_size": _size,
+    "logs_max_total": _size,
+}
+AGENT_KEYS: dict[str, Any] = {
+    "kind": _choice(*AGENT_KINDS),
+    "command": _command,
+    "python": _target,
+    "prompt_via": _choice(*PROMPT_VIA),
+    "cwd": _nonempty,
+    "env": _env,
+}
+JOB_KEYS: dict[str, Any] = {
+    "name": _nonempty,
+    "schedule": _nonempty,
+    "agent": _nonempty,
+    "command": _command,
+    "python": _target,
+    "prompt": _str,
+    "prompt_via": _choice(*PROMPT_VIA),
+    "cwd": _nonempty,
+    "env": _env,
+    "pre_run": _nonempty,
+    "max_runs": _int(1),
+    "until": _until,
+    "start_immediately": _bool,
+    **POLICY_KEYS,
+}
+TOP_KEYS = ("defaults", "scheduler", "agents", "jobs")
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the jobs file; raises ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(path, "no such file: create it, or point --config or "
+                                   "$CRONDECK_CONFIG at your jobs file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(path, f"cannot read the jobs file: {exc}")]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
+    """Validate TOML text as a jobs file (see load_config)."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
+        ) from None
+    return _Validator(path, scan_key_lines(text)).run(doc)
+
+
+def save_config(config: Config, path: str | Path | None = None) -> Path | None:
+    """Validate and write `config` atomically, keeping the previous file as `.bak`.
+    Raises ConfigError (and writes nothing) if the config is not valid. Returns the backup."""
+    target = Path(path) if path is not None else Path(config.path)
+    text = config.dumps()
+    parse_config(text, target)  # never write a file crondeck itself would refuse to load
+    return save_with_backup(target, text.encode("utf-8"))
+
+
+class _Validator:
+    """Walks the parsed document once, collecting problems instead of stopping."""
+
+    def __init__(self, path: Path, lines: KeyLines) -> None:
+        self.path = path
+        self.lines = lines
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def problem(self, message: str, *where: str | int, job: str | None = None,
+                key: str | None = None, detail: str = "") -> None:
+        self.problems.append(
+            Problem(self.path, message, self.lines.get(*where), job, key, detail)
+        )
+
+    def table(self, value: Any, *where: str | int, what: str) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        self.problem(f"{what} must be a table, got {_type(value)}", *where, key=str(where[-1]))
+        return {}
+
+    def fields(self, data: dict[str, Any], checkers: dict[str, Any], where: tuple[str | int, ...],
+               *, section: str, job: str | None = None) -> dict[str, Any]:
+        """Check every key of `data`; returns the valid ones converted."""
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            checker = checkers.get(key)
+            if checker is None:
+                close = difflib.get_close_matches(key, list(checkers), n=1, cutoff=0.6)
+                hint = (f"did you mean {close[0]!r}?" if close
+                        else f"valid keys: {', '.join(sorted(checkers))}")
+                self.problem(f"unknown key {key!r} in {section}; {hint}", *where, key,
+                             job=job, key=key)
+                continue
+            try:
+                out[key] = checker(value)
+            except _Invalid as exc:
+                self.problem(str(exc), *where, key, job=job, key=key, detail=exc.detail)
+        return out
+
+    def run(self, doc: dict[str, Any]) -> Config:
+        for key in doc:
+            if key not in TOP_KEYS:
+                close = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
+                hint = (f"did you mean [{close[0]}]?" if close
+                        else "the file has [defaults], [scheduler], [agents.NAME] and [[jobs]]")
+                self.problem(f"unknown top-level key {key!r}; {hint}", key, key=key)
+        cfg = Config(self.path)
+        defaults = self.table(doc.get("defaults", {}), "defaults", what="[defaults]")
+        cfg.defaults = Policy(**self.fields(defaults, POLICY_KEYS, ("defaults",),
+                                            section="[defaults]"))
+        settings = self.table(doc.get("scheduler", {}), "scheduler", what="[scheduler]")
+        cfg.scheduler = SchedulerSettings(
+            **self.fields(settings, SCHEDULER_KEYS, ("scheduler",), section="[scheduler]")
+        )
+        agents = self.table(doc.get("agents", {}), "agents", what="[agents]")
+        for name, data in agents.items():
+            agent = self.agent(name, data)
+            if agent is not None:
+                cfg.agents[name] = agent
+        jobs = doc.get("jobs", [])
+        if not isinstance(jobs, list):
+            self.problem("jobs must be written as [[jobs]] entries, each with name = \"...\"",
+                         "jobs", key="jobs")
+            jobs = []
+        seen: dict[str, int] = {}
+        for index, data in enumerate(jobs):
+            job = self.job(index, data, cfg, agents)
+            name = data.get("name") if isinstance(data, dict) else None
+            if isinstance(name, str) and name in seen:
+                self.problem(f"duplicate job name {name!r} (job #{seen[name] + 1} has it too); "
+                             "job names must be unique", "jobs", index, "name",
+                             job=name, key="name")
+                continue
+            if isinstance(name, str):
+                seen[name] = index
+            if job is not None:
+                cfg.jobs.append(job)
+        if self.problems:
+            raise ConfigError(sorted(self.problems, key=lambda p: p.line or 0))
+        cfg.warnings = self.warnings
+        return cfg
+
+    def agent(self, name: str, data: Any) -> AgentSpec | None:
+        where = ("agents", name)
+        if not isinstance(data, dict):
+            self.problem(f"agent {name!r} must be a table: [agents.{name}] with command = ...",
+                         *where, key=f"agents.{name}")
+            return None
+        values = self.fields(data, AGENT_KEYS, where, section=f"[agents.{name}]")
+        if ("command" in data) == ("python" in data):
+            self.problem(f"agent {name!r} needs exactly one of command = [...] or "
+                         "python = \"module:function\"", *where, key=f"agents.{name}")
+            return None
+        kind = "python" if "python" in data else "command"
+        if "kind" in values and values["kind"] != kind:
+            self.problem(f"kind = {values['kind']!r} but the agent has "
+                         f"{'python' if kind == 'python' else 'command'} = ...; "
+                         f"write kind = {kind!r}", *where, "kind", key="kind")
+        if kind == "python" and "prompt_via" in values:
+            self.problem("prompt_via only applies to command agents", *where, "prompt_via",
+                         key="prompt_via")
+        values["kind"] = kind
+        return AgentSpec(name=name, **values)
+
+    def job(self, index: int, data: Any, cfg: Config, agents: dict[str, Any]) -> JobSpec | None:
+        where: tuple[str | int, ...] = ("jobs", index)
+        label = f"#{index + 1}"
+        if not isinstance(data, dict):
+            self.problem(f"job {label} must be a table ([[jobs]])", *where, key="jobs")
+            return None
+        name = data.get("name")
+        if isinstance(name, str) and name.strip():
+            label = name
+            if not _NAME_OK.match(name) or len(name) > 100:
+                self.problem(f"job name {name!r} can use letters, digits, spaces and . _ - : + "
+                             "(no / or @), up to 100 characters", *where, "name",
+                             job=name, key="name")
+        elif "name" not in data:
+            self.problem("job has no name: add name = \"...\" (names key its state and logs)",
+                         *where, job=label, key="name")
+        n_problems = len(self.problems)
+        values = self.fields(data, JOB_KEYS, where, section=f"job {label!r}", job=label)
+        policy = Policy(**{k: values.pop(k) for k in list(values) if k in POLICY_KEYS})
+        if "schedule" not in data:
+            self.problem("job has no schedule: add schedule = \"*/5 * * * *\" or "
+                         "\"@every 5m\"", *where, job=label, key="schedule")
+        sources = [k for k in ("agent", "command", "python") if k in data]
+        if not sources:
+            choices = f" (defined: {', '.join(sorted(agents))})" if agents else ""
+            self.problem(f"job has no agent: add agent = \"NAME\"{choices}, or run a command "
+                         "directly with command = \"...\"", *where, job=label, key="agent")
+        elif len(sources) > 1:
+            self.problem(f"job has both {' and '.join(sources)}: give only one",
+                         *where, sources[1], job=label, key=sources[1])
+        elif "agent" in values and values["agent"] not in agents:
+            ref = values["agent"]
+            close = difflib.get_close_matches(ref, list(agents), n=1, cutoff=0.6)
+            hint = (f"did you mean {close[0]!r}?" if close
+                    else f"define it as [agents.{ref}] or use command = \"...\" in the job")
+            self.problem(f"agent {ref!r} is not defined; {hint}", *where, "agent",
+                         job=label, key="agent")
+        if "prompt_via" in values and "command" not in values:
+            self.problem("prompt_via goes with an inline command (or on the agent's table)",
+                         *where, "prompt_via", job=label, key="prompt_via")
+        if len(self.problems) > n_problems or not isinstance(name, str):
+            self.check_schedule(values, policy, cfg, where, label)
+            return None
+        job = JobSpec(policy=policy, **values)
+        self.check_schedule(values, policy, cfg, where, label)
+        return job
+
+    def check_schedule(self, values: dict[str, Any], policy: Policy, cfg: Config,
+                       where: tuple[str | int, ...], label: str) -> None:
+        text = values.get("schedule")
+        if text is None:
+            return
+        zone_name = policy.timezone or cfg.defaults.timezone
+        try:
+            zone = get_zone(zone_name) if zone_name else local_zone()
+        except ZoneError:
+            return  # already reported on the timezone key
+        try:
+            expr = parse(text, zone)
+        except CronError as exc:
+            self.problem(f"bad schedule {text!r}: {exc}", *where, "schedule", job=label,
+                         key="schedule", detail=exc.caret().split("\n", 1)[1]
+                         if "\n" in exc.caret() else "")
+            return
+        for warning in expr.warnings():
+            self.warnings.append(Problem(self.path, warning, self.lines.get(*where, "schedule"),
+                                         label, "schedule"))

@@ -1,0 +1,89 @@
+"""Line numbers for keys of a TOML document, so config errors can say where to look.
+
+tomllib reports positions only for syntax errors; for the values it accepts, this scanner
+walks the text once and maps each key path to its line: ("defaults", "timeout"),
+("agents", "claude", "command"), ("jobs", 0, "schedule"). It understands the layout people
+write (headers, `key = value`, arrays of tables, multi-line strings); anything fancier
+(inline tables, dotted keys) falls back to the enclosing table's line.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["KeyLines", "scan_key_lines", "syntax_error_line"]
+
+KeyPath = tuple[str | int, ...]
+
+_ARRAY_HEADER = re.compile(r"^\s*\[\[\s*(.+?)\s*\]\]")
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]")
+_KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*(?:=|\.)""")
+_SYNTAX_LINE = re.compile(r"at line (\d+)")
+
+
+def _split_dotted(text: str) -> list[str]:
+    parts: list[str] = []
+    for m in re.finditer(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[^.\s]+)\s*(?:\.|$)""", text):
+        token = m.group(1)
+        parts.append(token[1:-1] if token[:1] in "\"'" else token)
+    return parts
+
+
+class KeyLines:
+    """Key path -> 1-based line number; `get()` falls back to the nearest known parent."""
+
+    def __init__(self, lines: dict[KeyPath, int]) -> None:
+        self._lines = lines
+
+    def get(self, *path: str | int) -> int | None:
+        key: KeyPath = tuple(path)
+        while key:
+            if key in self._lines:
+                return self._lines[key]
+            key = key[:-1]
+        return None
+
+
+def scan_key_lines(text: str) -> KeyLines:
+    """Map key paths to lines (see module docstring)."""
+    lines: dict[KeyPath, int] = {}
+    arrays: dict[KeyPath, int] = {}
+    table: KeyPath = ()
+    in_multiline: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_multiline:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        m = _ARRAY_HEADER.match(line)
+        if m:
+            base = tuple(_split_dotted(m.group(1)))
+            index = arrays.get(base, -1) + 1
+            arrays[base] = index
+            table = (*base, index)
+            lines.setdefault(table, number)
+            continue
+        m = _HEADER.match(line)
+        if m:
+            table = tuple(_split_dotted(m.group(1)))
+            lines.setdefault(table, number)
+            continue
+        m = _KEY.match(line)
+        if m:
+            token = m.group(1)
+            key = token[1:-1] if token[:1] in "\"'" else token
+            lines.setdefault((*table, key), number)
+            for quote in ('"""', "'''"):
+                if line.count(quote) % 2 == 1:
+                    in_multiline = quote
+                    break
+    return KeyLines(lines)
+
+
+def syntax_error_line(message: str) -> int | None:
+    """The line tomllib names in a TOMLDecodeError message ("... (at line 3, column 7)")."""
+    m = _SYNTAX_LINE.search(message)
+    return int(m.group(1)) if m else None
