@@ -1,0 +1,283 @@
+"""Agents: what a job runs. A command (any CLI agent, any program) or Python code.
+
+Both stream: output reaches observers line by line (commands) or chunk by chunk (Python
+iterators) while the run is going, never only at the end. An agent receives a `RunContext`
+with the prompt (plus gate context), the run id, job name, scheduled time and attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import os
+import shlex
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from .process import pump_lines, spawn, terminate_group
+
+__all__ = [
+    "Agent",
+    "CommandAgent",
+    "PythonAgent",
+    "RunContext",
+    "as_agent",
+    "load_target",
+]
+
+Stream = Literal["stdout", "stderr"]
+PromptVia = Literal["stdin", "arg", "env"]
+
+
+@dataclass(slots=True)
+class RunContext:
+    """Everything one attempt of one slot needs to know, and where its output goes."""
+
+    run_id: str
+    job: str
+    scheduled_for: datetime
+    attempt: int
+    prompt: str
+    gate_context: str = ""
+    manual: bool = False
+    kill_grace: float = 5.0
+    emit: Callable[[str, Stream], None] = field(default=lambda text, stream: None, repr=False)
+    cancelled: bool = False
+
+    @property
+    def full_prompt(self) -> str:
+        """The prompt with the gate's stdout appended as context, when there is any."""
+        if not self.gate_context:
+            return self.prompt
+        return f"{self.prompt}\n\n{self.gate_context}"
+
+    def env(self) -> dict[str, str]:
+        """CRONDECK_* variables every command agent and gate sees."""
+        return {
+            "CRONDECK_RUN_ID": self.run_id,
+            "CRONDECK_JOB": self.job,
+            "CRONDECK_SCHEDULED_FOR": self.scheduled_for.astimezone(UTC).isoformat(),
+            "CRONDECK_ATTEMPT": str(self.attempt),
+        }
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """Runs one attempt; returns an exit code (None when not a process) or raises."""
+
+    name: str
+
+    async def execute(self, ctx: RunContext) -> int | None: ...
+
+
+class CommandAgent:
+    """A subprocess per run, in its own process group.
+
+    `command` is an argv list (exec'd directly) or a shell string (run by /bin/sh -c).
+    The prompt goes to stdin (default), as the last argument, or in $CRONDECK_PROMPT.
+    Exit 0 is success; anything else fails with the exit code and the tail of stderr.
+    When the command exits, anything it left running in its group is ended too.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str] | str,
+        prompt_via: PromptVia = "stdin",
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        name: str | None = None,
+        kill_grace: float | None = None,
+    ) -> None:
+        if prompt_via not in ("stdin", "arg", "env"):
+            raise ValueError(f"prompt_via must be 'stdin', 'arg' or 'env', not {prompt_via!r}")
+        if isinstance(command, str):
+            if not command.strip():
+                raise ValueError("empty command")
+        elif not command or not all(isinstance(a, str) for a in command):
+            raise ValueError("command must be a non-empty list of strings or a shell string")
+        self.command: Sequence[str] | str = command if isinstance(command, str) else list(command)
+        self.prompt_via: PromptVia = prompt_via
+        self.cwd = Path(cwd) if cwd is not None else None
+        self.env = dict(env or {})
+        self.kill_grace = kill_grace
+        self.name = name or (
+            shlex.split(command)[0] if isinstance(command, str) else os.path.basename(command[0])
+        )
+
+    def __repr__(self) -> str:
+        return f"CommandAgent({self.command!r}, prompt_via={self.prompt_via!r})"
+
+    def argv(self, prompt: str) -> list[str]:
+        """The argv actually executed for `prompt`."""
+        if isinstance(self.command, str):
+            script = self.command
+            if self.prompt_via == "arg":
+                script = f"{script} {shlex.quote(prompt)}"
+            return ["/bin/sh", "-c", script]
+        argv = list(self.command)
+        if self.prompt_via == "arg":
+            argv.append(prompt)
+        return argv
+
+    async def execute(self, ctx: RunContext) -> int | None:
+        prompt = ctx.full_prompt
+        env = {**os.environ, **self.env, **ctx.env()}
+        if self.prompt_via == "env":
+            env["CRONDECK_PROMPT"] = prompt
+        grace = self.kill_grace if self.kill_grace is not None else ctx.kill_grace
+        proc = await spawn(
+            self.argv(prompt), env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin"
+        )
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            assert proc.stdout is not None and proc.stderr is not None
+            if self.prompt_via == "stdin":
+                tasks.append(asyncio.create_task(_feed(proc, prompt)))
+            tasks.append(
+                asyncio.create_task(pump_lines(proc.stdout, lambda t: ctx.emit(t, "stdout")))
+            )
+            tasks.append(
+                asyncio.create_task(pump_lines(proc.stderr, lambda t: ctx.emit(t, "stderr")))
+            )
+            code = await proc.wait()
+            # The leader is gone; background children still holding the pipes would keep
+            # the readers waiting and become orphans: end the rest of the group.
+            await terminate_group(proc, grace)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return code
+        except BaseException:
+            await asyncio.shield(terminate_group(proc, grace))
+            raise
+        finally:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _feed(proc: asyncio.subprocess.Process, text: str) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(text.encode())
+        await proc.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            proc.stdin.close()
+
+
+def load_target(spec: str) -> Any:
+    """Import "package.module:attr.path" and return the object it names."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"{spec!r}: expected 'package.module:callable'")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class PythonAgent:
+    """In-process Python: "pkg.mod:callable", a callable, or an object with `.arun(prompt)` /
+    `.run(prompt)` (the shape of common agent frameworks).
+
+    The callable takes `(prompt)` or `(prompt, ctx)`; may be sync (run in a thread so it
+    cannot stall the loop) or async; may return a string, None, or a (async) iterator of text
+    chunks that stream as they come. A sync callable cannot be interrupted: on timeout or
+    cancel the run ends at once but the thread finishes in the background, its output ignored.
+    """
+
+    def __init__(self, target: Any, *, name: str | None = None) -> None:
+        self.spec = target if isinstance(target, str) else None
+        obj = load_target(target) if isinstance(target, str) else target
+        self.target = obj
+        fn = getattr(obj, "arun", None) or getattr(obj, "run", None)
+        if fn is None or not callable(fn) or (inspect.isfunction(obj) or inspect.ismethod(obj)):
+            fn = obj
+        if not callable(fn):
+            raise TypeError(f"{target!r} is not callable and has no .run/.arun")
+        self._fn: Callable[..., Any] = fn
+        self._pass_ctx = _wants_ctx(fn)
+        self._async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        self.name = name or self.spec or getattr(obj, "__name__", type(obj).__name__)
+
+    def __repr__(self) -> str:
+        return f"PythonAgent({self.spec or self.target!r})"
+
+    async def execute(self, ctx: RunContext) -> int | None:
+        args: tuple[Any, ...] = (ctx.full_prompt, ctx) if self._pass_ctx else (ctx.full_prompt,)
+        if self._async:
+            result = self._fn(*args)
+        else:
+            loop = asyncio.get_running_loop()
+
+            def call() -> Any:
+                out = self._fn(*args)
+                if isinstance(out, Iterator | Sequence) and not isinstance(out, str | bytes):
+                    for chunk in out:
+                        if ctx.cancelled:
+                            break
+                        loop.call_soon_threadsafe(_emit_unless_cancelled, ctx, chunk)
+                    return None
+                return out
+
+            result = await asyncio.to_thread(call)
+        if inspect.isawaitable(result):
+            result = await result
+        if isinstance(result, AsyncIterator):
+            async for chunk in result:
+                ctx.emit(_text(chunk), "stdout")
+        elif isinstance(result, Iterator):
+            for chunk in result:
+                ctx.emit(_text(chunk), "stdout")
+        elif result is not None:
+            ctx.emit(_text(result), "stdout")
+        return None
+
+
+def _emit_unless_cancelled(ctx: RunContext, chunk: Any) -> None:
+    if not ctx.cancelled:
+        ctx.emit(_text(chunk), "stdout")
+
+
+def _text(chunk: Any) -> str:
+    if isinstance(chunk, bytes):
+        return chunk.decode("utf-8", "replace")
+    return chunk if isinstance(chunk, str) else str(chunk)
+
+
+def _wants_ctx(fn: Callable[..., Any]) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+def as_agent(obj: Any) -> Agent:
+    """Accept an Agent, an argv list (a command), a callable or an object with .run/.arun."""
+    if isinstance(obj, CommandAgent | PythonAgent) or (
+        hasattr(obj, "execute") and hasattr(obj, "name")
+    ):
+        return obj
+    if isinstance(obj, str):
+        raise TypeError(
+            f"ambiguous agent {obj!r}: use CommandAgent({obj!r}) for a command or "
+            f"PythonAgent({obj!r}) for 'package.module:callable'"
+        )
+    if isinstance(obj, list | tuple) and obj and all(isinstance(a, str) for a in obj):
+        return CommandAgent(list(obj))
+    return PythonAgent(obj)

@@ -1,0 +1,340 @@
+"""Jobs: what to run, when, under which policies, and the runtime state that must survive
+restarts (paused, last slot fired, counts, recent results).
+
+`JobOptions` holds every per-job policy; the scheduler's `defaults` supply unset ones.
+`JobState` is the persistable part of a job, exchanged with a `StateSink` and via
+`Scheduler.snapshot()` / `Scheduler.restore()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .agents import Agent
+from .clock import utc
+from .durations import parse_duration
+from .gates import Gate
+from .results import RunResult, RunStatus
+from .schedule import Schedule
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+
+__all__ = [
+    "Catchup",
+    "Job",
+    "JobOptions",
+    "JobState",
+    "NullStateSink",
+    "Overlap",
+    "RunHandle",
+    "StateSink",
+    "seconds",
+]
+
+Overlap = Literal["skip", "queue_one", "replace", "allow"]
+Catchup = Literal["latest", "none", "all"]
+OVERLAPS: tuple[str, ...] = ("skip", "queue_one", "replace", "allow")
+CATCHUPS: tuple[str, ...] = ("latest", "none", "all")
+OnResult = Callable[[RunResult], Any | Awaitable[Any]]
+
+
+def seconds(value: float | int | timedelta | str | None, what: str) -> float | None:
+    """Seconds from a number, timedelta or human duration string ("90s", "1h30m")."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        out = value.total_seconds()
+    elif isinstance(value, str):
+        out = parse_duration(value).total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        out = float(value)
+    else:
+        raise TypeError(f"{what}: expected seconds, a timedelta or a duration like '5m'")
+    if out < 0:
+        raise ValueError(f"{what} must not be negative")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """Per-job policies. Durations are seconds (floats). Defaults are the issue-3 defaults."""
+
+    timeout: float | None = 30 * 60
+    overlap: Overlap = "skip"
+    catchup: Catchup = "latest"
+    misfire_grace: float | None = None
+    max_runs: int | None = None
+    until: datetime | None = None
+    start_immediately: bool = False
+    pre_run: Gate | None = None
+    gate_timeout: float = 30.0
+    on_gate_error: Literal["run", "skip"] = "run"
+    retries: int = 0
+    retry_backoff: float = 10.0
+    auto_pause_after: int | None = None
+    output_tail_bytes: int = 10_000
+    keep_results: int = 50
+    kill_grace: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.overlap not in OVERLAPS:
+            raise ValueError(f"overlap must be one of {', '.join(OVERLAPS)}, not {self.overlap!r}")
+        if self.catchup not in CATCHUPS:
+            raise ValueError(f"catchup must be one of {', '.join(CATCHUPS)}, not {self.catchup!r}")
+        if self.on_gate_error not in ("run", "skip"):
+            raise ValueError(f"on_gate_error must be 'run' or 'skip', not {self.on_gate_error!r}")
+        if self.max_runs is not None and self.max_runs < 1:
+            raise ValueError("max_runs must be at least 1")
+        if self.retries < 0:
+            raise ValueError("retries must not be negative")
+        if self.auto_pause_after is not None and self.auto_pause_after < 1:
+            raise ValueError("auto_pause_after must be at least 1")
+        if self.until is not None:
+            object.__setattr__(self, "until", utc(self.until))
+        for name in ("timeout", "misfire_grace", "gate_timeout", "retry_backoff", "kill_grace"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, float):
+                object.__setattr__(self, name, seconds(value, name))
+
+    def merged(self, **overrides: Any) -> JobOptions:
+        """These options with the given (already validated by __post_init__) overrides."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown job option(s): {', '.join(sorted(unknown))}")
+        return replace(self, **overrides)
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """The persistable runtime state of one job (what `state.toml` keeps)."""
+
+    name: str
+    paused: bool = False
+    pause_note: str = ""
+    pause_until: datetime | None = None
+    skip_next: bool = False
+    next_fire: datetime | None = None
+    last_slot: datetime | None = None
+    run_count: int = 0
+    consecutive_failures: int = 0
+    exhausted: str = ""
+    running: tuple[str, ...] = ()
+    results: tuple[RunResult, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain TOML/JSON-friendly types; None values are omitted."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "paused": self.paused,
+            "pause_note": self.pause_note,
+            "skip_next": self.skip_next,
+            "run_count": self.run_count,
+            "consecutive_failures": self.consecutive_failures,
+            "exhausted": self.exhausted,
+            "running": list(self.running),
+            "results": [r.to_dict() for r in self.results],
+        }
+        for key in ("pause_until", "next_fire", "last_slot"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = utc(value).isoformat()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobState:
+        def when(key: str) -> datetime | None:
+            value = data.get(key)
+            if value is None:
+                return None
+            return utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
+
+        return cls(
+            name=str(data["name"]),
+            paused=bool(data.get("paused", False)),
+            pause_note=str(data.get("pause_note", "")),
+            pause_until=when("pause_until"),
+            skip_next=bool(data.get("skip_next", False)),
+            next_fire=when("next_fire"),
+            last_slot=when("last_slot"),
+            run_count=int(data.get("run_count", 0)),
+            consecutive_failures=int(data.get("consecutive_failures", 0)),
+            exhausted=str(data.get("exhausted", "")),
+            running=tuple(data.get("running", ())),
+            results=tuple(RunResult.from_dict(r) for r in data.get("results", ())),
+        )
+
+
+class StateSink(Protocol):
+    """Where the scheduler reports what must persist. Called synchronously on the loop, so
+    implementations should be quick (buffer and coalesce writes)."""
+
+    def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
+        """A slot is about to run (before its gate): record the run id so a restart never
+        fires it again and can mark it abandoned if it never finishes."""
+
+    def result_recorded(self, result: RunResult) -> None:
+        """A result: every attempt, skip and miss."""
+
+    def job_changed(self, state: JobState) -> None:
+        """The job's persistable state changed."""
+
+
+class NullStateSink:
+    """A StateSink that keeps nothing: subclass and override what you need."""
+
+    def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
+        pass
+
+    def result_recorded(self, result: RunResult) -> None:
+        pass
+
+    def job_changed(self, state: JobState) -> None:
+        pass
+
+
+class RunHandle:
+    """One dispatched slot (gate, attempts, result). Await it for the final RunResult."""
+
+    def __init__(self, job: str, run_id: str, scheduled_for: datetime, manual: bool) -> None:
+        self.job = job
+        self.run_id = run_id
+        self.scheduled_for = scheduled_for
+        self.manual = manual
+        self.attempt = 1
+        self.started_at: datetime | None = None
+        self.agent_started = False
+        self.cancel_reason = ""
+        self.task: asyncio.Task[None] | None = None
+        self._result: RunResult | None = None
+        self._waiters: list[asyncio.Future[RunResult]] = []
+
+    def __repr__(self) -> str:
+        state = self._result.status.value if self._result else "running"
+        return f"<RunHandle {self.run_id} {state}>"
+
+    def done(self) -> bool:
+        return self._result is not None
+
+    @property
+    def skipped(self) -> bool:
+        """True when the slot never started (e.g. run now refused by the overlap policy)."""
+        return self._result is not None and self._result.status is RunStatus.SKIPPED
+
+    def result(self) -> RunResult:
+        if self._result is None:
+            raise asyncio.InvalidStateError("run still in progress")
+        return self._result
+
+    def _set_result(self, result: RunResult) -> None:
+        self._result = result
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(result)
+        self._waiters.clear()
+
+    async def wait(self) -> RunResult:
+        if self._result is not None:
+            return self._result
+        fut: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        return await fut
+
+    def __await__(self) -> Any:
+        return self.wait().__await__()
+
+    def cancel(self, reason: str = "cancelled by operator") -> bool:
+        if self._result is not None or self.task is None:
+            return False
+        self.cancel_reason = self.cancel_reason or reason
+        self.task.cancel()
+        return True
+
+
+@dataclass(eq=False)
+class Job:
+    """A scheduled agent with its policies and live state. Created by `Scheduler.add_job`."""
+
+    name: str
+    agent: Agent
+    prompt: str
+    schedule: Schedule
+    options: JobOptions
+    on_result: OnResult | None = None
+    # runtime state
+    paused: bool = False
+    pause_note: str = ""
+    pause_until: datetime | None = None
+    skip_next_pending: bool = False
+    next_fire: datetime | None = None
+    last_slot: datetime | None = None
+    run_count: int = 0
+    consecutive_failures: int = 0
+    exhausted: str = ""
+    results: deque[RunResult] = field(default_factory=deque)
+    running: dict[str, RunHandle] = field(default_factory=dict)
+    queued: tuple[datetime, bool] | None = None
+    queued_handle: RunHandle | None = None
+    backlog: deque[datetime] = field(default_factory=deque)
+    _scheduler: Scheduler | None = field(default=None, repr=False)
+    _version: int = 0
+
+    def __post_init__(self) -> None:
+        self.results = deque(self.results, maxlen=max(1, self.options.keep_results))
+
+    # -- operator actions ----------------------------------------------------------
+
+    def _owner(self) -> Scheduler:
+        if self._scheduler is None:
+            raise RuntimeError(f"job {self.name!r} is not in a scheduler")
+        return self._scheduler
+
+    def pause(self, note: str = "", until: datetime | None = None) -> None:
+        """Pause: slots are recorded as skipped ("paused: note") until resumed or `until`."""
+        self._owner().pause_job(self, note=note, until=until)
+
+    def resume(self) -> None:
+        """Resume; the schedule continues from now (no catch-up of paused slots)."""
+        self._owner().resume_job(self)
+
+    def skip_next(self, skip: bool = True) -> None:
+        """Skip only the next slot (recorded as skipped by operator); False undoes it."""
+        self._owner().skip_next(self, skip)
+
+    def run_now(self) -> RunHandle:
+        return self._owner().run_now(self)
+
+    def cancel(self) -> int:
+        return self._owner().cancel(self)
+
+    # -- views -------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return bool(self.running)
+
+    @property
+    def last_result(self) -> RunResult | None:
+        return self.results[-1] if self.results else None
+
+    def state(self) -> JobState:
+        return JobState(
+            name=self.name,
+            paused=self.paused,
+            pause_note=self.pause_note,
+            pause_until=self.pause_until,
+            skip_next=self.skip_next_pending,
+            next_fire=self.next_fire,
+            last_slot=self.last_slot,
+            run_count=self.run_count,
+            consecutive_failures=self.consecutive_failures,
+            exhausted=self.exhausted,
+            running=tuple(self.running),
+            results=tuple(self.results),
+        )

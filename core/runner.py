@@ -1,0 +1,274 @@
+"""Running one dispatched slot: gate, concurrency limit, attempts with timeout and retries,
+output collection, and the result. Kept apart from the loop so each reads on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections import deque
+from typing import TYPE_CHECKING, Any, Literal
+
+from .agents import RunContext
+from .events import GateDecided, GateStarted, OutputChunk, RunFinished, RunQueued, RunStarted
+from .gates import run_gate
+from .redact import Redactor
+from .results import GateResult, RunResult, RunStatus, SkipReason
+
+if TYPE_CHECKING:
+    from .jobs import Job, RunHandle
+    from .scheduler import Scheduler
+
+__all__ = ["OutputTail", "execute_slot"]
+
+STDERR_TAIL = 2_000
+MAX_BACKOFF = 3600.0
+
+
+class OutputTail:
+    """Keeps the last `limit` bytes of interleaved output (and a short stderr tail for error
+    messages), counting everything so the truncation note can say how much was dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, limit)
+        self._parts: deque[str] = deque()
+        self._kept = 0
+        self.total = 0
+        self.dropped = 0
+        self._stderr: deque[str] = deque()
+        self._stderr_len = 0
+
+    def add(self, text: str, stream: str) -> None:
+        size = len(text.encode("utf-8", "replace")) if not text.isascii() else len(text)
+        self.total += size
+        self._parts.append(text)
+        self._kept += size
+        while self._kept > self.limit and self._parts:
+            head = self._parts[0]
+            head_size = len(head.encode("utf-8", "replace")) if not head.isascii() else len(head)
+            excess = self._kept - self.limit
+            if head_size <= excess:
+                self._parts.popleft()
+                self._kept -= head_size
+                self.dropped += head_size
+            else:  # cut the front of the oldest piece
+                cut = head.encode("utf-8", "replace")[excess:].decode("utf-8", "ignore")
+                self._parts[0] = cut
+                new_size = len(cut.encode())
+                self._kept -= head_size - new_size
+                self.dropped += head_size - new_size
+        if stream == "stderr":
+            self._stderr.append(text)
+            self._stderr_len += len(text)
+            while self._stderr_len > STDERR_TAIL and len(self._stderr) > 1:
+                self._stderr_len -= len(self._stderr.popleft())
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped > 0
+
+    def text(self) -> str:
+        body = "".join(self._parts)
+        if self.dropped:
+            return f"[… {self.dropped:,} earlier bytes not kept; {self.total:,} in all …]\n{body}"
+        return body
+
+    def stderr_tail(self) -> str:
+        return "".join(self._stderr)[-STDERR_TAIL:].strip()
+
+
+async def _race_clock(
+    sched: Scheduler, task: asyncio.Task[int | None], limit: float | None
+) -> bool:
+    """Wait for `task`; False if the clock's `timeout` passed first. Cancellation of the
+    caller cancels the task and waits for its cleanup (killing processes) first."""
+    if limit is None:
+        waiters: set[asyncio.Future[Any]] = {task}
+        timer = None
+    else:
+        timer = asyncio.ensure_future(sched.clock.sleep(limit))
+        waiters = {task, timer}
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return task.done()
+
+
+async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle) -> None:
+    """The body of a run task. Always ends by handing exactly one final result to the
+    scheduler (`_finish`), whatever happens, including cancellation."""
+    opts = job.options
+    redactor = Redactor.from_env(getattr(job.agent, "env", None))
+    ctx = RunContext(
+        run_id=handle.run_id,
+        job=job.name,
+        scheduled_for=handle.scheduled_for,
+        attempt=1,
+        prompt=job.prompt,
+        manual=handle.manual,
+        kill_grace=opts.kill_grace,
+    )
+    gate: GateResult | None = None
+    result: RunResult | None = None
+    try:
+        if opts.pre_run is not None:
+            sched._emit(GateStarted, job=job.name, run_id=handle.run_id,
+                        scheduled_for=handle.scheduled_for)
+            agent_env = getattr(job.agent, "env", None)
+            gate = await run_gate(
+                opts.pre_run,
+                ctx,
+                limit=opts.gate_timeout,
+                clock=sched.clock,
+                on_error=opts.on_gate_error,
+                redact=redactor,
+                env=agent_env,
+                cwd=getattr(job.agent, "cwd", None),
+            )
+            sched._emit(GateDecided, job=job.name, run_id=handle.run_id, gate=gate)
+            if not gate.run:
+                result = sched._skip_result(
+                    job, handle.scheduled_for, SkipReason.GATE, gate.reason, handle.run_id,
+                    exit_code=gate.exit_code, gate=gate, manual=handle.manual,
+                )
+                return
+            ctx.gate_context = gate.context
+        while True:
+            result = await _attempt(sched, job, handle, ctx, redactor, gate)
+            failed = result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
+            will_retry = failed and handle.attempt <= opts.retries
+            sched._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result,
+                        will_retry=will_retry)
+            if not will_retry:
+                break
+            sched._sink_result(result)
+            delay = min(opts.retry_backoff * (2 ** (handle.attempt - 1)), MAX_BACKOFF)
+            await sched.clock.sleep(delay)
+            handle.attempt += 1
+            ctx.attempt = handle.attempt
+    except asyncio.CancelledError:
+        ctx.cancelled = True
+        result = RunResult(
+            run_id=handle.run_id,
+            job=job.name,
+            scheduled_for=handle.scheduled_for,
+            status=RunStatus.CANCELLED,
+            started_at=handle.started_at,
+            finished_at=sched.clock.now(),
+            error=handle.cancel_reason or "cancelled",
+            gate=gate,
+            attempt=handle.attempt,
+            manual=handle.manual,
+        )
+        sched._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result)
+    except Exception as exc:  # a bug in a gate/agent wrapper must not kill the loop
+        result = RunResult(
+            run_id=handle.run_id, job=job.name, scheduled_for=handle.scheduled_for,
+            status=RunStatus.FAILED, started_at=handle.started_at,
+            finished_at=sched.clock.now(), error=redactor(f"{type(exc).__name__}: {exc}"),
+            gate=gate, attempt=handle.attempt, manual=handle.manual,
+        )
+    finally:
+        if result is None:  # pragma: no cover - defensive
+            result = RunResult(run_id=handle.run_id, job=job.name,
+                               scheduled_for=handle.scheduled_for, status=RunStatus.CANCELLED,
+                               error="run ended unexpectedly")
+        sched._finish(job, handle, result)
+
+
+async def _attempt(
+    sched: Scheduler,
+    job: Job,
+    handle: RunHandle,
+    ctx: RunContext,
+    redactor: Redactor,
+    gate: GateResult | None,
+) -> RunResult:
+    """One attempt under the concurrency limit, with its timeout, as a RunResult."""
+    opts = job.options
+    sem = sched._semaphore
+    assert sem is not None
+    if sem.locked():
+        sched._emit(RunQueued, job=job.name, run_id=handle.run_id,
+                    scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
+    async with sem:
+        tail = OutputTail(opts.output_tail_bytes)
+        streams = {"stdout": redactor.lines(), "stderr": redactor.lines()}
+        bus = sched.bus
+        name, run_id = job.name, handle.run_id
+
+        def emit(text: str, stream: Literal["stdout", "stderr"]) -> None:
+            if ctx.cancelled or not text:
+                return
+            clean = streams[stream](text)
+            if not clean:
+                return
+            tail.add(clean, stream)
+            if bus.active:
+                bus.emit(OutputChunk, job=name, run_id=run_id, stream=stream, text=clean)
+
+        ctx.emit = emit
+        started = sched.clock.now()
+        handle.started_at = started
+        sched._run_started(job, handle)
+        sched._emit(RunStarted, job=name, run_id=run_id, scheduled_for=handle.scheduled_for,
+                    attempt=handle.attempt, manual=handle.manual)
+        task = asyncio.create_task(job.agent.execute(ctx))
+        exit_code: int | None = None
+        error = ""
+        try:
+            finished = await _race_clock(sched, task, opts.timeout)
+        except asyncio.CancelledError:
+            ctx.cancelled = True
+            raise
+        if not finished:
+            ctx.cancelled = True
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            status = RunStatus.TIMED_OUT
+            error = f"timed out after {opts.timeout:g}s"
+        elif task.cancelled():
+            status = RunStatus.CANCELLED
+            error = handle.cancel_reason or "cancelled"
+        elif task.exception() is not None:
+            exc = task.exception()
+            assert exc is not None
+            status = RunStatus.FAILED
+            tb = "".join(traceback.format_exception(exc)[-12:])
+            error = redactor(f"{type(exc).__name__}: {exc}\n{tb}".strip())
+        else:
+            exit_code = task.result()
+            if exit_code in (0, None):
+                status = RunStatus.OK
+            else:
+                status = RunStatus.FAILED
+                err_tail = tail.stderr_tail()
+                last = err_tail.splitlines()[-1] if err_tail else ""
+                error = f"exit code {exit_code}" + (f": {last}" if last else "")
+                if err_tail and err_tail != last:
+                    error += f"\n{err_tail}"
+        return RunResult(
+            run_id=run_id,
+            job=name,
+            scheduled_for=handle.scheduled_for,
+            status=status,
+            started_at=started,
+            finished_at=sched.clock.now(),
+            exit_code=exit_code,
+            output_tail=tail.text(),
+            error=error,
+            gate=gate,
+            attempt=handle.attempt,
+            manual=handle.manual,
+            output_bytes=tail.total,
+            truncated=tail.truncated,
+        )
