@@ -277,6 +277,7 @@ class StateStore:
         self._write_lock = threading.Lock()
         self._claims_lock = threading.Lock()
         self._claims: dict[str, tuple[str, datetime, int]] = {}  # run id -> job, slot, gen
+        self._claims_file_stale = False
         self._wake = threading.Condition(threading.Lock())
         self._generation = 0
         self._written = 0
@@ -308,6 +309,7 @@ class StateStore:
                 self._corrupt(self.path, str(exc))
         claims = self._read(self.claims_path)
         if claims is not None:
+            self._claims_file_stale = True  # folded in below; the next save removes it
             try:
                 self._merge_claims(claims)
             except (StateFormatError, KeyError, TypeError, ValueError) as exc:
@@ -414,28 +416,6 @@ class StateStore:
         self._write_claims()
         self._schedule()
 
-    def abandon_running(self, now: datetime) -> list[RunResult]:
-        """Runs recorded as running by a process that is gone become `abandoned` results.
-        Call only while holding the state lock (so no live scheduler owns them)."""
-        out: list[RunResult] = []
-        with self._lock:
-            for name, st in list(self.jobs.items()):
-                for run_id in st.running:
-                    slot = _slot_of(run_id) or st.last_slot or now
-                    out.append(
-                        RunResult(
-                            run_id=run_id,
-                            job=name,
-                            scheduled_for=slot,
-                            status=RunStatus.ABANDONED,
-                            finished_at=now,
-                            error="abandoned: crondeck stopped while this run was in progress",
-                        )
-                    )
-        for result in out:
-            self.record(result)
-        return out
-
     # -- saving -------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -465,7 +445,8 @@ class StateStore:
                 settled = [k for k, (_, _, g) in self._claims.items() if g <= gen]
                 for run_id in settled:
                     del self._claims[run_id]
-            if settled:
+            if settled or self._claims_file_stale:
+                self._claims_file_stale = False
                 self._write_claims()
 
     def _write_claims(self) -> None:
@@ -529,12 +510,3 @@ class StateStore:
                 while not self._closing and (left := deadline - time.monotonic()) > 0:
                     self._wake.wait(left)
 
-
-def _slot_of(run_id: str) -> datetime | None:
-    """The scheduled time inside a run id `"<job>@<UTC ISO>"`."""
-    _, _, stamp = run_id.rpartition("@")
-    try:
-        dt = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt.astimezone(UTC) if dt.tzinfo else None

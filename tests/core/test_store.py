@@ -148,11 +148,6 @@ def test_a_claim_is_durable_at_once_and_survives_a_crash(tmp_path: Path) -> None
     assert crashed.jobs["a"].running == (run_id,)
     assert crashed.jobs["a"].last_slot == T0
     assert crashed.jobs["a"].run_count == 3
-    abandoned = crashed.abandon_running(T0 + timedelta(minutes=1))
-    assert [(r.run_id, r.status) for r in abandoned] == [(run_id, RunStatus.ABANDONED)]
-    assert abandoned[0].scheduled_for == T0
-    assert crashed.jobs["a"].running == ()
-    assert crashed.jobs["a"].results[-1].status is RunStatus.ABANDONED
     # Once the state itself is saved, the claims file is folded in and gone.
     s.flush()
     assert not (tmp_path / "claims.toml").exists()

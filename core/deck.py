@@ -1,0 +1,204 @@
+"""A jobs file brought to life: the Scheduler built from a Config, its state persisted, its
+runs logged, and the lock that makes it the only scheduler on that state directory.
+
+`open_deck(config)` is what `crondeck run` and the TUI use; `build_scheduler(config)` is the
+plain translation for library users who persist state themselves.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from .agents import CommandAgent, PythonAgent
+from .clock import Clock
+from .config import Config, ConfigError, JobSpec, Problem
+from .jobs import JobOptions, JobState
+from .lock import StateLock
+from .results import RunResult, RunStatus
+from .runlogs import RunLogRecorder, RunLogs
+from .scheduler import Scheduler
+from .store import StateStore
+
+__all__ = ["Deck", "StoreSink", "build_scheduler", "job_options", "make_agent", "open_deck"]
+
+DEFAULT_HISTORY = 50
+
+
+class StoreSink:
+    """The scheduler's StateSink backed by a StateStore: claims are durable at once, the rest
+    is coalesced by the store's writer."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
+        self.store.claim(job, run_id, scheduled_for)
+
+    def result_recorded(self, result: RunResult) -> None:
+        self.store.record(result)
+
+    def job_changed(self, state: JobState) -> None:
+        self.store.put(state)
+
+
+def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent:
+    """The agent a job runs: its named agent or its inline command / python target. Relative
+    `cwd` is relative to the jobs file, which is also the default working directory (so
+    `pre_run = "scripts/x.sh"` means the script beside the file)."""
+    spec = config.agents.get(job.agent) if job.agent else None
+    command = spec.command if spec else job.command
+    target = spec.python if spec else job.python
+    cwd = job.cwd or (spec.cwd if spec else None)
+    workdir = config.base_dir / cwd if cwd else config.base_dir
+    env = {**(spec.env if spec else {}), **job.env}
+    name = job.agent or job.name
+    if target is not None:
+        if str(config.base_dir) not in sys.path:
+            sys.path.append(str(config.base_dir))
+        return PythonAgent(target, name=name)
+    assert command is not None  # validated: a job has exactly one agent source
+    prompt_via = (spec.prompt_via if spec else job.prompt_via) or "stdin"
+    return CommandAgent(command, prompt_via, cwd=workdir, env=env, name=name)  # type: ignore[arg-type]
+
+
+def _until(value: datetime | date | None, config: Config, job: JobSpec) -> datetime | None:
+    """A date means "through that day" in the job's zone; a local date-time is in that zone."""
+    if value is None:
+        return None
+    zone = config.zone(job)
+    if not isinstance(value, datetime):
+        return datetime.combine(value + timedelta(days=1), time(0), tzinfo=zone)
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def job_options(config: Config, job: JobSpec) -> dict[str, Any]:
+    """Keyword arguments for `Scheduler.add_job` from the file's keys (unset ones omitted,
+    so the scheduler's defaults apply)."""
+    p = config.policy(job)
+    out: dict[str, Any] = {
+        "timeout": p.timeout,
+        "overlap": p.overlap,
+        "catchup": p.catchup,
+        "misfire_grace": p.misfire_grace,
+        "gate_timeout": p.gate_timeout,
+        "on_gate_error": p.on_gate_error,
+        "retries": p.retries,
+        "retry_backoff": p.retry_backoff,
+        "auto_pause_after": p.pause_after_failures or None,
+        "output_tail_bytes": p.output_tail,
+        "kill_grace": p.kill_grace,
+        "max_runs": job.max_runs,
+        "until": _until(job.until, config, job),
+        "pre_run": job.pre_run,
+    }
+    out = {k: v for k, v in out.items() if v is not None}
+    if p.pause_after_failures == 0:
+        out["auto_pause_after"] = None
+    if job.start_immediately:
+        out["start_immediately"] = True
+    return out
+
+
+def build_scheduler(
+    config: Config, *, clock: Clock | None = None, state_sink: Any = None
+) -> Scheduler:
+    """A Scheduler with every job of `config`. Raises ConfigError if an agent cannot be made
+    (a Python target that does not import, say), naming the job."""
+    history = config.scheduler.history or DEFAULT_HISTORY
+    scheduler = Scheduler(
+        clock=clock,
+        max_concurrent_runs=config.scheduler.max_concurrent_runs or 4,
+        defaults=JobOptions(keep_results=history),
+        state_sink=state_sink,
+    )
+    problems: list[Problem] = []
+    for job in config.jobs:
+        try:
+            agent = make_agent(config, job)
+            scheduler.add_job(agent, job.prompt, job.schedule, job.name,
+                              tz=str(config.zone(job)), **job_options(config, job))
+        except Exception as exc:  # user code: an import error, a bad callable
+            key = "python" if job.python else "agent" if job.agent else "command"
+            problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
+                                    job.name, key))
+    if problems:
+        raise ConfigError(problems)
+    return scheduler
+
+
+@dataclass
+class Deck:
+    """A running (or observed, with `read_only`) jobs file. Close it to save and unlock."""
+
+    config: Config
+    scheduler: Scheduler
+    store: StateStore
+    logs: RunLogs
+    lock: StateLock | None
+    read_only: bool
+    recorder: RunLogRecorder | None = None
+    abandoned: list[RunResult] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """State-file trouble found on opening (moved aside and so on), for the operator."""
+        return self.store.problems
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+        try:
+            self.store.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def __enter__(self) -> Deck:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_deck(config: Config, *, read_only: bool = False, clock: Clock | None = None) -> Deck:
+    """Lock the state directory (unless read-only; raises LockHeld), load the state (a
+    corrupt file is moved aside and reported), build the scheduler and restore each job's
+    state into it: runs left in flight by a dead process become `abandoned`, and slots already
+    claimed are never fired again."""
+    state_dir = Path(config.state_dir)
+    lock = None if read_only else StateLock(state_dir / "lock").acquire()
+    try:
+        settings = config.scheduler
+        store = StateStore(state_dir / "state.toml", history=settings.history or DEFAULT_HISTORY,
+                           read_only=read_only).load()
+        logs = RunLogs(state_dir / "runs")
+        if settings.logs_keep:
+            logs.keep = settings.logs_keep
+        if settings.log_max_size:
+            logs.max_bytes = settings.log_max_size
+        if settings.logs_max_total:
+            logs.max_total = settings.logs_max_total
+        if read_only:
+            scheduler = build_scheduler(config, clock=clock)
+            return Deck(config, scheduler, store, logs, None, True)
+        saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
+        scheduler = build_scheduler(config, clock=clock, state_sink=StoreSink(store))
+        in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
+        scheduler.restore(saved)
+        abandoned = [
+            r for st in store.jobs.values() for r in st.results
+            if (r.job, r.run_id) in in_flight and r.status is RunStatus.ABANDONED
+        ]
+        recorder = RunLogRecorder(logs)
+        scheduler.add_listener(recorder)
+        store.flush()
+        store.start()
+        return Deck(config, scheduler, store, logs, lock, False, recorder, abandoned)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise

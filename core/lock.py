@@ -1,0 +1,92 @@
+"""One scheduler per state directory: an fcntl advisory lock on `.crondeck/lock`.
+
+The lock file holds the holder's pid so a second copy can say who is in the way. The kernel
+drops the lock when the holder dies (even by SIGKILL), so a stale file never blocks a restart.
+Observers (`--read-only`) never take it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from .store import FILE_MODE, ensure_dir
+
+__all__ = ["LockHeld", "StateLock"]
+
+
+class LockHeld(RuntimeError):
+    """Another crondeck holds the lock; `pid` is its process id when known."""
+
+    def __init__(self, path: Path, pid: int | None) -> None:
+        self.path = path
+        self.pid = pid
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(
+            f"another crondeck ({who}) is already running the jobs in {path.parent.parent}; "
+            f"stop it first, or watch it with --read-only (lock: {path})"
+        )
+
+
+class StateLock:
+    """`with StateLock(state_dir / "lock"):` runs the body as the only scheduler there."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def holder(self) -> int | None:
+        """The pid written by the current (or last) holder, if any."""
+        try:
+            text = self.path.read_text().strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None
+
+    def acquire(self) -> StateLock:
+        """Take the lock or raise LockHeld naming the holder's pid. Never waits."""
+        if self._fd is not None:
+            return self
+        ensure_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LockHeld(self.path, self.holder()) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+    def __enter__(self) -> StateLock:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()

@@ -1,0 +1,192 @@
+"""Per-run log files: `.crondeck/runs/<job>/<run-id>.log`, the full output of each run.
+
+The state file keeps only a short tail of each result; the log keeps everything (already
+redacted by the scheduler) up to a per-run cap, and old logs are rotated away by count and by
+total size per job so a chatty agent cannot fill the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .events import Event, OutputChunk, RunFinished, RunSkipped, RunStarted
+from .store import FILE_MODE, ensure_dir
+
+__all__ = ["RunLog", "RunLogRecorder", "RunLogs", "safe_name"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a job name or run id (":" and "/" become "-")."""
+    name = _UNSAFE.sub("-", text).strip()
+    return name if name and not name.startswith(".") else f"_{name}"
+
+
+class RunLog:
+    """One run's log file, appended to as output arrives; stderr lines are marked."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.written = 0
+        self.truncated = False
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        self._fh = os.fdopen(fd, "w", encoding="utf-8", errors="replace")
+
+    def note(self, text: str) -> None:
+        """A crondeck line (start, attempt, end), outside the output cap."""
+        self._fh.write(f"# crondeck: {text}\n")
+        self._fh.flush()
+
+    def write(self, text: str, stream: str = "stdout") -> None:
+        if self.truncated:
+            return
+        if stream == "stderr":
+            text = "".join(f"[stderr] {line}" for line in text.splitlines(keepends=True))
+        size = len(text.encode("utf-8", "replace"))
+        if self.written + size > self.max_bytes:
+            self.truncated = True
+            self.note(f"output beyond {self.max_bytes} bytes not logged (the run went on)")
+            return
+        self.written += size
+        self._fh.write(text)
+        self._fh.flush()  # so `crondeck logs --follow` sees it at once
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._fh.close()
+
+
+@dataclass
+class RunLogs:
+    """The `runs/` directory: where each run's log goes, listing, reading and rotation."""
+
+    root: Path
+    keep: int = 50
+    max_bytes: int = 10 * 1024 * 1024
+    max_total: int = 100 * 1024 * 1024
+
+    def job_dir(self, job: str) -> Path:
+        return Path(self.root) / safe_name(job)
+
+    def path(self, job: str, run_id: str) -> Path:
+        return self.job_dir(job) / f"{safe_name(run_id)}.log"
+
+    def open(self, job: str, run_id: str) -> RunLog:
+        ensure_dir(Path(self.root))
+        ensure_dir(self.job_dir(job))
+        return RunLog(self.path(job, run_id), self.max_bytes)
+
+    def runs(self, job: str) -> list[Path]:
+        """This job's logs, oldest first (by modification time, then name)."""
+        try:
+            entries = [e for e in os.scandir(self.job_dir(job)) if e.name.endswith(".log")]
+        except FileNotFoundError:
+            return []
+        entries.sort(key=lambda e: (e.stat().st_mtime_ns, e.name))
+        return [Path(e.path) for e in entries]
+
+    def find(self, job: str, run_id: str | None = None) -> Path | None:
+        """The log of `run_id`, or the newest one; a run id may be given as its file name."""
+        if run_id is None:
+            runs = self.runs(job)
+            return runs[-1] if runs else None
+        for candidate in (self.path(job, run_id), self.job_dir(job) / safe_name(run_id)):
+            if candidate.is_file():
+                return candidate
+        matches = [p for p in self.runs(job) if safe_name(run_id) in p.name]
+        return matches[-1] if len(matches) == 1 else None
+
+    def rotate(self, job: str, keep_paths: frozenset[Path] = frozenset()) -> list[Path]:
+        """Delete the oldest logs beyond `keep` files or `max_total` bytes (never one in use)."""
+        runs = self.runs(job)
+        sizes = {}
+        for p in runs:
+            with contextlib.suppress(OSError):
+                sizes[p] = p.stat().st_size
+        total = sum(sizes.values())
+        removed: list[Path] = []
+        for p in runs:
+            if len(runs) - len(removed) <= self.keep and total <= self.max_total:
+                break
+            if p in keep_paths:
+                continue
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+                total -= sizes.get(p, 0)
+        return removed
+
+
+class RunLogRecorder:
+    """A scheduler listener that writes every run's output to its log file, unbounded by the
+    observer queues (it runs synchronously on each event, so no chunk is dropped)."""
+
+    def __init__(self, logs: RunLogs, on_error: Callable[[str], Any] | None = None) -> None:
+        self.logs = logs
+        self.open: dict[str, RunLog] = {}
+        self.on_error = on_error
+
+    def __call__(self, event: Event) -> None:
+        try:
+            self._handle(event)
+        except OSError as exc:  # a full disk must not stop the scheduler
+            if self.on_error is not None:
+                self.on_error(f"run log: {exc}")
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, OutputChunk):
+            log = self.open.get(event.run_id)
+            if log is not None:
+                log.write(event.text, event.stream)
+        elif isinstance(event, RunStarted):
+            log = self.open.get(event.run_id)
+            if log is None:
+                log = self.open[event.run_id] = self.logs.open(event.job, event.run_id)
+            when = _iso(event.scheduled_for)
+            log.note(f"run {event.run_id} (scheduled {when}) attempt {event.attempt} "
+                     f"started {_iso(event.at)}")
+        elif isinstance(event, RunFinished):
+            log = self.open.get(event.run_id)
+            if log is None:
+                return
+            r = event.result
+            code = "" if r.exit_code is None else f" exit {r.exit_code}"
+            log.note(f"attempt {r.attempt} {r.status.value}{code} at {_iso(event.at)}"
+                     + (f": {r.error.strip().splitlines()[0]}" if r.error.strip() else ""))
+            if not event.will_retry:
+                self._close(event.job, event.run_id)
+        elif isinstance(event, RunSkipped):
+            self._close(event.job, event.run_id)
+
+    def _close(self, job: str, run_id: str) -> None:
+        log = self.open.pop(run_id, None)
+        if log is not None:
+            log.close()
+            in_use = frozenset(v.path for v in self.open.values())
+            self.logs.rotate(job, in_use)
+
+    def close(self) -> None:
+        for log in self.open.values():
+            log.note("crondeck stopped while the run was in progress")
+            log.close()
+        self.open.clear()
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def read_lines(path: Path, last: int | None = None) -> Iterator[str]:
+    """The lines of a log, or only the `last` n."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = fh.readlines()
+    yield from (lines[-last:] if last else lines)

@@ -1,0 +1,188 @@
+"""The jobs file brought to life: scheduler built from config, state persisted across restarts,
+abandoned runs recovered, one scheduler per state directory."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from crondeck.core.agents import CommandAgent, PythonAgent
+from crondeck.core.clock import FakeClock
+from crondeck.core.config import ConfigError, load_config, parse_config
+from crondeck.core.deck import Deck, build_scheduler, open_deck
+from crondeck.core.lock import LockHeld
+from crondeck.core.results import RunStatus, make_run_id
+from crondeck.core.store import StateStore
+
+T0 = datetime(2025, 3, 1, 9, 0, 30, tzinfo=UTC)
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    """A jobs file beside a fresh importable agents module (unique name per test)."""
+    module = f"agents_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(
+        "def tick(prompt):\n    return 'tick: ' + prompt + '\\n'\n"
+    )
+    path = tmp_path / "crondeck.toml"
+    path.write_text(body.replace("MODULE", module))
+    return path
+
+
+TICKER = """
+[defaults]
+timezone = "UTC"
+
+[[jobs]]
+name = "ticker"
+python = "MODULE:tick"
+prompt = "hello"
+schedule = "* * * * *"
+"""
+
+
+async def _run(deck: Deck, clock: FakeClock, seconds: float) -> None:
+    task = asyncio.create_task(deck.scheduler.astart(stop_when_done=False))
+    await clock.run_for(seconds)
+    deck.scheduler.stop()
+    await asyncio.wait_for(task, 5)
+
+
+def _slots(deck_or_store: Deck | StateStore, status: RunStatus) -> list[str]:
+    store = deck_or_store.store if isinstance(deck_or_store, Deck) else deck_or_store
+    return [r.scheduled_for.strftime("%H:%M") for r in store.jobs["ticker"].results
+            if r.status is status]
+
+
+def test_config_keys_reach_the_scheduler(tmp_path: Path) -> None:
+    cfg = parse_config(
+        """
+[defaults]
+timezone = "Europe/Berlin"
+timeout = "10m"
+overlap = "queue_one"
+pause_after_failures = 3
+
+[scheduler]
+max_concurrent_runs = 9
+history = 7
+
+[agents.shell]
+command = ["sh", "-c"]
+prompt_via = "arg"
+cwd = "work"
+env = { A = "1" }
+
+[[jobs]]
+name = "a"
+agent = "shell"
+env = { B = "2" }
+schedule = "0 9 * * *"
+pre_run = "scripts/gate.sh"
+until = 2030-01-31
+retries = 2
+retry_backoff = "1m"
+output_tail = "2KB"
+""",
+        tmp_path / "crondeck.toml",
+    )
+    s = build_scheduler(cfg)
+    assert s.max_concurrent_runs == 9
+    job = s.jobs["a"]
+    o = job.options
+    assert (o.timeout, o.overlap, o.auto_pause_after, o.keep_results) == (600, "queue_one", 3, 7)
+    assert (o.retries, o.retry_backoff, o.output_tail_bytes, o.pre_run) == (
+        2, 60, 2048, "scripts/gate.sh")
+    assert o.until == datetime(2030, 1, 31, 23, tzinfo=UTC)  # through Jan 31 in Berlin
+    assert str(job.schedule.tz) == "Europe/Berlin"
+    assert isinstance(job.agent, CommandAgent)
+    assert job.agent.cwd == tmp_path / "work" and job.agent.env == {"A": "1", "B": "2"}
+    assert job.agent.prompt_via == "arg"
+
+
+def test_a_python_target_that_does_not_import_names_the_job(tmp_path: Path) -> None:
+    cfg = parse_config('[[jobs]]\nname = "j"\npython = "no_such_mod_x:fn"\nschedule = "@daily"\n',
+                       tmp_path / "crondeck.toml")
+    with pytest.raises(ConfigError) as info:
+        build_scheduler(cfg)
+    [p] = info.value.problems
+    assert (p.job, p.key) == ("j", "python") and "no_such_mod_x" in p.message
+
+
+def test_two_schedulers_on_one_config_and_a_read_only_observer(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, TICKER))
+    with open_deck(cfg) as first:
+        assert isinstance(first.scheduler.jobs["ticker"].agent, PythonAgent)
+        with pytest.raises(LockHeld, match=r"pid \d+"):
+            open_deck(cfg)
+        with open_deck(cfg, read_only=True) as observer:
+            assert observer.read_only and observer.lock is None
+    with open_deck(cfg):
+        pass  # free again after close
+
+
+def test_restart_runs_the_missed_slot_exactly_once(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, TICKER))
+    clock = FakeClock(T0)
+
+    async def first() -> None:
+        with open_deck(cfg, clock=clock) as deck:
+            await _run(deck, clock, 100)  # 09:01 and 09:02 run
+
+    asyncio.run(first())
+    assert _slots(StateStore(cfg.state_dir / "state.toml").load(), RunStatus.OK) == [
+        "09:01", "09:02"]
+
+    clock.set(T0 + timedelta(minutes=7))  # down from 09:02:10 to 09:07:30
+
+    async def second() -> Deck:
+        with open_deck(cfg, clock=clock) as deck:
+            await _run(deck, clock, 1)
+        return deck
+
+    asyncio.run(second())
+    store = StateStore(cfg.state_dir / "state.toml").load()
+    assert _slots(store, RunStatus.OK) == ["09:01", "09:02", "09:07"]
+    assert _slots(store, RunStatus.MISSED) == ["09:03", "09:04", "09:05", "09:06"]
+
+    asyncio.run(second())  # restarting again at the same moment fires nothing new
+    again = StateStore(cfg.state_dir / "state.toml").load()
+    assert again.jobs["ticker"].results == store.jobs["ticker"].results
+    assert again.jobs["ticker"].run_count == 3
+
+    log = (cfg.state_dir / "runs" / "ticker").glob("*.log")
+    texts = sorted(p.read_text() for p in log)
+    assert len(texts) == 3 and all("tick: hello" in t for t in texts)
+
+
+def test_a_run_left_in_flight_by_a_dead_process_is_abandoned_not_rerun(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, TICKER))
+    slot = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    crashed = StateStore(cfg.state_dir / "state.toml")
+    crashed.claim("ticker", make_run_id("ticker", slot), slot)  # then the process died
+    clock = FakeClock(T0)
+
+    async def restart() -> Deck:
+        with open_deck(cfg, clock=clock) as deck:
+            await _run(deck, clock, 1)
+        return deck
+
+    deck = asyncio.run(restart())
+    assert [r.run_id for r in deck.abandoned] == ["ticker@2025-03-01T09:00:00Z"]
+    store = StateStore(cfg.state_dir / "state.toml").load()
+    st = store.jobs["ticker"]
+    assert [(r.run_id, r.status) for r in st.results] == [
+        ("ticker@2025-03-01T09:00:00Z", RunStatus.ABANDONED)]
+    assert st.running == () and not (cfg.state_dir / "claims.toml").exists()
+
+
+def test_corrupt_state_is_reported_and_the_schedule_starts_from_the_file(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, TICKER))
+    cfg.state_dir.mkdir()
+    (cfg.state_dir / "state.toml").write_text("jobs = {{{")
+    with open_deck(cfg, clock=FakeClock(T0)) as deck:
+        assert len(deck.problems) == 1 and "moved it aside" in deck.problems[0]
+        assert deck.scheduler.jobs["ticker"].next_fire == datetime(2025, 3, 1, 9, 1, tzinfo=UTC)
+    assert len(list(cfg.state_dir.glob("state.toml.corrupt-*"))) == 1
