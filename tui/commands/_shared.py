@@ -1,0 +1,100 @@
+"""Shared plumbing of the commands that work on a jobs file: find it, load it, say what is
+wrong with it, and format times the way `systemctl list-timers` does."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from crondeck.core.config import Config, ConfigError, load_config
+from crondeck.core.paths import ConfigLocation, resolve_config
+from crondeck.core.store import StateStore
+
+EXIT_ERROR = 1
+EXIT_BAD_CONFIG = 2
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    """`--config` after the command too (`crondeck run --config x`); SUPPRESS keeps a value
+    given before the command (`crondeck --config x run`)."""
+    parser.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="jobs file (default: $CRONDECK_CONFIG, ./crondeck.toml, "
+                             "then $XDG_CONFIG_HOME/crondeck/crondeck.toml)")
+
+
+def locate(args: argparse.Namespace, err: TextIO) -> ConfigLocation:
+    loc = resolve_config(getattr(args, "config", None))
+    if loc.created:
+        print(f"crondeck: created an example jobs file at {loc.path}; edit it to add jobs",
+              file=err)
+    return loc
+
+
+def load(args: argparse.Namespace, command: str, err: TextIO) -> Config | None:
+    """The validated config, or None after printing every problem to `err`."""
+    loc = locate(args, err)
+    try:
+        return load_config(loc.path)
+    except ConfigError as exc:
+        print_problems(exc, command, err)
+        return None
+
+
+def print_problems(exc: ConfigError, command: str, err: TextIO) -> None:
+    n = len(exc.problems)
+    print(f"crondeck {command}: {n} problem{'s' if n != 1 else ''} in the jobs file "
+          "(nothing was changed):", file=err)
+    for problem in exc.problems:
+        print(f"  {problem}".replace("\n", "\n  "), file=err)
+
+
+def read_state(config: Config) -> StateStore:
+    """The state as last saved, read-only: nothing is written, moved or locked."""
+    return StateStore(Path(config.state_dir) / "state.toml", read_only=True).load()
+
+
+def known_job(config: Config, name: str, command: str, err: TextIO | None = None) -> bool:
+    names = [j.name for j in config.jobs]
+    if name in names:
+        return True
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else (
+        f"; jobs: {', '.join(names)}" if names else "; the jobs file has no jobs")
+    print(f"crondeck {command}: no job named {name!r} in {config.path}{hint}",
+          file=err or sys.stderr)
+    return False
+
+
+def when(dt: datetime | None, zone: object | None = None) -> str:
+    """"Sat 2025-03-01 09:05:00 CET" in the job's zone (or UTC), "-" for none."""
+    if dt is None:
+        return "-"
+    local = dt.astimezone(zone) if zone is not None else dt.astimezone(UTC)  # type: ignore[arg-type]
+    return local.strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
+def span(seconds: float) -> str:
+    """"4min 30s", "2h 5min", "3 days 2h" like systemd; never negative."""
+    s = max(0, int(seconds))
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours}h" if hours else (
+            f"{days} day{'s' if days != 1 else ''}")
+    if hours:
+        return f"{hours}h {minutes}min" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}min {s}s" if s else f"{minutes}min"
+    return f"{s}s"
+
+
+def table(rows: list[list[str]], out: TextIO) -> None:
+    """Left-aligned columns separated by two spaces; the first row is the header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)

@@ -1,0 +1,71 @@
+"""`crondeck history JOB`: the job's recent results (runs, skips, misses), newest first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TextIO
+
+from ._shared import (
+    EXIT_BAD_CONFIG,
+    EXIT_ERROR,
+    add_config_arg,
+    known_job,
+    load,
+    read_state,
+    table,
+    when,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "history",
+        help="show a job's recent runs",
+        description="Show a job's recent results, newest first: runs, skips (and why), "
+        "missed and abandoned slots, from the saved state.",
+    )
+    p.add_argument("job", metavar="JOB", help="job name")
+    p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of results")
+    add_config_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    config = load(args, "history", err)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    if not known_job(config, args.job, "history", err):
+        return EXIT_ERROR
+    state = read_state(config)
+    for problem in state.problems:
+        print(f"crondeck history: {problem}", file=err)
+    st = state.jobs.get(args.job)
+    results = list(reversed(st.results))[: max(1, args.n)] if st else []
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2), file=out)
+        return 0
+    if not results:
+        print(f"{args.job}: no runs recorded yet.", file=out)
+        return 0
+    zone = config.zone(config.job(args.job))
+    grid = [["SCHEDULED", "STATUS", "DURATION", "EXIT", "RUN ID", "DETAIL"]]
+    for r in results:
+        status = r.status.value + (f" ({r.skip_reason.value})" if r.skip_reason else "")
+        grid.append([
+            when(r.scheduled_for, zone),
+            status,
+            f"{r.duration:.1f}s" if r.duration is not None else "-",
+            "-" if r.exit_code is None else str(r.exit_code),
+            r.run_id,
+            r.reason[:80],
+        ])
+    table(grid, out)
+    if st is not None:
+        print(f"\n{st.run_count} runs in total, {st.consecutive_failures} consecutive "
+              "failures.", file=out)
+    return 0

@@ -1,0 +1,120 @@
+"""`crondeck run`: the scheduler without a UI. One JSON object per line on stdout for every
+event (for journald, docker and k8s logs); SIGTERM/SIGINT stop it cleanly: running agents get
+their termination grace period and their results are recorded before exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from dataclasses import fields
+from datetime import datetime
+from enum import Enum
+from typing import Any, TextIO
+
+from crondeck.core.config import ConfigError
+from crondeck.core.deck import Deck, open_deck
+from crondeck.core.events import Event, Subscription
+from crondeck.core.lock import LockHeld
+
+from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, print_problems
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the scheduler headless, logging JSON lines",
+        description="Run the jobs file's scheduler with no UI, printing one JSON object per "
+        "event on stdout. SIGTERM or SIGINT stops it cleanly. Exits 2 if the jobs file is "
+        "invalid, 1 if another crondeck already runs it.",
+    )
+    add_config_arg(p)
+    p.set_defaults(func=run)
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready form of event field values."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """`{"event": "run_finished", "seq": 7, "at": "...", ...fields}`."""
+    out: dict[str, Any] = {"event": event.kind, "seq": event.seq, "at": event.at.isoformat()}
+    for f in fields(event):
+        if f.name not in ("seq", "at"):
+            out[f.name] = plain(getattr(event, f.name))
+    return out
+
+
+def emit(out: TextIO, obj: dict[str, Any]) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+async def _print(sub: Subscription, out: TextIO) -> None:
+    async for event in sub:
+        emit(out, event_json(event))
+
+
+async def serve(deck: Deck, out: TextIO) -> None:
+    """Run until a signal (or stop()); every event goes to `out` as a JSON line."""
+    sub = deck.scheduler.subscribe()
+    loop = asyncio.get_running_loop()
+
+    def shutdown(signum: int) -> None:
+        emit(out, {"event": "shutdown_requested", "signal": signal.Signals(signum).name,
+                   "running": deck.scheduler.in_flight})
+        deck.scheduler.stop(terminate=True)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shutdown, signum)
+    printer = asyncio.create_task(_print(sub, out))
+    try:
+        await deck.scheduler.astart(stop_when_done=False)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await asyncio.sleep(0)
+        sub.close()
+        await printer
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    config = load(args, "run", err)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    try:
+        deck = open_deck(config)
+    except ConfigError as exc:
+        print_problems(exc, "run", err)
+        return EXIT_BAD_CONFIG
+    except LockHeld as exc:
+        print(f"crondeck run: {exc}", file=err)
+        return EXIT_ERROR
+    try:
+        emit(out, {"event": "config_loaded", "path": str(config.path), "jobs": len(config.jobs),
+                   "state_dir": str(config.state_dir)})
+        for warning in config.warnings:
+            emit(out, {"event": "config_warning", "job": warning.job, "message": warning.message})
+        for problem in deck.problems:
+            print(f"crondeck run: {problem}", file=err)
+            emit(out, {"event": "state_problem", "message": problem})
+        for result in deck.abandoned:
+            emit(out, {"event": "run_abandoned", "job": result.job, "run_id": result.run_id,
+                       "result": result.to_dict()})
+        asyncio.run(serve(deck, out))
+    finally:
+        deck.close()
+    return 0
