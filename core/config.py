@@ -9,19 +9,28 @@ version as `crondeck.toml.bak` (tomli-w does not preserve comments).
 from __future__ import annotations
 
 import difflib
-import re
 import textwrap
 import tomllib
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import tomli_w
 
+from .config_keys import (
+    AGENT_KEYS,
+    JOB_KEYS,
+    NAME_OK,
+    POLICY_KEYS,
+    SCHEDULER_KEYS,
+    TOP_KEYS,
+    Invalid,
+    type_name,
+)
 from .cron import CronError, parse
-from .durations import DurationError, format_duration, parse_duration
+from .durations import format_duration
 from .paths import state_dir
 from .store import save_with_backup, to_toml_value
 from .tomllines import KeyLines, scan_key_lines, syntax_error_line
@@ -39,17 +48,6 @@ __all__ = [
     "parse_config",
     "save_config",
 ]
-
-OVERLAP = ("skip", "queue_one", "replace", "allow")
-CATCHUP = ("latest", "none", "all")
-ON_GATE_ERROR = ("run", "skip")
-PROMPT_VIA = ("stdin", "arg", "env")
-AGENT_KINDS = ("command", "python")
-_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ :+-]*$")
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
-_SIZE_UNITS |= {"gb": 1024**3, "gib": 1024**3}
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -81,12 +79,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-class _Invalid(ValueError):
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
-        self.detail = detail
 
 
 # --- the shape of the file --------------------------------------------------------------
@@ -252,163 +244,6 @@ def _job_dict(j: JobSpec) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-# --- value checkers ----------------------------------------------------------------------
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"expected a string, got {_type(value)} {value!r}")
-    return value
-
-
-def _nonempty(value: Any) -> str:
-    if not _str(value).strip():
-        raise _Invalid("must not be empty")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {_type(value)} {value!r}")
-    return value
-
-
-def _int(minimum: int) -> Any:
-    def check(value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise _Invalid(f"expected a whole number, got {_type(value)} {value!r}")
-        if value < minimum:
-            raise _Invalid(f"{value} is too small: use {minimum} or more")
-        return value
-
-    return check
-
-
-def _choice(*choices: str) -> Any:
-    def check(value: Any) -> str:
-        if value not in choices:
-            options = " | ".join(repr(c) for c in choices)
-            raise _Invalid(f"{value!r} is not one of {options}")
-        return value
-
-    return check
-
-
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise _Invalid(f"durations are strings with a unit: write \"{value}s\" or \"{value}m\"")
-    try:
-        return parse_duration(_str(value))
-    except DurationError as exc:
-        raise _Invalid(str(exc)) from None
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    m = _SIZE.match(value) if isinstance(value, str) else None
-    if not m:
-        raise _Invalid(f"{value!r} is not a size: write bytes (10000) or \"512KB\", \"10MB\"")
-    return int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()]
-
-
-def _zone_name(value: Any) -> str:
-    try:
-        get_zone(_str(value))
-    except ZoneError as exc:
-        raise _Invalid(str(exc)) from None
-    return value
-
-
-def _command(value: Any) -> str | list[str]:
-    if isinstance(value, str):
-        if not value.strip():
-            raise _Invalid('empty command: give a shell string or an argv list like ["sh", "-c"]'
-                           )
-        return value
-    if isinstance(value, list) and value and all(isinstance(a, str) for a in value):
-        return list(value)
-    raise _Invalid(f"expected a shell string or a non-empty list of strings, got {value!r}")
-
-
-def _target(value: Any) -> str:
-    text = _str(value)
-    module, _, attr = text.partition(":")
-    if not module or not attr or not all(p.isidentifier() for p in module.split(".")):
-        raise _Invalid(f"{text!r} is not a Python target: write \"package.module:function\"")
-    return text
-
-
-def _env(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise _Invalid("expected a table of strings, like env = { LANG = \"C\" }")
-    return dict(value)
-
-
-def _until(value: Any) -> datetime | date:
-    if isinstance(value, datetime | date) and not isinstance(value, time):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    raise _Invalid(f"expected a TOML date or date-time like 2025-12-31T18:00:00, got {value!r}")
-
-
-def _type(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "table"}.get(type(value), type(value).__name__)
-
-
-POLICY_KEYS: dict[str, Any] = {
-    "timezone": _zone_name,
-    "timeout": _duration,
-    "overlap": _choice(*OVERLAP),
-    "catchup": _choice(*CATCHUP),
-    "misfire_grace": _duration,
-    "gate_timeout": _duration,
-    "on_gate_error": _choice(*ON_GATE_ERROR),
-    "retries": _int(0),
-    "retry_backoff": _duration,
-    "pause_after_failures": _int(0),
-    "output_tail": _size,
-    "kill_grace": _duration,
-}
-SCHEDULER_KEYS: dict[str, Any] = {
-    "max_concurrent_runs": _int(1),
-    "history": _int(1),
-    "logs_keep": _int(1),
-    "log_max_size": _size,
-    "logs_max_total": _size,
-}
-AGENT_KEYS: dict[str, Any] = {
-    "kind": _choice(*AGENT_KINDS),
-    "command": _command,
-    "python": _target,
-    "prompt_via": _choice(*PROMPT_VIA),
-    "cwd": _nonempty,
-    "env": _env,
-}
-JOB_KEYS: dict[str, Any] = {
-    "name": _nonempty,
-    "schedule": _nonempty,
-    "agent": _nonempty,
-    "command": _command,
-    "python": _target,
-    "prompt": _str,
-    "prompt_via": _choice(*PROMPT_VIA),
-    "cwd": _nonempty,
-    "env": _env,
-    "pre_run": _nonempty,
-    "max_runs": _int(1),
-    "until": _until,
-    "start_immediately": _bool,
-    **POLICY_KEYS,
-}
-TOP_KEYS = ("defaults", "scheduler", "agents", "jobs")
-
-
 # --- loading -----------------------------------------------------------------------------
 
 
@@ -464,7 +299,7 @@ class _Validator:
     def table(self, value: Any, *where: str | int, what: str) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
-        self.problem(f"{what} must be a table, got {_type(value)}", *where, key=str(where[-1]))
+        self.problem(f"{what} must be a table, got {type_name(value)}", *where, key=str(where[-1]))
         return {}
 
     def fields(self, data: dict[str, Any], checkers: dict[str, Any], where: tuple[str | int, ...],
@@ -482,7 +317,7 @@ class _Validator:
                 continue
             try:
                 out[key] = checker(value)
-            except _Invalid as exc:
+            except Invalid as exc:
                 self.problem(str(exc), *where, key, job=job, key=key, detail=exc.detail)
         return out
 
@@ -560,7 +395,7 @@ class _Validator:
         name = data.get("name")
         if isinstance(name, str) and name.strip():
             label = name
-            if not _NAME_OK.match(name) or len(name) > 100:
+            if not NAME_OK.match(name) or len(name) > 100:
                 self.problem(f"job name {name!r} can use letters, digits, spaces and . _ - : + "
                              "(no / or @), up to 100 characters", *where, "name",
                              job=name, key="name")

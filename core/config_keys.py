@@ -1,0 +1,182 @@
+"""The keys of the jobs file and how each value is checked: one table per section, so
+validation, suggestions for typos and the README stay in step."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from .durations import DurationError, parse_duration
+from .zones import ZoneError, get_zone
+
+OVERLAP = ("skip", "queue_one", "replace", "allow")
+CATCHUP = ("latest", "none", "all")
+ON_GATE_ERROR = ("run", "skip")
+PROMPT_VIA = ("stdin", "arg", "env")
+AGENT_KINDS = ("command", "python")
+NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ :+-]*$")
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
+_SIZE_UNITS |= {"gb": 1024**3, "gib": 1024**3}
+
+
+
+class Invalid(ValueError):
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"expected a string, got {type_name(value)} {value!r}")
+    return value
+
+
+def _nonempty(value: Any) -> str:
+    if not _str(value).strip():
+        raise Invalid("must not be empty")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {type_name(value)} {value!r}")
+    return value
+
+
+def _int(minimum: int) -> Any:
+    def check(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Invalid(f"expected a whole number, got {type_name(value)} {value!r}")
+        if value < minimum:
+            raise Invalid(f"{value} is too small: use {minimum} or more")
+        return value
+
+    return check
+
+
+def _choice(*choices: str) -> Any:
+    def check(value: Any) -> str:
+        if value not in choices:
+            options = " | ".join(repr(c) for c in choices)
+            raise Invalid(f"{value!r} is not one of {options}")
+        return value
+
+    return check
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise Invalid(f"durations are strings with a unit: write \"{value}s\" or \"{value}m\"")
+    try:
+        return parse_duration(_str(value))
+    except DurationError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = _SIZE.match(value) if isinstance(value, str) else None
+    if not m:
+        raise Invalid(f"{value!r} is not a size: write bytes (10000) or \"512KB\", \"10MB\"")
+    return int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()]
+
+
+def _zone_name(value: Any) -> str:
+    try:
+        get_zone(_str(value))
+    except ZoneError as exc:
+        raise Invalid(str(exc)) from None
+    return value
+
+
+def _command(value: Any) -> str | list[str]:
+    if isinstance(value, str):
+        if not value.strip():
+            raise Invalid('empty command: give a shell string or an argv list like ["sh", "-c"]'
+                           )
+        return value
+    if isinstance(value, list) and value and all(isinstance(a, str) for a in value):
+        return list(value)
+    raise Invalid(f"expected a shell string or a non-empty list of strings, got {value!r}")
+
+
+def _target(value: Any) -> str:
+    text = _str(value)
+    module, _, attr = text.partition(":")
+    if not module or not attr or not all(p.isidentifier() for p in module.split(".")):
+        raise Invalid(f"{text!r} is not a Python target: write \"package.module:function\"")
+    return text
+
+
+def _env(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise Invalid("expected a table of strings, like env = { LANG = \"C\" }")
+    return dict(value)
+
+
+def _until(value: Any) -> datetime | date:
+    if isinstance(value, datetime | date) and not isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise Invalid(f"expected a TOML date or date-time like 2025-12-31T18:00:00, got {value!r}")
+
+
+def type_name(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "table"}.get(type(value), type(value).__name__)
+
+
+POLICY_KEYS: dict[str, Any] = {
+    "timezone": _zone_name,
+    "timeout": _duration,
+    "overlap": _choice(*OVERLAP),
+    "catchup": _choice(*CATCHUP),
+    "misfire_grace": _duration,
+    "gate_timeout": _duration,
+    "on_gate_error": _choice(*ON_GATE_ERROR),
+    "retries": _int(0),
+    "retry_backoff": _duration,
+    "pause_after_failures": _int(0),
+    "output_tail": _size,
+    "kill_grace": _duration,
+}
+SCHEDULER_KEYS: dict[str, Any] = {
+    "max_concurrent_runs": _int(1),
+    "history": _int(1),
+    "logs_keep": _int(1),
+    "log_max_size": _size,
+    "logs_max_total": _size,
+}
+AGENT_KEYS: dict[str, Any] = {
+    "kind": _choice(*AGENT_KINDS),
+    "command": _command,
+    "python": _target,
+    "prompt_via": _choice(*PROMPT_VIA),
+    "cwd": _nonempty,
+    "env": _env,
+}
+JOB_KEYS: dict[str, Any] = {
+    "name": _nonempty,
+    "schedule": _nonempty,
+    "agent": _nonempty,
+    "command": _command,
+    "python": _target,
+    "prompt": _str,
+    "prompt_via": _choice(*PROMPT_VIA),
+    "cwd": _nonempty,
+    "env": _env,
+    "pre_run": _nonempty,
+    "max_runs": _int(1),
+    "until": _until,
+    "start_immediately": _bool,
+    **POLICY_KEYS,
+}
+TOP_KEYS = ("defaults", "scheduler", "agents", "jobs")
