@@ -1,0 +1,169 @@
+"""The crondeck Textual app: a thin shell that owns the scheduler's lifetime and the screens.
+
+Screens are registered by name in `SCREENS` / `SCREEN_FACTORIES`; the dashboard is the home
+screen. Part 2 adds the cron builder (`c`), the job editor (`n`/`e`/`d`) and themes (`t`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar
+
+from crondeck.core.clock import Clock, SystemClock
+from crondeck.core.scheduler import Scheduler
+from crondeck.core.zones import local_zone
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from .screens.dashboard import DashboardScreen
+from .screens.quit_dialog import QuitChoice, QuitDialog
+
+__all__ = ["CrondeckApp", "run_app"]
+
+
+class CrondeckApp(App[None]):
+    """Runs `scheduler` in-process (unless read-only) and shows it live.
+
+    `clock` is the scheduler's clock (a FakeClock in tests fixes every countdown); `zone` is
+    where times are shown; `live=False` freezes timers, background batching and cursor blink
+    (tests call `screen.observer.pump()` instead)."""
+
+    TITLE = "crondeck"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar = [
+        Binding("q", "quit", "Quit", priority=True, id="app.quit",
+                tooltip="quit (asks whether to wait for or terminate runs in progress)"),
+    ]
+    # name -> factory(app) for screens opened by name; part 2 registers its screens here.
+    SCREEN_FACTORIES: ClassVar[dict[str, Callable[[CrondeckApp], Screen[Any]]]] = {}
+
+    def __init__(self, scheduler: Scheduler, *, config_path: str | Path | None = None,
+                 clock: Clock | None = None, zone: tzinfo | None = None,
+                 read_only: bool = False, read_only_reason: str = "",
+                 start: bool = True, live: bool = True) -> None:
+        super().__init__()
+        self.scheduler = scheduler
+        self.clock = clock or scheduler.clock or SystemClock()
+        self.zone = zone or local_zone()
+        self.config_path = str(config_path or "")
+        self.read_only = read_only
+        self.read_only_reason = read_only_reason or ("read-only" if read_only else "")
+        self.start_scheduler = start and not read_only
+        self.live = live
+        self._loop_task: asyncio.Task[None] | None = None
+        self._quitting = False
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        return self.get_screen("dashboard")  # type: ignore[return-value]
+
+    async def on_mount(self) -> None:
+        dashboard = DashboardScreen(
+            self.scheduler, now=self.now, zone=self.zone, config_path=self.config_path,
+            read_only=self.read_only, read_only_reason=self.read_only_reason, live=self.live)
+        self.install_screen(dashboard, "dashboard")
+        await self.push_screen("dashboard")
+        if self.start_scheduler:
+            self._loop_task = asyncio.get_running_loop().create_task(
+                self.scheduler.astart(stop_when_done=False), name="scheduler")
+            self._loop_task.add_done_callback(self._loop_ended)
+            await asyncio.sleep(0)
+            dashboard.observer.pump()
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._quitting:
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.notify(f"scheduler stopped: {type(exc).__name__}: {exc}", severity="error",
+                        timeout=30)
+
+    def open_screen(self, name: str) -> None:
+        """Push a registered screen by name (used by part 2: builder, editor, themes)."""
+        factory = self.SCREEN_FACTORIES.get(name)
+        if factory is not None:
+            self.push_screen(factory(self))
+
+    # -- quitting -------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        if self._quitting:
+            # q again while waiting: offer to terminate instead
+            if self.scheduler.in_flight:
+                self.push_screen(QuitDialog(self._running_jobs()), self._quit_chosen)
+            return
+        if self.scheduler.in_flight and self._loop_task is not None:
+            self.push_screen(QuitDialog(self._running_jobs()), self._quit_chosen)
+            return
+        await self.shutdown(terminate=False)
+
+    def _running_jobs(self) -> list[str]:
+        return [j.name for j in self.scheduler.jobs.values() if j.running]
+
+    def _quit_chosen(self, choice: QuitChoice | None) -> None:
+        if choice is None:
+            return
+        if choice == "wait":
+            n = self.scheduler.in_flight
+            self.notify(f"waiting for {n} run{'s' if n != 1 else ''} to finish; no new runs "
+                        "start (q again to terminate)", timeout=60)
+        self.run_worker(self.shutdown(terminate=choice == "terminate"), group="shutdown",
+                        exclusive=True)
+
+    async def shutdown(self, terminate: bool) -> None:
+        """Stop the scheduler (waiting for or terminating runs in flight), then exit."""
+        self._quitting = True
+        task = self._loop_task
+        if task is not None and not task.done():
+            self.scheduler.stop(terminate=terminate)
+            with contextlib.suppress(Exception):
+                await task
+        self.exit()
+
+    async def on_unmount(self) -> None:
+        task = self._loop_task
+        if task is not None and not task.done():
+            self.scheduler.stop(terminate=True)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=15)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """The `crondeck` command with no subcommand: open the TUI on the resolved config."""
+    from crondeck.core.config import ConfigError
+    from crondeck.core.paths import resolve_config
+
+    from .launch import launch, prepare_demo
+
+    if getattr(args, "demo", False):
+        path = prepare_demo()
+    else:
+        path = resolve_config(getattr(args, "config", None)).path
+    try:
+        opened = launch(path, demo=bool(getattr(args, "demo", False)),
+                        read_only=bool(getattr(args, "read_only", False)))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    app = CrondeckApp(opened.scheduler, config_path=path, read_only=opened.read_only,
+                      read_only_reason=opened.read_only_reason)
+    try:
+        app.run()
+    finally:
+        release = getattr(opened.lock, "release", None)
+        if callable(release):
+            release()
+    if getattr(args, "demo", False):
+        print(f"demo files kept in {path.parent}")
+    return 0

@@ -1,0 +1,70 @@
+"""How times read on screen: countdowns (`in 4m 12s`, `in 2d 3h`), ages (`3m ago`),
+durations (`1m 05s`) and wall-clock times in the operator's zone. Pure functions."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+__all__ = ["ago", "clock_time", "countdown", "duration", "short_span"]
+
+
+def short_span(seconds: float) -> str:
+    """Two most significant units, e.g. `12s`, `4m 12s`, `3h 05m`, `2d 3h`."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m {s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h {m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d {h}h"
+
+
+def countdown(seconds: float | None) -> str:
+    """Time left until a fire: `in 4m 12s`; `due` when it is now or past; `—` when never."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return "due"
+    return f"in {short_span(seconds)}"
+
+
+def ago(seconds: float | None) -> str:
+    """Time since something happened, one unit: `just now`, `12s ago`, `3m ago`, `2d ago`."""
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    if s < 1:
+        return "just now"
+    if s < 60:
+        return f"{s}s ago"
+    if s < 3600:
+        return f"{s // 60}m ago"
+    if s < 86400:
+        return f"{s // 3600}h ago"
+    return f"{s // 86400}d ago"
+
+
+def duration(seconds: float | None) -> str:
+    """How long a run took or has been going: `0.4s`, `12s`, `4m 12s`, `1h 05m`."""
+    if seconds is None:
+        return "—"
+    if seconds < 10:
+        return f"{max(seconds, 0):.1f}s"
+    return short_span(seconds)
+
+
+def clock_time(when: datetime | None, zone: tzinfo, now: datetime) -> str:
+    """A wall-clock time in `zone`: `14:05:00` today, `Tue 14:05` within a week, else the date."""
+    if when is None:
+        return "—"
+    local = when.astimezone(zone)
+    today = now.astimezone(zone).date()
+    if local.date() == today:
+        return local.strftime("%H:%M:%S")
+    if abs((local.date() - today).days) < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,317 @@
+"""The dashboard's view-model: what the screen shows, kept current from the event stream.
+
+Pure Python (no Textual): `DashboardModel.apply(events)` folds a batch of core events into
+rows, history and output buffers and returns a `Changes` summary the screen uses to update
+only what moved. Job rows are re-read from the scheduler's public `Job` attributes whenever an
+event names the job, so the model never re-implements scheduling rules.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from crondeck.core.events import (
+    Event,
+    JobAdded,
+    JobRemoved,
+    ObserverDropped,
+    OutputChunk,
+    RunFinished,
+    RunMissed,
+    RunSkipped,
+    RunStarted,
+    SchedulerPaused,
+    SchedulerResumed,
+    SchedulerStarted,
+    SchedulerStopped,
+)
+from crondeck.core.results import RunResult, RunStatus
+
+if TYPE_CHECKING:
+    from crondeck.core.jobs import Job
+    from crondeck.core.scheduler import Scheduler
+
+__all__ = [
+    "LAST_GLYPH",
+    "STATUS_GLYPH",
+    "Changes",
+    "DashboardModel",
+    "JobRow",
+    "OutputLine",
+    "RunOutput",
+]
+
+Status = Literal["idle", "running", "paused", "failing", "done"]
+STATUS_GLYPH: dict[str, str] = {
+    "idle": "○",
+    "running": "▶",
+    "paused": "‖",
+    "failing": "✗",
+    "done": "■",
+}
+LAST_GLYPH: dict[str, str] = {
+    "ok": "✓",
+    "failed": "✗",
+    "timed_out": "⧗",
+    "cancelled": "⊘",
+    "skipped": "↷",
+    "missed": "·",
+    "abandoned": "?",
+}
+MAX_RUNS_KEPT = 5  # runs of output kept per job (current + earlier ones)
+MAX_LINES_PER_RUN = 5_000
+MAX_HISTORY = 2_000
+
+
+@dataclass(slots=True)
+class JobRow:
+    """One line of the jobs table, as plain values."""
+
+    name: str
+    schedule: str
+    description: str
+    agent: str
+    status: Status = "idle"
+    note: str = ""
+    until: datetime | None = None
+    next_fire: datetime | None = None
+    running_since: datetime | None = None
+    running_count: int = 0
+    last_status: str = ""
+    last_finished: datetime | None = None
+    runs: int = 0
+    ok_rate: float | None = None
+    failures: int = 0
+    skip_next: bool = False
+    exhausted: str = ""
+
+    def matches(self, needle: str) -> bool:
+        """The `/` filter: name, agent or status (case-insensitive substring)."""
+        n = needle.lower()
+        return n in self.name.lower() or n in self.agent.lower() or n in self.status
+
+
+@dataclass(slots=True)
+class OutputLine:
+    at: datetime
+    stream: str
+    text: str
+
+
+@dataclass(slots=True)
+class RunOutput:
+    """The live (or kept) output of one run of one job."""
+
+    run_id: str
+    job: str
+    started_at: datetime | None
+    lines: deque[OutputLine] = field(default_factory=lambda: deque(maxlen=MAX_LINES_PER_RUN))
+    result: RunResult | None = None
+    dropped: int = 0
+
+    @property
+    def live(self) -> bool:
+        return self.result is None
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one batch of events touched."""
+
+    jobs: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    added: bool = False
+    history: list[RunResult] = field(default_factory=list)
+    output: dict[str, list[OutputLine]] = field(default_factory=dict)  # run id -> new lines
+    started: list[str] = field(default_factory=list)  # run ids
+    finished: list[RunResult] = field(default_factory=list)
+    failures: list[RunResult] = field(default_factory=list)
+    scheduler: bool = False
+    dropped: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.jobs or self.removed or self.history or self.output or self.started
+                    or self.finished or self.scheduler or self.dropped)
+
+
+def row_from_job(job: Job, all_paused: bool) -> JobRow:
+    """Read a job's public attributes into a row (status words are presentation only)."""
+    sched = job.schedule
+    text = getattr(sched, "text", str(sched))
+    try:
+        description = sched.describe()
+    except Exception:
+        description = ""
+    results = list(job.results)
+    ran = [r for r in results if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED)]
+    last = ran[-1] if ran else None
+    finished = [r for r in ran if r.status is not RunStatus.RUNNING]
+    ok_rate = (sum(r.ok for r in finished) / len(finished)) if finished else None
+    running = list(job.running.values())
+    started = [h.started_at for h in running if h.started_at is not None]
+    if running:
+        status: Status = "running"
+    elif job.paused or all_paused:
+        status = "paused"
+    elif job.exhausted:
+        status = "done"
+    elif job.consecutive_failures:
+        status = "failing"
+    else:
+        status = "idle"
+    return JobRow(
+        name=job.name,
+        schedule=text,
+        description=description,
+        agent=getattr(job.agent, "name", "agent"),
+        status=status,
+        note=job.pause_note if job.paused else "",
+        until=job.pause_until if job.paused else None,
+        next_fire=job.next_fire,
+        running_since=min(started) if started else None,
+        running_count=len(running),
+        last_status=last.status.value if last else "",
+        last_finished=(last.finished_at or last.started_at) if last else None,
+        runs=job.run_count,
+        ok_rate=ok_rate,
+        failures=job.consecutive_failures,
+        skip_next=job.skip_next_pending,
+        exhausted=job.exhausted,
+    )
+
+
+class DashboardModel:
+    """Rows by job name, newest-last history, and per-job output of recent runs."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.rows: dict[str, JobRow] = {}
+        self.history: deque[RunResult] = deque(maxlen=MAX_HISTORY)
+        self.outputs: dict[str, deque[RunOutput]] = {}
+        self._by_run: dict[str, RunOutput] = {}
+        self.loop_running = False
+        self.dropped = 0
+        self.reload()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Rebuild every row (and seed history/output from results the jobs already hold)."""
+        self.rows = {name: row_from_job(job, self.scheduler.paused)
+                     for name, job in self.scheduler.jobs.items()}
+        seeded = sorted((r for job in self.scheduler.jobs.values() for r in job.results),
+                        key=lambda r: r.finished_at or r.scheduled_for)
+        self.history.clear()
+        self.history.extend(seeded)
+
+    def refresh_row(self, name: str) -> bool:
+        job = self.scheduler.jobs.get(name)
+        if job is None:
+            return self.rows.pop(name, None) is not None
+        self.rows[name] = row_from_job(job, self.scheduler.paused)
+        return True
+
+    def runs_of(self, job: str) -> list[RunOutput]:
+        return list(self.outputs.get(job, ()))
+
+    def run(self, run_id: str) -> RunOutput | None:
+        return self._by_run.get(run_id)
+
+    def current_output(self, job: str) -> RunOutput | None:
+        """The job's live run, else its most recent one seen (or seeded from its last result)."""
+        runs = self.outputs.get(job)
+        if runs:
+            for out in reversed(runs):
+                if out.live:
+                    return out
+            return runs[-1]
+        job_obj = self.scheduler.jobs.get(job)
+        last = None
+        if job_obj is not None:
+            ran = [r for r in job_obj.results
+                   if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED)]
+            last = ran[-1] if ran else None
+        return self.output_for_result(last) if last is not None else None
+
+    def output_for_result(self, result: RunResult) -> RunOutput:
+        """The kept output of a finished run (live capture if we saw it, else its tail)."""
+        seen = self._by_run.get(result.run_id)
+        if seen is not None:
+            return seen
+        out = RunOutput(result.run_id, result.job, result.started_at, result=result)
+        at = result.started_at or result.scheduled_for
+        for line in result.output_tail.splitlines():
+            out.lines.append(OutputLine(at, "stdout", line))
+        return out
+
+    # -- folding events -----------------------------------------------------------------
+
+    def apply(self, events: Iterable[Event]) -> Changes:
+        ch = Changes()
+        for ev in events:
+            if isinstance(ev, OutputChunk):
+                out = self._by_run.get(ev.run_id) or self._open(ev.job, ev.run_id, None)
+                for text in ev.text.splitlines() or [""]:
+                    line = OutputLine(ev.at, ev.stream, text)
+                    out.lines.append(line)
+                    ch.output.setdefault(ev.run_id, []).append(line)
+                continue
+            job = getattr(ev, "job", None)
+            if isinstance(ev, RunStarted):
+                out = self._by_run.get(ev.run_id)
+                if out is None or not out.live:
+                    out = self._open(ev.job, ev.run_id, ev.at)
+                out.started_at = out.started_at or ev.at
+                ch.started.append(ev.run_id)
+            elif isinstance(ev, RunFinished):
+                out = self._by_run.get(ev.run_id) or self._open(ev.job, ev.run_id, None)
+                out.result = ev.result
+                if not ev.will_retry:
+                    self._record(ev.result, ch)
+                    ch.finished.append(ev.result)
+                if ev.result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+                    ch.failures.append(ev.result)
+            elif isinstance(ev, RunSkipped | RunMissed):
+                self._record(ev.result, ch)
+            elif isinstance(ev, JobAdded):
+                ch.added = True
+            elif isinstance(ev, JobRemoved):
+                ch.removed.add(ev.job)
+                self.outputs.pop(ev.job, None)
+            elif isinstance(ev, SchedulerPaused | SchedulerResumed):
+                ch.scheduler = True
+                ch.jobs.update(self.scheduler.jobs)
+            elif isinstance(ev, SchedulerStarted):
+                self.loop_running = True
+                ch.scheduler = True
+            elif isinstance(ev, SchedulerStopped):
+                self.loop_running = False
+                ch.scheduler = True
+            elif isinstance(ev, ObserverDropped):
+                self.dropped += ev.dropped
+                ch.dropped += ev.dropped
+            if isinstance(job, str):
+                ch.jobs.add(job)
+        for name in ch.jobs | ch.removed:
+            self.refresh_row(name)
+        ch.jobs -= ch.removed
+        return ch
+
+    def _open(self, job: str, run_id: str, at: datetime | None) -> RunOutput:
+        out = RunOutput(run_id, job, at)
+        runs = self.outputs.setdefault(job, deque())
+        runs.append(out)
+        self._by_run[run_id] = out
+        while len(runs) > MAX_RUNS_KEPT:
+            old = runs.popleft()
+            if self._by_run.get(old.run_id) is old:
+                del self._by_run[old.run_id]
+        return out
+
+    def _record(self, result: RunResult, ch: Changes) -> None:
+        self.history.append(result)
+        ch.history.append(result)

@@ -1,0 +1,1 @@
+"""Screens of the app: the dashboard and its dialogs (later: cron builder, job editor)."""

@@ -1,0 +1,450 @@
+"""The dashboard: jobs, upcoming fires, live output and history on one screen.
+
+It observes the scheduler through `Observer` (events folded into a view-model) and acts only
+through the scheduler's public API. Widgets post messages up; this screen handles them and
+sets data on its children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from ..format import clock_time
+from ..model import RunOutput
+from ..observer import ModelChanged, Observer
+from ..widgets.header import DeckHeader
+from ..widgets.history import HistoryList, describe
+from ..widgets.job_table import SORTS, JobTable
+from ..widgets.lines import LineList
+from ..widgets.output_pane import OutputPane
+from ..widgets.upcoming import UpcomingList
+from .details import JobDetailsScreen
+from .help import HelpScreen
+from .pause_dialog import PauseDialog, PauseRequest
+
+if TYPE_CHECKING:
+    from crondeck.core.scheduler import Scheduler
+
+__all__ = ["DashboardScreen"]
+
+_MUTATING = {"pause", "resume", "run_now", "skip_next", "cancel_run", "pause_all", "resume_all"}
+_NEEDS_JOB = {"pause", "resume", "run_now", "skip_next", "cancel_run", "details"}
+
+
+class DashboardScreen(Screen[None]):
+    CSS_PATH = "dashboard.tcss"
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS: ClassVar = [
+        Binding("space,p", "pause", "Pause", id="job.pause",
+                tooltip="pause the selected job (asks for a note and a duration)"),
+        Binding("space,p", "resume", "Resume", id="job.resume",
+                tooltip="resume the selected job"),
+        Binding("r", "run_now", "Run now", id="job.run_now",
+                tooltip="run the selected job now (obeys its overlap policy)"),
+        Binding("s", "skip_next", "Skip next", id="job.skip_next",
+                tooltip="skip the selected job's next run (press again to undo)"),
+        Binding("x", "cancel_run", "Cancel run", id="job.cancel",
+                tooltip="cancel the selected job's running run"),
+        Binding("enter", "details", "Details", show=False, id="job.details",
+                tooltip="details of the selected job"),
+        Binding("slash", "filter", "Filter", id="jobs.filter",
+                tooltip="filter jobs by name, agent or status (esc clears)"),
+        Binding("o", "cycle_sort", "Sort", show=False, id="jobs.sort",
+                tooltip="sort jobs by next fire / name / status / last run"),
+        Binding("tab", "focus_next", "Next pane", show=False, id="panes.next",
+                tooltip="cycle panes: jobs, upcoming, output, history"),
+        Binding("shift+tab", "focus_previous", "Previous pane", show=False, id="panes.prev",
+                tooltip="cycle panes backwards"),
+        Binding("f", "toggle_follow", "Follow", id="output.follow",
+                tooltip="follow the output (stick to the end) on/off"),
+        Binding("T", "toggle_timestamps", "Timestamps", show=False, id="output.timestamps",
+                tooltip="show/hide timestamps in the output"),
+        Binding("h", "toggle_history_scope", "History scope", show=False, id="history.scope",
+                tooltip="history: all jobs / only the selected job"),
+        Binding("P", "pause_all", "Pause all", id="all.pause",
+                tooltip="pause every job (asks for a note and a duration)"),
+        Binding("P", "resume_all", "Resume all", id="all.resume", tooltip="resume every job"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="this list of keys"),
+    ]
+    HELP_GROUPS: ClassVar = {"job": "Selected job", "jobs": "Jobs", "panes": "Panes",
+                             "output": "Output", "history": "History", "all": "Everything",
+                             "app": "App"}
+
+    def __init__(self, scheduler: Scheduler, *, now: Callable[[], datetime], zone: tzinfo,
+                 config_path: str = "", read_only: bool = False, read_only_reason: str = "",
+                 live: bool = True) -> None:
+        super().__init__()
+        self.scheduler = scheduler
+        self.now = now
+        self.zone = zone
+        self.config_path = config_path
+        self.read_only = read_only
+        self.read_only_reason = read_only_reason
+        self.live = live
+        self.observer = Observer(scheduler, self)
+        self.model = self.observer.model
+        self._pinned = False  # output shows a run opened from history
+        self._upcoming_dirty = True
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield DeckHeader(now=self.now, zone=self.zone, id="header")
+        with Horizontal(id="top"):
+            with Vertical(id="jobs-pane"):
+                yield Input(placeholder="filter: name, agent or status (esc clears)",
+                            id="filter")
+                yield JobTable(now=self.now, zone=self.zone, id="jobs")
+            yield UpcomingList(now=self.now, zone=self.zone, id="upcoming")
+        with Horizontal(id="bottom"):
+            yield OutputPane(zone=self.zone, id="output")
+            yield HistoryList(now=self.now, zone=self.zone, id="history")
+        yield Footer()
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
+
+    @property
+    def output(self) -> OutputPane:
+        return self.query_one(OutputPane)
+
+    @property
+    def history(self) -> HistoryList:
+        return self.query_one(HistoryList)
+
+    @property
+    def upcoming(self) -> UpcomingList:
+        return self.query_one(UpcomingList)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        header = self.query_one(DeckHeader)
+        header.config_path = self.config_path
+        self.table.set_rows(self.model.rows)
+        self.history.set_results(self.model.history)
+        self._refresh_header()
+        self._recompute_upcoming()
+        self._show_selected()
+        self._titles()
+        self.table.focus()
+        if self.live:
+            self.observer.start()
+            self.set_interval(1.0, self.tick, name="countdown")
+
+    async def on_unmount(self) -> None:
+        await self.observer.stop()
+
+    def tick(self) -> None:
+        """Once a second: repaint countdowns (visible lines only) and the clock."""
+        if self._upcoming_dirty:
+            self._recompute_upcoming()
+        self.table.refresh()
+        self.upcoming.refresh()
+        self.query_one(DeckHeader).refresh()
+
+    # -- events from the core -------------------------------------------------------------
+
+    @on(ModelChanged)
+    def _model_changed(self, message: ModelChanged) -> None:
+        ch = message.changes
+        model = self.model
+        if ch.jobs or ch.removed or ch.added or ch.scheduler:
+            self.table.set_rows(model.rows)
+            self._upcoming_dirty = True
+            self._refresh_header()
+        if ch.history:
+            self.history.set_results(model.history)
+        self._update_output(ch.started, ch.output, [r.run_id for r in ch.finished])
+        for result in ch.failures:
+            word, reason = describe(result)
+            self.app.notify(f"{result.job}: {reason or word}", title=f"Run {word}",
+                            severity="error", timeout=8)
+        if ch.dropped:
+            self.app.notify(f"{ch.dropped} output lines dropped: output is arriving faster "
+                            "than the screen can show it", severity="warning", timeout=4)
+
+    def _update_output(self, started: list[str], output: dict, finished: list[str]) -> None:
+        job = self.table.selected
+        pane = self.output
+        shown = pane.run
+        if job is not None and not self._pinned:
+            for run_id in started:
+                run = self.model.run(run_id)
+                if run is not None and run.job == job and (shown is None or not shown.live):
+                    self._show_run(run)
+                    return
+        if shown is not None:
+            if shown.run_id in output:
+                pane.append(output[shown.run_id])
+            if shown.run_id in finished:
+                pane.finished()
+                self._titles()
+        elif job is not None and (started or finished):
+            self._show_selected()
+
+    # -- selection ------------------------------------------------------------------------
+
+    @on(JobTable.Selected)
+    def _job_selected(self, message: JobTable.Selected) -> None:
+        self._pinned = False
+        self._show_selected()
+        if self.history.job_filter:
+            self.history.job_filter = message.job or ""
+        self._titles()
+
+    def _show_selected(self) -> None:
+        job = self.table.selected
+        if job is None:
+            self._show_run(None, placeholder="  no job selected")
+            return
+        run = self.model.current_output(job)
+        self._show_run(run, placeholder=f"  {job} has not run yet (r runs it now)")
+
+    def _show_run(self, run: RunOutput | None, placeholder: str = "") -> None:
+        self.output.show_run(run, placeholder=placeholder)
+        self._titles()
+
+    @on(UpcomingList.JobChosen)
+    def _upcoming_chosen(self, message: UpcomingList.JobChosen) -> None:
+        self.table.select(message.job)
+        self.table.focus()
+
+    @on(HistoryList.RunChosen)
+    def _history_chosen(self, message: HistoryList.RunChosen) -> None:
+        self._pinned = True
+        self._show_run(self.model.output_for_result(message.result))
+
+    @on(JobTable.DetailsRequested)
+    def _details_requested(self, message: JobTable.DetailsRequested) -> None:
+        self.action_details()
+
+    @on(LineList.CursorMoved)
+    def _cursor_moved(self, message: LineList.CursorMoved) -> None:
+        message.stop()
+
+    @on(OutputPane.FollowChanged)
+    def _follow_changed(self) -> None:
+        self._titles()
+        self.refresh_bindings()
+
+    # -- header and titles ----------------------------------------------------------------
+
+    def _refresh_header(self) -> None:
+        header = self.query_one(DeckHeader)
+        rows = self.model.rows.values()
+        header.jobs = len(self.model.rows)
+        header.running = sum(r.status == "running" for r in rows)
+        header.paused = sum(r.status == "paused" for r in rows)
+        header.failing = sum(r.status == "failing" for r in rows)
+        if self.read_only:
+            header.state, header.state_detail = "read-only", self.read_only_reason
+        elif self.scheduler.paused:
+            header.state = "paused"
+            header.state_detail = self.scheduler.pause_note or "all jobs"
+        elif self.scheduler.running_loop or self.model.loop_running:
+            header.state, header.state_detail = "scheduling", ""
+        else:
+            header.state, header.state_detail = "stopped", ""
+
+    def _titles(self) -> None:
+        table = self.table
+        shown = len(table.order)
+        total = len(self.model.rows)
+        count = f"{shown}/{total}" if table.filter_text else str(total)
+        extra = f" · filter “{table.filter_text}”" if table.filter_text else ""
+        table.border_title = f"Jobs ({count}) · sort: {table.sort_key}{extra}"
+        self.upcoming.border_title = "Upcoming"
+        pane = self.output
+        run = pane.run
+        if run is None:
+            title = "Output"
+        else:
+            state = "live" if run.live else (run.result.status.value if run.result else "")
+            when = clock_time(run.started_at or (run.result.scheduled_for if run.result else None),
+                              self.zone, self.now())
+            title = f"Output · {run.job} · {when} · {state}"
+        pane.border_title = title
+        pane.border_subtitle = "follow" if pane.follow else "follow off (f)"
+        scope = self.history.job_filter
+        self.history.border_title = f"History · {scope}" if scope else "History · all jobs"
+
+    def _recompute_upcoming(self) -> None:
+        self._upcoming_dirty = False
+        rows = self.model.rows
+        self.upcoming.recompute(
+            self.scheduler.jobs.values(),
+            skip=lambda name: name in rows and rows[name].status == "paused")
+
+    # -- actions --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _MUTATING and self.read_only:
+            return None
+        row = self.model.rows.get(self.table.selected or "") if self.is_mounted else None
+        if action in _NEEDS_JOB and row is None:
+            return None
+        job = self.scheduler.jobs.get(row.name) if row is not None else None
+        if action == "pause":
+            return job is not None and not job.paused
+        if action == "resume":
+            return job is not None and job.paused
+        if action == "cancel_run":
+            return True if row is not None and row.status == "running" else None
+        if action == "pause_all":
+            return not self.scheduler.paused
+        if action == "resume_all":
+            return self.scheduler.paused
+        return True
+
+    def _job(self) -> str | None:
+        return self.table.selected
+
+    def _acted(self) -> None:
+        """Show an operator action's effect at once (the observer would within 0.1 s)."""
+        self.observer.pump()
+        self.refresh_bindings()
+
+    def action_pause(self) -> None:
+        job = self._job()
+        if job is None:
+            return
+
+        def done(request: PauseRequest | None) -> None:
+            if request is None:
+                return
+            until = self.now() + request.duration if request.duration else None
+            self.scheduler.pause_job(job, note=request.note, until=until)
+            self._acted()
+            self.app.notify(f"{job} paused" + (f" until {clock_time(until, self.zone, self.now())}"
+                                                if until else ""), timeout=3)
+
+        self.app.push_screen(PauseDialog(job, blink=self.live), done)
+
+    def action_resume(self) -> None:
+        job = self._job()
+        if job is not None:
+            self.scheduler.resume_job(job)
+            self._acted()
+            self.app.notify(f"{job} resumed", timeout=3)
+
+    def action_run_now(self) -> None:
+        job = self._job()
+        if job is None:
+            return
+        handle = self.scheduler.run_now(job)
+        self._acted()
+        if handle.skipped:
+            reason = handle.result().reason or "its overlap policy refused"
+            policy = self.scheduler.jobs[job].options.overlap
+            self.app.notify(f"{job} not started: {reason} (overlap = {policy})",
+                            severity="warning", timeout=5)
+        else:
+            self.app.notify(f"{job}: run started", timeout=3)
+
+    def action_skip_next(self) -> None:
+        job = self._job()
+        if job is None:
+            return
+        skip = not self.scheduler.jobs[job].skip_next_pending
+        self.scheduler.skip_next(job, skip)
+        self._acted()
+        nf = self.scheduler.jobs[job].next_fire
+        when = clock_time(nf, self.zone, self.now()) if nf else "the next slot"
+        self.app.notify(f"{job}: the run at {when} will be skipped" if skip
+                        else f"{job}: skip cancelled, the run at {when} will happen", timeout=4)
+
+    def action_cancel_run(self) -> None:
+        job = self._job()
+        if job is None:
+            return
+        count = self.scheduler.cancel(job)
+        self._acted()
+        self.app.notify(f"{job}: cancelling {count} run{'s' if count != 1 else ''}"
+                        if count else f"{job}: nothing to cancel", timeout=3)
+
+    def action_pause_all(self) -> None:
+        def done(request: PauseRequest | None) -> None:
+            if request is None:
+                return
+            until = self.now() + request.duration if request.duration else None
+            self.scheduler.pause_all(note=request.note, until=until)
+            self._acted()
+            self._refresh_header()
+
+        self.app.push_screen(PauseDialog("all jobs", blink=self.live), done)
+
+    def action_resume_all(self) -> None:
+        self.scheduler.resume_all()
+        self._acted()
+        self._refresh_header()
+        self.app.notify("all jobs resumed", timeout=3)
+
+    def action_details(self) -> None:
+        job = self._job()
+        if job is not None and job in self.scheduler.jobs:
+            self.app.push_screen(JobDetailsScreen(self.scheduler.jobs[job], now=self.now(),
+                                                  zone=self.zone))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.cursor_blink = self.live
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.filter_text = event.value
+        self._titles()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = bool(box.value)
+        self.table.focus()
+
+    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and (box.has_focus or box.value):
+            box.value = ""
+            box.display = False
+            self.table.focus()
+            event.stop()
+
+    def action_cycle_sort(self) -> None:
+        keys = list(SORTS)
+        self.table.sort_key = keys[(keys.index(self.table.sort_key) + 1) % len(keys)]
+        self._titles()
+
+    def action_toggle_follow(self) -> None:
+        self.output.follow = not self.output.follow
+
+    def action_toggle_timestamps(self) -> None:
+        self.output.timestamps = not self.output.timestamps
+
+    def action_toggle_history_scope(self) -> None:
+        self.history.job_filter = "" if self.history.job_filter else (self._job() or "")
+        self._titles()
+
+    def action_help(self) -> None:
+        entries = []
+        seen: set[str] = set()
+        for binding in [*self.BINDINGS, *self.app.BINDINGS]:
+            assert isinstance(binding, Binding)
+            group = self.HELP_GROUPS.get((binding.id or "app").split(".")[0], "App")
+            key = f"{binding.key}:{binding.action}"
+            if key not in seen:
+                seen.add(key)
+                entries.append((group, binding))
+        order = list(self.HELP_GROUPS.values())
+        entries.sort(key=lambda e: order.index(e[0]) if e[0] in order else len(order))
+        self.app.push_screen(HelpScreen(entries))

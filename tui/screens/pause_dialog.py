@@ -1,0 +1,77 @@
+"""Ask for an optional note and duration before pausing a job (or everything)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import ClassVar
+
+from crondeck.core.durations import DurationError, parse_duration
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+__all__ = ["PauseDialog", "PauseRequest"]
+
+
+@dataclass(frozen=True)
+class PauseRequest:
+    note: str
+    duration: timedelta | None  # None: until resumed
+
+
+class PauseDialog(ModalScreen[PauseRequest | None]):
+    """`Pause <what>`: note, duration, Pause / Cancel. Enter pauses, Escape cancels."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="pause.cancel")]
+
+    def __init__(self, what: str, *, blink: bool = True) -> None:
+        super().__init__()
+        self.what = what
+        self.blink = blink
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Pause {self.what}", id="title")
+            yield Label("Slots that fall due while paused are recorded as skipped.",
+                        classes="hint")
+            yield Input(placeholder="note (optional): why is it paused?", id="note")
+            yield Input(placeholder="for how long (optional): 30m, 2h, 1d; empty = until resumed",
+                        id="duration")
+            yield Label("", id="error")
+            with Horizontal(id="buttons"):
+                yield Button("Pause", variant="warning", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        for inp in self.query(Input):
+            inp.cursor_blink = self.blink
+        self.query_one("#note", Input).focus()
+
+    def _request(self) -> PauseRequest | None:
+        text = self.query_one("#duration", Input).value.strip()
+        error = self.query_one("#error", Label)
+        duration: timedelta | None = None
+        if text:
+            try:
+                duration = parse_duration(text)
+            except (DurationError, ValueError) as exc:
+                error.update(f"duration: {exc}")
+                return None
+        error.update("")
+        return PauseRequest(self.query_one("#note", Input).value.strip(), duration)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _confirm(self) -> None:
+        request = self._request()
+        if request is not None:
+            self.dismiss(request)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""Dashboard widgets: each renders one pane and posts its own dataclass messages."""

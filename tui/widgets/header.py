@@ -1,0 +1,86 @@
+"""The top line: app name, config path, scheduler state, counts and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+__all__ = ["DeckHeader"]
+
+
+class DeckHeader(Widget):
+    """`crondeck  ~/crondeck.toml  ● scheduling  2 running · 1 paused · 1 failing  14:05:12`.
+
+    The screen sets the reactives; the clock repaints on `refresh()` (the 1 s tick)."""
+
+    COMPONENT_CLASSES: ClassVar = {"deck-header--title", "deck-header--ok", "deck-header--warn",
+                         "deck-header--error", "deck-header--dim"}
+
+    config_path = reactive("")
+    state = reactive("starting")  # scheduling | paused | stopped | read-only | starting
+    state_detail = reactive("")
+    running = reactive(0)
+    paused = reactive(0)
+    failing = reactive(0)
+    jobs = reactive(0)
+
+    def __init__(self, *, now: Callable[[], datetime], zone: tzinfo,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._now = now
+        self.zone = zone
+
+    def render(self) -> Text:
+        st = self.get_component_rich_style
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" crondeck ", style=st("deck-header--title"))
+        state_style = {
+            "scheduling": "deck-header--ok",
+            "paused": "deck-header--warn",
+            "read-only": "deck-header--warn",
+            "stopped": "deck-header--error",
+        }.get(self.state, "deck-header--dim")
+        glyph = {"scheduling": "●", "paused": "‖", "read-only": "◌", "stopped": "■"}.get(
+            self.state, "○")
+        label = self.state.upper() if self.state == "read-only" else self.state
+        text.append(f" {glyph} {label}", style=st(state_style))
+        if self.state_detail:
+            text.append(f" ({self.state_detail})", style=st(state_style))
+        text.append("  ")
+        parts: list[tuple[str, str]] = [(f"{self.jobs} jobs", "deck-header--dim")]
+        if self.running:
+            parts.append((f"{self.running} running", "deck-header--ok"))
+        if self.paused:
+            parts.append((f"{self.paused} paused", "deck-header--warn"))
+        if self.failing:
+            parts.append((f"{self.failing} failing", "deck-header--error"))
+        for i, (part, style) in enumerate(parts):
+            if i:
+                text.append(" · ", style=st("deck-header--dim"))
+            text.append(part, style=st(style))
+        clock = self._now().astimezone(self.zone).strftime("%H:%M:%S")
+        width = self.size.width
+        room = width - text.cell_len - len(clock) - 5
+        path = _home(self.config_path)
+        if path and room >= 12:
+            shown = path if len(path) <= room else "…" + path[-(room - 1):]
+            text.append(" " * (room - len(shown) + 2))
+            text.append(shown, style=st("deck-header--dim"))
+            text.append("  ")
+        else:
+            text.append(" " * max(1, width - text.cell_len - len(clock) - 1))
+        text.append(clock, style=st("deck-header--title"))
+        text.append(" ")
+        text.truncate(width)
+        return text
+
+
+def _home(path: str) -> str:
+    home = str(Path.home())
+    return "~" + path[len(home):] if home != "/" and path.startswith(home + "/") else path

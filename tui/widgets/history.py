@@ -1,0 +1,124 @@
+"""The history pane: skips, misses, failures and runs, newest first, with why.
+
+Rows are core `RunResult`s; the pane can be narrowed to one job. Enter posts `RunChosen`
+so the screen can open that run's output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import ClassVar
+
+from crondeck.core.results import RunResult, RunStatus
+from rich.style import Style
+from rich.text import Text
+from textual.message import Message
+from textual.reactive import reactive
+
+from ..format import clock_time
+from ..model import LAST_GLYPH
+from .lines import LineList
+
+__all__ = ["HistoryList", "describe"]
+
+_STATUS_STYLE = {
+    "ok": "job-table--ok",
+    "failed": "job-table--failing",
+    "timed_out": "job-table--failing",
+    "skipped": "job-table--paused",
+    "missed": "job-table--paused",
+    "cancelled": "job-table--paused",
+    "abandoned": "job-table--failing",
+}
+
+
+def describe(result: RunResult) -> tuple[str, str]:
+    """(status word, reason) for one result, as the history pane shows it."""
+    status = result.status
+    if status is RunStatus.SKIPPED:
+        word = f"skipped ({result.skip_reason.value})" if result.skip_reason else "skipped"
+    else:
+        word = status.value.replace("_", " ")
+    if result.manual:
+        word += " ·manual"
+    reason = result.reason
+    if status is RunStatus.FAILED and result.exit_code not in (None, 0):
+        rest = result.reason.removeprefix(f"exit code {result.exit_code}").lstrip(": ")
+        reason = f"exit {result.exit_code}" + (f": {rest}" if rest else "")
+    elif status is RunStatus.OK and result.duration is not None:
+        reason = f"took {result.duration:.1f}s"
+    return word, reason
+
+
+class HistoryList(LineList):
+    """Newest first; `job_filter` narrows it to one job."""
+
+    COMPONENT_CLASSES: ClassVar = LineList.COMPONENT_CLASSES | {
+        "job-table--ok", "job-table--failing", "job-table--paused",
+    }
+    job_filter = reactive("")
+    cursor_when_blurred = False
+
+    @dataclass
+    class RunChosen(Message):
+        result: RunResult
+
+    def __init__(self, *, now: Callable[[], datetime], zone: tzinfo,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._now = now
+        self.zone = zone
+        self._source: Sequence[RunResult] = ()
+        self.items: list[RunResult] = []
+
+    def set_results(self, results: Sequence[RunResult]) -> None:
+        """All results, oldest first (the pane shows them reversed)."""
+        self._source = results
+        self._rebuild()
+
+    def watch_job_filter(self) -> None:
+        self._rebuild()
+        self.cursor = 0
+
+    def _rebuild(self) -> None:
+        job = self.job_filter
+        self.items = [r for r in reversed(self._source) if not job or r.job == job]
+        self.rows_changed()
+
+    @property
+    def row_count(self) -> int:
+        return len(self.items)
+
+    def _job_width(self) -> int:
+        if self.job_filter:
+            return 0
+        longest = max((len(r.job) for r in self.items[:200]), default=4)
+        return max(4, min(16, longest))
+
+    def render_header(self, width: int) -> Text:
+        jw = self._job_width()
+        job = f"{'JOB':<{jw}} " if jw else ""
+        return Text(f"{'TIME':>8} {job}{'STATUS':<16} REASON")
+
+    def render_row(self, index: int, width: int) -> Text:
+        r = self.items[index]
+        when = r.finished_at or r.started_at or r.scheduled_for
+        word, reason = describe(r)
+        style: Style = self.get_component_rich_style(
+            _STATUS_STYLE.get(r.status.value, "line-list--dim"), partial=True)
+        text = Text()
+        text.append(clock_time(when, self.zone, self._now()).rjust(8))
+        text.append(" ")
+        jw = self._job_width()
+        if jw:
+            name = r.job if len(r.job) <= jw else r.job[: jw - 1] + "…"
+            text.append(f"{name:<{jw}} ", style="bold")
+        text.append(f"{LAST_GLYPH.get(r.status.value, '?')} {word:<14} ", style=style)
+        text.append(reason, style=self.get_component_rich_style("line-list--dim", partial=True)
+                    if r.status is RunStatus.OK else Style())
+        return text
+
+    def action_activate(self) -> None:
+        if self.items:
+            self.post_message(self.RunChosen(self.items[self.cursor]))

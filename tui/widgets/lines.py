@@ -1,0 +1,163 @@
+"""`LineList`: a keyboard-first list on Textual's line API (`ScrollView` + `render_line`).
+
+Only the rows in view are rendered, so a list of 10,000 items costs the same to repaint as
+one of ten, and refreshing it (e.g. each second for countdowns) never rebuilds anything.
+Subclasses supply `row_count`, `render_row()` and optionally `render_header()`; the base keeps
+a cursor, scrolls to it and posts `CursorMoved` / `Activated` with the row index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+__all__ = ["LineList"]
+
+
+class LineList(ScrollView, can_focus=True):
+    """A cursor over rows rendered one line at a time; row 0 of the view may be a header."""
+
+    BINDINGS: ClassVar = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="list.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="list.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="list.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="list.page_down"),
+        Binding("home,g", "jump(0)", "First", show=False, id="list.first"),
+        Binding("end,G", "jump(-1)", "Last", show=False, id="list.last"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar = {"line-list--header", "line-list--cursor", "line-list--dim"}
+
+    cursor = reactive(0, always_update=True, repaint=False)
+    has_header = True
+    cursor_when_blurred = True  # False: the cursor shows only while the pane has focus
+
+    @dataclass
+    class CursorMoved(Message):
+        """The highlighted row changed."""
+
+        widget: LineList
+        index: int
+
+    @dataclass
+    class Activated(Message):
+        """Enter (or a double click) on a row."""
+
+        widget: LineList
+        index: int
+
+    # -- subclass hooks -------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return 0
+
+    def render_header(self, width: int) -> Text:
+        return Text("")
+
+    def render_row(self, index: int, width: int) -> Text:
+        return Text("")
+
+    # -- geometry ---------------------------------------------------------------------------
+
+    @property
+    def _top(self) -> int:
+        return 1 if self.has_header else 0
+
+    def rows_changed(self) -> None:
+        """Call after the number or order of rows changed."""
+        count = self.row_count
+        self.virtual_size = Size(self.size.width, count + self._top)
+        if count and self.cursor >= count:
+            self.cursor = count - 1
+        self.refresh()
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        count = self.row_count
+        if count == 0:
+            return
+        clamped = max(0, min(new, count - 1))
+        if clamped != new:
+            self.cursor = clamped
+            return
+        self._scroll_to_cursor()
+        self.refresh()
+        if old != new:
+            self.post_message(self.CursorMoved(self, new))
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.scrollable_content_region.height - self._top)
+        y = int(self.scroll_y)
+        if self.cursor < y:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= y + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.rows_changed()
+
+    # -- actions --------------------------------------------------------------------------
+
+    def action_cursor(self, delta: int) -> None:
+        if self.row_count:
+            self.cursor = max(0, min(self.cursor + delta, self.row_count - 1))
+
+    def action_page(self, direction: int) -> None:
+        step = max(1, self.scrollable_content_region.height - self._top - 1)
+        self.action_cursor(direction * step)
+
+    def action_jump(self, where: int) -> None:
+        if self.row_count:
+            self.cursor = 0 if where == 0 else self.row_count - 1
+
+    def action_activate(self) -> None:
+        if self.row_count:
+            self.post_message(self.Activated(self, self.cursor))
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_y) + event.y - self._top
+        if event.y >= self._top and 0 <= index < self.row_count:
+            self.cursor = index
+            if event.chain == 2:
+                self.action_activate()
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width or self.size.width
+        base = self.rich_style
+        if self.has_header and y == 0:
+            text = self.render_header(width)
+            text.stylize(self.get_component_rich_style("line-list--header"))
+            return self._strip(text, width, base)
+        index = int(self.scroll_y) + y - self._top
+        if index < 0 or index >= self.row_count:
+            return Strip.blank(width, base)
+        text = self.render_row(index, width)
+        if index == self.cursor and (self.has_focus or self.cursor_when_blurred):
+            text.stylize(self.get_component_rich_style("line-list--cursor"))
+        return self._strip(text, width, base)
+
+    def _strip(self, text: Text, width: int, base: Style) -> Strip:
+        text.no_wrap = True
+        text.truncate(width, overflow="ellipsis", pad=True)
+        segments = [Segment(s.text, base + s.style if s.style else base, s.control)
+                    for s in text.render(self.app.console, end="")]
+        return Strip(segments, width).crop_extend(0, width, base)
