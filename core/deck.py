@@ -7,6 +7,7 @@ plain translation for library users who persist state themselves.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -15,7 +16,7 @@ from typing import Any
 
 from .agents import CommandAgent, PythonAgent
 from .clock import Clock
-from .config import Config, ConfigError, JobSpec, Problem
+from .config import Config, ConfigError, JobSpec, Problem, load_config
 from .jobs import JobOptions, JobState
 from .lock import StateLock
 from .results import RunResult, RunStatus
@@ -23,7 +24,15 @@ from .runlogs import RunLogRecorder, RunLogs
 from .scheduler import Scheduler
 from .store import StateStore
 
-__all__ = ["Deck", "StoreSink", "build_scheduler", "job_options", "make_agent", "open_deck"]
+__all__ = [
+    "Deck",
+    "Reload",
+    "StoreSink",
+    "build_scheduler",
+    "job_options",
+    "make_agent",
+    "open_deck",
+]
 
 DEFAULT_HISTORY = 50
 
@@ -131,6 +140,34 @@ def build_scheduler(
 
 
 @dataclass
+class Reload:
+    """What a reload of the jobs file did, or why it was refused."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _fingerprint(config: Config, job: JobSpec) -> tuple[Any, ...]:
+    """Everything that defines how a job runs, to tell a changed job from an unchanged one."""
+    agent = config.agents.get(job.agent) if job.agent else None
+    return (job, config.policy(job), agent, config.scheduler.history)
+
+
+@dataclass
 class Deck:
     """A running (or observed, with `read_only`) jobs file. Close it to save and unlock."""
 
@@ -143,10 +180,49 @@ class Deck:
     recorder: RunLogRecorder | None = None
     abandoned: list[RunResult] = field(default_factory=list)
 
+    config_stamp: tuple[int, int, int] | None = None
+
     @property
     def problems(self) -> list[str]:
         """State-file trouble found on opening (moved aside and so on), for the operator."""
         return self.store.problems
+
+    def reload_if_changed(self) -> Reload | None:
+        """If the jobs file changed on disk, validate it and apply it; an invalid edit is
+        reported (Reload.problems) and the running schedule is kept. None if unchanged."""
+        stamp = _stamp(self.config.path)
+        if stamp == self.config_stamp:
+            return None
+        self.config_stamp = stamp
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            return Reload(problems=exc.problems)
+        return self.apply(new)
+
+    def apply(self, new: Config) -> Reload:
+        """Make the scheduler match `new`: add, remove and replace changed jobs (a replaced
+        job keeps its state; runs in flight of removed or replaced jobs are cancelled)."""
+        old = {j.name: _fingerprint(self.config, j) for j in self.config.jobs}
+        fresh = {j.name: _fingerprint(new, j) for j in new.jobs}
+        removed = [n for n in old if n not in fresh]
+        added = [n for n in fresh if n not in old]
+        changed = [n for n in fresh if n in old and fresh[n] != old[n]]
+        try:
+            trial = build_scheduler(new, clock=self.scheduler.clock)  # agents import first
+        except ConfigError as exc:
+            return Reload(problems=exc.problems)
+        for name in removed + changed:
+            self.scheduler.remove_job(name)
+        for name in changed + added:
+            saved = self.store.get(name)
+            job = trial.jobs[name]
+            self.scheduler.add_job(job.agent, job.prompt, job.schedule, name,
+                                   **job_options(new, new.job(name)))
+            if saved is not None:
+                self.scheduler.restore([saved])
+        self.config = new
+        return Reload(added=added, removed=removed, changed=changed)
 
     def close(self) -> None:
         if self.recorder is not None:
@@ -184,7 +260,7 @@ def open_deck(config: Config, *, read_only: bool = False, clock: Clock | None = 
             logs.max_total = settings.logs_max_total
         if read_only:
             scheduler = build_scheduler(config, clock=clock)
-            return Deck(config, scheduler, store, logs, None, True)
+            return Deck(config, scheduler, store, logs, None, True, None, [], _stamp(config.path))
         saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
         scheduler = build_scheduler(config, clock=clock, state_sink=StoreSink(store))
         in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
@@ -197,7 +273,8 @@ def open_deck(config: Config, *, read_only: bool = False, clock: Clock | None = 
         scheduler.add_listener(recorder)
         store.flush()
         store.start()
-        return Deck(config, scheduler, store, logs, lock, False, recorder, abandoned)
+        return Deck(config, scheduler, store, logs, lock, False, recorder, abandoned,
+                    _stamp(config.path))
     except BaseException:
         if lock is not None:
             lock.release()

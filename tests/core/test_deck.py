@@ -4,6 +4,7 @@ abandoned runs recovered, one scheduler per state directory."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -186,3 +187,41 @@ def test_corrupt_state_is_reported_and_the_schedule_starts_from_the_file(tmp_pat
         assert len(deck.problems) == 1 and "moved it aside" in deck.problems[0]
         assert deck.scheduler.jobs["ticker"].next_fire == datetime(2025, 3, 1, 9, 1, tzinfo=UTC)
     assert len(list(cfg.state_dir.glob("state.toml.corrupt-*"))) == 1
+
+
+def test_an_edit_on_disk_is_applied_and_an_invalid_one_keeps_the_schedule(tmp_path: Path) -> None:
+    path = _write(tmp_path, TICKER + '\n[[jobs]]\nname = "old"\ncommand = "true"\n'
+                  'schedule = "@hourly"\n')
+    cfg = load_config(path)
+    clock = FakeClock(T0)
+
+    def edit(text: str) -> None:
+        path.write_text(text)
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+    async def scenario() -> None:
+        with open_deck(cfg, clock=clock) as deck:
+            await _run(deck, clock, 40)  # ticker ran at 09:01
+            assert deck.reload_if_changed() is None  # untouched
+            module = path.read_text().split('python = "')[1].split(":")[0]
+            edit(TICKER.replace("MODULE", module).replace("* * * * *", "*/5 * * * *")
+                 + '\n[[jobs]]\nname = "new"\ncommand = "true"\nschedule = "@daily"\n')
+            result = deck.reload_if_changed()
+            assert result is not None and result.ok
+            assert (result.added, result.removed, result.changed) == (["new"], ["old"],
+                                                                       ["ticker"])
+            assert sorted(deck.scheduler.jobs) == ["new", "ticker"]
+            ticker = deck.scheduler.jobs["ticker"]
+            assert ticker.run_count == 1  # its state came along
+            assert ticker.next_fire == datetime(2025, 3, 1, 9, 5, tzinfo=UTC)
+
+            good = path.read_text()
+            edit(good.replace('schedule = "@daily"', 'schedule = "@dayly"'))
+            refused = deck.reload_if_changed()
+            assert refused is not None and not refused.ok
+            assert refused.problems[0].job == "new" and refused.problems[0].key == "schedule"
+            assert sorted(deck.scheduler.jobs) == ["new", "ticker"]  # kept as it was
+            assert "@dayly" in path.read_text()  # and the operator's file is untouched
+
+    asyncio.run(scenario())

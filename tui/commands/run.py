@@ -66,7 +66,24 @@ async def _print(sub: Subscription, out: TextIO) -> None:
         emit(out, event_json(event))
 
 
-async def serve(deck: Deck, out: TextIO) -> None:
+async def _watch(deck: Deck, out: TextIO, err: TextIO, every: float = 2.0) -> None:
+    """Apply edits of the jobs file as they land; an invalid edit is reported and ignored."""
+    while True:
+        await asyncio.sleep(every)
+        result = deck.reload_if_changed()
+        if result is None:
+            continue
+        if result.ok:
+            emit(out, {"event": "config_reloaded", "added": result.added,
+                       "removed": result.removed, "changed": result.changed})
+            continue
+        emit(out, {"event": "config_invalid", "kept": "the running schedule",
+                   "problems": [str(p) for p in result.problems]})
+        for problem in result.problems:
+            print(f"crondeck run: jobs file not reloaded: {problem}", file=err)
+
+
+async def serve(deck: Deck, out: TextIO, err: TextIO) -> None:
     """Run until a signal (or stop()); every event goes to `out` as a JSON line."""
     sub = deck.scheduler.subscribe()
     loop = asyncio.get_running_loop()
@@ -79,9 +96,11 @@ async def serve(deck: Deck, out: TextIO) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, shutdown, signum)
     printer = asyncio.create_task(_print(sub, out))
+    watcher = asyncio.create_task(_watch(deck, out, err))
     try:
         await deck.scheduler.astart(stop_when_done=False)
     finally:
+        watcher.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await asyncio.sleep(0)
@@ -114,7 +133,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         for result in deck.abandoned:
             emit(out, {"event": "run_abandoned", "job": result.job, "run_id": result.run_id,
                        "result": result.to_dict()})
-        asyncio.run(serve(deck, out))
+        asyncio.run(serve(deck, out, err))
     finally:
         deck.close()
     return 0
