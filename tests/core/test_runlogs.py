@@ -1,0 +1,48 @@
+"""Per-run logs: the full output of each run, capped per run and rotated by count and size."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from crondeck.core.runlogs import RunLogs
+
+
+def _log(logs: RunLogs, job: str, i: int, text: str) -> Path:
+    log = logs.open(job, f"{job}@2025-03-01T09:{i:02d}:00Z")
+    log.write(text)
+    log.close()
+    os.utime(log.path, ns=(i * 10**9, i * 10**9))  # oldest first, whatever the disk says
+    return log.path
+
+
+def test_logs_are_private_and_named_safely(tmp_path: Path) -> None:
+    logs = RunLogs(tmp_path / "runs")
+    path = _log(logs, "a/b", 1, "hi\n")
+    assert path.parent.name == "a-b" and ":" not in path.name
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert logs.find("a/b", "a/b@2025-03-01T09:01:00Z") == path
+    assert logs.find("a/b") == path
+
+
+def test_rotation_by_count_and_by_total_size(tmp_path: Path) -> None:
+    logs = RunLogs(tmp_path / "runs", keep=3, max_total=10_000)
+    paths = [_log(logs, "j", i, "x\n") for i in range(5)]
+    logs.rotate("j")
+    assert logs.runs("j") == paths[2:]
+    big = [_log(logs, "j", 10 + i, "y" * 4000) for i in range(3)]
+    logs.rotate("j", frozenset({big[0]}))  # a log in use is never removed
+    assert logs.runs("j") == [big[0], big[2]]  # 8,000 bytes: under the cap again
+
+
+def test_a_runaway_run_is_capped_with_a_note(tmp_path: Path) -> None:
+    logs = RunLogs(tmp_path / "runs", max_bytes=100)
+    log = logs.open("j", "j@1")
+    for _ in range(50):
+        log.write("0123456789\n")
+    log.write("oops\n", "stderr")
+    log.close()
+    text = log.path.read_text()
+    assert text.count("0123456789") == 9
+    assert "output beyond 100 bytes not logged" in text and "oops" not in text
