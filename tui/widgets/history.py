@@ -40,14 +40,14 @@ def describe(result: RunResult) -> tuple[str, str]:
         word = f"skipped ({result.skip_reason.value})" if result.skip_reason else "skipped"
     else:
         word = status.value.replace("_", " ")
-    if result.manual:
-        word += " ·manual"
     reason = result.reason
     if status is RunStatus.FAILED and result.exit_code not in (None, 0):
         rest = result.reason.removeprefix(f"exit code {result.exit_code}").lstrip(": ")
         reason = f"exit {result.exit_code}" + (f": {rest}" if rest else "")
     elif status is RunStatus.OK and result.duration is not None:
         reason = f"took {result.duration:.1f}s"
+    if result.manual:
+        reason = f"{reason} (run now)" if reason else "(run now)"
     return word, reason
 
 

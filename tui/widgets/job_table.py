@@ -14,7 +14,6 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 
@@ -73,9 +72,6 @@ _LAYOUTS: list[tuple[int, list[_Col]]] = [
 class JobTable(LineList):
     """Jobs sorted by next fire; the cursor follows its job when the order changes."""
 
-    BINDINGS: ClassVar = [
-        Binding("enter", "activate", "Details", show=False, id="jobs.details"),
-    ]
     COMPONENT_CLASSES: ClassVar = LineList.COMPONENT_CLASSES | {
         "job-table--running", "job-table--paused", "job-table--failing", "job-table--ok",
         "job-table--idle", "job-table--schedule",

@@ -35,6 +35,7 @@ class LineList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False, id="list.page_down"),
         Binding("home,g", "jump(0)", "First", show=False, id="list.first"),
         Binding("end,G", "jump(-1)", "Last", show=False, id="list.last"),
+        Binding("enter", "activate", "Open", show=False, id="list.open"),
     ]
 
     COMPONENT_CLASSES: ClassVar = {"line-list--header", "line-list--cursor", "line-list--dim"}

@@ -1,0 +1,93 @@
+"""Shared set-up for the TUI tests: a scheduler on a FakeClock with agents the tests steer."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from crondeck.core.agents import RunContext
+from crondeck.core.clock import FakeClock
+from crondeck.core.gates import GateSkip
+from crondeck.core.scheduler import Scheduler
+from crondeck.tui.app import CrondeckApp
+
+START = datetime(2025, 3, 3, 8, 58, 30, tzinfo=UTC)  # a Monday
+SIZE = (120, 36)
+
+
+class Streamer:
+    """Prints a few stdout lines and one stderr line, then waits to be released."""
+
+    name = "streamer"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.lines = ["line 1", "line 2", "line 3"]
+
+    async def execute(self, ctx: RunContext) -> int | None:
+        for line in self.lines:
+            ctx.emit(line + "\n", "stdout")
+        ctx.emit("warning: disk 91% full\n", "stderr")
+        await self.release.wait()
+        self.release = asyncio.Event()
+        ctx.emit("all done\n", "stdout")
+        return 0
+
+
+class Failer:
+    name = "failer"
+
+    async def execute(self, ctx: RunContext) -> int | None:
+        ctx.emit("checking staging\n", "stdout")
+        ctx.emit("boom: staging is down\n", "stderr")
+        return 2
+
+
+async def quick(prompt: str) -> str:
+    return "done\n"
+
+
+def no_mail() -> None:
+    raise GateSkip("no new mail")
+
+
+def build_scheduler(clock: FakeClock) -> tuple[Scheduler, Streamer]:
+    s = Scheduler(clock=clock)
+    streamer = Streamer()
+    s.add_job(streamer, "stream please", "@every 10s", name="alpha", tz="UTC")
+    s.add_job(Failer(), "check", "*/5 * * * *", name="beta", tz="UTC")
+    s.add_job(quick, "weekly", "0 9 * * 1", name="gamma", tz="UTC")
+    s.add_job(quick, "hourly", "@every 1h", name="delta", tz="UTC")
+    s.add_job(quick, "mail", "*/15 * * * *", name="epsilon", tz="UTC", pre_run=no_mail)
+    s.pause_job("gamma", note="waiting for keys")
+    return s, streamer
+
+
+@pytest.fixture
+def make_app():
+    """make_app(**kw) -> (app, scheduler, clock, streamer); frozen (live=False)."""
+
+    def make(*, read_only: bool = False, start: bool = True):
+        clock = FakeClock(START)
+        sched, streamer = build_scheduler(clock)
+        app = CrondeckApp(sched, config_path="/srv/ops/crondeck.toml", clock=clock, zone=UTC,
+                          read_only=read_only,
+                          read_only_reason="locked by pid 4242" if read_only else "",
+                          start=start, live=False)
+        return app, sched, clock, streamer
+
+    return make
+
+
+async def settle(pilot, rounds: int = 3) -> None:
+    """Let runs progress and fold their events into the screen."""
+    for _ in range(rounds):
+        await pilot.pause()
+        pilot.app.dashboard.observer.pump()
+    await pilot.pause()
+
+
+def text_of(widget) -> str:
+    """What a widget shows right now, as plain text."""
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
