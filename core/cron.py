@@ -201,7 +201,11 @@ class CronExpr:
                 return out
             y, m, d = self._p_ymd
             if self._p_mid is not None:  # later days' fires are all later than this day's
-                self._plan(*self._next_date(y, m, d + 1))
+                while True:
+                    self._plan(*self._next_date(y, m, d + 1))
+                    if self._p_n:
+                        break
+                    y, m, d = self._p_ymd  # a DST gap swallowed that day's fires
                 self._p_lo = _NEVER  # earlier queries must search again
                 return self._emit(0)
             return self._search(self._timestamps()[-1], (y, m, d + 1))

@@ -246,7 +246,7 @@ def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: ParsedFie
                     f"range {base!r} has no end: write like {fld.lo}-{fld.hi}", off, len(base)
                 )
             hi = _value(ctx, b_text, off + len(a_text) + 1)
-            if fld is DOW and hi == 0 and b_text.isalpha():
+            if fld is DOW and hi == 0 and lo > 0 and b_text.isalpha():
                 hi = 7  # FRI-SUN is 5-7: Sunday closes a range as 7
             if hi < lo:
                 raise ctx.error(_reversed_hint(fld, a_text, b_text, lo, hi), off, len(base))
@@ -431,6 +431,6 @@ def _parse_dow_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
             "month, or put L in day-of-month for the last day",
             off,
         )
-    if "W" in up and not up.isalpha():
+    if up.endswith("W") and up[:-1].isdigit():
         raise ctx.error("W belongs in day-of-month (e.g. 15W, LW)", off, len(up))
     return False
