@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from crondeck.core.lock import StateLock
 from crondeck.core.store import StateStore
 from crondeck.tui.cli import main

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from crondeck.core.agents import CommandAgent, PythonAgent
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import ConfigError, load_config, parse_config

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+
 from crondeck.core import store
 from crondeck.core.jobs import JobState
 from crondeck.core.results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
