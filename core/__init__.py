@@ -3,23 +3,30 @@ interval schedules. Never imports textual or rich."""
 
 from .agents import CommandAgent, PythonAgent, RunContext
 from .clock import Clock, FakeClock, SystemClock
+from .config import Config, ConfigError, JobSpec, Problem, load_config, save_config
 from .cron import CronError, CronExpr, parse
+from .deck import Deck, build_scheduler, open_deck
 from .durations import DurationError, format_duration, parse_duration
 from .events import Event, Subscription
 from .gates import GateSkip
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
+from .lock import LockHeld, StateLock
 from .redact import redact
 from .results import GateResult, RunResult, RunStatus, SkipReason
 from .schedule import Schedule, cron, every
 from .scheduler import Scheduler
+from .store import StateStore
 from .zones import ZoneError, get_zone, local_zone
 
 __all__ = [
     "Clock",
     "CommandAgent",
+    "Config",
+    "ConfigError",
     "CronError",
     "CronExpr",
+    "Deck",
     "DurationError",
     "Event",
     "Every",
@@ -28,8 +35,11 @@ __all__ = [
     "GateSkip",
     "Job",
     "JobOptions",
+    "JobSpec",
     "JobState",
+    "LockHeld",
     "NullStateSink",
+    "Problem",
     "PythonAgent",
     "RunContext",
     "RunHandle",
@@ -38,16 +48,22 @@ __all__ = [
     "Schedule",
     "Scheduler",
     "SkipReason",
+    "StateLock",
     "StateSink",
+    "StateStore",
     "Subscription",
     "SystemClock",
     "ZoneError",
+    "build_scheduler",
     "cron",
     "every",
     "format_duration",
     "get_zone",
+    "load_config",
     "local_zone",
+    "open_deck",
     "parse",
     "parse_duration",
     "redact",
+    "save_config",
 ]

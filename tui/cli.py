@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="open the app on a bundled demo config"
     )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="observe state and logs without firing anything (no lock taken)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         import_module(f"crondeck.tui.commands.{name}").register(sub)
