@@ -140,7 +140,8 @@ def _dom_phrase(f: ParsedFields) -> str:
     if f.dom:
         step = step_of(sorted(f.dom))
         if step and len(f.dom) > 3:
-            items.append(f"every {step} days from day {min(f.dom)} to {max(f.dom)}")
+            days = sorted(f.dom)
+            items.append(f"days {days[0]}, {days[1]}, …, {days[-1]}")
         else:
             word = "day" if len(f.dom) == 1 and not f.dom_last else "days"
             items.append(f"{word} {describe_values(sorted(f.dom))}")
@@ -153,7 +154,7 @@ def _dom_phrase(f: ParsedFields) -> str:
     return "on " + join(items) + " of the month"
 
 
-def _dow_phrase(f: ParsedFields, bare: bool = False) -> str:
+def _dow_phrase(f: ParsedFields, bare: bool = False, word: str = "and") -> str:
     items = []
     if f.dow:
         if len(f.dow) >= 3 and len(runs(f.dow)) == 1:
@@ -162,7 +163,7 @@ def _dow_phrase(f: ParsedFields, bare: bool = False) -> str:
         elif f.dow == {0, 5, 6}:
             items.append("Friday through Sunday")
         else:
-            items.append(join([DAYS[d] for d in sorted(f.dow, key=lambda d: (d == 0, d))]))
+            items.append(join([DAYS[d] for d in sorted(f.dow, key=lambda d: (d == 0, d))], word))
     for wd, n in f.dow_nth:
         items.append(f"the {_ORD[n]} {DAYS[wd]} of the month")
     for wd in sorted(f.dow_last):
@@ -181,19 +182,19 @@ def _day_phrase(f: ParsedFields) -> str:
             return " " + _dom_phrase(f)
         if dom_all:
             return _weekday_clause(f)
-        return f" {_dom_phrase(f)}, if that day is {_dow_phrase(f, bare=True)}"
+        return f" {_dom_phrase(f)}, if that day is {_dow_phrase(f, bare=True, word='or')}"
     if dow_all:
         return " " + _dom_phrase(f)
     if dom_all:
         return _weekday_clause(f)
     if f.dom_star or f.dow_star:  # one side is a *-step: both must match (AND)
-        return f" {_dom_phrase(f)}, if that day is {_dow_phrase(f, bare=True)}"
+        return f" {_dom_phrase(f)}, if that day is {_dow_phrase(f, bare=True, word='or')}"
     return f" {_dom_phrase(f)}, or {_dow_phrase(f)}"
 
 
 def _weekday_clause(f: ParsedFields) -> str:
     phrase = _dow_phrase(f, bare=True)
-    if f.dow and not f.dow_nth and not f.dow_last and len(f.dow) >= 3 and len(runs(f.dow)) == 1:
+    if not f.dow_nth and not f.dow_last and " through " in phrase:
         return ", " + phrase
     return " on " + phrase
 
