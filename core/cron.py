@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import accumulate, repeat
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from .cron_fields import FIELDS, CronError, ParsedFields, parse_fields
+from .cron_fields import CronError, ParsedFields, count_error, parse_fields
 from .durations import DurationError, parse_duration
 from .interval import Every
 from .zones import ZoneError, get_zone, local_zone
 
-__all__ = ["MACROS", "CronError", "CronExpr", "DstShift", "parse"]
+if TYPE_CHECKING:
+    from .cron_dst import DstShift
+
+__all__ = ["MACROS", "CronError", "CronExpr", "parse"]
 
 MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -102,31 +105,6 @@ def _parse_macro(text: str, stripped: str, zone: ZoneInfo) -> CronExpr | Every:
     )
 
 
-@dataclass(frozen=True)
-class DstShift:
-    """A fire that a DST change moves or skips: `wall` is the scheduled local time; `kind` is
-    'moved' (runs at `fires_at`), 'skipped', 'once' (repeated hour, first pass only) or
-    'twice' (runs in both passes)."""
-
-    day: date
-    wall: str
-    kind: str
-    fires_at: datetime | None
-
-    def __str__(self) -> str:
-        d = self.day.isoformat()
-        if self.kind == "moved" and self.fires_at is not None:
-            return (
-                f"{d}: {self.wall} does not exist (DST change); "
-                f"runs at {self.fires_at:%H:%M} instead"
-            )
-        if self.kind == "skipped":
-            return f"{d}: {self.wall} does not exist (DST change); skipped"
-        if self.kind == "once":
-            return f"{d}: {self.wall} happens twice (DST ends); runs once, the first time"
-        return f"{d}: {self.wall} happens twice (DST ends); runs both times"
-
-
 class CronExpr:
     """A parsed 5-field cron expression evaluated in one time zone.
 
@@ -158,7 +136,7 @@ class CronExpr:
         texts = expression.split()
         if len(texts) != 5:
             tokens = [(m.group(), m.start()) for m in _TOKEN.finditer(expression)]
-            raise _count_error(expression, tokens)
+            raise count_error(expression, tokens)
         self.f: ParsedFields = parse_fields(expression, texts)
         self.expression = " ".join(texts)
         f = self.f
@@ -254,13 +232,9 @@ class CronExpr:
 
     def dst_shifts(self, now: datetime | None = None, days: int = 366) -> list[DstShift]:
         """Fires moved or skipped by DST changes in the `days` after `now`."""
-        start = (now or datetime.now(UTC)).astimezone(self.tz).date()
-        out: list[DstShift] = []
-        for k in range(days + 1):
-            day = start + timedelta(days=k)
-            if self._is_transition(day.year, day.month, day.day) and self._date_matches(day):
-                out.extend(self._shifts_on(day))
-        return out
+        from .cron_dst import dst_shifts
+
+        return dst_shifts(self, now, days)
 
     # -- day matching -----------------------------------------------------------------
 
@@ -465,30 +439,9 @@ class CronExpr:
                 if self._wild:
                     seen.setdefault(t1, b)
             elif not self._wild:  # in the gap: fire at the first instant after the jump
-                jump = _jump_instant(tz, t1, t0)
+                jump = jump_instant(tz, t1, t0)
                 seen.setdefault(jump, datetime.fromtimestamp(jump, tz))
         return sorted(seen.items())
-
-    def _shifts_on(self, day: date) -> list[DstShift]:
-        tz = self.tz
-        out = []
-        self._secs_of_day()
-        for h, mi in self._hm:
-            a = datetime(day.year, day.month, day.day, h, mi, 0, 0, tz)
-            t0, t1 = int(a.timestamp()), int(a.replace(fold=1).timestamp())
-            wall = f"{h:02d}:{mi:02d}"
-            if t0 > t1:
-                if self._wild:
-                    out.append(DstShift(day, wall, "skipped", None))
-                else:
-                    jump = datetime.fromtimestamp(_jump_instant(tz, t1, t0), tz)
-                    out.append(DstShift(day, wall, "moved", jump))
-            elif t0 < t1:
-                out.append(DstShift(day, wall, "twice" if self._wild else "once", None))
-        if len(out) > 3:  # a wildcard job touches every minute of the hour: summarise
-            first, last = out[0], out[-1]
-            out = [DstShift(day, f"{first.wall}–{last.wall}", first.kind, first.fires_at)]
-        return out
 
 
 @cache
@@ -497,7 +450,7 @@ def _minute_deltas() -> list[timedelta]:
     return list(accumulate(repeat(timedelta(minutes=1), 1439), initial=timedelta(0)))
 
 
-def _jump_instant(tz: ZoneInfo, lo: int, hi: int) -> int:
+def jump_instant(tz: ZoneInfo, lo: int, hi: int) -> int:
     """The first instant in (lo, hi] whose offset is the post-jump one: where the gap ends."""
     after = datetime.fromtimestamp(hi, tz).utcoffset()
     while hi - lo > 1:
@@ -507,36 +460,3 @@ def _jump_instant(tz: ZoneInfo, lo: int, hi: int) -> int:
         else:
             lo = mid
     return hi
-
-
-def _count_error(expression: str, parts: list[tuple[str, int]]) -> CronError:
-    n = len(parts)
-    names = " ".join(f.name for f in FIELDS)
-    if n == 0:
-        return CronError(
-            f"empty expression: write 5 fields ({names}), e.g. '*/5 * * * *', or a macro "
-            "like @daily",
-            expression=expression,
-        )
-    if n in (6, 7):
-        return CronError(
-            f"expected 5 fields ({names}), got {n}: seconds (and years) are not supported; "
-            "crondeck fires at minute resolution. For sub-minute cadence use '@every 30s'",
-            expression=expression,
-            column=parts[5][1] if n == 6 else parts[0][1],
-            length=len(parts[5][0]) if n == 6 else len(parts[0][0]),
-        )
-    if n > 7:
-        return CronError(
-            f"expected 5 fields ({names}), got {n}",
-            expression=expression,
-            column=parts[5][1],
-            length=len(parts[5][0]),
-        )
-    last = parts[-1]
-    return CronError(
-        f"expected 5 fields ({names}), got {n}: add the missing "
-        f"{', '.join(f.name for f in FIELDS[n:])}",
-        expression=expression,
-        column=last[1] + len(last[0]),
-    )

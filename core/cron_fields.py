@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["FIELDS", "CronError", "Field", "ParsedFields", "parse_fields"]
+__all__ = ["FIELDS", "CronError", "Field", "ParsedFields", "count_error", "parse_fields"]
 
 
 class CronError(ValueError):
@@ -470,3 +470,36 @@ def _parse_dow_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
     if up.endswith("W") and up[:-1].isdigit():
         raise ctx.error("W belongs in day-of-month (e.g. 15W, LW)", off, len(up))
     return False
+
+
+def count_error(expression: str, parts: list[tuple[str, int]]) -> CronError:
+    n = len(parts)
+    names = " ".join(f.name for f in FIELDS)
+    if n == 0:
+        return CronError(
+            f"empty expression: write 5 fields ({names}), e.g. '*/5 * * * *', or a macro "
+            "like @daily",
+            expression=expression,
+        )
+    if n in (6, 7):
+        return CronError(
+            f"expected 5 fields ({names}), got {n}: seconds (and years) are not supported; "
+            "crondeck fires at minute resolution. For sub-minute cadence use '@every 30s'",
+            expression=expression,
+            column=parts[5][1] if n == 6 else parts[0][1],
+            length=len(parts[5][0]) if n == 6 else len(parts[0][0]),
+        )
+    if n > 7:
+        return CronError(
+            f"expected 5 fields ({names}), got {n}",
+            expression=expression,
+            column=parts[5][1],
+            length=len(parts[5][0]),
+        )
+    last = parts[-1]
+    return CronError(
+        f"expected 5 fields ({names}), got {n}: add the missing "
+        f"{', '.join(f.name for f in FIELDS[n:])}",
+        expression=expression,
+        column=last[1] + len(last[0]),
+    )
