@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from .cron_fields import CronError, ParsedFields, count_error, parse_fields
 from .durations import DurationError, parse_duration
-from .interval import Every
+from .interval import Every, Upcoming
 from .zones import ZoneError, get_zone, local_zone
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def _parse_macro(text: str, stripped: str, zone: ZoneInfo) -> CronExpr | Every:
     )
 
 
-class CronExpr:
+class CronExpr(Upcoming):
     """A parsed 5-field cron expression evaluated in one time zone.
 
     `next_after(dt)` is strictly after `dt`; results are aware datetimes in `tz` with the
@@ -199,14 +199,6 @@ class CronExpr:
     def copy(self) -> CronExpr:
         """An independent CronExpr for the same expression (its own day cache)."""
         return CronExpr(self.expression, self.tz, text=self.text)
-
-    def upcoming(self, dt: datetime, n: int) -> list[datetime]:
-        """The next `n` fires after `dt`."""
-        out = []
-        for _ in range(n):
-            dt = self.next_after(dt)
-            out.append(dt)
-        return out
 
     def matches(self, dt: datetime) -> bool:
         """Whether `dt` (aware, truncated to the minute) is a fire instant."""

@@ -12,13 +12,28 @@ from zoneinfo import ZoneInfo
 
 from .durations import format_duration
 
-__all__ = ["EPOCH", "Every"]
+__all__ = ["EPOCH", "Every", "Upcoming"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class Upcoming:
+    """`upcoming(dt, n)` for any schedule with `next_after`: shared by cron and intervals."""
+
+    def next_after(self, dt: datetime) -> datetime:
+        raise NotImplementedError
+
+    def upcoming(self, dt: datetime, n: int) -> list[datetime]:
+        """The next `n` fires after `dt`."""
+        out = []
+        for _ in range(n):
+            dt = self.next_after(dt)
+            out.append(dt)
+        return out
+
+
 @dataclass(frozen=True)
-class Every:
+class Every(Upcoming):
     """Fires every `period`, on the grid `anchor + n * period` (default anchor: the Unix epoch,
     so `@every 10s` fires at :00, :10, :20 of each minute)."""
 
@@ -48,13 +63,6 @@ class Every:
         n = elapsed // period_us + 1
         out = self.anchor + timedelta(microseconds=n * period_us)
         return out.astimezone(self.tz) if self.tz is not None else out.astimezone(UTC)
-
-    def upcoming(self, dt: datetime, n: int) -> list[datetime]:
-        out = []
-        for _ in range(n):
-            dt = self.next_after(dt)
-            out.append(dt)
-        return out
 
     def describe(self) -> str:
         return f"Every {_words(self.period)}"
