@@ -131,9 +131,10 @@ class CommandAgent:
         if self.prompt_via == "env":
             env["CRONDECK_PROMPT"] = prompt
         grace = self.kill_grace if self.kill_grace is not None else ctx.kill_grace
-        proc = await spawn(
+        child = await spawn(
             self.argv(prompt), env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin"
         )
+        proc = child.proc
         tasks: list[asyncio.Task[None]] = []
         try:
             assert proc.stdout is not None and proc.stderr is not None
@@ -145,14 +146,16 @@ class CommandAgent:
             tasks.append(
                 asyncio.create_task(pump_lines(proc.stderr, lambda t: ctx.emit(t, "stderr")))
             )
-            code = await proc.wait()
+            code = await child.wait_exit()
             # The leader is gone; background children still holding the pipes would keep
             # the readers waiting and become orphans: end the rest of the group.
-            await terminate_group(proc, grace)
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await terminate_group(child, grace)
+            # Pipes close once the group is gone; a process that left the group (setsid)
+            # could hold them forever, so give the readers a moment, then stop reading.
+            await asyncio.wait(tasks, timeout=1.0)
             return code
         except BaseException:
-            await asyncio.shield(terminate_group(proc, grace))
+            await asyncio.shield(terminate_group(child, grace))
             raise
         finally:
             for t in tasks:
@@ -160,6 +163,7 @@ class CommandAgent:
                     t.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*tasks, return_exceptions=True)
+            child.close()
 
 
 async def _feed(proc: asyncio.subprocess.Process, text: str) -> None:

@@ -102,9 +102,16 @@ class FakeClock:
                 fut.set_result(None)
 
     async def settle(self, rounds: int = 30) -> None:
-        """Let ready tasks run until things quiet down (a bounded number of loop turns)."""
+        """Let ready tasks run until things quiet down: stop early once the loop has nothing
+        ready (peeking at asyncio's ready queue when available), else after `rounds` turns."""
+        ready = getattr(asyncio.get_running_loop(), "_ready", None)
+        idle = 0
         for _ in range(rounds):
             await asyncio.sleep(0)
+            if ready is not None:
+                idle = idle + 1 if not ready else 0
+                if idle >= 2:
+                    return
 
     async def run_for(self, seconds: float, settle_rounds: int = 30) -> None:
         """Let `seconds` of fake time pass: jump to each sleeper deadline in turn (waking it

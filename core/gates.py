@@ -177,30 +177,37 @@ async def _command_gate(
     argv = ["/bin/sh", "-c", gate] if isinstance(gate, str) else list(gate)
     full_env = {**os.environ, **(env or {}), **ctx.env()}
     try:
-        proc = await spawn(argv, env=full_env, cwd=cwd, stdin=False)
+        child = await spawn(argv, env=full_env, cwd=cwd, stdin=False)
     except (OSError, ValueError) as exc:
         return _errored(redact(f"gate could not be started: {exc}"), on_error)
+    proc = child.proc
     assert proc.stdout is not None and proc.stderr is not None
     out_task = asyncio.ensure_future(_read_capped(proc.stdout))
     err_task = asyncio.ensure_future(_read_capped(proc.stderr))
 
     async def finish() -> int:
-        code = await proc.wait()
+        code = await child.wait_exit()
         # Children left in the gate's group would hold the pipes open: end them.
-        await terminate_group(proc, 0.5)
-        await asyncio.gather(out_task, err_task)
+        await terminate_group(child, 0.5)
+        await asyncio.wait({out_task, err_task}, timeout=1.0)
         return code
 
     try:
-        finished, code = await _race(finish(), clock, limit)
-    except asyncio.CancelledError:
-        await asyncio.shield(terminate_group(proc, 0, sig=signal.SIGKILL))
-        raise
-    if not finished:
-        await terminate_group(proc, 0, sig=signal.SIGKILL)
+        try:
+            finished, code = await _race(finish(), clock, limit)
+        except asyncio.CancelledError:
+            await asyncio.shield(terminate_group(child, 0, sig=signal.SIGKILL))
+            raise
+        if not finished:
+            await terminate_group(child, 0, sig=signal.SIGKILL)
+            return _timed_out(limit)
+    finally:
         for t in (out_task, err_task):
-            t.cancel()
-        return _timed_out(limit)
+            if not t.done():
+                t.cancel()
+        child.close()
+    if not (out_task.done() and err_task.done()) or out_task.cancelled() or err_task.cancelled():
+        return GateResult(run=False, exit_code=code, reason="gate output could not be read")
     stdout = out_task.result().decode("utf-8", "replace")
     stderr = err_task.result().decode("utf-8", "replace")
     if code == 0:

@@ -28,48 +28,54 @@ MAX_BACKOFF = 3600.0
 
 class OutputTail:
     """Keeps the last `limit` bytes of interleaved output (and a short stderr tail for error
-    messages), counting everything so the truncation note can say how much was dropped."""
+    messages), counting everything so the truncation note can say how much was dropped.
+    Trimming is amortised (done when twice the limit is held) so a flood stays cheap."""
 
     def __init__(self, limit: int) -> None:
         self.limit = max(0, limit)
-        self._parts: deque[str] = deque()
+        self._parts: deque[tuple[str, int]] = deque()
         self._kept = 0
         self.total = 0
-        self.dropped = 0
         self._stderr: deque[str] = deque()
         self._stderr_len = 0
 
     def add(self, text: str, stream: str) -> None:
-        size = len(text.encode("utf-8", "replace")) if not text.isascii() else len(text)
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
         self.total += size
-        self._parts.append(text)
+        self._parts.append((text, size))
         self._kept += size
-        while self._kept > self.limit and self._parts:
-            head = self._parts[0]
-            head_size = len(head.encode("utf-8", "replace")) if not head.isascii() else len(head)
-            excess = self._kept - self.limit
-            if head_size <= excess:
-                self._parts.popleft()
-                self._kept -= head_size
-                self.dropped += head_size
-            else:  # cut the front of the oldest piece
-                cut = head.encode("utf-8", "replace")[excess:].decode("utf-8", "ignore")
-                self._parts[0] = cut
-                new_size = len(cut.encode())
-                self._kept -= head_size - new_size
-                self.dropped += head_size - new_size
+        if self._kept > 2 * self.limit + 4096:
+            self._trim()
         if stream == "stderr":
             self._stderr.append(text)
             self._stderr_len += len(text)
             while self._stderr_len > STDERR_TAIL and len(self._stderr) > 1:
                 self._stderr_len -= len(self._stderr.popleft())
 
+    def _trim(self) -> None:
+        parts = self._parts
+        while parts and self._kept - parts[0][1] >= self.limit:
+            self._kept -= parts.popleft()[1]
+        if self._kept > self.limit and parts:  # cut the front of the oldest piece
+            head, size = parts[0]
+            cut = head.encode("utf-8", "replace")[self._kept - self.limit :]
+            text = cut.decode("utf-8", "ignore")
+            new_size = len(text.encode())
+            parts[0] = (text, new_size)
+            self._kept -= size - new_size
+
+    @property
+    def dropped(self) -> int:
+        self._trim()
+        return self.total - self._kept
+
     @property
     def truncated(self) -> bool:
         return self.dropped > 0
 
     def text(self) -> str:
-        body = "".join(self._parts)
+        self._trim()
+        body = "".join(t for t, _ in self._parts)
         if self.dropped:
             return f"[… {self.dropped:,} earlier bytes not kept; {self.total:,} in all …]\n{body}"
         return body
