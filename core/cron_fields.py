@@ -173,55 +173,54 @@ def parse_fields(expr: str, texts: list[str]) -> ParsedFields:
         if text == "*":  # the common cases first, without the general machinery
             vals.append(_FULL[k])
             continue
-        fld = FIELDS[k]
         if text.isdigit() and text.isascii():
             v = int(text)
-            if fld.lo <= v <= fld.hi:
+            if _LO[k] <= v <= _HI[k]:
                 vals.append((v,))
                 continue
         fast = _fast_field(text, k)
         if fast is None:  # names, specials, notes or errors: the careful path
-            fast = _parse_field(_Ctx(expr, fld, k), text, out)
-        vals.append(tuple(fast))
-    out.minutes = tuple(sorted(vals[0])) if len(vals[0]) > 1 else vals[0]
-    out.hours = tuple(sorted(vals[1])) if len(vals[1]) > 1 else vals[1]
-    out.dom = _FULL_DOM if vals[2] is _FULL[2] else frozenset(vals[2])
-    out.months = tuple(sorted(vals[3])) if len(vals[3]) > 1 else vals[3]
-    out.dow = _FULL_DOW if vals[4] is _FULL[4] else frozenset([v % 7 for v in vals[4]])
+            fast = tuple(sorted(_parse_field(_Ctx(expr, FIELDS[k], k), text, out)))
+        vals.append(fast)
+    out.minutes, out.hours, dom, out.months, dow = vals
+    out.dom = _FULL_DOM if dom is _FULL[2] else frozenset(dom)
+    out.dow = _FULL_DOW if dow is _FULL[4] else frozenset([v % 7 for v in dow])
     return out
 
 
 _ITEM = re.compile(r"(?:(\*)|(\d+)(?:-(\d+))?)(?:/(\d+))?\Z", re.ASCII)
+_LO = tuple(f.lo for f in FIELDS)
+_HI = tuple(f.hi for f in FIELDS)
 
 
-def _fast_field(text: str, k: int) -> set[int] | None:
-    """Plain numeric lists, ranges and steps, or None to take the careful path (which
-    also produces every error message and step warning)."""
-    fld = FIELDS[k]
-    lo_f, hi_f = fld.lo, fld.hi
-    vals: set[int] = set()
-    for item in text.split(","):
-        m = _ITEM.match(item)
-        if m is None:
+def _fast_field(text: str, k: int) -> tuple[int, ...] | None:
+    """Plain numbers, ranges, steps and lists of them, as a sorted tuple; or None to take
+    the careful path (which also produces every error message and step warning)."""
+    if "," in text:
+        vals: set[int] = set()
+        for item in text.split(","):
+            one = _fast_field(item, k)
+            if one is None:
+                return None
+            vals.update(one)
+        return tuple(sorted(vals))
+    m = _ITEM.match(text)
+    if m is None:
+        return None
+    star, a, b, step = m.groups()
+    if star:
+        lo, hi = _LO[k], _FULL[k][-1]
+    else:
+        lo = int(a)
+        hi = int(b) if b else lo
+        if lo < _LO[k] or hi > _HI[k] or hi < lo or (step and not b):
             return None
-        star, a, b, step = m.groups()
-        if star:
-            lo, hi = lo_f, _FULL[k][-1]
-        else:
-            lo = int(a)
-            hi = int(b) if b else lo
-            if lo < lo_f or hi > hi_f or hi < lo or (step and not b):
-                return None
-        if step:
-            n = int(step)
-            if n == 0 or n > hi - lo or (star and k != 2 and (hi - lo + 1) % n):
-                return None
-            vals.update(range(lo, hi + 1, n))
-        elif lo == hi:
-            vals.add(lo)
-        else:
-            vals.update(range(lo, hi + 1))
-    return vals
+    if not step:
+        return (lo,) if lo == hi else tuple(range(lo, hi + 1))
+    n = int(step)
+    if n == 0 or n > hi - lo or (star and k != 2 and (hi - lo + 1) % n):
+        return None
+    return tuple(range(lo, hi + 1, n))
 
 
 def _parse_field(ctx: _Ctx, text: str, out: ParsedFields) -> set[int]:
