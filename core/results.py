@@ -61,7 +61,7 @@ class GateResult:
     reason: str = ""
     error: str = ""
     timed_out: bool = False
-    duration: float = 0.0
+    duration: float = field(default=0.0, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
