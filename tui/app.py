@@ -15,12 +15,13 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
 
-from crondeck.core.clock import Clock, SystemClock
-from crondeck.core.scheduler import Scheduler
-from crondeck.core.zones import local_zone
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+
+from crondeck.core.clock import Clock, SystemClock
+from crondeck.core.scheduler import Scheduler
+from crondeck.core.zones import local_zone
 
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog

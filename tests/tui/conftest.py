@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+
 from crondeck.core.agents import RunContext
 from crondeck.core.clock import FakeClock
 from crondeck.core.gates import GateSkip

@@ -3,6 +3,7 @@
 import asyncio
 
 from conftest import SIZE, settle, text_of
+
 from crondeck.tui.screens.details import JobDetailsScreen
 from crondeck.tui.screens.help import HelpScreen
 from crondeck.tui.widgets.history import HistoryList
@@ -169,7 +170,8 @@ def test_help_lists_every_key(make_app):
                            "follow the output", "filter jobs", "cycle panes", "quit"):
                 assert any(needle in d for d in described), needle
             keys = {k for _, k, _ in app.screen.entries}
-            assert {"space / p", "r", "s", "x", "/", "tab", "f", "P", "?", "q"} <= keys
+            wanted = {"space / p", "r", "s", "x", "/", "tab", "f", "P", "?", "q"}
+            assert wanted <= {k.strip() for k in keys}
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
 

@@ -4,6 +4,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from conftest import SIZE, settle
+
 from crondeck.core.clock import FakeClock
 from crondeck.core.scheduler import Scheduler
 from crondeck.tui.app import CrondeckApp

@@ -3,6 +3,7 @@
 import asyncio
 
 from conftest import SIZE, settle
+
 from crondeck.core.results import RunStatus
 from crondeck.tui.screens.quit_dialog import QuitDialog
 

@@ -64,13 +64,13 @@ class DashboardScreen(Screen[None]):
                 tooltip="cycle panes: jobs, upcoming, output, history"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False, id="panes.prev",
                 tooltip="cycle panes backwards"),
-        Binding("f", "toggle_follow", "Follow", id="output.follow",
+        Binding("f", "toggle_follow", "Follow", show=False, id="output.follow",
                 tooltip="follow the output (stick to the end) on/off"),
         Binding("T", "toggle_timestamps", "Timestamps", show=False, id="output.timestamps",
                 tooltip="show/hide timestamps in the output"),
         Binding("h", "toggle_history_scope", "History scope", show=False, id="history.scope",
                 tooltip="history: all jobs / only the selected job"),
-        Binding("P", "pause_all", "Pause all", id="all.pause",
+        Binding("P", "pause_all", "Pause all", show=False, id="all.pause",
                 tooltip="pause every job (asks for a note and a duration)"),
         Binding("P", "resume_all", "Resume all", id="all.resume", tooltip="resume every job"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="this list of keys"),
@@ -108,7 +108,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="bottom"):
             yield OutputPane(zone=self.zone, id="output")
             yield HistoryList(now=self.now, zone=self.zone, id="history")
-        yield Footer()
+        yield Footer(compact=False, show_command_palette=False)
 
     @property
     def table(self) -> JobTable:
@@ -161,10 +161,14 @@ class DashboardScreen(Screen[None]):
         if ch.jobs or ch.removed or ch.added or ch.scheduler:
             self.table.set_rows(model.rows)
             self._upcoming_dirty = True
+            if len(model.rows) <= 2_000:  # cheap: at once; bigger decks refresh on the tick
+                self._recompute_upcoming()
             self._refresh_header()
         if ch.history:
             self.history.set_results(model.history)
         self._update_output(ch.started, ch.output, [r.run_id for r in ch.finished])
+        if ch.scheduler or self.table.selected in ch.jobs:
+            self.refresh_bindings()  # Pause <-> Resume, Cancel run only while running
         for result in ch.failures:
             word, reason = describe(result)
             self.app.notify(f"{result.job}: {reason or word}", title=f"Run {word}",
@@ -299,7 +303,7 @@ class DashboardScreen(Screen[None]):
         if action == "resume":
             return job is not None and job.paused
         if action == "cancel_run":
-            return True if row is not None and row.status == "running" else None
+            return row is not None and row.status == "running"
         if action == "pause_all":
             return not self.scheduler.paused
         if action == "resume_all":
@@ -348,8 +352,6 @@ class DashboardScreen(Screen[None]):
             policy = self.scheduler.jobs[job].options.overlap
             self.app.notify(f"{job} not started: {reason} (overlap = {policy})",
                             severity="warning", timeout=5)
-        else:
-            self.app.notify(f"{job}: run started", timeout=3)
 
     def action_skip_next(self) -> None:
         job = self._job()

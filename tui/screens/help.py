@@ -40,22 +40,27 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: Iterable[tuple[str, Binding]]) -> None:
         super().__init__()
-        self.entries = [(group, key_label(b.key), b.tooltip or b.description)
-                        for group, b in bindings]
+        entries: list[tuple[str, str, str]] = []
+        for group, b in bindings:
+            keys, what = key_label(b.key), b.tooltip or b.description
+            if entries and entries[-1][:2] == (group, keys):  # e.g. pause / resume
+                entries[-1] = (group, keys, f"{entries[-1][2]}; again: {what.split(' the ')[0]}")
+            else:
+                entries.append((group, keys, what))
+        self.entries = entries
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(no_wrap=True)
-        table.add_column()
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column(no_wrap=True, width=20)
+        table.add_column(ratio=1)
         last_group = None
         for group, keys, what in [*self.entries, *PANE_KEYS]:
             if group != last_group:
                 if last_group is not None:
-                    table.add_row("", "", "")
-                table.add_row(Text(group, style="underline"), "", "")
+                    table.add_row("", "")
+                table.add_row(Text(group, style="bold underline"), "")
                 last_group = group
-            table.add_row("", Text(keys, style="bold"), what)
+            table.add_row(Text(f"  {keys}", style="bold"), what)
         with Vertical(id="dialog"):
             yield Label("crondeck keys", id="title")
             with VerticalScroll():

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import ClassVar
 
-from crondeck.core.durations import DurationError, parse_duration
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
+
+from crondeck.core.durations import DurationError, parse_duration
 
 __all__ = ["PauseDialog", "PauseRequest"]
 

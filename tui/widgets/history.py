@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
-from crondeck.core.results import RunResult, RunStatus
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.reactive import reactive
+
+from crondeck.core.results import RunResult, RunStatus
 
 from ..format import clock_time
 from ..model import LAST_GLYPH
@@ -59,6 +60,7 @@ class HistoryList(LineList):
     }
     job_filter = reactive("")
     cursor_when_blurred = False
+    empty_text = "nothing yet: runs, skips, misses and failures appear here"
 
     @dataclass
     class RunChosen(Message):

@@ -77,6 +77,7 @@ class JobTable(LineList):
         "job-table--idle", "job-table--schedule",
     }
 
+    empty_text = "no jobs match the filter (esc clears it)"
     sort_key = reactive("next")
     filter_text = reactive("")
 
@@ -98,12 +99,14 @@ class JobTable(LineList):
         self.rows: Mapping[str, JobRow] = {}
         self.order: list[str] = []
         self.selected: str | None = None
+        self._name_width = 18
 
     # -- data ------------------------------------------------------------------------------
 
     def set_rows(self, rows: Mapping[str, JobRow]) -> None:
         """New or changed rows: re-sort and re-filter, keeping the cursor on its job."""
         self.rows = rows
+        self._name_width = max(4, max((len(n) for n in rows), default=4))
         self._reorder()
 
     def watch_sort_key(self) -> None:
@@ -152,6 +155,8 @@ class JobTable(LineList):
 
     def _columns(self, width: int) -> list[tuple[_Col, int]]:
         cols = next(c for minimum, c in _LAYOUTS if width >= minimum)
+        cols = [_Col(c.key, c.title, min(c.width, self._name_width), c.justify)
+                if c.key == "name" else c for c in cols]
         fixed = sum(c.width for c in cols) + len(cols) - 1
         flex = max(8, width - fixed)
         return [(c, c.width or flex) for c in cols]
@@ -206,7 +211,10 @@ class JobTable(LineList):
             if row.status == "paused" and (row.note or row.until):
                 note = f"‖ {row.note}" if row.note else "‖ paused"
                 if row.until:
-                    note += f" (until {clock_time(row.until, self.zone, now)})"
+                    soon = (row.until - now).total_seconds() < 86400
+                    until = (row.until.astimezone(self.zone).strftime("%H:%M") if soon
+                             else clock_time(row.until, self.zone, now))
+                    note += f" (until {until})"
                 return Text(note, style=self._style("job-table--paused"))
             cell = Text(row.schedule)
             if row.description and row.description.lower() != row.schedule.lower():

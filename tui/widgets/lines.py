@@ -43,6 +43,7 @@ class LineList(ScrollView, can_focus=True):
     cursor = reactive(0, always_update=True, repaint=False)
     has_header = True
     cursor_when_blurred = True  # False: the cursor shows only while the pane has focus
+    empty_text = ""  # shown (dim) in the first row while there are no rows
 
     @dataclass
     class CursorMoved(Message):
@@ -149,6 +150,10 @@ class LineList(ScrollView, can_focus=True):
             text.stylize(self.get_component_rich_style("line-list--header"))
             return self._strip(text, width, base)
         index = int(self.scroll_y) + y - self._top
+        if index == 0 and self.row_count == 0 and self.empty_text:
+            text = Text(self.empty_text)
+            text.stylize(self.get_component_rich_style("line-list--dim"))
+            return self._strip(text, width, base)
         if index < 0 or index >= self.row_count:
             return Strip.blank(width, base)
         text = self.render_row(index, width)

@@ -29,6 +29,7 @@ class UpcomingList(LineList):
 
     has_header = False
     cursor_when_blurred = False
+    empty_text = "no fires coming up"
 
     @dataclass
     class JobChosen(Message):
