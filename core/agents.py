@@ -13,6 +13,7 @@ import importlib
 import inspect
 import os
 import shlex
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -284,4 +285,15 @@ def as_agent(obj: Any) -> Agent:
         )
     if isinstance(obj, list | tuple) and obj and all(isinstance(a, str) for a in obj):
         return CommandAgent(list(obj))
-    return PythonAgent(obj)
+    try:  # one wrapper per callable: adding 10,000 jobs must not inspect it 10,000 times
+        cached = _WRAPPED.get(obj)
+    except TypeError:
+        cached = None
+    if cached is None:
+        cached = PythonAgent(obj)
+        with contextlib.suppress(TypeError):
+            _WRAPPED[obj] = cached
+    return cached
+
+
+_WRAPPED: weakref.WeakKeyDictionary[Any, PythonAgent] = weakref.WeakKeyDictionary()

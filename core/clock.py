@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -41,6 +42,10 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> asyncio.TimerHandle:
+        """Run `fn` after `seconds` (a timer, not a task: cheap enough for every run)."""
+        return asyncio.get_running_loop().call_later(max(0.0, seconds), fn)
+
     def __repr__(self) -> str:
         return "SystemClock()"
 
@@ -71,6 +76,18 @@ class FakeClock:
         finally:
             if not fut.done():
                 fut.cancel()  # leaves a dead entry, skipped by _wake/_next_deadline
+
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> asyncio.Future[None]:
+        """Run `fn` once fake time has advanced by `seconds`; cancel() the result to drop it."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(
+            self._sleepers, (self._now + timedelta(seconds=max(0.0, seconds)),
+                             next(self._counter), fut)
+        )
+        fut.add_done_callback(lambda f: None if f.cancelled() else fn())
+        if seconds <= 0:
+            self._wake()
+        return fut
 
     @property
     def sleepers(self) -> int:

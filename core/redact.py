@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-__all__ = ["SECRET_NAME_PARTS", "LineRedactor", "Redactor", "redact", "secret_env_values"]
+__all__ = [
+    "SECRET_NAME_PARTS",
+    "LineRedactor",
+    "Redactor",
+    "redact",
+    "refresh_env",
+    "secret_env_values",
+]
 
 SECRET_NAME_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 MIN_SECRET_LEN = 4  # shorter values ("1", "yes") would redact ordinary words everywhere
 MASK = "[REDACTED]"
+ENV_TTL = 1.0
+_env_cache: tuple[float, tuple[tuple[str, str], ...]] | None = None
 
 _SHAPES = [
     r"-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|\Z)",
@@ -55,13 +65,23 @@ class Redactor:
 
     @classmethod
     def from_env(cls, *extra: Mapping[str, str] | None) -> Redactor:
-        """A redactor for os.environ plus any job/agent-specific environments."""
-        values = secret_env_values()
-        for env in extra:
-            if env:
-                for value, name in secret_env_values(env).items():
-                    values.setdefault(value, name)
-        return _cached(tuple(sorted(values.items())))
+        """A redactor for os.environ plus any job/agent-specific environments.
+
+        os.environ is rescanned at most every ENV_TTL seconds: a burst of 1,000 runs
+        starting together must not scan and decode the environment 1,000 times."""
+        global _env_cache
+        now = time.monotonic()
+        if _env_cache is None or now - _env_cache[0] > ENV_TTL:
+            _env_cache = (now, tuple(sorted(secret_env_values().items())))
+        items = _env_cache[1]
+        if any(extra):
+            values = dict(items)
+            for env in extra:
+                if env:
+                    for value, name in secret_env_values(env).items():
+                        values.setdefault(value, name)
+            items = tuple(sorted(values.items()))
+        return _cached(items)
 
     def __call__(self, text: str) -> str:
         if not text:
@@ -98,6 +118,13 @@ class LineRedactor:
         return self._redact(line)
 
 
+def refresh_env() -> None:
+    """Forget the cached scan of os.environ (the scheduler calls this once per wake-up, so
+    a secret exported a moment ago is redacted from the next run on)."""
+    global _env_cache
+    _env_cache = None
+
+
 def _compile(values: Iterable[str]) -> re.Pattern[str]:
     parts = [re.escape(v) for v in values] + _SHAPES
     return re.compile("|".join(f"(?:{p})" for p in parts))
@@ -109,5 +136,6 @@ def _cached(items: tuple[tuple[str, str], ...]) -> Redactor:
 
 
 def redact(text: str, env: Mapping[str, str] | None = None) -> str:
-    """Redact `text` with the secrets of os.environ (plus `env`) and the token shapes."""
+    """Redact `text` with the secrets of os.environ (read now, plus `env`) and token shapes."""
+    refresh_env()
     return Redactor.from_env(env)(text)

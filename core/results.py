@@ -41,9 +41,9 @@ def make_run_id(job: str, scheduled_for: datetime) -> str:
     """`"<job>@<scheduled UTC ISO>"`: the idempotency key of a slot (one run per job and time)."""
     if scheduled_for.tzinfo is None:
         raise ValueError("run ids need an aware datetime")
-    utc = scheduled_for.astimezone(UTC)
-    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return f"{job}@{utc.strftime(spec)}"
+    if scheduled_for.tzinfo is not UTC:
+        scheduled_for = scheduled_for.astimezone(UTC)
+    return f"{job}@{scheduled_for.isoformat()[:-6]}Z"  # drop "+00:00"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,15 +5,16 @@ output collection, and the result. Kept apart from the loop so each reads on its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import traceback
 from collections import deque
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .agents import RunContext
+from .clock import Clock
 from .events import GateDecided, GateStarted, OutputChunk, RunFinished, RunQueued, RunStarted
 from .gates import run_gate
-from .redact import Redactor
+from .redact import LineRedactor, Redactor
 from .results import GateResult, RunResult, RunStatus, SkipReason
 
 if TYPE_CHECKING:
@@ -84,28 +85,22 @@ class OutputTail:
         return "".join(self._stderr)[-STDERR_TAIL:].strip()
 
 
-async def _race_clock(
-    sched: Scheduler, task: asyncio.Task[int | None], limit: float | None
-) -> bool:
-    """Wait for `task`; False if the clock's `timeout` passed first. Cancellation of the
-    caller cancels the task and waits for its cleanup (killing processes) first."""
-    if limit is None:
-        waiters: set[asyncio.Future[Any]] = {task}
-        timer = None
-    else:
-        timer = asyncio.ensure_future(sched.clock.sleep(limit))
-        waiters = {task, timer}
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        raise
-    finally:
-        if timer is not None:
-            timer.cancel()
-    return task.done()
+class _Cancellable(Protocol):
+    def cancel(self) -> Any: ...
+
+
+def _call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellable:
+    """Call `fn` after `delay` seconds of the clock's time (cheap for clocks that offer
+    call_later; otherwise a task sleeping on the clock)."""
+    call_later = getattr(clock, "call_later", None)
+    if call_later is not None:
+        return call_later(delay, fn)  # type: ignore[no-any-return]
+
+    async def later() -> None:
+        await clock.sleep(delay)
+        fn()
+
+    return asyncio.ensure_future(later())
 
 
 async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle) -> None:
@@ -207,14 +202,17 @@ async def _attempt(
                     scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
     async with sem:
         tail = OutputTail(opts.output_tail_bytes)
-        streams = {"stdout": redactor.lines(), "stderr": redactor.lines()}
+        streams: dict[str, LineRedactor] = {}
         bus = sched.bus
         name, run_id = job.name, handle.run_id
 
         def emit(text: str, stream: Literal["stdout", "stderr"]) -> None:
             if ctx.cancelled or not text:
                 return
-            clean = streams[stream](text)
+            line_redactor = streams.get(stream)
+            if line_redactor is None:
+                line_redactor = streams[stream] = redactor.lines()
+            clean = line_redactor(text)
             if not clean:
                 return
             tail.add(clean, stream)
@@ -227,32 +225,38 @@ async def _attempt(
         sched._run_started(job, handle)
         sched._emit(RunStarted, job=name, run_id=run_id, scheduled_for=handle.scheduled_for,
                     attempt=handle.attempt, manual=handle.manual)
-        task = asyncio.create_task(job.agent.execute(ctx))
+        # Let every other run due now start too before this agent's own code gets the loop
+        # (an agent that computes before its first await would otherwise delay them all).
+        await asyncio.sleep(0)
+        # The agent runs inline in this task; a clock timer cancels it on timeout. No extra
+        # tasks per run: 1,000 runs falling due together must start within milliseconds.
+        me = asyncio.current_task()
+        assert me is not None
+        timed_out = False
+
+        def on_timeout() -> None:
+            nonlocal timed_out
+            timed_out = True
+            me.cancel()
+
+        timer = _call_later(sched.clock, opts.timeout, on_timeout) if opts.timeout else None
         exit_code: int | None = None
         error = ""
         try:
-            finished = await _race_clock(sched, task, opts.timeout)
+            exit_code = await job.agent.execute(ctx)
         except asyncio.CancelledError:
+            if not timed_out or handle.cancel_reason:
+                ctx.cancelled = True
+                raise
+            me.uncancel()
             ctx.cancelled = True
-            raise
-        if not finished:
-            ctx.cancelled = True
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
             status = RunStatus.TIMED_OUT
             error = f"timed out after {opts.timeout:g}s"
-        elif task.cancelled():
-            status = RunStatus.CANCELLED
-            error = handle.cancel_reason or "cancelled"
-        elif task.exception() is not None:
-            exc = task.exception()
-            assert exc is not None
+        except Exception as exc:
             status = RunStatus.FAILED
             tb = "".join(traceback.format_exception(exc)[-12:])
             error = redactor(f"{type(exc).__name__}: {exc}\n{tb}".strip())
         else:
-            exit_code = task.result()
             if exit_code in (0, None):
                 status = RunStatus.OK
             else:
@@ -262,6 +266,9 @@ async def _attempt(
                 error = f"exit code {exit_code}" + (f": {last}" if last else "")
                 if err_tail and err_tail != last:
                     error += f"\n{err_tail}"
+        finally:
+            if timer is not None:
+                timer.cancel()
         return RunResult(
             run_id=run_id,
             job=name,
