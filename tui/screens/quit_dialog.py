@@ -39,9 +39,9 @@ class QuitDialog(ModalScreen[QuitChoice | None]):
             yield Label("Wait lets them finish (no new runs start); terminate stops them now "
                         "and records them as cancelled.", classes="hint")
             with Horizontal(id="buttons"):
-                yield Button("Wait for them [w]", variant="primary", id="wait")
-                yield Button("Terminate [t]", variant="error", id="terminate")
-                yield Button("Stay [esc]", id="stay")
+                yield Button("Wait for them (w)", variant="primary", id="wait")
+                yield Button("Terminate (t)", variant="error", id="terminate")
+                yield Button("Stay (esc)", id="stay")
 
     def on_mount(self) -> None:
         self.query_one("#wait", Button).focus()

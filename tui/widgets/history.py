@@ -101,7 +101,7 @@ class HistoryList(LineList):
     def render_header(self, width: int) -> Text:
         jw = self._job_width()
         job = f"{'JOB':<{jw}} " if jw else ""
-        return Text(f"{'TIME':>8} {job}{'STATUS':<16} REASON")
+        return Text(f"{'TIME':>8} {job}{'STATUS':<19} REASON")
 
     def render_row(self, index: int, width: int) -> Text:
         r = self.items[index]
@@ -116,7 +116,7 @@ class HistoryList(LineList):
         if jw:
             name = r.job if len(r.job) <= jw else r.job[: jw - 1] + "…"
             text.append(f"{name:<{jw}} ", style="bold")
-        text.append(f"{LAST_GLYPH.get(r.status.value, '?')} {word:<14} ", style=style)
+        text.append(f"{LAST_GLYPH.get(r.status.value, '?')} {word:<17} ", style=style)
         text.append(reason, style=self.get_component_rich_style("line-list--dim", partial=True)
                     if r.status is RunStatus.OK else Style())
         return text
