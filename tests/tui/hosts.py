@@ -1,0 +1,31 @@
+"""Small host apps for the part-2 screens (builder, editor, themes), so their tests do not
+depend on the dashboard: each pushes one screen with a fixed clock and frozen blink."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from textual.app import App
+
+from crondeck.tui.screens.cron_builder import CronBuilderScreen
+
+NOW = datetime(2025, 3, 3, 8, 58, 30, tzinfo=UTC)  # a Monday
+DST_NOW = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)  # two days before Europe's spring change
+SIZE = (120, 40)
+
+
+class BuilderApp(App[None]):
+    """Shows the cron builder; `results` collects what it dismissed with."""
+
+    def __init__(self, expression: str = "", *, zone: str = "Europe/Berlin",
+                 now: datetime = NOW, use: bool = False, **kw: Any) -> None:
+        super().__init__()
+        self.results: list[str | None] = []
+        self._args = (expression, zone, now, use, kw)
+
+    def on_mount(self) -> None:
+        expression, zone, now, use, kw = self._args
+        screen = CronBuilderScreen(expression, zone=zone, now=lambda: now, local=UTC,
+                                   use=use, live=False, **kw)
+        self.push_screen(screen, self.results.append)

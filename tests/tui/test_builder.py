@@ -1,0 +1,248 @@
+"""The cron builder: every keystroke re-validates and re-previews; errors sit under their
+column; presets and pickers build expressions; "Use" returns the expression."""
+
+import asyncio
+from datetime import UTC, datetime
+
+from hosts import DST_NOW, SIZE, BuilderApp
+
+from crondeck.tui.cron_view import gap, preview
+from crondeck.tui.screens.cron_builder import CronBuilderScreen
+from crondeck.tui.widgets.cron_pickers import PRESETS, build_expression
+from crondeck.tui.widgets.cron_preview import ErrorLine, FieldsView, FiresView, WarningsView
+
+
+def shown(widget) -> str:
+    return widget.render().plain
+
+
+def run(app, steps):
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await steps(pilot, app.screen)
+
+    asyncio.run(go())
+
+
+# -- the view model (no Textual) -----------------------------------------------------------
+
+
+def test_gap_two_units():
+    assert gap(900) == "+15m"
+    assert gap(2 * 86400 + 16 * 3600 + 59) == "+2d 16h"
+    assert gap(90) == "+1m 30s"
+    assert gap(3600) == "+1h"
+    assert gap(0) == "+0s"
+
+
+def test_preview_breakdown_description_and_fires():
+    now = datetime(2025, 3, 3, 8, 58, 30, tzinfo=UTC)
+    p = preview("*/15 9-17 * * 1-5", "Europe/Berlin", now, 3, local=UTC)
+    assert p.ok
+    assert p.description == "Every 15 minutes, 09:00–17:59, Monday through Friday"
+    assert [r.name for r in p.fields] == ["minute", "hour", "day of month", "month",
+                                         "day of week"]
+    assert p.fields[0].meaning == "at :00, :15, :30 and :45"
+    assert p.fields[4].meaning == "Mon–Fri"
+    assert "0–59" in p.fields[0].allowed
+    first = p.fires[0]
+    assert first.at.isoformat() == "2025-03-03T10:00:00+01:00"
+    assert first.local is not None and first.local.hour == 9  # operator's zone beside it
+    assert first.gap == "+1m 30s"
+    assert p.fires[1].gap == "+15m"
+
+
+def test_preview_same_zone_has_no_local_column():
+    p = preview("0 9 * * *", "UTC", datetime(2025, 3, 3, tzinfo=UTC), 2, local=UTC)
+    assert all(f.local is None for f in p.fires)
+
+
+def test_preview_warnings_are_the_engines_tagged_by_kind():
+    now = datetime(2025, 3, 3, tzinfo=UTC)
+    p = preview("*/7 0 1 * 1", "Europe/Berlin", now)
+    kinds = [w.kind for w in p.warnings]
+    assert kinds[0] == "step" and "or" in kinds
+    p = preview("30 2 * * *", "Europe/Berlin", now)
+    dst = [w.text for w in p.warnings if w.kind == "dst"]
+    assert dst[0] == "2025-03-30: 02:30 does not exist (DST change); runs at 03:00 instead"
+
+
+def test_preview_marks_fires_moved_by_dst():
+    p = preview("30 2 * * *", "Europe/Berlin", DST_NOW, 4)
+    marked = [f for f in p.fires if f.dst]
+    assert len(marked) == 1
+    assert marked[0].at.isoformat() == "2025-03-30T03:00:00+02:00"
+    assert "02:30 does not exist" in marked[0].dst
+
+
+def test_preview_interval_and_macro():
+    now = datetime(2025, 3, 3, 8, 58, 30, tzinfo=UTC)
+    p = preview("@every 90s", "UTC", now, 3)
+    assert p.interval and p.description == "Every 1 minute 30 seconds"
+    assert [f.gap for f in p.fires] == ["+1m 30s", "+1m 30s", "+1m 30s"]
+    p = preview("@daily", "UTC", now, 1)
+    assert p.expanded == "0 0 * * *"
+
+
+def test_build_expression_from_picker_choices():
+    assert build_expression(0, (9, 9), {1, 2, 3, 4, 5}) == "0 9 * * 1-5"
+    assert build_expression(30, (9, 17), {6, 0}) == "30 9-17 * * 6,7"
+    assert build_expression(5, None, set()) == "5 * * * *"
+    assert build_expression(0, (0, 23), {1, 3, 5}) == "0 * * * 1,3,5"
+
+
+# -- the screen ----------------------------------------------------------------------------
+
+
+def test_typing_changes_the_preview_on_every_keystroke():
+    async def steps(pilot, screen):
+        assert "Every minute" in shown(screen.query_one("#description"))
+        await pilot.press("ctrl+u", *"0 9 * * 1-5")
+        await pilot.pause()
+        assert str(screen.query_one("#description").render()) == (
+            "At 09:00, Monday through Friday")
+        assert "Mon–Fri" in shown(screen.query_one(FieldsView))
+        fires = shown(screen.query_one(FiresView))
+        assert "Tue 04 Mar 09:00 CET" in fires and "08:00 UTC" in fires
+        # one more keystroke: different schedule, different fires
+        await pilot.press("backspace", "backspace", "backspace", "6")
+        await pilot.pause()
+        assert "At 09:00 on Saturday" in str(screen.query_one("#description").render())
+        assert "Sat 08 Mar 09:00" in shown(screen.query_one(FiresView))
+
+    run(BuilderApp("* * * * *"), steps)
+
+
+def test_error_sits_under_its_column_then_is_fixed():
+    async def steps(pilot, screen):
+        await pilot.press("end", "ctrl+u", *"0 24 * * *")
+        await pilot.pause()
+        line = screen.query_one(ErrorLine)
+        assert line.error is not None
+        caret, message = shown(line).split("\n")
+        assert caret == "  ^^"  # "0 24 * * *": the hour starts at column 2
+        assert message.strip() == "✗ hour: 24 is out of range 0–23"
+        assert screen.query_one("#expr").has_class("-invalid")
+        assert "fix the expression" in shown(screen.query_one(FieldsView))
+        assert "no fires" in shown(screen.query_one(FiresView))
+        # fix it: 24 -> 23
+        await pilot.press("home", "right", "right", "right", "right", "backspace", "3")
+        await pilot.pause()
+        assert screen.expression == "0 23 * * *"
+        assert line.error is None
+        assert "At 23:00" in str(screen.query_one("#description").render())
+        assert not screen.query_one("#expr").has_class("-invalid")
+
+    run(BuilderApp("0 9 * * *"), steps)
+
+
+def test_preset_buttons_set_the_expression():
+    async def steps(pilot, screen):
+        labels = [label for label, _ in PRESETS]
+        for label in ("weekdays 09:00", "@every 90s", "15 min"):
+            await pilot.click(f"#preset-{labels.index(label)}")
+            await pilot.pause()
+            assert screen.expression == dict(PRESETS)[label]
+        assert str(screen.query_one("#description").render()) == "Every 15 minutes"
+
+    run(BuilderApp("0 0 1 1 *"), steps)
+
+
+def test_weekday_toggles_and_hours_build_an_expression():
+    async def steps(pilot, screen):
+        # the picker shows the typed expression's shape: Mon–Fri at 09:00
+        assert screen.query_one("#day-1").value and not screen.query_one("#day-6").value
+        await pilot.click("#day-6")  # add Saturday
+        await pilot.pause()
+        assert screen.expression == "0 9 * * 1-6"
+        await pilot.click("#hour-to")
+        await pilot.press("end", "backspace", "backspace", *"17")
+        await pilot.pause()
+        assert screen.expression == "0 9-17 * * 1-6"
+        assert str(screen.query_one("#description").render()) == (
+            "At minute 0 past hours 09–17, Monday through Saturday")
+
+    run(BuilderApp("0 9 * * 1-5"), steps)
+
+
+def test_dst_warning_and_moved_fire_are_marked():
+    async def steps(pilot, screen):
+        warnings = shown(screen.query_one(WarningsView))
+        assert "DST" in warnings and "runs at 03:00 instead" in warnings
+        assert "⚠ DST: 02:30 does not exist, runs at 03:00" in shown(screen.query_one(FiresView))
+
+    run(BuilderApp("30 2 * * *", now=DST_NOW), steps)
+
+
+def test_fire_count_is_adjustable():
+    async def steps(pilot, screen):
+        assert len(screen.result.fires) == 10
+        await pilot.click("#n")
+        await pilot.press("end", "ctrl+u", "3")
+        await pilot.pause()
+        assert len(screen.result.fires) == 3
+        assert screen.query_one("#fires-pane").border_title == "Next 3 fires"
+        await pilot.press("ctrl+up")
+        await pilot.pause()
+        assert len(screen.result.fires) == 8
+
+    run(BuilderApp("*/5 * * * *"), steps)
+
+
+def test_zone_change_and_bad_zone():
+    async def steps(pilot, screen):
+        await pilot.click("#zone")
+        await pilot.press("end", "ctrl+u", *"America/New_Yrok")
+        await pilot.pause()
+        assert "did you mean 'America/New_York'" in shown(screen.query_one("#zone-error"))
+        assert not screen.valid
+        await pilot.press("ctrl+u", *"America/New_York")
+        await pilot.pause()
+        assert screen.valid
+        assert "EST" in shown(screen.query_one(FiresView))
+
+    run(BuilderApp("0 9 * * *"), steps)
+
+
+def test_use_returns_the_expression_only_when_valid():
+    app = BuilderApp("0 9 * * *", use=True)
+
+    async def steps(pilot, screen):
+        await pilot.press("end", "backspace", *"8")  # "0 9 * * 8": out of range
+        await pilot.pause()
+        assert screen.query_one("#use").disabled
+        await pilot.press("ctrl+s")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == [] and app.screen is screen
+        await pilot.press("backspace", *"1-5")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == ["0 9 * * 1-5"]
+
+    run(app, steps)
+
+
+def test_standalone_has_no_use_and_escape_closes():
+    app = BuilderApp("0 9 * * *")
+
+    async def steps(pilot, screen):
+        assert not screen.query("#use")
+        assert screen.check_action("use", ()) is False
+        await pilot.press("enter")  # nothing to use: stays open
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [None]
+
+    run(app, steps)
+
+
+def test_builder_takes_a_zone_object():
+    from zoneinfo import ZoneInfo
+
+    screen = CronBuilderScreen("0 9 * * *", zone=ZoneInfo("Asia/Tokyo"))
+    assert screen.zone_text == "Asia/Tokyo"

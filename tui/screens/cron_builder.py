@@ -1,0 +1,245 @@
+"""The cron builder: try an expression and see, on every keystroke, what it means, what is
+wrong with it (under the exact column), its warnings and its next fires.
+
+Opened standalone (`c` on the dashboard) it is just for trying; opened from the job editor
+(`use=True`) "Use" (ctrl+s, or enter in the expression) dismisses with the expression.
+Everything it shows comes from the core engine through `crondeck.tui.cron_view`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from typing import ClassVar
+from zoneinfo import ZoneInfo, available_timezones
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from crondeck.core.cron_fields import CronError
+from crondeck.core.zones import ZoneError, get_zone, local_zone
+
+from ..cron_view import MAX_FIRES, Preview, preview
+from ..widgets.cron_pickers import PresetBar, SchedulePicker
+from ..widgets.cron_preview import ErrorLine, FieldsView, FiresView, WarningsView
+
+__all__ = ["CronBuilderScreen"]
+
+DEFAULT_FIRES = 10
+_ZONES: list[str] | None = None
+
+
+def zone_names() -> list[str]:
+    """The IANA zone names, sorted (loaded once; completion for every zone input)."""
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = sorted(available_timezones())
+    return _ZONES
+
+
+class CronBuilderScreen(Screen[str | None]):
+    """Dismisses with the expression when "Use" is chosen (only when `use`), else None."""
+
+    CSS_PATH = "cron_builder.tcss"
+    BINDINGS: ClassVar = [
+        Binding("escape", "close", "Close", id="builder.close",
+                tooltip="close the builder (the job keeps its schedule)"),
+        Binding("ctrl+s", "use", "Use", id="builder.use",
+                tooltip="put this expression into the job (enter in the expression does too)"),
+        Binding("ctrl+up", "more_fires", "More fires", show=False, id="builder.more",
+                tooltip="show more upcoming fires"),
+        Binding("ctrl+down", "fewer_fires", "Fewer fires", show=False, id="builder.fewer",
+                tooltip="show fewer upcoming fires"),
+    ]
+
+    def __init__(self, expression: str = "", *, zone: str | tzinfo | None = None,
+                 now: Callable[[], datetime] | None = None, local: tzinfo | None = None,
+                 use: bool = False, fires: int = DEFAULT_FIRES, live: bool = True) -> None:
+        super().__init__()
+        self.initial = expression
+        self.local = local or local_zone()
+        zone_key = getattr(zone, "key", None) if zone is not None else None
+        self.zone_text = (zone if isinstance(zone, str) else zone_key) or (
+            getattr(self.local, "key", None) or "UTC")
+        self.now = now or (lambda: datetime.now(UTC))
+        self.use_mode = use
+        self.n_fires = fires
+        self.live = live
+        self.result: Preview | None = None
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="builder"):
+            with Horizontal(id="inputs"):
+                with Vertical(id="expr-box"):
+                    yield Label("Expression", classes="input-label")
+                    yield Input(self.initial, id="expr",
+                                placeholder="5 fields (min hour day month weekday), a macro "
+                                "like @daily, or @every 90s")
+                    yield ErrorLine(id="expr-error")
+                with Vertical(id="zone-box"):
+                    yield Label("Time zone", classes="input-label")
+                    yield Input(self.zone_text, id="zone",
+                                suggester=SuggestFromList(zone_names(), case_sensitive=False),
+                                tooltip="IANA zone; → accepts the completion")
+                    yield Static("", id="zone-error")
+                with Vertical(id="n-box"):
+                    yield Label("Fires", classes="input-label")
+                    yield Input(str(self.n_fires), id="n", restrict=r"\d{0,3}", max_length=3,
+                                tooltip=f"how many upcoming fires to list (1–{MAX_FIRES})")
+            yield Static("", id="description")
+            yield FieldsView(id="fields")
+            with Horizontal(id="panes"):
+                with VerticalScroll(id="warnings-pane"):
+                    yield WarningsView(id="warnings")
+                with VerticalScroll(id="fires-pane"):
+                    yield FiresView(id="fires")
+            yield PresetBar(id="presets")
+            yield SchedulePicker(id="picker")
+            if self.use_mode:
+                with Horizontal(id="use-row"):
+                    yield Button("Use this schedule", id="use", variant="primary")
+                    yield Button("Cancel", id="cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#fields").border_title = "Fields"
+        self.query_one("#fires-pane").border_title = "Next fires"
+        self.query_one("#warnings-pane").border_title = "Warnings"
+        for box in self.query(Input):
+            box.cursor_blink = self.live
+        self.recompute()
+        self.query_one("#expr", Input).focus()
+        if self.live:
+            self.set_interval(15, self.recompute, name="builder-refresh")
+
+    # -- the preview ----------------------------------------------------------------------
+
+    @property
+    def expression(self) -> str:
+        return self.query_one("#expr", Input).value
+
+    @property
+    def valid(self) -> bool:
+        return self.result is not None and self.result.ok and self._zone() is not None
+
+    def _zone(self) -> ZoneInfo | None:
+        try:
+            return get_zone(self.query_one("#zone", Input).value.strip())
+        except ZoneError:
+            return None
+
+    def recompute(self) -> None:
+        """Parse and preview the current input; push the result down to the views."""
+        zone_box = self.query_one("#zone", Input)
+        zone_error = self.query_one("#zone-error", Static)
+        zone = self._zone()
+        if zone is None:
+            try:
+                get_zone(zone_box.value.strip())
+            except ZoneError as exc:
+                zone_error.update(f"✗ {exc}")
+            zone_box.add_class("-invalid")
+        else:
+            zone_error.update("")
+            zone_box.remove_class("-invalid")
+        text = self.expression
+        if zone is None:
+            self.result = Preview(text, zone_box.value,
+                                  error=CronError("pick a valid time zone to see the fires"))
+        else:
+            self.result = preview(text, zone, self.now(), self.n_fires, local=self.local)
+        self._show(self.result)
+
+    def _show(self, p: Preview) -> None:
+        expr_box = self.query_one("#expr", Input)
+        error_line = self.query_one(ErrorLine)
+        error_line.shift = int(expr_box.scroll_x)
+        error_line.ok_text = f"means {p.expanded}" if p.expanded else "valid"
+        error_line.error = p.error
+        expr_box.set_class(not p.ok, "-invalid")
+        desc = self.query_one("#description", Static)
+        desc.update(p.description if p.ok else "")
+        self.query_one(FieldsView).rows = p.fields
+        warnings = self.query_one(WarningsView)
+        warnings.valid = p.ok
+        warnings.warnings = p.warnings
+        pane = self.query_one("#warnings-pane")
+        pane.border_title = f"Warnings ({len(p.warnings)})" if p.warnings else "Warnings"
+        fires = self.query_one(FiresView)
+        fires.preview = p
+        self.query_one("#fires-pane").border_title = (
+            f"Next {len(p.fires)} fires" if p.ok else "Next fires")
+        if p.parsed is not None:
+            self.query_one(SchedulePicker).fields = p.parsed
+        if self.use_mode:
+            self.query_one("#use", Button).disabled = not self.valid
+        self.refresh_bindings()
+
+    # -- events from the inputs and pickers ------------------------------------------------
+
+    @on(Input.Changed, "#expr")
+    @on(Input.Changed, "#zone")
+    def _input_changed(self) -> None:
+        self.recompute()
+
+    @on(Input.Changed, "#n")
+    def _n_changed(self, event: Input.Changed) -> None:
+        value = event.value
+        if value.isdigit() and int(value) > 0:
+            self.n_fires = min(int(value), MAX_FIRES)
+            self.recompute()
+
+    @on(Input.Submitted, "#expr")
+    def _submitted(self) -> None:
+        if self.use_mode:
+            self.action_use()
+
+    @on(PresetBar.Chosen)
+    @on(SchedulePicker.Built)
+    def _built(self, message: PresetBar.Chosen | SchedulePicker.Built) -> None:
+        box = self.query_one("#expr", Input)
+        with self.prevent(SchedulePicker.Built):
+            box.value = message.expression
+        box.cursor_position = len(box.value)
+
+    @on(Button.Pressed, "#use")
+    def _use_pressed(self) -> None:
+        self.action_use()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_close()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "use":
+            if not self.use_mode:
+                return False
+            return True if self.valid else None
+        return True
+
+    def action_use(self) -> None:
+        if self.use_mode and self.valid:
+            self.dismiss(" ".join(self.expression.split()))
+        elif self.use_mode:
+            self.app.bell()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_more_fires(self) -> None:
+        self._set_n(min(MAX_FIRES, self.n_fires + 5))
+
+    def action_fewer_fires(self) -> None:
+        self._set_n(max(1, self.n_fires - 5))
+
+    def _set_n(self, n: int) -> None:
+        self.query_one("#n", Input).value = str(n)

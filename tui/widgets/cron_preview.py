@@ -1,0 +1,142 @@
+"""The read-only parts of the cron builder: the error line with its caret, the per-field
+breakdown, the warnings and the next fires. Each is a Static the screen feeds a
+`crondeck.tui.cron_view.Preview` (attributes down); none of them posts anything.
+
+Colours come from the theme (`$error`, `$warning`, `$accent` ...) through content markup, so
+the builder follows the chosen theme.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.content import Content
+from textual.markup import escape
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from crondeck.core.cron import CronError
+
+from ..cron_view import FieldRow, Fire, Preview
+
+__all__ = ["ErrorLine", "FieldsView", "FiresView", "WarningsView"]
+
+_KIND_LABEL = {"or": "OR", "dst": "DST", "step": "STEP"}
+_KIND_STYLE = {"or": "$warning", "dst": "$accent", "step": "$warning"}
+
+
+class ErrorLine(Static):
+    """A caret under the offending column of the expression, then the engine's message.
+
+    `error` is set by the screen; `shift` is how far the input's text is scrolled."""
+
+    error: reactive[CronError | None] = reactive(None, always_update=True)
+    shift: reactive[int] = reactive(0)
+    ok_text: reactive[str] = reactive("")
+
+    def render(self) -> Content:
+        err = self.error
+        if err is None:
+            return Content.from_markup("[$success]✓ " + escape(self.ok_text) + "[/]"
+                                       if self.ok_text else "")
+        if err.column is None:
+            return Content.from_markup("[$error]✗ " + escape(str(err)) + "[/]")
+        col = max(0, err.column - self.shift)
+        caret = " " * col + "^" * err.length
+        return Content.from_markup(
+            "[bold $error]" + escape(caret) + "[/]\n[$error]" + " " * col + "✗ "
+            + escape(str(err)) + "[/]"
+        )
+
+
+class FieldsView(Static):
+    """Minute, hour, day of month, month, day of week: text, meaning, allowed values."""
+
+    rows: reactive[list[FieldRow]] = reactive(list, always_update=True)
+
+    def render(self) -> Content:
+        rows = self.rows
+        if not rows:
+            return Content.from_markup("[dim]fix the expression to see its fields[/]")
+        name_w = max(len(r.name) for r in rows)
+        text_w = max(6, max(len(r.text) for r in rows))
+        mean_w = max(12, max(len(r.meaning) for r in rows))
+        room = self.content_size.width or 116
+        show_allowed = name_w + text_w + mean_w + 6 + 20 <= room
+        head = f"[b]{'FIELD':<{name_w}}  {'TEXT':<{text_w}}  {'MEANING':<{mean_w}}"
+        lines = [head + ("  ALLOWED[/]" if show_allowed else "[/]")]
+        for r in rows:
+            line = (f"[$accent]{escape(r.name):<{name_w}}[/]  [b]{escape(r.text):<{text_w}}[/]"
+                    f"  {escape(r.meaning):<{mean_w}}")
+            if show_allowed:
+                line += f"  [dim]{escape(r.allowed)}[/]"
+            lines.append(line)
+        return Content.from_markup("\n".join(lines))
+
+
+class WarningsView(Static):
+    """The engine's warnings, tagged OR / DST / STEP."""
+
+    warnings: reactive[list] = reactive(list, always_update=True)
+    valid: reactive[bool] = reactive(True)
+
+    def render(self) -> Content:
+        if not self.valid:
+            return Content("")
+        if not self.warnings:
+            return Content.from_markup("[$success]no warnings[/]")
+        lines = []
+        for w in self.warnings:
+            style = _KIND_STYLE.get(w.kind, "$warning")
+            label = _KIND_LABEL.get(w.kind, w.kind.upper())
+            lines.append(f"[bold reverse {style}] {label} [/] [{style}]{escape(w.text)}[/]")
+        return Content.from_markup("\n".join(lines))
+
+
+class FiresView(Static):
+    """The next fires: when (chosen zone), local time when different, time from now, the gap
+    from the previous fire, and a DST mark on fires that DST moves or doubles."""
+
+    preview: reactive[Preview | None] = reactive(None, always_update=True)
+
+    def render(self) -> Content:
+        p = self.preview
+        if p is None or not p.ok:
+            return Content.from_markup("[dim]no fires to show until the expression is valid[/]")
+        if not p.fires:
+            return Content("")
+        year = p.fires[0].at.year
+        whens = [_when(f.at, year) for f in p.fires]
+        locals_ = [_local(f) for f in p.fires]
+        when_w = max(len("WHEN"), *(len(w) for w in whens))
+        local_w = max(len(x) for x in locals_)
+        num_w = len(str(len(p.fires)))
+        head = f"[b]{'#':<{num_w}} {'WHEN':<{when_w}}  "
+        if local_w:
+            local_w = max(local_w, len("LOCAL"))
+            head += f"{'LOCAL':<{local_w}}  "
+        lines = [head + f"{'FROM NOW':<10}  GAP[/]"]
+        for i, (fire, when, local) in enumerate(zip(p.fires, whens, locals_, strict=True), 1):
+            line = f"{i:<{num_w}} {escape(when):<{when_w}}  "
+            if local_w:
+                line += f"[dim]{escape(local):<{local_w}}[/]  "
+            line += f"{fire.from_now:<10}  [$accent]{fire.gap:<8}[/]"
+            if fire.dst:
+                line += f" [bold $warning]⚠ {escape(fire.dst)}[/]"
+            lines.append(line)
+        return Content.from_markup("\n".join(lines))
+
+
+def _when(at: datetime, year: int) -> str:
+    fmt = "%a %d %b %H:%M" if at.year == year else "%a %d %b %Y %H:%M"
+    seconds = f":{at.second:02d}" if at.second else ""
+    return at.strftime(fmt) + seconds + f" {at.tzname() or ''}"
+
+
+def _local(fire: Fire) -> str:
+    local = fire.local
+    if local is None:
+        return ""
+    fmt = "%H:%M" if local.date() == fire.at.date() else "%a %H:%M"
+    seconds = f":{local.second:02d}" if local.second else ""
+    return local.strftime(fmt) + seconds + f" {local.tzname() or ''}"
