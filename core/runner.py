@@ -5,6 +5,7 @@ output collection, and the result. Kept apart from the loop so each reads on its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from .jobs import Job, RunHandle
     from .scheduler import Scheduler
 
-__all__ = ["OutputTail", "execute_slot"]
+__all__ = ["Limiter", "OutputTail", "execute_slot"]
 
 STDERR_TAIL = 2_000
 MAX_BACKOFF = 3600.0
@@ -85,6 +86,43 @@ class OutputTail:
         return "".join(self._stderr)[-STDERR_TAIL:].strip()
 
 
+class Limiter:
+    """FIFO concurrency limit (max_concurrent_runs). Unlike asyncio.Semaphore, taking a free
+    slot never awaits, which matters when 1,000 runs start in the same instant."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_acquire(self) -> bool:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # the slot was handed to us just as we were cancelled
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(fut)
+            raise
+
+    def release(self) -> None:
+        """Hand the slot to the longest waiter, else return it to the pool."""
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
+
+
 class _Cancellable(Protocol):
     def cancel(self) -> Any: ...
 
@@ -107,7 +145,7 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle) -> None:
     """The body of a run task. Always ends by handing exactly one final result to the
     scheduler (`_finish`), whatever happens, including cancellation."""
     opts = job.options
-    redactor = Redactor.from_env(getattr(job.agent, "env", None))
+    redactor = sched._redactor_for(job)
     ctx = RunContext(
         run_id=handle.run_id,
         job=job.name,
@@ -195,12 +233,13 @@ async def _attempt(
 ) -> RunResult:
     """One attempt under the concurrency limit, with its timeout, as a RunResult."""
     opts = job.options
-    sem = sched._semaphore
-    assert sem is not None
-    if sem.locked():
+    limiter = sched._limiter
+    assert limiter is not None
+    if not limiter.try_acquire():
         sched._emit(RunQueued, job=job.name, run_id=handle.run_id,
                     scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
-    async with sem:
+        await limiter.acquire()
+    try:
         tail = OutputTail(opts.output_tail_bytes)
         streams: dict[str, LineRedactor] = {}
         bus = sched.bus
@@ -285,3 +324,5 @@ async def _attempt(
             output_bytes=tail.total,
             truncated=tail.truncated,
         )
+    finally:
+        limiter.release()

@@ -41,9 +41,9 @@ from .events import (
     Subscription,
 )
 from .jobs import Job, JobOptions, JobState, OnResult, RunHandle, StateSink, seconds
-from .redact import refresh_env
+from .redact import Redactor, refresh_env
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
-from .runner import execute_slot
+from .runner import Limiter, execute_slot
 from .schedule import Schedule, cron
 
 __all__ = ["Scheduler"]
@@ -91,7 +91,8 @@ class Scheduler:
         self._tiebreak = itertools.count()
         self._auto_names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self._limiter: Limiter | None = None
+        self._redactor: Redactor | None = None
         self._wake: asyncio.Event | None = None
         self._stop_requested = False
         self._terminate_on_stop = False
@@ -262,6 +263,7 @@ class Scheduler:
         j = self.get_job(job)
         self._bind_loop()
         refresh_env()
+        self._redactor = None
         now = self.clock.now()
         run_id = make_run_id(j.name, now)
         n = 2
@@ -459,7 +461,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._loop = loop
-            self._semaphore = asyncio.Semaphore(self.max_concurrent_runs)
+            self._limiter = Limiter(self.max_concurrent_runs)
             self._wake = asyncio.Event()
 
     def _poke(self) -> None:
@@ -514,6 +516,7 @@ class Scheduler:
         heap = self._heap
         if heap and heap[0][0] <= now_ts:
             refresh_env()  # one environment scan per wake-up, shared by every run it starts
+            self._redactor = None
         while heap and heap[0][0] <= now_ts:
             _, _, name, version = heapq.heappop(heap)
             job = self.jobs.get(name)
@@ -715,6 +718,16 @@ class Scheduler:
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         if self.bus.active:
             self.bus.emit(cls, **fields)
+
+    def _redactor_for(self, job: Job) -> Redactor:
+        """The redactor for a run: os.environ's secrets (scanned once per wake-up) plus the
+        agent's own environment."""
+        env = getattr(job.agent, "env", None)
+        if env:
+            return Redactor.from_env(env)
+        if self._redactor is None:
+            self._redactor = Redactor.from_env()
+        return self._redactor
 
     def _run_started(self, job: Job, handle: RunHandle) -> None:
         if not handle.agent_started:
