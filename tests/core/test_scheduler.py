@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from crondeck.core.clock import FakeClock
 from crondeck.core.events import (
     JobExhausted,
     JobPaused,
     JobResumed,
+    ObserverDropped,
+    OutputChunk,
     RunFinished,
     SchedulerError,
     SchedulerStopped,
@@ -623,3 +626,47 @@ def test_job_state_round_trips_through_plain_dicts() -> None:
                   results=(RunResult(run_id="j@x", job="j", scheduled_for=T0,
                                      status=RunStatus.OK),))
     assert JobState.from_dict(st.to_dict()) == st
+
+
+def test_a_flooding_agent_never_blocks_on_a_slow_observer_and_memory_stays_bounded() -> None:
+    async def main() -> tuple[list[Any], RunResult, int]:
+        clock = FakeClock(T0)
+        s = Scheduler(clock=clock)
+        sub = s.subscribe(max_chunks=100)  # nobody reads it while the flood runs
+
+        async def flood(prompt: str):
+            for i in range(100_000):
+                yield f"line {i}\n"
+
+        job = s.add_job(flood, "p", every(minutes=1), name="flood")
+        await run_for(s, clock, 60)
+        peak = len(sub)
+        return sub.drain(), job.results[0], peak
+
+    events, result, peak = go(main())
+    assert result.ok and result.output_bytes > 1_000_000 and result.truncated
+    assert len(result.output_tail.encode()) < 10_200
+    assert peak < 200
+    chunks = [e for e in events if isinstance(e, OutputChunk)]
+    dropped = sum(e.dropped for e in events if isinstance(e, ObserverDropped))
+    assert len(chunks) == 100 and len(chunks) + dropped == 100_000
+    assert any(isinstance(e, RunFinished) and e.result.ok for e in events)
+
+
+def test_stop_waits_for_runs_and_remove_job_cancels_its_runs() -> None:
+    async def main() -> tuple[RunResult, RunResult]:
+        clock = FakeClock(T0)
+        s = Scheduler(clock=clock)
+        keep = s.add_job(slow(clock, 30), "p", every(minutes=1), name="keep")
+        gone = s.add_job(slow(clock, 30), "p", every(minutes=1), name="gone")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(70)
+        s.remove_job("gone")
+        s.stop()  # not terminate: the running one finishes first
+        await clock.run_for(30)
+        await asyncio.wait_for(task, 1)
+        return keep.results[-1], gone.results[-1]
+
+    kept, removed = go(main())
+    assert kept.ok and kept.finished_at == at(90)
+    assert removed.status is RunStatus.CANCELLED and removed.error == "job removed"
