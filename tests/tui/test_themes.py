@@ -1,0 +1,166 @@
+"""Themes: bundled TOML themes load with the status colours as variables; user themes come
+from $XDG_CONFIG_HOME/crondeck/themes; a broken one is reported by name and skipped; the
+choice is remembered; Textual's built-in themes stay available."""
+
+import asyncio
+import tomllib
+
+import pytest
+from textual.app import App
+from textual.widgets import Static
+
+from crondeck.tui.themes import (
+    DEFAULT_THEME,
+    STATUS_KEYS,
+    ThemeFileError,
+    install_themes,
+    load_choice,
+    load_themes,
+    prefs_path,
+    save_choice,
+    status_variable_defaults,
+    theme_from_dict,
+    user_themes_dir,
+)
+
+SHIPPED = ("crondeck-dark", "crondeck-light", "crondeck-high-contrast")
+
+
+class ThemedApp(App[None]):
+    """Uses $status-* in its CSS: must parse under every theme, built-in ones included."""
+
+    CSS = "#ok { color: $status-ok; } #failed { color: $status-failed; }"
+
+    def __init__(self, user_dir, prefs):
+        super().__init__()
+        self.user_dir, self.prefs = user_dir, prefs
+        self.problems: list[str] = []
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **status_variable_defaults()}
+
+    def compose(self):
+        yield Static("ok", id="ok")
+        yield Static("failed", id="failed")
+
+    def on_mount(self) -> None:
+        self.problems = install_themes(self, user_dir=self.user_dir, prefs=self.prefs)
+
+
+def test_shipped_themes_load_with_every_status_variable(tmp_path):
+    loaded = load_themes(tmp_path / "none")
+    assert loaded.problems == []
+    for name in SHIPPED:
+        theme = loaded.themes[name]
+        assert {f"status-{k}" for k in STATUS_KEYS} <= set(theme.variables)
+    assert loaded.themes["crondeck-light"].dark is False
+    assert loaded.themes["crondeck-high-contrast"].variables["border"] == "#FFFFFF"
+
+
+def test_missing_status_colours_fall_back_to_defaults():
+    theme = theme_from_dict({"name": "mine", "colors": {"primary": "#123456"},
+                             "status": {"ok": "#00FF00"}})
+    assert theme.variables["status-ok"] == "#00FF00"
+    assert theme.variables["status-failed"] == status_variable_defaults()["status-failed"]
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    ({"colors": {"primary": "#123456"}}, "name must be"),
+    ({"name": "x", "colors": {}}, "needs at least primary"),
+    ({"name": "x", "colors": {"primary": "blurple"}}, "is not a colour"),
+    ({"name": "x", "colors": {"primary": "#123456", "primay": "#000"}}, "unknown key 'primay'"),
+    ({"name": "x", "colors": {"primary": "#123456"}, "status": {"good": "#000"}},
+     "unknown key 'good' in [status]"),
+    ({"name": "x", "colour": {}}, "unknown key 'colour'"),
+    ({"name": "x", "dark": "yes", "colors": {"primary": "#123456"}}, "dark must be"),
+])
+def test_bad_theme_documents_say_what_is_wrong(doc, message):
+    with pytest.raises(ThemeFileError) as info:
+        theme_from_dict(doc)
+    assert message in str(info.value)
+
+
+def test_user_themes_override_and_broken_ones_are_reported_by_name(tmp_path):
+    user = tmp_path / "themes"
+    user.mkdir()
+    (user / "sunset.toml").write_text(
+        'name = "sunset"\n[colors]\nprimary = "#FF7F50"\n[status]\nrunning = "#FF00FF"\n')
+    (user / "broken.toml").write_text('name = "broken"\n[colors\nprimary = 1\n')
+    (user / "bad-colour.toml").write_text('name = "badc"\n[colors]\nprimary = "nope"\n')
+    loaded = load_themes(user)
+    assert loaded.themes["sunset"].variables["status-running"] == "#FF00FF"
+    assert "broken" not in loaded.themes and "badc" not in loaded.themes
+    assert len(loaded.problems) == 2
+    assert any("theme broken.toml: not valid TOML" in p for p in loaded.problems)
+    assert any("theme bad-colour.toml: colors.primary" in p for p in loaded.problems)
+
+
+def test_xdg_paths():
+    env = {"XDG_CONFIG_HOME": "/x/cfg", "HOME": "/home/u"}
+    assert str(user_themes_dir(env)) == "/x/cfg/crondeck/themes"
+    assert str(prefs_path(env)) == "/x/cfg/crondeck/tui.toml"
+    assert str(prefs_path({"HOME": "/home/u"})) == "/home/u/.config/crondeck/tui.toml"
+
+
+def test_choice_is_saved_atomically_and_keeps_other_keys(tmp_path):
+    prefs = tmp_path / "crondeck" / "tui.toml"
+    assert load_choice(prefs) is None
+    save_choice("crondeck-light", prefs)
+    assert load_choice(prefs) == "crondeck-light"
+    prefs.write_text('theme = "crondeck-light"\nother = 1\n')
+    save_choice("nord", prefs)
+    assert tomllib.loads(prefs.read_text()) == {"theme": "nord", "other": 1}
+    prefs.write_text("not toml [")
+    assert load_choice(prefs) is None
+
+
+def test_app_starts_on_default_remembers_changes_and_builtins_stay(tmp_path):
+    user = tmp_path / "themes"
+    user.mkdir()
+    (user / "broken.toml").write_text("name = 3\n")
+    prefs = tmp_path / "tui.toml"
+
+    async def first():
+        app = ThemedApp(user, prefs)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            assert app.theme == DEFAULT_THEME
+            assert app.problems == [
+                f"theme broken.toml: name must be lower-case letters, digits and dashes, "
+                f"like \"my-theme\" (got 3) (in {user}; skipped)"]
+            assert "textual-dark" in app.available_themes
+            assert set(SHIPPED) <= set(app.available_themes)
+            ok = app.query_one("#ok").styles.color
+            assert ok.hex.upper() == "#46A758"
+            app.theme = "crondeck-high-contrast"
+            await pilot.pause()
+            assert app.query_one("#ok").styles.color.hex.upper() == "#00FF66"
+            app.theme = "nord"  # a built-in: status colours fall back to the defaults
+            await pilot.pause()
+            assert app.query_one("#failed").styles.color.hex.upper() == "#E0434B"
+            app.theme = "crondeck-light"
+            await pilot.pause()
+        assert load_choice(prefs) == "crondeck-light"
+
+    async def second():
+        app = ThemedApp(user, prefs)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            assert app.theme == "crondeck-light"
+
+    asyncio.run(first())
+    asyncio.run(second())
+
+
+def test_remembered_theme_that_vanished_falls_back(tmp_path):
+    prefs = tmp_path / "tui.toml"
+    save_choice("gone-theme", prefs)
+
+    async def go():
+        app = ThemedApp(tmp_path / "none", prefs)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            assert app.theme == DEFAULT_THEME
+            assert "'gone-theme'" in app.problems[0]
+
+    asyncio.run(go())
