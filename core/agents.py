@@ -285,14 +285,13 @@ def as_agent(obj: Any) -> Agent:
         )
     if isinstance(obj, list | tuple) and obj and all(isinstance(a, str) for a in obj):
         return CommandAgent(list(obj))
-    try:  # one wrapper per callable: adding 10,000 jobs must not inspect it 10,000 times
-        cached = _WRAPPED.get(obj)
-    except TypeError:
-        cached = None
+    if not inspect.isfunction(obj):
+        return PythonAgent(obj)
+    # One wrapper per function (compared by identity): adding 10,000 jobs with the same
+    # function must not inspect its signature 10,000 times.
+    cached = _WRAPPED.get(obj)
     if cached is None:
-        cached = PythonAgent(obj)
-        with contextlib.suppress(TypeError):
-            _WRAPPED[obj] = cached
+        cached = _WRAPPED[obj] = PythonAgent(obj)
     return cached
 
 

@@ -101,6 +101,10 @@ class JobOptions:
             value = getattr(self, name)
             if value is not None and not isinstance(value, float):
                 object.__setattr__(self, name, seconds(value, name))
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError("timeout must be positive (or None for no timeout)")
+        if self.gate_timeout <= 0:
+            raise ValueError("gate_timeout must be positive")
 
     def merged(self, **overrides: Any) -> JobOptions:
         """These options with the given (already validated by __post_init__) overrides."""

@@ -109,7 +109,10 @@ class SlotPolicies:
             job = self.jobs.get(name)
             if job is None or job._version != version:
                 continue
-            self._process_job(job, now)
+            try:
+                self._process_job(job, now)
+            except Exception as exc:  # one broken job must not stop the others or the loop
+                self._error(job.name, "dispatch", exc)
 
     def _is_paused_at(self, job: Job, slot: datetime) -> str | None:
         """The pause note if `slot` falls in a job or global pause, else None."""

@@ -362,6 +362,8 @@ class Scheduler(SlotPolicies, Outcomes):
         """Run the loop until stop(), the `until` deadline, or (with `stop_when_done`) every
         job is exhausted. Runs in flight are awaited before returning (or cancelled when
         stop(terminate=True) was asked)."""
+        if self.running_loop:
+            raise RuntimeError("this scheduler's loop is already running")
         self._bind_loop()
         deadline = utc(until) if until is not None else None
         self._stop_requested = False
