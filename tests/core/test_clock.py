@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from crondeck.core.clock import FakeClock, SystemClock, utc
 from crondeck.core.results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 
