@@ -13,7 +13,7 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 # Order is the order `crondeck --help` lists them in.
-COMMANDS = ["run", "list", "check", "history", "logs", "next"]
+COMMANDS = ["run", "list", "check", "history", "logs", "next", "exec", "export"]
 
 
 def _version() -> str:

@@ -1,0 +1,345 @@
+"""`crondeck export systemd`: a `.service` (Type=oneshot, `crondeck exec JOB`) and a `.timer`
+per job, with `OnCalendar=` lines that fire exactly when crondeck would, except on the DST
+days where systemd's rule differs from cron's; each such day is stated, never hidden.
+
+systemd ANDs a weekday with a date inside one `OnCalendar=` and ORs separate lines, so cron's
+day-of-month/day-of-week OR becomes two (or more) lines. It knows the last day of a month
+(`~01`), the last weekday of a month (`Fri *-*~07/1`) and "second Monday" as a day range
+(`Mon *-*-08..14`); it has no nearest-weekday (`W`), which is refused.
+
+DST: systemd fires only at wall times that exist, the first time they occur. Cron (and
+crondeck) instead fires a fixed-time job whose time falls in the spring gap at the first
+instant after the jump, and runs a job whose minute or hour field starts with `*` in both
+passes of a repeated hour.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import product
+
+from ..config import Config
+from ..cron import CronExpr
+from ..cron_dst import dst_shifts
+from ..interval import EPOCH, Every
+from .model import (
+    DEFAULT_COMMAND,
+    ExportResult,
+    JobPlan,
+    Refusal,
+    ScheduleRefused,
+    exec_argv,
+    human_seconds,
+    plan_jobs,
+    run_budget,
+    unique_names,
+)
+
+__all__ = ["DstDifference", "dst_differences", "export_systemd", "on_calendar"]
+
+TARGET = "systemd"
+_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+_UNIT_UNSAFE = re.compile(r"[^A-Za-z0-9:_.-]")
+_PLAIN_ARG = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
+
+
+def _values(vals: Sequence[int], lo: int, hi: int) -> str:
+    """A systemd calendar component: `*`, `a/step`, or values and `a..b` ranges."""
+    v = sorted(set(vals))
+    if v == list(range(lo, hi + 1)):
+        return "*"
+    if len(v) >= 3:
+        step = v[1] - v[0]
+        if step > 1 and v == list(range(v[0], hi + 1, step)):
+            return f"{v[0]:02d}/{step}"
+    parts: list[str] = []
+    i = 0
+    while i < len(v):
+        j = i
+        while j + 1 < len(v) and v[j + 1] == v[j] + 1:
+            j += 1
+        if j - i >= 2:
+            parts.append(f"{v[i]:02d}..{v[j]:02d}")
+        else:
+            parts.extend(f"{x:02d}" for x in v[i : j + 1])
+        i = j + 1
+    return ",".join(parts)
+
+
+def _weekdays(days: set[int] | frozenset[int]) -> str:
+    """`Mon..Fri`, `Mon,Wed`: systemd's week runs Monday to Sunday."""
+    order = [i for i, d in enumerate((1, 2, 3, 4, 5, 6, 0)) if d in days]
+    parts: list[str] = []
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and order[j + 1] == order[j] + 1:
+            j += 1
+        names = [_DAYS[(k + 1) % 7] for k in order[i : j + 1]]
+        parts.extend([f"{names[0]}..{names[-1]}"] if j - i >= 2 else names)
+        i = j + 1
+    return ",".join(parts)
+
+
+def _interval_calendar(every: Every) -> list[str]:
+    """`@every` on its UTC grid: the period must divide a day (systemd has seconds)."""
+    period = every.period.total_seconds()
+    text = every.text
+    if every.anchor != EPOCH:
+        raise ScheduleRefused(f"{text} is anchored at {every.anchor.isoformat()}, not on the "
+                              "UTC clock grid", "use a cron expression instead")
+    if period != int(period) or 86400 % int(period):
+        raise ScheduleRefused(
+            f"{text} does not divide a day, so no calendar fires on its grid",
+            "use a period that divides 24 hours (like 90s, 5m, 90m, 2h) or a cron expression")
+    p = int(period)
+    if 60 % p == 0:
+        return [f"*-*-* *:*:{_values(range(0, 60, p), 0, 59)} UTC"]
+    if 3600 % p == 0:  # a whole-minute or seconds pattern that repeats every hour
+        by_second: dict[int, list[int]] = {}
+        for t in range(0, 3600, p):
+            by_second.setdefault(t % 60, []).append(t // 60)
+        return [f"*-*-* *:{_values(mins, 0, 59)}:{sec:02d} UTC"
+                for sec, mins in sorted(by_second.items())]
+    by_time: dict[tuple[int, int], list[int]] = {}
+    for t in range(0, 86400, p):
+        by_time.setdefault((t % 3600 // 60, t % 60), []).append(t // 3600)
+    return [f"*-*-* {_values(hours, 0, 23)}:{m:02d}:{s:02d} UTC"
+            for (m, s), hours in sorted(by_time.items())]
+
+
+def on_calendar(schedule: CronExpr | Every) -> list[str]:
+    """The `OnCalendar=` values (ORed by systemd) that fire when `schedule` does (DST days
+    aside, see `dst_differences`); ScheduleRefused when systemd cannot say it."""
+    if isinstance(schedule, Every):
+        return _interval_calendar(schedule)
+    f = schedule.f
+    if f.dom_nearest or f.dom_last_weekday:
+        raise ScheduleRefused(
+            f"{schedule.text!r}: systemd calendars have no 'W' (nearest weekday)",
+            "list the days explicitly, or keep W and run this job with `crondeck run`")
+    tz = schedule.tz.key
+    clock = f"{_values(f.hours, 0, 23)}:{_values(f.minutes, 0, 59)}:00"
+    months = _values(f.months, 1, 12)
+    all_days = set(range(1, 32))
+    dom_values = set(f.dom)
+    dow_full = set(f.dow) == set(range(7))
+
+    def line(weekdays: str, day: str) -> str:
+        sep = "" if day.startswith("~") else "-"
+        return f"{weekdays + ' ' if weekdays else ''}*-{months}{sep}{day} {clock} {tz}"
+
+    # (weekdays or None, day spec) per weekday part of the day-of-week field
+    dow_parts: list[tuple[frozenset[int], str | None]] = []
+    if f.dow:
+        dow_parts.append((frozenset(f.dow), None))
+    dow_parts += [(frozenset({w}), f"{7 * n - 6:02d}..{7 * n:02d}") for w, n in f.dow_nth]
+    dow_parts += [(frozenset({w}), "~07/1") for w in sorted(f.dow_last)]
+    lines: list[str] = []
+    if not f.dom_star and not f.dow_star:  # cron's OR: each day field on its own line(s)
+        if dom_values:
+            lines.append(line("", _values(sorted(dom_values), 1, 31)))
+        if f.dom_last:
+            lines.append(line("", "~01"))
+        for wds, day in dow_parts:
+            lines.append(line(_weekdays(wds), day or "*"))
+        return lines
+    if f.dow_star:  # AND with a wildcard-ish weekday field
+        wds = "" if dow_full else _weekdays(frozenset(f.dow))
+        if dom_values or not f.dom_last:
+            lines.append(line(wds, _values(sorted(dom_values), 1, 31)))
+        if f.dom_last:
+            lines.append(line(wds, "~01"))
+        return lines
+    # day-of-month starts with '*' (ANDed) and day-of-week is restricted
+    for wds, day in dow_parts:
+        if day is None:
+            lines.append(line(_weekdays(wds), _values(sorted(dom_values), 1, 31)))
+        elif dom_values == all_days:
+            lines.append(line(_weekdays(wds), day))
+        elif day.startswith("~"):
+            raise ScheduleRefused(
+                f"{schedule.text!r}: a last weekday ('L') ANDed with day-of-month "
+                f"{f.texts[2]!r} has no systemd calendar",
+                "use '*' for the day-of-month, or move that condition into a pre_run gate")
+        else:
+            lo, hi = (int(x) for x in day.split(".."))
+            days = sorted(d for d in dom_values if lo <= d <= hi)
+            if days:
+                lines.append(line(_weekdays(wds), _values(days, 1, 31)))
+    if not lines:
+        raise ScheduleRefused(f"{schedule.text!r} leaves no day to fire on in systemd",
+                              "simplify the day fields")
+    return lines
+
+
+# --- DST ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DstDifference:
+    """A DST day on which the systemd timer and crondeck fire at different instants:
+    `crondeck_only` are fires the timer will not make, `systemd_only` ones crondeck would not."""
+
+    day: date
+    message: str
+    crondeck_only: tuple[datetime, ...]
+    systemd_only: tuple[datetime, ...]
+
+
+def _fires_between(expr: CronExpr, lo: float, hi: float) -> set[float]:
+    probe = expr.copy()
+    out: set[float] = set()
+    at = probe.next_after(datetime.fromtimestamp(lo - 1, UTC))
+    while at.timestamp() < hi:
+        out.add(at.timestamp())
+        at = probe.next_after(at)
+    return out
+
+
+def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
+                    ) -> list[DstDifference]:
+    """Every day in the `days` after `start` on which systemd would fire `schedule`
+    differently from crondeck, with the exact instants (the comparison test checks them
+    against `systemd-analyze`)."""
+    if isinstance(schedule, Every):
+        return []
+    tz = schedule.tz
+    shifts = [s for s in dst_shifts(schedule, start, days) if s.kind in ("moved", "twice")]
+    out: list[DstDifference] = []
+    for day in sorted({s.day for s in shifts}):
+        lo = datetime.combine(day, time(0), tzinfo=tz).timestamp()
+        hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).timestamp()
+        crondeck = _fires_between(schedule, lo, hi)
+        systemd: set[float] = set()
+        for h, m in product(schedule.f.hours, schedule.f.minutes):
+            wall = datetime(day.year, day.month, day.day, h, m, tzinfo=tz)
+            back = wall.astimezone(UTC).astimezone(tz)
+            if back.replace(tzinfo=None) == wall.replace(tzinfo=None):
+                systemd.add(wall.timestamp())
+        parts = []
+        moved = [s for s in shifts if s.day == day and s.kind == "moved"]
+        twice = [s.wall for s in shifts if s.day == day and s.kind == "twice"]
+        if moved:
+            at = moved[0].fires_at
+            walls = ", ".join(s.wall for s in moved)
+            one = len(moved) == 1
+            it = "it" if one else "them"
+            parts.append(f"{walls} {'does' if one else 'do'} not exist (DST change): crondeck "
+                         f"runs {it} at {at:%H:%M}, the systemd timer skips {it}"
+                         if at is not None else f"{walls}: skipped by both")
+        if twice:
+            parts.append(f"{', '.join(twice)} happen{'s' if len(twice) == 1 else ''} twice (DST "
+                         "ends): crondeck runs both times, the systemd timer only the first time")
+        out.append(DstDifference(
+            day, f"{day.isoformat()} ({tz.key}): " + "; ".join(parts),
+            tuple(datetime.fromtimestamp(t, UTC) for t in sorted(crondeck - systemd)),
+            tuple(datetime.fromtimestamp(t, UTC) for t in sorted(systemd - crondeck))))
+    return out
+
+
+# --- units ---------------------------------------------------------------------------------
+
+
+def _exec_quote(arg: str) -> str:
+    """One ExecStart= argument: quoted when needed; `%` and `$` escaped for systemd."""
+    text = arg if _PLAIN_ARG.match(arg) else '"' + arg.replace("\\", "\\\\").replace(
+        '"', '\\"') + '"'
+    return text.replace("%", "%%").replace("$", "$$")
+
+
+def _service(plan: JobPlan, argv: list[str], source: str) -> str:
+    opts = plan.options
+    budget = run_budget(opts)
+    lines = [
+        f"# Generated by `crondeck export systemd` from {source}",
+        "# Runs one slot with `crondeck exec`: gate, timeout, retries and redaction as in",
+        "# `crondeck run`. Exit 3 means the gate skipped the slot (not a failure).",
+        "[Unit]",
+        f"Description=crondeck job {plan.name}",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "ExecStart=" + " ".join(_exec_quote(a) for a in argv),
+        "SuccessExitStatus=3",
+    ]
+    if budget is None:
+        lines.append("TimeoutStartSec=infinity")
+    else:
+        lines.append(f"# timeout {human_seconds(opts.timeout or 0)} per attempt, "
+                     f"{opts.retries} retr{'y' if opts.retries == 1 else 'ies'}, gate and "
+                     "kill grace included")
+        lines.append(f"TimeoutStartSec={int(budget)}")
+    return "\n".join(lines) + "\n"
+
+
+def _timer(plan: JobPlan, calendars: list[str], unit: str, notes: list[str]) -> str:
+    opts = plan.options
+    describe = plan.schedule.describe()
+    lines = [
+        f"# Generated by `crondeck export systemd`: {plan.spec.schedule!r} "
+        f"({plan.zone.key}) - {describe}",
+        *(f"# NOTE: {n}" for n in notes),
+        "[Unit]",
+        f"Description=crondeck job {plan.name}: {describe}",
+        "",
+        "[Timer]",
+        *(f"OnCalendar={c}" for c in calendars),
+        f"Persistent={'false' if opts.catchup == 'none' else 'true'}",
+        "AccuracySec=1s",
+        f"Unit={unit}.service",
+        "",
+        "[Install]",
+        "WantedBy=timers.target",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def export_systemd(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
+                   config_path: str | None = None, now: datetime | None = None,
+                   prefix: str = "crondeck-", paused: Collection[str] = ()) -> ExportResult:
+    """A `.service` and `.timer` per job. `command` runs crondeck (systemd wants an absolute
+    path); `config_path` is the jobs file as the units should name it; `now` anchors the
+    year of DST warnings (default: now); `paused` names jobs paused in crondeck's state.
+    Jobs refused (a schedule systemd cannot say) are listed in `refused`, not exported."""
+    result = ExportResult(TARGET)
+    now = now or datetime.now(UTC)
+    path = config_path or str(config.path)
+    names = unique_names([j.name for j in config.jobs], _UNIT_UNSAFE)
+    for plan in plan_jobs(config):
+        try:
+            calendars = on_calendar(plan.schedule)
+        except ScheduleRefused as exc:
+            result.refused.append(Refusal(plan.name, TARGET, exc.why, exc.fix))
+            continue
+        notes = [d.message for d in dst_differences(plan.schedule, now)]
+        for note in notes:
+            result.warn(plan.name, note)
+        opts = plan.options
+        if opts.catchup == "all":
+            notes.append(result.warn(plan.name, "catchup = 'all' becomes Persistent=true, "
+                                     "which runs missed slots once, not each of them"))
+        if opts.overlap in ("replace", "allow"):
+            notes.append(result.warn(plan.name, f"overlap = {opts.overlap!r} is not "
+                                     "expressible: systemd never starts a running service "
+                                     "again (it behaves like 'skip')"))
+        if opts.misfire_grace is not None:
+            notes.append(result.warn(plan.name, "misfire_grace is not expressible; "
+                                     "Persistent= decides whether a missed slot runs"))
+        if opts.max_runs is not None or opts.until is not None:
+            notes.append(result.warn(plan.name, "max_runs/until are not enforced by the timer; "
+                                     "disable it when the job is done"))
+        if plan.spec.start_immediately:
+            notes.append(result.warn(plan.name, "start_immediately is not exported; start the "
+                                     "service once by hand"))
+        unit = f"{prefix}{names[plan.name]}"
+        if plan.name in paused:
+            notes.append(result.warn(plan.name, f"paused in crondeck: do not enable "
+                                     f"{unit}.timer until you resume it"))
+        argv = exec_argv(command, path, plan.name)
+        result.files[f"{unit}.service"] = _service(plan, argv, path)
+        result.files[f"{unit}.timer"] = _timer(plan, calendars, unit, notes)
+    return result

@@ -1,0 +1,73 @@
+"""Results of `crondeck exec` runs waiting to join a job's history.
+
+A running scheduler owns `state.toml` (it rewrites it from memory), so another process must
+never edit that file behind its back. `crondeck exec` instead drops each result as one small
+file in `.crondeck/inbox/` (atomically); the scheduler folds them into its history
+(`fold_inbox`), and so does the next `crondeck exec` that finds no scheduler running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from .results import RunResult
+from .runlogs import safe_name
+from .store import atomic_write_toml, ensure_dir, read_toml, result_to_toml
+
+__all__ = ["INBOX", "drop_result", "fold_inbox", "read_inbox"]
+
+INBOX = "inbox"
+
+
+def drop_result(state_dir: Path, result: RunResult) -> Path:
+    """Leave `result` in the inbox for the scheduler to pick up; returns the file."""
+    directory = ensure_dir(Path(state_dir) / INBOX)
+    path = directory / f"{safe_name(result.run_id)}.toml"
+    atomic_write_toml(path, {"result": result_to_toml(result)})
+    return path
+
+
+def read_inbox(state_dir: Path) -> list[tuple[Path, RunResult | None]]:
+    """Every inbox file, oldest first, with its result (None if unreadable)."""
+    directory = Path(state_dir) / INBOX
+    try:
+        entries = sorted(
+            (e for e in os.scandir(directory) if e.name.endswith(".toml")
+             and not e.name.startswith(".")),
+            key=lambda e: (e.stat().st_mtime_ns, e.name))
+    except OSError:
+        return []
+    out: list[tuple[Path, RunResult | None]] = []
+    for entry in entries:
+        try:
+            out.append((Path(entry.path), RunResult.from_dict(read_toml(Path(entry.path))
+                                                              ["result"])))
+        except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError):
+            out.append((Path(entry.path), None))
+    return out
+
+
+def fold_inbox(state_dir: Path, record: Callable[[RunResult], object],
+               flush: Callable[[], object]) -> list[RunResult]:
+    """Hand every waiting result to `record`, make them durable with `flush` (the state
+    file is written), and only then delete their files, so a crash in between repeats a
+    result (recording is idempotent) rather than losing it. Unreadable files are moved
+    aside, not lost."""
+    folded: list[tuple[Path, RunResult]] = []
+    for path, result in read_inbox(state_dir):
+        if result is None:
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_suffix(".corrupt"))
+            continue
+        record(result)
+        folded.append((path, result))
+    if folded:
+        flush()
+    for path, _ in folded:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    return [r for _, r in folded]

@@ -1,0 +1,121 @@
+"""`crondeck export k8s|systemd|crontab`: the jobs file for the engines teams already run.
+
+Files go to `--out DIR` (created) or, without it, to stdout (several files each after a
+`# ==> NAME <==` line). Warnings and refused jobs go to stderr. Exit 0 when every job was
+exported, 1 when some were refused (the rest are still written), 2 for a bad jobs file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from crondeck.core.export import K8sOptions, export_crontab, export_k8s, export_systemd
+from crondeck.core.export.model import ExportResult
+from crondeck.core.store import atomic_write_bytes, ensure_dir
+
+from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, read_state
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export jobs as Kubernetes CronJobs, systemd timers or a crontab",
+        description="Translate the jobs file for another engine. Each exported job runs one "
+        "slot with `crondeck exec JOB`, so gates, timeouts, retries and redaction stay "
+        "crondeck's. A job whose schedule the target cannot express exactly is refused "
+        "(with why and what to change), never exported to fire at other times. Exit 0: all "
+        "exported; 1: some refused; 2: bad jobs file.",
+    )
+    p.add_argument("target", choices=["k8s", "systemd", "crontab"])
+    add_config_arg(p)
+    p.add_argument("--out", metavar="DIR", help="write the files here (default: stdout)")
+    p.add_argument("--crondeck", metavar="PATH",
+                   help="the crondeck executable the units/lines run (default: this one, "
+                        "by absolute path; `crondeck` in the container for k8s)")
+    k = p.add_argument_group("k8s")
+    k.add_argument("--image", default="crondeck:latest", help="container image with crondeck")
+    k.add_argument("--namespace", help="namespace of the ConfigMap and CronJobs")
+    k.add_argument("--secret", default="crondeck-secrets",
+                   help="Secret holding API keys by variable name (default: crondeck-secrets)")
+    k.add_argument("--secret-env", action="append", default=[], metavar="VAR",
+                   help="also pass VAR from the Secret (repeatable)")
+    for kind in ("requests", "limits"):
+        k.add_argument(f"--{kind}", metavar="cpu=100m,memory=128Mi", default="",
+                       help=f"container resource {kind}")
+    p.set_defaults(func=run)
+
+
+def _resources(text: str) -> dict[str, str]:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{part!r}: write resource=amount, like cpu=100m,memory=128Mi")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _self_command() -> str:
+    """This crondeck by absolute path: systemd and cron have a minimal PATH."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "crondeck" and argv0.exists():
+        return str(argv0.resolve())
+    return shutil.which("crondeck") or "crondeck"
+
+
+def write_result(result: ExportResult, out_dir: str | None, out: TextIO) -> None:
+    if out_dir is None:
+        many = len(result.files) > 1
+        for name, text in result.files.items():
+            if many:
+                out.write(f"# ==> {name} <==\n")
+            out.write(text)
+        return
+    directory = ensure_dir(Path(out_dir))
+    for name, text in result.files.items():
+        atomic_write_bytes(directory / name, text.encode("utf-8"), 0o644)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    config = load(args, "export", err)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    paused = {name for name, st in read_state(config).jobs.items() if st.paused}
+    path = str(Path(config.path).resolve())
+    try:
+        if args.target == "k8s":
+            opts = K8sOptions(image=args.image, namespace=args.namespace, secret=args.secret,
+                              secret_env=list(args.secret_env),
+                              requests=_resources(args.requests),
+                              limits=_resources(args.limits))
+            if args.crondeck:
+                opts.command = [args.crondeck]
+            result = export_k8s(config, opts, paused=paused)
+        elif args.target == "systemd":
+            result = export_systemd(config, command=[args.crondeck or _self_command()],
+                                    config_path=path, paused=paused)
+        else:
+            result = export_crontab(config, command=[args.crondeck or _self_command()],
+                                    config_path=path, paused=paused)
+    except ValueError as exc:
+        print(f"crondeck export: {exc}", file=err)
+        return EXIT_BAD_CONFIG
+    write_result(result, args.out, out)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=err)
+    for refusal in result.refused:
+        print(f"refused: {refusal}", file=err)
+    if args.out is not None:
+        names = ", ".join(result.files)
+        print(f"crondeck export: wrote {names} to {os.path.abspath(args.out)}", file=err)
+        if args.target == "systemd":
+            print("install: copy them to ~/.config/systemd/user/, then `systemctl --user "
+                  "daemon-reload` and `systemctl --user enable --now` each .timer", file=err)
+    return EXIT_ERROR if result.refused else 0
