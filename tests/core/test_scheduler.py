@@ -11,6 +11,7 @@ import pytest
 
 from crondeck.core.clock import FakeClock
 from crondeck.core.events import (
+    ClockJumped,
     JobExhausted,
     JobPaused,
     JobResumed,
@@ -670,3 +671,46 @@ def test_stop_waits_for_runs_and_remove_job_cancels_its_runs() -> None:
     kept, removed = go(main())
     assert kept.ok and kept.finished_at == at(90)
     assert removed.status is RunStatus.CANCELLED and removed.error == "job removed"
+
+
+def test_nonexistent_and_repeated_local_times_fire_once_each_day() -> None:
+    # 02:30 Berlin does not exist on 2025-03-30 (runs at 03:00) and happens twice on
+    # 2025-10-26 (runs once, the first time): the scheduler follows the cron engine exactly.
+    async def main(start: datetime) -> list[datetime]:
+        clock = FakeClock(start)
+        s = Scheduler(clock=clock)
+        job = s.add_job(quick(), "p", cron("30 2 * * *", tz="Europe/Berlin"), name="night")
+        await run_for(s, clock, 3 * 86400)
+        assert all(r.ok for r in job.results)
+        return [r.scheduled_for.astimezone(UTC) for r in job.results]
+
+    assert go(main(datetime(2025, 3, 29, 12, tzinfo=UTC))) == [
+        datetime(2025, 3, 30, 1, 0, tzinfo=UTC),
+        datetime(2025, 3, 31, 0, 30, tzinfo=UTC),
+        datetime(2025, 4, 1, 0, 30, tzinfo=UTC),
+    ]
+    assert go(main(datetime(2025, 10, 25, 12, tzinfo=UTC))) == [
+        datetime(2025, 10, 26, 0, 30, tzinfo=UTC),
+        datetime(2025, 10, 27, 1, 30, tzinfo=UTC),
+        datetime(2025, 10, 28, 1, 30, tzinfo=UTC),
+    ]
+
+
+def test_suspend_is_noticed_as_a_clock_jump_and_handled_by_catch_up() -> None:
+    async def main() -> tuple[list[RunResult], list[float]]:
+        clock = FakeClock(T0)
+        s = Scheduler(clock=clock)
+        sub = s.subscribe()
+        job = s.add_job(quick(), "p", every(minutes=10), name="j")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(5)  # the loop is asleep (at most 30 s at a time)
+        clock.advance(3600)  # the laptop lid closes for an hour: the sleep overshoots
+        await clock.settle()
+        s.stop()
+        await task
+        jumps = [e.seconds for e in sub.drain() if isinstance(e, ClockJumped)]
+        return list(job.results), jumps
+
+    results, jumps = go(main())
+    assert jumps and jumps[0] > 3000
+    assert [s for _, s in statuses(results)] == ["missed"] * 5 + ["ok"]
