@@ -48,11 +48,15 @@ _UNSET: Any = object()
 
 
 class Scheduler(SlotPolicies, Outcomes):
-    """Runs agents on schedules in-process. See issue 3 for the policies.
+    """Runs agents on cron/interval schedules in-process and reports everything as events.
 
-    `clock` (default SystemClock) drives now() and every wait; `max_concurrent_runs`
-    bounds agent runs in flight; `defaults` supplies job options not given to `add_job`;
-    `state_sink` hears what must persist (see `StateSink`).
+    `clock` (default SystemClock; FakeClock in tests) drives now() and every wait, timeouts
+    and backoff included. `max_concurrent_runs` bounds agent runs in flight (gates run
+    outside the limit). `defaults` supplies the job options not given to `add_job`.
+    `state_sink` hears, synchronously, what must persist (see `StateSink`); `snapshot()` /
+    `restore()` move the same state in bulk. Observers use `subscribe()` (bounded, async)
+    or `add_listener()` (sync, must be quick); `JobAdded` is only sent to those already
+    subscribed, so a late observer starts from `jobs` and `snapshot()`.
     """
 
     def __init__(
@@ -121,8 +125,18 @@ class Scheduler(SlotPolicies, Outcomes):
         paused: bool = False,
         pause_note: str = "",
     ) -> Job:
-        """Add a job; unset options come from the scheduler's `defaults`. A string
-        `schedule` is parsed as cron/`@every` in `tz`. Names are unique (default `job-N`)."""
+        """Add a job and return it; unset options come from the scheduler's `defaults`.
+
+        `schedule` is a Schedule (`cron(...)`, `every(...)`) or a string parsed as cron or
+        `@every` in `tz`. Names are unique (default `job-N`). Durations accept seconds, a
+        timedelta or "5m"-style strings. Options: `timeout` per attempt (None = none);
+        `overlap` skip|queue_one|replace|allow; `catchup` latest|none|all and
+        `misfire_grace` for late slots; `max_runs` (agent runs; gate skips do not count) and
+        `until` end the job; `start_immediately` adds a slot at once; `pre_run` gate with
+        `gate_timeout` and `on_gate_error` run|skip; `retries` with exponential
+        `retry_backoff`; `auto_pause_after` N consecutive failures; `on_result` (sync or
+        async) gets each final result; `paused`/`pause_note` start it paused.
+        """
         given = {
             k: v
             for k, v in {
@@ -460,7 +474,6 @@ class Scheduler(SlotPolicies, Outcomes):
     def _poke(self) -> None:
         if self._wake is not None and self._loop is not None and not self._loop.is_closed():
             self._wake.set()
-
 
 
 def _describe(schedule: Schedule) -> str:
