@@ -308,6 +308,12 @@ async def _attempt(
         finally:
             if timer is not None:
                 timer.cancel()
+        if timed_out and status is not RunStatus.TIMED_OUT:
+            # The agent swallowed the cancellation and ended on its own after the deadline.
+            me.uncancel()
+            ctx.cancelled = True
+            status = RunStatus.TIMED_OUT
+            error = f"timed out after {opts.timeout:g}s"
         return RunResult(
             run_id=run_id,
             job=name,

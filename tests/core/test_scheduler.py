@@ -714,3 +714,23 @@ def test_suspend_is_noticed_as_a_clock_jump_and_handled_by_catch_up() -> None:
     results, jumps = go(main())
     assert jumps and jumps[0] > 3000
     assert [s for _, s in statuses(results)] == ["missed"] * 5 + ["ok"]
+
+
+def test_an_agent_that_swallows_the_timeout_is_still_timed_out() -> None:
+    async def main() -> RunResult:
+        clock = FakeClock(T0)
+        s = Scheduler(clock=clock)
+
+        async def stubborn(prompt: str) -> str:
+            try:
+                await clock.sleep(3600)
+            except asyncio.CancelledError:
+                return "I refuse"
+            return "done"
+
+        job = s.add_job(stubborn, "p", every(minutes=10), name="j", timeout=5)
+        await run_for(s, clock, 610)
+        return job.results[0]
+
+    r = go(main())
+    assert r.status is RunStatus.TIMED_OUT and r.finished_at == at(605)
