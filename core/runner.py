@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .jobs import Job, RunHandle
     from .scheduler import Scheduler
 
-__all__ = ["Limiter", "OutputTail", "execute_slot"]
+__all__ = ["Limiter", "OutputTail", "call_later", "execute_slot"]
 
 STDERR_TAIL = 2_000
 MAX_BACKOFF = 3600.0
@@ -127,12 +127,12 @@ class _Cancellable(Protocol):
     def cancel(self) -> Any: ...
 
 
-def _call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellable:
+def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellable:
     """Call `fn` after `delay` seconds of the clock's time (cheap for clocks that offer
     call_later; otherwise a task sleeping on the clock)."""
-    call_later = getattr(clock, "call_later", None)
-    if call_later is not None:
-        return call_later(delay, fn)  # type: ignore[no-any-return]
+    method = getattr(clock, "call_later", None)
+    if method is not None:
+        return method(delay, fn)  # type: ignore[no-any-return]
 
     async def later() -> None:
         await clock.sleep(delay)
@@ -278,7 +278,7 @@ async def _attempt(
             timed_out = True
             me.cancel()
 
-        timer = _call_later(sched.clock, opts.timeout, on_timeout) if opts.timeout else None
+        timer = call_later(sched.clock, opts.timeout, on_timeout) if opts.timeout else None
         exit_code: int | None = None
         error = ""
         try:

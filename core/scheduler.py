@@ -37,7 +37,7 @@ from .outcomes import Outcomes
 from .policies import SlotPolicies
 from .redact import Redactor, refresh_env
 from .results import RunResult, RunStatus, SkipReason, make_run_id
-from .runner import Limiter
+from .runner import Limiter, call_later
 from .schedule import Schedule, cron
 
 __all__ = ["Scheduler"]
@@ -88,7 +88,8 @@ class Scheduler(SlotPolicies, Outcomes):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limiter: Limiter | None = None
         self._redactor: Redactor | None = None
-        self._wake: asyncio.Event | None = None
+        self._poked = False
+        self._waiter: asyncio.Future[bool] | None = None
         self._stop_requested = False
         self._terminate_on_stop = False
         self._collectors: list[list[RunResult]] = []
@@ -385,7 +386,6 @@ class Scheduler(SlotPolicies, Outcomes):
         self.running_loop = True
         self._emit(SchedulerStarted, jobs=len(self.jobs))
         reason = "stopped"
-        assert self._wake is not None
         try:
             while True:
                 now = self.clock.now()
@@ -408,7 +408,7 @@ class Scheduler(SlotPolicies, Outcomes):
                 if self.paused and self.pause_until is not None:
                     delay = min(delay, (self.pause_until - now).total_seconds())
                 delay = max(delay, 0.0)
-                self._wake.clear()
+                self._poked = False
                 timed_out = await self._sleep(delay)
                 after = self.clock.now()
                 if timed_out:
@@ -450,18 +450,23 @@ class Scheduler(SlotPolicies, Outcomes):
         return all(j.exhausted and not j.running for j in self.jobs.values())
 
     async def _sleep(self, delay: float) -> bool:
-        """Sleep on the clock until `delay` passes (True) or something pokes us (False)."""
-        assert self._wake is not None
-        if self._wake.is_set():
+        """Sleep on the clock until `delay` passes (True) or something pokes us (False).
+        One future and one clock timer per wake-up, no tasks: the loop stays cheap."""
+        if self._poked:
             return False
-        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-        waker = asyncio.ensure_future(self._wake.wait())
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiter = fut
+
+        def ring() -> None:
+            if not fut.done():
+                fut.set_result(True)
+
+        timer = call_later(self.clock, delay, ring)
         try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            return await fut
         finally:
-            sleeper.cancel()
-            waker.cancel()
-        return sleeper.done() and not sleeper.cancelled()
+            timer.cancel()
+            self._waiter = None
 
     def _bind_loop(self) -> None:
         """asyncio primitives belong to one loop; (re)create them for the running one."""
@@ -469,11 +474,14 @@ class Scheduler(SlotPolicies, Outcomes):
         if loop is not self._loop:
             self._loop = loop
             self._limiter = Limiter(self.max_concurrent_runs)
-            self._wake = asyncio.Event()
+            self._waiter = None
 
     def _poke(self) -> None:
-        if self._wake is not None and self._loop is not None and not self._loop.is_closed():
-            self._wake.set()
+        """Wake the loop to re-plan (a job added, resumed, finished...)."""
+        self._poked = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(False)
 
 
 def _describe(schedule: Schedule) -> str:

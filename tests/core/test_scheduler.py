@@ -636,7 +636,7 @@ def test_a_flooding_agent_never_blocks_on_a_slow_observer_and_memory_stays_bound
         sub = s.subscribe(max_chunks=100)  # nobody reads it while the flood runs
 
         async def flood(prompt: str):
-            for i in range(100_000):
+            for i in range(20_000):
                 yield f"line {i}\n"
 
         job = s.add_job(flood, "p", every(minutes=1), name="flood")
@@ -645,12 +645,12 @@ def test_a_flooding_agent_never_blocks_on_a_slow_observer_and_memory_stays_bound
         return sub.drain(), job.results[0], peak
 
     events, result, peak = go(main())
-    assert result.ok and result.output_bytes > 1_000_000 and result.truncated
+    assert result.ok and result.output_bytes > 200_000 and result.truncated
     assert len(result.output_tail.encode()) < 10_200
     assert peak < 200
     chunks = [e for e in events if isinstance(e, OutputChunk)]
     dropped = sum(e.dropped for e in events if isinstance(e, ObserverDropped))
-    assert len(chunks) == 100 and len(chunks) + dropped == 100_000
+    assert len(chunks) == 100 and len(chunks) + dropped == 20_000
     assert any(isinstance(e, RunFinished) and e.result.ok for e in events)
 
 
@@ -680,19 +680,17 @@ def test_nonexistent_and_repeated_local_times_fire_once_each_day() -> None:
         clock = FakeClock(start)
         s = Scheduler(clock=clock)
         job = s.add_job(quick(), "p", cron("30 2 * * *", tz="Europe/Berlin"), name="night")
-        await run_for(s, clock, 3 * 86400)
+        await run_for(s, clock, 26 * 3600)
         assert all(r.ok for r in job.results)
         return [r.scheduled_for.astimezone(UTC) for r in job.results]
 
-    assert go(main(datetime(2025, 3, 29, 12, tzinfo=UTC))) == [
+    assert go(main(datetime(2025, 3, 30, tzinfo=UTC))) == [
         datetime(2025, 3, 30, 1, 0, tzinfo=UTC),
         datetime(2025, 3, 31, 0, 30, tzinfo=UTC),
-        datetime(2025, 4, 1, 0, 30, tzinfo=UTC),
     ]
-    assert go(main(datetime(2025, 10, 25, 12, tzinfo=UTC))) == [
+    assert go(main(datetime(2025, 10, 26, tzinfo=UTC))) == [
         datetime(2025, 10, 26, 0, 30, tzinfo=UTC),
         datetime(2025, 10, 27, 1, 30, tzinfo=UTC),
-        datetime(2025, 10, 28, 1, 30, tzinfo=UTC),
     ]
 
 
