@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,6 +167,12 @@ def _fingerprint(config: Config, job: JobSpec) -> tuple[Any, ...]:
     return (job, config.policy(job), agent, config.scheduler.history)
 
 
+def _when_changed(old: Config, new: Config, name: str) -> bool:
+    """Did the job's schedule or time zone change?"""
+    a, b = old.job(name), new.job(name)
+    return (a.schedule, old.zone(a).key) != (b.schedule, new.zone(b).key)
+
+
 @dataclass
 class Deck:
     """A running (or observed, with `read_only`) jobs file. Close it to save and unlock."""
@@ -220,6 +226,10 @@ class Deck:
             self.scheduler.add_job(job.agent, job.prompt, job.schedule, name,
                                    **job_options(new, new.job(name)))
             if saved is not None:
+                if name in changed and _when_changed(self.config, new, name):
+                    # never fired under the old schedule: its next fire must come from the
+                    # new one (restore keeps a saved next_fire when there is no last slot)
+                    saved = replace(saved, next_fire=None)
                 self.scheduler.restore([saved])
         self.config = new
         return Reload(added=added, removed=removed, changed=changed)
