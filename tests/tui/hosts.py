@@ -29,3 +29,52 @@ class BuilderApp(App[None]):
         screen = CronBuilderScreen(expression, zone=zone, now=lambda: now, local=UTC,
                                    use=use, live=False, **kw)
         self.push_screen(screen, self.results.append)
+
+
+JOBS_FILE = """\
+[defaults]
+timeout = "10m"
+
+[agents.claude]
+command = ["claude", "-p"]
+
+[[jobs]]
+name = "digest"
+agent = "claude"
+prompt = "Summarise the inbox."
+schedule = "0 9 * * 1-5"
+timezone = "UTC"
+
+[[jobs]]
+name = "disk"
+command = "df -h"
+schedule = "*/15 * * * *"
+timezone = "UTC"
+"""
+
+
+def open_test_deck(tmp_path, text: str = JOBS_FILE):
+    """A Deck on a jobs file in tmp_path, on a FakeClock at NOW (scheduler not started)."""
+    from crondeck.core.clock import FakeClock
+    from crondeck.core.config import load_config
+    from crondeck.core.deck import open_deck
+
+    path = tmp_path / "crondeck.toml"
+    path.write_text(text)
+    return open_deck(load_config(path), clock=FakeClock(NOW))
+
+
+class EditorApp(App[None]):
+    """Shows the job editor for `job` (None: a new job) on `deck`."""
+
+    def __init__(self, deck, job: str | None = None) -> None:
+        super().__init__()
+        self.deck = deck
+        self.job = job
+        self.results: list = []
+
+    def on_mount(self) -> None:
+        from crondeck.tui.screens.job_editor import JobEditorScreen
+
+        self.push_screen(JobEditorScreen(self.deck, self.job, now=lambda: NOW, zone=UTC,
+                                         live=False), self.results.append)

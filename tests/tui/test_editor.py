@@ -1,0 +1,282 @@
+"""The job editor and deleting jobs: create a job and see it saved and scheduled, edit its
+schedule through the builder, delete it (waiting for or terminating a running run);
+invalid input keeps Save disabled and the file untouched."""
+
+import asyncio
+import tomllib
+
+from hosts import NOW, SIZE, EditorApp, open_test_deck
+from textual.app import App
+from textual.widgets import Button, Input, Select, Static
+
+from crondeck.tui.screens.cron_builder import CronBuilderScreen
+from crondeck.tui.screens.delete_job import DeleteJobDialog, confirm_delete
+from crondeck.tui.screens.job_editor import DISABLED_NOTE, JobEditorScreen
+
+
+def jobs_in(path):
+    return {j["name"]: j for j in tomllib.loads(path.read_text())["jobs"]}
+
+
+def run(app, steps):
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await steps(pilot)
+
+    try:
+        asyncio.run(go())
+    finally:
+        app.deck.close()
+
+
+async def type_into(pilot, selector, text):
+    box = pilot.app.screen.query_one(selector, Input)
+    box.focus()
+    box.value = ""
+    await pilot.press(*text) if text else None
+    await pilot.pause()
+
+
+def test_create_a_job_saves_the_file_and_schedules_it(tmp_path):
+    deck = open_test_deck(tmp_path)
+    app = EditorApp(deck)
+    path = deck.config.path
+
+    async def steps(pilot):
+        screen = app.screen
+        assert isinstance(screen, JobEditorScreen)
+        await type_into(pilot, "#name", "nightly report")
+        screen.query_one("#source", Select).value = "command"
+        await pilot.pause()
+        await type_into(pilot, "#command", "echo hi")
+        await type_into(pilot, "#schedule", "30 2 * * *")
+        assert "At 02:30" in str(screen.query_one("#schedule-info", Static).render())
+        await type_into(pilot, "#timeout", "5m")
+        assert not screen.query_one("#save", Button).disabled
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.results[0].job == "nightly report" and app.results[0].action == "created"
+
+    run(app, steps)
+    saved = jobs_in(path)["nightly report"]
+    assert saved == {"name": "nightly report", "command": "echo hi", "schedule": "30 2 * * *",
+                     "timeout": "5m"}
+    assert path.with_name("crondeck.toml.bak").exists()
+    job = deck.scheduler.jobs["nightly report"]
+    assert job.next_fire is not None and job.next_fire.astimezone().strftime("%M") == "30"
+    assert app.results[0].backup == path.with_name("crondeck.toml.bak")
+
+
+def test_invalid_input_keeps_save_disabled_and_the_file_untouched(tmp_path):
+    deck = open_test_deck(tmp_path)
+    path = deck.config.path
+    before = path.read_bytes()
+    app = EditorApp(deck, "digest")
+
+    async def steps(pilot):
+        screen = app.screen
+        await type_into(pilot, "#timeout", "5x")
+        await type_into(pilot, "#schedule", "0 24 * * *")
+        errors = {key: str(screen.query_one(f"#{key}-error", Static).render())
+                  for key in ("timeout", "schedule")}
+        assert "'5x' is not a duration" in errors["timeout"]
+        assert "hour: 24 is out of range 0–23" in errors["schedule"]
+        assert screen.query_one("#save", Button).disabled
+        assert screen.check_action("save", ()) is None  # shown, but disabled, in the footer
+        await pilot.press("ctrl+s")
+        await pilot.click("#save")
+        await pilot.pause()
+        assert app.results == [] and app.screen is screen
+        await type_into(pilot, "#name", "disk")  # duplicate name
+        assert "duplicate job name 'disk'" in str(screen.query_one("#name-error").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [None]
+
+    run(app, steps)
+    assert path.read_bytes() == before
+    assert not path.with_name("crondeck.toml.bak").exists()
+
+
+def test_edit_schedule_through_the_builder_takes_effect_at_once(tmp_path):
+    deck = open_test_deck(tmp_path)
+    path = deck.config.path
+    app = EditorApp(deck, "disk")
+    before = deck.scheduler.jobs["disk"].next_fire
+
+    async def steps(pilot):
+        editor = app.screen
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        builder = app.screen
+        assert isinstance(builder, CronBuilderScreen) and builder.use_mode
+        assert builder.expression == "*/15 * * * *"
+        assert builder.query_one("#zone", Input).value == "UTC"
+        box = builder.query_one("#expr", Input)
+        box.focus()
+        box.value = ""
+        await pilot.press(*"0 10 * * 1-5")
+        await pilot.pause()
+        await pilot.press("enter")  # Use
+        await pilot.pause()
+        assert app.screen is editor
+        assert editor.query_one("#schedule", Input).value == "0 10 * * 1-5"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+
+    run(app, steps)
+    assert jobs_in(path)["disk"]["schedule"] == "0 10 * * 1-5"
+    job = deck.scheduler.jobs["disk"]
+    assert before is not None and job.next_fire != before
+    assert job.next_fire.isoformat() == "2025-03-03T10:00:00+00:00"  # Monday 10:00 UTC
+    assert deck.config.job("disk").schedule == "0 10 * * 1-5"
+
+
+def test_cancelling_the_builder_keeps_the_schedule(tmp_path):
+    deck = open_test_deck(tmp_path)
+    app = EditorApp(deck, "disk")
+
+    async def steps(pilot):
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.query_one("#schedule", Input).value == "*/15 * * * *"
+
+    run(app, steps)
+
+
+def test_agent_choice_and_inline_command(tmp_path):
+    deck = open_test_deck(tmp_path)
+    app = EditorApp(deck, "digest")
+
+    async def steps(pilot):
+        screen = app.screen
+        assert screen.query_one("#source", Select).value == "claude"
+        assert not screen.query_one("#command").parent.display  # a defined agent: no command
+        screen.query_one("#source", Select).value = "command"
+        await pilot.pause()
+        assert screen.query_one("#command").parent.display
+        assert "empty command" in str(screen.query_one("#command-error").render())
+        assert screen.query_one("#save", Button).disabled
+        await type_into(pilot, "#command", "llm -m mini")
+        assert not screen.query_one("#save", Button).disabled
+
+    run(app, steps)
+
+
+def test_unchecking_enabled_pauses_the_job(tmp_path):
+    deck = open_test_deck(tmp_path)
+    app = EditorApp(deck, "digest")
+
+    async def steps(pilot):
+        await pilot.click("#enabled")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+
+    run(app, steps)
+    job = deck.scheduler.jobs["digest"]
+    assert job.paused and job.pause_note == DISABLED_NOTE
+    assert jobs_in(deck.config.path)["digest"]["agent"] == "claude"  # argv agent kept
+
+
+class DeleteApp(App[None]):
+    def __init__(self, deck):
+        super().__init__()
+        self.deck = deck
+
+
+def test_delete_an_idle_job_after_confirmation(tmp_path):
+    deck = open_test_deck(tmp_path)
+    path = deck.config.path
+    app = DeleteApp(deck)
+
+    async def steps(pilot):
+        confirm_delete(app, deck, "disk")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, DeleteJobDialog) and not dialog.running
+        await pilot.press("escape")  # keep
+        await pilot.pause()
+        assert "disk" in deck.scheduler.jobs
+        confirm_delete(app, deck, "disk")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+
+    run(app, steps)
+    assert "disk" not in jobs_in(path)
+    assert "disk" not in deck.scheduler.jobs
+    assert path.with_name("crondeck.toml.bak").exists()
+
+
+SLOW = """\
+[[jobs]]
+name = "slow"
+command = "sleep 30"
+schedule = "0 0 1 1 *"
+timezone = "UTC"
+
+[[jobs]]
+name = "other"
+command = "true"
+schedule = "0 0 1 1 *"
+timezone = "UTC"
+"""
+
+
+def test_delete_a_running_job_asks_and_terminates(tmp_path):
+    deck = open_test_deck(tmp_path, SLOW)
+    path = deck.config.path
+    app = DeleteApp(deck)
+
+    async def steps(pilot):
+        handle = deck.scheduler.run_now("slow")
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if deck.scheduler.jobs["slow"].running:
+                break
+        assert deck.scheduler.jobs["slow"].running
+        confirm_delete(app, deck, "slow")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, DeleteJobDialog) and dialog.running
+        assert dialog.check_action("choose", ("delete",)) is False
+        await pilot.press("t")
+        await pilot.pause()
+        result = await asyncio.wait_for(handle.wait(), 10)
+        assert result.status.value in ("cancelled", "terminated", "failed")
+
+    run(app, steps)
+    assert "slow" not in jobs_in(path) and "other" in jobs_in(path)
+    assert "slow" not in deck.scheduler.jobs
+
+
+def test_delete_a_running_job_after_waiting(tmp_path):
+    deck = open_test_deck(tmp_path, SLOW.replace("sleep 30", "sleep 0.4"))
+    path = deck.config.path
+    app = DeleteApp(deck)
+
+    async def steps(pilot):
+        handle = deck.scheduler.run_now("slow")
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if deck.scheduler.jobs["slow"].running:
+                break
+        confirm_delete(app, deck, "slow")
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        assert deck.scheduler.jobs["slow"].paused  # nothing new starts meanwhile
+        assert "slow" in jobs_in(path)
+        result = await asyncio.wait_for(handle.wait(), 10)
+        assert result.status.value == "ok"
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            if "slow" not in deck.scheduler.jobs:
+                break
+
+    run(app, steps)
+    assert "slow" not in jobs_in(path)
+    assert NOW  # the fixed clock never moved

@@ -1,0 +1,286 @@
+"""The job editor: a form for a job's common keys, checked on every change by the same
+validator as `crondeck check`, saved atomically (the previous file kept as `.bak`) and
+applied to the running scheduler at once through the Deck.
+
+`target` is anything with the Deck's shape: `.config`, `.scheduler` and
+`.apply(new_config) -> Reload` (a `crondeck.core.deck.Deck` is one). The screen dismisses
+with a `Saved` describing what happened, or None when cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
+
+from crondeck.core.config import Config, save_config
+from crondeck.core.config_keys import CATCHUP, OVERLAP
+from crondeck.core.cron import CronError, parse
+from crondeck.core.zones import ZoneError, get_zone, local_zone
+
+from ..cron_view import gap
+from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
+from .cron_builder import CronBuilderScreen, zone_names
+
+__all__ = ["DISABLED_NOTE", "JobEditorScreen", "JobsTarget", "Saved"]
+
+DISABLED_NOTE = "disabled in the editor"
+_INPUTS = ("name", "command", "schedule", "timezone", "pre_run", "timeout", "max_runs")
+
+
+class JobsTarget(Protocol):
+    config: Config
+    scheduler: Any
+
+    def apply(self, new: Config) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a save did: the job's name, "created" or "updated", and the backup file."""
+
+    job: str
+    action: str
+    backup: Path | None
+
+
+class JobEditorScreen(Screen[Saved | None]):
+    CSS_PATH = "job_editor.tcss"
+    BINDINGS: ClassVar = [
+        Binding("ctrl+s", "save", "Save", id="editor.save",
+                tooltip="save the job to the jobs file and apply it now"),
+        Binding("ctrl+b", "builder", "Cron builder", id="editor.builder",
+                tooltip="open the cron builder for the schedule"),
+        Binding("escape", "cancel", "Cancel", id="editor.cancel",
+                tooltip="close without saving"),
+    ]
+
+    def __init__(self, target: JobsTarget, job: str | None = None, *,
+                 now: Callable[[], datetime] | None = None, zone: tzinfo | None = None,
+                 live: bool = True) -> None:
+        super().__init__()
+        self.target = target
+        self.original = job
+        self.form = (JobForm.from_config(target.config, job) if job is not None
+                     else JobForm(source=next(iter(target.config.agents), INLINE_COMMAND)))
+        sched_job = target.scheduler.jobs.get(job) if job is not None else None
+        self.was_paused = bool(sched_job is not None and sched_job.paused)
+        self.form.enabled = not (self.was_paused and sched_job.pause_note == DISABLED_NOTE)
+        self.now = now or (lambda: datetime.now(UTC))
+        self.zone = zone or local_zone()
+        self.live = live
+        self.checked: Checked = Checked(None)
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        f = self.form
+        title = f"Edit job “{self.original}”" if self.original else "New job"
+        agents = [(f"agent: {name}", name) for name in self.target.config.agents]
+        sources = [*agents, ("inline command", INLINE_COMMAND), ("inline python", INLINE_PYTHON)]
+        with VerticalScroll(id="form"):
+            yield Label(title, id="title")
+            yield from self._row("name", "Name", Input(f.name, id="name", compact=True,
+                                 placeholder="letters, digits, spaces and . _ - : +"))
+            with Horizontal(classes="row"):
+                yield Label("Enabled", classes="label")
+                yield Checkbox("runs on schedule (off: paused)", f.enabled, id="enabled",
+                               compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Agent", classes="label")
+                yield Select(sources, value=f.source, allow_blank=False, id="source",
+                             compact=True)
+            yield from self._row("command", "Command", Input(
+                f.command, id="command", compact=True,
+                placeholder="shell command, e.g. claude -p  (or module:function for python)"))
+            with Horizontal(classes="row prompt-row"):
+                yield Label("Prompt", classes="label")
+                yield TextArea(f.prompt, id="prompt", compact=True, soft_wrap=True,
+                               show_line_numbers=False)
+            yield Static("", id="prompt-error", classes="error")
+            with Horizontal(classes="row"):
+                yield Label("Schedule", classes="label")
+                yield Input(f.schedule, id="schedule", compact=True,
+                            placeholder="*/5 * * * *, @daily or @every 90s")
+                yield Button("Builder… (ctrl+b)", id="open-builder", compact=True)
+            yield Static("", id="schedule-info", classes="info")
+            yield Static("", id="schedule-error", classes="error")
+            yield from self._row("timezone", "Time zone", Input(
+                f.timezone, id="timezone", compact=True,
+                suggester=SuggestFromList(zone_names(), case_sensitive=False),
+                placeholder=f"blank: [defaults] or this machine's ({self._default_zone()})"))
+            yield from self._row("pre_run", "Pre-run", Input(
+                f.pre_run, id="pre_run", compact=True,
+                placeholder="gate script; non-zero exit skips the run (blank: none)"))
+            yield from self._row("timeout", "Timeout", Input(
+                f.timeout, id="timeout", compact=True, placeholder="e.g. 10m (blank: default)"))
+            blank = [("default", "")]
+            with Horizontal(classes="row"):
+                yield Label("Overlap", classes="label")
+                yield Select([*blank, *((o, o) for o in OVERLAP)], value=f.overlap,
+                             allow_blank=False, id="overlap", compact=True)
+                yield Label("Catch-up", classes="label inline-label")
+                yield Select([*blank, *((c, c) for c in CATCHUP)], value=f.catchup,
+                             allow_blank=False, id="catchup", compact=True)
+            yield Static("", id="overlap-error", classes="error")
+            yield Static("", id="catchup-error", classes="error")
+            yield from self._row("max_runs", "Max runs", Input(
+                f.max_runs, id="max_runs", compact=True, restrict=r"\d*",
+                placeholder="stop after this many runs (blank: no limit)"))
+            yield Static("", id="other-errors", classes="error")
+            yield Static("", id="running-note", classes="info")
+            with Horizontal(id="buttons"):
+                yield Button("Save (ctrl+s)", id="save", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+        yield Footer()
+
+    def _row(self, key: str, label: str, widget: Any) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label(label, classes="label")
+            yield widget
+        yield Static("", id=f"{key}-error", classes="error")
+
+    def _default_zone(self) -> str:
+        name = self.target.config.defaults.timezone
+        return name or getattr(local_zone(), "key", "UTC")
+
+    def on_mount(self) -> None:
+        for box in self.query(Input):
+            box.cursor_blink = self.live
+        self.query_one(TextArea).cursor_blink = self.live
+        job = self.target.scheduler.jobs.get(self.original) if self.original else None
+        note = self.query_one("#running-note", Static)
+        note.display = job is not None and bool(job.running)
+        note.update("This job is running now: saving a change replaces it and cancels that run.")
+        self.query_one("#name", Input).focus()
+        self.validate()
+
+    # -- validation -------------------------------------------------------------------------
+
+    def read_form(self) -> JobForm:
+        f = self.form
+        for key in _INPUTS:
+            setattr(f, key, self.query_one(f"#{key}", Input).value)
+        f.source = str(self.query_one("#source", Select).value)
+        f.prompt = self.query_one("#prompt", TextArea).text
+        f.overlap = str(self.query_one("#overlap", Select).value)
+        f.catchup = str(self.query_one("#catchup", Select).value)
+        f.enabled = self.query_one("#enabled", Checkbox).value
+        return f
+
+    def validate(self) -> Checked:
+        """Check the form with the config validator; show each problem under its field."""
+        form = self.read_form()
+        self.checked = checked = check_form(self.target.config, form, self.original)
+        for key in ("name", "command", "prompt", "schedule", "timezone", "pre_run", "timeout",
+                    "overlap", "catchup", "max_runs"):
+            messages = checked.problems.get(key, [])
+            if key == "command":
+                messages = messages + checked.problems.get("agent", [])
+            widget = self.query_one(f"#{key}-error", Static)
+            widget.update("\n".join(f"✗ {m}" for m in messages))
+            widget.display = bool(messages)
+        other = self.query_one("#other-errors", Static)
+        other.update("\n".join(f"✗ {m}" for m in checked.other))
+        other.display = bool(checked.other)
+        inline = form.source in (INLINE_COMMAND, INLINE_PYTHON)
+        self.query_one("#command").parent.display = inline  # type: ignore[union-attr]
+        self._schedule_info(form)
+        self.query_one("#save", Button).disabled = not checked.ok
+        self.refresh_bindings()
+        return checked
+
+    def _schedule_info(self, form: JobForm) -> None:
+        info = self.query_one("#schedule-info", Static)
+        try:
+            zone = get_zone(form.timezone.strip()) if form.timezone.strip() else (
+                get_zone(self._default_zone()))
+            expr = parse(form.schedule, zone)
+        except (CronError, ZoneError):
+            info.update("")
+            return
+        now = self.now()
+        nxt = expr.next_after(now)
+        local = nxt.astimezone(self.zone)
+        info.update(f"{expr.describe()} · next {local:%a %d %b %H:%M} "
+                    f"(in {gap((nxt - now).total_seconds())[1:]})")
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    @on(TextArea.Changed)
+    def _changed(self) -> None:
+        if self.is_mounted:
+            self.validate()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "save":
+            return True if self.checked.ok else None
+        return True
+
+    @on(Button.Pressed, "#open-builder")
+    def action_builder(self) -> None:
+        form = self.read_form()
+        zone = form.timezone.strip() or self._default_zone()
+        try:
+            get_zone(zone)
+        except ZoneError:
+            zone = self._default_zone()
+
+        def use(expression: str | None) -> None:
+            if expression:
+                self.query_one("#schedule", Input).value = expression
+
+        self.app.push_screen(CronBuilderScreen(form.schedule, zone=zone, now=self.now,
+                                               local=self.zone, use=True, live=self.live), use)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        checked = self.validate()
+        if checked.config is None:
+            self.app.bell()
+            return
+        new = checked.config
+        name = self.form.name
+        outcome = self.target.apply(new)
+        problems = getattr(outcome, "problems", [])
+        if problems:  # the scheduler refused (an agent that cannot be built): nothing saved
+            other = self.query_one("#other-errors", Static)
+            other.update("\n".join(f"✗ {getattr(p, 'message', p)}" for p in problems))
+            other.display = True
+            return
+        try:
+            backup = save_config(new)
+        except OSError as exc:
+            other = self.query_one("#other-errors", Static)
+            other.update(f"✗ cannot write the file: {exc}")
+            other.display = True
+            return
+        self._apply_enabled(name)
+        self.dismiss(Saved(name, "updated" if self.original else "created", backup))
+
+    def _apply_enabled(self, name: str) -> None:
+        scheduler = self.target.scheduler
+        job = scheduler.jobs.get(name)
+        if job is None:
+            return
+        if not self.form.enabled and not job.paused:
+            scheduler.pause_job(name, note=DISABLED_NOTE)
+        elif self.form.enabled and job.paused and job.pause_note == DISABLED_NOTE:
+            scheduler.resume_job(name)
