@@ -13,12 +13,16 @@ import os
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .results import RunResult
 from .runlogs import safe_name
 from .store import atomic_write_toml, ensure_dir, read_toml, result_to_toml
 
-__all__ = ["INBOX", "drop_result", "fold_inbox", "read_inbox"]
+if TYPE_CHECKING:
+    from .deck import Deck
+
+__all__ = ["INBOX", "drop_result", "fold_inbox", "fold_into_deck", "read_inbox"]
 
 INBOX = "inbox"
 
@@ -71,3 +75,16 @@ def fold_inbox(state_dir: Path, record: Callable[[RunResult], object],
         with contextlib.suppress(OSError):
             os.unlink(path)
     return [r for _, r in folded]
+
+
+def fold_into_deck(deck: Deck) -> list[RunResult]:
+    """Fold waiting `crondeck exec` results into a running deck: each joins its job's
+    in-memory history (so the scheduler's next state write keeps it) and the store."""
+
+    def record(result: RunResult) -> None:
+        job = deck.scheduler.jobs.get(result.job)
+        if job is not None and result not in job.results:
+            job.results.append(result)
+        deck.store.record(result)
+
+    return fold_inbox(Path(deck.config.state_dir), record, deck.store.flush)

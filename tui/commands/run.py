@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -17,7 +18,9 @@ from typing import Any, TextIO
 from crondeck.core.config import ConfigError
 from crondeck.core.deck import Deck, open_deck
 from crondeck.core.events import Event, Subscription
+from crondeck.core.inbox import fold_into_deck
 from crondeck.core.lock import LockHeld
+from crondeck.core.metrics import Metrics, MetricsServer, parse_listen
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, print_problems
 
@@ -31,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "invalid, 1 if another crondeck already runs it.",
     )
     add_config_arg(p)
+    p.add_argument("--listen", metavar="[HOST:]PORT",
+                   help="serve Prometheus /metrics and /healthz here (HOST defaults to "
+                        "127.0.0.1; give another host only to expose it)")
     p.set_defaults(func=run)
 
 
@@ -83,8 +89,42 @@ async def _watch(deck: Deck, out: TextIO, err: TextIO, every: float = 2.0) -> No
             print(f"crondeck run: jobs file not reloaded: {problem}", file=err)
 
 
-async def serve(deck: Deck, out: TextIO, err: TextIO) -> None:
+class ListenError(OSError):
+    """--listen could not bind its address."""
+
+
+def _metrics_server(deck: Deck, out: TextIO, listen: tuple[str, int] | None
+                    ) -> MetricsServer | None:
+    if listen is None:
+        return None
+    try:
+        server = MetricsServer(Metrics(deck.scheduler), *listen).start()
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}")
+    emit(out, {"event": "listening", "url": server.url, "paths": ["/metrics", "/healthz"]})
+    return server
+
+
+async def _observe(deck: Deck, out: TextIO, server: MetricsServer | None) -> None:
+    """Issue 8: fold `crondeck exec` results into the history; keep metrics current."""
+    try:
+        while True:
+            for result in fold_into_deck(deck):
+                emit(out, {"event": "exec_result_recorded", "job": result.job,
+                           "run_id": result.run_id, "status": result.status.value})
+            if server is not None:
+                server.metrics.snapshot()
+            await asyncio.sleep(1.0)
+    finally:
+        if server is not None:
+            server.close()
+            server.metrics.close()
+
+
+async def serve(deck: Deck, out: TextIO, err: TextIO,
+                listen: tuple[str, int] | None = None) -> None:
     """Run until a signal (or stop()); every event goes to `out` as a JSON line."""
+    server = _metrics_server(deck, out, listen)  # first: a port in use ends it cleanly
     sub = deck.scheduler.subscribe()
     loop = asyncio.get_running_loop()
 
@@ -97,10 +137,14 @@ async def serve(deck: Deck, out: TextIO, err: TextIO) -> None:
         loop.add_signal_handler(signum, shutdown, signum)
     printer = asyncio.create_task(_print(sub, out))
     watcher = asyncio.create_task(_watch(deck, out, err))
+    observer = asyncio.create_task(_observe(deck, out, server))
     try:
         await deck.scheduler.astart(stop_when_done=False)
     finally:
         watcher.cancel()
+        observer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await observer
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await asyncio.sleep(0)
@@ -113,6 +157,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     err = err or sys.stderr
     config = load(args, "run", err)
     if config is None:
+        return EXIT_BAD_CONFIG
+    try:
+        listen = parse_listen(args.listen) if getattr(args, "listen", None) else None
+    except ValueError as exc:
+        print(f"crondeck run: {exc}", file=err)
         return EXIT_BAD_CONFIG
     try:
         deck = open_deck(config)
@@ -133,7 +182,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         for result in deck.abandoned:
             emit(out, {"event": "run_abandoned", "job": result.job, "run_id": result.run_id,
                        "result": result.to_dict()})
-        asyncio.run(serve(deck, out, err))
+        asyncio.run(serve(deck, out, err, listen))
+    except ListenError as exc:
+        print(f"crondeck run: {exc}", file=err)
+        return EXIT_ERROR
     finally:
         deck.close()
     return 0
