@@ -156,3 +156,29 @@ def test_read_only_state_directory_only_prints(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "not recorded" in proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1])["status"] == "ok"
+
+
+def test_a_running_scheduler_folds_exec_results_into_its_history(tmp_path: Path) -> None:
+    config = _jobs(tmp_path, _job("shared", "echo from exec"))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "crondeck.tui.cli", "--config", str(config), "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout is not None
+        for line in run.stdout:
+            if json.loads(line)["event"] == "scheduler_started":
+                break
+        proc = _exec(config, "shared", "--scheduled-for", "2026-03-01T09:00")
+        assert proc.returncode == 0 and "recorded for the running scheduler" in proc.stderr
+        for line in run.stdout:
+            event = json.loads(line)
+            if event["event"] == "exec_result_recorded":
+                assert event["run_id"] == "shared@2026-03-01T08:00:00Z"
+                break
+    finally:
+        run.terminate()
+        run.communicate(timeout=60)
+    assert run.returncode == 0
+    ids = [r["run_id"] for r in _state(config)["jobs"]["shared"]["results"]]
+    assert ids == ["shared@2026-03-01T08:00:00Z"]
+    assert read_inbox(tmp_path / ".crondeck") == []
