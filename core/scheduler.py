@@ -278,6 +278,16 @@ class Scheduler(SlotPolicies, Outcomes):
             n += 1
         return self._dispatch(j, now, now, manual=True, run_id=run_id)
 
+    def run_slot(self, job: str | Job, scheduled_for: datetime) -> RunHandle:
+        """Run one scheduled slot now, exactly as the loop would when it falls due (overlap,
+        claim, gate, attempts, retries), with the slot's own run id. `crondeck exec` uses
+        this so a retried pod or timer reuses the same idempotency key."""
+        j = self.get_job(job)
+        self._bind_loop()
+        return self._dispatch(
+            j, scheduled_for, self.clock.now(), run_id=make_run_id(j.name, scheduled_for)
+        )
+
     def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int:
         """Cancel a job's runs in flight and its queued slot; returns how many were stopped."""
         j = self.get_job(job)

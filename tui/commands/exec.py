@@ -32,7 +32,7 @@ from crondeck.core.deck import build_scheduler
 from crondeck.core.events import Event, OutputChunk
 from crondeck.core.inbox import drop_result, fold_inbox
 from crondeck.core.lock import LockHeld, StateLock
-from crondeck.core.results import RunResult, RunStatus, make_run_id
+from crondeck.core.results import RunResult, RunStatus
 from crondeck.core.runlogs import RunLogRecorder, RunLogs
 from crondeck.core.store import StateStore
 
@@ -163,9 +163,7 @@ async def _run_slot(config: Config, name: str, slot: datetime, out: TextIO, err:
         recorder = RunLogRecorder(logs)
         scheduler.add_listener(recorder)
     # The scheduler's own path for a due slot (overlap, claim, gate, attempts, retries).
-    # TODO(issue 8): a public Scheduler.run_slot(job, slot) would replace this private call.
-    handle = scheduler._dispatch(job, slot, scheduler.clock.now(),
-                                 run_id=make_run_id(name, slot))
+    handle = scheduler.run_slot(job, slot)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, handle.cancel,
