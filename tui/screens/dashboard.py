@@ -148,8 +148,8 @@ class DashboardScreen(Screen[None]):
         """Once a second: repaint countdowns (visible lines only) and the clock."""
         if self._upcoming_dirty:
             self._recompute_upcoming()
-        self.table.refresh()
-        self.upcoming.refresh()
+        self.table.invalidate()
+        self.upcoming.invalidate()
         self.query_one(DeckHeader).refresh()
 
     # -- events from the core -------------------------------------------------------------

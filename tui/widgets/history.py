@@ -107,8 +107,7 @@ class HistoryList(LineList):
         r = self.items[index]
         when = r.finished_at or r.started_at or r.scheduled_for
         word, reason = describe(r)
-        style: Style = self.get_component_rich_style(
-            _STATUS_STYLE.get(r.status.value, "line-list--dim"), partial=True)
+        style: Style = self.style_of(_STATUS_STYLE.get(r.status.value, "line-list--dim"))
         text = Text()
         text.append(clock_time(when, self.zone, self._now()).rjust(8))
         text.append(" ")
@@ -117,7 +116,7 @@ class HistoryList(LineList):
             name = r.job if len(r.job) <= jw else r.job[: jw - 1] + "…"
             text.append(f"{name:<{jw}} ", style="bold")
         text.append(f"{LAST_GLYPH.get(r.status.value, '?')} {word:<17} ", style=style)
-        text.append(reason, style=self.get_component_rich_style("line-list--dim", partial=True)
+        text.append(reason, style=self.style_of("line-list--dim")
                     if r.status is RunStatus.OK else Style())
         return text
 

@@ -191,7 +191,7 @@ class JobTable(LineList):
         return text
 
     def _style(self, component: str) -> Style:
-        return self.get_component_rich_style(component, partial=True)
+        return self.style_of(component)
 
     def _cell(self, key: str, row: JobRow, now: datetime, width: int) -> Text:
         if key == "status":

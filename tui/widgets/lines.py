@@ -77,8 +77,36 @@ class LineList(ScrollView, can_focus=True):
     def _top(self) -> int:
         return 1 if self.has_header else 0
 
+    # -- caches: styles are resolved once per style change, lines once per content change --
+
+    def style_of(self, component: str) -> Style:
+        """A component class's (partial) rich style, cached until styles or focus change."""
+        cache = self.__dict__.setdefault("_style_cache", {})
+        style = cache.get(component)
+        if style is None:
+            style = cache[component] = self.get_component_rich_style(component, partial=True)
+        return style
+
+    def _base_style(self) -> Style:
+        cache = self.__dict__.setdefault("_style_cache", {})
+        style = cache.get(None)
+        if style is None:
+            style = cache[None] = self.rich_style
+        return style
+
+    def invalidate(self) -> None:
+        """Content changed (e.g. each second for countdowns): re-render the visible lines."""
+        self.__dict__.setdefault("_line_cache", {}).clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.__dict__.pop("_style_cache", None)
+        self.__dict__.pop("_line_cache", None)
+
     def rows_changed(self) -> None:
         """Call after the number or order of rows changed."""
+        self.__dict__.setdefault("_line_cache", {}).clear()
         count = self.row_count
         self.virtual_size = Size(self.size.width, count + self._top)
         if count and self.cursor >= count:
@@ -94,6 +122,10 @@ class LineList(ScrollView, can_focus=True):
             self.cursor = clamped
             return
         self._scroll_to_cursor()
+        lines = self.__dict__.setdefault("_line_cache", {})
+        for index in (old, new):
+            for key in [k for k in lines if k[0] == index]:
+                del lines[key]
         self.refresh()
         if old != new:
             self.post_message(self.CursorMoved(self, new))
@@ -107,10 +139,12 @@ class LineList(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
 
     def on_focus(self) -> None:
-        self.refresh()
+        self.__dict__.pop("_style_cache", None)
+        self.invalidate()
 
     def on_blur(self) -> None:
-        self.refresh()
+        self.__dict__.pop("_style_cache", None)
+        self.invalidate()
 
     def on_resize(self, event: events.Resize) -> None:
         self.rows_changed()
@@ -144,21 +178,37 @@ class LineList(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width or self.size.width
-        base = self.rich_style
-        if self.has_header and y == 0:
+        index = -1 if self.has_header and y == 0 else int(self.scroll_y) + y - self._top
+        cache = self.__dict__.setdefault("_line_cache", {})
+        key = (index, width)
+        strip = cache.get(key)
+        if strip is None:
+            if len(cache) > 512:
+                cache.clear()
+            strip = cache[key] = self._render_index(index, width)
+        return strip
+
+    def _render_index(self, index: int, width: int) -> Strip:
+        base = self._base_style()
+        if index == -1:
             text = self.render_header(width)
-            text.stylize(self.get_component_rich_style("line-list--header"))
+            cache = self.__dict__.setdefault("_style_cache", {})
+            if "header" not in cache:
+                cache["header"] = self.get_component_rich_style("line-list--header")
+            text.stylize(cache["header"])
             return self._strip(text, width, base)
-        index = int(self.scroll_y) + y - self._top
         if index == 0 and self.row_count == 0 and self.empty_text:
             text = Text(self.empty_text)
-            text.stylize(self.get_component_rich_style("line-list--dim"))
+            text.stylize(self.style_of("line-list--dim"))
             return self._strip(text, width, base)
         if index < 0 or index >= self.row_count:
             return Strip.blank(width, base)
         text = self.render_row(index, width)
         if index == self.cursor and (self.has_focus or self.cursor_when_blurred):
-            text.stylize(self.get_component_rich_style("line-list--cursor"))
+            cache = self.__dict__.setdefault("_style_cache", {})
+            if "cursor" not in cache:
+                cache["cursor"] = self.get_component_rich_style("line-list--cursor")
+            text.stylize(cache["cursor"])
         return self._strip(text, width, base)
 
     def _strip(self, text: Text, width: int, base: Style) -> Strip:

@@ -80,7 +80,7 @@ class UpcomingList(LineList):
         text.append(clock_time(when, self.zone, now).rjust(9))
         text.append(" ")
         text.append(countdown((when - now).total_seconds()).ljust(11),
-                    style=self.get_component_rich_style("line-list--dim", partial=True))
+                    style=self.style_of("line-list--dim"))
         text.append(name, style="bold")
         return text
 
