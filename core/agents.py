@@ -20,10 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .clock import Clock
 from .process import pump_lines, spawn, terminate_group
+from .results import Usage
 
 __all__ = [
     "Agent",
+    "AgentFailed",
     "CommandAgent",
     "PythonAgent",
     "RunContext",
@@ -49,13 +52,33 @@ class RunContext:
     kill_grace: float = 5.0
     emit: Callable[[str, Stream], None] = field(default=lambda text, stream: None, repr=False)
     cancelled: bool = False
+    # The run's deadline (timeout) on `clock`, so an agent retrying a rate-limited API knows
+    # whether a wait still fits; None means no timeout.
+    deadline: datetime | None = None
+    clock: Clock | None = field(default=None, repr=False)
+    usage: Usage | None = None
+    context_in_prompt: bool = False  # the prompt template placed {context} itself
 
     @property
     def full_prompt(self) -> str:
-        """The prompt with the gate's stdout appended as context, when there is any."""
-        if not self.gate_context:
+        """The prompt with the gate's stdout appended as context, when there is any (and the
+        prompt template did not place it with `{context}`)."""
+        if not self.gate_context or self.context_in_prompt:
             return self.prompt
         return f"{self.prompt}\n\n{self.gate_context}"
+
+    def add_usage(self, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        """Record tokens consumed by this attempt (summed; budgets and cost read them)."""
+        old = self.usage or Usage()
+        self.usage = Usage(old.prompt_tokens + max(0, int(prompt_tokens)),
+                           old.completion_tokens + max(0, int(completion_tokens)))
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the run's timeout, or None without one."""
+        if self.deadline is None:
+            return None
+        now = self.clock.now() if self.clock is not None else datetime.now(UTC)
+        return (self.deadline - now).total_seconds()
 
     def env(self) -> dict[str, str]:
         """CRONDECK_* variables every command agent and gate sees."""
@@ -65,6 +88,11 @@ class RunContext:
             "CRONDECK_SCHEDULED_FOR": self.scheduled_for.astimezone(UTC).isoformat(),
             "CRONDECK_ATTEMPT": str(self.attempt),
         }
+
+
+class AgentFailed(Exception):
+    """A failure the agent has already explained in one clear message (an HTTP 401, a cut
+    stream): recorded as the run's error as is, without a traceback."""
 
 
 @runtime_checkable

@@ -9,6 +9,7 @@ restarts (paused, last slot fired, counts, recent results).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
@@ -19,6 +20,7 @@ from .agents import Agent
 from .clock import utc
 from .durations import parse_duration
 from .gates import Gate
+from .guards import compile_expect
 from .results import RunResult, RunStatus
 from .schedule import Schedule
 
@@ -81,6 +83,14 @@ class JobOptions:
     output_tail_bytes: int = 10_000
     keep_results: int = 50
     kill_grace: float = 5.0
+    # Guard rails (issue 7). `fail_if_empty` is off for library users (a Python callable
+    # returning None has always meant success); the jobs file turns it on by default.
+    expect: str | None = None
+    fail_if_empty: bool = False
+    daily_token_budget: int | None = None
+    price_in: float | None = None
+    price_out: float | None = None
+    notify: Any = None  # a notify.NotifySpec
 
     def __post_init__(self) -> None:
         if self.overlap not in OVERLAPS:
@@ -105,6 +115,17 @@ class JobOptions:
             raise ValueError("timeout must be positive (or None for no timeout)")
         if self.gate_timeout <= 0:
             raise ValueError("gate_timeout must be positive")
+        if self.expect is not None:
+            try:
+                compile_expect(self.expect)
+            except re.error as exc:
+                raise ValueError(f"expect {self.expect!r} is not a valid regex: {exc}") from None
+        if self.daily_token_budget is not None and self.daily_token_budget < 1:
+            raise ValueError("daily_token_budget must be at least 1 (or None for no budget)")
+        for name in ("price_in", "price_out"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
 
     def merged(self, **overrides: Any) -> JobOptions:
         """These options with the given (already validated by __post_init__) overrides."""
@@ -131,6 +152,11 @@ class JobState:
     exhausted: str = ""
     running: tuple[str, ...] = ()
     results: tuple[RunResult, ...] = ()
+    tokens_day: str = ""  # the local day (job's zone) tokens_today and cost_today count
+    tokens_today: int = 0
+    tokens_total: int = 0
+    cost_today: float = 0.0
+    cost_total: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain TOML/JSON-friendly types; None values are omitted."""
@@ -145,6 +171,10 @@ class JobState:
             "running": list(self.running),
             "results": [r.to_dict() for r in self.results],
         }
+        if self.tokens_day or self.tokens_total or self.cost_total:
+            out |= {"tokens_day": self.tokens_day, "tokens_today": self.tokens_today,
+                    "tokens_total": self.tokens_total, "cost_today": self.cost_today,
+                    "cost_total": self.cost_total}
         for key in ("pause_until", "next_fire", "last_slot"):
             value = getattr(self, key)
             if value is not None:
@@ -172,6 +202,11 @@ class JobState:
             exhausted=str(data.get("exhausted", "")),
             running=tuple(data.get("running", ())),
             results=tuple(RunResult.from_dict(r) for r in data.get("results", ())),
+            tokens_day=str(data.get("tokens_day", "")),
+            tokens_today=int(data.get("tokens_today", 0)),
+            tokens_total=int(data.get("tokens_total", 0)),
+            cost_today=float(data.get("cost_today", 0.0)),
+            cost_total=float(data.get("cost_total", 0.0)),
         )
 
 
@@ -286,6 +321,11 @@ class Job:
     queued: tuple[datetime, bool] | None = None
     queued_handle: RunHandle | None = None
     backlog: deque[datetime] = field(default_factory=deque)
+    tokens_day: str = ""
+    tokens_today: int = 0
+    tokens_total: int = 0
+    cost_today: float = 0.0
+    cost_total: float = 0.0
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _version: int = 0
 
@@ -341,4 +381,9 @@ class Job:
             exhausted=self.exhausted,
             running=tuple(self.running),
             results=tuple(self.results),
+            tokens_day=self.tokens_day,
+            tokens_today=self.tokens_today,
+            tokens_total=self.tokens_total,
+            cost_today=self.cost_today,
+            cost_total=self.cost_total,
         )

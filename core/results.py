@@ -6,12 +6,13 @@ and the TUI can show skips and misses beside runs without guessing what happened
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["GateResult", "RunResult", "RunStatus", "SkipReason", "make_run_id"]
+__all__ = ["GateResult", "RunResult", "RunStatus", "SkipReason", "Usage", "make_run_id"]
 
 
 class RunStatus(StrEnum):
@@ -29,12 +30,14 @@ class RunStatus(StrEnum):
 
 class SkipReason(StrEnum):
     """Why a slot was skipped (not failed): the gate said no, the previous run was still
-    going, the job was paused, or an operator skipped it."""
+    going, the job was paused, an operator skipped it, or the job's daily token budget is
+    spent."""
 
     GATE = "gate"
     OVERLAP = "overlap"
     PAUSED = "paused"
     OPERATOR = "operator"
+    BUDGET = "budget"
 
 
 def make_run_id(job: str, scheduled_for: datetime) -> str:
@@ -88,6 +91,25 @@ class GateResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens a model run consumed, as the API reported them (budgets and cost use these)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Usage:
+        return cls(int(data.get("prompt_tokens", 0)), int(data.get("completion_tokens", 0)))
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """The outcome of one slot of one job. Times are aware UTC; `output_tail` is the capped,
     redacted tail of the interleaved stdout/stderr (with a note when truncated)."""
@@ -107,6 +129,9 @@ class RunResult:
     manual: bool = False
     output_bytes: int = 0
     truncated: bool = False
+    usage: Usage | None = None
+    cost: float | None = None
+    contract: Any = field(default=None, hash=False)  # JSON parsed by the output contract
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -152,12 +177,23 @@ class RunResult:
             out["skip_reason"] = self.skip_reason.value
         if self.gate is not None:
             out["gate"] = {k: v for k, v in self.gate.to_dict().items() if v is not None}
+        if self.usage is not None:
+            out["usage"] = self.usage.to_dict()
+        if self.cost is not None:
+            out["cost"] = self.cost
+        if self.contract is not None:
+            out["contract"] = self.contract
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
         gate = data.get("gate")
         skip = data.get("skip_reason")
+        usage = data.get("usage")
+        contract = data.get("contract")
+        if contract is None and isinstance(data.get("contract_json"), str):
+            contract = json.loads(data["contract_json"])  # state.toml keeps it as JSON text
+        cost = data.get("cost")
         return cls(
             run_id=str(data["run_id"]),
             job=str(data["job"]),
@@ -174,6 +210,9 @@ class RunResult:
             manual=bool(data.get("manual", False)),
             output_bytes=int(data.get("output_bytes", 0)),
             truncated=bool(data.get("truncated", False)),
+            usage=Usage.from_dict(usage) if isinstance(usage, dict) else None,
+            cost=float(cost) if isinstance(cost, int | float) else None,
+            contract=contract,
         )
 
 

@@ -9,14 +9,17 @@ import contextlib
 import traceback
 from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .agents import RunContext
+from .agents import AgentFailed, RunContext
 from .clock import Clock
 from .events import GateDecided, GateStarted, OutputChunk, RunFinished, RunQueued, RunStarted
 from .gates import run_gate
+from .guards import ANSWER_LIMIT, account, check_output, cost_of
 from .redact import LineRedactor, Redactor
 from .results import GateResult, RunResult, RunStatus, SkipReason
+from .templates import TemplateValues, render, uses_context
 
 if TYPE_CHECKING:
     from .jobs import Job, RunHandle
@@ -180,8 +183,11 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle) -> None:
                 )
                 return
             ctx.gate_context = gate.context
+        ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
+        ctx.context_in_prompt = uses_context(job.prompt)
         while True:
             result = await _attempt(sched, job, handle, ctx, redactor, gate)
+            account(job, result, sched.clock.now())
             failed = result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
             will_retry = failed and handle.attempt <= opts.retries
             sched._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result,
@@ -223,6 +229,17 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle) -> None:
         sched._finish(job, handle, result)
 
 
+def _render_prompt(job: Job, handle: RunHandle, context: str) -> str:
+    """The job's prompt template filled for this slot (times in the job's zone)."""
+    if "{" not in job.prompt and "}}" not in job.prompt:
+        return job.prompt
+    zone = getattr(job.schedule, "tz", None)
+    last = next((r.output_tail for r in reversed(job.results) if r.ok), "")
+    return render(job.prompt, TemplateValues(
+        scheduled_for=handle.scheduled_for.astimezone(zone) if zone else handle.scheduled_for,
+        run_id=handle.run_id, job=job.name, last_output=last.strip(), context=context))
+
+
 async def _attempt(
     sched: Scheduler,
     job: Job,
@@ -241,11 +258,14 @@ async def _attempt(
         await limiter.acquire()
     try:
         tail = OutputTail(opts.output_tail_bytes)
+        answer: list[str] = []  # stdout for the guard rails (bounded below)
+        answer_len = 0
         streams: dict[str, LineRedactor] = {}
         bus = sched.bus
         name, run_id = job.name, handle.run_id
 
         def emit(text: str, stream: Literal["stdout", "stderr"]) -> None:
+            nonlocal answer_len
             if ctx.cancelled or not text:
                 return
             line_redactor = streams.get(stream)
@@ -255,11 +275,22 @@ async def _attempt(
             if not clean:
                 return
             tail.add(clean, stream)
+            if stream == "stdout" and guarded:
+                answer.append(clean)
+                answer_len += len(clean)
+                if answer_len > 2 * ANSWER_LIMIT:
+                    joined = "".join(answer)[-ANSWER_LIMIT:]
+                    answer[:] = [joined]
+                    answer_len = len(joined)
             if bus.active:
                 bus.emit(OutputChunk, job=name, run_id=run_id, stream=stream, text=clean)
 
+        guarded = opts.fail_if_empty or opts.expect is not None
         ctx.emit = emit
+        ctx.usage = None
+        ctx.clock = sched.clock
         started = sched.clock.now()
+        ctx.deadline = started + timedelta(seconds=opts.timeout) if opts.timeout else None
         handle.started_at = started
         sched._run_started(job, handle)
         sched._emit(RunStarted, job=name, run_id=run_id, scheduled_for=handle.scheduled_for,
@@ -281,6 +312,7 @@ async def _attempt(
         timer = call_later(sched.clock, opts.timeout, on_timeout) if opts.timeout else None
         exit_code: int | None = None
         error = ""
+        contract: Any = None
         try:
             exit_code = await job.agent.execute(ctx)
         except asyncio.CancelledError:
@@ -291,6 +323,9 @@ async def _attempt(
             ctx.cancelled = True
             status = RunStatus.TIMED_OUT
             error = f"timed out after {opts.timeout:g}s"
+        except AgentFailed as exc:  # already explained: no traceback
+            status = RunStatus.FAILED
+            error = redactor(str(exc))
         except Exception as exc:
             status = RunStatus.FAILED
             tb = "".join(traceback.format_exception(exc)[-12:])
@@ -298,6 +333,12 @@ async def _attempt(
         else:
             if exit_code in (0, None):
                 status = RunStatus.OK
+                if guarded:
+                    verdict = check_output("".join(answer), expect=opts.expect,
+                                           fail_if_empty=opts.fail_if_empty)
+                    contract = verdict.contract
+                    if not verdict.ok:
+                        status, error = RunStatus.FAILED, redactor(verdict.error)
             else:
                 status = RunStatus.FAILED
                 err_tail = tail.stderr_tail()
@@ -314,6 +355,13 @@ async def _attempt(
             ctx.cancelled = True
             status = RunStatus.TIMED_OUT
             error = f"timed out after {opts.timeout:g}s"
+        usage = ctx.usage
+        cost = cost_of(usage, opts.price_in, opts.price_out)
+        extra: dict[str, Any] = {}
+        if usage is not None:  # the shape core/metrics.py reads
+            extra["tokens"] = usage.total
+        if cost is not None:
+            extra["cost_usd"] = cost
         return RunResult(
             run_id=run_id,
             job=name,
@@ -329,6 +377,10 @@ async def _attempt(
             manual=handle.manual,
             output_bytes=tail.total,
             truncated=tail.truncated,
+            usage=usage,
+            cost=cost,
+            contract=contract,
+            extra=extra,
         )
     finally:
         limiter.release()

@@ -122,6 +122,12 @@ class Scheduler(SlotPolicies, Outcomes):
         output_tail_bytes: int = _UNSET,
         keep_results: int = _UNSET,
         kill_grace: float | timedelta | str = _UNSET,
+        expect: str | None = _UNSET,
+        fail_if_empty: bool = _UNSET,
+        daily_token_budget: int | None = _UNSET,
+        price_in: float | None = _UNSET,
+        price_out: float | None = _UNSET,
+        notify: Any = _UNSET,
         tz: str | None = None,
         paused: bool = False,
         pause_note: str = "",
@@ -136,7 +142,11 @@ class Scheduler(SlotPolicies, Outcomes):
         `until` end the job; `start_immediately` adds a slot at once; `pre_run` gate with
         `gate_timeout` and `on_gate_error` run|skip; `retries` with exponential
         `retry_backoff`; `auto_pause_after` N consecutive failures; `on_result` (sync or
-        async) gets each final result; `paused`/`pause_note` start it paused.
+        async) gets each final result; `paused`/`pause_note` start it paused. Guard rails:
+        `expect` (a regex the stdout must match; a `json` group is parsed onto the result),
+        `fail_if_empty`, `daily_token_budget` (slots skipped with reason "budget" once the
+        day's tokens are spent, reset at local midnight), `price_in`/`price_out` per million
+        tokens; `notify` a `NotifySpec`.
         """
         given = {
             k: v
@@ -157,6 +167,12 @@ class Scheduler(SlotPolicies, Outcomes):
                 "output_tail_bytes": output_tail_bytes,
                 "keep_results": keep_results,
                 "kill_grace": kill_grace,
+                "expect": expect,
+                "fail_if_empty": fail_if_empty,
+                "daily_token_budget": daily_token_budget,
+                "price_in": price_in,
+                "price_out": price_out,
+                "notify": notify,
             }.items()
             if v is not _UNSET
         }
@@ -336,6 +352,9 @@ class Scheduler(SlotPolicies, Outcomes):
             job.paused, job.pause_note, job.pause_until = st.paused, st.pause_note, st.pause_until
             job.skip_next_pending = st.skip_next
             job.run_count, job.consecutive_failures = st.run_count, st.consecutive_failures
+            job.tokens_day, job.tokens_today = st.tokens_day, st.tokens_today
+            job.tokens_total, job.cost_today, job.cost_total = (st.tokens_total, st.cost_today,
+                                                                st.cost_total)
             job.results.clear()
             job.results.extend(st.results)
             job.last_slot = st.last_slot

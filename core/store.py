@@ -9,6 +9,7 @@ so a burst of thousands of events costs a few writes per second, not thousands.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -193,6 +194,8 @@ def result_to_toml(result: RunResult) -> dict[str, Any]:
             out.pop(key, None)
     if out.get("gate"):
         out["gate"] = {k: v for k, v in out["gate"].items() if v not in ("", None)}
+    if "contract" in out:  # any JSON (nulls included) survives TOML as JSON text
+        out["contract_json"] = json.dumps(out.pop("contract"), ensure_ascii=False)
     return out
 
 
