@@ -22,6 +22,7 @@ from .events import (
     RunMissed,
     RunQueued,
 )
+from .guards import budget_reason
 from .jobs import Job, RunHandle, StateSink
 from .redact import Redactor, refresh_env
 from .results import RunResult, RunStatus, SkipReason, make_run_id
@@ -253,6 +254,12 @@ class SlotPolicies:
                 job.skip_next_pending = False
                 return self._done_handle(job, slot, manual, self._skip_result(
                     job, slot, SkipReason.OPERATOR, "skipped by operator", run_id))
+            # Scheduled slots only: an operator's "run now" is attended, so it may spend
+            # past the budget (its tokens still count).
+            why = budget_reason(job, now)
+            if why is not None:
+                return self._done_handle(job, slot, manual, self._skip_result(
+                    job, slot, SkipReason.BUDGET, why, run_id))
         if job.running:
             policy = job.options.overlap
             max_runs = job.options.max_runs
