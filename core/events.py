@@ -31,6 +31,8 @@ __all__ = [
     "JobRemoved",
     "JobResumed",
     "NextFireComputed",
+    "NotificationFailed",
+    "NotificationSent",
     "ObserverDropped",
     "OutputChunk",
     "RunFinished",
@@ -181,6 +183,29 @@ class RunMissed(Event):
     job: str
     run_id: str
     result: RunResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationSent(Event):
+    """A notification about a run was delivered (`event`: failure, recovered...)."""
+
+    job: str
+    run_id: str
+    event: str
+    target: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationFailed(Event):
+    """A notification could not be delivered after its retries; the run is unaffected."""
+
+    job: str
+    run_id: str
+    event: str
+    target: str
+    attempts: int
+    error: str
 
 
 # --- scheduler ------------------------------------------------------------------------------

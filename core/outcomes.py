@@ -16,10 +16,13 @@ from .clock import Clock
 from .events import (
     Event,
     EventBus,
+    NotificationFailed,
+    NotificationSent,
     RunSkipped,
     SchedulerError,
 )
 from .jobs import Job, RunHandle, StateSink
+from .notify import Notifier, event_for
 from .redact import Redactor
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Limiter
@@ -49,6 +52,7 @@ class Outcomes:
     _collectors: list[list[RunResult]]
     _new_handles: list[list[RunHandle]]
     _background: set[asyncio.Future[None]]
+    notifier: Notifier
 
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         if self.bus.active:
@@ -82,7 +86,30 @@ class Outcomes:
         if gate is None:  # gate skips are recorded when the run task finishes
             self._record(job, result)
         self._emit(RunSkipped, job=job.name, run_id=result.run_id, reason=reason, result=result)
+        self._notify(job, result, was_failing=False)
         return result
+
+    def _notify(self, job: Job, result: RunResult, *, was_failing: bool) -> None:
+        """Hand a final result to the job's notification targets (off the loop)."""
+        spec = job.options.notify
+        if spec is None:
+            return
+        event = event_for(result, was_failing)
+        if event is None or not spec.wants(event):
+            return
+        try:
+            self.notifier.submit(spec, result, event)
+        except Exception as exc:  # never let a notification break the loop
+            self._error(job.name, "notify", exc)
+
+    def _notified(self, result: RunResult, event: str, target: str, attempts: int,
+                  error: str) -> None:
+        if error:
+            self._emit(NotificationFailed, job=result.job, run_id=result.run_id, event=event,
+                       target=target, attempts=attempts, error=error)
+        else:
+            self._emit(NotificationSent, job=result.job, run_id=result.run_id, event=event,
+                       target=target, attempts=attempts)
 
     def _sink_result(self, result: RunResult) -> None:
         if self.state_sink is not None:
@@ -101,6 +128,8 @@ class Outcomes:
         """Book a final result: history, counters, auto-pause, callback, queued successor."""
         job.running.pop(handle.run_id, None)
         self._record(job, result)
+        if result.status is not RunStatus.SKIPPED:  # gate skips notified in _skip_result
+            self._notify(job, result, was_failing=job.consecutive_failures > 0)
         if result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
             job.consecutive_failures += 1
             limit = job.options.auto_pause_after

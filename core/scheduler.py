@@ -33,6 +33,7 @@ from .events import (
     Subscription,
 )
 from .jobs import Job, JobOptions, JobState, OnResult, RunHandle, StateSink, seconds
+from .notify import Notifier
 from .outcomes import Outcomes
 from .policies import SlotPolicies
 from .redact import Redactor, refresh_env
@@ -43,6 +44,7 @@ from .schedule import Schedule, cron
 __all__ = ["Scheduler"]
 
 MAX_SLEEP = 30.0
+NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 CLOCK_JUMP = 2.0  # seconds of disagreement between wall time and time slept
 _UNSET: Any = object()
 
@@ -95,6 +97,7 @@ class Scheduler(SlotPolicies, Outcomes):
         self._collectors: list[list[RunResult]] = []
         self._new_handles: list[list[RunHandle]] = []
         self._background: set[asyncio.Future[None]] = set()
+        self.notifier = Notifier(self._notified)
 
     # ------------------------------------------------------------------ jobs
 
@@ -397,6 +400,7 @@ class Scheduler(SlotPolicies, Outcomes):
                 if not pending:
                     break
                 await asyncio.gather(*(h.wait() for h in pending))
+            await self.notifier.drain(NOTIFY_DRAIN)
         finally:
             self._collectors.remove(collected)
             self._new_handles.remove(handles)
@@ -448,6 +452,7 @@ class Scheduler(SlotPolicies, Outcomes):
                 elif after < now - timedelta(seconds=CLOCK_JUMP):
                     self._emit(ClockJumped, expected=now, actual=after)
             await self._drain(terminate=self._terminate_on_stop)
+            await self.notifier.drain(NOTIFY_DRAIN)
         finally:
             self.running_loop = False
             self._emit(SchedulerStopped, reason=reason)
