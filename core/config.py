@@ -22,6 +22,8 @@ import tomli_w
 from .config_keys import (
     AGENT_KEYS,
     JOB_KEYS,
+    MODEL_KEYS,
+    MODEL_KINDS,
     NAME_OK,
     POLICY_KEYS,
     SCHEDULER_KEYS,
@@ -33,6 +35,7 @@ from .cron import CronError, parse
 from .durations import format_duration
 from .paths import state_dir
 from .store import save_with_backup, to_toml_value
+from .templates import unknown_placeholders
 from .tomllines import KeyLines, scan_key_lines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone
 
@@ -100,6 +103,10 @@ class Policy:
     pause_after_failures: int | None = None
     output_tail: int | None = None
     kill_grace: timedelta | None = None
+    expect: str | None = None
+    fail_if_empty: bool | None = None  # None: true (an empty answer is a failure)
+    daily_token_budget: int | None = None
+    notify: dict[str, Any] | None = None
 
     def over(self, base: Policy) -> Policy:
         """This policy with unset keys taken from `base`."""
@@ -126,7 +133,8 @@ class SchedulerSettings:
 
 @dataclass
 class AgentSpec:
-    """A named agent ([agents.NAME]): a command (argv list or shell string) or Python target."""
+    """A named agent ([agents.NAME]): a command (argv list or shell string), a Python target,
+    or a model behind an HTTP API (kind "openai" or "anthropic")."""
 
     name: str
     kind: str = "command"
@@ -135,6 +143,15 @@ class AgentSpec:
     prompt_via: str | None = None
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None  # the variable's name: a key is never stored here
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: timedelta | None = None  # per request (no data for this long fails the run)
+    price_in: float | None = None  # per million prompt tokens
+    price_out: float | None = None  # per million completion tokens
 
 
 @dataclass
@@ -154,6 +171,9 @@ class JobSpec:
     max_runs: int | None = None
     until: datetime | date | None = None
     start_immediately: bool = False
+    max_tokens: int | None = None
+    price_in: float | None = None
+    price_out: float | None = None
     policy: Policy = field(default_factory=Policy)
 
 
@@ -221,6 +241,9 @@ def _policy_dict(p: Policy) -> dict[str, Any]:
 def _agent_dict(a: AgentSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": a.kind, "command": a.command, "python": a.python}
     out |= {"prompt_via": a.prompt_via, "cwd": a.cwd, "env": a.env or None}
+    out |= {k: getattr(a, k) for k in ("base_url", "model", "api_key_env", "system",
+                                       "temperature", "max_tokens", "price_in", "price_out")}
+    out["timeout"] = format_duration(a.timeout) if a.timeout is not None else None
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -239,6 +262,9 @@ def _job_dict(j: JobSpec) -> dict[str, Any]:
         "max_runs": j.max_runs,
         "until": j.until,
         "start_immediately": j.start_immediately or None,
+        "max_tokens": j.max_tokens,
+        "price_in": j.price_in,
+        "price_out": j.price_out,
     }
     out |= _policy_dict(j.policy)
     return {k: v for k, v in out.items() if v is not None}
@@ -370,10 +396,30 @@ class _Validator:
             self.problem(f"agent {name!r} must be a table: [agents.{name}] with command = ...",
                          *where, key=f"agents.{name}")
             return None
+        data = self.no_keys_in_toml(data, where)
         values = self.fields(data, AGENT_KEYS, where, section=f"[agents.{name}]")
+        model_keys = [k for k in data if k in MODEL_KEYS]
+        if data.get("kind") in MODEL_KINDS:
+            kind = data["kind"]
+            for key in ("command", "python", "prompt_via", "cwd", "env"):
+                if key in data:
+                    self.problem(f"{key} does not apply to a {kind} model agent (it talks "
+                                 "HTTP, it runs no command)", *where, key, key=key)
+            if "model" not in data:
+                self.problem(f"agent {name!r} needs model = \"...\" (kind = {kind!r})",
+                             *where, key=f"agents.{name}")
+                return None
+            values["kind"] = kind
+            return AgentSpec(name=name, **values)
+        if model_keys and "command" not in data and "python" not in data:
+            self.problem(f"agent {name!r} has {model_keys[0]} but no kind: write "
+                         "kind = \"openai\" (any OpenAI-compatible API) or kind = \"anthropic\"",
+                         *where, key=f"agents.{name}")
+            return None
         if ("command" in data) == ("python" in data):
-            self.problem(f"agent {name!r} needs exactly one of command = [...] or "
-                         "python = \"module:function\"", *where, key=f"agents.{name}")
+            self.problem(f"agent {name!r} needs exactly one of command = [...], "
+                         "python = \"module:function\" or kind = \"openai\"/\"anthropic\" with "
+                         "model = ...", *where, key=f"agents.{name}")
             return None
         kind = "python" if "python" in data else "command"
         if "kind" in values and values["kind"] != kind:
@@ -383,8 +429,22 @@ class _Validator:
         if kind == "python" and "prompt_via" in values:
             self.problem("prompt_via only applies to command agents", *where, "prompt_via",
                          key="prompt_via")
+        for key in model_keys:
+            if key not in ("price_in", "price_out"):
+                self.problem(f"{key} only applies to model agents (kind = \"openai\" or "
+                             "\"anthropic\")", *where, key, key=key)
         values["kind"] = kind
         return AgentSpec(name=name, **values)
+
+    def no_keys_in_toml(self, data: dict[str, Any], where: tuple[str | int, ...],
+                        job: str | None = None) -> dict[str, Any]:
+        """An API key written into the file is refused with the way to do it instead."""
+        if "api_key" not in data:
+            return data
+        self.problem("keys are never stored in the jobs file: export the key and name its "
+                     "variable, api_key_env = \"OPENAI_API_KEY\"", *where, "api_key", job=job,
+                     key="api_key")
+        return {k: v for k, v in data.items() if k != "api_key"}
 
     def job(self, index: int, data: Any, cfg: Config, agents: dict[str, Any]) -> JobSpec | None:
         where: tuple[str | int, ...] = ("jobs", index)
@@ -403,6 +463,7 @@ class _Validator:
             self.problem("job has no name: add name = \"...\" (names key its state and logs)",
                          *where, job=label, key="name")
         n_problems = len(self.problems)
+        data = self.no_keys_in_toml(data, where, job=label)
         values = self.fields(data, JOB_KEYS, where, section=f"job {label!r}", job=label)
         policy = Policy(**{k: values.pop(k) for k in list(values) if k in POLICY_KEYS})
         if "schedule" not in data:
@@ -426,6 +487,13 @@ class _Validator:
         if "prompt_via" in values and "command" not in values:
             self.problem("prompt_via goes with an inline command (or on the agent's table)",
                          *where, "prompt_via", job=label, key="prompt_via")
+        for message in unknown_placeholders(values.get("prompt", "")):
+            self.problem(message, *where, "prompt", job=label, key="prompt")
+        agent_data = agents.get(values.get("agent", ""))
+        is_model = isinstance(agent_data, dict) and agent_data.get("kind") in MODEL_KINDS
+        if "max_tokens" in values and not is_model:
+            self.problem("max_tokens applies to model agents (kind = \"openai\" or "
+                         "\"anthropic\")", *where, "max_tokens", job=label, key="max_tokens")
         if len(self.problems) > n_problems or not isinstance(name, str):
             self.check_schedule(values, policy, cfg, where, label)
             return None

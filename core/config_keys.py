@@ -3,6 +3,7 @@ validation, suggestions for typos and the README stay in step."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -14,7 +15,11 @@ OVERLAP = ("skip", "queue_one", "replace", "allow")
 CATCHUP = ("latest", "none", "all")
 ON_GATE_ERROR = ("run", "skip")
 PROMPT_VIA = ("stdin", "arg", "env")
-AGENT_KINDS = ("command", "python")
+AGENT_KINDS = ("command", "python", "openai", "anthropic")
+MODEL_KINDS = ("openai", "anthropic")
+NOTIFY_EVENTS = ("failure", "timed_out", "recovered", "success", "skipped")
+NOTIFY_FORMATS = ("json", "slack", "discord", "ntfy")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ :+-]*$")
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
@@ -129,6 +134,77 @@ def _until(value: Any) -> datetime | date:
     raise Invalid(f"expected a TOML date or date-time like 2025-12-31T18:00:00, got {value!r}")
 
 
+def _number(value: Any) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise Invalid(f"expected a number, got {type_name(value)} {value!r}")
+    if value < 0:
+        raise Invalid(f"{value} is negative: use 0 or more")
+    return float(value)
+
+
+def _url(value: Any) -> str:
+    text = _str(value)
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise Invalid(f"{text!r} is not a URL: write \"https://host/path\" or "
+                      "\"http://localhost:11434/v1\"")
+    return text
+
+
+def _env_name(value: Any) -> str:
+    text = _str(value)
+    if not ENV_NAME.match(text):
+        raise Invalid(f"api_key_env names an environment variable (like OPENAI_API_KEY), "
+                      f"and {text[:6] + '…' if len(text) > 6 else text!r} is not a variable "
+                      "name; never put a key itself in the jobs file")
+    return text
+
+
+def _regex(value: Any) -> str:
+    text = _str(value)
+    try:
+        re.compile(text, re.DOTALL)
+    except re.error as exc:
+        raise Invalid(f"not a valid regular expression: {exc}") from None
+    return text
+
+
+NOTIFY_KEYS: dict[str, Any] = {}
+
+
+def _notify(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Invalid('expected a table, like notify = { on = ["failure"], webhook = "https://…" }')
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        check = NOTIFY_KEYS.get(key)
+        if check is None:
+            close = difflib.get_close_matches(key, list(NOTIFY_KEYS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                f"notify keys: {', '.join(NOTIFY_KEYS)}")
+            raise Invalid(f"unknown key {key!r} in notify; {hint}")
+        try:
+            check(item)
+        except Invalid as exc:
+            raise Invalid(f"notify.{key}: {exc}") from None
+        out[key] = item
+    if "command" not in out and "webhook" not in out:
+        raise Invalid("notify needs a target: command = \"notify-send crondeck\" or "
+                      "webhook = \"https://…\"")
+    return out
+
+
+def _events(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid(f"expected a list of events like [\"failure\", \"recovered\"], got {value!r}")
+    for v in value:
+        if v not in NOTIFY_EVENTS:
+            close = difflib.get_close_matches(v, NOTIFY_EVENTS, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                f"events: {', '.join(NOTIFY_EVENTS)}")
+            raise Invalid(f"{v!r} is not an event; {hint}")
+    return value
+
+
 def type_name(value: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(type(value), type(value).__name__)
@@ -147,6 +223,28 @@ POLICY_KEYS: dict[str, Any] = {
     "pause_after_failures": _int(0),
     "output_tail": _size,
     "kill_grace": _duration,
+    "expect": _regex,
+    "fail_if_empty": _bool,
+    "daily_token_budget": _int(1),
+    "notify": _notify,
+}
+NOTIFY_KEYS.update({
+    "on": _events,
+    "command": _command,
+    "webhook": _url,
+    "format": _choice(*NOTIFY_FORMATS),
+    "timeout": _duration,
+})
+MODEL_KEYS: dict[str, Any] = {
+    "base_url": _url,
+    "model": _nonempty,
+    "api_key_env": _env_name,
+    "system": _str,
+    "temperature": _number,
+    "max_tokens": _int(1),
+    "timeout": _duration,  # the request's read timeout (the run's is the job's timeout)
+    "price_in": _number,
+    "price_out": _number,
 }
 SCHEDULER_KEYS: dict[str, Any] = {
     "max_concurrent_runs": _int(1),
@@ -162,6 +260,7 @@ AGENT_KEYS: dict[str, Any] = {
     "prompt_via": _choice(*PROMPT_VIA),
     "cwd": _nonempty,
     "env": _env,
+    **MODEL_KEYS,
 }
 JOB_KEYS: dict[str, Any] = {
     "name": _nonempty,
@@ -177,6 +276,9 @@ JOB_KEYS: dict[str, Any] = {
     "max_runs": _int(1),
     "until": _until,
     "start_immediately": _bool,
+    "max_tokens": _int(1),
+    "price_in": _number,
+    "price_out": _number,
     **POLICY_KEYS,
 }
 TOP_KEYS = ("defaults", "scheduler", "agents", "jobs")

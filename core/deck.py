@@ -17,8 +17,11 @@ from typing import Any
 from .agents import CommandAgent, PythonAgent
 from .clock import Clock
 from .config import Config, ConfigError, JobSpec, Problem, load_config
+from .durations import parse_duration
 from .jobs import JobOptions, JobState
+from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
+from .notify import NotifySpec
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
 from .scheduler import Scheduler
@@ -35,6 +38,20 @@ __all__ = [
 ]
 
 DEFAULT_HISTORY = 50
+MODEL_AGENTS: dict[str, type[ModelAgent]] = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
+
+
+def notify_spec(config: Config, table: dict[str, Any] | None) -> NotifySpec | None:
+    """The validated `notify = {...}` table as a NotifySpec (commands run beside the file)."""
+    if not table:
+        return None
+    timeout = table.get("timeout")
+    return NotifySpec(
+        on=tuple(table.get("on", ("failure", "timed_out", "recovered"))),
+        command=table.get("command"), webhook=table.get("webhook"),
+        format=table.get("format", "json"),
+        timeout=parse_duration(timeout).total_seconds() if timeout else 10.0,
+        cwd=str(config.base_dir))
 
 
 class StoreSink:
@@ -54,11 +71,17 @@ class StoreSink:
         self.store.put(state)
 
 
-def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent:
+def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | ModelAgent:
     """The agent a job runs: its named agent or its inline command / python target. Relative
     `cwd` is relative to the jobs file, which is also the default working directory (so
     `pre_run = "scripts/x.sh"` means the script beside the file)."""
     spec = config.agents.get(job.agent) if job.agent else None
+    if spec is not None and spec.kind in MODEL_AGENTS:
+        return MODEL_AGENTS[spec.kind](
+            spec.model or "", base_url=spec.base_url, api_key_env=spec.api_key_env,
+            system=spec.system or "", temperature=spec.temperature,
+            max_tokens=job.max_tokens or spec.max_tokens,
+            timeout=spec.timeout.total_seconds() if spec.timeout else 120.0, name=spec.name)
     command = spec.command if spec else job.command
     target = spec.python if spec else job.python
     cwd = job.cwd or (spec.cwd if spec else None)
@@ -88,6 +111,7 @@ def job_options(config: Config, job: JobSpec) -> dict[str, Any]:
     """Keyword arguments for `Scheduler.add_job` from the file's keys (unset ones omitted,
     so the scheduler's defaults apply)."""
     p = config.policy(job)
+    agent = config.agents.get(job.agent) if job.agent else None
     out: dict[str, Any] = {
         "timeout": p.timeout,
         "overlap": p.overlap,
@@ -103,8 +127,16 @@ def job_options(config: Config, job: JobSpec) -> dict[str, Any]:
         "max_runs": job.max_runs,
         "until": _until(job.until, config, job),
         "pre_run": job.pre_run,
+        "expect": p.expect,
+        "daily_token_budget": p.daily_token_budget,
+        "price_in": job.price_in if job.price_in is not None else getattr(agent, "price_in", None),
+        "price_out": (job.price_out if job.price_out is not None
+                      else getattr(agent, "price_out", None)),
+        "notify": notify_spec(config, p.notify),
     }
     out = {k: v for k, v in out.items() if v is not None}
+    # An empty answer is a failure unless the file says otherwise (issue 7).
+    out["fail_if_empty"] = p.fail_if_empty if p.fail_if_empty is not None else True
     if p.pause_after_failures == 0:
         out["auto_pause_after"] = None
     if job.start_immediately:
