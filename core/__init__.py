@@ -1,7 +1,7 @@
 """crondeck.core: an in-process, standard-library-only scheduler for agents on cron or
 interval schedules. Never imports textual or rich."""
 
-from .agents import CommandAgent, PythonAgent, RunContext
+from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
 from .clock import Clock, FakeClock, SystemClock
 from .config import Config, ConfigError, JobSpec, Problem, load_config, save_config
 from .cron import CronError, CronExpr, parse
@@ -11,15 +11,19 @@ from .events import Event, Subscription
 from .gates import GateSkip
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
+from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, StateLock
+from .notify import NotifySpec
 from .redact import redact
-from .results import GateResult, RunResult, RunStatus, SkipReason
+from .results import GateResult, RunResult, RunStatus, SkipReason, Usage
 from .schedule import Schedule, cron, every
 from .scheduler import Scheduler
 from .store import StateStore
 from .zones import ZoneError, get_zone, local_zone
 
 __all__ = [
+    "AgentFailed",
+    "AnthropicAgent",
     "Clock",
     "CommandAgent",
     "Config",
@@ -38,7 +42,10 @@ __all__ = [
     "JobSpec",
     "JobState",
     "LockHeld",
+    "ModelAgent",
+    "NotifySpec",
     "NullStateSink",
+    "OpenAIAgent",
     "Problem",
     "PythonAgent",
     "RunContext",
@@ -53,6 +60,7 @@ __all__ = [
     "StateStore",
     "Subscription",
     "SystemClock",
+    "Usage",
     "ZoneError",
     "build_scheduler",
     "cron",
