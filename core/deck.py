@@ -8,6 +8,7 @@ plain translation for library users who persist state themselves.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -87,14 +88,24 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
     cwd = job.cwd or (spec.cwd if spec else None)
     workdir = config.base_dir / cwd if cwd else config.base_dir
     env = {**(spec.env if spec else {}), **job.env}
-    name = job.agent or job.name
     if target is not None:
+        name = job.agent or target
         if str(config.base_dir) not in sys.path:
             sys.path.append(str(config.base_dir))
         return PythonAgent(target, name=name)
     assert command is not None  # validated: a job has exactly one agent source
+    # An inline command is shown by its program's name ("df", "crawl.sh") in lists and the app.
+    name = job.agent or _program(command)
     prompt_via = (spec.prompt_via if spec else job.prompt_via) or "stdin"
     return CommandAgent(command, prompt_via, cwd=workdir, env=env, name=name)  # type: ignore[arg-type]
+
+
+def _program(command: str | list[str]) -> str:
+    try:
+        first = shlex.split(command)[0] if isinstance(command, str) else command[0]
+    except (ValueError, IndexError):
+        return str(command)
+    return os.path.basename(first) or first
 
 
 def _until(value: datetime | date | None, config: Config, job: JobSpec) -> datetime | None:

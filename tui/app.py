@@ -159,12 +159,11 @@ def run_app(args: argparse.Namespace) -> int:
         return 2
     app = CrondeckApp(opened.scheduler, config_path=path, read_only=opened.read_only,
                       read_only_reason=opened.read_only_reason)
+    app.deck = opened.deck
     try:
         app.run()
     finally:
-        release = getattr(opened.lock, "release", None)
-        if callable(release):
-            release()
+        opened.close()  # state saved, lock released
     if getattr(args, "demo", False):
         print(f"demo files kept in {path.parent}")
     return 0
