@@ -254,7 +254,7 @@ def test_delete_a_running_job_asks_and_terminates(tmp_path):
 
 
 def test_delete_a_running_job_after_waiting(tmp_path):
-    deck = open_test_deck(tmp_path, SLOW.replace("sleep 30", "sleep 0.4"))
+    deck = open_test_deck(tmp_path, SLOW.replace("sleep 30", "sleep 0.4; echo done"))
     path = deck.config.path
     app = DeleteApp(deck)
 
