@@ -33,10 +33,10 @@ if TYPE_CHECKING:
 __all__ = ["Outcomes"]
 
 
-class Outcomes:
-    """Result bookkeeping for `Scheduler`."""
+class SchedulerState:
+    """The state `Scheduler.__init__` owns, declared once for its two halves (`Outcomes`
+    and `policies.SlotPolicies`), for readers and type checkers."""
 
-    # State owned by Scheduler.__init__ (declared here for readers and type checkers).
     clock: Clock
     bus: EventBus
     jobs: dict[str, Job]
@@ -53,6 +53,10 @@ class Outcomes:
     _new_handles: list[list[RunHandle]]
     _background: set[asyncio.Future[None]]
     notifier: Notifier
+
+
+class Outcomes(SchedulerState):
+    """Result bookkeeping for `Scheduler`."""
 
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         if self.bus.active:

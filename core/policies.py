@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .clock import Clock
 from .events import (
-    EventBus,
     JobExhausted,
     JobResumed,
     NextFireComputed,
@@ -23,13 +20,14 @@ from .events import (
     RunQueued,
 )
 from .guards import budget_reason
-from .jobs import Job, RunHandle, StateSink
-from .redact import Redactor, refresh_env
+from .jobs import Job, RunHandle
+from .outcomes import SchedulerState
+from .redact import refresh_env
 from .results import RunResult, RunStatus, SkipReason, make_run_id
-from .runner import Limiter, execute_slot
+from .runner import execute_slot
 
 if TYPE_CHECKING:
-    from .jobs import JobOptions
+    pass
 
 __all__ = ["MAX_ENUMERATED", "MAX_MISSED_RECORDS", "ON_TIME", "SlotPolicies"]
 
@@ -38,25 +36,8 @@ MAX_MISSED_RECORDS = 100  # individual `missed` results per catch-up; older ones
 ON_TIME = 5.0  # catchup="none": how late a slot may be and still count as on time
 
 
-class SlotPolicies:
+class SlotPolicies(SchedulerState):
     """Firing and dispatch for `Scheduler` (uses its state and its Outcomes methods)."""
-
-    # State owned by Scheduler.__init__ (declared here for readers and type checkers).
-    clock: Clock
-    bus: EventBus
-    jobs: dict[str, Job]
-    paused: bool
-    pause_note: str
-    pause_until: datetime | None
-    state_sink: StateSink | None
-    defaults: JobOptions
-    _heap: list[tuple[float, int, str, int]]
-    _tiebreak: itertools.count[int]
-    _limiter: Limiter | None
-    _redactor: Redactor | None
-    _collectors: list[list[RunResult]]
-    _new_handles: list[list[RunHandle]]
-    _background: set[asyncio.Future[None]]
 
     def _next_slot(self, job: Job, after: datetime) -> datetime | None:
         try:
