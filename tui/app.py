@@ -20,11 +20,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from crondeck.core.clock import Clock, SystemClock
+from crondeck.core.deck import Deck
 from crondeck.core.scheduler import Scheduler
 from crondeck.core.zones import local_zone
 
+from . import editing
+from .deck_watch import INTERVAL, DeckWatcher
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
+from .themes import install_themes, status_variable_defaults
 
 __all__ = ["CrondeckApp", "run_app"]
 
@@ -41,6 +45,16 @@ class CrondeckApp(App[None]):
     BINDINGS: ClassVar = [
         Binding("q", "quit", "Quit", priority=True, id="app.quit",
                 tooltip="quit (asks whether to wait for or terminate runs in progress)"),
+        Binding("c", "builder", "Cron builder", id="app.builder",
+                tooltip="try cron expressions: meaning, warnings and next fires"),
+        Binding("n", "new_job", "New job", id="jobs.new",
+                tooltip="create a job (saved to the jobs file, scheduled at once)"),
+        Binding("e", "edit_job", "Edit", id="job.edit",
+                tooltip="edit the selected job (saved to the jobs file, applied at once)"),
+        Binding("d", "delete_job", "Delete", show=False, id="job.delete",
+                tooltip="delete the selected job (asks first; wait or terminate if running)"),
+        Binding("t", "change_theme", "Theme", show=False, id="app.theme",
+                tooltip="switch theme (remembered between runs)"),
     ]
     # name -> factory(app) for screens opened by name; part 2 registers its screens here.
     SCREEN_FACTORIES: ClassVar[dict[str, Callable[[CrondeckApp], Screen[Any]]]] = {}
@@ -60,20 +74,31 @@ class CrondeckApp(App[None]):
         self.live = live
         self._loop_task: asyncio.Task[None] | None = None
         self._quitting = False
+        # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
+        self.deck: Deck | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **status_variable_defaults()}
 
     @property
     def dashboard(self) -> DashboardScreen:
         return self.get_screen("dashboard")  # type: ignore[return-value]
 
     async def on_mount(self) -> None:
+        if self.live:  # frozen (test) apps keep Textual's default theme
+            for problem in install_themes(self):
+                self.notify(problem, title="Theme skipped", severity="warning", timeout=10)
         dashboard = DashboardScreen(
             self.scheduler, now=self.now, zone=self.zone, config_path=self.config_path,
             read_only=self.read_only, read_only_reason=self.read_only_reason, live=self.live)
         self.install_screen(dashboard, "dashboard")
         await self.push_screen("dashboard")
+        if self.deck is not None and self.live:
+            self.set_interval(INTERVAL, DeckWatcher(self.deck, self.notify).check,
+                              name="deck-watch")
         if self.start_scheduler:
             self._loop_task = asyncio.get_running_loop().create_task(
                 self.scheduler.astart(stop_when_done=False), name="scheduler")
@@ -94,6 +119,35 @@ class CrondeckApp(App[None]):
         factory = self.SCREEN_FACTORIES.get(name)
         if factory is not None:
             self.push_screen(factory(self))
+
+    # -- part 2: builder, editor, themes ---------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("builder", "new_job", "edit_job", "delete_job"):
+            if not isinstance(self.screen, DashboardScreen):
+                return False
+            if action != "builder" and self.read_only:
+                return None
+            if action in ("edit_job", "delete_job") and self.dashboard.table.selected is None:
+                return None
+        return True
+
+    def action_builder(self) -> None:
+        editing.open_builder(self)
+
+    def action_new_job(self) -> None:
+        editing.open_editor(self, None)
+
+    def action_edit_job(self) -> None:
+        editing.open_editor(self, self.dashboard.table.selected)
+
+    def action_delete_job(self) -> None:
+        editing.delete_selected(self, self.dashboard.table.selected)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Any:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, DashboardScreen):
+            yield from editing.system_commands(self)
 
     # -- quitting -------------------------------------------------------------------------
 

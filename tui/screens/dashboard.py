@@ -160,6 +160,8 @@ class DashboardScreen(Screen[None]):
         model = self.model
         if ch.jobs or ch.removed or ch.added or ch.scheduler:
             self.table.set_rows(model.rows)
+            if ch.removed or ch.added:
+                self._titles()  # the job count in the pane title
             self._upcoming_dirty = True
             if len(model.rows) <= 2_000:  # cheap: at once; bigger decks refresh on the tick
                 self._recompute_upcoming()

@@ -1,0 +1,132 @@
+"""Part 2 on the dashboard: open the cron builder, create / edit / delete jobs, switch theme.
+
+`CrondeckApp` calls these; they only push screens and go through the core's public API.
+The editor needs something with the Deck's shape (`config`, `scheduler`, `apply`): the
+app's `deck` when it has one, else `LiveJobs`, which runs the core's own `Deck.apply`
+against the app's scheduler (carrying each job's runtime state over from the scheduler,
+since a bare scheduler has no state store).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import SystemCommand
+
+from crondeck.core.config import Config, ConfigError, load_config
+from crondeck.core.deck import Deck, Reload
+
+from .screens.cron_builder import CronBuilderScreen
+from .screens.delete_job import confirm_delete
+from .screens.job_editor import JobEditorScreen, Saved
+
+__all__ = [
+    "PART2_COMMANDS",
+    "LiveJobs",
+    "delete_selected",
+    "jobs_target",
+    "open_builder",
+    "open_editor",
+]
+
+
+class _Snapshot:
+    """The store interface `Deck.apply` reads (`get(name)`), from a scheduler snapshot."""
+
+    def __init__(self, states: dict[str, Any]) -> None:
+        self.states = states
+
+    def get(self, name: str) -> Any:
+        return self.states.get(name)
+
+
+class LiveJobs:
+    """The jobs file and a running Scheduler without a Deck: applies through `Deck.apply`."""
+
+    def __init__(self, config: Config, scheduler: Any) -> None:
+        self.config = config
+        self.scheduler = scheduler
+
+    def apply(self, new: Config) -> Reload:
+        deck = Deck(self.config, self.scheduler, _Snapshot(self.scheduler.snapshot()),  # type: ignore[arg-type]
+                    None, None, False)  # type: ignore[arg-type]
+        outcome = deck.apply(new)
+        self.config = deck.config
+        return outcome
+
+
+def jobs_target(app: Any) -> Any | None:
+    """The app's Deck, or a LiveJobs on its config file; None (and a notice) if unusable."""
+    deck = getattr(app, "deck", None)
+    if deck is not None:
+        return deck
+    if getattr(app, "read_only", False):
+        app.notify("read-only: another crondeck schedules this file; edit it there",
+                   severity="warning", timeout=5)
+        return None
+    path = getattr(app, "config_path", "")
+    if not path:
+        app.notify("no jobs file: start crondeck with --config to edit jobs", severity="warning")
+        return None
+    live = getattr(app, "_live_jobs", None)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        app.notify(f"the jobs file has problems; fix them first:\n{exc}", severity="error",
+                   timeout=10)
+        return None
+    if live is None or live.scheduler is not app.scheduler:
+        live = LiveJobs(config, app.scheduler)
+        app._live_jobs = live
+    else:
+        live.config = config
+    return live
+
+
+def open_builder(app: Any) -> None:
+    app.push_screen(CronBuilderScreen(zone=app.zone, now=app.now, local=app.zone,
+                                      live=app.live))
+
+
+def open_editor(app: Any, job: str | None) -> None:
+    target = jobs_target(app)
+    if target is None:
+        return
+    if job is not None and job not in {j.name for j in target.config.jobs}:
+        app.notify(f"{job} is not in the jobs file", severity="warning")
+        return
+
+    def saved(result: Saved | None) -> None:
+        if result is None:
+            return
+        kept = f"; previous file kept as {result.backup.name}" if result.backup else ""
+        app.notify(f"{result.job} {result.action}{kept}", timeout=5)
+        dashboard = getattr(app, "dashboard", None)
+        if dashboard is not None:
+            dashboard.observer.pump()  # the table learns of the job via a message: select after
+            dashboard.call_after_refresh(dashboard.table.select, result.job)
+
+    app.push_screen(JobEditorScreen(target, job, now=app.now, zone=app.zone, live=app.live),
+                    saved)
+
+
+def delete_selected(app: Any, job: str | None) -> None:
+    if job is None:
+        return
+    target = jobs_target(app)
+    if target is not None:
+        confirm_delete(app, target, job)
+
+
+PART2_COMMANDS = (
+    ("Cron builder", "try cron expressions: meaning, warnings, next fires (c)", "builder"),
+    ("New job", "create a job in the jobs file (n)", "new_job"),
+    ("Edit job", "edit the selected job (e)", "edit_job"),
+    ("Delete job", "delete the selected job, after confirmation (d)", "delete_job"),
+    ("Change theme", "pick a theme; the choice is remembered (t)", "change_theme"),
+)
+
+
+def system_commands(app: Any) -> list[SystemCommand]:
+    return [SystemCommand(title, help_text, getattr(app, f"action_{action}"))
+            for title, help_text, action in PART2_COMMANDS]
