@@ -84,7 +84,7 @@ class LineList(ScrollView, can_focus=True):
         cache = self.__dict__.setdefault("_style_cache", {})
         style = cache.get(component)
         if style is None:
-            style = cache[component] = self.get_component_rich_style(component, partial=True)
+            style = cache[component] = self.get_component_rich_style(component, partial=False)
         return style
 
     def _base_style(self) -> Style:
