@@ -201,29 +201,31 @@ def test_secrets_in_output_are_redacted_before_anyone_sees_them(tmp_path: Path) 
 
 
 def test_two_hundred_interval_jobs_in_real_time_fire_each_slot_exactly_once() -> None:
-    async def main() -> tuple[list[RunResult], datetime]:
+    async def main() -> tuple[list[RunResult], dict[str, datetime], datetime]:
         s = Scheduler(max_concurrent_runs=200)
         results: list[RunResult] = []
 
         async def agent(prompt: str) -> str:
             return prompt
 
-        start = datetime.now(UTC)
+        firsts: dict[str, datetime] = {}
         for i in range(200):
-            s.add_job(agent, f"job {i}", every(seconds=1), name=f"j{i}",
-                      on_result=results.append)
-        await s.astart(until=start + timedelta(seconds=3.2))
-        return results, start
+            job = s.add_job(agent, f"job {i}", every(seconds=1), name=f"j{i}",
+                            on_result=results.append)
+            assert job.next_fire is not None
+            firsts[job.name] = job.next_fire  # adding 200 jobs may straddle a second
+        deadline = datetime.now(UTC) + timedelta(seconds=3.2)
+        await s.astart(until=deadline)
+        return results, firsts, deadline
 
-    results, start = asyncio.run(main())
+    results, firsts, deadline = asyncio.run(main())
     ids = [r.run_id for r in results]
     assert len(ids) == len(set(ids))  # no slot fired twice
     assert all(r.ok for r in results)
-    # every whole second inside the window fired for every job (none lost)
-    first = start.replace(microsecond=0) + timedelta(seconds=1)
-    deadline = start + timedelta(seconds=3.2)
-    expected = [first + timedelta(seconds=k) for k in range(4)
-                if first + timedelta(seconds=k) <= deadline]
-    for i in range(200):
-        got = sorted(r.scheduled_for for r in results if r.job == f"j{i}")
-        assert got == expected, (i, got)
+    # every whole second from each job's first slot to the deadline fired (none lost)
+    for name, first in firsts.items():
+        expected = [first + timedelta(seconds=k) for k in range(5)
+                    if first + timedelta(seconds=k) <= deadline]
+        got = sorted(r.scheduled_for for r in results if r.job == name)
+        assert len(expected) >= 3
+        assert got == expected, (name, got)
