@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -99,6 +100,12 @@ class CrondeckApp(App[None]):
         if self.deck is not None and self.live:
             self.set_interval(INTERVAL, DeckWatcher(self.deck, self.notify).check,
                               name="deck-watch")
+        if self.live:
+            # The terminal went away (SIGHUP) or we were told to stop (SIGTERM): terminate
+            # runs in flight, record them, and exit instead of running on without a screen.
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(signum, self._signalled)
         if self.start_scheduler:
             self._loop_task = asyncio.get_running_loop().create_task(
                 self.scheduler.astart(stop_when_done=False), name="scheduler")
@@ -161,6 +168,9 @@ class CrondeckApp(App[None]):
             self.push_screen(QuitDialog(self._running_jobs()), self._quit_chosen)
             return
         await self.shutdown(terminate=False)
+
+    def _signalled(self) -> None:
+        self.run_worker(self.shutdown(terminate=True), group="shutdown", exclusive=True)
 
     def _running_jobs(self) -> list[str]:
         return [j.name for j in self.scheduler.jobs.values() if j.running]
