@@ -246,3 +246,18 @@ def test_builder_takes_a_zone_object():
 
     screen = CronBuilderScreen("0 9 * * *", zone=ZoneInfo("Asia/Tokyo"))
     assert screen.zone_text == "Asia/Tokyo"
+
+
+def test_panes_grow_to_show_every_row_when_an_empty_expression_becomes_valid():
+    """Opened empty (as from the dashboard), then typed: all five field rows and all the
+    fires are on screen, not just the header line the placeholder had room for."""
+
+    async def steps(pilot, screen):
+        fields, fires = screen.query_one(FieldsView), screen.query_one(FiresView)
+        assert fields.size.height == 1  # the placeholder line
+        await pilot.press(*"0 9 * * 1-5")
+        await pilot.pause()
+        assert fields.size.height == 6  # header + minute, hour, day, month, weekday
+        assert fires.size.height >= 11  # header + 10 fires
+
+    run(BuilderApp(""), steps)

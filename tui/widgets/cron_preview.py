@@ -52,7 +52,7 @@ class ErrorLine(Static):
 class FieldsView(Static):
     """Minute, hour, day of month, month, day of week: text, meaning, allowed values."""
 
-    rows: reactive[list[FieldRow]] = reactive(list, always_update=True)
+    rows: reactive[list[FieldRow]] = reactive(list, always_update=True, layout=True)
 
     def render(self) -> Content:
         rows = self.rows
@@ -77,7 +77,7 @@ class FieldsView(Static):
 class WarningsView(Static):
     """The engine's warnings, tagged OR / DST / STEP."""
 
-    warnings: reactive[list] = reactive(list, always_update=True)
+    warnings: reactive[list] = reactive(list, always_update=True, layout=True)
     valid: reactive[bool] = reactive(True)
 
     def render(self) -> Content:
@@ -97,7 +97,7 @@ class FiresView(Static):
     """The next fires: when (chosen zone), local time when different, time from now, the gap
     from the previous fire, and a DST mark on fires that DST moves or doubles."""
 
-    preview: reactive[Preview | None] = reactive(None, always_update=True)
+    preview: reactive[Preview | None] = reactive(None, always_update=True, layout=True)
 
     def render(self) -> Content:
         p = self.preview
