@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -32,6 +34,8 @@ from .screens.quit_dialog import QuitChoice, QuitDialog
 from .themes import install_themes, status_variable_defaults
 
 __all__ = ["CrondeckApp", "run_app"]
+
+HANGUP_GRACE = 10.0  # seconds a signalled app may take to stop runs and exit cleanly
 
 
 class CrondeckApp(App[None]):
@@ -105,7 +109,7 @@ class CrondeckApp(App[None]):
             # runs in flight, record them, and exit instead of running on without a screen.
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(signum, self._signalled)
+                loop.add_signal_handler(signum, self._signalled, signum)
         if self.start_scheduler:
             self._loop_task = asyncio.get_running_loop().create_task(
                 self.scheduler.astart(stop_when_done=False), name="scheduler")
@@ -169,8 +173,20 @@ class CrondeckApp(App[None]):
             return
         await self.shutdown(terminate=False)
 
-    def _signalled(self) -> None:
+    def _signalled(self, signum: int) -> None:
         self.run_worker(self.shutdown(terminate=True), group="shutdown", exclusive=True)
+        # With the terminal gone, tearing the screen down can block the event loop itself,
+        # so the deadline is a thread of its own: never outlive a lost terminal for long.
+        watchdog = threading.Timer(HANGUP_GRACE, self._hard_exit, (signum,))
+        watchdog.daemon = True
+        watchdog.start()
+
+    def _hard_exit(self, signum: int) -> None:
+        """Last resort after a signal: save state, free the lock, and leave."""
+        if self.deck is not None:
+            with contextlib.suppress(Exception):
+                self.deck.close()
+        os._exit(128 + signum)
 
     def _running_jobs(self) -> list[str]:
         return [j.name for j in self.scheduler.jobs.values() if j.running]
