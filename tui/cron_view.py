@@ -216,8 +216,9 @@ def _hours(f: ParsedFields) -> str:
     h = f.hours
     if len(h) == 24:
         return "every hour"
-    show = lambda v: f"{v:02d}h"  # noqa: E731
-    return _stepped(h, "hour", show) or "in hour " + describe_values(h, show)
+    show = lambda v: f"{v:02d}"  # noqa: E731
+    word = "hour " if len(h) == 1 else "hours "
+    return _stepped(h, "hour", show) or word + describe_values(h, show)
 
 
 def _dom(f: ParsedFields, ored: bool) -> str:

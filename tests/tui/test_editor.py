@@ -280,3 +280,18 @@ def test_delete_a_running_job_after_waiting(tmp_path):
     run(app, steps)
     assert "slow" not in jobs_in(path)
     assert NOW  # the fixed clock never moved
+
+
+def test_a_new_form_does_not_complain_before_typing_but_cannot_be_saved(tmp_path):
+    deck = open_test_deck(tmp_path)
+    app = EditorApp(deck)
+
+    async def steps(pilot):
+        screen = app.screen
+        assert not screen.query_one("#name-error").display
+        assert screen.query_one("#save", Button).disabled
+        await pilot.press("tab")  # leaving the name empty
+        await pilot.pause()
+        assert "a job needs a name" in str(screen.query_one("#name-error").render())
+
+    run(app, steps)

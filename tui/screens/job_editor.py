@@ -80,6 +80,7 @@ class JobEditorScreen(Screen[Saved | None]):
         self.zone = zone or local_zone()
         self.live = live
         self.checked: Checked = Checked(None)
+        self._name_touched = job is not None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -185,6 +186,8 @@ class JobEditorScreen(Screen[Saved | None]):
         for key in ("name", "command", "prompt", "schedule", "timezone", "pre_run", "timeout",
                     "overlap", "catchup", "max_runs"):
             messages = checked.problems.get(key, [])
+            if key == "name" and not form.name and not self._name_touched:
+                messages = []  # a fresh form: no shouting before the operator has typed
             if key == "command":
                 messages = messages + checked.problems.get("agent", [])
             widget = self.query_one(f"#{key}-error", Static)
@@ -219,8 +222,17 @@ class JobEditorScreen(Screen[Saved | None]):
     @on(Select.Changed)
     @on(Checkbox.Changed)
     @on(TextArea.Changed)
-    def _changed(self) -> None:
+    def _changed(self, event: Input.Changed | Select.Changed | Checkbox.Changed
+                 | TextArea.Changed) -> None:
+        if isinstance(event, Input.Changed) and event.input.id == "name" and event.value:
+            self._name_touched = True
         if self.is_mounted:
+            self.validate()
+
+    @on(Input.Blurred, "#name")
+    def _name_left(self) -> None:
+        if not self._name_touched:
+            self._name_touched = True  # leaving it empty is worth saying now
             self.validate()
 
     # -- actions ----------------------------------------------------------------------------
@@ -252,6 +264,7 @@ class JobEditorScreen(Screen[Saved | None]):
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
+        self._name_touched = True
         checked = self.validate()
         if checked.config is None:
             self.app.bell()
