@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from ..config import Config, JobSpec
 from ..cron import CronExpr, parse
+from ..cron_describe import runs
 from ..deck import job_options
 from ..durations import format_duration
 from ..interval import EPOCH, Every
@@ -171,17 +172,16 @@ def compress(values: Sequence[int], lo: int, hi: int) -> str:
         step = vals[1] - vals[0]
         if step > 1 and vals == list(range(vals[0], hi + 1, step)):
             return f"*/{step}" if vals[0] == lo else f"{vals[0]}-{hi}/{step}"
+    return join_runs(vals, str, lambda a, b: f"{a}-{b}")
+
+
+def join_runs(
+    vals: Sequence[int], one: Callable[[int], str], span: Callable[[int, int], str]
+) -> str:
+    """Sorted values as a comma list, three or more consecutive ones written as a span."""
     parts: list[str] = []
-    i = 0
-    while i < len(vals):
-        j = i
-        while j + 1 < len(vals) and vals[j + 1] == vals[j] + 1:
-            j += 1
-        if j - i >= 2:
-            parts.append(f"{vals[i]}-{vals[j]}")
-        else:
-            parts.extend(str(v) for v in vals[i : j + 1])
-        i = j + 1
+    for a, b in runs(vals):
+        parts.extend([span(a, b)] if b - a >= 2 else [one(v) for v in range(a, b + 1)])
     return ",".join(parts)
 
 

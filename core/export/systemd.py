@@ -33,6 +33,7 @@ from .model import (
     ScheduleRefused,
     exec_argv,
     human_seconds,
+    join_runs,
     plan_jobs,
     run_budget,
     unique_names,
@@ -55,33 +56,17 @@ def _values(vals: Sequence[int], lo: int, hi: int) -> str:
         step = v[1] - v[0]
         if step > 1 and v == list(range(v[0], hi + 1, step)):
             return f"{v[0]:02d}/{step}"
-    parts: list[str] = []
-    i = 0
-    while i < len(v):
-        j = i
-        while j + 1 < len(v) and v[j + 1] == v[j] + 1:
-            j += 1
-        if j - i >= 2:
-            parts.append(f"{v[i]:02d}..{v[j]:02d}")
-        else:
-            parts.extend(f"{x:02d}" for x in v[i : j + 1])
-        i = j + 1
-    return ",".join(parts)
+    return join_runs(v, lambda x: f"{x:02d}", lambda a, b: f"{a:02d}..{b:02d}")
 
 
 def _weekdays(days: set[int] | frozenset[int]) -> str:
     """`Mon..Fri`, `Mon,Wed`: systemd's week runs Monday to Sunday."""
     order = [i for i, d in enumerate((1, 2, 3, 4, 5, 6, 0)) if d in days]
-    parts: list[str] = []
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and order[j + 1] == order[j] + 1:
-            j += 1
-        names = [_DAYS[(k + 1) % 7] for k in order[i : j + 1]]
-        parts.extend([f"{names[0]}..{names[-1]}"] if j - i >= 2 else names)
-        i = j + 1
-    return ",".join(parts)
+
+    def name(k: int) -> str:
+        return _DAYS[(k + 1) % 7]
+
+    return join_runs(order, name, lambda a, b: f"{name(a)}..{name(b)}")
 
 
 def _interval_calendar(every: Every) -> list[str]:
