@@ -26,6 +26,7 @@ from .notify import Notifier, event_for
 from .redact import Redactor
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Limiter
+from .starts import StartLine
 
 if TYPE_CHECKING:
     from .jobs import JobOptions
@@ -48,6 +49,8 @@ class SchedulerState:
     _heap: list[tuple[float, int, str, int]]
     _tiebreak: itertools.count[int]
     _limiter: Limiter | None
+    _start_line: StartLine | None
+    _not_before: datetime | None
     _redactor: Redactor | None
     _collectors: list[list[RunResult]]
     _new_handles: list[list[RunHandle]]
@@ -77,7 +80,13 @@ class Outcomes(SchedulerState):
             handle.agent_started = True
             job.run_count += 1
             if job.options.max_runs is not None and job.run_count >= job.options.max_runs:
-                self._after_change(job, self.clock.now())
+                # Booked right after the runs starting at this instant have all started:
+                # no slot of this job can fall due in between.
+                asyncio.get_running_loop().call_soon(self._exhaust_started, job)
+
+    def _exhaust_started(self, job: Job) -> None:
+        if self.jobs.get(job.name) is job and not job.exhausted:
+            self._after_change(job, self.clock.now())
 
     def _skip_result(self, job: Job, slot: datetime, reason: SkipReason, why: str,
                      run_id: str | None = None, *, exit_code: int | None = None,

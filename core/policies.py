@@ -50,15 +50,22 @@ class SlotPolicies(SchedulerState):
             return None
         return nxt
 
-    def _push(self, job: Job) -> None:
-        job._version += 1
+    def _wake_at(self, job: Job) -> datetime | None:
+        """When the loop must next look at `job`: its next fire, or the end of its pause
+        if that comes first (None when it is exhausted)."""
         if job.exhausted or job.next_fire is None:
-            return
+            return None
         wake = job.next_fire
         if job.paused and job.pause_until is not None and job.pause_until < wake:
             wake = job.pause_until
-        heapq.heappush(self._heap, (wake.timestamp(), next(self._tiebreak), job.name,
-                                    job._version))
+        return wake
+
+    def _push(self, job: Job) -> None:
+        job._version += 1
+        wake = self._wake_at(job)
+        if wake is not None:
+            heapq.heappush(self._heap, (wake.timestamp(), next(self._tiebreak), job.name,
+                                        job._version))
 
     def _after_change(self, job: Job, now: datetime) -> None:
         """Re-file the job in the heap, notice exhaustion, tell observers and the sink."""
@@ -80,21 +87,52 @@ class SlotPolicies(SchedulerState):
         self._state_changed(job)
         self._poke()
 
-    def _fire_due(self, now: datetime) -> None:
+    def _fire_due(self, now: datetime, ahead: float = 0.0) -> None:
+        """Handle every job due at `now`, and with `ahead` > 0 also those due within that
+        many seconds: their decisions are taken as of their own instant and their runs
+        wait on the start line until it comes (see `Scheduler.lead`)."""
         now_ts = now.timestamp()
+        horizon = now_ts + ahead
         heap = self._heap
-        if heap and heap[0][0] <= now_ts:
+        if heap and heap[0][0] <= horizon:
             refresh_env()  # one environment scan per wake-up, shared by every run it starts
             self._redactor = None
-        while heap and heap[0][0] <= now_ts:
-            _, _, name, version = heapq.heappop(heap)
+        later: list[tuple[float, int, str, int]] = []
+        while heap and heap[0][0] <= horizon:
+            entry = heapq.heappop(heap)
+            ts, _, name, version = entry
             job = self.jobs.get(name)
             if job is None or job._version != version:
                 continue
+            at = now
+            if ts > now_ts:  # ahead of its instant: prepare it only if it will simply start
+                at = max(now, self._wake_at(job) or now)
+                if not self._starts_plainly(job, at):
+                    later.append(entry)  # skips and queues are booked at the instant
+                    continue
+                self._not_before = at
             try:
-                self._process_job(job, now)
+                self._process_job(job, at)
             except Exception as exc:  # one broken job must not stop the others or the loop
                 self._error(job.name, "dispatch", exc)
+            finally:
+                self._not_before = None
+        for entry in later:
+            heapq.heappush(heap, entry)
+
+    def _starts_plainly(self, job: Job, at: datetime) -> bool:
+        """Whether the slot due at `at` will start a run with no policy in the way (the
+        only kind of slot worth preparing ahead of its instant)."""
+        return (
+            at == job.next_fire
+            and not job.paused
+            and not self.paused
+            and not job.skip_next_pending
+            and not job.running
+            and not job.backlog
+            and job.queued is None
+            and budget_reason(job, at) is None
+        )
 
     def _is_paused_at(self, job: Job, slot: datetime) -> str | None:
         """The pause note if `slot` falls in a job or global pause, else None."""
@@ -281,7 +319,8 @@ class SlotPolicies(SchedulerState):
                 self.state_sink.run_claimed(job.name, run_id, slot)
             except Exception as exc:
                 self._error(job.name, "state_sink.run_claimed", exc)
-        handle.task = asyncio.get_running_loop().create_task(execute_slot(self, job, handle))
+        handle.task = asyncio.get_running_loop().create_task(
+            execute_slot(self, job, handle, self._not_before))
         for lst in self._new_handles:
             lst.append(handle)
         return handle

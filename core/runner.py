@@ -9,7 +9,7 @@ import contextlib
 import traceback
 from collections import deque
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .agents import AgentFailed, RunContext
@@ -144,9 +144,11 @@ def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellab
     return asyncio.ensure_future(later())
 
 
-async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle) -> None:
+async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle,
+                       not_before: datetime | None = None) -> None:
     """The body of a run task. Always ends by handing exactly one final result to the
-    scheduler (`_finish`), whatever happens, including cancellation."""
+    scheduler (`_finish`), whatever happens, including cancellation. A run prepared ahead
+    of its slot (`not_before`) waits on the scheduler's start line first."""
     opts = job.options
     redactor = sched._redactor_for(job)
     ctx = RunContext(
@@ -160,7 +162,12 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle) -> None:
     )
     gate: GateResult | None = None
     result: RunResult | None = None
+    ctx.context_in_prompt = uses_context(job.prompt)
+    if opts.pre_run is None:  # nothing the slot's instant could change: render it now
+        ctx.prompt = _render_prompt(job, handle, "")
     try:
+        if not_before is not None and sched._start_line is not None:
+            await sched._start_line.wait(not_before)
         if opts.pre_run is not None:
             sched._emit(GateStarted, job=job.name, run_id=handle.run_id,
                         scheduled_for=handle.scheduled_for)
@@ -183,8 +190,7 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle) -> None:
                 )
                 return
             ctx.gate_context = gate.context
-        ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
-        ctx.context_in_prompt = uses_context(job.prompt)
+            ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
         while True:
             result = await _attempt(sched, job, handle, ctx, redactor, gate)
             account(job, result, sched.clock.now())

@@ -40,10 +40,12 @@ from .redact import Redactor, refresh_env
 from .results import RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Limiter, call_later
 from .schedule import Schedule, cron
+from .starts import StartLine
 
 __all__ = ["Scheduler"]
 
 MAX_SLEEP = 30.0
+LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 CLOCK_JUMP = 2.0  # seconds of disagreement between wall time and time slept
 _UNSET: Any = object()
@@ -59,6 +61,12 @@ class Scheduler(SlotPolicies, Outcomes):
     `restore()` move the same state in bulk. Observers use `subscribe()` (bounded, async)
     or `add_listener()` (sync, must be quick); `JobAdded` is only sent to those already
     subscribed, so a late observer starts from `jobs` and `snapshot()`.
+
+    `lead` (default 0.1 s with the system clock, 0 with any other) is how early the loop
+    wakes to prepare the runs of slots that will simply start (no pause, skip, overlap or
+    budget in the way; those are booked at the instant). Prepared runs start at the
+    slot's instant, never before, so a thousand jobs due together all start within
+    milliseconds of it; a pause given in those last `lead` seconds applies from the next slot.
     """
 
     def __init__(
@@ -69,6 +77,7 @@ class Scheduler(SlotPolicies, Outcomes):
         defaults: JobOptions | None = None,
         state_sink: StateSink | None = None,
         max_sleep: float = MAX_SLEEP,
+        lead: float | None = None,
     ) -> None:
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
@@ -77,6 +86,11 @@ class Scheduler(SlotPolicies, Outcomes):
         self.defaults = defaults or JobOptions()
         self.state_sink = state_sink
         self.max_sleep = min(max_sleep, MAX_SLEEP)
+        if lead is None:
+            lead = LEAD if isinstance(self.clock, SystemClock) else 0.0
+        if not 0.0 <= lead <= 1.0:
+            raise ValueError(f"lead must be between 0 and 1 second, got {lead!r}")
+        self.lead = lead
         self.jobs: dict[str, Job] = {}
         self.bus = EventBus(self.clock.now)
         self.bus.on_listener_error = lambda fn, exc: self._error(None, "listener", exc)
@@ -89,6 +103,8 @@ class Scheduler(SlotPolicies, Outcomes):
         self._auto_names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limiter: Limiter | None = None
+        self._start_line: StartLine | None = None
+        self._not_before: datetime | None = None  # set while _fire_due prepares ahead
         self._redactor: Redactor | None = None
         self._poked = False
         self._waiter: asyncio.Future[bool] | None = None
@@ -424,7 +440,10 @@ class Scheduler(SlotPolicies, Outcomes):
                 now = self.clock.now()
                 if self.paused and self.pause_until is not None and self.pause_until <= now:
                     self.resume_all()
-                self._fire_due(now)
+                ahead = self.lead
+                if deadline is not None:
+                    ahead = max(0.0, min(ahead, (deadline - now).total_seconds()))
+                self._fire_due(now, ahead)
                 if self._stop_requested:
                     break
                 if deadline is not None and now >= deadline:
@@ -434,8 +453,9 @@ class Scheduler(SlotPolicies, Outcomes):
                     reason = "every job is exhausted"
                     break
                 delay = self.max_sleep
-                if self._heap:
-                    delay = min(delay, self._heap[0][0] - now.timestamp())
+                if self._heap:  # wake `lead` early (already inside it: the deadline cut
+                    wait = self._heap[0][0] - now.timestamp()  # `ahead`; sleep to it)
+                    delay = min(delay, wait - self.lead if wait > self.lead else wait)
                 if deadline is not None:
                     delay = min(delay, (deadline - now).total_seconds())
                 if self.paused and self.pause_until is not None:
@@ -508,6 +528,7 @@ class Scheduler(SlotPolicies, Outcomes):
         if loop is not self._loop:
             self._loop = loop
             self._limiter = Limiter(self.max_concurrent_runs)
+            self._start_line = StartLine(self.clock)
             self._waiter = None
 
     def _poke(self) -> None:

@@ -222,6 +222,8 @@ def test_two_hundred_interval_jobs_in_real_time_fire_each_slot_exactly_once() ->
     ids = [r.run_id for r in results]
     assert len(ids) == len(set(ids))  # no slot fired twice
     assert all(r.ok for r in results)
+    # runs are prepared ahead of their slot (Scheduler.lead) but never start before it
+    assert all(r.started_at is not None and r.started_at >= r.scheduled_for for r in results)
     # every whole second from each job's first slot to the deadline fired (none lost)
     for name, first in firsts.items():
         expected = [first + timedelta(seconds=k) for k in range(5)
