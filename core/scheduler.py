@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from .actions import OperatorActions
 from .agents import Agent, as_agent
 from .clock import Clock, SystemClock, utc
 from .events import (
@@ -22,12 +23,7 @@ from .events import (
     Event,
     EventBus,
     JobAdded,
-    JobChanged,
-    JobPaused,
     JobRemoved,
-    JobResumed,
-    SchedulerPaused,
-    SchedulerResumed,
     SchedulerStarted,
     SchedulerStopped,
     Subscription,
@@ -35,9 +31,8 @@ from .events import (
 from .jobs import Job, JobOptions, JobState, OnResult, RunHandle, StateSink, seconds
 from .notify import Notifier
 from .outcomes import Outcomes
-from .policies import SlotPolicies
-from .redact import Redactor, refresh_env
-from .results import RunResult, RunStatus, SkipReason, make_run_id
+from .redact import Redactor
+from .results import RunResult, RunStatus
 from .runner import Limiter, call_later
 from .schedule import Schedule, cron
 from .starts import StartLine
@@ -51,7 +46,7 @@ CLOCK_JUMP = 2.0  # seconds of disagreement between wall time and time slept
 _UNSET: Any = object()
 
 
-class Scheduler(SlotPolicies, Outcomes):
+class Scheduler(OperatorActions, Outcomes):
     """Runs agents on cron/interval schedules in-process and reports everything as events.
 
     `clock` (default SystemClock; FakeClock in tests) drives now() and every wait, timeouts
@@ -223,14 +218,6 @@ class Scheduler(SlotPolicies, Outcomes):
         self._after_change(job, now)
         return job
 
-    def get_job(self, job: str | Job) -> Job:
-        if isinstance(job, Job):
-            return job
-        try:
-            return self.jobs[job]
-        except KeyError:
-            raise KeyError(f"no job named {job!r}") from None
-
     def remove_job(self, job: str | Job) -> Job:
         """Remove a job; its runs in flight are cancelled ("job removed")."""
         j = self.get_job(job)
@@ -254,92 +241,6 @@ class Scheduler(SlotPolicies, Outcomes):
         items = [(j.next_fire, j) for j in self.jobs.values()
                  if j.next_fire is not None and not j.exhausted]
         return heapq.nsmallest(limit, items, key=lambda t: t[0])
-
-    # ------------------------------------------------------------ operator
-
-    def pause_job(self, job: str | Job, note: str = "", until: datetime | None = None) -> None:
-        j = self.get_job(job)
-        j.paused, j.pause_note = True, note
-        j.pause_until = utc(until) if until is not None else None
-        self._emit(JobPaused, job=j.name, note=note, until=j.pause_until)
-        self._after_change(j, self.clock.now())
-
-    def resume_job(self, job: str | Job) -> None:
-        """Resume: slots already due are recorded as paused-skips, then it continues from now."""
-        j = self.get_job(job)
-        if not j.paused:
-            return
-        now = self.clock.now()
-        self._process_job(j, now)  # flush slots that fell due while paused (as skipped)
-        j.paused, j.pause_note, j.pause_until = False, "", None
-        self._emit(JobResumed, job=j.name)
-        self._after_change(j, now)
-
-    def skip_next(self, job: str | Job, skip: bool = True) -> None:
-        j = self.get_job(job)
-        j.skip_next_pending = skip
-        self._emit(JobChanged, job=j.name, what="skip_next" if skip else "skip_next_cleared")
-        self._state_changed(j)
-
-    def pause_all(self, note: str = "", until: datetime | None = None) -> None:
-        """Pause everything (slots recorded as skipped "paused: note"); jobs keep their own
-        pause state underneath, so resume_all() restores exactly what was before."""
-        self.paused, self.pause_note = True, note
-        self.pause_until = utc(until) if until is not None else None
-        self._emit(SchedulerPaused, note=note, until=self.pause_until)
-        self._poke()
-
-    def resume_all(self) -> None:
-        if not self.paused:
-            return
-        now = self.clock.now()
-        self._fire_due(now)  # record slots that fell due while paused, as paused-skips
-        self.paused, self.pause_note, self.pause_until = False, "", None
-        self._emit(SchedulerResumed)
-        self._poke()
-
-    def run_now(self, job: str | Job) -> RunHandle:
-        """Run a job now, outside its schedule, obeying its overlap policy. The handle is
-        already done (skipped, "still running") when the policy refuses."""
-        j = self.get_job(job)
-        self._bind_loop()
-        refresh_env()
-        self._redactor = None
-        now = self.clock.now()
-        run_id = make_run_id(j.name, now)
-        n = 2
-        while run_id in j.running:
-            run_id = f"{make_run_id(j.name, now)}~{n}"
-            n += 1
-        return self._dispatch(j, now, now, manual=True, run_id=run_id)
-
-    def run_slot(self, job: str | Job, scheduled_for: datetime) -> RunHandle:
-        """Run one scheduled slot now, exactly as the loop would when it falls due (overlap,
-        claim, gate, attempts, retries), with the slot's own run id. `crondeck exec` uses
-        this so a retried pod or timer reuses the same idempotency key."""
-        j = self.get_job(job)
-        self._bind_loop()
-        return self._dispatch(
-            j, scheduled_for, self.clock.now(), run_id=make_run_id(j.name, scheduled_for)
-        )
-
-    def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int:
-        """Cancel a job's runs in flight and its queued slot; returns how many were stopped."""
-        j = self.get_job(job)
-        count = 0
-        if j.queued is not None:
-            slot, _manual = j.queued
-            j.queued = None
-            r = self._skip_result(j, slot, SkipReason.OPERATOR, reason)
-            if j.queued_handle is not None:
-                j.queued_handle._set_result(r)
-                j.queued_handle = None
-            count += 1
-        while j.backlog:
-            self._skip_result(j, j.backlog.popleft(), SkipReason.OPERATOR, reason)
-        for handle in list(j.running.values()):
-            count += handle.cancel(reason)
-        return count
 
     # -------------------------------------------------------------- events
 
