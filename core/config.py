@@ -107,6 +107,7 @@ class Policy:
     fail_if_empty: bool | None = None  # None: true (an empty answer is a failure)
     daily_token_budget: int | None = None
     notify: dict[str, Any] | None = None
+    enabled: bool | None = None  # None: true; false switches a job off (never fires)
 
     def over(self, base: Policy) -> Policy:
         """This policy with unset keys taken from `base`."""
@@ -205,6 +206,10 @@ class Config:
 
     def policy(self, job: JobSpec) -> Policy:
         return job.policy.over(self.defaults)
+
+    def enabled(self, job: JobSpec) -> bool:
+        """Is the job switched on (its own `enabled`, else [defaults]', else true)?"""
+        return self.policy(job).enabled is not False
 
     def zone(self, job: JobSpec) -> ZoneInfo:
         name = self.policy(job).timezone

@@ -227,6 +227,7 @@ POLICY_KEYS: dict[str, Any] = {
     "fail_if_empty": _bool,
     "daily_token_budget": _int(1),
     "notify": _notify,
+    "enabled": _bool,
 }
 NOTIFY_KEYS.update({
     "on": _events,

@@ -171,8 +171,9 @@ def build_scheduler(
     for job in config.jobs:
         try:
             agent = make_agent(config, job)
-            scheduler.add_job(agent, job.prompt, job.schedule, job.name,
-                              tz=str(config.zone(job)), **job_options(config, job))
+            added = scheduler.add_job(agent, job.prompt, job.schedule, job.name,
+                                      tz=str(config.zone(job)), **job_options(config, job))
+            added.enabled = config.enabled(job)
         except Exception as exc:  # user code: an import error, a bad callable
             key = "python" if job.python else "agent" if job.agent else "command"
             problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
@@ -205,9 +206,23 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 def _fingerprint(config: Config, job: JobSpec) -> tuple[Any, ...]:
-    """Everything that defines how a job runs, to tell a changed job from an unchanged one."""
+    """Everything that defines how a job runs, to tell a changed job from an unchanged one.
+    `enabled` is left out: switching a job on or off is applied to it in place (its run in
+    flight is not cancelled for that)."""
     agent = config.agents.get(job.agent) if job.agent else None
-    return (job, config.policy(job), agent, config.scheduler.history)
+    spec = replace(job, policy=replace(job.policy, enabled=None))
+    return (spec, replace(config.policy(job), enabled=None), agent, config.scheduler.history)
+
+
+def _restore(scheduler: Scheduler, saved: list[JobState]) -> None:
+    """`Scheduler.restore`, except that a job saved disabled and enabled now continues from
+    now: the slots that fell while it was off are not owed (restore alone would catch them
+    up from its last slot)."""
+    scheduler.restore(saved)
+    for st in saved:
+        job = scheduler.jobs.get(st.name)
+        if job is not None and st.disabled and job.enabled:
+            job.reschedule()
 
 
 def _when_changed(old: Config, new: Config, name: str) -> bool:
@@ -249,14 +264,30 @@ class Deck:
             return Reload(problems=exc.problems)
         return self.apply(new)
 
+    def replaced_by(self, new: Config) -> list[str]:
+        """The jobs `apply(new)` would remove or replace, cancelling their runs in flight
+        (switching a job on or off alone replaces nothing)."""
+        old = {j.name: _fingerprint(self.config, j) for j in self.config.jobs}
+        fresh = {j.name: _fingerprint(new, j) for j in new.jobs}
+        return [n for n in old if n not in fresh or fresh[n] != old[n]]
+
+    def file_saved(self) -> None:
+        """This process has just written the jobs file: do not take it for someone else's
+        edit (an edit saved now but applied after a run finishes must not be applied early
+        by `reload_if_changed`)."""
+        self.config_stamp = _stamp(self.config.path)
+
     def apply(self, new: Config) -> Reload:
         """Make the scheduler match `new`: add, remove and replace changed jobs (a replaced
-        job keeps its state; runs in flight of removed or replaced jobs are cancelled)."""
+        job keeps its state; runs in flight of removed or replaced jobs are cancelled) and
+        switch jobs on or off in place."""
         old = {j.name: _fingerprint(self.config, j) for j in self.config.jobs}
         fresh = {j.name: _fingerprint(new, j) for j in new.jobs}
         removed = [n for n in old if n not in fresh]
         added = [n for n in fresh if n not in old]
         changed = [n for n in fresh if n in old and fresh[n] != old[n]]
+        toggled = [n for n in fresh if n in old and fresh[n] == old[n]
+                   and self.config.enabled(self.config.job(n)) != new.enabled(new.job(n))]
         try:
             trial = build_scheduler(new, clock=self.scheduler.clock)  # agents import first
         except ConfigError as exc:
@@ -266,16 +297,19 @@ class Deck:
         for name in changed + added:
             saved = self.store.get(name)
             job = trial.jobs[name]
-            self.scheduler.add_job(job.agent, job.prompt, job.schedule, name,
-                                   **job_options(new, new.job(name)))
+            added_job = self.scheduler.add_job(job.agent, job.prompt, job.schedule, name,
+                                               **job_options(new, new.job(name)))
+            added_job.enabled = job.enabled
             if saved is not None:
                 if name in changed and _when_changed(self.config, new, name):
                     # never fired under the old schedule: its next fire must come from the
                     # new one (restore keeps a saved next_fire when there is no last slot)
                     saved = replace(saved, next_fire=None)
-                self.scheduler.restore([saved])
+                _restore(self.scheduler, [saved])
+        for name in toggled:
+            self.scheduler.jobs[name].enabled = new.enabled(new.job(name))
         self.config = new
-        return Reload(added=added, removed=removed, changed=changed)
+        return Reload(added=added, removed=removed, changed=changed + toggled)
 
     def close(self) -> None:
         if self.recorder is not None:
@@ -317,7 +351,7 @@ def open_deck(config: Config, *, read_only: bool = False, clock: Clock | None = 
         saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
         scheduler = build_scheduler(config, clock=clock, state_sink=StoreSink(store))
         in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
-        scheduler.restore(saved)
+        _restore(scheduler, list(saved.values()))
         abandoned = [
             r for st in store.jobs.values() for r in st.results
             if (r.job, r.run_id) in in_flight and r.status is RunStatus.ABANDONED

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from .agents import Agent
 from .clock import utc
 from .durations import parse_duration
+from .events import JobChanged
 from .gates import Gate
 from .guards import compile_expect
 from .results import RunResult, RunStatus
@@ -153,6 +154,9 @@ class JobState:
     running: tuple[str, ...] = ()
     results: tuple[RunResult, ...] = ()
     tokens_day: str = ""  # the local day (job's zone) tokens_today and cost_today count
+    # Disabled when saved: enabling it later continues from then, owing no slots for the
+    # time it was off (a restore alone would catch up from `last_slot`).
+    disabled: bool = False
     tokens_today: int = 0
     tokens_total: int = 0
     cost_today: float = 0.0
@@ -171,6 +175,8 @@ class JobState:
             "running": list(self.running),
             "results": [r.to_dict() for r in self.results],
         }
+        if self.disabled:
+            out["disabled"] = True
         if self.tokens_day or self.tokens_total or self.cost_total:
             out |= {"tokens_day": self.tokens_day, "tokens_today": self.tokens_today,
                     "tokens_total": self.tokens_total, "cost_today": self.cost_today,
@@ -207,6 +213,7 @@ class JobState:
             tokens_total=int(data.get("tokens_total", 0)),
             cost_today=float(data.get("cost_today", 0.0)),
             cost_total=float(data.get("cost_total", 0.0)),
+            disabled=bool(data.get("disabled", False)),
         )
 
 
@@ -298,7 +305,13 @@ class RunHandle:
 
 @dataclass(eq=False)
 class Job:
-    """A scheduled agent with its policies and live state. Created by `Scheduler.add_job`."""
+    """A scheduled agent with its policies and live state. Created by `Scheduler.add_job`.
+
+    A disabled job (`enabled = False`) is switched off rather than paused: it has no next
+    fire and reads as exhausted ("disabled") to the scheduler, so it never fires and records
+    no skipped or missed slots. Its runs in flight finish, and an operator's "run now" still
+    works. Enabling it files its next fire from now.
+    """
 
     name: str
     agent: Agent
@@ -311,11 +324,12 @@ class Job:
     pause_note: str = ""
     pause_until: datetime | None = None
     skip_next_pending: bool = False
-    next_fire: datetime | None = None
+    _next_fire: datetime | None = None
     last_slot: datetime | None = None
     run_count: int = 0
     consecutive_failures: int = 0
-    exhausted: str = ""
+    _exhausted: str = ""
+    _enabled: bool = True
     results: deque[RunResult] = field(default_factory=deque)
     running: dict[str, RunHandle] = field(default_factory=dict)
     queued: tuple[datetime, bool] | None = None
@@ -331,6 +345,57 @@ class Job:
 
     def __post_init__(self) -> None:
         self.results = deque(self.results, maxlen=max(1, self.options.keep_results))
+
+    # -- enabled / disabled ----------------------------------------------------------------
+    # The scheduler decides what fires from `next_fire` and `exhausted`; a disabled job shows
+    # it None and "disabled" while keeping the real values underneath, so every scheduler path
+    # (the heap, due_jobs, upcoming, restore) leaves it alone without knowing about `enabled`.
+
+    @property
+    def enabled(self) -> bool:
+        """False: the job never fires and records no slots (see the class docstring)."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        value = bool(value)
+        if value == self._enabled:
+            return
+        self._enabled = value
+        if self._scheduler is None:
+            return
+        if value:
+            self.reschedule()  # slots that fell while it was off are not owed
+        else:
+            self._scheduler._after_change(self, self._scheduler.clock.now())
+        self._scheduler._emit(JobChanged, job=self.name, what="enabled" if value else "disabled")
+
+    @property
+    def next_fire(self) -> datetime | None:
+        return self._next_fire if self._enabled else None
+
+    @next_fire.setter
+    def next_fire(self, value: datetime | None) -> None:
+        self._next_fire = value
+
+    @property
+    def exhausted(self) -> str:
+        """Why the job will not fire again ("max_runs reached", "past until", ...), or
+        "disabled"; empty while it is live."""
+        return self._exhausted if self._enabled else "disabled"
+
+    @exhausted.setter
+    def exhausted(self, value: str) -> None:
+        self._exhausted = value
+
+    def reschedule(self, after: datetime | None = None) -> None:
+        """File the next fire after `after` (default: now). Slots before it are neither run
+        nor recorded as missed: used when a job is enabled again."""
+        owner = self._owner()
+        now = owner.clock.now()
+        if not self._exhausted:
+            self._next_fire = owner._next_slot(self, utc(after) if after is not None else now)
+        owner._after_change(self, now)
 
     # -- operator actions ----------------------------------------------------------
 
@@ -378,7 +443,7 @@ class Job:
             last_slot=self.last_slot,
             run_count=self.run_count,
             consecutive_failures=self.consecutive_failures,
-            exhausted=self.exhausted,
+            exhausted=self._exhausted,
             running=tuple(self.running),
             results=tuple(self.results),
             tokens_day=self.tokens_day,
@@ -386,4 +451,5 @@ class Job:
             tokens_total=self.tokens_total,
             cost_today=self.cost_today,
             cost_total=self.cost_total,
+            disabled=not self._enabled,
         )

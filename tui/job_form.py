@@ -45,9 +45,19 @@ class JobForm:
     catchup: str = ""
     max_runs: str = ""
     enabled: bool = True
+    # what the job gets without its own `enabled` key ([defaults]); the key is written only
+    # when the form differs from it, or when the job already had the key
+    default_enabled: bool = True
     # the job's other keys, carried over as they are; and the argv list it had, if any
     extra: dict[str, Any] = field(default_factory=dict)
     original_argv: list[str] | None = None
+
+    @classmethod
+    def new(cls, config: Config) -> JobForm:
+        """A blank form for a new job in `config` (first defined agent, [defaults]' enabled)."""
+        on = config.defaults.enabled is not False
+        return cls(source=next(iter(config.agents), INLINE_COMMAND), enabled=on,
+                   default_enabled=on)
 
     @classmethod
     def from_config(cls, config: Config, name: str) -> JobForm:
@@ -76,7 +86,12 @@ class JobForm:
             setattr(form, key, str(form_value))
         max_runs = raw.pop("max_runs", None)
         form.max_runs = "" if max_runs is None else str(max_runs)
-        form.extra = raw
+        form.default_enabled = config.defaults.enabled is not False
+        own = raw.pop("enabled", None)
+        form.enabled = form.default_enabled if own is None else bool(own)
+        if own is not None:
+            form.extra["enabled"] = own  # had the key: keep writing it (see to_entry)
+        form.extra |= raw
         return form
 
     def to_entry(self) -> dict[str, Any]:
@@ -101,6 +116,8 @@ class JobForm:
         if self.max_runs.strip():
             text = self.max_runs.strip()
             entry["max_runs"] = int(text) if text.isdigit() else text
+        if self.enabled != self.default_enabled or "enabled" in self.extra:
+            entry["enabled"] = self.enabled
         for key, value in self.extra.items():
             if key == "prompt_via" and self.source not in (INLINE_COMMAND,):
                 continue  # prompt_via belongs with an inline command only

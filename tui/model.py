@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 from crondeck.core.events import (
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LAST_GLYPH",
+    "STATUS_CLASSES",
     "STATUS_GLYPH",
     "Changes",
     "DashboardModel",
@@ -45,13 +46,14 @@ __all__ = [
     "RunOutput",
 ]
 
-Status = Literal["idle", "running", "paused", "failing", "done"]
+Status = Literal["idle", "running", "paused", "failing", "done", "disabled"]
 STATUS_GLYPH: dict[str, str] = {
     "idle": "○",
     "running": "▶",
     "paused": "‖",
     "failing": "✗",
     "done": "■",
+    "disabled": "◌",
 }
 LAST_GLYPH: dict[str, str] = {
     "ok": "✓",
@@ -62,6 +64,10 @@ LAST_GLYPH: dict[str, str] = {
     "missed": "·",
     "abandoned": "?",
 }
+# Component classes coloured by the theme's job-status variables ($status-ok, ...; see
+# tui/themes.py and dashboard.tcss), so every job-status colour follows the theme.
+STATUS_CLASSES = frozenset({"status--ok", "status--failed", "status--skipped", "status--paused",
+                            "status--running"})
 MAX_RUNS_KEPT = 5  # runs of output kept per job (current + earlier ones)
 MAX_LINES_PER_RUN = 5_000
 MAX_HISTORY = 2_000
@@ -88,6 +94,20 @@ class JobRow:
     failures: int = 0
     skip_next: bool = False
     exhausted: str = ""
+    # Model usage (issue 7): today's figures count only while `usage_day` (the job's local
+    # day, in `usage_zone`) is today, so a row read yesterday does not show yesterday's spend.
+    priced: bool = False
+    tokens_today: int = 0
+    tokens_total: int = 0
+    cost_today: float = 0.0
+    cost_total: float = 0.0
+    usage_day: str = ""
+    usage_zone: tzinfo | None = None
+
+    @property
+    def uses_model(self) -> bool:
+        """Has spent tokens or has a price: worth a COST column."""
+        return self.priced or self.tokens_total > 0 or self.cost_total > 0
 
     def matches(self, needle: str) -> bool:
         """The `/` filter: name, agent or status (case-insensitive substring)."""
@@ -138,14 +158,30 @@ class Changes:
                     or self.finished or self.scheduler or self.dropped)
 
 
+_DESCRIPTIONS: dict[tuple[type, str], str] = {}
+
+
+def _describe(sched: object, text: str) -> str:
+    """The schedule's plain English, once per distinct schedule: 10,000 jobs share a few
+    hundred expressions, and describing each anew was a third of the first screen's time."""
+    key = (type(sched), text)
+    description = _DESCRIPTIONS.get(key)
+    if description is None:
+        try:
+            description = sched.describe()  # type: ignore[attr-defined]
+        except Exception:
+            description = ""
+        if len(_DESCRIPTIONS) > 4096:
+            _DESCRIPTIONS.clear()
+        _DESCRIPTIONS[key] = description
+    return description
+
+
 def row_from_job(job: Job, all_paused: bool) -> JobRow:
     """Read a job's public attributes into a row (status words are presentation only)."""
     sched = job.schedule
     text = getattr(sched, "text", str(sched))
-    try:
-        description = sched.describe()
-    except Exception:
-        description = ""
+    description = _describe(sched, text)
     results = list(job.results)
     ran = [r for r in results if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED)]
     last = ran[-1] if ran else None
@@ -155,6 +191,8 @@ def row_from_job(job: Job, all_paused: bool) -> JobRow:
     started = [h.started_at for h in running if h.started_at is not None]
     if running:
         status: Status = "running"
+    elif not job.enabled:
+        status = "disabled"
     elif job.paused or all_paused:
         status = "paused"
     elif job.exhausted:
@@ -180,7 +218,7 @@ def row_from_job(job: Job, all_paused: bool) -> JobRow:
         ok_rate=ok_rate,
         failures=job.consecutive_failures,
         skip_next=job.skip_next_pending,
-        exhausted=job.exhausted,
+        exhausted=job.exhausted if job.enabled else "",  # the status says "disabled"
     )
 
 

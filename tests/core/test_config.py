@@ -86,6 +86,7 @@ name = "digest"
 python = "mypkg.agents:digest"
 schedule = "0 9 * * 1-5"
 until = 2030-06-01T12:00:00
+enabled = false
 """
 
 
@@ -115,6 +116,25 @@ def test_every_key_is_read() -> None:
     assert cfg.policy(cfg.job("disk report")).overlap == "queue_one"  # from [defaults]
     assert str(cfg.zone(cfg.job("digest"))) == "Europe/Berlin"
     assert cfg.job("disk report").until == datetime(2030, 6, 1, 10, tzinfo=UTC)
+    assert not cfg.enabled(cfg.job("digest")) and cfg.enabled(cfg.job("disk report"))
+
+
+def test_enabled_is_inherited_from_defaults_and_overridden_per_job() -> None:
+    cfg = parse_config('[defaults]\nenabled = false\n'
+                       '[[jobs]]\nname = "off"\ncommand = "true"\nschedule = "@daily"\n'
+                       '[[jobs]]\nname = "on"\ncommand = "true"\nschedule = "@daily"\n'
+                       'enabled = true\n')
+    assert [cfg.enabled(j) for j in cfg.jobs] == [False, True]
+    assert cfg.job("on").policy.enabled is True and cfg.job("off").policy.enabled is None
+    assert "enabled = false" in cfg.dumps() and "enabled = true" in cfg.dumps()
+
+
+def test_enabled_must_be_a_boolean_in_defaults_too() -> None:
+    p = _one('[defaults]\nenabled = "no"\n')
+    assert (p.line, p.key) == (2, "enabled")
+    assert "expected true or false, got string 'no'" in p.message
+    p = _one('[[jobs]]\nname = "j"\ncommand = "true"\nschedule = "@daily"\nenable = false\n')
+    assert "did you mean 'enabled'?" in p.message
 
 
 def test_every_key_round_trips_through_save(tmp_path: Path) -> None:
@@ -178,6 +198,7 @@ def test_unknown_keys_suggest_the_nearest_valid_one() -> None:
         ("max_runs = 0", "max_runs", "0 is too small: use 1 or more"),
         ('max_runs = "3"', "max_runs", "expected a whole number, got string '3'"),
         ('start_immediately = "yes"', "start_immediately", "expected true or false"),
+        ("enabled = 0", "enabled", "expected true or false, got integer 0"),
         ('overlap = "sometimes"', "overlap", "'sometimes' is not one of 'skip' | 'queue_one'"),
         ("prompt = 42", "prompt", "expected a string, got integer 42"),
         ('until = "next week"', "until", "expected a TOML date or date-time"),

@@ -4,14 +4,16 @@ invalid input keeps Save disabled and the file untouched."""
 
 import asyncio
 import tomllib
+from datetime import UTC, datetime
 
-from hosts import NOW, SIZE, EditorApp, open_test_deck
+from hosts import JOBS_FILE, NOW, SIZE, EditorApp, open_test_deck
 from textual.app import App
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
+from crondeck.tui.model import row_from_job
 from crondeck.tui.screens.cron_builder import CronBuilderScreen
 from crondeck.tui.screens.delete_job import DeleteJobDialog, confirm_delete
-from crondeck.tui.screens.job_editor import DISABLED_NOTE, JobEditorScreen
+from crondeck.tui.screens.job_editor import JobEditorScreen
 
 
 def jobs_in(path):
@@ -166,19 +168,42 @@ def test_agent_choice_and_inline_command(tmp_path):
     run(app, steps)
 
 
-def test_unchecking_enabled_pauses_the_job(tmp_path):
+def test_unchecking_enabled_writes_enabled_false_and_the_job_never_fires(tmp_path):
     deck = open_test_deck(tmp_path)
     app = EditorApp(deck, "digest")
 
     async def steps(pilot):
+        assert pilot.app.screen.query_one("#enabled", Checkbox).value
         await pilot.click("#enabled")
         await pilot.press("ctrl+s")
         await pilot.pause()
 
     run(app, steps)
+    saved = jobs_in(deck.config.path)["digest"]
+    assert saved["enabled"] is False and saved["agent"] == "claude"  # argv agent kept
     job = deck.scheduler.jobs["digest"]
-    assert job.paused and job.pause_note == DISABLED_NOTE
-    assert jobs_in(deck.config.path)["digest"]["agent"] == "claude"  # argv agent kept
+    assert not job.enabled and not job.paused and job.next_fire is None
+    assert row_from_job(job, False).status == "disabled"
+
+
+def test_a_disabled_job_opens_unchecked_and_enabling_it_schedules_it_again(tmp_path):
+    deck = open_test_deck(tmp_path, JOBS_FILE.replace('timezone = "UTC"\n',
+                                                      'timezone = "UTC"\nenabled = false\n', 1))
+    assert not deck.scheduler.jobs["digest"].enabled
+    app = EditorApp(deck, "digest")
+
+    async def steps(pilot):
+        box = pilot.app.screen.query_one("#enabled", Checkbox)
+        assert not box.value
+        await pilot.click("#enabled")
+        assert box.value
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+
+    run(app, steps)
+    assert jobs_in(deck.config.path)["digest"]["enabled"] is True  # it had the key: kept
+    job = deck.scheduler.jobs["digest"]
+    assert job.enabled and job.next_fire == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
 class DeleteApp(App[None]):

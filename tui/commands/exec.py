@@ -52,9 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run one slot of one job now, as the scheduler would",
         description="Run one slot of JOB in the foreground, exactly as the scheduler would: "
         "gate, agent (output streamed to stdout), timeout, retries, redaction. Exit codes: "
-        "0 ok, 1 failed, 2 bad configuration, 3 skipped by the gate, 4 timed out, "
-        "130 interrupted. Needs no lock: beside a running scheduler the result joins its "
-        "history through .crondeck/inbox/.",
+        "0 ok, 1 failed, 2 bad configuration, 3 skipped (by the gate, or the job is "
+        "disabled), 4 timed out, 130 interrupted. Needs no lock: beside a running scheduler "
+        "the result joins its history through .crondeck/inbox/.",
     )
     p.add_argument("job", metavar="JOB")
     add_config_arg(p)
@@ -69,7 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-retries", action="store_true",
                    help="one attempt only (when the engine retries, like Kubernetes)")
     p.add_argument("--skipped-exit-code", type=int, default=EXIT_SKIPPED, metavar="N",
-                   help="exit code for a slot the gate skipped (default 3)")
+                   help="exit code for a slot the gate skipped or a disabled job (default 3)")
+    p.add_argument("--force", action="store_true",
+                   help="run the job even if it is disabled (enabled = false)")
     p.set_defaults(func=run)
 
 
@@ -186,6 +188,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if not known_job(config, args.job, "exec", err):
         return EXIT_BAD_CONFIG
     spec = config.job(args.job)
+    if not config.enabled(spec):
+        # Timers and CronJobs exported earlier keep calling exec: a job switched off in the
+        # file must not run behind the operator's back, and nothing is recorded for it.
+        if not args.force:
+            print(f"crondeck exec: job {spec.name!r} is disabled (enabled = false in "
+                  f"{config.path}); nothing run, nothing recorded; exit "
+                  f"{args.skipped_exit_code}. Use --force to run it anyway.", file=err)
+            return args.skipped_exit_code
+        spec = replace(spec, policy=replace(spec.policy, enabled=True))
     if args.no_retries:
         spec = replace(spec, policy=replace(spec.policy, retries=0))
     one = replace(config, jobs=[spec])

@@ -40,7 +40,11 @@ def rows(config: Any, state: Any, now: datetime) -> list[dict[str, Any]]:
         last = last_run(st) if st else None
         status = "never run"
         nxt: datetime | None = sched.next_after(now)
-        if st is not None:
+        if not config.enabled(job):
+            status, nxt = "disabled", None
+            if st is not None and st.running:
+                status = "running (disabled)"
+        elif st is not None:
             if st.running:
                 status = "running"
             elif last is not None:

@@ -32,9 +32,8 @@ from ..cron_view import gap
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
 from .cron_builder import CronBuilderScreen, zone_names
 
-__all__ = ["DISABLED_NOTE", "JobEditorScreen", "JobsTarget", "Saved"]
+__all__ = ["JobEditorScreen", "JobsTarget", "Saved"]
 
-DISABLED_NOTE = "disabled in the editor"
 _INPUTS = ("name", "command", "schedule", "timezone", "pre_run", "timeout", "max_runs")
 
 
@@ -72,10 +71,7 @@ class JobEditorScreen(Screen[Saved | None]):
         self.target = target
         self.original = job
         self.form = (JobForm.from_config(target.config, job) if job is not None
-                     else JobForm(source=next(iter(target.config.agents), INLINE_COMMAND)))
-        sched_job = target.scheduler.jobs.get(job) if job is not None else None
-        self.was_paused = bool(sched_job is not None and sched_job.paused)
-        self.form.enabled = not (self.was_paused and sched_job.pause_note == DISABLED_NOTE)
+                     else JobForm.new(target.config))
         self.now = now or (lambda: datetime.now(UTC))
         self.zone = zone or local_zone()
         self.live = live
@@ -95,8 +91,8 @@ class JobEditorScreen(Screen[Saved | None]):
                                  placeholder="letters, digits, spaces and . _ - : +"))
             with Horizontal(classes="row"):
                 yield Label("Enabled", classes="label")
-                yield Checkbox("runs on schedule (off: paused)", f.enabled, id="enabled",
-                               compact=True)
+                yield Checkbox("runs on schedule (off: disabled, never fires)", f.enabled,
+                               id="enabled", compact=True)
             with Horizontal(classes="row"):
                 yield Label("Agent", classes="label")
                 yield Select(sources, value=f.source, allow_blank=False, id="source",
@@ -285,15 +281,4 @@ class JobEditorScreen(Screen[Saved | None]):
             other.update(f"✗ cannot write the file: {exc}")
             other.display = True
             return
-        self._apply_enabled(name)
         self.dismiss(Saved(name, "updated" if self.original else "created", backup))
-
-    def _apply_enabled(self, name: str) -> None:
-        scheduler = self.target.scheduler
-        job = scheduler.jobs.get(name)
-        if job is None:
-            return
-        if not self.form.enabled and not job.paused:
-            scheduler.pause_job(name, note=DISABLED_NOTE)
-        elif self.form.enabled and job.paused and job.pause_note == DISABLED_NOTE:
-            scheduler.resume_job(name)

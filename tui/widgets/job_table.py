@@ -27,23 +27,25 @@ SORTS: dict[str, Callable[[JobRow], object]] = {
     "next": lambda r: (r.next_fire is None or r.status == "paused",
                        r.next_fire.timestamp() if r.next_fire else 0.0, r.name),
     "name": lambda r: r.name.lower(),
-    "status": lambda r: (("running", "failing", "idle", "paused", "done").index(r.status),
+    "status": lambda r: (("running", "failing", "idle", "paused", "done", "disabled")
+                         .index(r.status),
                          r.name),
     "last": lambda r: (-(r.last_finished.timestamp() if r.last_finished else 0.0), r.name),
 }
-STATUS_STYLE = {
+STATUS_STYLE = {  # dashboard.tcss colours these from the theme's $status-* variables
     "running": "job-table--running",
     "paused": "job-table--paused",
     "failing": "job-table--failing",
     "done": "line-list--dim",
+    "disabled": "line-list--dim",
     "idle": "job-table--idle",
 }
 LAST_STYLE = {
     "ok": "job-table--ok",
     "failed": "job-table--failing",
     "timed_out": "job-table--failing",
-    "cancelled": "job-table--paused",
-    "abandoned": "job-table--paused",
+    "cancelled": "line-list--dim",
+    "abandoned": "job-table--failing",
 }
 
 
