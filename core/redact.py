@@ -4,6 +4,11 @@ Two sources of secrets: the values of environment variables whose names look sec
 (KEY, TOKEN, SECRET, PASSWORD, PASSWD, CREDENTIAL, AUTH), and well-known token shapes
 (sk-…, ghp_…, xox…, AKIA…, PEM blocks). One compiled pattern does both, so redacting a
 flood of output line by line stays cheap.
+
+Output arrives in chunks that can cut a secret anywhere (a model streams deltas of a few
+characters), so runs go through a `StreamRedactor`: it holds back only the shortest tail
+that could still become a secret and releases the rest at once, and its concatenated
+output is exactly what redacting the whole text in one go would give.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from functools import lru_cache
 
 __all__ = [
     "SECRET_NAME_PARTS",
-    "LineRedactor",
     "Redactor",
+    "StreamRedactor",
     "redact",
     "refresh_env",
     "secret_env_values",
@@ -27,6 +32,7 @@ SECRET_NAME_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL
 MIN_SECRET_LEN = 4  # shorter values ("1", "yes") would redact ordinary words everywhere
 MASK = "[REDACTED]"
 ENV_TTL = 1.0
+HOLD_LIMIT = 8192  # beyond the longest secret value: only a pathological PEM label gets here
 _env_cache: tuple[float, tuple[tuple[str, str], ...]] | None = None
 
 _SHAPES = [
@@ -39,6 +45,36 @@ _SHAPES = [
 ]
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]+-----")
+
+
+def _prefixes(literal: str, rest: str = "") -> str:
+    """A pattern for every non-empty prefix of `literal`, continued by `rest` once complete."""
+    tail = f"(?:{rest})?" if rest else ""
+    for ch in reversed(literal[1:]):
+        tail = f"(?:{re.escape(ch)}{tail})?"
+    return re.escape(literal[0]) + tail
+
+
+# What the end of a chunk may be the start of. A superset is fine (it only delays text);
+# missing a case would let a secret out in two halves. Token runs that already reached their
+# minimum length are included: they may still grow.
+_PARTIAL = re.compile("(?:" + "|".join([
+    _prefixes("-----BEGIN ", r"[A-Z0-9 ]*-{0,4}"),
+    r"\b" + _prefixes("sk-", r"[A-Za-z0-9_\-]*"),
+    r"\bg(?:h(?:[pousr](?:_[A-Za-z0-9]*)?)?)?",
+    r"\b" + _prefixes("github_pat_", r"[A-Za-z0-9_]*"),
+    r"\bx(?:o(?:x(?:[abposr](?:-[A-Za-z0-9\-]*)?)?)?)?",
+    r"\bA(?:[KS](?:I(?:A[0-9A-Z]{0,16})?)?)?",
+]) + r")\Z")
+_PEM_END_PARTIAL = re.compile(_prefixes("-----END ", r"[A-Z0-9 ]*-{0,4}") + r"\Z")
+# Once one of these tokens is long enough it is certainly masked, whatever follows: its
+# mask is released at once and the rest of the run of token characters is swallowed.
+_TOKEN_RUNS = (
+    ("sk-", re.compile(r"[A-Za-z0-9_\-]*")),
+    ("github_pat_", re.compile(r"[A-Za-z0-9_]*")),
+    ("gh", re.compile(r"[A-Za-z0-9]*")),
+    ("xox", re.compile(r"[A-Za-z0-9\-]*")),
+)
 
 
 def _is_secret_name(name: str) -> bool:
@@ -62,6 +98,7 @@ class Redactor:
     def __init__(self, values: Mapping[str, str] | None = None) -> None:
         self.values = dict(values or {})
         self._pattern = _compile(tuple(sorted(self.values, key=len, reverse=True)))
+        self._value_prefixes: dict[str, list[str]] | None = None
 
     @classmethod
     def from_env(cls, *extra: Mapping[str, str] | None) -> Redactor:
@@ -92,30 +129,160 @@ class Redactor:
         name = self.values.get(m.group(0))
         return f"[REDACTED:{name}]" if name else MASK
 
-    def lines(self) -> LineRedactor:
-        return LineRedactor(self)
+    def stream(self) -> StreamRedactor:
+        """A redactor for one stream of output arriving in arbitrary chunks."""
+        return StreamRedactor(self)
+
+    def value_prefixes(self) -> dict[str, list[str]]:
+        """Proper prefixes of the secret values, keyed by their last character, longest
+        first: how a chunk's end is matched against every value in a dict lookup. Built on
+        first use and kept (redactors are cached per environment)."""
+        if self._value_prefixes is None:
+            index: dict[str, list[str]] = {}
+            for value in self.values:
+                for k in range(1, len(value)):
+                    index.setdefault(value[k - 1], []).append(value[:k])
+            for prefixes in index.values():
+                prefixes.sort(key=len, reverse=True)
+            self._value_prefixes = index
+        return self._value_prefixes
 
 
-class LineRedactor:
-    """Redacts a stream one line at a time, remembering an open PEM block across lines so a
-    key printed line by line is masked whole."""
+class StreamRedactor:
+    """Redacts one stream given in arbitrary chunks; `feed` returns what is safe to show now,
+    `flush` the rest when the stream ends.
+
+    The released text, joined, equals redacting the whole stream at once. Held back is only
+    a tail that could still turn into a secret (`sk-ab`, the first characters of a secret
+    value, `-----BEG`); an open PEM block is masked at once and swallowed up to its END line.
+    A line ending in a newline with nothing pending, the usual case for command agents, is
+    redacted on its own, as cheaply as a single regex substitution."""
 
     def __init__(self, redactor: Redactor) -> None:
-        self._redact = redactor
-        self._in_pem = False
+        self._redactor = redactor
+        self._pattern = redactor._pattern
+        self._prefixes = redactor.value_prefixes()
+        self._newline_in_values = "\n" in self._prefixes
+        self._pending = ""  # raw text not released yet
+        self._ctx = ""  # the last raw character released (for the `\b` before a token)
+        self._mode: re.Pattern[str] | None = None  # inside a masked PEM block or token run
 
-    def __call__(self, line: str) -> str:
-        if self._in_pem:
-            if _PEM_END.search(line):
-                self._in_pem = False
-                rest = _PEM_END.split(line, maxsplit=1)[1]
-                return self._redact(rest) if rest.strip() else ""
+    def __call__(self, chunk: str) -> str:
+        return self.feed(chunk)
+
+    def feed(self, chunk: str) -> str:
+        if not chunk:
             return ""
-        m = _PEM_BEGIN.search(line)
-        if m and not _PEM_END.search(line, m.end()):
-            self._in_pem = True
-            return self._redact(line[: m.start()]) + MASK + ("\n" if line.endswith("\n") else "")
-        return self._redact(line)
+        if (chunk[-1] == "\n" and not self._pending and self._mode is None
+                and self._ctx in ("", "\n") and "-----" not in chunk
+                and not self._newline_in_values):
+            # No secret can span a newline here (token shapes never contain one), so the
+            # whole chunk is final.
+            self._ctx = "\n"
+            return self._redactor(chunk)
+        return self._advance(self._pending + chunk, final=False)
+
+    def flush(self) -> str:
+        """Everything still held back, redacted as the end of the stream; resets the state."""
+        out = self._advance(self._pending, final=True)
+        self._pending, self._ctx, self._mode = "", "", None
+        return out
+
+    def _advance(self, text: str, final: bool) -> str:
+        s = self._ctx + text
+        n = len(s)
+        pos = len(self._ctx)
+        out: list[str] = []
+        hold = n
+        while True:
+            mode = self._mode
+            if mode is _PEM_END:  # inside a masked block: drop text up to its END line
+                m = _PEM_END.search(s, pos)
+                if m is not None:
+                    pos, self._mode = m.end(), None
+                    continue
+                if not final:
+                    p = _PEM_END_PARTIAL.search(s, pos)
+                    hold = p.start() if p is not None else n
+                break
+            if mode is not None:  # inside a masked token: drop its remaining characters
+                pos = mode.match(s, pos).end()  # type: ignore[union-attr]
+                if pos == n:
+                    break
+                self._mode = None
+                continue
+            pos, hold = self._normal(s, pos, final, out)
+            if self._mode is None:
+                break
+        self._pending = s[hold:]
+        self._ctx = s[hold - 1] if hold > 0 else ""
+        if len(self._pending) > HOLD_LIMIT:  # never hold without bound
+            if self._mode is None:
+                out.append(self._redactor(self._pending))
+                self._ctx = self._pending[-1]
+            self._pending = ""
+        return "".join(out)
+
+    def _normal(self, s: str, pos: int, final: bool, out: list[str]) -> tuple[int, int]:
+        """Redact `s` from `pos` outside any masked block, appending what is final to `out`.
+        Returns (where to resume, where the held-back tail starts); resuming before the
+        end means a PEM block or token run was entered (`self._mode`)."""
+        n = len(s)
+        prev = pos
+        env_starts = [] if final else self._value_starts(s, pos)
+        shape_start = -1  # leftmost partial token shape at or after `prev`; -1: not looked up
+        for m in self._pattern.finditer(s, pos):
+            start, end = m.span()
+            if not final:
+                if shape_start < prev:
+                    p = _PARTIAL.search(s, prev)
+                    shape_start = p.start() if p is not None else n + 1
+                q = min([shape_start, *(e for e in env_starts if e >= prev)])
+                if q < start or start in env_starts:
+                    # More text could make a match start here (or a longer value win).
+                    out.append(s[prev:q if q < start else start])
+                    return n, min(q, start)
+                if end == n and m.group(0) not in self._redactor.values:
+                    mode = self._certain(m)
+                    out.append(s[prev:start])
+                    if mode is None:  # e.g. AKIA…: the next character decides
+                        return n, start
+                    out.append(MASK)
+                    self._mode = mode
+                    if mode is _PEM_END:
+                        begin = _PEM_BEGIN.match(s, start)
+                        assert begin is not None
+                        return begin.end(), n
+                    return end, n
+            out.append(s[prev:start])
+            out.append(self._redactor._replace(m))
+            prev = end
+        if final:
+            out.append(s[prev:])
+            return n, n
+        p = _PARTIAL.search(s, prev)
+        q = min([p.start() if p is not None else n, *(e for e in env_starts if e >= prev)])
+        out.append(s[prev:q])
+        return n, q
+
+    def _value_starts(self, s: str, pos: int) -> list[int]:
+        """Positions (>= pos) from which the rest of `s` is a proper prefix of a secret value."""
+        prefixes = self._prefixes.get(s[-1]) if s else None
+        if not prefixes:
+            return []
+        n = len(s)
+        return sorted(n - len(p) for p in prefixes if n - len(p) >= pos and s.endswith(p))
+
+    def _certain(self, m: re.Match[str]) -> re.Pattern[str] | None:
+        """How to swallow the rest of a token match that reached the end of the text, if its
+        mask is certain whatever follows (None when the next characters could undo it)."""
+        text = m.group(0)
+        if text.startswith("-----"):
+            return _PEM_END
+        for prefix, run in _TOKEN_RUNS:
+            if text.startswith(prefix):
+                return run
+        return None
 
 
 def refresh_env() -> None:

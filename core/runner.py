@@ -17,7 +17,7 @@ from .clock import Clock
 from .events import GateDecided, GateStarted, OutputChunk, RunFinished, RunQueued, RunStarted
 from .gates import run_gate
 from .guards import ANSWER_LIMIT, account, check_output, cost_of
-from .redact import LineRedactor, Redactor
+from .redact import Redactor, StreamRedactor
 from .results import GateResult, RunResult, RunStatus, SkipReason
 from .templates import TemplateValues, render, uses_context
 
@@ -266,20 +266,22 @@ async def _attempt(
         tail = OutputTail(opts.output_tail_bytes)
         answer: list[str] = []  # stdout for the guard rails (bounded below)
         answer_len = 0
-        streams: dict[str, LineRedactor] = {}
+        streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
         bus = sched.bus
         name, run_id = job.name, handle.run_id
 
         def emit(text: str, stream: Literal["stdout", "stderr"]) -> None:
-            nonlocal answer_len
             if ctx.cancelled or not text:
                 return
-            line_redactor = streams.get(stream)
-            if line_redactor is None:
-                line_redactor = streams[stream] = redactor.lines()
-            clean = line_redactor(text)
-            if not clean:
-                return
+            stream_redactor = streams.get(stream)
+            if stream_redactor is None:
+                stream_redactor = streams[stream] = redactor.stream()
+            clean = stream_redactor(text)  # may hold back the start of a secret
+            if clean:
+                deliver(clean, stream)
+
+        def deliver(clean: str, stream: Literal["stdout", "stderr"]) -> None:
+            nonlocal answer_len
             tail.add(clean, stream)
             if stream == "stdout" and guarded:
                 answer.append(clean)
@@ -290,6 +292,13 @@ async def _attempt(
                     answer_len = len(joined)
             if bus.active:
                 bus.emit(OutputChunk, job=name, run_id=run_id, stream=stream, text=clean)
+
+        def release_held() -> None:
+            """What the redactors held back, once the agent is done however it ended."""
+            for stream, stream_redactor in streams.items():
+                clean = stream_redactor.flush()
+                if clean:
+                    deliver(clean, stream)
 
         guarded = opts.fail_if_empty or opts.expect is not None
         ctx.emit = emit
@@ -320,7 +329,10 @@ async def _attempt(
         error = ""
         contract: Any = None
         try:
-            exit_code = await job.agent.execute(ctx)
+            try:
+                exit_code = await job.agent.execute(ctx)
+            finally:
+                release_held()
         except asyncio.CancelledError:
             if not timed_out or handle.cancel_reason:
                 ctx.cancelled = True

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import timeit
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from crondeck.core.redact import Redactor, redact, secret_env_values
 
 
@@ -33,9 +39,9 @@ def test_well_known_token_shapes() -> None:
 def test_pem_blocks_in_one_string_and_line_by_line() -> None:
     pem = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nAAAA\n-----END RSA PRIVATE KEY-----\n")
     assert redact(f"key:\n{pem}done") == "key:\n[REDACTED]\ndone"
-    lines = Redactor().lines()
+    lines = Redactor().stream()
     out = [lines(line) for line in f"before\n{pem}after\n".splitlines(keepends=True)]
-    assert "".join(out) == "before\n[REDACTED]\nafter\n"
+    assert "".join(out) == "before\n[REDACTED]\nafter\n" and lines.flush() == ""
     assert redact("-----BEGIN PRIVATE KEY-----\nunterminated") == "[REDACTED]"
 
 
@@ -44,3 +50,123 @@ def test_environment_is_read_at_call_time(monkeypatch) -> None:
     assert redact("the p4ssw0rd! leaked") == "the [REDACTED:MY_SECRET] leaked"
     assert redact("x", env={"EXTRA_TOKEN": "zzzz"}) == "x"
     assert redact("zzzz", env={"EXTRA_TOKEN": "zzzz"}) == "[REDACTED:EXTRA_TOKEN]"
+
+
+# --- streams: a secret cut anywhere by the chunking never leaks -----------------------------
+
+ENV = {"DB_PASSWORD": "hunter2-swordfish", "API_TOKEN": "tok:9f8e7d6c"}
+SECRET_KINDS = {
+    "sk": "sk-proj-" + "aB3_" * 6,
+    "ghp": "ghp_" + "Zx9" * 8,
+    "github_pat": "github_pat_" + "11AB_cd" * 4,
+    "xox": "xoxb-1234567890-abcdefghij",
+    "aws": "AKIAIOSFODNN7EXAMPLE",
+    "pem": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\nAAAA==\n"
+           "-----END OPENSSH PRIVATE KEY-----",
+    "env": ENV["DB_PASSWORD"],
+}
+# Fillers rich in near misses: starts of token shapes, parts of the secret values, dashes.
+
+
+def pieces(*words: str, chars: str, max_size: int) -> st.SearchStrategy[str]:
+    """Text made of single characters and whole words (parts of secrets, markers)."""
+    return st.lists(st.sampled_from([*chars, *words]), max_size=max_size).map("".join)
+
+
+FILLER = pieces("hunter", "tok:", "-----", chars="ab sk-_gxoAKI\n.:SBEGIN", max_size=25)
+
+
+def streamed(r: Redactor, text: str, cuts: list[int]) -> tuple[list[str], str]:
+    """Feed `text` cut at `cuts`; returns what each feed released and the final flush."""
+    stream = r.stream()
+    bounds = [0, *sorted(set(cuts)), len(text)]
+    released = [stream.feed(text[a:b]) for a, b in itertools.pairwise(bounds)]
+    return released, stream.flush()
+
+
+def test_a_secret_split_at_every_position_is_redacted_like_the_whole_text() -> None:
+    r = Redactor(secret_env_values(ENV))
+    for kind, secret in SECRET_KINDS.items():
+        text = f"The key is {secret} (keep it safe).\n"
+        whole = r(text)
+        assert secret not in whole and "(keep it safe)" in whole, kind
+        for cut in range(len(text)):
+            released, rest = streamed(r, text, [cut])
+            assert "".join(released) + rest == whole, (kind, cut)
+        # One character at a time: a model streaming tiny deltas.
+        released, rest = streamed(r, text, list(range(len(text))))
+        assert "".join(released) + rest == whole, kind
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(sorted(SECRET_KINDS)), before=FILLER, after=FILLER,
+       cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=12))
+def test_any_chunking_releases_exactly_the_redaction_of_the_whole_text(
+        kind: str, before: str, after: str, cuts: list[int]) -> None:
+    r = Redactor(secret_env_values(ENV))
+    secret = SECRET_KINDS[kind]
+    text = f"{before} {secret} {after}"
+    released, rest = streamed(r, text, [c for c in cuts if c <= len(text)])
+    out = "".join(released) + rest
+    assert out == r(text)
+    assert secret not in out
+    assert all(secret not in piece for piece in released)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=pieces("hunter2", "-swordfish", "-----BEGIN A-----", "-----END A-----",
+                   "tok:9f8e", "7d6c", "tok:", chars="ab sk-_ghpxoAKIS\n:", max_size=50),
+       cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=15))
+def test_arbitrary_text_in_arbitrary_chunks_matches_whole_text_redaction(
+        text: str, cuts: list[int]) -> None:
+    r = Redactor(secret_env_values(ENV))
+    released, rest = streamed(r, text, [c for c in cuts if c <= len(text)])
+    assert "".join(released) + rest == r(text)
+
+
+def test_a_longer_secret_value_wins_over_a_shorter_one_it_starts_with() -> None:
+    # An OpenAI key held in the environment looks like an sk- token too: the env name wins.
+    r = Redactor({"abcd": "SHORT_KEY", "abcdefgh": "LONG_KEY", "sk-live.0123456789abcdefghij":
+                  "OPENAI_API_KEY"})
+    for text in ("x abcdefgh y", "x abcdefg y", "use sk-live.0123456789abcdefghij now"):
+        for cut in range(len(text)):
+            released, rest = streamed(r, text, [cut, cut + 3])
+            assert "".join(released) + rest == r(text), (text, cut)
+    assert r("use sk-live.0123456789abcdefghij now") == "use [REDACTED:OPENAI_API_KEY] now"
+
+
+def test_model_deltas_are_released_at_once_and_only_a_possible_secret_start_is_held() -> None:
+    stream = Redactor(secret_env_values(ENV)).stream()
+    assert stream.feed("Hel") == "Hel"
+    assert stream.feed("lo, world") == "lo, world"
+    assert stream.feed("! Your key: sk-ab") == "! Your key: "  # "sk-ab" could be a key
+    assert stream.feed("c") == ""
+    assert stream.feed("1234567890abcdefgh") == "[REDACTED]"  # certain: shown at once
+    assert stream.feed("ijk and the password hunter2") == " and the password "
+    assert stream.feed("-swordfish.\n") == "[REDACTED:DB_PASSWORD].\n"
+    assert stream.feed("it ends with hunt") == "it ends with "
+    assert stream.flush() == "hunt"  # the end of the run: only a prefix, nothing to hide
+
+
+def test_an_open_pem_block_is_masked_at_once_and_not_held_in_memory() -> None:
+    stream = Redactor().stream()
+    assert stream.feed("key:\n-----BEGIN RSA PRIVATE KEY-----\n") == "key:\n[REDACTED]"
+    for _ in range(10_000):
+        assert stream.feed("MIIEowIBAAKCAQEA" * 4 + "\n") == ""
+    assert len(stream._pending) == 0
+    assert stream.feed("-----END RSA PRI") == ""
+    assert stream.feed("VATE KEY-----\ndone\n") == "\ndone\n"
+    assert stream.flush() == ""
+    unterminated = Redactor().stream()
+    assert unterminated.feed("-----BEGIN PRIVATE KEY-----\nMII") == "[REDACTED]"
+    assert unterminated.flush() == ""
+
+
+def test_whole_lines_take_the_fast_path_and_keep_their_cost() -> None:
+    r = Redactor(secret_env_values(ENV))
+    stream = r.stream()
+    line = "2025-01-06 12:00:00 INFO processed batch 42 of 100 in 0.31s\n"
+    assert stream.feed(line) == line and stream._pending == "" and stream._ctx == "\n"
+    per_line = min(timeit.repeat(lambda: stream.feed(line), number=20_000, repeat=3))
+    plain = min(timeit.repeat(lambda: r(line), number=20_000, repeat=3))
+    assert per_line < 3 * plain + 0.05  # generous: CI machines are noisy
