@@ -22,6 +22,8 @@ from crondeck.tui.themes import (
     theme_from_dict,
     user_themes_dir,
 )
+from crondeck.tui.widgets.history import _STATUS_STYLE as HISTORY_STYLE
+from crondeck.tui.widgets.job_table import LAST_STYLE, STATUS_STYLE
 
 SHIPPED = ("crondeck-dark", "crondeck-light", "crondeck-high-contrast")
 
@@ -162,5 +164,49 @@ def test_remembered_theme_that_vanished_falls_back(tmp_path):
             await pilot.pause()
             assert app.theme == DEFAULT_THEME
             assert "'gone-theme'" in app.problems[0]
+
+    asyncio.run(go())
+
+
+PROBE = {"name": "probe", "colors": {"primary": "#4F9DDE"},
+         "status": {"ok": "#010203", "failed": "#A00001", "skipped": "#0000B0",
+                    "paused": "#C0C000", "running": "#00D000"}}
+
+
+def test_every_job_status_colour_on_the_dashboard_comes_from_the_theme(make_app):
+    """Jobs pane (status and last result), history and header counts use $status-*."""
+    app, *_ = make_app()
+
+    async def go():
+        async with app.run_test(size=(120, 36)) as pilot:
+            app.register_theme(theme_from_dict(PROBE))
+            app.theme = "probe"
+            await pilot.pause()
+            dash = app.dashboard
+            table, history = dash.table, dash.query_one("HistoryList")
+            header = dash.query_one("DeckHeader")
+
+            def hex_of(widget, component):
+                style = (widget.style_of(component) if hasattr(widget, "style_of")
+                         else widget.get_component_rich_style(component, partial=False))
+                return style.color.triplet.hex.upper()
+
+            expected = {"running": "#00D000", "paused": "#C0C000", "failing": "#A00001"}
+            for status, colour in expected.items():
+                assert hex_of(table, STATUS_STYLE[status]) == colour, status
+            assert hex_of(table, LAST_STYLE["ok"]) == "#010203"
+            assert hex_of(table, LAST_STYLE["timed_out"]) == "#A00001"
+            for status, colour in {"ok": "#010203", "failed": "#A00001",
+                                   "skipped": "#0000B0", "missed": "#0000B0"}.items():
+                assert hex_of(history, HISTORY_STYLE[status]) == colour, status
+            for component, colour in {"status--running": "#00D000",
+                                      "status--paused": "#C0C000",
+                                      "status--failed": "#A00001"}.items():
+                assert hex_of(header, component) == colour
+            # and what is drawn: the paused job's status cell
+            row = table.order.index("gamma")
+            line = table.render_row(row, 120)
+            assert line.plain.startswith("‖ paused")
+            assert line.get_style_at_offset(app.console, 0).color.triplet.hex.upper() == "#C0C000"
 
     asyncio.run(go())

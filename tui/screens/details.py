@@ -64,8 +64,11 @@ class JobDetailsScreen(ModalScreen[None]):
         if job.paused:
             until = (f" until {clock_time(job.pause_until, self.zone, now)}"
                      if job.pause_until else "")
-            t.add_row("paused", Text(f"{job.pause_note or '(no note)'}{until}", style="yellow"))
-        if job.exhausted:
+            paused = self.app.get_css_variables().get("status-paused", "yellow")  # the theme's
+            t.add_row("paused", Text(f"{job.pause_note or '(no note)'}{until}", style=paused))
+        if not job.enabled:
+            t.add_row("disabled", "enabled = false: never fires (run now still works)")
+        elif job.exhausted:
             t.add_row("finished", job.exhausted)
         if job.skip_next_pending:
             t.add_row("skip next", "yes: the next slot will be skipped")

@@ -11,6 +11,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from ..model import STATUS_CLASSES
+
 __all__ = ["DeckHeader"]
 
 
@@ -20,7 +22,7 @@ class DeckHeader(Widget):
     The screen sets the reactives; the clock repaints on `refresh()` (the 1 s tick)."""
 
     COMPONENT_CLASSES: ClassVar = {"deck-header--title", "deck-header--ok", "deck-header--warn",
-                         "deck-header--error", "deck-header--dim"}
+                         "deck-header--error", "deck-header--dim", *STATUS_CLASSES}
 
     config_path = reactive("")
     state = reactive("starting")  # scheduling | paused | stopped | read-only | starting
@@ -42,7 +44,7 @@ class DeckHeader(Widget):
         text.append(" crondeck ", style=st("deck-header--title"))
         state_style = {
             "scheduling": "deck-header--ok",
-            "paused": "deck-header--warn",
+            "paused": "status--paused",
             "read-only": "deck-header--warn",
             "stopped": "deck-header--error",
         }.get(self.state, "deck-header--dim")
@@ -55,11 +57,11 @@ class DeckHeader(Widget):
         text.append("  ")
         parts: list[tuple[str, str]] = [(f"{self.jobs} jobs", "deck-header--dim")]
         if self.running:
-            parts.append((f"{self.running} running", "deck-header--ok"))
+            parts.append((f"{self.running} running", "status--running"))
         if self.paused:
-            parts.append((f"{self.paused} paused", "deck-header--warn"))
+            parts.append((f"{self.paused} paused", "status--paused"))
         if self.failing:
-            parts.append((f"{self.failing} failing", "deck-header--error"))
+            parts.append((f"{self.failing} failing", "status--failed"))
         for i, (part, style) in enumerate(parts):
             if i:
                 text.append(" · ", style=st("deck-header--dim"))

@@ -18,19 +18,19 @@ from textual.reactive import reactive
 from crondeck.core.results import RunResult, RunStatus
 
 from ..format import clock_time
-from ..model import LAST_GLYPH
+from ..model import LAST_GLYPH, STATUS_CLASSES
 from .lines import LineList
 
 __all__ = ["HistoryList", "describe"]
 
-_STATUS_STYLE = {
-    "ok": "job-table--ok",
-    "failed": "job-table--failing",
-    "timed_out": "job-table--failing",
-    "skipped": "job-table--paused",
-    "missed": "job-table--paused",
-    "cancelled": "job-table--paused",
-    "abandoned": "job-table--failing",
+_STATUS_STYLE = {  # component classes coloured by the theme's $status-* variables
+    "ok": "status--ok",
+    "failed": "status--failed",
+    "timed_out": "status--failed",
+    "skipped": "status--skipped",
+    "missed": "status--skipped",
+    "cancelled": "status--skipped",
+    "abandoned": "status--failed",
 }
 
 
@@ -55,9 +55,7 @@ def describe(result: RunResult) -> tuple[str, str]:
 class HistoryList(LineList):
     """Newest first; `job_filter` narrows it to one job."""
 
-    COMPONENT_CLASSES: ClassVar = LineList.COMPONENT_CLASSES | {
-        "job-table--ok", "job-table--failing", "job-table--paused",
-    }
+    COMPONENT_CLASSES: ClassVar = LineList.COMPONENT_CLASSES | STATUS_CLASSES
     job_filter = reactive("")
     cursor_when_blurred = False
     empty_text = "nothing yet: runs, skips, misses and failures appear here"
