@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 
 from crondeck.core.clock import Clock, SystemClock
@@ -84,6 +85,17 @@ class CrondeckApp(App[None]):
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        if sys.platform != "win32":
+            from textual.drivers.linux_driver import LinuxDriver
+
+            from .driver import HangupSafeDriver
+
+            if driver is LinuxDriver:
+                return HangupSafeDriver
+        return driver
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {**super().get_theme_variable_defaults(), **status_variable_defaults()}
@@ -174,6 +186,8 @@ class CrondeckApp(App[None]):
         await self.shutdown(terminate=False)
 
     def _signalled(self, signum: int) -> None:
+        if signum == signal.SIGHUP and hasattr(self._driver, "terminal_lost"):
+            self._driver.terminal_lost = True  # nothing can be drawn any more
         self.run_worker(self.shutdown(terminate=True), group="shutdown", exclusive=True)
         # With the terminal gone, tearing the screen down can block the event loop itself,
         # so the deadline is a thread of its own: never outlive a lost terminal for long.
@@ -245,5 +259,6 @@ def run_app(args: argparse.Namespace) -> int:
     finally:
         opened.close()  # state saved, lock released
     if getattr(args, "demo", False):
-        print(f"demo files kept in {path.parent}")
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            print(f"demo files kept in {path.parent}")
     return 0

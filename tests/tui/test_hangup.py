@@ -16,11 +16,20 @@ import time
 import tomllib
 from pathlib import Path
 
+from crondeck.tui.app import HANGUP_GRACE
+
 JOBS = """
 [[jobs]]
 name = "long"
 schedule = "@every 1s"
 command = "echo started; sleep 60"
+"""
+CHATTY = """
+[[jobs]]
+name = "chatty"
+schedule = "@every 1s"
+overlap = "skip"
+command = "while true; do echo line; sleep 0.02; done"
 """
 
 
@@ -37,9 +46,10 @@ def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
     return seen
 
 
-def test_sighup_terminates_runs_and_exits(tmp_path: Path) -> None:
+def _start(tmp_path: Path, jobs: str) -> tuple[subprocess.Popen[bytes], int]:
+    """crondeck on a fresh pty (120x40) running `jobs`; returns it and the pty's master."""
     config = tmp_path / "crondeck.toml"
-    config.write_text(JOBS)
+    config.write_text(jobs)
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
@@ -48,6 +58,16 @@ def test_sighup_terminates_runs_and_exits(tmp_path: Path) -> None:
         stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
     )
     os.close(slave)
+    return proc, master
+
+
+def _statuses(tmp_path: Path) -> list[str]:
+    state = tomllib.loads((tmp_path / ".crondeck" / "state.toml").read_text())
+    return [r["status"] for r in state["jobs"]["long"]["results"]]
+
+
+def test_sighup_terminates_runs_and_exits(tmp_path: Path) -> None:
+    proc, master = _start(tmp_path, JOBS)
     try:
         assert b"running" in read_until(master, b"running", 60), "the job never started"
         proc.send_signal(signal.SIGHUP)
@@ -59,6 +79,27 @@ def test_sighup_terminates_runs_and_exits(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
         os.close(master)
-    state = tomllib.loads((tmp_path / ".crondeck" / "state.toml").read_text())
-    statuses = [r["status"] for r in state["jobs"]["long"]["results"]]
-    assert "cancelled" in statuses  # the run in flight was terminated and recorded
+    assert "cancelled" in _statuses(tmp_path)  # the run in flight was terminated and recorded
+
+
+def test_a_terminal_that_is_really_gone_does_not_stall_the_exit(tmp_path: Path) -> None:
+    """tmux kill-session: the pty is closed, so every write fails. The app must still
+    record its runs and exit promptly, not hang until the watchdog's last resort."""
+    proc, master = _start(tmp_path, JOBS + CHATTY)
+    try:
+        assert b"running" in read_until(master, b"running", 60), "the job never started"
+        os.close(master)  # the terminal is gone: writes to it now fail with EIO
+        master = -1
+        time.sleep(4)  # the app keeps drawing the chatty job's output to it meanwhile
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if master >= 0:
+            os.close(master)
+    assert took < HANGUP_GRACE / 2, f"took {took:.1f}s (the watchdog waits {HANGUP_GRACE}s)"
+    assert proc.returncode == 0
+    assert "cancelled" in _statuses(tmp_path)
