@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .cron import jump_instant
@@ -11,7 +12,9 @@ from .cron import jump_instant
 if TYPE_CHECKING:
     from .cron import CronExpr
 
-__all__ = ["DstShift", "dst_shifts"]
+__all__ = ["DstShift", "dst_shifts", "transition_days"]
+
+_ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,27 @@ def dst_shifts(expr: CronExpr, now: datetime | None = None, days: int = 366) -> 
     """Fires of `expr` moved or skipped by DST changes in the `days` after `now`."""
     start = (now or datetime.now(UTC)).astimezone(expr.tz).date()
     out: list[DstShift] = []
-    for k in range(days + 1):
-        day = start + timedelta(days=k)
-        if expr._is_transition(day.year, day.month, day.day) and expr._date_matches(day):
+    for day in transition_days(expr.tz, start, days):
+        if expr._date_matches(day):
             out.extend(shifts_on(expr, day))
     return out
+
+
+@lru_cache(maxsize=256)
+def transition_days(tz: tzinfo, start: date, days: int) -> tuple[date, ...]:
+    """Local days from `start` to `start + days` on which `tz`'s UTC offset changes. Cached:
+    the builder asks on every keystroke, and a zone has at most a few such days a year."""
+    out = []
+    utcoffset = tz.utcoffset
+    midnight = datetime(start.year, start.month, start.day)
+    before = utcoffset(midnight)
+    for _ in range(days + 1):
+        following = midnight + _ONE_DAY
+        after = utcoffset(following)
+        if after != before:
+            out.append(midnight.date())
+        midnight, before = following, after
+    return tuple(out)
 
 
 def shifts_on(expr: CronExpr, day: date) -> list[DstShift]:
