@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import tomli_w
 
+from .atomic import save_with_backup, to_toml_value
 from .config_keys import (
     AGENT_KEYS,
     JOB_KEYS,
@@ -34,7 +35,6 @@ from .config_keys import (
 from .cron import CronError, parse
 from .durations import format_duration
 from .paths import state_dir
-from .store import save_with_backup, to_toml_value
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, scan_key_lines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone

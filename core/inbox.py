@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .atomic import atomic_write_toml, ensure_dir, read_toml
 from .results import RunResult
 from .runlogs import safe_name
-from .store import atomic_write_toml, ensure_dir, read_toml, result_to_toml
+from .store import result_to_toml
 
 if TYPE_CHECKING:
     from .deck import Deck

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from .store import FILE_MODE, ensure_dir
+from .atomic import FILE_MODE, ensure_dir
 
 __all__ = ["LockHeld", "StateLock"]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .store import atomic_write_bytes, ensure_dir
+from .atomic import atomic_write_bytes, ensure_dir
 
 __all__ = [
     "CONFIG_ENV",

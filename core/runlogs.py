@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .atomic import FILE_MODE, ensure_dir
 from .events import Event, OutputChunk, RunFinished, RunSkipped, RunStarted
-from .store import FILE_MODE, ensure_dir
 
 __all__ = ["RunLog", "RunLogRecorder", "RunLogs", "safe_name"]
 

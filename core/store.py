@@ -1,9 +1,7 @@
-"""Crash-safe files: atomic TOML writes and the runtime state (`.crondeck/state.toml`).
-
-Every write goes to a temp file in the same directory, is fsynced, renamed over the old file,
-and the directory is fsynced, so a SIGKILL at any instant leaves either the complete old file
-or the complete new one, never a torn mix. State writes are coalesced by a background thread
-so a burst of thousands of events costs a few writes per second, not thousands.
+"""The runtime state (`.crondeck/state.toml`), written with the crash-safe writes of
+`atomic` (temp + fsync + rename: a SIGKILL leaves the old file or the new one). State
+writes are coalesced by a background thread so a burst of thousands of events costs a few
+writes per second, not thousands.
 """
 
 from __future__ import annotations
@@ -11,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
-import tempfile
 import threading
 import time
 import tomllib
@@ -24,145 +20,30 @@ from typing import Any
 
 import tomli_w
 
+from .atomic import (
+    atomic_write_bytes,
+    atomic_write_toml,
+    ensure_dir,
+    fsync_dir,
+    read_toml,
+    remove_stale_temps,
+    to_toml_value,
+)
 from .jobs import JobState
 from .results import RunResult, RunStatus
 
 __all__ = [
-    "DIR_MODE",
-    "FILE_MODE",
     "STATE_FORMAT",
     "StateFormatError",
     "StateStore",
-    "atomic_write_bytes",
-    "atomic_write_toml",
-    "ensure_dir",
     "job_state_from_toml",
     "job_state_to_toml",
     "last_run",
-    "pid_alive",
-    "read_toml",
-    "save_with_backup",
 ]
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 STATE_FORMAT = 1
-_TMP_INFIX = ".tmp-"
 # What a stored result keeps of the output: the full output lives in the run's log file.
 RECORD_OUTPUT_CHARS = 2000
-
-
-def ensure_dir(path: Path) -> Path:
-    """Create `path` (and parents) if missing; the leaf gets mode 0700."""
-    path = Path(path)
-    if not path.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=DIR_MODE)
-    return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
-    """Replace `path` with `data` so that readers (and a crash) see the old or the new file whole.
-
-    Temp file in the same directory (same filesystem, so rename is atomic), fsync it, rename
-    over the target, fsync the directory so the rename itself is durable.
-    """
-    path = Path(path)
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TMP_INFIX}{os.getpid()}-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode != FILE_MODE:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-
-
-def to_toml_value(value: Any) -> Any:
-    """Recursively drop None (TOML has no null) and normalise aware datetimes to UTC."""
-    if isinstance(value, Mapping):
-        return {str(k): to_toml_value(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [to_toml_value(v) for v in value if v is not None]
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC)
-    return value
-
-
-def atomic_write_toml(path: Path, data: Mapping[str, Any], mode: int = FILE_MODE) -> None:
-    """Serialise with tomli-w and write atomically."""
-    atomic_write_bytes(path, tomli_w.dumps(to_toml_value(data)).encode("utf-8"), mode)
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file with tomllib (raises OSError, UnicodeDecodeError or TOMLDecodeError)."""
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
-
-
-def save_with_backup(path: Path, data: bytes) -> Path | None:
-    """Atomically replace a file the operator owns, first keeping its current bytes as `.bak`.
-
-    Returns the backup path (None when there was no previous file). The file keeps its mode.
-    """
-    path = Path(path)
-    backup: Path | None = None
-    mode = FILE_MODE
-    remove_stale_temps(path)
-    remove_stale_temps(path.with_name(path.name + ".bak"))
-    try:
-        old = path.read_bytes()
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        old = None
-    if old is not None:
-        backup = path.with_name(path.name + ".bak")
-        atomic_write_bytes(backup, old, mode)
-    atomic_write_bytes(path, data, mode)
-    return backup
-
-
-def pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists (signal 0 probes without sending anything)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temps(path: Path) -> int:
-    """Delete temp files left beside `path` by writers that were killed mid-save."""
-    removed = 0
-    pattern = re.compile(re.escape(f".{path.name}{_TMP_INFIX}") + r"(\d+)-")
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(path.parent):
-            m = pattern.match(entry.name)
-            if m and not pid_alive(int(m.group(1))):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-                    removed += 1
-    return removed
 
 
 # --- runtime state -----------------------------------------------------------------------
@@ -467,7 +348,7 @@ class StateStore:
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.claims_path)
-                    _fsync_dir(self.claims_path.parent)
+                    fsync_dir(self.claims_path.parent)
 
     def start(self) -> None:
         """Start the background writer that coalesces saves."""

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from crondeck.core.store import atomic_write_toml, read_toml
+from crondeck.core.atomic import atomic_write_toml, read_toml
 
 if TYPE_CHECKING:
     from textual.app import App

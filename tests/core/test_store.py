@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from crondeck.core import store
-from crondeck.core.jobs import JobState
-from crondeck.core.results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
-from crondeck.core.store import (
-    StateStore,
+from crondeck.core import atomic
+from crondeck.core.atomic import (
     atomic_write_bytes,
     atomic_write_toml,
     read_toml,
     save_with_backup,
 )
+from crondeck.core.jobs import JobState
+from crondeck.core.results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
+from crondeck.core.store import StateStore
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ def test_failed_rename_keeps_old_file_and_leaves_no_temp(
     def boom(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError):
         atomic_write_bytes(target, b"new = 2\n")
     assert target.read_text() == "old = 1\n"
