@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-__all__ = ["ago", "clock_time", "countdown", "duration", "short_span"]
+__all__ = ["ago", "clock_time", "countdown", "duration", "money", "short_span", "token_count"]
 
 
 def short_span(seconds: float) -> str:
@@ -68,3 +68,21 @@ def clock_time(when: datetime | None, zone: tzinfo, now: datetime) -> str:
     if abs((local.date() - today).days) < 7:
         return local.strftime("%a %H:%M")
     return local.strftime("%Y-%m-%d %H:%M")
+
+
+def money(amount: float) -> str:
+    """A cost in dollars, short enough for a narrow column: `$0.42`, `$12.30`, `$431`, `$1.2k`."""
+    if amount < 100:
+        return f"${amount:.2f}"
+    if amount < 10_000:
+        return f"${amount:.0f}"
+    return f"${amount / 1000:.1f}k"
+
+
+def token_count(tokens: int) -> str:
+    """A token count in at most six characters: `950`, `12.3k`, `4.1M`."""
+    if tokens < 1000:
+        return str(tokens)
+    if tokens < 1_000_000:
+        return f"{tokens / 1000:.1f}k"
+    return f"{tokens / 1_000_000:.1f}M"

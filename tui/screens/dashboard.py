@@ -7,6 +7,7 @@ sets data on its children.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, ClassVar
@@ -16,6 +17,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from ..format import clock_time
@@ -38,6 +41,10 @@ __all__ = ["DashboardScreen"]
 
 _MUTATING = {"pause", "resume", "run_now", "skip_next", "cancel_run", "pause_all", "resume_all"}
 _NEEDS_JOB = {"pause", "resume", "run_now", "skip_next", "cancel_run", "details"}
+# While the cursor moves faster than this, the output pane waits for it to rest this long
+# before showing the selected job (holding `down` over 10,000 jobs must not switch 30 times
+# a second); a single key press still shows its job at once.
+SWITCH_REST = 0.05
 
 
 class DashboardScreen(Screen[None]):
@@ -94,6 +101,9 @@ class DashboardScreen(Screen[None]):
         self.model = self.observer.model
         self._pinned = False  # output shows a run opened from history
         self._upcoming_dirty = True
+        self._switch_timer: Timer | None = None
+        self._last_switch = 0.0
+        self._shown_titles: dict[tuple[int, str], str] = {}
 
     # -- layout -------------------------------------------------------------------------
 
@@ -148,7 +158,7 @@ class DashboardScreen(Screen[None]):
         """Once a second: repaint countdowns (visible lines only) and the clock."""
         if self._upcoming_dirty:
             self._recompute_upcoming()
-        self.table.invalidate()
+        self.table.refresh_countdowns()
         self.upcoming.invalidate()
         self.query_one(DeckHeader).refresh()
 
@@ -159,7 +169,7 @@ class DashboardScreen(Screen[None]):
         ch = message.changes
         model = self.model
         if ch.jobs or ch.removed or ch.added or ch.scheduler:
-            self.table.set_rows(model.rows)
+            self.table.set_rows(model.rows, ch.jobs | ch.removed)
             if ch.removed or ch.added:
                 self._titles()  # the job count in the pane title
             self._upcoming_dirty = True
@@ -203,10 +213,24 @@ class DashboardScreen(Screen[None]):
     @on(JobTable.Selected)
     def _job_selected(self, message: JobTable.Selected) -> None:
         self._pinned = False
-        self._show_selected()
         if self.history.job_filter:
             self.history.job_filter = message.job or ""
+        resting = time.monotonic() - self._last_switch >= SWITCH_REST
+        if self._switch_timer is None and resting:
+            self._switch_output()
+        else:
+            if self._switch_timer is not None:
+                self._switch_timer.stop()
+            self._switch_timer = self.set_timer(SWITCH_REST, self._switch_output,
+                                                name="output-switch")
         self._titles()
+
+    def _switch_output(self) -> None:
+        """Show the selected job's output (at once, or once the cursor has rested)."""
+        self._switch_timer = None
+        self._last_switch = time.monotonic()
+        if not self._pinned:
+            self._show_selected()
 
     def _show_selected(self) -> None:
         job = self.table.selected
@@ -268,8 +292,8 @@ class DashboardScreen(Screen[None]):
         total = len(self.model.rows)
         count = f"{shown}/{total}" if table.filter_text else str(total)
         extra = f" · filter “{table.filter_text}”" if table.filter_text else ""
-        table.border_title = f"Jobs ({count}) · sort: {table.sort_key}{extra}"
-        self.upcoming.border_title = "Upcoming"
+        self._title(table, "border_title", f"Jobs ({count}) · sort: {table.sort_key}{extra}")
+        self._title(self.upcoming, "border_title", "Upcoming")
         pane = self.output
         run = pane.run
         if run is None:
@@ -279,10 +303,19 @@ class DashboardScreen(Screen[None]):
             when = clock_time(run.started_at or (run.result.scheduled_for if run.result else None),
                               self.zone, self.now())
             title = f"Output · {run.job} · {when} · {state}"
-        pane.border_title = title
-        pane.border_subtitle = "follow" if pane.follow else "follow off (f)"
+        self._title(pane, "border_title", title)
+        self._title(pane, "border_subtitle", "follow" if pane.follow else "follow off (f)")
         scope = self.history.job_filter
-        self.history.border_title = f"History · {scope}" if scope else "History · all jobs"
+        self._title(self.history, "border_title",
+                    f"History · {scope}" if scope else "History · all jobs")
+
+    def _title(self, widget: Widget, attribute: str, value: str) -> None:
+        """Set a border title only when it changed: each assignment repaints the whole pane,
+        and the titles are re-set on every cursor move."""
+        key = (id(widget), attribute)
+        if self._shown_titles.get(key) != value:
+            self._shown_titles[key] = value
+            setattr(widget, attribute, value)
 
     def _recompute_upcoming(self) -> None:
         self._upcoming_dirty = False

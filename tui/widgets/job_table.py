@@ -1,23 +1,30 @@
 """The jobs pane: one row per job with a live countdown, on the line API.
 
-Rows come from the view-model (`JobRow`); only the rows in view are rendered, and the 1 s
-countdown tick is just `refresh()`, which repaints those lines and nothing else. The order
-(sorted by next fire by default) and the `/` filter are recomputed only when rows change.
+Rows come from the view-model (`JobRow`); only the rows in view are rendered, each straight
+to segments (no Rich `Text` layout) and cached per row until the row or the second changes,
+so the 1 s countdown tick re-renders just the twenty-odd rows on screen. The order (sorted by
+next fire by default) is kept incrementally: a batch of events re-places only the rows it
+touched (bisect on their sort keys) instead of re-sorting 10,000 rows ten times a second.
+A COST column appears only when some job uses a model (has spent tokens or has a price).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 
-from ..format import ago, clock_time, countdown, short_span
+from ..format import ago, clock_time, countdown, money, short_span, token_count
 from ..model import LAST_GLYPH, STATUS_GLYPH, JobRow
 from .lines import LineList
 
@@ -57,18 +64,63 @@ class _Col:
     justify: str = "left"
 
 
-# Column sets from widest to narrowest: the first that fits the widget's width is used.
+# Column sets from widest to narrowest: the first that fits the widget's width is used. The
+# COST column (last of each set) is there only when some job uses a model, and then the set
+# needs its width more: a deck without models loses nothing.
 _LAYOUTS: list[tuple[int, list[_Col]]] = [
     (130, [_Col("status", "STATUS", 15), _Col("name", "JOB", 18), _Col("schedule", "SCHEDULE", 0),
            _Col("agent", "AGENT", 12), _Col("next", "NEXT", 9), _Col("left", "LEFT", 11),
            _Col("last", "LAST", 4), _Col("passed", "PASSED", 9),
-           _Col("runs", "RUNS", 5, "right"), _Col("rate", "OK%", 5, "right")]),
+           _Col("runs", "RUNS", 5, "right"), _Col("rate", "OK%", 5, "right"),
+           _Col("cost", "COST", 19)]),
     (100, [_Col("status", "STATUS", 15), _Col("name", "JOB", 16), _Col("schedule", "SCHEDULE", 0),
            _Col("next", "NEXT", 9), _Col("left", "LEFT", 11), _Col("last", "LAST", 4),
-           _Col("passed", "PASSED", 9), _Col("rate", "OK%", 5, "right")]),
+           _Col("passed", "PASSED", 9), _Col("rate", "OK%", 5, "right"),
+           _Col("cost", "COST", 13)]),
     (0, [_Col("status", "STATUS", 13), _Col("name", "JOB", 14), _Col("schedule", "SCHEDULE", 0),
-         _Col("left", "LEFT", 10), _Col("last", "LAST", 4), _Col("passed", "PASSED", 8)]),
+         _Col("left", "LEFT", 10), _Col("last", "LAST", 4), _Col("passed", "PASSED", 8),
+         _Col("cost", "COST", 6)]),
 ]
+_BOLD = Style(bold=True)
+
+# A cell: pieces of (text, style) and the style of its padding (Rich's `Text(..., style=)`
+# colours a cell's padding too; a cell of several styled pieces pads unstyled).
+_Cell = tuple[list[tuple[str, Style | None]], Style | None]
+
+
+def _fit(pieces: list[tuple[str, Style | None]], width: int) -> list[tuple[str, Style | None]]:
+    """Cut pieces to `width` cells, ending with `…` (in the cut piece's style) if cut."""
+    if sum(cell_len(t) for t, _ in pieces) <= width:
+        return pieces
+    out: list[tuple[str, Style | None]] = []
+    room = width - 1
+    for text, style in pieces:
+        size = cell_len(text)
+        if size < room or (size == room and room > 0 and text is not pieces[-1][0]):
+            out.append((text, style))
+            room -= size
+            continue
+        out.append((set_cell_size(text, room) + "…" if width else "", style))
+        break
+    return out
+
+
+def _one(text: str, style: Style | None = None) -> _Cell:
+    """A cell of one piece, padded in its own style."""
+    return [(text, style)], style
+
+
+def _cost_texts(row: JobRow, today: bool) -> list[str]:
+    """The COST cell from most to least informative; the first that fits is shown."""
+    if not row.uses_model:
+        return ["—"]
+    if row.priced or row.cost_total:
+        day = money(row.cost_today if today else 0.0)
+        total = money(row.cost_total)
+        return [f"{day} today · {total}", f"{day} · {total}", day]
+    day = token_count(row.tokens_today if today else 0)
+    total = token_count(row.tokens_total)
+    return [f"{day} tok today · {total}", f"{day} tok today", f"{day} tok", day]
 
 
 class JobTable(LineList):
@@ -102,14 +154,52 @@ class JobTable(LineList):
         self.order: list[str] = []
         self.selected: str | None = None
         self._name_width = 18
+        self._keys: list[tuple[object, str]] = []  # sort keys, parallel to `order`
+        self._key_of: dict[str, tuple[object, str]] = {}  # a shown row's key in `_keys`
+        self.show_cost = False
+        self._columns_cache: dict[tuple[int, int, bool], list[tuple[_Col, int]]] = {}
+        # name -> (row it was rendered from, (second, width, cursor), strip)
+        self._row_cache: dict[str, tuple[JobRow, tuple[int, int, bool], Strip]] = {}
 
     # -- data ------------------------------------------------------------------------------
 
-    def set_rows(self, rows: Mapping[str, JobRow]) -> None:
-        """New or changed rows: re-sort and re-filter, keeping the cursor on its job."""
+    def set_rows(self, rows: Mapping[str, JobRow], changed: Collection[str] | None = None) -> None:
+        """New or changed rows, keeping the cursor on its job.
+
+        `changed` names the rows an event batch touched (added, changed or removed): only
+        those are re-placed in the order. Without it (or when most rows changed) everything
+        is re-sorted and re-filtered."""
         self.rows = rows
-        self._name_width = max(4, max((len(n) for n in rows), default=4))
-        self._reorder()
+        if changed is None or len(changed) * 8 > len(self._key_of) + 8:
+            self._name_width = max(4, max((len(n) for n in rows), default=4))
+            self.show_cost = any(r.uses_model for r in rows.values())
+            self._reorder()
+            return
+        self._replace(changed)
+
+    def _sort_key(self, row: JobRow) -> tuple[object, str]:
+        return (SORTS.get(self.sort_key, SORTS["next"])(row), row.name)
+
+    def _replace(self, changed: Collection[str]) -> None:
+        needle = self.filter_text.strip()
+        keys, order = self._keys, self.order
+        for name in changed:
+            old = self._key_of.pop(name, None)
+            if old is not None:
+                at = bisect_left(keys, old)
+                if at < len(keys) and keys[at] == old:
+                    del keys[at], order[at]
+            row = self.rows.get(name)
+            self._row_cache.pop(name, None)
+            if row is None or (needle and not row.matches(needle)):
+                continue
+            key = self._key_of[name] = self._sort_key(row)
+            at = bisect_left(keys, key)
+            keys.insert(at, key)
+            order.insert(at, name)
+            self._name_width = max(self._name_width, len(name))
+            self.show_cost = self.show_cost or row.uses_model
+        self._placed()
 
     def watch_sort_key(self) -> None:
         self._reorder()
@@ -122,14 +212,35 @@ class JobTable(LineList):
         rows = self.rows.values()
         if needle:
             rows = [r for r in rows if r.matches(needle)]
-        key = SORTS.get(self.sort_key, SORTS["next"])
-        self.order = [r.name for r in sorted(rows, key=key)]
-        if self.selected in self.order:
-            index = self.order.index(self.selected)
+        placed = sorted(self._sort_key(r) for r in rows)
+        self._keys = placed
+        self.order = [name for _, name in placed]
+        self._key_of = {key[1]: key for key in placed}
+        self._row_cache.clear()
+        self._placed()
+
+    def _placed(self) -> None:
+        """After the order changed: keep the cursor on its job, repaint, say what is selected."""
+        key = self._key_of.get(self.selected) if self.selected is not None else None
+        if key is not None:
+            index = bisect_left(self._keys, key)
             if index != self.cursor:
                 self.cursor = index
         self.rows_changed()
         self._sync_selected()
+
+    def refresh_countdowns(self) -> None:
+        """The 1 s tick: repaint the rows in view; their cached strips are keyed by the
+        second, so only they are re-rendered, never the 10,000 behind them."""
+        self.refresh()
+
+    def invalidate(self) -> None:
+        self._row_cache.clear()
+        super().invalidate()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._row_cache.clear()
 
     def _sync_selected(self) -> None:
         job = self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
@@ -156,12 +267,21 @@ class JobTable(LineList):
     # -- rendering ---------------------------------------------------------------------------
 
     def _columns(self, width: int) -> list[tuple[_Col, int]]:
-        cols = next(c for minimum, c in _LAYOUTS if width >= minimum)
+        key = (width, self._name_width, self.show_cost)
+        cached = self._columns_cache.get(key)
+        if cached is not None:
+            return cached
+        for minimum, cols in _LAYOUTS:
+            cost = next(c.width + 1 for c in cols if c.key == "cost")
+            if width >= minimum + (cost if self.show_cost else 0):
+                break
         cols = [_Col(c.key, c.title, min(c.width, self._name_width), c.justify)
-                if c.key == "name" else c for c in cols]
+                if c.key == "name" else c
+                for c in cols if c.key != "cost" or self.show_cost]
         fixed = sum(c.width for c in cols) + len(cols) - 1
         flex = max(8, width - fixed)
-        return [(c, c.width or flex) for c in cols]
+        result = self._columns_cache[key] = [(c, c.width or flex) for c in cols]
+        return result
 
     def render_header(self, width: int) -> Text:
         text = Text()
@@ -175,27 +295,71 @@ class JobTable(LineList):
             text.append_text(cell)
         return text
 
-    def render_row(self, index: int, width: int) -> Text:
-        row = self.rows[self.order[index]]
+    def render_line(self, y: int) -> Strip:
+        """A row from its cache while neither the row nor the second changed."""
+        index = int(self.scroll_y) + y - self._top
+        if y < self._top or not 0 <= index < len(self.order):
+            return super().render_line(y)
+        width = self.scrollable_content_region.width or self.size.width
+        name = self.order[index]
+        row = self.rows[name]
         now = self._now()
-        text = Text()
+        cursor = index == self.cursor and (self.has_focus or self.cursor_when_blurred)
+        key = (int(now.timestamp()), width, cursor)
+        hit = self._row_cache.get(name)
+        if hit is not None and hit[0] is row and hit[1] == key:
+            return hit[2]
+        if len(self._row_cache) > 1024:
+            self._row_cache.clear()
+        strip = self._row_strip(row, now, width, cursor)
+        self._row_cache[name] = (row, key, strip)
+        return strip
+
+    def _row_strip(self, row: JobRow, now: datetime, width: int, cursor: bool) -> Strip:
+        base = self._base_style()
+        over = self.cursor_style() if cursor else None
+        styled: dict[Style | None, Style] = {}
+        segments: list[Segment] = []
+        for text, style in self._row_pieces(row, now, width):
+            final = styled.get(style)
+            if final is None:
+                final = base + style if style else base
+                if over is not None:
+                    final += over
+                styled[style] = final
+            segments.append(Segment(text, final))
+        return Strip(Segment.simplify(segments)).crop_extend(0, width, base)
+
+    def _row_pieces(self, row: JobRow, now: datetime,
+                    width: int) -> list[tuple[str, Style | None]]:
+        out: list[tuple[str, Style | None]] = []
         for i, (col, w) in enumerate(self._columns(width)):
             if i:
-                text.append(" ")
-            cell = self._cell(col.key, row, now, w)
-            cell.no_wrap = True
-            cell.truncate(w, overflow="ellipsis")
-            if col.justify == "right":
-                cell.pad_left(w - cell.cell_len)
+                out.append((" ", None))
+            pieces, pad = self._cell(col.key, row, now, w)
+            pieces = _fit(pieces, w)
+            room = w - sum(cell_len(t) for t, _ in pieces)
+            if room <= 0:
+                out.extend(pieces)
+            elif col.justify == "right":
+                out.append((" " * room, pad))
+                out.extend(pieces)
             else:
-                cell.pad_right(w - cell.cell_len)
-            text.append_text(cell)
+                out.extend(pieces)
+                out.append((" " * room, pad))
+        return out
+
+    def render_row(self, index: int, width: int) -> Text:
+        """The row as Rich text (what `render_line` draws, for callers that want text)."""
+        text = Text(no_wrap=True)
+        for piece, style in self._row_pieces(self.rows[self.order[index]], self._now(), width):
+            text.append(piece, style)
         return text
 
     def _style(self, component: str) -> Style:
         return self.style_of(component)
 
-    def _cell(self, key: str, row: JobRow, now: datetime, width: int) -> Text:
+    def _cell(self, key: str, row: JobRow, now: datetime, width: int) -> _Cell:
         if key == "status":
             word = row.status
             if row.status == "running":
@@ -205,10 +369,10 @@ class JobTable(LineList):
                     word += f" ×{row.running_count}"
             elif row.status == "failing" and row.failures > 1:
                 word = f"failing ×{row.failures}"
-            return Text(f"{STATUS_GLYPH[row.status]} {word}",
-                        style=self._style(STATUS_STYLE[row.status]))
+            return _one(f"{STATUS_GLYPH[row.status]} {word}",
+                        self._style(STATUS_STYLE[row.status]))
         if key == "name":
-            return Text(row.name, style="bold")
+            return _one(row.name, _BOLD)
         if key == "schedule":
             if row.status == "paused" and (row.note or row.until):
                 note = f"‖ {row.note}" if row.note else "‖ paused"
@@ -217,41 +381,47 @@ class JobTable(LineList):
                     until = (row.until.astimezone(self.zone).strftime("%H:%M") if soon
                              else clock_time(row.until, self.zone, now))
                     note += f" (until {until})"
-                return Text(note, style=self._style("job-table--paused"))
-            cell = Text(row.schedule)
+                return _one(note, self._style("job-table--paused"))
+            pieces: list[tuple[str, Style | None]] = [(row.schedule, None)]
             if row.description and row.description.lower() != row.schedule.lower():
-                cell.append(f"  {row.description}", style=self._style("job-table--schedule"))
-            return cell
+                pieces.append((f"  {row.description}", self._style("job-table--schedule")))
+            return pieces, None
         if key == "agent":
-            return Text(row.agent)
+            return _one(row.agent)
         if key == "next":
             if row.status == "paused" or row.next_fire is None:
-                return Text("—", style=self._style("line-list--dim"))
-            return Text(clock_time(row.next_fire, self.zone, now))
+                return _one("—", self._style("line-list--dim"))
+            return _one(clock_time(row.next_fire, self.zone, now))
         if key == "left":
             if row.exhausted:
-                return Text("done", style=self._style("line-list--dim"))
+                return _one("done", self._style("line-list--dim"))
             if row.status == "paused":
-                return Text("paused", style=self._style("job-table--paused"))
+                return _one("paused", self._style("job-table--paused"))
             if row.next_fire is None:
-                return Text("—")
+                return _one("—")
             left = countdown((row.next_fire - now).total_seconds())
             if row.skip_next:
                 left = f"{left} ↷"
-            return Text(left)
+            return _one(left)
         if key == "last":
             if not row.last_status:
-                return Text("—", style=self._style("line-list--dim"))
-            return Text(LAST_GLYPH.get(row.last_status, "?"),
-                        style=self._style(LAST_STYLE.get(row.last_status, "line-list--dim")))
+                return _one("—", self._style("line-list--dim"))
+            return _one(LAST_GLYPH.get(row.last_status, "?"),
+                        self._style(LAST_STYLE.get(row.last_status, "line-list--dim")))
         if key == "passed":
             if row.last_finished is None:
-                return Text("—", style=self._style("line-list--dim"))
-            return Text(ago((now - row.last_finished).total_seconds()))
+                return _one("—", self._style("line-list--dim"))
+            return _one(ago((now - row.last_finished).total_seconds()))
         if key == "runs":
-            return Text(str(row.runs))
+            return _one(str(row.runs))
         if key == "rate":
             if row.ok_rate is None:
-                return Text("—", style=self._style("line-list--dim"))
-            return Text(f"{row.ok_rate * 100:.0f}%")
-        return Text("")
+                return _one("—", self._style("line-list--dim"))
+            return _one(f"{row.ok_rate * 100:.0f}%")
+        if key == "cost":
+            today = bool(row.usage_day) and row.usage_day == now.astimezone(
+                row.usage_zone or self.zone).date().isoformat()
+            texts = _cost_texts(row, today)
+            text = next((t for t in texts if cell_len(t) <= width), texts[-1])
+            return _one(text, None if row.uses_model else self._style("line-list--dim"))
+        return _one("")

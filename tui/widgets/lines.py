@@ -16,13 +16,31 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
-__all__ = ["LineList"]
+__all__ = ["LineList", "set_virtual_size"]
+
+
+def set_virtual_size(view: ScrollView, size: Size) -> None:
+    """Give a line-API view a new scrollable size without a screen-wide layout.
+
+    Textual's `virtual_size` is a layout reactive: assigning it re-lays out and repaints the
+    whole screen (about 100 ms at 160x50), though a view whose own size is fixed by CSS moves
+    nothing else when its content grows. So the value is set quietly and only the view's own
+    scrollbars and scroll position are updated; if that changes whether a scrollbar shows,
+    Textual still lays out (that reactive is a layout one), so nothing is ever mis-drawn.
+    """
+    if view.virtual_size == size:
+        return
+    view.set_reactive(Widget.virtual_size, size)
+    if view.is_mounted and view.container_size:
+        view._scroll_update(size)
+    view.refresh()
 
 
 class LineList(ScrollView, can_focus=True):
@@ -108,10 +126,19 @@ class LineList(ScrollView, can_focus=True):
         """Call after the number or order of rows changed."""
         self.__dict__.setdefault("_line_cache", {}).clear()
         count = self.row_count
-        self.virtual_size = Size(self.size.width, count + self._top)
+        set_virtual_size(self, Size(self.size.width, count + self._top))
         if count and self.cursor >= count:
             self.cursor = count - 1
         self.refresh()
+
+    def refresh_rows(self, *indexes: int) -> None:
+        """Repaint just these rows (if in view): a cursor move touches two lines, not all."""
+        top = int(self.scroll_y)
+        width = self.size.width
+        for index in indexes:
+            y = index - top + self._top
+            if self._top <= y < self.size.height:
+                self.refresh(Region(0, y, width, 1))
 
     def watch_cursor(self, old: int, new: int) -> None:
         count = self.row_count
@@ -121,22 +148,27 @@ class LineList(ScrollView, can_focus=True):
         if clamped != new:
             self.cursor = clamped
             return
-        self._scroll_to_cursor()
+        scrolled = self._scroll_to_cursor()
         lines = self.__dict__.setdefault("_line_cache", {})
         for index in (old, new):
             for key in [k for k in lines if k[0] == index]:
                 del lines[key]
-        self.refresh()
+        if not scrolled:  # a scroll repaints the whole view by itself
+            self.refresh_rows(old, new)
         if old != new:
             self.post_message(self.CursorMoved(self, new))
 
-    def _scroll_to_cursor(self) -> None:
+    def _scroll_to_cursor(self) -> bool:
+        """Bring the cursor into view; True when that scrolled."""
         visible = max(1, self.scrollable_content_region.height - self._top)
         y = int(self.scroll_y)
         if self.cursor < y:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= y + visible:
             self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
+        else:
+            return False
+        return int(self.scroll_y) != y
 
     def on_focus(self) -> None:
         self.__dict__.pop("_style_cache", None)
@@ -205,11 +237,16 @@ class LineList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         text = self.render_row(index, width)
         if index == self.cursor and (self.has_focus or self.cursor_when_blurred):
-            cache = self.__dict__.setdefault("_style_cache", {})
-            if "cursor" not in cache:
-                cache["cursor"] = self.get_component_rich_style("line-list--cursor")
-            text.stylize(cache["cursor"])
+            text.stylize(self.cursor_style())
         return self._strip(text, width, base)
+
+    def cursor_style(self) -> Style:
+        """The cursor row's style (differs with focus), cached until styles or focus change."""
+        cache = self.__dict__.setdefault("_style_cache", {})
+        style = cache.get("cursor")
+        if style is None:
+            style = cache["cursor"] = self.get_component_rich_style("line-list--cursor")
+        return style
 
     def _strip(self, text: Text, width: int, base: Style) -> Strip:
         text.no_wrap = True

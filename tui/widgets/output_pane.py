@@ -1,57 +1,99 @@
-"""The output pane: one run's output, streaming live, on Textual's `Log` (line API).
+"""The output pane: one run's output, streaming live, on Textual's line API.
 
-Lines arrive in batches (about ten a second) and go in with one `write_lines`; the number of
-lines kept is capped. stderr lines carry a `▌` marker and are coloured; timestamps can be
+Switching jobs must not cost a screen-wide layout (a Textual `Log` cleared and refilled did,
+~100 ms at 160x50 with 10,000 jobs, on every cursor move). So the pane holds references to the
+run's `OutputLine`s in a bounded buffer, formats and renders only the lines in view
+(`render_line`), and grows its scrollable size without relaying out its siblings
+(`set_virtual_size`). Lines arrive in batches (about ten a second) through `append`; the
+number kept is capped. stderr lines carry a `▌` marker and are coloured; timestamps can be
 toggled. Follow mode (stick to the end) is on by default and turns itself off as soon as the
 operator scrolls up; `f` (or End) turns it back on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import ClassVar
+from typing import ClassVar, overload
 
-from rich.highlighter import Highlighter
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
+from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollTo, ScrollUp
-from textual.widgets import Log
+from textual.selection import Selection
+from textual.strip import Strip
 
 from ..format import duration
 from ..model import OutputLine, RunOutput
+from .lines import set_virtual_size
 
 __all__ = ["MAX_LINES", "OutputPane"]
 
 MAX_LINES = 10_000
 ERR_MARK = "▌"
 _STAMP = 9  # "HH:MM:SS "
+_PREFIX = 2  # "▌ " or "  "
+_CONTROL = re.compile("[\u0000-\u0008\u000b-\u001f\u007f]").sub
+
+Entry = OutputLine | str  # str: a line of the pane's own (placeholder, dropped note, outcome)
 
 
-class _StreamHighlighter(Highlighter):
-    """Colours stderr lines (marked) and dims timestamps; styles come from the pane."""
+def _cells(text: str) -> int:
+    """Width of a line as shown; plain ASCII (nearly all agent output) skips Rich's tables."""
+    if text.isascii() and "\t" not in text:
+        return len(text)
+    return cell_len(text.replace("\t", "    "))
+
+
+class _Lines(Sequence[str]):
+    """The shown lines as text, formatted on access (tests and selections read them)."""
 
     def __init__(self, pane: OutputPane) -> None:
-        self.pane = pane
+        self._pane = pane
 
-    def highlight(self, text: Text) -> None:
-        plain = text.plain
-        offset = _STAMP if self.pane.timestamps and len(plain) >= _STAMP else 0
-        if offset:
-            text.stylize(self.pane.get_component_rich_style("output-pane--stamp"), 0, offset)
-        if plain[offset:offset + 1] == ERR_MARK:
-            text.stylize(self.pane.get_component_rich_style("output-pane--stderr"), offset)
-        elif plain[offset:offset + 2] == "──":
-            text.stylize(self.pane.get_component_rich_style("output-pane--note"), offset)
+    def __len__(self) -> int:
+        return len(self._pane._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        entries = self._pane._entries
+        if isinstance(index, slice):
+            return [self._pane.format_entry(e) for e in list(entries)[index]]
+        return self._pane.format_entry(entries[index])
+
+    def __iter__(self) -> Iterator[str]:
+        return (self._pane.format_entry(e) for e in list(self._pane._entries))
 
 
-class OutputPane(Log):
+class OutputPane(ScrollView, can_focus=True):
     """Shows the run set by `show_run`; `append` feeds it new lines of that run."""
 
+    ALLOW_SELECT = True
+    DEFAULT_CSS = """
+    OutputPane {
+        background: $surface;
+        color: $text;
+        overflow: scroll;
+        &:focus {
+            background-tint: $foreground 5%;
+        }
+    }
+    """
     BINDINGS: ClassVar = [
         Binding("end", "follow_end", "Follow", show=False, id="output.end"),
     ]
@@ -65,13 +107,30 @@ class OutputPane(Log):
         follow: bool
 
     def __init__(self, *, zone: tzinfo, id: str | None = None) -> None:
-        super().__init__(max_lines=MAX_LINES, highlight=True, auto_scroll=True, id=id)
-        self.highlighter = _StreamHighlighter(self)
+        super().__init__(id=id)
         self.zone = zone
         self.run: RunOutput | None = None
+        self._entries: deque[Entry] = deque(maxlen=MAX_LINES)
+        self._first = 0  # how many entries have rolled off the front (keeps cache keys stable)
+        self._widest = 0  # cells of the widest entry, without timestamp
+        self._cache: LRUCache[int, Strip] = LRUCache(1024)
+        self._styles: dict[str, Style] = {}
         self._resetting = False
 
-    # -- content --------------------------------------------------------------------------
+    # -- reading --------------------------------------------------------------------------
+
+    @property
+    def lines(self) -> Sequence[str]:
+        """The kept lines as shown (with marker and optional timestamp)."""
+        return _Lines(self)
+
+    @property
+    def line_count(self) -> int:
+        return len(self._entries)
+
+    @property
+    def allow_select(self) -> bool:
+        return True
 
     def format_line(self, line: OutputLine) -> str:
         text = line.text.replace("\t", "    ")
@@ -80,34 +139,69 @@ class OutputPane(Log):
             return f"{line.at.astimezone(self.zone):%H:%M:%S} {body}"
         return body
 
+    def format_entry(self, entry: Entry) -> str:
+        return entry if isinstance(entry, str) else self.format_line(entry)
+
+    # -- content --------------------------------------------------------------------------
+
     def show_run(self, run: RunOutput | None, *, placeholder: str = "") -> None:
-        """Replace the content with `run`'s kept output (and its outcome when finished)."""
+        """Replace the content with `run`'s kept output (and its outcome when finished).
+
+        Costs a copy of the run's line references, not a re-render: only the lines in view
+        are formatted, when they are drawn."""
         self.run = run
+        entries: deque[Entry] = deque(maxlen=MAX_LINES)
+        if run is None:
+            if placeholder:
+                entries.append(placeholder)
+        else:
+            entries.extend(run.lines)
+            if run.dropped:
+                entries.append(f"── {run.dropped} lines dropped (too fast to show)")
+            if run.result is not None:
+                entries.append(self.outcome(run))
+        self._entries = entries
+        self._first = 0
+        self._cache.clear()
+        self._widest = self._width_of(entries)
         self._resetting = True
         try:
-            self.clear()
-            if run is None:
-                if placeholder:
-                    self.write_lines([placeholder])
-            else:
-                self.write_lines([self.format_line(x) for x in run.lines], scroll_end=False)
-                if run.dropped:
-                    self.write_lines([f"── {run.dropped} lines dropped (too fast to show)"])
-                if run.result is not None:
-                    self.write_lines([self.outcome(run)], scroll_end=False)
-            if self.follow:
-                self.scroll_end(animate=False, immediate=True)
+            self._resize()
+            self.scroll_to(x=0, y=self.max_scroll_y if self.follow else 0, animate=False)
         finally:
             self._resetting = False
+        self.refresh()
 
     def append(self, lines: Iterable[OutputLine]) -> None:
-        """New lines of the shown run: one `write_lines` per batch."""
-        self.write_lines([self.format_line(x) for x in lines], scroll_end=self.follow)
+        """New lines of the shown run (one batch, about ten a second)."""
+        self._add(list(lines))
 
     def finished(self) -> None:
         """The shown run ended: add its outcome line."""
         if self.run is not None and self.run.result is not None:
-            self.write_lines([self.outcome(self.run)], scroll_end=self.follow)
+            self._add([self.outcome(self.run)])
+
+    def _add(self, new: list[Entry]) -> None:
+        if not new:
+            return
+        entries = self._entries
+        before = len(entries)
+        entries.extend(new)
+        self._first += before + len(new) - len(entries)  # rolled off the front
+        self._widest = max(self._widest, self._width_of(new[-MAX_LINES:]))
+        self._resize()
+        if self.follow:
+            self.scroll_to(y=self.max_scroll_y, animate=False)
+        self.refresh()
+
+    @staticmethod
+    def _width_of(entries: Iterable[Entry]) -> int:
+        return max((_cells(e) if isinstance(e, str) else _cells(e.text) + _PREFIX
+                    for e in entries), default=0)
+
+    def _resize(self) -> None:
+        width = self._widest + (_STAMP if self.timestamps else 0)
+        set_virtual_size(self, Size(width, len(self._entries)))
 
     @staticmethod
     def outcome(run: RunOutput) -> str:
@@ -120,6 +214,61 @@ class OutputPane(Log):
         elif r.error and not r.ok:
             what += f": {r.reason}"
         return f"── {what}{took}"
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._cache.clear()
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        return selection.extract("\n".join(self.lines)), "\n"
+
+    def _style(self, component: str) -> Style:
+        style = self._styles.get(component)
+        if style is None:
+            style = self._styles[component] = self.get_component_rich_style(component)
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width or self.size.width
+        base = self.rich_style
+        if not 0 <= index < len(self._entries):
+            return Strip.blank(width, base)
+        selection = self.text_selection
+        strip = self._cache.get(self._first + index) if selection is None else None
+        if strip is None:
+            strip = self._render_entry(index, base, selection)
+            if selection is None:
+                self._cache[self._first + index] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, base).apply_offsets(scroll_x, index)
+
+    def _render_entry(self, index: int, base: Style, selection: Selection | None) -> Strip:
+        entry = self._entries[index]
+        plain = _CONTROL("�", self.format_entry(entry))
+        text = Text(plain, no_wrap=True, end="")
+        text.stylize(base)
+        offset = 0
+        if isinstance(entry, OutputLine):
+            if self.timestamps:
+                offset = _STAMP
+                text.stylize(self._style("output-pane--stamp"), 0, offset)
+            if entry.stream == "stderr":
+                text.stylize(self._style("output-pane--stderr"), offset)
+        elif plain.startswith("──"):
+            text.stylize(self._style("output-pane--note"))
+        if selection is not None and (span := selection.get_span(index)) is not None:
+            start, end = span
+            text.stylize(self.screen.get_component_rich_style("screen--selection"),
+                         start, len(plain) if end == -1 else end)
+        return Strip(text.render(self.app.console), text.cell_len)
 
     # -- follow mode ----------------------------------------------------------------------
 
@@ -155,15 +304,14 @@ class OutputPane(Log):
         super()._on_scroll_up(event)
 
     def watch_follow(self, follow: bool) -> None:
-        self.auto_scroll = follow
         if follow:
             self.scroll_end(animate=False, immediate=True)
         self.post_message(self.FollowChanged(follow))
 
     def watch_timestamps(self) -> None:
-        if self.is_mounted:
-            run = self.run
-            self.show_run(run)
+        self._cache.clear()
+        self._resize()
+        self.refresh()
 
     def action_follow_end(self) -> None:
         self.follow = True
