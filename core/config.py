@@ -9,17 +9,11 @@ version as `crondeck.toml.bak` (tomli-w does not preserve comments).
 from __future__ import annotations
 
 import difflib
-import textwrap
 import tomllib
-from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import tomli_w
-
-from .atomic import save_with_backup, to_toml_value
+from .atomic import save_with_backup
 from .config_keys import (
     AGENT_KEYS,
     JOB_KEYS,
@@ -32,9 +26,8 @@ from .config_keys import (
     Invalid,
     type_name,
 )
+from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
 from .cron import CronError, parse
-from .durations import format_duration
-from .paths import state_dir
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, scan_key_lines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone
@@ -52,227 +45,12 @@ __all__ = [
     "save_config",
 ]
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the jobs file, located as precisely as the file allows."""
-
-    file: Path
-    message: str
-    line: int | None = None
-    job: str | None = None
-    key: str | None = None
-    detail: str = ""  # extra lines, e.g. a cron expression with a caret under the column
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        about = ", ".join(
-            part
-            for part in (f"job {self.job!r}" if self.job else "", f"{self.key}" if self.key else "")
-            if part
-        )
-        text = f"{where}: {about}: {self.message}" if about else f"{where}: {self.message}"
-        if self.detail:
-            text += "\n" + textwrap.indent(self.detail, "    ")
-        return text
-
-
 class ConfigError(Exception):
     """The jobs file cannot be used; `problems` lists everything that is wrong."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-# --- the shape of the file --------------------------------------------------------------
-
-
-@dataclass
-class Policy:
-    """Per-job policies; set in [defaults] for every job or per job. None means inherit."""
-
-    timezone: str | None = None
-    timeout: timedelta | None = None
-    overlap: str | None = None
-    catchup: str | None = None
-    misfire_grace: timedelta | None = None
-    gate_timeout: timedelta | None = None
-    on_gate_error: str | None = None
-    retries: int | None = None
-    retry_backoff: timedelta | None = None
-    pause_after_failures: int | None = None
-    output_tail: int | None = None
-    kill_grace: timedelta | None = None
-    expect: str | None = None
-    fail_if_empty: bool | None = None  # None: true (an empty answer is a failure)
-    daily_token_budget: int | None = None
-    notify: dict[str, Any] | None = None
-    enabled: bool | None = None  # None: true; false switches a job off (never fires)
-
-    def over(self, base: Policy) -> Policy:
-        """This policy with unset keys taken from `base`."""
-        return Policy(
-            **{
-                f.name: getattr(self, f.name)
-                if getattr(self, f.name) is not None
-                else getattr(base, f.name)
-                for f in fields(self)
-            }
-        )
-
-
-@dataclass
-class SchedulerSettings:
-    """Scheduler-wide settings ([scheduler]); None means the built-in default."""
-
-    max_concurrent_runs: int | None = None
-    history: int | None = None  # results kept per job in state.toml (default 50)
-    logs_keep: int | None = None  # run logs kept per job (default 50)
-    log_max_size: int | None = None  # bytes of output one run log may hold (default 10 MiB)
-    logs_max_total: int | None = None  # bytes of logs per job before the oldest go (100 MiB)
-
-
-@dataclass
-class AgentSpec:
-    """A named agent ([agents.NAME]): a command (argv list or shell string), a Python target,
-    or a model behind an HTTP API (kind "openai" or "anthropic")."""
-
-    name: str
-    kind: str = "command"
-    command: str | list[str] | None = None
-    python: str | None = None
-    prompt_via: str | None = None
-    cwd: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str | None = None  # the variable's name: a key is never stored here
-    system: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    timeout: timedelta | None = None  # per request (no data for this long fails the run)
-    price_in: float | None = None  # per million prompt tokens
-    price_out: float | None = None  # per million completion tokens
-
-
-@dataclass
-class JobSpec:
-    """One [[jobs]] entry. The agent is `agent` (a name) or inline `command` / `python`."""
-
-    name: str
-    schedule: str
-    agent: str | None = None
-    command: str | list[str] | None = None
-    python: str | None = None
-    prompt: str = ""
-    prompt_via: str | None = None
-    cwd: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    pre_run: str | None = None
-    max_runs: int | None = None
-    until: datetime | date | None = None
-    start_immediately: bool = False
-    max_tokens: int | None = None
-    price_in: float | None = None
-    price_out: float | None = None
-    policy: Policy = field(default_factory=Policy)
-
-
-@dataclass
-class Config:
-    """A validated jobs file. `warnings` are worth showing but do not stop anything."""
-
-    path: Path
-    defaults: Policy = field(default_factory=Policy)
-    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
-    agents: dict[str, AgentSpec] = field(default_factory=dict)
-    jobs: list[JobSpec] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list, compare=False)
-
-    @property
-    def state_dir(self) -> Path:
-        return state_dir(self.path)
-
-    @property
-    def base_dir(self) -> Path:
-        """Relative paths in the file (pre_run scripts, cwd) are relative to the file."""
-        return Path(self.path).resolve().parent
-
-    def job(self, name: str) -> JobSpec:
-        for job in self.jobs:
-            if job.name == name:
-                return job
-        raise KeyError(name)
-
-    def policy(self, job: JobSpec) -> Policy:
-        return job.policy.over(self.defaults)
-
-    def enabled(self, job: JobSpec) -> bool:
-        """Is the job switched on (its own `enabled`, else [defaults]', else true)?"""
-        return self.policy(job).enabled is not False
-
-    def zone(self, job: JobSpec) -> ZoneInfo:
-        name = self.policy(job).timezone
-        return get_zone(name) if name else local_zone()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The TOML document for this config (unset keys omitted)."""
-        out: dict[str, Any] = {}
-        if defaults := _policy_dict(self.defaults):
-            out["defaults"] = defaults
-        if settings := {f.name: getattr(self.scheduler, f.name) for f in fields(self.scheduler)}:
-            settings = {k: v for k, v in settings.items() if v is not None}
-            if settings:
-                out["scheduler"] = settings
-        if self.agents:
-            out["agents"] = {name: _agent_dict(a) for name, a in self.agents.items()}
-        if self.jobs:
-            out["jobs"] = [_job_dict(j) for j in self.jobs]
-        return out
-
-    def dumps(self) -> str:
-        return tomli_w.dumps(to_toml_value(self.to_dict()))
-
-
-def _policy_dict(p: Policy) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in fields(p):
-        value = getattr(p, f.name)
-        if value is not None:
-            out[f.name] = format_duration(value) if isinstance(value, timedelta) else value
-    return out
-
-
-def _agent_dict(a: AgentSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": a.kind, "command": a.command, "python": a.python}
-    out |= {"prompt_via": a.prompt_via, "cwd": a.cwd, "env": a.env or None}
-    out |= {k: getattr(a, k) for k in ("base_url", "model", "api_key_env", "system",
-                                       "temperature", "max_tokens", "price_in", "price_out")}
-    out["timeout"] = format_duration(a.timeout) if a.timeout is not None else None
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def _job_dict(j: JobSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "name": j.name,
-        "agent": j.agent,
-        "command": j.command,
-        "python": j.python,
-        "prompt": j.prompt or None,
-        "schedule": j.schedule,
-        "prompt_via": j.prompt_via,
-        "cwd": j.cwd,
-        "env": j.env or None,
-        "pre_run": j.pre_run,
-        "max_runs": j.max_runs,
-        "until": j.until,
-        "start_immediately": j.start_immediately or None,
-        "max_tokens": j.max_tokens,
-        "price_in": j.price_in,
-        "price_out": j.price_out,
-    }
-    out |= _policy_dict(j.policy)
-    return {k: v for k, v in out.items() if v is not None}
 
 
 # --- loading -----------------------------------------------------------------------------
