@@ -271,12 +271,6 @@ class Deck:
         fresh = {j.name: _fingerprint(new, j) for j in new.jobs}
         return [n for n in old if n not in fresh or fresh[n] != old[n]]
 
-    def file_saved(self) -> None:
-        """This process has just written the jobs file: do not take it for someone else's
-        edit (an edit saved now but applied after a run finishes must not be applied early
-        by `reload_if_changed`)."""
-        self.config_stamp = _stamp(self.config.path)
-
     def apply(self, new: Config) -> Reload:
         """Make the scheduler match `new`: add, remove and replace changed jobs (a replaced
         job keeps its state; runs in flight of removed or replaced jobs are cancelled) and

@@ -47,12 +47,19 @@ class LiveJobs:
         self.config = config
         self.scheduler = scheduler
 
-    def apply(self, new: Config) -> Reload:
-        deck = Deck(self.config, self.scheduler, _Snapshot(self.scheduler.snapshot()),  # type: ignore[arg-type]
+    def _deck(self) -> Deck:
+        return Deck(self.config, self.scheduler, _Snapshot(self.scheduler.snapshot()),  # type: ignore[arg-type]
                     None, None, False)  # type: ignore[arg-type]
+
+    def apply(self, new: Config) -> Reload:
+        deck = self._deck()
         outcome = deck.apply(new)
         self.config = deck.config
         return outcome
+
+    def replaced_by(self, new: Config) -> list[str]:
+        """The jobs `apply(new)` would replace or remove (see `Deck.replaced_by`)."""
+        return self._deck().replaced_by(new)
 
 
 def jobs_target(app: Any) -> Any | None:

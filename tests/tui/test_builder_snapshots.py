@@ -1,13 +1,17 @@
-"""Snapshots of the cron builder (valid, invalid, DST warning), the job editor and the
-dashboard in each shipped theme: fixed clock, fixed size, cursor blink and timers frozen.
+"""Snapshots of the cron builder (valid, invalid, DST warning), the job editor (and its
+question when the job is running) and the dashboard in each shipped theme: fixed clock,
+fixed size, cursor blink and timers frozen.
 
 Regenerate on purpose only:
 `pytest tests/tui/test_builder_snapshots.py --snapshot-update`."""
 
+from datetime import UTC, timedelta
+
 from conftest import SIZE as DASH_SIZE
 from conftest import settle
-from hosts import DST_NOW, SIZE, BuilderApp, EditorApp, open_test_deck
+from hosts import DST_NOW, NOW, SIZE, BuilderApp, EditorApp, open_test_deck
 
+from crondeck.tui.screens.running_job_dialog import RunningJobDialog
 from crondeck.tui.themes import install_themes
 
 
@@ -43,6 +47,22 @@ def test_editor_invalid(snap_compare, tmp_path):
         box = pilot.app.screen.query_one("#timeout")
         box.value = "5x"
         pilot.app.screen.query_one("#schedule").value = "0 9 * * 8"
+        await pilot.pause()
+
+    try:
+        assert snap_compare(EditorApp(deck, "digest"), terminal_size=SIZE, run_before=before)
+    finally:
+        deck.close()
+
+
+def test_running_job_dialog(snap_compare, tmp_path):
+    """Saving a change to a running job: wait, terminate, or back to the editor."""
+    deck = open_test_deck(tmp_path)
+
+    async def before(pilot):
+        started = NOW - timedelta(minutes=2, seconds=10)
+        pilot.app.push_screen(RunningJobDialog("digest", "save", started=started, now=NOW,
+                                               zone=UTC))
         await pilot.pause()
 
     try:

@@ -14,6 +14,16 @@ from crondeck.tui.model import row_from_job
 from crondeck.tui.screens.cron_builder import CronBuilderScreen
 from crondeck.tui.screens.delete_job import DeleteJobDialog, confirm_delete
 from crondeck.tui.screens.job_editor import JobEditorScreen
+from crondeck.tui.screens.running_job_dialog import RunningJobDialog
+
+
+async def until(condition, seconds=10.0):
+    """Wait (real time: the agent is a real process) for what the app does after a run."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 def jobs_in(path):
@@ -221,7 +231,8 @@ def test_delete_an_idle_job_after_confirmation(tmp_path):
         confirm_delete(app, deck, "disk")
         await pilot.pause()
         dialog = app.screen
-        assert isinstance(dialog, DeleteJobDialog) and not dialog.running
+        assert isinstance(dialog, DeleteJobDialog)
+        assert "Delete job “disk”?" in str(dialog.query_one("#delete-title").render())
         await pilot.press("escape")  # keep
         await pilot.pause()
         assert "disk" in deck.scheduler.jobs
@@ -266,12 +277,16 @@ def test_delete_a_running_job_asks_and_terminates(tmp_path):
         confirm_delete(app, deck, "slow")
         await pilot.pause()
         dialog = app.screen
-        assert isinstance(dialog, DeleteJobDialog) and dialog.running
-        assert dialog.check_action("choose", ("delete",)) is False
+        assert isinstance(dialog, RunningJobDialog) and dialog.action == "delete"
+        await pilot.press("y")  # no plain "delete" for a running job
+        await pilot.pause()
+        assert app.screen is dialog and "slow" in jobs_in(path)
         await pilot.press("t")
         await pilot.pause()
         result = await asyncio.wait_for(handle.wait(), 10)
-        assert result.status.value in ("cancelled", "terminated", "failed")
+        assert result.status.value == "cancelled"
+        assert result.reason == "terminated by the operator to delete the job"
+        await until(lambda: "slow" not in deck.scheduler.jobs)
 
     run(app, steps)
     assert "slow" not in jobs_in(path) and "other" in jobs_in(path)
@@ -291,16 +306,15 @@ def test_delete_a_running_job_after_waiting(tmp_path):
                 break
         confirm_delete(app, deck, "slow")
         await pilot.pause()
+        assert isinstance(app.screen, RunningJobDialog)
         await pilot.press("w")
         await pilot.pause()
-        assert deck.scheduler.jobs["slow"].paused  # nothing new starts meanwhile
-        assert "slow" in jobs_in(path)
+        job = deck.scheduler.jobs["slow"]
+        assert not job.enabled and job.next_fire is None  # nothing new starts meanwhile
+        assert "slow" in jobs_in(path)  # the file changes when the job goes
         result = await asyncio.wait_for(handle.wait(), 10)
         assert result.status.value == "ok"
-        for _ in range(40):
-            await asyncio.sleep(0.05)
-            if "slow" not in deck.scheduler.jobs:
-                break
+        await until(lambda: "slow" not in deck.scheduler.jobs)
 
     run(app, steps)
     assert "slow" not in jobs_in(path)
@@ -320,3 +334,96 @@ def test_a_new_form_does_not_complain_before_typing_but_cannot_be_saved(tmp_path
         assert "a job needs a name" in str(screen.query_one("#name-error").render())
 
     run(app, steps)
+
+
+HELD = 'while [ ! -e release ]; do sleep 0.05; done; echo done'  # runs until released
+
+
+async def _start(deck, name="slow"):
+    handle = deck.scheduler.run_now(name)
+    await until(lambda: bool(deck.scheduler.jobs[name].running))
+    return handle
+
+
+def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path):
+    deck = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
+    path = deck.config.path
+    before = path.read_bytes()
+    app = EditorApp(deck, "slow")
+
+    async def steps(pilot):
+        handle = await _start(deck)
+        editor = app.screen
+        editor.query_one("#schedule", Input).value = "*/10 * * * *"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, RunningJobDialog) and dialog.action == "save"
+        title = str(dialog.query_one("#running-title").render())
+        assert "“slow” is running now" in title
+        await pilot.press("escape")  # back to the editor: nothing changed
+        await pilot.pause()
+        assert app.screen is editor and path.read_bytes() == before
+        assert deck.scheduler.jobs["slow"].running and deck.scheduler.jobs["slow"].enabled
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        assert app.results[-1].action.startswith("will be updated when its current run ends")
+        job = deck.scheduler.jobs["slow"]
+        assert job.running and not job.enabled  # the run goes on; nothing new starts
+        assert path.read_bytes() == before
+        (tmp_path / "release").touch()
+        assert (await asyncio.wait_for(handle.wait(), 10)).status.value == "ok"
+        await until(lambda: jobs_in(path)["slow"]["schedule"] == "*/10 * * * *")
+        new = deck.scheduler.jobs["slow"]
+        assert new is not job and new.enabled and new.schedule.text == "*/10 * * * *"
+        assert new.next_fire == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+    run(app, steps)
+    statuses = [r.status.value for r in deck.scheduler.jobs["slow"].results]
+    assert statuses == ["ok"]  # the run kept, nothing abandoned or cancelled
+
+
+def test_saving_a_change_to_a_running_job_can_terminate_it(tmp_path):
+    deck = open_test_deck(tmp_path, SLOW)
+    path = deck.config.path
+    app = EditorApp(deck, "slow")
+
+    async def steps(pilot):
+        handle = await _start(deck)
+        app.screen.query_one("#timeout", Input).value = "5m"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, RunningJobDialog)
+        await pilot.press("t")
+        await pilot.pause()
+        result = await asyncio.wait_for(handle.wait(), 10)
+        assert result.status.value == "cancelled"
+        assert result.reason == "terminated by the operator to apply an edit"
+        await until(lambda: jobs_in(path)["slow"].get("timeout") == "5m")
+        assert deck.scheduler.jobs["slow"].options.timeout == 300
+
+    run(app, steps)
+    assert [r.status.value for r in deck.scheduler.jobs["slow"].results] == ["cancelled"]
+
+
+def test_switching_a_running_job_off_asks_nothing_and_lets_the_run_finish(tmp_path):
+    deck = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
+    app = EditorApp(deck, "slow")
+
+    async def steps(pilot):
+        handle = await _start(deck)
+        await pilot.click("#enabled")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.results and app.results[-1].action == "updated"  # no question
+        job = deck.scheduler.jobs["slow"]
+        assert job.running and not job.enabled
+        (tmp_path / "release").touch()
+        assert (await asyncio.wait_for(handle.wait(), 10)).status.value == "ok"
+
+    run(app, steps)
+    assert jobs_in(deck.config.path)["slow"]["enabled"] is False

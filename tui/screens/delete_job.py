@@ -1,9 +1,11 @@
-"""Deleting a job: confirm, and when it is running ask whether to wait for the run or to
-terminate it. The job is removed from the jobs file (saved atomically, `.bak` kept) and
-from the running scheduler through the Deck's `apply`."""
+"""Deleting a job: confirm; when it is running, ask whether to wait for the run or to
+terminate it (`RunningJobDialog`, shared with the editor). The job is removed from the jobs
+file (saved atomically, `.bak` kept) and from the running scheduler through the Deck's
+`apply`, once no run of it is left."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -17,28 +19,26 @@ from textual.widgets import Button, Label
 from crondeck.core.config import save_config
 
 from ..job_form import without_job
+from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, running_since
 
 __all__ = ["DeleteChoice", "DeleteJobDialog", "confirm_delete", "delete_job"]
 
-DeleteChoice = Literal["delete", "wait", "terminate"]
-WAIT_NOTE = "being deleted after its current run"
+DeleteChoice = Literal["delete"]
 
 
 class DeleteJobDialog(ModalScreen["DeleteChoice | None"]):
-    """`y` delete (idle job); `w` wait / `t` terminate (running job); Escape keeps it."""
+    """`y` deletes the (idle) job; Escape or `n` keeps it."""
 
     CSS_PATH = "job_editor.tcss"
     BINDINGS: ClassVar = [
-        Binding("y", "choose('delete')", "Delete", id="delete.yes"),
-        Binding("w", "choose('wait')", "Wait, then delete", id="delete.wait"),
-        Binding("t", "choose('terminate')", "Terminate and delete", id="delete.terminate"),
-        Binding("escape,n", "choose('')", "Keep", id="delete.keep"),
+        Binding("y", "choose('delete')", "Delete", id="delete.yes",
+                tooltip="remove the job from the jobs file and the schedule"),
+        Binding("escape,n", "choose('')", "Keep", id="delete.keep", tooltip="change nothing"),
     ]
 
-    def __init__(self, job: str, running: bool, path: str = "") -> None:
+    def __init__(self, job: str, path: str = "") -> None:
         super().__init__()
         self.job = job
-        self.running = running
         self.path = path
 
     def compose(self) -> ComposeResult:
@@ -47,40 +47,25 @@ class DeleteJobDialog(ModalScreen["DeleteChoice | None"]):
             yield Label(f"Delete job “{self.job}”?", id="delete-title")
             yield Label(f"It is removed from {name} (the previous version is kept as "
                         f"{name}.bak) and stops being scheduled now.", classes="hint")
-            if self.running:
-                yield Label("It is running now. Wait lets this run finish first (no new runs "
-                            "start); terminate stops it now.", classes="hint")
             with Horizontal(id="delete-buttons"):
-                if self.running:
-                    yield Button("Wait, then delete (w)", variant="warning", id="wait")
-                    yield Button("Terminate and delete (t)", variant="error", id="terminate")
-                else:
-                    yield Button("Delete (y)", variant="error", id="delete")
+                yield Button("Delete (y)", variant="error", id="delete")
                 yield Button("Keep (esc)", id="keep")
 
     def on_mount(self) -> None:
         self.query_one("#keep", Button).focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "choose" and parameters:
-            choice = parameters[0]
-            if choice == "delete":
-                return not self.running
-            if choice in ("wait", "terminate"):
-                return self.running
-        return True
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.action_choose(event.button.id or "")
 
     def action_choose(self, choice: str) -> None:
-        self.dismiss(choice if choice in ("delete", "wait", "terminate") else None)  # type: ignore[arg-type]
+        self.dismiss("delete" if choice == "delete" else None)
 
 
 def delete_job(target: Any, name: str) -> Path | None:
-    """Remove `name` from the scheduler (cancelling a run in flight) and the jobs file.
-    Returns the backup path. Raises ConfigError if the result would not be valid."""
+    """Remove `name` from the scheduler (cancelling a run in flight) and the jobs file, as
+    the file is now. Returns the backup path. Raises ConfigError if the result would not be
+    valid, RuntimeError if the scheduler refused it."""
     new = without_job(target.config, name)
     outcome = target.apply(new)
     problems = getattr(outcome, "problems", [])
@@ -89,37 +74,33 @@ def delete_job(target: Any, name: str) -> Path | None:
     return save_config(new)
 
 
-def confirm_delete(app: App[Any], target: Any, name: str, *, poll: float = 0.5) -> None:
-    """Ask, then delete. Waiting pauses the job (so nothing new starts) and deletes it once
-    its run has finished."""
+def confirm_delete(app: App[Any], target: Any, name: str) -> None:
+    """Ask, then delete: at once for an idle job; for a running one after its run has
+    finished or been terminated (no new run starts meanwhile)."""
     job = target.scheduler.jobs.get(name)
-    running = bool(job is not None and job.running)
 
-    def done(backup: Path | None) -> None:
+    def commit() -> str:
+        backup = delete_job(target, name)
         kept = f" (previous file kept as {backup.name})" if backup else ""
-        app.notify(f"deleted job {name}{kept}", timeout=5)
+        return f"deleted job {name}{kept}"
+
+    if job is not None and job.running:
+        def chosen_running(choice: RunningChoice | None) -> None:
+            if choice is None:
+                return
+            finish_then(app, target.scheduler, name, choice, commit, what="delete the job")
+            if choice == "wait":
+                app.notify(f"{name}: deleted when its current run ends (no new run starts "
+                           "meanwhile)", timeout=5)
+
+        now = app.now() if callable(getattr(app, "now", None)) else datetime.now(UTC)
+        zone = getattr(app, "zone", UTC)
+        app.push_screen(RunningJobDialog(name, "delete", started=running_since(job), now=now,
+                                         zone=zone), chosen_running)
+        return
 
     def chosen(choice: DeleteChoice | None) -> None:
-        if choice is None:
-            return
-        if choice == "wait":
-            target.scheduler.pause_job(name, note=WAIT_NOTE)
-            app.notify(f"{name}: waiting for its run to finish, then deleting it", timeout=5)
+        if choice is not None:
+            finish_then(app, target.scheduler, name, "wait", commit, what="delete the job")
 
-            def check() -> None:
-                current = target.scheduler.jobs.get(name)
-                if current is None or not current.running:
-                    timer.stop()
-                    _run(lambda: done(delete_job(target, name)))
-
-            timer = app.set_interval(poll, check, name=f"delete-{name}")
-            return
-        _run(lambda: done(delete_job(target, name)))
-
-    def _run(step: Any) -> None:
-        try:
-            step()
-        except Exception as exc:
-            app.notify(f"could not delete {name}: {exc}", severity="error", timeout=10)
-
-    app.push_screen(DeleteJobDialog(name, running, str(target.config.path)), chosen)
+    app.push_screen(DeleteJobDialog(name, str(target.config.path)), chosen)

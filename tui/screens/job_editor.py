@@ -2,9 +2,12 @@
 validator as `crondeck check`, saved atomically (the previous file kept as `.bak`) and
 applied to the running scheduler at once through the Deck.
 
-`target` is anything with the Deck's shape: `.config`, `.scheduler` and
-`.apply(new_config) -> Reload` (a `crondeck.core.deck.Deck` is one). The screen dismisses
-with a `Saved` describing what happened, or None when cancelled.
+`target` is anything with the Deck's shape: `.config`, `.scheduler`,
+`.apply(new_config) -> Reload` and `.replaced_by(new_config)` (a `crondeck.core.deck.Deck`
+is one). The screen dismisses with a `Saved` describing what happened, or None when
+cancelled. A save that would replace a job whose run is in progress first asks whether to
+wait for the run or terminate it (`RunningJobDialog`); either way it is applied and written
+once the job is idle.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
-from crondeck.core.config import Config, save_config
+from crondeck.core.config import Config, ConfigError, save_config
 from crondeck.core.config_keys import CATCHUP, OVERLAP
 from crondeck.core.cron import CronError, parse
 from crondeck.core.zones import ZoneError, get_zone, local_zone
@@ -31,6 +34,7 @@ from crondeck.core.zones import ZoneError, get_zone, local_zone
 from ..cron_view import gap
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
 from .cron_builder import CronBuilderScreen, zone_names
+from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, running_since
 
 __all__ = ["JobEditorScreen", "JobsTarget", "Saved"]
 
@@ -43,14 +47,33 @@ class JobsTarget(Protocol):
 
     def apply(self, new: Config) -> Any: ...
 
+    def replaced_by(self, new: Config) -> list[str]: ...
+
 
 @dataclass(frozen=True)
 class Saved:
-    """What a save did: the job's name, "created" or "updated", and the backup file."""
+    """What a save did: the job's name, "created", "updated" or (waiting for a run) what
+    will happen, and the backup file (None until written)."""
 
     job: str
     action: str
     backup: Path | None
+
+
+def save_job(target: JobsTarget, form: JobForm, original: str | None) -> Path | None:
+    """Check `form` against the jobs file as it is now, apply it to the scheduler, then write
+    the file (`.bak` kept); returns the backup. Raises ValueError (invalid now) or
+    RuntimeError (the scheduler refused: an agent that cannot be built); nothing is written
+    then. OSError if the file cannot be written."""
+    checked = check_form(target.config, form, original)
+    if checked.config is None:
+        problems = [m for ms in checked.problems.values() for m in ms] + checked.other
+        raise ValueError("; ".join(problems) or "the job is not valid")
+    outcome = target.apply(checked.config)
+    problems = getattr(outcome, "problems", [])
+    if problems:
+        raise RuntimeError("; ".join(str(getattr(p, "message", p)) for p in problems))
+    return save_config(checked.config)
 
 
 class JobEditorScreen(Screen[Saved | None]):
@@ -158,7 +181,8 @@ class JobEditorScreen(Screen[Saved | None]):
         job = self.target.scheduler.jobs.get(self.original) if self.original else None
         note = self.query_one("#running-note", Static)
         note.display = job is not None and bool(job.running)
-        note.update("This job is running now: saving a change replaces it and cancels that run.")
+        note.update("This job is running now: if a change replaces it, saving asks whether to "
+                    "wait for the run or terminate it.")
         self.query_one("#name", Input).focus()
         self.validate()
 
@@ -265,20 +289,49 @@ class JobEditorScreen(Screen[Saved | None]):
         if checked.config is None:
             self.app.bell()
             return
-        new = checked.config
-        name = self.form.name
-        outcome = self.target.apply(new)
-        problems = getattr(outcome, "problems", [])
-        if problems:  # the scheduler refused (an agent that cannot be built): nothing saved
-            other = self.query_one("#other-errors", Static)
-            other.update("\n".join(f"✗ {getattr(p, 'message', p)}" for p in problems))
-            other.display = True
+        if self._replaces_running(checked.config):
+            job = self.target.scheduler.jobs[self.original]
+            self.app.push_screen(
+                RunningJobDialog(str(self.original), "save", started=running_since(job),
+                                 now=self.now(), zone=self.zone), self._running_choice)
             return
         try:
-            backup = save_config(new)
-        except OSError as exc:
-            other = self.query_one("#other-errors", Static)
-            other.update(f"✗ cannot write the file: {exc}")
-            other.display = True
+            backup = save_job(self.target, self.form, self.original)
+        except (ValueError, RuntimeError, ConfigError) as exc:  # nothing saved
+            self._show_other(f"✗ {exc}")
             return
-        self.dismiss(Saved(name, "updated" if self.original else "created", backup))
+        except OSError as exc:
+            self._show_other(f"✗ cannot write the file: {exc}")
+            return
+        self.dismiss(Saved(self.form.name, "updated" if self.original else "created", backup))
+
+    def _show_other(self, text: str) -> None:
+        other = self.query_one("#other-errors", Static)
+        other.update(text)
+        other.display = True
+
+    def _replaces_running(self, new: Config) -> bool:
+        """Would applying `new` replace (and so stop) the edited job's run in progress?"""
+        job = self.target.scheduler.jobs.get(self.original) if self.original else None
+        if job is None or not job.running:
+            return False
+        replaced_by = getattr(self.target, "replaced_by", None)
+        return replaced_by is None or self.original in replaced_by(new)
+
+    def _running_choice(self, choice: RunningChoice | None) -> None:
+        if choice is None:
+            return  # back to the editor, nothing changed
+        target, form, original = self.target, self.form, self.original
+        name = form.name
+
+        def commit() -> str:
+            backup = save_job(target, form, original)
+            kept = f"; previous file kept as {backup.name}" if backup else ""
+            return f"{name} updated (its run has ended){kept}"
+
+        what = "apply the edit" if choice == "wait" else "apply an edit"
+        finish_then(self.app, target.scheduler, str(original), choice, commit, what=what)
+        when = ("when its current run ends" if choice == "wait"
+                else "once its run has stopped")
+        self.dismiss(Saved(name, f"will be updated {when} (no new run starts meanwhile)",
+                           None))
