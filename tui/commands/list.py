@@ -1,5 +1,7 @@
 """`crondeck list`: every job like `systemctl list-timers`: NEXT, LEFT, LAST, PASSED, STATUS,
-JOB, SCHEDULE, from the jobs file and the state as last saved (read-only)."""
+JOB, SCHEDULE, from the jobs file and the state as last saved (read-only). Jobs that run a
+model add TOKENS and COST (today's counters restart at the job's local midnight, like its
+budget); a deck without models keeps the table it always had."""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from crondeck.core.config import Config, JobSpec
 from crondeck.core.cron import CronError, parse
+from crondeck.core.jobs import JobState
 from crondeck.core.store import last_run
 
+from ..format import money, token_count
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, load, read_state, span, table, when
 
 
@@ -60,9 +65,49 @@ def rows(config: Any, state: Any, now: datetime) -> list[dict[str, Any]]:
         last_at = (last.started_at or last.finished_at) if last else None
         out.append({"job": job.name, "next": nxt, "last": last_at, "status": status,
                     "schedule": job.schedule, "description": sched.describe(), "zone": zone,
-                    "run_count": st.run_count if st else 0})
+                    "run_count": st.run_count if st else 0,
+                    **spend(config, job, st, last, now)})
     out.sort(key=lambda r: (r["next"] is None, r["next"] or now))
     return out
+
+
+def spend(config: Config, job: JobSpec, st: JobState | None, last: Any,
+          now: datetime) -> dict[str, Any]:
+    """Tokens and cost of `job` as of `now`. The saved counters for today belong to the day
+    they were saved on: read on a later day they are 0, as the scheduler would count."""
+    agent = config.agents.get(job.agent) if job.agent else None
+    prices = [job.price_in, job.price_out,
+              getattr(agent, "price_in", None), getattr(agent, "price_out", None)]
+    today = st is not None and st.tokens_day == now.astimezone(config.zone(job)).date().isoformat()
+    usage = getattr(last, "usage", None)
+    return {
+        "tokens_today": st.tokens_today if st and today else 0,
+        "tokens_total": st.tokens_total if st else 0,
+        "daily_token_budget": config.policy(job).daily_token_budget,
+        "cost_today": st.cost_today if st and today else 0.0,
+        "cost_total": st.cost_total if st else 0.0,
+        "last_run_tokens": usage.total if usage is not None else None,
+        "last_run_cost": getattr(last, "cost", None),
+        "priced": any(p is not None for p in prices),
+    }
+
+
+def _uses_model(r: dict[str, Any]) -> bool:
+    return bool(r["priced"] or r["tokens_total"] or r["cost_total"] or r["daily_token_budget"])
+
+
+def _tokens_cell(r: dict[str, Any]) -> str:
+    if not _uses_model(r):
+        return "-"
+    budget = r["daily_token_budget"]
+    of = f" of {token_count(budget)}" if budget else ""
+    return f"{token_count(r['tokens_today'])}{of} today"
+
+
+def _cost_cell(r: dict[str, Any]) -> str:
+    if not (r["priced"] or r["cost_total"]):
+        return "-"
+    return f"{money(r['cost_today'])} today · {money(r['cost_total'])} total"
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -78,7 +123,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     items = rows(config, state, now)
     if args.json:
         print(json.dumps([
-            {**r, "zone": str(r["zone"]),
+            {**{k: v for k, v in r.items() if k != "priced"}, "zone": str(r["zone"]),
              "next": r["next"].isoformat() if r["next"] else None,
              "last": r["last"].isoformat() if r["last"] else None} for r in items
         ], indent=2), file=out)
@@ -86,7 +131,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if not items:
         print(f"No jobs in {config.path}. Add a [[jobs]] entry; see `crondeck check`.", file=out)
         return 0
-    grid = [["NEXT", "LEFT", "LAST", "PASSED", "STATUS", "JOB", "SCHEDULE"]]
+    models = any(_uses_model(r) for r in items)
+    grid = [["NEXT", "LEFT", "LAST", "PASSED", "STATUS", *(["TOKENS", "COST"] if models else []),
+             "JOB", "SCHEDULE"]]
     for r in items:
         grid.append([
             when(r["next"], r["zone"]),
@@ -94,6 +141,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             when(r["last"], r["zone"]),
             f"{span((now - r['last']).total_seconds())} ago" if r["last"] else "-",
             r["status"],
+            *([_tokens_cell(r), _cost_cell(r)] if models else []),
             r["job"],
             f"{r['schedule']}  ({r['description']})",
         ])

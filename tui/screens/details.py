@@ -13,15 +13,21 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from crondeck.core.guards import budget_reason, local_day, tokens_today
 from crondeck.core.jobs import Job
 
-from ..format import clock_time, countdown, duration
+from ..format import clock_time, countdown, duration, money
 
 __all__ = ["JobDetailsScreen"]
 
 
 def _secs(value: float | None) -> str:
     return "none" if value is None else duration(value)
+
+
+def _run_cost(amount: float) -> str:
+    """One run of a cheap model costs a fraction of a cent: show it rather than `$0.00`."""
+    return f"${amount:.4f}" if 0 < amount < 0.01 else money(amount)
 
 
 class JobDetailsScreen(ModalScreen[None]):
@@ -90,7 +96,37 @@ class JobDetailsScreen(ModalScreen[None]):
         if last is not None:
             t.add_row("last result", f"{last.status.value} "
                       f"{clock_time(last.finished_at, self.zone, now)}  {last.reason}")
+        self._spend_rows(t)
         return t
+
+    def _spend_rows(self, t: Table) -> None:
+        """Tokens against the daily budget, and cost per run, today and in total, for a job
+        that runs a model (has a price or a budget, or has spent tokens)."""
+        job, now = self.job, self.now
+        opts = job.options
+        budget = opts.daily_token_budget
+        priced = opts.price_in is not None or opts.price_out is not None
+        if not (priced or budget or job.tokens_total or job.cost_total):
+            return
+        used = tokens_today(job, now)
+        tokens = f"{used:,} today"
+        if budget:
+            tokens += f" of {budget:,} ({max(budget - used, 0):,} left)"
+        t.add_row("tokens", f"{tokens} · {job.tokens_total:,} in total")
+        spent = budget_reason(job, now)
+        if spent is not None:
+            warning = self.app.get_css_variables().get("warning", "yellow")  # the theme's
+            t.add_row("budget", Text(f"spent: further slots are skipped ({spent})",
+                                     style=warning))
+        ran = next((r for r in reversed(job.results)
+                    if r.usage is not None or r.cost is not None), None)
+        if ran is not None and ran.usage is not None:
+            t.add_row("last run", f"{ran.usage.total:,} tokens ({ran.usage.prompt_tokens:,} in, "
+                      f"{ran.usage.completion_tokens:,} out)"
+                      + (f" · {_run_cost(ran.cost)}" if ran.cost is not None else ""))
+        if priced or job.cost_total:
+            today = job.cost_today if job.tokens_day == local_day(job, now) else 0.0
+            t.add_row("cost", f"{money(today)} today · {money(job.cost_total)} in total")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
