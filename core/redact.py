@@ -171,6 +171,8 @@ class StreamRedactor:
         return self.feed(chunk)
 
     def feed(self, chunk: str) -> str:
+        """The redacted text that `chunk` makes final (possibly empty, possibly including
+        text held back from earlier chunks)."""
         if not chunk:
             return ""
         if (chunk[-1] == "\n" and not self._pending and self._mode is None
@@ -189,6 +191,9 @@ class StreamRedactor:
         return out
 
     def _advance(self, text: str, final: bool) -> str:
+        """Redact the pending text plus `text`, keep the tail that may still change and
+        return the rest. The last released character is put in front so a `\\b` before
+        a token sees what really preceded it."""
         s = self._ctx + text
         n = len(s)
         pos = len(self._ctx)
