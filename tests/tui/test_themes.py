@@ -210,3 +210,40 @@ def test_every_job_status_colour_on_the_dashboard_comes_from_the_theme(make_app)
             assert line.get_style_at_offset(app.console, 0).color.triplet.hex.upper() == "#C0C000"
 
     asyncio.run(go())
+
+
+def _contrast(a, b) -> float:
+    """WCAG contrast ratio of two opaque colours."""
+    def lum(c):
+        ch = [v / 255 for v in c.rgb]
+        ch = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", SHIPPED)
+def test_every_pane_is_clearly_delimited_in_every_shipped_theme(theme, make_app, tmp_path):
+    """Unfocused pane borders stand out from the pane (they vanished in crondeck-light)."""
+    app, *_ = make_app()
+
+    async def go():
+        async with app.run_test(size=(120, 36)) as pilot:
+            install_themes(app, user_dir=tmp_path / "none", remember=False)
+            app.theme = theme
+            await pilot.pause()
+            dash = app.dashboard
+            for name in ("JobTable", "UpcomingList", "OutputPane", "HistoryList"):
+                pane = dash.query_one(name)
+                pane.blur()
+            await pilot.pause()
+            for name in ("UpcomingList", "OutputPane", "HistoryList", "JobTable"):
+                pane = dash.query_one(name)
+                background = pane.styles.background
+                edge, colour = pane.styles.border_top
+                assert edge == "round"
+                border = background + colour  # the faded line over the pane
+                assert _contrast(border, background) >= 2.0, (theme, name, border.hex)
+
+    asyncio.run(go())
