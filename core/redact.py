@@ -43,6 +43,12 @@ _SHAPES = [
     r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
 ]
+# Literals every match of a shape contains: a text holding none of them (nor any secret
+# value) cannot match, and `in` finds that far faster than the regex can.
+_SHAPE_LITERALS = (
+    "-----BEGIN ", "sk-", *(f"gh{c}_" for c in "pousr"), "github_pat_",
+    *(f"xox{c}-" for c in "abposr"), "AKIA", "ASIA",
+)
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]+-----")
 
@@ -98,6 +104,7 @@ class Redactor:
     def __init__(self, values: Mapping[str, str] | None = None) -> None:
         self.values = dict(values or {})
         self._pattern = _compile(tuple(sorted(self.values, key=len, reverse=True)))
+        self._literals = (*_SHAPE_LITERALS, *self.values)
         self._value_prefixes: dict[str, list[str]] | None = None
 
     @classmethod
@@ -123,7 +130,10 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        return self._pattern.sub(self._replace, text)
+        for literal in self._literals:
+            if literal in text:
+                return self._pattern.sub(self._replace, text)
+        return text  # the usual line: nothing that could start a secret
 
     def _replace(self, m: re.Match[str]) -> str:
         name = self.values.get(m.group(0))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import timeit
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -162,11 +162,17 @@ def test_an_open_pem_block_is_masked_at_once_and_not_held_in_memory() -> None:
     assert unterminated.flush() == ""
 
 
-def test_whole_lines_take_the_fast_path_and_keep_their_cost() -> None:
+def test_whole_lines_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command agent's whole lines are redacted one by one, never held or rescanned
+    (speed itself is measured in `make bench`, not asserted here)."""
     r = Redactor(secret_env_values(ENV))
     stream = r.stream()
+
+    def slow_path(*args: object, **kwargs: object) -> str:
+        raise AssertionError("a whole line took the chunk-splitting path")
+
+    monkeypatch.setattr(stream, "_advance", slow_path)
     line = "2025-01-06 12:00:00 INFO processed batch 42 of 100 in 0.31s\n"
     assert stream.feed(line) == line and stream._pending == "" and stream._ctx == "\n"
-    per_line = min(timeit.repeat(lambda: stream.feed(line), number=20_000, repeat=3))
-    plain = min(timeit.repeat(lambda: r(line), number=20_000, repeat=3))
-    assert per_line < 3 * plain + 0.05  # generous: CI machines are noisy
+    secret_line = f"using {ENV['DB_PASSWORD']} now\n"
+    assert stream.feed(secret_line) == "using [REDACTED:DB_PASSWORD] now\n"
