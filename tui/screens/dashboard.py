@@ -24,6 +24,7 @@ from textual.widgets import Footer, Input
 from ..format import clock_time
 from ..model import RunOutput
 from ..observer import ModelChanged, Observer
+from ..quiet_gc import QuietCollector
 from ..widgets.header import DeckHeader
 from ..widgets.history import HistoryList, describe
 from ..widgets.job_table import SORTS, JobTable
@@ -104,6 +105,7 @@ class DashboardScreen(Screen[None]):
         self._switch_timer: Timer | None = None
         self._last_switch = 0.0
         self._shown_titles: dict[tuple[int, str], str] = {}
+        self._gc = QuietCollector()  # full collections between key presses, not during
 
     # -- layout -------------------------------------------------------------------------
 
@@ -147,11 +149,13 @@ class DashboardScreen(Screen[None]):
         self._show_selected()
         self._titles()
         self.table.focus()
+        self._gc.start()
         if self.live:
             self.observer.start()
             self.set_interval(1.0, self.tick, name="countdown")
 
     async def on_unmount(self) -> None:
+        self._gc.stop()
         await self.observer.stop()
 
     def tick(self) -> None:
@@ -161,6 +165,7 @@ class DashboardScreen(Screen[None]):
         self.table.refresh_countdowns()
         self.upcoming.invalidate()
         self.query_one(DeckHeader).refresh()
+        self.call_after_refresh(self._gc.collect_if_quiet)
 
     # -- events from the core -------------------------------------------------------------
 
@@ -212,6 +217,7 @@ class DashboardScreen(Screen[None]):
 
     @on(JobTable.Selected)
     def _job_selected(self, message: JobTable.Selected) -> None:
+        self._gc.touched()
         self._pinned = False
         if self.history.job_filter:
             self.history.job_filter = message.job or ""
@@ -260,6 +266,7 @@ class DashboardScreen(Screen[None]):
 
     @on(LineList.CursorMoved)
     def _cursor_moved(self, message: LineList.CursorMoved) -> None:
+        self._gc.touched()
         message.stop()
 
     @on(OutputPane.FollowChanged)
@@ -450,6 +457,7 @@ class DashboardScreen(Screen[None]):
         self.table.focus()
 
     def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        self._gc.touched()
         box = self.query_one("#filter", Input)
         if event.key == "escape" and (box.has_focus or box.value):
             box.value = ""

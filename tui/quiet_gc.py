@@ -1,0 +1,71 @@
+"""Full garbage collections at quiet moments, not in the middle of a key press.
+
+With 10,000 jobs, CPython's cyclic collector now and then walks every object the app holds;
+each such full pass stalled the screen for 60-250 ms at a random moment, usually while the
+operator was moving the cursor. So while the dashboard is up:
+
+- what exists once the deck is loaded is frozen (`gc.freeze()`): it lives as long as the app,
+  and full passes no longer walk it (reference counting still frees whatever is dropped);
+- automatic full passes are off; when one is due (as often as CPython would have run it), the
+  dashboard runs it after a countdown frame has been drawn, once nobody has touched a key for
+  a couple of seconds, or at the latest after a minute (memory stays bounded even under a key
+  held for minutes).
+
+Young generations are collected as usual. Everything is restored when the dashboard goes.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+
+__all__ = ["QuietCollector"]
+
+QUIET = 2.0  # seconds without operator input before a full pass may run
+LONGEST = 60.0  # a full pass at least this often, input or not
+_NEVER = 1_000_000_000  # a gen-2 threshold automatic collection never reaches
+
+
+class QuietCollector:
+    """Owns the collector's full passes while started; `touched()` on operator input."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._saved: tuple[int, int, int] | None = None
+        self._touched = 0.0
+        self._collected = 0.0
+        self.collections = 0
+
+    def start(self) -> None:
+        if self._saved is not None:
+            return
+        gc.collect()
+        gc.freeze()
+        self._saved = gc.get_threshold()
+        young, middle, _ = self._saved
+        gc.set_threshold(young, middle, _NEVER)
+        self._collected = self._clock()
+
+    def stop(self) -> None:
+        if self._saved is None:
+            return
+        gc.set_threshold(*self._saved)
+        self._saved = None
+        gc.unfreeze()
+
+    def touched(self) -> None:
+        """The operator did something: no full pass for the next `QUIET` seconds."""
+        self._touched = self._clock()
+
+    def collect_if_quiet(self) -> bool:
+        """Run a full pass if it is quiet (or overdue); True if one ran."""
+        if self._saved is None or gc.get_count()[2] < self._saved[2]:
+            return False  # not due: CPython itself would not have run one yet
+        now = self._clock()
+        if now - self._touched < QUIET and now - self._collected < LONGEST:
+            return False
+        gc.collect()
+        self._collected = self._clock()
+        self.collections += 1
+        return True
