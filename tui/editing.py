@@ -106,8 +106,9 @@ def open_editor(app: Any, job: str | None) -> None:
     def saved(result: Saved | None) -> None:
         if result is None:
             return
-        kept = f"; previous file kept as {result.backup.name}" if result.backup else ""
-        app.notify(f"{result.job} {result.action}{kept}", timeout=5)
+        if not result.announced:
+            kept = f"; previous file kept as {result.backup.name}" if result.backup else ""
+            app.notify(f"{result.job} {result.action}{kept}", timeout=5)
         dashboard = getattr(app, "dashboard", None)
         if dashboard is not None:
             dashboard.observer.pump()  # the table learns of the job via a message: select after

@@ -370,7 +370,7 @@ def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path)
         await pilot.pause()
         await pilot.press("w")
         await pilot.pause()
-        assert app.results[-1].action.startswith("will be updated when its current run ends")
+        assert "the change is applied when its current run ends" in app.results[-1].action
         job = deck.scheduler.jobs["slow"]
         assert job.running and not job.enabled  # the run goes on; nothing new starts
         assert path.read_bytes() == before

@@ -88,10 +88,10 @@ def confirm_delete(app: App[Any], target: Any, name: str) -> None:
         def chosen_running(choice: RunningChoice | None) -> None:
             if choice is None:
                 return
-            finish_then(app, target.scheduler, name, choice, commit, what="delete the job")
-            if choice == "wait":
-                app.notify(f"{name}: deleted when its current run ends (no new run starts "
-                           "meanwhile)", timeout=5)
+            pending = (f"{name}: deleted when its current run ends; no new run starts "
+                       "meanwhile") if choice == "wait" else ""
+            finish_then(app, target.scheduler, name, choice, commit, what="delete the job",
+                        pending=pending)
 
         now = app.now() if callable(getattr(app, "now", None)) else datetime.now(UTC)
         zone = getattr(app, "zone", UTC)

@@ -53,11 +53,13 @@ class JobsTarget(Protocol):
 @dataclass(frozen=True)
 class Saved:
     """What a save did: the job's name, "created", "updated" or (waiting for a run) what
-    will happen, and the backup file (None until written)."""
+    will happen, and the backup file (None until written). `announced`: the operator has
+    been told already (a change waiting for a run announces itself)."""
 
     job: str
     action: str
     backup: Path | None
+    announced: bool = False
 
 
 def save_job(target: JobsTarget, form: JobForm, original: str | None) -> Path | None:
@@ -110,6 +112,7 @@ class JobEditorScreen(Screen[Saved | None]):
         sources = [*agents, ("inline command", INLINE_COMMAND), ("inline python", INLINE_PYTHON)]
         with VerticalScroll(id="form"):
             yield Label(title, id="title")
+            yield Static("", id="running-note")
             yield from self._row("name", "Name", Input(f.name, id="name", compact=True,
                                  placeholder="letters, digits, spaces and . _ - : +"))
             with Horizontal(classes="row"):
@@ -158,7 +161,6 @@ class JobEditorScreen(Screen[Saved | None]):
                 f.max_runs, id="max_runs", compact=True, restrict=r"\d*",
                 placeholder="stop after this many runs (blank: no limit)"))
             yield Static("", id="other-errors", classes="error")
-            yield Static("", id="running-note", classes="info")
             with Horizontal(id="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
@@ -181,7 +183,7 @@ class JobEditorScreen(Screen[Saved | None]):
         job = self.target.scheduler.jobs.get(self.original) if self.original else None
         note = self.query_one("#running-note", Static)
         note.display = job is not None and bool(job.running)
-        note.update("This job is running now: if a change replaces it, saving asks whether to "
+        note.update("▶ Running now: if your change replaces the job, saving asks whether to "
                     "wait for the run or terminate it.")
         self.query_one("#name", Input).focus()
         self.validate()
@@ -324,14 +326,17 @@ class JobEditorScreen(Screen[Saved | None]):
         target, form, original = self.target, self.form, self.original
         name = form.name
 
+        ended = "finished" if choice == "wait" else "was terminated"
+        renamed = f" (was {original})" if original != name else ""
+
         def commit() -> str:
             backup = save_job(target, form, original)
             kept = f"; previous file kept as {backup.name}" if backup else ""
-            return f"{name} updated (its run has ended){kept}"
+            return f"{name}{renamed} updated: its run {ended}{kept}"
 
-        what = "apply the edit" if choice == "wait" else "apply an edit"
-        finish_then(self.app, target.scheduler, str(original), choice, commit, what=what)
         when = ("when its current run ends" if choice == "wait"
-                else "once its run has stopped")
-        self.dismiss(Saved(name, f"will be updated {when} (no new run starts meanwhile)",
-                           None))
+                else "as soon as its run has stopped")
+        pending = f"{original}: the change is applied {when}; no new run starts meanwhile"
+        finish_then(self.app, target.scheduler, str(original), choice, commit,
+                    what="apply an edit", pending=pending)
+        self.dismiss(Saved(name, pending, None, announced=True))

@@ -71,11 +71,11 @@ class RunningJobDialog(ModalScreen["RunningChoice | None"]):
         if self.started is not None:
             since = (f" (started {clock_time(self.started, self.zone, self.now)}, "
                      f"{ago((self.now - self.started).total_seconds())})")
-        change = "Saving this change replaces the job" if self.action == "save" else (
-            "Deleting the job")
+        lead = ("Saving this change replaces the job, which would stop that run."
+                if self.action == "save" else "Deleting the job now would stop that run.")
         with Vertical(id="running-dialog"):
             yield Label(f"“{self.job}” is running now{since}", id="running-title")
-            yield Label(f"{change}, which would stop that run.", classes="hint")
+            yield Label(lead, classes="hint")
             yield Label(f"Wait: the run finishes, then crondeck will {applying}; no new run "
                         "starts meanwhile.", classes="hint")
             yield Label(f"Terminate: the run is stopped now (recorded as cancelled), then "
@@ -97,14 +97,17 @@ class RunningJobDialog(ModalScreen["RunningChoice | None"]):
 
 
 def finish_then(app: App[Any], scheduler: Any, name: str, choice: RunningChoice,
-                commit: Callable[[], str], *, what: str) -> None:
+                commit: Callable[[], str], *, what: str, pending: str = "") -> None:
     """Stop `name` starting new runs, terminate its runs if `choice` says so, and once none
     is left call `commit` (which applies and saves, and returns the notice to show). A failed
-    commit is reported and the job switched back on as it was."""
+    commit is reported and the job switched back on as it was. `pending` is announced first
+    (here, so it never arrives after the outcome when a terminated run ends at once)."""
     job = scheduler.jobs.get(name)
     if job is None or not job.running:
         _commit(app, commit, what, None, True)
         return
+    if pending:
+        app.notify(pending, timeout=6)
     was_enabled = job.enabled
     job.enabled = False  # in memory only: nothing new starts while we wait
     if choice == "terminate":
