@@ -8,6 +8,7 @@ sets data on its children.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, ClassVar
@@ -21,6 +22,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
+from ..fire_order import FireOrder
 from ..format import clock_time
 from ..model import RunOutput
 from ..observer import ModelChanged, Observer
@@ -30,7 +32,7 @@ from ..widgets.history import HistoryList, describe
 from ..widgets.job_table import SORTS, JobTable
 from ..widgets.lines import LineList
 from ..widgets.output_pane import OutputPane
-from ..widgets.upcoming import UpcomingList
+from ..widgets.upcoming import MAX_ITEMS, UpcomingList
 from .details import JobDetailsScreen
 from .help import HelpScreen
 from .pause_dialog import PauseDialog, PauseRequest
@@ -105,6 +107,7 @@ class DashboardScreen(Screen[None]):
         self._switch_timer: Timer | None = None
         self._last_switch = 0.0
         self._shown_titles: dict[tuple[int, str], str] = {}
+        self._fires = FireOrder()  # jobs by next fire, for the upcoming pane
         self._gc = QuietCollector()  # full collections between key presses, not during
 
     # -- layout -------------------------------------------------------------------------
@@ -143,6 +146,7 @@ class DashboardScreen(Screen[None]):
         header = self.query_one(DeckHeader)
         header.config_path = self.config_path
         self.table.set_rows(self.model.rows)
+        self._fires.rebuild(self.model.rows)
         self.history.set_results(self.model.history)
         self._refresh_header()
         self._recompute_upcoming()
@@ -163,7 +167,7 @@ class DashboardScreen(Screen[None]):
         if self._upcoming_dirty:
             self._recompute_upcoming()
         self.table.refresh_countdowns()
-        self.upcoming.invalidate()
+        self.upcoming.refresh_countdowns()
         self.query_one(DeckHeader).refresh()
         self.call_after_refresh(self._gc.collect_if_quiet)
 
@@ -177,9 +181,8 @@ class DashboardScreen(Screen[None]):
             self.table.set_rows(model.rows, ch.jobs | ch.removed)
             if ch.removed or ch.added:
                 self._titles()  # the job count in the pane title
-            self._upcoming_dirty = True
-            if len(model.rows) <= 2_000:  # cheap: at once; bigger decks refresh on the tick
-                self._recompute_upcoming()
+            self._fires.update(model.rows, ch.jobs | ch.removed)
+            self._recompute_upcoming()
             self._refresh_header()
         if ch.history:
             self.history.set_results(model.history)
@@ -278,11 +281,11 @@ class DashboardScreen(Screen[None]):
 
     def _refresh_header(self) -> None:
         header = self.query_one(DeckHeader)
-        rows = self.model.rows.values()
+        counts = Counter(r.status for r in self.model.rows.values())
         header.jobs = len(self.model.rows)
-        header.running = sum(r.status == "running" for r in rows)
-        header.paused = sum(r.status == "paused" for r in rows)
-        header.failing = sum(r.status == "failing" for r in rows)
+        header.running = counts["running"]
+        header.paused = counts["paused"]
+        header.failing = counts["failing"]
         if self.read_only:
             header.state, header.state_detail = "read-only", self.read_only_reason
         elif self.scheduler.paused:
@@ -325,11 +328,13 @@ class DashboardScreen(Screen[None]):
             setattr(widget, attribute, value)
 
     def _recompute_upcoming(self) -> None:
+        """Only the jobs whose next fire is among the earliest `MAX_ITEMS` can be listed."""
         self._upcoming_dirty = False
         rows = self.model.rows
+        jobs = self.scheduler.jobs
+        first = [jobs[name] for name in self._fires.first(MAX_ITEMS) if name in jobs]
         self.upcoming.recompute(
-            self.scheduler.jobs.values(),
-            skip=lambda name: name in rows and rows[name].status == "paused")
+            first, skip=lambda name: name in rows and rows[name].status == "paused")
 
     # -- actions --------------------------------------------------------------------------
 

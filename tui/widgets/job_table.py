@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 
 from ..format import ago, clock_time, countdown, money, short_span, token_count
 from ..model import LAST_GLYPH, STATUS_GLYPH, JobRow
-from .lines import LineList
+from .lines import LineList, Pieces, fit, to_strip
 
 __all__ = ["SORTS", "JobTable"]
 
@@ -88,23 +88,6 @@ _BOLD = Style(bold=True)
 _Cell = tuple[list[tuple[str, Style | None]], Style | None]
 
 
-def _fit(pieces: list[tuple[str, Style | None]], width: int) -> list[tuple[str, Style | None]]:
-    """Cut pieces to `width` cells, ending with `…` (in the cut piece's style) if cut."""
-    if sum(cell_len(t) for t, _ in pieces) <= width:
-        return pieces
-    out: list[tuple[str, Style | None]] = []
-    room = width - 1
-    for text, style in pieces:
-        size = cell_len(text)
-        if size < room or (size == room and room > 0 and text is not pieces[-1][0]):
-            out.append((text, style))
-            room -= size
-            continue
-        out.append((set_cell_size(text, room) + "…" if width else "", style))
-        break
-    return out
-
-
 def _one(text: str, style: Style | None = None) -> _Cell:
     """A cell of one piece, padded in its own style."""
     return [(text, style)], style
@@ -160,6 +143,8 @@ class JobTable(LineList):
         self._columns_cache: dict[tuple[int, int, bool], list[tuple[_Col, int]]] = {}
         # name -> (row it was rendered from, (second, width, cursor), strip)
         self._row_cache: dict[str, tuple[JobRow, tuple[int, int, bool], Strip]] = {}
+        # name -> (row, columns, each column's pieces or None where they move with time)
+        self._static: dict[str, tuple[JobRow, list[tuple[_Col, int]], list[Pieces | None]]] = {}
 
     # -- data ------------------------------------------------------------------------------
 
@@ -217,6 +202,7 @@ class JobTable(LineList):
         self.order = [name for _, name in placed]
         self._key_of = {key[1]: key for key in placed}
         self._row_cache.clear()
+        self._static.clear()
         self._placed()
 
     def _placed(self) -> None:
@@ -230,17 +216,38 @@ class JobTable(LineList):
         self._sync_selected()
 
     def refresh_countdowns(self) -> None:
-        """The 1 s tick: repaint the rows in view; their cached strips are keyed by the
-        second, so only they are re-rendered, never the 10,000 behind them."""
-        self.refresh()
+        """The 1 s tick: repaint what moves with the clock in the rows in view (NEXT to
+        PASSED, and COST: one band of columns), plus whole rows whose status or note moves
+        (running, paused until). Rows are cached per second, so each is rendered once; the
+        10,000 rows out of view cost nothing."""
+        width = self.content_width()
+        spans: dict[str, tuple[int, int]] = {}
+        x = 0
+        for col, w in self._columns(width):
+            spans[col.key] = (x, x + w)
+            x += w + 1
+        timed = [spans[k] for k in ("next", "left", "passed", "cost") if k in spans]
+        if not timed:
+            self.refresh()
+            return
+        start, end = min(a for a, _ in timed), max(b for _, b in timed)
+        self.refresh(Region(start, self._top, end - start, max(0, self.size.height - self._top)))
+        top = int(self.scroll_y)
+        shown = self.order[top:top + max(0, self.size.height - self._top)]
+        for index, name in enumerate(shown, top):
+            row = self.rows[name]
+            if row.status == "running" or (row.status == "paused" and row.until is not None):
+                self.refresh_rows(index)
 
     def invalidate(self) -> None:
         self._row_cache.clear()
+        self._static.clear()
         super().invalidate()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._row_cache.clear()
+        self._static.clear()
 
     def _sync_selected(self) -> None:
         job = self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
@@ -300,7 +307,7 @@ class JobTable(LineList):
         index = int(self.scroll_y) + y - self._top
         if y < self._top or not 0 <= index < len(self.order):
             return super().render_line(y)
-        width = self.scrollable_content_region.width or self.size.width
+        width = self.content_width()
         name = self.order[index]
         row = self.rows[name]
         now = self._now()
@@ -316,38 +323,46 @@ class JobTable(LineList):
         return strip
 
     def _row_strip(self, row: JobRow, now: datetime, width: int, cursor: bool) -> Strip:
-        base = self._base_style()
         over = self.cursor_style() if cursor else None
-        styled: dict[Style | None, Style] = {}
-        segments: list[Segment] = []
-        for text, style in self._row_pieces(row, now, width):
-            final = styled.get(style)
-            if final is None:
-                final = base + style if style else base
-                if over is not None:
-                    final += over
-                styled[style] = final
-            segments.append(Segment(text, final))
-        return Strip(Segment.simplify(segments)).crop_extend(0, width, base)
+        return to_strip(self._row_pieces(row, now, width), self._base_style(), over, width)
 
-    def _row_pieces(self, row: JobRow, now: datetime,
-                    width: int) -> list[tuple[str, Style | None]]:
-        out: list[tuple[str, Style | None]] = []
-        for i, (col, w) in enumerate(self._columns(width)):
+    def _row_pieces(self, row: JobRow, now: datetime, width: int) -> Pieces:
+        """The row's pieces; cells that do not move with the clock come from a cache, so a
+        countdown tick re-renders three or four cells of each row in view, not ten."""
+        cols = self._columns(width)
+        hit = self._static.get(row.name)
+        if hit is not None and hit[0] is row and hit[1] is cols:
+            parts = hit[2]
+        else:
+            if len(self._static) > 1024:
+                self._static.clear()
+            parts = [None if self._timed(col.key, row) else self._column(col, w, row, now)
+                     for col, w in cols]
+            self._static[row.name] = (row, cols, parts)
+        out: Pieces = []
+        for i, ((col, w), part) in enumerate(zip(cols, parts, strict=True)):
             if i:
                 out.append((" ", None))
-            pieces, pad = self._cell(col.key, row, now, w)
-            pieces = _fit(pieces, w)
-            room = w - sum(cell_len(t) for t, _ in pieces)
-            if room <= 0:
-                out.extend(pieces)
-            elif col.justify == "right":
-                out.append((" " * room, pad))
-                out.extend(pieces)
-            else:
-                out.extend(pieces)
-                out.append((" " * room, pad))
+            out.extend(self._column(col, w, row, now) if part is None else part)
         return out
+
+    @staticmethod
+    def _timed(key: str, row: JobRow) -> bool:
+        """Does this cell change as time passes (with the row itself unchanged)?"""
+        return (key in ("next", "left", "passed")
+                or (key == "status" and row.status == "running")
+                or (key == "schedule" and row.status == "paused" and row.until is not None)
+                or (key == "cost" and row.uses_model))
+
+    def _column(self, col: _Col, width: int, row: JobRow, now: datetime) -> Pieces:
+        pieces, pad = self._cell(col.key, row, now, width)
+        pieces = fit(pieces, width)
+        room = width - sum(cell_len(t) for t, _ in pieces)
+        if room <= 0:
+            return pieces
+        if col.justify == "right":
+            return [(" " * room, pad), *pieces]
+        return [*pieces, (" " * room, pad)]
 
     def render_row(self, index: int, width: int) -> Text:
         """The row as Rich text (what `render_line` draws, for callers that want text)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -23,7 +24,64 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-__all__ = ["LineList", "set_virtual_size"]
+__all__ = ["LineList", "Pieces", "fit", "set_virtual_size", "to_strip"]
+
+Pieces = list[tuple[str, Style | None]]
+
+
+def fit(pieces: Pieces, width: int) -> Pieces:
+    """Cut (text, style) pieces to `width` cells, ending with `…` in the style of the piece
+    it lands on, as Rich's `Text.truncate(overflow="ellipsis")` does (rows look the same)."""
+    if sum(cell_len(t) for t, _ in pieces) <= width:
+        return pieces
+    if width <= 0:
+        return []
+    out: Pieces = []
+    room = width - 1
+    for text, style in pieces:
+        size = cell_len(text)
+        if size <= room:
+            out.append((text, style))
+            room -= size
+            continue
+        out.append((set_cell_size(text, room) + "…", style))
+        break
+    return out
+
+
+def to_strip(pieces: Pieces, base: Style, over: Style | None, width: int) -> Strip:
+    """Pieces as one line: each in the widget's base style, then its own, then `over` (the
+    cursor), padded or cropped to `width` in the base style. Neighbouring pieces of one
+    style become one segment, as Rich's text layout would make them."""
+    styled: dict[int, Style] = {}
+    segments: list[Segment] = []
+    cells = 0
+    last: Style | bool | None = False
+    buffer: list[str] = []
+
+    def flush() -> None:
+        if buffer:
+            final = styled.get(id(last))
+            if final is None:
+                final = base + last if isinstance(last, Style) and last else base
+                if over is not None:
+                    final += over
+                styled[id(last)] = final
+            segments.append(Segment("".join(buffer), final))
+            buffer.clear()
+
+    for text, style in pieces:
+        if style is not last:
+            flush()
+            last = style
+        buffer.append(text)
+        cells += cell_len(text)
+    flush()
+    if cells > width:
+        return Strip(segments).crop_extend(0, width, base)
+    if cells < width:
+        segments.append(Segment(" " * (width - cells), base))
+    return Strip(segments, width)
 
 
 def set_virtual_size(view: ScrollView, size: Size) -> None:
@@ -208,8 +266,18 @@ class LineList(ScrollView, can_focus=True):
 
     # -- rendering ------------------------------------------------------------------------
 
+    def content_width(self) -> int:
+        """Width of a line (the view less its vertical scrollbar), cached: Textual works
+        it out anew on every call, and every rendered line asks."""
+        key = (self.size, self.show_vertical_scrollbar)
+        cached = self.__dict__.get("_width_cache")
+        if cached is None or cached[0] != key:
+            width = self.scrollable_content_region.width or self.size.width
+            cached = self.__dict__["_width_cache"] = (key, width)
+        return cached[1]
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width or self.size.width
+        width = self.content_width()
         index = -1 if self.has_header and y == 0 else int(self.scroll_y) + y - self._top
         cache = self.__dict__.setdefault("_line_cache", {})
         key = (index, width)

@@ -12,16 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 
 from ..format import clock_time, countdown
-from .lines import LineList
+from .lines import LineList, Pieces, fit, to_strip
 
-__all__ = ["UpcomingList"]
+__all__ = ["MAX_ITEMS", "UpcomingList"]
 
 HORIZON = timedelta(hours=1)
 MAX_ITEMS = 200
+_BOLD = Style(bold=True)
 
 
 class UpcomingList(LineList):
@@ -41,6 +45,8 @@ class UpcomingList(LineList):
         self._now = now
         self.zone = zone
         self.items: list[tuple[datetime, str]] = []
+        # index -> ((item, second, width, cursor), strip)
+        self._strips: dict[int, tuple[tuple[object, ...], Strip]] = {}
 
     def recompute(self, jobs: Iterable[Any], skip: Callable[[str], bool]) -> None:
         """Merge the next fires of `jobs` (core `Job` objects: `next_fire` and `schedule`)
@@ -67,11 +73,53 @@ class UpcomingList(LineList):
             if nxt is not None and nxt <= end:
                 heapq.heappush(heap, (nxt, i, name, sched))
         self.items = items
+        self._strips.clear()
         self.rows_changed()
 
     @property
     def row_count(self) -> int:
         return len(self.items)
+
+    def render_line(self, y: int) -> Strip:
+        """Straight to segments, cached per item and second (no Rich `Text` layout)."""
+        index = int(self.scroll_y) + y
+        if not 0 <= index < len(self.items):
+            return super().render_line(y)
+        width = self.content_width()
+        now = self._now()
+        cursor = index == self.cursor and self.has_focus
+        item = self.items[index]
+        key = (item, int(now.timestamp()), width, cursor)
+        hit = self._strips.get(index)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        when, name = item
+        pieces: Pieces = [
+            (clock_time(when, self.zone, now).rjust(9) + " ", None),
+            (countdown((when - now).total_seconds()).ljust(11), self.style_of("line-list--dim")),
+            (name, _BOLD),
+        ]
+        strip = to_strip(fit(pieces, width), self._base_style(),
+                         self.cursor_style() if cursor else None, width)
+        self._strips[index] = (key, strip)
+        return strip
+
+    def refresh_countdowns(self) -> None:
+        """The 1 s tick: repaint the countdown column only (the rest moves only with the
+        items themselves, which `recompute` repaints)."""
+        self.refresh(Region(10, 0, 11, self.size.height))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        super().on_focus()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        super().on_blur()
 
     def render_row(self, index: int, width: int) -> Text:
         when, name = self.items[index]
