@@ -38,6 +38,21 @@ def test_crondeck_check_passes(path: Path, capsys: pytest.CaptureFixture[str]) -
     assert not (EXAMPLES / ".crondeck").exists()  # check never writes
 
 
+def test_crondeck_check_examples_glob_as_ci_writes_it() -> None:
+    """The literal `crondeck check examples/*.toml`: the shell expands the glob, one OK line
+    per file comes back and the exit status is 0."""
+    done = subprocess.run(["sh", "-c", '"$0" -m crondeck.tui.cli check examples/*.toml',
+                           sys.executable],
+                          cwd=EXAMPLES.parent, capture_output=True, text=True, check=False,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(": OK, ")[0] for line in lines] == [
+        f"examples/{p.name}" for p in CONFIGS]
+    assert "problem" not in done.stderr
+    assert not (EXAMPLES / ".crondeck").exists()
+
+
 def test_the_python_agent_example_runs() -> None:
     scheduler = build_scheduler(load_config(EXAMPLES / "python-agent.toml"))
 
