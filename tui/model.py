@@ -219,6 +219,14 @@ def row_from_job(job: Job, all_paused: bool) -> JobRow:
         failures=job.consecutive_failures,
         skip_next=job.skip_next_pending,
         exhausted=job.exhausted if job.enabled else "",  # the status says "disabled"
+        priced=(getattr(job.options, "price_in", None) is not None
+                or getattr(job.options, "price_out", None) is not None),
+        tokens_today=getattr(job, "tokens_today", 0),
+        tokens_total=getattr(job, "tokens_total", 0),
+        cost_today=getattr(job, "cost_today", 0.0),
+        cost_total=getattr(job, "cost_total", 0.0),
+        usage_day=getattr(job, "tokens_day", ""),
+        usage_zone=getattr(sched, "tz", None),
     )
 
 

@@ -103,7 +103,7 @@ def _cost_texts(row: JobRow, today: bool) -> list[str]:
         return [f"{day} today · {total}", f"{day} · {total}", day]
     day = token_count(row.tokens_today if today else 0)
     total = token_count(row.tokens_total)
-    return [f"{day} tok today · {total}", f"{day} tok today", f"{day} tok", day]
+    return [f"{day} tok today · {total}", f"{day} · {total} tok", f"{day} tok", day]
 
 
 class JobTable(LineList):
