@@ -195,7 +195,7 @@ def test_cost_column_counts_tokens_when_unpriced(make_app):
             await settle(pilot)
             table = app.dashboard.query_one(JobTable)
             beta = next(line for line in text_of(table).splitlines() if "beta" in line)
-            assert "12.3k tok today · 12.3k" in beta
+            assert "12.3k · 12.3k tok" in beta  # today · total
 
     asyncio.run(go())
 
