@@ -44,7 +44,8 @@ class CrondeckApp(App[None]):
 
     `clock` is the scheduler's clock (a FakeClock in tests fixes every countdown); `zone` is
     where times are shown; `live=False` freezes timers, background batching and cursor blink
-    (tests call `screen.observer.pump()` instead)."""
+    (tests call `screen.observer.pump()` instead). `themes` (default: `live`) installs the
+    crondeck themes and the remembered choice; a frozen test app can ask for them."""
 
     TITLE = "crondeck"
     ENABLE_COMMAND_PALETTE = True
@@ -68,7 +69,7 @@ class CrondeckApp(App[None]):
     def __init__(self, scheduler: Scheduler, *, config_path: str | Path | None = None,
                  clock: Clock | None = None, zone: tzinfo | None = None,
                  read_only: bool = False, read_only_reason: str = "",
-                 start: bool = True, live: bool = True) -> None:
+                 start: bool = True, live: bool = True, themes: bool | None = None) -> None:
         super().__init__()
         self.scheduler = scheduler
         self.clock = clock or scheduler.clock or SystemClock()
@@ -78,6 +79,7 @@ class CrondeckApp(App[None]):
         self.read_only_reason = read_only_reason or ("read-only" if read_only else "")
         self.start_scheduler = start and not read_only
         self.live = live
+        self.use_themes = live if themes is None else themes
         self._loop_task: asyncio.Task[None] | None = None
         self._quitting = False
         # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
@@ -105,7 +107,7 @@ class CrondeckApp(App[None]):
         return self.get_screen("dashboard")  # type: ignore[return-value]
 
     async def on_mount(self) -> None:
-        if self.live:  # frozen (test) apps keep Textual's default theme
+        if self.use_themes:  # frozen (test) apps keep Textual's default theme unless asked
             for problem in install_themes(self):
                 self.notify(problem, title="Theme skipped", severity="warning", timeout=10)
         dashboard = DashboardScreen(
@@ -168,9 +170,9 @@ class CrondeckApp(App[None]):
         editing.delete_selected(self, self.dashboard.table.selected)
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
-        yield from super().get_system_commands(screen)
-        if isinstance(screen, DashboardScreen):
-            yield from editing.system_commands(self)
+        # Textual's "Theme" is crondeck's "Change theme" (one entry, not two alike)
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Theme")
+        yield from editing.system_commands(self, dashboard=isinstance(screen, DashboardScreen))
 
     # -- quitting -------------------------------------------------------------------------
 

@@ -135,6 +135,9 @@ PART2_COMMANDS = (
 )
 
 
-def system_commands(app: Any) -> list[SystemCommand]:
+def system_commands(app: Any, *, dashboard: bool = True) -> list[SystemCommand]:
+    """The palette's part-2 commands: all of them on the dashboard; elsewhere only "Change
+    theme" (the job commands act on the dashboard's selection)."""
     return [SystemCommand(title, help_text, getattr(app, f"action_{action}"))
-            for title, help_text, action in PART2_COMMANDS]
+            for title, help_text, action in PART2_COMMANDS
+            if dashboard or action == "change_theme"]

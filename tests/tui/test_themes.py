@@ -247,3 +247,91 @@ def test_every_pane_is_clearly_delimited_in_every_shipped_theme(theme, make_app,
                 assert _contrast(border, background) >= 2.0, (theme, name, border.hex)
 
     asyncio.run(go())
+
+
+# -- the real app: `t` and the command palette ----------------------------------------------
+
+
+def _real_app(themes: bool = True):
+    """The crondeck app on the tests' fake clock, with its themes installed (as when live)."""
+    from conftest import START, build_scheduler
+
+    from crondeck.core.clock import FakeClock
+    from crondeck.tui.app import CrondeckApp
+
+    clock = FakeClock(START)
+    sched, _ = build_scheduler(clock)
+    return CrondeckApp(sched, clock=clock, start=False, live=False, themes=themes)
+
+
+async def _pick_theme(pilot, name: str) -> None:
+    """In the theme list Textual's palette shows: type the name, take the top hit."""
+    from textual.command import CommandPalette
+
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, CommandPalette)
+    await pilot.press(*name)
+    await pilot.pause(0.3)  # the palette searches in a worker
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+@pytest.fixture
+def xdg(tmp_path, monkeypatch):
+    """$XDG_CONFIG_HOME in tmp_path: where the app looks for user themes and its choice."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    return tmp_path / "cfg" / "crondeck" / "tui.toml"
+
+
+def test_t_in_the_app_switches_theme_and_the_next_start_remembers_it(xdg):
+    async def first():
+        app = _real_app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            assert app.theme == DEFAULT_THEME
+            await pilot.press("t")
+            await _pick_theme(pilot, "crondeck-light")
+            assert app.screen is app.dashboard  # the picker closed
+            assert app.theme == "crondeck-light"
+            assert app.current_theme.dark is False
+            # what the operator sees: the dashboard is painted with the light background
+            assert app.screen.styles.background.hex.upper() == \
+                app.available_themes["crondeck-light"].background.upper()
+        assert tomllib.loads(xdg.read_text()) == {"theme": "crondeck-light"}
+
+    async def second():
+        app = _real_app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            assert app.theme == "crondeck-light"
+
+    asyncio.run(first())
+    asyncio.run(second())
+
+
+def test_the_command_palette_changes_theme_in_the_app(xdg):
+    async def go():
+        app = _real_app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            await pilot.press("ctrl+p")
+            await _pick_theme(pilot, "Change theme")
+            await _pick_theme(pilot, "crondeck-high-contrast")
+            assert app.theme == "crondeck-high-contrast"
+            assert app.screen is app.dashboard
+        assert load_choice(xdg) == "crondeck-high-contrast"
+
+    asyncio.run(go())
+
+
+def test_the_palette_offers_one_theme_command_not_two(xdg):
+    """Textual's own "Theme" entry and crondeck's "Change theme" did the same thing."""
+    async def go():
+        app = _real_app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert titles.count("Change theme") == 1
+            assert "Theme" not in titles
+
+    asyncio.run(go())
