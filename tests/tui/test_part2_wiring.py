@@ -26,6 +26,14 @@ def make(tmp_path):
     return app, sched, path
 
 
+def row_text(table, job: str) -> str:
+    """The job table's row for `job` as drawn on screen (one line; fails if not shown)."""
+    rows = [table.render_line(y).text for y in range(table.size.height)]
+    mine = [r for r in rows if f" {job} " in f" {r} "]
+    assert len(mine) == 1, rows
+    return mine[0]
+
+
 def test_new_edit_delete_from_the_dashboard(tmp_path):
     app, sched, path = make(tmp_path)
 
@@ -50,8 +58,8 @@ def test_new_edit_delete_from_the_dashboard(tmp_path):
             table = app.dashboard.table
             assert "hourly-check" in table.order
             assert table.selected == "hourly-check"
-            lines = "\n".join(table.render_line(y).text for y in range(table.size.height))
-            assert "hourly-check" in lines and "in 6m 30s" in lines
+            before = row_text(table, "hourly-check")
+            assert "in 6m 30s" in before  # 09:05, from 08:58:30
             await pilot.press("e")
             await pilot.pause()
             editor = app.screen
@@ -61,6 +69,8 @@ def test_new_edit_delete_from_the_dashboard(tmp_path):
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert sched.jobs["hourly-check"].next_fire.isoformat() == "2025-03-03T09:00:00+00:00"
+            after = row_text(app.dashboard.table, "hourly-check")
+            assert "in 1m 30s" in after and "6m 30s" not in after  # what the operator sees
             await pilot.press("d")
             await pilot.pause()
             assert isinstance(app.screen, DeleteJobDialog)
