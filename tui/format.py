@@ -3,9 +3,12 @@ durations (`1m 05s`) and wall-clock times in the operator's zone. Pure functions
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, tzinfo
+from typing import Any
 
-__all__ = ["ago", "clock_time", "countdown", "duration", "money", "short_span", "token_count"]
+__all__ = ["ago", "clock_time", "compact_json", "countdown", "duration", "money", "short_span",
+           "token_count"]
 
 
 def short_span(seconds: float) -> str:
@@ -86,3 +89,10 @@ def token_count(tokens: int) -> str:
     if tokens < 1_000_000:
         return f"{tokens / 1000:.1f}k"
     return f"{tokens / 1_000_000:.1f}M"
+
+
+def compact_json(value: Any, limit: int = 60) -> str:
+    """A parsed output contract on one line (`{"count": 3}`), cut to `limit` characters with
+    `…`: history rows show it beside the run, the full value is in `history --json`."""
+    text = json.dumps(value, ensure_ascii=False, default=str)  # strings' newlines stay escaped
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"

@@ -1,4 +1,8 @@
-"""`crondeck history JOB`: the job's recent results (runs, skips, misses), newest first."""
+"""`crondeck history JOB`: the job's recent results (runs, skips, misses), newest first.
+
+DETAIL says why a slot did not run well, and for a run whose output contract captured JSON,
+that JSON (compact, cut to fit): the value a digest job exists to produce, so an operator
+sees it without `--json`."""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ import json
 import sys
 from typing import TextIO
 
+from crondeck.core.results import RunResult
+
+from ..format import compact_json
 from ._shared import (
     EXIT_BAD_CONFIG,
     EXIT_ERROR,
@@ -31,6 +38,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
     add_config_arg(p)
     p.set_defaults(func=run)
+
+
+DETAIL_WIDTH = 80
+
+
+def detail(result: RunResult, width: int = DETAIL_WIDTH) -> str:
+    """The reason, then the contract's JSON if any (`contract: {"count": 3}`), in `width`."""
+    reason = result.reason
+    if result.contract is None:
+        return reason[:width]
+    head = f"{reason}; contract: " if reason else "contract: "
+    return head + compact_json(result.contract, max(10, width - len(head)))
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -62,7 +81,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             f"{r.duration:.1f}s" if r.duration is not None else "-",
             "-" if r.exit_code is None else str(r.exit_code),
             r.run_id,
-            r.reason[:80],
+            detail(r),
         ])
     table(grid, out)
     if st is not None:

@@ -1,7 +1,9 @@
 """The history pane: skips, misses, failures and runs, newest first, with why.
 
 Rows are core `RunResult`s; the pane can be narrowed to one job. Enter posts `RunChosen`
-so the screen can open that run's output."""
+so the screen can open that run's output. A run whose output contract captured JSON shows
+it in the reason column (`contract: {"count": 3}`), compact and cut to the row: for a
+digest job that value is the point of the run."""
 
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ from textual.reactive import reactive
 
 from crondeck.core.results import RunResult, RunStatus
 
-from ..format import clock_time
+from ..format import clock_time, compact_json
 from ..model import LAST_GLYPH, STATUS_CLASSES
 from .lines import LineList
 
-__all__ = ["HistoryList", "describe"]
+__all__ = ["HistoryList", "describe", "with_contract"]
+
+CONTRACT_SHOWN = 200  # characters of contract JSON built per row (the row cuts it further)
 
 _STATUS_STYLE = {  # component classes coloured by the theme's $status-* variables
     "ok": "status--ok",
@@ -50,6 +54,19 @@ def describe(result: RunResult) -> tuple[str, str]:
     if result.manual:
         reason = f"{reason} (run now)" if reason else "(run now)"
     return word, reason
+
+
+def with_contract(result: RunResult, reason: str) -> str:
+    """The reason column with the JSON the output contract captured, if any. On an ok run
+    the value takes the place of the duration (the pane is narrow and the value is what the
+    run was for; the duration stays in details and `crondeck history`); on a failure the
+    reason stays first."""
+    if result.contract is None:
+        return reason
+    shown = f"contract: {compact_json(result.contract, CONTRACT_SHOWN)}"
+    if result.status is RunStatus.OK:
+        return f"{shown} (run now)" if result.manual else shown
+    return f"{reason}; {shown}" if reason else shown
 
 
 class HistoryList(LineList):
@@ -105,6 +122,7 @@ class HistoryList(LineList):
         r = self.items[index]
         when = r.finished_at or r.started_at or r.scheduled_for
         word, reason = describe(r)
+        reason = with_contract(r, reason)
         style: Style = self.style_of(_STATUS_STYLE.get(r.status.value, "line-list--dim"))
         text = Text()
         text.append(clock_time(when, self.zone, self._now()).rjust(8))

@@ -1,0 +1,67 @@
+"""The history pane shows what the unattended-run guard rails decided: the JSON an output
+contract captured (on the run's row) and slots skipped because the day's token budget is
+spent ("skipped (budget)", with the budget's reason)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from conftest import START, settle, text_of
+
+from crondeck.core.agents import RunContext
+from crondeck.core.clock import FakeClock
+from crondeck.core.scheduler import Scheduler
+from crondeck.tui.app import CrondeckApp
+from crondeck.tui.widgets.history import HistoryList
+
+
+def answer(text: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> Any:
+    """A model-like agent: answers `text` and reports the tokens it spent."""
+
+    async def agent(prompt: str, ctx: RunContext) -> str:
+        if prompt_tokens or completion_tokens:
+            ctx.add_usage(prompt_tokens, completion_tokens)
+        return text
+
+    return agent
+
+
+def make(sched: Scheduler, clock: FakeClock) -> CrondeckApp:
+    return CrondeckApp(sched, config_path="/srv/ops/crondeck.toml", clock=clock, zone=START.tzinfo,
+                       start=True, live=False)
+
+
+WIDE = (180, 36)  # the history pane shares the width with the output pane
+
+
+def test_an_ok_run_shows_the_json_its_output_contract_captured() -> None:
+    clock = FakeClock(START)
+    sched = Scheduler(clock=clock)
+    sched.add_job(answer('- a\n- b\n- c\nRESULT: {"count": 3}\n'), "digest", "@yearly",
+                  name="digest", tz="UTC", expect=r"RESULT: (?P<json>\{.*\})\s*$")
+    sched.add_job(answer("plain\n"), "plain", "@yearly", name="plain", tz="UTC")
+    long = "x" * 400
+    sched.add_job(answer(f'RESULT: {{"text": "{long}"}}\n'), "long", "@yearly", name="long",
+                  tz="UTC", expect=r"RESULT: (?P<json>\{.*\})\s*$")
+    app = make(sched, clock)
+
+    async def go() -> None:
+        async with app.run_test(size=WIDE) as pilot:
+            await settle(pilot)
+            for name in ("digest", "plain", "long"):
+                sched.run_now(name)
+                await settle(pilot)
+            history = app.dashboard.query_one(HistoryList)
+            assert [r.job for r in history.items] == ["long", "plain", "digest"]
+            shown = text_of(history)
+            digest = next(line for line in shown.splitlines() if " digest " in line)
+            assert "✓ ok" in digest and 'contract: {"count": 3} (run now)' in digest
+            plain = next(line for line in shown.splitlines() if " plain " in line)
+            assert "contract" not in plain
+            # a long value stays on its one row, cut with an ellipsis at the pane's edge
+            lng = [line for line in shown.splitlines() if "xxxx" in line]
+            assert len(lng) == 1 and 'contract: {"text": "xxx' in lng[0]
+            assert lng[0].rstrip(" │").endswith("…")
+
+    asyncio.run(go())
