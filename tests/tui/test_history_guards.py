@@ -11,6 +11,7 @@ from conftest import START, settle, text_of
 
 from crondeck.core.agents import RunContext
 from crondeck.core.clock import FakeClock
+from crondeck.core.results import RunStatus, SkipReason
 from crondeck.core.scheduler import Scheduler
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.widgets.history import HistoryList
@@ -63,5 +64,34 @@ def test_an_ok_run_shows_the_json_its_output_contract_captured() -> None:
             lng = [line for line in shown.splitlines() if "xxxx" in line]
             assert len(lng) == 1 and 'contract: {"text": "xxx' in lng[0]
             assert lng[0].rstrip(" │").endswith("…")
+
+    asyncio.run(go())
+
+
+def test_a_slot_past_the_daily_token_budget_shows_as_skipped_for_budget() -> None:
+    clock = FakeClock(START)
+    sched = Scheduler(clock=clock)
+    job = sched.add_job(answer("summary\n", 700, 400), "go", "@every 10s", name="digest",
+                        tz="UTC", daily_token_budget=1_000)
+    app = make(sched, clock)
+
+    async def go() -> None:
+        async with app.run_test(size=WIDE) as pilot:
+            await settle(pilot)
+            await clock.run_for(10)  # 08:58:40: spends 1,100 of 1,000 tokens
+            await settle(pilot)
+            await clock.run_for(10)  # 08:58:50: nothing left today
+            await settle(pilot)
+            statuses = [r.status for r in job.results]
+            assert statuses[:2] == [RunStatus.OK, RunStatus.SKIPPED]
+            assert job.results[1].skip_reason is SkipReason.BUDGET
+            history = app.dashboard.query_one(HistoryList)
+            newest = history.items[0]
+            assert newest.skip_reason is SkipReason.BUDGET
+            lines = text_of(history).splitlines()
+            assert lines[0].split() == ["TIME", "JOB", "STATUS", "REASON"]
+            line = lines[1]  # the newest row
+            assert "skipped (budget)" in line
+            assert "budget: 1,100 of 1,000 tokens used today" in line
 
     asyncio.run(go())
