@@ -57,6 +57,7 @@ class _Frames:
         self.app = app
         self.log: list[tuple[float, int, str]] = []  # (done at, table cursor, output's job)
         self.first: float | None = None
+        self._panes: list[Any] = []
         display = app._display
 
         def _display(screen: Any, renderable: Any) -> None:
@@ -69,10 +70,12 @@ class _Frames:
             now = time.perf_counter()
             if type(screen).__name__ != "DashboardScreen":
                 return
-            table = screen.query_one(JobTable)
+            if not self._panes:
+                self._panes = [screen.query_one(JobTable), screen.query_one(OutputPane)]
+            table, pane = self._panes
             if self.first is None and table.size.height and table.order:
                 self.first = now
-            self.log.append((now, table.cursor, _shown(screen.query_one(OutputPane))))
+            self.log.append((now, table.cursor, _shown(pane)))
 
         app._display = _display  # type: ignore[method-assign]
         self.work: list[float] = []  # seconds each frame took to lay out, render and write
