@@ -3,7 +3,9 @@
 Each test queues the replies it wants (`FakeLLM.queue(...)`): a streamed answer (chunked
 transfer encoding, like the real APIs), an error status with headers and body, a stream cut
 in the middle of a chunk, a slow stream, or one that waits for the test to release it. The
-server records every request (path, headers, JSON body) and notices clients that hang up.
+server records every request (path, headers, JSON body, when it arrived) and notices clients
+that hang up. `answer_stream`/`partial_stream` give either API's event sequence, so one test
+can be parametrized over both kinds of agent.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Request:
     path: str
     headers: dict[str, str]
     json: Any
+    at: float = 0.0  # time.monotonic() when the server had read it: retry gaps as it sees them
 
 
 def sse(data: Any, event: str | None = None) -> str:
@@ -82,8 +85,33 @@ def anthropic_stream(pieces: Iterable[str], input_tokens: int = 0,
     return out
 
 
-def error_body(message: str, kind: str = "invalid_request_error") -> bytes:
-    return json.dumps({"error": {"message": message, "type": kind}}).encode()
+def error_body(message: str, kind: str = "invalid_request_error", api: str = "openai") -> bytes:
+    """An error response body the way each API shapes it (Anthropic adds `"type": "error"`)."""
+    error = {"error": {"message": message, "type": kind}}
+    return json.dumps({"type": "error", **error} if api == "anthropic" else error).encode()
+
+
+KINDS = ("openai", "anthropic")
+ENDPOINTS = {"openai": "/chat/completions", "anthropic": "/messages"}
+
+
+def answer_stream(kind: str, pieces: Iterable[str], prompt_tokens: int = 0,
+                  completion_tokens: int = 0, *, end: bool = True) -> list[str]:
+    """A whole streamed answer in `kind`'s API; `end=False` leaves out its end marker
+    (`[DONE]`, `message_stop`), as a body that stops early would."""
+    if kind == "openai":
+        return openai_stream(pieces, prompt_tokens, completion_tokens, done=end)
+    events = anthropic_stream(pieces, prompt_tokens, completion_tokens)
+    return events if end else events[:-1]
+
+
+def partial_stream(kind: str, pieces: Iterable[str]) -> list[str]:
+    """The start of a streamed answer up to and including the text `pieces`, nothing after:
+    what has arrived when a stream is cut mid-answer."""
+    pieces = list(pieces)
+    if kind == "openai":
+        return openai_stream(pieces, done=False)[: 1 + len(pieces)]
+    return anthropic_stream(pieces)[: 3 + len(pieces)]
 
 
 class FakeLLM:
@@ -105,7 +133,7 @@ class FakeLLM:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
                 fake.requests.append(Request(self.path, dict(self.headers.items()),
-                                             json.loads(raw or b"null")))
+                                             json.loads(raw or b"null"), time.monotonic()))
                 try:
                     reply = fake.replies.get_nowait()
                 except queue.Empty:

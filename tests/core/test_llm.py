@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from email.utils import formatdate
 from typing import Any
 
 import pytest
 from llm_fake import (
+    ENDPOINTS,
+    KINDS,
     FakeLLM,
     Reply,
+    answer_stream,
     anthropic_stream,
     error_body,
     free_port,
     openai_stream,
+    partial_stream,
     sse,
 )
 
@@ -67,6 +73,19 @@ def openai(fake: FakeLLM, **kw: Any) -> OpenAIAgent:
                        retry_base=0.01, **kw)
 
 
+def model(kind: str, fake: FakeLLM, **kw: Any) -> ModelAgent:
+    """An agent of `kind` on the fake, with a tiny backoff (so a gap of a second or more
+    between two tries can only come from Retry-After)."""
+    cls = OpenAIAgent if kind == "openai" else AnthropicAgent
+    return cls(f"{kind}-test", base_url=fake.url, api_key_env="TEST_LLM_KEY",
+               retry_base=0.01, **kw)
+
+
+def gap(fake: FakeLLM, first: int = 0) -> float:
+    """Seconds between two requests' arrivals, as the server saw them."""
+    return fake.requests[first + 1].at - fake.requests[first].at
+
+
 def test_openai_streams_each_delta_as_it_arrives_and_records_usage(fake: FakeLLM) -> None:
     release = threading.Event()
     fake.queue(Reply(events=openai_stream(["Hel", "lo, ", "world!"], 12, 5), hold=release))
@@ -107,14 +126,17 @@ def test_anthropic_streams_text_deltas_and_usage(fake: FakeLLM) -> None:
     assert request.json["messages"] == [{"role": "user", "content": "Say hello."}]
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("status", [401, 403])
-def test_authentication_errors_name_the_variable_never_the_key(fake: FakeLLM,
+def test_authentication_errors_name_the_variable_never_the_key(fake: FakeLLM, kind: str,
                                                                status: int) -> None:
-    fake.queue(Reply(status, body=error_body(f"Incorrect API key provided: {KEY}")))
-    result = run(openai(fake))
+    fake.queue(Reply(status, body=error_body(f"Incorrect API key provided: {KEY}",
+                                             "authentication_error", kind)))
+    result = run(model(kind, fake))
     assert result.status is RunStatus.FAILED
-    assert result.error.startswith("authentication: check $TEST_LLM_KEY")
-    assert f"HTTP {status}" in result.error and KEY not in result.error
+    assert result.error == (f"authentication: check $TEST_LLM_KEY (HTTP {status} from "
+                            f"{fake.url}{ENDPOINTS[kind]})")
+    assert KEY not in result.error and KEY not in result.output_tail
     assert len(fake.requests) == 1  # never retried
 
 
@@ -127,29 +149,71 @@ def test_a_missing_key_variable_fails_before_any_request(fake: FakeLLM,
     assert fake.requests == []
 
 
-def test_429_honours_retry_after_then_succeeds(fake: FakeLLM) -> None:
-    fake.queue(Reply(429, headers={"Retry-After": "0"}, body=error_body("slow down")),
-               Reply(503, body=error_body("overloaded")),
-               Reply(events=openai_stream(["ok"], 3, 1)))
+@pytest.mark.parametrize("kind", KINDS)
+def test_429_and_5xx_are_retried_then_succeed(fake: FakeLLM, kind: str) -> None:
+    fake.queue(Reply(429, headers={"Retry-After": "0"},
+                     body=error_body("slow down", "rate_limit_error", kind)),
+               Reply(503, body=error_body("overloaded", "api_error", kind)),
+               Reply(529, body=error_body("Overloaded", "overloaded_error", kind)),
+               Reply(events=answer_stream(kind, ["ok"], 3, 1)))
+    result = run(model(kind, fake))
+    assert result.ok, result.error
+    assert result.output_tail == "ok\n" and result.usage == Usage(3, 1)
+    assert len(fake.requests) == 4
+    assert all(r.json == fake.requests[0].json for r in fake.requests)  # the same question
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retry_after_in_seconds_is_waited_for(fake: FakeLLM, kind: str) -> None:
+    fake.queue(Reply(429, headers={"Retry-After": "1"},
+                     body=error_body("slow down", "rate_limit_error", kind)),
+               Reply(events=answer_stream(kind, ["ok"])))
+    result = run(model(kind, fake))
+    assert result.ok, result.error
+    assert gap(fake) >= 1.0  # the backoff alone would have retried after 0.01 s
+
+
+def test_retry_after_as_an_http_date_is_waited_for(fake: FakeLLM) -> None:
+    # HTTP dates have whole seconds: "3 s from now" is 2 to 3 s after the request arrives.
+    fake.queue(Reply(503, headers={"Retry-After": formatdate(time.time() + 3, usegmt=True)},
+                     body=error_body("maintenance")),
+               Reply(events=openai_stream(["back"])))
     result = run(openai(fake))
-    assert result.ok and result.output_tail == "ok\n"
-    assert len(fake.requests) == 3
+    assert result.ok, result.error
+    assert gap(fake) >= 1.5
 
 
-def test_retry_after_beyond_the_run_timeout_fails_at_once(fake: FakeLLM) -> None:
-    fake.queue(Reply(429, headers={"Retry-After": "3600"}, body=error_body("quota")))
-    result = run(openai(fake), timeout=30)
+def test_a_retry_after_date_in_the_past_retries_at_once(fake: FakeLLM) -> None:
+    fake.queue(Reply(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+                     body=error_body("slow down")),
+               Reply(events=openai_stream(["ok"])))
+    result = run(openai(fake))
+    assert result.ok, result.error
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("retry_after", ["3600", "5", "in-date"])
+def test_retry_after_beyond_the_run_timeout_fails_at_once(fake: FakeLLM,
+                                                          retry_after: str) -> None:
+    """Failed with the reason, not left to sleep until the timeout kills it (that would be
+    `timed_out` with no word about the rate limit)."""
+    if retry_after == "in-date":
+        retry_after = formatdate(time.time() + 600, usegmt=True)
+    fake.queue(Reply(429, headers={"Retry-After": retry_after}, body=error_body("quota")))
+    result = run(openai(fake), timeout=3)
     assert result.status is RunStatus.FAILED
     assert "rate limited (HTTP 429)" in result.error and "past the run's timeout" in result.error
     assert "quota" in result.error and len(fake.requests) == 1
 
 
-def test_server_errors_are_retried_a_few_times_then_fail(fake: FakeLLM) -> None:
-    fake.queue(*[Reply(500, body=error_body("boom")) for _ in range(3)])
-    result = run(openai(fake, max_retries=2))
+@pytest.mark.parametrize("kind", KINDS)
+def test_server_errors_are_retried_a_few_times_then_fail(fake: FakeLLM, kind: str) -> None:
+    fake.queue(*[Reply(500, body=error_body("boom", "api_error", kind)) for _ in range(3)])
+    result = run(model(kind, fake, max_retries=2))
     assert result.status is RunStatus.FAILED
-    assert result.error == (f"server error (HTTP 500) from {fake.url}/chat/completions, "
+    assert result.error == (f"server error (HTTP 500) from {fake.url}{ENDPOINTS[kind]}, "
                             "still after 3 attempts: boom")
+    assert len(fake.requests) == 3
 
 
 def test_other_client_errors_fail_with_the_api_message(fake: FakeLLM) -> None:
@@ -172,32 +236,45 @@ def test_unknown_host_fails_with_the_url() -> None:
     assert result.error.startswith("cannot connect to http://no-such-host.invalid/v1/")
 
 
-def test_a_stream_cut_mid_answer_fails_and_keeps_the_partial_output(fake: FakeLLM) -> None:
-    fake.queue(Reply(events=openai_stream(["The first half"], done=False)[:2], cut=True))
-    result = run(openai(fake))
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_stream_cut_mid_answer_fails_and_keeps_the_partial_output(fake: FakeLLM,
+                                                                   kind: str) -> None:
+    fake.queue(Reply(events=partial_stream(kind, ["The first ", "half"]), cut=True))
+    result = run(model(kind, fake))
     assert result.status is RunStatus.FAILED
-    assert result.error.startswith(f"stream cut mid-answer from {fake.url}/chat/completions")
-    assert "14 characters of partial answer kept" in result.error
+    assert result.error.startswith(f"stream cut mid-answer from {fake.url}{ENDPOINTS[kind]}")
+    assert result.error.endswith("(14 characters of partial answer kept)")
     assert result.output_tail == "The first half"
+    assert len(fake.requests) == 1  # half an answer is not retried: it may have cost tokens
 
 
-def test_a_body_that_ends_without_the_end_marker_is_a_cut_too(fake: FakeLLM) -> None:
-    fake.queue(Reply(events=openai_stream(["almost"], done=False)))
-    result = run(openai(fake))
-    assert result.status is RunStatus.FAILED and "end marker" in result.error
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_body_that_ends_without_the_end_marker_is_a_cut_too(fake: FakeLLM, kind: str) -> None:
+    fake.queue(Reply(events=answer_stream(kind, ["almost"], end=False)))
+    result = run(model(kind, fake))
+    assert result.status is RunStatus.FAILED
+    assert result.error.startswith(f"stream cut mid-answer from {fake.url}{ENDPOINTS[kind]}")
+    assert "end marker" in result.error
     assert result.output_tail == "almost"
 
 
-def test_malformed_json_fails_with_the_offending_line_truncated(fake: FakeLLM) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_malformed_json_fails_with_the_offending_line_truncated(fake: FakeLLM,
+                                                               kind: str) -> None:
     garbage = "{not json " + "x" * 1000
-    fake.queue(Reply(events=[*openai_stream(["fine "], done=False)[:2], f"data: {garbage}\n\n",
-                             *openai_stream(["never shown"])]))
-    result = run(openai(fake))
+    head = partial_stream(kind, ["fine "])
+    named = "event: content_block_delta\n" if kind == "anthropic" else ""
+    fake.queue(Reply(events=[*head, f"{named}data: {garbage}\n\n",
+                             *answer_stream(kind, ["never shown"])]))
+    result = run(model(kind, fake))
     assert result.status is RunStatus.FAILED
-    assert "malformed JSON in the stream" in result.error
+    assert result.error.startswith(f"malformed JSON in the stream from {fake.url}"
+                                   f"{ENDPOINTS[kind]} (line ")
     assert garbage[:200] + "… (1,010 characters)" in result.error
     assert garbage not in result.error
+    assert result.error.endswith("(5 characters of partial answer kept)")
     assert result.output_tail == "fine "
+    assert "never shown" not in result.output_tail
 
 
 def test_an_error_event_mid_stream_fails_with_its_message(fake: FakeLLM) -> None:
