@@ -261,3 +261,59 @@ def test_panes_grow_to_show_every_row_when_an_empty_expression_becomes_valid():
         assert fires.size.height >= 11  # header + 10 fires
 
     run(BuilderApp(""), steps)
+
+
+def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_be_used(
+        tmp_path):
+    """`0 0 30 2 *` parses field by field but can never fire: the builder says so right under
+    the day of month, in the error style, and from the editor it cannot be put into the job."""
+    from hosts import EditorApp, open_test_deck
+    from textual.color import Color
+    from textual.widgets import Button, Input
+
+    deck = open_test_deck(tmp_path)
+    app = EditorApp(deck, "disk")
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            editor = app.screen
+            await pilot.press("ctrl+b")
+            await pilot.pause()
+            builder = app.screen
+            assert isinstance(builder, CronBuilderScreen) and builder.use_mode
+            box = builder.query_one("#expr", Input)
+            await pilot.press("end", "ctrl+u", *"0 0 30 2 *")
+            await pilot.pause()
+            line = builder.query_one(ErrorLine)
+            # right under the input: the caret under "30", then the whole message (wrapped
+            # when the input is too narrow for it, never cut off), in the error colour
+            assert line.region.y == box.region.bottom
+            drawn = [line.render_line(y).text.rstrip() for y in range(line.size.height)]
+            assert drawn[0] == "    ^^"  # "0 0 " before "30"
+            assert " ".join(" ".join(drawn[1:]).split()) == (
+                "✗ day-of-month: this expression can never fire: day 30 never occurs in "
+                "February")
+            cross = next(seg for seg in line.render_line(1) if "✗" in seg.text)
+            drawn_rgb = cross.style.color.triplet
+            theme_rgb = Color.parse(app.current_theme.error).rgb
+            assert all(abs(a - b) <= 2 for a, b in zip(drawn_rgb, theme_rgb, strict=True))
+            assert box.has_class("-invalid")
+            assert "no fires" in shown(builder.query_one(FiresView))
+            # "Use" is unavailable: the button, ctrl+s and enter all leave the job alone
+            assert builder.query_one("#use", Button).disabled
+            assert builder.check_action("use", ()) is None  # shown dimmed in the footer
+            await pilot.press("ctrl+s")
+            await pilot.press("enter")
+            await pilot.click("#use")
+            await pilot.pause()
+            assert app.screen is builder
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is editor
+            assert editor.query_one("#schedule", Input).value == "*/15 * * * *"
+
+    try:
+        asyncio.run(go())
+    finally:
+        deck.close()

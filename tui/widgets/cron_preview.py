@@ -30,7 +30,7 @@ class ErrorLine(Static):
 
     `error` is set by the screen; `shift` is how far the input's text is scrolled."""
 
-    error: reactive[CronError | None] = reactive(None, always_update=True)
+    error: reactive[CronError | None] = reactive(None, always_update=True, layout=True)
     shift: reactive[int] = reactive(0)
     ok_text: reactive[str] = reactive("")
 
@@ -43,9 +43,15 @@ class ErrorLine(Static):
             return Content.from_markup("[$error]✗ " + escape(str(err)) + "[/]")
         col = max(0, err.column - self.shift)
         caret = " " * col + "^" * err.length
+        message = "✗ " + str(err)
+        # A long message ("can never fire: day 30 never occurs in February") starts at the
+        # left edge when it would not fit after the caret's column, and wraps below (the
+        # widget grows) rather than being cut off: the caret already points at the column.
+        width = self.content_size.width
+        indent = col if not width or col + len(message) <= width else 0
         return Content.from_markup(
-            "[bold $error]" + escape(caret) + "[/]\n[$error]" + " " * col + "✗ "
-            + escape(str(err)) + "[/]"
+            "[bold $error]" + escape(caret) + "[/]\n[$error]" + " " * indent
+            + escape(message) + "[/]"
         )
 
 
