@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from llm_fake import free_port
 
+from crondeck.core.agents import RunContext
 from crondeck.core.clock import FakeClock
 from crondeck.core.events import Event, NotificationFailed, NotificationSent
 from crondeck.core.notify import NotifySpec
@@ -187,3 +188,57 @@ def test_spec_validation() -> None:
         NotifySpec(webhook="http://x", on=("failed",))
     with pytest.raises(ValueError, match="needs a command or a webhook"):
         NotifySpec()
+
+
+def timed_out_run(spec: NotifySpec) -> tuple[RunResult, list[Event]]:
+    """A job that prints a line and then hangs past its 5 s timeout (fake time), once;
+    returns its result and the notification events once deliveries are done."""
+    events: list[Event] = []
+
+    async def main() -> RunResult:
+        async def hangs(prompt: str, ctx: RunContext) -> None:
+            ctx.emit("fetched 3 feeds, summarising\n", "stdout")
+            await asyncio.Event().wait()
+
+        clock = FakeClock(T0)
+        s = Scheduler(clock=clock)
+        s.add_listener(lambda e: events.append(e)
+                       if isinstance(e, NotificationSent | NotificationFailed) else None)
+        job = s.add_job(hangs, "go", "@yearly", name="digest", tz="UTC", timeout=5,
+                        notify=spec)
+        handle = s.run_now(job)
+        await clock.run_for(6)
+        result = await asyncio.wait_for(handle.wait(), 30)
+        await s.notifier.drain(30)
+        return result
+
+    return asyncio.run(main()), events
+
+
+def test_a_timed_out_run_reaches_the_webhook_as_timed_out_by_default(hook: Hook) -> None:
+    result, events = timed_out_run(NotifySpec(webhook=hook.url))  # default `on`
+    assert result.status is RunStatus.TIMED_OUT
+    [(headers, body)] = hook.received
+    assert headers["Content-Type"] == "application/json"
+    data = json.loads(body)
+    assert data["event"] == "timed_out" and data["status"] == "timed_out"
+    assert data["job"] == "digest" and data["run_id"] == result.run_id
+    assert data["reason"] == "timed out after 5s"
+    assert data["duration"] == 5.0
+    assert data["output_tail"] == "fetched 3 feeds, summarising\n"
+    [sent] = events
+    assert isinstance(sent, NotificationSent) and sent.event == "timed_out"
+
+
+def test_a_timed_out_run_reads_as_timed_out_in_chat_payloads(hook: Hook) -> None:
+    timed_out_run(NotifySpec(webhook=hook.url, format="ntfy"))
+    [(headers, body)] = hook.received
+    assert headers["Title"] == "crondeck: digest timed out"
+    assert headers["Priority"] == "high"
+    assert body.decode().startswith("timed out after 5s\nfetched 3 feeds")
+
+
+def test_a_timeout_is_not_a_failure_for_on(hook: Hook) -> None:
+    result, events = timed_out_run(NotifySpec(webhook=hook.url, on=("failure",)))
+    assert result.status is RunStatus.TIMED_OUT
+    assert hook.received == [] and events == []
