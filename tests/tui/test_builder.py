@@ -317,3 +317,24 @@ def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_b
         asyncio.run(go())
     finally:
         deck.close()
+
+
+def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
+    """Opened empty (from the dashboard): a hint, not "✗ empty expression"; typing and then
+    clearing the expression is an error like any other."""
+    app = BuilderApp("", use=True)
+
+    async def steps(pilot, screen):
+        line, box = screen.query_one(ErrorLine), screen.query_one("#expr")
+        assert shown(line) == "type a cron expression, or pick a preset below"
+        assert "✗" not in shown(line) and not box.has_class("-invalid")
+        assert screen.query_one("#use").disabled  # nothing to use yet
+        await pilot.press("5")
+        await pilot.pause()
+        assert "type a cron expression" not in shown(line)
+        await pilot.press("backspace")
+        await pilot.pause()
+        assert shown(line).startswith("✗ empty expression")
+        assert box.has_class("-invalid")
+
+    run(app, steps)

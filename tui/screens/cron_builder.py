@@ -31,6 +31,7 @@ from ..widgets.cron_preview import ErrorLine, FieldsView, FiresView, WarningsVie
 __all__ = ["CronBuilderScreen"]
 
 DEFAULT_FIRES = 10
+EMPTY_HINT = "type a cron expression, or pick a preset below"
 _ZONES: list[str] | None = None
 
 
@@ -71,6 +72,9 @@ class CronBuilderScreen(Screen[str | None]):
         self.n_fires = fires
         self.live = live
         self.result: Preview | None = None
+        # Opened empty, nothing typed yet: a hint, not an error. Once the operator has typed
+        # (or the builder opened on an expression), clearing it is an error like any other.
+        self.typed = bool(expression.strip())
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -162,8 +166,10 @@ class CronBuilderScreen(Screen[str | None]):
         error_line = self.query_one(ErrorLine)
         error_line.shift = int(expr_box.scroll_x)
         error_line.ok_text = f"means {p.expanded}" if p.expanded else "valid"
-        error_line.error = p.error
-        expr_box.set_class(not p.ok, "-invalid")
+        untouched = not self.typed and not self.expression.strip() and self._zone() is not None
+        error_line.hint = EMPTY_HINT if untouched else ""
+        error_line.error = None if untouched else p.error
+        expr_box.set_class(not p.ok and not untouched, "-invalid")
         desc = self.query_one("#description", Static)
         desc.update(p.description if p.ok else "")
         self.query_one(FieldsView).rows = p.fields
@@ -186,7 +192,9 @@ class CronBuilderScreen(Screen[str | None]):
 
     @on(Input.Changed, "#expr")
     @on(Input.Changed, "#zone")
-    def _input_changed(self) -> None:
+    def _input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "expr" and event.value.strip():
+            self.typed = True
         self.recompute()
 
     @on(Input.Changed, "#n")

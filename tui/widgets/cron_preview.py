@@ -28,14 +28,19 @@ _KIND_STYLE = {"or": "$warning", "dst": "$accent", "step": "$warning"}
 class ErrorLine(Static):
     """A caret under the offending column of the expression, then the engine's message.
 
-    `error` is set by the screen; `shift` is how far the input's text is scrolled."""
+    `error` is set by the screen; `shift` is how far the input's text is scrolled. `hint`,
+    when set (and no error), is shown muted instead: what to do in a builder opened empty,
+    where an "✗ empty expression" would scold the operator before they have typed."""
 
     error: reactive[CronError | None] = reactive(None, always_update=True, layout=True)
     shift: reactive[int] = reactive(0)
     ok_text: reactive[str] = reactive("")
+    hint: reactive[str] = reactive("")
 
     def render(self) -> Content:
         err = self.error
+        if err is None and self.hint:
+            return Content.from_markup("[dim]" + escape(self.hint) + "[/]")
         if err is None:
             return Content.from_markup("[$success]✓ " + escape(self.ok_text) + "[/]"
                                        if self.ok_text else "")
