@@ -302,3 +302,76 @@ def test_dst_differences_are_stated_in_the_timer() -> None:
         'timezone = "America/New_York"\n', "/srv/crondeck.toml"), now=NOW)
     assert ("2026-11-01 (America/New_York): 01:00, 01:30 happen twice (DST ends): crondeck "
             "runs both times, the systemd timer only the first time") in wild.warnings[0]
+
+
+# --- disabled jobs ---------------------------------------------------------------------------
+
+_WITH_DISABLED = """\
+[[jobs]]
+name = "on"
+command = "true"
+schedule = "0 9 * * *"
+timezone = "UTC"
+
+[[jobs]]
+name = "off"
+command = "true"
+schedule = "30 8 * * *"
+timezone = "UTC"
+enabled = false
+catchup = "all"
+
+[[jobs]]
+name = "off-odd"
+command = "true"
+schedule = "@every 7m"
+enabled = false
+"""
+
+
+def _disabled_config(tmp_path: Path):
+    path = tmp_path / "crondeck.toml"
+    path.write_text(_WITH_DISABLED)
+    return load_config(path)
+
+
+def test_crontab_comments_disabled_jobs_out_and_says_why(tmp_path: Path) -> None:
+    result = export_crontab(_disabled_config(tmp_path), command=["crondeck"],
+                            config_path="/j.toml")
+    text = result.files["crontab"]
+    live = [ln for ln in text.splitlines() if ln and not ln.startswith(("#", "SHELL", "CRON"))]
+    assert live == ["0 9 * * * crondeck --config /j.toml exec on"]
+    assert "# disabled in crondeck (enabled = false), not run: 30 8 * * * crondeck " \
+           "--config /j.toml exec off" in text
+    # a schedule cron cannot say is no refusal when the job never runs
+    assert "# off-odd: disabled (enabled = false), not exported" in text
+    assert result.refused == [] and result.disabled == ["off", "off-odd"]
+    assert not any("'off'" in w for w in result.warnings)  # its catchup does not matter
+
+
+@pytest.mark.parametrize("target", ["systemd", "k8s"])
+def test_systemd_and_k8s_generate_nothing_for_disabled_jobs(tmp_path: Path, target: str) -> None:
+    config = _disabled_config(tmp_path)
+    if target == "systemd":
+        result = export_systemd(config, command=["/usr/bin/crondeck"], now=NOW)
+        assert sorted(result.files) == ["crondeck-on.service", "crondeck-on.timer"]
+    else:
+        result = export_k8s(config, now=NOW)
+        docs = list(yaml.safe_load_all(result.files["crondeck.yaml"]))
+        assert [d["metadata"]["name"] for d in docs if d["kind"] == "CronJob"] == ["on"]
+    assert result.disabled == ["off", "off-odd"] and result.refused == []
+
+
+def test_cli_summary_lists_disabled_jobs_and_exits_0(tmp_path: Path, capsys) -> None:
+    jobs = tmp_path / "crondeck.toml"
+    jobs.write_text(_WITH_DISABLED)
+    out = tmp_path / "units"
+    assert main(["--config", str(jobs), "export", "systemd", "--out", str(out),
+                 "--crondeck", "/usr/bin/crondeck"]) == 0
+    err = capsys.readouterr().err
+    assert "disabled: job 'off' is switched off (enabled = false): not exported" in err
+    assert "disabled: job 'off-odd' is switched off" in err
+    assert not (out / "crondeck-off.timer").exists()
+    assert main(["--config", str(jobs), "export", "crontab", "--crondeck", "crondeck"]) == 0
+    assert "job 'off' is switched off (enabled = false): written commented out" in \
+        capsys.readouterr().err

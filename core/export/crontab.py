@@ -32,7 +32,8 @@ def export_crontab(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
                    config_path: str | None = None, paused: Collection[str] = ()
                    ) -> ExportResult:
     """A crontab (for cronie: it reads `CRON_TZ=`). Paused jobs are written commented out;
-    refused jobs are listed in `refused` and left out."""
+    disabled jobs (`enabled = false`) too, with a comment saying so, and are listed in
+    `disabled`; refused jobs are listed in `refused` and left out."""
     result = ExportResult(TARGET)
     path = config_path or str(config.path)
     lines = [
@@ -48,6 +49,10 @@ def export_crontab(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
         try:
             fields, tz = cron_fields(plan.schedule, TARGET)
         except ScheduleRefused as exc:
+            if not plan.enabled:  # never runs anyway: nothing to refuse, nothing to fix
+                result.disabled.append(plan.name)
+                lines += ["", f"# {plan.name}: disabled (enabled = false), not exported"]
+                continue
             result.refused.append(Refusal(plan.name, TARGET, exc.why, exc.fix))
             continue
         opts = plan.options
@@ -60,7 +65,7 @@ def export_crontab(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
                            "the previous one is going)")
         if opts.max_runs is not None or opts.until is not None:
             caveats.append("max_runs/until (remove the line when the job is done)")
-        if caveats:
+        if caveats and plan.enabled:  # a job that never runs: the differences do not matter
             result.warn(plan.name, "cron does not honour " + "; ".join(caveats))
         if tz.key != zone:
             zone = tz.key
@@ -69,7 +74,10 @@ def export_crontab(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
         argv = exec_argv(command, path, plan.name)
         entry = f"{fields} {shell_line(argv).replace('%', chr(92) + '%')}"
         lines.append(f"# {plan.name}: {plan.spec.schedule} - {describe}")
-        if plan.name in paused:
+        if not plan.enabled:
+            result.disabled.append(plan.name)
+            lines.append(f"# disabled in crondeck (enabled = false), not run: {entry}")
+        elif plan.name in paused:
             result.warn(plan.name, "paused in crondeck: its line is commented out")
             lines.append(f"# paused in crondeck: {entry}")
         else:

@@ -131,8 +131,9 @@ def _cronjob(config: Config, plan: JobPlan, name: str, schedule: str, zone: str,
 def export_k8s(config: Config, options: K8sOptions | None = None, *,
                config_text: str | None = None, paused: Collection[str] = (),
                now: datetime | None = None) -> ExportResult:
-    """`crondeck.yaml`: the ConfigMap and the CronJobs. `config_text` is the jobs file as
-    it should appear in the ConfigMap (default: read from `config.path`)."""
+    """`crondeck.yaml`: the ConfigMap and the CronJobs (none for a disabled job: listed in
+    `disabled`). `config_text` is the jobs file as it should appear in the ConfigMap
+    (default: read from `config.path`)."""
     opts = options or K8sOptions()
     result = ExportResult(TARGET)
     now = now or datetime.now(UTC)
@@ -143,6 +144,9 @@ def export_k8s(config: Config, options: K8sOptions | None = None, *,
     docs: list[dict[str, Any]] = [configmap]
     names = unique_names([j.name for j in config.jobs], _DNS_UNSAFE, lower=True, max_len=52)
     for plan in plan_jobs(config):
+        if not plan.enabled:  # crondeck never fires it: no CronJob (listed in the summary)
+            result.disabled.append(plan.name)
+            continue
         try:
             schedule, tz = cron_fields(plan.schedule, TARGET, k8s=True)
         except ScheduleRefused as exc:

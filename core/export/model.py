@@ -67,12 +67,15 @@ class Refusal:
 
 @dataclass
 class ExportResult:
-    """Files by name (relative to --out), warnings worth reading, and refused jobs."""
+    """Files by name (relative to --out), warnings worth reading, refused jobs, and the
+    jobs left out because they are switched off (`enabled = false`: crondeck never fires
+    them, so neither should the target; not a refusal, nothing to fix)."""
 
     target: str
     files: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
 
     def warn(self, job: str, message: str) -> str:
         """Record a warning about `job`; returns the message for a comment in the output."""
@@ -82,12 +85,14 @@ class ExportResult:
 
 @dataclass(frozen=True)
 class JobPlan:
-    """One job as the exporters see it: spec, parsed schedule, zone and effective options."""
+    """One job as the exporters see it: spec, parsed schedule, zone and effective options;
+    `enabled` False for a job switched off (its own key or [defaults]')."""
 
     spec: JobSpec
     schedule: CronExpr | Every
     zone: ZoneInfo
     options: JobOptions
+    enabled: bool = True
 
     @property
     def name(self) -> str:
@@ -110,7 +115,7 @@ def plan_jobs(config: Config) -> list[JobPlan]:
     for job in config.jobs:
         zone = config.zone(job)
         plans.append(JobPlan(job, parse(job.schedule, zone), zone,
-                             effective_options(config, job)))
+                             effective_options(config, job), config.enabled(job)))
     return plans
 
 

@@ -289,12 +289,16 @@ def export_systemd(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
     """A `.service` and `.timer` per job. `command` runs crondeck (systemd wants an absolute
     path); `config_path` is the jobs file as the units should name it; `now` anchors the
     year of DST warnings (default: now); `paused` names jobs paused in crondeck's state.
-    Jobs refused (a schedule systemd cannot say) are listed in `refused`, not exported."""
+    Jobs refused (a schedule systemd cannot say) are listed in `refused`, not exported;
+    disabled jobs (`enabled = false`) in `disabled`, not exported either."""
     result = ExportResult(TARGET)
     now = now or datetime.now(UTC)
     path = config_path or str(config.path)
     names = unique_names([j.name for j in config.jobs], _UNIT_UNSAFE)
     for plan in plan_jobs(config):
+        if not plan.enabled:  # crondeck never fires it: no units (listed in the summary)
+            result.disabled.append(plan.name)
+            continue
         try:
             calendars = on_calendar(plan.schedule)
         except ScheduleRefused as exc:

@@ -112,6 +112,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"warning: {warning}", file=err)
     for refusal in result.refused:
         print(f"refused: {refusal}", file=err)
+    for name in result.disabled:  # enabled = false: crondeck never fires it, nor should cron
+        how = "written commented out" if args.target == "crontab" else "not exported"
+        print(f"disabled: job {name!r} is switched off (enabled = false): {how}", file=err)
     if args.out is not None:
         names = ", ".join(result.files)
         print(f"crondeck export: wrote {names} to {os.path.abspath(args.out)}", file=err)
