@@ -31,6 +31,7 @@ from crondeck.core.zones import local_zone
 
 from . import editing
 from .deck_watch import INTERVAL, DeckWatcher
+from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
 from .themes import install_themes, status_variable_defaults
@@ -174,6 +175,8 @@ class CrondeckApp(App[None]):
         # Textual's "Theme" is crondeck's "Change theme" (one entry, not two alike)
         yield from (c for c in super().get_system_commands(screen) if c.title != "Theme")
         yield from editing.system_commands(self, dashboard=isinstance(screen, DashboardScreen))
+        if isinstance(screen, DashboardScreen):  # every dashboard key, labelled by state
+            yield from dashboard_commands.system_commands(screen)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
