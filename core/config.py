@@ -9,6 +9,8 @@ version as `crondeck.toml.bak` (tomli-w does not preserve comments).
 from __future__ import annotations
 
 import difflib
+import shlex
+import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,48 @@ def save_config(config: Config, path: str | Path | None = None) -> Path | None:
     text = config.dumps()
     parse_config(text, target)  # never write a file crondeck itself would refuse to load
     return save_with_backup(target, text.encode("utf-8"))
+
+
+# Words /bin/sh runs itself (builtins, keywords): `pre_run = "test -f x"`, `command = "cd
+# sub && make"` start with no program file to look for.
+_SHELL_WORDS = frozenset((
+    "!", ".", ":", "[", "[[", "{", "(", "alias", "bg", "break", "builtin", "case", "cd",
+    "command", "continue", "echo", "eval", "exec", "exit", "export", "false", "fg", "for",
+    "function", "getopts", "hash", "if", "jobs", "kill", "local", "printf", "pwd", "read",
+    "readonly", "return", "set", "shift", "source", "test", "time", "times", "trap", "true",
+    "type", "ulimit", "umask", "unalias", "unset", "until", "wait", "while"))
+
+
+def missing_program(command: str | list[str], dirs: list[Path],
+                    path_env: str | None = None) -> str | None:
+    """The program `command` would start, when it is nowhere to be found: not a shell word,
+    not on PATH (`path_env`, default this process's), and, for a path (`scripts/x.sh`), no
+    such file in any of `dirs` (the jobs file's directory, the job's cwd). A bare name is
+    looked up on PATH only, as the shell and exec do. None when found, or when the shell
+    decides (expansions, redirections). A string is a shell command: its first word after
+    any `VAR=value`; a list is an argv."""
+    if isinstance(command, list):
+        first = command[0] if command else ""
+    else:
+        try:
+            words = shlex.split(command, comments=True)
+        except ValueError:
+            return None  # unbalanced quotes: the shell will say
+        while words and "=" in words[0] and not words[0].startswith("="):
+            words = words[1:]  # FOO=1 cmd
+        if not words or words[0] in _SHELL_WORDS:
+            return None
+        first = words[0]
+        if any(ch in first for ch in "$`*?;|&<>(){}~"):
+            return None
+    if not first:
+        return None
+    if "/" not in first:
+        return None if shutil.which(first, path=path_env) is not None else first
+    path = Path(first)
+    if path.is_absolute():
+        return None if path.exists() else first
+    return None if any((d / path).exists() for d in dirs) else first
 
 
 class _Validator:
@@ -217,6 +261,10 @@ class _Validator:
                 self.problem(f"{key} only applies to model agents (kind = \"openai\" or "
                              "\"anthropic\")", *where, key, key=key)
         values["kind"] = kind
+        if kind == "command" and "command" in values:
+            self.check_program("command", values["command"], where, job=None,
+                               cwd=values.get("cwd"), env=values.get("env", {}),
+                               label=f"agents.{name}.command")
         return AgentSpec(name=name, **values)
 
     def no_keys_in_toml(self, data: dict[str, Any], where: tuple[str | int, ...],
@@ -282,7 +330,35 @@ class _Validator:
             return None
         job = JobSpec(policy=policy, **values)
         self.check_schedule(values, policy, cfg, where, label)
+        for key in ("command", "pre_run"):
+            if values.get(key) is not None:
+                self.check_program(key, values[key], where, job=label, cwd=job.cwd,
+                                   env=job.env)
         return job
+
+    def check_program(self, key: str, command: str | list[str], where: tuple[str | int, ...],
+                      *, job: str | None, cwd: str | None, env: dict[str, str],
+                      label: str | None = None) -> None:
+        """A warning, not a problem, when the program cannot be found: it may be installed
+        later, or on the machine that runs the jobs; but a `pre_run = "2m"` (a duration
+        typed into the gate) fails every run, and `crondeck check` is where to hear it."""
+        base = self.path.resolve().parent
+        dirs = [base] + ([base / cwd] if cwd else [])
+        program = missing_program(command, dirs, env.get("PATH"))
+        if program is None:
+            return
+        what = ("the gate cannot start and every run is skipped or fails (pre_run is a "
+                "command, like \"scripts/new_mail.sh\")" if key == "pre_run"
+                else "runs will fail to start")
+        beside = next((d for d in dirs if "/" not in program and (d / program).exists()), None)
+        if beside is not None:  # the shell looks a bare name up on PATH only
+            what = f"it is in {beside}, so write ./{program}"
+        where_not = ("on PATH" if "/" not in program
+                     else f"(no such file in {dirs[-1]})" if not Path(program).is_absolute()
+                     else "(no such file)")
+        self.warnings.append(Problem(
+            self.path, f"program {program!r} not found {where_not}: {what}",
+            self.lines.get(*where, key), job, label or key))
 
     def check_schedule(self, values: dict[str, Any], policy: Policy, cfg: Config,
                        where: tuple[str | int, ...], label: str) -> None:

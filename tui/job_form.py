@@ -23,6 +23,8 @@ __all__ = ["FORM_KEYS", "INLINE_COMMAND", "INLINE_PYTHON", "Checked", "JobForm",
 INLINE_COMMAND = "command"
 INLINE_PYTHON = "python"
 # form field -> TOML key(s) it writes; problems on these keys are shown under the field
+# keys whose validator warnings (a program not found) the form shows under the field
+WARNED_KEYS = ("command", "pre_run")
 FORM_KEYS = ("name", "agent", "command", "python", "prompt", "schedule", "timezone",
              "pre_run", "timeout", "overlap", "catchup", "max_runs")
 
@@ -132,6 +134,9 @@ class Checked:
     config: Config | None
     problems: dict[str, list[str]] = field(default_factory=dict)  # form field -> messages
     other: list[str] = field(default_factory=list)  # problems the form cannot point at
+    # the validator's warnings on this job's command and pre_run (a program not found):
+    # shown under the field, and they do not stop the save
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -163,7 +168,11 @@ def check_form(config: Config, form: JobForm, original: str | None = None) -> Ch
         new = parse_config(text, Path(config.path))
     except ConfigError as exc:
         return _sorted(exc.problems, form)
-    return Checked(new)
+    checked = Checked(new)
+    for w in new.warnings:
+        if w.job == form.name and w.key in WARNED_KEYS:
+            checked.warnings.setdefault(str(w.key), []).append(w.message)
+    return checked
 
 
 def _sorted(problems: list[Problem], form: JobForm) -> Checked:

@@ -320,3 +320,67 @@ def test_config_resolution_order(tmp_path: Path) -> None:
     loc.path.write_text("# mine\n")
     again = resolve_config(None, env=env, cwd=cwd)
     assert not again.created and again.path.read_text() == "# mine\n"
+
+
+# --- programs that cannot be found: warnings, not problems -----------------------------------
+
+
+def _program_warnings(tmp_path: Path, job: str, agent: str = "") -> list[Problem]:
+    path = tmp_path / "crondeck.toml"
+    path.write_text(agent + '[[jobs]]\nname = "j"\nschedule = "*/5 * * * *"\n' + job)
+    return [w for w in load_config(path).warnings if "not found" in w.message]
+
+
+def test_a_pre_run_that_is_no_program_is_a_warning_naming_it(tmp_path: Path) -> None:
+    (warning,) = _program_warnings(tmp_path, 'command = "true"\npre_run = "2m"\n')
+    assert (warning.job, warning.key, warning.line) == ("j", "pre_run", 5)
+    assert warning.message.startswith("program '2m' not found on PATH: the gate cannot start")
+    assert "pre_run is a command" in warning.message
+
+
+@pytest.mark.parametrize("job", [
+    'command = "true"\npre_run = "test -f /etc/hostname"\n',  # a shell builtin
+    'command = "FOO=1 sh -c true"\n',  # VAR=value before the program
+    'command = "scripts/go.sh --fast"\n',  # beside the jobs file
+    'command = ["scripts/go.sh"]\npre_run = "./scripts/go.sh"\n',
+    'command = "./go.sh"\ncwd = "scripts"\n',  # in the job's cwd
+    'command = "$HOME/bin/x"\n',  # the shell expands it: not ours to judge
+    'command = "/bin/sh -c true"\n',
+])
+def test_programs_that_can_be_found_are_not_warned_about(tmp_path: Path, job: str) -> None:
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "go.sh").write_text("#!/bin/sh\n")
+    assert _program_warnings(tmp_path, job) == []
+
+
+def test_a_bare_name_beside_the_file_is_not_on_path_and_says_write_dot_slash(
+        tmp_path: Path) -> None:
+    (tmp_path / "go.sh").write_text("#!/bin/sh\n")
+    (warning,) = _program_warnings(tmp_path, 'command = "go.sh"\n')
+    assert warning.message.endswith(f"it is in {tmp_path.resolve()}, so write ./go.sh")
+
+
+def test_missing_commands_of_jobs_and_agents_are_warnings(tmp_path: Path) -> None:
+    warnings = _program_warnings(
+        tmp_path, 'agent = "bot"\n',
+        agent='[agents.bot]\ncommand = ["no-such-agent-cli", "-p"]\n\n')
+    assert [(w.job, w.key) for w in warnings] == [(None, "agents.bot.command")]
+    (job_warning,) = _program_warnings(tmp_path, 'command = ["/opt/nowhere/run"]\n')
+    assert job_warning.key == "command"
+    assert job_warning.message.startswith("program '/opt/nowhere/run' not found (no such file)")
+    (relative,) = _program_warnings(tmp_path, 'command = "bin/run.sh"\n')
+    assert relative.message.startswith(
+        f"program 'bin/run.sh' not found (no such file in {tmp_path.resolve()})")
+    assert "runs will fail to start" in job_warning.message
+
+
+def test_crondeck_check_shows_the_warning_and_still_passes(tmp_path: Path, capsys) -> None:
+    from crondeck.tui.cli import main
+
+    path = tmp_path / "crondeck.toml"
+    path.write_text('[[jobs]]\nname = "j"\ncommand = "true"\nschedule = "@every 1h"\n'
+                    'pre_run = "2m"\n')
+    assert main(["check", "--config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {path}:5: job 'j', pre_run: program '2m' not found" in err
+    assert ": OK, 1 job, 0 agents, 1 warning" in out

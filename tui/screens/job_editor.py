@@ -22,6 +22,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
@@ -212,9 +214,12 @@ class JobEditorScreen(Screen[Saved | None]):
                 messages = []  # a fresh form: no shouting before the operator has typed
             if key == "command":
                 messages = messages + checked.problems.get("agent", [])
+            warnings = checked.warnings.get(key, [])  # in the warning colour: Save stays on
             widget = self.query_one(f"#{key}-error", Static)
-            widget.update("\n".join(f"✗ {m}" for m in messages))
-            widget.display = bool(messages)
+            widget.update(Content.from_markup("\n".join(
+                [*(f"✗ {escape(m)}" for m in messages),
+                 *(f"[$warning]⚠ {escape(m)}[/]" for m in warnings)])))
+            widget.display = bool(messages or warnings)
         other = self.query_one("#other-errors", Static)
         other.update("\n".join(f"✗ {m}" for m in checked.other))
         other.display = bool(checked.other)
