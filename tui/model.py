@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 from crondeck.core.events import (
@@ -29,6 +29,7 @@ from crondeck.core.events import (
     SchedulerStarted,
     SchedulerStopped,
 )
+from crondeck.core.guards import budget_reason
 from crondeck.core.results import RunResult, RunStatus
 
 if TYPE_CHECKING:
@@ -44,14 +45,16 @@ __all__ = [
     "JobRow",
     "OutputLine",
     "RunOutput",
+    "budget_reset",
 ]
 
-Status = Literal["idle", "running", "paused", "failing", "done", "disabled"]
+Status = Literal["idle", "running", "paused", "failing", "budget", "done", "disabled"]
 STATUS_GLYPH: dict[str, str] = {
     "idle": "○",
     "running": "▶",
     "paused": "‖",
     "failing": "✗",
+    "budget": "∅",  # the day's token budget is spent: scheduled slots skip until midnight
     "done": "■",
     "disabled": "◌",
 }
@@ -94,6 +97,9 @@ class JobRow:
     failures: int = 0
     skip_next: bool = False
     exhausted: str = ""
+    # The day's token budget is spent: when it resets (the next local midnight in the job's
+    # zone); None while tokens remain. Scheduled slots before then are skipped ("budget").
+    budget_until: datetime | None = None
     # Model usage (issue 7): today's figures count only while `usage_day` (the job's local
     # day, in `usage_zone`) is today, so a row read yesterday does not show yesterday's spend.
     priced: bool = False
@@ -103,6 +109,12 @@ class JobRow:
     cost_total: float = 0.0
     usage_day: str = ""
     usage_zone: tzinfo | None = None
+
+    @property
+    def held_by_budget(self) -> bool:
+        """Its next slot comes before the budget resets, so that slot will be skipped."""
+        return (self.budget_until is not None and self.next_fire is not None
+                and self.next_fire < self.budget_until)
 
     @property
     def uses_model(self) -> bool:
@@ -177,8 +189,19 @@ def _describe(sched: object, text: str) -> str:
     return description
 
 
-def row_from_job(job: Job, all_paused: bool) -> JobRow:
-    """Read a job's public attributes into a row (status words are presentation only)."""
+def budget_reset(job: Job, now: datetime) -> datetime:
+    """The next local midnight in the job's zone: when `core.guards` starts a new budget day
+    (its `local_day` changes), so the instant the row stops saying "budget"."""
+    zone = getattr(job.schedule, "tz", None) or UTC
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> JobRow:
+    """Read a job's public attributes into a row (status words are presentation only).
+
+    With `now`, a job whose daily token budget is spent (`core.guards.budget_reason`, the
+    very test the scheduler skips slots by) reads "budget" until its local midnight."""
     sched = job.schedule
     text = getattr(sched, "text", str(sched))
     description = _describe(sched, text)
@@ -189,6 +212,7 @@ def row_from_job(job: Job, all_paused: bool) -> JobRow:
     ok_rate = (sum(r.ok for r in finished) / len(finished)) if finished else None
     running = list(job.running.values())
     started = [h.started_at for h in running if h.started_at is not None]
+    spent = now is not None and job.enabled and budget_reason(job, now) is not None
     if running:
         status: Status = "running"
     elif not job.enabled:
@@ -197,6 +221,8 @@ def row_from_job(job: Job, all_paused: bool) -> JobRow:
         status = "paused"
     elif job.exhausted:
         status = "done"
+    elif spent:
+        status = "budget"  # says why slots skip; failures still show in LAST and OK%
     elif job.consecutive_failures:
         status = "failing"
     else:
@@ -219,6 +245,7 @@ def row_from_job(job: Job, all_paused: bool) -> JobRow:
         failures=job.consecutive_failures,
         skip_next=job.skip_next_pending,
         exhausted=job.exhausted if job.enabled else "",  # the status says "disabled"
+        budget_until=budget_reset(job, now) if spent and now is not None else None,
         priced=(getattr(job.options, "price_in", None) is not None
                 or getattr(job.options, "price_out", None) is not None),
         tokens_today=getattr(job, "tokens_today", 0),
@@ -241,14 +268,20 @@ class DashboardModel:
         self._by_run: dict[str, RunOutput] = {}
         self.loop_running = False
         self.dropped = 0
+        # name -> when its spent budget resets: no event marks midnight, so the screen's
+        # 1 s tick asks `expire_budgets` which rows to re-read (usually none; never all).
+        self._budgets: dict[str, datetime] = {}
         self.reload()
 
     # -- reading ---------------------------------------------------------------------
 
     def reload(self) -> None:
         """Rebuild every row (and seed history/output from results the jobs already hold)."""
-        self.rows = {name: row_from_job(job, self.scheduler.paused)
+        now = self.scheduler.clock.now()
+        self.rows = {name: row_from_job(job, self.scheduler.paused, now)
                      for name, job in self.scheduler.jobs.items()}
+        self._budgets = {name: row.budget_until for name, row in self.rows.items()
+                         if row.budget_until is not None}
         seeded = sorted((r for job in self.scheduler.jobs.values() for r in job.results),
                         key=lambda r: r.finished_at or r.scheduled_for)
         self.history.clear()
@@ -257,9 +290,23 @@ class DashboardModel:
     def refresh_row(self, name: str) -> bool:
         job = self.scheduler.jobs.get(name)
         if job is None:
+            self._budgets.pop(name, None)
             return self.rows.pop(name, None) is not None
-        self.rows[name] = row_from_job(job, self.scheduler.paused)
+        row = self.rows[name] = row_from_job(job, self.scheduler.paused,
+                                             self.scheduler.clock.now())
+        if row.budget_until is not None:
+            self._budgets[name] = row.budget_until
+        else:
+            self._budgets.pop(name, None)
         return True
+
+    def expire_budgets(self, now: datetime) -> set[str]:
+        """Re-read the rows whose spent budget has reset by `now` (their local midnight
+        passed with no event to say so); returns the names re-read."""
+        due = {name for name, until in self._budgets.items() if until <= now}
+        for name in due:
+            self.refresh_row(name)
+        return due
 
     def runs_of(self, job: str) -> list[RunOutput]:
         return list(self.outputs.get(job, ()))

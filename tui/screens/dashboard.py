@@ -24,7 +24,7 @@ from textual.widgets import Footer, Input
 
 from ..fire_order import FireOrder
 from ..format import clock_time
-from ..model import RunOutput
+from ..model import Changes, RunOutput
 from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector
 from ..widgets.header import DeckHeader
@@ -163,7 +163,10 @@ class DashboardScreen(Screen[None]):
         await self.observer.stop()
 
     def tick(self) -> None:
-        """Once a second: repaint countdowns (visible lines only) and the clock."""
+        """Once a second: repaint countdowns (visible lines only) and the clock; re-read rows
+        whose spent token budget reset at midnight (no event says so)."""
+        if expired := self.model.expire_budgets(self.now()):
+            self._model_changed(ModelChanged(Changes(jobs=expired)))
         if self._upcoming_dirty:
             self._recompute_upcoming()
         self.table.refresh_countdowns()
@@ -333,8 +336,9 @@ class DashboardScreen(Screen[None]):
         rows = self.model.rows
         jobs = self.scheduler.jobs
         first = [jobs[name] for name in self._fires.first(MAX_ITEMS) if name in jobs]
-        self.upcoming.recompute(
-            first, skip=lambda name: name in rows and rows[name].status == "paused")
+        self.upcoming.recompute(  # paused, or its next slot skipped for budget
+            first, skip=lambda name: name in rows and (rows[name].status == "paused"
+                                                       or rows[name].held_by_budget))
 
     # -- actions --------------------------------------------------------------------------
 

@@ -30,11 +30,17 @@ from .lines import LineList, Pieces, fit, to_strip
 
 __all__ = ["SORTS", "JobTable"]
 
+def _next_start(row: JobRow) -> float:
+    """When the job can next run, as a timestamp: its next slot, or its budget's reset if
+    the slots before that will be skipped for budget (what NEXT and LEFT show)."""
+    at = row.budget_until if row.held_by_budget else row.next_fire
+    return at.timestamp() if at is not None else 0.0
+
+
 SORTS: dict[str, Callable[[JobRow], object]] = {
-    "next": lambda r: (r.next_fire is None or r.status == "paused",
-                       r.next_fire.timestamp() if r.next_fire else 0.0, r.name),
+    "next": lambda r: (r.next_fire is None or r.status == "paused", _next_start(r), r.name),
     "name": lambda r: r.name.lower(),
-    "status": lambda r: (("running", "failing", "idle", "paused", "done", "disabled")
+    "status": lambda r: (("running", "failing", "budget", "idle", "paused", "done", "disabled")
                          .index(r.status),
                          r.name),
     "last": lambda r: (-(r.last_finished.timestamp() if r.last_finished else 0.0), r.name),
@@ -43,6 +49,7 @@ STATUS_STYLE = {  # dashboard.tcss colours these from the theme's $status-* vari
     "running": "job-table--running",
     "paused": "job-table--paused",
     "failing": "job-table--failing",
+    "budget": "job-table--budget",
     "done": "line-list--dim",
     "disabled": "line-list--dim",
     "idle": "job-table--idle",
@@ -111,7 +118,7 @@ class JobTable(LineList):
 
     COMPONENT_CLASSES: ClassVar = LineList.COMPONENT_CLASSES | {
         "job-table--running", "job-table--paused", "job-table--failing", "job-table--ok",
-        "job-table--idle", "job-table--schedule",
+        "job-table--idle", "job-table--schedule", "job-table--budget",
     }
 
     empty_text = "no jobs match the filter (esc clears it)"
@@ -406,6 +413,9 @@ class JobTable(LineList):
         if key == "next":
             if row.status == "paused" or row.next_fire is None:
                 return _one("—", self._style("line-list--dim"))
+            if row.held_by_budget and row.budget_until is not None:  # slots skip till then
+                return _one(clock_time(row.budget_until, self.zone, now),
+                            self._style("job-table--budget"))
             return _one(clock_time(row.next_fire, self.zone, now))
         if key == "left":
             if row.exhausted:
@@ -414,6 +424,11 @@ class JobTable(LineList):
                 return _one("paused", self._style("job-table--paused"))
             if row.next_fire is None:
                 return _one("—")
+            if row.held_by_budget and row.budget_until is not None:
+                span = short_span((row.budget_until - now).total_seconds())
+                texts = [f"∅ in {span}", f"∅ {span}"]  # the status glyph: "budget resets in"
+                return _one(next((t for t in texts if cell_len(t) <= width), texts[-1]),
+                            self._style("job-table--budget"))
             left = countdown((row.next_fire - now).total_seconds())
             if row.skip_next:
                 left = f"{left} ↷"
