@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from itertools import accumulate, repeat
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -385,10 +385,7 @@ class CronExpr(Upcoming):
 
     def _secs_of_day(self) -> list[int]:
         if not self._secs:
-            self._hm = [(h, m) for h in self.f.hours for m in self.f.minutes]
-            self._secs = [h * 3600 + m * 60 for h, m in self._hm]
-            table = _minute_deltas()
-            self._deltas = [table[s // 60] for s in self._secs]
+            self._hm, self._secs, self._deltas = _day_times(self.f.hours, self.f.minutes)
         return self._secs
 
     def _is_transition(self, y: int, m: int, d: int) -> bool:
@@ -434,6 +431,19 @@ class CronExpr(Upcoming):
                 jump = jump_instant(tz, t1, t0)
                 seen.setdefault(jump, datetime.fromtimestamp(jump, tz))
         return sorted(seen.items())
+
+
+@lru_cache(maxsize=256)
+def _day_times(
+    hours: tuple[int, ...], minutes: tuple[int, ...]
+) -> tuple[list[tuple[int, int]], list[int], list[timedelta]]:
+    """(hour, minute) pairs of a day, their seconds since midnight and timedeltas: shared by
+    every expression with the same hours and minutes (10,000 jobs on `*/5 * * * *` build
+    these lists once, not 10,000 times). Callers only read them."""
+    hm = [(h, m) for h in hours for m in minutes]
+    secs = [h * 3600 + m * 60 for h, m in hm]
+    table = _minute_deltas()
+    return hm, secs, [table[s // 60] for s in secs]
 
 
 @cache

@@ -12,12 +12,14 @@ import shlex
 import sys
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .agents import CommandAgent, PythonAgent
 from .clock import Clock
 from .config import Config, ConfigError, JobSpec, Problem, load_config
+from .config_model import Policy
 from .durations import parse_duration
 from .jobs import JobOptions, JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
@@ -25,8 +27,10 @@ from .lock import StateLock
 from .notify import NotifySpec
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
+from .schedule import Schedule, cron
 from .scheduler import Scheduler
 from .store import StateStore
+from .zones import get_zone, local_zone
 
 __all__ = [
     "Deck",
@@ -101,10 +105,20 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
 
 
 def _program(command: str | list[str]) -> str:
-    try:
-        first = shlex.split(command)[0] if isinstance(command, str) else command[0]
-    except (ValueError, IndexError):
+    if isinstance(command, str):
+        return _program_of(command)
+    if not command:
         return str(command)
+    return os.path.basename(command[0]) or command[0]
+
+
+@lru_cache(maxsize=1024)
+def _program_of(command: str) -> str:
+    """The program a shell command line runs (shlex is slow: many jobs share a command)."""
+    try:
+        first = shlex.split(command)[0]
+    except (ValueError, IndexError):
+        return command
     return os.path.basename(first) or first
 
 
@@ -118,10 +132,10 @@ def _until(value: datetime | date | None, config: Config, job: JobSpec) -> datet
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
-def job_options(config: Config, job: JobSpec) -> dict[str, Any]:
+def job_options(config: Config, job: JobSpec, policy: Policy | None = None) -> dict[str, Any]:
     """Keyword arguments for `Scheduler.add_job` from the file's keys (unset ones omitted,
-    so the scheduler's defaults apply)."""
-    p = config.policy(job)
+    so the scheduler's defaults apply). `policy`: the job's merged policy, if at hand."""
+    p = policy or config.policy(job)
     agent = config.agents.get(job.agent) if job.agent else None
     out: dict[str, Any] = {
         "timeout": p.timeout,
@@ -168,12 +182,20 @@ def build_scheduler(
         state_sink=state_sink,
     )
     problems: list[Problem] = []
+    # Jobs on the same expression in the same zone share one parsed schedule (its day
+    # caches too): a 10,000-job file usually has a few dozen distinct schedules.
+    schedules: dict[tuple[str, str], Schedule] = {}
     for job in config.jobs:
         try:
             agent = make_agent(config, job)
-            added = scheduler.add_job(agent, job.prompt, job.schedule, job.name,
-                                      tz=str(config.zone(job)), **job_options(config, job))
-            added.enabled = config.enabled(job)
+            policy = config.policy(job)  # merged once: 10,000 jobs make this add up
+            zone = str(get_zone(policy.timezone) if policy.timezone else local_zone())
+            schedule = schedules.get((job.schedule, zone))
+            if schedule is None:
+                schedule = schedules[job.schedule, zone] = cron(job.schedule, zone)
+            added = scheduler.add_job(agent, job.prompt, schedule, job.name,
+                                      **job_options(config, job, policy))
+            added.enabled = policy.enabled is not False
         except Exception as exc:  # user code: an import error, a bad callable
             key = "python" if job.python else "agent" if job.agent else "command"
             problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,

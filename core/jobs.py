@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .agents import Agent
@@ -130,11 +131,15 @@ class JobOptions:
 
     def merged(self, **overrides: Any) -> JobOptions:
         """These options with the given (already validated by __post_init__) overrides."""
-        known = {f.name for f in fields(self)}
-        unknown = set(overrides) - known
+        unknown = set(overrides) - _option_names()
         if unknown:
             raise TypeError(f"unknown job option(s): {', '.join(sorted(unknown))}")
         return replace(self, **overrides)
+
+
+@cache
+def _option_names() -> frozenset[str]:
+    return frozenset(f.name for f in fields(JobOptions))
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,8 @@ class Scheduler(OperatorActions, Outcomes):
         self._stop_requested = False
         self._terminate_on_stop = False
         self._collectors: list[list[RunResult]] = []
+        self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
+        self._options_base = self.defaults
         self._new_handles: list[list[RunHandle]] = []
         self._background: set[asyncio.Future[None]] = set()
         self.notifier = Notifier(self._notified)
@@ -193,7 +195,7 @@ class Scheduler(OperatorActions, Outcomes):
         for key in ("timeout", "misfire_grace", "gate_timeout", "retry_backoff", "kill_grace"):
             if key in given:
                 given[key] = seconds(given[key], key)
-        options = self.defaults.merged(**given) if given else self.defaults
+        options = self._options(given) if given else self.defaults
         if name is None:
             name = f"job-{next(self._auto_names)}"
             while name in self.jobs:
@@ -217,6 +219,24 @@ class Scheduler(OperatorActions, Outcomes):
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
         self._after_change(job, now)
         return job
+
+    def _options(self, given: dict[str, Any]) -> JobOptions:
+        """The defaults merged with `given`; jobs given the same options share one frozen
+        JobOptions (a 10,000-job file has a handful of distinct ones)."""
+        try:
+            key = tuple(sorted(given.items()))
+            hash(key)
+        except TypeError:  # an unhashable value (a dict): no sharing for this job
+            return self.defaults.merged(**given)
+        if self._options_base is not self.defaults:  # defaults replaced: start over
+            self._options_cache.clear()
+            self._options_base = self.defaults
+        options = self._options_cache.get(key)
+        if options is None:
+            if len(self._options_cache) >= 1024:
+                self._options_cache.clear()
+            options = self._options_cache[key] = self.defaults.merged(**given)
+        return options
 
     def remove_job(self, job: str | Job) -> Job:
         """Remove a job; its runs in flight are cancelled ("job removed")."""
