@@ -1,5 +1,5 @@
 """Issue 5: a job whose daily token budget is spent says so in the Jobs pane ("∅ budget",
-in the theme's skipped colour), its LEFT counts down to the budget's reset (the next midnight
+in the theme's paused colour), its LEFT counts down to the budget's reset (the next midnight
 in the job's own zone), and the row goes back to normal once that midnight passes."""
 
 from __future__ import annotations
@@ -67,11 +67,11 @@ def test_a_spent_budget_shows_in_the_row_until_the_jobs_local_midnight() -> None
             assert "∅ in 6h 01m" in row
             plain = _row(table, "plain")
             assert "○ idle" in plain and "11:00:00" in plain and "in 2h 01m" in plain
-            # in the theme's colour for skipped slots
+            # in the theme's colour for held jobs (a pause until midnight)
             index = table.order.index("digest")
             cell = table.render_row(index, table.content_width())
             colour = cell.get_style_at_offset(app.console, 0).color
-            expected = Color.parse(app.get_css_variables()["status-skipped"])
+            expected = Color.parse(app.get_css_variables()["status-paused"])
             assert colour.triplet.hex.upper() == expected.hex.upper()
             # `/` finds it by its status word
             table.filter_text = "budget"
