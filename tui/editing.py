@@ -104,7 +104,7 @@ def jobs_target(app: Any) -> Any | None:
 
 RUN_TITLE = "Run "  # the dashboard's run-outcome toasts: "Run failed", "Run timed out", ...
 _HELD = "_held_notices"
-_LISTED = 6  # failures listed by name in the released toast; the rest are counted
+_LISTED = 6  # different failures listed in the released toast; the rest are counted
 
 
 def _editing(app: Any) -> bool:
@@ -131,9 +131,12 @@ def release_notices(app: Any) -> None:
         title, message = held[0]
         App.notify(app, message, title=title, severity="error", timeout=8)
         return
-    lines = [message for _title, message in held[-_LISTED:]]
-    if len(held) > _LISTED:
-        lines.insert(0, f"… {len(held) - _LISTED} earlier")
+    counts: dict[str, int] = {}  # the same failure again and again is one line, counted
+    for _title, message in held:
+        counts[message] = counts.pop(message, 0) + 1  # re-inserted: ordered by latest
+    lines = [f"{m} (×{n})" if n > 1 else m for m, n in counts.items()][-_LISTED:]
+    if len(counts) > _LISTED:
+        lines.insert(0, f"… and {len(counts) - _LISTED} other failures")
     App.notify(app, "\n".join(lines), severity="error", timeout=15,
                title=f"{len(held)} runs failed while you were editing")
 

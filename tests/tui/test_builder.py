@@ -328,6 +328,7 @@ def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
         line, box = screen.query_one(ErrorLine), screen.query_one("#expr")
         assert shown(line) == "type a cron expression, or pick a preset below"
         assert "✗" not in shown(line) and not box.has_class("-invalid")
+        assert "fix" not in shown(screen.query_one(FieldsView))  # nothing to fix yet
         assert screen.query_one("#use").disabled  # nothing to use yet
         await pilot.press("5")
         await pilot.pause()
@@ -335,6 +336,7 @@ def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
         await pilot.press("backspace")
         await pilot.pause()
         assert shown(line).startswith("✗ empty expression")
+        assert "fix the expression" in shown(screen.query_one(FieldsView))
         assert box.has_class("-invalid")
 
     run(app, steps)

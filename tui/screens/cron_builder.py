@@ -172,7 +172,10 @@ class CronBuilderScreen(Screen[str | None]):
         expr_box.set_class(not p.ok and not untouched, "-invalid")
         desc = self.query_one("#description", Static)
         desc.update(p.description if p.ok else "")
-        self.query_one(FieldsView).rows = p.fields
+        fields = self.query_one(FieldsView)
+        fields.placeholder = ("each field's meaning shows here as you type" if untouched
+                              else "fix the expression to see its fields")
+        fields.rows = p.fields
         warnings = self.query_one(WarningsView)
         warnings.valid = p.ok
         warnings.warnings = p.warnings

@@ -64,11 +64,13 @@ class FieldsView(Static):
     """Minute, hour, day of month, month, day of week: text, meaning, allowed values."""
 
     rows: reactive[list[FieldRow]] = reactive(list, always_update=True, layout=True)
+    # what shows without rows: the screen says "as you type" before anything is typed
+    placeholder: reactive[str] = reactive("fix the expression to see its fields")
 
     def render(self) -> Content:
         rows = self.rows
         if not rows:
-            return Content.from_markup("[dim]fix the expression to see its fields[/]")
+            return Content.from_markup("[dim]" + escape(self.placeholder) + "[/]")
         name_w = max(len(r.name) for r in rows)
         text_w = max(6, max(len(r.text) for r in rows))
         mean_w = max(12, max(len(r.meaning) for r in rows))
