@@ -31,7 +31,7 @@ from .config_keys import (
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
 from .cron import CronError, parse
 from .templates import unknown_placeholders
-from .tomllines import KeyLines, scan_key_lines, syntax_error_line
+from .tomllines import KeyLines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone
 
 __all__ = [
@@ -80,7 +80,7 @@ def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
         raise ConfigError(
             [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
         ) from None
-    return _Validator(path, scan_key_lines(text)).run(doc)
+    return _Validator(path, KeyLines.deferred(text)).run(doc)
 
 
 def save_config(config: Config, path: str | Path | None = None) -> Path | None:
@@ -151,6 +151,7 @@ class _Validator:
     def __init__(self, path: Path, lines: KeyLines) -> None:
         self.path = path
         self.lines = lines
+        self.schedules: dict[tuple[str, str], tuple[CronError | None, list[str]]] = {}
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.base: Path | None = None  # the jobs file's directory, resolved once
@@ -390,13 +391,19 @@ class _Validator:
             zone = get_zone(zone_name) if zone_name else local_zone()
         except ZoneError:
             return  # already reported on the timezone key
-        try:
-            expr = parse(text, zone)
-        except CronError as exc:
-            self.problem(f"bad schedule {text!r}: {exc}", *where, "schedule", job=label,
-                         key="schedule", detail=exc.caret().split("\n", 1)[1]
-                         if "\n" in exc.caret() else "")
+        parsed = self.schedules.get((text, zone.key))
+        if parsed is None:  # many jobs share an expression: parse and warn once for them
+            try:
+                expr = parse(text, zone)
+                parsed = self.schedules[text, zone.key] = (None, expr.warnings())
+            except CronError as exc:
+                parsed = self.schedules[text, zone.key] = (exc, [])
+        error, warnings = parsed
+        if error is not None:
+            self.problem(f"bad schedule {text!r}: {error}", *where, "schedule", job=label,
+                         key="schedule", detail=error.caret().split("\n", 1)[1]
+                         if "\n" in error.caret() else "")
             return
-        for warning in expr.warnings():
+        for warning in warnings:
             self.warnings.append(Problem(self.path, warning, self.lines.get(*where, "schedule"),
                                          label, "schedule"))
