@@ -9,16 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 from crondeck.core.config import save_config
 
 from ..job_form import without_job
+from .choice_dialog import ChoiceDialog
 from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, running_since
 
 __all__ = ["DeleteChoice", "DeleteJobDialog", "confirm_delete", "delete_job"]
@@ -26,8 +25,11 @@ __all__ = ["DeleteChoice", "DeleteJobDialog", "confirm_delete", "delete_job"]
 DeleteChoice = Literal["delete"]
 
 
-class DeleteJobDialog(ModalScreen["DeleteChoice | None"]):
+class DeleteJobDialog(ChoiceDialog[DeleteChoice]):
     """`y` deletes the (idle) job; Escape or `n` keeps it."""
+
+    CHOICES = ("delete",)
+    FOCUS = "keep"
 
     CSS_PATH = "job_editor.tcss"
     BINDINGS: ClassVar = [
@@ -50,16 +52,6 @@ class DeleteJobDialog(ModalScreen["DeleteChoice | None"]):
             with Horizontal(id="delete-buttons"):
                 yield Button("Delete (y)", variant="error", id="delete")
                 yield Button("Keep (esc)", id="keep")
-
-    def on_mount(self) -> None:
-        self.query_one("#keep", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.action_choose(event.button.id or "")
-
-    def action_choose(self, choice: str) -> None:
-        self.dismiss("delete" if choice == "delete" else None)
 
 
 def delete_job(target: Any, name: str) -> Path | None:

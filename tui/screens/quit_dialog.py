@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label
+
+from .choice_dialog import ChoiceDialog
 
 __all__ = ["QuitChoice", "QuitDialog"]
 
 QuitChoice = Literal["wait", "terminate"]
 
 
-class QuitDialog(ModalScreen[QuitChoice | None]):
+class QuitDialog(ChoiceDialog[QuitChoice]):
     """`w` wait for the runs to finish, `t` terminate them, Escape stays."""
+
+    CHOICES = ("wait", "terminate")
+    FOCUS = "wait"
 
     CSS_PATH = "dialogs.tcss"
     BINDINGS: ClassVar = [
@@ -42,13 +45,3 @@ class QuitDialog(ModalScreen[QuitChoice | None]):
                 yield Button("Wait for them (w)", variant="primary", id="wait")
                 yield Button("Terminate (t)", variant="error", id="terminate")
                 yield Button("Stay (esc)", id="stay")
-
-    def on_mount(self) -> None:
-        self.query_one("#wait", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.action_choose(event.button.id or "")
-
-    def action_choose(self, choice: str) -> None:
-        self.dismiss(choice if choice in ("wait", "terminate") else None)  # type: ignore[arg-type]

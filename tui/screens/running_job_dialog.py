@@ -18,14 +18,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar, Literal
 
-from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 from ..format import ago, clock_time
+from .choice_dialog import ChoiceDialog
 
 __all__ = ["RunningChoice", "RunningJobDialog", "finish_then", "running_since"]
 
@@ -42,9 +41,12 @@ def running_since(job: Any) -> datetime | None:
     return min(started) if started else None
 
 
-class RunningJobDialog(ModalScreen["RunningChoice | None"]):
+class RunningJobDialog(ChoiceDialog[RunningChoice]):
     """`w` wait for the run, then save/delete; `t` terminate it now, then save/delete;
     Escape goes back (to the editor, or keeps the job)."""
+
+    CHOICES = ("wait", "terminate")
+    FOCUS = "wait"
 
     CSS_PATH = "running_job_dialog.tcss"
     BINDINGS: ClassVar = [
@@ -84,16 +86,6 @@ class RunningJobDialog(ModalScreen["RunningChoice | None"]):
                 yield Button(f"Wait, then {verb} (w)", variant="primary", id="wait")
                 yield Button(f"Terminate and {verb} (t)", variant="error", id="terminate")
                 yield Button(f"{back} (esc)", id="back")
-
-    def on_mount(self) -> None:
-        self.query_one("#wait", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.action_choose(event.button.id or "")
-
-    def action_choose(self, choice: str) -> None:
-        self.dismiss(choice if choice in ("wait", "terminate") else None)  # type: ignore[arg-type]
 
 
 def finish_then(app: App[Any], scheduler: Any, name: str, choice: RunningChoice,
