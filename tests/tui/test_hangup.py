@@ -22,7 +22,7 @@ JOBS = """
 [[jobs]]
 name = "long"
 schedule = "@every 1s"
-command = "echo started; sleep 60"
+command = "echo started; touch started.flag; sleep 60"
 """
 CHATTY = """
 [[jobs]]
@@ -66,10 +66,19 @@ def _statuses(tmp_path: Path) -> list[str]:
     return [r["status"] for r in state["jobs"]["long"]["results"]]
 
 
+def wait_started(master: int, tmp_path: Path, timeout: float = 60) -> None:
+    """Until the long job's run has really started (it touches a flag file beside the jobs
+    file), keeping the pty drained; the word "running" on screen could come from a header."""
+    end = time.monotonic() + timeout
+    while not (tmp_path / "started.flag").exists():
+        assert time.monotonic() < end, "the job never started"
+        read_until(master, b"\x00", 0.1)
+
+
 def test_sighup_terminates_runs_and_exits(tmp_path: Path) -> None:
     proc, master = _start(tmp_path, JOBS)
     try:
-        assert b"running" in read_until(master, b"running", 60), "the job never started"
+        wait_started(master, tmp_path)
         proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
         while proc.poll() is None and time.monotonic() < deadline:
@@ -87,7 +96,7 @@ def test_a_terminal_that_is_really_gone_does_not_stall_the_exit(tmp_path: Path) 
     record its runs and exit promptly, not hang until the watchdog's last resort."""
     proc, master = _start(tmp_path, JOBS + CHATTY)
     try:
-        assert b"running" in read_until(master, b"running", 60), "the job never started"
+        wait_started(master, tmp_path)
         os.close(master)  # the terminal is gone: writes to it now fail with EIO
         master = -1
         time.sleep(4)  # the app keeps drawing the chatty job's output to it meanwhile
