@@ -144,6 +144,7 @@ class RunOutput:
     lines: deque[OutputLine] = field(default_factory=lambda: deque(maxlen=MAX_LINES_PER_RUN))
     result: RunResult | None = None
     dropped: int = 0
+    total: int = 0  # lines ever added (`lines` keeps the newest): how a viewer catches up
 
     @property
     def live(self) -> bool:
@@ -339,6 +340,7 @@ class DashboardModel:
         at = result.started_at or result.scheduled_for
         for line in result.output_tail.splitlines():
             out.lines.append(OutputLine(at, "stdout", line))
+        out.total = len(out.lines)
         return out
 
     # -- folding events -----------------------------------------------------------------
@@ -351,6 +353,7 @@ class DashboardModel:
                 for text in ev.text.splitlines() or [""]:
                     line = OutputLine(ev.at, ev.stream, text)
                     out.lines.append(line)
+                    out.total += 1
                     ch.output.setdefault(ev.run_id, []).append(line)
                 continue
             job = getattr(ev, "job", None)

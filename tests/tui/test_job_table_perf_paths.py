@@ -204,3 +204,37 @@ def test_money_and_token_formats_fit_narrow_columns():
     assert [money(x) for x in (0, 0.421, 12.3, 431.2, 12_345)] == [
         "$0.00", "$0.42", "$12.30", "$431", "$12.3k"]
     assert [token_count(x) for x in (950, 12_345, 4_100_000)] == ["950", "12.3k", "4.1M"]
+
+
+def test_a_run_shown_while_its_lines_are_being_announced_shows_each_line_once(make_app):
+    """The race seen in the demo: a batch of output is folded into the model, the output pane
+    switches to that run (the cursor came to rest) before the batch is announced, then the
+    announcement arrives. Each line must appear once, not twice."""
+    app, sched, _clock, streamer = make_app(start=False)
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            table = screen.query_one(JobTable)
+            pane = screen.query_one(OutputPane)
+            table.select("alpha")
+            sched.run_now("alpha")
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            events = screen.observer.subscription.drain()
+            changes = screen.model.apply(events)  # folded in: the run holds its lines
+            screen._show_selected()  # the pane switches to the run now
+            screen._update_output(changes.started, changes.output, [])  # then the batch
+            shown = [line for line in pane.lines if line.strip()]
+            assert sum("line 1" in line for line in shown) == 1, shown
+            assert sum("disk 91% full" in line for line in shown) == 1, shown
+            streamer.release.set()
+            await settle(pilot)
+            screen.observer.pump()
+            await settle(pilot)
+            shown = [line for line in pane.lines if line.strip()]
+            assert sum("all done" in line for line in shown) == 1, shown
+            assert sum("line 2" in line for line in shown) == 1, shown
+
+    asyncio.run(go())

@@ -212,7 +212,7 @@ class DashboardScreen(Screen[None]):
                     return
         if shown is not None:
             if shown.run_id in output:
-                pane.append(output[shown.run_id])
+                pane.catch_up()
             if shown.run_id in finished:
                 pane.finished()
                 self._titles()

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from itertools import islice
 from typing import ClassVar, overload
 
 from rich.cells import cell_len
@@ -110,6 +111,7 @@ class OutputPane(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.zone = zone
         self.run: RunOutput | None = None
+        self._seen = 0  # how many of the run's lines (`RunOutput.total`) are in the pane
         self._entries: deque[Entry] = deque(maxlen=MAX_LINES)
         self._first = 0  # how many entries have rolled off the front (keeps cache keys stable)
         self._widest = 0  # cells of the widest entry, without timestamp
@@ -150,6 +152,7 @@ class OutputPane(ScrollView, can_focus=True):
         Costs a copy of the run's line references, not a re-render: only the lines in view
         are formatted, when they are drawn."""
         self.run = run
+        self._seen = run.total if run is not None else 0
         entries: deque[Entry] = deque(maxlen=MAX_LINES)
         if run is None:
             if placeholder:
@@ -172,9 +175,18 @@ class OutputPane(ScrollView, can_focus=True):
             self._resetting = False
         self.refresh()
 
-    def append(self, lines: Iterable[OutputLine]) -> None:
-        """New lines of the shown run (one batch, about ten a second)."""
-        self._add(list(lines))
+    def catch_up(self) -> None:
+        """Add the shown run's lines that arrived since it was shown or last caught up (about
+        ten times a second). Counted from the run itself, not from event batches: a run shown
+        between a batch being folded in and being announced already holds that batch's lines,
+        which used to appear twice."""
+        run = self.run
+        if run is None or run.total <= self._seen:
+            return
+        n = run.total - self._seen
+        self._seen = run.total
+        lines = run.lines
+        self._add(list(islice(lines, max(0, len(lines) - n), None)))
 
     def finished(self) -> None:
         """The shown run ended: add its outcome line."""
