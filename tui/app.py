@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 from textual.app import App
 from textual.binding import Binding
 from textual.driver import Driver
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from crondeck.core.clock import Clock, SystemClock
@@ -177,14 +176,6 @@ class CrondeckApp(App[None]):
         yield from editing.system_commands(self, dashboard=isinstance(screen, DashboardScreen))
         if isinstance(screen, DashboardScreen):  # every dashboard key, labelled by state
             yield from dashboard_commands.system_commands(screen)
-
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
-        """Run-failure toasts wait while the builder or editor is open (they covered its
-        controls) and are shown on the way back: see `editing.hold_notice`."""
-        if not editing.hold_notice(self, message, title, severity):
-            super().notify(message, title=title, severity=severity, timeout=timeout,
-                           markup=markup)
 
     # -- quitting -------------------------------------------------------------------------
 

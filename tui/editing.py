@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 
 from crondeck.core.config import Config, ConfigError, load_config
 from crondeck.core.deck import Deck, Reload
@@ -24,11 +24,9 @@ __all__ = [
     "PART2_COMMANDS",
     "LiveJobs",
     "delete_selected",
-    "hold_notice",
     "jobs_target",
     "open_builder",
     "open_editor",
-    "release_notices",
 ]
 
 
@@ -92,58 +90,9 @@ def jobs_target(app: Any) -> Any | None:
     return live
 
 
-# -- run-failure toasts wait while the builder or the editor is open -------------------------
-#
-# The dashboard toasts every failed run. Over the builder or the editor those toasts sat on the
-# presets, the pickers and the buttons (the demo's failing job did it every few minutes), and
-# clicking through them is not possible. The operator who is editing wants the controls, and
-# loses nothing by hearing of the failures when back on the dashboard, where the table and the
-# history show them anyway: they are held, and released as one toast (the runs listed) when
-# the builder or editor closes. Other notices (a theme problem, the jobs file reloaded) still
-# show at once: they may concern the edit in progress.
-
-RUN_TITLE = "Run "  # the dashboard's run-outcome toasts: "Run failed", "Run timed out", ...
-_HELD = "_held_notices"
-_LISTED = 6  # different failures listed in the released toast; the rest are counted
-
-
-def _editing(app: Any) -> bool:
-    return any(isinstance(s, CronBuilderScreen | JobEditorScreen) for s in app.screen_stack)
-
-
-def hold_notice(app: Any, message: str, title: str, severity: str) -> bool:
-    """Keep a run-failure toast for later if the builder or editor is open (see above);
-    True when held (the caller shows nothing now)."""
-    if severity != "error" or not title.startswith(RUN_TITLE) or not _editing(app):
-        return False
-    app.__dict__.setdefault(_HELD, []).append((title, message))
-    return True
-
-
-def release_notices(app: Any) -> None:
-    """Show the held failures: as they were if one, else one toast listing them."""
-    held: list[tuple[str, str]] = app.__dict__.pop(_HELD, [])
-    if not held:
-        return
-    # App.notify itself: the closing screen is still on the stack while its callback runs,
-    # and the app's notify would hold these again.
-    if len(held) == 1:
-        title, message = held[0]
-        App.notify(app, message, title=title, severity="error", timeout=8)
-        return
-    counts: dict[str, int] = {}  # the same failure again and again is one line, counted
-    for _title, message in held:
-        counts[message] = counts.pop(message, 0) + 1  # re-inserted: ordered by latest
-    lines = [f"{m} (×{n})" if n > 1 else m for m, n in counts.items()][-_LISTED:]
-    if len(counts) > _LISTED:
-        lines.insert(0, f"… and {len(counts) - _LISTED} other failures")
-    App.notify(app, "\n".join(lines), severity="error", timeout=15,
-               title=f"{len(held)} runs failed while you were editing")
-
-
 def open_builder(app: Any) -> None:
     app.push_screen(CronBuilderScreen(zone=app.zone, now=app.now, local=app.zone,
-                                      live=app.live), lambda _result: release_notices(app))
+                                      live=app.live))
 
 
 def open_editor(app: Any, job: str | None) -> None:
@@ -155,7 +104,6 @@ def open_editor(app: Any, job: str | None) -> None:
         return
 
     def saved(result: Saved | None) -> None:
-        release_notices(app)
         if result is None:
             return
         if not result.announced:

@@ -66,7 +66,7 @@ def test_several_failures_while_editing_come_back_as_one_toast(make_app):
             await pilot.pause()
             shown = [t for t in toasts(app) if "beta" in t]
             assert len(shown) == 1, shown
-            assert shown[0].startswith("3 runs failed while you were editing: ")
+            assert shown[0].startswith("3 runs failed while you were away from the dashboard: ")
             assert shown[0].count("beta: exit 2") == 1  # the same failure: one line, counted
             assert shown[0].endswith("(×3)")
 

@@ -22,13 +22,14 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
+from ..failure_toasts import FailureToasts
 from ..fire_order import FireOrder
 from ..format import clock_time
 from ..model import Changes, RunOutput
 from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector
 from ..widgets.header import DeckHeader
-from ..widgets.history import HistoryList, describe
+from ..widgets.history import HistoryList
 from ..widgets.job_table import SORTS, JobTable
 from ..widgets.lines import LineList
 from ..widgets.output_pane import OutputPane
@@ -109,6 +110,7 @@ class DashboardScreen(Screen[None]):
         self._shown_titles: dict[tuple[int, str], str] = {}
         self._fires = FireOrder()  # jobs by next fire, for the upcoming pane
         self._gc = QuietCollector()  # full collections between key presses, not during
+        self._toasts = FailureToasts(self.notify)
 
     # -- layout -------------------------------------------------------------------------
 
@@ -140,6 +142,9 @@ class DashboardScreen(Screen[None]):
     @property
     def upcoming(self) -> UpcomingList:
         return self.query_one(UpcomingList)
+
+    def on_screen_resume(self) -> None:
+        self._toasts.release()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -192,10 +197,8 @@ class DashboardScreen(Screen[None]):
         self._update_output(ch.started, ch.output, [r.run_id for r in ch.finished])
         if ch.scheduler or self.table.selected in ch.jobs:
             self.refresh_bindings()  # Pause <-> Resume, Cancel run only while running
-        for result in ch.failures:
-            word, reason = describe(result)
-            self.app.notify(f"{result.job}: {reason or word}", title=f"Run {word}",
-                            severity="error", timeout=8)
+        for result in ch.failures:  # held while another screen is on top (see the module)
+            self._toasts.failed(result, hold=self.app.screen is not self)
         if ch.dropped:
             self.app.notify(f"{ch.dropped} output lines dropped: output is arriving faster "
                             "than the screen can show it", severity="warning", timeout=4)
