@@ -135,16 +135,6 @@ def program_found(program: str, dirs: tuple[Path, ...], path_env: str | None = N
     return any((d / path).exists() for d in dirs)
 
 
-def missing_program(command: str | list[str], dirs: list[Path],
-                    path_env: str | None = None) -> str | None:
-    """The program `command` would start, when it is nowhere to be found (see `program_of`
-    and `program_found`); None when found or not ours to judge."""
-    program = program_of(command)
-    if program is None or program_found(program, tuple(dirs), path_env):
-        return None
-    return program
-
-
 class _Validator:
     """Walks the parsed document once, collecting problems instead of stopping."""
 

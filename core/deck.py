@@ -302,8 +302,10 @@ class Deck:
         removed = [n for n in old if n not in fresh]
         added = [n for n in fresh if n not in old]
         changed = [n for n in fresh if n in old and fresh[n] != old[n]]
+        old_jobs = {j.name: j for j in self.config.jobs}  # by name: 10,000 jobs, no scans
+        new_jobs = {j.name: j for j in new.jobs}
         toggled = [n for n in fresh if n in old and fresh[n] == old[n]
-                   and self.config.enabled(self.config.job(n)) != new.enabled(new.job(n))]
+                   and self.config.enabled(old_jobs[n]) != new.enabled(new_jobs[n])]
         try:
             trial = build_scheduler(new, clock=self.scheduler.clock)  # agents import first
         except ConfigError as exc:
@@ -314,7 +316,7 @@ class Deck:
             saved = self.store.get(name)
             job = trial.jobs[name]
             added_job = self.scheduler.add_job(job.agent, job.prompt, job.schedule, name,
-                                               **job_options(new, new.job(name)))
+                                               **job_options(new, new_jobs[name]))
             added_job.enabled = job.enabled
             if saved is not None:
                 if name in changed and _when_changed(self.config, new, name):
@@ -323,7 +325,7 @@ class Deck:
                     saved = replace(saved, next_fire=None)
                 _restore(self.scheduler, [saved])
         for name in toggled:
-            self.scheduler.jobs[name].enabled = new.enabled(new.job(name))
+            self.scheduler.jobs[name].enabled = new.enabled(new_jobs[name])
         self.config = new
         return Reload(added=added, removed=removed, changed=changed + toggled)
 

@@ -314,16 +314,22 @@ class SlotPolicies(SchedulerState):
         self._bind_loop()
         handle = handle or RunHandle(job.name, run_id, slot, manual)
         job.running[run_id] = handle
-        if self.state_sink is not None:
-            try:
-                self.state_sink.run_claimed(job.name, run_id, slot)
-            except Exception as exc:
-                self._error(job.name, "state_sink.run_claimed", exc)
+        if self._not_before is None:  # a run prepared ahead is claimed at its instant
+            self._claim(job, handle)
         handle.task = asyncio.get_running_loop().create_task(
             execute_slot(self, job, handle, self._not_before))
         for lst in self._new_handles:
             lst.append(handle)
         return handle
+
+    def _claim(self, job: Job, handle: RunHandle) -> None:
+        """Tell the state sink this slot's run is starting (its run id is taken: after a
+        crash it is found and recorded as abandoned, never run again)."""
+        if self.state_sink is not None:
+            try:
+                self.state_sink.run_claimed(job.name, handle.run_id, handle.scheduled_for)
+            except Exception as exc:
+                self._error(job.name, "state_sink.run_claimed", exc)
 
     def _done_handle(self, job: Job, slot: datetime, manual: bool, result: RunResult) -> RunHandle:
         handle = RunHandle(job.name, result.run_id, slot, manual)

@@ -166,8 +166,10 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle,
     if opts.pre_run is None:  # nothing the slot's instant could change: render it now
         ctx.prompt = _render_prompt(job, handle, "")
     try:
-        if not_before is not None and sched._start_line is not None:
-            await sched._start_line.wait(not_before)
+        if not_before is not None:
+            if sched._start_line is not None:
+                await sched._start_line.wait(not_before)
+            sched._claim(job, handle)  # not before: a crash meanwhile leaves the slot owed
         if opts.pre_run is not None:
             sched._emit(GateStarted, job=job.name, run_id=handle.run_id,
                         scheduled_for=handle.scheduled_for)

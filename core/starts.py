@@ -25,10 +25,6 @@ class StartLine:
         self.clock = clock
         self._waiting: dict[datetime, list[asyncio.Future[None]]] = {}
 
-    def __len__(self) -> int:
-        """How many runs are parked (cancelled ones included until their instant)."""
-        return sum(len(v) for v in self._waiting.values())
-
     async def wait(self, instant: datetime) -> None:
         """Return at `instant` (at once if it has passed). Cancelling one waiter leaves the
         others parked."""

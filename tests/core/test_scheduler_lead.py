@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crondeck.core import FakeClock, RunResult, RunStatus, Scheduler, every
+from crondeck.core.jobs import NullStateSink
 
 T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
 
@@ -121,3 +122,35 @@ def test_lead_is_bounded_and_defaults_to_none_on_a_fake_clock() -> None:
     assert Scheduler().lead > 0
     with pytest.raises(ValueError, match="lead must be between 0 and 1 second"):
         Scheduler(lead=5)
+
+
+def test_a_prepared_run_is_claimed_at_its_instant_not_when_prepared() -> None:
+    """The claim marks the run id as taken (a crash after it records the slot abandoned):
+    a run prepared ahead must not claim its slot before the slot's instant."""
+
+    class Sink(NullStateSink):
+        def __init__(self) -> None:
+            self.claims: list[tuple[str, datetime]] = []
+
+        def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
+            self.claims.append((run_id, clock.now()))
+
+    clock = FakeClock(at(3))
+    sink = Sink()
+
+    async def main() -> None:
+        s = Scheduler(clock=clock, lead=0.5, state_sink=sink)
+
+        async def agent(prompt: str) -> str:
+            return "ok\n"
+
+        s.add_job(agent, "p", every(seconds=10), name="c")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)  # 9.7: prepared
+        assert sink.claims == []
+        await clock.run_for(0.3)
+        assert sink.claims == [("c@2025-01-06T12:00:10Z", at(10))]
+        s.stop()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())

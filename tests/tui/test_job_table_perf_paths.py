@@ -238,3 +238,34 @@ def test_a_run_shown_while_its_lines_are_being_announced_shows_each_line_once(ma
             assert sum("line 2" in line for line in shown) == 1, shown
 
     asyncio.run(go())
+
+
+def test_a_run_shown_while_its_end_is_being_announced_shows_its_outcome_once(make_app):
+    """Same race at the end of a run: the pane switches to the run after its end was folded
+    in (so it shows the outcome) and before that end is announced: one outcome line."""
+    app, sched, _clock, streamer = make_app(start=False)
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            table = screen.query_one(JobTable)
+            pane = screen.query_one(OutputPane)
+            table.select("alpha")
+            sched.run_now("alpha")
+            await settle(pilot)
+            screen.observer.pump()
+            await settle(pilot)
+            streamer.release.set()
+            for _ in range(5):
+                await asyncio.sleep(0)
+            events = screen.observer.subscription.drain()
+            changes = screen.model.apply(events)  # the end folded in
+            assert changes.finished
+            screen._show_selected()
+            screen._update_output(changes.started, changes.output,
+                                  [r.run_id for r in changes.finished])
+            outcomes = [line for line in pane.lines if line.startswith("── ")]
+            assert len(outcomes) == 1, list(pane.lines)
+
+    asyncio.run(go())

@@ -112,6 +112,7 @@ class OutputPane(ScrollView, can_focus=True):
         self.zone = zone
         self.run: RunOutput | None = None
         self._seen = 0  # how many of the run's lines (`RunOutput.total`) are in the pane
+        self._outcome_shown = False
         self._entries: deque[Entry] = deque(maxlen=MAX_LINES)
         self._first = 0  # how many entries have rolled off the front (keeps cache keys stable)
         self._widest = 0  # cells of the widest entry, without timestamp
@@ -163,6 +164,7 @@ class OutputPane(ScrollView, can_focus=True):
                 entries.append(f"── {run.dropped} lines dropped (too fast to show)")
             if run.result is not None:
                 entries.append(self.outcome(run))
+        self._outcome_shown = run is not None and run.result is not None
         self._entries = entries
         self._first = 0
         self._cache.clear()
@@ -189,8 +191,10 @@ class OutputPane(ScrollView, can_focus=True):
         self._add(list(islice(lines, max(0, len(lines) - n), None)))
 
     def finished(self) -> None:
-        """The shown run ended: add its outcome line."""
-        if self.run is not None and self.run.result is not None:
+        """The shown run ended: add its outcome line (unless `show_run` already did: the run
+        can be shown between its end being folded in and being announced)."""
+        if self.run is not None and self.run.result is not None and not self._outcome_shown:
+            self._outcome_shown = True
             self._add([self.outcome(self.run)])
 
     def _add(self, new: list[Entry]) -> None:
