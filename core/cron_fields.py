@@ -1,44 +1,27 @@
 """Parsing the five cron fields into value sets, with errors that point at the column.
 
-Kept apart from evaluation (`cron.py`) so the rules for what is accepted, and the messages
-for what is not, read in one place.
+Kept apart from evaluation (`cron.py`) so the rules for what is accepted read in one place;
+the wording of what is not lives in `cron_messages.py`.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
+from .cron_messages import (
+    DAY_NAMES,
+    MONTH_NAMES,
+    CronError,
+    hi_text,
+    name_hint,
+    names_hint,
+    reversed_hint,
+    show_value,
+    unit,
+)
+
 __all__ = ["FIELDS", "CronError", "Field", "ParsedFields", "count_error", "parse_fields"]
-
-
-class CronError(ValueError):
-    """A cron expression that cannot be accepted: names the field, the text and its column,
-    and says what would be valid. `str(err)` is the one-line message; `caret()` adds the
-    expression with a caret under the offending column."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        expression: str = "",
-        field: str | None = None,
-        column: int | None = None,
-        length: int = 1,
-    ) -> None:
-        self.message = message
-        self.expression = expression
-        self.field = field
-        self.column = column
-        self.length = max(1, length)
-        super().__init__(f"{field}: {message}" if field else message)
-
-    def caret(self) -> str:
-        """The message, then the expression with `^^^` under the offending text."""
-        if self.column is None or not self.expression:
-            return str(self)
-        return f"{self}\n  {self.expression}\n  {' ' * self.column}{'^' * self.length}"
 
 
 @dataclass(frozen=True)
@@ -48,19 +31,6 @@ class Field:
     hi: int
     names: dict[str, int] = field(default_factory=dict)
 
-
-MONTH_NAMES = {
-    n: i + 1
-    for i, n in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-    )
-}
-DAY_NAMES = {n: i for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
-_FULL_MONTHS = [
-    *("JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE", "JULY", "AUGUST"),
-    *("SEPTEMBER", "OCTOBER", "NOVEMBER", "DECEMBER"),
-]
-_FULL_DAYS = ["SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"]
 
 MINUTE, HOUR, DOM, MONTH, DOW = (
     Field("minute", 0, 59),
@@ -284,10 +254,10 @@ def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: ParsedFie
             if fld is DOW and hi == 0 and lo > 0 and b_text.isalpha():
                 hi = 7  # FRI-SUN is 5-7: Sunday closes a range as 7
             if hi < lo:
-                raise ctx.error(_reversed_hint(fld, a_text, b_text, lo, hi), off, len(base))
+                raise ctx.error(reversed_hint(fld, a_text, b_text, lo, hi), off, len(base))
         elif slash:
             raise ctx.error(
-                f"{item!r}: a step needs a range or *: write {a_text}-{_hi_text(fld, a_text)}"
+                f"{item!r}: a step needs a range or *: write {a_text}-{hi_text(fld, a_text)}"
                 f"/{step} (from {a_text} to the end, every {step})",
                 off,
                 len(item),
@@ -299,7 +269,7 @@ def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: ParsedFie
     if slash and step > hi - lo:
         out.step_notes.append(
             f"{fld.name}: step {step} in {item!r} is larger than the range {lo}–{hi}: "
-            f"fires at {fld.name} {_show(fld, lo)} only"
+            f"fires at {fld.name} {show_value(fld, lo)} only"
         )
     elif slash and base == "*" and fld in (MINUTE, HOUR, MONTH, DOW):
         span = hi - lo + 1
@@ -308,8 +278,8 @@ def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: ParsedFie
             gap = span - (last - lo)
             out.step_notes.append(
                 f"{fld.name}: */{step} does not divide {span} evenly: after "
-                f"{_show(fld, last)} the next is {_show(fld, lo)}, {gap} "
-                f"{_unit(fld, gap)} later instead of {step}"
+                f"{show_value(fld, last)} the next is {show_value(fld, lo)}, {gap} "
+                f"{unit(fld, gap)} later instead of {step}"
             )
 
 
@@ -343,78 +313,13 @@ def _value(ctx: _Ctx, text: str, off: int) -> int:
     if up.isalpha():
         if up in fld.names:
             return fld.names[up]
-        raise ctx.error(_name_hint(fld, up, text), off, len(text))
+        raise ctx.error(name_hint(fld, up, text), off, len(text))
     raise ctx.error(
         f"{text!r} is not a number{' or name' if fld.names else ''} "
-        f"(valid: {fld.lo}–{fld.hi}{_names_hint(fld)})",
+        f"(valid: {fld.lo}–{fld.hi}{names_hint(fld)})",
         off,
         len(text),
     )
-
-
-def _name_hint(fld: Field, up: str, text: str) -> str:
-    if up in ("L", "LW", "W"):
-        return f"{text!r} is only allowed in day-of-month (L, LW, nW) or day-of-week (5L)"
-    for full, names, kind in (
-        (_FULL_MONTHS, MONTH_NAMES, "month"),
-        (_FULL_DAYS, DAY_NAMES, "weekday"),
-    ):
-        if up in full or (len(up) > 3 and any(f.startswith(up) for f in full)):
-            short = up[:3]
-            if names is fld.names:
-                return f"{text!r}: use the three-letter name {short}"
-            return f"{text!r} is a {kind} name; {fld.name} takes {_names_hint(fld, bare=True)}"
-        if up in names and names is not fld.names:
-            return f"{text!r} is a {kind} name; {fld.name} takes {_names_hint(fld, bare=True)}"
-    close = difflib.get_close_matches(up, list(fld.names), n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    return f"unknown value {text!r} (valid: {fld.lo}–{fld.hi}{_names_hint(fld)}){hint}"
-
-
-def _names_hint(fld: Field, bare: bool = False) -> str:
-    if fld is MONTH:
-        names = "JAN–DEC"
-    elif fld is DOW:
-        names = "SUN–SAT"
-    else:
-        return f"{fld.lo}–{fld.hi}" if bare else ""
-    return f"{fld.lo}–{fld.hi} or {names}" if bare else f" or {names}"
-
-
-def _hi_text(fld: Field, a_text: str) -> str:
-    if fld.names and a_text.isalpha():
-        return {MONTH.name: "DEC", DOW.name: "SAT"}[fld.name]
-    return str(6 if fld is DOW else fld.hi)
-
-
-def _reversed_hint(fld: Field, a_text: str, b_text: str, lo: int, hi: int) -> str:
-    end = _hi_text(fld, a_text)
-    start = (
-        {MONTH.name: "JAN", DOW.name: "SUN"}[fld.name]
-        if fld.names and a_text.isalpha()
-        else str(fld.lo)
-    )
-    return (
-        f"range {a_text}-{b_text} is reversed ({lo} > {hi}); ranges do not wrap around: "
-        f"write {a_text}-{end},{start}-{b_text}"
-    )
-
-
-def _show(fld: Field, v: int) -> str:
-    if fld is MINUTE:
-        return f":{v:02d}"
-    if fld is HOUR:
-        return f"{v:02d}:00"
-    if fld is MONTH:
-        return _FULL_MONTHS[v - 1].title()
-    if fld is DOW:
-        return _FULL_DAYS[v % 7].title()
-    return str(v)
-
-
-def _unit(fld: Field, n: int) -> str:
-    base = {"minute": "minute", "hour": "hour", "month": "month", "day-of-week": "day"}
-    return base.get(fld.name, "step") + ("s" if n != 1 else "")
 
 
 def _parse_dom_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:

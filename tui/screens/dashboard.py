@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -34,6 +33,7 @@ from ..widgets.job_table import SORTS, JobTable
 from ..widgets.lines import LineList
 from ..widgets.output_pane import OutputPane
 from ..widgets.upcoming import MAX_ITEMS, UpcomingList
+from .dashboard_keys import DASHBOARD_BINDINGS, MUTATING, NEEDS_JOB, help_entries
 from .details import JobDetailsScreen
 from .help import HelpScreen
 from .pause_dialog import PauseDialog, PauseRequest
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DashboardScreen"]
 
-_MUTATING = {"pause", "resume", "run_now", "skip_next", "cancel_run", "pause_all", "resume_all"}
-_NEEDS_JOB = {"pause", "resume", "run_now", "skip_next", "cancel_run", "details"}
 # While the cursor moves faster than this, the output pane waits for it to rest this long
 # before showing the selected job (holding `down` over 10,000 jobs must not switch 30 times
 # a second); a single key press still shows its job at once.
@@ -54,41 +52,7 @@ SWITCH_REST = 0.05
 class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
-    BINDINGS: ClassVar = [
-        Binding("space,p", "pause", "Pause", id="job.pause",
-                tooltip="pause the selected job (asks for a note and a duration)"),
-        Binding("space,p", "resume", "Resume", id="job.resume",
-                tooltip="resume the selected job"),
-        Binding("r", "run_now", "Run now", id="job.run_now",
-                tooltip="run the selected job now (obeys its overlap policy)"),
-        Binding("s", "skip_next", "Skip next", id="job.skip_next",
-                tooltip="skip the selected job's next run (press again to undo)"),
-        Binding("x", "cancel_run", "Cancel run", id="job.cancel",
-                tooltip="cancel the selected job's running run"),
-        Binding("enter", "details", "Details", show=False, id="job.details",
-                tooltip="details of the selected job"),
-        Binding("slash", "filter", "Filter", id="jobs.filter",
-                tooltip="filter jobs by name, agent or status (esc clears)"),
-        Binding("o", "cycle_sort", "Sort", show=False, id="jobs.sort",
-                tooltip="sort jobs by next fire / name / status / last run"),
-        Binding("tab", "app.focus_next", "Next pane", show=False, id="panes.next",
-                tooltip="cycle panes: jobs, upcoming, output, history"),
-        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False, id="panes.prev",
-                tooltip="cycle panes backwards"),
-        Binding("f", "toggle_follow", "Follow", show=False, id="output.follow",
-                tooltip="follow the output (stick to the end) on/off"),
-        Binding("T", "toggle_timestamps", "Timestamps", show=False, id="output.timestamps",
-                tooltip="show/hide timestamps in the output"),
-        Binding("h", "toggle_history_scope", "History scope", show=False, id="history.scope",
-                tooltip="history: all jobs / only the selected job"),
-        Binding("P", "pause_all", "Pause all", show=False, id="all.pause",
-                tooltip="pause every job (asks for a note and a duration)"),
-        Binding("P", "resume_all", "Resume all", id="all.resume", tooltip="resume every job"),
-        Binding("question_mark", "help", "Help", id="app.help", tooltip="this list of keys"),
-    ]
-    HELP_GROUPS: ClassVar = {"job": "Selected job", "jobs": "Jobs", "panes": "Panes",
-                             "output": "Output", "history": "History", "all": "Everything",
-                             "app": "App"}
+    BINDINGS: ClassVar = DASHBOARD_BINDINGS
 
     def __init__(self, scheduler: Scheduler, *, now: Callable[[], datetime], zone: tzinfo,
                  config_path: str = "", read_only: bool = False, read_only_reason: str = "",
@@ -346,10 +310,10 @@ class DashboardScreen(Screen[None]):
     # -- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _MUTATING and self.read_only:
+        if action in MUTATING and self.read_only:
             return None
         row = self.model.rows.get(self.table.selected or "") if self.is_mounted else None
-        if action in _NEEDS_JOB and row is None:
+        if action in NEEDS_JOB and row is None:
             return None
         job = self.scheduler.jobs.get(row.name) if row is not None else None
         if action == "pause":
@@ -493,15 +457,4 @@ class DashboardScreen(Screen[None]):
         self._titles()
 
     def action_help(self) -> None:
-        entries = []
-        seen: set[str] = set()
-        for binding in [*self.BINDINGS, *self.app.BINDINGS]:
-            assert isinstance(binding, Binding)
-            group = self.HELP_GROUPS.get((binding.id or "app").split(".")[0], "App")
-            key = f"{binding.key}:{binding.action}"
-            if key not in seen:
-                seen.add(key)
-                entries.append((group, binding))
-        order = list(self.HELP_GROUPS.values())
-        entries.sort(key=lambda e: order.index(e[0]) if e[0] in order else len(order))
-        self.app.push_screen(HelpScreen(entries))
+        self.app.push_screen(HelpScreen(help_entries([*self.BINDINGS, *self.app.BINDINGS])))
