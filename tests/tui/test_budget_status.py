@@ -110,3 +110,28 @@ def test_narrow_table_keeps_the_budget_countdown() -> None:
             assert "∅ budget" in row and "∅ 6h 01m" in row
 
     asyncio.run(go())
+
+
+def test_the_header_counts_budget_held_jobs_until_their_reset() -> None:
+    """Jobs held by a spent budget are counted in the header next to running / paused /
+    failing (only while there are some), and the count goes once the budget resets."""
+    app, sched, clock = build()
+
+    async def go() -> None:
+        async with app.run_test(size=WIDE) as pilot:
+            await settle(pilot)
+            header = app.dashboard.query_one("#header")
+            assert "budget" not in text_of(header)
+            sched.run_now("digest")  # spends 1,100 of its 1,000 tokens
+            sched.run_now("plain")
+            await settle(pilot)
+            await settle(pilot)
+            assert "2 jobs · 1 budget-held" in text_of(header)
+
+            await clock.run_for(6 * 3600 + 120)  # past midnight in Tokyo: a new budget day
+            await settle(pilot)
+            app.dashboard.tick()
+            await settle(pilot)
+            assert "budget" not in text_of(header)
+
+    asyncio.run(go())

@@ -256,6 +256,7 @@ class DashboardScreen(Screen[None]):
         header.running = counts["running"]
         header.paused = counts["paused"]
         header.failing = counts["failing"]
+        header.budget = counts["budget"]
         if self.read_only:
             header.state, header.state_detail = "read-only", self.read_only_reason
         elif self.scheduler.paused:

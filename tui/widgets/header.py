@@ -17,7 +17,8 @@ __all__ = ["DeckHeader"]
 
 
 class DeckHeader(Widget):
-    """`crondeck  ~/crondeck.toml  ● scheduling  2 running · 1 paused · 1 failing  14:05:12`.
+    """`crondeck  ● scheduling  9 jobs · 2 running · 1 paused · 1 failing · 1 budget-held
+    ~/crondeck.toml  14:05:12` (a count shows only when nonzero).
 
     The screen sets the reactives; the clock repaints on `refresh()` (the 1 s tick)."""
 
@@ -30,6 +31,7 @@ class DeckHeader(Widget):
     running = reactive(0)
     paused = reactive(0)
     failing = reactive(0)
+    budget = reactive(0)  # held until midnight: the day's token budget is spent
     jobs = reactive(0)
 
     def __init__(self, *, now: Callable[[], datetime], zone: tzinfo,
@@ -62,6 +64,8 @@ class DeckHeader(Widget):
             parts.append((f"{self.paused} paused", "status--paused"))
         if self.failing:
             parts.append((f"{self.failing} failing", "status--failed"))
+        if self.budget:  # in the paused colour, as the rows' "∅ budget" is
+            parts.append((f"{self.budget} budget-held", "status--paused"))
         for i, (part, style) in enumerate(parts):
             if i:
                 text.append(" · ", style=st("deck-header--dim"))
