@@ -20,7 +20,9 @@ _WAITING = ("paused", "disabled", "done")  # statuses that do not fire
 
 
 class FireOrder:
-    """Names of the jobs that will fire, earliest first."""
+    """Names of the jobs that will fire, earliest first: by the first slot that will run
+    (`JobRow.first_run`), so a job held by a spent budget sorts by its first fire after
+    the reset, not by the slots it will skip (which would crowd out jobs that run)."""
 
     def __init__(self) -> None:
         self._keys: list[tuple[float, str]] = []
@@ -31,9 +33,10 @@ class FireOrder:
 
     @staticmethod
     def _key(row: JobRow) -> tuple[float, str] | None:
-        if row.next_fire is None or row.exhausted or row.status in _WAITING:
+        first = row.first_run
+        if first is None or row.exhausted or row.status in _WAITING:
             return None
-        return (row.next_fire.timestamp(), row.name)
+        return (first.timestamp(), row.name)
 
     def rebuild(self, rows: Mapping[str, JobRow]) -> None:
         keyed = ((name, self._key(row)) for name, row in rows.items())

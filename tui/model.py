@@ -100,6 +100,8 @@ class JobRow:
     # The day's token budget is spent: when it resets (the next local midnight in the job's
     # zone); None while tokens remain. Scheduled slots before then are skipped ("budget").
     budget_until: datetime | None = None
+    # While held: its first slot at or after `budget_until` (the first that will run).
+    budget_next: datetime | None = None
     # Model usage (issue 7): today's figures count only while `usage_day` (the job's local
     # day, in `usage_zone`) is today, so a row read yesterday does not show yesterday's spend.
     priced: bool = False
@@ -115,6 +117,12 @@ class JobRow:
         """Its next slot comes before the budget resets, so that slot will be skipped."""
         return (self.budget_until is not None and self.next_fire is not None
                 and self.next_fire < self.budget_until)
+
+    @property
+    def first_run(self) -> datetime | None:
+        """The next slot that will actually run: past a spent budget's reset when held
+        (the slots before it will be skipped), else `next_fire`."""
+        return self.budget_next if self.held_by_budget else self.next_fire
 
     @property
     def uses_model(self) -> bool:
@@ -198,6 +206,15 @@ def budget_reset(job: Job, now: datetime) -> datetime:
     return datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
 
 
+def _first_fire_from(sched: object, at: datetime) -> datetime | None:
+    """The schedule's first fire at or after `at` (a slot exactly at the reset runs: its
+    local day is already the new one); None if the schedule cannot say."""
+    try:
+        return sched.next_after(at - timedelta(microseconds=1))  # type: ignore[attr-defined]
+    except Exception:
+        return None
+
+
 def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> JobRow:
     """Read a job's public attributes into a row (status words are presentation only).
 
@@ -214,6 +231,8 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> Job
     running = list(job.running.values())
     started = [h.started_at for h in running if h.started_at is not None]
     spent = now is not None and job.enabled and budget_reason(job, now) is not None
+    reset = budget_reset(job, now) if spent and now is not None else None
+    held = reset is not None and job.next_fire is not None and job.next_fire < reset
     if running:
         status: Status = "running"
     elif not job.enabled:
@@ -246,7 +265,8 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> Job
         failures=job.consecutive_failures,
         skip_next=job.skip_next_pending,
         exhausted=job.exhausted if job.enabled else "",  # the status says "disabled"
-        budget_until=budget_reset(job, now) if spent and now is not None else None,
+        budget_until=reset,
+        budget_next=_first_fire_from(sched, reset) if held and reset is not None else None,
         priced=(getattr(job.options, "price_in", None) is not None
                 or getattr(job.options, "price_out", None) is not None),
         tokens_today=getattr(job, "tokens_today", 0),

@@ -299,14 +299,22 @@ class DashboardScreen(Screen[None]):
             setattr(widget, attribute, value)
 
     def _recompute_upcoming(self) -> None:
-        """Only the jobs whose next fire is among the earliest `MAX_ITEMS` can be listed."""
+        """Only the jobs whose first slot that will run is among the earliest `MAX_ITEMS`
+        can be listed (`FireOrder` leaves out paused jobs and sorts a budget-held one by
+        its first slot after the reset)."""
         self._upcoming_dirty = False
         rows = self.model.rows
         jobs = self.scheduler.jobs
-        first = [jobs[name] for name in self._fires.first(MAX_ITEMS) if name in jobs]
-        self.upcoming.recompute(  # paused, or its next slot skipped for budget
-            first, skip=lambda name: name in rows and (rows[name].status == "paused"
-                                                       or rows[name].held_by_budget))
+        starts = []
+        for name in self._fires.first(MAX_ITEMS):
+            row, job = rows.get(name), jobs.get(name)
+            if row is not None and job is not None and row.first_run is not None:
+                starts.append((name, row.first_run, job.schedule))
+        self.upcoming.recompute(starts)
+
+    @on(UpcomingList.MoreRoom)
+    def _upcoming_grew(self) -> None:
+        self._recompute_upcoming()
 
     # -- actions --------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The upcoming pane: the next fires across all jobs merged in time order (the next hour).
+"""The upcoming pane: the next fires across all jobs merged in time order (the next hour, and
+further while that leaves visible rows empty).
 
 The list is rebuilt only when next fires change (`recompute`), lazily merging each job's
 schedule with a heap so it stays cheap with thousands of jobs; the 1 s tick only repaints the
@@ -14,6 +15,7 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -25,6 +27,7 @@ __all__ = ["MAX_ITEMS", "UpcomingList"]
 
 HORIZON = timedelta(hours=1)
 MAX_ITEMS = 200
+MIN_SHOWN = 5  # listed even beyond the hour, before the pane has a size
 _BOLD = Style(bold=True)
 
 
@@ -39,6 +42,10 @@ class UpcomingList(LineList):
     class JobChosen(Message):
         job: str
 
+    class MoreRoom(Message):
+        """The pane grew taller than its list, which the horizon had cut short: the screen
+        should `recompute` so the new rows fill."""
+
     def __init__(self, *, now: Callable[[], datetime], zone: tzinfo,
                  id: str | None = None) -> None:
         super().__init__(id=id)
@@ -47,32 +54,31 @@ class UpcomingList(LineList):
         self.items: list[tuple[datetime, str]] = []
         # index -> ((item, second, width, cursor), strip)
         self._strips: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self._cut_short = False  # the horizon stopped the list while fires remained
 
-    def recompute(self, jobs: Iterable[Any], skip: Callable[[str], bool]) -> None:
-        """Merge the next fires of `jobs` (core `Job` objects: `next_fire` and `schedule`)
-        within the horizon; a job for which `skip(name)` is true (paused) is left out."""
+    def recompute(self, starts: Iterable[tuple[str, datetime, Any]]) -> None:
+        """Merge the fires of jobs given as (name, first fire to list, schedule), within the
+        horizon, or beyond it while fewer than the visible rows are listed. The caller
+        leaves out jobs that will not fire and starts a budget-held job after its reset."""
         now = self._now()
         end = now + HORIZON
-        heap: list[tuple[datetime, int, str, Any]] = []
-        for i, job in enumerate(jobs):
-            nf = job.next_fire
-            if nf is None or job.exhausted or skip(job.name):
-                continue
-            heap.append((nf, i, job.name, job.schedule))
+        fill = max(MIN_SHOWN, self.size.height)
+        heap = [(first, i, name, sched) for i, (name, first, sched) in enumerate(starts)]
         heapq.heapify(heap)
         items: list[tuple[datetime, str]] = []
         while heap and len(items) < MAX_ITEMS:
-            when, i, name, sched = heapq.heappop(heap)
-            if when > end and len(items) >= 5:  # always show a few, even beyond the hour
+            if heap[0][0] > end and len(items) >= fill:
                 break
+            when, i, name, sched = heapq.heappop(heap)
             items.append((when, name))
             try:
                 nxt = sched.next_after(when)
             except Exception:
                 nxt = None
-            if nxt is not None and nxt <= end:
+            if nxt is not None:
                 heapq.heappush(heap, (nxt, i, name, sched))
         self.items = items
+        self._cut_short = bool(heap) and len(items) < MAX_ITEMS
         self._strips.clear()
         self.rows_changed()
 
@@ -108,6 +114,11 @@ class UpcomingList(LineList):
         """The 1 s tick: repaint the countdown column only (the rest moves only with the
         items themselves, which `recompute` repaints)."""
         self.refresh(Region(10, 0, 11, self.size.height))
+
+    def on_resize(self, event: events.Resize) -> None:
+        super().on_resize(event)
+        if self._cut_short and self.size.height > len(self.items):
+            self.post_message(self.MoreRoom())
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
