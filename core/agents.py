@@ -73,12 +73,15 @@ class RunContext:
         self.usage = Usage(old.prompt_tokens + max(0, int(prompt_tokens)),
                            old.completion_tokens + max(0, int(completion_tokens)))
 
+    def now(self) -> datetime:
+        """The current instant on the scheduler's clock (the system clock without one)."""
+        return self.clock.now() if self.clock is not None else datetime.now(UTC)
+
     def seconds_left(self) -> float | None:
         """Seconds until the run's timeout, or None without one."""
         if self.deadline is None:
             return None
-        now = self.clock.now() if self.clock is not None else datetime.now(UTC)
-        return (self.deadline - now).total_seconds()
+        return (self.deadline - self.now()).total_seconds()
 
     def env(self) -> dict[str, str]:
         """CRONDECK_* variables every command agent and gate sees."""

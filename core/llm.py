@@ -151,7 +151,7 @@ class ModelAgent:
         if attempt > self.max_retries:
             raise AgentFailed(f"{what} (HTTP {status}) from {self.url}, still after "
                               f"{attempt} attempts" + (f": {detail}" if detail else ""))
-        wait = _retry_after(reply.headers.get("retry-after"))
+        wait = _retry_after(reply.headers.get("retry-after"), ctx.now())
         if wait is None:
             wait = min(self.retry_base * 2 ** (attempt - 1), MAX_BACKOFF)
         left = ctx.seconds_left()
@@ -324,8 +324,9 @@ def _input_tokens(usage: Mapping[str, Any]) -> int:
                ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date), or None."""
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (seconds, or an HTTP date measured from `now`, the
+    scheduler's clock), or None."""
     if not value:
         return None
     try:
@@ -338,7 +339,7 @@ def _retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - now).total_seconds())
 
 
 def _error_detail(body: bytes) -> str:

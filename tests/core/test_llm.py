@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
@@ -24,6 +25,7 @@ from llm_fake import (
     sse,
 )
 
+from crondeck.core.clock import FakeClock
 from crondeck.core.events import OutputChunk
 from crondeck.core.jobs import JobState
 from crondeck.core.llm import AnthropicAgent, ModelAgent, OpenAIAgent
@@ -46,11 +48,13 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(agent: ModelAgent, prompt: str = "Say hello.", *, timeout: float = 20,
-        chunks: list[str] | None = None, on_chunk: Any = None, **options: Any) -> RunResult:
-    """Run `agent` once through a real Scheduler (SystemClock) and return the result."""
+        chunks: list[str] | None = None, on_chunk: Any = None, clock: Any = None,
+        **options: Any) -> RunResult:
+    """Run `agent` once through a real Scheduler (SystemClock unless `clock`) and return
+    the result."""
 
     async def main() -> RunResult:
-        s = Scheduler()
+        s = Scheduler(clock=clock) if clock is not None else Scheduler()
         job = s.add_job(agent, prompt, "@yearly", name="model", tz="UTC", timeout=timeout,
                         **options)
 
@@ -204,6 +208,19 @@ def test_retry_after_beyond_the_run_timeout_fails_at_once(fake: FakeLLM,
     assert result.status is RunStatus.FAILED
     assert "rate limited (HTTP 429)" in result.error and "past the run's timeout" in result.error
     assert "quota" in result.error and len(fake.requests) == 1
+
+
+def test_a_retry_after_date_is_measured_on_the_schedulers_clock(fake: FakeLLM) -> None:
+    """On a clock set to 07:27:00, "07:28:00 GMT" is a minute away (past a 3 s timeout),
+    even though that date is years in the past for the machine."""
+    clock = FakeClock(datetime(2015, 10, 21, 7, 27, tzinfo=UTC))
+    fake.queue(Reply(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+                     body=error_body("slow down")),
+               Reply(events=openai_stream(["too soon"])))
+    result = run(openai(fake), timeout=3, clock=clock)
+    assert result.status is RunStatus.FAILED
+    assert "the next try (in 60s) would be past the run's timeout" in result.error
+    assert len(fake.requests) == 1
 
 
 @pytest.mark.parametrize("kind", KINDS)
