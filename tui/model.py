@@ -105,6 +105,7 @@ class JobRow:
     # Model usage (issue 7): today's figures count only while `usage_day` (the job's local
     # day, in `usage_zone`) is today, so a row read yesterday does not show yesterday's spend.
     priced: bool = False
+    token_budget: int | None = None  # daily_token_budget: a budgeted job shows its tokens
     tokens_today: int = 0
     tokens_total: int = 0
     cost_today: float = 0.0
@@ -126,8 +127,10 @@ class JobRow:
 
     @property
     def uses_model(self) -> bool:
-        """Has spent tokens or has a price: worth a COST column."""
-        return self.priced or self.tokens_total > 0 or self.cost_total > 0
+        """Has spent tokens, a price or a token budget: worth a COST column (as in
+        `crondeck list`)."""
+        return (self.priced or self.token_budget is not None or self.tokens_total > 0
+                or self.cost_total > 0)
 
     def matches(self, needle: str) -> bool:
         """The `/` filter: name, agent or status (case-insensitive substring)."""
@@ -269,6 +272,7 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> Job
         budget_next=_first_fire_from(sched, reset) if held and reset is not None else None,
         priced=(getattr(job.options, "price_in", None) is not None
                 or getattr(job.options, "price_out", None) is not None),
+        token_budget=getattr(job.options, "daily_token_budget", None),
         tokens_today=getattr(job, "tokens_today", 0),
         tokens_total=getattr(job, "tokens_total", 0),
         cost_today=getattr(job, "cost_today", 0.0),

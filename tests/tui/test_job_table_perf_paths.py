@@ -141,9 +141,11 @@ def test_fire_order_keeps_jobs_that_will_fire_earliest_first(make_app):
     asyncio.run(go())
 
 
-def _cost_app(make_app, *, tokens: int, cost: float | None):
+def _cost_app(make_app, *, tokens: int, cost: float | None, budget: int | None = None):
     app, sched, clock, _streamer = make_app(start=False)
     job = sched.jobs["beta"]
+    if budget is not None:
+        job.options = replace(job.options, daily_token_budget=budget)
     job.tokens_day = clock.now().date().isoformat()
     job.tokens_today = job.tokens_total = tokens
     if cost is not None:
@@ -267,5 +269,36 @@ def test_a_run_shown_while_its_end_is_being_announced_shows_its_outcome_once(mak
                                   [r.run_id for r in changes.finished])
             outcomes = [line for line in pane.lines if line.startswith("── ")]
             assert len(outcomes) == 1, list(pane.lines)
+
+    asyncio.run(go())
+
+
+def test_cost_column_shows_a_budgeted_jobs_share_of_its_budget(make_app):
+    """A budgeted job shows today's share of its budget (narrowed to a percentage)."""
+    for size, expected in (((200, 36), "1.2k/50.0k tok"), (SIZE, "2%")):
+        app = _cost_app(make_app, tokens=1_234, cost=None, budget=50_000)
+
+        async def go(app=app, size=size, expected=expected):
+            async with app.run_test(size=size) as pilot:
+                await settle(pilot)
+                table = app.dashboard.query_one(JobTable)
+                assert "COST" in _header(table)
+                beta = next(line for line in text_of(table).splitlines() if "beta" in line)
+                assert expected in beta
+
+        asyncio.run(go())
+
+
+def test_a_budgeted_job_gets_a_cost_column_before_it_spends_anything(make_app):
+    """As in `crondeck list`: a job with a daily token budget is a model job from the start."""
+    app = _cost_app(make_app, tokens=0, cost=None, budget=50_000)
+
+    async def go():
+        async with app.run_test(size=(200, 36)) as pilot:
+            await settle(pilot)
+            table = app.dashboard.query_one(JobTable)
+            assert "COST" in _header(table)
+            beta = next(line for line in text_of(table).splitlines() if "beta" in line)
+            assert "0/50.0k tok · 0" in beta
 
     asyncio.run(go())

@@ -5,7 +5,7 @@ to segments (no Rich `Text` layout) and cached per row until the row or the seco
 so the 1 s countdown tick re-renders just the twenty-odd rows on screen. The order (sorted by
 next fire by default) is kept incrementally: a batch of events re-places only the rows it
 touched (bisect on their sort keys) instead of re-sorting 10,000 rows ten times a second.
-A COST column appears only when some job uses a model (has spent tokens or has a price).
+A COST column appears only when some job uses a model (has spent tokens, a price or a budget).
 """
 
 from __future__ import annotations
@@ -110,6 +110,10 @@ def _cost_texts(row: JobRow, today: bool) -> list[str]:
         return [f"{day} today · {total}", f"{day} · {total}", day]
     day = token_count(row.tokens_today if today else 0)
     total = token_count(row.tokens_total)
+    if row.token_budget is not None:  # today's share of the budget matters most
+        of = f"{day}/{token_count(row.token_budget)}"
+        spent = (row.tokens_today if today else 0) / max(1, row.token_budget)
+        return [f"{of} tok · {total}", f"{of} tok", of, f"{spent:.0%}"]
     return [f"{day} tok today · {total}", f"{day} · {total} tok", f"{day} tok", day]
 
 
