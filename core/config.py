@@ -71,6 +71,11 @@ def load_config(path: str | Path) -> Config:
     return parse_config(text, path)
 
 
+def duplicate_name(name: str, first: int) -> str:
+    """The problem of a second job called `name` (the job at index `first` has it)."""
+    return f"duplicate job name {name!r} (job #{first + 1} has it too); job names must be unique"
+
+
 def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
     """Validate TOML text as a jobs file (see load_config)."""
     path = Path(path)
@@ -208,8 +213,7 @@ class _Validator:
             job = self.job(index, data, cfg, agents)
             name = data.get("name") if isinstance(data, dict) else None
             if isinstance(name, str) and name in seen:
-                self.problem(f"duplicate job name {name!r} (job #{seen[name] + 1} has it too); "
-                             "job names must be unique", "jobs", index, "name",
+                self.problem(duplicate_name(name, seen[name]), "jobs", index, "name",
                              job=name, key="name")
                 continue
             if isinstance(name, str):

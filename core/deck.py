@@ -236,6 +236,39 @@ def _fingerprint(config: Config, job: JobSpec) -> tuple[Any, ...]:
     return (spec, replace(config.policy(job), enabled=None), agent, config.scheduler.history)
 
 
+@dataclass
+class _Diff:
+    """How a new config differs from the running one, job by job."""
+
+    removed: list[str]
+    added: list[str]
+    changed: list[str]  # replaced: their runs in flight are cancelled
+    toggled: list[str]  # only switched on or off: applied in place
+
+
+def _diff(old: Config, new: Config) -> _Diff:
+    """Compare job by job. A job whose own table and agent are unchanged is unchanged unless
+    the file-wide settings changed: only then is every job's merged policy compared (an edit
+    of one job in a 10,000-job file compares 10,000 tables, not 10,000 merged policies)."""
+    mine = {j.name: j for j in old.jobs}
+    theirs = {j.name: j for j in new.jobs}
+    wide = ((replace(old.defaults, enabled=None), old.scheduler.history)
+            != (replace(new.defaults, enabled=None), new.scheduler.history))
+    changed: list[str] = []
+    toggled: list[str] = []
+    for name, b in theirs.items():
+        a = mine.get(name)
+        if a is None:
+            continue
+        own = a == b and (not a.agent or old.agents.get(a.agent) == new.agents.get(b.agent))
+        if (wide or not own) and _fingerprint(old, a) != _fingerprint(new, b):
+            changed.append(name)
+        elif old.enabled(a) != new.enabled(b):
+            toggled.append(name)
+    return _Diff(removed=[n for n in mine if n not in theirs],
+                 added=[n for n in theirs if n not in mine], changed=changed, toggled=toggled)
+
+
 def _restore(scheduler: Scheduler, saved: list[JobState]) -> None:
     """`Scheduler.restore`, except that a job saved disabled and enabled now continues from
     now: the slots that fell while it was off are not owed (restore alone would catch them
@@ -289,25 +322,19 @@ class Deck:
     def replaced_by(self, new: Config) -> list[str]:
         """The jobs `apply(new)` would remove or replace, cancelling their runs in flight
         (switching a job on or off alone replaces nothing)."""
-        old = {j.name: _fingerprint(self.config, j) for j in self.config.jobs}
-        fresh = {j.name: _fingerprint(new, j) for j in new.jobs}
-        return [n for n in old if n not in fresh or fresh[n] != old[n]]
+        diff = _diff(self.config, new)
+        return diff.removed + diff.changed
 
     def apply(self, new: Config) -> Reload:
         """Make the scheduler match `new`: add, remove and replace changed jobs (a replaced
         job keeps its state; runs in flight of removed or replaced jobs are cancelled) and
         switch jobs on or off in place."""
-        old = {j.name: _fingerprint(self.config, j) for j in self.config.jobs}
-        fresh = {j.name: _fingerprint(new, j) for j in new.jobs}
-        removed = [n for n in old if n not in fresh]
-        added = [n for n in fresh if n not in old]
-        changed = [n for n in fresh if n in old and fresh[n] != old[n]]
-        old_jobs = {j.name: j for j in self.config.jobs}  # by name: 10,000 jobs, no scans
+        diff = _diff(self.config, new)
+        removed, added, changed = diff.removed, diff.added, diff.changed
         new_jobs = {j.name: j for j in new.jobs}
-        toggled = [n for n in fresh if n in old and fresh[n] == old[n]
-                   and self.config.enabled(old_jobs[n]) != new.enabled(new_jobs[n])]
-        try:
-            trial = build_scheduler(new, clock=self.scheduler.clock)  # agents import first
+        try:  # the new and changed jobs' agents are made (Python ones imported) first
+            trial = build_scheduler(replace(new, jobs=[new_jobs[n] for n in changed + added]),
+                                    clock=self.scheduler.clock)
         except ConfigError as exc:
             return Reload(problems=exc.problems)
         for name in removed + changed:
@@ -324,10 +351,10 @@ class Deck:
                     # new one (restore keeps a saved next_fire when there is no last slot)
                     saved = replace(saved, next_fire=None)
                 _restore(self.scheduler, [saved])
-        for name in toggled:
+        for name in diff.toggled:
             self.scheduler.jobs[name].enabled = new.enabled(new_jobs[name])
         self.config = new
-        return Reload(added=added, removed=removed, changed=changed + toggled)
+        return Reload(added=added, removed=removed, changed=changed + diff.toggled)
 
     def close(self) -> None:
         if self.recorder is not None:

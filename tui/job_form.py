@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 
 from crondeck.core.atomic import to_toml_value
-from crondeck.core.config import Config, ConfigError, Problem, parse_config
+from crondeck.core.config import Config, ConfigError, Problem, duplicate_name, parse_config
 
 __all__ = ["FORM_KEYS", "INLINE_COMMAND", "INLINE_PYTHON", "Checked", "JobForm", "check_form",
            "without_job"]
@@ -143,34 +143,43 @@ class Checked:
         return self.config is not None
 
 
-def candidate_doc(config: Config, form: JobForm, original: str | None) -> dict[str, Any]:
-    """The whole jobs file with this job added (original None) or replaced."""
-    doc = config.to_dict()
-    jobs = list(doc.get("jobs", []))
-    entry = form.to_entry()
-    if original is None:
-        jobs.append(entry)
-    else:
-        jobs = [entry if j.get("name") == original else j for j in jobs]
-    doc["jobs"] = jobs
-    return doc
-
-
 def check_form(config: Config, form: JobForm, original: str | None = None) -> Checked:
-    """Validate the file as it would be written, with the validator `crondeck check` uses."""
+    """Validate the file as it would be written, with the validator `crondeck check` uses.
+
+    Only the edited job is parsed (with the file's defaults and agents, and its name checked
+    against the other jobs): the rest of the file was validated when it was loaded, and a
+    10,000-job file re-read on every keystroke would take half a second each."""
     if not form.name.strip():
         return Checked(None, {"name": ["a job needs a name"]})
+    entry = form.to_entry()
+    name = entry.get("name", form.name)
+    others = {j.name: i for i, j in enumerate(config.jobs) if j.name != original}
+    if name in others:
+        return Checked(None, {"name": [duplicate_name(name, others[name])]})
+    doc = replace(config, jobs=[]).to_dict()
+    doc["jobs"] = [entry]
     try:
-        text = tomli_w.dumps(to_toml_value(candidate_doc(config, form, original)))
+        text = tomli_w.dumps(to_toml_value(doc))
     except (TypeError, ValueError) as exc:
         return Checked(None, other=[f"cannot write this job: {exc}"])
     try:
-        new = parse_config(text, Path(config.path))
+        alone = parse_config(text, Path(config.path))
     except ConfigError as exc:
         return _sorted(exc.problems, form)
+    job = alone.jobs[0]
+    if original is None:
+        jobs = [*config.jobs, job]
+    else:
+        jobs = [job if j.name == original else j for j in config.jobs]
+    mine = [w for w in alone.warnings if w.job == name]
+    gone = {name} if original is None else {name, original}
+    order = {j.name: i for i, j in enumerate(jobs)}  # as the file lists them, file-wide first
+    warnings = sorted([w for w in config.warnings if w.job not in gone] + mine,
+                      key=lambda w: -1 if w.job is None else order.get(w.job, -1))
+    new = replace(config, jobs=jobs, warnings=warnings)
     checked = Checked(new)
-    for w in new.warnings:
-        if w.job == form.name and w.key in WARNED_KEYS:
+    for w in mine:
+        if w.key in WARNED_KEYS:
             checked.warnings.setdefault(str(w.key), []).append(w.message)
     return checked
 
@@ -193,6 +202,6 @@ def _sorted(problems: list[Problem], form: JobForm) -> Checked:
 
 
 def without_job(config: Config, name: str) -> Config:
-    """The config with one job removed (validated like any other save)."""
-    new = replace(config, jobs=[j for j in config.jobs if j.name != name])
-    return parse_config(new.dumps(), Path(config.path))
+    """The config with one job removed (nothing else can turn invalid for that)."""
+    return replace(config, jobs=[j for j in config.jobs if j.name != name],
+                   warnings=[w for w in config.warnings if w.job != name])

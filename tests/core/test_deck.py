@@ -226,3 +226,54 @@ def test_an_edit_on_disk_is_applied_and_an_invalid_one_keeps_the_schedule(tmp_pa
             assert "@dayly" in path.read_text()  # and the operator's file is untouched
 
     asyncio.run(scenario())
+
+
+THREE = """
+[defaults]
+timezone = "UTC"
+timeout = "10m"
+
+[agents.writer]
+command = ["cat"]
+
+[[jobs]]
+name = "a"
+agent = "writer"
+schedule = "@hourly"
+
+[[jobs]]
+name = "b"
+command = "true"
+schedule = "@hourly"
+
+[[jobs]]
+name = "c"
+command = "true"
+schedule = "@hourly"
+timeout = "1m"
+"""
+
+
+@pytest.mark.parametrize(("edit", "changed"), [
+    (('schedule = "@hourly"\ntimeout = "1m"', 'schedule = "@daily"\ntimeout = "1m"'), ["c"]),
+    (('command = ["cat"]', 'command = ["tac"]'), ["a"]),  # the agent: the jobs that use it
+    (('timeout = "10m"', 'timeout = "20m"'), ["a", "b"]),  # c has its own timeout
+    (('timeout = "10m"', 'timeout = "10m"\nenabled = false'), ["a", "b", "c"]),  # switched off
+    (('name = "b"', 'name = "b"'), []),  # nothing
+])
+def test_an_edit_replaces_exactly_the_jobs_it_changes(tmp_path: Path, edit: tuple[str, str],
+                                                      changed: list[str]) -> None:
+    """A replaced job is a new job (its run in flight cancelled); one only switched off or on
+    is the same job, changed in place; the others are left alone."""
+    path = tmp_path / "crondeck.toml"
+    path.write_text(THREE)
+    with open_deck(load_config(path), clock=FakeClock(T0)) as deck:
+        before = dict(deck.scheduler.jobs)
+        new = parse_config(THREE.replace(*edit), path)
+        switched = "enabled" in edit[1]
+        assert sorted(deck.replaced_by(new)) == ([] if switched else changed)
+        result = deck.apply(new)
+        assert result.ok and sorted(result.changed) == changed
+        for name, job in deck.scheduler.jobs.items():
+            assert (job is before[name]) == (switched or name not in changed), name
+            assert job.enabled is not switched
