@@ -10,9 +10,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# Reinstall when the project metadata changes.
+# Reinstall when the project metadata changes. An editable install compiles nothing, and with
+# PYTHONDONTWRITEBYTECODE set every launch would compile crondeck again (~0.3 s): compile
+# it here, as pip does for a wheel.
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m compileall -q core tui themes
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -31,6 +34,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m compileall -q core tui themes
 	$(PY) benchmarks/run.py
 
 clean:
