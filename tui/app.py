@@ -83,6 +83,7 @@ class CrondeckApp(App[None]):
         self.use_themes = live if themes is None else themes
         self._loop_task: asyncio.Task[None] | None = None
         self._quitting = False
+        self._signal_seen = False  # SIGHUP/SIGTERM: shut down once
         # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
         self.deck: Deck | None = None
 
@@ -191,6 +192,9 @@ class CrondeckApp(App[None]):
         await self.shutdown(terminate=False)
 
     def _signalled(self, signum: int) -> None:
+        if self._signal_seen:
+            return  # one shutdown (a lost terminal can bring its own SIGHUP and ours)
+        self._signal_seen = True
         if signum == signal.SIGHUP and hasattr(self._driver, "terminal_lost"):
             self._driver.terminal_lost = True  # nothing can be drawn any more
         self.run_worker(self.shutdown(terminate=True), group="shutdown", exclusive=True)

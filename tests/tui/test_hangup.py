@@ -112,3 +112,22 @@ def test_a_terminal_that_is_really_gone_does_not_stall_the_exit(tmp_path: Path) 
     assert took < HANGUP_GRACE / 2, f"took {took:.1f}s (the watchdog waits {HANGUP_GRACE}s)"
     assert proc.returncode == 0
     assert "cancelled" in _statuses(tmp_path)
+
+
+def test_a_closed_terminal_without_any_signal_is_noticed_and_exits(tmp_path: Path) -> None:
+    """Under `make demo` in tmux, kill-session hangs up make (the session leader) and no
+    SIGHUP reaches crondeck: its input thread then spun on the dead terminal at a full core,
+    for good. It must notice the hangup itself, record its runs and exit."""
+    proc, master = _start(tmp_path, JOBS)  # a session of its own: the pty is not its ctty
+    try:
+        wait_started(master, tmp_path)
+        os.close(master)
+        master = -1
+        proc.wait(timeout=HANGUP_GRACE + 20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if master >= 0:
+            os.close(master)
+    assert proc.returncode == 0, "exited by the watchdog's last resort, or killed"
+    assert "cancelled" in _statuses(tmp_path)
