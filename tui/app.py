@@ -29,7 +29,7 @@ from crondeck.core.scheduler import Scheduler
 from crondeck.core.zones import local_zone
 
 from . import editing
-from .deck_watch import INTERVAL, DeckWatcher
+from .deck_watch import INTERVAL, DeckWatcher, startup_notices
 from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
@@ -117,6 +117,9 @@ class CrondeckApp(App[None]):
             read_only=self.read_only, read_only_reason=self.read_only_reason, live=self.live)
         self.install_screen(dashboard, "dashboard")
         await self.push_screen("dashboard")
+        if self.deck is not None:
+            for notice in startup_notices(self.deck):
+                self.notify(**notice)
         if self.deck is not None and self.live:
             self.set_interval(INTERVAL, DeckWatcher(self.deck, self.notify).check,
                               name="deck-watch")

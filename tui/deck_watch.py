@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from crondeck.core.config import Problem
 from crondeck.core.deck import Deck, Reload
 from crondeck.core.inbox import fold_into_deck
 
-__all__ = ["INTERVAL", "DeckWatcher"]
+__all__ = ["INTERVAL", "DeckWatcher", "startup_notices"]
 
 INTERVAL = 2.0  # seconds between looks at the jobs file and the inbox
 
@@ -43,13 +44,9 @@ class DeckWatcher:
 
     def _report(self, reload: Reload) -> None:
         if not reload.ok:
-            problems = "\n".join(str(p) for p in reload.problems[:5])
-            more = len(reload.problems) - 5
-            if more > 0:
-                problems += f"\n… and {more} more (crondeck check lists them all)"
             self.notify(
                 f"the jobs file was changed but is invalid; the running schedule is kept:\n"
-                f"{problems}",
+                f"{_listed([str(p) for p in reload.problems[:5]], len(reload.problems))}",
                 title="Jobs file not reloaded",
                 severity="error",
                 timeout=15,
@@ -66,3 +63,35 @@ class DeckWatcher:
         ]
         if parts:
             self.notify("; ".join(parts), title="Jobs file reloaded", timeout=6)
+
+
+def startup_notices(deck: Deck) -> list[dict[str, Any]]:
+    """`notify` arguments for what the operator must hear on opening: trouble with the state
+    file (moved aside, unreadable) and the jobs file's warnings (`crondeck check` has them
+    all; a 10,000-job file can have thousands, so a few are shown and the rest counted)."""
+    notices: list[dict[str, Any]] = []
+    if deck.problems:
+        notices.append({"message": "\n".join(deck.problems), "title": "State file",
+                        "severity": "error", "timeout": 30})
+    warnings = deck.config.warnings
+    if warnings:
+        n = len(warnings)
+        notices.append({
+            "message": _listed([_short(w) for w in warnings[:3]], n),
+            "title": f"{n} warning{'s' if n != 1 else ''} in {deck.config.path.name}",
+            "severity": "warning", "timeout": 15,
+        })
+    return notices
+
+
+def _short(p: Problem) -> str:
+    """A problem without its file's path (the toast's title names the file)."""
+    head = ", ".join(x for x in (f"line {p.line}" if p.line else "",
+                                 f"job {p.job!r}" if p.job else "", p.key or "") if x)
+    return f"{head}: {p.message}" if head else p.message
+
+
+def _listed(shown: list[str], total: int) -> str:
+    more = total - len(shown)
+    tail = [f"… and {more} more (crondeck check lists them all)"] if more > 0 else []
+    return "\n".join(shown + tail)

@@ -33,7 +33,6 @@ class Launch:
     deck: Deck
     config_path: Path
     read_only_reason: str = ""
-    warnings: tuple[str, ...] = ()
 
     @property
     def scheduler(self) -> Scheduler:
@@ -85,6 +84,4 @@ def launch(config_path: Path, *, clock: Clock | None = None, demo: bool = False,
             job = deck.scheduler.jobs.get(name)
             if job is not None and not job.paused:
                 deck.scheduler.pause_job(name, note=note)
-    notes = [str(w) for w in config.warnings] + list(deck.problems)
-    return Launch(deck=deck, config_path=config_path, read_only_reason=why,
-                  warnings=tuple(notes))
+    return Launch(deck=deck, config_path=config_path, read_only_reason=why)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from datetime import UTC
 from pathlib import Path
 
+from textual.widgets._toast import Toast
+
+from crondeck.core.clock import FakeClock
 from crondeck.core.config import load_config
 from crondeck.core.deck import open_deck
+from crondeck.tui.app import CrondeckApp
 from crondeck.tui.deck_watch import DeckWatcher
 
 JOBS = """
@@ -43,5 +49,44 @@ def test_reload_adds_jobs_and_reports_bad_edits_keeping_the_schedule(tmp_path):
         assert set(deck.scheduler.jobs) == {"a", "b"}  # the running schedule is kept
         assert notices[-1][1]["severity"] == "error"
         assert "step" in notices[-1][0] and "kept" in notices[-1][0]
+    finally:
+        deck.close()
+
+
+WARNED = "".join(f"""
+[[jobs]]
+name = "step-{i}"
+schedule = "*/7 * * * *"
+command = "echo {i}"
+""" for i in range(5))
+
+
+def test_opening_says_what_is_wrong_with_the_state_and_the_jobs_file(tmp_path):
+    """A state file moved aside and the jobs file's warnings were only in `crondeck check`:
+    the app opened on them silently. A few warnings are listed, the rest counted."""
+    path = tmp_path / "crondeck.toml"
+    path.write_text(WARNED)
+    state = tmp_path / ".crondeck"
+    state.mkdir()
+    (state / "state.toml").write_text("jobs = {{{")
+    deck = open_deck(load_config(path), clock=FakeClock())
+    app = CrondeckApp(deck.scheduler, config_path=path, clock=deck.scheduler.clock, zone=UTC,
+                      start=False, live=False)
+    app.deck = deck
+
+    async def go():
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await pilot.pause()
+            shown = {t._notification.title: t._notification.message
+                     for t in app.screen.query(Toast)}
+            assert "moved it aside" in shown["State file"]
+            listed = shown["5 warnings in crondeck.toml"]
+            assert listed.startswith("line 4, job 'step-0', schedule: minute: */7 does not "
+                                     "divide 60 evenly")
+            assert listed.count("*/7") == 3
+            assert listed.endswith("… and 2 more (crondeck check lists them all)")
+
+    try:
+        asyncio.run(go())
     finally:
         deck.close()
