@@ -197,3 +197,21 @@ def test_history_filter_to_selected_job(make_app):
             assert len(history.items) == 2
 
     asyncio.run(go())
+
+
+def test_a_narrow_history_still_says_why(make_app):
+    """At 80x24 the history pane is ~38 columns: a fixed STATUS column left no room for the
+    reason (the exit code, the gate's words). There the status word leads the reason."""
+    app, sched, _clock, _ = make_app()
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            sched.run_now("beta")  # exits 2
+            await settle(pilot)
+            history = app.dashboard.query_one(HistoryList)
+            shown = text_of(history)
+            assert "STATUS: REASON" in shown.splitlines()[0]
+            assert "✗ failed: exit 2" in shown
+
+    asyncio.run(go())

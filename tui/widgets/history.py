@@ -27,6 +27,10 @@ __all__ = ["HistoryList", "describe", "with_contract"]
 
 CONTRACT_SHOWN = 200  # characters of contract JSON built per row (the row cuts it further)
 
+# Narrower than this, the status word leads the reason instead of having a column (at 80x24
+# the pane is ~38 wide, and a fixed 19-wide STATUS column left no room for any reason).
+COMPACT_BELOW = 56
+
 _STATUS_STYLE = {  # component classes coloured by the theme's $status-* variables
     "ok": "status--ok",
     "failed": "status--failed",
@@ -116,6 +120,8 @@ class HistoryList(LineList):
     def render_header(self, width: int) -> Text:
         jw = self._job_width()
         job = f"{'JOB':<{jw}} " if jw else ""
+        if width < COMPACT_BELOW:
+            return Text(f"{'TIME':>8} {job}  STATUS: REASON")
         return Text(f"{'TIME':>8} {job}{'STATUS':<19} REASON")
 
     def render_row(self, index: int, width: int) -> Text:
@@ -131,9 +137,14 @@ class HistoryList(LineList):
         if jw:
             name = r.job if len(r.job) <= jw else r.job[: jw - 1] + "…"
             text.append(f"{name:<{jw}} ", style="bold")
-        text.append(f"{LAST_GLYPH.get(r.status.value, '?')} {word:<17} ", style=style)
-        text.append(reason, style=self.style_of("line-list--dim")
-                    if r.status is RunStatus.OK else Style())
+        glyph = LAST_GLYPH.get(r.status.value, "?")
+        dim = self.style_of("line-list--dim") if r.status is RunStatus.OK else Style()
+        if width < COMPACT_BELOW:  # no room for a status column: the word leads the reason
+            text.append(f"{glyph} {word}", style=style)
+            text.append(f": {reason}" if reason else "", style=dim)
+            return text
+        text.append(f"{glyph} {word:<17} ", style=style)
+        text.append(reason, style=dim)
         return text
 
     def action_activate(self) -> None:
