@@ -340,3 +340,21 @@ def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
         assert box.has_class("-invalid")
 
     run(app, steps)
+
+
+def test_fields_keep_one_line_each_in_a_small_terminal():
+    """At 80x24 the allowed values ran past the pane and wrapped under the FIELD column
+    ("15W" alone on a line); each field now keeps to its line, cut with an ellipsis."""
+
+    async def go():
+        async with BuilderApp("*/15 9-17 * * 1-5").run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            fields = pilot.app.screen.query_one(FieldsView)
+            assert fields.size.height == 6  # header + one line per field
+            lines = [fields.render_line(y).text.rstrip() for y in range(6)]
+            assert [line.split()[0] for line in lines[1:]] == ["minute", "hour", "day",
+                                                               "month", "day"]
+            assert all(len(line) <= fields.size.width for line in lines)
+            assert "ALLOWED" in lines[0] and "…" in lines[5]
+
+    asyncio.run(go())

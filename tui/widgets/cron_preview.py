@@ -60,6 +60,11 @@ class ErrorLine(Static):
         )
 
 
+def _cut(text: str, width: int) -> str:
+    """`text` in at most `width` columns, an ellipsis marking a cut."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
 class FieldsView(Static):
     """Minute, hour, day of month, month, day of week: text, meaning, allowed values."""
 
@@ -73,16 +78,19 @@ class FieldsView(Static):
             return Content.from_markup("[dim]" + escape(self.placeholder) + "[/]")
         name_w = max(len(r.name) for r in rows)
         text_w = max(6, max(len(r.text) for r in rows))
-        mean_w = max(12, max(len(r.meaning) for r in rows))
         room = self.content_size.width or 116
-        show_allowed = name_w + text_w + mean_w + 6 + 20 <= room
+        # One line per field, whatever the width (a wrapped row ran into the next field's
+        # column): MEANING shrinks to the room left, ALLOWED shows when 12 columns remain.
+        mean_w = max(12, min(max(len(r.meaning) for r in rows), room - name_w - text_w - 4))
+        allowed_w = room - (name_w + text_w + mean_w + 6)
+        show_allowed = allowed_w >= 12
         head = f"[b]{'FIELD':<{name_w}}  {'TEXT':<{text_w}}  {'MEANING':<{mean_w}}"
         lines = [head + ("  ALLOWED[/]" if show_allowed else "[/]")]
         for r in rows:
             line = (f"[$accent]{escape(r.name):<{name_w}}[/]  [b]{escape(r.text):<{text_w}}[/]"
-                    f"  {escape(r.meaning):<{mean_w}}")
+                    f"  {escape(_cut(r.meaning, mean_w)):<{mean_w}}")
             if show_allowed:
-                line += f"  [dim]{escape(r.allowed)}[/]"
+                line += f"  [dim]{escape(_cut(r.allowed, allowed_w))}[/]"
             lines.append(line)
         return Content.from_markup("\n".join(lines))
 
