@@ -6,7 +6,7 @@ table and the history show every failure anyway. Other notices are never held.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,8 @@ class FailureToasts:
 
     notify: Callable[..., Any]  # the screen's `notify` (Textual's toast)
     held: list[tuple[str, str]] = field(default_factory=list)  # (title, message)
+    # Toasts shown, by (title, message): for each, the failures it stands for (oldest first)
+    showing: dict[tuple[str, str], list[list[tuple[str, str]]]] = field(default_factory=dict)
 
     def failed(self, result: RunResult, *, hold: bool) -> None:
         word, reason = describe(result)
@@ -33,7 +35,23 @@ class FailureToasts:
         if hold:
             self.held.append((title, message))
         else:
-            self.notify(message, title=title, severity="error", timeout=8)
+            self._show(title, message, [(title, message)], 8)
+
+    def _show(self, title: str, message: str, stands_for: list[tuple[str, str]],
+              timeout: float) -> None:
+        self.notify(message, title=title, severity="error", timeout=timeout)
+        self.showing.setdefault((title, message), []).append(stands_for)
+
+    def take_down(self, shown: Iterable[Any], unnotify: Callable[[Any], None]) -> None:
+        """Another screen is going on top: failure toasts still up would follow onto it
+        (over the builder's or the editor's controls), so take them down and hold their
+        failures again. `shown`: the app's live notifications (title, message)."""
+        for notification in list(shown):
+            entries = self.showing.get((notification.title, notification.message))
+            if entries:
+                unnotify(notification)
+                self.held.extend(entries.pop(0))
+        self.showing.clear()  # what was not found has timed out
 
     def release(self) -> None:
         """Show what was held: as it was if one failure, else one toast listing them."""
@@ -42,7 +60,7 @@ class FailureToasts:
             return
         if len(held) == 1:
             title, message = held[0]
-            self.notify(message, title=title, severity="error", timeout=8)
+            self._show(title, message, held, 8)
             return
         counts: dict[str, int] = {}  # the same failure again and again is one line, counted
         for _title, message in held:
@@ -50,5 +68,5 @@ class FailureToasts:
         lines = [f"{m} (×{n})" if n > 1 else m for m, n in counts.items()][-LISTED:]
         if len(counts) > LISTED:
             lines.insert(0, f"… and {len(counts) - LISTED} other failures")
-        self.notify("\n".join(lines), severity="error", timeout=15,
-                        title=f"{len(held)} runs failed while you were away from the dashboard")
+        self._show(f"{len(held)} runs failed while you were away from the dashboard",
+                   "\n".join(lines), held, 15)

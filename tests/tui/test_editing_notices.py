@@ -110,3 +110,31 @@ def test_the_job_editor_is_not_covered_either(tmp_path):
             assert any(t.startswith("Run failed: broken: exit 3") for t in toasts(app))
 
     asyncio.run(go())
+
+
+def test_a_failure_toast_up_on_the_dashboard_does_not_follow_onto_the_builder(make_app):
+    """Shown on the dashboard, then the operator opens the builder within its 8 seconds:
+    the toast used to follow and cover the presets. It is taken down with the dashboard and
+    comes back with it; other notices are left alone."""
+    app, sched, _clock, _ = make_app()
+
+    async def go():
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(pilot)
+            sched.run_now("beta")
+            await settle(pilot)
+            app.notify("the jobs file was reloaded")
+            await pilot.pause()
+            assert any(t.startswith("Run failed: beta: exit 2") for t in toasts(app))
+            await pilot.press("c")
+            await pilot.pause()
+            assert isinstance(app.screen, CronBuilderScreen)
+            assert toasts(app) == [": the jobs file was reloaded"]
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.pause()
+            shown = toasts(app)
+            assert any(t.startswith("Run failed: beta: exit 2") for t in shown), shown
+            assert ": the jobs file was reloaded" in shown
+
+    asyncio.run(go())

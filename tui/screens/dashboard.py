@@ -110,6 +110,10 @@ class DashboardScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self._toasts.release()
 
+    def on_screen_suspend(self) -> None:
+        # Textual has no public way to take one toast down; these are its own (pinned).
+        self._toasts.take_down(self.app._notifications, self.app._unnotify)
+
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         header = self.query_one(DeckHeader)
