@@ -294,16 +294,13 @@ def test_delete_a_running_job_asks_and_terminates(tmp_path):
 
 
 def test_delete_a_running_job_after_waiting(tmp_path):
-    deck = open_test_deck(tmp_path, SLOW.replace("sleep 30", "sleep 0.4; echo done"))
+    # the run ends when the test says so (a fixed sleep could end before "w" under load)
+    deck = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
     path = deck.config.path
     app = DeleteApp(deck)
 
     async def steps(pilot):
-        handle = deck.scheduler.run_now("slow")
-        for _ in range(50):
-            await asyncio.sleep(0.02)
-            if deck.scheduler.jobs["slow"].running:
-                break
+        handle = await _start(deck)
         confirm_delete(app, deck, "slow")
         await pilot.pause()
         assert isinstance(app.screen, RunningJobDialog)
@@ -312,6 +309,7 @@ def test_delete_a_running_job_after_waiting(tmp_path):
         job = deck.scheduler.jobs["slow"]
         assert not job.enabled and job.next_fire is None  # nothing new starts meanwhile
         assert "slow" in jobs_in(path)  # the file changes when the job goes
+        (tmp_path / "release").touch()
         result = await asyncio.wait_for(handle.wait(), 10)
         assert result.status.value == "ok"
         await until(lambda: "slow" not in deck.scheduler.jobs)
