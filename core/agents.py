@@ -135,7 +135,8 @@ class CommandAgent:
             raise ValueError("command must be a non-empty list of strings or a shell string")
         self.command: Sequence[str] | str = command if isinstance(command, str) else list(command)
         self.prompt_via: PromptVia = prompt_via
-        self.cwd = Path(cwd) if cwd is not None else None
+        # a Path as it is: 10,000 jobs share the jobs file's directory, parsed once
+        self.cwd = cwd if isinstance(cwd, Path) or cwd is None else Path(cwd)
         self.env = dict(env or {})
         self.kill_grace = kill_grace
         self.name = name or (

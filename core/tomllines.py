@@ -10,6 +10,7 @@ write (headers, `key = value`, arrays of tables, multi-line strings); anything f
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = ["KeyLines", "scan_key_lines", "syntax_error_line"]
 
@@ -27,6 +28,12 @@ def _split_dotted(text: str) -> list[str]:
         token = m.group(1)
         parts.append(token[1:-1] if token[:1] in "\"'" else token)
     return parts
+
+
+@lru_cache(maxsize=256)
+def _header_path(text: str) -> tuple[str, ...]:
+    """A header's dotted name as a path (a 10,000-job file repeats `jobs` 10,000 times)."""
+    return tuple(_split_dotted(text))
 
 
 class KeyLines:
@@ -68,19 +75,20 @@ def scan_key_lines(text: str) -> KeyLines:
         stripped = line.lstrip()
         if not stripped or stripped.startswith("#"):
             continue
-        m = _ARRAY_HEADER.match(line)
-        if m:
-            base = tuple(_split_dotted(m.group(1)))
-            index = arrays.get(base, -1) + 1
-            arrays[base] = index
-            table = (*base, index)
-            lines.setdefault(table, number)
-            continue
-        m = _HEADER.match(line)
-        if m:
-            table = tuple(_split_dotted(m.group(1)))
-            lines.setdefault(table, number)
-            continue
+        if stripped[0] == "[":  # a header (a key never starts with "[")
+            m = _ARRAY_HEADER.match(line)
+            if m:
+                base = _header_path(m.group(1))
+                index = arrays.get(base, -1) + 1
+                arrays[base] = index
+                table = (*base, index)
+                lines.setdefault(table, number)
+                continue
+            m = _HEADER.match(line)
+            if m:
+                table = _header_path(m.group(1))
+                lines.setdefault(table, number)
+                continue
         m = _KEY.match(line)
         if m:
             token = m.group(1)
