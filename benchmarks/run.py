@@ -1,31 +1,39 @@
-"""`make bench`: every benchmark, one after another, in one process per suite."""
+"""`make bench`: every benchmark, one after another, each suite in a process of its own (a
+suite that leaves a big heap behind must not slow the next one's timings).
+
+`python benchmarks/run.py [SUITE ...]` runs only the suites named.
+"""
 
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 
 SUITES = ["bench_cron", "bench_scheduler", "bench_tui"]
+HERE = Path(__file__).parent
 
 
-def main() -> int:
-    sys.path.insert(0, str(Path(__file__).parent))
-    only = sys.argv[1:]
-    for name in SUITES:
-        if only and name not in only:
-            continue
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue  # that suite does not exist yet
-            raise
-        print(f"== {name} ==")
-        module.main()
-        print()
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--suite"]:  # the child: one suite, in this process
+        sys.path.insert(0, str(HERE))
+        importlib.import_module(argv[1]).main()
+        return 0
+    names = argv or SUITES
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        print(f"unknown suite {', '.join(unknown)}; the suites are {', '.join(SUITES)}",
+              file=sys.stderr)
+        return 2
+    for name in names:
+        print(f"== {name} ==", flush=True)
+        done = subprocess.run([sys.executable, __file__, "--suite", name], check=False)
+        if done.returncode:
+            return done.returncode
+        print(flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
