@@ -262,6 +262,9 @@ class RunHandle:
         self.started_at: datetime | None = None
         self.agent_started = False
         self.cancel_reason = ""
+        # The current attempt's output so far (a runner.OutputTail): a cancelled run keeps
+        # what it printed before it was cancelled.
+        self.output: Any = None
         self.task: asyncio.Task[None] | None = None
         self._result: RunResult | None = None
         self._waiters: list[asyncio.Future[RunResult]] = []

@@ -195,6 +195,7 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle,
             ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
         while True:
             result = await _attempt(sched, job, handle, ctx, redactor, gate)
+            handle.output = None  # this attempt is over: a cancel now keeps nothing of it
             account(job, result, sched.clock.now())
             failed = result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
             will_retry = failed and handle.attempt <= opts.retries
@@ -209,6 +210,9 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle,
             ctx.attempt = handle.attempt
     except asyncio.CancelledError:
         ctx.cancelled = True
+        tail: OutputTail | None = handle.output
+        usage = ctx.usage if tail is not None else None  # an attempt was under way
+        cost = cost_of(usage, opts.price_in, opts.price_out)
         result = RunResult(
             run_id=handle.run_id,
             job=job.name,
@@ -220,7 +224,14 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle,
             gate=gate,
             attempt=handle.attempt,
             manual=handle.manual,
+            output_tail=tail.text() if tail is not None else "",
+            output_bytes=tail.total if tail is not None else 0,
+            truncated=tail.truncated if tail is not None else False,
+            usage=usage,
+            cost=cost,
+            extra=_usage_extra(usage, cost),
         )
+        account(job, result, sched.clock.now())  # tokens spent before the cancel count
         sched._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result)
     except Exception as exc:  # a bug in a gate/agent wrapper must not kill the loop
         result = RunResult(
@@ -235,6 +246,16 @@ async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle,
                                scheduled_for=handle.scheduled_for, status=RunStatus.CANCELLED,
                                error="run ended unexpectedly")
         sched._finish(job, handle, result)
+
+
+def _usage_extra(usage: Any, cost: float | None) -> dict[str, Any]:
+    """Tokens and cost in the shape core/metrics.py reads from `RunResult.extra`."""
+    extra: dict[str, Any] = {}
+    if usage is not None:
+        extra["tokens"] = usage.total
+    if cost is not None:
+        extra["cost_usd"] = cost
+    return extra
 
 
 def _render_prompt(job: Job, handle: RunHandle, context: str) -> str:
@@ -265,7 +286,7 @@ async def _attempt(
                     scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
         await limiter.acquire()
     try:
-        tail = OutputTail(opts.output_tail_bytes)
+        tail = handle.output = OutputTail(opts.output_tail_bytes)
         answer: list[str] = []  # stdout for the guard rails (bounded below)
         answer_len = 0
         streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
@@ -377,11 +398,7 @@ async def _attempt(
             error = f"timed out after {opts.timeout:g}s"
         usage = ctx.usage
         cost = cost_of(usage, opts.price_in, opts.price_out)
-        extra: dict[str, Any] = {}
-        if usage is not None:  # the shape core/metrics.py reads
-            extra["tokens"] = usage.total
-        if cost is not None:
-            extra["cost_usd"] = cost
+        extra = _usage_extra(usage, cost)
         return RunResult(
             run_id=run_id,
             job=name,

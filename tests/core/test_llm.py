@@ -322,6 +322,7 @@ def test_cancel_stops_the_request(fake: FakeLLM) -> None:
     result = run(openai(fake), on_chunk=cancel_after_first)
     release.set()
     assert result.status is RunStatus.CANCELLED and result.error == "operator said stop"
+    assert result.output_tail == "first "  # what came before the cancel is kept
     assert fake.disconnected.wait(30)
 
 

@@ -383,6 +383,36 @@ def test_run_now_obeys_overlap_and_cancel_stops_the_run() -> None:
     go(main())
 
 
+def test_a_cancelled_run_keeps_what_it_printed_and_the_tokens_it_spent() -> None:
+    """Cancelled by the operator or a stop: its output so far is the only clue to where it
+    was (it used to come back empty), and tokens spent before the cancel count."""
+
+    async def main() -> None:
+        clock = FakeClock(T0)
+        s = Scheduler(clock=clock)
+
+        async def agent(prompt: str, ctx: Any) -> str:
+            ctx.emit("fetched 3 of 10 pages\n", "stdout")
+            ctx.add_usage(120, 30)
+            await clock.sleep(100)
+            return "done"
+
+        job = s.add_job(agent, "p", every(hours=1), name="j")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        first = s.run_now(job)
+        await clock.settle()
+        assert s.cancel(job) == 1
+        result = await first
+        assert result.status is RunStatus.CANCELLED
+        assert result.output_tail == "fetched 3 of 10 pages\n" and result.output_bytes == 22
+        assert result.usage is not None and result.usage.total == 150
+        assert job.tokens_total == 150
+        s.stop()
+        await task
+
+    go(main())
+
+
 # --- budgets and failures ------------------------------------------------------------------
 
 
