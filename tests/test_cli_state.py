@@ -172,6 +172,14 @@ def test_list_history_and_logs_after_a_run(
     out = capsys.readouterr().out
     assert run_id in out and "SCHEDULED" in out
 
+    assert main(["history", "--config", str(jobs_file)]) == 0  # every job, merged
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["SCHEDULED", "JOB", "STATUS", "DURATION", "EXIT", "DETAIL"]
+    rows = [line for line in out[1:] if line.strip() and not line.startswith("the ")]
+    assert {"tick", "slow"} <= {line.split()[4] for line in rows}
+    assert any(" tick " in line and " ok " in line for line in rows)
+    assert out[-1].startswith(f"the {len(rows)} latest of ")
+
     assert main(["logs", "tick", "--run", run_id, "--config", str(jobs_file)]) == 0
     out = capsys.readouterr().out
     assert "got: hello" in out and f"run {run_id}" in out

@@ -1,4 +1,5 @@
-"""`crondeck history JOB`: the job's recent results (runs, skips, misses), newest first.
+"""`crondeck history [JOB]`: recent results (runs, skips, misses), newest first: one job's,
+or every job's merged (what the app's History pane shows).
 
 DETAIL says why a slot did not run well, and for a run whose output contract captured JSON,
 that JSON (compact, cut to fit): the value a digest job exists to produce, so an operator
@@ -9,8 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
+from crondeck.core.config import Config
 from crondeck.core.results import RunResult
 
 from ..format import compact_json
@@ -29,11 +31,11 @@ from ._shared import (
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "history",
-        help="show a job's recent runs",
-        description="Show a job's recent results, newest first: runs, skips (and why), "
-        "missed and abandoned slots, from the saved state.",
+        help="show recent runs, skips and failures",
+        description="Show recent results, newest first: runs, skips (and why), missed and "
+        "abandoned slots, from the saved state; of one job, or of every job without JOB.",
     )
-    p.add_argument("job", metavar="JOB", help="job name")
+    p.add_argument("job", metavar="JOB", nargs="?", help="job name (default: every job)")
     p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
     add_config_arg(p)
@@ -58,11 +60,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     config = load(args, "history", err)
     if config is None:
         return EXIT_BAD_CONFIG
-    if not known_job(config, args.job, "history", err):
+    if args.job is not None and not known_job(config, args.job, "history", err):
         return EXIT_ERROR
     state = read_state(config)
     for problem in state.problems:
         print(f"crondeck history: {problem}", file=err)
+    if args.job is None:
+        return _every_job(config, state, args, out)
     st = state.jobs.get(args.job)
     results = list(reversed(st.results))[: max(1, args.n)] if st else []
     if args.json:
@@ -74,17 +78,45 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     zone = config.zone(config.job(args.job))
     grid = [["SCHEDULED", "STATUS", "DURATION", "EXIT", "RUN ID", "DETAIL"]]
     for r in results:
-        status = r.status.value + (f" ({r.skip_reason.value})" if r.skip_reason else "")
-        grid.append([
-            when(r.scheduled_for, zone),
-            status,
-            f"{r.duration:.1f}s" if r.duration is not None else "-",
-            "-" if r.exit_code is None else str(r.exit_code),
-            r.run_id,
-            detail(r),
-        ])
+        grid.append([when(r.scheduled_for, zone), _status(r), _duration(r), _exit(r),
+                     r.run_id, detail(r)])
     table(grid, out)
     if st is not None:
         print(f"\n{st.run_count} runs in total, {st.consecutive_failures} consecutive "
               "failures.", file=out)
     return 0
+
+
+def _every_job(config: Config, state: Any, args: argparse.Namespace, out: TextIO) -> int:
+    """Every job's results merged, newest first by when they ended (as the app lists them)."""
+    jobs = {j.name: j for j in config.jobs}
+    merged = [r for name, st in state.jobs.items() if name in jobs for r in st.results]
+    merged.sort(key=lambda r: r.finished_at or r.scheduled_for, reverse=True)
+    results = merged[: max(1, args.n)]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2), file=out)
+        return 0
+    if not results:
+        print("no runs recorded yet.", file=out)
+        return 0
+    grid = [["SCHEDULED", "JOB", "STATUS", "DURATION", "EXIT", "DETAIL"]]
+    for r in results:
+        grid.append([when(r.scheduled_for, config.zone(jobs[r.job])), r.job, _status(r),
+                     _duration(r), _exit(r), detail(r)])
+    table(grid, out)
+    shown = len({r.job for r in results})
+    print(f"\nthe {len(results)} latest of {len(merged)} results, from {shown} of "
+          f"{len(jobs)} jobs; `crondeck history JOB` for one job.", file=out)
+    return 0
+
+
+def _status(r: RunResult) -> str:
+    return r.status.value + (f" ({r.skip_reason.value})" if r.skip_reason else "")
+
+
+def _duration(r: RunResult) -> str:
+    return f"{r.duration:.1f}s" if r.duration is not None else "-"
+
+
+def _exit(r: RunResult) -> str:
+    return "-" if r.exit_code is None else str(r.exit_code)
