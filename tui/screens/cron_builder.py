@@ -47,6 +47,10 @@ class CronBuilderScreen(Screen[str | None]):
     """Dismisses with the expression when "Use" is chosen (only when `use`), else None."""
 
     CSS_PATH = "cron_builder.tcss"
+    # `-narrow`: presets and picker take two lines each (they are ~95 columns on one);
+    # the whole builder scrolls when the terminal is too short for it (80x24).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar = [
         Binding("escape", "close", "Close", id="builder.close",
                 tooltip="close the builder (the job keeps its schedule)"),
@@ -79,7 +83,7 @@ class CronBuilderScreen(Screen[str | None]):
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="builder"):
+        with VerticalScroll(id="builder"):
             with Horizontal(id="inputs"):
                 with Vertical(id="expr-box"):
                     yield Label("Expression", classes="input-label")

@@ -64,9 +64,15 @@ class PresetBar(Horizontal):
         expression: str
 
     def compose(self) -> ComposeResult:
-        yield Label("Presets", classes="picker-label")
-        for i, (label, _expr) in enumerate(PRESETS):
-            yield Button(label, id=f"preset-{i}", compact=True, classes="preset")
+        # Two groups, like the picker's: one line when wide, two when narrow.
+        half = (len(PRESETS) + 1) // 2
+        for group, start, stop in (("first", 0, half), ("rest", half, len(PRESETS))):
+            with Horizontal(id=f"presets-{group}", classes="picker-group"):
+                if start == 0:
+                    yield Label("Presets", classes="picker-label")
+                for i in range(start, stop):
+                    yield Button(PRESETS[i][0], id=f"preset-{i}", compact=True,
+                                 classes="preset")
 
     @on(Button.Pressed, ".preset")
     def _pressed(self, event: Button.Pressed) -> None:
@@ -85,19 +91,23 @@ class SchedulePicker(Horizontal):
     fields: reactive[ParsedFields | None] = reactive(None, always_update=True)
 
     def compose(self) -> ComposeResult:
-        yield Label("Build", classes="picker-label")
-        for name, num in WEEK:
-            yield Checkbox(name, value=1 <= num <= 5, id=f"day-{num}", compact=True,
-                           classes="day")
-        yield Label(" hours", classes="picker-sep")
-        yield Input("9", id="hour-from", restrict=r"\d{0,2}", max_length=2, compact=True,
-                    classes="hour", tooltip="first hour (0–23); empty = every hour")
-        yield Label("–", classes="picker-sep")
-        yield Input("9", id="hour-to", restrict=r"\d{0,2}", max_length=2, compact=True,
-                    classes="hour", tooltip="last hour (0–23)")
-        yield Label(" at minute", classes="picker-sep")
-        yield Input("0", id="minute", restrict=r"\d{0,2}", max_length=2, compact=True,
-                    classes="hour", tooltip="minute past the hour (0–59)")
+        # Two groups, side by side in a wide builder and one above the other in a narrow
+        # one (the screen's `-narrow` class), so the hours never fall past the right edge.
+        with Horizontal(id="picker-days", classes="picker-group"):
+            yield Label("Build", classes="picker-label")
+            for name, num in WEEK:
+                yield Checkbox(name, value=1 <= num <= 5, id=f"day-{num}", compact=True,
+                               classes="day")
+        with Horizontal(id="picker-hours", classes="picker-group"):
+            yield Label(" hours", classes="picker-sep")
+            yield Input("9", id="hour-from", restrict=r"\d{0,2}", max_length=2, compact=True,
+                        classes="hour", tooltip="first hour (0–23); empty = every hour")
+            yield Label("–", classes="picker-sep")
+            yield Input("9", id="hour-to", restrict=r"\d{0,2}", max_length=2, compact=True,
+                        classes="hour", tooltip="last hour (0–23)")
+            yield Label(" at minute", classes="picker-sep")
+            yield Input("0", id="minute", restrict=r"\d{0,2}", max_length=2, compact=True,
+                        classes="hour", tooltip="minute past the hour (0–59)")
 
     def choices(self) -> tuple[int, tuple[int, int] | None, set[int]] | None:
         """(minute, hours, days) as chosen, or None if a number is out of range."""

@@ -116,7 +116,8 @@ class WarningsView(Static):
 
 class FiresView(Static):
     """The next fires: when (chosen zone), local time when different, time from now, the gap
-    from the previous fire, and a DST mark on fires that DST moves or doubles."""
+    from the previous fire, and a DST note under fires that DST moves or doubles. One line
+    each (the pane cuts, never wraps: a wrapped line ran under the # column)."""
 
     preview: reactive[Preview | None] = reactive(None, always_update=True, layout=True)
 
@@ -141,10 +142,10 @@ class FiresView(Static):
             line = f"{i:<{num_w}} {escape(when):<{when_w}}  "
             if local_w:
                 line += f"[dim]{escape(local):<{local_w}}[/]  "
-            line += f"{fire.from_now:<10}  [$accent]{fire.gap:<8}[/]"
-            if fire.dst:
-                line += f" [bold $warning]⚠ {escape(fire.dst)}[/]"
+            line += f"{fire.from_now:<10}  [$accent]{fire.gap}[/]"
             lines.append(line)
+            if fire.dst:  # a line of its own under WHEN: at the end it was cut or wrapped
+                lines.append(" " * (num_w + 1) + f"[bold $warning]⚠ {escape(fire.dst)}[/]")
         return Content.from_markup("\n".join(lines))
 
 

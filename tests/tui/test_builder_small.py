@@ -1,0 +1,66 @@
+"""The cron builder in a small terminal (80x24): every control can be reached and is on the
+screen when it has focus (the presets, the picker and Use/Cancel used to be cut off below
+the fires pane, and the picker's hours past the right edge), and the fires keep one line
+each."""
+
+import asyncio
+
+from hosts import BuilderApp
+from textual.widgets import Button, Checkbox
+
+from crondeck.tui.widgets.cron_preview import FiresView
+
+SMALL = (80, 24)
+
+
+def test_every_builder_control_is_on_screen_when_focused_at_80x24():
+    async def go():
+        async with BuilderApp("*/15 9-17 * * 1-5", use=True).run_test(size=SMALL) as pilot:
+            await pilot.pause()
+            screen = pilot.app.screen
+            controls = [*screen.query(Button), *screen.query(Checkbox),
+                        *screen.query("#picker Input")]
+            assert len(controls) >= 9 + 2 + 7 + 3  # presets, use/cancel, days, hours
+            for widget in controls:
+                widget.focus()
+                await pilot.pause()
+                region = widget.region
+                label = getattr(widget, "label", widget.id)
+                assert region.width > 0 and region.height > 0, label
+                assert screen.region.contains_region(region), (label, region)
+                assert region.bottom <= SMALL[1] - 1, (label, region)  # above the footer
+
+    asyncio.run(go())
+
+
+def test_next_fires_keep_one_line_each_at_80x24():
+    """The gap column wrapped ("+4m" then "53s" on a line of its own)."""
+
+    async def go():
+        app = BuilderApp("*/15 9-17 * * 1-5", use=True)
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.pause()
+            fires = pilot.app.screen.query_one(FiresView)
+            rows = [fires.render_line(y).text.rstrip() for y in range(fires.size.height)]
+            numbered = [r for r in rows if r[:2].strip().isdigit()]
+            assert [int(r.split()[0]) for r in numbered] == list(range(1, len(numbered) + 1))
+            assert len(rows) == len(numbered) + 1  # the header, then one line per fire
+
+    asyncio.run(go())
+
+
+def test_a_dst_note_is_shown_whole_under_its_fire_at_80x24():
+    """The note sat at the end of the fire's line: wrapped under # when wide, cut when not."""
+    from hosts import DST_NOW
+
+    async def go():
+        app = BuilderApp("30 2 * * *", now=DST_NOW, use=True)
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.pause()
+            fires = pilot.app.screen.query_one(FiresView)
+            rows = [fires.render_line(y).text.rstrip() for y in range(fires.size.height)]
+            moved = next(i for i, r in enumerate(rows) if "Sun 30 Mar 03:00" in r)
+            assert rows[moved + 1].strip() == "⚠ DST: 02:30 does not exist, runs at 03:00"
+            assert rows[moved + 2].split()[0] == "3"
+
+    asyncio.run(go())
