@@ -238,12 +238,19 @@ class JobEditorScreen(Screen[Saved | None]):
             expr = parse(form.schedule, zone)
         except (CronError, ZoneError):
             info.update("")
+            info.display = False  # no empty line between the field and its error
             return
         now = self.now()
         nxt = expr.next_after(now)
         local = nxt.astimezone(self.zone)
-        info.update(f"{expr.describe()} · next {local:%a %d %b %H:%M} "
-                    f"(in {gap((nxt - now).total_seconds())[1:]})")
+        # The description is in the job's zone ("At 09:00"), the next fire in this machine's
+        # (as on the dashboard): name both, or "09:00 … next 08:00" reads as a mistake.
+        when = f"{local:%a %d %b %H:%M} {local.tzname() or ''}".rstrip()
+        if nxt.utcoffset() != local.utcoffset():
+            when += f" ({nxt:%H:%M} in {getattr(zone, 'key', None) or nxt.tzname()})"
+        info.update(f"{expr.describe()} · next {when} · in "
+                    f"{gap((nxt - now).total_seconds())[1:]}")
+        info.display = True
 
     @on(Input.Changed)
     @on(Select.Changed)
