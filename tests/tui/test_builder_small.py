@@ -5,6 +5,7 @@ each."""
 
 import asyncio
 
+import pytest
 from hosts import BuilderApp
 from textual.widgets import Button, Checkbox
 
@@ -62,5 +63,31 @@ def test_a_dst_note_is_shown_whole_under_its_fire_at_80x24():
             moved = next(i for i, r in enumerate(rows) if "Sun 30 Mar 03:00" in r)
             assert rows[moved + 1].strip() == "⚠ DST: 02:30 does not exist, runs at 03:00"
             assert rows[moved + 2].split()[0] == "3"
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("theme", ("crondeck-dark", "crondeck-light", "crondeck-high-contrast"))
+def test_builder_panes_are_delimited_in_every_shipped_theme(theme, tmp_path):
+    """Fields, Warnings and Next fires had $border-blurred borders: invisible in
+    crondeck-light (#F7F7F7 on #F7F8FA), titles floating over nothing."""
+    from test_themes import _contrast
+
+    from crondeck.tui.themes import install_themes
+
+    async def go():
+        app = BuilderApp("*/15 9-17 * * 1-5", use=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            install_themes(app, user_dir=tmp_path / "none", remember=False)
+            app.theme = theme
+            await pilot.pause()
+            screen = app.screen
+            for pane_id in ("#fields", "#warnings-pane", "#fires-pane"):
+                pane = screen.query_one(pane_id)
+                background = pane.background_colors[1]
+                edge, colour = pane.styles.border_top
+                assert edge == "round"
+                border = background + colour
+                assert _contrast(border, background) >= 2.0, (theme, pane_id, border.hex)
 
     asyncio.run(go())
