@@ -51,3 +51,54 @@ def test_a_schedule_error_sits_right_under_the_schedule(tmp_path):
         assert error.region.y == screen.query_one("#schedule", Input).region.bottom
 
     run(open_test_deck(tmp_path), "digest", steps)
+
+
+def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
+    """q is the app's priority key: with focus on a checkbox, a select or a button (anything
+    but a text box) it quit crondeck from the middle of a half-filled form, unsaved. In the
+    editor and the builder q now does nothing; esc leaves them, then q quits."""
+    from textual.widgets import Checkbox
+
+    from crondeck.tui.app import CrondeckApp
+    from crondeck.tui.screens.cron_builder import CronBuilderScreen
+    from crondeck.tui.screens.job_editor import JobEditorScreen
+
+    deck = open_test_deck(tmp_path)
+    app = CrondeckApp(deck.scheduler, config_path=deck.config.path, clock=deck.scheduler.clock,
+                      start=False, live=False)
+    app.deck = deck
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("n")
+            await pilot.pause()
+            editor = app.screen
+            assert isinstance(editor, JobEditorScreen)
+            await pilot.press(*"weekly")
+            editor.query_one("#enabled", Checkbox).focus()
+            await pilot.pause()
+            assert "q" not in [b.binding.key for b in app.active_bindings.values()
+                               if b.binding.show and b.enabled]  # not offered in the footer
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running and app.screen is editor
+            assert editor.query_one("#name", Input).value == "weekly"
+            await pilot.press("ctrl+b")
+            await pilot.pause()
+            builder = app.screen
+            assert isinstance(builder, CronBuilderScreen)
+            builder.query_one("#preset-0").focus()
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running and app.screen is builder
+            await pilot.press("escape", "escape")
+            await pilot.pause()
+            await pilot.press("q")  # on the dashboard q quits as before
+            await pilot.pause()
+        assert not app.is_running
+
+    try:
+        asyncio.run(go())
+    finally:
+        deck.close()

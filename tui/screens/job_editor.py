@@ -271,6 +271,12 @@ class JobEditorScreen(Screen[Saved | None]):
 
     # -- actions ----------------------------------------------------------------------------
 
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        """Keep the app's q (quit, a priority key) away from this screen: from a checkbox or
+        a button it dropped the half-made change unsaved. esc leaves, then q quits; ctrl+q
+        still quits from here."""
+        return key == "q" or super().check_consume_key(key, character)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "save":
             return True if self.checked.ok else None
