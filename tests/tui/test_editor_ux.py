@@ -102,3 +102,30 @@ def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
         asyncio.run(go())
     finally:
         deck.close()
+
+
+def test_an_empty_inline_command_says_what_to_type_in_the_form(tmp_path):
+    """Picking "inline command" said 'empty command: give a shell string or an argv list
+    like ["sh", "-c"]': the form has one text box, and an argv list is TOML talk. It now says
+    what to type, for a command and for a python target, in the box's placeholder too."""
+    from textual.widgets import Select
+
+    async def steps(pilot, screen):
+        screen.query_one("#name", Input).value = "report"
+        screen.query_one("#source", Select).value = "command"
+        await pilot.pause()
+        error = screen.query_one("#command-error", Static)
+        box = screen.query_one("#command", Input)
+        assert str(error.render()) == ("✗ empty command: type what to run, as in a shell, "
+                                       "e.g. ./scripts/report.sh")
+        assert "python" not in box.placeholder
+        screen.query_one("#source", Select).value = "python"
+        await pilot.pause()
+        assert str(error.render()) == ("✗ empty target: type the function to call, as "
+                                       "package.module:function")
+        assert box.placeholder.startswith("package.module:function")
+        box.value = "nocolon"
+        await pilot.pause()
+        assert "is not a Python target" in str(error.render())  # the validator's own words
+
+    run(open_test_deck(tmp_path), None, steps)

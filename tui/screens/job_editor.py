@@ -41,6 +41,17 @@ from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, ru
 __all__ = ["JobEditorScreen", "JobsTarget", "Saved"]
 
 _INPUTS = ("name", "command", "schedule", "timezone", "pre_run", "timeout", "max_runs")
+# The Command box, by kind: what to type when it is empty (the validator's 'empty command:
+# give a shell string or an argv list' speaks of the file, where the form has one text box),
+# and its placeholder.
+_EMPTY_COMMAND = {
+    INLINE_COMMAND: "empty command: type what to run, as in a shell, e.g. ./scripts/report.sh",
+    INLINE_PYTHON: "empty target: type the function to call, as package.module:function",
+}
+_COMMAND_HINT = {
+    INLINE_COMMAND: "shell command line, e.g. ./scripts/report.sh --quiet",
+    INLINE_PYTHON: "package.module:function, e.g. mytools.jobs:nightly",
+}
 
 
 class JobsTarget(Protocol):
@@ -127,7 +138,7 @@ class JobEditorScreen(Screen[Saved | None]):
                              compact=True)
             yield from self._row("command", "Command", Input(
                 f.command, id="command", compact=True,
-                placeholder="shell command, e.g. claude -p  (or module:function for python)"))
+                placeholder=_COMMAND_HINT.get(f.source, _COMMAND_HINT[INLINE_COMMAND])))
             with Horizontal(classes="row prompt-row"):
                 yield Label("Prompt", classes="label")
                 yield TextArea(f.prompt, id="prompt", compact=True, soft_wrap=True,
@@ -214,6 +225,8 @@ class JobEditorScreen(Screen[Saved | None]):
                 messages = []  # a fresh form: no shouting before the operator has typed
             if key == "command":
                 messages = messages + checked.problems.get("agent", [])
+                if messages and form.source in _EMPTY_COMMAND and not form.command.strip():
+                    messages = [_EMPTY_COMMAND[form.source]]
             warnings = checked.warnings.get(key, [])  # in the warning colour: Save stays on
             widget = self.query_one(f"#{key}-error", Static)
             widget.update(Content.from_markup("\n".join(
@@ -224,7 +237,10 @@ class JobEditorScreen(Screen[Saved | None]):
         other.update("\n".join(f"✗ {m}" for m in checked.other))
         other.display = bool(checked.other)
         inline = form.source in (INLINE_COMMAND, INLINE_PYTHON)
-        self.query_one("#command").parent.display = inline  # type: ignore[union-attr]
+        command = self.query_one("#command", Input)
+        command.parent.display = inline  # type: ignore[union-attr]
+        if inline:
+            command.placeholder = _COMMAND_HINT[form.source]
         self._schedule_info(form)
         self.query_one("#save", Button).disabled = not checked.ok
         self.refresh_bindings()
