@@ -129,3 +129,22 @@ def test_an_empty_inline_command_says_what_to_type_in_the_form(tmp_path):
         assert "is not a Python target" in str(error.render())  # the validator's own words
 
     run(open_test_deck(tmp_path), None, steps)
+
+
+def test_a_field_with_a_problem_is_tinted_until_fixed(tmp_path):
+    """The stylesheet tints `.row Input.-invalid`, but nothing set the class: the field in
+    error looked like the others, its message a line below."""
+
+    async def steps(pilot, screen):
+        box = screen.query_one("#timeout", Input)
+        before = box.styles.background_tint
+        box.value = "5x"
+        await pilot.pause()
+        assert box.has_class("-invalid")
+        assert box.styles.background_tint != before
+        assert not screen.query_one("#schedule", Input).has_class("-invalid")
+        box.value = "5m"
+        await pilot.pause()
+        assert not box.has_class("-invalid")
+
+    run(open_test_deck(tmp_path), "digest", steps)

@@ -233,6 +233,10 @@ class JobEditorScreen(Screen[Saved | None]):
                 [*(f"✗ {escape(m)}" for m in messages),
                  *(f"[$warning]⚠ {escape(m)}[/]" for m in warnings)])))
             widget.display = bool(messages or warnings)
+            if key in _INPUTS:  # the field itself tinted too, not only the line below it
+                box = self.query_one(f"#{key}", Input)
+                box.set_class(bool(messages), "-invalid")
+                box.set_class(not messages, "-valid")
         other = self.query_one("#other-errors", Static)
         other.update("\n".join(f"✗ {m}" for m in checked.other))
         other.display = bool(checked.other)
