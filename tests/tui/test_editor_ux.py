@@ -148,3 +148,27 @@ def test_a_field_with_a_problem_is_tinted_until_fixed(tmp_path):
         assert not box.has_class("-invalid")
 
     run(open_test_deck(tmp_path), "digest", steps)
+
+
+def test_overlap_and_catch_up_fit_side_by_side_at_80x24(tmp_path):
+    """Two 26-column selects and their labels need 80 columns: at 80x24 Catch-up lost its
+    arrow past the right edge."""
+    deck = open_test_deck(tmp_path)
+    app = EditorApp(deck, "digest")
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            inside = screen.query_one("#form").scrollable_content_region
+            for select_id in ("#source", "#overlap", "#catchup"):
+                select = screen.query_one(select_id)
+                select.focus()
+                await pilot.pause()
+                assert select.region.right <= inside.right, (select_id, select.region, inside)
+                assert select.region.width >= 16, select_id  # "queue_one" and its arrow
+
+    try:
+        asyncio.run(go())
+    finally:
+        deck.close()
