@@ -172,3 +172,28 @@ def test_overlap_and_catch_up_fit_side_by_side_at_80x24(tmp_path):
         asyncio.run(go())
     finally:
         deck.close()
+
+
+def test_the_form_keeps_a_readable_width_in_a_wide_terminal(tmp_path):
+    """At 200 columns every field stretched to ~185: the Builder button sat 150 columns from
+    the schedule's text and the eye lost the row. The form stays <= 120 wide, centred."""
+    deck = open_test_deck(tmp_path)
+    app = EditorApp(deck, "digest")
+
+    async def go():
+        async with app.run_test(size=(200, 50)) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            rows = [row.region for row in screen.query(".row") if row.region.width]
+            assert all(r.width <= 120 for r in rows), rows
+            assert len({(r.x, r.width) for r in rows}) == 1  # one column, edges aligned
+            left, right = rows[0].x, 200 - rows[0].right
+            assert abs(left - right) <= 2  # centred
+            title = screen.query_one("#title").region
+            assert title.x == left  # the title and messages line up with the rows
+            assert screen.query_one("#save").region.x == left
+
+    try:
+        asyncio.run(go())
+    finally:
+        deck.close()
