@@ -16,6 +16,26 @@ class ZoneError(ValueError):
 
 
 @cache
+def _zone_names() -> tuple[str, ...]:
+    """Every IANA name, sorted: read once (the editor checks a zone on each keystroke)."""
+    return tuple(sorted(available_timezones()))
+
+
+def _nearest(name: str, n: int = 3) -> list[str]:
+    """The zones `name` most likely meant: the same name in another case ('utc'), names it
+    begins ('europe/ber'), then the closest spellings; case ignored throughout (difflib
+    alone offered nothing for 'utc' and 'Europe/Jersey' first for 'europe/ber')."""
+    zones = _zone_names()
+    by_lower = {z.lower(): z for z in zones}
+    key = name.strip().lower()
+    found = [by_lower[key]] if key in by_lower else []
+    found += [z for z in zones if z.lower().startswith(key) and z not in found]
+    close = difflib.get_close_matches(key, list(by_lower), n=n, cutoff=0.6)
+    found += [by_lower[c] for c in close if by_lower[c] not in found]
+    return found[:n]
+
+
+@cache
 def get_zone(name: str) -> ZoneInfo:
     """ZoneInfo for an IANA name ("Europe/Berlin", "UTC"), or a ZoneError with suggestions."""
     if not isinstance(name, str) or not name.strip():
@@ -25,7 +45,7 @@ def get_zone(name: str) -> ZoneInfo:
             raise ZoneInfoNotFoundError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):
-        close = difflib.get_close_matches(name, sorted(available_timezones()), n=3, cutoff=0.6)
+        close = _nearest(name)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ZoneError(
             f"unknown time zone {name!r}: use an IANA name like 'Europe/Berlin'{hint}"

@@ -197,3 +197,23 @@ def test_the_form_keeps_a_readable_width_in_a_wide_terminal(tmp_path):
         asyncio.run(go())
     finally:
         deck.close()
+
+
+def test_a_zone_typed_in_the_wrong_case_or_cut_short_suggests_the_right_one(tmp_path):
+    """'utc' got no suggestion at all, and 'europe/ber' offered 'Europe/Jersey' first: the
+    suggestions ignored case and prefixes."""
+
+    async def steps(pilot, screen):
+        box = screen.query_one("#timezone", Input)
+        error = screen.query_one("#timezone-error", Static)
+        box.value = "utc"
+        await pilot.pause()
+        assert "did you mean 'UTC'" in str(error.render())
+        box.value = "europe/ber"
+        await pilot.pause()
+        assert "did you mean 'Europe/Berlin'" in str(error.render())
+        box.value = "Europe/Berln"  # a typo still finds its zone
+        await pilot.pause()
+        assert "did you mean 'Europe/Berlin'" in str(error.render())
+
+    run(open_test_deck(tmp_path), "digest", steps)
