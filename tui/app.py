@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.driver import Driver
 from textual.screen import Screen
 
@@ -33,7 +34,7 @@ from .deck_watch import INTERVAL, DeckWatcher, startup_notices
 from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
-from .themes import install_themes, status_variable_defaults
+from .themes import ThemeChoices, install_themes, status_variable_defaults
 
 __all__ = ["CrondeckApp", "run_app"]
 
@@ -161,6 +162,11 @@ class CrondeckApp(App[None]):
             if action in ("edit_job", "delete_job") and self.dashboard.table.selected is None:
                 return None
         return True
+
+    def search_themes(self) -> None:
+        """`t`: the theme list, opened on the theme in use (see `ThemeChoices`)."""
+        self.push_screen(CommandPalette(providers=[ThemeChoices],
+                                        placeholder="Search for themes…"))
 
     def action_builder(self) -> None:
         editing.open_builder(self)

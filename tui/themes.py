@@ -28,14 +28,15 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.color import Color, ColorParseError
-from textual.theme import Theme
+from textual.command import DiscoveryHit, Hits
+from textual.theme import BUILTIN_THEMES, Theme, ThemeProvider
 
 from crondeck.core.atomic import atomic_write_toml, read_toml
 
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_THEME",
     "STATUS_KEYS",
     "LoadedThemes",
+    "ThemeChoices",
     "ThemeFileError",
     "install_themes",
     "load_choice",
@@ -250,3 +252,21 @@ def install_themes(app: App[Any], *, user_dir: Path | None = None,
 
         app.theme_changed_signal.subscribe(app, changed)
     return problems
+
+
+class ThemeChoices(ThemeProvider):
+    """The theme list `t` opens: the theme in use first (highlighted, so enter keeps it),
+    then crondeck's own (bundled and user themes), then Textual's. Alphabetical, it opened
+    on "ansi-dark" with the current theme unmarked among ~25."""
+
+    @property
+    def commands(self) -> list[tuple[str, Callable[[], None]]]:
+        current = self.app.theme
+        rank = {name: (name != current, name in BUILTIN_THEMES)
+                for name in self.app.available_themes}
+        return sorted(super().commands, key=lambda c: (*rank.get(c[0], (True, True)), c[0]))
+
+    async def discover(self) -> Hits:
+        current = self.app.theme
+        for name, choose in self.commands:
+            yield DiscoveryHit(name, choose, help="in use now" if name == current else None)
