@@ -217,3 +217,15 @@ def test_a_zone_typed_in_the_wrong_case_or_cut_short_suggests_the_right_one(tmp_
         assert "did you mean 'Europe/Berlin'" in str(error.render())
 
     run(open_test_deck(tmp_path), "digest", steps)
+
+
+def test_an_empty_prompt_says_it_is_optional_and_what_it_is(tmp_path):
+    """A blank box labelled Prompt: required? for a tar command too? It now says."""
+    from textual.widgets import TextArea
+
+    async def steps(pilot, screen):
+        prompt = screen.query_one("#prompt", TextArea)
+        drawn = prompt.render_line(0).text
+        assert "optional" in drawn and "each run" in drawn
+
+    run(open_test_deck(tmp_path), None, steps)

@@ -142,7 +142,9 @@ class JobEditorScreen(Screen[Saved | None]):
             with Horizontal(classes="row prompt-row"):
                 yield Label("Prompt", classes="label")
                 yield TextArea(f.prompt, id="prompt", compact=True, soft_wrap=True,
-                               show_line_numbers=False)
+                               show_line_numbers=False,
+                               placeholder="optional: the text the agent or command is given "
+                                           "on each run (blank: none)")
             yield Static("", id="prompt-error", classes="error")
             with Horizontal(classes="row"):
                 yield Label("Schedule", classes="label")
