@@ -229,3 +229,23 @@ def test_an_empty_prompt_says_it_is_optional_and_what_it_is(tmp_path):
         assert "optional" in drawn and "each run" in drawn
 
     run(open_test_deck(tmp_path), None, steps)
+
+
+def test_overlap_and_catch_up_say_what_the_chosen_policy_does(tmp_path):
+    """skip, queue_one, replace, allow; latest, none, all: bare words a new user had to look
+    up. The line under them says what the choice (or the default it stands for) does."""
+    from textual.widgets import Select
+
+    async def steps(pilot, screen):
+        info = screen.query_one("#policy-info", Static)
+        text = " ".join(str(info.render()).split())
+        assert "default: skip" in text and "is skipped" in text
+        assert "default: latest" in text and "only the latest" in text
+        screen.query_one("#overlap", Select).value = "queue_one"
+        screen.query_one("#catchup", Select).value = "all"
+        await pilot.pause()
+        text = " ".join(str(info.render()).split())
+        assert "overlap queue_one — waits for the running one to end" in text
+        assert "catch-up all — after crondeck was down, every missed slot runs" in text
+
+    run(open_test_deck(tmp_path), "digest", steps)

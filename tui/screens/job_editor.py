@@ -31,6 +31,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from crondeck.core.config import Config, ConfigError, save_config
 from crondeck.core.config_keys import CATCHUP, OVERLAP
 from crondeck.core.cron import CronError, parse
+from crondeck.core.jobs import JobOptions
 from crondeck.core.zones import ZoneError, get_zone, local_zone
 
 from ..cron_view import gap
@@ -47,6 +48,19 @@ _INPUTS = ("name", "command", "schedule", "timezone", "pre_run", "timeout", "max
 _EMPTY_COMMAND = {
     INLINE_COMMAND: "empty command: type what to run, as in a shell, e.g. ./scripts/report.sh",
     INLINE_PYTHON: "empty target: type the function to call, as package.module:function",
+}
+# What each overlap / catch-up choice does, in the line under them (bare policy names
+# meant nothing to a new user). Worded from crondeck.core.policies.
+_OVERLAP_MEANS = {
+    "skip": "a slot due while the job is still running is skipped",
+    "queue_one": "waits for the running one to end, then runs (one waits at most)",
+    "replace": "the running one is terminated and the new one starts",
+    "allow": "runs alongside the one still running",
+}
+_CATCHUP_MEANS = {
+    "latest": "after crondeck was down, only the latest missed slot runs",
+    "none": "after crondeck was down, missed slots are not run",
+    "all": "after crondeck was down, every missed slot runs",
 }
 _COMMAND_HINT = {
     INLINE_COMMAND: "shell command line, e.g. ./scripts/report.sh --quiet",
@@ -170,6 +184,7 @@ class JobEditorScreen(Screen[Saved | None]):
                 yield Label("Catch-up", classes="label inline-label")
                 yield Select([*blank, *((c, c) for c in CATCHUP)], value=f.catchup,
                              allow_blank=False, id="catchup", compact=True)
+            yield Static("", id="policy-info", classes="info")
             yield Static("", id="overlap-error", classes="error")
             yield Static("", id="catchup-error", classes="error")
             yield from self._row("max_runs", "Max runs", Input(
@@ -248,9 +263,20 @@ class JobEditorScreen(Screen[Saved | None]):
         if inline:
             command.placeholder = _COMMAND_HINT[form.source]
         self._schedule_info(form)
+        self._policy_info(form)
         self.query_one("#save", Button).disabled = not checked.ok
         self.refresh_bindings()
         return checked
+
+    def _policy_info(self, form: JobForm) -> None:
+        defaults, builtin = self.target.config.defaults, JobOptions()
+        lines = []
+        for label, chosen, default, means in (
+                ("overlap", form.overlap, defaults.overlap or builtin.overlap, _OVERLAP_MEANS),
+                ("catch-up", form.catchup, defaults.catchup or builtin.catchup, _CATCHUP_MEANS)):
+            name = chosen or f"(default: {default})"
+            lines.append(f"{label} {name} — {means.get(chosen or default, '')}")
+        self.query_one("#policy-info", Static).update("\n".join(lines))
 
     def _schedule_info(self, form: JobForm) -> None:
         info = self.query_one("#schedule-info", Static)
