@@ -3,6 +3,7 @@ time is in, and a problem sits right under the field it is about."""
 
 import asyncio
 
+import pytest
 from hosts import SIZE, EditorApp, open_test_deck
 from textual.widgets import Input, Static
 
@@ -247,5 +248,26 @@ def test_overlap_and_catch_up_say_what_the_chosen_policy_does(tmp_path):
         text = " ".join(str(info.render()).split())
         assert "overlap queue_one — waits for the running one to end" in text
         assert "catch-up all — after crondeck was down, every missed slot runs" in text
+
+    run(open_test_deck(tmp_path), "digest", steps)
+
+
+@pytest.mark.parametrize("theme", ("crondeck-dark", "crondeck-light", "crondeck-high-contrast"))
+def test_the_text_fields_stand_out_from_the_form_in_every_shipped_theme(theme, tmp_path):
+    """Fields were $surface: the same black as the form in crondeck-high-contrast, white on
+    near-white in crondeck-light, so an empty field (the Prompt) did not show at all."""
+    from test_themes import _contrast
+    from textual.widgets import TextArea
+
+    from crondeck.tui.themes import install_themes
+
+    async def steps(pilot, screen):
+        install_themes(pilot.app, user_dir=tmp_path / "none", remember=False)
+        pilot.app.theme = theme
+        await pilot.pause()
+        form = screen.query_one("#form").background_colors[1]
+        for field in (screen.query_one("#timeout", Input), screen.query_one("#prompt", TextArea)):
+            colour = field.background_colors[1]
+            assert _contrast(colour, form) >= 1.1, (theme, field.id, colour.hex, form.hex)
 
     run(open_test_deck(tmp_path), "digest", steps)
