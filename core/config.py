@@ -26,6 +26,7 @@ from .config_keys import (
     SCHEDULER_KEYS,
     TOP_KEYS,
     Invalid,
+    bad_name,
     type_name,
 )
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
@@ -295,9 +296,7 @@ class _Validator:
         if isinstance(name, str) and name.strip():
             label = name
             if not NAME_OK.match(name) or len(name) > 100:
-                self.problem(f"job name {name!r} can use letters, digits, spaces and . _ - : + "
-                             "(no / or @), up to 100 characters", *where, "name",
-                             job=name, key="name")
+                self.problem(bad_name(name), *where, "name", job=name, key="name")
         elif "name" not in data:
             self.problem("job has no name: add name = \"...\" (names key its state and logs)",
                          *where, job=label, key="name")

@@ -21,6 +21,19 @@ NOTIFY_EVENTS = ("failure", "timed_out", "recovered", "success", "skipped")
 NOTIFY_FORMATS = ("json", "slack", "discord", "ntfy")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ :+-]*$")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9._ :+-]")
+
+
+def bad_name(name: str) -> str:
+    """Why `name` (failing NAME_OK or too long) cannot be a job name, pointing at the first
+    thing wrong: the whole rule alone left 'my job!' to find its '!'."""
+    if len(name) > 100:
+        return f"job name is {len(name)} characters long: 100 at most"
+    if not name[0].isascii() or not name[0].isalnum():
+        return f"job name {name!r} must start with a letter or digit"
+    bad = next((c for c in name if not _NAME_CHAR.fullmatch(c)), None)
+    where = f": {bad!r} is not allowed;" if bad else ":"
+    return f"job name {name!r}{where} use letters, digits, spaces and . _ - : + (no / or @)"
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
 _SIZE_UNITS |= {"gb": 1024**3, "gib": 1024**3}

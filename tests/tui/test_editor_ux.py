@@ -271,3 +271,24 @@ def test_the_text_fields_stand_out_from_the_form_in_every_shipped_theme(theme, t
             assert _contrast(colour, form) >= 1.1, (theme, field.id, colour.hex, form.hex)
 
     run(open_test_deck(tmp_path), "digest", steps)
+
+
+def test_a_bad_job_name_points_at_what_is_wrong_with_it(tmp_path):
+    """'my job!' got the whole rule ('can use letters, digits, spaces and ...'), leaving the
+    operator to find the '!' themselves."""
+
+    async def steps(pilot, screen):
+        box = screen.query_one("#name", Input)
+        error = screen.query_one("#name-error", Static)
+        cases = {
+            "my job!": "✗ job name 'my job!': '!' is not allowed; use letters, digits, spaces "
+                       "and . _ - : + (no / or @)",
+            "-nightly": "✗ job name '-nightly' must start with a letter or digit",
+            "x" * 101: "✗ job name is 101 characters long: 100 at most",
+        }
+        for name, message in cases.items():
+            box.value = name
+            await pilot.pause()
+            assert " ".join(str(error.render()).split()) == message
+
+    run(open_test_deck(tmp_path), None, steps)
