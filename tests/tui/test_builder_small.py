@@ -91,3 +91,24 @@ def test_builder_panes_are_delimited_in_every_shipped_theme(theme, tmp_path):
                 assert _contrast(border, background) >= 2.0, (theme, pane_id, border.hex)
 
     asyncio.run(go())
+
+
+def test_the_picker_says_when_it_cannot_show_the_expression():
+    """With `*/5 * * * *` typed, the picker kept showing Mon–Fri 09:00: it looked like the
+    expression's meaning. It now says it does not show this one, until it can again."""
+
+    async def go():
+        app = BuilderApp("*/5 * * * *", use=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            picker, note = screen.query_one("#picker"), screen.query_one("#picker-note")
+            assert picker.has_class("-other-shape") and note.display
+            assert "≠ expression" in str(note.render())
+            box = screen.query_one("#expr")
+            box.value = "30 7 * * 1-5"
+            await pilot.pause()
+            assert not picker.has_class("-other-shape") and not note.display
+            assert screen.query_one("#minute").value == "30"
+
+    asyncio.run(go())

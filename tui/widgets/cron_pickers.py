@@ -108,6 +108,9 @@ class SchedulePicker(Horizontal):
             yield Label(" at minute", classes="picker-sep")
             yield Input("0", id="minute", restrict=r"\d{0,2}", max_length=2, compact=True,
                         classes="hour", tooltip="minute past the hour (0–59)")
+            note = Label(" ≠ expression", id="picker-note")
+            note.tooltip = "the toggles cannot show the expression typed above"
+            yield note
 
     def choices(self) -> tuple[int, tuple[int, int] | None, set[int]] | None:
         """(minute, hours, days) as chosen, or None if a number is out of range."""
@@ -148,6 +151,9 @@ class SchedulePicker(Horizontal):
         hour_runs = runs(f.hours)
         simple = (len(f.minutes) == 1 and len(hour_runs) == 1 and f.texts[2] in ("*", "?")
                   and f.texts[3] == "*" and not f.dow_nth and not f.dow_last)
+        # Say when the toggles cannot show the expression (`*/5 * * * *`): their last
+        # state looked like its meaning.
+        self.set_class(not simple, "-other-shape")
         if not simple:
             return
         with self.prevent(Checkbox.Changed, Input.Changed):
