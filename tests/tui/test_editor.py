@@ -13,6 +13,7 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 from crondeck.tui.model import row_from_job
 from crondeck.tui.screens.cron_builder import CronBuilderScreen
 from crondeck.tui.screens.delete_job import DeleteJobDialog, confirm_delete
+from crondeck.tui.screens.discard_dialog import DiscardDialog
 from crondeck.tui.screens.job_editor import JobEditorScreen
 from crondeck.tui.screens.running_job_dialog import RunningJobDialog
 
@@ -102,7 +103,10 @@ def test_invalid_input_keeps_save_disabled_and_the_file_untouched(tmp_path):
         assert app.results == [] and app.screen is screen
         await type_into(pilot, "#name", "disk")  # duplicate name
         assert "duplicate job name 'disk'" in str(screen.query_one("#name-error").render())
-        await pilot.press("escape")
+        await pilot.press("escape")  # the form was changed: asks before throwing it away
+        await pilot.pause()
+        assert isinstance(app.screen, DiscardDialog)
+        await pilot.press("d")
         await pilot.pause()
         assert app.results == [None]
 
@@ -425,3 +429,31 @@ def test_switching_a_running_job_off_asks_nothing_and_lets_the_run_finish(tmp_pa
 
     run(app, steps)
     assert jobs_in(deck.config.path)["slow"]["enabled"] is False
+
+
+def test_escape_asks_before_throwing_away_changes_and_can_go_back(tmp_path):
+    """A stray Escape closed the editor and lost what was typed. Unchanged, it still closes
+    at once; changed, it asks, and Escape again goes back to the form as it was."""
+    deck = open_test_deck(tmp_path)
+    path = deck.config.path
+    before = path.read_bytes()
+    app = EditorApp(deck, "disk")
+
+    async def steps(pilot):
+        editor = app.screen
+        await type_into(pilot, "#schedule", "0 * * * *")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DiscardDialog)
+        assert "Discard your changes to “disk”?" in str(app.screen.query_one("#title").render())
+        await pilot.press("escape")  # keep editing
+        await pilot.pause()
+        assert app.screen is editor and app.results == []
+        assert editor.query_one("#schedule", Input).value == "0 * * * *"
+        await type_into(pilot, "#schedule", "*/15 * * * *")  # back as it was: nothing to lose
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [None]
+
+    run(app, steps)
+    assert path.read_bytes() == before

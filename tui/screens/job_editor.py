@@ -37,6 +37,7 @@ from crondeck.core.zones import ZoneError, get_zone, local_zone
 from ..cron_view import gap
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
 from .cron_builder import CronBuilderScreen, zone_names
+from .discard_dialog import DiscardChoice, DiscardDialog
 from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, running_since
 
 __all__ = ["JobEditorScreen", "JobsTarget", "Saved"]
@@ -129,6 +130,7 @@ class JobEditorScreen(Screen[Saved | None]):
         self.live = live
         self.checked: Checked = Checked(None)
         self._name_touched = job is not None
+        self._pristine: dict[str, Any] = {}  # the form as opened (set once mounted)
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -217,6 +219,7 @@ class JobEditorScreen(Screen[Saved | None]):
                     "wait for the run or terminate it.")
         self.query_one("#name", Input).focus()
         self.validate()
+        self._pristine = self.read_form().to_entry()  # what Escape compares against
 
     # -- validation -------------------------------------------------------------------------
 
@@ -348,7 +351,17 @@ class JobEditorScreen(Screen[Saved | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Close; with changes in the form, ask first (a stray Escape lost them)."""
+        if self.read_form().to_entry() == self._pristine:
+            self.dismiss(None)
+            return
+        what = f"“{self.original}”" if self.original else "the new job"
+
+        def chosen(choice: DiscardChoice | None) -> None:
+            if choice == "discard":
+                self.dismiss(None)
+
+        self.app.push_screen(DiscardDialog(what), chosen)
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
