@@ -302,3 +302,17 @@ def test_a_budgeted_job_gets_a_cost_column_before_it_spends_anything(make_app):
             assert "0/50.0k tok · 0" in beta
 
     asyncio.run(go())
+
+
+def test_the_next_column_names_the_zone_its_times_are_in(make_app):
+    """NEXT is in the operator's zone, not the job's: a 09:00 Berlin job reads 08:00 on a
+    UTC machine, so the header says which zone it is."""
+    app, _sched, _clock, _ = make_app(start=False)
+
+    async def go():
+        async with app.run_test(size=(200, 36)) as pilot:
+            await settle(pilot)
+            header = _header(app.dashboard.query_one(JobTable))
+            assert " NEXT UTC " in f" {' '.join(header.split())} "
+
+    asyncio.run(go())

@@ -306,7 +306,11 @@ class JobTable(LineList):
         for i, (col, w) in enumerate(self._columns(width)):
             if i:
                 text.append(" ")
-            cell = Text(col.title)
+            title = col.title
+            if col.key == "next":  # its times are the operator's: say in which zone
+                zone = self._now().astimezone(self.zone).tzname() or ""
+                title = f"{title} {zone}" if len(title) + 1 + len(zone) <= w else title
+            cell = Text(title)
             cell.truncate(w, pad=True)
             if col.justify == "right":
                 cell = Text(col.title.rjust(w)[:w])
