@@ -22,6 +22,9 @@ NOTIFY_FORMATS = ("json", "slack", "discord", "ntfy")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ :+-]*$")
 _NAME_CHAR = re.compile(r"[A-Za-z0-9._ :+-]")
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
+_SIZE_UNITS |= {"gb": 1024**3, "gib": 1024**3}
 
 
 def bad_name(name: str) -> str:
@@ -34,10 +37,6 @@ def bad_name(name: str) -> str:
     bad = next((c for c in name if not _NAME_CHAR.fullmatch(c)), None)
     where = f": {bad!r} is not allowed;" if bad else ":"
     return f"job name {name!r}{where} use letters, digits, spaces and . _ - : + (no / or @)"
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
-_SIZE_UNITS |= {"gb": 1024**3, "gib": 1024**3}
-
 
 
 class Invalid(ValueError):

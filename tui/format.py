@@ -91,8 +91,19 @@ def token_count(tokens: int) -> str:
     return f"{tokens / 1_000_000:.1f}M"
 
 
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` characters, an ellipsis marking a cut."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def uses_model(*, priced: bool, budget: int | None, tokens: int, cost: float) -> bool:
+    """Does a job run a model (a price, a token budget, or tokens or cost spent)? Such jobs
+    get the TOKENS/COST columns in `crondeck list` and the app's COST column."""
+    return bool(priced or budget or tokens or cost)
+
+
 def compact_json(value: Any, limit: int = 60) -> str:
     """A parsed output contract on one line (`{"count": 3}`), cut to `limit` characters with
     `…`: history rows show it beside the run, the full value is in `history --json`."""
     text = json.dumps(value, ensure_ascii=False, default=str)  # strings' newlines stay escaped
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+    return clip(text, limit)

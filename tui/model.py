@@ -32,6 +32,8 @@ from crondeck.core.events import (
 from crondeck.core.guards import budget_reason
 from crondeck.core.results import RunResult, RunStatus
 
+from .format import uses_model
+
 if TYPE_CHECKING:
     from crondeck.core.jobs import Job
     from crondeck.core.scheduler import Scheduler
@@ -129,8 +131,8 @@ class JobRow:
     def uses_model(self) -> bool:
         """Has spent tokens, a price or a token budget: worth a COST column (as in
         `crondeck list`)."""
-        return (self.priced or self.token_budget is not None or self.tokens_total > 0
-                or self.cost_total > 0)
+        return uses_model(priced=self.priced, budget=self.token_budget,
+                          tokens=self.tokens_total, cost=self.cost_total)
 
     def matches(self, needle: str) -> bool:
         """The `/` filter: name, agent or status (case-insensitive substring)."""

@@ -16,7 +16,7 @@ from crondeck.core.cron import CronError, parse
 from crondeck.core.jobs import JobState
 from crondeck.core.store import last_run
 
-from ..format import money, token_count
+from ..format import money, token_count, uses_model
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, load, read_state, span, table, when
 
 
@@ -93,7 +93,8 @@ def spend(config: Config, job: JobSpec, st: JobState | None, last: Any,
 
 
 def _uses_model(r: dict[str, Any]) -> bool:
-    return bool(r["priced"] or r["tokens_total"] or r["cost_total"] or r["daily_token_budget"])
+    return uses_model(priced=r["priced"], budget=r["daily_token_budget"],
+                      tokens=r["tokens_total"], cost=r["cost_total"])
 
 
 def _tokens_cell(r: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from crondeck.core.zones import ZoneError, get_zone, local_zone
 from ..cron_view import MAX_FIRES, Preview, preview
 from ..widgets.cron_pickers import PresetBar, SchedulePicker
 from ..widgets.cron_preview import ErrorLine, FieldsView, FiresView, WarningsView
+from .quit_guard import KeepsQuitKey
 
 __all__ = ["CronBuilderScreen"]
 
@@ -43,7 +44,7 @@ def zone_names() -> list[str]:
     return _ZONES
 
 
-class CronBuilderScreen(Screen[str | None]):
+class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
     """Dismisses with the expression when "Use" is chosen (only when `use`), else None."""
 
     CSS_PATH = "cron_builder.tcss"
@@ -233,12 +234,6 @@ class CronBuilderScreen(Screen[str | None]):
         self.action_close()
 
     # -- actions ----------------------------------------------------------------------------
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        """Keep the app's q (quit, a priority key) away from this screen: from a checkbox or
-        a button it dropped the half-made change unsaved. esc leaves, then q quits; ctrl+q
-        still quits from here."""
-        return key == "q" or super().check_consume_key(key, character)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "use":

@@ -38,6 +38,7 @@ from ..cron_view import gap
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
 from .cron_builder import CronBuilderScreen, zone_names
 from .discard_dialog import DiscardChoice, DiscardDialog
+from .quit_guard import KeepsQuitKey
 from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, running_since
 
 __all__ = ["JobEditorScreen", "JobsTarget", "Saved"]
@@ -106,7 +107,7 @@ def save_job(target: JobsTarget, form: JobForm, original: str | None) -> Path | 
     return save_config(checked.config)
 
 
-class JobEditorScreen(Screen[Saved | None]):
+class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
     CSS_PATH = "job_editor.tcss"
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "save", "Save", id="editor.save",
@@ -321,12 +322,6 @@ class JobEditorScreen(Screen[Saved | None]):
             self.validate()
 
     # -- actions ----------------------------------------------------------------------------
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        """Keep the app's q (quit, a priority key) away from this screen: from a checkbox or
-        a button it dropped the half-made change unsaved. esc leaves, then q quits; ctrl+q
-        still quits from here."""
-        return key == "q" or super().check_consume_key(key, character)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "save":

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from crondeck.core.cron import CronError
 
 from ..cron_view import FieldRow, Fire, Preview
+from ..format import clip
 
 __all__ = ["ErrorLine", "FieldsView", "FiresView", "WarningsView"]
 
@@ -60,11 +61,6 @@ class ErrorLine(Static):
         )
 
 
-def _cut(text: str, width: int) -> str:
-    """`text` in at most `width` columns, an ellipsis marking a cut."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
 class FieldsView(Static):
     """Minute, hour, day of month, month, day of week: text, meaning, allowed values."""
 
@@ -88,9 +84,9 @@ class FieldsView(Static):
         lines = [head + ("  ALLOWED[/]" if show_allowed else "[/]")]
         for r in rows:
             line = (f"[$accent]{escape(r.name):<{name_w}}[/]  [b]{escape(r.text):<{text_w}}[/]"
-                    f"  {escape(_cut(r.meaning, mean_w)):<{mean_w}}")
+                    f"  {escape(clip(r.meaning, mean_w)):<{mean_w}}")
             if show_allowed:
-                line += f"  [dim]{escape(_cut(r.allowed, allowed_w))}[/]"
+                line += f"  [dim]{escape(clip(r.allowed, allowed_w))}[/]"
             lines.append(line)
         return Content.from_markup("\n".join(lines))
 

@@ -19,7 +19,7 @@ from textual.reactive import reactive
 
 from crondeck.core.results import RunResult, RunStatus
 
-from ..format import clock_time, compact_json
+from ..format import clip, clock_time, compact_json
 from ..model import LAST_GLYPH, STATUS_CLASSES
 from .lines import LineList
 
@@ -135,7 +135,7 @@ class HistoryList(LineList):
         text.append(" ")
         jw = self._job_width()
         if jw:
-            name = r.job if len(r.job) <= jw else r.job[: jw - 1] + "…"
+            name = clip(r.job, jw)
             text.append(f"{name:<{jw}} ", style="bold")
         glyph = LAST_GLYPH.get(r.status.value, "?")
         dim = self.style_of("line-list--dim") if r.status is RunStatus.OK else Style()

@@ -108,12 +108,11 @@ def _cost_texts(row: JobRow, today: bool) -> list[str]:
         day = money(row.cost_today if today else 0.0)
         total = money(row.cost_total)
         return [f"{day} today · {total}", f"{day} · {total}", day]
-    day = token_count(row.tokens_today if today else 0)
-    total = token_count(row.tokens_total)
+    used = row.tokens_today if today else 0
+    day, total = token_count(used), token_count(row.tokens_total)
     if row.token_budget is not None:  # today's share of the budget matters most
         of = f"{day}/{token_count(row.token_budget)}"
-        spent = (row.tokens_today if today else 0) / max(1, row.token_budget)
-        return [f"{of} tok · {total}", f"{of} tok", of, f"{spent:.0%}"]
+        return [f"{of} tok · {total}", f"{of} tok", of, f"{used / max(1, row.token_budget):.0%}"]
     return [f"{day} tok today · {total}", f"{day} · {total} tok", f"{day} tok", day]
 
 
