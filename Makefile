@@ -15,7 +15,7 @@ $(PY):
 # it here, as pip does for a wheel.
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m compileall -q core tui themes
+	$(PY) -m compileall -q core cli tui themes
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,7 +34,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
-	$(PY) -m compileall -q core tui themes
+	$(PY) -m compileall -q core cli tui themes
 	$(PY) benchmarks/run.py
 
 clean:

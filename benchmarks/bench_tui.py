@@ -301,7 +301,7 @@ def _launch_once(config: Path) -> float:
            "XDG_CONFIG_HOME": str(config.parent / "xdg")}
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crondeck.tui.cli", "--config", str(config), "--read-only"],
+        [sys.executable, "-m", "crondeck.cli", "--config", str(config), "--read-only"],
         stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
     os.close(slave)
     seen = b""

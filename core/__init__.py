@@ -5,7 +5,6 @@ from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
 from .clock import Clock, FakeClock, SystemClock
 from .config import Config, ConfigError, JobSpec, Problem, load_config, save_config
 from .cron import CronError, CronExpr, parse
-from .deck import Deck, build_scheduler, open_deck
 from .durations import DurationError, format_duration, parse_duration
 from .events import Event, Subscription
 from .gates import GateSkip
@@ -16,6 +15,7 @@ from .lock import LockHeld, StateLock
 from .notify import NotifySpec
 from .redact import redact
 from .results import GateResult, RunResult, RunStatus, SkipReason, Usage
+from .runtime import Runtime, build_scheduler, open_runtime
 from .schedule import Schedule, cron, every
 from .scheduler import Scheduler
 from .store import StateStore
@@ -30,7 +30,6 @@ __all__ = [
     "ConfigError",
     "CronError",
     "CronExpr",
-    "Deck",
     "DurationError",
     "Event",
     "Every",
@@ -52,6 +51,7 @@ __all__ = [
     "RunHandle",
     "RunResult",
     "RunStatus",
+    "Runtime",
     "Schedule",
     "Scheduler",
     "SkipReason",
@@ -69,7 +69,7 @@ __all__ = [
     "get_zone",
     "load_config",
     "local_zone",
-    "open_deck",
+    "open_runtime",
     "parse",
     "parse_duration",
     "redact",

@@ -21,9 +21,9 @@ from .runlogs import safe_name
 from .store import result_to_toml
 
 if TYPE_CHECKING:
-    from .deck import Deck
+    from .runtime import Runtime
 
-__all__ = ["INBOX", "drop_result", "fold_inbox", "fold_into_deck", "read_inbox"]
+__all__ = ["INBOX", "drop_result", "fold_inbox", "fold_into_runtime", "read_inbox"]
 
 INBOX = "inbox"
 
@@ -78,14 +78,14 @@ def fold_inbox(state_dir: Path, record: Callable[[RunResult], object],
     return [r for _, r in folded]
 
 
-def fold_into_deck(deck: Deck) -> list[RunResult]:
-    """Fold waiting `crondeck exec` results into a running deck: each joins its job's
+def fold_into_runtime(runtime: Runtime) -> list[RunResult]:
+    """Fold waiting `crondeck exec` results into a running runtime: each joins its job's
     in-memory history (so the scheduler's next state write keeps it) and the store."""
 
     def record(result: RunResult) -> None:
-        job = deck.scheduler.jobs.get(result.job)
+        job = runtime.scheduler.jobs.get(result.job)
         if job is not None and result not in job.results:
             job.results.append(result)
-        deck.store.record(result)
+        runtime.store.record(result)
 
-    return fold_inbox(Path(deck.config.state_dir), record, deck.store.flush)
+    return fold_inbox(Path(runtime.config.state_dir), record, runtime.store.flush)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crondeck.tui.cli import main
+from crondeck.cli.main import main
 
 GOOD = """\
 [defaults]

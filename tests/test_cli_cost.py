@@ -1,5 +1,5 @@
 """`crondeck list` shows what model jobs spend: tokens today against the daily budget and
-cost today and in total, in the table and in --json; a deck without models keeps its table."""
+cost today and in total, in the table and in --json; a runtime without models keeps its table."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from crondeck.cli.main import main
 from crondeck.core.jobs import JobState
 from crondeck.core.results import RunResult, RunStatus, Usage
 from crondeck.core.store import StateStore
-from crondeck.tui.cli import main
 
 DECK = """\
 [defaults]

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from crondeck.cli.main import main
 from crondeck.core.jobs import JobState
 from crondeck.core.results import RunResult, RunStatus
 from crondeck.core.store import StateStore
-from crondeck.tui.cli import main
 
 DECK = """\
 [defaults]

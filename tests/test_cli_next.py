@@ -9,7 +9,7 @@ import sys
 
 def crondeck(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "crondeck.tui.cli", *args],
+        [sys.executable, "-m", "crondeck.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

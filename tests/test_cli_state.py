@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from crondeck.cli.main import main
 from crondeck.core.lock import StateLock
 from crondeck.core.store import StateStore
-from crondeck.tui.cli import main
 
 GOOD = """\
 [defaults]
@@ -81,7 +81,7 @@ def test_config_from_the_environment(
 
 def _run(jobs_file: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "crondeck.tui.cli", "run", "--config", str(jobs_file)],
+        [sys.executable, "-m", "crondeck.cli", "run", "--config", str(jobs_file)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -130,7 +130,7 @@ def test_run_refuses_an_invalid_config_and_a_second_copy(
     bad = tmp_path / "bad.toml"
     bad.write_text('[[jobs]]\nname = "x"\n')
     proc = subprocess.run(
-        [sys.executable, "-m", "crondeck.tui.cli", "run", "--config", str(bad)],
+        [sys.executable, "-m", "crondeck.cli", "run", "--config", str(bad)],
         capture_output=True, text=True, timeout=30,
     )
     assert proc.returncode == 2 and proc.stdout == ""
@@ -138,7 +138,7 @@ def test_run_refuses_an_invalid_config_and_a_second_copy(
 
     with StateLock(jobs_file.parent / ".crondeck" / "lock"):
         proc = subprocess.run(
-            [sys.executable, "-m", "crondeck.tui.cli", "run", "--config", str(jobs_file)],
+            [sys.executable, "-m", "crondeck.cli", "run", "--config", str(jobs_file)],
             capture_output=True, text=True, timeout=30,
         )
     assert proc.returncode == 1

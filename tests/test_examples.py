@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from crondeck.cli.main import main
 from crondeck.core.config import load_config
-from crondeck.core.deck import build_scheduler
-from crondeck.tui.cli import main
+from crondeck.core.runtime import build_scheduler
 
 sys.path.insert(0, str(Path(__file__).parent / "core"))
 from llm_fake import FakeLLM, Reply, openai_stream
@@ -41,7 +41,7 @@ def test_crondeck_check_passes(path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_crondeck_check_examples_glob_as_ci_writes_it() -> None:
     """The literal `crondeck check examples/*.toml`: the shell expands the glob, one OK line
     per file comes back and the exit status is 0."""
-    done = subprocess.run(["sh", "-c", '"$0" -m crondeck.tui.cli check examples/*.toml',
+    done = subprocess.run(["sh", "-c", '"$0" -m crondeck.cli check examples/*.toml',
                            sys.executable],
                           cwd=EXAMPLES.parent, capture_output=True, text=True, check=False,
                           timeout=60)

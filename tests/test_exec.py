@@ -36,7 +36,7 @@ def _job(name: str, command: str, **keys: object) -> str:
 
 def _exec(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "crondeck.tui.cli", "--config", str(config), "exec", *args],
+        [sys.executable, "-m", "crondeck.cli", "--config", str(config), "exec", *args],
         capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -101,7 +101,7 @@ def test_bad_configuration_exits_2(tmp_path: Path) -> None:
 def test_interrupt_ends_the_agent_and_exits_130(tmp_path: Path) -> None:
     config = _jobs(tmp_path, _job("long", "echo started; exec sleep 60"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crondeck.tui.cli", "--config", str(config), "exec", "long",
+        [sys.executable, "-m", "crondeck.cli", "--config", str(config), "exec", "long",
          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline() == "started\n"
@@ -161,7 +161,7 @@ def test_read_only_state_directory_only_prints(tmp_path: Path) -> None:
 def test_a_running_scheduler_folds_exec_results_into_its_history(tmp_path: Path) -> None:
     config = _jobs(tmp_path, _job("shared", "echo from exec"))
     run = subprocess.Popen(
-        [sys.executable, "-m", "crondeck.tui.cli", "--config", str(config), "run"],
+        [sys.executable, "-m", "crondeck.cli", "--config", str(config), "run"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert run.stdout is not None

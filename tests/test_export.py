@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crondeck.cli.main import main
 from crondeck.core import parse
 from crondeck.core.config import load_config, parse_config
 from crondeck.core.export import (
@@ -26,7 +27,6 @@ from crondeck.core.export import (
     export_systemd,
     on_calendar,
 )
-from crondeck.tui.cli import main
 
 GOLDEN = Path(__file__).parent / "golden" / "export"
 JOBS = GOLDEN / "crondeck.toml"
@@ -220,7 +220,7 @@ def test_cli_bad_jobs_file_exits_2(tmp_path: Path) -> None:
     jobs = tmp_path / "crondeck.toml"
     jobs.write_text('[[jobs]]\nname = "x"\n')
     err = io.StringIO()
-    from crondeck.tui.commands import export
+    from crondeck.cli.commands import export
 
     args = type("A", (), {"config": str(jobs), "target": "crontab"})()
     assert export.run(args, io.StringIO(), err) == 2

@@ -43,7 +43,7 @@ def test_crondeck_run_listen_serves_metrics_and_health(tmp_path: Path) -> None:
                       '\n[[jobs]]\nname = "broken"\ncommand = "exit 3"\nschedule = "@every 1s"\n'
                       '\n[[jobs]]\nname = "later"\ncommand = "true"\nschedule = "@yearly"\n')
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crondeck.tui.cli", "--config", str(config), "run",
+        [sys.executable, "-m", "crondeck.cli", "--config", str(config), "run",
          "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -163,7 +163,7 @@ def test_listen_defaults_to_loopback(text: str, expected: tuple[str, int]) -> No
 def test_bad_listen_address_is_a_usage_error(tmp_path: Path) -> None:
     config = tmp_path / "crondeck.toml"
     config.write_text('[[jobs]]\nname = "x"\ncommand = "true"\nschedule = "@daily"\n')
-    proc = subprocess.run([sys.executable, "-m", "crondeck.tui.cli", "--config", str(config),
+    proc = subprocess.run([sys.executable, "-m", "crondeck.cli", "--config", str(config),
                            "run", "--listen", "localhost:http"], capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 2

@@ -25,12 +25,12 @@ from textual.driver import Driver
 from textual.screen import Screen
 
 from crondeck.core.clock import Clock, SystemClock
-from crondeck.core.deck import Deck
+from crondeck.core.runtime import Runtime
 from crondeck.core.scheduler import Scheduler
 from crondeck.core.zones import local_zone
 
-from . import editing
-from .deck_watch import INTERVAL, DeckWatcher, startup_notices
+from . import job_actions
+from .runtime_watch import INTERVAL, RuntimeWatcher, startup_notices
 from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
@@ -86,7 +86,7 @@ class CrondeckApp(App[None]):
         self._quitting = False
         self._signal_seen = False  # SIGHUP/SIGTERM: shut down once
         # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
-        self.deck: Deck | None = None
+        self.runtime: Runtime | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -118,12 +118,12 @@ class CrondeckApp(App[None]):
             read_only=self.read_only, read_only_reason=self.read_only_reason, live=self.live)
         self.install_screen(dashboard, "dashboard")
         await self.push_screen("dashboard")
-        if self.deck is not None:
-            for notice in startup_notices(self.deck):
+        if self.runtime is not None:
+            for notice in startup_notices(self.runtime):
                 self.notify(**notice)
-        if self.deck is not None and self.live:
-            self.set_interval(INTERVAL, DeckWatcher(self.deck, self.notify).check,
-                              name="deck-watch")
+        if self.runtime is not None and self.live:
+            self.set_interval(INTERVAL, RuntimeWatcher(self.runtime, self.notify).check,
+                              name="runtime-watch")
         if self.live:
             # The terminal went away (SIGHUP) or we were told to stop (SIGTERM): terminate
             # runs in flight, record them, and exit instead of running on without a screen.
@@ -169,21 +169,21 @@ class CrondeckApp(App[None]):
                                         placeholder="Search for themes…"))
 
     def action_builder(self) -> None:
-        editing.open_builder(self)
+        job_actions.open_builder(self)
 
     def action_new_job(self) -> None:
-        editing.open_editor(self, None)
+        job_actions.open_editor(self, None)
 
     def action_edit_job(self) -> None:
-        editing.open_editor(self, self.dashboard.table.selected)
+        job_actions.open_editor(self, self.dashboard.table.selected)
 
     def action_delete_job(self) -> None:
-        editing.delete_selected(self, self.dashboard.table.selected)
+        job_actions.delete_selected(self, self.dashboard.table.selected)
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
         # Textual's "Theme" is crondeck's "Change theme" (one entry, not two alike)
         yield from (c for c in super().get_system_commands(screen) if c.title != "Theme")
-        yield from editing.system_commands(self, dashboard=isinstance(screen, DashboardScreen))
+        yield from job_actions.system_commands(self, dashboard=isinstance(screen, DashboardScreen))
         if isinstance(screen, DashboardScreen):  # every dashboard key, labelled by state
             yield from dashboard_commands.system_commands(screen)
 
@@ -215,9 +215,9 @@ class CrondeckApp(App[None]):
 
     def _hard_exit(self, signum: int) -> None:
         """Last resort after a signal: save state, free the lock, and leave."""
-        if self.deck is not None:
+        if self.runtime is not None:
             with contextlib.suppress(Exception):
-                self.deck.close()
+                self.runtime.close()
         os._exit(128 + signum)
 
     def _running_jobs(self) -> list[str]:
@@ -271,7 +271,7 @@ def run_app(args: argparse.Namespace) -> int:
         return 2
     app = CrondeckApp(opened.scheduler, config_path=path, read_only=opened.read_only,
                       read_only_reason=opened.read_only_reason)
-    app.deck = opened.deck
+    app.runtime = opened.runtime
     try:
         app.run()
     finally:

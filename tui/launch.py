@@ -1,5 +1,5 @@
 """Getting from command-line arguments to a Scheduler the app can show: resolve and load the
-jobs file, open it with the core's `open_deck` (state restored and persisted, runs logged,
+jobs file, open it with the core's `open_runtime` (state restored and persisted, runs logged,
 the single-instance lock taken, or read-only when another crondeck holds it), and set up
 the bundled demo in a temporary directory.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from crondeck.core.clock import Clock
 from crondeck.core.config import load_config
-from crondeck.core.deck import Deck, open_deck
 from crondeck.core.lock import LockHeld
+from crondeck.core.runtime import Runtime, open_runtime
 from crondeck.core.scheduler import Scheduler
 
 __all__ = ["DEMO_PAUSED", "Launch", "launch", "prepare_demo"]
@@ -30,20 +30,20 @@ DEMO_PAUSED = {"nightly-digest": "waiting for the API key rotation (ops-1234)"}
 class Launch:
     """What the app is opened on. Close it when the app exits: state is saved, lock freed."""
 
-    deck: Deck
+    runtime: Runtime
     config_path: Path
     read_only_reason: str = ""
 
     @property
     def scheduler(self) -> Scheduler:
-        return self.deck.scheduler
+        return self.runtime.scheduler
 
     @property
     def read_only(self) -> bool:
-        return self.deck.read_only
+        return self.runtime.read_only
 
     def close(self) -> None:
-        self.deck.close()
+        self.runtime.close()
 
 
 def prepare_demo(target: Path | None = None) -> Path:
@@ -75,13 +75,13 @@ def launch(config_path: Path, *, clock: Clock | None = None, demo: bool = False,
     config = load_config(config_path)
     why = "--read-only" if read_only else ""
     try:
-        deck = open_deck(config, read_only=read_only, clock=clock)
+        runtime = open_runtime(config, read_only=read_only, clock=clock)
     except LockHeld as held:
-        deck = open_deck(config, read_only=True, clock=clock)
+        runtime = open_runtime(config, read_only=True, clock=clock)
         why = str(held)
-    if demo and not deck.read_only:
+    if demo and not runtime.read_only:
         for name, note in DEMO_PAUSED.items():
-            job = deck.scheduler.jobs.get(name)
+            job = runtime.scheduler.jobs.get(name)
             if job is not None and not job.paused:
-                deck.scheduler.pause_job(name, note=note)
-    return Launch(deck=deck, config_path=config_path, read_only_reason=why)
+                runtime.scheduler.pause_job(name, note=note)
+    return Launch(runtime=runtime, config_path=config_path, read_only_reason=why)

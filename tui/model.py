@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
+from crondeck.core.display import uses_model
 from crondeck.core.events import (
     Event,
     JobAdded,
@@ -31,8 +32,6 @@ from crondeck.core.events import (
 )
 from crondeck.core.guards import budget_reason
 from crondeck.core.results import RunResult, RunStatus
-
-from .format import uses_model
 
 if TYPE_CHECKING:
     from crondeck.core.jobs import Job

@@ -4,7 +4,7 @@ With 10,000 jobs, CPython's cyclic collector now and then walks every object the
 each such full pass stalled the screen for 60-250 ms at a random moment, usually while the
 operator was moving the cursor. So while the dashboard is up:
 
-- what exists once the deck is loaded is frozen (`gc.freeze()`): it lives as long as the app,
+- what exists once the runtime is loaded is frozen (`gc.freeze()`): it lives as long as the app,
   and full passes no longer walk it (reference counting still frees whatever is dropped);
 - automatic full passes are off; when one is due (as often as CPython would have run it), the
   dashboard runs it after a countdown frame has been drawn, once nobody has touched a key for
@@ -41,7 +41,7 @@ class QuietCollector:
         if self._saved is not None:
             return
         # no collection first: with 10,000 jobs that alone would delay the first screen by
-        # ~200 ms; the little start-up garbage frozen with the deck is released by `stop`
+        # ~200 ms; the little start-up garbage frozen with the runtime is released by `stop`
         gc.freeze()
         self._saved = gc.get_threshold()
         young, middle, _ = self._saved

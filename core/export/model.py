@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from ..config import Config, JobSpec
 from ..cron import CronExpr, parse
 from ..cron_describe import runs
-from ..deck import job_options
 from ..durations import format_duration
 from ..interval import EPOCH, Every
 from ..jobs import JobOptions, seconds
+from ..runtime import job_options
 
 __all__ = [
     "DEFAULT_COMMAND",

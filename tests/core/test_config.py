@@ -375,7 +375,7 @@ def test_missing_commands_of_jobs_and_agents_are_warnings(tmp_path: Path) -> Non
 
 
 def test_crondeck_check_shows_the_warning_and_still_passes(tmp_path: Path, capsys) -> None:
-    from crondeck.tui.cli import main
+    from crondeck.cli.main import main
 
     path = tmp_path / "crondeck.toml"
     path.write_text('[[jobs]]\nname = "j"\ncommand = "true"\nschedule = "@every 1h"\n'

@@ -8,9 +8,9 @@ import asyncio
 import pytest
 
 from crondeck.core.config import ConfigError, parse_config
-from crondeck.core.deck import build_scheduler
 from crondeck.core.llm import AnthropicAgent, OpenAIAgent
 from crondeck.core.notify import NotifySpec
+from crondeck.core.runtime import build_scheduler
 
 JOB = '\n[[jobs]]\nname = "j"\nagent = "m"\nschedule = "@daily"\nprompt = "hi"\n'
 

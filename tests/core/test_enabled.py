@@ -11,14 +11,14 @@ from argparse import Namespace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crondeck.cli.commands import exec as exec_cmd
+from crondeck.cli.commands import list as list_cmd
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import load_config, parse_config
-from crondeck.core.deck import build_scheduler, open_deck
 from crondeck.core.results import RunStatus
+from crondeck.core.runtime import build_scheduler, open_runtime
 from crondeck.core.scheduler import Scheduler
 from crondeck.core.store import StateStore
-from crondeck.tui.commands import exec as exec_cmd
-from crondeck.tui.commands import list as list_cmd
 
 T0 = datetime(2025, 1, 6, 12, 0, 30, tzinfo=UTC)
 
@@ -121,13 +121,13 @@ def test_switching_on_or_off_in_the_file_does_not_replace_the_job(tmp_path: Path
     path = _write(tmp_path, enabled=True)
     cfg = load_config(path)
     off = parse_config(path.read_text().replace("enabled = true", "enabled = false"), path)
-    with open_deck(cfg, clock=FakeClock(T0)) as deck:
-        job = deck.scheduler.jobs["ticker"]
-        assert deck.replaced_by(off) == []  # a run in flight would not be cancelled
+    with open_runtime(cfg, clock=FakeClock(T0)) as runtime:
+        job = runtime.scheduler.jobs["ticker"]
+        assert runtime.replaced_by(off) == []  # a run in flight would not be cancelled
         retimed = parse_config(path.read_text().replace("* * * * *", "*/5 * * * *"), path)
-        assert deck.replaced_by(retimed) == ["ticker"]
-        reload = deck.apply(off)
-        assert reload.changed == ["ticker"] and deck.scheduler.jobs["ticker"] is job
+        assert runtime.replaced_by(retimed) == ["ticker"]
+        reload = runtime.apply(off)
+        assert reload.changed == ["ticker"] and runtime.scheduler.jobs["ticker"] is job
         assert not job.enabled and job.next_fire is None
 
 
@@ -137,8 +137,8 @@ def test_enabled_again_after_a_restart_owes_nothing_for_the_time_it_was_off(
     clock = FakeClock(T0)
 
     async def session(seconds: float) -> None:
-        with open_deck(load_config(path), clock=clock) as deck:
-            await _run_for(deck.scheduler, clock, seconds)
+        with open_runtime(load_config(path), clock=clock) as runtime:
+            await _run_for(runtime.scheduler, clock, seconds)
 
     asyncio.run(session(60))  # 12:01 runs
     path.write_text(path.read_text().replace("enabled = true", "enabled = false"))

@@ -54,27 +54,27 @@ timezone = "UTC"
 
 
 def open_test_deck(tmp_path, text: str = JOBS_FILE):
-    """A Deck on a jobs file in tmp_path, on a FakeClock at NOW (scheduler not started)."""
+    """A Runtime on a jobs file in tmp_path, on a FakeClock at NOW (scheduler not started)."""
     from crondeck.core.clock import FakeClock
     from crondeck.core.config import load_config
-    from crondeck.core.deck import open_deck
+    from crondeck.core.runtime import open_runtime
 
     path = tmp_path / "crondeck.toml"
     path.write_text(text)
-    return open_deck(load_config(path), clock=FakeClock(NOW))
+    return open_runtime(load_config(path), clock=FakeClock(NOW))
 
 
 class EditorApp(App[None]):
-    """Shows the job editor for `job` (None: a new job) on `deck`."""
+    """Shows the job editor for `job` (None: a new job) on `runtime`."""
 
-    def __init__(self, deck, job: str | None = None) -> None:
+    def __init__(self, runtime, job: str | None = None) -> None:
         super().__init__()
-        self.deck = deck
+        self.runtime = runtime
         self.job = job
         self.results: list = []
 
     def on_mount(self) -> None:
         from crondeck.tui.screens.job_editor import JobEditorScreen
 
-        self.push_screen(JobEditorScreen(self.deck, self.job, now=lambda: NOW, zone=UTC,
+        self.push_screen(JobEditorScreen(self.runtime, self.job, now=lambda: NOW, zone=UTC,
                                          live=False), self.results.append)

@@ -271,8 +271,8 @@ def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_b
     from textual.color import Color
     from textual.widgets import Button, Input
 
-    deck = open_test_deck(tmp_path)
-    app = EditorApp(deck, "disk")
+    runtime = open_test_deck(tmp_path)
+    app = EditorApp(runtime, "disk")
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -316,7 +316,7 @@ def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_b
     try:
         asyncio.run(go())
     finally:
-        deck.close()
+        runtime.close()
 
 
 def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():

@@ -33,15 +33,15 @@ def test_builder_from_editor(snap_compare):
 
 
 def test_editor(snap_compare, tmp_path):
-    deck = open_test_deck(tmp_path)
+    runtime = open_test_deck(tmp_path)
     try:
-        assert snap_compare(EditorApp(deck, "digest"), terminal_size=SIZE)
+        assert snap_compare(EditorApp(runtime, "digest"), terminal_size=SIZE)
     finally:
-        deck.close()
+        runtime.close()
 
 
 def test_editor_invalid(snap_compare, tmp_path):
-    deck = open_test_deck(tmp_path)
+    runtime = open_test_deck(tmp_path)
 
     async def before(pilot):
         box = pilot.app.screen.query_one("#timeout")
@@ -50,14 +50,14 @@ def test_editor_invalid(snap_compare, tmp_path):
         await pilot.pause()
 
     try:
-        assert snap_compare(EditorApp(deck, "digest"), terminal_size=SIZE, run_before=before)
+        assert snap_compare(EditorApp(runtime, "digest"), terminal_size=SIZE, run_before=before)
     finally:
-        deck.close()
+        runtime.close()
 
 
 def test_running_job_dialog(snap_compare, tmp_path):
     """Saving a change to a running job: wait, terminate, or back to the editor."""
-    deck = open_test_deck(tmp_path)
+    runtime = open_test_deck(tmp_path)
 
     async def before(pilot):
         started = NOW - timedelta(minutes=2, seconds=10)
@@ -66,9 +66,9 @@ def test_running_job_dialog(snap_compare, tmp_path):
         await pilot.pause()
 
     try:
-        assert snap_compare(EditorApp(deck, "digest"), terminal_size=SIZE, run_before=before)
+        assert snap_compare(EditorApp(runtime, "digest"), terminal_size=SIZE, run_before=before)
     finally:
-        deck.close()
+        runtime.close()
 
 
 def _themed(theme, make_app, tmp_path):

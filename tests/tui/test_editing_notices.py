@@ -11,7 +11,7 @@ from textual.widgets._toast import Toast
 
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import parse_config
-from crondeck.core.deck import build_scheduler
+from crondeck.core.runtime import build_scheduler
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.screens.cron_builder import CronBuilderScreen
 from crondeck.tui.screens.job_editor import JobEditorScreen

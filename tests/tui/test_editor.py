@@ -40,7 +40,7 @@ def run(app, steps):
     try:
         asyncio.run(go())
     finally:
-        app.deck.close()
+        app.runtime.close()
 
 
 async def type_into(pilot, selector, text):
@@ -52,9 +52,9 @@ async def type_into(pilot, selector, text):
 
 
 def test_create_a_job_saves_the_file_and_schedules_it(tmp_path):
-    deck = open_test_deck(tmp_path)
-    app = EditorApp(deck)
-    path = deck.config.path
+    runtime = open_test_deck(tmp_path)
+    app = EditorApp(runtime)
+    path = runtime.config.path
 
     async def steps(pilot):
         screen = app.screen
@@ -76,16 +76,16 @@ def test_create_a_job_saves_the_file_and_schedules_it(tmp_path):
     assert saved == {"name": "nightly report", "command": "echo hi", "schedule": "30 2 * * *",
                      "timeout": "5m"}
     assert path.with_name("crondeck.toml.bak").exists()
-    job = deck.scheduler.jobs["nightly report"]
+    job = runtime.scheduler.jobs["nightly report"]
     assert job.next_fire is not None and job.next_fire.astimezone().strftime("%M") == "30"
     assert app.results[0].backup == path.with_name("crondeck.toml.bak")
 
 
 def test_invalid_input_keeps_save_disabled_and_the_file_untouched(tmp_path):
-    deck = open_test_deck(tmp_path)
-    path = deck.config.path
+    runtime = open_test_deck(tmp_path)
+    path = runtime.config.path
     before = path.read_bytes()
-    app = EditorApp(deck, "digest")
+    app = EditorApp(runtime, "digest")
 
     async def steps(pilot):
         screen = app.screen
@@ -116,10 +116,10 @@ def test_invalid_input_keeps_save_disabled_and_the_file_untouched(tmp_path):
 
 
 def test_edit_schedule_through_the_builder_takes_effect_at_once(tmp_path):
-    deck = open_test_deck(tmp_path)
-    path = deck.config.path
-    app = EditorApp(deck, "disk")
-    before = deck.scheduler.jobs["disk"].next_fire
+    runtime = open_test_deck(tmp_path)
+    path = runtime.config.path
+    app = EditorApp(runtime, "disk")
+    before = runtime.scheduler.jobs["disk"].next_fire
 
     async def steps(pilot):
         editor = app.screen
@@ -143,15 +143,15 @@ def test_edit_schedule_through_the_builder_takes_effect_at_once(tmp_path):
 
     run(app, steps)
     assert jobs_in(path)["disk"]["schedule"] == "0 10 * * 1-5"
-    job = deck.scheduler.jobs["disk"]
+    job = runtime.scheduler.jobs["disk"]
     assert before is not None and job.next_fire != before
     assert job.next_fire.isoformat() == "2025-03-03T10:00:00+00:00"  # Monday 10:00 UTC
-    assert deck.config.job("disk").schedule == "0 10 * * 1-5"
+    assert runtime.config.job("disk").schedule == "0 10 * * 1-5"
 
 
 def test_cancelling_the_builder_keeps_the_schedule(tmp_path):
-    deck = open_test_deck(tmp_path)
-    app = EditorApp(deck, "disk")
+    runtime = open_test_deck(tmp_path)
+    app = EditorApp(runtime, "disk")
 
     async def steps(pilot):
         await pilot.press("ctrl+b")
@@ -164,8 +164,8 @@ def test_cancelling_the_builder_keeps_the_schedule(tmp_path):
 
 
 def test_agent_choice_and_inline_command(tmp_path):
-    deck = open_test_deck(tmp_path)
-    app = EditorApp(deck, "digest")
+    runtime = open_test_deck(tmp_path)
+    app = EditorApp(runtime, "digest")
 
     async def steps(pilot):
         screen = app.screen
@@ -183,8 +183,8 @@ def test_agent_choice_and_inline_command(tmp_path):
 
 
 def test_unchecking_enabled_writes_enabled_false_and_the_job_never_fires(tmp_path):
-    deck = open_test_deck(tmp_path)
-    app = EditorApp(deck, "digest")
+    runtime = open_test_deck(tmp_path)
+    app = EditorApp(runtime, "digest")
 
     async def steps(pilot):
         assert pilot.app.screen.query_one("#enabled", Checkbox).value
@@ -193,18 +193,18 @@ def test_unchecking_enabled_writes_enabled_false_and_the_job_never_fires(tmp_pat
         await pilot.pause()
 
     run(app, steps)
-    saved = jobs_in(deck.config.path)["digest"]
+    saved = jobs_in(runtime.config.path)["digest"]
     assert saved["enabled"] is False and saved["agent"] == "claude"  # argv agent kept
-    job = deck.scheduler.jobs["digest"]
+    job = runtime.scheduler.jobs["digest"]
     assert not job.enabled and not job.paused and job.next_fire is None
     assert row_from_job(job, False).status == "disabled"
 
 
 def test_a_disabled_job_opens_unchecked_and_enabling_it_schedules_it_again(tmp_path):
-    deck = open_test_deck(tmp_path, JOBS_FILE.replace('timezone = "UTC"\n',
+    runtime = open_test_deck(tmp_path, JOBS_FILE.replace('timezone = "UTC"\n',
                                                       'timezone = "UTC"\nenabled = false\n', 1))
-    assert not deck.scheduler.jobs["digest"].enabled
-    app = EditorApp(deck, "digest")
+    assert not runtime.scheduler.jobs["digest"].enabled
+    app = EditorApp(runtime, "digest")
 
     async def steps(pilot):
         box = pilot.app.screen.query_one("#enabled", Checkbox)
@@ -215,39 +215,39 @@ def test_a_disabled_job_opens_unchecked_and_enabling_it_schedules_it_again(tmp_p
         await pilot.pause()
 
     run(app, steps)
-    assert jobs_in(deck.config.path)["digest"]["enabled"] is True  # it had the key: kept
-    job = deck.scheduler.jobs["digest"]
+    assert jobs_in(runtime.config.path)["digest"]["enabled"] is True  # it had the key: kept
+    job = runtime.scheduler.jobs["digest"]
     assert job.enabled and job.next_fire == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
 class DeleteApp(App[None]):
-    def __init__(self, deck):
+    def __init__(self, runtime):
         super().__init__()
-        self.deck = deck
+        self.runtime = runtime
 
 
 def test_delete_an_idle_job_after_confirmation(tmp_path):
-    deck = open_test_deck(tmp_path)
-    path = deck.config.path
-    app = DeleteApp(deck)
+    runtime = open_test_deck(tmp_path)
+    path = runtime.config.path
+    app = DeleteApp(runtime)
 
     async def steps(pilot):
-        confirm_delete(app, deck, "disk")
+        confirm_delete(app, runtime, "disk")
         await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, DeleteJobDialog)
         assert "Delete job “disk”?" in str(dialog.query_one("#delete-title").render())
         await pilot.press("escape")  # keep
         await pilot.pause()
-        assert "disk" in deck.scheduler.jobs
-        confirm_delete(app, deck, "disk")
+        assert "disk" in runtime.scheduler.jobs
+        confirm_delete(app, runtime, "disk")
         await pilot.pause()
         await pilot.press("y")
         await pilot.pause()
 
     run(app, steps)
     assert "disk" not in jobs_in(path)
-    assert "disk" not in deck.scheduler.jobs
+    assert "disk" not in runtime.scheduler.jobs
     assert path.with_name("crondeck.toml.bak").exists()
 
 
@@ -267,18 +267,18 @@ timezone = "UTC"
 
 
 def test_delete_a_running_job_asks_and_terminates(tmp_path):
-    deck = open_test_deck(tmp_path, SLOW)
-    path = deck.config.path
-    app = DeleteApp(deck)
+    runtime = open_test_deck(tmp_path, SLOW)
+    path = runtime.config.path
+    app = DeleteApp(runtime)
 
     async def steps(pilot):
-        handle = deck.scheduler.run_now("slow")
+        handle = runtime.scheduler.run_now("slow")
         for _ in range(50):
             await asyncio.sleep(0.02)
-            if deck.scheduler.jobs["slow"].running:
+            if runtime.scheduler.jobs["slow"].running:
                 break
-        assert deck.scheduler.jobs["slow"].running
-        confirm_delete(app, deck, "slow")
+        assert runtime.scheduler.jobs["slow"].running
+        confirm_delete(app, runtime, "slow")
         await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, RunningJobDialog) and dialog.action == "delete"
@@ -290,33 +290,33 @@ def test_delete_a_running_job_asks_and_terminates(tmp_path):
         result = await asyncio.wait_for(handle.wait(), 10)
         assert result.status.value == "cancelled"
         assert result.reason == "terminated by the operator to delete the job"
-        await until(lambda: "slow" not in deck.scheduler.jobs)
+        await until(lambda: "slow" not in runtime.scheduler.jobs)
 
     run(app, steps)
     assert "slow" not in jobs_in(path) and "other" in jobs_in(path)
-    assert "slow" not in deck.scheduler.jobs
+    assert "slow" not in runtime.scheduler.jobs
 
 
 def test_delete_a_running_job_after_waiting(tmp_path):
     # the run ends when the test says so (a fixed sleep could end before "w" under load)
-    deck = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
-    path = deck.config.path
-    app = DeleteApp(deck)
+    runtime = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
+    path = runtime.config.path
+    app = DeleteApp(runtime)
 
     async def steps(pilot):
-        handle = await _start(deck)
-        confirm_delete(app, deck, "slow")
+        handle = await _start(runtime)
+        confirm_delete(app, runtime, "slow")
         await pilot.pause()
         assert isinstance(app.screen, RunningJobDialog)
         await pilot.press("w")
         await pilot.pause()
-        job = deck.scheduler.jobs["slow"]
+        job = runtime.scheduler.jobs["slow"]
         assert not job.enabled and job.next_fire is None  # nothing new starts meanwhile
         assert "slow" in jobs_in(path)  # the file changes when the job goes
         (tmp_path / "release").touch()
         result = await asyncio.wait_for(handle.wait(), 10)
         assert result.status.value == "ok"
-        await until(lambda: "slow" not in deck.scheduler.jobs)
+        await until(lambda: "slow" not in runtime.scheduler.jobs)
 
     run(app, steps)
     assert "slow" not in jobs_in(path)
@@ -324,8 +324,8 @@ def test_delete_a_running_job_after_waiting(tmp_path):
 
 
 def test_a_new_form_does_not_complain_before_typing_but_cannot_be_saved(tmp_path):
-    deck = open_test_deck(tmp_path)
-    app = EditorApp(deck)
+    runtime = open_test_deck(tmp_path)
+    app = EditorApp(runtime)
 
     async def steps(pilot):
         screen = app.screen
@@ -341,20 +341,20 @@ def test_a_new_form_does_not_complain_before_typing_but_cannot_be_saved(tmp_path
 HELD = 'while [ ! -e release ]; do sleep 0.05; done; echo done'  # runs until released
 
 
-async def _start(deck, name="slow"):
-    handle = deck.scheduler.run_now(name)
-    await until(lambda: bool(deck.scheduler.jobs[name].running))
+async def _start(runtime, name="slow"):
+    handle = runtime.scheduler.run_now(name)
+    await until(lambda: bool(runtime.scheduler.jobs[name].running))
     return handle
 
 
 def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path):
-    deck = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
-    path = deck.config.path
+    runtime = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
+    path = runtime.config.path
     before = path.read_bytes()
-    app = EditorApp(deck, "slow")
+    app = EditorApp(runtime, "slow")
 
     async def steps(pilot):
-        handle = await _start(deck)
+        handle = await _start(runtime)
         editor = app.screen
         editor.query_one("#schedule", Input).value = "*/10 * * * *"
         await pilot.pause()
@@ -367,34 +367,34 @@ def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path)
         await pilot.press("escape")  # back to the editor: nothing changed
         await pilot.pause()
         assert app.screen is editor and path.read_bytes() == before
-        assert deck.scheduler.jobs["slow"].running and deck.scheduler.jobs["slow"].enabled
+        assert runtime.scheduler.jobs["slow"].running and runtime.scheduler.jobs["slow"].enabled
         await pilot.press("ctrl+s")
         await pilot.pause()
         await pilot.press("w")
         await pilot.pause()
         assert "the change is applied when its current run ends" in app.results[-1].action
-        job = deck.scheduler.jobs["slow"]
+        job = runtime.scheduler.jobs["slow"]
         assert job.running and not job.enabled  # the run goes on; nothing new starts
         assert path.read_bytes() == before
         (tmp_path / "release").touch()
         assert (await asyncio.wait_for(handle.wait(), 10)).status.value == "ok"
         await until(lambda: jobs_in(path)["slow"]["schedule"] == "*/10 * * * *")
-        new = deck.scheduler.jobs["slow"]
+        new = runtime.scheduler.jobs["slow"]
         assert new is not job and new.enabled and new.schedule.text == "*/10 * * * *"
         assert new.next_fire == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
     run(app, steps)
-    statuses = [r.status.value for r in deck.scheduler.jobs["slow"].results]
+    statuses = [r.status.value for r in runtime.scheduler.jobs["slow"].results]
     assert statuses == ["ok"]  # the run kept, nothing abandoned or cancelled
 
 
 def test_saving_a_change_to_a_running_job_can_terminate_it(tmp_path):
-    deck = open_test_deck(tmp_path, SLOW)
-    path = deck.config.path
-    app = EditorApp(deck, "slow")
+    runtime = open_test_deck(tmp_path, SLOW)
+    path = runtime.config.path
+    app = EditorApp(runtime, "slow")
 
     async def steps(pilot):
-        handle = await _start(deck)
+        handle = await _start(runtime)
         app.screen.query_one("#timeout", Input).value = "5m"
         await pilot.pause()
         await pilot.press("ctrl+s")
@@ -406,38 +406,38 @@ def test_saving_a_change_to_a_running_job_can_terminate_it(tmp_path):
         assert result.status.value == "cancelled"
         assert result.reason == "terminated by the operator to apply an edit"
         await until(lambda: jobs_in(path)["slow"].get("timeout") == "5m")
-        assert deck.scheduler.jobs["slow"].options.timeout == 300
+        assert runtime.scheduler.jobs["slow"].options.timeout == 300
 
     run(app, steps)
-    assert [r.status.value for r in deck.scheduler.jobs["slow"].results] == ["cancelled"]
+    assert [r.status.value for r in runtime.scheduler.jobs["slow"].results] == ["cancelled"]
 
 
 def test_switching_a_running_job_off_asks_nothing_and_lets_the_run_finish(tmp_path):
-    deck = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
-    app = EditorApp(deck, "slow")
+    runtime = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
+    app = EditorApp(runtime, "slow")
 
     async def steps(pilot):
-        handle = await _start(deck)
+        handle = await _start(runtime)
         await pilot.click("#enabled")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.results and app.results[-1].action == "updated"  # no question
-        job = deck.scheduler.jobs["slow"]
+        job = runtime.scheduler.jobs["slow"]
         assert job.running and not job.enabled
         (tmp_path / "release").touch()
         assert (await asyncio.wait_for(handle.wait(), 10)).status.value == "ok"
 
     run(app, steps)
-    assert jobs_in(deck.config.path)["slow"]["enabled"] is False
+    assert jobs_in(runtime.config.path)["slow"]["enabled"] is False
 
 
 def test_escape_asks_before_throwing_away_changes_and_can_go_back(tmp_path):
     """A stray Escape closed the editor and lost what was typed. Unchanged, it still closes
     at once; changed, it asks, and Escape again goes back to the form as it was."""
-    deck = open_test_deck(tmp_path)
-    path = deck.config.path
+    runtime = open_test_deck(tmp_path)
+    path = runtime.config.path
     before = path.read_bytes()
-    app = EditorApp(deck, "disk")
+    app = EditorApp(runtime, "disk")
 
     async def steps(pilot):
         editor = app.screen

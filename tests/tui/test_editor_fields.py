@@ -14,9 +14,9 @@ from crondeck.tui.screens.job_editor import JobEditorScreen
 
 
 def test_zone_completion_from_the_iana_list_is_accepted_and_saved(tmp_path):
-    deck = open_test_deck(tmp_path)
-    path = deck.config.path
-    app = EditorApp(deck, "digest")  # 0 9 * * 1-5, in UTC; now is Monday 08:58:30 UTC
+    runtime = open_test_deck(tmp_path)
+    path = runtime.config.path
+    app = EditorApp(runtime, "digest")  # 0 9 * * 1-5, in UTC; now is Monday 08:58:30 UTC
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -43,10 +43,10 @@ def test_zone_completion_from_the_iana_list_is_accepted_and_saved(tmp_path):
     try:
         asyncio.run(go())
     finally:
-        deck.close()
+        runtime.close()
     saved = {j["name"]: j for j in tomllib.loads(path.read_text())["jobs"]}
     assert saved["digest"]["timezone"] == "Europe/Berlin"
-    job = deck.scheduler.jobs["digest"]
+    job = runtime.scheduler.jobs["digest"]
     # 09:00 Berlin (08:00 UTC) has passed on Monday: the next is Tuesday's
     assert job.next_fire.astimezone(UTC).isoformat() == "2025-03-04T08:00:00+00:00"
 
@@ -58,9 +58,9 @@ def test_a_pre_run_that_is_no_program_is_warned_about_inline_but_can_be_saved(tm
     from textual.color import Color
     from textual.widgets import Button
 
-    deck = open_test_deck(tmp_path)
-    path = deck.config.path
-    app = EditorApp(deck, "disk")
+    runtime = open_test_deck(tmp_path)
+    path = runtime.config.path
+    app = EditorApp(runtime, "disk")
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -92,6 +92,6 @@ def test_a_pre_run_that_is_no_program_is_warned_about_inline_but_can_be_saved(tm
     try:
         asyncio.run(go())
     finally:
-        deck.close()
+        runtime.close()
     saved = {j["name"]: j for j in tomllib.loads(path.read_text())["jobs"]}
     assert saved["disk"]["pre_run"] == "2m"

@@ -8,8 +8,8 @@ from hosts import SIZE, EditorApp, open_test_deck
 from textual.widgets import Input, Static
 
 
-def run(deck, job, steps):
-    app = EditorApp(deck, job)
+def run(runtime, job, steps):
+    app = EditorApp(runtime, job)
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -19,7 +19,7 @@ def run(deck, job, steps):
     try:
         asyncio.run(go())
     finally:
-        deck.close()
+        runtime.close()
 
 
 def info_text(screen) -> str:
@@ -64,10 +64,10 @@ def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
     from crondeck.tui.screens.cron_builder import CronBuilderScreen
     from crondeck.tui.screens.job_editor import JobEditorScreen
 
-    deck = open_test_deck(tmp_path)
-    app = CrondeckApp(deck.scheduler, config_path=deck.config.path, clock=deck.scheduler.clock,
-                      start=False, live=False)
-    app.deck = deck
+    runtime = open_test_deck(tmp_path)
+    app = CrondeckApp(runtime.scheduler, config_path=runtime.config.path,
+                      clock=runtime.scheduler.clock, start=False, live=False)
+    app.runtime = runtime
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -102,7 +102,7 @@ def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
     try:
         asyncio.run(go())
     finally:
-        deck.close()
+        runtime.close()
 
 
 def test_an_empty_inline_command_says_what_to_type_in_the_form(tmp_path):
@@ -154,8 +154,8 @@ def test_a_field_with_a_problem_is_tinted_until_fixed(tmp_path):
 def test_overlap_and_catch_up_fit_side_by_side_at_80x24(tmp_path):
     """Two 26-column selects and their labels need 80 columns: at 80x24 Catch-up lost its
     arrow past the right edge."""
-    deck = open_test_deck(tmp_path)
-    app = EditorApp(deck, "digest")
+    runtime = open_test_deck(tmp_path)
+    app = EditorApp(runtime, "digest")
 
     async def go():
         async with app.run_test(size=(80, 24)) as pilot:
@@ -172,14 +172,14 @@ def test_overlap_and_catch_up_fit_side_by_side_at_80x24(tmp_path):
     try:
         asyncio.run(go())
     finally:
-        deck.close()
+        runtime.close()
 
 
 def test_the_form_keeps_a_readable_width_in_a_wide_terminal(tmp_path):
     """At 200 columns every field stretched to ~185: the Builder button sat 150 columns from
     the schedule's text and the eye lost the row. The form stays <= 120 wide, centred."""
-    deck = open_test_deck(tmp_path)
-    app = EditorApp(deck, "digest")
+    runtime = open_test_deck(tmp_path)
+    app = EditorApp(runtime, "digest")
 
     async def go():
         async with app.run_test(size=(200, 50)) as pilot:
@@ -197,7 +197,7 @@ def test_the_form_keeps_a_readable_width_in_a_wide_terminal(tmp_path):
     try:
         asyncio.run(go())
     finally:
-        deck.close()
+        runtime.close()
 
 
 def test_a_zone_typed_in_the_wrong_case_or_cut_short_suggests_the_right_one(tmp_path):

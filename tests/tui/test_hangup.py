@@ -54,7 +54,7 @@ def _start(tmp_path: Path, jobs: str) -> tuple[subprocess.Popen[bytes], int]:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crondeck.tui.cli", "--config", str(config)],
+        [sys.executable, "-m", "crondeck.cli", "--config", str(config)],
         stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
     )
     os.close(slave)

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from conftest import SIZE, settle, text_of
 
+from crondeck.core.display import money, token_count
 from crondeck.tui.fire_order import FireOrder
-from crondeck.tui.format import money, token_count
 from crondeck.tui.widgets.job_table import SORTS, JobTable
 from crondeck.tui.widgets.output_pane import OutputPane
 from crondeck.tui.widgets.upcoming import UpcomingList

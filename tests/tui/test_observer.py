@@ -98,7 +98,7 @@ def test_demo_config_builds_every_feature(tmp_path):
     assert jobs["inbox-watch"].options.pre_run
     assert jobs["disk-report"].agent.name == "df"
     assert any(getattr(j.schedule, "is_interval", False) for j in jobs.values())
-    # the app opens the file through the core's deck: state is persisted beside it, locked
+    # the app opens the file through the core's runtime: state is persisted beside it, locked
     assert (tmp_path / ".crondeck" / "state.toml").exists()
     assert not opened.read_only
     again = launch(path)  # a second crondeck on the same file can only watch

@@ -21,9 +21,10 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
+from crondeck.core.display import clock_time
+
 from ..failure_toasts import FailureToasts
 from ..fire_order import FireOrder
-from ..format import clock_time
 from ..model import Changes, RunOutput
 from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector

@@ -1,6 +1,6 @@
 """Deleting a job: confirm; when it is running, ask whether to wait for the run or to
 terminate it (`RunningJobDialog`, shared with the editor). The job is removed from the jobs
-file (saved atomically, `.bak` kept) and from the running scheduler through the Deck's
+file (saved atomically, `.bak` kept) and from the running scheduler through the Runtime's
 `apply`, once no run of it is left."""
 
 from __future__ import annotations

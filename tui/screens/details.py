@@ -13,10 +13,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from crondeck.core.display import clock_time, countdown, duration, money
 from crondeck.core.guards import budget_reason, local_day, tokens_today
 from crondeck.core.jobs import Job
-
-from ..format import clock_time, countdown, duration, money
 
 __all__ = ["JobDetailsScreen"]
 

@@ -1,9 +1,9 @@
 """The job editor: a form for a job's common keys, checked on every change by the same
 validator as `crondeck check`, saved atomically (the previous file kept as `.bak`) and
-applied to the running scheduler at once through the Deck.
+applied to the running scheduler at once through the Runtime.
 
-`target` is anything with the Deck's shape: `.config`, `.scheduler`,
-`.apply(new_config) -> Reload` and `.replaced_by(new_config)` (a `crondeck.core.deck.Deck`
+`target` is anything with the Runtime's shape: `.config`, `.scheduler`,
+`.apply(new_config) -> Reload` and `.replaced_by(new_config)` (a `crondeck.core.runtime.Runtime`
 is one). The screen dismisses with a `Saved` describing what happened, or None when
 cancelled. A save that would replace a job whose run is in progress first asks whether to
 wait for the run or terminate it (`RunningJobDialog`); either way it is applied and written

@@ -1,7 +1,7 @@
 """Saving or deleting a job whose run is in progress: wait for the run, terminate it, or go
 back; then apply the change once the job is idle.
 
-Replacing or removing a job through the Deck cancels its runs in flight (and a job replaced
+Replacing or removing a job through the Runtime cancels its runs in flight (and a job replaced
 mid-run would find its own run "abandoned" on restore), so the change is applied only when no
 run is left: *wait* lets the run finish, *terminate* cancels it (recorded as cancelled, with
 why) and waits for it to end. Meanwhile the job is disabled in the scheduler, in memory only,
@@ -23,7 +23,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label
 
-from ..format import ago, clock_time
+from crondeck.core.display import ago, clock_time
+
 from .choice_dialog import ChoiceDialog
 
 __all__ = ["RunningChoice", "RunningJobDialog", "finish_then", "running_since"]

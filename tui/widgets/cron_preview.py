@@ -16,9 +16,9 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from crondeck.core.cron import CronError
+from crondeck.core.display import clip
 
 from ..cron_view import FieldRow, Fire, Preview
-from ..format import clip
 
 __all__ = ["ErrorLine", "FieldsView", "FiresView", "WarningsView"]
 

@@ -24,7 +24,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 
-from ..format import ago, clock_time, countdown, money, short_span, token_count
+from crondeck.core.display import ago, clock_time, countdown, money, short_span, token_count
+
 from ..model import LAST_GLYPH, STATUS_GLYPH, JobRow
 from .lines import LineList, Pieces, fit, to_strip
 
@@ -73,7 +74,7 @@ class _Col:
 
 # Column sets from widest to narrowest: the first that fits the widget's width is used. The
 # COST column (last of each set) is there only when some job uses a model, and then the set
-# needs its width more: a deck without models loses nothing.
+# needs its width more: a runtime without models loses nothing.
 _LAYOUTS: list[tuple[int, list[_Col]]] = [
     (130, [_Col("status", "STATUS", 15), _Col("name", "JOB", 18), _Col("schedule", "SCHEDULE", 0),
            _Col("agent", "AGENT", 12), _Col("next", "NEXT", 9), _Col("left", "LEFT", 11),

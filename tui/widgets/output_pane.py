@@ -34,7 +34,8 @@ from textual.scrollbar import ScrollTo, ScrollUp
 from textual.selection import Selection
 from textual.strip import Strip
 
-from ..format import duration
+from crondeck.core.display import duration
+
 from ..model import OutputLine, RunOutput
 from .lines import set_virtual_size
 

@@ -20,7 +20,8 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 
-from ..format import clock_time, countdown
+from crondeck.core.display import clock_time, countdown
+
 from .lines import LineList, Pieces, fit, to_strip
 
 __all__ = ["MAX_ITEMS", "UpcomingList"]

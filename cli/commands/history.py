@@ -13,9 +13,9 @@ import sys
 from typing import Any, TextIO
 
 from crondeck.core.config import Config
+from crondeck.core.display import compact_json
 from crondeck.core.results import RunResult
 
-from ..format import compact_json
 from ._shared import (
     EXIT_BAD_CONFIG,
     EXIT_ERROR,

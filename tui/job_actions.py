@@ -1,8 +1,8 @@
 """Part 2 on the dashboard: open the cron builder, create / edit / delete jobs, switch theme.
 
 `CrondeckApp` calls these; they only push screens and go through the core's public API.
-The editor needs something with the Deck's shape (`config`, `scheduler`, `apply`): the
-app's `deck` when it has one, else `LiveJobs`, which runs the core's own `Deck.apply`
+The editor needs something with the Runtime's shape (`config`, `scheduler`, `apply`): the
+app's `runtime` when it has one, else `LiveJobs`, which runs the core's own `Runtime.apply`
 against the app's scheduler (carrying each job's runtime state over from the scheduler,
 since a bare scheduler has no state store).
 """
@@ -14,14 +14,14 @@ from typing import Any
 from textual.app import SystemCommand
 
 from crondeck.core.config import Config, ConfigError, load_config
-from crondeck.core.deck import Deck, Reload
+from crondeck.core.runtime import Reload, Runtime
 
 from .screens.cron_builder import CronBuilderScreen
 from .screens.delete_job import confirm_delete
 from .screens.job_editor import JobEditorScreen, Saved
 
 __all__ = [
-    "PART2_COMMANDS",
+    "JOB_COMMANDS",
     "LiveJobs",
     "delete_selected",
     "jobs_target",
@@ -31,7 +31,7 @@ __all__ = [
 
 
 class _Snapshot:
-    """The store interface `Deck.apply` reads (`get(name)`), from a scheduler snapshot."""
+    """The store interface `Runtime.apply` reads (`get(name)`), from a scheduler snapshot."""
 
     def __init__(self, states: dict[str, Any]) -> None:
         self.states = states
@@ -41,32 +41,32 @@ class _Snapshot:
 
 
 class LiveJobs:
-    """The jobs file and a running Scheduler without a Deck: applies through `Deck.apply`."""
+    """The jobs file and a running Scheduler without a Runtime: applies through `Runtime.apply`."""
 
     def __init__(self, config: Config, scheduler: Any) -> None:
         self.config = config
         self.scheduler = scheduler
 
-    def _deck(self) -> Deck:
-        return Deck(self.config, self.scheduler, _Snapshot(self.scheduler.snapshot()),  # type: ignore[arg-type]
+    def _deck(self) -> Runtime:
+        return Runtime(self.config, self.scheduler, _Snapshot(self.scheduler.snapshot()),  # type: ignore[arg-type]
                     None, None, False)  # type: ignore[arg-type]
 
     def apply(self, new: Config) -> Reload:
-        deck = self._deck()
-        outcome = deck.apply(new)
-        self.config = deck.config
+        runtime = self._deck()
+        outcome = runtime.apply(new)
+        self.config = runtime.config
         return outcome
 
     def replaced_by(self, new: Config) -> list[str]:
-        """The jobs `apply(new)` would replace or remove (see `Deck.replaced_by`)."""
+        """The jobs `apply(new)` would replace or remove (see `Runtime.replaced_by`)."""
         return self._deck().replaced_by(new)
 
 
 def jobs_target(app: Any) -> Any | None:
-    """The app's Deck, or a LiveJobs on its config file; None (and a notice) if unusable."""
-    deck = getattr(app, "deck", None)
-    if deck is not None:
-        return deck
+    """The app's Runtime, or a LiveJobs on its config file; None (and a notice) if unusable."""
+    runtime = getattr(app, "runtime", None)
+    if runtime is not None:
+        return runtime
     if getattr(app, "read_only", False):
         app.notify("read-only: another crondeck schedules this file; edit it there",
                    severity="warning", timeout=5)
@@ -126,7 +126,7 @@ def delete_selected(app: Any, job: str | None) -> None:
         confirm_delete(app, target, job)
 
 
-PART2_COMMANDS = (
+JOB_COMMANDS = (
     ("Cron builder", "try cron expressions: meaning, warnings, next fires (c)", "builder"),
     ("New job", "create a job in the jobs file (n)", "new_job"),
     ("Edit job", "edit the selected job (e)", "edit_job"),
@@ -139,5 +139,5 @@ def system_commands(app: Any, *, dashboard: bool = True) -> list[SystemCommand]:
     """The palette's part-2 commands: all of them on the dashboard; elsewhere only "Change
     theme" (the job commands act on the dashboard's selection)."""
     return [SystemCommand(title, help_text, getattr(app, f"action_{action}"))
-            for title, help_text, action in PART2_COMMANDS
+            for title, help_text, action in JOB_COMMANDS
             if dashboard or action == "change_theme"]

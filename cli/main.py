@@ -1,6 +1,6 @@
 """The `crondeck` command line: the TUI by default, headless subcommands otherwise.
 
-Each subcommand lives in `crondeck.tui.commands.<name>` with `register(subparsers)` that
+Each subcommand lives in `crondeck.cli.commands.<name>` with `register(subparsers)` that
 adds its parser and sets `func=run`; this module only wires them together.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        import_module(f"crondeck.tui.commands.{name}").register(sub)
+        import_module(f"crondeck.cli.commands.{name}").register(sub)
     return parser
 
 
@@ -58,15 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _default_command(args: argparse.Namespace):
-    """No subcommand: the TUI. Until it exists, the demo shows the cron engine at work."""
-    try:
-        app = import_module("crondeck.tui.app")
-    except ImportError:
-        app = None
-    if app is not None and hasattr(app, "run_app"):
-        return app.run_app
-    return import_module("crondeck.tui.commands.next").run_demo
+def _default_command(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    """No subcommand: the console (Textual is imported only here)."""
+    return import_module("crondeck.tui.app").run_app  # type: ignore[no-any-return]
 
 
 if __name__ == "__main__":

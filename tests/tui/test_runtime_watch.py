@@ -11,9 +11,9 @@ from textual.widgets._toast import Toast
 
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import load_config
-from crondeck.core.deck import open_deck
+from crondeck.core.runtime import open_runtime
 from crondeck.tui.app import CrondeckApp
-from crondeck.tui.deck_watch import DeckWatcher
+from crondeck.tui.runtime_watch import RuntimeWatcher
 
 JOBS = """
 [[jobs]]
@@ -33,24 +33,24 @@ def test_reload_adds_jobs_and_reports_bad_edits_keeping_the_schedule(tmp_path):
     path = tmp_path / "crondeck.toml"
     path.write_text(JOBS)
     notices: list[tuple[str, dict]] = []
-    deck = open_deck(load_config(path))
+    runtime = open_runtime(load_config(path))
     try:
-        watcher = DeckWatcher(deck, lambda msg, **kw: notices.append((msg, kw)))
+        watcher = RuntimeWatcher(runtime, lambda msg, **kw: notices.append((msg, kw)))
         assert watcher.check() is None  # unchanged: nothing to do, nothing said
         job_b = '\n[[jobs]]\nname = "b"\nschedule = "@every 1m"\ncommand = "echo b"\n'
         write(path, JOBS + job_b, 1)
         done = watcher.check()
         assert done is not None and done.added == ["b"]
-        assert set(deck.scheduler.jobs) == {"a", "b"}
+        assert set(runtime.scheduler.jobs) == {"a", "b"}
         assert "added b" in notices[-1][0]
         write(path, JOBS.replace("*/5", "*/0"), 2)  # a broken edit
         refused = watcher.check()
         assert refused is not None and not refused.ok
-        assert set(deck.scheduler.jobs) == {"a", "b"}  # the running schedule is kept
+        assert set(runtime.scheduler.jobs) == {"a", "b"}  # the running schedule is kept
         assert notices[-1][1]["severity"] == "error"
         assert "step" in notices[-1][0] and "kept" in notices[-1][0]
     finally:
-        deck.close()
+        runtime.close()
 
 
 WARNED = "".join(f"""
@@ -69,10 +69,10 @@ def test_opening_says_what_is_wrong_with_the_state_and_the_jobs_file(tmp_path):
     state = tmp_path / ".crondeck"
     state.mkdir()
     (state / "state.toml").write_text("jobs = {{{")
-    deck = open_deck(load_config(path), clock=FakeClock())
-    app = CrondeckApp(deck.scheduler, config_path=path, clock=deck.scheduler.clock, zone=UTC,
+    runtime = open_runtime(load_config(path), clock=FakeClock())
+    app = CrondeckApp(runtime.scheduler, config_path=path, clock=runtime.scheduler.clock, zone=UTC,
                       start=False, live=False)
-    app.deck = deck
+    app.runtime = runtime
 
     async def go():
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -89,4 +89,4 @@ def test_opening_says_what_is_wrong_with_the_state_and_the_jobs_file(tmp_path):
     try:
         asyncio.run(go())
     finally:
-        deck.close()
+        runtime.close()

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from crondeck.tui.format import ago, clock_time, countdown, duration
+from crondeck.core.display import ago, clock_time, countdown, duration
 
 
 def test_countdown_two_units():

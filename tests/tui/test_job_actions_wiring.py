@@ -10,7 +10,7 @@ from hosts import JOBS_FILE, NOW
 
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import load_config
-from crondeck.core.deck import build_scheduler
+from crondeck.core.runtime import build_scheduler
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.screens.cron_builder import CronBuilderScreen
 from crondeck.tui.screens.delete_job import DeleteJobDialog

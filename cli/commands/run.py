@@ -16,11 +16,11 @@ from enum import Enum
 from typing import Any, TextIO
 
 from crondeck.core.config import ConfigError
-from crondeck.core.deck import Deck, open_deck
 from crondeck.core.events import Event, Subscription
-from crondeck.core.inbox import fold_into_deck
+from crondeck.core.inbox import fold_into_runtime
 from crondeck.core.lock import LockHeld
 from crondeck.core.metrics import Metrics, MetricsServer, parse_listen
+from crondeck.core.runtime import Runtime, open_runtime
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, print_problems
 
@@ -72,11 +72,11 @@ async def _print(sub: Subscription, out: TextIO) -> None:
         emit(out, event_json(event))
 
 
-async def _watch(deck: Deck, out: TextIO, err: TextIO, every: float = 2.0) -> None:
+async def _watch(runtime: Runtime, out: TextIO, err: TextIO, every: float = 2.0) -> None:
     """Apply edits of the jobs file as they land; an invalid edit is reported and ignored."""
     while True:
         await asyncio.sleep(every)
-        result = deck.reload_if_changed()
+        result = runtime.reload_if_changed()
         if result is None:
             continue
         if result.ok:
@@ -93,23 +93,23 @@ class ListenError(OSError):
     """--listen could not bind its address."""
 
 
-def _metrics_server(deck: Deck, out: TextIO, listen: tuple[str, int] | None
+def _metrics_server(runtime: Runtime, out: TextIO, listen: tuple[str, int] | None
                     ) -> MetricsServer | None:
     if listen is None:
         return None
     try:
-        server = MetricsServer(Metrics(deck.scheduler), *listen).start()
+        server = MetricsServer(Metrics(runtime.scheduler), *listen).start()
     except OSError as exc:
         raise ListenError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}")
     emit(out, {"event": "listening", "url": server.url, "paths": ["/metrics", "/healthz"]})
     return server
 
 
-async def _observe(deck: Deck, out: TextIO, server: MetricsServer | None) -> None:
+async def _observe(runtime: Runtime, out: TextIO, server: MetricsServer | None) -> None:
     """Issue 8: fold `crondeck exec` results into the history; keep metrics current."""
     try:
         while True:
-            for result in fold_into_deck(deck):
+            for result in fold_into_runtime(runtime):
                 emit(out, {"event": "exec_result_recorded", "job": result.job,
                            "run_id": result.run_id, "status": result.status.value})
             if server is not None:
@@ -121,25 +121,25 @@ async def _observe(deck: Deck, out: TextIO, server: MetricsServer | None) -> Non
             server.metrics.close()
 
 
-async def serve(deck: Deck, out: TextIO, err: TextIO,
+async def serve(runtime: Runtime, out: TextIO, err: TextIO,
                 listen: tuple[str, int] | None = None) -> None:
     """Run until a signal (or stop()); every event goes to `out` as a JSON line."""
-    server = _metrics_server(deck, out, listen)  # first: a port in use ends it cleanly
-    sub = deck.scheduler.subscribe()
+    server = _metrics_server(runtime, out, listen)  # first: a port in use ends it cleanly
+    sub = runtime.scheduler.subscribe()
     loop = asyncio.get_running_loop()
 
     def shutdown(signum: int) -> None:
         emit(out, {"event": "shutdown_requested", "signal": signal.Signals(signum).name,
-                   "running": deck.scheduler.in_flight})
-        deck.scheduler.stop(terminate=True)
+                   "running": runtime.scheduler.in_flight})
+        runtime.scheduler.stop(terminate=True)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, shutdown, signum)
     printer = asyncio.create_task(_print(sub, out))
-    watcher = asyncio.create_task(_watch(deck, out, err))
-    observer = asyncio.create_task(_observe(deck, out, server))
+    watcher = asyncio.create_task(_watch(runtime, out, err))
+    observer = asyncio.create_task(_observe(runtime, out, server))
     try:
-        await deck.scheduler.astart(stop_when_done=False)
+        await runtime.scheduler.astart(stop_when_done=False)
     finally:
         watcher.cancel()
         observer.cancel()
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"crondeck run: {exc}", file=err)
         return EXIT_BAD_CONFIG
     try:
-        deck = open_deck(config)
+        runtime = open_runtime(config)
     except ConfigError as exc:
         print_problems(exc, "run", err)
         return EXIT_BAD_CONFIG
@@ -176,16 +176,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                    "state_dir": str(config.state_dir)})
         for warning in config.warnings:
             emit(out, {"event": "config_warning", "job": warning.job, "message": warning.message})
-        for problem in deck.problems:
+        for problem in runtime.problems:
             print(f"crondeck run: {problem}", file=err)
             emit(out, {"event": "state_problem", "message": problem})
-        for result in deck.abandoned:
+        for result in runtime.abandoned:
             emit(out, {"event": "run_abandoned", "job": result.job, "run_id": result.run_id,
                        "result": result.to_dict()})
-        asyncio.run(serve(deck, out, err, listen))
+        asyncio.run(serve(runtime, out, err, listen))
     except ListenError as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
     finally:
-        deck.close()
+        runtime.close()
     return 0

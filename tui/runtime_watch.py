@@ -1,9 +1,9 @@
-"""Keeping the app's deck in step with the world outside it: the jobs file edited by someone
+"""Keeping the app's runtime in step with the world outside it: the jobs file edited by someone
 else (validated first; an invalid edit is reported and the running schedule is kept), and
 results that `crondeck exec` dropped into the state directory's inbox.
 
-The app calls `DeckWatcher.check` on a timer; all the work is the core's (`Deck`,
-`fold_into_deck`), this only turns outcomes into notices for the operator.
+The app calls `RuntimeWatcher.check` on a timer; all the work is the core's (`Runtime`,
+`fold_into_runtime`), this only turns outcomes into notices for the operator.
 """
 
 from __future__ import annotations
@@ -12,32 +12,32 @@ from collections.abc import Callable
 from typing import Any
 
 from crondeck.core.config import Problem
-from crondeck.core.deck import Deck, Reload
-from crondeck.core.inbox import fold_into_deck
+from crondeck.core.inbox import fold_into_runtime
+from crondeck.core.runtime import Reload, Runtime
 
-__all__ = ["INTERVAL", "DeckWatcher", "startup_notices"]
+__all__ = ["INTERVAL", "RuntimeWatcher", "startup_notices"]
 
 INTERVAL = 2.0  # seconds between looks at the jobs file and the inbox
 
 Notify = Callable[..., Any]
 
 
-class DeckWatcher:
+class RuntimeWatcher:
     """Reloads the jobs file when it changes on disk and folds `exec` results in."""
 
-    def __init__(self, deck: Deck, notify: Notify) -> None:
-        self.deck = deck
+    def __init__(self, runtime: Runtime, notify: Notify) -> None:
+        self.runtime = runtime
         self.notify = notify
 
     def check(self) -> Reload | None:
         """One look; returns what a reload did (None when the file had not changed)."""
-        if self.deck.read_only:
+        if self.runtime.read_only:
             return None
         try:
-            fold_into_deck(self.deck)
+            fold_into_runtime(self.runtime)
         except OSError as exc:  # the inbox is a convenience; never take the app down
             self.notify(f"could not read exec results: {exc}", severity="warning")
-        reload = self.deck.reload_if_changed()
+        reload = self.runtime.reload_if_changed()
         if reload is not None:
             self._report(reload)
         return reload
@@ -65,20 +65,20 @@ class DeckWatcher:
             self.notify("; ".join(parts), title="Jobs file reloaded", timeout=6)
 
 
-def startup_notices(deck: Deck) -> list[dict[str, Any]]:
+def startup_notices(runtime: Runtime) -> list[dict[str, Any]]:
     """`notify` arguments for what the operator must hear on opening: trouble with the state
     file (moved aside, unreadable) and the jobs file's warnings (`crondeck check` has them
     all; a 10,000-job file can have thousands, so a few are shown and the rest counted)."""
     notices: list[dict[str, Any]] = []
-    if deck.problems:
-        notices.append({"message": "\n".join(deck.problems), "title": "State file",
+    if runtime.problems:
+        notices.append({"message": "\n".join(runtime.problems), "title": "State file",
                         "severity": "error", "timeout": 30})
-    warnings = deck.config.warnings
+    warnings = runtime.config.warnings
     if warnings:
         n = len(warnings)
         notices.append({
             "message": _listed([_short(w) for w in warnings[:3]], n),
-            "title": f"{n} warning{'s' if n != 1 else ''} in {deck.config.path.name}",
+            "title": f"{n} warning{'s' if n != 1 else ''} in {runtime.config.path.name}",
             "severity": "warning", "timeout": 15,
         })
     return notices

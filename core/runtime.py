@@ -1,7 +1,7 @@
 """A jobs file brought to life: the Scheduler built from a Config, its state persisted, its
 runs logged, and the lock that makes it the only scheduler on that state directory.
 
-`open_deck(config)` is what `crondeck run` and the TUI use; `build_scheduler(config)` is the
+`open_runtime(config)` is what `crondeck run` and the TUI use; `build_scheduler(config)` is the
 plain translation for library users who persist state themselves.
 """
 
@@ -33,13 +33,13 @@ from .store import StateStore
 from .zones import get_zone, local_zone
 
 __all__ = [
-    "Deck",
     "Reload",
+    "Runtime",
     "StoreSink",
     "build_scheduler",
     "job_options",
     "make_agent",
-    "open_deck",
+    "open_runtime",
 ]
 
 DEFAULT_HISTORY = 50
@@ -287,7 +287,7 @@ def _when_changed(old: Config, new: Config, name: str) -> bool:
 
 
 @dataclass
-class Deck:
+class Runtime:
     """A running (or observed, with `read_only`) jobs file. Close it to save and unlock."""
 
     config: Config
@@ -365,14 +365,14 @@ class Deck:
             if self.lock is not None:
                 self.lock.release()
 
-    def __enter__(self) -> Deck:
+    def __enter__(self) -> Runtime:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def open_deck(config: Config, *, read_only: bool = False, clock: Clock | None = None) -> Deck:
+def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None = None) -> Runtime:
     """Lock the state directory (unless read-only; raises LockHeld), load the state (a
     corrupt file is moved aside and reported), build the scheduler and restore each job's
     state into it: runs left in flight by a dead process become `abandoned`, and slots already
@@ -392,7 +392,8 @@ def open_deck(config: Config, *, read_only: bool = False, clock: Clock | None = 
             logs.max_total = settings.logs_max_total
         if read_only:
             scheduler = build_scheduler(config, clock=clock)
-            return Deck(config, scheduler, store, logs, None, True, None, [], _stamp(config.path))
+            return Runtime(config, scheduler, store, logs, None, True, None, [],
+                           _stamp(config.path))
         saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
         scheduler = build_scheduler(config, clock=clock, state_sink=StoreSink(store))
         in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
@@ -405,7 +406,7 @@ def open_deck(config: Config, *, read_only: bool = False, clock: Clock | None = 
         scheduler.add_listener(recorder)
         store.flush()
         store.start()
-        return Deck(config, scheduler, store, logs, lock, False, recorder, abandoned,
+        return Runtime(config, scheduler, store, logs, lock, False, recorder, abandoned,
                     _stamp(config.path))
     except BaseException:
         if lock is not None:

@@ -81,19 +81,3 @@ def _parse_after(text: str, zone) -> datetime:
             f"{text!r} is not ISO-8601: write like 2026-03-08T01:30 or 2026-03-08T01:30-05:00"
         ) from None
     return dt.replace(tzinfo=zone) if dt.tzinfo is None else dt
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    """Until the app exists, the demo shows the engine on a few schedules an operator uses."""
-    demo = [
-        ("*/15 9-17 * * 1-5", "Europe/Berlin"),
-        ("30 2 * * *", "America/New_York"),
-        ("0 0 1 * 0", "UTC"),
-        ("@every 90s", "UTC"),
-    ]
-    for expr, tz in demo:
-        ns = argparse.Namespace(expr=expr, n=3, tz=tz, after=None, json=False)
-        print(f"$ crondeck next '{expr}' -n 3 --tz {tz}")
-        run(ns)
-        print()
-    return 0

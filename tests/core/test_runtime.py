@@ -14,9 +14,9 @@ import pytest
 from crondeck.core.agents import CommandAgent, PythonAgent
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import ConfigError, load_config, parse_config
-from crondeck.core.deck import Deck, build_scheduler, open_deck
 from crondeck.core.lock import LockHeld
 from crondeck.core.results import RunStatus, make_run_id
+from crondeck.core.runtime import Runtime, build_scheduler, open_runtime
 from crondeck.core.store import StateStore
 
 T0 = datetime(2025, 3, 1, 9, 0, 30, tzinfo=UTC)
@@ -45,15 +45,15 @@ schedule = "* * * * *"
 """
 
 
-async def _run(deck: Deck, clock: FakeClock, seconds: float) -> None:
-    task = asyncio.create_task(deck.scheduler.astart(stop_when_done=False))
+async def _run(runtime: Runtime, clock: FakeClock, seconds: float) -> None:
+    task = asyncio.create_task(runtime.scheduler.astart(stop_when_done=False))
     await clock.run_for(seconds)
-    deck.scheduler.stop()
+    runtime.scheduler.stop()
     await asyncio.wait_for(task, 5)
 
 
-def _slots(deck_or_store: Deck | StateStore, status: RunStatus) -> list[str]:
-    store = deck_or_store.store if isinstance(deck_or_store, Deck) else deck_or_store
+def _slots(deck_or_store: Runtime | StateStore, status: RunStatus) -> list[str]:
+    store = deck_or_store.store if isinstance(deck_or_store, Runtime) else deck_or_store
     return [r.scheduled_for.strftime("%H:%M") for r in store.jobs["ticker"].results
             if r.status is status]
 
@@ -115,13 +115,13 @@ def test_a_python_target_that_does_not_import_names_the_job(tmp_path: Path) -> N
 
 def test_two_schedulers_on_one_config_and_a_read_only_observer(tmp_path: Path) -> None:
     cfg = load_config(_write(tmp_path, TICKER))
-    with open_deck(cfg) as first:
+    with open_runtime(cfg) as first:
         assert isinstance(first.scheduler.jobs["ticker"].agent, PythonAgent)
         with pytest.raises(LockHeld, match=r"pid \d+"):
-            open_deck(cfg)
-        with open_deck(cfg, read_only=True) as observer:
+            open_runtime(cfg)
+        with open_runtime(cfg, read_only=True) as observer:
             assert observer.read_only and observer.lock is None
-    with open_deck(cfg):
+    with open_runtime(cfg):
         pass  # free again after close
 
 
@@ -130,8 +130,8 @@ def test_restart_runs_the_missed_slot_exactly_once(tmp_path: Path) -> None:
     clock = FakeClock(T0)
 
     async def first() -> None:
-        with open_deck(cfg, clock=clock) as deck:
-            await _run(deck, clock, 100)  # 09:01 and 09:02 run
+        with open_runtime(cfg, clock=clock) as runtime:
+            await _run(runtime, clock, 100)  # 09:01 and 09:02 run
 
     asyncio.run(first())
     assert _slots(StateStore(cfg.state_dir / "state.toml").load(), RunStatus.OK) == [
@@ -139,10 +139,10 @@ def test_restart_runs_the_missed_slot_exactly_once(tmp_path: Path) -> None:
 
     clock.set(T0 + timedelta(minutes=7))  # down from 09:02:10 to 09:07:30
 
-    async def second() -> Deck:
-        with open_deck(cfg, clock=clock) as deck:
-            await _run(deck, clock, 1)
-        return deck
+    async def second() -> Runtime:
+        with open_runtime(cfg, clock=clock) as runtime:
+            await _run(runtime, clock, 1)
+        return runtime
 
     asyncio.run(second())
     store = StateStore(cfg.state_dir / "state.toml").load()
@@ -166,13 +166,13 @@ def test_a_run_left_in_flight_by_a_dead_process_is_abandoned_not_rerun(tmp_path:
     crashed.claim("ticker", make_run_id("ticker", slot), slot)  # then the process died
     clock = FakeClock(T0)
 
-    async def restart() -> Deck:
-        with open_deck(cfg, clock=clock) as deck:
-            await _run(deck, clock, 1)
-        return deck
+    async def restart() -> Runtime:
+        with open_runtime(cfg, clock=clock) as runtime:
+            await _run(runtime, clock, 1)
+        return runtime
 
-    deck = asyncio.run(restart())
-    assert [r.run_id for r in deck.abandoned] == ["ticker@2025-03-01T09:00:00Z"]
+    runtime = asyncio.run(restart())
+    assert [r.run_id for r in runtime.abandoned] == ["ticker@2025-03-01T09:00:00Z"]
     store = StateStore(cfg.state_dir / "state.toml").load()
     st = store.jobs["ticker"]
     assert [(r.run_id, r.status) for r in st.results] == [
@@ -184,9 +184,9 @@ def test_corrupt_state_is_reported_and_the_schedule_starts_from_the_file(tmp_pat
     cfg = load_config(_write(tmp_path, TICKER))
     cfg.state_dir.mkdir()
     (cfg.state_dir / "state.toml").write_text("jobs = {{{")
-    with open_deck(cfg, clock=FakeClock(T0)) as deck:
-        assert len(deck.problems) == 1 and "moved it aside" in deck.problems[0]
-        assert deck.scheduler.jobs["ticker"].next_fire == datetime(2025, 3, 1, 9, 1, tzinfo=UTC)
+    with open_runtime(cfg, clock=FakeClock(T0)) as runtime:
+        assert len(runtime.problems) == 1 and "moved it aside" in runtime.problems[0]
+        assert runtime.scheduler.jobs["ticker"].next_fire == datetime(2025, 3, 1, 9, 1, tzinfo=UTC)
     assert len(list(cfg.state_dir.glob("state.toml.corrupt-*"))) == 1
 
 
@@ -202,27 +202,27 @@ def test_an_edit_on_disk_is_applied_and_an_invalid_one_keeps_the_schedule(tmp_pa
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
     async def scenario() -> None:
-        with open_deck(cfg, clock=clock) as deck:
-            await _run(deck, clock, 40)  # ticker ran at 09:01
-            assert deck.reload_if_changed() is None  # untouched
+        with open_runtime(cfg, clock=clock) as runtime:
+            await _run(runtime, clock, 40)  # ticker ran at 09:01
+            assert runtime.reload_if_changed() is None  # untouched
             module = path.read_text().split('python = "')[1].split(":")[0]
             edit(TICKER.replace("MODULE", module).replace("* * * * *", "*/5 * * * *")
                  + '\n[[jobs]]\nname = "new"\ncommand = "true"\nschedule = "@daily"\n')
-            result = deck.reload_if_changed()
+            result = runtime.reload_if_changed()
             assert result is not None and result.ok
             assert (result.added, result.removed, result.changed) == (["new"], ["old"],
                                                                        ["ticker"])
-            assert sorted(deck.scheduler.jobs) == ["new", "ticker"]
-            ticker = deck.scheduler.jobs["ticker"]
+            assert sorted(runtime.scheduler.jobs) == ["new", "ticker"]
+            ticker = runtime.scheduler.jobs["ticker"]
             assert ticker.run_count == 1  # its state came along
             assert ticker.next_fire == datetime(2025, 3, 1, 9, 5, tzinfo=UTC)
 
             good = path.read_text()
             edit(good.replace('schedule = "@daily"', 'schedule = "@dayly"'))
-            refused = deck.reload_if_changed()
+            refused = runtime.reload_if_changed()
             assert refused is not None and not refused.ok
             assert refused.problems[0].job == "new" and refused.problems[0].key == "schedule"
-            assert sorted(deck.scheduler.jobs) == ["new", "ticker"]  # kept as it was
+            assert sorted(runtime.scheduler.jobs) == ["new", "ticker"]  # kept as it was
             assert "@dayly" in path.read_text()  # and the operator's file is untouched
 
     asyncio.run(scenario())
@@ -267,13 +267,13 @@ def test_an_edit_replaces_exactly_the_jobs_it_changes(tmp_path: Path, edit: tupl
     is the same job, changed in place; the others are left alone."""
     path = tmp_path / "crondeck.toml"
     path.write_text(THREE)
-    with open_deck(load_config(path), clock=FakeClock(T0)) as deck:
-        before = dict(deck.scheduler.jobs)
+    with open_runtime(load_config(path), clock=FakeClock(T0)) as runtime:
+        before = dict(runtime.scheduler.jobs)
         new = parse_config(THREE.replace(*edit), path)
         switched = "enabled" in edit[1]
-        assert sorted(deck.replaced_by(new)) == ([] if switched else changed)
-        result = deck.apply(new)
+        assert sorted(runtime.replaced_by(new)) == ([] if switched else changed)
+        result = runtime.apply(new)
         assert result.ok and sorted(result.changed) == changed
-        for name, job in deck.scheduler.jobs.items():
+        for name, job in runtime.scheduler.jobs.items():
             assert (job is before[name]) == (switched or name not in changed), name
             assert job.enabled is not switched

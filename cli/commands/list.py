@@ -1,7 +1,7 @@
 """`crondeck list`: every job like `systemctl list-timers`: NEXT, LEFT, LAST, PASSED, STATUS,
 JOB, SCHEDULE, from the jobs file and the state as last saved (read-only). Jobs that run a
 model add TOKENS and COST (today's counters restart at the job's local midnight, like its
-budget); a deck without models keeps the table it always had."""
+budget); a runtime without models keeps the table it always had."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any, TextIO
 
 from crondeck.core.config import Config, JobSpec
 from crondeck.core.cron import CronError, parse
+from crondeck.core.display import money, token_count, uses_model
 from crondeck.core.jobs import JobState
 from crondeck.core.store import last_run
 
-from ..format import money, token_count, uses_model
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, load, read_state, span, table, when
 
 
