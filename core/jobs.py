@@ -81,9 +81,9 @@ class JobOptions:
     on_gate_error: Literal["run", "skip"] = "run"
     retries: int = 0
     retry_backoff: float = 10.0
-    auto_pause_after: int | None = None
-    output_tail_bytes: int = 10_000
-    keep_results: int = 50
+    pause_after_failures: int | None = None
+    output_tail: int = 10_000
+    history: int = 50
     kill_grace: float = 5.0
     # Guard rails (issue 7). `fail_if_empty` is off for library users (a Python callable
     # returning None has always meant success); the jobs file turns it on by default.
@@ -105,8 +105,8 @@ class JobOptions:
             raise ValueError("max_runs must be at least 1")
         if self.retries < 0:
             raise ValueError("retries must not be negative")
-        if self.auto_pause_after is not None and self.auto_pause_after < 1:
-            raise ValueError("auto_pause_after must be at least 1")
+        if self.pause_after_failures is not None and self.pause_after_failures < 1:
+            raise ValueError("pause_after_failures must be at least 1")
         if self.until is not None:
             object.__setattr__(self, "until", utc(self.until))
         for name in ("timeout", "misfire_grace", "gate_timeout", "retry_backoff", "kill_grace"):
@@ -352,7 +352,7 @@ class Job:
     _version: int = 0
 
     def __post_init__(self) -> None:
-        self.results = deque(self.results, maxlen=max(1, self.options.keep_results))
+        self.results = deque(self.results, maxlen=max(1, self.options.history))
 
     # -- enabled / disabled ----------------------------------------------------------------
     # The scheduler decides what fires from `next_fire` and `exhausted`; a disabled job shows

@@ -145,7 +145,7 @@ class Outcomes(SchedulerState):
             self._notify(job, result, was_failing=job.consecutive_failures > 0)
         if result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
             job.consecutive_failures += 1
-            limit = job.options.auto_pause_after
+            limit = job.options.pause_after_failures
             if limit is not None and job.consecutive_failures >= limit and not job.paused:
                 self.pause_job(job, note=f"auto-paused after {job.consecutive_failures} "
                                          "consecutive failures")

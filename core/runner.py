@@ -286,7 +286,7 @@ async def _attempt(
                     scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
         await limiter.acquire()
     try:
-        tail = handle.output = OutputTail(opts.output_tail_bytes)
+        tail = handle.output = OutputTail(opts.output_tail)
         answer: list[str] = []  # stdout for the guard rails (bounded below)
         answer_len = 0
         streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}

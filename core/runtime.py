@@ -146,8 +146,8 @@ def job_options(config: Config, job: JobSpec, policy: Policy | None = None) -> d
         "on_gate_error": p.on_gate_error,
         "retries": p.retries,
         "retry_backoff": p.retry_backoff,
-        "auto_pause_after": p.pause_after_failures or None,
-        "output_tail_bytes": p.output_tail,
+        "pause_after_failures": p.pause_after_failures or None,
+        "output_tail": p.output_tail,
         "kill_grace": p.kill_grace,
         "max_runs": job.max_runs,
         "until": _until(job.until, config, job),
@@ -163,7 +163,7 @@ def job_options(config: Config, job: JobSpec, policy: Policy | None = None) -> d
     # An empty answer is a failure unless the file says otherwise (issue 7).
     out["fail_if_empty"] = p.fail_if_empty if p.fail_if_empty is not None else True
     if p.pause_after_failures == 0:
-        out["auto_pause_after"] = None
+        out["pause_after_failures"] = None
     if job.start_immediately:
         out["start_immediately"] = True
     return out
@@ -178,7 +178,7 @@ def build_scheduler(
     scheduler = Scheduler(
         clock=clock,
         max_concurrent_runs=config.scheduler.max_concurrent_runs or 4,
-        defaults=JobOptions(keep_results=history),
+        defaults=JobOptions(history=history),
         state_sink=state_sink,
     )
     problems: list[Problem] = []

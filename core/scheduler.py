@@ -133,10 +133,10 @@ class Scheduler(OperatorActions, Outcomes):
         until: datetime | None = _UNSET,
         retries: int = _UNSET,
         retry_backoff: float | timedelta | str = _UNSET,
-        auto_pause_after: int | None = _UNSET,
+        pause_after_failures: int | None = _UNSET,
         on_gate_error: str = _UNSET,
-        output_tail_bytes: int = _UNSET,
-        keep_results: int = _UNSET,
+        output_tail: int = _UNSET,
+        history: int = _UNSET,
         kill_grace: float | timedelta | str = _UNSET,
         expect: str | None = _UNSET,
         fail_if_empty: bool = _UNSET,
@@ -157,7 +157,7 @@ class Scheduler(OperatorActions, Outcomes):
         `misfire_grace` for late slots; `max_runs` (agent runs; gate skips do not count) and
         `until` end the job; `start_immediately` adds a slot at once; `pre_run` gate with
         `gate_timeout` and `on_gate_error` run|skip; `retries` with exponential
-        `retry_backoff`; `auto_pause_after` N consecutive failures; `on_result` (sync or
+        `retry_backoff`; `pause_after_failures` N consecutive failures; `on_result` (sync or
         async) gets each final result; `paused`/`pause_note` start it paused. Guard rails:
         `expect` (a regex the stdout must match; a `json` group is parsed onto the result),
         `fail_if_empty`, `daily_token_budget` (slots skipped with reason "budget" once the
@@ -178,10 +178,10 @@ class Scheduler(OperatorActions, Outcomes):
                 "until": until,
                 "retries": retries,
                 "retry_backoff": retry_backoff,
-                "auto_pause_after": auto_pause_after,
+                "pause_after_failures": pause_after_failures,
                 "on_gate_error": on_gate_error,
-                "output_tail_bytes": output_tail_bytes,
-                "keep_results": keep_results,
+                "output_tail": output_tail,
+                "history": history,
                 "kill_grace": kill_grace,
                 "expect": expect,
                 "fail_if_empty": fail_if_empty,

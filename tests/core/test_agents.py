@@ -128,7 +128,7 @@ def test_background_children_left_by_a_finished_command_are_ended(tmp_path: Path
 
 def test_a_flood_of_output_is_capped_in_the_result_but_fully_streamed(tmp_path: Path) -> None:
     cmd = script(tmp_path, "flood.sh", "seq 1 100000\n")
-    result, events = run_one(CommandAgent([cmd]), output_tail_bytes=1000)
+    result, events = run_one(CommandAgent([cmd]), output_tail=1000)
     lines = [e.text for e in events if isinstance(e, OutputChunk)]
     assert len(lines) == 100_000 and lines[-1] == "100000\n"
     assert result.truncated and result.output_bytes == sum(len(x) for x in lines)

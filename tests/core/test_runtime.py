@@ -94,8 +94,8 @@ output_tail = "2KB"
     assert s.max_concurrent_runs == 9
     job = s.jobs["a"]
     o = job.options
-    assert (o.timeout, o.overlap, o.auto_pause_after, o.keep_results) == (600, "queue_one", 3, 7)
-    assert (o.retries, o.retry_backoff, o.output_tail_bytes, o.pre_run) == (
+    assert (o.timeout, o.overlap, o.pause_after_failures, o.history) == (600, "queue_one", 3, 7)
+    assert (o.retries, o.retry_backoff, o.output_tail, o.pre_run) == (
         2, 60, 2048, "scripts/gate.sh")
     assert o.until == datetime(2030, 1, 31, 23, tzinfo=UTC)  # through Jan 31 in Berlin
     assert str(job.schedule.tz) == "Europe/Berlin"

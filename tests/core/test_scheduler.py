@@ -100,7 +100,7 @@ def test_cron_on_a_dst_day_fires_at_the_right_utc_instants() -> None:
         s = Scheduler(clock=clock)
         job = s.add_job(quick(), "p", cron("0 9 * * *", tz="Europe/Berlin"), name="daily")
         hourly = s.add_job(quick(), "p", cron("30 * * * *", tz="Europe/Berlin"), name="hourly",
-                           keep_results=100)
+                           history=100)
         await run_for(s, clock, 3 * 86400)
         return [*job.results, *hourly.results]
 
@@ -179,7 +179,7 @@ def test_long_outage_is_summarised_not_enumerated() -> None:
     async def main() -> list[RunResult]:
         clock = FakeClock(T0)
         s = Scheduler(clock=clock)
-        job = s.add_job(quick(), "p", every(seconds=1), name="j", keep_results=500)
+        job = s.add_job(quick(), "p", every(seconds=1), name="j", history=500)
         await run_for(s, clock, 0.5)
         clock.advance(86400 * 7)
         await run_for(s, clock, 0.5)
@@ -456,7 +456,7 @@ def test_retries_back_off_then_auto_pause_after_consecutive_failures() -> None:
             raise RuntimeError("model unavailable")
 
         job = s.add_job(broken, "p", every(minutes=1), name="j", retries=2, retry_backoff=5,
-                        auto_pause_after=2)
+                        pause_after_failures=2)
         await run_for(s, clock, 180)
         finished = [e for e in sub.drain() if isinstance(e, RunFinished)]
         return list(job.results), finished, job.paused, job.pause_note

@@ -42,7 +42,7 @@ def test_every_slot_is_accounted_for_exactly_once(
             return "ok"
 
         job = s.add_job(agent, "p", every(seconds=period), name="j", catchup=catchup,
-                        misfire_grace=grace, keep_results=100_000)
+                        misfire_grace=grace, history=100_000)
         for action, secs in plan:
             if action == "down":  # process not running: time passes with no loop
                 clock.advance(secs)
