@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+APP_STAMP := $(VENV)/.installed-app
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench venv clean
@@ -13,14 +14,19 @@ $(PY):
 # Reinstall when the project metadata changes. An editable install compiles nothing, and with
 # PYTHONDONTWRITEBYTECODE set every launch would compile crondeck again (~0.3 s): compile
 # it here, as pip does for a wheel.
-$(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test]'
+$(APP_STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e .
 	$(PY) -m compileall -q core cli tui themes
+	touch $(APP_STAMP)
+
+# The demo needs only the app; tests, lint and benchmarks add their tools on top.
+$(STAMP): $(APP_STAMP)
+	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(APP_STAMP)
 	$(VENV)/bin/crondeck --demo
 
 lint: $(STAMP)
