@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shlex
 import os
 import signal
 import sys
@@ -278,5 +279,6 @@ def run_app(args: argparse.Namespace) -> int:
         opened.close()  # state saved, lock released
     if getattr(args, "demo", False):
         with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-            print(f"demo files kept in {path.parent}")
+            print(f"demo files kept in {path.parent}; reopen them with:\n"
+                  f"  crondeck --config {shlex.quote(str(path))}")
     return 0
