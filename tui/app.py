@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import shlex
 import os
+import shlex
 import signal
 import sys
 import threading
