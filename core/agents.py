@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .clock import Clock
 from .process import pump_lines, spawn, terminate_group
@@ -244,7 +244,8 @@ class PythonAgent:
         self._fn: Callable[..., Any] = fn
         self._pass_ctx = _wants_ctx(fn)
         self._async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
-        self.name = name or self.spec or getattr(obj, "__name__", type(obj).__name__)
+        label: str = getattr(obj, "__name__", type(obj).__name__)
+        self.name = name or self.spec or label
 
     def __repr__(self) -> str:
         return f"PythonAgent({self.spec or self.target!r})"
@@ -306,10 +307,11 @@ def _wants_ctx(fn: Callable[..., Any]) -> bool:
 
 def as_agent(obj: Any) -> Agent:
     """Accept an Agent, an argv list (a command), a callable or an object with .run/.arun."""
-    if isinstance(obj, CommandAgent | PythonAgent) or (
-        hasattr(obj, "execute") and hasattr(obj, "name")
-    ):
+    if isinstance(obj, CommandAgent | PythonAgent):
         return obj
+    if hasattr(obj, "execute") and hasattr(obj, "name"):
+        # Duck-typed as before: isinstance(obj, Agent) would also refuse an execute of None.
+        return cast(Agent, obj)
     if isinstance(obj, str):
         raise TypeError(
             f"ambiguous agent {obj!r}: use CommandAgent({obj!r}) for a command or "

@@ -278,6 +278,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class MetricsServer:
     """`/metrics` and `/healthz` over HTTP in a daemon thread. Binds loopback unless a
     host is given; `port` 0 picks a free port (see `address`)."""
@@ -285,10 +289,7 @@ class MetricsServer:
     def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 9464) -> None:
         handler = type("Handler", (_Handler,), {"metrics": metrics})
         self.metrics = metrics
-        server_cls = ThreadingHTTPServer
-        if ":" in host:
-            server_cls = type("Server6", (ThreadingHTTPServer,),
-                              {"address_family": socket.AF_INET6})
+        server_cls = _Server6 if ":" in host else ThreadingHTTPServer
         self.httpd = server_cls((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever,

@@ -41,8 +41,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         return EXIT_ERROR
     logs = RunLogs(Path(config.state_dir) / "runs")
     if args.list:
-        for path in logs.runs(args.job):
-            print(path, file=out)
+        for run_path in logs.runs(args.job):
+            print(run_path, file=out)
         return 0
     path = logs.find(args.job, args.run)
     if path is None:

@@ -133,11 +133,11 @@ def on_calendar(schedule: CronExpr | Every) -> list[str]:
             lines.append(line(_weekdays(wds), day or "*"))
         return lines
     if f.dow_star:  # AND with a wildcard-ish weekday field
-        wds = "" if dow_full else _weekdays(frozenset(f.dow))
+        weekdays = "" if dow_full else _weekdays(frozenset(f.dow))
         if dom_values or not f.dom_last:
-            lines.append(line(wds, _values(sorted(dom_values), 1, 31)))
+            lines.append(line(weekdays, _values(sorted(dom_values), 1, 31)))
         if f.dom_last:
-            lines.append(line(wds, "~01"))
+            lines.append(line(weekdays, "~01"))
         return lines
     # day-of-month starts with '*' (ANDed) and day-of-week is restricted
     for wds, day in dow_parts:
