@@ -8,15 +8,13 @@ plain translation for library users who persist state themselves.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .agents import CommandAgent, PythonAgent
+from .agents import CommandAgent, PythonAgent, program_name
 from .clock import Clock
 from .config import Config, ConfigError, JobSpec, Problem, load_config
 from .config_model import Policy
@@ -98,28 +96,9 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
             sys.path.append(str(config.base_dir))
         return PythonAgent(target, name=name)
     assert command is not None  # validated: a job has exactly one agent source
-    # An inline command is shown by its program's name ("df", "crawl.sh") in lists and the app.
-    name = job.agent or _program(command)
+    name = job.agent or program_name(command)
     prompt_via = (spec.prompt_via if spec else job.prompt_via) or "stdin"
     return CommandAgent(command, prompt_via, cwd=workdir, env=env, name=name)  # type: ignore[arg-type]
-
-
-def _program(command: str | list[str]) -> str:
-    if isinstance(command, str):
-        return _program_of(command)
-    if not command:
-        return str(command)
-    return os.path.basename(command[0]) or command[0]
-
-
-@lru_cache(maxsize=1024)
-def _program_of(command: str) -> str:
-    """The program a shell command line runs (shlex is slow: many jobs share a command)."""
-    try:
-        first = shlex.split(command)[0]
-    except (ValueError, IndexError):
-        return command
-    return os.path.basename(first) or first
 
 
 def _until(value: datetime | date | None, config: Config, job: JobSpec) -> datetime | None:
@@ -260,7 +239,7 @@ def _diff(old: Config, new: Config) -> _Diff:
         a = mine.get(name)
         if a is None:
             continue
-        own = a == b and (not a.agent or old.agents.get(a.agent) == new.agents.get(b.agent))
+        own = a == b and (not a.agent or old.agents.get(a.agent) == new.agents.get(a.agent))
         if (wide or not own) and _fingerprint(old, a) != _fingerprint(new, b):
             changed.append(name)
         elif old.enabled(a) != new.enabled(b):
