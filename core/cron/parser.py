@@ -45,6 +45,7 @@ class _Ctx:
             length=length,
         )
 
+
 _PLAIN = re.compile(r"[0-9A-Za-z*/?#-]+\Z", re.ASCII)
 _FULL_DOM = frozenset(_FULL[2])
 _FULL_DOW = frozenset(_FULL[4])
