@@ -4,7 +4,18 @@ interval schedules. Never imports textual or rich."""
 from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
 from .clock import Clock, FakeClock, SystemClock
 from .config import Config, ConfigError, JobSpec, Problem, load_config, save_config
-from .cron import CronError, CronExpr, parse
+from .cron import (
+    MONTH_NAMES,
+    WEEKDAY_NAMES,
+    CronError,
+    CronExpr,
+    CronFields,
+    DstShift,
+    common_step,
+    consecutive_runs,
+    describe_values,
+    parse,
+)
 from .durations import DurationError, format_duration, parse_duration
 from .events import Event, Subscription
 from .gates import GateSkip
@@ -22,6 +33,8 @@ from .store import StateStore
 from .zones import ZoneError, get_zone, local_zone
 
 __all__ = [
+    "MONTH_NAMES",
+    "WEEKDAY_NAMES",
     "AgentFailed",
     "AnthropicAgent",
     "Clock",
@@ -30,6 +43,8 @@ __all__ = [
     "ConfigError",
     "CronError",
     "CronExpr",
+    "CronFields",
+    "DstShift",
     "DurationError",
     "Event",
     "Every",
@@ -63,7 +78,10 @@ __all__ = [
     "Usage",
     "ZoneError",
     "build_scheduler",
+    "common_step",
+    "consecutive_runs",
     "cron",
+    "describe_values",
     "every",
     "format_duration",
     "get_zone",

@@ -11,8 +11,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from crondeck.core import CronError, parse
 from crondeck.core.config import Config, JobSpec
-from crondeck.core.cron import CronError, parse
 from crondeck.core.display import money, token_count, uses_model
 from crondeck.core.jobs import JobState
 from crondeck.core.store import last_run

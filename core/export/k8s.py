@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..cron_dst import dst_shifts
 from ..interval import Every
 from .model import (
     ExportResult,
@@ -169,7 +168,7 @@ def export_k8s(config: Config, options: K8sOptions | None = None, *,
                                      f"to the jobs file ({MOUNT} in the pod): ship it in the "
                                      "image at that path or give an absolute path"))
         if not isinstance(plan.schedule, Every):
-            gaps = [s for s in dst_shifts(plan.schedule, now) if s.kind == "moved"]
+            gaps = [s for s in plan.schedule.dst_shifts(now) if s.kind == "moved"]
             for s in gaps:
                 notes.append(result.warn(plan.name, f"{s.day} ({tz.key}): {s.wall} does not "
                                          f"exist (DST change): crondeck runs it at "

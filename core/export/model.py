@@ -18,8 +18,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from ..config import Config, JobSpec
-from ..cron import CronExpr, parse
-from ..cron_describe import runs
+from ..cron import CronExpr, consecutive_runs, parse
 from ..durations import format_duration
 from ..interval import EPOCH, Every
 from ..jobs import JobOptions, seconds
@@ -185,7 +184,7 @@ def join_runs(
 ) -> str:
     """Sorted values as a comma list, three or more consecutive ones written as a span."""
     parts: list[str] = []
-    for a, b in runs(vals):
+    for a, b in consecutive_runs(vals):
         parts.extend([span(a, b)] if b - a >= 2 else [one(v) for v in range(a, b + 1)])
     return ",".join(parts)
 

@@ -28,9 +28,9 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
+from crondeck.core import CronError, parse
 from crondeck.core.config import Config, ConfigError, save_config
 from crondeck.core.config_keys import CATCHUP, OVERLAP
-from crondeck.core.cron import CronError, parse
 from crondeck.core.jobs import JobOptions
 from crondeck.core.zones import ZoneError, get_zone, local_zone
 
