@@ -172,9 +172,11 @@ class Config:
     def policy(self, job: JobSpec) -> Policy:
         return job.policy.over(self.defaults)
 
-    def enabled(self, job: JobSpec) -> bool:
-        """Is the job switched on (its own `enabled`, else [defaults]', else true)?"""
-        return self.policy(job).enabled is not False
+    def enabled(self, job: JobSpec | None = None) -> bool:
+        """Is the job switched on (its own `enabled`, else [defaults]', else true)? Without a
+        job: is a job without its own `enabled` key?"""
+        policy = self.policy(job) if job is not None else self.defaults
+        return policy.enabled is not False
 
     def zone(self, job: JobSpec) -> ZoneInfo:
         name = self.policy(job).timezone
