@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, tzinfo
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -28,6 +29,7 @@ from ..fire_order import FireOrder
 from ..model import Changes, RunOutput
 from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector
+from ..textual_compat import dismiss_notification, shown_notifications
 from ..widgets.header import DeckHeader
 from ..widgets.history import HistoryList
 from ..widgets.job_table import SORTS, JobTable
@@ -112,8 +114,8 @@ class DashboardScreen(Screen[None]):
         self._toasts.release()
 
     def on_screen_suspend(self) -> None:
-        # Textual has no public way to take one toast down; these are its own (pinned).
-        self._toasts.take_down(self.app._notifications, self.app._unnotify)
+        self._toasts.take_down(shown_notifications(self.app),
+                               partial(dismiss_notification, self.app))
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

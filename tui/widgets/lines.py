@@ -22,9 +22,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widget import Widget
 
-__all__ = ["LineList", "Pieces", "fit", "set_virtual_size", "to_strip"]
+from ..textual_compat import set_virtual_size
+
+__all__ = ["LineList", "Pieces", "fit", "to_strip"]
 
 Pieces = list[tuple[str, Style | None]]
 
@@ -82,23 +83,6 @@ def to_strip(pieces: Pieces, base: Style, over: Style | None, width: int) -> Str
     if cells < width:
         segments.append(Segment(" " * (width - cells), base))
     return Strip(segments, width)
-
-
-def set_virtual_size(view: ScrollView, size: Size) -> None:
-    """Give a line-API view a new scrollable size without a screen-wide layout.
-
-    Textual's `virtual_size` is a layout reactive: assigning it re-lays out and repaints the
-    whole screen (about 100 ms at 160x50), though a view whose own size is fixed by CSS moves
-    nothing else when its content grows. So the value is set quietly and only the view's own
-    scrollbars and scroll position are updated; if that changes whether a scrollbar shows,
-    Textual still lays out (that reactive is a layout one), so nothing is ever mis-drawn.
-    """
-    if view.virtual_size == size:
-        return
-    view.set_reactive(Widget.virtual_size, size)
-    if view.is_mounted and view.container_size:
-        view._scroll_update(size)
-    view.refresh()
 
 
 class LineList(ScrollView, can_focus=True):

@@ -37,7 +37,7 @@ from textual.strip import Strip
 from crondeck.core.display import duration
 
 from ..model import OutputLine, RunOutput
-from .lines import set_virtual_size
+from ..textual_compat import set_virtual_size
 
 __all__ = ["MAX_LINES", "OutputPane"]
 
@@ -290,6 +290,7 @@ class OutputPane(ScrollView, can_focus=True):
     # -- follow mode ----------------------------------------------------------------------
 
     # Follow turns off only on the operator's own scrolling up, never on layout changes.
+    # The handlers below run before Textual's own, which then scroll as usual.
 
     def _stop_following(self) -> None:
         if self.follow and not self._resetting:
@@ -307,18 +308,15 @@ class OutputPane(ScrollView, can_focus=True):
         self._stop_following()
         super().action_scroll_home()
 
-    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._stop_following()
-        super()._on_mouse_scroll_up(event)
 
-    def _on_scroll_to(self, message: ScrollTo) -> None:  # dragging the scrollbar
+    def on_scroll_to(self, message: ScrollTo) -> None:  # dragging the scrollbar
         if message.y is not None and message.y < self.max_scroll_y:
             self._stop_following()
-        super()._on_scroll_to(message)
 
-    def _on_scroll_up(self, event: ScrollUp) -> None:  # clicking the scrollbar track
+    def on_scroll_up(self, event: ScrollUp) -> None:  # clicking the scrollbar track
         self._stop_following()
-        super()._on_scroll_up(event)
 
     def watch_follow(self, follow: bool) -> None:
         if follow:
