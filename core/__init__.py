@@ -14,7 +14,7 @@ from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, StateLock
 from .notify import NotifySpec
 from .redact import redact
-from .results import GateResult, RunResult, RunStatus, SkipReason, Usage
+from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
 from .runtime import Runtime, build_scheduler, open_runtime
 from .schedule import Schedule, cron, every
 from .scheduler import Scheduler
@@ -67,6 +67,7 @@ __all__ = [
     "every",
     "format_duration",
     "get_zone",
+    "last_run",
     "load_config",
     "local_zone",
     "open_runtime",

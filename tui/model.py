@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
+from crondeck.core import last_run
 from crondeck.core.display import uses_model
 from crondeck.core.events import (
     Event,
@@ -228,9 +229,9 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> Job
     text = getattr(sched, "text", str(sched))
     description = _describe(sched, text)
     results = list(job.results)
-    ran = [r for r in results if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED)]
-    last = ran[-1] if ran else None
-    finished = [r for r in ran if r.status is not RunStatus.RUNNING]
+    last = last_run(job)
+    finished = [r for r in results
+                if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED, RunStatus.RUNNING)]
     ok_rate = (sum(r.ok for r in finished) / len(finished)) if finished else None
     running = list(job.running.values())
     started = [h.started_at for h in running if h.started_at is not None]
@@ -349,11 +350,7 @@ class DashboardModel:
                     return out
             return runs[-1]
         job_obj = self.scheduler.jobs.get(job)
-        last = None
-        if job_obj is not None:
-            ran = [r for r in job_obj.results
-                   if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED)]
-            last = ran[-1] if ran else None
+        last = last_run(job_obj) if job_obj is not None else None
         return self.output_for_result(last) if last is not None else None
 
     def output_for_result(self, result: RunResult) -> RunOutput:

@@ -43,7 +43,7 @@ def test_shown_notifications_lists_those_still_up_oldest_first():
             app.notify("goes soon", timeout=0.2)
             await pilot.pause()
             assert [n.message for n in shown_notifications(app)] == ["stays", "goes soon"]
-            time.sleep(0.3)
+            await asyncio.sleep(0.3)
             assert [n.message for n in shown_notifications(app)] == ["stays"]
 
     asyncio.run(go())
