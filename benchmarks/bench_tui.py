@@ -1,4 +1,4 @@
-"""TUI figures for `make bench` (issue 5): a dashboard with 10,000 jobs and an output flood.
+"""TUI figures for `make bench`: a dashboard with 10,000 jobs and an output flood.
 
 What is timed is what an operator waits for, frame to frame. Headless Textual skips turning a
 frame into terminal output, so each frame's terminal output is produced here (the work a real
@@ -174,7 +174,7 @@ async def _dashboard(n: int) -> None:
         table = screen.query_one(JobTable)
 
         table.focus()
-        lines = []  # the figure earlier versions printed: tick() plus the table's lines
+        lines = []  # tick() plus the table's lines alone, without the frame
         for _ in range(50):
             clock.advance(1)
             s = time.perf_counter()

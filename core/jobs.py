@@ -67,7 +67,7 @@ def seconds(value: float | int | timedelta | str | None, what: str) -> float | N
 
 @dataclass(frozen=True, slots=True)
 class JobOptions:
-    """Per-job policies. Durations are seconds (floats). Defaults are the issue-3 defaults."""
+    """Per-job policies. Durations are seconds (floats)."""
 
     timeout: float | None = 30 * 60
     overlap: Overlap = "skip"
@@ -85,7 +85,7 @@ class JobOptions:
     output_tail: int = 10_000
     history: int = 50
     kill_grace: float = 5.0
-    # Guard rails (issue 7). `fail_if_empty` is off for library users (a Python callable
+    # Guard rails. `fail_if_empty` is off for library users (a Python callable
     # returning None has always meant success); the jobs file turns it on by default.
     expect: str | None = None
     fail_if_empty: bool = False

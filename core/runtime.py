@@ -160,7 +160,7 @@ def job_options(config: Config, job: JobSpec, policy: Policy | None = None) -> d
         "notify": notify_spec(config, p.notify),
     }
     out = {k: v for k, v in out.items() if v is not None}
-    # An empty answer is a failure unless the file says otherwise (issue 7).
+    # An empty answer is a failure unless the file says otherwise.
     out["fail_if_empty"] = p.fail_if_empty if p.fail_if_empty is not None else True
     if p.pause_after_failures == 0:
         out["pause_after_failures"] = None

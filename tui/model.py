@@ -104,7 +104,7 @@ class JobRow:
     budget_until: datetime | None = None
     # While held: its first slot at or after `budget_until` (the first that will run).
     budget_next: datetime | None = None
-    # Model usage (issue 7): today's figures count only while `usage_day` (the job's local
+    # Model usage: today's figures count only while `usage_day` (the job's local
     # day, in `usage_zone`) is today, so a row read yesterday does not show yesterday's spend.
     priced: bool = False
     token_budget: int | None = None  # daily_token_budget: a budgeted job shows its tokens
@@ -189,7 +189,8 @@ _DESCRIPTIONS: dict[tuple[type, str], str] = {}
 
 def _describe(sched: object, text: str) -> str:
     """The schedule's plain English, once per distinct schedule: 10,000 jobs share a few
-    hundred expressions, and describing each anew was a third of the first screen's time."""
+    hundred expressions, and describing each anew is a large part of the first screen's work.
+    A plain dict, not Textual's LRUCache: this module stays free of Textual."""
     key = (type(sched), text)
     description = _DESCRIPTIONS.get(key)
     if description is None:

@@ -106,7 +106,7 @@ def _metrics_server(runtime: Runtime, out: TextIO, listen: tuple[str, int] | Non
 
 
 async def _observe(runtime: Runtime, out: TextIO, server: MetricsServer | None) -> None:
-    """Issue 8: fold `crondeck exec` results into the history; keep metrics current."""
+    """Fold `crondeck exec` results into the history; keep metrics current."""
     try:
         while True:
             for result in fold_into_runtime(runtime):

@@ -1,4 +1,4 @@
-"""Issue 5: every dashboard key is also in the command palette, labelled by state."""
+"""Every dashboard key is also in the command palette, labelled by state."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """The output pane: one run's output, streaming live, on Textual's line API.
 
-Switching jobs must not cost a screen-wide layout (a Textual `Log` cleared and refilled did,
-~100 ms at 160x50 with 10,000 jobs, on every cursor move). So the pane holds references to the
-run's `OutputLine`s in a bounded buffer, formats and renders only the lines in view
-(`render_line`), and grows its scrollable size without relaying out its siblings
-(`set_virtual_size`). Lines arrive in batches (about ten a second) through `append`; the
+Switching jobs must not cost a screen-wide layout (a Textual `Log` cleared and refilled
+causes one on every cursor move). So the pane holds references to the run's `OutputLine`s in
+a bounded buffer, formats and renders only the lines in view (`render_line`), and grows its
+scrollable size without relaying out its siblings (`set_virtual_size`). Lines arrive in
+batches (about ten a second) through `catch_up`; the
 number kept is capped. stderr lines carry a `▌` marker and are coloured; timestamps can be
 toggled. Follow mode (stick to the end) is on by default and turns itself off as soon as the
 operator scrolls up; `f` (or End) turns it back on.
@@ -83,7 +83,7 @@ class _Lines(Sequence[str]):
 
 
 class OutputPane(ScrollView, can_focus=True):
-    """Shows the run set by `show_run`; `append` feeds it new lines of that run."""
+    """Shows the run set by `show_run`; `catch_up` adds the lines that run gains."""
 
     ALLOW_SELECT = True
     DEFAULT_CSS = """
@@ -182,7 +182,7 @@ class OutputPane(ScrollView, can_focus=True):
         """Add the shown run's lines that arrived since it was shown or last caught up (about
         ten times a second). Counted from the run itself, not from event batches: a run shown
         between a batch being folded in and being announced already holds that batch's lines,
-        which used to appear twice."""
+        which must not appear twice."""
         run = self.run
         if run is None or run.total <= self._seen:
             return
