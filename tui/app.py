@@ -197,7 +197,7 @@ class CrondeckApp(App[None]):
             return  # one shutdown (a lost terminal can bring its own SIGHUP and ours)
         self._signal_seen = True
         driver = app_driver(self)
-        if signum == signal.SIGHUP and hasattr(driver, "terminal_lost"):
+        if signum == signal.SIGHUP and driver is not None and hasattr(driver, "terminal_lost"):
             driver.terminal_lost = True  # nothing can be drawn any more
         self.run_worker(self.shutdown(terminate=True), group="shutdown", exclusive=True)
         # With the terminal gone, tearing the screen down can block the event loop itself,

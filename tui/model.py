@@ -381,10 +381,10 @@ class DashboardModel:
                 continue
             job = getattr(ev, "job", None)
             if isinstance(ev, RunStarted):
-                out = self._by_run.get(ev.run_id)
-                if out is None or not out.live:
-                    out = self._open(ev.job, ev.run_id, ev.at)
-                out.started_at = out.started_at or ev.at
+                started = self._by_run.get(ev.run_id)
+                if started is None or not started.live:
+                    started = self._open(ev.job, ev.run_id, ev.at)
+                started.started_at = started.started_at or ev.at
                 ch.started.append(ev.run_id)
             elif isinstance(ev, RunFinished):
                 out = self._by_run.get(ev.run_id) or self._open(ev.job, ev.run_id, None)

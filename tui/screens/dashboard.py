@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -54,8 +55,9 @@ SWITCH_REST = 0.05
 
 class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
-    BINDINGS: ClassVar = DASHBOARD_BINDINGS
+    # Not a ClassVar: Textual declares it an instance attribute.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [*DASHBOARD_BINDINGS]
 
     def __init__(self, scheduler: Scheduler, *, now: Callable[[], datetime], zone: tzinfo,
                  config_path: str = "", read_only: bool = False, read_only_reason: str = "",

@@ -207,7 +207,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
 
     def _default_zone(self) -> str:
         name = self.target.config.defaults.timezone
-        return name or getattr(local_zone(), "key", "UTC")
+        return name or local_zone().key
 
     def on_mount(self) -> None:
         for box in self.query(Input):

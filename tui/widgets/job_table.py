@@ -11,7 +11,7 @@ A COST column appears only when some job uses a model (has spent tokens, a price
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import ClassVar
@@ -211,7 +211,7 @@ class JobTable(LineList):
 
     def _reorder(self) -> None:
         needle = self.filter_text.strip()
-        rows = self.rows.values()
+        rows: Iterable[JobRow] = self.rows.values()
         if needle:
             rows = [r for r in rows if r.matches(needle)]
         placed = sorted(self._sort_key(r) for r in rows)
@@ -397,7 +397,7 @@ class JobTable(LineList):
 
     def _cell(self, key: str, row: JobRow, now: datetime, width: int) -> _Cell:
         if key == "status":
-            word = row.status
+            word: str = row.status
             if row.status == "running":
                 since = row.running_since
                 word = f"running {short_span((now - since).total_seconds())}" if since else word
