@@ -336,9 +336,6 @@ class DashboardModel:
             self.refresh_row(name)
         return due
 
-    def runs_of(self, job: str) -> list[RunOutput]:
-        return list(self.outputs.get(job, ()))
-
     def run(self, run_id: str) -> RunOutput | None:
         return self._by_run.get(run_id)
 
