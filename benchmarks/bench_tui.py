@@ -40,6 +40,7 @@ from textual import events
 from crondeck.core.clock import FakeClock
 from crondeck.core.scheduler import Scheduler
 from crondeck.tui.app import CrondeckApp
+from crondeck.tui.textual_compat import app_driver
 from crondeck.tui.widgets.job_table import JobTable
 from crondeck.tui.widgets.output_pane import OutputPane
 
@@ -151,9 +152,10 @@ def _press(app: CrondeckApp, key: str) -> float:
     """Deliver a key the way the terminal driver does; returns when it was pressed."""
     event = events.Key(key, None)
     event.set_sender(app)
-    assert app._driver is not None
+    driver = app_driver(app)
+    assert driver is not None
     at = time.perf_counter()
-    app._driver.send_message(event)
+    driver.send_message(event)
     return at
 
 
