@@ -31,12 +31,12 @@ from .metrics import Metrics, MetricsServer, parse_listen
 from .notify import NotifySpec
 from .paths import ConfigLocation, resolve_config
 from .redact import redact
-from .results import GateResult, RunResult, RunStatus, SkipReason, Usage
+from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
 from .runlogs import RunLogRecorder, RunLogs, safe_name
 from .runtime import Runtime, build_scheduler, open_runtime
 from .schedule import Schedule, cron, every
 from .scheduler import Scheduler
-from .store import StateStore, last_run
+from .store import StateStore
 from .watch import FileWatcher
 from .zones import ZoneError, get_zone, local_zone
 
