@@ -24,13 +24,10 @@ from textual.command import CommandPalette
 from textual.driver import Driver
 from textual.screen import Screen
 
-from crondeck.core.clock import Clock, SystemClock
-from crondeck.core.runtime import Runtime
-from crondeck.core.scheduler import Scheduler
-from crondeck.core.zones import local_zone
+from crondeck.core import Clock, Runtime, Scheduler, SystemClock, local_zone
 
 from . import job_actions
-from .runtime_watch import INTERVAL, RuntimeWatcher, startup_notices
+from .runtime_watch import WATCH_INTERVAL, RuntimeWatcher, startup_notices
 from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
@@ -121,7 +118,7 @@ class CrondeckApp(App[None]):
             for notice in startup_notices(self.runtime):
                 self.notify(**notice)
         if self.runtime is not None and self.live:
-            self.set_interval(INTERVAL, RuntimeWatcher(self.runtime, self.notify).check,
+            self.set_interval(WATCH_INTERVAL, RuntimeWatcher(self.runtime, self.notify).check,
                               name="runtime-watch")
         if self.live:
             # The terminal went away (SIGHUP) or we were told to stop (SIGTERM): terminate
@@ -247,8 +244,7 @@ class CrondeckApp(App[None]):
 
 def run_app(args: argparse.Namespace) -> int:
     """The `crondeck` command with no subcommand: open the TUI on the resolved config."""
-    from crondeck.core.config import ConfigError
-    from crondeck.core.paths import resolve_config
+    from crondeck.core import ConfigError, resolve_config
 
     from .launch import launch, prepare_demo
 

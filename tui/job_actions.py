@@ -14,8 +14,7 @@ from typing import Any
 
 from textual.app import SystemCommand
 
-from crondeck.core.config import Config, ConfigError, load_config
-from crondeck.core.runtime import Reload, Runtime
+from crondeck.core import Config, ConfigError, Reload, Runtime, load_config
 
 from .screens.cron_builder import CronBuilderScreen
 from .screens.delete_job import confirm_delete

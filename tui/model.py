@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
-from crondeck.core import last_run
-from crondeck.core.display import uses_model
-from crondeck.core.events import (
+from crondeck.core import (
     Event,
     JobAdded,
     JobRemoved,
@@ -24,19 +22,21 @@ from crondeck.core.events import (
     OutputChunk,
     RunFinished,
     RunMissed,
+    RunResult,
     RunSkipped,
     RunStarted,
+    RunStatus,
     SchedulerPaused,
     SchedulerResumed,
     SchedulerStarted,
     SchedulerStopped,
+    budget_reason,
+    last_run,
+    uses_model,
 )
-from crondeck.core.guards import budget_reason
-from crondeck.core.results import RunResult, RunStatus
 
 if TYPE_CHECKING:
-    from crondeck.core.jobs import Job
-    from crondeck.core.scheduler import Scheduler
+    from crondeck.core import Job, Scheduler
 
 __all__ = [
     "LAST_GLYPH",

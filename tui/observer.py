@@ -20,7 +20,7 @@ from textual.message_pump import MessagePump
 from .model import Changes, DashboardModel
 
 if TYPE_CHECKING:
-    from crondeck.core.scheduler import Scheduler
+    from crondeck.core import Scheduler
 
 __all__ = ["BATCH_INTERVAL", "ModelChanged", "Observer"]
 

@@ -38,7 +38,7 @@ from textual.color import Color, ColorParseError
 from textual.command import DiscoveryHit, Hits
 from textual.theme import BUILTIN_THEMES, Theme, ThemeProvider
 
-from crondeck.core.atomic import atomic_write_toml, read_toml
+from crondeck.core import atomic_write_toml, read_toml
 
 if TYPE_CHECKING:
     from textual.app import App

@@ -21,8 +21,7 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from crondeck.core import CronError
-from crondeck.core.zones import ZoneError, get_zone, local_zone
+from crondeck.core import CronError, ZoneError, get_zone, local_zone
 
 from ..cron_view import MAX_FIRES, Preview, preview
 from ..widgets.cron_pickers import PresetBar, SchedulePicker

@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from crondeck.core.display import clock_time
+from crondeck.core import clock_time
 
 from ..failure_toasts import FailureToasts
 from ..fire_order import FireOrder
@@ -43,7 +43,7 @@ from .help import HelpScreen
 from .pause_dialog import PauseDialog, PauseRequest
 
 if TYPE_CHECKING:
-    from crondeck.core.scheduler import Scheduler
+    from crondeck.core import Scheduler
 
 __all__ = ["DashboardScreen"]
 

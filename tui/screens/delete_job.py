@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label
 
-from crondeck.core.config import save_config
+from crondeck.core import save_config
 
 from ..job_form import without_job
 from .choice_dialog import ChoiceDialog

@@ -28,10 +28,19 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
-from crondeck.core import CronError, parse
-from crondeck.core.config import Config, ConfigError, save_config
-from crondeck.core.options import CATCHUPS, OVERLAPS, JobOptions
-from crondeck.core.zones import ZoneError, get_zone, local_zone
+from crondeck.core import (
+    CATCHUPS,
+    OVERLAPS,
+    Config,
+    ConfigError,
+    CronError,
+    JobOptions,
+    ZoneError,
+    get_zone,
+    local_zone,
+    parse,
+    save_config,
+)
 
 from ..cron_view import gap
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form

@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 
-from crondeck.core.display import ago, clock_time, countdown, money, short_span, token_count
+from crondeck.core import ago, clock_time, countdown, money, short_span, token_count
 
 from ..model import LAST_GLYPH, STATUS_GLYPH, JobRow
 from .lines import LineList, Pieces, fit, to_strip

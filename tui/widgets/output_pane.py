@@ -34,7 +34,7 @@ from textual.scrollbar import ScrollTo, ScrollUp
 from textual.selection import Selection
 from textual.strip import Strip
 
-from crondeck.core.display import duration
+from crondeck.core import duration
 
 from ..model import OutputLine, RunOutput
 from ..textual_compat import set_virtual_size
