@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
+from crondeck.core.budget import budget_reason
 from crondeck.core.display import uses_model
 from crondeck.core.events import (
     Event,
@@ -30,7 +31,6 @@ from crondeck.core.events import (
     SchedulerStarted,
     SchedulerStopped,
 )
-from crondeck.core.budget import budget_reason
 from crondeck.core.results import RunResult, RunStatus
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from crondeck.core.display import clock_time, countdown, duration, money
 from crondeck.core.budget import budget_reason, local_day, tokens_today
+from crondeck.core.display import clock_time, countdown, duration, money
 from crondeck.core.jobs import Job
 
 __all__ = ["JobDetailsScreen"]
