@@ -603,7 +603,7 @@ class Scheduler:
         """Tell observers `job` changed (`what`: "enabled", "disabled"...)."""
         self._emit(JobChanged, job=job.name, what=what)
 
-    # The names `add_job` calls.
+    # `add_job` files a new job through these private names.
     _next_slot = next_slot
     _after_change = refile
 
