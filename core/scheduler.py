@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,8 +40,9 @@ from .events import (
     SchedulerStopped,
     Subscription,
 )
-from .jobs import Job, JobOptions, JobState, OnResult, RunHandle, StateSink, seconds
+from .jobs import Job, JobState, OnResult, RunHandle, StateSink
 from .ledger import Ledger
+from .options import JobOptions, checked
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Runner, call_later
 from .schedule import Schedule, cron
@@ -52,7 +53,9 @@ MAX_SLEEP = 30.0
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 CLOCK_JUMP = 2.0  # seconds of disagreement between wall time and time slept
-_UNSET: Any = object()
+# What add_job accepts as an agent: an Agent, an argv list, a callable, or an object with
+# .run/.arun (`as_agent` decides, and raises TypeError for anything else).
+AgentLike = Agent | Sequence[str] | Callable[..., object] | object
 
 
 class Scheduler:
@@ -133,86 +136,44 @@ class Scheduler:
 
     def add_job(
         self,
-        agent: Agent | Any,
+        agent: AgentLike,
         prompt: str,
         schedule: Schedule | str,
-        name: str | None = None,
         *,
-        max_runs: int | None = _UNSET,
+        name: str | None = None,
+        options: JobOptions | None = None,
         on_result: OnResult | None = None,
-        start_immediately: bool = _UNSET,
-        pre_run: Any = _UNSET,
-        gate_timeout: float | timedelta | str = _UNSET,
-        timeout: float | timedelta | str | None = _UNSET,
-        overlap: str = _UNSET,
-        catchup: str = _UNSET,
-        misfire_grace: float | timedelta | str | None = _UNSET,
-        until: datetime | None = _UNSET,
-        retries: int = _UNSET,
-        retry_backoff: float | timedelta | str = _UNSET,
-        pause_after_failures: int | None = _UNSET,
-        on_gate_error: str = _UNSET,
-        output_tail: int = _UNSET,
-        history: int = _UNSET,
-        kill_grace: float | timedelta | str = _UNSET,
-        expect: str | None = _UNSET,
-        fail_if_empty: bool = _UNSET,
-        daily_token_budget: int | None = _UNSET,
-        price_in: float | None = _UNSET,
-        price_out: float | None = _UNSET,
-        notify: Any = _UNSET,
         tz: str | None = None,
         paused: bool = False,
         pause_note: str = "",
+        **overrides: object,
     ) -> Job:
-        """Add a job and return it; unset options come from the scheduler's `defaults`.
+        """Add a job and return it.
 
-        `schedule` is a Schedule (`cron(...)`, `every(...)`) or a string parsed as cron or
-        `@every` in `tz`. Names are unique (default `job-N`). Durations accept seconds, a
-        timedelta or "5m"-style strings. Options: `timeout` per attempt (None = none);
-        `overlap` skip|queue_one|replace|allow; `catchup` latest|none|all and
-        `misfire_grace` for late slots; `max_runs` (agent runs; gate skips do not count) and
-        `until` end the job; `start_immediately` adds a slot at once; `pre_run` gate with
-        `gate_timeout` and `on_gate_error` run|skip; `retries` with exponential
-        `retry_backoff`; `pause_after_failures` N consecutive failures; `on_result` (sync or
-        async) gets each final result; `paused`/`pause_note` start it paused. Guard rails:
-        `expect` (a regex the stdout must match; a `json` group is parsed onto the result),
-        `fail_if_empty`, `daily_token_budget` (slots skipped with reason "budget" once the
-        day's tokens are spent, reset at local midnight), `price_in`/`price_out` per million
-        tokens; `notify` a `NotifySpec`.
+        `agent` is an Agent (`CommandAgent`, `PythonAgent`, a model agent), an argv list, a
+        callable or an object with `.run`/`.arun`. `schedule` is a Schedule (`cron(...)`,
+        `every(...)`) or a string parsed as cron or `@every` in `tz`. Names are unique
+        (default `job-N`). `on_result` (sync or async) gets each final result;
+        `paused`/`pause_note` start the job paused.
+
+        `options` (default: the scheduler's `defaults`) are the job's policies, and
+        `overrides` replace single ones by `JobOptions` field name, e.g.
+        `add_job(agent, "p", "0 9 * * *", timeout="10m", overlap="queue_one")`; an unknown
+        name is a TypeError. Durations accept seconds, a timedelta or "5m"-style strings.
+        The options: `timeout` per attempt (None = none); `overlap`
+        skip|queue_one|replace|allow; `catchup` latest|none|all and `misfire_grace` for late
+        slots; `max_runs` (agent runs; gate skips do not count) and `until` end the job;
+        `start_immediately` adds a slot at once; `pre_run` gate with `gate_timeout` and
+        `on_gate_error` run|skip; `retries` with exponential `retry_backoff`; `kill_grace`
+        between SIGTERM and SIGKILL of a stopped process; `pause_after_failures` N
+        consecutive failures; `output_tail` bytes of output kept per run; `history` results
+        kept. Guard rails: `expect` (a regex the stdout must match; a `json` group is parsed
+        onto the result), `fail_if_empty`, `daily_token_budget` (slots skipped with reason
+        "budget" once the day's tokens are spent, reset at local midnight),
+        `price_in`/`price_out` per million tokens; `notify` a `NotifySpec`.
         """
-        given = {
-            k: v
-            for k, v in {
-                "max_runs": max_runs,
-                "start_immediately": start_immediately,
-                "pre_run": pre_run,
-                "gate_timeout": gate_timeout,
-                "timeout": timeout,
-                "overlap": overlap,
-                "catchup": catchup,
-                "misfire_grace": misfire_grace,
-                "until": until,
-                "retries": retries,
-                "retry_backoff": retry_backoff,
-                "pause_after_failures": pause_after_failures,
-                "on_gate_error": on_gate_error,
-                "output_tail": output_tail,
-                "history": history,
-                "kill_grace": kill_grace,
-                "expect": expect,
-                "fail_if_empty": fail_if_empty,
-                "daily_token_budget": daily_token_budget,
-                "price_in": price_in,
-                "price_out": price_out,
-                "notify": notify,
-            }.items()
-            if v is not _UNSET
-        }
-        for key in ("timeout", "misfire_grace", "gate_timeout", "retry_backoff", "kill_grace"):
-            if key in given:
-                given[key] = seconds(given[key], key)
-        options = self._options(given) if given else self.defaults
+        options = self._options(options if options is not None else self.defaults,
+                                checked(overrides))
         if name is None:
             name = f"job-{next(self._auto_names)}"
             while name in self.jobs:
@@ -237,14 +198,19 @@ class Scheduler:
         self._after_change(job, now)
         return job
 
-    def _options(self, given: dict[str, Any]) -> JobOptions:
-        """The defaults merged with `given`; jobs given the same options share one frozen
-        JobOptions (a 10,000-job file has a handful of distinct ones)."""
+    def _options(self, base: JobOptions, given: dict[str, object]) -> JobOptions:
+        """`base` with `given` (checked) applied. Jobs given the same overrides of the
+        defaults share one frozen JobOptions (a 10,000-job program has a handful of distinct
+        ones)."""
+        if not given:
+            return base
+        if base is not self.defaults:  # options of the caller's own: theirs to share
+            return base.merged(**given)
         try:
             key = tuple(sorted(given.items()))
             hash(key)
         except TypeError:  # an unhashable value (a dict): no sharing for this job
-            return self.defaults.merged(**given)
+            return base.merged(**given)
         if self._options_base is not self.defaults:  # defaults replaced: start over
             self._options_cache.clear()
             self._options_base = self.defaults
@@ -252,7 +218,7 @@ class Scheduler:
         if options is None:
             if len(self._options_cache) >= 1024:
                 self._options_cache.clear()
-            options = self._options_cache[key] = self.defaults.merged(**given)
+            options = self._options_cache[key] = base.merged(**given)
         return options
 
     def remove_job(self, job: str | Job) -> Job:
