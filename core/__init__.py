@@ -3,6 +3,7 @@ interval schedules. Never imports textual or rich."""
 
 from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
 from .atomic import atomic_write_bytes, atomic_write_toml, ensure_dir, read_toml, to_toml_value
+from .budget import budget_reason, local_day, tokens_today
 from .clock import Clock, FakeClock, SystemClock
 from .config import (
     Config,
@@ -72,7 +73,6 @@ from .events import (
 )
 from .export import ExportResult, K8sOptions, export_crontab, export_k8s, export_systemd
 from .gates import GateSkip
-from .guards import budget_reason, local_day, tokens_today
 from .inbox import drop_result, fold_inbox
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink

@@ -205,7 +205,7 @@ def _describe(sched: object, text: str) -> str:
 
 
 def budget_reset(job: Job, now: datetime) -> datetime:
-    """The next local midnight in the job's zone: when `core.guards` starts a new budget day
+    """The next local midnight in the job's zone: when `core.budget` starts a new budget day
     (its `local_day` changes), so the instant the row stops saying "budget"."""
     zone = getattr(job.schedule, "tz", None) or UTC
     tomorrow = now.astimezone(zone).date() + timedelta(days=1)
@@ -224,7 +224,7 @@ def _first_fire_from(sched: object, at: datetime) -> datetime | None:
 def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> JobRow:
     """Read a job's public attributes into a row (status words are presentation only).
 
-    With `now`, a job whose daily token budget is spent (`core.guards.budget_reason`, the
+    With `now`, a job whose daily token budget is spent (`core.budget.budget_reason`, the
     very test the scheduler skips slots by) reads "budget" until its local midnight."""
     sched = job.schedule
     text = getattr(sched, "text", str(sched))
@@ -389,7 +389,7 @@ class DashboardModel:
                 if not ev.will_retry:
                     self._record(ev.result, ch)
                     ch.finished.append(ev.result)
-                if ev.result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+                if ev.result.failed:
                     ch.failures.append(ev.result)
             elif isinstance(ev, RunSkipped | RunMissed):
                 self._record(ev.result, ch)
