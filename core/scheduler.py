@@ -191,11 +191,11 @@ class Scheduler:
         if options.start_immediately:
             job.next_fire = now
         else:
-            job.next_fire = self._next_slot(job, now)
+            job.next_fire = self.next_slot(job, now)
         if self.bus.active:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
-        self._after_change(job, now)
+        self.refile(job, now)
         return job
 
     def _options(self, base: JobOptions, given: dict[str, object]) -> JobOptions:
@@ -568,10 +568,6 @@ class Scheduler:
     def note_change(self, job: Job, what: str) -> None:
         """Tell observers `job` changed (`what`: "enabled", "disabled"...)."""
         self._emit(JobChanged, job=job.name, what=what)
-
-    # `add_job` files a new job through these private names.
-    _next_slot = next_slot
-    _after_change = refile
 
     def _push(self, job: Job) -> None:
         tiebreak = next(self._tiebreak)
