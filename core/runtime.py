@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from .config import Config, ConfigError, JobSpec, Problem, load_config
 from .jobs import JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
+from .persist import StoreSink
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
 from .schedule import Schedule, cron
@@ -37,23 +37,6 @@ __all__ = [
 ]
 
 MODEL_AGENTS: dict[str, type[ModelAgent]] = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
-
-
-class StoreSink:
-    """The scheduler's StateSink backed by a StateStore: claims are durable at once, the rest
-    is coalesced by the store's writer."""
-
-    def __init__(self, store: StateStore) -> None:
-        self.store = store
-
-    def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
-        self.store.claim(job, run_id, scheduled_for)
-
-    def result_recorded(self, result: RunResult) -> None:
-        self.store.record(result)
-
-    def job_changed(self, state: JobState) -> None:
-        self.store.put(state)
 
 
 def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | ModelAgent:
