@@ -1,7 +1,7 @@
 """crondeck.core: an in-process, standard-library-only scheduler for agents on cron or
 interval schedules. Never imports textual or rich."""
 
-from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
+from .agents import Agent, AgentFailed, AgentLike, CommandAgent, PythonAgent, RunContext
 from .atomic import atomic_write_bytes, atomic_write_toml, ensure_dir, read_toml, to_toml_value
 from .budget import budget_reason, local_day, tokens_today
 from .clock import Clock, FakeClock, SystemClock
@@ -80,7 +80,7 @@ from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, StateLock
 from .metrics import Metrics, MetricsServer, parse_listen
 from .notify import NotifySpec
-from .options import CATCHUPS, OVERLAPS
+from .options import CATCHUPS, OVERLAPS, Duration, JobOverrides
 from .paths import ConfigLocation, resolve_config
 from .redact import redact
 from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
@@ -98,7 +98,9 @@ __all__ = [
     "OVERLAPS",
     "WATCH_INTERVAL",
     "WEEKDAY_NAMES",
+    "Agent",
     "AgentFailed",
+    "AgentLike",
     "AnthropicAgent",
     "Clock",
     "ClockJumped",
@@ -112,6 +114,7 @@ __all__ = [
     "CronExpr",
     "CronFields",
     "DstShift",
+    "Duration",
     "DurationError",
     "Event",
     "Every",
@@ -128,6 +131,7 @@ __all__ = [
     "JobChanged",
     "JobExhausted",
     "JobOptions",
+    "JobOverrides",
     "JobPaused",
     "JobRemoved",
     "JobResumed",
