@@ -9,14 +9,13 @@ import asyncio
 import importlib.util
 import json
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
 import httpx
 
-from crondeck.core import FakeClock, NotifySpec, RunContext
+from crondeck.core import FakeClock, NotificationSent, NotifySpec, RunContext
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fastapi_app.py"
 T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
@@ -93,14 +92,15 @@ def test_the_fastapi_example(tmp_path: Path) -> None:
             assert on["next_run"] == iso(60 + 1800)
 
             # an awaited run that fails: its result, and a notification
+            notified = asyncio.Event()
+            app.state.scheduler.add_listener(
+                lambda e: notified.set() if isinstance(e, NotificationSent) else None)
             fail["next"] = True
             request = asyncio.create_task(client.post("/run"))
             await clock.run_for(300)
             failed = (await asyncio.wait_for(request, 5)).json()
             assert failed["status"] == "failed" and "the model is down" in failed["error"]
-            deadline = time.monotonic() + 10
-            while not alerts.exists() and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await asyncio.wait_for(notified.wait(), 10)  # delivered off the loop, in a thread
             alert = json.loads(alerts.read_text().splitlines()[0])
             assert alert["event"] == "failure" and alert["job"] == "digest"
 
