@@ -9,7 +9,9 @@ version as `crondeck.toml.bak` (tomli-w does not preserve comments).
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -63,11 +65,18 @@ def load_config(path: str | Path) -> Config:
     """Read and validate the jobs file; raises ConfigError listing every problem."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem(path, "no such file: create it, or point --config or "
                                    "$CRONDECK_CONFIG at your jobs file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError([Problem(
+            path, f"cannot read the jobs file: it is not UTF-8 (byte 0x{data[exc.start]:02x} at "
+            f"column {column}); save it as UTF-8", line=line)]) from None
+    except OSError as exc:
         raise ConfigError([Problem(path, f"cannot read the jobs file: {exc}")]) from None
     return parse_config(text, path)
 
@@ -75,6 +84,10 @@ def load_config(path: str | Path) -> Config:
 def duplicate_name(name: str, first: int) -> str:
     """The problem of a second job called `name` (the job at index `first` has it)."""
     return f"duplicate job name {name!r} (job #{first + 1} has it too); job names must be unique"
+
+
+_DEEP = re.compile(r"[\[{](?:\s*[\[{]){49}")
+_LONG_NUMBER = re.compile(r"[0-9a-fA-F_]{4000,}")
 
 
 def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
@@ -85,6 +98,18 @@ def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
+        ) from None
+    except RecursionError:  # tomllib recurses once per level of [ or {
+        deep = _DEEP.search(text)
+        raise ConfigError([Problem(
+            path, "not valid TOML here: arrays or tables nested too deeply for crondeck to read "
+            "(a few hundred levels); flatten the value",
+            line=text.count("\n", 0, deep.start()) + 1 if deep else None)]) from None
+    except ValueError:  # int() refuses numbers of over 4,300 digits
+        long = _LONG_NUMBER.search(text)
+        raise ConfigError([Problem(
+            path, f"not valid TOML here: a number of over {sys.get_int_max_str_digits()} digits "
+            "is too large to read", line=text.count("\n", 0, long.start()) + 1 if long else None)]
         ) from None
     return _Validator(path, KeyLines.deferred(text)).run(doc)
 

@@ -93,6 +93,13 @@ def _duration(value: Any) -> timedelta:
         raise Invalid(str(exc)) from None
 
 
+def _timeout(value: Any) -> timedelta:
+    delta = _duration(value)
+    if not delta:  # a timeout of 0 would end every run, gate or request before it starts
+        raise Invalid(f"{value!r} is not a timeout: use at least 1s (and at most 3650d)")
+    return delta
+
+
 def _size(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -224,11 +231,11 @@ def type_name(value: Any) -> str:
 
 POLICY_KEYS: dict[str, Any] = {
     "timezone": _zone_name,
-    "timeout": _duration,
+    "timeout": _timeout,
     "overlap": _choice(*OVERLAP),
     "catchup": _choice(*CATCHUP),
     "misfire_grace": _duration,
-    "gate_timeout": _duration,
+    "gate_timeout": _timeout,
     "on_gate_error": _choice(*ON_GATE_ERROR),
     "retries": _int(0),
     "retry_backoff": _duration,
@@ -246,7 +253,7 @@ NOTIFY_KEYS.update({
     "command": _command,
     "webhook": _url,
     "format": _choice(*NOTIFY_FORMATS),
-    "timeout": _duration,
+    "timeout": _timeout,
 })
 MODEL_KEYS: dict[str, Any] = {
     "base_url": _url,
@@ -255,7 +262,7 @@ MODEL_KEYS: dict[str, Any] = {
     "system": _str,
     "temperature": _number,
     "max_tokens": _int(1),
-    "timeout": _duration,  # the request's read timeout (the run's is the job's timeout)
+    "timeout": _timeout,  # the request's read timeout (the run's is the job's timeout)
     "price_in": _number,
     "price_out": _number,
 }

@@ -1,0 +1,170 @@
+"""Bad input never gives a traceback: absurd durations, numbers past Python's digit limit,
+deeply nested TOML, bytes that are not UTF-8. Each becomes a CronError or a config problem
+with its line and key that says what the limit is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crondeck.core.config import ConfigError, Problem, load_config, parse_config
+from crondeck.core.cron import CronError, parse
+from crondeck.core.durations import MAX_DURATION, DurationError, parse_duration
+from crondeck.core.interval import Every
+
+JOB = '[[jobs]]\nname = "j"\ncommand = "true"\nschedule = "@every 1h"\n'
+
+
+def _problems(text: str) -> list[Problem]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "/etc/crondeck.toml")
+    return info.value.problems
+
+
+def _one(text: str) -> Problem:
+    problems = _problems(text)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# --- durations -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["999999999999d", "99999999999d", "3651d", "87601h",
+                                  "9" * 4301 + "s", "0" * 5000 + "9" * 20 + "m"])
+def test_a_duration_too_long_says_what_the_limit_is(text: str) -> None:
+    with pytest.raises(DurationError, match=r"at most 3650d \(10 years\)"):
+        parse_duration(text)
+
+
+def test_the_limit_itself_and_leading_zeros_are_fine() -> None:
+    assert parse_duration("3650d") == MAX_DURATION == timedelta(days=3650)
+    assert parse_duration("0" * 5000 + "90s") == timedelta(seconds=90)
+
+
+@pytest.mark.parametrize("key", ["timeout", "retry_backoff", "kill_grace", "misfire_grace",
+                                 "gate_timeout"])
+def test_an_absurd_duration_in_the_jobs_file_is_a_problem_on_its_line(key: str) -> None:
+    p = _one(JOB + f'{key} = "999999999999d"\n')
+    assert (p.line, p.key) == (5, key)
+    assert "at most 3650d (10 years)" in p.message
+
+
+def test_an_absurd_notify_timeout_is_a_problem_on_its_line() -> None:
+    p = _one(JOB + 'notify = { command = "true", timeout = "999999999999d" }\n')
+    assert (p.line, p.key) == (5, "notify")
+    assert "notify.timeout" in p.message and "at most 3650d" in p.message
+
+
+@pytest.mark.parametrize("every", ["@every 99999999999d", "@every 1000000d",
+                                   "@every " + "9" * 4301 + "s"])
+def test_an_absurd_every_is_a_cron_error_and_a_problem(every: str) -> None:
+    with pytest.raises(CronError, match="at most 3650d"):
+        parse(every, "UTC")
+    p = _one(JOB.replace("@every 1h", every))
+    assert (p.line, p.key) == (4, "schedule")
+
+
+def test_an_interval_longer_than_the_limit_is_refused_by_every_too() -> None:
+    with pytest.raises(ValueError, match="at most 3650d"):
+        Every(timedelta(days=1_000_000))
+
+
+def test_the_calendar_ends_in_9999_without_a_traceback() -> None:
+    late = datetime(9999, 12, 1, tzinfo=UTC)
+    for text in ("@every 3650d", "0 0 * * *", "0 0 29 2 1"):
+        sched = parse(text, "UTC")
+        with pytest.raises(OverflowError):
+            sched.next_after(datetime(9999, 12, 31, 12, tzinfo=UTC))
+        fires = sched.upcoming(late, 100)  # stops where the calendar does
+        assert len(fires) < 100 and all(f.year == 9999 for f in fires)
+
+
+# --- cron numbers past any limit -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["1" * 5000 + " * * * *", "*/" + "9" * 5000 + " * * * *",
+                                  "0 0 * * 1#" + "9" * 5000, "0 0 " + "9" * 5000 + "W * *",
+                                  "0-" + "5" * 5000 + " * * * *", "0 " + "1" * 12 + " * * *",
+                                  "0 0 * * " + "9" * 5000 + "L"])
+def test_a_number_of_thousands_of_digits_is_a_cron_error(text: str) -> None:
+    with pytest.raises(CronError, match=r"too large|1–5"):
+        parse(text, "UTC")
+
+
+def test_leading_zeros_are_still_read_as_the_number() -> None:
+    assert parse("0" * 5000 + "5 * * * *", "UTC").f.minutes == (5,)
+
+
+# --- the jobs file itself --------------------------------------------------------------------
+
+
+def test_a_deeply_nested_array_is_a_config_problem() -> None:
+    p = _one(JOB + "x = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nested" in p.message and p.line == 5
+
+
+def test_an_integer_past_the_digit_limit_is_a_config_problem() -> None:
+    p = _one(JOB + "retries = " + "9" * 5000 + "\n")
+    assert "too large" in p.message and p.line == 5
+
+
+def test_invalid_utf8_in_the_jobs_file_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "crondeck.toml"
+    path.write_bytes(JOB.encode() + b'prompt = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (p,) = info.value.problems
+    assert p.line == 5 and "UTF-8" in p.message
+
+
+@pytest.mark.parametrize("key", ["timeout", "gate_timeout"])
+def test_a_zero_timeout_names_the_key_and_its_line(key: str) -> None:
+    p = _one(JOB + f'{key} = "0s"\n')
+    assert (p.line, p.key) == (5, key)
+    assert "at least 1s" in p.message
+
+
+# --- a little fuzzing ------------------------------------------------------------------------
+
+_DURATION_CHARS = st.sampled_from([*"0123456789dhms ", "99999999999", "\u0663", "-"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_DURATION_CHARS, max_size=30).map("".join))
+def test_any_duration_text_parses_or_says_why(text: str) -> None:
+    try:
+        parse_duration(text)
+    except DurationError:
+        pass
+
+
+_CRON_PIECES = st.sampled_from(["*", "?", "/", "-", ",", "#", "L", "W", "LW", "0", "7", "59",
+                                "60", "99999999999", "9" * 5000, "MON", "jan", " ", "@every ",
+                                "1d", "3651d", "H", "\u0663", "\x00"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_CRON_PIECES, max_size=14).map("".join))
+def test_any_cron_text_parses_or_is_a_cron_error(text: str) -> None:
+    try:
+        sched = parse(text, "UTC")
+    except CronError:
+        return
+    sched.upcoming(datetime(2026, 1, 1, tzinfo=UTC), 3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=60))
+def test_any_bytes_in_the_jobs_file_are_a_problem_or_a_config(tmp_path_factory: object,
+                                                               data: bytes) -> None:
+    path = Path(str(tmp_path_factory.mktemp("fuzz"))) / "crondeck.toml"  # type: ignore[attr-defined]
+    path.write_bytes(JOB.encode() + data)
+    try:
+        load_config(path)
+    except ConfigError:
+        pass
