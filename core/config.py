@@ -86,6 +86,19 @@ def duplicate_name(name: str, first: int) -> str:
     return f"duplicate job name {name!r} (job #{first + 1} has it too); job names must be unique"
 
 
+_NO_NUL = frozenset(("command", "cwd", "env", "pre_run", "python"))
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
 _DEEP = re.compile(r"[\[{](?:\s*[\[{]){49}")
 _LONG_NUMBER = re.compile(r"[0-9a-fA-F_]{4000,}")
 
@@ -188,11 +201,31 @@ class _Validator:
                 self.problem(f"unknown key {key!r} in {section}; {hint}", *where, key,
                              job=job, key=key)
                 continue
+            if key in _NO_NUL and _has_nul(value):
+                self.problem(f"{key} contains a NUL character (\\u0000): no program, path or "
+                             "environment variable can hold one", *where, key, job=job, key=key)
+                continue
             try:
                 out[key] = checker(value)
             except Invalid as exc:
                 self.problem(str(exc), *where, key, job=job, key=key, detail=exc.detail)
         return out
+
+    def check_cwd(self, cwd: Any, where: tuple[str | int, ...], *, job: str | None,
+                  label: str = "cwd") -> None:
+        """A warning, like a program not found: the directory may be made later or exist
+        only on the machine that runs the jobs; but every run fails to start until it does."""
+        if not isinstance(cwd, str):
+            return
+        if self.base is None:
+            self.base = self.path.resolve().parent
+        path = self.base / cwd
+        if path.is_dir():
+            return
+        what = "is not a directory" if path.exists() else "does not exist"
+        self.warnings.append(Problem(
+            self.path, f"working directory {cwd!r} {what} (looked for {path}): every run "
+            "will fail to start until it does", self.lines.get(*where, "cwd"), job, label))
 
     def run(self, doc: dict[str, Any]) -> Config:
         for key in doc:
@@ -280,6 +313,7 @@ class _Validator:
                 self.problem(f"{key} only applies to model agents (kind = \"openai\" or "
                              "\"anthropic\")", *where, key, key=key)
         values["kind"] = kind
+        self.check_cwd(values.get("cwd"), where, job=None, label=f"agents.{name}.cwd")
         if kind == "command" and "command" in values:
             self.check_program("command", values["command"], where, job=None,
                                cwd=values.get("cwd"), env=values.get("env", {}),
@@ -347,6 +381,7 @@ class _Validator:
             return None
         job = JobSpec(policy=policy, **values)
         self.check_schedule(values, policy, cfg, where, label)
+        self.check_cwd(values.get("cwd"), where, job=label)
         for key in ("command", "pre_run"):
             if values.get(key) is not None:
                 self.check_program(key, values[key], where, job=label, cwd=job.cwd,

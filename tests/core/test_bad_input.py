@@ -4,6 +4,7 @@ with its line and key that says what the limit is."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crondeck.cli.main import main
 from crondeck.core.config import ConfigError, Problem, load_config, parse_config
 from crondeck.core.cron import CronError, parse
 from crondeck.core.durations import MAX_DURATION, DurationError, parse_duration
@@ -168,3 +170,47 @@ def test_any_bytes_in_the_jobs_file_are_a_problem_or_a_config(tmp_path_factory: 
         load_config(path)
     except ConfigError:
         pass
+
+
+# --- a working directory that is not there ---------------------------------------------------
+
+
+def test_a_missing_working_directory_is_a_warning_and_a_run_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "crondeck.toml"
+    path.write_text(JOB.replace('"true"', '"echo hi"') + 'cwd = "does/not/exist"\n'
+                    '[agents.a]\ncommand = ["true"]\ncwd = "gone"\n')
+    cfg = load_config(path)
+    warned = {w.key: w for w in cfg.warnings}
+    assert warned["cwd"].line == 5 and "'does/not/exist' does not exist" in warned["cwd"].message
+    assert warned["agents.a.cwd"].line == 8
+    assert main(["--config", str(path), "exec", "j", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert "does/not/exist" in err  # check-style warning before the run
+    error = json.loads(out.splitlines()[-1])["error"]
+    assert "\n" not in error and "Traceback" not in error
+    assert error.startswith("cannot start the command: the working directory ")
+    assert str(tmp_path / "does/not/exist") in error
+
+
+def test_a_missing_program_is_one_line_too(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    path = tmp_path / "crondeck.toml"
+    path.write_text(JOB.replace('"true"', '["no-such-program-here"]'))
+    assert main(["--config", str(path), "exec", "j", "--json"]) == 1
+    error = json.loads(capsys.readouterr().out.splitlines()[-1])["error"]
+    assert error == ("cannot start 'no-such-program-here': No such file or directory "
+                     "(FileNotFoundError)")
+
+
+@pytest.mark.parametrize("line", ['cwd = "a\\u0000b"', 'env = { A = "\\u0000" }',
+                                  'pre_run = "true\\u0000"'])
+def test_a_nul_character_where_the_system_cannot_take_one_is_a_problem(line: str) -> None:
+    p = _one(JOB + line + "\n")
+    assert p.line == 5 and p.key == line.split()[0] and "NUL" in p.message
+
+
+def test_a_nul_in_the_command_is_a_problem() -> None:
+    p = _one(JOB.replace('"true"', '["echo", "a\\u0000"]'))
+    assert (p.line, p.key) == (3, "command") and "NUL" in p.message
