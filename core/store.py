@@ -223,6 +223,9 @@ class StateStore:
                     raise StateFormatError("a claim has no job or run_id")
                 if not isinstance(slot, datetime):
                     raise StateFormatError(f"claim {run_id}: scheduled_for is not a date-time")
+                if slot.utcoffset() is None:  # would fail every comparison with aware times
+                    raise StateFormatError(f"claim {run_id}: scheduled_for {slot.isoformat()} "
+                                           "has no time zone")
                 st = self.jobs.get(job) or JobState(name=job)
                 if any(r.run_id == run_id for r in st.results) or run_id in st.running:
                     continue

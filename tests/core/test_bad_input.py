@@ -4,6 +4,7 @@ with its line and key that says what the limit is."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crondeck.cli.main import main
+from crondeck.core.clock import FakeClock
 from crondeck.core.config import ConfigError, Problem, load_config, parse_config
 from crondeck.core.cron import CronError, parse
 from crondeck.core.durations import MAX_DURATION, DurationError, parse_duration
 from crondeck.core.interval import Every
+from crondeck.core.results import RunStatus
+from crondeck.core.runtime import Runtime, open_runtime
+from crondeck.core.store import JobState, StateStore
 
 JOB = '[[jobs]]\nname = "j"\ncommand = "true"\nschedule = "@every 1h"\n'
 
@@ -214,3 +219,39 @@ def test_a_nul_character_where_the_system_cannot_take_one_is_a_problem(line: str
 def test_a_nul_in_the_command_is_a_problem() -> None:
     p = _one(JOB.replace('"true"', '["echo", "a\\u0000"]'))
     assert (p.line, p.key) == (3, "command") and "NUL" in p.message
+
+
+# --- state files with a time that has no zone ------------------------------------------------
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_a_naive_time_in_the_claims_file_is_moved_aside_and_scheduling_goes_on(
+    tmp_path: Path, with_state: bool
+) -> None:
+    path = tmp_path / "crondeck.toml"
+    path.write_text('[defaults]\ntimezone = "UTC"\n' + JOB.replace("@every 1h", "* * * * *"))
+    cfg = load_config(path)
+    cfg.state_dir.mkdir()
+    if with_state:
+        store = StateStore(cfg.state_dir / "state.toml")
+        store.put(JobState(name="j", run_count=2, last_slot=datetime(2025, 3, 1, 7, tzinfo=UTC)))
+        store.flush()
+    claims = cfg.state_dir / "claims.toml"
+    claims.write_text('[[claims]]\njob = "j"\nrun_id = "j@2025-03-01T08:00:00Z"\n'
+                      "scheduled_for = 2025-03-01T08:00:00\n")
+    clock = FakeClock(datetime(2025, 3, 1, 9, 0, 30, tzinfo=UTC))
+
+    async def start() -> Runtime:
+        with open_runtime(cfg, clock=clock) as runtime:
+            task = asyncio.create_task(runtime.scheduler.astart(stop_when_done=False))
+            await clock.run_for(60)
+            runtime.scheduler.stop()
+            await asyncio.wait_for(task, 5)
+        return runtime
+
+    runtime = asyncio.run(start())
+    (problem,) = runtime.problems
+    assert "claims.toml" in problem and "no time zone" in problem and "moved it aside" in problem
+    assert not claims.exists() and len(list(cfg.state_dir.glob("claims.toml.corrupt-*"))) == 1
+    last = runtime.store.jobs["j"].results[-1]
+    assert (last.run_id, last.status) == ("j@2025-03-01T09:01:00Z", RunStatus.OK)
