@@ -229,7 +229,8 @@ def test_a_naive_time_in_the_claims_file_is_moved_aside_and_scheduling_goes_on(
     tmp_path: Path, with_state: bool
 ) -> None:
     path = tmp_path / "crondeck.toml"
-    path.write_text('[defaults]\ntimezone = "UTC"\n' + JOB.replace("@every 1h", "* * * * *"))
+    path.write_text('[defaults]\ntimezone = "UTC"\n' + JOB.replace("@every 1h", "* * * * *")
+                    .replace('"true"', '"echo hi"'))
     cfg = load_config(path)
     cfg.state_dir.mkdir()
     if with_state:
