@@ -184,6 +184,8 @@ def _regex(value: Any) -> str:
         re.compile(text, re.DOTALL)
     except re.error as exc:
         raise Invalid(f"not a valid regular expression: {exc}") from None
+    except (OverflowError, RecursionError) as exc:  # x{99999999999}, thousands of ((
+        raise Invalid(f"not a regular expression Python can compile: {exc}") from None
     return text
 
 

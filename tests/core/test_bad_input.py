@@ -276,3 +276,9 @@ def test_a_notify_command_with_the_longest_timeout_runs(tmp_path: Path) -> None:
                       timeout=MAX_DURATION.total_seconds())
     _run_command(spec, {"event": "failure", "job": "j", "run_id": "r", "status": "failed"})
     assert done.exists()
+
+
+@pytest.mark.parametrize("pattern", ["a{9999999999}", "(" * 2000 + ")" * 2000])
+def test_an_expect_pattern_python_cannot_compile_is_a_problem(pattern: str) -> None:
+    p = _one(JOB + f"expect = '{pattern}'\n")
+    assert (p.line, p.key) == (5, "expect") and "regular expression" in p.message
