@@ -282,3 +282,22 @@ def test_a_notify_command_with_the_longest_timeout_runs(tmp_path: Path) -> None:
 def test_an_expect_pattern_python_cannot_compile_is_a_problem(pattern: str) -> None:
     p = _one(JOB + f"expect = '{pattern}'\n")
     assert (p.line, p.key) == (5, "expect") and "regular expression" in p.message
+
+
+@pytest.mark.parametrize(("line", "edit"), [
+    ('job = "j"', "job = []"), ('job = "j"', 'job = "other"'),
+    ("exit_code = 0", "exit_code = 00:00:00"), ("attempt = 1", 'attempt = "1"')])
+def test_a_mistyped_result_in_the_state_file_is_moved_aside_not_a_traceback_later(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, edit: str
+) -> None:
+    path = tmp_path / "crondeck.toml"
+    path.write_text(JOB.replace('"true"', '"echo hi"'))
+    assert main(["--config", str(path), "exec", "j"]) == 0
+    state = tmp_path / ".crondeck" / "state.toml"
+    assert line in state.read_text()
+    state.write_text(state.read_text().replace(line, edit))
+    capsys.readouterr()
+    for command in (["history"], ["history", "--json"], ["list"]):
+        assert main(["--config", str(path), *command]) == 0
+    err = capsys.readouterr().err
+    assert "state.toml" in err and "results" in err
