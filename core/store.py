@@ -30,7 +30,7 @@ from .atomic import (
     to_toml_value,
 )
 from .jobs import JobState
-from .results import RunResult, RunStatus
+from .results import RunResult, last_run
 
 __all__ = [
     "STATE_FORMAT",
@@ -144,14 +144,6 @@ def _check_result(name: str, result: Mapping[str, Any]) -> None:
                                    f"{str(value)[:40]!r}")
     if result.get("job") != name:
         raise StateFormatError(f"jobs.{name}.results: a result of job {result.get('job')!r}")
-
-
-def last_run(state: JobState) -> RunResult | None:
-    """The newest result that actually ran (not skipped or missed): LAST and PASSED."""
-    for result in reversed(state.results):
-        if result.status not in (RunStatus.SKIPPED, RunStatus.MISSED):
-            return result
-    return None
 
 
 class StateStore:

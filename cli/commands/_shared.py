@@ -13,9 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.config import Config, ConfigError, load_config
-from crondeck.core.paths import ConfigLocation, resolve_config
-from crondeck.core.store import StateStore
+from crondeck.core import (
+    Config,
+    ConfigError,
+    ConfigLocation,
+    StateStore,
+    load_config,
+    resolve_config,
+)
 
 EXIT_ERROR = 1
 EXIT_BAD_CONFIG = 2

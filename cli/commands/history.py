@@ -12,9 +12,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from crondeck.core.config import Config
-from crondeck.core.display import compact_json
-from crondeck.core.results import RunResult
+from crondeck.core import Config, RunResult, compact_json
 
 from ._shared import (
     EXIT_BAD_CONFIG,

@@ -17,12 +17,19 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TextIO
 
-from crondeck.core.config import ConfigError
-from crondeck.core.events import ConfigRejected, Event, Subscription
-from crondeck.core.lock import LockHeld
-from crondeck.core.metrics import Metrics, MetricsServer, parse_listen
-from crondeck.core.runtime import Runtime, open_runtime
-from crondeck.core.watch import FileWatcher
+from crondeck.core import (
+    ConfigError,
+    ConfigRejected,
+    Event,
+    FileWatcher,
+    LockHeld,
+    Metrics,
+    MetricsServer,
+    Runtime,
+    Subscription,
+    open_runtime,
+    parse_listen,
+)
 
 from ._shared import (
     EXIT_BAD_CONFIG,

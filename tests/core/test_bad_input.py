@@ -133,7 +133,7 @@ def test_invalid_utf8_in_the_jobs_file_names_the_line(tmp_path: Path) -> None:
 def test_a_zero_timeout_names_the_key_and_its_line(key: str) -> None:
     p = _one(JOB + f'{key} = "0s"\n')
     assert (p.line, p.key) == (5, key)
-    assert "at least 1s" in p.message
+    assert "longer than 0s" in p.message
 
 
 # --- a little fuzzing ------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_a_naive_time_in_the_claims_file_is_moved_aside_and_scheduling_goes_on(
     assert "claims.toml" in problem and "no time zone" in problem and "moved it aside" in problem
     assert not claims.exists() and len(list(cfg.state_dir.glob("claims.toml.corrupt-*"))) == 1
     ran = {r.run_id for r in runtime.store.jobs["j"].results if r.status is RunStatus.OK}
-    assert "j@2025-03-01T09:01:00Z" in ran
+    assert ran & {"j@2025-03-01T09:00:00Z", "j@2025-03-01T09:01:00Z"}
 
 
 # --- the longest durations allowed work where they are used ----------------------------------
