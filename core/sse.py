@@ -196,6 +196,11 @@ def _blocking_post(url: str, body: bytes, headers: Mapping[str, str], timeout: f
         if exchange.closed:
             raise
         raise NoAnswer(_os_reason(exc)) from None
+    except http.client.HTTPException as exc:  # a status line that is not HTTP, say
+        if exchange.closed:
+            raise
+        raise NoAnswer(f"the reply is not HTTP ({type(exc).__name__}: {str(exc)[:80]!r})"
+                       ) from None
     reply = HttpReply(resp.status, {k.lower(): v for k, v in resp.getheaders()})
     if not 200 <= resp.status < 300:
         with contextlib.suppress(OSError, http.client.HTTPException):
@@ -214,7 +219,9 @@ def _blocking_post(url: str, body: bytes, headers: Mapping[str, str], timeout: f
             on_line(raw.decode("utf-8", "replace"))
     except http.client.IncompleteRead:
         raise StreamCut("the connection closed in the middle of a chunk") from None
-    except ConnectionError as exc:
+    except TimeoutError:
+        raise
+    except OSError as exc:  # reset mid-body, a TLS error
         if exchange.closed:
             raise
         raise StreamCut(_os_reason(exc)) from None

@@ -38,6 +38,7 @@ class Reply:
     cut: bool = False
     hang_up: bool = False  # read the request, then close the connection without a word
     content_type: str | None = None  # instead of text/event-stream or application/json
+    raw: bytes = b""  # written as the whole reply, status line and all, then hang up
 
 
 @dataclass
@@ -147,7 +148,10 @@ class FakeLLM:
                     fake.disconnected.set()
 
             def _send(self, reply: Reply) -> None:
-                if reply.hang_up:
+                if reply.raw:
+                    self.wfile.write(reply.raw)
+                    self.wfile.flush()
+                if reply.hang_up or reply.raw:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return

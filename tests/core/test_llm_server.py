@@ -68,6 +68,15 @@ def test_hang_ups_that_go_on_fail_in_one_line_naming_the_url(fake: FakeLLM, kind
     assert len(fake.requests) == 5
 
 
+def test_a_reply_that_is_not_http_is_named_in_one_line(fake: FakeLLM) -> None:
+    fake.queue(*[Reply(raw=b"SSH-2.0-OpenSSH_9.6\r\n\r\n") for _ in range(5)])
+    result = run(model("openai", fake))
+    assert result.status is RunStatus.FAILED
+    assert result.error.startswith(f"no answer from {fake.url}/chat/completions: the reply is "
+                                   "not HTTP (BadStatusLine: ")
+    assert "\n" not in result.error and "SSH-2.0" in result.error
+
+
 def test_a_hang_up_is_not_retried_past_the_runs_timeout(fake: FakeLLM) -> None:
     fake.queue(Reply(hang_up=True), Reply(events=answer_stream("openai", ["late"])))
     agent = model("openai", fake)
