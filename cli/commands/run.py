@@ -23,7 +23,14 @@ from crondeck.core.metrics import Metrics, MetricsServer, parse_listen
 from crondeck.core.runtime import Runtime, open_runtime
 from crondeck.core.watch import FileWatcher
 
-from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, print_problems
+from ._shared import (
+    EXIT_BAD_CONFIG,
+    EXIT_ERROR,
+    add_config_arg,
+    load,
+    print_problems,
+    refuse_read_only,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -138,6 +145,8 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    if refuse_read_only(args, "run", err):
+        return EXIT_BAD_CONFIG
     config = load(args, "run", err)
     if config is None:
         return EXIT_BAD_CONFIG
