@@ -7,9 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crondeck.cli.main import main
+from crondeck.core.jobs import JobState
+from crondeck.core.results import RunResult, RunStatus, Usage
+from crondeck.core.runlogs import RunLogs
+from crondeck.core.store import StateStore
 
 
 def _config(tmp_path: Path, command: str, name: str = "greet") -> Path:
@@ -64,3 +69,70 @@ def test_exec_json_adds_no_blank_line_after_a_full_line(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "hello" and json.loads(lines[1])["status"] == "ok" and len(lines) == 2
+
+
+def _saved(tmp_path: Path, *results: RunResult) -> Path:
+    path = tmp_path / "crondeck.toml"
+    path.write_text('[defaults]\ntimezone = "UTC"\n\n[[jobs]]\nname = "digest"\n'
+                    'command = ["true"]\nschedule = "0 7 * * *"\n')
+    store = StateStore(tmp_path / ".crondeck" / "state.toml")
+    store.put(JobState("digest", run_count=len(results), results=tuple(results)))
+    store.flush()
+    return path
+
+
+def _result(i: int, **fields: object) -> RunResult:
+    at = datetime(2026, 3, 1, 7, tzinfo=UTC) + timedelta(days=i)
+    return RunResult(run_id=f"digest#{i}", job="digest", scheduled_for=at,
+                     status=fields.pop("status", RunStatus.OK),  # type: ignore[arg-type]
+                     started_at=at, finished_at=at + timedelta(seconds=2), exit_code=0,
+                     **fields)  # type: ignore[arg-type]
+
+
+def test_history_shows_tokens_and_cost_where_a_run_has_them(tmp_path: Path, capsys) -> None:
+    path = _saved(tmp_path, _result(0, status=RunStatus.FAILED, error="x" * 100),
+                  _result(1, usage=Usage(1200, 34), cost=0.0421),
+                  _result(2, usage=Usage(950, 0)))
+    for argv in (["history", "digest"], ["history"]):
+        assert main([*argv, "--config", str(path)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "TOKENS/COST" in lines[0]
+        assert any(" 1.2k/$0.04" in line for line in lines)
+        assert any(" 950/-" in line for line in lines)
+        assert "$" not in next(line for line in lines if "xxxx" in line)
+    # every job's table stays within 80 columns before DETAIL
+    assert all(len(line[:lines[0].index("DETAIL")].rstrip()) <= 80 for line in lines[:4])
+
+
+def test_history_without_model_runs_has_no_token_columns(tmp_path: Path, capsys) -> None:
+    path = _saved(tmp_path, _result(0))
+    assert main(["history", "digest", "--config", str(path)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "TOKENS" not in header
+
+
+HOSTILE = "title\x1b]0;pwned\x07 clip\x1b]52;c;ZWNobyBoaQ==\x07 clear\x1b[2J csi\x9b1m done"
+
+
+def test_history_shows_terminal_escapes_escaped(tmp_path: Path, capsys) -> None:
+    path = _saved(tmp_path, _result(0, status=RunStatus.FAILED, error=f"café {HOSTILE}"))
+    for argv in (["history", "digest"], ["history"]):
+        assert main([*argv, "--config", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+        assert "\\x1b]52;c;" in out and "café" in out
+
+
+def test_logs_show_terminal_escapes_escaped_and_raw_on_request(tmp_path: Path, capsys) -> None:
+    path = _saved(tmp_path, _result(0))
+    logs = RunLogs(tmp_path / ".crondeck" / "runs")
+    log = logs.open("digest", "digest#0")
+    log.write(f"naïve ✓ {HOSTILE}\n\ttabbed\r\n")
+    log.close()
+    assert main(["logs", "digest", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+    assert "\\x1b]0;pwned\\x07" in out and "\\x1b[2J" in out and "\\x9b1m" in out
+    assert "naïve ✓" in out and "\ttabbed\n" in out
+    assert main(["logs", "digest", "--raw", "--config", str(path)]) == 0
+    assert HOSTILE in capsys.readouterr().out
