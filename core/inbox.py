@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .atomic import atomic_write_toml, ensure_dir, read_toml
 from .results import RunResult
-from .runlogs import safe_name
+from .runlogs import path_name
 from .store import result_to_toml
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ INBOX = "inbox"
 def drop_result(state_dir: Path, result: RunResult) -> Path:
     """Leave `result` in the inbox for the scheduler to pick up; returns the file."""
     directory = ensure_dir(Path(state_dir) / INBOX)
-    path = directory / f"{safe_name(result.run_id)}.toml"
+    path = directory / f"{path_name(result.run_id)}.toml"  # one file per run id, never shared
     atomic_write_toml(path, {"result": result_to_toml(result)})
     return path
 

@@ -8,6 +8,7 @@ total size per job so a chatty agent cannot fill the disk.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -19,9 +20,33 @@ from typing import Any
 from .atomic import FILE_MODE, ensure_dir
 from .events import Event, OutputChunk, RunFinished, RunSkipped, RunStarted
 
-__all__ = ["RunLog", "RunLogRecorder", "RunLogs", "safe_name"]
+__all__ = ["RunLog", "RunLogRecorder", "RunLogs", "path_name", "safe_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+_NAME_MAX = 200  # escaped names longer than this end in a digest (file names stop at 255)
+
+
+def path_name(text: str) -> str:
+    """The file name of a job's log directory, distinct for distinct names: a name of safe
+    characters (letters, digits, `._@+-`, not starting with a dot) is kept as it is; any other
+    character, and a leading dot, is written `%XX` per UTF-8 byte (`a:b` -> `a%3Ab`, `%` ->
+    `%25`). Safe names never hold `%`, so they cannot meet an escaped one; a name too long
+    for a file name keeps its start and ends in `%~` and a digest of the whole name."""
+    if text and not _UNSAFE.search(text) and not text.startswith(".") and len(text) < 256:
+        return text
+    out = _UNSAFE.sub(lambda m: _escape(m.group()), text)
+    if out.startswith("."):
+        out = "%2E" + out[1:]
+    out = out or "%"  # the empty name (`%` alone is no escape of anything)
+    if len(out) > _NAME_MAX:  # `%~` never comes out of escaping
+        out = out[:_NAME_MAX - 34] + "%~" + hashlib.sha256(text.encode("utf-8",
+                                                                       "surrogatepass")
+                                                           ).hexdigest()[:32]
+    return out
+
+
+def _escape(ch: str) -> str:
+    return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
 
 
 def safe_name(text: str) -> str:
@@ -75,7 +100,7 @@ class RunLogs:
     max_total: int = 100 * 1024 * 1024
 
     def job_dir(self, job: str) -> Path:
-        return Path(self.root) / safe_name(job)
+        return Path(self.root) / path_name(job)
 
     def path(self, job: str, run_id: str) -> Path:
         return self.job_dir(job) / f"{safe_name(run_id)}.log"
