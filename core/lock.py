@@ -8,12 +8,13 @@ Observers (`--read-only`) never take it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
 
-from .atomic import FILE_MODE, ensure_dir
+from .atomic import FILE_MODE, UnsafeDir, ensure_private_dir
 
 __all__ = ["LockHeld", "StateLock"]
 
@@ -37,6 +38,7 @@ class StateLock:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fd: int | None = None
+        self.notes: list[str] = []  # what was done to make the state directory safe
 
     @property
     def held(self) -> bool:
@@ -54,8 +56,16 @@ class StateLock:
         """Take the lock or raise LockHeld naming the holder's pid. Never waits."""
         if self._fd is not None:
             return self
-        ensure_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        note = ensure_private_dir(self.path.parent)  # raises UnsafeDir if not ours
+        if note:
+            self.notes.append(note)
+        try:  # a link planted at the lock's path would have its target truncated
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafeDir(f"{self.path} is a symlink; crondeck does not follow symlinks "
+                                "in its state directory (remove the link)") from None
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -19,6 +19,7 @@ from .clock import Clock
 from .config import Config, ConfigError, JobSpec, Problem, load_config
 from .config_model import Policy
 from .durations import parse_duration
+from .events import SchedulerError
 from .jobs import JobOptions, JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
@@ -362,6 +363,8 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         settings = config.scheduler
         store = StateStore(state_dir / "state.toml", history=settings.history or DEFAULT_HISTORY,
                            read_only=read_only).load()
+        if lock is not None:
+            store.problems.extend(lock.notes)
         logs = RunLogs(state_dir / "runs")
         if settings.logs_keep:
             logs.keep = settings.logs_keep
@@ -381,7 +384,9 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
             r for st in store.jobs.values() for r in st.results
             if (r.job, r.run_id) in in_flight and r.status is RunStatus.ABANDONED
         ]
-        recorder = RunLogRecorder(logs)
+        bus = scheduler.bus
+        recorder = RunLogRecorder(logs, on_error=lambda message: bus.emit(
+            SchedulerError, job=None, where="run_log", message=message))
         scheduler.add_listener(recorder)
         store.flush()
         store.start()

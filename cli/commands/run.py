@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TextIO
 
+from crondeck.core.atomic import UnsafeDir
 from crondeck.core.config import ConfigError
 from crondeck.core.events import ConfigRejected, Event, Subscription
 from crondeck.core.lock import LockHeld
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except ConfigError as exc:
         print_problems(exc, "run", err)
         return EXIT_BAD_CONFIG
-    except LockHeld as exc:
+    except (LockHeld, UnsafeDir) as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
     try:

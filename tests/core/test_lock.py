@@ -43,3 +43,23 @@ def test_lock_held_by_another_process_and_freed_when_it_is_killed(tmp_path: Path
     # The kernel released it with the process: no stale lock, whatever the file says.
     with StateLock(path) as mine:
         assert mine.holder() == os.getpid()
+
+
+def test_a_world_writable_state_directory_of_ours_is_tightened(tmp_path: Path) -> None:
+    state = tmp_path / ".crondeck"
+    state.mkdir()
+    os.chmod(state, 0o777)
+    with StateLock(state / "lock") as lock:
+        assert os.stat(state).st_mode & 0o777 == 0o700
+        assert any("0777" in note and "0700" in note for note in lock.notes)
+
+
+def test_a_planted_symlink_at_the_lock_path_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    state = tmp_path / ".crondeck"
+    state.mkdir(mode=0o700)
+    (state / "lock").symlink_to(victim)
+    with pytest.raises(OSError, match="symlink"):
+        StateLock(state / "lock").acquire()
+    assert victim.read_text() == "untouched\n"

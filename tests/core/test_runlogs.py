@@ -82,3 +82,58 @@ def test_exec_results_of_similar_job_names_wait_in_separate_inbox_files(tmp_path
                                         scheduled_for=slot, status=RunStatus.OK))
     waiting = read_inbox(tmp_path)
     assert sorted(r.job for _, r in waiting if r is not None) == ["a b", "a-b", "a:b"]
+
+
+def test_a_symlinked_job_directory_is_refused_and_never_rotated(tmp_path: Path) -> None:
+    import pytest
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    precious = [elsewhere / f"{i}.log" for i in range(5)]
+    for p in precious:
+        p.write_text("keep me\n")
+    logs = RunLogs(tmp_path / "runs", keep=1)
+    (tmp_path / "runs").mkdir()
+    logs.job_dir("j").symlink_to(elsewhere)
+    with pytest.raises(OSError, match="symlink"):
+        logs.open("j", "j@1")
+    assert logs.rotate("j") == [] and all(p.exists() for p in precious)
+
+
+def test_a_symlinked_runs_directory_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "runs").symlink_to(elsewhere)
+    logs = RunLogs(tmp_path / "state" / "runs")
+    with pytest.raises(OSError, match="symlink"):
+        logs.open("j", "j@1")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_planted_symlink_at_a_log_path_is_not_written_through(tmp_path: Path) -> None:
+    import pytest
+
+    target = tmp_path / "victim.txt"
+    target.write_text("untouched\n")
+    logs = RunLogs(tmp_path / "runs")
+    logs.job_dir("j").mkdir(parents=True)
+    logs.path("j", "j@1").symlink_to(target)
+    with pytest.raises(OSError):
+        logs.open("j", "j@1")
+    assert target.read_text() == "untouched\n"
+
+
+def test_rotation_removes_only_the_jobs_own_log_files(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.log"
+    outside.write_text("keep me\n")
+    logs = RunLogs(tmp_path / "runs", keep=1)
+    paths = [_log(logs, "j", i, "x\n") for i in range(3)]
+    link = logs.job_dir("j") / "0-link.log"
+    link.symlink_to(outside)
+    os.utime(link, ns=(0, 0), follow_symlinks=False)
+    logs.rotate("j")
+    assert outside.read_text() == "keep me\n"
+    assert paths[-1].exists()
