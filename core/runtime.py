@@ -7,8 +7,10 @@ plain translation for library users who persist state themselves.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -19,10 +21,10 @@ from .clock import Clock
 from .config import Config, ConfigError, JobSpec, Problem, load_config
 from .config_model import Policy
 from .durations import parse_duration
-from .events import SchedulerError
+from .events import LockLost, SchedulerError
 from .jobs import JobOptions, JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
-from .lock import StateLock
+from .lock import LockLostError, StateLock
 from .notify import NotifySpec
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 DEFAULT_HISTORY = 50
+LOCK_CHECK = 2.0  # seconds between looks at the lock file (each claim looks too)
 MODEL_AGENTS: dict[str, type[ModelAgent]] = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
 
 
@@ -62,10 +65,16 @@ class StoreSink:
     """The scheduler's StateSink backed by a StateStore: claims are durable at once, the rest
     is coalesced by the store's writer."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore,
+                 lock_lost: Callable[[], str] | None = None) -> None:
         self.store = store
+        self.lock_lost = lock_lost  # why this process is no longer the only scheduler, or ""
 
     def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
+        # A claim is only worth something while this process holds the state lock.
+        why = self.lock_lost() if self.lock_lost is not None else ""
+        if why:
+            raise LockLostError(why)
         self.store.claim(job, run_id, scheduled_for)
 
     def result_recorded(self, result: RunResult) -> None:
@@ -280,6 +289,7 @@ class Runtime:
     abandoned: list[RunResult] = field(default_factory=list)
 
     config_stamp: tuple[int, int, int] | None = None
+    lock_lost: str = ""  # set once the lock file was deleted or replaced under us
 
     @property
     def problems(self) -> list[str]:
@@ -336,6 +346,30 @@ class Runtime:
         self.config = new
         return Reload(added=added, removed=removed, changed=changed + diff.toggled)
 
+    def check_lock(self) -> str:
+        """Why this runtime lost its state lock ("" while it holds it). On the first look
+        that finds the lock file deleted or replaced, stop firing (runs in flight finish),
+        stop saving state (it belongs to whoever locked the new file) and say so with a
+        `lock_lost` event. Called before every claim and by `watch_lock`."""
+        if self.lock_lost or self.lock is None or self.read_only:
+            return self.lock_lost
+        why = self.lock.lost()
+        if why:
+            self.lock_lost = (f"lost the lock: {why}, so another crondeck may be running these "
+                              "jobs; this one stops firing and saving state (runs in flight "
+                              "finish, unsaved)")
+            self.store.read_only = True
+            self.scheduler.bus.emit(LockLost, path=str(self.lock.path), reason=self.lock_lost)
+            self.scheduler.stop()
+        return self.lock_lost
+
+    async def watch_lock(self, every: float = LOCK_CHECK) -> None:
+        """Look at the lock every `every` seconds until it is lost (or cancelled)."""
+        while True:
+            if self.check_lock():
+                return
+            await asyncio.sleep(every)
+
     def close(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
@@ -377,7 +411,8 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
             return Runtime(config, scheduler, store, logs, None, True, None, [],
                            _stamp(config.path))
         saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
-        scheduler = build_scheduler(config, clock=clock, state_sink=StoreSink(store))
+        sink = StoreSink(store)
+        scheduler = build_scheduler(config, clock=clock, state_sink=sink)
         in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
         _restore(scheduler, list(saved.values()))
         abandoned = [
@@ -390,8 +425,10 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         scheduler.add_listener(recorder)
         store.flush()
         store.start()
-        return Runtime(config, scheduler, store, logs, lock, False, recorder, abandoned,
-                    _stamp(config.path))
+        runtime = Runtime(config, scheduler, store, logs, lock, False, recorder, abandoned,
+                          _stamp(config.path))
+        sink.lock_lost = runtime.check_lock
+        return runtime
     except BaseException:
         if lock is not None:
             lock.release()

@@ -127,11 +127,13 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
         loop.add_signal_handler(signum, shutdown, signum)
     printer = asyncio.create_task(_print(sub, out, err))
     watcher = asyncio.create_task(FileWatcher(runtime).watch())
+    lock_watch = asyncio.create_task(runtime.watch_lock())
     observer = asyncio.create_task(_observe(server)) if server is not None else None
     try:
         await runtime.scheduler.astart(stop_when_done=False)
     finally:
         watcher.cancel()
+        lock_watch.cancel()
         if observer is not None:
             observer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -176,6 +178,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             emit(out, {"event": "run_abandoned", "job": result.job, "run_id": result.run_id,
                        "result": result.to_dict()})
         asyncio.run(serve(runtime, out, err, listen))
+        if runtime.lock_lost:
+            print(f"crondeck run: {runtime.lock_lost}", file=err)
+            return EXIT_ERROR
     except ListenError as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
