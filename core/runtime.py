@@ -352,13 +352,14 @@ class Runtime:
         stop saving state (it belongs to whoever locked the new file) and say so with a
         `lock_lost` event. Called before every claim and by `watch_lock`."""
         if self.lock_lost or self.lock is None or self.read_only:
-            return self.lock_lost
+            return self.lock_lost  # once lost, read_only is set too
         why = self.lock.lost()
         if why:
             self.lock_lost = (f"lost the lock: {why}, so another crondeck may be running these "
                               "jobs; this one stops firing and saving state (runs in flight "
                               "finish, unsaved)")
             self.store.read_only = True
+            self.read_only = True  # nor fold the inbox: its results are the new holder's
             self.scheduler.bus.emit(LockLost, path=str(self.lock.path), reason=self.lock_lost)
             self.scheduler.stop()
         return self.lock_lost
