@@ -94,7 +94,8 @@ def _le(bound: float) -> str:
 
 
 def _usage(result: RunResult) -> tuple[float, float]:
-    """Tokens and cost of a run, when its agent reported them (issue 7 fills `extra`)."""
+    """Tokens and cost of a run, when its agent reported them (the runner puts them in
+    `extra`)."""
     extra = result.extra or {}
     tokens = extra.get("tokens", 0)
     if isinstance(tokens, dict):

@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.display import escape_controls
-from crondeck.core.runlogs import RunLogs, safe_name
+from crondeck.core import RunLogs, escape_controls, safe_name
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, known_job, load, read_state
 

@@ -11,18 +11,26 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
 from enum import Enum
 from typing import Any, TextIO
 
-from crondeck.core.atomic import UnsafeDir
-from crondeck.core.config import ConfigError
-from crondeck.core.events import ConfigRejected, Event, Subscription
-from crondeck.core.lock import LockHeld
-from crondeck.core.metrics import Metrics, MetricsServer, parse_listen
-from crondeck.core.runtime import Runtime, open_runtime
-from crondeck.core.watch import FileWatcher
+from crondeck.core import (
+    ConfigError,
+    ConfigRejected,
+    Event,
+    FileWatcher,
+    LockHeld,
+    Metrics,
+    MetricsServer,
+    Runtime,
+    Subscription,
+    UnsafeDir,
+    open_runtime,
+    parse_listen,
+)
 
 from ._shared import (
     EXIT_BAD_CONFIG,
@@ -31,6 +39,7 @@ from ._shared import (
     load,
     print_problems,
     refuse_read_only,
+    silence,
 )
 
 
@@ -76,12 +85,23 @@ def emit(out: TextIO, obj: dict[str, Any]) -> None:
     out.flush()
 
 
-async def _print(sub: Subscription, out: TextIO, err: TextIO) -> None:
-    async for event in sub:
-        emit(out, event_json(event))
-        if isinstance(event, ConfigRejected):  # an operator tailing stderr hears it too
-            for problem in event.problems:
-                print(f"crondeck run: jobs file not reloaded: {problem}", file=err)
+async def _print(sub: Subscription, out: TextIO, err: TextIO,
+                 on_closed: Callable[[], None]) -> None:
+    try:
+        async for event in sub:
+            emit(out, event_json(event))
+            if isinstance(event, ConfigRejected):  # an operator tailing stderr hears it too
+                for problem in event.problems:
+                    print(f"crondeck run: jobs file not reloaded: {problem}", file=err)
+    except BrokenPipeError:
+        # Whoever read the log went away (`crondeck run | head -1`, a dead log shipper):
+        # stop as on SIGTERM rather than schedule on with nobody told.
+        silence(out)
+        with contextlib.suppress(OSError):
+            print("crondeck run: stdout was closed (its reader went away): stopping",
+                  file=err)
+        on_closed()
+
 
 
 class ListenError(OSError):
@@ -118,14 +138,18 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
     sub = runtime.scheduler.subscribe()
     loop = asyncio.get_running_loop()
 
-    def shutdown(signum: int) -> None:
-        emit(out, {"event": "shutdown_requested", "signal": signal.Signals(signum).name,
-                   "running": runtime.scheduler.in_flight})
+    def stop() -> None:
         runtime.scheduler.stop(terminate=True)
+
+    def shutdown(signum: int) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            emit(out, {"event": "shutdown_requested", "signal": signal.Signals(signum).name,
+                       "running": runtime.scheduler.in_flight})
+        stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, shutdown, signum)
-    printer = asyncio.create_task(_print(sub, out, err))
+    printer = asyncio.create_task(_print(sub, out, err, stop))
     watcher = asyncio.create_task(FileWatcher(runtime).watch())
     lock_watch = asyncio.create_task(runtime.watch_lock())
     observer = asyncio.create_task(_observe(server)) if server is not None else None

@@ -23,7 +23,6 @@ from itertools import product
 
 from ..config import Config
 from ..cron import CronExpr
-from ..cron_dst import dst_shifts
 from ..interval import EPOCH, Every
 from .model import (
     DEFAULT_COMMAND,
@@ -193,7 +192,7 @@ def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
     if isinstance(schedule, Every):
         return []
     tz = schedule.tz
-    shifts = [s for s in dst_shifts(schedule, start, days) if s.kind in ("moved", "twice")]
+    shifts = [s for s in schedule.dst_shifts(start, days) if s.kind in ("moved", "twice")]
     out: list[DstDifference] = []
     for day in sorted({s.day for s in shifts}):
         lo = datetime.combine(day, time(0), tzinfo=tz).timestamp()
