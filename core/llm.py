@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from .agents import AgentFailed, RunContext
+from .redact import Redactor
 from .sse import (
     ConnectFailed,
     HttpReply,
@@ -39,6 +40,7 @@ __all__ = ["RETRY_STATUSES", "AnthropicAgent", "ModelAgent", "OpenAIAgent"]
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 LINE_SHOWN = 200  # characters of a malformed line quoted in the error
+ERROR_SHOWN = 300  # characters of the API's error message quoted in the error
 MAX_BACKOFF = 60.0
 
 
@@ -107,6 +109,12 @@ class ModelAgent:
         raise NotImplementedError
 
     # -- running -------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """`text` with this agent's key and the environment's secrets masked: error text
+        quoting the server is redacted here, before it is cut, since a cut secret no longer
+        matches what the run's redactor would mask."""
+        return Redactor.from_env(self.env)(text)
 
     @property
     def key_env(self) -> str:
@@ -208,7 +216,7 @@ class ModelAgent:
     async def _after_error(self, reply: HttpReply, attempt: int, ctx: RunContext) -> None:
         """Raise AgentFailed for a final error; sleep before the next try otherwise."""
         status = reply.status
-        detail = _error_detail(reply.body)
+        detail = _error_detail(reply.body, self.redact)
         if status in (401, 403):
             raise AgentFailed(f"authentication: check ${self.key_env} (HTTP {status} from "
                               f"{self.url})")
@@ -264,21 +272,24 @@ class _StreamState:
         try:
             data = json.loads(event.data)
         except ValueError:
-            shown = event.data if len(event.data) <= LINE_SHOWN else (
-                event.data[:LINE_SHOWN] + f"… ({len(event.data):,} characters)")
+            shown = _cut(self.agent.redact(event.data), LINE_SHOWN)
+            if len(event.data) > LINE_SHOWN:
+                shown += f" ({len(event.data):,} characters)"
             self.error = AgentFailed(f"malformed JSON in the stream from {self.agent.url} "
                                      f"(line {event.line}): {shown}{self.kept()}")
             return
         if isinstance(data, dict) and isinstance(data.get("error"), dict | str):
+            detail = _error_detail(json.dumps(data).encode(), self.agent.redact)
             self.error = AgentFailed(f"the API reported an error mid-stream: "
-                                     f"{_error_detail(json.dumps(data).encode())}{self.kept()}")
+                                     f"{detail}{self.kept()}")
             return
         try:
             self.agent._on_event(event, data, self)
         except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
+            why = self.agent.redact(f"{type(exc).__name__}: {exc}")
+            line = _cut(self.agent.redact(event.data), LINE_SHOWN, mark="")
             self.error = AgentFailed(f"unexpected event from {self.agent.url} (line "
-                                     f"{event.line}, {type(exc).__name__}: {exc}): "
-                                     f"{event.data[:LINE_SHOWN]}{self.kept()}")
+                                     f"{event.line}, {why}): {line}{self.kept()}")
 
     def text(self, delta: Any) -> None:
         if isinstance(delta, str) and delta:
@@ -450,8 +461,22 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _error_detail(body: bytes) -> str:
-    """The API's own error message (OpenAI and Anthropic shapes), one line, truncated."""
+def _cut(text: str, limit: int, mark: str = "…") -> str:
+    """`text` cut to `limit` characters (then `mark`), never inside a `[REDACTED…]` mask:
+    callers redact first, so a cut can only shorten a mask, never reveal part of a secret."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    start = head.rfind("[")
+    if start != -1 and text.startswith("[REDACTED", start) and "]" not in head[start:]:
+        end = text.find("]", start)
+        head = text[:end + 1] if end != -1 else head[:start]
+    return head + mark
+
+
+def _error_detail(body: bytes, redact: Callable[[str], str] = lambda s: s) -> str:
+    """The API's own error message (OpenAI and Anthropic shapes), one line, redacted with
+    `redact` and then truncated."""
     text = body.decode("utf-8", "replace").strip()
     try:
         data = json.loads(text)
@@ -463,5 +488,5 @@ def _error_detail(body: bytes) -> str:
             text = str(err.get("message") or err.get("type") or text)
         elif isinstance(err, str):
             text = err
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:300] + "…"
+    text = redact(" ".join(text.split()))
+    return _cut(text, ERROR_SHOWN)
