@@ -37,8 +37,10 @@ from .events import (
     JobPaused,
     JobRemoved,
     JobResumed,
+    LockLost,
     NextFireComputed,
     RunQueued,
+    SchedulerError,
     SchedulerPaused,
     SchedulerResumed,
     SchedulerStarted,
@@ -138,9 +140,26 @@ class Scheduler:
         self._state_dir: StateDir | None = None
         self._unrecord: Callable[[], None] | None = None
         if state_dir is not None:  # last: nothing after it can fail and leave it locked
-            self._state_dir = StateDir(state_dir, history=self.defaults.history)
+            self._state_dir = StateDir(
+                state_dir, history=self.defaults.history,
+                on_log_error=lambda message: self._emit(SchedulerError, job=None,
+                                                        where="run_log", message=message))
+            self._state_dir.sink.lock_lost = self._check_lock
             self.state_sink = self._state_dir.sink
             self._unrecord = self.bus.add_listener(self._state_dir.recorder)
+
+    def _check_lock(self) -> str:
+        """Before each claim: once the state directory's lock is lost, say so (`LockLost`)
+        and stop the loop, as `crondeck run` does; the claim itself is refused."""
+        state_dir = self._state_dir
+        if state_dir is None:
+            return ""
+        known = state_dir.lock_lost
+        why = state_dir.check_lock()
+        if why and not known:
+            self._emit(LockLost, path=str(state_dir.lock.path), reason=why)
+            self.stop()
+        return why
 
     @property
     def state_dir(self) -> Path | None:
