@@ -17,6 +17,7 @@ from crondeck.core import (
     JobChanged,
     JobOverrides,
     LockHeld,
+    LockLost,
     RunContext,
     RunResult,
     RunStatus,
@@ -347,6 +348,29 @@ def test_state_dir_never_fires_a_claimed_slot_twice(tmp_path: Path) -> None:
     clock.set(at(10))  # restarted within the same second
     asyncio.run(run(5))
     assert seen == ["j@2025-01-06T12:00:10Z"]
+
+
+def test_state_dir_that_lost_its_lock_stops_and_saves_nothing_more(tmp_path: Path) -> None:
+    async def main() -> None:
+        clock = FakeClock(T0)
+        with Scheduler(clock=clock, state_dir=tmp_path) as s:
+            events: list[object] = []
+            s.add_listener(events.append)
+            job = s.add_job(quick, "p", every(seconds=10), name="j")
+            task = await serve(s)
+            await clock.run_for(15)
+            assert len(job.results) == 1
+            s._state_dir.store.flush()  # type: ignore[union-attr]
+            before = (tmp_path / "state.toml").read_bytes()
+            (tmp_path / "lock").unlink()  # someone deletes it: another scheduler could lock
+            await clock.run_for(10)
+            await asyncio.wait_for(task, 5)  # the loop stopped by itself
+            lost = [e for e in events if isinstance(e, LockLost)]
+            assert len(lost) == 1 and "deleted" in lost[0].reason
+            s.close()
+            assert (tmp_path / "state.toml").read_bytes() == before
+
+    asyncio.run(main())
 
 
 def test_state_dir_and_state_sink_are_exclusive(tmp_path: Path) -> None:
