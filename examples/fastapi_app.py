@@ -107,12 +107,14 @@ def create_app(
     app = FastAPI(title="crondeck in an app", lifespan=lifespan)
     app.state.scheduler = scheduler
 
+    # Endpoints that touch the scheduler are `async def`: they run on the event loop the
+    # scheduler runs on (FastAPI runs a plain `def` in a worker thread).
     @app.get("/status")
-    def status() -> dict[str, Any]:
+    async def status() -> dict[str, Any]:
         return _status(scheduler.get_job(JOB))
 
     @app.put("/config")
-    def config(body: ConfigIn) -> dict[str, Any]:
+    async def config(body: ConfigIn) -> dict[str, Any]:
         schedule = every(minutes=body.every_minutes, start="now") if body.every_minutes else None
         # In place and at once: the next run follows the new frequency, the history stays,
         # and a run in flight is not cancelled.
