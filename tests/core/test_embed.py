@@ -350,6 +350,22 @@ def test_state_dir_never_fires_a_claimed_slot_twice(tmp_path: Path) -> None:
     assert seen == ["j@2025-01-06T12:00:10Z"]
 
 
+def test_an_interval_started_now_keeps_its_grid_across_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2025, 1, 6, 10, 17, tzinfo=UTC))
+
+    async def run(seconds: float) -> datetime | None:
+        with Scheduler(clock=clock, state_dir=tmp_path) as s:
+            job = s.add_job(quick, "p", every(hours=1, start="now"), name="j")
+            task = await serve(s)
+            await clock.run_for(seconds)
+            await stop(s, task)
+            return job.next_fire
+
+    assert asyncio.run(run(3600 + 180)) == datetime(2025, 1, 6, 12, 17, tzinfo=UTC)
+    clock.advance(minutes=20)  # restarted at 11:40: 12:17 is still next, nothing owed
+    assert asyncio.run(run(0)) == datetime(2025, 1, 6, 12, 17, tzinfo=UTC)
+
+
 def test_state_dir_that_lost_its_lock_stops_and_saves_nothing_more(tmp_path: Path) -> None:
     async def main() -> None:
         clock = FakeClock(T0)
