@@ -53,6 +53,12 @@ __all__ = ["DashboardScreen"]
 SWITCH_REST = 0.05
 
 
+class OutputBox(Vertical):
+    """The output pane and its search box: what `z` shows full screen."""
+
+    ALLOW_MAXIMIZE = True
+
+
 class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
     # Not a ClassVar: Textual declares it an instance attribute.
@@ -92,7 +98,10 @@ class DashboardScreen(Screen[None]):
                 yield JobTable(now=self.now, zone=self.zone, id="jobs")
             yield UpcomingList(now=self.now, zone=self.zone, id="upcoming")
         with Horizontal(id="bottom"):
-            yield OutputPane(zone=self.zone, id="output")
+            with OutputBox(id="output-box"):
+                yield OutputPane(zone=self.zone, id="output")
+                yield Input(placeholder="search this run's output (enter: keep, esc: clear)",
+                            id="output-search")
             yield HistoryList(now=self.now, zone=self.zone, id="history")
         yield Footer(compact=False, show_command_palette=False)
 
@@ -121,6 +130,7 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one("#output-search", Input).display = False
         header = self.query_one(DeckHeader)
         header.config_path = self.config_path
         self.table.set_rows(self.model.rows)
@@ -294,7 +304,14 @@ class DashboardScreen(Screen[None]):
                               self.zone, self.now())
             title = f"Output · {run.job} · {when} · {state}"
         self._title(pane, "border_title", title)
-        self._title(pane, "border_subtitle", "follow" if pane.follow else "follow off (f)")
+        subtitle = ["follow" if pane.follow else "follow off (f)"]
+        if pane.wrap:
+            subtitle.insert(0, "wrap")
+        if pane.search:
+            at, total = pane.match_count()
+            found = f"{at}/{total}" if at else f"{total} lines" if total else "not found"
+            subtitle.insert(0, f"/{pane.search}: {found} (n/N)")
+        self._title(pane, "border_subtitle", " · ".join(subtitle))
         scope = self.history.job_filter
         self._title(self.history, "border_title",
                     f"History · {scope}" if scope else "History · all jobs")
@@ -450,8 +467,41 @@ class DashboardScreen(Screen[None]):
         box.display = bool(box.value)
         self.table.focus()
 
+    @on(OutputPane.SearchRequested)
+    def _search_requested(self) -> None:
+        box = self.query_one("#output-search", Input)
+        box.value = self.output.search
+        box.display = True
+        box.cursor_blink = self.live
+        box.focus()
+
+    @on(OutputPane.SearchMoved)
+    def _search_moved(self) -> None:
+        self._titles()
+
+    @on(Input.Changed, "#output-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.output.search = event.value
+        self.output.find(1, here=True)
+
+    @on(Input.Submitted, "#output-search")
+    def _search_submitted(self) -> None:
+        box = self.query_one("#output-search", Input)
+        box.display = False
+        self.output.focus()
+        pane = self.output
+        if pane.search and not pane.match_count()[1]:
+            self.app.notify(f"“{pane.search}” is not in this run's output", timeout=3)
+
     def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
         self._gc.touched()
+        search = self.query_one("#output-search", Input)
+        if event.key == "escape" and search.has_focus:
+            search.value = ""
+            search.display = False
+            self.output.focus()
+            event.stop()
+            return
         box = self.query_one("#filter", Input)
         if event.key == "escape" and (box.has_focus or box.value):
             box.value = ""
@@ -469,6 +519,17 @@ class DashboardScreen(Screen[None]):
 
     def action_toggle_timestamps(self) -> None:
         self.output.timestamps = not self.output.timestamps
+
+    def action_toggle_wrap(self) -> None:
+        self.output.wrap = not self.output.wrap
+        self._titles()
+
+    def action_zoom_output(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.maximize(self.output)
+            self.output.focus()
 
     def action_toggle_history_scope(self) -> None:
         self.history.job_filter = "" if self.history.job_filter else (self._job() or "")
