@@ -10,8 +10,8 @@ from test_job_actions_wiring import make
 from textual.widgets import Checkbox, Input
 
 from crondeck.tui.screens.cron_builder import CronBuilderScreen
-from crondeck.tui.textual_compat import shown_notifications
 from crondeck.tui.screens.job_editor import JobEditorScreen
+from crondeck.tui.textual_compat import shown_notifications
 from crondeck.tui.widgets.cron_preview import FieldsView, FiresView
 
 
@@ -85,7 +85,7 @@ def test_a_bad_zone_suggests_whole_and_leaves_the_fields_alone():
 
 
 def test_new_job_from_the_builder_opened_with_c(tmp_path):
-    app, sched, path = make(tmp_path)
+    app, _sched, _path = make(tmp_path)
 
     async def go():
         async with app.run_test(size=(120, 40)) as pilot:

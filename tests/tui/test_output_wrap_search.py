@@ -163,7 +163,7 @@ def test_search_in_a_wrapped_pane_scrolls_to_the_row_of_the_match():
 
 def test_dashboard_keys_search_wrap_and_full_screen(make_app):
     async def go():
-        app, sched, clock, streamer = make_app()
+        app, sched, _clock, streamer = make_app()
         async with app.run_test(size=(120, 36)) as pilot:
             screen = app.dashboard
             await pilot.pause()
