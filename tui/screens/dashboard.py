@@ -37,7 +37,13 @@ from ..widgets.job_table import SORTS, JobTable
 from ..widgets.lines import LineList
 from ..widgets.output_pane import OutputPane
 from ..widgets.upcoming import MAX_ITEMS, UpcomingList
-from .dashboard_keys import DASHBOARD_BINDINGS, MUTATING, NEEDS_JOB, help_entries
+from .dashboard_keys import (
+    DASHBOARD_BINDINGS,
+    MUTATING,
+    NEEDS_JOB,
+    NEEDS_JOB_KEYS,
+    help_entries,
+)
 from .details import JobDetailsScreen
 from .help import HelpScreen
 from .pause_dialog import PauseDialog, PauseRequest
@@ -62,7 +68,7 @@ class OutputBox(Vertical):
 class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
     # Not a ClassVar: Textual declares it an instance attribute.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (160, "-wider")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [*DASHBOARD_BINDINGS]
 
     def __init__(self, scheduler: Scheduler, *, now: Callable[[], datetime], zone: tzinfo,
@@ -293,6 +299,10 @@ class DashboardScreen(Screen[None]):
         count = f"{shown}/{total}" if table.filter_text else str(total)
         extra = f" · filter “{table.filter_text}”" if table.filter_text else ""
         self._title(table, "border_title", f"Jobs ({count}) · sort: {table.sort_key}{extra}")
+        empty = self._empty_text()
+        if table.empty_text != empty:
+            table.empty_text = empty
+            table.invalidate()
         self._title(self.upcoming, "border_title", "Upcoming")
         pane = self.output
         run = pane.run
@@ -315,6 +325,23 @@ class DashboardScreen(Screen[None]):
         scope = self.history.job_filter
         self._title(self.history, "border_title",
                     f"History · {scope}" if scope else "History · all jobs")
+
+    def _empty_text(self) -> str:
+        """What the Jobs pane says with no row to show: why, and what to do."""
+        if self.table.filter_text and self.model.rows:
+            return "no jobs match the filter (esc clears it)"
+        where = f" in {self.config_path}" if self.config_path else ""
+        if self.read_only or not self.config_path:
+            return f"no jobs{where}"
+        return f"no jobs yet: n makes one (saved{where})"
+
+    def _no_job_reason(self) -> str:
+        if self.table.filter_text and self.model.rows:
+            return (f"no job selected: the filter “{self.table.filter_text}” matches none "
+                    "(esc clears it)")
+        if self.read_only or not self.config_path:
+            return "no job to act on: there are no jobs"
+        return "no job to act on: there are no jobs yet (n makes one)"
 
     def _title(self, widget: Widget, attribute: str, value: str) -> None:
         """Set a border title only when it changed: each assignment repaints the whole pane,
@@ -502,6 +529,10 @@ class DashboardScreen(Screen[None]):
             self.output.focus()
             event.stop()
             return
+        if (event.key in NEEDS_JOB_KEYS and self.table.selected is None
+                and (self.focused is None or self.focused is self.table)):
+            # the keys' bindings are disabled without a job: say why rather than nothing
+            self.app.notify(self._no_job_reason(), timeout=4)
         box = self.query_one("#filter", Input)
         if event.key == "escape" and (box.has_focus or box.value):
             box.value = ""
@@ -530,6 +561,7 @@ class DashboardScreen(Screen[None]):
         else:
             self.maximize(self.output)
             self.output.focus()
+            self.app.notify("output full screen: z or esc returns", timeout=3)
 
     def action_toggle_history_scope(self) -> None:
         self.history.job_filter = "" if self.history.job_filter else (self._job() or "")

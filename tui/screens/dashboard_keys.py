@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 from textual.binding import Binding
 
-__all__ = ["DASHBOARD_BINDINGS", "HELP_GROUPS", "MUTATING", "NEEDS_JOB", "help_entries"]
+__all__ = ["DASHBOARD_BINDINGS", "HELP_GROUPS", "MUTATING", "NEEDS_JOB", "NEEDS_JOB_KEYS",
+           "help_entries"]
 
 # Refused while read-only.
 MUTATING = {"pause", "resume", "run_now", "skip_next", "cancel_run", "pause_all", "resume_all"}
@@ -54,6 +55,11 @@ DASHBOARD_BINDINGS: list[Binding] = [
     Binding("P", "resume_all", "Resume all", id="all.resume", tooltip="resume every job"),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="this list of keys"),
 ]
+
+# The keys that act on the selected job, here and in the app (edit, delete): pressed with no
+# job selected, the dashboard says why nothing happens.
+NEEDS_JOB_KEYS = {key for b in DASHBOARD_BINDINGS if b.action in NEEDS_JOB
+                  for key in b.key.split(",")} | {"e", "d"}
 
 HELP_GROUPS = {"job": "Selected job", "jobs": "Jobs", "panes": "Panes", "output": "Output",
                "history": "History", "all": "Everything", "app": "App"}

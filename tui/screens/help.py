@@ -72,5 +72,8 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Every action is also in the command palette (ctrl+p). "
                         "esc closes.", classes="hint")
 
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()  # so PgDn / ↓ scroll the list at once
+
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

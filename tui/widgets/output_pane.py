@@ -53,6 +53,7 @@ MAX_LINES = 10_000
 ERR_MARK = "▌"
 _STAMP = 9  # "HH:MM:SS "
 _PREFIX = 2  # "▌ " or "  "
+BREAK_LOOKBACK = 20  # a wrapped row ends at a space at most this many cells before its edge
 _CONTROL = re.compile("[\u0000-\u0008\u000b-\u001f\u007f]").sub
 
 Entry = OutputLine | str  # str: a line of the pane's own (placeholder, dropped note, outcome)
@@ -278,8 +279,29 @@ class OutputPane(ScrollView, can_focus=True):
                  else _cells(entry.text) + self._indent(entry))
         if cells <= width:
             return 1
-        room = width - self._indent(entry)
-        return 1 + -(-(cells - width) // room)
+        return 1 + len(self._breaks(entry, width))
+
+    def _breaks(self, entry: Entry, width: int) -> list[int]:
+        """Where a line's continuation rows start, in cells of the line as shown: after the
+        last space that leaves a row at most `BREAK_LOOKBACK` short, else mid-word (and
+        always mid-word for wide characters, whose cells are not their characters)."""
+        indent = self._indent(entry)
+        room = width - indent
+        text = self.format_entry(entry)
+        size = _cells(text)
+        if not (text.isascii() and "\t" not in text):
+            return list(range(width, size, room))
+        starts: list[int] = []
+        end = width
+        while end < size:
+            if text[end] != " " and text[end - 1] != " ":
+                space = text.rfind(" ", max(end - BREAK_LOOKBACK, (starts[-1] if starts
+                                                                   else indent) + 1), end)
+                if space > 0:
+                    end = space + 1
+            starts.append(end)
+            end += room
+        return starts
 
     def _count_rows(self, new: Iterable[Entry]) -> None:
         width = self._wrap_width
@@ -402,12 +424,15 @@ class OutputPane(ScrollView, can_focus=True):
         """Row `part` of a wrapped line: the first `width` cells, then each next `width -
         indent` cells after an indent (the stderr marker repeats in it)."""
         width = self._wrap_width
-        if part == 0:
-            return strip.crop_extend(0, width, base)
         entry = self._entries[index]
+        breaks = self._breaks(entry, width)
+        if part == 0:
+            return strip.crop_extend(0, breaks[0] if breaks else width, base).extend_cell_length(
+                width, base)
         indent = self._indent(entry)
-        start = width + (part - 1) * (width - indent)
-        body = strip.crop(start, start + width - indent)
+        start = breaks[part - 1]
+        stop = breaks[part] if part < len(breaks) else start + width - indent
+        body = strip.crop(start, stop)
         if isinstance(entry, OutputLine) and entry.stream == "stderr":
             stamp = indent - _PREFIX
             lead = Strip.join([Strip.blank(stamp, base), strip.crop(stamp, indent)])
