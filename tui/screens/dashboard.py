@@ -239,7 +239,8 @@ class DashboardScreen(Screen[None]):
     def _show_selected(self) -> None:
         job = self.table.selected
         if job is None:
-            self._show_run(None, placeholder="  no job selected")
+            self._show_run(None, placeholder="  no job selected" if self.model.rows
+                           else "  no jobs yet")
             return
         run = self.model.current_output(job)
         self._show_run(run, placeholder=f"  {job} has not run yet (r runs it now)")

@@ -306,12 +306,14 @@ class JobTable(LineList):
                 for c in cols if c.key != "cost" or self.show_cost]
         fixed = sum(c.width for c in cols) + len(cols) - 1
         # A wide table gives what SCHEDULE need not keep to LEFT (room for "resumes in 1h
-        # 59m"), then to long job names, rather than to blank columns.
+        # 59m"), then to long job and agent names, rather than to blank columns.
         # (only in the widest set: a narrower one keeps its compact forms, "∅ 6h 01m")
         spare = width - fixed - SCHEDULE_ROOM if minimum == _LAYOUTS[0][0] else 0
         grown = []
-        for c in sorted(cols, key=lambda c: c.key != "left"):
-            want = {"name": min(self._name_width, NAME_ROOM), "left": 18}.get(c.key, c.width)
+        for c in sorted(cols, key=lambda c: ("left", "name").index(c.key)
+                        if c.key in ("left", "name") else 2):
+            want = {"name": min(self._name_width, NAME_ROOM), "left": 18,
+                    "agent": 20}.get(c.key, c.width)
             extra = max(0, min(spare, want - c.width))
             spare -= extra
             grown.append(_Col(c.key, c.title, c.width + extra, c.justify) if extra else c)

@@ -10,9 +10,10 @@ toggled. Follow mode (stick to the end) is on by default and turns itself off as
 operator scrolls up; `f` (or End) turns it back on.
 
 Long lines scroll sideways, or wrap (`wrap`): a wrapped line takes as many rows as it needs at
-the pane's width, continuing under its text (past the marker and timestamp). Each line's row
-count is kept as it arrives (plain arithmetic on its width, no layout), so a flood costs the
-same wrapped or not; only a width change or a toggle recounts the kept lines. `search` marks
+the pane's width, breaking at a space when one is near, continuing under its text (past the
+marker and timestamp). Each line's row count is kept as it arrives (from its text alone, no
+layout), so a flood costs about the same wrapped or not; only a width change or a toggle
+recounts the kept lines. `search` marks
 every occurrence of a text in the lines in view; `find` moves to the next or previous line
 holding it.
 """
@@ -240,7 +241,7 @@ class OutputPane(ScrollView, can_focus=True):
         self._first += gone
         self._widest = max(self._widest, self._width_of(new[-MAX_LINES:]))
         if self.wrap:
-            self._dead += gone
+            self._dead += min(before, gone)  # new lines dropped at once were never counted
             self._count_rows(new[-MAX_LINES:])
         self._resize()
         if self.follow:
@@ -274,13 +275,6 @@ class OutputPane(ScrollView, can_focus=True):
             return _PREFIX
         return _PREFIX + (_STAMP if self.timestamps else 0)
 
-    def _rows_of(self, entry: Entry, width: int) -> int:
-        cells = (_cells(entry) if isinstance(entry, str)
-                 else _cells(entry.text) + self._indent(entry))
-        if cells <= width:
-            return 1
-        return 1 + len(self._breaks(entry, width))
-
     def _breaks(self, entry: Entry, width: int) -> list[int]:
         """Where a line's continuation rows start, in cells of the line as shown: after the
         last space that leaves a row at most `BREAK_LOOKBACK` short, else mid-word (and
@@ -307,9 +301,11 @@ class OutputPane(ScrollView, can_focus=True):
         width = self._wrap_width
         starts = self._starts
         total = self._rows_total
+        lead = _PREFIX + (_STAMP if self.timestamps else 0)  # read once: a flood is per line
         for entry in new:
             starts.append(total)
-            total += self._rows_of(entry, width)
+            cells = _cells(entry) if isinstance(entry, str) else _cells(entry.text) + lead
+            total += 1 if cells <= width else 1 + len(self._breaks(entry, width))
         self._rows_total = total
         if self._dead > MAX_LINES:  # drop the rolled-off starts now and then, not per line
             del starts[:self._dead]
