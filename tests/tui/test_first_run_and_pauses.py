@@ -90,7 +90,7 @@ def test_a_paused_job_says_when_it_resumes(make_app):
             assert "paused" in _left_of(table, "gamma")
             await pilot.resize_terminal(*SIZE)  # a narrow LEFT column: the short form
             await settle(pilot)
-            assert "▶ 2h 00m" in _left_of(table, "delta")
+            assert "‖ 2h 00m" in _left_of(table, "delta")
 
     asyncio.run(go())
 

@@ -454,7 +454,7 @@ class JobTable(LineList):
                 if row.resumes is None:
                     return _one("paused", self._style("job-table--paused"))
                 span = short_span((row.resumes - now).total_seconds())
-                texts = [f"resumes in {span}", f"▶ in {span}", f"▶ {span}"]
+                texts = [f"resumes in {span}", f"‖ in {span}", f"‖ {span}"]  # the paused glyph
                 return _one(next((t for t in texts if cell_len(t) <= width), texts[-1]),
                             self._style("job-table--paused"))
             if row.next_fire is None:
