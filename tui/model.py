@@ -209,7 +209,7 @@ def _describe(sched: object, text: str) -> str:
 
 
 def budget_reset(job: Job, now: datetime) -> datetime:
-    """The next local midnight in the job's zone: when `core.guards` starts a new budget day
+    """The next local midnight in the job's zone: when `core.budget` starts a new budget day
     (its `local_day` changes), so the instant the row stops saying "budget"."""
     zone = getattr(job.schedule, "tz", None) or UTC
     tomorrow = now.astimezone(zone).date() + timedelta(days=1)
@@ -235,7 +235,7 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None, *,
                  all_until: datetime | None = None) -> JobRow:
     """Read a job's public attributes into a row (status words are presentation only).
 
-    With `now`, a job whose daily token budget is spent (`core.guards.budget_reason`, the
+    With `now`, a job whose daily token budget is spent (`core.budget.budget_reason`, the
     very test the scheduler skips slots by) reads "budget" until its local midnight."""
     sched = job.schedule
     text = getattr(sched, "text", str(sched))
@@ -407,7 +407,7 @@ class DashboardModel:
                 if not ev.will_retry:
                     self._record(ev.result, ch)
                     ch.finished.append(ev.result)
-                if ev.result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+                if ev.result.failed:
                     ch.failures.append(ev.result)
             elif isinstance(ev, RunSkipped | RunMissed):
                 self._record(ev.result, ch)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core import RunLogs, safe_name
+from crondeck.core import RunLogs, escape_controls, safe_name
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, known_job, load, read_state
 
@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--follow", action="store_true",
                    help="keep printing new output, and the next runs' (Ctrl-C stops)")
     p.add_argument("--list", action="store_true", help="list the job's log files instead")
+    p.add_argument("--raw", action="store_true",
+                   help="print terminal control characters as the agent wrote them (by "
+                        "default they are shown escaped, e.g. \\x1b, so a run's output "
+                        "cannot drive your terminal)")
     add_config_arg(p)
     p.set_defaults(func=run)
 
@@ -53,31 +57,35 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             print(run_path, file=out)
         return 0
     path = logs.find(args.job, args.run)
+    # Escaped whatever stdout is: a log piped through `tail` or `grep` ends up on a terminal
+    # too. --raw gives the bytes as logged.
+    shown = (lambda text: text) if args.raw else escape_controls
     if path is None and args.follow and args.run is None:
         print(f"crondeck logs: {args.job!r} has no run yet; waiting for its first one "
               "(Ctrl-C stops)", file=err)
-        return _follow_next(logs, config, args.job, out)
+        return _follow_next(logs, config, args.job, out, shown)
     if path is None:
         what = f"run {args.run!r}" if args.run else "any run"
         print(f"crondeck logs: no log for {what} of {args.job!r} in {logs.job_dir(args.job)}"
               "; `crondeck history JOB` lists run ids", file=err)
         return EXIT_ERROR
     with open(path, encoding="utf-8", errors="replace") as fh:
-        out.write(fh.read())
+        out.write(shown(fh.read()))
         out.flush()
         if not args.follow:
             return 0
         try:
-            _tail(fh, path, config, args.job, args.run, out,
+            _tail(fh, path, config, args.job, args.run, out, shown,
                   None if args.run else _newer_than(logs, args.job, path))
         except KeyboardInterrupt:
             return 0
     if args.run is not None:
         return 0
-    return _follow_next(logs, config, args.job, out)
+    return _follow_next(logs, config, args.job, out, shown)
 
 
-def _follow_next(logs: RunLogs, config: object, job: str, out: TextIO) -> int:
+def _follow_next(logs: RunLogs, config: object, job: str, out: TextIO,
+                 shown: Callable[[str], str]) -> int:
     """Print each run of `job` that starts from now on, as it writes, until Ctrl-C: every
     log file present now has been printed (or predates the follower)."""
     seen = set(logs.runs(job))
@@ -91,7 +99,7 @@ def _follow_next(logs: RunLogs, config: object, job: str, out: TextIO) -> int:
                 seen.add(path)
                 with contextlib.suppress(FileNotFoundError), \
                         open(path, encoding="utf-8", errors="replace") as fh:
-                    _tail(fh, path, config, job, None, out, _newer_than(logs, job, path))
+                    _tail(fh, path, config, job, None, out, shown, _newer_than(logs, job, path))
     except KeyboardInterrupt:
         return 0
 
@@ -106,13 +114,14 @@ def _newer_than(logs: RunLogs, job: str, path: Path) -> Callable[[], bool]:
 
 
 def _tail(fh: TextIO, path: Path, config: object, job: str, run_id: str | None,
-          out: TextIO, moved_on: Callable[[], bool] | None = None) -> None:
+          out: TextIO, shown: Callable[[str], str],
+          moved_on: Callable[[], bool] | None = None) -> None:
     """Print what the run writes to `fh` until it has ended (or `moved_on`)."""
     idle = 0
     while True:
         chunk = fh.read()
         if chunk:
-            out.write(chunk)
+            out.write(shown(chunk))
             out.flush()
             idle = 0
             continue
@@ -122,7 +131,7 @@ def _tail(fh: TextIO, path: Path, config: object, job: str, run_id: str | None,
         # checked once a second of silence: a later log means this run will write no more
         if (moved_on is not None and idle % 5 == 0 and moved_on()
                 and not _running(path, config, job)):
-            out.write(fh.read())
+            out.write(shown(fh.read()))
             out.flush()
             return
         time.sleep(POLL)

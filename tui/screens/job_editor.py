@@ -60,7 +60,7 @@ _EMPTY_COMMAND = {
     INLINE_PYTHON: "empty target: type the function to call, as package.module:function",
 }
 # What each overlap / catch-up choice does, in the line under them (bare policy names
-# meant nothing to a new user). Worded from crondeck.core.policies.
+# meant nothing to a new user). Worded from crondeck.core.slots.
 _OVERLAP_MEANS = {
     "skip": "a slot due while the job is still running is skipped",
     "queue_one": "waits for the running one to end, then runs (one waits at most)",
