@@ -57,6 +57,10 @@ __all__ = ["DashboardScreen"]
 # before showing the selected job (holding `down` over 10,000 jobs must not switch 30 times
 # a second); a single key press still shows its job at once.
 SWITCH_REST = 0.05
+# From this width Upcoming grows to show whole job names (36 columns cut them), up to a
+# quarter of the screen; the job table keeps the rest (its widest columns need ~150).
+WIDE_UPCOMING = 160
+UPCOMING_ROOM = 24  # borders, scrollbar, time and countdown around a name
 
 
 class OutputBox(Vertical):
@@ -68,7 +72,7 @@ class OutputBox(Vertical):
 class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
     # Not a ClassVar: Textual declares it an instance attribute.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (160, "-wider")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [*DASHBOARD_BINDINGS]
 
     def __init__(self, scheduler: Scheduler, *, now: Callable[[], datetime], zone: tzinfo,
@@ -92,6 +96,7 @@ class DashboardScreen(Screen[None]):
         self._fires = FireOrder()  # jobs by next fire, for the upcoming pane
         self._gc = QuietCollector()  # full collections between key presses, not during
         self._toasts = FailureToasts(self.notify)
+        self._upcoming_width: int | None = None  # set by `_size_upcoming`; None: the CSS's
 
     # -- layout -------------------------------------------------------------------------
 
@@ -143,6 +148,7 @@ class DashboardScreen(Screen[None]):
         self._fires.rebuild(self.model.rows)
         self.history.set_results(self.model.history)
         self._refresh_header()
+        self._size_upcoming()
         self._recompute_upcoming()
         self._show_selected()
         self._titles()
@@ -178,6 +184,7 @@ class DashboardScreen(Screen[None]):
             self.table.set_rows(model.rows, ch.jobs | ch.removed)
             if ch.removed or ch.added:
                 self._titles()  # the job count in the pane title
+                self._size_upcoming()
             self._fires.update(model.rows, ch.jobs | ch.removed)
             self._recompute_upcoming()
             self._refresh_header()
@@ -351,6 +358,22 @@ class DashboardScreen(Screen[None]):
         if self._shown_titles.get(key) != value:
             self._shown_titles[key] = value
             setattr(widget, attribute, value)
+
+    def on_resize(self) -> None:
+        self._size_upcoming()
+
+    def _size_upcoming(self) -> None:
+        """Upcoming as wide as its longest job name needs on a wide screen (only when that
+        changes: it lays the screen out again)."""
+        width = self.size.width
+        want: int | None = None
+        if width >= WIDE_UPCOMING:
+            longest = max((len(name) for name in self.model.rows), default=0)
+            want = min(max(36, longest + UPCOMING_ROOM), width // 4)
+            want = None if want == 36 else want
+        if want != self._upcoming_width:
+            self._upcoming_width = want
+            self.upcoming.styles.width = want
 
     def _recompute_upcoming(self) -> None:
         """Only the jobs whose first slot that will run is among the earliest `MAX_ITEMS`
