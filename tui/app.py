@@ -26,16 +26,18 @@ from textual.driver import Driver
 from textual.screen import Screen
 
 from crondeck.core.clock import Clock, SystemClock
+from crondeck.core.config import Problem
 from crondeck.core.runtime import Runtime
 from crondeck.core.scheduler import Scheduler
 from crondeck.core.zones import local_zone
 
 from . import job_actions
-from .runtime_watch import INTERVAL, RuntimeWatcher, startup_notices
+from .runtime_watch import INTERVAL, RuntimeWatcher, file_problem_line, startup_notices
 from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
 from .themes import ThemeChoices, install_themes, status_variable_defaults
+from .widgets.header import DeckHeader
 
 __all__ = ["CrondeckApp", "run_app"]
 
@@ -63,6 +65,9 @@ class CrondeckApp(App[None]):
                 tooltip="edit the selected job (saved to the jobs file, applied at once)"),
         Binding("d", "delete_job", "Delete", show=False, id="job.delete",
                 tooltip="delete the selected job (asks first; wait or terminate if running)"),
+        Binding("E", "edit_in_editor", "$EDITOR", show=False, id="jobs.editor",
+                tooltip="open the jobs file in $VISUAL/$EDITOR at the selected job; checked "
+                        "on return, then applied and saved"),
         Binding("t", "change_theme", "Theme", show=False, id="app.theme",
                 tooltip="switch theme (remembered between runs)"),
     ]
@@ -88,6 +93,7 @@ class CrondeckApp(App[None]):
         self._signal_seen = False  # SIGHUP/SIGTERM: shut down once
         # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
         self.runtime: Runtime | None = None
+        self._file_refused_at: datetime | None = None  # the file on disk is refused since
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -123,7 +129,8 @@ class CrondeckApp(App[None]):
             for notice in startup_notices(self.runtime):
                 self.notify(**notice)
         if self.runtime is not None and self.live:
-            self.set_interval(INTERVAL, RuntimeWatcher(self.runtime, self.notify).check,
+            self.set_interval(INTERVAL, RuntimeWatcher(self.runtime, self.notify,
+                                                       self.file_state).check,
                               name="runtime-watch")
         if self.live:
             # The terminal went away (SIGHUP) or we were told to stop (SIGTERM): terminate
@@ -137,6 +144,21 @@ class CrondeckApp(App[None]):
             self._loop_task.add_done_callback(self._loop_ended)
             await asyncio.sleep(0)
             dashboard.observer.pump()
+
+    def file_state(self, problems: list[Problem] | None) -> None:
+        """The header's lasting line while the jobs file on disk is refused (the running
+        schedule is the previous version); gone once the file is valid again."""
+        if problems is None:
+            self._file_refused_at = None
+        elif self._file_refused_at is None:
+            self._file_refused_at = self.now()
+        line = ""
+        if problems is not None and self._file_refused_at is not None:
+            since = self._file_refused_at.astimezone(self.zone).strftime("%H:%M")
+            line = file_problem_line(Path(self.config_path).name or "the jobs file", problems,
+                                     since)
+        with contextlib.suppress(Exception):  # no dashboard yet, or already gone
+            self.dashboard.query_one(DeckHeader).file_problem = line
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._quitting:
@@ -155,7 +177,7 @@ class CrondeckApp(App[None]):
     # -- part 2: builder, editor, themes ---------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("builder", "new_job", "edit_job", "delete_job"):
+        if action in ("builder", "new_job", "edit_job", "delete_job", "edit_in_editor"):
             if not isinstance(self.screen, DashboardScreen):
                 return False
             if action != "builder" and self.read_only:
@@ -180,6 +202,9 @@ class CrondeckApp(App[None]):
 
     def action_delete_job(self) -> None:
         job_actions.delete_selected(self, self.dashboard.table.selected)
+
+    def action_edit_in_editor(self) -> None:
+        job_actions.open_in_editor(self, self.dashboard.table.selected)
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
         # Textual's "Theme" is crondeck's "Change theme" (one entry, not two alike)
