@@ -44,6 +44,7 @@ from tomlkit.items import (
     String,
     StringType,
     Table,
+    Trivia,
     Whitespace,
 )
 
@@ -68,7 +69,8 @@ class FileChanged(Exception):
     disk: str | None  # the text on disk now (None: the file is gone)
 
     def __str__(self) -> str:
-        return f"{self.path} was changed on disk since crondeck read it"
+        what = "removed" if self.disk is None else "changed on disk"
+        return f"{self.path} was {what} since crondeck read it"
 
     def diff(self) -> str:
         """What changed on disk, as a unified diff from the text read."""
@@ -123,8 +125,17 @@ def _value(value: Any, like: Any = None) -> Item:
             multiline or "\n" not in value) and all(c >= " " or c in "\t\n" for c in value)
         if multiline and not literal and value.endswith('"'):
             multiline = False  # `"""…""""` would end the string early: keep it escaped
-        if multiline or literal:
-            return tomlkit.string(value, literal=literal, multiline=multiline)
+        if multiline:
+            # a newline right after the opening quotes is not part of the value: start the
+            # text on its own line, as people write it (and as `like` did, if it did)
+            opened = not isinstance(like, String) or like.as_string()[3:4] in ("\n", "\r")
+            item = tomlkit.string(value, literal=literal, multiline=True)
+            body = item.as_string()[3:-3]  # escaped as tomlkit writes it
+            if not opened or body.startswith(("\n", "\r")):
+                return item
+            return String(item.type, value, "\n" + body, Trivia())
+        if literal:
+            return tomlkit.string(value, literal=True)
         return tomlkit.item(value)
     if isinstance(value, Mapping):
         table = tomlkit.inline_table()
