@@ -91,7 +91,7 @@ def file_problem_line(name: str, problems: list[Problem], since: str) -> str:
     n = len(problems)
     first = f" · {_short(problems[0])}" if problems else ""
     return (f"⚠ {name} has {n} problem{'s' if n != 1 else ''} since {since} — running the "
-            f"previous version (E: fix it in $EDITOR){first}")
+            f"previous version; E fixes it{first}")
 
 
 def _short(p: Problem) -> str:
