@@ -66,8 +66,7 @@ class CrondeckApp(App[None]):
         Binding("d", "delete_job", "Delete", show=False, id="job.delete",
                 tooltip="delete the selected job (asks first; wait or terminate if running)"),
         Binding("E", "edit_in_editor", "$EDITOR", show=False, id="jobs.editor",
-                tooltip="open the jobs file in $VISUAL/$EDITOR at the selected job; checked "
-                        "on return, then applied and saved"),
+                tooltip="edit the jobs file in $EDITOR at the selected job"),
         Binding("t", "change_theme", "Theme", show=False, id="app.theme",
                 tooltip="switch theme (remembered between runs)"),
     ]
