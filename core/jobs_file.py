@@ -27,6 +27,7 @@ written with tomli-w.
 from __future__ import annotations
 
 import difflib
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ from tomlkit.items import (
 
 from .atomic import to_toml_value
 from .config_model import Config
+from .tomllines import scan_key_lines
 
 __all__ = ["FileChanged", "JobsFileError", "changes", "render", "unified_diff"]
 
@@ -91,11 +93,25 @@ def changes(old: Config, new: Config) -> bool:
 def render(text: str, old: Config, new: Config) -> str:
     """`text` (a file that reads as `old`) with the differences between `old` and `new`
     made in place. Raises JobsFileError if `text` is not TOML or lacks a job to change."""
+    before, after = _doc(old), _doc(new)
+    if len(before.get("jobs", ())) >= _WINDOWED and all(
+            before.get(k) == after.get(k) for k in ("defaults", "scheduler", "agents")):
+        edited = _render_windows(text, before.get("jobs", []), after.get("jobs", []))
+        if edited is not None:
+            return edited
+    return _render(text, before, after)
+
+
+# tomlkit reads a 10,000-job file in tens of seconds: from this many jobs on, only the few
+# tables around the jobs that change are read, edited and put back into the text
+_WINDOWED = 200
+
+
+def _render(text: str, before: dict[str, Any], after: dict[str, Any]) -> str:
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as exc:
         raise JobsFileError(f"not valid TOML: {exc}") from None
-    before, after = _doc(old), _doc(new)
     for section in ("defaults", "scheduler"):
         _sync_section(doc, (section,), before.get(section, {}), after.get(section, {}))
     agents_before, agents_after = before.get("agents", {}), after.get("agents", {})
@@ -106,6 +122,52 @@ def render(text: str, old: Config, new: Config) -> str:
             _sync_section(doc, ("agents", name), agents_before.get(name, {}), agents_after[name])
     _sync_jobs(doc, before.get("jobs", []), after.get("jobs", []))
     return doc.as_string()
+
+
+def _render_windows(text: str, old: list[dict[str, Any]],
+                    new: list[dict[str, Any]]) -> str | None:
+    """`_render` on the stretches of `text` around the jobs that change (each from the
+    `[[jobs]]` line of the job before them to that of the job after them), spliced back;
+    None when the file's layout does not allow it (then the whole file is read)."""
+    lines = scan_key_lines(text)
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    headers: list[int] = []
+    for i in range(len(old)):
+        line = lines.get("jobs", i)
+        if line is None or (headers and starts[line - 1] <= headers[-1]):
+            return None
+        headers.append(starts[line - 1])
+    regions: list[list[int]] = []  # [old from, old to, new from, new to]
+    matcher = difflib.SequenceMatcher(a=_names(old), b=_names(new), autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            regions.append([i1, i2, j1, j2])
+            continue
+        regions += [[i1 + k, i1 + k + 1, j1 + k, j1 + k + 1]
+                    for k in range(i2 - i1) if old[i1 + k] != new[j1 + k]]
+    windows: list[list[int]] = []
+    for i1, i2, j1, j2 in regions:  # one unchanged job on each side, where there is one
+        lo = [i1 - 1, j1 - 1] if i1 > 0 and j1 > 0 else [0, 0]
+        hi = [i2 + 1, j2 + 1] if i2 < len(old) and j2 < len(new) else [len(old), len(new)]
+        if windows and lo[0] < windows[-1][1]:
+            windows[-1][1], windows[-1][3] = hi[0], hi[1]
+        else:
+            windows.append([lo[0], hi[0], lo[1], hi[1]])
+    for i1, i2, j1, j2 in reversed(windows):
+        start = headers[i1] if i1 > 0 else 0  # the first job's comments above it, too
+        end = headers[i2] if i2 < len(old) else len(text)
+        part = text[start:end]
+        try:
+            jobs = tomllib.loads(part).get("jobs")
+        except tomllib.TOMLDecodeError:
+            return None
+        if not isinstance(jobs, list) or _names(jobs) != _names(old[i1:i2]):
+            return None  # other tables between the jobs, or a header the scan misread
+        text = text[:start] + _render(part, {"jobs": old[i1:i2]},
+                                      {"jobs": new[j1:j2]}) + text[end:]
+    return text
 
 
 def _doc(config: Config) -> dict[str, Any]:

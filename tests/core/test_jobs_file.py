@@ -272,3 +272,35 @@ def test_a_new_file_gets_jobs_tables(tmp_path: Path) -> None:
     assert save_config(cfg) is None  # nothing to back up
     assert path.read_text().count("[[jobs]]") == 2
     assert load_config(path) == cfg
+
+
+def test_a_big_file_is_edited_around_the_jobs_that_change_as_the_whole_file_would_be() -> None:
+    from crondeck.core.jobs_file import _doc, _render
+
+    env = '[jobs.env]\nA = "1"\n'
+    text = '# many jobs\n[defaults]\ntimeout = "5m"\n\n' + "".join(
+        f'# job {i}\n[[jobs]]\nname = "j{i}"\ncommand = "true"  # {i}\n'
+        f'schedule = "*/5 * * * *"\n{env if i % 7 == 0 else ""}\n'
+        for i in range(300))
+
+    def rename(c):
+        c.jobs[150].name = "renamed"
+        return c
+
+    def change_two(c):
+        c.jobs[10].schedule = "@hourly"
+        c.jobs[11].policy.timeout = None
+        c.jobs[200].env = {"A": "2"}
+        return c
+
+    for change in (lambda c: replace(c, jobs=c.jobs[1:]),
+                   lambda c: replace(c, jobs=c.jobs[:-1]),
+                   lambda c: replace(c, jobs=[*c.jobs, job("new")]),
+                   lambda c: replace(c, jobs=[*c.jobs[:100], *c.jobs[101:]]),
+                   lambda c: replace(c, jobs=[job("first"), *c.jobs]),
+                   rename, change_two):
+        old = parse_config(text)
+        new = change(copy.deepcopy(old))
+        windowed = render(text, old, new)
+        assert windowed == _render(text, _doc(old), _doc(new))
+        assert parse_config(windowed) == new
