@@ -131,14 +131,14 @@ def _render_windows(text: str, old: list[dict[str, Any]],
     None when the file's layout does not allow it (then the whole file is read)."""
     lines = scan_key_lines(text)
     starts = [0]
-    for line in text.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
+    for row in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(row))
     headers: list[int] = []
     for i in range(len(old)):
-        line = lines.get("jobs", i)
-        if line is None or (headers and starts[line - 1] <= headers[-1]):
+        number = lines.get("jobs", i)
+        if number is None or (headers and starts[number - 1] <= headers[-1]):
             return None
-        headers.append(starts[line - 1])
+        headers.append(starts[number - 1])
     regions: list[list[int]] = []  # [old from, old to, new from, new to]
     matcher = difflib.SequenceMatcher(a=_names(old), b=_names(new), autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -208,7 +208,8 @@ def _value(value: Any, like: Any = None) -> Item:
         array = tomlkit.array()
         array.extend(_value(v) for v in value)
         return array
-    return tomlkit.item(value)
+    plain: Item = tomlkit.item(value)
+    return plain
 
 
 def _sync(table: Any, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
@@ -338,6 +339,7 @@ def _insert_job(doc: Any, jobs: Any, after: str | None, entry: dict[str, Any]) -
     position = _index(jobs, after) + 1 if after is not None else 0
     if isinstance(jobs, Array):
         item = _value(entry)
+        assert isinstance(item, InlineTable)
         if len(jobs) and jobs[0].as_string().startswith("{ "):  # the file's `{ a = 1 }`
             item.value.body[0][1].trivia.indent = " "
             item.append(None, Whitespace(" "))
@@ -376,7 +378,7 @@ def _container(table: Any) -> Container:
 
 
 def _ends_blank(table: Any) -> bool:
-    return table.as_string().endswith("\n\n")
+    return str(table.as_string()).endswith("\n\n")
 
 
 def _trailing(body: list[tuple[Any, Any]]) -> int:

@@ -408,8 +408,10 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
             self._onto = onto
             self.action_save()
 
-        resolve(self.app, self.target, changed, new, save,
-                dropped=lambda: self.dismiss(None))
+        def dropped() -> None:
+            self.dismiss(None)
+
+        resolve(self.app, self.target, changed, new, save, dropped=dropped)
 
     def _show_other(self, text: str) -> None:
         other = self.query_one("#other-errors", Static)
