@@ -27,9 +27,9 @@ def both_possible(changed: FileChanged, base: Config, new: Config) -> tuple[bool
     try:
         plan_save(new, base=base, onto=changed.disk)
     except ConfigError as exc:
-        first = exc.problems[0] if exc.problems else None
-        where = f"line {first.line}: " if first is not None and first.line else ""
-        return False, f"their version has problems ({where}{first.message if first else exc})"
+        lines = [p.line for p in exc.problems if p.line]
+        where = f" (line {lines[0]})" if lines else ""
+        return False, f"their version does not load{where}"
     return True, ""
 
 

@@ -90,8 +90,8 @@ def file_problem_line(name: str, problems: list[Problem], since: str) -> str:
     the previous version runs, how to fix it, and the first problem."""
     n = len(problems)
     first = f" · {_short(problems[0])}" if problems else ""
-    return (f"⚠ {name} has {n} problem{'s' if n != 1 else ''} since {since} — running the "
-            f"previous version; E fixes it{first}")
+    return (f"⚠ {name}: {n} problem{'s' if n != 1 else ''} since {since} — previous "
+            f"version runs · E fixes it{first}")
 
 
 def _short(p: Problem) -> str:

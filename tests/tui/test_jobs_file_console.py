@@ -88,7 +88,8 @@ def test_a_save_after_an_invalid_outside_edit_asks_and_keep_mine_writes_mine(tmp
         assert isinstance(dialog, FileChangedDialog)
         shown = str(dialog.query_one("#diff").query_one("Static").render())
         assert '+schedule = "61 * * * *"' in shown
-        assert "keeping both is not possible" in str(dialog.query_one("#choices").render())
+        assert "keep both: not possible, their version does not load (line 18)" in str(
+            dialog.query_one("#choices").render())
         assert path.read_text() == theirs  # nothing written while asking
         await pilot.press("b")  # not offered: their version does not load
         await pilot.pause()
@@ -276,7 +277,7 @@ def test_the_header_says_the_file_is_refused_until_it_is_valid_again(tmp_path):
         await pilot.pause()
         shown = text_of(header)
         assert header.size.height == 2
-        assert "crondeck.toml has 1 problem since 08:58 — running the previous version" in shown
+        assert "crondeck.toml: 1 problem since 08:58 — previous version runs" in shown
         assert "E fixes it · line 18, job 'disk'" in shown
         touch(path, COMMENTED.replace('"*/15 * * * *"', '"62 * * * *"'), 2)
         watcher.check()  # still refused: the line stays, since the first refusal
@@ -301,3 +302,21 @@ def test_snapshot_header_with_a_refused_file(snap_compare, make_app):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_the_question_about_an_edit_on_disk(snap_compare, tmp_path):
+    runtime = open_test_deck(tmp_path, COMMENTED)
+    path = runtime.config.path
+    app = EditorApp(runtime, "disk")
+
+    async def before(pilot):
+        await pilot.pause()
+        app.screen.query_one("#schedule", Input).value = "@hourly"
+        touch(path, COMMENTED.replace('"*/15 * * * *"', '"61 * * * *"'))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=before)
+    finally:
+        runtime.close()

@@ -72,29 +72,27 @@ class FileChangedDialog(ChoiceDialog[Resolution]):
         with Vertical(id="dialog"):
             yield Label(f"{name} was {'removed' if gone else 'changed'} on disk since "
                         "crondeck read it", id="title")
-            yield Label("Someone else edited the file; saving now would overwrite their "
-                        "edit. Their change:", classes="hint")
+            yield Label("Saving now would overwrite their edit. Their change:", id="hint")
             with VerticalScroll(id="diff"):
                 yield Static(diff_text(self.changed.diff()))
             lines = []
             if self.both:
                 lines.append("b  keep both: your change made to their version")
             elif self.why_not_both:
-                lines.append(f"   (keeping both is not possible: {self.why_not_both})")
+                lines.append(f"b  keep both: not possible, {self.why_not_both}")
             lines += [f"m  keep mine: write your version; theirs is kept as {name}.bak",
                       "t  take theirs: drop your change; the file stays as they left it",
-                      "e  open in $EDITOR: " + ("your version again, to merge by hand"
-                                                if self.mine_is_edit else
-                                                "their version with your change, to settle "
-                                                "it by hand")]
+                      "e  $EDITOR: " + ("your version again, to merge by hand"
+                                        if self.mine_is_edit else
+                                        "their version with your change, to settle by hand")]
             yield Static("\n".join(lines), id="choices")
             with Horizontal(id="buttons"):
                 if self.both:
-                    yield Button("Keep both (b)", variant="primary", id="both")
-                yield Button("Keep mine (m)", variant="warning", id="mine")
-                yield Button("Take theirs (t)", id="theirs")
-                yield Button("$EDITOR (e)", id="editor")
-                yield Button("Back (esc)", id="back")
+                    yield Button("Keep both (b)", variant="primary", id="both", compact=True)
+                yield Button("Keep mine (m)", variant="warning", id="mine", compact=True)
+                yield Button("Take theirs (t)", id="theirs", compact=True)
+                yield Button("$EDITOR (e)", id="editor", compact=True)
+                yield Button("Back (esc)", id="back", compact=True)
 
     def action_choose(self, choice: str) -> None:
         if choice == "both" and not self.both:
@@ -132,8 +130,8 @@ class EditorProblemsDialog(ChoiceDialog[EditorChoice]):
             with VerticalScroll(id="problems"):
                 yield Static(Text("\n".join(_located(p) for p in self.problems)))
             with Horizontal(id="buttons"):
-                yield Button("Edit again (e)", variant="primary", id="again")
-                yield Button("Discard (d)", variant="error", id="discard")
+                yield Button("Edit again (e)", variant="primary", id="again", compact=True)
+                yield Button("Discard (d)", variant="error", id="discard", compact=True)
 
 
 def _located(p: Problem) -> str:
