@@ -9,6 +9,7 @@ to make (a new Config made from the one read) and a `save(onto)` that makes it, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import zip_longest
 from typing import Any
 
 from crondeck.core.config import Config, ConfigError, FileChanged, plan_save
@@ -17,7 +18,7 @@ from crondeck.core.jobs_file import JobsFileError, render
 from .external_editor import edit_jobs_file
 from .screens.file_changed import FileChangedDialog, Resolution
 
-__all__ = ["both_possible", "merged_text", "resolve"]
+__all__ = ["both_possible", "first_difference", "merged_text", "resolve"]
 
 
 def both_possible(changed: FileChanged, base: Config, new: Config) -> tuple[bool, str]:
@@ -44,6 +45,14 @@ def merged_text(changed: FileChanged, base: Config, new: Config) -> str:
         return changed.disk
 
 
+def first_difference(a: str, b: str) -> int | None:
+    """The first line where `b` differs from `a` (where to open the editor)."""
+    for number, (x, y) in enumerate(zip_longest(a.splitlines(), b.splitlines()), start=1):
+        if x != y:
+            return number
+    return None
+
+
 def resolve(app: Any, target: Any, changed: FileChanged, new: Config,
             save: Callable[[str], None], *, back: Callable[[], None] | None = None,
             dropped: Callable[[], None] | None = None) -> None:
@@ -68,8 +77,9 @@ def resolve(app: Any, target: Any, changed: FileChanged, new: Config,
             if choice == "theirs":
                 app.notify(f"your change was dropped; {name} stays as they left it", timeout=6)
             else:
-                app.run_worker(edit_jobs_file(app, target, text=merged_text(changed, base, new),
-                                              start=changed.disk or ""),
+                text = merged_text(changed, base, new)
+                app.run_worker(edit_jobs_file(app, target, text=text, start=changed.disk or "",
+                                              line=first_difference(changed.read, text)),
                                group="external-editor", exclusive=True, exit_on_error=False)
 
     app.push_screen(FileChangedDialog(changed, both=both, why_not_both=why), chosen)
