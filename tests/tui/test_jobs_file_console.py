@@ -320,3 +320,27 @@ def test_snapshot_the_question_about_an_edit_on_disk(snap_compare, tmp_path):
         assert snap_compare(app, terminal_size=SIZE, run_before=before)
     finally:
         runtime.close()
+
+
+def test_editor_from_the_question_opens_their_version_with_my_change(tmp_path, monkeypatch):
+    runtime = open_test_deck(tmp_path, COMMENTED)
+    path = runtime.config.path
+    monkeypatch.setenv("VISUAL", editor_script(tmp_path, ('"61 * * * *"', '"*/20 * * * *"')))
+    app = EditorApp(runtime)
+    theirs = COMMENTED.replace('"*/15 * * * *"', '"61 * * * *"')
+
+    async def steps(pilot):
+        await fill_new_job(pilot, "nightly", "echo hi")
+        touch(path, theirs)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, FileChangedDialog)
+        await pilot.press("e")
+        await until(pilot, lambda: "*/20" in path.read_text())
+
+    run(app, runtime, steps)
+    assert path.read_text() == COMMENTED.replace('"*/15 * * * *"', '"*/20 * * * *"') + (
+        '\n[[jobs]]\nname = "nightly"\ncommand = "echo hi"\nschedule = "*/5 * * * *"\n')
+    assert path.with_name("crondeck.toml.bak").read_text() == theirs
+    assert runtime.config.job("disk").schedule == "*/20 * * * *"
+    assert "nightly" in runtime.scheduler.jobs
