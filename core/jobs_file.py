@@ -53,7 +53,7 @@ from .atomic import to_toml_value
 from .config_model import Config
 from .tomllines import scan_key_lines
 
-__all__ = ["FileChanged", "JobsFileError", "changes", "render", "unified_diff"]
+__all__ = ["FileChanged", "JobsFileError", "render", "unified_diff"]
 
 
 class JobsFileError(ValueError):
@@ -85,11 +85,6 @@ def unified_diff(a: str, b: str, a_name: str, b_name: str) -> str:
                                         a_name, b_name, n=2))
 
 
-def changes(old: Config, new: Config) -> bool:
-    """Does writing `new` over a file that reads as `old` change anything?"""
-    return _doc(old) != _doc(new)
-
-
 def render(text: str, old: Config, new: Config) -> str:
     """`text` (a file that reads as `old`) with the differences between `old` and `new`
     made in place. Raises JobsFileError if `text` is not TOML or lacks a job to change."""
@@ -102,8 +97,8 @@ def render(text: str, old: Config, new: Config) -> str:
     return _render(text, before, after)
 
 
-# tomlkit reads a 10,000-job file in tens of seconds: from this many jobs on, only the few
-# tables around the jobs that change are read, edited and put back into the text
+# tomlkit reads a big file slowly (the save would hold up the scheduler's loop): from this
+# many jobs on, only the tables around the jobs that change are read, edited and spliced back
 _WINDOWED = 200
 
 
