@@ -2,7 +2,7 @@
 it that turns one validated `Config` into another, so comments, key order, blank lines and
 the file's own style survive a save from the app.
 
-`render(text, old, new)` takes the file's text (which reads as `old`) and returns it with
+`edit_jobs_text(text, old, new)` takes the file's text (which reads as `old`) and returns it with
 the differences between `old` and `new` applied:
 
 - a job whose keys are all unchanged is left byte for byte as it was, however its values
@@ -18,7 +18,7 @@ the differences between `old` and `new` applied:
   comments set apart by blank lines belong to what follows and stay.
 
 Jobs are found by name, so the same change can be applied to a file someone else has
-edited meanwhile (`render` onto their text), as long as they kept the jobs it touches.
+edited meanwhile (`edit_jobs_text` onto their text), as long as they kept the jobs it touches.
 
 tomlkit is imported here and nowhere else in the core: the state files crondeck owns are
 written with tomli-w.
@@ -53,7 +53,7 @@ from .atomic import to_toml_value
 from .config_model import Config
 from .tomllines import scan_key_lines
 
-__all__ = ["FileChanged", "JobsFileError", "render", "unified_diff"]
+__all__ = ["FileChanged", "JobsFileError", "edit_jobs_text", "unified_diff"]
 
 
 class JobsFileError(ValueError):
@@ -85,7 +85,7 @@ def unified_diff(a: str, b: str, a_name: str, b_name: str) -> str:
                                         a_name, b_name, n=2))
 
 
-def render(text: str, old: Config, new: Config) -> str:
+def edit_jobs_text(text: str, old: Config, new: Config) -> str:
     """`text` (a file that reads as `old`) with the differences between `old` and `new`
     made in place. Raises JobsFileError if `text` is not TOML or lacks a job to change."""
     before, after = _doc(old), _doc(new)
@@ -105,7 +105,7 @@ _WINDOWED = 200
 def _render(text: str, before: dict[str, Any], after: dict[str, Any]) -> str:
     try:
         doc = tomlkit.parse(text)
-    except TOMLKitError as exc:
+    except (TOMLKitError, RecursionError, ValueError) as exc:  # deep nesting, huge numbers
         raise JobsFileError(f"not valid TOML: {exc}") from None
     for section in ("defaults", "scheduler"):
         _sync_section(doc, (section,), before.get(section, {}), after.get(section, {}))

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from .clock import utc
+from .contracts import compile_expect
 from .durations import parse_duration
 
 if TYPE_CHECKING:
@@ -121,8 +122,7 @@ class JobOptions:
             raise ValueError("gate_timeout must be positive")
         if self.expect is not None:
             try:
-                # the flags the output contract is searched with
-                re.compile(self.expect, re.DOTALL)
+                compile_expect(self.expect)
             except re.error as exc:
                 raise ValueError(f"expect {self.expect!r} is not a valid regex: {exc}") from None
         if self.daily_token_budget is not None and self.daily_token_budget < 1:

@@ -17,9 +17,9 @@ from .inbox import fold_into_runtime
 from .results import RunResult
 from .runtime import Reload, Runtime
 
-__all__ = ["INTERVAL", "FileWatcher", "WatchResult"]
+__all__ = ["WATCH_INTERVAL", "FileWatcher", "WatchResult"]
 
-INTERVAL = 2.0  # seconds between looks at the jobs file and the inbox
+WATCH_INTERVAL = 2.0  # seconds between looks at the jobs file and the inbox
 
 
 @dataclass
@@ -64,7 +64,7 @@ class FileWatcher:
                      problems=tuple(str(p) for p in out.reload.problems))
         return out
 
-    async def watch(self, every: float = INTERVAL) -> None:
+    async def watch(self, every: float = WATCH_INTERVAL) -> None:
         """Look every `every` seconds until cancelled."""
         while True:
             await asyncio.sleep(every)

@@ -23,7 +23,7 @@ def test_watcher_events_are_json_lines_and_a_refused_edit_reaches_stderr() -> No
 
     async def go() -> None:
         sub = scheduler.subscribe()
-        printer = asyncio.create_task(_print(sub, out, err))
+        printer = asyncio.create_task(_print(sub, out, err, on_closed=lambda: None))
         bus = scheduler.bus
         bus.emit(ConfigReloaded, path="/j.toml", added=("b",), removed=(), changed=("a",))
         bus.emit(ConfigRejected, path="/j.toml", problems=("/j.toml:3: bad", "/j.toml:9: worse"))

@@ -17,11 +17,11 @@ from crondeck.core import (
     CronExpr,
     CronFields,
     DstShift,
+    Every,
     common_step,
     describe_values,
     parse,
 )
-from crondeck.core.interval import Every
 
 __all__ = [
     "FIELD_NAMES",

@@ -22,15 +22,15 @@ from typing import Any
 
 from textual.app import SuspendNotSupported
 
-from crondeck.core.atomic import save_with_backup
-from crondeck.core.config import (
+from crondeck.core import (
     ConfigError,
     FileChanged,
     Problem,
     parse_config,
     read_jobs_text,
+    save_with_backup,
+    scan_key_lines,
 )
-from crondeck.core.tomllines import scan_key_lines
 
 from .screens.file_changed import EditorProblemsDialog, FileChangedDialog
 

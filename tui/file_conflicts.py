@@ -12,8 +12,14 @@ from collections.abc import Callable
 from itertools import zip_longest
 from typing import Any
 
-from crondeck.core.config import Config, ConfigError, FileChanged, plan_save
-from crondeck.core.jobs_file import JobsFileError, render
+from crondeck.core import (
+    Config,
+    ConfigError,
+    FileChanged,
+    JobsFileError,
+    edit_jobs_text,
+    plan_save,
+)
 
 from .external_editor import edit_jobs_file
 from .screens.file_changed import FileChangedDialog, Resolution
@@ -38,9 +44,9 @@ def merged_text(changed: FileChanged, base: Config, new: Config) -> str:
     """Their version with my change made to it, where it can be (else theirs as it is; mine
     when the file was removed): what $EDITOR opens to settle it by hand."""
     if changed.disk is None:
-        return render(changed.read, base, new)
+        return edit_jobs_text(changed.read, base, new)
     try:
-        return render(changed.disk, base, new)
+        return edit_jobs_text(changed.disk, base, new)
     except JobsFileError:
         return changed.disk
 

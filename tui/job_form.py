@@ -14,8 +14,7 @@ from typing import Any
 
 import tomli_w
 
-from crondeck.core.atomic import to_toml_value
-from crondeck.core.config import Config, ConfigError, Problem, duplicate_name, parse_config
+from crondeck.core import Config, ConfigError, Problem, duplicate_name, parse_config, to_toml_value
 
 __all__ = ["FORM_KEYS", "INLINE_COMMAND", "INLINE_PYTHON", "Checked", "JobForm", "check_form",
            "without_job"]

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from crondeck.core.config import Problem
-from crondeck.core.runtime import Reload, Runtime
-from crondeck.core.watch import INTERVAL, FileWatcher
+from crondeck.core import WATCH_INTERVAL, FileWatcher, Problem, Reload, Runtime
 
-__all__ = ["INTERVAL", "RuntimeWatcher", "file_problem_line", "startup_notices"]
+__all__ = ["WATCH_INTERVAL", "RuntimeWatcher", "file_problem_line", "startup_notices"]
 
 Notify = Callable[..., Any]
 

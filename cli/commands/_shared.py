@@ -13,9 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.config import Config, ConfigError, load_config
-from crondeck.core.paths import ConfigLocation, resolve_config
-from crondeck.core.store import StateStore
+from crondeck.core import (
+    Config,
+    ConfigError,
+    ConfigLocation,
+    StateStore,
+    load_config,
+    resolve_config,
+)
 
 EXIT_ERROR = 1
 EXIT_BAD_CONFIG = 2
@@ -60,6 +65,18 @@ def locate(args: argparse.Namespace, err: TextIO) -> ConfigLocation:
         print(f"crondeck: created an example jobs file at {loc.path}; edit it to add jobs",
               file=err)
     return loc
+
+
+def refuse_read_only(args: argparse.Namespace, command: str, err: TextIO) -> bool:
+    """True (after saying why) when `--read-only` was given to a command that fires jobs:
+    an observer must never run anything, so the flag is refused rather than ignored."""
+    if not getattr(args, "read_only", False):
+        return False
+    print(f"crondeck {command}: --read-only only observes, and `crondeck {command}` runs "
+          "jobs; nothing was run. Drop --read-only to run them, or watch with "
+          "`crondeck --read-only` (the console), `crondeck list`, `history` or `logs`.",
+          file=err)
+    return True
 
 
 def load(args: argparse.Namespace, command: str, err: TextIO) -> Config | None:

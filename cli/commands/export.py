@@ -15,9 +15,15 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.atomic import atomic_write_bytes, ensure_dir
-from crondeck.core.export import K8sOptions, export_crontab, export_k8s, export_systemd
-from crondeck.core.export.model import ExportResult
+from crondeck.core import (
+    ExportResult,
+    K8sOptions,
+    atomic_write_bytes,
+    ensure_dir,
+    export_crontab,
+    export_k8s,
+    export_systemd,
+)
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, read_state
 

@@ -11,11 +11,17 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from crondeck.core import CronError, parse
-from crondeck.core.config import Config, JobSpec
-from crondeck.core.display import money, token_count, uses_model
-from crondeck.core.jobs import JobState
-from crondeck.core.store import last_run
+from crondeck.core import (
+    Config,
+    CronError,
+    JobSpec,
+    JobState,
+    last_run,
+    money,
+    parse,
+    token_count,
+    uses_model,
+)
 
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, load, read_state, span, table, when
 

@@ -20,7 +20,7 @@ from crondeck.core.config import (
     plan_save,
     save_config,
 )
-from crondeck.core.jobs_file import render
+from crondeck.core.jobs_file import edit_jobs_text
 from crondeck.core.paths import EXAMPLE_CONFIG
 
 COMMENTED = """\
@@ -63,7 +63,7 @@ def edited(text: str, change) -> str:
     the result must load as exactly that config."""
     old = parse_config(text)
     new = change(copy.deepcopy(old))
-    out = render(text, old, new)
+    out = edit_jobs_text(text, old, new)
     assert parse_config(out) == new
     return out
 
@@ -301,6 +301,6 @@ def test_a_big_file_is_edited_around_the_jobs_that_change_as_the_whole_file_woul
                    rename, change_two):
         old = parse_config(text)
         new = change(copy.deepcopy(old))
-        windowed = render(text, old, new)
+        windowed = edit_jobs_text(text, old, new)
         assert windowed == _render(text, _doc(old), _doc(new))
         assert parse_config(windowed) == new

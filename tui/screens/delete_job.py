@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label
 
-from crondeck.core.config import ConfigError, FileChanged, plan_save
+from crondeck.core import ConfigError, FileChanged, plan_save
 
 from ..file_conflicts import resolve
 from ..job_form import without_job
@@ -108,7 +108,8 @@ def confirm_delete(app: App[Any], target: Any, name: str) -> None:
             unchanged_on_disk(lambda: finish_then(app, target.scheduler, name, choice, commit,
                                                   what="delete the job", pending=pending))
 
-        now = app.now() if callable(getattr(app, "now", None)) else datetime.now(UTC)
+        clock = getattr(app, "now", None)
+        now = clock() if callable(clock) else datetime.now(UTC)
         zone = getattr(app, "zone", UTC)
         app.push_screen(RunningJobDialog(name, "delete", started=running_since(job), now=now,
                                          zone=zone), chosen_running)

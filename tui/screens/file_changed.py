@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Static
 
-from crondeck.core.config import FileChanged, Problem
+from crondeck.core import FileChanged, Problem
 
 from .choice_dialog import ChoiceDialog
 

@@ -28,10 +28,20 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
-from crondeck.core import CronError, parse
-from crondeck.core.config import Config, ConfigError, FileChanged, plan_save
-from crondeck.core.options import CATCHUPS, OVERLAPS, JobOptions
-from crondeck.core.zones import ZoneError, get_zone, local_zone
+from crondeck.core import (
+    CATCHUPS,
+    OVERLAPS,
+    Config,
+    ConfigError,
+    CronError,
+    FileChanged,
+    JobOptions,
+    ZoneError,
+    get_zone,
+    local_zone,
+    parse,
+    plan_save,
+)
 
 from ..cron_view import gap
 from ..file_conflicts import resolve
@@ -52,7 +62,7 @@ _EMPTY_COMMAND = {
     INLINE_PYTHON: "empty target: type the function to call, as package.module:function",
 }
 # What each overlap / catch-up choice does, in the line under them (bare policy names
-# meant nothing to a new user). Worded from crondeck.core.policies.
+# meant nothing to a new user). Worded from crondeck.core.slots.
 _OVERLAP_MEANS = {
     "skip": "a slot due while the job is still running is skipped",
     "queue_one": "waits for the running one to end, then runs (one waits at most)",
