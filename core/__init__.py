@@ -8,6 +8,7 @@ from .atomic import (
     atomic_write_toml,
     ensure_dir,
     read_toml,
+    save_with_backup,
     to_toml_value,
 )
 from .budget import budget_reason, local_day, tokens_today
@@ -15,11 +16,15 @@ from .clock import Clock, FakeClock, SystemClock
 from .config import (
     Config,
     ConfigError,
+    FileChanged,
     JobSpec,
+    PlannedSave,
     Problem,
     duplicate_name,
     load_config,
     parse_config,
+    plan_save,
+    read_jobs_text,
     save_config,
 )
 from .cron import (
@@ -85,6 +90,7 @@ from .gates import GateSkip
 from .inbox import drop_result, fold_inbox
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
+from .jobs_file import JobsFileError, edit_jobs_text
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, LockLostError, StateLock
 from .metrics import Metrics, MetricsServer, parse_listen
@@ -98,6 +104,7 @@ from .runtime import Reload, Runtime, build_scheduler, open_runtime
 from .schedule import Schedule, cron, every
 from .scheduler import Scheduler
 from .store import StateStore
+from .tomllines import scan_key_lines
 from .watch import WATCH_INTERVAL, FileWatcher
 from .zones import ZoneError, get_zone, local_zone
 
@@ -130,6 +137,7 @@ __all__ = [
     "ExecResultRecorded",
     "ExportResult",
     "FakeClock",
+    "FileChanged",
     "FileWatcher",
     "GateDecided",
     "GateResult",
@@ -146,6 +154,7 @@ __all__ = [
     "JobResumed",
     "JobSpec",
     "JobState",
+    "JobsFileError",
     "K8sOptions",
     "LockHeld",
     "LockLost",
@@ -161,6 +170,7 @@ __all__ = [
     "ObserverDropped",
     "OpenAIAgent",
     "OutputChunk",
+    "PlannedSave",
     "Problem",
     "PythonAgent",
     "Reload",
@@ -208,6 +218,7 @@ __all__ = [
     "drop_result",
     "duplicate_name",
     "duration",
+    "edit_jobs_text",
     "ensure_dir",
     "escape_controls",
     "every",
@@ -227,11 +238,15 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "parse_listen",
+    "plan_save",
+    "read_jobs_text",
     "read_toml",
     "redact",
     "resolve_config",
     "safe_name",
     "save_config",
+    "save_with_backup",
+    "scan_key_lines",
     "short_span",
     "to_toml_value",
     "token_count",

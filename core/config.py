@@ -2,8 +2,9 @@
 
 Validation never stops at the first problem: every one is collected with the file, the line
 where known, the job and the key, and what would be right (the nearest valid key for a typo),
-so one `crondeck check` shows everything to fix. Saving validates first and keeps the previous
-version as `crondeck.toml.bak` (tomli-w does not preserve comments).
+so one `crondeck check` shows everything to fix. Saving validates first, edits the file in
+place (comments and layout kept, see `jobs_file`) and keeps the previous version as
+`crondeck.toml.bak`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import shutil
 import sys
 import tomllib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from .config_keys import (
 )
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
 from .cron import CronError, parse
+from .jobs_file import FileChanged, JobsFileError, edit_jobs_text
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone
@@ -41,12 +44,16 @@ __all__ = [
     "AgentSpec",
     "Config",
     "ConfigError",
+    "FileChanged",
     "JobSpec",
+    "PlannedSave",
     "Policy",
     "Problem",
     "SchedulerSettings",
     "load_config",
     "parse_config",
+    "plan_save",
+    "read_jobs_text",
     "save_config",
 ]
 
@@ -124,16 +131,85 @@ def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
             path, f"not valid TOML here: a number of over {sys.get_int_max_str_digits()} digits "
             "is too large to read", line=text.count("\n", 0, long.start()) + 1 if long else None)]
         ) from None
-    return _Validator(path, KeyLines.deferred(text)).run(doc)
+    config = _Validator(path, KeyLines.deferred(text)).run(doc)
+    config.source = text
+    return config
 
 
-def save_config(config: Config, path: str | Path | None = None) -> Path | None:
-    """Validate and write `config` atomically, keeping the previous file as `.bak`.
-    Raises ConfigError (and writes nothing) if the config is not valid. Returns the backup."""
+def read_jobs_text(path: str | Path) -> str | None:
+    """The jobs file's text as it is on disk now (None when there is no such file)."""
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(Path(path), f"cannot read the jobs file: {exc}")]) from None
+
+
+@dataclass
+class PlannedSave:
+    """A checked save, not yet written: the file's new text and the config it reads as
+    (with `source` set to that text)."""
+
+    path: Path
+    text: str
+    config: Config
+    disk: str | None  # the text it replaces
+
+    def write(self) -> Path | None:
+        """Write atomically, the previous file kept as `.bak`; returns the backup."""
+        return save_with_backup(self.path, self.text.encode("utf-8"))
+
+
+def plan_save(config: Config, path: str | Path | None = None, *, base: Config | None = None,
+              onto: str | None = None) -> PlannedSave:
+    """Work out how saving `config` changes the jobs file, without writing.
+
+    `base` is the config the change was made from (the one the app read): the file is
+    edited in place from its `source` text, and if the file on disk no longer reads that
+    way (someone else edited it) FileChanged is raised, so their edit is never overwritten
+    unasked. `onto` is the text to make the same change to instead: the file on disk now,
+    to keep their edit and mine, or `base.source`, to keep mine over theirs. Without a
+    `base` read from a file, the file on disk is the base when it is valid, else the file
+    is written anew. Raises ConfigError if the result would not load."""
     target = Path(path) if path is not None else Path(config.path)
-    text = config.dumps()
-    parse_config(text, target)  # never write a file crondeck itself would refuse to load
-    return save_with_backup(target, text.encode("utf-8"))
+    disk = read_jobs_text(target)
+    if base is not None and base.source is None:
+        base = None  # built in code: there is no text it was read from
+    if base is None:
+        try:
+            base = parse_config(disk, target) if disk is not None else None
+        except ConfigError:
+            base = None
+    elif onto is None and disk != base.source:
+        raise FileChanged(target, base.source or "", disk)
+    text = onto if onto is not None else (base.source if base is not None else None)
+    try:
+        if base is None or text is None:
+            new_text = edit_jobs_text(_EMPTY, parse_config(_EMPTY, target), config)
+        else:
+            new_text = edit_jobs_text(text, base, config)
+    except JobsFileError as exc:
+        raise ConfigError([Problem(target, f"cannot make the change to this file: {exc}")]
+                          ) from None
+    saved = parse_config(new_text, target)  # never write what crondeck would refuse to load
+    if onto is None and saved != replace(config, path=target):
+        # the edit did not land where it should: write nothing rather than something else
+        raise ConfigError([Problem(target, "cannot make the change to this file in place "
+                                   "(it would read differently); edit it by hand")])
+    return PlannedSave(target, new_text, saved, disk)
+
+
+def save_config(config: Config, path: str | Path | None = None, *,
+                base: Config | None = None) -> Path | None:
+    """Validate `config` and write it over the jobs file, editing the file in place (its
+    comments, order and layout kept) and keeping the previous version as `.bak`. Raises
+    ConfigError (and writes nothing) if the config is not valid, FileChanged if `base` was
+    given and the file changed on disk since it was read. Returns the backup."""
+    return plan_save(config, path, base=base).write()
+
+
+_EMPTY = ""
 
 
 # Words /bin/sh runs itself (builtins, keywords): `pre_run = "test -f x"`, `command = "cd

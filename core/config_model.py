@@ -150,6 +150,9 @@ class Config:
     agents: dict[str, AgentSpec] = field(default_factory=dict)
     jobs: list[JobSpec] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list, compare=False)
+    # The file's text this config was read from (None: built in code). A save edits that
+    # text in place, and refuses to write over a file that no longer reads this way.
+    source: str | None = field(default=None, compare=False, repr=False)
     # JobOptions by the values they were made from: jobs with equal options share one
     _shared: dict[tuple[object, ...], JobOptions] = field(
         default_factory=dict, init=False, repr=False, compare=False)

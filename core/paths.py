@@ -30,8 +30,8 @@ STATE_DIR_NAME = ".crondeck"
 EXAMPLE_CONFIG = """\
 # crondeck jobs file. Every key is documented in the README; `crondeck check` validates
 # this file and `crondeck list` shows when each job fires next.
-# Saving from the app rewrites this file without comments; the previous version is kept
-# as crondeck.toml.bak.
+# Saving from the app edits this file in place (comments and layout are kept); the
+# previous version is kept as crondeck.toml.bak.
 
 [defaults]
 # timezone = "Europe/Berlin"     # default: this machine's zone

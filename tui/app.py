@@ -24,15 +24,16 @@ from textual.command import CommandPalette
 from textual.driver import Driver
 from textual.screen import Screen
 
-from crondeck.core import Clock, Runtime, Scheduler, SystemClock, local_zone
+from crondeck.core import Clock, Problem, Runtime, Scheduler, SystemClock, local_zone
 
 from . import job_actions
-from .runtime_watch import WATCH_INTERVAL, RuntimeWatcher, startup_notices
+from .runtime_watch import WATCH_INTERVAL, RuntimeWatcher, file_problem_line, startup_notices
 from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
 from .textual_compat import app_driver
 from .themes import ThemeChoices, install_themes, status_variable_defaults
+from .widgets.header import DeckHeader
 
 __all__ = ["CrondeckApp", "run_app"]
 
@@ -60,6 +61,8 @@ class CrondeckApp(App[None]):
                 tooltip="edit the selected job (saved to the jobs file, applied at once)"),
         Binding("d", "delete_job", "Delete", show=False, id="job.delete",
                 tooltip="delete the selected job (asks first; wait or terminate if running)"),
+        Binding("E", "edit_in_editor", "$EDITOR", show=False, id="jobs.editor",
+                tooltip="edit the jobs file in $EDITOR at the selected job"),
         Binding("t", "change_theme", "Theme", show=False, id="app.theme",
                 tooltip="switch theme (remembered between runs)"),
     ]
@@ -84,6 +87,7 @@ class CrondeckApp(App[None]):
         # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
         self.runtime: Runtime | None = None
         self.config_created = False  # the jobs file was just created (first run)
+        self._file_refused_at: datetime | None = None  # the file on disk is refused since
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -122,7 +126,8 @@ class CrondeckApp(App[None]):
             for notice in startup_notices(self.runtime):
                 self.notify(**notice)
         if self.runtime is not None and self.live:
-            self.set_interval(WATCH_INTERVAL, RuntimeWatcher(self.runtime, self.notify).check,
+            self.set_interval(WATCH_INTERVAL, RuntimeWatcher(self.runtime, self.notify,
+                                                             self.file_state).check,
                               name="runtime-watch")
         if self.live:
             # The terminal went away (SIGHUP) or we were told to stop (SIGTERM): terminate
@@ -137,6 +142,21 @@ class CrondeckApp(App[None]):
             await asyncio.sleep(0)
             dashboard.observer.pump()
 
+    def file_state(self, problems: list[Problem] | None) -> None:
+        """The header's lasting line while the jobs file on disk is refused (the running
+        schedule is the previous version); gone once the file is valid again."""
+        if problems is None:
+            self._file_refused_at = None
+        elif self._file_refused_at is None:
+            self._file_refused_at = self.now()
+        line = ""
+        if problems is not None and self._file_refused_at is not None:
+            since = self._file_refused_at.astimezone(self.zone).strftime("%H:%M")
+            line = file_problem_line(Path(self.config_path).name or "the jobs file", problems,
+                                     since)
+        with contextlib.suppress(Exception):  # no dashboard yet, or already gone
+            self.dashboard.query_one(DeckHeader).file_problem = line
+
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._quitting:
             return
@@ -148,7 +168,7 @@ class CrondeckApp(App[None]):
     # -- builder, editor, themes ----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("builder", "new_job", "edit_job", "delete_job"):
+        if action in ("builder", "new_job", "edit_job", "delete_job", "edit_in_editor"):
             if not isinstance(self.screen, DashboardScreen):
                 return False
             if action != "builder" and self.read_only:
@@ -173,6 +193,9 @@ class CrondeckApp(App[None]):
 
     def action_delete_job(self) -> None:
         job_actions.delete_selected(self, self.dashboard.table.selected)
+
+    def action_edit_in_editor(self) -> None:
+        job_actions.open_in_editor(self, self.dashboard.table.selected)
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
         # Textual's "Theme" is crondeck's "Change theme" (one entry, not two alike)

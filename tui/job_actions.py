@@ -10,12 +10,14 @@ since a bare scheduler has no state store).
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 from textual.app import SystemCommand
 
-from crondeck.core import Config, ConfigError, Reload, Runtime, load_config
+from crondeck.core import Config, ConfigError, Reload, Runtime, load_config, read_jobs_text
 
+from .external_editor import edit_jobs_file, job_line
 from .screens.cron_builder import CronBuilderScreen, NewJobSchedule
 from .screens.delete_job import confirm_delete
 from .screens.job_editor import JobEditorScreen, Saved
@@ -27,6 +29,7 @@ __all__ = [
     "jobs_target",
     "open_builder",
     "open_editor",
+    "open_in_editor",
 ]
 
 
@@ -126,6 +129,32 @@ def open_editor(app: Any, job: str | None, *, schedule: NewJobSchedule | None = 
     app.push_screen(editor, saved)
 
 
+def open_in_editor(app: Any, job: str | None) -> None:
+    """`E`: the jobs file in $VISUAL/$EDITOR, at the selected job's table (the file as it
+    is on disk, so a refused outside edit can be fixed here too)."""
+    target = app.runtime if getattr(app, "runtime", None) is not None else jobs_target(app)
+    if target is None:
+        return
+    path = target.config.path
+    line = None
+    if job is not None:
+        try:
+            text = read_jobs_text(path) or ""
+            names = [j.get("name") for j in tomllib.loads(text).get("jobs", [])
+                     if isinstance(j, dict)]
+            line = job_line(text, names.index(job)) if job in names else None
+        except (ConfigError, tomllib.TOMLDecodeError, AttributeError):
+            line = None
+
+    def saved() -> None:
+        dashboard = getattr(app, "dashboard", None)
+        if dashboard is not None:
+            dashboard.observer.pump()
+
+    app.run_worker(edit_jobs_file(app, target, line=line, on_saved=saved),
+                   group="external-editor", exclusive=True, exit_on_error=False)
+
+
 def delete_selected(app: Any, job: str | None) -> None:
     if job is None:
         return
@@ -139,6 +168,8 @@ JOB_COMMANDS = (
     ("New job", "create a job in the jobs file (n)", "new_job"),
     ("Edit job", "edit the selected job (e)", "edit_job"),
     ("Delete job", "delete the selected job, after confirmation (d)", "delete_job"),
+    ("Edit in $EDITOR", "open the jobs file in $VISUAL/$EDITOR at the selected job (E)",
+     "edit_in_editor"),
     ("Change theme", "pick a theme; the choice is remembered (t)", "change_theme"),
 )
 

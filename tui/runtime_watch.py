@@ -13,17 +13,21 @@ from typing import Any
 
 from crondeck.core import WATCH_INTERVAL, FileWatcher, Problem, Reload, Runtime
 
-__all__ = ["WATCH_INTERVAL", "RuntimeWatcher", "startup_notices"]
+__all__ = ["WATCH_INTERVAL", "RuntimeWatcher", "file_problem_line", "startup_notices"]
 
 Notify = Callable[..., Any]
 
 
 class RuntimeWatcher:
-    """Reloads the jobs file when it changes on disk and folds `exec` results in."""
+    """Reloads the jobs file when it changes on disk and folds `exec` results in.
+    `on_file(problems)` hears of every reload: the refused edit's problems, or None once
+    the file on disk is running again (the header's lasting line follows it)."""
 
-    def __init__(self, runtime: Runtime, notify: Notify) -> None:
+    def __init__(self, runtime: Runtime, notify: Notify,
+                 on_file: Callable[[list[Problem] | None], Any] | None = None) -> None:
         self.runtime = runtime
         self.notify = notify
+        self.on_file = on_file
         self.watcher = FileWatcher(runtime)
 
     def check(self) -> Reload | None:
@@ -33,6 +37,8 @@ class RuntimeWatcher:
             self.notify(f"could not read exec results: {done.inbox_error}", severity="warning")
         if done.reload is not None:
             self._report(done.reload)
+            if self.on_file is not None:
+                self.on_file(None if done.reload.ok else done.reload.problems)
         return done.reload
 
     def _report(self, reload: Reload) -> None:
@@ -75,6 +81,15 @@ def startup_notices(runtime: Runtime) -> list[dict[str, Any]]:
             "severity": "warning", "timeout": 15,
         })
     return notices
+
+
+def file_problem_line(name: str, problems: list[Problem], since: str) -> str:
+    """The header's lasting line while the file on disk is refused: what, since when, that
+    the previous version runs, how to fix it, and the first problem."""
+    n = len(problems)
+    first = f" · {_short(problems[0])}" if problems else ""
+    return (f"⚠ {name}: {n} problem{'s' if n != 1 else ''} since {since} — previous "
+            f"version runs · E fixes it{first}")
 
 
 def _short(p: Problem) -> str:

@@ -5,6 +5,7 @@ file (saved atomically, `.bak` kept) and from the running scheduler through the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -14,8 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label
 
-from crondeck.core import save_config
+from crondeck.core import ConfigError, FileChanged, plan_save
 
+from ..file_conflicts import resolve
 from ..job_form import without_job
 from .choice_dialog import ChoiceDialog
 from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, running_since
@@ -54,27 +56,48 @@ class DeleteJobDialog(ChoiceDialog[DeleteChoice]):
                 yield Button("Keep (esc)", id="keep")
 
 
-def delete_job(target: Any, name: str) -> Path | None:
-    """Remove `name` from the scheduler (cancelling a run in flight) and the jobs file, as
-    the file is now. Returns the backup path. Raises ConfigError if the result would not be
-    valid, RuntimeError if the scheduler refused it."""
+def delete_job(target: Any, name: str, *, onto: str | None = None) -> Path | None:
+    """Remove `name` from the scheduler (cancelling a run in flight) and its table from the
+    jobs file (the rest of the file as it was). Returns the backup path. Raises ConfigError
+    if the result would not be valid, FileChanged if someone else edited the file since it
+    was read (`onto`: what to remove it from instead, see `plan_save`), RuntimeError if the
+    scheduler refused it."""
     new = without_job(target.config, name)
-    outcome = target.apply(new)
+    planned = plan_save(new, base=target.config, onto=onto)
+    outcome = target.apply(planned.config)
     problems = getattr(outcome, "problems", [])
     if problems:
         raise RuntimeError("; ".join(str(p) for p in problems))
-    return save_config(new)
+    return planned.write()
 
 
 def confirm_delete(app: App[Any], target: Any, name: str) -> None:
     """Ask, then delete: at once for an idle job; for a running one after its run has
     finished or been terminated (no new run starts meanwhile)."""
     job = target.scheduler.jobs.get(name)
+    onto: list[str | None] = [None]  # set once the operator chose about an edit on disk
 
     def commit() -> str:
-        backup = delete_job(target, name)
+        backup = delete_job(target, name, onto=onto[0])
         kept = f" (previous file kept as {backup.name})" if backup else ""
         return f"deleted job {name}{kept}"
+
+    def unchanged_on_disk(then: Callable[[], None]) -> None:
+        """Run `then` now, or once the operator chose about someone else's edit on disk."""
+        new = without_job(target.config, name)
+        try:
+            plan_save(new, base=target.config)
+        except FileChanged as changed:
+            def save(text: str) -> None:
+                onto[0] = text
+                then()
+
+            resolve(app, target, changed, new, save)
+            return
+        except ConfigError as exc:
+            app.notify(f"could not delete the job: {exc}", severity="error", timeout=10)
+            return
+        then()
 
     if job is not None and job.running:
         def chosen_running(choice: RunningChoice | None) -> None:
@@ -82,8 +105,8 @@ def confirm_delete(app: App[Any], target: Any, name: str) -> None:
                 return
             pending = (f"{name}: deleted when its current run ends; no new run starts "
                        "meanwhile") if choice == "wait" else ""
-            finish_then(app, target.scheduler, name, choice, commit, what="delete the job",
-                        pending=pending)
+            unchanged_on_disk(lambda: finish_then(app, target.scheduler, name, choice, commit,
+                                                  what="delete the job", pending=pending))
 
         clock = getattr(app, "now", None)
         now = clock() if callable(clock) else datetime.now(UTC)
@@ -94,6 +117,7 @@ def confirm_delete(app: App[Any], target: Any, name: str) -> None:
 
     def chosen(choice: DeleteChoice | None) -> None:
         if choice is not None:
-            finish_then(app, target.scheduler, name, "wait", commit, what="delete the job")
+            unchanged_on_disk(lambda: finish_then(app, target.scheduler, name, "wait", commit,
+                                                  what="delete the job"))
 
     app.push_screen(DeleteJobDialog(name, str(target.config.path)), chosen)

@@ -34,15 +34,17 @@ from crondeck.core import (
     Config,
     ConfigError,
     CronError,
+    FileChanged,
     JobOptions,
     ZoneError,
     get_zone,
     local_zone,
     parse,
-    save_config,
+    plan_save,
 )
 
 from ..cron_view import gap
+from ..file_conflicts import resolve
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
 from .cron_builder import CronBuilderScreen, NewJobSchedule, zone_names
 from .discard_dialog import DiscardChoice, DiscardDialog
@@ -99,20 +101,24 @@ class Saved:
     announced: bool = False
 
 
-def save_job(target: JobsTarget, form: JobForm, original: str | None) -> Path | None:
-    """Check `form` against the jobs file as it is now, apply it to the scheduler, then write
-    the file (`.bak` kept); returns the backup. Raises ValueError (invalid now) or
+def save_job(target: JobsTarget, form: JobForm, original: str | None, *,
+             onto: str | None = None) -> Path | None:
+    """Check `form` against the jobs file as it is now, apply it to the scheduler, then edit
+    the file in place (`.bak` kept); returns the backup. Raises ValueError (invalid now),
+    ConfigError (the file would not load), FileChanged (someone else edited the file since
+    it was read: `onto` says what to make the change to instead, see `plan_save`) or
     RuntimeError (the scheduler refused: an agent that cannot be built); nothing is written
     then. OSError if the file cannot be written."""
     checked = check_form(target.config, form, original)
     if checked.config is None:
         problems = [m for ms in checked.problems.values() for m in ms] + checked.other
         raise ValueError("; ".join(problems) or "the job is not valid")
-    outcome = target.apply(checked.config)
+    planned = plan_save(checked.config, base=target.config, onto=onto)
+    outcome = target.apply(planned.config)
     problems = getattr(outcome, "problems", [])
     if problems:
         raise RuntimeError("; ".join(str(getattr(p, "message", p)) for p in problems))
-    return save_config(checked.config)
+    return planned.write()
 
 
 class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
@@ -140,6 +146,9 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         self.checked: Checked = Checked(None)
         self._name_touched = job is not None
         self._pristine: dict[str, Any] = {}  # the form as opened (set once mounted)
+        # what a save makes the change to, once the operator chose about someone else's
+        # edit on disk (their text to keep both, the text read to keep mine); None: ask
+        self._onto: str | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -377,6 +386,14 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         if checked.config is None:
             self.app.bell()
             return
+        try:  # before anything else: someone else's edit on disk is asked about first
+            plan_save(checked.config, base=self.target.config, onto=self._onto)
+        except FileChanged as changed:
+            self._file_changed(changed, checked.config)
+            return
+        except ConfigError as exc:
+            self._show_other(f"✗ {exc}")
+            return
         if self._replaces_running(checked.config):
             job = self.target.scheduler.jobs[self.original]
             self.app.push_screen(
@@ -384,7 +401,10 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
                                  now=self.now(), zone=self.zone), self._running_choice)
             return
         try:
-            backup = save_job(self.target, self.form, self.original)
+            backup = save_job(self.target, self.form, self.original, onto=self._onto)
+        except FileChanged as changed:  # changed again since the check above
+            self._file_changed(changed, checked.config)
+            return
         except (ValueError, RuntimeError, ConfigError) as exc:  # nothing saved
             self._show_other(f"✗ {exc}")
             return
@@ -392,6 +412,17 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
             self._show_other(f"✗ cannot write the file: {exc}")
             return
         self.dismiss(Saved(self.form.name, "updated" if self.original else "created", backup))
+
+    def _file_changed(self, changed: FileChanged, new: Config) -> None:
+        """Someone else edited the file since it was read: ask, then save as chosen."""
+        def save(onto: str) -> None:
+            self._onto = onto
+            self.action_save()
+
+        def dropped() -> None:
+            self.dismiss(None)
+
+        resolve(self.app, self.target, changed, new, save, dropped=dropped)
 
     def _show_other(self, text: str) -> None:
         other = self.query_one("#other-errors", Static)
@@ -415,8 +446,10 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         ended = "finished" if choice == "wait" else "was terminated"
         renamed = f" (was {original})" if original != name else ""
 
+        onto = self._onto
+
         def commit() -> str:
-            backup = save_job(target, form, original)
+            backup = save_job(target, form, original, onto=onto)
             kept = f"; previous file kept as {backup.name}" if backup else ""
             return f"{name}{renamed} updated: its run {ended}{kept}"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -33,6 +34,8 @@ class DeckHeader(Widget):
     failing = reactive(0)
     budget = reactive(0)  # held until midnight: the day's token budget is spent
     jobs = reactive(0)
+    # a second, lasting line while the jobs file on disk is refused ("" hides it)
+    file_problem = reactive("", layout=True)
 
     def __init__(self, *, now: Callable[[], datetime], zone: tzinfo,
                  id: str | None = None) -> None:
@@ -85,7 +88,16 @@ class DeckHeader(Widget):
         text.append(clock, style=st("deck-header--title"))
         text.append(" ")
         text.truncate(width)
+        if self.file_problem:
+            line = Text(f" {self.file_problem}", style=st("deck-header--error"), no_wrap=True,
+                        overflow="ellipsis", end="")
+            line.truncate(width, overflow="ellipsis")
+            text.append("\n")
+            text.append_text(line)
         return text
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return 2 if self.file_problem else 1
 
 
 def _home(path: str) -> str:
