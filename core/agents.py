@@ -17,8 +17,9 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .clock import Clock
 from .process import pump_lines, spawn, terminate_group
@@ -32,6 +33,8 @@ __all__ = [
     "RunContext",
     "as_agent",
     "load_target",
+    "program_name",
+    "program_of",
 ]
 
 Stream = Literal["stdout", "stderr"]
@@ -107,6 +110,38 @@ class Agent(Protocol):
     async def execute(self, ctx: RunContext) -> int | None: ...
 
 
+def program_of(command: str | Sequence[str]) -> str | None:
+    """The program `command` starts, as written: an argv's first item; a shell line's first
+    word after any `VAR=value`. None when there is none (empty, unbalanced quotes)."""
+    if isinstance(command, str):
+        return _shell_program(command)
+    return command[0] if command and command[0] else None
+
+
+@lru_cache(maxsize=1024)
+def _shell_program(command: str) -> str | None:
+    # cached: shlex is slow and the jobs of a 10,000-job file share a few commands
+    if any(ch in command for ch in "'\"\\#"):
+        try:
+            words = shlex.split(command, comments=True)
+        except ValueError:
+            return None  # unbalanced quotes: the shell will say
+    else:
+        words = command.split()  # the same words, without shlex's cost
+    while words and "=" in words[0] and not words[0].startswith("="):
+        words = words[1:]  # FOO=1 cmd
+    return words[0] if words else None
+
+
+def program_name(command: str | Sequence[str]) -> str:
+    """What a command is called in lists and the app ("df", "crawl.sh"): its program's file
+    name, else the command as written."""
+    program = program_of(command)
+    if program is None:
+        return command if isinstance(command, str) else " ".join(command)
+    return os.path.basename(program) or program
+
+
 class CommandAgent:
     """A subprocess per run, in its own process group.
 
@@ -139,9 +174,7 @@ class CommandAgent:
         self.cwd = cwd if isinstance(cwd, Path) or cwd is None else Path(cwd)
         self.env = dict(env or {})
         self.kill_grace = kill_grace
-        self.name = name or (
-            shlex.split(command)[0] if isinstance(command, str) else os.path.basename(command[0])
-        )
+        self.name = name or program_name(self.command)
 
     def __repr__(self) -> str:
         return f"CommandAgent({self.command!r}, prompt_via={self.prompt_via!r})"
@@ -244,7 +277,8 @@ class PythonAgent:
         self._fn: Callable[..., Any] = fn
         self._pass_ctx = _wants_ctx(fn)
         self._async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
-        self.name = name or self.spec or getattr(obj, "__name__", type(obj).__name__)
+        label: str = getattr(obj, "__name__", type(obj).__name__)
+        self.name = name or self.spec or label
 
     def __repr__(self) -> str:
         return f"PythonAgent({self.spec or self.target!r})"
@@ -306,10 +340,11 @@ def _wants_ctx(fn: Callable[..., Any]) -> bool:
 
 def as_agent(obj: Any) -> Agent:
     """Accept an Agent, an argv list (a command), a callable or an object with .run/.arun."""
-    if isinstance(obj, CommandAgent | PythonAgent) or (
-        hasattr(obj, "execute") and hasattr(obj, "name")
-    ):
+    if isinstance(obj, CommandAgent | PythonAgent):
         return obj
+    if hasattr(obj, "execute") and hasattr(obj, "name"):
+        # Duck-typed as before: isinstance(obj, Agent) would also refuse an execute of None.
+        return cast(Agent, obj)
     if isinstance(obj, str):
         raise TypeError(
             f"ambiguous agent {obj!r}: use CommandAgent({obj!r}) for a command or "

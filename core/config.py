@@ -9,12 +9,12 @@ version as `crondeck.toml.bak` (tomli-w does not preserve comments).
 from __future__ import annotations
 
 import difflib
-import shlex
 import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from .agents import program_of
 from .atomic import save_with_backup
 from .config_keys import (
     AGENT_KEYS,
@@ -108,25 +108,10 @@ _SHELL_WORDS = frozenset((
     "type", "ulimit", "umask", "unalias", "unset", "until", "wait", "while"))
 
 
-def program_of(command: str | list[str]) -> str | None:
-    """The program `command` starts: an argv's first item; a shell string's first word after
-    any `VAR=value`. None for a shell word (builtin, keyword) or what the shell decides
-    (expansions, redirections, unbalanced quotes)."""
-    if isinstance(command, list):
-        return command[0] if command and command[0] else None
-    if any(ch in command for ch in "'\"\\#"):
-        try:
-            words = shlex.split(command, comments=True)
-        except ValueError:
-            return None  # unbalanced quotes: the shell will say
-    else:
-        words = command.split()  # the same words, without shlex's cost (10,000-job files)
-    while words and "=" in words[0] and not words[0].startswith("="):
-        words = words[1:]  # FOO=1 cmd
-    if not words or words[0] in _SHELL_WORDS:
-        return None
-    first = words[0]
-    return None if any(ch in first for ch in "$`*?;|&<>(){}~") else first
+def _runs_a_file(program: str) -> bool:
+    """Is a shell line's first word a program file to look for (not a shell word, not
+    something the shell expands first)?"""
+    return program not in _SHELL_WORDS and not any(ch in program for ch in "$`*?;|&<>(){}~")
 
 
 def program_found(program: str, dirs: tuple[Path, ...], path_env: str | None = None) -> bool:
@@ -212,13 +197,13 @@ class _Validator:
         seen: dict[str, int] = {}
         for index, data in enumerate(jobs):
             job = self.job(index, data, cfg, agents)
-            name = data.get("name") if isinstance(data, dict) else None
-            if isinstance(name, str) and name in seen:
-                self.problem(duplicate_name(name, seen[name]), "jobs", index, "name",
-                             job=name, key="name")
+            job_name = data.get("name") if isinstance(data, dict) else None
+            if isinstance(job_name, str) and job_name in seen:
+                self.problem(duplicate_name(job_name, seen[job_name]), "jobs", index, "name",
+                             job=job_name, key="name")
                 continue
-            if isinstance(name, str):
-                seen[name] = index
+            if isinstance(job_name, str):
+                seen[job_name] = index
             if job is not None:
                 cfg.jobs.append(job)
         if self.problems:
@@ -350,8 +335,8 @@ class _Validator:
         later, or on the machine that runs the jobs; but a `pre_run = "2m"` (a duration
         typed into the gate) fails every run, and `crondeck check` is where to hear it."""
         program = program_of(command)
-        if program is None:
-            return
+        if program is None or (isinstance(command, str) and not _runs_a_file(program)):
+            return  # an argv is exec'd as it is: no shell words there
         if self.base is None:
             self.base = self.path.resolve().parent
         dirs = (self.base, *((self.base / cwd,) if cwd else ()))

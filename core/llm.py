@@ -100,12 +100,12 @@ class ModelAgent:
 
     def _key(self) -> str | None:
         if self.api_key_env:
-            value = os.environ.get(self.api_key_env, "")
-            if not value:
+            key = os.environ.get(self.api_key_env, "")
+            if not key:
                 raise AgentFailed(f"authentication: ${self.api_key_env} is not set "
                                   f"(api_key_env of agent {self.name!r})")
-            self.env = {self.api_key_env: value}
-            return value
+            self.env = {self.api_key_env: key}
+            return key
         value = os.environ.get(self.default_key_env) or None  # local servers need none
         if value:
             self.env = {self.default_key_env: value}

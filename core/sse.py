@@ -159,7 +159,7 @@ async def post_stream(
 
 
 def _blocking_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float,
-                   exchange: _Exchange, on_line: Callable[[str], None]) -> HttpReply:
+                   exchange: _Exchange, on_line: Callable[[str], object]) -> HttpReply:
     parts = urlsplit(url)
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = cls(parts.hostname or "", parts.port, timeout=timeout)

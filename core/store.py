@@ -30,7 +30,7 @@ from .atomic import (
     to_toml_value,
 )
 from .jobs import JobState
-from .results import RunResult, RunStatus
+from .results import RunResult, last_run
 
 __all__ = [
     "STATE_FORMAT",
@@ -119,14 +119,6 @@ def job_state_from_toml(name: str, data: Any) -> JobState:
         if isinstance(exc, StateFormatError):
             raise
         raise StateFormatError(f"jobs.{name}: {exc!r}") from None
-
-
-def last_run(state: JobState) -> RunResult | None:
-    """The newest result that actually ran (not skipped or missed): LAST and PASSED."""
-    for result in reversed(state.results):
-        if result.status not in (RunStatus.SKIPPED, RunStatus.MISSED):
-            return result
-    return None
 
 
 class StateStore:

@@ -70,8 +70,8 @@ def _metadata(name: str, opts: K8sOptions, job: str | None = None) -> dict[str, 
 
 
 def _api_key_envs(config: Config, plan: JobPlan) -> list[str]:
-    """Environment variable names holding API keys the job's agent uses (issue 7's
-    `api_key_env`, on the job or its agent, when present)."""
+    """Environment variable names holding API keys the job's agent uses (`api_key_env`,
+    on the job or its agent, when present)."""
     names = []
     agent = config.agents.get(plan.spec.agent) if plan.spec.agent else None
     for source in (plan.spec, agent):

@@ -1,4 +1,4 @@
-"""What every export target shares: the result shape, refusals, effective job options, the
+"""What every export target shares: the result shape, refusals, each job's options, the
 command line that runs one slot, and the translation of a schedule into 5 cron fields.
 
 Exports are pure functions from a Config to text. A target that cannot express a job's
@@ -18,13 +18,10 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from ..config import Config, JobSpec
-from ..cron import CronExpr, parse
-from ..cron_describe import runs
-from ..cron_fields import ParsedFields
+from ..cron import CronExpr, CronFields, consecutive_runs, parse
 from ..durations import format_duration
 from ..interval import EPOCH, Every
-from ..jobs import JobOptions, seconds
-from ..runtime import job_options
+from ..options import JobOptions
 
 __all__ = [
     "DEFAULT_COMMAND",
@@ -33,7 +30,6 @@ __all__ = [
     "Refusal",
     "ScheduleRefused",
     "cron_fields",
-    "effective_options",
     "exec_argv",
     "plan_jobs",
     "run_budget",
@@ -100,23 +96,15 @@ class JobPlan:
         return self.spec.name
 
 
-def effective_options(config: Config, job: JobSpec) -> JobOptions:
-    """The options the scheduler would give this job (file keys over the built-in defaults),
-    so exported timeouts and deadlines match what `crondeck run` enforces."""
-    kwargs = job_options(config, job)
-    for key in ("timeout", "misfire_grace", "gate_timeout", "retry_backoff", "kill_grace"):
-        if key in kwargs:
-            kwargs[key] = seconds(kwargs[key], key)
-    return JobOptions().merged(**kwargs)
-
-
 def plan_jobs(config: Config) -> list[JobPlan]:
-    """Every job of the (validated) config with its schedule parsed in its zone."""
+    """Every job of the (validated) config with its schedule parsed in its zone and the
+    options `crondeck run` gives it, so exported timeouts and deadlines match what it
+    enforces."""
     plans = []
     for job in config.jobs:
         zone = config.zone(job)
-        plans.append(JobPlan(job, parse(job.schedule, zone), zone,
-                             effective_options(config, job), config.enabled(job)))
+        plans.append(JobPlan(job, parse(job.schedule, zone), zone, config.options(job),
+                             config.enabled(job)))
     return plans
 
 
@@ -127,7 +115,7 @@ def run_budget(opts: JobOptions) -> float | None:
     if opts.timeout is None:
         return None
     attempts = opts.retries + 1
-    backoff = sum(min(opts.retry_backoff * 2**i, MAX_BACKOFF) for i in range(opts.retries))
+    backoff = sum(min(opts.retry_backoff * 2.0**i, MAX_BACKOFF) for i in range(opts.retries))
     gate = opts.gate_timeout if opts.pre_run is not None else 0.0
     return gate + attempts * (opts.timeout + opts.kill_grace) + backoff + 60.0
 
@@ -186,7 +174,7 @@ def join_runs(
 ) -> str:
     """Sorted values as a comma list, three or more consecutive ones written as a span."""
     parts: list[str] = []
-    for a, b in runs(vals):
+    for a, b in consecutive_runs(vals):
         parts.extend([span(a, b)] if b - a >= 2 else [one(v) for v in range(a, b + 1)])
     return ",".join(parts)
 
@@ -254,8 +242,8 @@ def cron_fields(schedule: CronExpr | Every, target: str, *, k8s: bool = False
         hour = compress(f.hours, *_FIELD_RANGES[1])
         dom, dow = _robfig_days(f, where)
     else:
-        minute = _cronie_field(f.minutes, 0, f.min_star)
-        hour = _cronie_field(f.hours, 1, f.hour_star)
+        minute = _cronie_field(f.minutes, 0, f.texts[0][0] == "*")
+        hour = _cronie_field(f.hours, 1, f.texts[1][0] == "*")
         dom = _cronie_field(f.dom, 2, f.dom_star)
         dow = _cronie_field(f.dow, 4, f.dow_star)
     return f"{minute} {hour} {dom} {month} {dow}", schedule.tz
@@ -281,7 +269,7 @@ def _cronie_field(values: Collection[int], k: int, star: bool) -> str:
                                     if rest else [])])
 
 
-def _robfig_days(f: ParsedFields, where: str) -> tuple[str, str]:
+def _robfig_days(f: CronFields, where: str) -> tuple[str, str]:
     """Day-of-month and day-of-week for robfig/cron: it ORs them unless one is a plain `*`,
     where crondeck ANDs them whenever one starts with `*`."""
     full_dom = set(f.dom) == set(range(1, 32))

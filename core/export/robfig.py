@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..cron import CronExpr
-from ..cron_dst import transition_days
+from ..cron.dst import transition_days
 
 __all__ = ["RobfigDifference", "RobfigSpec", "differences", "next_fire", "parse_standard"]
 
@@ -24,7 +24,7 @@ _EPOCH_ORD = date(1970, 1, 1).toordinal()
 # (lo, hi, names) of minute, hour, day-of-month, month, day-of-week, as robfig's bounds
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_BOUNDS = (
+_BOUNDS: tuple[tuple[int, int, dict[str, int]], ...] = (
     (0, 59, {}),
     (0, 23, {}),
     (1, 31, {}),

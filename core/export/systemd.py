@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..cron import CronExpr
-from ..cron_dst import dst_shifts
 from ..interval import EPOCH, Every
 from .model import (
     DEFAULT_COMMAND,
@@ -143,11 +142,11 @@ def on_calendar(schedule: CronExpr | Every) -> list[str]:
             lines.append(line(_weekdays(wds), day or "*"))
         return lines
     if f.dow_star:  # AND with a wildcard-ish weekday field
-        wds = "" if dow_full else _weekdays(frozenset(f.dow))
+        weekdays = "" if dow_full else _weekdays(frozenset(f.dow))
         if dom_values or not f.dom_last:
-            lines.append(line(wds, values(sorted(dom_values), 1, 31)))
+            lines.append(line(weekdays, values(sorted(dom_values), 1, 31)))
         if f.dom_last:
-            lines.append(line(wds, "~01"))
+            lines.append(line(weekdays, "~01"))
         return lines
     # day-of-month starts with '*' (ANDed) and day-of-week is restricted
     for wds, day in dow_parts:
@@ -214,7 +213,7 @@ def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
     if isinstance(schedule, Every):
         return []
     tz = schedule.tz
-    shifts = [s for s in dst_shifts(schedule, start, days) if s.kind in ("moved", "twice")
+    shifts = [s for s in schedule.dst_shifts(start, days) if s.kind in ("moved", "twice")
               or (s.kind == "once" and _repeats_midnight(tz, s.day))]
     out: list[DstDifference] = []
     for day in sorted({s.day for s in shifts}):
@@ -247,11 +246,11 @@ def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
                          f"runs {it} at {at:%H:%M}, the systemd timer skips {it}"
                          if at is not None else f"{walls}: skipped by both")
         if midnight and (twice or once):
-            walls = twice + once
+            repeated = twice + once
             runs = "both times" if twice else "the first time"
-            parts.append(f"{', '.join(walls)} happen{'s' if len(walls) == 1 else ''} twice from "
-                         f"midnight (DST ends): crondeck runs {runs}, the systemd timer once, "
-                         "the first or the second time depending on when it last ran")
+            parts.append(f"{', '.join(repeated)} happen{'s' if len(repeated) == 1 else ''} twice "
+                         f"from midnight (DST ends): crondeck runs {runs}, the systemd timer "
+                         "once, the first or the second time depending on when it last ran")
         elif twice:
             parts.append(f"{', '.join(twice)} happen{'s' if len(twice) == 1 else ''} twice (DST "
                          "ends): crondeck runs both times, the systemd timer only the first time")
@@ -270,7 +269,7 @@ def _check_gaps(schedule: CronExpr | Every, start: datetime, days: int = 366) ->
     if isinstance(schedule, Every):
         return
     tz = schedule.tz
-    for s in dst_shifts(schedule, start, days):
+    for s in schedule.dst_shifts(start, days):
         if s.kind != "moved" or s.fires_at is None:
             continue
         before = (s.fires_at - timedelta(seconds=1)).utcoffset()
