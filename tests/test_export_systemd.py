@@ -5,6 +5,7 @@ at crondeck's instants, except exactly the DST differences the export states."""
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -59,7 +60,7 @@ def test_generated_calendars_are_accepted_and_fire_like_crondeck(seed: int) -> N
             refused += 1
             assert exc.why and exc.fix
             assert "W" in text or "does not divide" in exc.why or "'L'" in exc.why or (
-                "cannot work out the next run" in exc.why), text
+                "systemd gets this job wrong" in exc.why), text
             continue
         by_base[_base(zone, rng)].append((text, schedule, lines))
     checked = 0
@@ -73,3 +74,35 @@ def test_generated_calendars_are_accepted_and_fire_like_crondeck(seed: int) -> N
             assert theirs == ours, (text, str(schedule), lines, base)
             checked += 1
     assert checked > 150 and refused < 50
+
+
+@pytest.mark.parametrize(("expr", "refused"), [
+    ("50 2 * * *", "fails the timer"), ("45,50 */2 * * *", "fails the timer"),
+    ("59 * * * *", "fails the timer"), ("*/5 * * * *", "skips the job's times from 03:45"),
+    ("50 3 * * *", "skips"), ("0,50 2-3 * * *", "skips"),
+    ("0,50 2 * * *", None), ("10 3 * * *", None), ("*/15 2 * * *", None), ("30 2-4 * * *", None),
+])
+def test_times_systemd_gets_wrong_across_chathams_jump_are_refused(expr: str,
+                                                                  refused: str | None) -> None:
+    """Chatham jumps from 02:45 to 03:45 on 2026-09-27: systemd fails the timer of a job with
+    no time in hour 02 before the jump, and skips times from 03:45 to 03:59."""
+    schedule = parse(expr, "Pacific/Chatham")
+    base = datetime(2026, 9, 26, 12, tzinfo=UTC)
+    lines = on_calendar(schedule)
+    if refused:
+        with pytest.raises(ScheduleRefused, match=re.escape(refused)) as info:
+            _check_gaps(schedule, base)
+        assert "2026-09-27 (Pacific/Chatham) the clock jumps from 02:45 to 03:45" in \
+            info.value.why
+        try:
+            systemd = union_fires(lines, calendar_fires(lines, base, 40), 40)
+        except AssertionError as exc:  # what systemd-analyze says for the timer
+            assert "Resource deadlock avoided" in str(exc) and "fails" in refused
+        else:
+            theirs, ours, _ = expected_fires(schedule, base, systemd)
+            assert theirs != ours and "skips" in refused
+    else:
+        _check_gaps(schedule, base)
+        systemd = union_fires(lines, calendar_fires(lines, base, 40), 40)
+        theirs, ours, _ = expected_fires(schedule, base, systemd)
+        assert theirs == ours

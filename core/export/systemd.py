@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..cron import CronExpr
+from ..cron.dst import jump_instant, transition_days
 from ..interval import EPOCH, Every
 from .model import (
     DEFAULT_COMMAND,
@@ -263,24 +264,40 @@ def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
 
 
 def _check_gaps(schedule: CronExpr | Every, start: datetime, days: int = 366) -> None:
-    """ScheduleRefused when a fixed time falls in a DST gap that starts inside an hour (the
-    hour of Chatham's 02:45 to 03:45 jump): systemd 252 finds no next run for such a
-    calendar and fails the timer ('Resource deadlock avoided')."""
+    """ScheduleRefused for a job that systemd 252 gets wrong around a DST gap starting inside
+    an hour (Chatham jumps from 02:45 to 03:45): when every time of the job in that hour
+    falls in the gap, it finds no next run and fails the timer ('Resource deadlock
+    avoided'); times after the jump in the jump's last hour (03:45-03:59) it skips. The
+    rule errs on the side of refusing."""
     if isinstance(schedule, Every):
         return
     tz = schedule.tz
-    for s in schedule.dst_shifts(start, days):
-        if s.kind != "moved" or s.fires_at is None:
+    f = schedule.f
+    probe = schedule.copy()
+    for day in transition_days(tz, start.astimezone(tz).date(), days):
+        lo = int(datetime.combine(day, time(0), tzinfo=tz).timestamp())
+        hi = int(datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).timestamp())
+        before = datetime.fromtimestamp(lo, tz).utcoffset()
+        after = datetime.fromtimestamp(hi, tz).utcoffset()
+        if before is None or after is None or after <= before:
+            continue  # the clock goes back: no gap
+        if probe.next_after(datetime.fromtimestamp(lo - 1, UTC)).timestamp() >= hi:
+            continue  # the job does not run that day
+        jump = jump_instant(tz, lo, hi)
+        gap = (datetime.fromtimestamp(jump, UTC) + before).replace(tzinfo=None)
+        end = datetime.fromtimestamp(jump, tz).replace(tzinfo=None)
+        if not gap.minute:
             continue
-        before = (s.fires_at - timedelta(seconds=1)).utcoffset()
-        gap_start = (s.fires_at.astimezone(UTC) + before).replace(tzinfo=None)  # type: ignore[operator]
-        if gap_start.minute and int(s.wall[:2]) == gap_start.hour:
+        fails = gap.hour in f.hours and min(f.minutes) >= gap.minute
+        skipped = end.hour in f.hours and max(f.minutes) >= end.minute
+        if fails or skipped:
             raise ScheduleRefused(
-                f"{schedule.text!r}: on {s.day.isoformat()} ({tz.key}) {s.wall} falls in the "
-                f"DST gap from {gap_start:%H:%M}, where systemd cannot work out the next run "
-                "and the timer fails",
-                f"pick a time outside {gap_start:%H:%M}-{gap_start.hour:02d}:59 on that day, or "
-                "run this job with `crondeck run`")
+                f"{schedule.text!r}: on {day.isoformat()} ({tz.key}) the clock jumps from "
+                f"{gap:%H:%M} to {end:%H:%M}, and systemd gets this job wrong around it ("
+                + ("it cannot work out the next run and fails the timer" if fails else
+                   f"it skips the job's times from {end:%H:%M} to {end.hour:02d}:59") + ")",
+                f"keep the job out of {gap.hour:02d}:{gap.minute:02d}-{end.hour:02d}:59 (hours "
+                f"{gap.hour:02d} and {end.hour:02d}), or run it with `crondeck run`")
 
 
 # --- units ---------------------------------------------------------------------------------
