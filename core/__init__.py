@@ -2,7 +2,14 @@
 interval schedules. Never imports textual or rich."""
 
 from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
-from .atomic import atomic_write_bytes, atomic_write_toml, ensure_dir, read_toml, to_toml_value
+from .atomic import (
+    UnsafeDir,
+    atomic_write_bytes,
+    atomic_write_toml,
+    ensure_dir,
+    read_toml,
+    to_toml_value,
+)
 from .budget import budget_reason, local_day, tokens_today
 from .clock import Clock, FakeClock, SystemClock
 from .config import (
@@ -34,6 +41,7 @@ from .display import (
     compact_json,
     countdown,
     duration,
+    escape_controls,
     money,
     short_span,
     token_count,
@@ -54,6 +62,7 @@ from .events import (
     JobPaused,
     JobRemoved,
     JobResumed,
+    LockLost,
     NextFireComputed,
     NotificationFailed,
     NotificationSent,
@@ -77,7 +86,7 @@ from .inbox import drop_result, fold_inbox
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
-from .lock import LockHeld, StateLock
+from .lock import LockHeld, LockLostError, StateLock
 from .metrics import Metrics, MetricsServer, parse_listen
 from .notify import NotifySpec
 from .options import CATCHUPS, OVERLAPS
@@ -135,6 +144,8 @@ __all__ = [
     "JobState",
     "K8sOptions",
     "LockHeld",
+    "LockLost",
+    "LockLostError",
     "Metrics",
     "MetricsServer",
     "ModelAgent",
@@ -174,6 +185,7 @@ __all__ = [
     "StateStore",
     "Subscription",
     "SystemClock",
+    "UnsafeDir",
     "Usage",
     "ZoneError",
     "ago",
@@ -193,6 +205,7 @@ __all__ = [
     "duplicate_name",
     "duration",
     "ensure_dir",
+    "escape_controls",
     "every",
     "export_crontab",
     "export_k8s",

@@ -96,6 +96,16 @@ class RunContext:
         }
 
 
+def _not_started(exc: Exception, program: str, cwd: Path | None) -> str:
+    """Why a command could not start, in one line: the working directory or the program."""
+    if cwd is not None and not cwd.is_dir():
+        what = "is not a directory" if cwd.exists() else "does not exist"
+        return f"cannot start the command: the working directory {cwd} {what}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot start {program!r}: {exc.strerror} ({type(exc).__name__})"
+    return f"cannot start {program!r}: {exc} ({type(exc).__name__})"
+
+
 class AgentFailed(Exception):
     """A failure the agent has already explained in one clear message (an HTTP 401, a cut
     stream): recorded as the run's error as is, without a traceback."""
@@ -197,9 +207,11 @@ class CommandAgent:
         if self.prompt_via == "env":
             env["CRONDECK_PROMPT"] = prompt
         grace = self.kill_grace if self.kill_grace is not None else ctx.kill_grace
-        child = await spawn(
-            self.argv(prompt), env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin"
-        )
+        argv = self.argv(prompt)
+        try:
+            child = await spawn(argv, env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin")
+        except (OSError, ValueError) as exc:
+            raise AgentFailed(_not_started(exc, argv[0], self.cwd)) from None
         proc = child.proc
         tasks: list[asyncio.Task[None]] = []
         try:

@@ -67,6 +67,18 @@ def locate(args: argparse.Namespace, err: TextIO) -> ConfigLocation:
     return loc
 
 
+def refuse_read_only(args: argparse.Namespace, command: str, err: TextIO) -> bool:
+    """True (after saying why) when `--read-only` was given to a command that fires jobs:
+    an observer must never run anything, so the flag is refused rather than ignored."""
+    if not getattr(args, "read_only", False):
+        return False
+    print(f"crondeck {command}: --read-only only observes, and `crondeck {command}` runs "
+          "jobs; nothing was run. Drop --read-only to run them, or watch with "
+          "`crondeck --read-only` (the console), `crondeck list`, `history` or `logs`.",
+          file=err)
+    return True
+
+
 def load(args: argparse.Namespace, command: str, err: TextIO) -> Config | None:
     """The validated config, or None after printing every problem to `err`."""
     loc = locate(args, err)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core import RunLogs, safe_name
+from crondeck.core import RunLogs, escape_controls, safe_name
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, known_job, load, read_state
 
@@ -27,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", metavar="RUN_ID", help="a run id from `crondeck history JOB`")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     p.add_argument("--list", action="store_true", help="list the job's log files instead")
+    p.add_argument("--raw", action="store_true",
+                   help="print terminal control characters as the agent wrote them (by "
+                        "default they are shown escaped, e.g. \\x1b, so a run's output "
+                        "cannot drive your terminal)")
     add_config_arg(p)
     p.set_defaults(func=run)
 
@@ -50,8 +54,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"crondeck logs: no log for {what} of {args.job!r} in {logs.job_dir(args.job)}"
               "; `crondeck history JOB` lists run ids", file=err)
         return EXIT_ERROR
+    # Escaped whatever stdout is: a log piped through `tail` or `grep` ends up on a terminal
+    # too. --raw gives the bytes as logged.
+    shown = (lambda text: text) if args.raw else escape_controls
     with open(path, encoding="utf-8", errors="replace") as fh:
-        out.write(fh.read())
+        out.write(shown(fh.read()))
         out.flush()
         if not args.follow:
             return 0
@@ -60,7 +67,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             while True:
                 chunk = fh.read()
                 if chunk:
-                    out.write(chunk)
+                    out.write(shown(chunk))
                     out.flush()
                     continue
                 if _finished(path, config, args.job, run_id):
