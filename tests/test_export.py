@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import io
 import os
-import re
-import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
+from systemd_analyze import calendar_fires, expected_fires, union_fires
 
 from crondeck.cli.main import main
 from crondeck.core import parse
@@ -21,7 +20,6 @@ from crondeck.core.export import (
     K8sOptions,
     ScheduleRefused,
     cron_fields,
-    dst_differences,
     export_crontab,
     export_k8s,
     export_systemd,
@@ -229,8 +227,6 @@ def test_cli_bad_jobs_file_exits_2(tmp_path: Path) -> None:
 
 # --- systemd-analyze against crondeck's engine ----------------------------------------------
 
-_ELAPSE = re.compile(r"(?:Next elapse|Iter\. #\d+):\s+\w{3} (\S+ \S+) UTC")
-
 CASES = [
     # (expression, zone, base time UTC): DST days in several zones, each calendar shape
     ("30 2 * * *", "America/New_York", "2026-03-01 00:00:00"),  # spring gap: moved by cron
@@ -255,34 +251,18 @@ CASES = [
 ]
 
 
-def _systemd_fires(calendar: str, base: str, n: int) -> list[datetime]:
-    proc = subprocess.run(
-        ["systemd-analyze", "calendar", f"--base-time={base} UTC", f"--iterations={n}",
-         calendar], capture_output=True, text=True, env={**os.environ, "TZ": "UTC"},
-        check=False)
-    assert proc.returncode == 0, proc.stderr
-    return [datetime.fromisoformat(m).replace(tzinfo=UTC) for m in _ELAPSE.findall(proc.stdout)]
-
-
 @pytest.mark.parametrize(("expr", "zone", "base"), CASES)
 def test_systemd_calendar_fires_like_crondeck(expr: str, zone: str, base: str) -> None:
     """The next 50 fires of the exported OnCalendar= lines (ORed) equal crondeck's, except
     exactly the DST differences the export states."""
     schedule = parse(expr, zone)
     start = datetime.fromisoformat(base).replace(tzinfo=UTC)
-    systemd = sorted({t for line in on_calendar(schedule)
-                      for t in _systemd_fires(line, base, 50)})[:50]
-    horizon = (systemd[-1] - start).days + 2
-    differences = dst_differences(schedule, start - timedelta(days=1), horizon)
-    dropped = {t for d in differences for t in d.crondeck_only}
+    lines = on_calendar(schedule)
+    systemd = union_fires(lines, calendar_fires(lines, start, 50), 50)
+    systemd, ours, differences = expected_fires(schedule, start, systemd)
     assert not [t for d in differences for t in d.systemd_only]
-    ours: list[datetime] = []
-    at = start
-    while len(ours) < 50:
-        at = schedule.next_after(at)
-        if at.astimezone(UTC) not in dropped:
-            ours.append(at.astimezone(UTC))
     assert systemd == ours
+    dropped = {t for d in differences for t in d.crondeck_only}
     if any(start <= t <= systemd[-1] for t in dropped):
         assert all(d.message for d in differences)
 

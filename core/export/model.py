@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from ..config import Config, JobSpec
-from ..cron import CronExpr, consecutive_runs, parse
+from ..cron import CronExpr, CronFields, consecutive_runs, parse
 from ..durations import format_duration
 from ..interval import EPOCH, Every
 from ..options import JobOptions
@@ -208,15 +208,18 @@ def _interval_fields(every: Every, target: str) -> tuple[str, ZoneInfo]:
 
 def cron_fields(schedule: CronExpr | Every, target: str, *, k8s: bool = False
                 ) -> tuple[str, ZoneInfo]:
-    """Five cron fields (numbers only, Sunday = 0) meaning exactly what crondeck fires, and
-    the zone to evaluate them in; ScheduleRefused when the target cannot say it.
+    """Five cron fields (numbers only, Sunday = 0, ascending ranges) meaning exactly what
+    crondeck fires, and the zone to evaluate them in; ScheduleRefused when the target cannot
+    say it.
 
-    `k8s`: Kubernetes (robfig/cron) ANDs the day fields only when one of them is exactly
-    `*` or `?`; crondeck and cronie also AND when one starts with `*` (like `*/2`)."""
+    cronie (the crontab target) reads a field as unrestricted when its text starts with `*`:
+    that decides the day fields' AND/OR and, for minute and hour, the DST rule (see
+    `crondeck.core.cron`), so each field keeps exactly the star-ness it was written with.
+    `k8s`: robfig/cron ANDs the day fields only when one of them is a plain `*` (or `?`, or
+    `*/1`), and its day-of-week runs 0-6 only."""
     if isinstance(schedule, Every):
         return _interval_fields(schedule, target)
     f = schedule.f
-    texts = f.texts
     where = f"{schedule.text!r}"
     if f.dom_last or f.dom_last_weekday:
         raise ScheduleRefused(
@@ -233,29 +236,61 @@ def cron_fields(schedule: CronExpr | Every, target: str, *, k8s: bool = False
             "export this job to systemd (it expresses both), or schedule the weekday range of "
             "days with a pre_run gate (for 1#2: '0 9 * * 1' with "
             "pre_run = 'test $(date +%d) -ge 8 -a $(date +%d) -le 14')")
-    minute = compress(f.minutes, *_FIELD_RANGES[0])
-    hour = compress(f.hours, *_FIELD_RANGES[1])
     month = compress(f.months, *_FIELD_RANGES[3])
-    dom = compress(sorted(f.dom), *_FIELD_RANGES[2])
-    dow = compress(sorted(f.dow), *_FIELD_RANGES[4])
-    # Keep the day fields' star-ness: it decides AND (one starts with '*') or OR (neither).
-    if f.dom_star and dom != "*" and not dom.startswith("*"):
-        dom = texts[2]
-    if f.dow_star and dow != "*" and not dow.startswith("*"):
-        dow = texts[4]
-    if not f.dom_star and dom.startswith("*"):
-        dom = f"1-31/{dom[2:]}" if dom != "*" else "1-31"
-    if not f.dow_star and dow.startswith("*"):
-        dow = f"0-6/{dow[2:]}" if dow != "*" else "0-6"
     if k8s:
-        for mine, other, name in ((dom, dow, "day-of-month"), (dow, dom, "day-of-week")):
-            if mine.startswith("*/") and other != "*":
-                raise ScheduleRefused(
-                    f"{where}: {name} {mine!r} starts with '*', so crondeck ANDs it with the "
-                    f"other day field, but Kubernetes ORs them (it ANDs only beside a plain *)",
-                    "restrict only one day field and move the other condition into a pre_run "
-                    "gate")
+        minute = compress(f.minutes, *_FIELD_RANGES[0])
+        hour = compress(f.hours, *_FIELD_RANGES[1])
+        dom, dow = _robfig_days(f, where)
+    else:
+        minute = _cronie_field(f.minutes, 0, f.texts[0][0] == "*")
+        hour = _cronie_field(f.hours, 1, f.texts[1][0] == "*")
+        dom = _cronie_field(f.dom, 2, f.dom_star)
+        dow = _cronie_field(f.dow, 4, f.dow_star)
     return f"{minute} {hour} {dom} {month} {dow}", schedule.tz
+
+
+def _cronie_field(values: Collection[int], k: int, star: bool) -> str:
+    """One field for cronie with the given star-ness and exactly these values."""
+    lo, hi = _FIELD_RANGES[k]
+    text = compress(sorted(values), lo, hi)
+    if not star:  # a full or stepped set written without a leading '*'
+        return f"{lo}-{hi}" if text == "*" else (
+            f"{lo}-{hi}/{text[2:]}" if text.startswith("*/") else text)
+    if text.startswith("*"):
+        return text
+    # A '*'-led field always holds its first value (its first item is '*' or '*/n'): lead
+    # with the widest '*/n' inside the set (for day-of-week, '*/7' is Sunday alone), then
+    # list the rest.
+    vals = set(values)
+    step = next(n for n in range(2, hi - lo + 2)
+                if set(range(lo, hi + 1, n)) <= vals)
+    rest = sorted(vals - set(range(lo, hi + 1, step)))
+    return ",".join([f"*/{step}", *([join_runs(rest, str, lambda a, b: f"{a}-{b}")]
+                                    if rest else [])])
+
+
+def _robfig_days(f: CronFields, where: str) -> tuple[str, str]:
+    """Day-of-month and day-of-week for robfig/cron: it ORs them unless one is a plain `*`,
+    where crondeck ANDs them whenever one starts with `*`."""
+    full_dom = set(f.dom) == set(range(1, 32))
+    full_dow = set(f.dow) == set(range(7))
+    ored = not f.dom_star and not f.dow_star
+    if (full_dom and full_dow) or (ored and (full_dom or full_dow)):
+        return "*", "*"  # every day (an OR with a full field is every day too)
+    if ored:  # neither may be a plain '*'
+        dom = compress(sorted(f.dom), 1, 31)
+        dow = compress(sorted(f.dow), 0, 6)
+        return (f"1-31/{dom[2:]}" if dom.startswith("*/") else dom,
+                f"0-6/{dow[2:]}" if dow.startswith("*/") else dow)
+    if full_dom:  # AND with every day of the month: the weekdays decide
+        return "*", compress(sorted(f.dow), 0, 6)
+    if full_dow:
+        return compress(sorted(f.dom), 1, 31), "*"
+    star, name = (f.texts[2], "day-of-month") if f.dom_star else (f.texts[4], "day-of-week")
+    raise ScheduleRefused(
+        f"{where}: {name} {star!r} starts with '*', so crondeck ANDs it with the other day "
+        "field, but Kubernetes ORs them (it ANDs only beside a plain *)",
+        "restrict only one day field and move the other condition into a pre_run gate")
 
 
 def human_seconds(value: float) -> str:

@@ -20,9 +20,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import product
+from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..cron import CronExpr
+from ..cron.dst import jump_instant, transition_days
 from ..interval import EPOCH, Every
 from .model import (
     DEFAULT_COMMAND,
@@ -46,12 +48,14 @@ _UNIT_UNSAFE = re.compile(r"[^A-Za-z0-9:_.-]")
 _PLAIN_ARG = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
 
 
-def _values(vals: Sequence[int], lo: int, hi: int) -> str:
-    """A systemd calendar component: `*`, `a/step`, or values and `a..b` ranges."""
+def _values(vals: Sequence[int], lo: int, hi: int, steps: bool = True) -> str:
+    """A systemd calendar component: `*`, `a/step`, or values and `a..b` ranges. `steps`
+    False writes a repetition out as values: in a zone other than UTC, systemd 252 skips
+    some of them (`00/11` in America/Santiago never fires at 00:00)."""
     v = sorted(set(vals))
     if v == list(range(lo, hi + 1)):
         return "*"
-    if len(v) >= 3:
+    if len(v) >= 3 and steps:
         step = v[1] - v[0]
         if step > 1 and v == list(range(v[0], hi + 1, step)):
             return f"{v[0]:02d}/{step}"
@@ -106,8 +110,13 @@ def on_calendar(schedule: CronExpr | Every) -> list[str]:
             f"{schedule.text!r}: systemd calendars have no 'W' (nearest weekday)",
             "list the days explicitly, or keep W and run this job with `crondeck run`")
     tz = schedule.tz.key
-    clock = f"{_values(f.hours, 0, 23)}:{_values(f.minutes, 0, 59)}:00"
-    months = _values(f.months, 1, 12)
+    steps = tz == "UTC"
+
+    def values(vals: Sequence[int], lo: int, hi: int) -> str:
+        return _values(vals, lo, hi, steps)
+
+    clock = f"{values(f.hours, 0, 23)}:{values(f.minutes, 0, 59)}:00"
+    months = values(f.months, 1, 12)
     all_days = set(range(1, 32))
     dom_values = set(f.dom)
     dow_full = set(f.dow) == set(range(7))
@@ -120,12 +129,14 @@ def on_calendar(schedule: CronExpr | Every) -> list[str]:
     dow_parts: list[tuple[frozenset[int], str | None]] = []
     if f.dow:
         dow_parts.append((frozenset(f.dow), None))
-    dow_parts += [(frozenset({w}), f"{7 * n - 6:02d}..{7 * n:02d}") for w, n in f.dow_nth]
+    # the n-th weekday falls on days 7n-6..7n; systemd's days end at 31 (a 5th one is 29-31)
+    dow_parts += [(frozenset({w}), f"{7 * n - 6:02d}..{min(7 * n, 31):02d}")
+                  for w, n in f.dow_nth]
     dow_parts += [(frozenset({w}), "~07/1") for w in sorted(f.dow_last)]
     lines: list[str] = []
     if not f.dom_star and not f.dow_star:  # cron's OR: each day field on its own line(s)
         if dom_values:
-            lines.append(line("", _values(sorted(dom_values), 1, 31)))
+            lines.append(line("", values(sorted(dom_values), 1, 31)))
         if f.dom_last:
             lines.append(line("", "~01"))
         for wds, day in dow_parts:
@@ -134,14 +145,14 @@ def on_calendar(schedule: CronExpr | Every) -> list[str]:
     if f.dow_star:  # AND with a wildcard-ish weekday field
         weekdays = "" if dow_full else _weekdays(frozenset(f.dow))
         if dom_values or not f.dom_last:
-            lines.append(line(weekdays, _values(sorted(dom_values), 1, 31)))
+            lines.append(line(weekdays, values(sorted(dom_values), 1, 31)))
         if f.dom_last:
             lines.append(line(weekdays, "~01"))
         return lines
     # day-of-month starts with '*' (ANDed) and day-of-week is restricted
     for wds, day in dow_parts:
         if day is None:
-            lines.append(line(_weekdays(wds), _values(sorted(dom_values), 1, 31)))
+            lines.append(line(_weekdays(wds), values(sorted(dom_values), 1, 31)))
         elif dom_values == all_days:
             lines.append(line(_weekdays(wds), day))
         elif day.startswith("~"):
@@ -153,7 +164,7 @@ def on_calendar(schedule: CronExpr | Every) -> list[str]:
             lo, hi = (int(x) for x in day.split(".."))
             days = sorted(d for d in dom_values if lo <= d <= hi)
             if days:
-                lines.append(line(_weekdays(wds), _values(days, 1, 31)))
+                lines.append(line(_weekdays(wds), values(days, 1, 31)))
     if not lines:
         raise ScheduleRefused(f"{schedule.text!r} leaves no day to fire on in systemd",
                               "simplify the day fields")
@@ -166,12 +177,15 @@ def on_calendar(schedule: CronExpr | Every) -> list[str]:
 @dataclass(frozen=True)
 class DstDifference:
     """A DST day on which the systemd timer and crondeck fire at different instants:
-    `crondeck_only` are fires the timer will not make, `systemd_only` ones crondeck would not."""
+    `crondeck_only` are fires the timer will not make, `systemd_only` ones crondeck would not;
+    `either` holds both passes of wall times repeated from midnight, of which the timer runs
+    one (which one depends on when it last ran)."""
 
     day: date
     message: str
     crondeck_only: tuple[datetime, ...]
     systemd_only: tuple[datetime, ...]
+    either: tuple[datetime, ...] = ()
 
 
 def _fires_between(expr: CronExpr, lo: float, hi: float) -> set[float]:
@@ -184,6 +198,14 @@ def _fires_between(expr: CronExpr, lo: float, hi: float) -> set[float]:
     return out
 
 
+def _repeats_midnight(tz: ZoneInfo, day: date) -> bool:
+    """Whether the day starts inside a repeated hour (Havana: 01:00 falls back to 00:00).
+    systemd resolves such a wall time by the offset of the time it last computed from, not
+    by the day's own midnight, so it may take either pass."""
+    midnight = datetime.combine(day, time(0), tzinfo=tz)
+    return midnight.timestamp() != midnight.replace(fold=1).timestamp()
+
+
 def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
                     ) -> list[DstDifference]:
     """Every day in the `days` after `start` on which systemd would fire `schedule`
@@ -192,21 +214,30 @@ def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
     if isinstance(schedule, Every):
         return []
     tz = schedule.tz
-    shifts = [s for s in schedule.dst_shifts(start, days) if s.kind in ("moved", "twice")]
+    shifts = [s for s in schedule.dst_shifts(start, days) if s.kind in ("moved", "twice")
+              or (s.kind == "once" and _repeats_midnight(tz, s.day))]
     out: list[DstDifference] = []
     for day in sorted({s.day for s in shifts}):
         lo = datetime.combine(day, time(0), tzinfo=tz).timestamp()
         hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).timestamp()
         crondeck = _fires_between(schedule, lo, hi)
+        midnight = _repeats_midnight(tz, day)
         systemd: set[float] = set()
+        either: set[float] = set()
         for h, m in product(schedule.f.hours, schedule.f.minutes):
             wall = datetime(day.year, day.month, day.day, h, m, tzinfo=tz)
-            back = wall.astimezone(UTC).astimezone(tz)
-            if back.replace(tzinfo=None) == wall.replace(tzinfo=None):
-                systemd.add(wall.timestamp())
+            first, second = wall.timestamp(), wall.replace(fold=1).timestamp()
+            if first == second:
+                systemd.add(first)
+            elif first < second:  # repeated: the first pass, or either from midnight
+                if midnight:
+                    either.update((first, second))
+                else:
+                    systemd.add(first)
         parts = []
         moved = [s for s in shifts if s.day == day and s.kind == "moved"]
         twice = [s.wall for s in shifts if s.day == day and s.kind == "twice"]
+        once = [s.wall for s in shifts if s.day == day and s.kind == "once"]
         if moved:
             at = moved[0].fires_at
             walls = ", ".join(s.wall for s in moved)
@@ -215,14 +246,58 @@ def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
             parts.append(f"{walls} {'does' if one else 'do'} not exist (DST change): crondeck "
                          f"runs {it} at {at:%H:%M}, the systemd timer skips {it}"
                          if at is not None else f"{walls}: skipped by both")
-        if twice:
+        if midnight and (twice or once):
+            repeated = twice + once
+            runs = "both times" if twice else "the first time"
+            parts.append(f"{', '.join(repeated)} happen{'s' if len(repeated) == 1 else ''} twice "
+                         f"from midnight (DST ends): crondeck runs {runs}, the systemd timer "
+                         "once, the first or the second time depending on when it last ran")
+        elif twice:
             parts.append(f"{', '.join(twice)} happen{'s' if len(twice) == 1 else ''} twice (DST "
                          "ends): crondeck runs both times, the systemd timer only the first time")
         out.append(DstDifference(
             day, f"{day.isoformat()} ({tz.key}): " + "; ".join(parts),
-            tuple(datetime.fromtimestamp(t, UTC) for t in sorted(crondeck - systemd)),
-            tuple(datetime.fromtimestamp(t, UTC) for t in sorted(systemd - crondeck))))
+            tuple(datetime.fromtimestamp(t, UTC) for t in sorted(crondeck - systemd - either)),
+            tuple(datetime.fromtimestamp(t, UTC) for t in sorted(systemd - crondeck)),
+            tuple(datetime.fromtimestamp(t, UTC) for t in sorted(either))))
     return out
+
+
+def _check_gaps(schedule: CronExpr | Every, start: datetime, days: int = 366) -> None:
+    """ScheduleRefused for a job that systemd 252 gets wrong around a DST gap starting inside
+    an hour (Chatham jumps from 02:45 to 03:45): when every time of the job in that hour
+    falls in the gap, it finds no next run and fails the timer ('Resource deadlock
+    avoided'); times after the jump in the jump's last hour (03:45-03:59) it skips. The
+    rule errs on the side of refusing."""
+    if isinstance(schedule, Every):
+        return
+    tz = schedule.tz
+    f = schedule.f
+    probe = schedule.copy()
+    for day in transition_days(tz, start.astimezone(tz).date(), days):
+        lo = int(datetime.combine(day, time(0), tzinfo=tz).timestamp())
+        hi = int(datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).timestamp())
+        before = datetime.fromtimestamp(lo, tz).utcoffset()
+        after = datetime.fromtimestamp(hi, tz).utcoffset()
+        if before is None or after is None or after <= before:
+            continue  # the clock goes back: no gap
+        if probe.next_after(datetime.fromtimestamp(lo - 1, UTC)).timestamp() >= hi:
+            continue  # the job does not run that day
+        jump = jump_instant(tz, lo, hi)
+        gap = (datetime.fromtimestamp(jump, UTC) + before).replace(tzinfo=None)
+        end = datetime.fromtimestamp(jump, tz).replace(tzinfo=None)
+        if not gap.minute:
+            continue
+        fails = gap.hour in f.hours and min(f.minutes) >= gap.minute
+        skipped = end.hour in f.hours and max(f.minutes) >= end.minute
+        if fails or skipped:
+            raise ScheduleRefused(
+                f"{schedule.text!r}: on {day.isoformat()} ({tz.key}) the clock jumps from "
+                f"{gap:%H:%M} to {end:%H:%M}, and systemd gets this job wrong around it ("
+                + ("it cannot work out the next run and fails the timer" if fails else
+                   f"it skips the job's times from {end:%H:%M} to {end.hour:02d}:59") + ")",
+                f"keep the job out of {gap.hour:02d}:{gap.minute:02d}-{end.hour:02d}:59 (hours "
+                f"{gap.hour:02d} and {end.hour:02d}), or run it with `crondeck run`")
 
 
 # --- units ---------------------------------------------------------------------------------
@@ -300,6 +375,11 @@ def export_systemd(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
             continue
         try:
             calendars = on_calendar(plan.schedule)
+        except ScheduleRefused as exc:
+            result.refused.append(Refusal(plan.name, TARGET, exc.why, exc.fix))
+            continue
+        try:
+            _check_gaps(plan.schedule, now)
         except ScheduleRefused as exc:
             result.refused.append(Refusal(plan.name, TARGET, exc.why, exc.fix))
             continue
