@@ -40,14 +40,16 @@ class RunStatus(StrEnum):
 
 class SkipReason(StrEnum):
     """Why a slot was skipped (not failed): the gate said no, the previous run was still
-    going, the job was paused, an operator skipped it, or the job's daily token budget is
-    spent."""
+    going, the job was paused, an operator skipped it, the job's daily token budget is
+    spent, or its start could not be recorded (a run that a crash could not tell had started
+    might run twice)."""
 
     GATE = "gate"
     OVERLAP = "overlap"
     PAUSED = "paused"
     OPERATOR = "operator"
     BUDGET = "budget"
+    UNRECORDED = "unrecorded"
 
 
 def make_run_id(job: str, scheduled_for: datetime) -> str:

@@ -362,7 +362,12 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         recorder = RunLogRecorder(logs, on_error=lambda message: bus.emit(
             SchedulerError, job=None, where="run_log", message=message))
         scheduler.add_listener(recorder)
-        store.flush()
+        try:
+            store.flush()
+        except OSError as exc:  # a full disk: schedule on, skipping runs it cannot record
+            store.problems.append(
+                f"cannot save {store.path}: {exc.strerror or exc}; runs whose start cannot "
+                "be recorded are skipped (not run) until it can be written again")
         store.start()
         runtime = Runtime(config, scheduler, store, logs, lock, False, recorder, abandoned,
                           _stamp(config.path))

@@ -702,9 +702,12 @@ class Scheduler:
                handle: RunHandle | None = None) -> RunHandle:
         self._bind_loop()
         handle = handle or RunHandle(job.name, run_id, slot, manual)
-        job.running[run_id] = handle
         if self._not_before is None:  # a run prepared ahead is claimed at its instant
-            self._ledger.claim(job, handle)
+            why = self._ledger.claim(job, handle)
+            if why:
+                handle.set_result(self._ledger.unclaimed(job, handle, why))
+                return handle
+        job.running[run_id] = handle
         handle.task = self._runner.start(job, handle, self._not_before)
         for lst in self._new_handles:
             lst.append(handle)
@@ -717,9 +720,11 @@ class Scheduler:
 
     # ------------------------------------------------ the runner's host (RunHost)
 
-    def claim_run(self, job: Job, handle: RunHandle) -> None:
-        """RunHost: a run prepared ahead reached its instant; its run id is taken."""
-        self._ledger.claim(job, handle)
+    def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
+        """RunHost: a run prepared ahead reached its instant; its run id is taken (or, when
+        that cannot be recorded, the skip it comes to instead)."""
+        why = self._ledger.claim(job, handle)
+        return self._ledger.unclaimed(job, handle, why, booked_later=True) if why else None
 
     def count_run(self, job: Job, handle: RunHandle) -> None:
         """RunHost: an attempt is starting; the first counts towards max_runs."""

@@ -317,7 +317,19 @@ class StateStore:
             self.jobs[job] = replace(st, running=running, last_slot=last)
             self._generation += 1
             self._claims[run_id] = (job, slot, self._generation)
-        self._write_claims()
+        try:
+            self._write_claims()
+        except BaseException:
+            # Not durable, so the run will not start: nothing may say it is running, or a
+            # later save would have the next start record it abandoned.
+            with self._lock:
+                self._claims.pop(run_id, None)
+                now = self.jobs.get(job)
+                if now is not None and run_id not in st.running:
+                    self.jobs[job] = replace(
+                        now, running=tuple(r for r in now.running if r != run_id))
+                self._generation += 1
+            raise
         self._schedule()
 
     # -- saving -------------------------------------------------------------------------
