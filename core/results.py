@@ -201,6 +201,8 @@ class RunResult:
             out["cost"] = self.cost
         if self.contract is not None:
             out["contract"] = self.contract
+        if self.extra.get("will_retry"):  # an attempt, not the run's end (see store.ends_run)
+            out["will_retry"] = True
         return out
 
     @classmethod
@@ -231,6 +233,7 @@ class RunResult:
             usage=Usage.from_dict(usage) if isinstance(usage, dict) else None,
             cost=float(cost) if isinstance(cost, int | float) else None,
             contract=contract,
+            extra={"will_retry": True} if data.get("will_retry") is True else {},
         )
 
 

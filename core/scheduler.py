@@ -16,6 +16,7 @@ import asyncio
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -384,14 +385,18 @@ class Scheduler:
             elif st.next_fire is not None:
                 job.next_fire = st.next_fire
             for run_id in st.running:
-                if any(r.run_id == run_id and r.status is not RunStatus.RUNNING
-                       for r in st.results):
+                mine = [r for r in st.results if r.run_id == run_id]
+                if any(r.status is not RunStatus.RUNNING and not r.extra.get("will_retry")
+                       for r in mine):
                     continue
+                attempt = 1 + max((r.attempt for r in mine), default=0)  # after the retried
                 slot = _slot_of(run_id) or now
                 self._ledger.record(job, RunResult(
                     run_id=run_id, job=job.name, scheduled_for=slot,
-                    status=RunStatus.ABANDONED, finished_at=now,
-                    error="found running after a restart; the previous process ended"))
+                    status=RunStatus.ABANDONED, finished_at=now, attempt=attempt,
+                    error=f"found running after a restart, at attempt {attempt}"
+                          + (f" (attempt {attempt - 1} had failed)" if attempt > 1 else "")
+                          + "; the previous crondeck process ended while it ran"))
             job.exhausted = ""
             if job.options.max_runs is not None and job.run_count >= job.options.max_runs:
                 job.exhausted = "max_runs reached"
@@ -747,8 +752,9 @@ class Scheduler:
             exit_code=gate.exit_code, gate=gate, manual=handle.manual)
 
     def record_attempt(self, result: RunResult) -> None:
-        """RunHost: a failed attempt that will be retried goes to the state sink."""
-        self._ledger.sink_result(result)
+        """RunHost: a failed attempt that will be retried goes to the state sink, marked
+        `will_retry` (the run is still going: a crash now leaves it abandoned)."""
+        self._ledger.sink_result(replace(result, extra={**result.extra, "will_retry": True}))
 
     def finish_run(self, job: Job, handle: RunHandle, result: RunResult) -> None:
         """RunHost: book a final result (history, counters, auto-pause, callback), then

@@ -36,6 +36,7 @@ __all__ = [
     "STATE_FORMAT",
     "StateFormatError",
     "StateStore",
+    "ends_run",
     "job_state_from_toml",
     "job_state_to_toml",
     "last_run",
@@ -50,6 +51,12 @@ RECORD_OUTPUT_CHARS = 2000
 
 _JOB_TIMES = ("pause_until", "next_fire", "last_slot")
 _RESULT_TIMES = ("scheduled_for", "started_at", "finished_at")
+
+
+def ends_run(result: RunResult) -> bool:
+    """Whether `result` is its run's last word: not an attempt that a retry follows (those
+    are recorded too, marked `will_retry`, while the run goes on)."""
+    return not result.extra.get("will_retry")
 
 
 class StateFormatError(ValueError):
@@ -130,6 +137,7 @@ _RESULT_TYPES: dict[str, tuple[type, ...]] = {
     "output_tail": (str,), "error": (str,), "attempt": (int,), "output_bytes": (int,),
     "manual": (bool,), "truncated": (bool,), "scheduled_for": (datetime, str),
     "started_at": (datetime, str), "finished_at": (datetime, str), "cost": (int, float),
+    "will_retry": (bool,),
 }
 
 
@@ -178,6 +186,10 @@ class StateStore:
         self._write_lock = threading.Lock()
         self._claims_lock = threading.Lock()
         self._claims: dict[str, tuple[str, datetime, int]] = {}  # run id -> job, slot, gen
+        # Results not yet in state.toml, by run id (with the generation that added them):
+        # each claim writes them into claims.toml too, so a result is durable at the latest
+        # when the next run starts, without a write of its own.
+        self._unsaved: dict[str, tuple[RunResult, int]] = {}
         self._claims_file_stale = False
         self._wake = threading.Condition(threading.Lock())
         self._generation = 0
@@ -231,7 +243,25 @@ class StateStore:
         entries = doc.get("claims", [])
         if not isinstance(entries, list):
             raise StateFormatError("claims is not an array of tables")
+        finished = doc.get("results", [])
+        if not isinstance(finished, list) or not all(isinstance(r, dict) for r in finished):
+            raise StateFormatError("results is not an array of tables")
         with self._lock:
+            for data in finished:  # results that had not reached state.toml yet
+                name = data.get("job")
+                if not isinstance(name, str):
+                    raise StateFormatError("a result has no job")
+                _check_result(name, data)
+                result = RunResult.from_dict(data)
+                st = self.jobs.get(name) or JobState(name=name)
+                if any(r.run_id == result.run_id and (r.attempt, r.status) ==
+                       (result.attempt, result.status) for r in st.results):
+                    continue
+                running = (st.running if not ends_run(result) else
+                           tuple(r for r in st.running if r != result.run_id))
+                self.jobs[name] = replace(st, running=running,
+                                          results=(*st.results, result)[-self.history:])
+                self._generation += 1
             for entry in entries:
                 if not isinstance(entry, Mapping):
                     raise StateFormatError("a claim is not a table")
@@ -244,7 +274,8 @@ class StateStore:
                     raise StateFormatError(f"claim {run_id}: scheduled_for {slot.isoformat()} "
                                            "has no time zone")
                 st = self.jobs.get(job) or JobState(name=job)
-                if any(r.run_id == run_id for r in st.results) or run_id in st.running:
+                ended = any(r.run_id == run_id and ends_run(r) for r in st.results)
+                if ended or run_id in st.running:
                     continue
                 last = st.last_slot if st.last_slot and st.last_slot > slot else slot
                 self.jobs[job] = replace(st, running=(*st.running, run_id), last_slot=last)
@@ -284,6 +315,14 @@ class StateStore:
         if len(state.results) > self.history:
             state = replace(state, results=state.results[-self.history :])
         with self._lock:
+            old = self.jobs.get(state.name)
+            if old is not None and state.running:
+                # The attempts of runs still going live only here (a job's own history
+                # has final results): keep them, so a crash names the attempt it ended.
+                attempts = tuple(r for r in old.results if not ends_run(r)
+                                 and r.run_id in state.running and r not in state.results)
+                if attempts:
+                    state = replace(state, results=(*state.results, *attempts)[-self.history:])
             self.jobs[state.name] = state
             self._generation += 1
         self._schedule()
@@ -300,10 +339,13 @@ class StateStore:
             st = self.jobs.get(result.job) or JobState(name=result.job)
             if result in st.results:
                 return
-            running = tuple(r for r in st.running if r != result.run_id)
+            running = st.running
+            if ends_run(result):  # an attempt that a retry follows leaves the run running
+                running = tuple(r for r in st.running if r != result.run_id)
             results = (*st.results, result)[-self.history :]
             self.jobs[result.job] = replace(st, running=running, results=results)
             self._generation += 1
+            self._unsaved[f"{result.run_id}#{result.attempt}"] = (result, self._generation)
         self._schedule()
 
     def claim(self, job: str, run_id: str, scheduled_for: datetime) -> None:
@@ -361,6 +403,9 @@ class StateStore:
                 settled = [k for k, (_, _, g) in self._claims.items() if g <= gen]
                 for run_id in settled:
                     del self._claims[run_id]
+                saved = [k for k, (_, g) in self._unsaved.items() if g <= gen]
+                for key in saved:
+                    del self._unsaved[key]
             if settled or self._claims_file_stale:
                 self._claims_file_stale = False
                 self._write_claims()
@@ -374,9 +419,14 @@ class StateStore:
                     {"run_id": run_id, "job": job, "scheduled_for": slot}
                     for run_id, (job, slot, _) in self._claims.items()
                 ]
+                # without claims to write, results wait for the next save of state.toml
+                results = [result_to_toml(r) for r, _ in self._unsaved.values()] if claims else []
             ensure_dir(self.path.parent)
             if claims:
-                atomic_write_toml(self.claims_path, {"claims": claims})
+                doc: dict[str, Any] = {"claims": claims}
+                if results:
+                    doc["results"] = results
+                atomic_write_toml(self.claims_path, doc)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.claims_path)

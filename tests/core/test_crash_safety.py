@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from crondeck.core import store as store_module
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import load_config
 from crondeck.core.events import RunSkipped, SchedulerError
-from crondeck.core.results import RunStatus, SkipReason
+from crondeck.core.results import RunStatus, SkipReason, make_run_id
 from crondeck.core.runtime import Runtime, open_runtime
 from crondeck.core.store import StateStore
 
@@ -29,7 +29,7 @@ def _write(tmp_path: Path, body: str) -> Path:
     module = f"agents_{uuid.uuid4().hex[:8]}"
     ran = tmp_path / "ran.txt"
     (tmp_path / f"{module}.py").write_text(
-        "def tick(prompt):\n"
+        "async def tick(prompt):\n"
         f"    with open({str(ran)!r}, 'a') as f:\n"
         "        f.write(prompt + '\\n')\n"
         "    return 'tick\\n'\n"
@@ -122,3 +122,88 @@ def test_starting_with_the_disk_full_says_so_and_keeps_scheduling(
     assert any("No space left on device" in p and "state.toml" in p for p in runtime.problems)
     [result] = runtime.scheduler.jobs["ticker"].results
     assert result.skip_reason is SkipReason.UNRECORDED and _runs(tmp_path) == 0
+
+
+FLAKY = """
+[defaults]
+timezone = "UTC"
+
+[[jobs]]
+name = "ticker"
+python = "MODULE:fail"
+prompt = "hello"
+schedule = "* * * * *"
+retries = 2
+retry_backoff = "30s"
+"""
+
+
+def _crash(runtime: Runtime) -> None:
+    """What a SIGKILL leaves: whatever is on disk now; nothing saved on the way out."""
+    runtime.store.read_only = True
+    if runtime.lock is not None:
+        runtime.lock.release()
+
+
+@pytest.fixture
+def batched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background saves: only what is written synchronously (claims) reaches the disk,
+    as when a crash comes before the writer's next batch."""
+    monkeypatch.setattr(StateStore, "_writer", lambda self: None)
+
+
+def test_a_run_killed_between_attempts_is_abandoned_naming_its_last_attempt(
+        tmp_path: Path) -> None:
+    path = _write(tmp_path, FLAKY)
+    with next(tmp_path.glob("agents_*.py")).open("a") as f:
+        f.write("async def fail(prompt):\n    raise RuntimeError('boom')\n")
+    cfg = load_config(path)
+    clock = FakeClock(T0)
+
+    async def until_second_attempt() -> Runtime:
+        runtime = open_runtime(cfg, clock=clock)
+        task = asyncio.create_task(runtime.scheduler.astart(stop_when_done=False))
+        await clock.run_for(31 + 30 + 1)  # 09:01 attempt 1 fails; attempt 2 at 09:01:30 fails
+        runtime.store.flush()  # the writer's batch saved attempts 1 and 2
+        _crash(runtime)  # killed in the backoff before attempt 3
+        task.cancel()
+        return runtime
+
+    asyncio.run(until_second_attempt())
+    clock.advance(5)
+
+    async def restart() -> Runtime:
+        with open_runtime(cfg, clock=clock) as runtime:
+            pass
+        return runtime
+
+    runtime = asyncio.run(restart())
+    [abandoned] = runtime.abandoned
+    assert abandoned.run_id == make_run_id("ticker", T0.replace(second=0) + timedelta(minutes=1))
+    assert abandoned.attempt == 3 and "attempt 3" in abandoned.error
+
+
+def test_a_finished_result_is_on_disk_before_the_next_slot_of_its_job_is_decided(
+        tmp_path: Path, batched: None) -> None:
+    cfg = load_config(_write(tmp_path, TICKER))
+    clock = FakeClock(T0)
+
+    async def two_runs_then_crash() -> None:
+        runtime = open_runtime(cfg, clock=clock)
+        task = asyncio.create_task(runtime.scheduler.astart(stop_when_done=False))
+        await clock.run_for(100)  # 09:01 and 09:02 run and finish
+        _crash(runtime)
+        task.cancel()
+
+    asyncio.run(two_runs_then_crash())
+    assert _runs(tmp_path) == 2
+
+    async def restart() -> Runtime:
+        with open_runtime(cfg, clock=clock) as runtime:
+            pass
+        return runtime
+
+    runtime = asyncio.run(restart())
+    results = {r.scheduled_for.strftime("%H:%M"): r.status
+               for r in runtime.scheduler.jobs["ticker"].results}
+    assert results["09:01"] is RunStatus.OK  # its job's next slot was decided after it
