@@ -360,11 +360,13 @@ class Scheduler:
         """Every job's persistable state, by name."""
         return {name: job.state() for name, job in self.jobs.items()}
 
-    def restore(self, states: Mapping[str, JobState] | Iterable[JobState]) -> None:
+    def restore(self, states: Mapping[str, JobState] | Iterable[JobState], *,
+                survivors: Mapping[str, int] | None = None) -> None:
         """Apply saved states to jobs of the same name (unknown names are ignored). The next
         fire is recomputed from the last slot fired, so slots missed while down are handled
         by the catch-up policy once the loop runs; runs recorded as in flight are returned
-        as `abandoned` results (and recorded)."""
+        as `abandoned` results (and recorded). `survivors`, when the caller looked, counts
+        by run id the processes those runs had left running and that were ended."""
         items = states.values() if isinstance(states, Mapping) else states
         now = self.clock.now()
         for st in items:
@@ -396,7 +398,8 @@ class Scheduler:
                     status=RunStatus.ABANDONED, finished_at=now, attempt=attempt,
                     error=f"found running after a restart, at attempt {attempt}"
                           + (f" (attempt {attempt - 1} had failed)" if attempt > 1 else "")
-                          + "; the previous crondeck process ended while it ran"))
+                          + "; the previous crondeck process ended while it ran"
+                          + _survivors(survivors, run_id)))
             job.exhausted = ""
             if job.options.max_runs is not None and job.run_count >= job.options.max_runs:
                 job.exhausted = "max_runs reached"
@@ -788,6 +791,16 @@ def _describe(schedule: Schedule) -> str:
         return schedule.describe()
     except Exception:
         return getattr(schedule, "text", str(schedule))
+
+
+def _survivors(survivors: Mapping[str, int] | None, run_id: str) -> str:
+    if survivors is None:
+        return ""
+    n = survivors.get(run_id, 0)
+    if not n:
+        return " (none of its processes was left)"
+    return (" (1 process it left running was terminated)" if n == 1
+            else f" ({n} processes it left running were terminated)")
 
 
 def _slot_of(run_id: str) -> datetime | None:

@@ -22,7 +22,6 @@ import tomli_w
 
 from .atomic import (
     atomic_write_bytes,
-    atomic_write_toml,
     ensure_dir,
     fsync_dir,
     read_toml,
@@ -30,6 +29,7 @@ from .atomic import (
     to_toml_value,
 )
 from .jobs import JobState
+from .process import instance_id
 from .results import RunResult, last_run
 
 __all__ = [
@@ -179,6 +179,9 @@ class StateStore:
         self.jobs: dict[str, JobState] = {}
         self.problems: list[str] = []  # what went wrong loading (shown to the operator)
         self.moved_aside: list[Path] = []
+        # The instances (`process.instance_id`) of the schedulers that saved runs still in
+        # flight: their processes may have outlived them (`process.end_instances`).
+        self.previous_instances: set[str] = set()
         self.write_count = 0
         self.last_write_seconds = 0.0
         self.write_errors: list[str] = []
@@ -189,7 +192,10 @@ class StateStore:
         # Results not yet in state.toml, by run id (with the generation that added them):
         # each claim writes them into claims.toml too, so a result is durable at the latest
         # when the next run starts, without a write of its own.
-        self._unsaved: dict[str, tuple[RunResult, int]] = {}
+        self._unsaved: dict[str, tuple[str, int]] = {}  # key -> its TOML text, generation
+        # Each claim's TOML text, rendered once: with a thousand runs starting together the
+        # file is rewritten a thousand times, and rendering all of it each time dominated.
+        self._claim_text: dict[str, str] = {}
         self._claims_file_stale = False
         self._wake = threading.Condition(threading.Lock())
         self._generation = 0
@@ -218,6 +224,9 @@ class StateStore:
                 loaded = {name: job_state_from_toml(name, data) for name, data in jobs.items()}
                 with self._lock:
                     self.jobs = loaded
+                if isinstance(doc.get("instance"), str) and any(
+                        st.running for st in loaded.values()):
+                    self.previous_instances.add(doc["instance"])
             except StateFormatError as exc:
                 self._corrupt(self.path, str(exc))
         claims = self._read(self.claims_path)
@@ -273,6 +282,8 @@ class StateStore:
                 if slot.utcoffset() is None:  # would fail every comparison with aware times
                     raise StateFormatError(f"claim {run_id}: scheduled_for {slot.isoformat()} "
                                            "has no time zone")
+                if isinstance(entry.get("instance"), str):
+                    self.previous_instances.add(entry["instance"])
                 st = self.jobs.get(job) or JobState(name=job)
                 ended = any(r.run_id == run_id and ends_run(r) for r in st.results)
                 if ended or run_id in st.running:
@@ -345,7 +356,8 @@ class StateStore:
             results = (*st.results, result)[-self.history :]
             self.jobs[result.job] = replace(st, running=running, results=results)
             self._generation += 1
-            self._unsaved[f"{result.run_id}#{result.attempt}"] = (result, self._generation)
+            text = tomli_w.dumps(to_toml_value({"results": [result_to_toml(result)]}))
+            self._unsaved[f"{result.run_id}#{result.attempt}"] = (text, self._generation)
         self._schedule()
 
     def claim(self, job: str, run_id: str, scheduled_for: datetime) -> None:
@@ -359,6 +371,9 @@ class StateStore:
             self.jobs[job] = replace(st, running=running, last_slot=last)
             self._generation += 1
             self._claims[run_id] = (job, slot, self._generation)
+            self._claim_text[run_id] = tomli_w.dumps(to_toml_value({"claims": [
+                {"run_id": run_id, "job": job, "scheduled_for": slot,
+                 "instance": instance_id()}]}))
         try:
             self._write_claims()
         except BaseException:
@@ -366,6 +381,7 @@ class StateStore:
             # later save would have the next start record it abandoned.
             with self._lock:
                 self._claims.pop(run_id, None)
+                self._claim_text.pop(run_id, None)
                 now = self.jobs.get(job)
                 if now is not None and run_id not in st.running:
                     self.jobs[job] = replace(
@@ -391,6 +407,7 @@ class StateStore:
                 "format": STATE_FORMAT,
                 "saved_at": datetime.now(UTC).replace(microsecond=0),
                 "pid": os.getpid(),  # who wrote it (the lock file names the live holder)
+                "instance": instance_id(),  # the tag of the processes it starts
                 "jobs": {name: job_state_to_toml(st) for name, st in sorted(states.items())},
             }
             data = tomli_w.dumps(to_toml_value(doc)).encode("utf-8")
@@ -403,6 +420,7 @@ class StateStore:
                 settled = [k for k, (_, _, g) in self._claims.items() if g <= gen]
                 for run_id in settled:
                     del self._claims[run_id]
+                    self._claim_text.pop(run_id, None)
                 saved = [k for k, (_, g) in self._unsaved.items() if g <= gen]
                 for key in saved:
                     del self._unsaved[key]
@@ -415,18 +433,12 @@ class StateStore:
             return
         with self._claims_lock:
             with self._lock:
-                claims = [
-                    {"run_id": run_id, "job": job, "scheduled_for": slot}
-                    for run_id, (job, slot, _) in self._claims.items()
-                ]
+                claims = [self._claim_text[run_id] for run_id in self._claims]
                 # without claims to write, results wait for the next save of state.toml
-                results = [result_to_toml(r) for r, _ in self._unsaved.values()] if claims else []
+                results = [text for text, _ in self._unsaved.values()] if claims else []
             ensure_dir(self.path.parent)
             if claims:
-                doc: dict[str, Any] = {"claims": claims}
-                if results:
-                    doc["results"] = results
-                atomic_write_toml(self.claims_path, doc)
+                atomic_write_bytes(self.claims_path, "".join(claims + results).encode("utf-8"))
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.claims_path)

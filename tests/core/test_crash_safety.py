@@ -76,7 +76,6 @@ def test_a_claim_that_cannot_be_written_does_not_start_the_run(
     async def full_disk() -> Runtime:
         with open_runtime(cfg, clock=clock) as runtime:
             runtime.scheduler.add_listener(events.append)
-            monkeypatch.setattr(store_module, "atomic_write_toml", _disk_full)
             monkeypatch.setattr(store_module, "atomic_write_bytes", _disk_full)
             await _run(runtime, clock, 40)  # 09:01 falls due with the disk full
             monkeypatch.undo()
@@ -109,7 +108,6 @@ def test_starting_with_the_disk_full_says_so_and_keeps_scheduling(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = load_config(_write(tmp_path, TICKER))
     clock = FakeClock(T0)
-    monkeypatch.setattr(store_module, "atomic_write_toml", _disk_full)
     monkeypatch.setattr(store_module, "atomic_write_bytes", _disk_full)
 
     async def start() -> Runtime:
