@@ -424,7 +424,7 @@ class StateStore:
                 saved = [k for k, (_, g) in self._unsaved.items() if g <= gen]
                 for key in saved:
                     del self._unsaved[key]
-            if settled or self._claims_file_stale:
+            if settled or saved or self._claims_file_stale:
                 self._claims_file_stale = False
                 self._write_claims()
 
