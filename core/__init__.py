@@ -1,7 +1,7 @@
 """crondeck.core: an in-process, standard-library-only scheduler for agents on cron or
 interval schedules. Never imports textual or rich."""
 
-from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
+from .agents import Agent, AgentFailed, AgentLike, CommandAgent, PythonAgent, RunContext
 from .atomic import (
     UnsafeDir,
     atomic_write_bytes,
@@ -89,7 +89,7 @@ from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, LockLostError, StateLock
 from .metrics import Metrics, MetricsServer, parse_listen
 from .notify import NotifySpec
-from .options import CATCHUPS, OVERLAPS
+from .options import CATCHUPS, OVERLAPS, Duration, JobOverrides
 from .paths import ConfigLocation, resolve_config
 from .redact import redact
 from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
@@ -107,7 +107,9 @@ __all__ = [
     "OVERLAPS",
     "WATCH_INTERVAL",
     "WEEKDAY_NAMES",
+    "Agent",
     "AgentFailed",
+    "AgentLike",
     "AnthropicAgent",
     "Clock",
     "ClockJumped",
@@ -121,6 +123,7 @@ __all__ = [
     "CronExpr",
     "CronFields",
     "DstShift",
+    "Duration",
     "DurationError",
     "Event",
     "Every",
@@ -137,6 +140,7 @@ __all__ = [
     "JobChanged",
     "JobExhausted",
     "JobOptions",
+    "JobOverrides",
     "JobPaused",
     "JobRemoved",
     "JobResumed",
