@@ -63,15 +63,17 @@ class Ledger:
 
     def skip(self, job: Job, slot: datetime, reason: SkipReason, why: str,
              run_id: str | None = None, *, exit_code: int | None = None,
-             gate: GateResult | None = None, manual: bool = False) -> RunResult:
-        """Book a slot that did not run; returns its result. A gate's skip is recorded when
-        its run task finishes (`book`), so it is only reported here."""
+             gate: GateResult | None = None, manual: bool = False,
+             booked_later: bool = False) -> RunResult:
+        """Book a slot that did not run; returns its result. A gate's skip (or any with
+        `booked_later`) is recorded when its run task finishes (`book`), so it is only
+        reported here."""
         now = self.clock.now()
         result = RunResult(run_id=run_id or make_run_id(job.name, slot), job=job.name,
                            scheduled_for=slot, status=RunStatus.SKIPPED, finished_at=now,
                            exit_code=exit_code, error=why, gate=gate, skip_reason=reason,
                            manual=manual)
-        if gate is None:
+        if gate is None and not booked_later:
             self.record(job, result)
         self.emit(RunSkipped, job=job.name, run_id=result.run_id, reason=reason, result=result)
         self.notify(job, result, was_failing=False)
@@ -119,14 +121,25 @@ class Ledger:
 
     # ------------------------------------------------------------------ state sink
 
-    def claim(self, job: Job, handle: RunHandle) -> None:
+    def claim(self, job: Job, handle: RunHandle) -> str:
         """Tell the state sink this slot's run is starting (its run id is taken: after a
-        crash it is found and recorded as abandoned, never run again)."""
+        crash it is found and recorded as abandoned, never run again). Returns "" when the
+        sink took it, else why not: such a run must not start, since after a crash nothing
+        would show that it had."""
         if self.state_sink is not None:
             try:
                 self.state_sink.run_claimed(job.name, handle.run_id, handle.scheduled_for)
             except Exception as exc:
                 self.error(job.name, "state_sink.run_claimed", exc)
+                return f"{type(exc).__name__}: {exc}"
+        return ""
+
+    def unclaimed(self, job: Job, handle: RunHandle, why: str, *,
+                  booked_later: bool = False) -> RunResult:
+        """Book a run whose claim failed (`claim` said `why`) as skipped, not started."""
+        return self.skip(job, handle.scheduled_for, SkipReason.UNRECORDED,
+                         f"not started: its start could not be recorded ({why})",
+                         handle.run_id, manual=handle.manual, booked_later=booked_later)
 
     def sink_result(self, result: RunResult) -> None:
         if self.state_sink is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .jobs import JobState
 from .lock import LockLostError, StateLock
+from .process import end_instances, start_watchdog
 from .results import RunResult
 from .runlogs import RunLogRecorder, RunLogs
 from .store import StateStore
@@ -62,6 +63,11 @@ class StateDir:
             self.logs = RunLogs(self.path / "runs")
             self.recorder = RunLogRecorder(self.logs, on_error=on_log_error)
             self.sink = StoreSink(self.store, lock_lost=self.check_lock)
+            # What a dead scheduler's runs left running ends before they are restored as
+            # abandoned (run id -> processes ended; None when nothing was in flight).
+            in_flight = any(st.running for st in self.store.jobs.values())
+            self.survivors = end_instances(self.store.previous_instances) if in_flight else None
+            start_watchdog()
             self.store.start()
         except BaseException:
             self.lock.release()

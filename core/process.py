@@ -3,6 +3,12 @@
 Agents and gates both run here. Every child gets a new session (so it leads its own process
 group); ending it means SIGTERM to the whole group, a grace period, SIGKILL to the group,
 and reaping the leader, so neither orphans nor zombies are left behind.
+
+A process can leave the group (`setsid`), so every child also carries a tag in its
+environment (`CRONDECK_PROCESS_TAG=<instance>.<n>`), which its descendants inherit. On Linux
+the tag finds them in /proc: when a child is ended, so is everything carrying its tag; a
+watchdog process ends everything carrying this process's tags once it exits, a crash
+included; and a restart ends what a dead instance left running (`end_instances`).
 """
 
 from __future__ import annotations
@@ -10,14 +16,165 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import itertools
 import os
+import secrets
 import signal
-from collections.abc import Callable, Mapping, Sequence
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["LINE_LIMIT", "Child", "group_alive", "pump_lines", "spawn", "terminate_group"]
+__all__ = [
+    "LINE_LIMIT",
+    "TAG_VAR",
+    "Child",
+    "end_escaped",
+    "end_instances",
+    "group_alive",
+    "instance_id",
+    "pump_lines",
+    "spawn",
+    "start_watchdog",
+    "terminate_group",
+]
 
 LINE_LIMIT = 1 << 20  # a longer "line" is delivered in pieces instead of failing the read
+TAG_VAR = "CRONDECK_PROCESS_TAG"
+TRACKING = sys.platform.startswith("linux") and os.path.isdir("/proc/self")
+
+_instance: tuple[str, int] | None = None  # (id, pid it was made in: a fork gets its own)
+_spawned = itertools.count(1)
+_watchdog: subprocess.Popen[bytes] | None = None
+
+
+def instance_id() -> str:
+    """This process's id in the tags of the processes it starts (unique across restarts,
+    so a reused pid is never mistaken for one of ours)."""
+    global _instance
+    if _instance is None or _instance[1] != os.getpid():
+        _instance = (f"{os.getpid()}-{secrets.token_hex(6)}", os.getpid())
+    return _instance[0]
+
+
+# Run by the watchdog: wait for the scheduler to go away (its end of the pipe closes, however
+# it ends), then end every process still carrying one of its tags: SIGTERM, 2 s, SIGKILL.
+_WATCHDOG = r"""
+import os, signal, sys, time
+for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
+    signal.signal(s, signal.SIG_IGN)
+prefix = ("CRONDECK_PROCESS_TAG=" + sys.argv[1] + ".").encode()
+while os.read(0, 4096):
+    pass
+def tagged():
+    found = []
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open("/proc/" + e + "/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if env.startswith(prefix) or (b"\0" + prefix) in env:
+            found.append(int(e))
+    return found
+for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 0.0)):
+    pids = tagged()
+    if not pids:
+        break
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    end = time.monotonic() + grace
+    while time.monotonic() < end and tagged():
+        time.sleep(0.05)
+"""
+
+
+def start_watchdog() -> None:
+    """Start (once per process; Linux only) the watchdog that ends this process's agents when
+    it exits, even by SIGKILL. It waits on a pipe only this process holds, in a session of
+    its own so that a terminal's Ctrl-C or hangup does not reach it."""
+    global _watchdog
+    if not TRACKING or (_watchdog is not None and _watchdog.poll() is None
+                        and _instance is not None and _instance[1] == os.getpid()):
+        return
+    try:
+        _watchdog = subprocess.Popen(
+            [sys.executable, "-S", "-c", _WATCHDOG, instance_id()],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True, cwd="/")
+    except OSError:
+        _watchdog = None
+
+
+def _tagged(match: Callable[[str], bool]) -> list[tuple[int, str, str]]:
+    """(pid, tag, run id) of every live process whose tag `match`es, from /proc."""
+    found: list[tuple[int, str, str]] = []
+    if not TRACKING:
+        return found
+    key, run_key, me = TAG_VAR.encode() + b"=", b"CRONDECK_RUN_ID=", os.getpid()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if key not in env:
+            continue
+        tag = run_id = ""
+        for item in env.split(b"\0"):
+            if item.startswith(key):
+                tag = item[len(key):].decode("utf-8", "replace")
+            elif item.startswith(run_key):
+                run_id = item[len(run_key):].decode("utf-8", "replace")
+        if tag and match(tag):
+            found.append((int(entry), tag, run_id))
+    return found
+
+
+def _end_tagged(match: Callable[[str], bool], grace: float,
+                sig: int = signal.SIGTERM) -> list[tuple[int, str, str]]:
+    """Signal every live process whose tag matches, wait up to `grace` seconds for them to
+    go, then SIGKILL the rest. Returns what was found at first."""
+    found = _tagged(match)
+    if not found:
+        return found
+    for pid, _, _ in found:
+        with contextlib.suppress(OSError):
+            os.kill(pid, sig)
+    if sig != signal.SIGKILL:
+        deadline = time.monotonic() + max(0.0, grace)
+        while time.monotonic() < deadline and _tagged(match):
+            time.sleep(0.02)
+        for pid, _, _ in _tagged(match):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    return found
+
+
+def end_instances(instances: Collection[str], grace: float = 3.0) -> dict[str, int]:
+    """End every process still carrying a tag of one of `instances` (schedulers that died
+    with runs in flight; never this process's own). Returns how many processes each run id
+    had left."""
+    mine = instance_id()
+    wanted = {i for i in instances if i and i != mine}
+    if not wanted:
+        return {}
+    ended: dict[str, int] = {}
+    for _, _, run_id in _end_tagged(lambda tag: tag.rpartition(".")[0] in wanted, grace):
+        ended[run_id] = ended.get(run_id, 0) + 1
+    return ended
 
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
@@ -40,6 +197,7 @@ class Child:
     proc: asyncio.subprocess.Process
     transport: asyncio.SubprocessTransport
     exited: asyncio.Event
+    tag: str = ""  # in its environment and its descendants' (see the module's docstring)
 
     @property
     def pid(self) -> int:
@@ -71,6 +229,9 @@ async def spawn(
     """Start `argv` as the leader of a new session/process group with piped output."""
     loop = asyncio.get_running_loop()
     protocol: _Protocol | None = None
+    tag = f"{instance_id()}.{next(_spawned)}"
+    env = {**(env if env is not None else os.environ), TAG_VAR: tag}
+    start_watchdog()
 
     def factory() -> _Protocol:
         nonlocal protocol
@@ -84,12 +245,12 @@ async def spawn(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=cwd,
-        env=dict(env) if env is not None else None,
+        env=env,
         start_new_session=True,
     )
     assert protocol is not None
     proc = asyncio.subprocess.Process(transport, protocol, loop)
-    return Child(proc, transport, protocol.exited)
+    return Child(proc, transport, protocol.exited, tag)
 
 
 async def pump_lines(
@@ -166,7 +327,13 @@ def _signal_group(pgid: int, sig: int) -> bool:
 async def terminate_group(child: Child, grace: float, *, sig: int = signal.SIGTERM) -> None:
     """SIGTERM (or `sig`) the process group led by `child`, wait up to `grace` seconds for
     it to empty, then SIGKILL whatever is left; returns once the leader has exited (asyncio
-    reaps it). Real time on purpose: this is about real processes, whatever the clock."""
+    reaps it) and the processes that left the group are ended too (`end_escaped`). Real time
+    on purpose: this is about real processes, whatever the clock."""
+    await _terminate_group(child, grace, sig)
+    await end_escaped(child, grace, sig=sig)
+
+
+async def _terminate_group(child: Child, grace: float, sig: int) -> None:
     pgid = child.pid
     loop = asyncio.get_running_loop()
     if sig != signal.SIGKILL and _signal_group(pgid, sig):
@@ -181,3 +348,66 @@ async def terminate_group(child: Child, grace: float, *, sig: int = signal.SIGTE
         with contextlib.suppress(ProcessLookupError):
             child.proc.kill()
     await child.exited.wait()
+
+
+# Children ended meanwhile, per loop, waiting for the next /proc scan: when a hundred runs
+# end together, one scan in a thread serves them all.
+_sweeps: dict[asyncio.AbstractEventLoop, list[tuple[str, float, int, asyncio.Future[None]]]] = {}
+_sweepers: set[asyncio.Task[None]] = set()
+
+
+async def end_escaped(child: Child, grace: float, *, sig: int = signal.SIGTERM) -> None:
+    """End the processes that carry `child`'s tag but left its group (`setsid`, a daemon's
+    double fork): `sig`, up to `grace` seconds, then SIGKILL. The /proc scan runs in a
+    thread, off the loop, shared by every child ended meanwhile."""
+    if not (TRACKING and child.tag):
+        return
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+    pending = _sweeps.get(loop)
+    if pending is None:
+        pending = _sweeps[loop] = []
+        task = loop.create_task(_sweep(loop, pending))
+        _sweepers.add(task)
+        task.add_done_callback(_sweepers.discard)
+    pending.append((child.tag, grace, sig, fut))
+    await asyncio.shield(fut)
+
+
+async def _sweep(loop: asyncio.AbstractEventLoop,
+                 pending: list[tuple[str, float, int, asyncio.Future[None]]]) -> None:
+    try:
+        while pending:
+            batch = pending[:]
+            del pending[:]
+            try:
+                await asyncio.to_thread(_end_batch, [(tag, grace, sig) for tag, grace, sig, _ in
+                                                     batch])
+            finally:
+                for *_, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+    finally:
+        _sweeps.pop(loop, None)
+        for *_, fut in pending:
+            if not fut.done():
+                fut.set_result(None)
+
+
+def _end_batch(batch: list[tuple[str, float, int]]) -> None:
+    """One scan for every tag of `batch`; each found process gets its tag's signal, and
+    SIGKILL once the longest grace of the batch has passed."""
+    sigs = {tag: sig for tag, _, sig in batch}
+    found = _tagged(lambda t: t in sigs)
+    if not found:
+        return
+    for pid, tag, _ in found:
+        with contextlib.suppress(OSError):
+            os.kill(pid, sigs[tag])
+    grace = max((g for tag, g, sig in batch if sig != signal.SIGKILL), default=0.0)
+    deadline = time.monotonic() + max(0.0, grace)
+    while time.monotonic() < deadline and _tagged(lambda t: t in sigs):
+        time.sleep(0.02)
+    for pid, _, _ in _tagged(lambda t: t in sigs):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)

@@ -40,14 +40,16 @@ class RunStatus(StrEnum):
 
 class SkipReason(StrEnum):
     """Why a slot was skipped (not failed): the gate said no, the previous run was still
-    going, the job was paused, an operator skipped it, or the job's daily token budget is
-    spent."""
+    going, the job was paused, an operator skipped it, the job's daily token budget is
+    spent, or its start could not be recorded (a run that a crash could not tell had started
+    might run twice)."""
 
     GATE = "gate"
     OVERLAP = "overlap"
     PAUSED = "paused"
     OPERATOR = "operator"
     BUDGET = "budget"
+    UNRECORDED = "unrecorded"
 
 
 def make_run_id(job: str, scheduled_for: datetime) -> str:
@@ -199,6 +201,8 @@ class RunResult:
             out["cost"] = self.cost
         if self.contract is not None:
             out["contract"] = self.contract
+        if self.extra.get("will_retry"):  # an attempt, not the run's end (see store.ends_run)
+            out["will_retry"] = True
         return out
 
     @classmethod
@@ -229,6 +233,7 @@ class RunResult:
             usage=Usage.from_dict(usage) if isinstance(usage, dict) else None,
             cost=float(cost) if isinstance(cost, int | float) else None,
             contract=contract,
+            extra={"will_retry": True} if data.get("will_retry") is True else {},
         )
 
 

@@ -263,7 +263,10 @@ class Runner:
             if not_before is not None:
                 if self._start_line is not None:
                     await self._start_line.wait(not_before)
-                host.claim_run(job, handle)  # not before: a crash meanwhile leaves the slot owed
+                # not before: a crash meanwhile leaves the slot owed
+                result = host.claim_run(job, handle)
+                if result is not None:
+                    return
             if opts.pre_run is not None:
                 self._emit(GateStarted, job=job.name, run_id=handle.run_id,
                            scheduled_for=handle.scheduled_for)

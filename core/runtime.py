@@ -22,6 +22,7 @@ from .jobs import JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
 from .persist import StoreSink
+from .process import end_instances, start_watchdog
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
 from .schedule import Schedule, cron
@@ -168,11 +169,12 @@ def _diff(old: Config, new: Config) -> _Diff:
                  added=[n for n in theirs if n not in mine], changed=changed, toggled=toggled)
 
 
-def _restore(scheduler: Scheduler, saved: list[JobState]) -> None:
+def _restore(scheduler: Scheduler, saved: list[JobState],
+             survivors: dict[str, int] | None = None) -> None:
     """`Scheduler.restore`, except that a job saved disabled and enabled now continues from
     now: the slots that fell while it was off are not owed (restore alone would catch them
     up from its last slot)."""
-    scheduler.restore(saved)
+    scheduler.restore(saved, survivors=survivors)
     for st in saved:
         job = scheduler.jobs.get(st.name)
         if job is not None and st.disabled and job.enabled:
@@ -329,7 +331,11 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         sink = StoreSink(store)
         scheduler = build_scheduler(config, clock=clock, state_sink=sink)
         in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
-        _restore(scheduler, list(saved.values()))
+        # What a dead scheduler's runs left running ends before those runs are recorded (and
+        # before anything new starts beside them).
+        survivors = end_instances(store.previous_instances) if in_flight else None
+        start_watchdog()
+        _restore(scheduler, list(saved.values()), survivors)
         abandoned = [
             r for st in store.jobs.values() for r in st.results
             if (r.job, r.run_id) in in_flight and r.status is RunStatus.ABANDONED
@@ -338,7 +344,12 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         recorder = RunLogRecorder(logs, on_error=lambda message: bus.emit(
             SchedulerError, job=None, where="run_log", message=message))
         scheduler.add_listener(recorder)
-        store.flush()
+        try:
+            store.flush()
+        except OSError as exc:  # a full disk: schedule on, skipping runs it cannot record
+            store.problems.append(
+                f"cannot save {store.path}: {exc.strerror or exc}; runs whose start cannot "
+                "be recorded are skipped (not run) until it can be written again")
         store.start()
         runtime = Runtime(config, scheduler, store, logs, lock, False, recorder, abandoned,
                           _stamp(config.path))

@@ -269,7 +269,8 @@ class Scheduler:
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
         self.refile(job, now)
         if saved is not None:
-            self.restore([saved])
+            self.restore([saved], survivors=self._state_dir.survivors
+                         if self._state_dir is not None else None)
             if saved.disabled:
                 job.enabled = False
         return job
@@ -487,11 +488,13 @@ class Scheduler:
         """Every job's persistable state, by name."""
         return {name: job.state() for name, job in self.jobs.items()}
 
-    def restore(self, states: Mapping[str, JobState] | Iterable[JobState]) -> None:
+    def restore(self, states: Mapping[str, JobState] | Iterable[JobState], *,
+                survivors: Mapping[str, int] | None = None) -> None:
         """Apply saved states to jobs of the same name (unknown names are ignored). The next
         fire is recomputed from the last slot fired, so slots missed while down are handled
         by the catch-up policy once the loop runs; runs recorded as in flight are returned
-        as `abandoned` results (and recorded)."""
+        as `abandoned` results (and recorded). `survivors`, when the caller looked, counts
+        by run id the processes those runs had left running and that were ended."""
         items = states.values() if isinstance(states, Mapping) else states
         now = self.clock.now()
         for st in items:
@@ -512,14 +515,19 @@ class Scheduler:
             elif st.next_fire is not None:
                 job.next_fire = st.next_fire
             for run_id in st.running:
-                if any(r.run_id == run_id and r.status is not RunStatus.RUNNING
-                       for r in st.results):
+                mine = [r for r in st.results if r.run_id == run_id]
+                if any(r.status is not RunStatus.RUNNING and not r.extra.get("will_retry")
+                       for r in mine):
                     continue
+                attempt = 1 + max((r.attempt for r in mine), default=0)  # after the retried
                 slot = _slot_of(run_id) or now
                 self._ledger.record(job, RunResult(
                     run_id=run_id, job=job.name, scheduled_for=slot,
-                    status=RunStatus.ABANDONED, finished_at=now,
-                    error="found running after a restart; the previous process ended"))
+                    status=RunStatus.ABANDONED, finished_at=now, attempt=attempt,
+                    error=f"found running after a restart, at attempt {attempt}"
+                          + (f" (attempt {attempt - 1} had failed)" if attempt > 1 else "")
+                          + "; the previous crondeck process ended while it ran"
+                          + _survivors(survivors, run_id)))
             job.exhausted = ""
             if job.options.max_runs is not None and job.run_count >= job.options.max_runs:
                 job.exhausted = "max_runs reached"
@@ -839,9 +847,12 @@ class Scheduler:
                handle: RunHandle | None = None) -> RunHandle:
         self._bind_loop()
         handle = handle or RunHandle(job.name, run_id, slot, manual)
-        job.running[run_id] = handle
         if self._not_before is None:  # a run prepared ahead is claimed at its instant
-            self._ledger.claim(job, handle)
+            why = self._ledger.claim(job, handle)
+            if why:
+                handle.set_result(self._ledger.unclaimed(job, handle, why))
+                return handle
+        job.running[run_id] = handle
         handle.task = self._runner.start(job, handle, self._not_before)
         for lst in self._new_handles:
             lst.append(handle)
@@ -854,9 +865,11 @@ class Scheduler:
 
     # ------------------------------------------------ the runner's host (RunHost)
 
-    def claim_run(self, job: Job, handle: RunHandle) -> None:
-        """RunHost: a run prepared ahead reached its instant; its run id is taken."""
-        self._ledger.claim(job, handle)
+    def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
+        """RunHost: a run prepared ahead reached its instant; its run id is taken (or, when
+        that cannot be recorded, the skip it comes to instead)."""
+        why = self._ledger.claim(job, handle)
+        return self._ledger.unclaimed(job, handle, why, booked_later=True) if why else None
 
     def count_run(self, job: Job, handle: RunHandle) -> None:
         """RunHost: an attempt is starting; the first counts towards max_runs."""
@@ -879,8 +892,9 @@ class Scheduler:
             exit_code=gate.exit_code, gate=gate, manual=handle.manual)
 
     def record_attempt(self, result: RunResult) -> None:
-        """RunHost: a failed attempt that will be retried goes to the state sink."""
-        self._ledger.sink_result(result)
+        """RunHost: a failed attempt that will be retried goes to the state sink, marked
+        `will_retry` (the run is still going: a crash now leaves it abandoned)."""
+        self._ledger.sink_result(replace(result, extra={**result.extra, "will_retry": True}))
 
     def abandon_run(self, job: Job, handle: RunHandle, result: RunResult,
                     exc: Exception) -> None:
@@ -924,6 +938,16 @@ def _describe(schedule: Schedule) -> str:
         return schedule.describe()
     except Exception:
         return getattr(schedule, "text", str(schedule))
+
+
+def _survivors(survivors: Mapping[str, int] | None, run_id: str) -> str:
+    if survivors is None:
+        return ""
+    n = survivors.get(run_id, 0)
+    if not n:
+        return " (none of its processes was left)"
+    return (" (1 process it left running was terminated)" if n == 1
+            else f" ({n} processes it left running were terminated)")
 
 
 def _slot_of(run_id: str) -> datetime | None:

@@ -22,7 +22,6 @@ import tomli_w
 
 from .atomic import (
     atomic_write_bytes,
-    atomic_write_toml,
     ensure_dir,
     fsync_dir,
     read_toml,
@@ -30,12 +29,14 @@ from .atomic import (
     to_toml_value,
 )
 from .jobs import JobState
+from .process import instance_id
 from .results import RunResult, last_run
 
 __all__ = [
     "STATE_FORMAT",
     "StateFormatError",
     "StateStore",
+    "ends_run",
     "job_state_from_toml",
     "job_state_to_toml",
     "last_run",
@@ -50,6 +51,12 @@ RECORD_OUTPUT_CHARS = 2000
 
 _JOB_TIMES = ("pause_until", "next_fire", "last_slot")
 _RESULT_TIMES = ("scheduled_for", "started_at", "finished_at")
+
+
+def ends_run(result: RunResult) -> bool:
+    """Whether `result` is its run's last word: not an attempt that a retry follows (those
+    are recorded too, marked `will_retry`, while the run goes on)."""
+    return not result.extra.get("will_retry")
 
 
 class StateFormatError(ValueError):
@@ -130,6 +137,7 @@ _RESULT_TYPES: dict[str, tuple[type, ...]] = {
     "output_tail": (str,), "error": (str,), "attempt": (int,), "output_bytes": (int,),
     "manual": (bool,), "truncated": (bool,), "scheduled_for": (datetime, str),
     "started_at": (datetime, str), "finished_at": (datetime, str), "cost": (int, float),
+    "will_retry": (bool,),
 }
 
 
@@ -171,6 +179,9 @@ class StateStore:
         self.jobs: dict[str, JobState] = {}
         self.problems: list[str] = []  # what went wrong loading (shown to the operator)
         self.moved_aside: list[Path] = []
+        # The instances (`process.instance_id`) of the schedulers that saved runs still in
+        # flight: their processes may have outlived them (`process.end_instances`).
+        self.previous_instances: set[str] = set()
         self.write_count = 0
         self.last_write_seconds = 0.0
         self.write_errors: list[str] = []
@@ -178,6 +189,13 @@ class StateStore:
         self._write_lock = threading.Lock()
         self._claims_lock = threading.Lock()
         self._claims: dict[str, tuple[str, datetime, int]] = {}  # run id -> job, slot, gen
+        # Results not yet in state.toml, by run id (with the generation that added them):
+        # each claim writes them into claims.toml too, so a result is durable at the latest
+        # when the next run starts, without a write of its own.
+        self._unsaved: dict[str, tuple[str, int]] = {}  # key -> its TOML text, generation
+        # Each claim's TOML text, rendered once: with a thousand runs starting together the
+        # file is rewritten a thousand times, and rendering all of it each time dominated.
+        self._claim_text: dict[str, str] = {}
         self._claims_file_stale = False
         self._wake = threading.Condition(threading.Lock())
         self._generation = 0
@@ -206,6 +224,9 @@ class StateStore:
                 loaded = {name: job_state_from_toml(name, data) for name, data in jobs.items()}
                 with self._lock:
                     self.jobs = loaded
+                if isinstance(doc.get("instance"), str) and any(
+                        st.running for st in loaded.values()):
+                    self.previous_instances.add(doc["instance"])
             except StateFormatError as exc:
                 self._corrupt(self.path, str(exc))
         claims = self._read(self.claims_path)
@@ -231,7 +252,25 @@ class StateStore:
         entries = doc.get("claims", [])
         if not isinstance(entries, list):
             raise StateFormatError("claims is not an array of tables")
+        finished = doc.get("results", [])
+        if not isinstance(finished, list) or not all(isinstance(r, dict) for r in finished):
+            raise StateFormatError("results is not an array of tables")
         with self._lock:
+            for data in finished:  # results that had not reached state.toml yet
+                name = data.get("job")
+                if not isinstance(name, str):
+                    raise StateFormatError("a result has no job")
+                _check_result(name, data)
+                result = RunResult.from_dict(data)
+                st = self.jobs.get(name) or JobState(name=name)
+                if any(r.run_id == result.run_id and (r.attempt, r.status) ==
+                       (result.attempt, result.status) for r in st.results):
+                    continue
+                running = (st.running if not ends_run(result) else
+                           tuple(r for r in st.running if r != result.run_id))
+                self.jobs[name] = replace(st, running=running,
+                                          results=(*st.results, result)[-self.history:])
+                self._generation += 1
             for entry in entries:
                 if not isinstance(entry, Mapping):
                     raise StateFormatError("a claim is not a table")
@@ -243,8 +282,11 @@ class StateStore:
                 if slot.utcoffset() is None:  # would fail every comparison with aware times
                     raise StateFormatError(f"claim {run_id}: scheduled_for {slot.isoformat()} "
                                            "has no time zone")
+                if isinstance(entry.get("instance"), str):
+                    self.previous_instances.add(entry["instance"])
                 st = self.jobs.get(job) or JobState(name=job)
-                if any(r.run_id == run_id for r in st.results) or run_id in st.running:
+                ended = any(r.run_id == run_id and ends_run(r) for r in st.results)
+                if ended or run_id in st.running:
                     continue
                 last = st.last_slot if st.last_slot and st.last_slot > slot else slot
                 self.jobs[job] = replace(st, running=(*st.running, run_id), last_slot=last)
@@ -284,6 +326,14 @@ class StateStore:
         if len(state.results) > self.history:
             state = replace(state, results=state.results[-self.history :])
         with self._lock:
+            old = self.jobs.get(state.name)
+            if old is not None and state.running:
+                # The attempts of runs still going live only here (a job's own history
+                # has final results): keep them, so a crash names the attempt it ended.
+                attempts = tuple(r for r in old.results if not ends_run(r)
+                                 and r.run_id in state.running and r not in state.results)
+                if attempts:
+                    state = replace(state, results=(*state.results, *attempts)[-self.history:])
             self.jobs[state.name] = state
             self._generation += 1
         self._schedule()
@@ -300,10 +350,14 @@ class StateStore:
             st = self.jobs.get(result.job) or JobState(name=result.job)
             if result in st.results:
                 return
-            running = tuple(r for r in st.running if r != result.run_id)
+            running = st.running
+            if ends_run(result):  # an attempt that a retry follows leaves the run running
+                running = tuple(r for r in st.running if r != result.run_id)
             results = (*st.results, result)[-self.history :]
             self.jobs[result.job] = replace(st, running=running, results=results)
             self._generation += 1
+            text = tomli_w.dumps(to_toml_value({"results": [result_to_toml(result)]}))
+            self._unsaved[f"{result.run_id}#{result.attempt}"] = (text, self._generation)
         self._schedule()
 
     def claim(self, job: str, run_id: str, scheduled_for: datetime) -> None:
@@ -317,7 +371,23 @@ class StateStore:
             self.jobs[job] = replace(st, running=running, last_slot=last)
             self._generation += 1
             self._claims[run_id] = (job, slot, self._generation)
-        self._write_claims()
+            self._claim_text[run_id] = tomli_w.dumps(to_toml_value({"claims": [
+                {"run_id": run_id, "job": job, "scheduled_for": slot,
+                 "instance": instance_id()}]}))
+        try:
+            self._write_claims()
+        except BaseException:
+            # Not durable, so the run will not start: nothing may say it is running, or a
+            # later save would have the next start record it abandoned.
+            with self._lock:
+                self._claims.pop(run_id, None)
+                self._claim_text.pop(run_id, None)
+                now = self.jobs.get(job)
+                if now is not None and run_id not in st.running:
+                    self.jobs[job] = replace(
+                        now, running=tuple(r for r in now.running if r != run_id))
+                self._generation += 1
+            raise
         self._schedule()
 
     # -- saving -------------------------------------------------------------------------
@@ -337,6 +407,7 @@ class StateStore:
                 "format": STATE_FORMAT,
                 "saved_at": datetime.now(UTC).replace(microsecond=0),
                 "pid": os.getpid(),  # who wrote it (the lock file names the live holder)
+                "instance": instance_id(),  # the tag of the processes it starts
                 "jobs": {name: job_state_to_toml(st) for name, st in sorted(states.items())},
             }
             data = tomli_w.dumps(to_toml_value(doc)).encode("utf-8")
@@ -349,7 +420,11 @@ class StateStore:
                 settled = [k for k, (_, _, g) in self._claims.items() if g <= gen]
                 for run_id in settled:
                     del self._claims[run_id]
-            if settled or self._claims_file_stale:
+                    self._claim_text.pop(run_id, None)
+                saved = [k for k, (_, g) in self._unsaved.items() if g <= gen]
+                for key in saved:
+                    del self._unsaved[key]
+            if settled or saved or self._claims_file_stale:
                 self._claims_file_stale = False
                 self._write_claims()
 
@@ -358,13 +433,12 @@ class StateStore:
             return
         with self._claims_lock:
             with self._lock:
-                claims = [
-                    {"run_id": run_id, "job": job, "scheduled_for": slot}
-                    for run_id, (job, slot, _) in self._claims.items()
-                ]
+                claims = [self._claim_text[run_id] for run_id in self._claims]
+                # without claims to write, results wait for the next save of state.toml
+                results = [text for text, _ in self._unsaved.values()] if claims else []
             ensure_dir(self.path.parent)
             if claims:
-                atomic_write_toml(self.claims_path, {"claims": claims})
+                atomic_write_bytes(self.claims_path, "".join(claims + results).encode("utf-8"))
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.claims_path)
