@@ -316,10 +316,15 @@ def test_cancel_stops_the_request(fake: FakeLLM) -> None:
     release = threading.Event()
     fake.queue(Reply(events=openai_stream(["first ", "second"]), hold=release, delay=0.01))
 
+    cancelled_at: list[float] = []
+
     def cancel_after_first(event: OutputChunk, handle: Any) -> None:
+        cancelled_at.append(time.monotonic())
         handle.cancel("operator said stop")
 
     result = run(openai(fake), on_chunk=cancel_after_first)
+    # The server is still holding the stream: the cancel must not wait for it.
+    assert time.monotonic() - cancelled_at[0] < 2
     release.set()
     assert result.status is RunStatus.CANCELLED and result.error == "operator said stop"
     assert result.output_tail == "first "  # what came before the cancel is kept
