@@ -89,7 +89,9 @@ def test_the_daily_digest_contract_against_a_fake_model(tmp_path: Path,
         path = tmp_path / "digest.toml"
         path.write_text(text.replace('model = "gpt-4o-mini"',
                                      f'model = "gpt-4o-mini"\nbase_url = "{fake.url}"')
-                        .replace('pre_run = "scripts/new_mail.sh"\n', ""))
+                        .replace('pre_run = "scripts/new_mail.sh"\n', "")
+                        # the retry is what matters here, not the default 10 s wait before it
+                        .replace("retries = 1\n", 'retries = 1\nretry_backoff = "1s"\n'))
         scheduler = build_scheduler(load_config(path))
         job = scheduler.jobs["daily-digest"]
         fake.queue(Reply(events=openai_stream(["- one\n", 'RESULT: {"items": 1, ',
