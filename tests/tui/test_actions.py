@@ -3,7 +3,7 @@
 import asyncio
 from datetime import timedelta
 
-from conftest import SIZE, settle, text_of
+from conftest import SIZE, settle, text_of, type_text
 
 from crondeck.core.results import RunStatus, SkipReason
 from crondeck.tui.screens.pause_dialog import PauseDialog
@@ -83,7 +83,10 @@ def test_pause_asks_note_and_duration_then_resume(make_app):
             await pilot.press("space")
             await pilot.pause()
             assert isinstance(app.screen, PauseDialog)
-            await pilot.press(*"deploy freeze", "tab", *"30m", "enter")
+            await type_text(pilot, "deploy freeze")
+            await pilot.press("tab")
+            await type_text(pilot, "30m")
+            await pilot.press("enter")
             await settle(pilot)
             job = sched.jobs["alpha"]
             assert job.paused and job.pause_note == "deploy freeze"
@@ -224,7 +227,8 @@ def test_pause_all_and_resume_all(make_app):
             await pilot.press("P")
             await pilot.pause()
             assert isinstance(app.screen, PauseDialog)
-            await pilot.press(*"maintenance", "enter")
+            await type_text(pilot, "maintenance")
+            await pilot.press("enter")
             await settle(pilot)
             assert sched.paused and sched.pause_note == "maintenance"
             header = text_of(app.dashboard.query_one("#header"))

@@ -4,6 +4,7 @@ column; presets and pickers build expressions; "Use" returns the expression."""
 import asyncio
 from datetime import UTC, datetime
 
+from conftest import type_text
 from hosts import DST_NOW, SIZE, BuilderApp
 
 from crondeck.tui.cron_view import gap, preview
@@ -116,7 +117,8 @@ def test_typing_changes_the_preview_on_every_keystroke():
 
 def test_error_sits_under_its_column_then_is_fixed():
     async def steps(pilot, screen):
-        await pilot.press("end", "ctrl+u", *"0 24 * * *")
+        await pilot.press("end", "ctrl+u")
+        await type_text(pilot, "0 24 * * *")
         await pilot.pause()
         line = screen.query_one(ErrorLine)
         assert line.error is not None
@@ -193,11 +195,13 @@ def test_fire_count_is_adjustable():
 def test_zone_change_and_bad_zone():
     async def steps(pilot, screen):
         await pilot.click("#zone")
-        await pilot.press("end", "ctrl+u", *"America/New_Yrok")
+        await pilot.press("end", "ctrl+u")
+        await type_text(pilot, "America/New_Yrok")
         await pilot.pause()
         assert "did you mean 'America/New_York'" in shown(screen.query_one("#zone-error"))
         assert not screen.valid
-        await pilot.press("ctrl+u", *"America/New_York")
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "America/New_York")
         await pilot.pause()
         assert screen.valid
         assert "EST" in shown(screen.query_one(FiresView))
@@ -255,7 +259,7 @@ def test_panes_grow_to_show_every_row_when_an_empty_expression_becomes_valid():
     async def steps(pilot, screen):
         fields, fires = screen.query_one(FieldsView), screen.query_one(FiresView)
         assert fields.size.height == 1  # the placeholder line
-        await pilot.press(*"0 9 * * 1-5")
+        await type_text(pilot, "0 9 * * 1-5")
         await pilot.pause()
         assert fields.size.height == 6  # header + minute, hour, day, month, weekday
         assert fires.size.height >= 11  # header + 10 fires
@@ -283,7 +287,8 @@ def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_b
             builder = app.screen
             assert isinstance(builder, CronBuilderScreen) and builder.use_mode
             box = builder.query_one("#expr", Input)
-            await pilot.press("end", "ctrl+u", *"0 0 30 2 *")
+            await pilot.press("end", "ctrl+u")
+            await type_text(pilot, "0 0 30 2 *")
             await pilot.pause()
             line = builder.query_one(ErrorLine)
             # right under the input: the caret under "30", then the whole message (wrapped

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from conftest import SIZE, settle, text_of
+from conftest import SIZE, settle, text_of, type_text
 
 from crondeck.tui.screens.details import JobDetailsScreen
 from crondeck.tui.screens.help import HelpScreen
@@ -98,11 +98,14 @@ def test_filter_by_name_agent_or_status_and_escape_clears(make_app):
             assert "Jobs (1/5)" in str(table.border_title)
             await pilot.press("escape")
             assert len(table.order) == 5
-            await pilot.press("slash", *"paused", "enter")
+            await pilot.press("slash")
+            await type_text(pilot, "paused")
+            await pilot.press("enter")
             assert table.order == ["gamma"]
             assert isinstance(app.focused, JobTable)
             await pilot.press("escape")
-            await pilot.press("slash", *"failer")  # by agent
+            await pilot.press("slash")
+            await type_text(pilot, "failer")  # by agent
             assert table.order == ["beta"]
 
     asyncio.run(go())

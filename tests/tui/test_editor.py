@@ -6,6 +6,7 @@ import asyncio
 import tomllib
 from datetime import UTC, datetime
 
+from conftest import type_text
 from hosts import JOBS_FILE, NOW, SIZE, EditorApp, open_test_deck
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Select, Static
@@ -47,7 +48,7 @@ async def type_into(pilot, selector, text):
     box = pilot.app.screen.query_one(selector, Input)
     box.focus()
     box.value = ""
-    await pilot.press(*text) if text else None
+    await type_text(pilot, text)
     await pilot.pause()
 
 
@@ -132,7 +133,7 @@ def test_edit_schedule_through_the_builder_takes_effect_at_once(tmp_path):
         box = builder.query_one("#expr", Input)
         box.focus()
         box.value = ""
-        await pilot.press(*"0 10 * * 1-5")
+        await type_text(pilot, "0 10 * * 1-5")
         await pilot.pause()
         await pilot.press("enter")  # Use
         await pilot.pause()

@@ -4,6 +4,7 @@ time is in, and a problem sits right under the field it is about."""
 import asyncio
 
 import pytest
+from conftest import type_text
 from hosts import SIZE, EditorApp, open_test_deck
 from textual.widgets import Input, Static
 
@@ -76,7 +77,7 @@ def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
             await pilot.pause()
             editor = app.screen
             assert isinstance(editor, JobEditorScreen)
-            await pilot.press(*"weekly")
+            await type_text(pilot, "weekly")
             editor.query_one("#enabled", Checkbox).focus()
             await pilot.pause()
             assert "q" not in [b.binding.key for b in app.active_bindings.values()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import SIZE, settle
+from conftest import SIZE, search_palette, settle, type_text
 from textual.command import CommandPalette
 
 from crondeck.tui.screens.dashboard import DashboardScreen
@@ -21,8 +21,7 @@ async def _palette(pilot, query: str) -> None:
     await pilot.press("ctrl+p")
     await pilot.pause()
     assert isinstance(pilot.app.screen, CommandPalette)
-    await pilot.press(*query)
-    await pilot.pause(0.3)
+    await search_palette(pilot, query)
     await pilot.press("enter")
     await pilot.pause()
 
@@ -83,7 +82,8 @@ def test_pause_from_the_palette_pauses_the_job_and_the_label_turns_to_resume(mak
             job = sched.jobs["alpha"]
             await _palette(pilot, "Pause alpha")
             assert isinstance(app.screen, PauseDialog)  # the same dialog as the key
-            await pilot.press(*"palette pause", "enter")
+            await type_text(pilot, "palette pause")
+            await pilot.press("enter")
             await settle(pilot)
             assert job.paused and job.pause_note == "palette pause"
             titles = _titles(app)

@@ -266,12 +266,12 @@ def _real_app(themes: bool = True):
 
 async def _pick_theme(pilot, name: str) -> None:
     """In the theme list Textual's palette shows: type the name, take the top hit."""
+    from conftest import search_palette
     from textual.command import CommandPalette
 
     await pilot.pause()
     assert isinstance(pilot.app.screen, CommandPalette)
-    await pilot.press(*name)
-    await pilot.pause(0.3)  # the palette searches in a worker
+    await search_palette(pilot, name)
     await pilot.press("enter")
     await pilot.pause()
 
