@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def crondeck(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -51,6 +53,7 @@ def test_bad_expression_shows_a_caret_on_stderr_and_exits_2():
     assert lines[2] == "    ^^"
 
 
+@pytest.mark.slow
 def test_bad_zone_and_bad_after_are_clear():
     out = crondeck("next", "* * * * *", "--tz", "Europe/Berln")
     assert out.returncode == 2 and "Europe/Berlin" in out.stderr

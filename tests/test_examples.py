@@ -81,6 +81,7 @@ def test_the_inbox_gate_skips_without_new_mail_and_prints_it_otherwise(tmp_path:
     assert again.returncode == 1  # already shown
 
 
+@pytest.mark.slow
 def test_the_daily_digest_contract_against_a_fake_model(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-example-0123456789abcdef")

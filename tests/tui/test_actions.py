@@ -3,6 +3,7 @@
 import asyncio
 from datetime import timedelta
 
+import pytest
 from conftest import SIZE, settle, text_of, type_text
 
 from crondeck.core.results import RunStatus, SkipReason
@@ -21,6 +22,7 @@ def _notes(app) -> str:
     return "\n".join(n.message for n in app._notifications)
 
 
+@pytest.mark.slow
 def test_run_now_streams_stdout_and_stderr_then_finishes(make_app):
     app, sched, _clock, streamer = make_app()
 
@@ -52,6 +54,7 @@ def test_run_now_streams_stdout_and_stderr_then_finishes(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_run_now_while_running_says_the_overlap_policy_skipped_it(make_app):
     app, _sched, _clock, streamer = make_app()
 
@@ -72,6 +75,7 @@ def test_run_now_while_running_says_the_overlap_policy_skipped_it(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_asks_note_and_duration_then_resume(make_app):
     app, sched, clock, _ = make_app()
 
@@ -103,6 +107,7 @@ def test_pause_asks_note_and_duration_then_resume(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_dialog_rejects_a_bad_duration_and_escape_cancels(make_app):
     app, sched, *_ = make_app()
 
@@ -121,6 +126,7 @@ def test_pause_dialog_rejects_a_bad_duration_and_escape_cancels(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_skip_next_toggles_and_shows_in_the_countdown(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -139,6 +145,7 @@ def test_skip_next_toggles_and_shows_in_the_countdown(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_cancel_the_running_run(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -160,6 +167,7 @@ def test_cancel_the_running_run(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_failure_toasts_and_marks_the_job_failing(make_app):
     app, _sched, _clock, _ = make_app()
 
@@ -179,6 +187,7 @@ def test_a_failure_toasts_and_marks_the_job_failing(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_gate_skip_shows_the_gate_reason_in_history(make_app):
     app, _sched, _clock, _ = make_app()
 
@@ -196,6 +205,7 @@ def test_gate_skip_shows_the_gate_reason_in_history(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_scheduled_fires_reach_the_screen_as_the_clock_moves(make_app):
     app, sched, clock, streamer = make_app()
 
@@ -217,6 +227,7 @@ def test_scheduled_fires_reach_the_screen_as_the_clock_moves(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_all_and_resume_all(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -242,6 +253,7 @@ def test_pause_all_and_resume_all(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_follow_turns_off_on_scroll_up_and_f_turns_it_back_on(make_app):
     app, _sched, _clock, streamer = make_app()
     streamer.lines = [f"line {i}" for i in range(200)]
@@ -266,6 +278,7 @@ def test_follow_turns_off_on_scroll_up_and_f_turns_it_back_on(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_timestamps_toggle(make_app):
     app, _sched, _clock, streamer = make_app()
 
@@ -283,6 +296,7 @@ def test_timestamps_toggle(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_history_enter_opens_an_earlier_run(make_app):
     app, sched, clock, streamer = make_app()
 
@@ -311,6 +325,7 @@ def test_history_enter_opens_an_earlier_run(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_read_only_shows_why_and_disables_actions(make_app):
     app, sched, _clock, _ = make_app(read_only=True)
 

@@ -4,6 +4,7 @@ column; presets and pickers build expressions; "Use" returns the expression."""
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from conftest import type_text
 from hosts import DST_NOW, SIZE, BuilderApp
 
@@ -96,6 +97,7 @@ def test_build_expression_from_picker_choices():
 # -- the screen ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_typing_changes_the_preview_on_every_keystroke():
     async def steps(pilot, screen):
         assert "Every minute" in shown(screen.query_one("#description"))
@@ -115,6 +117,7 @@ def test_typing_changes_the_preview_on_every_keystroke():
     run(BuilderApp("* * * * *"), steps)
 
 
+@pytest.mark.slow
 def test_error_sits_under_its_column_then_is_fixed():
     async def steps(pilot, screen):
         await pilot.press("end", "ctrl+u")
@@ -139,6 +142,7 @@ def test_error_sits_under_its_column_then_is_fixed():
     run(BuilderApp("0 9 * * *"), steps)
 
 
+@pytest.mark.slow
 def test_preset_buttons_set_the_expression():
     async def steps(pilot, screen):
         labels = [label for label, _ in PRESETS]
@@ -151,6 +155,7 @@ def test_preset_buttons_set_the_expression():
     run(BuilderApp("0 0 1 1 *"), steps)
 
 
+@pytest.mark.slow
 def test_weekday_toggles_and_hours_build_an_expression():
     async def steps(pilot, screen):
         # the picker shows the typed expression's shape: Mon–Fri at 09:00
@@ -168,6 +173,7 @@ def test_weekday_toggles_and_hours_build_an_expression():
     run(BuilderApp("0 9 * * 1-5"), steps)
 
 
+@pytest.mark.slow
 def test_dst_warning_and_moved_fire_are_marked():
     async def steps(pilot, screen):
         warnings = shown(screen.query_one(WarningsView))
@@ -177,6 +183,7 @@ def test_dst_warning_and_moved_fire_are_marked():
     run(BuilderApp("30 2 * * *", now=DST_NOW), steps)
 
 
+@pytest.mark.slow
 def test_fire_count_is_adjustable():
     async def steps(pilot, screen):
         assert len(screen.result.fires) == 10
@@ -192,6 +199,7 @@ def test_fire_count_is_adjustable():
     run(BuilderApp("*/5 * * * *"), steps)
 
 
+@pytest.mark.slow
 def test_zone_change_and_bad_zone():
     async def steps(pilot, screen):
         await pilot.click("#zone")
@@ -209,6 +217,7 @@ def test_zone_change_and_bad_zone():
     run(BuilderApp("0 9 * * *"), steps)
 
 
+@pytest.mark.slow
 def test_use_returns_the_expression_only_when_valid():
     app = BuilderApp("0 9 * * *", use=True)
 
@@ -229,6 +238,7 @@ def test_use_returns_the_expression_only_when_valid():
     run(app, steps)
 
 
+@pytest.mark.slow
 def test_standalone_has_no_use_and_escape_closes():
     app = BuilderApp("0 9 * * *")
 
@@ -252,6 +262,7 @@ def test_builder_takes_a_zone_object():
     assert screen.zone_text == "Asia/Tokyo"
 
 
+@pytest.mark.slow
 def test_panes_grow_to_show_every_row_when_an_empty_expression_becomes_valid():
     """Opened empty (as from the dashboard), then typed: all five field rows and all the
     fires are on screen, not just the header line the placeholder had room for."""
@@ -267,6 +278,7 @@ def test_panes_grow_to_show_every_row_when_an_empty_expression_becomes_valid():
     run(BuilderApp(""), steps)
 
 
+@pytest.mark.slow
 def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_be_used(
         tmp_path):
     """`0 0 30 2 *` parses field by field but can never fire: the builder says so right under
@@ -324,6 +336,7 @@ def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_b
         runtime.close()
 
 
+@pytest.mark.slow
 def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
     """Opened empty (from the dashboard): a hint, not "✗ empty expression"; typing and then
     clearing the expression is an error like any other."""
@@ -347,6 +360,7 @@ def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
     run(app, steps)
 
 
+@pytest.mark.slow
 def test_fields_keep_one_line_each_in_a_small_terminal():
     """At 80x24 the allowed values ran past the pane and wrapped under the FIELD column
     ("15W" alone on a line); each field now keeps to its line, cut with an ellipsis."""

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import pytest
 from conftest import SIZE, settle, text_of, type_text
 
 from crondeck.tui.screens.details import JobDetailsScreen
@@ -53,6 +54,7 @@ def test_countdown_follows_the_clock_on_each_tick(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_upcoming_merges_next_fires_in_time_order_without_paused_jobs(make_app):
     app, _sched, _clock, _ = make_app()
 
@@ -70,6 +72,7 @@ def test_upcoming_merges_next_fires_in_time_order_without_paused_jobs(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_tab_cycles_panes(make_app):
     app, *_ = make_app()
 
@@ -86,6 +89,7 @@ def test_tab_cycles_panes(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_filter_by_name_agent_or_status_and_escape_clears(make_app):
     app, *_ = make_app()
 
@@ -111,6 +115,7 @@ def test_filter_by_name_agent_or_status_and_escape_clears(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_sort_cycles_by_key(make_app):
     app, *_ = make_app()
 
@@ -142,6 +147,7 @@ def test_cursor_moves_and_output_follows_the_selected_job(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_enter_opens_job_details(make_app):
     app, *_ = make_app()
 
@@ -158,6 +164,7 @@ def test_enter_opens_job_details(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_help_lists_every_key(make_app):
     app, *_ = make_app()
 
@@ -181,6 +188,7 @@ def test_help_lists_every_key(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_history_filter_to_selected_job(make_app):
     app, sched, _clock, _ = make_app()
 

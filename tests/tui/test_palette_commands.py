@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from conftest import SIZE, search_palette, settle, type_text
 from textual.command import CommandPalette
 
@@ -26,6 +27,7 @@ async def _palette(pilot, query: str) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 def test_every_dashboard_binding_has_a_palette_command(make_app):
     """Across the states that show each binding (idle, running, paused), the palette offers
     a command for every binding id of the dashboard, and only the ones usable now."""
@@ -73,6 +75,7 @@ def test_every_dashboard_binding_has_a_palette_command(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_from_the_palette_pauses_the_job_and_the_label_turns_to_resume(make_app):
     app, sched, _clock, _streamer = make_app()
 
@@ -96,6 +99,7 @@ def test_pause_from_the_palette_pauses_the_job_and_the_label_turns_to_resume(mak
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_state_labels_follow_the_dashboard(make_app):
     """Toggles read as what choosing them will do, and change once done."""
     app, sched, _clock, _streamer = make_app()
@@ -122,6 +126,7 @@ def test_state_labels_follow_the_dashboard(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_read_only_lists_job_actions_as_unavailable_and_says_why(make_app):
     app, sched, _clock, _streamer = make_app(read_only=True)
 

@@ -2,12 +2,14 @@
 
 import asyncio
 
+import pytest
 from conftest import SIZE, settle
 
 from crondeck.core.results import RunStatus
 from crondeck.tui.screens.quit_dialog import QuitDialog
 
 
+@pytest.mark.slow
 def test_quit_when_idle_exits_and_stops_the_scheduler(make_app):
     app, sched, *_ = make_app()
 
@@ -22,6 +24,7 @@ def test_quit_when_idle_exits_and_stops_the_scheduler(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_quit_with_a_run_in_progress_can_terminate_it(make_app):
     app, sched, *_ = make_app()
 
@@ -45,6 +48,7 @@ def test_quit_with_a_run_in_progress_can_terminate_it(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_quit_can_wait_for_runs_to_finish(make_app):
     app, sched, _clock, streamer = make_app()
 
@@ -69,6 +73,7 @@ def test_quit_can_wait_for_runs_to_finish(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_escape_in_the_quit_dialog_stays(make_app):
     app, sched, _clock, streamer = make_app()
 

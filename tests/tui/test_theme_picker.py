@@ -4,6 +4,7 @@ and high-contrast themes somewhere in the middle."""
 
 import asyncio
 
+import pytest
 from conftest import palette_searched
 from test_themes import _pick_theme, _real_app, xdg  # noqa: F401  (xdg: a fixture)
 from textual.command import CommandList
@@ -16,6 +17,7 @@ async def listed(pilot) -> list[str]:
             for i in range(options.option_count)]
 
 
+@pytest.mark.slow
 def test_the_theme_list_opens_on_the_theme_in_use_then_crondecks_own(xdg):  # noqa: F811
     async def go():
         app = _real_app()
