@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pytest keeps the test modules it rewrites (for its assertion messages) as bytecode; with
+# PYTHONDONTWRITEBYTECODE set it would rewrite and compile every one of them on each run.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(PY) -m pytest
 
 .PHONY: demo test test-fast lint bench venv clean
 
@@ -30,11 +33,11 @@ lint: $(STAMP)
 test: $(STAMP)
 	@command -v systemd-analyze >/dev/null || (apt-get update -qq && apt-get install -y -qq systemd >/dev/null)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PYTEST)
 
 # The quick loop while editing: every test not marked slow (the whole suite is `make test`).
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
