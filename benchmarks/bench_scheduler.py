@@ -1,6 +1,6 @@
 """Scheduler benchmark (`make bench`): add time for 10,000 jobs, idle CPU, dispatch lateness.
 
-Targets (issue 3): 10,000 jobs added in under 1 s; idle CPU below 1% of a core; p99 dispatch
+Targets: 10,000 jobs added in under 1 s; idle CPU below 1% of a core; p99 dispatch
 lateness (scheduled instant -> run start) under 50 ms for 1,000 Python agents due together
 with max_concurrent_runs=1000. The same with 100 command agents is reported too.
 

@@ -1,4 +1,4 @@
-"""TUI figures for `make bench` (issue 5): a dashboard with 10,000 jobs and an output flood.
+"""TUI figures for `make bench`: a dashboard with 10,000 jobs and an output flood.
 
 What is timed is what an operator waits for, frame to frame. Headless Textual skips turning a
 frame into terminal output, so each frame's terminal output is produced here (the work a real
@@ -40,6 +40,7 @@ from textual import events
 from crondeck.core.clock import FakeClock
 from crondeck.core.scheduler import Scheduler
 from crondeck.tui.app import CrondeckApp
+from crondeck.tui.textual_compat import app_driver
 from crondeck.tui.widgets.job_table import JobTable
 from crondeck.tui.widgets.output_pane import OutputPane
 
@@ -151,9 +152,10 @@ def _press(app: CrondeckApp, key: str) -> float:
     """Deliver a key the way the terminal driver does; returns when it was pressed."""
     event = events.Key(key, None)
     event.set_sender(app)
-    assert app._driver is not None
+    driver = app_driver(app)
+    assert driver is not None
     at = time.perf_counter()
-    app._driver.send_message(event)
+    driver.send_message(event)
     return at
 
 
@@ -174,7 +176,7 @@ async def _dashboard(n: int) -> None:
         table = screen.query_one(JobTable)
 
         table.focus()
-        lines = []  # the figure earlier versions printed: tick() plus the table's lines
+        lines = []  # tick() plus the table's lines alone, without the frame
         for _ in range(50):
             clock.advance(1)
             s = time.perf_counter()

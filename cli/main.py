@@ -12,6 +12,10 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
+from .commands._shared import silence
+
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader gone away
+
 # Order is the order `crondeck --help` lists them in.
 COMMANDS = ["run", "list", "check", "history", "logs", "next", "exec", "export"]
 
@@ -53,9 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         func = _default_command(args)
     try:
-        return int(func(args) or 0)
+        code = int(func(args) or 0)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`crondeck list | head -1`): stop quietly, as cat does.
+        silence(sys.stdout)
+        return EXIT_PIPE
+
 
 
 def _default_command(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:

@@ -2,58 +2,172 @@
 interval schedules. Never imports textual or rich."""
 
 from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
+from .atomic import atomic_write_bytes, atomic_write_toml, ensure_dir, read_toml, to_toml_value
+from .budget import budget_reason, local_day, tokens_today
 from .clock import Clock, FakeClock, SystemClock
-from .config import Config, ConfigError, JobSpec, Problem, load_config, save_config
-from .cron import CronError, CronExpr, parse
+from .config import (
+    Config,
+    ConfigError,
+    JobSpec,
+    Problem,
+    duplicate_name,
+    load_config,
+    parse_config,
+    save_config,
+)
+from .cron import (
+    MONTH_NAMES,
+    WEEKDAY_NAMES,
+    CronError,
+    CronExpr,
+    CronFields,
+    DstShift,
+    common_step,
+    consecutive_runs,
+    describe_values,
+    parse,
+)
+from .display import (
+    ago,
+    clip,
+    clock_time,
+    compact_json,
+    countdown,
+    duration,
+    money,
+    short_span,
+    token_count,
+    uses_model,
+)
 from .durations import DurationError, format_duration, parse_duration
-from .events import Event, Subscription
+from .events import (
+    ClockJumped,
+    ConfigRejected,
+    ConfigReloaded,
+    Event,
+    ExecResultRecorded,
+    GateDecided,
+    GateStarted,
+    JobAdded,
+    JobChanged,
+    JobExhausted,
+    JobPaused,
+    JobRemoved,
+    JobResumed,
+    NextFireComputed,
+    NotificationFailed,
+    NotificationSent,
+    ObserverDropped,
+    OutputChunk,
+    RunFinished,
+    RunMissed,
+    RunQueued,
+    RunSkipped,
+    RunStarted,
+    SchedulerError,
+    SchedulerPaused,
+    SchedulerResumed,
+    SchedulerStarted,
+    SchedulerStopped,
+    Subscription,
+)
+from .export import ExportResult, K8sOptions, export_crontab, export_k8s, export_systemd
 from .gates import GateSkip
+from .inbox import drop_result, fold_inbox
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, StateLock
+from .metrics import Metrics, MetricsServer, parse_listen
 from .notify import NotifySpec
+from .options import CATCHUPS, OVERLAPS
+from .paths import ConfigLocation, resolve_config
 from .redact import redact
-from .results import GateResult, RunResult, RunStatus, SkipReason, Usage
-from .runtime import Runtime, build_scheduler, open_runtime
+from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
+from .runlogs import RunLogRecorder, RunLogs, safe_name
+from .runtime import Reload, Runtime, build_scheduler, open_runtime
 from .schedule import Schedule, cron, every
 from .scheduler import Scheduler
 from .store import StateStore
+from .watch import WATCH_INTERVAL, FileWatcher
 from .zones import ZoneError, get_zone, local_zone
 
 __all__ = [
+    "CATCHUPS",
+    "MONTH_NAMES",
+    "OVERLAPS",
+    "WATCH_INTERVAL",
+    "WEEKDAY_NAMES",
     "AgentFailed",
     "AnthropicAgent",
     "Clock",
+    "ClockJumped",
     "CommandAgent",
     "Config",
     "ConfigError",
+    "ConfigLocation",
+    "ConfigRejected",
+    "ConfigReloaded",
     "CronError",
     "CronExpr",
+    "CronFields",
+    "DstShift",
     "DurationError",
     "Event",
     "Every",
+    "ExecResultRecorded",
+    "ExportResult",
     "FakeClock",
+    "FileWatcher",
+    "GateDecided",
     "GateResult",
     "GateSkip",
+    "GateStarted",
     "Job",
+    "JobAdded",
+    "JobChanged",
+    "JobExhausted",
     "JobOptions",
+    "JobPaused",
+    "JobRemoved",
+    "JobResumed",
     "JobSpec",
     "JobState",
+    "K8sOptions",
     "LockHeld",
+    "Metrics",
+    "MetricsServer",
     "ModelAgent",
+    "NextFireComputed",
+    "NotificationFailed",
+    "NotificationSent",
     "NotifySpec",
     "NullStateSink",
+    "ObserverDropped",
     "OpenAIAgent",
+    "OutputChunk",
     "Problem",
     "PythonAgent",
+    "Reload",
     "RunContext",
+    "RunFinished",
     "RunHandle",
+    "RunLogRecorder",
+    "RunLogs",
+    "RunMissed",
+    "RunQueued",
     "RunResult",
+    "RunSkipped",
+    "RunStarted",
     "RunStatus",
     "Runtime",
     "Schedule",
     "Scheduler",
+    "SchedulerError",
+    "SchedulerPaused",
+    "SchedulerResumed",
+    "SchedulerStarted",
+    "SchedulerStopped",
     "SkipReason",
     "StateLock",
     "StateSink",
@@ -62,16 +176,48 @@ __all__ = [
     "SystemClock",
     "Usage",
     "ZoneError",
+    "ago",
+    "atomic_write_bytes",
+    "atomic_write_toml",
+    "budget_reason",
     "build_scheduler",
+    "clip",
+    "clock_time",
+    "common_step",
+    "compact_json",
+    "consecutive_runs",
+    "countdown",
     "cron",
+    "describe_values",
+    "drop_result",
+    "duplicate_name",
+    "duration",
+    "ensure_dir",
     "every",
+    "export_crontab",
+    "export_k8s",
+    "export_systemd",
+    "fold_inbox",
     "format_duration",
     "get_zone",
+    "last_run",
     "load_config",
+    "local_day",
     "local_zone",
+    "money",
     "open_runtime",
     "parse",
+    "parse_config",
     "parse_duration",
+    "parse_listen",
+    "read_toml",
     "redact",
+    "resolve_config",
+    "safe_name",
     "save_config",
+    "short_span",
+    "to_toml_value",
+    "token_count",
+    "tokens_today",
+    "uses_model",
 ]

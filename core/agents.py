@@ -17,8 +17,9 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .clock import Clock
 from .process import pump_lines, spawn, terminate_group
@@ -32,6 +33,8 @@ __all__ = [
     "RunContext",
     "as_agent",
     "load_target",
+    "program_name",
+    "program_of",
 ]
 
 Stream = Literal["stdout", "stderr"]
@@ -93,6 +96,16 @@ class RunContext:
         }
 
 
+def _not_started(exc: Exception, program: str, cwd: Path | None) -> str:
+    """Why a command could not start, in one line: the working directory or the program."""
+    if cwd is not None and not cwd.is_dir():
+        what = "is not a directory" if cwd.exists() else "does not exist"
+        return f"cannot start the command: the working directory {cwd} {what}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot start {program!r}: {exc.strerror} ({type(exc).__name__})"
+    return f"cannot start {program!r}: {exc} ({type(exc).__name__})"
+
+
 class AgentFailed(Exception):
     """A failure the agent has already explained in one clear message (an HTTP 401, a cut
     stream): recorded as the run's error as is, without a traceback."""
@@ -105,6 +118,38 @@ class Agent(Protocol):
     name: str
 
     async def execute(self, ctx: RunContext) -> int | None: ...
+
+
+def program_of(command: str | Sequence[str]) -> str | None:
+    """The program `command` starts, as written: an argv's first item; a shell line's first
+    word after any `VAR=value`. None when there is none (empty, unbalanced quotes)."""
+    if isinstance(command, str):
+        return _shell_program(command)
+    return command[0] if command and command[0] else None
+
+
+@lru_cache(maxsize=1024)
+def _shell_program(command: str) -> str | None:
+    # cached: shlex is slow and the jobs of a 10,000-job file share a few commands
+    if any(ch in command for ch in "'\"\\#"):
+        try:
+            words = shlex.split(command, comments=True)
+        except ValueError:
+            return None  # unbalanced quotes: the shell will say
+    else:
+        words = command.split()  # the same words, without shlex's cost
+    while words and "=" in words[0] and not words[0].startswith("="):
+        words = words[1:]  # FOO=1 cmd
+    return words[0] if words else None
+
+
+def program_name(command: str | Sequence[str]) -> str:
+    """What a command is called in lists and the app ("df", "crawl.sh"): its program's file
+    name, else the command as written."""
+    program = program_of(command)
+    if program is None:
+        return command if isinstance(command, str) else " ".join(command)
+    return os.path.basename(program) or program
 
 
 class CommandAgent:
@@ -139,9 +184,7 @@ class CommandAgent:
         self.cwd = cwd if isinstance(cwd, Path) or cwd is None else Path(cwd)
         self.env = dict(env or {})
         self.kill_grace = kill_grace
-        self.name = name or (
-            shlex.split(command)[0] if isinstance(command, str) else os.path.basename(command[0])
-        )
+        self.name = name or program_name(self.command)
 
     def __repr__(self) -> str:
         return f"CommandAgent({self.command!r}, prompt_via={self.prompt_via!r})"
@@ -164,9 +207,11 @@ class CommandAgent:
         if self.prompt_via == "env":
             env["CRONDECK_PROMPT"] = prompt
         grace = self.kill_grace if self.kill_grace is not None else ctx.kill_grace
-        child = await spawn(
-            self.argv(prompt), env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin"
-        )
+        argv = self.argv(prompt)
+        try:
+            child = await spawn(argv, env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin")
+        except (OSError, ValueError) as exc:
+            raise AgentFailed(_not_started(exc, argv[0], self.cwd)) from None
         proc = child.proc
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -244,7 +289,8 @@ class PythonAgent:
         self._fn: Callable[..., Any] = fn
         self._pass_ctx = _wants_ctx(fn)
         self._async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
-        self.name = name or self.spec or getattr(obj, "__name__", type(obj).__name__)
+        label: str = getattr(obj, "__name__", type(obj).__name__)
+        self.name = name or self.spec or label
 
     def __repr__(self) -> str:
         return f"PythonAgent({self.spec or self.target!r})"
@@ -306,10 +352,11 @@ def _wants_ctx(fn: Callable[..., Any]) -> bool:
 
 def as_agent(obj: Any) -> Agent:
     """Accept an Agent, an argv list (a command), a callable or an object with .run/.arun."""
-    if isinstance(obj, CommandAgent | PythonAgent) or (
-        hasattr(obj, "execute") and hasattr(obj, "name")
-    ):
+    if isinstance(obj, CommandAgent | PythonAgent):
         return obj
+    if hasattr(obj, "execute") and hasattr(obj, "name"):
+        # Duck-typed as before: isinstance(obj, Agent) would also refuse an execute of None.
+        return cast(Agent, obj)
     if isinstance(obj, str):
         raise TypeError(
             f"ambiguous agent {obj!r}: use CommandAgent({obj!r}) for a command or "

@@ -9,12 +9,14 @@ version as `crondeck.toml.bak` (tomli-w does not preserve comments).
 from __future__ import annotations
 
 import difflib
-import shlex
+import re
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from .agents import program_of
 from .atomic import save_with_backup
 from .config_keys import (
     AGENT_KEYS,
@@ -63,11 +65,18 @@ def load_config(path: str | Path) -> Config:
     """Read and validate the jobs file; raises ConfigError listing every problem."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem(path, "no such file: create it, or point --config or "
                                    "$CRONDECK_CONFIG at your jobs file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError([Problem(
+            path, f"cannot read the jobs file: it is not UTF-8 (byte 0x{data[exc.start]:02x} at "
+            f"column {column}); save it as UTF-8", line=line)]) from None
+    except OSError as exc:
         raise ConfigError([Problem(path, f"cannot read the jobs file: {exc}")]) from None
     return parse_config(text, path)
 
@@ -75,6 +84,23 @@ def load_config(path: str | Path) -> Config:
 def duplicate_name(name: str, first: int) -> str:
     """The problem of a second job called `name` (the job at index `first` has it)."""
     return f"duplicate job name {name!r} (job #{first + 1} has it too); job names must be unique"
+
+
+_NO_NUL = frozenset(("command", "cwd", "env", "pre_run", "python"))
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+_DEEP = re.compile(r"[\[{](?:\s*[\[{]){49}")
+_LONG_NUMBER = re.compile(r"[0-9a-fA-F_]{4000,}")
 
 
 def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
@@ -85,6 +111,18 @@ def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
+        ) from None
+    except RecursionError:  # tomllib recurses once per level of [ or {
+        deep = _DEEP.search(text)
+        raise ConfigError([Problem(
+            path, "not valid TOML here: arrays or tables nested too deeply for crondeck to read "
+            "(a few hundred levels); flatten the value",
+            line=text.count("\n", 0, deep.start()) + 1 if deep else None)]) from None
+    except ValueError:  # int() refuses numbers of over 4,300 digits
+        long = _LONG_NUMBER.search(text)
+        raise ConfigError([Problem(
+            path, f"not valid TOML here: a number of over {sys.get_int_max_str_digits()} digits "
+            "is too large to read", line=text.count("\n", 0, long.start()) + 1 if long else None)]
         ) from None
     return _Validator(path, KeyLines.deferred(text)).run(doc)
 
@@ -108,25 +146,10 @@ _SHELL_WORDS = frozenset((
     "type", "ulimit", "umask", "unalias", "unset", "until", "wait", "while"))
 
 
-def program_of(command: str | list[str]) -> str | None:
-    """The program `command` starts: an argv's first item; a shell string's first word after
-    any `VAR=value`. None for a shell word (builtin, keyword) or what the shell decides
-    (expansions, redirections, unbalanced quotes)."""
-    if isinstance(command, list):
-        return command[0] if command and command[0] else None
-    if any(ch in command for ch in "'\"\\#"):
-        try:
-            words = shlex.split(command, comments=True)
-        except ValueError:
-            return None  # unbalanced quotes: the shell will say
-    else:
-        words = command.split()  # the same words, without shlex's cost (10,000-job files)
-    while words and "=" in words[0] and not words[0].startswith("="):
-        words = words[1:]  # FOO=1 cmd
-    if not words or words[0] in _SHELL_WORDS:
-        return None
-    first = words[0]
-    return None if any(ch in first for ch in "$`*?;|&<>(){}~") else first
+def _runs_a_file(program: str) -> bool:
+    """Is a shell line's first word a program file to look for (not a shell word, not
+    something the shell expands first)?"""
+    return program not in _SHELL_WORDS and not any(ch in program for ch in "$`*?;|&<>(){}~")
 
 
 def program_found(program: str, dirs: tuple[Path, ...], path_env: str | None = None) -> bool:
@@ -178,11 +201,31 @@ class _Validator:
                 self.problem(f"unknown key {key!r} in {section}; {hint}", *where, key,
                              job=job, key=key)
                 continue
+            if key in _NO_NUL and _has_nul(value):
+                self.problem(f"{key} contains a NUL character (\\u0000): no program, path or "
+                             "environment variable can hold one", *where, key, job=job, key=key)
+                continue
             try:
                 out[key] = checker(value)
             except Invalid as exc:
                 self.problem(str(exc), *where, key, job=job, key=key, detail=exc.detail)
         return out
+
+    def check_cwd(self, cwd: Any, where: tuple[str | int, ...], *, job: str | None,
+                  label: str = "cwd") -> None:
+        """A warning, like a program not found: the directory may be made later or exist
+        only on the machine that runs the jobs; but every run fails to start until it does."""
+        if not isinstance(cwd, str):
+            return
+        if self.base is None:
+            self.base = self.path.resolve().parent
+        path = self.base / cwd
+        if path.is_dir():
+            return
+        what = "is not a directory" if path.exists() else "does not exist"
+        self.warnings.append(Problem(
+            self.path, f"working directory {cwd!r} {what} (looked for {path}): every run "
+            "will fail to start until it does", self.lines.get(*where, "cwd"), job, label))
 
     def run(self, doc: dict[str, Any]) -> Config:
         for key in doc:
@@ -212,13 +255,13 @@ class _Validator:
         seen: dict[str, int] = {}
         for index, data in enumerate(jobs):
             job = self.job(index, data, cfg, agents)
-            name = data.get("name") if isinstance(data, dict) else None
-            if isinstance(name, str) and name in seen:
-                self.problem(duplicate_name(name, seen[name]), "jobs", index, "name",
-                             job=name, key="name")
+            job_name = data.get("name") if isinstance(data, dict) else None
+            if isinstance(job_name, str) and job_name in seen:
+                self.problem(duplicate_name(job_name, seen[job_name]), "jobs", index, "name",
+                             job=job_name, key="name")
                 continue
-            if isinstance(name, str):
-                seen[name] = index
+            if isinstance(job_name, str):
+                seen[job_name] = index
             if job is not None:
                 cfg.jobs.append(job)
         if self.problems:
@@ -270,6 +313,7 @@ class _Validator:
                 self.problem(f"{key} only applies to model agents (kind = \"openai\" or "
                              "\"anthropic\")", *where, key, key=key)
         values["kind"] = kind
+        self.check_cwd(values.get("cwd"), where, job=None, label=f"agents.{name}.cwd")
         if kind == "command" and "command" in values:
             self.check_program("command", values["command"], where, job=None,
                                cwd=values.get("cwd"), env=values.get("env", {}),
@@ -337,6 +381,7 @@ class _Validator:
             return None
         job = JobSpec(policy=policy, **values)
         self.check_schedule(values, policy, cfg, where, label)
+        self.check_cwd(values.get("cwd"), where, job=label)
         for key in ("command", "pre_run"):
             if values.get(key) is not None:
                 self.check_program(key, values[key], where, job=label, cwd=job.cwd,
@@ -350,8 +395,8 @@ class _Validator:
         later, or on the machine that runs the jobs; but a `pre_run = "2m"` (a duration
         typed into the gate) fails every run, and `crondeck check` is where to hear it."""
         program = program_of(command)
-        if program is None:
-            return
+        if program is None or (isinstance(command, str) and not _runs_a_file(program)):
+            return  # an argv is exec'd as it is: no shell words there
         if self.base is None:
             self.base = self.path.resolve().parent
         dirs = (self.base, *((self.base / cwd,) if cwd else ()))

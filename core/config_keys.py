@@ -9,11 +9,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from .durations import DurationError, parse_duration
+from .options import CATCHUPS, ON_GATE_ERRORS, OVERLAPS
 from .zones import ZoneError, get_zone
 
-OVERLAP = ("skip", "queue_one", "replace", "allow")
-CATCHUP = ("latest", "none", "all")
-ON_GATE_ERROR = ("run", "skip")
 PROMPT_VIA = ("stdin", "arg", "env")
 AGENT_KINDS = ("command", "python", "openai", "anthropic")
 MODEL_KINDS = ("openai", "anthropic")
@@ -52,9 +50,10 @@ def _str(value: Any) -> str:
 
 
 def _nonempty(value: Any) -> str:
-    if not _str(value).strip():
+    text = _str(value)
+    if not text.strip():
         raise Invalid("must not be empty")
-    return value
+    return text
 
 
 def _bool(value: Any) -> bool:
@@ -79,7 +78,7 @@ def _choice(*choices: str) -> Any:
         if value not in choices:
             options = " | ".join(repr(c) for c in choices)
             raise Invalid(f"{value!r} is not one of {options}")
-        return value
+        return str(value)
 
     return check
 
@@ -93,6 +92,13 @@ def _duration(value: Any) -> timedelta:
         raise Invalid(str(exc)) from None
 
 
+def _positive_duration(value: Any) -> timedelta:
+    duration = _duration(value)
+    if not duration:
+        raise Invalid(f"{value!r} is no time at all: give a duration longer than 0s")
+    return duration
+
+
 def _size(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -103,11 +109,12 @@ def _size(value: Any) -> int:
 
 
 def _zone_name(value: Any) -> str:
+    text = _str(value)
     try:
-        get_zone(_str(value))
+        get_zone(text)
     except ZoneError as exc:
         raise Invalid(str(exc)) from None
-    return value
+    return text
 
 
 def _command(value: Any) -> str | list[str]:
@@ -177,6 +184,8 @@ def _regex(value: Any) -> str:
         re.compile(text, re.DOTALL)
     except re.error as exc:
         raise Invalid(f"not a valid regular expression: {exc}") from None
+    except (OverflowError, RecursionError) as exc:  # x{99999999999}, thousands of ((
+        raise Invalid(f"not a regular expression Python can compile: {exc}") from None
     return text
 
 
@@ -224,12 +233,12 @@ def type_name(value: Any) -> str:
 
 POLICY_KEYS: dict[str, Any] = {
     "timezone": _zone_name,
-    "timeout": _duration,
-    "overlap": _choice(*OVERLAP),
-    "catchup": _choice(*CATCHUP),
+    "timeout": _positive_duration,
+    "overlap": _choice(*OVERLAPS),
+    "catchup": _choice(*CATCHUPS),
     "misfire_grace": _duration,
-    "gate_timeout": _duration,
-    "on_gate_error": _choice(*ON_GATE_ERROR),
+    "gate_timeout": _positive_duration,
+    "on_gate_error": _choice(*ON_GATE_ERRORS),
     "retries": _int(0),
     "retry_backoff": _duration,
     "pause_after_failures": _int(0),
@@ -246,7 +255,7 @@ NOTIFY_KEYS.update({
     "command": _command,
     "webhook": _url,
     "format": _choice(*NOTIFY_FORMATS),
-    "timeout": _duration,
+    "timeout": _positive_duration,
 })
 MODEL_KEYS: dict[str, Any] = {
     "base_url": _url,
@@ -255,7 +264,7 @@ MODEL_KEYS: dict[str, Any] = {
     "system": _str,
     "temperature": _number,
     "max_tokens": _int(1),
-    "timeout": _duration,  # the request's read timeout (the run's is the job's timeout)
+    "timeout": _positive_duration,  # the request's read timeout (the run's is the job's timeout)
     "price_in": _number,
     "price_out": _number,
 }

@@ -1,5 +1,8 @@
 """The shape of the jobs file: dataclasses for the policy defaults, agents, jobs and the
 whole file, and their TOML form for saving. Loading and validation live in `config`.
+
+`Config.options(job)` is where a job's keys, as written, become the `JobOptions` the
+scheduler runs it with.
 """
 
 from __future__ import annotations
@@ -7,7 +10,7 @@ from __future__ import annotations
 import os
 import textwrap
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,9 @@ from zoneinfo import ZoneInfo
 import tomli_w
 
 from .atomic import to_toml_value
-from .durations import format_duration
+from .durations import format_duration, parse_duration
+from .notify import NotifySpec
+from .options import OPTION_NAMES, JobOptions
 from .paths import state_dir
 from .zones import get_zone, local_zone
 
@@ -50,7 +55,9 @@ class Problem:
 
 @dataclass
 class Policy:
-    """Per-job policies; set in [defaults] for every job or per job. None means inherit."""
+    """Per-job policies as written in the file ([defaults] for every job, or per job); None
+    means inherit. Besides `timezone` and `enabled` each is the `JobOptions` field of the
+    same name, in the file's form (durations as timedelta, `notify` as its table)."""
 
     timezone: str | None = None
     timeout: timedelta | None = None
@@ -143,6 +150,9 @@ class Config:
     agents: dict[str, AgentSpec] = field(default_factory=dict)
     jobs: list[JobSpec] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list, compare=False)
+    # JobOptions by the values they were made from: jobs with equal options share one
+    _shared: dict[tuple[object, ...], JobOptions] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def state_dir(self) -> Path:
@@ -162,13 +172,70 @@ class Config:
     def policy(self, job: JobSpec) -> Policy:
         return job.policy.over(self.defaults)
 
-    def enabled(self, job: JobSpec) -> bool:
-        """Is the job switched on (its own `enabled`, else [defaults]', else true)?"""
-        return self.policy(job).enabled is not False
+    def enabled(self, job: JobSpec | None = None) -> bool:
+        """Is the job switched on (its own `enabled`, else [defaults]', else true)? Without a
+        job: is a job without its own `enabled` key?"""
+        policy = self.policy(job) if job is not None else self.defaults
+        return policy.enabled is not False
 
     def zone(self, job: JobSpec) -> ZoneInfo:
         name = self.policy(job).timezone
         return get_zone(name) if name else local_zone()
+
+    def base_options(self) -> JobOptions:
+        """The scheduler's defaults for this file: the built-in options with [scheduler]
+        history."""
+        history = self.scheduler.history
+        return JobOptions(history=history) if history else JobOptions()
+
+    def options(self, job: JobSpec | None = None, policy: Policy | None = None) -> JobOptions:
+        """The options the scheduler runs `job` with: its keys over [defaults] over
+        `base_options()`, and the prices of its model agent unless it sets its own. Without a
+        job: what a job with no keys of its own gets. `policy` is the job's merged policy,
+        if at hand (merging costs time in a 10,000-job file)."""
+        if policy is None:
+            policy = self.policy(job) if job is not None else self.defaults
+        # An empty answer is a failure unless the file says otherwise (the library's
+        # default is the opposite: a Python callable returning None has meant success).
+        given: dict[str, object] = {"fail_if_empty": True}
+        sources: list[tuple[object, tuple[str, ...]]] = []
+        if job is not None:
+            agent = self.agents.get(job.agent) if job.agent else None
+            if agent is not None:
+                sources.append((agent, _AGENT_OPTIONS))
+            sources.append((job, _JOB_OPTIONS))
+        sources.append((policy, _POLICY_OPTIONS))
+        for source, names in sources:
+            for name in names:
+                value = getattr(source, name)
+                if value is not None:
+                    given[name] = value
+        # What the file writes differently: 0 failures for "never pause", a date for the end
+        # of that day, the notify table.
+        if given.get("pause_after_failures") == 0:
+            given["pause_after_failures"] = None
+        if isinstance(until := given.get("until"), date):
+            zone = get_zone(policy.timezone) if policy.timezone else local_zone()
+            given["until"] = _through(until, zone)
+        if isinstance(table := given.get("notify"), dict):
+            given["notify"] = self._notify(table)
+        try:
+            key = (self.scheduler.history, *given.items())
+            shared = self._shared.get(key)
+        except TypeError:  # an unhashable value: no sharing for this job
+            return self.base_options().merged(**given)
+        if shared is None:
+            shared = self._shared[key] = self.base_options().merged(**given)
+        return shared
+
+    def _notify(self, table: dict[str, Any]) -> NotifySpec:
+        """The validated `notify = {...}` table (commands run beside the file)."""
+        spec = dict(table)
+        if "on" in spec:
+            spec["on"] = tuple(spec["on"])
+        if "timeout" in spec:
+            spec["timeout"] = parse_duration(spec["timeout"]).total_seconds()
+        return NotifySpec(**spec, cwd=str(self.base_dir))
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML document for this config (unset keys omitted)."""
@@ -187,6 +254,20 @@ class Config:
 
     def dumps(self) -> str:
         return tomli_w.dumps(to_toml_value(self.to_dict()))
+
+
+# The keys of [defaults] and of [[jobs]] that are job options, and an agent's that its jobs
+# inherit: copied into JobOptions under the same name.
+_POLICY_OPTIONS = tuple(f.name for f in fields(Policy) if f.name in OPTION_NAMES)
+_JOB_OPTIONS = tuple(f.name for f in fields(JobSpec) if f.name in OPTION_NAMES)
+_AGENT_OPTIONS = ("price_in", "price_out")
+
+
+def _through(until: date, zone: ZoneInfo) -> datetime:
+    """A date means "through that day" in the job's zone; a local date-time is in that zone."""
+    if not isinstance(until, datetime):
+        return datetime.combine(until + timedelta(days=1), time(0), tzinfo=zone)
+    return until if until.tzinfo else until.replace(tzinfo=zone)
 
 
 def _policy_dict(p: Policy) -> dict[str, Any]:

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from .results import GateResult, RunResult, SkipReason
+from .results import GateResult, RunResult, RunStatus, SkipReason
 
 __all__ = [
     "ClockJumped",
+    "ConfigRejected",
+    "ConfigReloaded",
     "Event",
     "EventBus",
+    "ExecResultRecorded",
     "GateDecided",
     "GateStarted",
     "JobAdded",
@@ -262,6 +265,38 @@ class ObserverDropped(Event):
 
     dropped: int
     dropped_events: int = 0
+
+
+# --- the world outside: the jobs file, `crondeck exec` results ---------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigReloaded(Event):
+    """The jobs file changed on disk and the scheduler now runs it (`changed` includes jobs
+    only switched on or off). All three lists are empty if no job was affected."""
+
+    path: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigRejected(Event):
+    """The jobs file changed on disk but cannot be used; the running schedule is kept."""
+
+    path: str
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecResultRecorded(Event):
+    """A result `crondeck exec` left in the inbox joined the job's history."""
+
+    job: str
+    run_id: str
+    status: RunStatus
+    result: RunResult
 
 
 def _kind(cls: type) -> str:

@@ -1,5 +1,5 @@
 """Pre-run gates: a shell command or Python callable that decides, before each tick, whether
-the agent runs and with what extra context. Decision table (issue 3), exactly:
+the agent runs and with what extra context. Decision table, exactly:
 
 | gate                               | decision                                               |
 |------------------------------------|--------------------------------------------------------|

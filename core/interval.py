@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .durations import format_duration
+from .durations import MAX_DURATION, format_duration
 
 __all__ = ["EPOCH", "Every", "Upcoming"]
 
@@ -21,13 +21,18 @@ class Upcoming:
     """`upcoming(dt, n)` for any schedule with `next_after`: shared by cron and intervals."""
 
     def next_after(self, dt: datetime) -> datetime:
+        """The first fire strictly after `dt`; OverflowError when it would be after the last
+        day datetime knows (9999-12-31)."""
         raise NotImplementedError
 
     def upcoming(self, dt: datetime, n: int) -> list[datetime]:
-        """The next `n` fires after `dt`."""
+        """The next `n` fires after `dt`, fewer if the calendar ends (year 9999) first."""
         out = []
         for _ in range(n):
-            dt = self.next_after(dt)
+            try:
+                dt = self.next_after(dt)
+            except OverflowError:
+                break
             out.append(dt)
         return out
 
@@ -45,6 +50,8 @@ class Every(Upcoming):
     def __post_init__(self) -> None:
         if self.period.total_seconds() < 1:
             raise ValueError("an interval must be at least 1s")
+        if self.period > MAX_DURATION:
+            raise ValueError(f"an interval is at most {format_duration(MAX_DURATION)} (10 years)")
         if self.anchor.tzinfo is None:
             raise ValueError("the anchor of an interval must be timezone-aware")
         if not self.text:
@@ -61,8 +68,11 @@ class Every(Upcoming):
         period_us = _micros(self.period)
         elapsed = _micros(dt - self.anchor)
         n = elapsed // period_us + 1
-        out = self.anchor + timedelta(microseconds=n * period_us)
-        return out.astimezone(self.tz) if self.tz is not None else out.astimezone(UTC)
+        try:
+            out = self.anchor + timedelta(microseconds=n * period_us)
+            return out.astimezone(self.tz) if self.tz is not None else out.astimezone(UTC)
+        except OverflowError:
+            raise OverflowError(f"{self.text}: no fire before the end of year 9999") from None
 
     def describe(self) -> str:
         return f"Every {_words(self.period)}"

@@ -3,143 +3,36 @@ restarts (paused, last slot fired, counts, recent results).
 
 `JobOptions` holds every per-job policy; the scheduler's `defaults` supply unset ones.
 `JobState` is the persistable part of a job, exchanged with a `StateSink` and via
-`Scheduler.snapshot()` / `Scheduler.restore()`.
+`Scheduler.snapshot()` / `Scheduler.restore()`. A `Job` reaches its scheduler only through
+`JobHost`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
-from functools import cache
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 from .agents import Agent
-from .clock import utc
-from .durations import parse_duration
-from .events import JobChanged
-from .gates import Gate
-from .guards import compile_expect
+from .clock import Clock, utc
+from .options import JobOptions
 from .results import RunResult, RunStatus
 from .schedule import Schedule
 
-if TYPE_CHECKING:
-    from .scheduler import Scheduler
-
 __all__ = [
-    "Catchup",
     "Job",
+    "JobHost",
     "JobOptions",
     "JobState",
     "NullStateSink",
-    "Overlap",
     "RunHandle",
     "StateSink",
-    "seconds",
 ]
 
-Overlap = Literal["skip", "queue_one", "replace", "allow"]
-Catchup = Literal["latest", "none", "all"]
-OVERLAPS: tuple[str, ...] = ("skip", "queue_one", "replace", "allow")
-CATCHUPS: tuple[str, ...] = ("latest", "none", "all")
 OnResult = Callable[[RunResult], Any | Awaitable[Any]]
-
-
-def seconds(value: float | int | timedelta | str | None, what: str) -> float | None:
-    """Seconds from a number, timedelta or human duration string ("90s", "1h30m")."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        out = value.total_seconds()
-    elif isinstance(value, str):
-        out = parse_duration(value).total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        out = float(value)
-    else:
-        raise TypeError(f"{what}: expected seconds, a timedelta or a duration like '5m'")
-    if out < 0:
-        raise ValueError(f"{what} must not be negative")
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class JobOptions:
-    """Per-job policies. Durations are seconds (floats). Defaults are the issue-3 defaults."""
-
-    timeout: float | None = 30 * 60
-    overlap: Overlap = "skip"
-    catchup: Catchup = "latest"
-    misfire_grace: float | None = None
-    max_runs: int | None = None
-    until: datetime | None = None
-    start_immediately: bool = False
-    pre_run: Gate | None = None
-    gate_timeout: float = 30.0
-    on_gate_error: Literal["run", "skip"] = "run"
-    retries: int = 0
-    retry_backoff: float = 10.0
-    pause_after_failures: int | None = None
-    output_tail: int = 10_000
-    history: int = 50
-    kill_grace: float = 5.0
-    # Guard rails (issue 7). `fail_if_empty` is off for library users (a Python callable
-    # returning None has always meant success); the jobs file turns it on by default.
-    expect: str | None = None
-    fail_if_empty: bool = False
-    daily_token_budget: int | None = None
-    price_in: float | None = None
-    price_out: float | None = None
-    notify: Any = None  # a notify.NotifySpec
-
-    def __post_init__(self) -> None:
-        if self.overlap not in OVERLAPS:
-            raise ValueError(f"overlap must be one of {', '.join(OVERLAPS)}, not {self.overlap!r}")
-        if self.catchup not in CATCHUPS:
-            raise ValueError(f"catchup must be one of {', '.join(CATCHUPS)}, not {self.catchup!r}")
-        if self.on_gate_error not in ("run", "skip"):
-            raise ValueError(f"on_gate_error must be 'run' or 'skip', not {self.on_gate_error!r}")
-        if self.max_runs is not None and self.max_runs < 1:
-            raise ValueError("max_runs must be at least 1")
-        if self.retries < 0:
-            raise ValueError("retries must not be negative")
-        if self.pause_after_failures is not None and self.pause_after_failures < 1:
-            raise ValueError("pause_after_failures must be at least 1")
-        if self.until is not None:
-            object.__setattr__(self, "until", utc(self.until))
-        for name in ("timeout", "misfire_grace", "gate_timeout", "retry_backoff", "kill_grace"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, float):
-                object.__setattr__(self, name, seconds(value, name))
-        if self.timeout is not None and self.timeout <= 0:
-            raise ValueError("timeout must be positive (or None for no timeout)")
-        if self.gate_timeout <= 0:
-            raise ValueError("gate_timeout must be positive")
-        if self.expect is not None:
-            try:
-                compile_expect(self.expect)
-            except re.error as exc:
-                raise ValueError(f"expect {self.expect!r} is not a valid regex: {exc}") from None
-        if self.daily_token_budget is not None and self.daily_token_budget < 1:
-            raise ValueError("daily_token_budget must be at least 1 (or None for no budget)")
-        for name in ("price_in", "price_out"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must not be negative")
-
-    def merged(self, **overrides: Any) -> JobOptions:
-        """These options with the given (already validated by __post_init__) overrides."""
-        unknown = set(overrides) - _option_names()
-        if unknown:
-            raise TypeError(f"unknown job option(s): {', '.join(sorted(unknown))}")
-        return replace(self, **overrides)
-
-
-@cache
-def _option_names() -> frozenset[str]:
-    return frozenset(f.name for f in fields(JobOptions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +143,37 @@ class NullStateSink:
         pass
 
 
+class JobHost(Protocol):
+    """What a `Job` asks of the scheduler holding it (`Scheduler` is one): its clock, the
+    next slot, re-filing after a change, and the operator actions a job offers itself."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def next_slot(self, job: Job, after: datetime) -> datetime | None:
+        """The job's next slot after `after` (None when it will not fire again)."""
+        ...
+
+    def refile(self, job: Job, now: datetime) -> None:
+        """Re-file the job after its state changed: next fire, exhaustion, observers."""
+        ...
+
+    def note_change(self, job: Job, what: str) -> None:
+        """Tell observers the job changed (`what`: "enabled", "disabled", ...)."""
+        ...
+
+    def pause_job(self, job: str | Job, note: str = "", until: datetime | None = None) -> None:
+        ...
+
+    def resume_job(self, job: str | Job) -> None: ...
+
+    def skip_next(self, job: str | Job, skip: bool = True) -> None: ...
+
+    def run_now(self, job: str | Job) -> RunHandle: ...
+
+    def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int: ...
+
+
 class RunHandle:
     """One dispatched slot (gate, attempts, result). Await it for the final RunResult."""
 
@@ -286,7 +210,8 @@ class RunHandle:
             raise asyncio.InvalidStateError("run still in progress")
         return self._result
 
-    def _set_result(self, result: RunResult) -> None:
+    def set_result(self, result: RunResult) -> None:
+        """Settle the handle with its final result (the scheduler calls this, once)."""
         self._result = result
         for fut in self._waiters:
             if not fut.done():
@@ -348,8 +273,7 @@ class Job:
     tokens_total: int = 0
     cost_today: float = 0.0
     cost_total: float = 0.0
-    _scheduler: Scheduler | None = field(default=None, repr=False)
-    _version: int = 0
+    _scheduler: JobHost | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.results = deque(self.results, maxlen=max(1, self.options.history))
@@ -370,13 +294,14 @@ class Job:
         if value == self._enabled:
             return
         self._enabled = value
-        if self._scheduler is None:
+        host = self._scheduler
+        if host is None:
             return
         if value:
             self.reschedule()  # slots that fell while it was off are not owed
         else:
-            self._scheduler._after_change(self, self._scheduler.clock.now())
-        self._scheduler._emit(JobChanged, job=self.name, what="enabled" if value else "disabled")
+            host.refile(self, host.clock.now())
+        host.note_change(self, "enabled" if value else "disabled")
 
     @property
     def next_fire(self) -> datetime | None:
@@ -399,15 +324,15 @@ class Job:
     def reschedule(self, after: datetime | None = None) -> None:
         """File the next fire after `after` (default: now). Slots before it are neither run
         nor recorded as missed: used when a job is enabled again."""
-        owner = self._owner()
-        now = owner.clock.now()
+        host = self._owner()
+        now = host.clock.now()
         if not self._exhausted:
-            self._next_fire = owner._next_slot(self, utc(after) if after is not None else now)
-        owner._after_change(self, now)
+            self._next_fire = host.next_slot(self, utc(after) if after is not None else now)
+        host.refile(self, now)
 
     # -- operator actions ----------------------------------------------------------
 
-    def _owner(self) -> Scheduler:
+    def _owner(self) -> JobHost:
         if self._scheduler is None:
             raise RuntimeError(f"job {self.name!r} is not in a scheduler")
         return self._scheduler

@@ -94,7 +94,8 @@ def _le(bound: float) -> str:
 
 
 def _usage(result: RunResult) -> tuple[float, float]:
-    """Tokens and cost of a run, when its agent reported them (issue 7 fills `extra`)."""
+    """Tokens and cost of a run, when its agent reported them (the runner puts them in
+    `extra`)."""
     extra = result.extra or {}
     tokens = extra.get("tokens", 0)
     if isinstance(tokens, dict):
@@ -278,6 +279,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class MetricsServer:
     """`/metrics` and `/healthz` over HTTP in a daemon thread. Binds loopback unless a
     host is given; `port` 0 picks a free port (see `address`)."""
@@ -285,10 +290,7 @@ class MetricsServer:
     def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 9464) -> None:
         handler = type("Handler", (_Handler,), {"metrics": metrics})
         self.metrics = metrics
-        server_cls = ThreadingHTTPServer
-        if ":" in host:
-            server_cls = type("Server6", (ThreadingHTTPServer,),
-                              {"address_family": socket.AF_INET6})
+        server_cls = _Server6 if ":" in host else ThreadingHTTPServer
         self.httpd = server_cls((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever,

@@ -7,12 +7,22 @@ and the TUI can show skips and misses beside runs without guessing what happened
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["GateResult", "RunResult", "RunStatus", "SkipReason", "Usage", "make_run_id"]
+__all__ = [
+    "GateResult",
+    "HasResults",
+    "RunResult",
+    "RunStatus",
+    "SkipReason",
+    "Usage",
+    "last_run",
+    "make_run_id",
+]
 
 
 class RunStatus(StrEnum):
@@ -140,6 +150,12 @@ class RunResult:
         return self.status is RunStatus.OK
 
     @property
+    def failed(self) -> bool:
+        """True for a run that failed or timed out: what counts towards auto-pause, retries
+        and a failing job."""
+        return self.status is RunStatus.FAILED or self.status is RunStatus.TIMED_OUT
+
+    @property
     def duration(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None
@@ -214,6 +230,22 @@ class RunResult:
             cost=float(cost) if isinstance(cost, int | float) else None,
             contract=contract,
         )
+
+
+class HasResults(Protocol):
+    """A job or its saved state: something holding its recent results, oldest first."""
+
+    @property
+    def results(self) -> Sequence[RunResult]: ...
+
+
+def last_run(of: HasResults) -> RunResult | None:
+    """The newest result of a slot that actually ran (not skipped or missed): what LAST and
+    PASSED show, and the run whose output a job's pane opens on."""
+    for result in reversed(of.results):
+        if result.status not in (RunStatus.SKIPPED, RunStatus.MISSED):
+            return result
+    return None
 
 
 def _iso(dt: datetime) -> str:

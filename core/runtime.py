@@ -8,23 +8,18 @@ plain translation for library users who persist state themselves.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .agents import CommandAgent, PythonAgent
+from .agents import CommandAgent, PythonAgent, program_name
 from .clock import Clock
 from .config import Config, ConfigError, JobSpec, Problem, load_config
-from .config_model import Policy
-from .durations import parse_duration
-from .jobs import JobOptions, JobState
+from .jobs import JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
-from .notify import NotifySpec
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
 from .schedule import Schedule, cron
@@ -37,26 +32,11 @@ __all__ = [
     "Runtime",
     "StoreSink",
     "build_scheduler",
-    "job_options",
     "make_agent",
     "open_runtime",
 ]
 
-DEFAULT_HISTORY = 50
 MODEL_AGENTS: dict[str, type[ModelAgent]] = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
-
-
-def notify_spec(config: Config, table: dict[str, Any] | None) -> NotifySpec | None:
-    """The validated `notify = {...}` table as a NotifySpec (commands run beside the file)."""
-    if not table:
-        return None
-    timeout = table.get("timeout")
-    return NotifySpec(
-        on=tuple(table.get("on", ("failure", "timed_out", "recovered"))),
-        command=table.get("command"), webhook=table.get("webhook"),
-        format=table.get("format", "json"),
-        timeout=parse_duration(timeout).total_seconds() if timeout else 10.0,
-        cwd=str(config.base_dir))
 
 
 class StoreSink:
@@ -98,75 +78,9 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
             sys.path.append(str(config.base_dir))
         return PythonAgent(target, name=name)
     assert command is not None  # validated: a job has exactly one agent source
-    # An inline command is shown by its program's name ("df", "crawl.sh") in lists and the app.
-    name = job.agent or _program(command)
+    name = job.agent or program_name(command)
     prompt_via = (spec.prompt_via if spec else job.prompt_via) or "stdin"
     return CommandAgent(command, prompt_via, cwd=workdir, env=env, name=name)  # type: ignore[arg-type]
-
-
-def _program(command: str | list[str]) -> str:
-    if isinstance(command, str):
-        return _program_of(command)
-    if not command:
-        return str(command)
-    return os.path.basename(command[0]) or command[0]
-
-
-@lru_cache(maxsize=1024)
-def _program_of(command: str) -> str:
-    """The program a shell command line runs (shlex is slow: many jobs share a command)."""
-    try:
-        first = shlex.split(command)[0]
-    except (ValueError, IndexError):
-        return command
-    return os.path.basename(first) or first
-
-
-def _until(value: datetime | date | None, config: Config, job: JobSpec) -> datetime | None:
-    """A date means "through that day" in the job's zone; a local date-time is in that zone."""
-    if value is None:
-        return None
-    zone = config.zone(job)
-    if not isinstance(value, datetime):
-        return datetime.combine(value + timedelta(days=1), time(0), tzinfo=zone)
-    return value if value.tzinfo else value.replace(tzinfo=zone)
-
-
-def job_options(config: Config, job: JobSpec, policy: Policy | None = None) -> dict[str, Any]:
-    """Keyword arguments for `Scheduler.add_job` from the file's keys (unset ones omitted,
-    so the scheduler's defaults apply). `policy`: the job's merged policy, if at hand."""
-    p = policy or config.policy(job)
-    agent = config.agents.get(job.agent) if job.agent else None
-    out: dict[str, Any] = {
-        "timeout": p.timeout,
-        "overlap": p.overlap,
-        "catchup": p.catchup,
-        "misfire_grace": p.misfire_grace,
-        "gate_timeout": p.gate_timeout,
-        "on_gate_error": p.on_gate_error,
-        "retries": p.retries,
-        "retry_backoff": p.retry_backoff,
-        "pause_after_failures": p.pause_after_failures or None,
-        "output_tail": p.output_tail,
-        "kill_grace": p.kill_grace,
-        "max_runs": job.max_runs,
-        "until": _until(job.until, config, job),
-        "pre_run": job.pre_run,
-        "expect": p.expect,
-        "daily_token_budget": p.daily_token_budget,
-        "price_in": job.price_in if job.price_in is not None else getattr(agent, "price_in", None),
-        "price_out": (job.price_out if job.price_out is not None
-                      else getattr(agent, "price_out", None)),
-        "notify": notify_spec(config, p.notify),
-    }
-    out = {k: v for k, v in out.items() if v is not None}
-    # An empty answer is a failure unless the file says otherwise (issue 7).
-    out["fail_if_empty"] = p.fail_if_empty if p.fail_if_empty is not None else True
-    if p.pause_after_failures == 0:
-        out["pause_after_failures"] = None
-    if job.start_immediately:
-        out["start_immediately"] = True
-    return out
 
 
 def build_scheduler(
@@ -174,11 +88,10 @@ def build_scheduler(
 ) -> Scheduler:
     """A Scheduler with every job of `config`. Raises ConfigError if an agent cannot be made
     (a Python target that does not import, say), naming the job."""
-    history = config.scheduler.history or DEFAULT_HISTORY
     scheduler = Scheduler(
         clock=clock,
         max_concurrent_runs=config.scheduler.max_concurrent_runs or 4,
-        defaults=JobOptions(history=history),
+        defaults=config.base_options(),
         state_sink=state_sink,
     )
     problems: list[Problem] = []
@@ -193,8 +106,8 @@ def build_scheduler(
             schedule = schedules.get((job.schedule, zone))
             if schedule is None:
                 schedule = schedules[job.schedule, zone] = cron(job.schedule, zone)
-            added = scheduler.add_job(agent, job.prompt, schedule, job.name,
-                                      **job_options(config, job, policy))
+            added = scheduler.add_job(agent, job.prompt, schedule, name=job.name,
+                                      options=config.options(job, policy))
             added.enabled = policy.enabled is not False
         except Exception as exc:  # user code: an import error, a bad callable
             key = "python" if job.python else "agent" if job.agent else "command"
@@ -260,7 +173,7 @@ def _diff(old: Config, new: Config) -> _Diff:
         a = mine.get(name)
         if a is None:
             continue
-        own = a == b and (not a.agent or old.agents.get(a.agent) == new.agents.get(b.agent))
+        own = a == b and (not a.agent or old.agents.get(a.agent) == new.agents.get(a.agent))
         if (wide or not own) and _fingerprint(old, a) != _fingerprint(new, b):
             changed.append(name)
         elif old.enabled(a) != new.enabled(b):
@@ -342,8 +255,12 @@ class Runtime:
         for name in changed + added:
             saved = self.store.get(name)
             job = trial.jobs[name]
-            added_job = self.scheduler.add_job(job.agent, job.prompt, job.schedule, name,
-                                               **job_options(new, new_jobs[name]))
+            options = job.options
+            if options.history != self.scheduler.defaults.history:
+                # a new [scheduler] history applies from the next start, as in the state file
+                options = replace(options, history=self.scheduler.defaults.history)
+            added_job = self.scheduler.add_job(job.agent, job.prompt, job.schedule, name=name,
+                                               options=options)
             added_job.enabled = job.enabled
             if saved is not None:
                 if name in changed and _when_changed(self.config, new, name):
@@ -381,7 +298,7 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
     lock = None if read_only else StateLock(state_dir / "lock").acquire()
     try:
         settings = config.scheduler
-        store = StateStore(state_dir / "state.toml", history=settings.history or DEFAULT_HISTORY,
+        store = StateStore(state_dir / "state.toml", history=config.base_options().history,
                            read_only=read_only).load()
         logs = RunLogs(state_dir / "runs")
         if settings.logs_keep:

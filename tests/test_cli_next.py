@@ -65,3 +65,22 @@ def test_every_interval_fires_on_its_grid():
     out = crondeck("next", "@every 90s", "-n", "2", "--tz", "UTC",
                    "--after", "2026-01-01T00:00:10+00:00")
     assert out.stdout.splitlines()[1:] == ["2026-01-01T00:01:30+00:00", "2026-01-01T00:03:00+00:00"]
+
+
+def test_an_unquoted_expression_the_shell_globbed_says_to_quote_it(tmp_path):
+    for name in ("Makefile", "README.md", "notes"):
+        (tmp_path / name).write_text("")
+    words = ["0", "9", *(["Makefile", "README.md", "notes"] * 3)]  # what `0 9 * * *` became
+    out = subprocess.run([sys.executable, "-m", "crondeck.cli", "next", *words],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert out.returncode == 2
+    assert "the shell replaced * with the names of the 3 files here" in out.stderr
+    assert "crondeck next '0 9 * * *'" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_an_unquoted_expression_without_stars_is_read_as_typed():
+    out = crondeck("next", "0", "9", "1", "1", "1", "-n", "1", "--tz", "UTC",
+                   "--after", "2026-01-01T00:00")
+    assert out.returncode == 0
+    assert out.stdout.splitlines()[-1] == "2026-01-01T09:00:00+00:00"

@@ -183,7 +183,7 @@ def test_yaml_emitter_round_trips_awkward_text() -> None:
 def test_api_key_env_of_the_agent_becomes_a_secret_ref(tmp_path: Path) -> None:
     config = parse_config('[[jobs]]\nname = "x"\ncommand = "true"\nschedule = "@hourly"\n',
                           tmp_path / "crondeck.toml")
-    config.jobs[0].api_key_env = "OPENAI_API_KEY"  # issue 7's key, duck-typed until it lands
+    config.jobs[0].api_key_env = "OPENAI_API_KEY"  # as the file would set it on the job
     text = export_k8s(config, config_text="").files["crondeck.yaml"]
     env = yaml.safe_load_all(text)
     cronjob = list(env)[1]

@@ -1,7 +1,7 @@
 """The crondeck Textual app: a thin shell that owns the scheduler's lifetime and the screens.
 
-Screens are registered by name in `SCREENS` / `SCREEN_FACTORIES`; the dashboard is the home
-screen. Part 2 adds the cron builder (`c`), the job editor (`n`/`e`/`d`) and themes (`t`).
+The dashboard is the home screen; from it the cron builder (`c`), the job editor
+(`n`/`e`/`d`) and the theme list (`t`) open on top.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,16 +24,14 @@ from textual.command import CommandPalette
 from textual.driver import Driver
 from textual.screen import Screen
 
-from crondeck.core.clock import Clock, SystemClock
-from crondeck.core.runtime import Runtime
-from crondeck.core.scheduler import Scheduler
-from crondeck.core.zones import local_zone
+from crondeck.core import Clock, Runtime, Scheduler, SystemClock, local_zone
 
 from . import job_actions
-from .runtime_watch import INTERVAL, RuntimeWatcher, startup_notices
+from .runtime_watch import WATCH_INTERVAL, RuntimeWatcher, startup_notices
 from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
 from .screens.quit_dialog import QuitChoice, QuitDialog
+from .textual_compat import app_driver
 from .themes import ThemeChoices, install_themes, status_variable_defaults
 
 __all__ = ["CrondeckApp", "run_app"]
@@ -65,8 +63,6 @@ class CrondeckApp(App[None]):
         Binding("t", "change_theme", "Theme", show=False, id="app.theme",
                 tooltip="switch theme (remembered between runs)"),
     ]
-    # name -> factory(app) for screens opened by name; part 2 registers its screens here.
-    SCREEN_FACTORIES: ClassVar[dict[str, Callable[[CrondeckApp], Screen[Any]]]] = {}
 
     def __init__(self, scheduler: Scheduler, *, config_path: str | Path | None = None,
                  clock: Clock | None = None, zone: tzinfo | None = None,
@@ -122,7 +118,7 @@ class CrondeckApp(App[None]):
             for notice in startup_notices(self.runtime):
                 self.notify(**notice)
         if self.runtime is not None and self.live:
-            self.set_interval(INTERVAL, RuntimeWatcher(self.runtime, self.notify).check,
+            self.set_interval(WATCH_INTERVAL, RuntimeWatcher(self.runtime, self.notify).check,
                               name="runtime-watch")
         if self.live:
             # The terminal went away (SIGHUP) or we were told to stop (SIGTERM): terminate
@@ -145,13 +141,7 @@ class CrondeckApp(App[None]):
             self.notify(f"scheduler stopped: {type(exc).__name__}: {exc}", severity="error",
                         timeout=30)
 
-    def open_screen(self, name: str) -> None:
-        """Push a registered screen by name (used by part 2: builder, editor, themes)."""
-        factory = self.SCREEN_FACTORIES.get(name)
-        if factory is not None:
-            self.push_screen(factory(self))
-
-    # -- part 2: builder, editor, themes ---------------------------------------------------
+    # -- builder, editor, themes ----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("builder", "new_job", "edit_job", "delete_job"):
@@ -204,8 +194,9 @@ class CrondeckApp(App[None]):
         if self._signal_seen:
             return  # one shutdown (a lost terminal can bring its own SIGHUP and ours)
         self._signal_seen = True
-        if signum == signal.SIGHUP and hasattr(self._driver, "terminal_lost"):
-            self._driver.terminal_lost = True  # nothing can be drawn any more
+        driver = app_driver(self)
+        if signum == signal.SIGHUP and driver is not None and hasattr(driver, "terminal_lost"):
+            driver.terminal_lost = True  # nothing can be drawn any more
         self.run_worker(self.shutdown(terminate=True), group="shutdown", exclusive=True)
         # With the terminal gone, tearing the screen down can block the event loop itself,
         # so the deadline is a thread of its own: never outlive a lost terminal for long.
@@ -253,8 +244,7 @@ class CrondeckApp(App[None]):
 
 def run_app(args: argparse.Namespace) -> int:
     """The `crondeck` command with no subcommand: open the TUI on the resolved config."""
-    from crondeck.core.config import ConfigError
-    from crondeck.core.paths import resolve_config
+    from crondeck.core import ConfigError, resolve_config
 
     from .launch import launch, prepare_demo
 
@@ -278,5 +268,6 @@ def run_app(args: argparse.Namespace) -> int:
         opened.close()  # state saved, lock released
     if getattr(args, "demo", False):
         with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-            print(f"demo files kept in {path.parent}")
+            print(f"demo files kept in {path.parent}; reopen them with:\n"
+                  f"  crondeck --config {shlex.quote(str(path))}")
     return 0

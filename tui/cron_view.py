@@ -10,11 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from crondeck.core.cron import CronError, CronExpr, parse
-from crondeck.core.cron_describe import DAYS, MONTHS, describe_values, step_of
-from crondeck.core.cron_dst import DstShift
-from crondeck.core.cron_fields import ParsedFields
-from crondeck.core.interval import Every
+from crondeck.core import (
+    MONTH_NAMES,
+    WEEKDAY_NAMES,
+    CronError,
+    CronExpr,
+    CronFields,
+    DstShift,
+    Every,
+    common_step,
+    describe_values,
+    parse,
+)
 
 __all__ = [
     "FIELD_NAMES",
@@ -80,7 +87,7 @@ class Preview:
     fields: list[FieldRow] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
     fires: list[Fire] = field(default_factory=list)
-    parsed: ParsedFields | None = None  # the five fields' value sets (None for @every)
+    parsed: CronFields | None = None  # the five fields' value sets (None for @every)
 
     @property
     def ok(self) -> bool:
@@ -185,7 +192,7 @@ def _key(zone: tzinfo | None) -> str:
 # -- the per-field breakdown -------------------------------------------------------------
 
 
-def field_rows(f: ParsedFields) -> list[FieldRow]:
+def field_rows(f: CronFields) -> list[FieldRow]:
     ored = not f.dom_star and not f.dow_star
     rows = [
         FieldRow(FIELD_NAMES[0], f.texts[0], _minutes(f), ALLOWED[0]),
@@ -198,13 +205,13 @@ def field_rows(f: ParsedFields) -> list[FieldRow]:
 
 
 def _stepped(values: tuple[int, ...] | list[int], unit: str, show) -> str | None:
-    step = step_of(values)
+    step = common_step(values)
     if step and len(values) > 4:
         return f"every {step} {unit}s from {show(values[0])} to {show(values[-1])}"
     return None
 
 
-def _minutes(f: ParsedFields) -> str:
+def _minutes(f: CronFields) -> str:
     m = f.minutes
     if len(m) == 60:
         return "every minute"
@@ -212,7 +219,7 @@ def _minutes(f: ParsedFields) -> str:
     return _stepped(m, "minute", show) or "at " + describe_values(m, show)
 
 
-def _hours(f: ParsedFields) -> str:
+def _hours(f: CronFields) -> str:
     h = f.hours
     if len(h) == 24:
         return "every hour"
@@ -221,7 +228,7 @@ def _hours(f: ParsedFields) -> str:
     return _stepped(h, "hour", show) or word + describe_values(h, show)
 
 
-def _dom(f: ParsedFields, ored: bool) -> str:
+def _dom(f: CronFields, ored: bool) -> str:
     if f.dom_star:
         if len(f.dom) == 31:
             return "any day" + (" (day of week decides)" if len(f.dow) < 7 else "")
@@ -243,23 +250,24 @@ def _dom(f: ParsedFields, ored: bool) -> str:
     return text + (", if the day of week matches too" if len(f.dow) < 7 else "")
 
 
-def _months(f: ParsedFields) -> str:
+def _months(f: CronFields) -> str:
     if len(f.months) == 12:
         return "every month"
-    return describe_values(f.months, lambda v: MONTHS[v][:3])
+    return describe_values(f.months, lambda v: MONTH_NAMES[v][:3])
 
 
-def _dow(f: ParsedFields, ored: bool) -> str:
+def _dow(f: CronFields, ored: bool) -> str:
     if f.dow_star and len(f.dow) == 7:
         return "any day of the week"
     items = []
     if f.dow:
         order = sorted(f.dow, key=lambda d: (d == 0, d))
-        runs_text = describe_values([(d - 1) % 7 for d in order], lambda v: DAYS[(v + 1) % 7][:3])
+        runs_text = describe_values([(d - 1) % 7 for d in order],
+                                    lambda v: WEEKDAY_NAMES[(v + 1) % 7][:3])
         items.append(runs_text)
     ords = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th"}
-    items.extend(f"the {ords[n]} {DAYS[wd][:3]}" for wd, n in f.dow_nth)
-    items.extend(f"the last {DAYS[wd][:3]}" for wd in sorted(f.dow_last))
+    items.extend(f"the {ords[n]} {WEEKDAY_NAMES[wd][:3]}" for wd, n in f.dow_nth)
+    items.extend(f"the last {WEEKDAY_NAMES[wd][:3]}" for wd in sorted(f.dow_last))
     text = ", ".join(items)
     if ored:
         return text + " — OR any day matching day of month"

@@ -21,6 +21,8 @@ import threading
 
 from textual.drivers.linux_driver import LinuxDriver
 
+from .textual_compat import writer_thread
+
 __all__ = ["HangupSafeDriver"]
 
 _HUNG_UP = select.POLLHUP | select.POLLERR | select.POLLNVAL
@@ -33,7 +35,7 @@ class HangupSafeDriver(LinuxDriver):
     _watch_done: threading.Event | None = None
 
     def _writer_gone(self) -> bool:
-        thread = self._writer_thread
+        thread = writer_thread(self)
         return thread is not None and (self.terminal_lost or not thread.is_alive())
 
     def write(self, data: str) -> None:
@@ -42,27 +44,27 @@ class HangupSafeDriver(LinuxDriver):
         super().write(data)
 
     def close(self) -> None:
-        thread = self._writer_thread
+        thread = writer_thread(self)
         if thread is not None and not thread.is_alive():
             return  # nothing left to stop (and its queue may be full)
         super().close()
 
     def start_application_mode(self) -> None:
         super().start_application_mode()
-        self._watch_done = threading.Event()
-        threading.Thread(target=self._watch_terminal, name="crondeck-hangup-watch",
-                         daemon=True).start()
+        self._watch_done = done = threading.Event()
+        threading.Thread(target=self._watch_terminal, args=(done,),
+                         name="crondeck-hangup-watch", daemon=True).start()
 
     def stop_application_mode(self) -> None:
         if self._watch_done is not None:
             self._watch_done.set()
         super().stop_application_mode()
 
-    def _watch_terminal(self) -> None:
+    def _watch_terminal(self, done: threading.Event) -> None:
         """Sleep until the terminal hangs up (poll wakes only for that: no events asked)."""
         poller = select.poll()
         poller.register(self.fileno, 0)
-        while not self._watch_done.is_set():
+        while not done.is_set():
             if any(mask & _HUNG_UP for _fd, mask in poller.poll(500)):
                 break
         else:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crondeck.core.results import RunResult
+from crondeck.core import RunResult
 
 from .widgets.history import describe
 

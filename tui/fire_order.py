@@ -1,7 +1,7 @@
 """Jobs in next-fire order, kept incrementally, so "what fires next" never scans every job.
 
 The upcoming pane shows the next ~200 fires; with 10,000 jobs, merging every job's schedule
-each time a batch of events arrived (ten times a second) cost 40-90 ms. Only the jobs whose
+each time a batch of events arrives (ten times a second) is too slow. Only the jobs whose
 first fire is among the earliest 200 can contribute to the first 200 fires, so keeping the
 jobs sorted by next fire (re-placing just the rows a batch touched, by bisection) makes each
 refresh of the pane O(200 log 200). Pure Python, no Textual.

@@ -1,4 +1,5 @@
-"""Part 2 on the dashboard: open the cron builder, create / edit / delete jobs, switch theme.
+"""The dashboard's editing actions: open the cron builder, create / edit / delete jobs,
+switch theme.
 
 `CrondeckApp` calls these; they only push screens and go through the core's public API.
 The editor needs something with the Runtime's shape (`config`, `scheduler`, `apply`): the
@@ -13,8 +14,7 @@ from typing import Any
 
 from textual.app import SystemCommand
 
-from crondeck.core.config import Config, ConfigError, load_config
-from crondeck.core.runtime import Reload, Runtime
+from crondeck.core import Config, ConfigError, Reload, Runtime, load_config
 
 from .screens.cron_builder import CronBuilderScreen
 from .screens.delete_job import confirm_delete
@@ -136,7 +136,7 @@ JOB_COMMANDS = (
 
 
 def system_commands(app: Any, *, dashboard: bool = True) -> list[SystemCommand]:
-    """The palette's part-2 commands: all of them on the dashboard; elsewhere only "Change
+    """The palette's editing commands: all of them on the dashboard; elsewhere only "Change
     theme" (the job commands act on the dashboard's selection)."""
     return [SystemCommand(title, help_text, getattr(app, f"action_{action}"))
             for title, help_text, action in JOB_COMMANDS

@@ -14,8 +14,7 @@ from typing import Any
 
 import tomli_w
 
-from crondeck.core.atomic import to_toml_value
-from crondeck.core.config import Config, ConfigError, Problem, duplicate_name, parse_config
+from crondeck.core import Config, ConfigError, Problem, duplicate_name, parse_config, to_toml_value
 
 __all__ = ["FORM_KEYS", "INLINE_COMMAND", "INLINE_PYTHON", "Checked", "JobForm", "check_form",
            "without_job"]
@@ -27,6 +26,8 @@ INLINE_PYTHON = "python"
 WARNED_KEYS = ("command", "pre_run")
 FORM_KEYS = ("name", "agent", "command", "python", "prompt", "schedule", "timezone",
              "pre_run", "timeout", "overlap", "catchup", "max_runs")
+# the keys the form holds as the text written in the file (blank: not in the file)
+_TEXT_KEYS = ("timezone", "pre_run", "timeout", "overlap", "catchup")
 
 
 @dataclass
@@ -57,7 +58,7 @@ class JobForm:
     @classmethod
     def new(cls, config: Config) -> JobForm:
         """A blank form for a new job in `config` (first defined agent, [defaults]' enabled)."""
-        on = config.defaults.enabled is not False
+        on = config.enabled()
         return cls(source=next(iter(config.agents), INLINE_COMMAND), enabled=on,
                    default_enabled=on)
 
@@ -83,12 +84,12 @@ class JobForm:
                 form.command = command
         form.original_argv = argv
         form.prompt = raw.pop("prompt", "")
-        for key in ("timezone", "pre_run", "timeout", "overlap", "catchup"):
+        for key in _TEXT_KEYS:
             form_value = raw.pop(key, "")
             setattr(form, key, str(form_value))
         max_runs = raw.pop("max_runs", None)
         form.max_runs = "" if max_runs is None else str(max_runs)
-        form.default_enabled = config.defaults.enabled is not False
+        form.default_enabled = config.enabled()
         own = raw.pop("enabled", None)
         form.enabled = form.default_enabled if own is None else bool(own)
         if own is not None:
@@ -111,7 +112,7 @@ class JobForm:
         if self.prompt:
             entry["prompt"] = self.prompt
         entry["schedule"] = self.schedule
-        for key in ("timezone", "pre_run", "timeout", "overlap", "catchup"):
+        for key in _TEXT_KEYS:
             value = getattr(self, key).strip()
             if value:
                 entry[key] = value

@@ -13,11 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from crondeck.core.clock import Clock
-from crondeck.core.config import load_config
-from crondeck.core.lock import LockHeld
-from crondeck.core.runtime import Runtime, open_runtime
-from crondeck.core.scheduler import Scheduler
+from crondeck.core import Clock, LockHeld, Runtime, Scheduler, load_config, open_runtime
 
 __all__ = ["DEMO_PAUSED", "Launch", "launch", "prepare_demo"]
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
-from crondeck.core.display import uses_model
-from crondeck.core.events import (
+from crondeck.core import (
     Event,
     JobAdded,
     JobRemoved,
@@ -23,19 +22,21 @@ from crondeck.core.events import (
     OutputChunk,
     RunFinished,
     RunMissed,
+    RunResult,
     RunSkipped,
     RunStarted,
+    RunStatus,
     SchedulerPaused,
     SchedulerResumed,
     SchedulerStarted,
     SchedulerStopped,
+    budget_reason,
+    last_run,
+    uses_model,
 )
-from crondeck.core.guards import budget_reason
-from crondeck.core.results import RunResult, RunStatus
 
 if TYPE_CHECKING:
-    from crondeck.core.jobs import Job
-    from crondeck.core.scheduler import Scheduler
+    from crondeck.core import Job, Scheduler
 
 __all__ = [
     "LAST_GLYPH",
@@ -103,7 +104,7 @@ class JobRow:
     budget_until: datetime | None = None
     # While held: its first slot at or after `budget_until` (the first that will run).
     budget_next: datetime | None = None
-    # Model usage (issue 7): today's figures count only while `usage_day` (the job's local
+    # Model usage: today's figures count only while `usage_day` (the job's local
     # day, in `usage_zone`) is today, so a row read yesterday does not show yesterday's spend.
     priced: bool = False
     token_budget: int | None = None  # daily_token_budget: a budgeted job shows its tokens
@@ -188,7 +189,8 @@ _DESCRIPTIONS: dict[tuple[type, str], str] = {}
 
 def _describe(sched: object, text: str) -> str:
     """The schedule's plain English, once per distinct schedule: 10,000 jobs share a few
-    hundred expressions, and describing each anew was a third of the first screen's time."""
+    hundred expressions, and describing each anew is a large part of the first screen's work.
+    A plain dict, not Textual's LRUCache: this module stays free of Textual."""
     key = (type(sched), text)
     description = _DESCRIPTIONS.get(key)
     if description is None:
@@ -203,7 +205,7 @@ def _describe(sched: object, text: str) -> str:
 
 
 def budget_reset(job: Job, now: datetime) -> datetime:
-    """The next local midnight in the job's zone: when `core.guards` starts a new budget day
+    """The next local midnight in the job's zone: when `core.budget` starts a new budget day
     (its `local_day` changes), so the instant the row stops saying "budget"."""
     zone = getattr(job.schedule, "tz", None) or UTC
     tomorrow = now.astimezone(zone).date() + timedelta(days=1)
@@ -222,15 +224,15 @@ def _first_fire_from(sched: object, at: datetime) -> datetime | None:
 def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> JobRow:
     """Read a job's public attributes into a row (status words are presentation only).
 
-    With `now`, a job whose daily token budget is spent (`core.guards.budget_reason`, the
+    With `now`, a job whose daily token budget is spent (`core.budget.budget_reason`, the
     very test the scheduler skips slots by) reads "budget" until its local midnight."""
     sched = job.schedule
     text = getattr(sched, "text", str(sched))
     description = _describe(sched, text)
     results = list(job.results)
-    ran = [r for r in results if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED)]
-    last = ran[-1] if ran else None
-    finished = [r for r in ran if r.status is not RunStatus.RUNNING]
+    last = last_run(job)
+    finished = [r for r in results
+                if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED, RunStatus.RUNNING)]
     ok_rate = (sum(r.ok for r in finished) / len(finished)) if finished else None
     running = list(job.running.values())
     started = [h.started_at for h in running if h.started_at is not None]
@@ -334,9 +336,6 @@ class DashboardModel:
             self.refresh_row(name)
         return due
 
-    def runs_of(self, job: str) -> list[RunOutput]:
-        return list(self.outputs.get(job, ()))
-
     def run(self, run_id: str) -> RunOutput | None:
         return self._by_run.get(run_id)
 
@@ -349,11 +348,7 @@ class DashboardModel:
                     return out
             return runs[-1]
         job_obj = self.scheduler.jobs.get(job)
-        last = None
-        if job_obj is not None:
-            ran = [r for r in job_obj.results
-                   if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED)]
-            last = ran[-1] if ran else None
+        last = last_run(job_obj) if job_obj is not None else None
         return self.output_for_result(last) if last is not None else None
 
     def output_for_result(self, result: RunResult) -> RunOutput:
@@ -383,10 +378,10 @@ class DashboardModel:
                 continue
             job = getattr(ev, "job", None)
             if isinstance(ev, RunStarted):
-                out = self._by_run.get(ev.run_id)
-                if out is None or not out.live:
-                    out = self._open(ev.job, ev.run_id, ev.at)
-                out.started_at = out.started_at or ev.at
+                started = self._by_run.get(ev.run_id)
+                if started is None or not started.live:
+                    started = self._open(ev.job, ev.run_id, ev.at)
+                started.started_at = started.started_at or ev.at
                 ch.started.append(ev.run_id)
             elif isinstance(ev, RunFinished):
                 out = self._by_run.get(ev.run_id) or self._open(ev.job, ev.run_id, None)
@@ -394,7 +389,7 @@ class DashboardModel:
                 if not ev.will_retry:
                     self._record(ev.result, ch)
                     ch.finished.append(ev.result)
-                if ev.result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+                if ev.result.failed:
                     ch.failures.append(ev.result)
             elif isinstance(ev, RunSkipped | RunMissed):
                 self._record(ev.result, ch)

@@ -3,8 +3,8 @@
 `Observer` subscribes to `Scheduler.subscribe()` (a bounded queue: a flood of output drops
 chunks with a count, never blocks the scheduler), folds each batch into the `DashboardModel`
 and posts one `ModelChanged` message to its target. The live loop drains the queue at most
-about ten times a second, so 50,000 output lines a second become ~10 messages, each written to
-the output pane with a single `write_lines`. Tests call `pump()` to apply what is pending now.
+about ten times a second, so 50,000 output lines a second become ~10 messages, each added to
+the output pane at once (`OutputPane.catch_up`). Tests call `pump()` to apply what is pending now.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from textual.message_pump import MessagePump
 from .model import Changes, DashboardModel
 
 if TYPE_CHECKING:
-    from crondeck.core.scheduler import Scheduler
+    from crondeck.core import Scheduler
 
 __all__ = ["BATCH_INTERVAL", "ModelChanged", "Observer"]
 

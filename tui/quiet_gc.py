@@ -1,8 +1,8 @@
 """Full garbage collections at quiet moments, not in the middle of a key press.
 
 With 10,000 jobs, CPython's cyclic collector now and then walks every object the app holds;
-each such full pass stalled the screen for 60-250 ms at a random moment, usually while the
-operator was moving the cursor. So while the dashboard is up:
+each such full pass stalls the screen visibly at a random moment, usually while the operator
+is moving the cursor. So while the dashboard is up:
 
 - what exists once the runtime is loaded is frozen (`gc.freeze()`): it lives as long as the app,
   and full passes no longer walk it (reference counting still frees whatever is dropped);
@@ -40,8 +40,8 @@ class QuietCollector:
     def start(self) -> None:
         if self._saved is not None:
             return
-        # no collection first: with 10,000 jobs that alone would delay the first screen by
-        # ~200 ms; the little start-up garbage frozen with the runtime is released by `stop`
+        # no collection first: with 10,000 jobs that alone would delay the first screen
+        # noticeably; the little start-up garbage frozen with the runtime is released by `stop`
         gc.freeze()
         self._saved = gc.get_threshold()
         young, middle, _ = self._saved

@@ -2,8 +2,8 @@
 else (validated first; an invalid edit is reported and the running schedule is kept), and
 results that `crondeck exec` dropped into the state directory's inbox.
 
-The app calls `RuntimeWatcher.check` on a timer; all the work is the core's (`Runtime`,
-`fold_into_runtime`), this only turns outcomes into notices for the operator.
+The app calls `RuntimeWatcher.check` on a timer; all the work is the core's `FileWatcher`
+(the same one `crondeck run` drives), this only turns what it did into notices.
 """
 
 from __future__ import annotations
@@ -11,13 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from crondeck.core.config import Problem
-from crondeck.core.inbox import fold_into_runtime
-from crondeck.core.runtime import Reload, Runtime
+from crondeck.core import WATCH_INTERVAL, FileWatcher, Problem, Reload, Runtime
 
-__all__ = ["INTERVAL", "RuntimeWatcher", "startup_notices"]
-
-INTERVAL = 2.0  # seconds between looks at the jobs file and the inbox
+__all__ = ["WATCH_INTERVAL", "RuntimeWatcher", "startup_notices"]
 
 Notify = Callable[..., Any]
 
@@ -28,19 +24,16 @@ class RuntimeWatcher:
     def __init__(self, runtime: Runtime, notify: Notify) -> None:
         self.runtime = runtime
         self.notify = notify
+        self.watcher = FileWatcher(runtime)
 
     def check(self) -> Reload | None:
         """One look; returns what a reload did (None when the file had not changed)."""
-        if self.runtime.read_only:
-            return None
-        try:
-            fold_into_runtime(self.runtime)
-        except OSError as exc:  # the inbox is a convenience; never take the app down
-            self.notify(f"could not read exec results: {exc}", severity="warning")
-        reload = self.runtime.reload_if_changed()
-        if reload is not None:
-            self._report(reload)
-        return reload
+        done = self.watcher.check()
+        if done.inbox_error is not None:
+            self.notify(f"could not read exec results: {done.inbox_error}", severity="warning")
+        if done.reload is not None:
+            self._report(done.reload)
+        return done.reload
 
     def _report(self, reload: Reload) -> None:
         if not reload.ok:

@@ -38,7 +38,7 @@ from textual.color import Color, ColorParseError
 from textual.command import DiscoveryHit, Hits
 from textual.theme import BUILTIN_THEMES, Theme, ThemeProvider
 
-from crondeck.core.atomic import atomic_write_toml, read_toml
+from crondeck.core import atomic_write_toml, read_toml
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -129,15 +129,15 @@ def theme_from_dict(doc: Mapping[str, Any]) -> Theme:
     dark = doc.get("dark", True)
     if not isinstance(dark, bool):
         raise ThemeFileError(f"dark must be true or false, got {dark!r}")
-    numbers: dict[str, float] = {}
+    numbers: dict[str, Any] = {}  # Any: Theme's keywords have several types
     for key in ("luminosity_spread", "text_alpha"):
         if key in doc:
             value = doc[key]
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ThemeFileError(f"{key} must be a number from 0 to 1, got {value!r}")
             numbers[key] = float(value)
-    colors = {k: _color(v, f"colors.{k}")
-              for k, v in _table(doc, "colors", COLOR_KEYS).items()}
+    colors: dict[str, Any] = {k: _color(v, f"colors.{k}")
+                              for k, v in _table(doc, "colors", COLOR_KEYS).items()}
     if "primary" not in colors:
         raise ThemeFileError("[colors] needs at least primary = \"#RRGGBB\"")
     status = {k: _color(v, f"status.{k}") for k, v in _table(doc, "status", STATUS_KEYS).items()}

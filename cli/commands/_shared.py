@@ -4,18 +4,51 @@ wrong with it, and format times the way `systemctl list-timers` does."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
+import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.config import Config, ConfigError, load_config
-from crondeck.core.paths import ConfigLocation, resolve_config
-from crondeck.core.store import StateStore
+from crondeck.core import (
+    Config,
+    ConfigError,
+    ConfigLocation,
+    StateStore,
+    load_config,
+    resolve_config,
+)
 
 EXIT_ERROR = 1
 EXIT_BAD_CONFIG = 2
+
+
+def silence(stream: TextIO) -> None:
+    """Send further writes to `stream` (a pipe whose reader went away) to /dev/null, so
+    neither later writes nor the interpreter's final flush raise again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def count(limit: int) -> Callable[[str], int]:
+    """An argparse type for `-n`: a whole number from 1 to `limit`, or a usage error that
+    says so (`-n 0` and `-n -5` used to print one result)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give 1 to {limit}")
+        return value
+
+    return parse
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:

@@ -13,9 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.config import Config, ConfigError, load_config
-from crondeck.core.jobs import Job
-from crondeck.core.runtime import build_scheduler
+from crondeck.core import Config, ConfigError, Job, build_scheduler, load_config
 
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, locate, print_problems, span, when
 

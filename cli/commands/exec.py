@@ -27,14 +27,22 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.config import Config, ConfigError
-from crondeck.core.events import Event, OutputChunk
-from crondeck.core.inbox import drop_result, fold_inbox
-from crondeck.core.lock import LockHeld, StateLock
-from crondeck.core.results import RunResult, RunStatus
-from crondeck.core.runlogs import RunLogRecorder, RunLogs
-from crondeck.core.runtime import build_scheduler
-from crondeck.core.store import StateStore
+from crondeck.core import (
+    Config,
+    ConfigError,
+    Event,
+    LockHeld,
+    OutputChunk,
+    RunLogRecorder,
+    RunLogs,
+    RunResult,
+    RunStatus,
+    StateLock,
+    StateStore,
+    build_scheduler,
+    drop_result,
+    fold_inbox,
+)
 
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, known_job, load, print_problems
 

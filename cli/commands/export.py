@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.atomic import atomic_write_bytes, ensure_dir
-from crondeck.core.export import K8sOptions, export_crontab, export_k8s, export_systemd
-from crondeck.core.export.model import ExportResult
+from crondeck.core import (
+    ExportResult,
+    K8sOptions,
+    atomic_write_bytes,
+    ensure_dir,
+    export_crontab,
+    export_k8s,
+    export_systemd,
+)
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, read_state
 
@@ -38,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the crondeck executable the units/lines run (default: this one, "
                         "by absolute path; `crondeck` in the container for k8s)")
     k = p.add_argument_group("k8s")
-    k.add_argument("--image", default="crondeck:latest", help="container image with crondeck")
+    k.add_argument("--image", help="container image with crondeck installed (required for "
+                                   "k8s), e.g. ghcr.io/you/crondeck:1")
     k.add_argument("--namespace", help="namespace of the ConfigMap and CronJobs")
     k.add_argument("--secret", default="crondeck-secrets",
                    help="Secret holding API keys by variable name (default: crondeck-secrets)")
@@ -50,13 +58,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _resources(text: str) -> dict[str, str]:
+# A Kubernetes quantity: a number with a binary (Ki…Ei), decimal (n u m k M G T P E) or
+# exponent suffix; the API server refuses the CronJob otherwise.
+QUANTITY = re.compile(r"[+]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?")
+RESOURCE_NAME = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9_.]*[a-z0-9])?")
+
+
+def _resources(text: str, option: str) -> dict[str, str]:
     out = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"{part!r}: write resource=amount, like cpu=100m,memory=128Mi")
-        out[key.strip()] = value.strip()
+        key, sep, value = (x.strip() for x in part.partition("="))
+        if not sep or not key or not value:
+            raise ValueError(f"{option} {part!r}: write resource=amount, like "
+                             "cpu=100m,memory=128Mi")
+        if not RESOURCE_NAME.fullmatch(key):
+            raise ValueError(f"{option} {part!r}: {key!r} is not a resource name (cpu, memory, "
+                             "ephemeral-storage, or domain/name)")
+        if not QUANTITY.fullmatch(value):
+            raise ValueError(f"{option} {part!r}: {value!r} is not a Kubernetes quantity: "
+                             "write e.g. 100m or 0.5 for cpu, 128Mi or 1Gi for memory")
+        out[key] = value
     return out
 
 
@@ -91,10 +112,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     path = str(Path(config.path).resolve())
     try:
         if args.target == "k8s":
+            if not args.image:
+                raise ValueError("--image is required for k8s: the container image the "
+                                 "CronJobs run, with crondeck installed (e.g. --image "
+                                 "ghcr.io/you/crondeck:1)")
             opts = K8sOptions(image=args.image, namespace=args.namespace, secret=args.secret,
                               secret_env=list(args.secret_env),
-                              requests=_resources(args.requests),
-                              limits=_resources(args.limits))
+                              requests=_resources(args.requests, "--requests"),
+                              limits=_resources(args.limits, "--limits"))
             if args.crondeck:
                 opts.command = [args.crondeck]
             result = export_k8s(config, opts, paused=paused)

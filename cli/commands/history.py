@@ -12,14 +12,13 @@ import json
 import sys
 from typing import Any, TextIO
 
-from crondeck.core.config import Config
-from crondeck.core.display import compact_json
-from crondeck.core.results import RunResult
+from crondeck.core import Config, RunResult, compact_json
 
 from ._shared import (
     EXIT_BAD_CONFIG,
     EXIT_ERROR,
     add_config_arg,
+    count,
     known_job,
     load,
     read_state,
@@ -36,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "abandoned slots, from the saved state; of one job, or of every job without JOB.",
     )
     p.add_argument("job", metavar="JOB", nargs="?", help="job name (default: every job)")
-    p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument("-n", type=count(100_000), default=20, metavar="N",
+                   help="how many (default 20)")
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
     add_config_arg(p)
     p.set_defaults(func=run)

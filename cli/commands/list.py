@@ -11,11 +11,17 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from crondeck.core.config import Config, JobSpec
-from crondeck.core.cron import CronError, parse
-from crondeck.core.display import money, token_count, uses_model
-from crondeck.core.jobs import JobState
-from crondeck.core.store import last_run
+from crondeck.core import (
+    Config,
+    CronError,
+    JobSpec,
+    JobState,
+    last_run,
+    money,
+    parse,
+    token_count,
+    uses_model,
+)
 
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, load, read_state, span, table, when
 
@@ -75,20 +81,18 @@ def spend(config: Config, job: JobSpec, st: JobState | None, last: Any,
           now: datetime) -> dict[str, Any]:
     """Tokens and cost of `job` as of `now`. The saved counters for today belong to the day
     they were saved on: read on a later day they are 0, as the scheduler would count."""
-    agent = config.agents.get(job.agent) if job.agent else None
-    prices = [job.price_in, job.price_out,
-              getattr(agent, "price_in", None), getattr(agent, "price_out", None)]
+    options = config.options(job)
     today = st is not None and st.tokens_day == now.astimezone(config.zone(job)).date().isoformat()
     usage = getattr(last, "usage", None)
     return {
         "tokens_today": st.tokens_today if st and today else 0,
         "tokens_total": st.tokens_total if st else 0,
-        "daily_token_budget": config.policy(job).daily_token_budget,
+        "daily_token_budget": options.daily_token_budget,
         "cost_today": st.cost_today if st and today else 0.0,
         "cost_total": st.cost_total if st else 0.0,
         "last_run_tokens": usage.total if usage is not None else None,
         "last_run_cost": getattr(last, "cost", None),
-        "priced": any(p is not None for p in prices),
+        "priced": options.price_in is not None or options.price_out is not None,
     }
 
 

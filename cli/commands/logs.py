@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core.runlogs import RunLogs, safe_name
+from crondeck.core import RunLogs, safe_name
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, known_job, load, read_state
 
@@ -41,8 +41,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         return EXIT_ERROR
     logs = RunLogs(Path(config.state_dir) / "runs")
     if args.list:
-        for path in logs.runs(args.job):
-            print(path, file=out)
+        for run_path in logs.runs(args.job):
+            print(run_path, file=out)
         return 0
     path = logs.find(args.job, args.run)
     if path is None:

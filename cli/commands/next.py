@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from typing import TextIO
@@ -22,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "warnings, and print the next fires as ISO-8601 timestamps with offset."
         ),
     )
-    p.add_argument("expr", metavar="EXPR", help="cron expression, quoted: '*/15 9-17 * * 1-5'")
+    p.add_argument("expr", metavar="EXPR", nargs="+",
+                   help="cron expression, quoted: '*/15 9-17 * * 1-5'")
     p.add_argument("-n", type=int, default=10, metavar="N", help="how many fires (default 10)")
     p.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the local zone)")
     p.add_argument(
@@ -48,8 +51,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except ValueError as e:
         print(f"crondeck next: --after: {e}", file=err)
         return EXIT_BAD_INPUT
+    expr = _expression(args.expr, err)
+    if expr is None:
+        return EXIT_BAD_INPUT
     try:
-        sched = parse(args.expr, zone)
+        sched = parse(expr, zone)
     except CronError as e:
         print(f"crondeck next: {e.caret()}", file=err)
         return EXIT_BAD_INPUT
@@ -70,7 +76,47 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"warning: {w}", file=out)
     for f in fires:
         print(f.isoformat(), file=out)
+    if len(fires) < args.n:
+        print(f"(no more fires: the calendar ends with the year 9999; {len(fires)} shown)",
+              file=out)
     return 0
+
+
+def _expression(words: str | list[str], err: TextIO) -> str | None:
+    """The expression from its words: one quoted word, or several typed without quotes
+    (`crondeck next 0 9 1 1 1`). When the shell has already turned a `*` into the names of
+    files here, the expression is lost: say to quote it."""
+    if isinstance(words, str):
+        return words
+    if len(words) == 1:
+        return words[0]
+    files = [w for w in words if w not in ("*", "?") and os.path.lexists(w)]
+    if files:
+        guess = _unglob(words)
+        quoted = f"'{guess}'" if guess else "'0 9 * * *'"
+        print(f"crondeck next: the shell replaced * with the names of the {len(set(files))} files "
+              f"here ({files[0]!r}, …) before crondeck saw it. Quote the expression: "
+              f"crondeck next {quoted}", file=err)
+        return None
+    return " ".join(words)
+
+
+def _unglob(words: list[str]) -> str | None:
+    """The expression as typed, if each run of file names is whole copies of what `*`
+    expands to here."""
+    star = sorted(glob.glob("*"))
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if star and sorted(words[i:i + len(star)]) == star:
+            out.append("*")
+            i += len(star)
+        elif os.path.lexists(words[i]):
+            return None
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)
 
 
 def _parse_after(text: str, zone) -> datetime:

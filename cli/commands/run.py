@@ -1,6 +1,7 @@
 """`crondeck run`: the scheduler without a UI. One JSON object per line on stdout for every
-event (for journald, docker and k8s logs); SIGTERM/SIGINT stop it cleanly: running agents get
-their termination grace period and their results are recorded before exit."""
+event (for journald, docker and k8s logs), the core `FileWatcher`'s reloads and folded `exec`
+results among them; SIGTERM/SIGINT stop it cleanly: running agents get their termination
+grace period and their results are recorded before exit."""
 
 from __future__ import annotations
 
@@ -10,19 +11,34 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
 from enum import Enum
 from typing import Any, TextIO
 
-from crondeck.core.config import ConfigError
-from crondeck.core.events import Event, Subscription
-from crondeck.core.inbox import fold_into_runtime
-from crondeck.core.lock import LockHeld
-from crondeck.core.metrics import Metrics, MetricsServer, parse_listen
-from crondeck.core.runtime import Runtime, open_runtime
+from crondeck.core import (
+    ConfigError,
+    ConfigRejected,
+    Event,
+    FileWatcher,
+    LockHeld,
+    Metrics,
+    MetricsServer,
+    Runtime,
+    Subscription,
+    open_runtime,
+    parse_listen,
+)
 
-from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, print_problems
+from ._shared import (
+    EXIT_BAD_CONFIG,
+    EXIT_ERROR,
+    add_config_arg,
+    load,
+    print_problems,
+    silence,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,26 +83,23 @@ def emit(out: TextIO, obj: dict[str, Any]) -> None:
     out.flush()
 
 
-async def _print(sub: Subscription, out: TextIO) -> None:
-    async for event in sub:
-        emit(out, event_json(event))
+async def _print(sub: Subscription, out: TextIO, err: TextIO,
+                 on_closed: Callable[[], None]) -> None:
+    try:
+        async for event in sub:
+            emit(out, event_json(event))
+            if isinstance(event, ConfigRejected):  # an operator tailing stderr hears it too
+                for problem in event.problems:
+                    print(f"crondeck run: jobs file not reloaded: {problem}", file=err)
+    except BrokenPipeError:
+        # Whoever read the log went away (`crondeck run | head -1`, a dead log shipper):
+        # stop as on SIGTERM rather than schedule on with nobody told.
+        silence(out)
+        with contextlib.suppress(OSError):
+            print("crondeck run: stdout was closed (its reader went away): stopping",
+                  file=err)
+        on_closed()
 
-
-async def _watch(runtime: Runtime, out: TextIO, err: TextIO, every: float = 2.0) -> None:
-    """Apply edits of the jobs file as they land; an invalid edit is reported and ignored."""
-    while True:
-        await asyncio.sleep(every)
-        result = runtime.reload_if_changed()
-        if result is None:
-            continue
-        if result.ok:
-            emit(out, {"event": "config_reloaded", "added": result.added,
-                       "removed": result.removed, "changed": result.changed})
-            continue
-        emit(out, {"event": "config_invalid", "kept": "the running schedule",
-                   "problems": [str(p) for p in result.problems]})
-        for problem in result.problems:
-            print(f"crondeck run: jobs file not reloaded: {problem}", file=err)
 
 
 class ListenError(OSError):
@@ -105,20 +118,15 @@ def _metrics_server(runtime: Runtime, out: TextIO, listen: tuple[str, int] | Non
     return server
 
 
-async def _observe(runtime: Runtime, out: TextIO, server: MetricsServer | None) -> None:
-    """Issue 8: fold `crondeck exec` results into the history; keep metrics current."""
+async def _observe(server: MetricsServer) -> None:
+    """Keep the metrics current while the scheduler runs."""
     try:
         while True:
-            for result in fold_into_runtime(runtime):
-                emit(out, {"event": "exec_result_recorded", "job": result.job,
-                           "run_id": result.run_id, "status": result.status.value})
-            if server is not None:
-                server.metrics.snapshot()
+            server.metrics.snapshot()
             await asyncio.sleep(1.0)
     finally:
-        if server is not None:
-            server.close()
-            server.metrics.close()
+        server.close()
+        server.metrics.close()
 
 
 async def serve(runtime: Runtime, out: TextIO, err: TextIO,
@@ -128,23 +136,28 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
     sub = runtime.scheduler.subscribe()
     loop = asyncio.get_running_loop()
 
-    def shutdown(signum: int) -> None:
-        emit(out, {"event": "shutdown_requested", "signal": signal.Signals(signum).name,
-                   "running": runtime.scheduler.in_flight})
+    def stop() -> None:
         runtime.scheduler.stop(terminate=True)
+
+    def shutdown(signum: int) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            emit(out, {"event": "shutdown_requested", "signal": signal.Signals(signum).name,
+                       "running": runtime.scheduler.in_flight})
+        stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, shutdown, signum)
-    printer = asyncio.create_task(_print(sub, out))
-    watcher = asyncio.create_task(_watch(runtime, out, err))
-    observer = asyncio.create_task(_observe(runtime, out, server))
+    printer = asyncio.create_task(_print(sub, out, err, stop))
+    watcher = asyncio.create_task(FileWatcher(runtime).watch())
+    observer = asyncio.create_task(_observe(server)) if server is not None else None
     try:
         await runtime.scheduler.astart(stop_when_done=False)
     finally:
         watcher.cancel()
-        observer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await observer
+        if observer is not None:
+            observer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await observer
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await asyncio.sleep(0)

@@ -4,7 +4,7 @@ Kubernetes CronJobs. Pure functions from a Config to text; each runs one slot wi
 
 from .crontab import export_crontab
 from .k8s import K8sOptions, export_k8s
-from .model import ExportResult, Refusal, ScheduleRefused, cron_fields, effective_options
+from .model import ExportResult, Refusal, ScheduleRefused, cron_fields
 from .systemd import DstDifference, dst_differences, export_systemd, on_calendar
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "ScheduleRefused",
     "cron_fields",
     "dst_differences",
-    "effective_options",
     "export_crontab",
     "export_k8s",
     "export_systemd",

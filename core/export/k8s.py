@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..cron_dst import dst_shifts
 from ..interval import Every
 from .model import (
     ExportResult,
@@ -70,8 +69,8 @@ def _metadata(name: str, opts: K8sOptions, job: str | None = None) -> dict[str, 
 
 
 def _api_key_envs(config: Config, plan: JobPlan) -> list[str]:
-    """Environment variable names holding API keys the job's agent uses (issue 7's
-    `api_key_env`, on the job or its agent, when present)."""
+    """Environment variable names holding API keys the job's agent uses (`api_key_env`,
+    on the job or its agent, when present)."""
     names = []
     agent = config.agents.get(plan.spec.agent) if plan.spec.agent else None
     for source in (plan.spec, agent):
@@ -169,7 +168,7 @@ def export_k8s(config: Config, options: K8sOptions | None = None, *,
                                      f"to the jobs file ({MOUNT} in the pod): ship it in the "
                                      "image at that path or give an absolute path"))
         if not isinstance(plan.schedule, Every):
-            gaps = [s for s in dst_shifts(plan.schedule, now) if s.kind == "moved"]
+            gaps = [s for s in plan.schedule.dst_shifts(now) if s.kind == "moved"]
             for s in gaps:
                 notes.append(result.warn(plan.name, f"{s.day} ({tz.key}): {s.wall} does not "
                                          f"exist (DST change): crondeck runs it at "

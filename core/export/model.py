@@ -1,4 +1,4 @@
-"""What every export target shares: the result shape, refusals, effective job options, the
+"""What every export target shares: the result shape, refusals, each job's options, the
 command line that runs one slot, and the translation of a schedule into 5 cron fields.
 
 Exports are pure functions from a Config to text. A target that cannot express a job's
@@ -18,12 +18,10 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from ..config import Config, JobSpec
-from ..cron import CronExpr, parse
-from ..cron_describe import runs
+from ..cron import CronExpr, consecutive_runs, parse
 from ..durations import format_duration
 from ..interval import EPOCH, Every
-from ..jobs import JobOptions, seconds
-from ..runtime import job_options
+from ..options import JobOptions
 
 __all__ = [
     "DEFAULT_COMMAND",
@@ -32,7 +30,6 @@ __all__ = [
     "Refusal",
     "ScheduleRefused",
     "cron_fields",
-    "effective_options",
     "exec_argv",
     "plan_jobs",
     "run_budget",
@@ -99,23 +96,15 @@ class JobPlan:
         return self.spec.name
 
 
-def effective_options(config: Config, job: JobSpec) -> JobOptions:
-    """The options the scheduler would give this job (file keys over the built-in defaults),
-    so exported timeouts and deadlines match what `crondeck run` enforces."""
-    kwargs = job_options(config, job)
-    for key in ("timeout", "misfire_grace", "gate_timeout", "retry_backoff", "kill_grace"):
-        if key in kwargs:
-            kwargs[key] = seconds(kwargs[key], key)
-    return JobOptions().merged(**kwargs)
-
-
 def plan_jobs(config: Config) -> list[JobPlan]:
-    """Every job of the (validated) config with its schedule parsed in its zone."""
+    """Every job of the (validated) config with its schedule parsed in its zone and the
+    options `crondeck run` gives it, so exported timeouts and deadlines match what it
+    enforces."""
     plans = []
     for job in config.jobs:
         zone = config.zone(job)
-        plans.append(JobPlan(job, parse(job.schedule, zone), zone,
-                             effective_options(config, job), config.enabled(job)))
+        plans.append(JobPlan(job, parse(job.schedule, zone), zone, config.options(job),
+                             config.enabled(job)))
     return plans
 
 
@@ -126,7 +115,7 @@ def run_budget(opts: JobOptions) -> float | None:
     if opts.timeout is None:
         return None
     attempts = opts.retries + 1
-    backoff = sum(min(opts.retry_backoff * 2**i, MAX_BACKOFF) for i in range(opts.retries))
+    backoff = sum(min(opts.retry_backoff * 2.0**i, MAX_BACKOFF) for i in range(opts.retries))
     gate = opts.gate_timeout if opts.pre_run is not None else 0.0
     return gate + attempts * (opts.timeout + opts.kill_grace) + backoff + 60.0
 
@@ -185,7 +174,7 @@ def join_runs(
 ) -> str:
     """Sorted values as a comma list, three or more consecutive ones written as a span."""
     parts: list[str] = []
-    for a, b in runs(vals):
+    for a, b in consecutive_runs(vals):
         parts.extend([span(a, b)] if b - a >= 2 else [one(v) for v in range(a, b + 1)])
     return ",".join(parts)
 

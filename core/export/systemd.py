@@ -23,7 +23,6 @@ from itertools import product
 
 from ..config import Config
 from ..cron import CronExpr
-from ..cron_dst import dst_shifts
 from ..interval import EPOCH, Every
 from .model import (
     DEFAULT_COMMAND,
@@ -133,11 +132,11 @@ def on_calendar(schedule: CronExpr | Every) -> list[str]:
             lines.append(line(_weekdays(wds), day or "*"))
         return lines
     if f.dow_star:  # AND with a wildcard-ish weekday field
-        wds = "" if dow_full else _weekdays(frozenset(f.dow))
+        weekdays = "" if dow_full else _weekdays(frozenset(f.dow))
         if dom_values or not f.dom_last:
-            lines.append(line(wds, _values(sorted(dom_values), 1, 31)))
+            lines.append(line(weekdays, _values(sorted(dom_values), 1, 31)))
         if f.dom_last:
-            lines.append(line(wds, "~01"))
+            lines.append(line(weekdays, "~01"))
         return lines
     # day-of-month starts with '*' (ANDed) and day-of-week is restricted
     for wds, day in dow_parts:
@@ -193,7 +192,7 @@ def dst_differences(schedule: CronExpr | Every, start: datetime, days: int = 366
     if isinstance(schedule, Every):
         return []
     tz = schedule.tz
-    shifts = [s for s in dst_shifts(schedule, start, days) if s.kind in ("moved", "twice")]
+    shifts = [s for s in schedule.dst_shifts(start, days) if s.kind in ("moved", "twice")]
     out: list[DstDifference] = []
     for day in sorted({s.day for s in shifts}):
         lo = datetime.combine(day, time(0), tzinfo=tz).timestamp()

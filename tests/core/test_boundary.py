@@ -14,7 +14,7 @@ ALLOWED_THIRD_PARTY = {"tomli_w"}
 
 def test_core_sources_import_only_the_standard_library():
     offenders = []
-    for path in sorted(CORE.glob("*.py")):
+    for path in sorted(CORE.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             names = []

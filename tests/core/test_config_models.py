@@ -1,4 +1,4 @@
-"""The jobs file's issue-7 keys: model agents, guard rails and notify, each mistake reported
+"""The jobs file's keys for model agents, guard rails and notify, each mistake reported
 with its line and what would be right; a key is never accepted in the file."""
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ def test_a_disabled_job_never_fires_and_records_nothing_unlike_a_paused_one() ->
     async def go() -> None:
         clock = FakeClock(T0)
         s = Scheduler(clock=clock)
-        off = s.add_job(_agent, "x", "* * * * *", "off")
-        paused = s.add_job(_agent, "x", "* * * * *", "paused")
+        off = s.add_job(_agent, "x", "* * * * *", name="off")
+        paused = s.add_job(_agent, "x", "* * * * *", name="paused")
         off.enabled = False
         paused.pause("holiday")
         assert off.next_fire is None and off.exhausted == "disabled"
@@ -61,7 +61,7 @@ def test_enabling_continues_from_now_without_catching_up() -> None:
     async def go() -> None:
         clock = FakeClock(T0)
         s = Scheduler(clock=clock)
-        job = s.add_job(_agent, "x", "* * * * *", "j", catchup="all")
+        job = s.add_job(_agent, "x", "* * * * *", name="j", catchup="all")
         await _run_for(s, clock, 60)  # 12:01 runs
         job.enabled = False
         await _run_for(s, clock, 240)  # 12:02 .. 12:05 fall while it is off
@@ -82,7 +82,7 @@ def test_disabling_lets_the_run_in_flight_finish_and_run_now_still_works() -> No
             await clock.sleep(90)
             return "slow\n"
 
-        job = s.add_job(slow, "x", "* * * * *", "j")
+        job = s.add_job(slow, "x", "* * * * *", name="j")
         task = asyncio.create_task(s.astart(stop_when_done=False))
         await clock.run_for(31)  # 12:01 starts
         assert job.is_running

@@ -385,7 +385,7 @@ def test_run_now_obeys_overlap_and_cancel_stops_the_run() -> None:
 
 def test_a_cancelled_run_keeps_what_it_printed_and_the_tokens_it_spent() -> None:
     """Cancelled by the operator or a stop: its output so far is the only clue to where it
-    was (it used to come back empty), and tokens spent before the cancel count."""
+    was (so it must not come back empty), and tokens spent before the cancel count."""
 
     async def main() -> None:
         clock = FakeClock(T0)

@@ -1,4 +1,4 @@
-"""Small host apps for the part-2 screens (builder, editor, themes), so their tests do not
+"""Small host apps for the editing screens (builder, editor, themes), so their tests do not
 depend on the dashboard: each pushes one screen with a fixed clock and frozen blink."""
 
 from __future__ import annotations

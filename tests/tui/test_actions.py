@@ -8,6 +8,7 @@ from conftest import SIZE, settle, text_of, type_text
 
 from crondeck.core.results import RunStatus, SkipReason
 from crondeck.tui.screens.pause_dialog import PauseDialog
+from crondeck.tui.textual_compat import shown_notifications
 from crondeck.tui.widgets.history import HistoryList
 from crondeck.tui.widgets.job_table import JobTable
 from crondeck.tui.widgets.output_pane import ERR_MARK, OutputPane
@@ -19,7 +20,7 @@ def _footer_actions(app) -> set[str]:
 
 
 def _notes(app) -> str:
-    return "\n".join(n.message for n in app._notifications)
+    return "\n".join(n.message for n in shown_notifications(app))
 
 
 @pytest.mark.slow

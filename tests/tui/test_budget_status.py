@@ -1,4 +1,4 @@
-"""Issue 5: a job whose daily token budget is spent says so in the Jobs pane ("∅ budget",
+"""A job whose daily token budget is spent says so in the Jobs pane ("∅ budget",
 in the theme's paused colour), its LEFT counts down to the budget's reset (the next midnight
 in the job's own zone), and the row goes back to normal once that midnight passes."""
 

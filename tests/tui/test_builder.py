@@ -362,8 +362,8 @@ def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
 
 @pytest.mark.slow
 def test_fields_keep_one_line_each_in_a_small_terminal():
-    """At 80x24 the allowed values ran past the pane and wrapped under the FIELD column
-    ("15W" alone on a line); each field now keeps to its line, cut with an ellipsis."""
+    """At 80x24 the allowed values do not fit the pane; rather than wrap under the FIELD
+    column ("15W" alone on a line), each field keeps to its line, cut with an ellipsis."""
 
     async def go():
         async with BuilderApp("*/15 9-17 * * 1-5").run_test(size=(80, 24)) as pilot:

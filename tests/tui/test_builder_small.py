@@ -1,6 +1,6 @@
 """The cron builder in a small terminal (80x24): every control can be reached and is on the
-screen when it has focus (the presets, the picker and Use/Cancel used to be cut off below
-the fires pane, and the picker's hours past the right edge), and the fires keep one line
+screen when it has focus (none of the presets, the picker and Use/Cancel is cut off below
+the fires pane, nor the picker's hours past the right edge), and the fires keep one line
 each."""
 
 import asyncio
@@ -99,8 +99,8 @@ def test_builder_panes_are_delimited_in_every_shipped_theme(theme, tmp_path):
 
 @pytest.mark.slow
 def test_the_picker_says_when_it_cannot_show_the_expression():
-    """With `*/5 * * * *` typed, the picker kept showing Mon–Fri 09:00: it looked like the
-    expression's meaning. It now says it does not show this one, until it can again."""
+    """With `*/5 * * * *` typed, a picker still showing Mon–Fri 09:00 would look like the
+    expression's meaning, so it says it does not show this one, until it can again."""
 
     async def go():
         app = BuilderApp("*/5 * * * *", use=True)

@@ -119,7 +119,7 @@ def test_the_job_editor_is_not_covered_either(tmp_path):
 @pytest.mark.slow
 def test_a_failure_toast_up_on_the_dashboard_does_not_follow_onto_the_builder(make_app):
     """Shown on the dashboard, then the operator opens the builder within its 8 seconds:
-    the toast used to follow and cover the presets. It is taken down with the dashboard and
+    the toast must not follow and cover the presets. It is taken down with the dashboard and
     comes back with it; other notices are left alone."""
     app, sched, _clock, _ = make_app()
 

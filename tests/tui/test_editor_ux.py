@@ -60,8 +60,8 @@ def test_a_schedule_error_sits_right_under_the_schedule(tmp_path):
 @pytest.mark.slow
 def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
     """q is the app's priority key: with focus on a checkbox, a select or a button (anything
-    but a text box) it quit crondeck from the middle of a half-filled form, unsaved. In the
-    editor and the builder q now does nothing; esc leaves them, then q quits."""
+    but a text box) it would quit crondeck from the middle of a half-filled form, unsaved. In
+    the editor and the builder q does nothing; esc leaves them, then q quits."""
     from textual.widgets import Checkbox
 
     from crondeck.tui.app import CrondeckApp
@@ -111,9 +111,9 @@ def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
 
 @pytest.mark.slow
 def test_an_empty_inline_command_says_what_to_type_in_the_form(tmp_path):
-    """Picking "inline command" said 'empty command: give a shell string or an argv list
-    like ["sh", "-c"]': the form has one text box, and an argv list is TOML talk. It now says
-    what to type, for a command and for a python target, in the box's placeholder too."""
+    """Picking "inline command" says what to type, for a command and for a python target,
+    in the box's placeholder too: the file's own wording ('a shell string or an argv list
+    like ["sh", "-c"]') is TOML talk, and the form has one text box."""
     from textual.widgets import Select
 
     async def steps(pilot, screen):
@@ -231,7 +231,7 @@ def test_a_zone_typed_in_the_wrong_case_or_cut_short_suggests_the_right_one(tmp_
 
 @pytest.mark.slow
 def test_an_empty_prompt_says_it_is_optional_and_what_it_is(tmp_path):
-    """A blank box labelled Prompt: required? for a tar command too? It now says."""
+    """A blank box labelled Prompt: required? for a tar command too? The box says."""
     from textual.widgets import TextArea
 
     async def steps(pilot, screen):

@@ -1,4 +1,4 @@
-"""Part 2 on the dashboard: c opens the builder, n creates a job that shows up in the table
+"""Editing from the dashboard: c opens the builder, n creates a job that shows up in the table
 with a countdown, e edits it, d deletes it; the palette lists the commands; help lists keys."""
 
 import asyncio

@@ -1,4 +1,4 @@
-"""Issue 5, the Jobs pane's result columns: LAST (the last run's glyph), PASSED (`3m ago`),
+"""The Jobs pane's result columns: LAST (the last run's glyph), PASSED (`3m ago`),
 RUNS and OK% read right after an ok run, a failed run, and a mix of both."""
 
 from __future__ import annotations

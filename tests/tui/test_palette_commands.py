@@ -1,4 +1,4 @@
-"""Issue 5: every dashboard key is also in the command palette, labelled by state."""
+"""Every dashboard key is also in the command palette, labelled by state."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from textual.command import CommandPalette
 from crondeck.tui.screens.dashboard import DashboardScreen
 from crondeck.tui.screens.dashboard_commands import palette_entries
 from crondeck.tui.screens.pause_dialog import PauseDialog
+from crondeck.tui.textual_compat import shown_notifications
 
 
 def _titles(app) -> list[str]:
@@ -140,7 +141,7 @@ def test_read_only_lists_job_actions_as_unavailable_and_says_why(make_app):
             await pilot.pause()
             assert not sched.jobs["alpha"].paused
             assert not isinstance(app.screen, PauseDialog)
-            notes = "\n".join(n.message for n in app._notifications)
+            notes = "\n".join(n.message for n in shown_notifications(app))
             assert "Pause alpha: read-only: locked by pid 4242" in notes
 
     asyncio.run(go())

@@ -7,6 +7,7 @@ from conftest import SIZE, settle
 
 from crondeck.core.results import RunStatus
 from crondeck.tui.screens.quit_dialog import QuitDialog
+from crondeck.tui.textual_compat import shown_notifications
 
 
 @pytest.mark.slow
@@ -62,7 +63,7 @@ def test_quit_can_wait_for_runs_to_finish(make_app):
             await pilot.press("w")
             await pilot.pause()
             assert app.is_running  # still waiting
-            assert any("waiting for 1 run" in n.message for n in app._notifications)
+            assert any("waiting for 1 run" in n.message for n in shown_notifications(app))
             streamer.release.set()
             for _ in range(50):
                 await pilot.pause(0.02)

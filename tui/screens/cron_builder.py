@@ -21,8 +21,7 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from crondeck.core.cron_fields import CronError
-from crondeck.core.zones import ZoneError, get_zone, local_zone
+from crondeck.core import CronError, ZoneError, get_zone, local_zone
 
 from ..cron_view import MAX_FIRES, Preview, preview
 from ..widgets.cron_pickers import PresetBar, SchedulePicker
@@ -50,8 +49,8 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
     CSS_PATH = "cron_builder.tcss"
     # `-narrow`: presets and picker take two lines each (they are ~95 columns on one);
     # the whole builder scrolls when the terminal is too short for it (80x24).
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
-        (0, "-narrow"), (100, "-wide")]
+    # (Not a ClassVar: Textual declares it an instance attribute.)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar = [
         Binding("escape", "close", "Close", id="builder.close",
                 tooltip="close the builder (the job keeps its schedule)"),

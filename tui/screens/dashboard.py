@@ -11,23 +11,26 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, tzinfo
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from crondeck.core.display import clock_time
+from crondeck.core import clock_time
 
 from ..failure_toasts import FailureToasts
 from ..fire_order import FireOrder
 from ..model import Changes, RunOutput
 from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector
+from ..textual_compat import dismiss_notification, shown_notifications
 from ..widgets.header import DeckHeader
 from ..widgets.history import HistoryList
 from ..widgets.job_table import SORTS, JobTable
@@ -40,7 +43,7 @@ from .help import HelpScreen
 from .pause_dialog import PauseDialog, PauseRequest
 
 if TYPE_CHECKING:
-    from crondeck.core.scheduler import Scheduler
+    from crondeck.core import Scheduler
 
 __all__ = ["DashboardScreen"]
 
@@ -52,8 +55,9 @@ SWITCH_REST = 0.05
 
 class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
-    BINDINGS: ClassVar = DASHBOARD_BINDINGS
+    # Not a ClassVar: Textual declares it an instance attribute.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [*DASHBOARD_BINDINGS]
 
     def __init__(self, scheduler: Scheduler, *, now: Callable[[], datetime], zone: tzinfo,
                  config_path: str = "", read_only: bool = False, read_only_reason: str = "",
@@ -112,8 +116,8 @@ class DashboardScreen(Screen[None]):
         self._toasts.release()
 
     def on_screen_suspend(self) -> None:
-        # Textual has no public way to take one toast down; these are its own (pinned).
-        self._toasts.take_down(self.app._notifications, self.app._unnotify)
+        self._toasts.take_down(shown_notifications(self.app),
+                               partial(dismiss_notification, self.app))
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

@@ -1,4 +1,4 @@
-"""The dashboard's keys as command-palette entries (issue 5: "all are in the command palette").
+"""The dashboard's keys as command-palette entries: every key is also in the palette.
 
 Entries are derived from `DashboardScreen.BINDINGS`, not listed by hand, so a key added to
 the dashboard reaches the palette without anyone remembering to: an action this module has

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label
 
-from crondeck.core.config import save_config
+from crondeck.core import save_config
 
 from ..job_form import without_job
 from .choice_dialog import ChoiceDialog
@@ -85,7 +85,8 @@ def confirm_delete(app: App[Any], target: Any, name: str) -> None:
             finish_then(app, target.scheduler, name, choice, commit, what="delete the job",
                         pending=pending)
 
-        now = app.now() if callable(getattr(app, "now", None)) else datetime.now(UTC)
+        clock = getattr(app, "now", None)
+        now = clock() if callable(clock) else datetime.now(UTC)
         zone = getattr(app, "zone", UTC)
         app.push_screen(RunningJobDialog(name, "delete", started=running_since(job), now=now,
                                          zone=zone), chosen_running)

@@ -13,9 +13,16 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from crondeck.core.display import clock_time, countdown, duration, money
-from crondeck.core.guards import budget_reason, local_day, tokens_today
-from crondeck.core.jobs import Job
+from crondeck.core import (
+    Job,
+    budget_reason,
+    clock_time,
+    countdown,
+    duration,
+    local_day,
+    money,
+    tokens_today,
+)
 
 __all__ = ["JobDetailsScreen"]
 

@@ -28,11 +28,19 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
-from crondeck.core.config import Config, ConfigError, save_config
-from crondeck.core.config_keys import CATCHUP, OVERLAP
-from crondeck.core.cron import CronError, parse
-from crondeck.core.jobs import JobOptions
-from crondeck.core.zones import ZoneError, get_zone, local_zone
+from crondeck.core import (
+    CATCHUPS,
+    OVERLAPS,
+    Config,
+    ConfigError,
+    CronError,
+    JobOptions,
+    ZoneError,
+    get_zone,
+    local_zone,
+    parse,
+    save_config,
+)
 
 from ..cron_view import gap
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
@@ -52,7 +60,7 @@ _EMPTY_COMMAND = {
     INLINE_PYTHON: "empty target: type the function to call, as package.module:function",
 }
 # What each overlap / catch-up choice does, in the line under them (bare policy names
-# meant nothing to a new user). Worded from crondeck.core.policies.
+# meant nothing to a new user). Worded from crondeck.core.slots.
 _OVERLAP_MEANS = {
     "skip": "a slot due while the job is still running is skipped",
     "queue_one": "waits for the running one to end, then runs (one waits at most)",
@@ -182,10 +190,10 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
             blank = [("default", "")]
             with Horizontal(classes="row"):
                 yield Label("Overlap", classes="label")
-                yield Select([*blank, *((o, o) for o in OVERLAP)], value=f.overlap,
+                yield Select([*blank, *((o, o) for o in OVERLAPS)], value=f.overlap,
                              allow_blank=False, id="overlap", compact=True)
                 yield Label("Catch-up", classes="label inline-label")
-                yield Select([*blank, *((c, c) for c in CATCHUP)], value=f.catchup,
+                yield Select([*blank, *((c, c) for c in CATCHUPS)], value=f.catchup,
                              allow_blank=False, id="catchup", compact=True)
             yield Static("", id="policy-info", classes="info")
             yield Static("", id="overlap-error", classes="error")
@@ -207,7 +215,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
 
     def _default_zone(self) -> str:
         name = self.target.config.defaults.timezone
-        return name or getattr(local_zone(), "key", "UTC")
+        return name or str(getattr(local_zone(), "key", "UTC"))
 
     def on_mount(self) -> None:
         for box in self.query(Input):
@@ -275,11 +283,14 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         return checked
 
     def _policy_info(self, form: JobForm) -> None:
-        defaults, builtin = self.target.config.defaults, JobOptions()
+        try:  # what the job gets without keys of its own
+            inherited = self.target.config.options()
+        except ValueError:  # [defaults] the scheduler refuses (saving reports why)
+            inherited = JobOptions()
         lines = []
         for label, chosen, default, means in (
-                ("overlap", form.overlap, defaults.overlap or builtin.overlap, _OVERLAP_MEANS),
-                ("catch-up", form.catchup, defaults.catchup or builtin.catchup, _CATCHUP_MEANS)):
+                ("overlap", form.overlap, inherited.overlap, _OVERLAP_MEANS),
+                ("catch-up", form.catchup, inherited.catchup, _CATCHUP_MEANS)):
             name = chosen or f"(default: {default})"
             lines.append(f"{label} {name} — {means.get(chosen or default, '')}")
         self.query_one("#policy-info", Static).update("\n".join(lines))

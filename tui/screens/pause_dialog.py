@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from crondeck.core.durations import DurationError, parse_duration
+from crondeck.core import DurationError, parse_duration
 
 __all__ = ["PauseDialog", "PauseRequest"]
 

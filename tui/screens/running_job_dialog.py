@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label
 
-from crondeck.core.display import ago, clock_time
+from crondeck.core import ago, clock_time
 
 from .choice_dialog import ChoiceDialog
 

@@ -17,8 +17,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Button, Checkbox, Input, Label
 
-from crondeck.core.cron_describe import runs
-from crondeck.core.cron_fields import ParsedFields
+from crondeck.core import CronFields, consecutive_runs
 
 __all__ = ["PRESETS", "PresetBar", "SchedulePicker", "build_expression"]
 
@@ -51,7 +50,7 @@ def build_expression(minute: int, hours: tuple[int, int] | None, days: set[int])
         # Monday..Sunday as 1..7 so Sat-Sun reads as one range
         week = sorted(7 if d == 0 else d for d in days)
         parts = [str(a) if a == b else f"{a}-{b}" if b > a + 1 else f"{a},{b}"
-                 for a, b in runs(week)]
+                 for a, b in consecutive_runs(week)]
         day_text = ",".join(parts)
     return f"{minute} {hour_text} * * {day_text}"
 
@@ -88,7 +87,7 @@ class SchedulePicker(Horizontal):
     class Built(Message):
         expression: str
 
-    fields: reactive[ParsedFields | None] = reactive(None, always_update=True)
+    fields: reactive[CronFields | None] = reactive(None, always_update=True)
 
     def compose(self) -> ComposeResult:
         # Two groups, side by side in a wide builder and one above the other in a narrow
@@ -144,11 +143,11 @@ class SchedulePicker(Horizontal):
         if picked is not None:
             self.post_message(self.Built(build_expression(*picked)))
 
-    def watch_fields(self, f: ParsedFields | None) -> None:
+    def watch_fields(self, f: CronFields | None) -> None:
         """Show a typed expression in the toggles when it has the picker's shape."""
         if f is None or not self.is_mounted or self.has_focus_within:
             return  # never change a control under the operator's fingers
-        hour_runs = runs(f.hours)
+        hour_runs = consecutive_runs(f.hours)
         simple = (len(f.minutes) == 1 and len(hour_runs) == 1 and f.texts[2] in ("*", "?")
                   and f.texts[3] == "*" and not f.dow_nth and not f.dow_last)
         # Say when the toggles cannot show the expression (`*/5 * * * *`): their last

@@ -15,8 +15,7 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from crondeck.core.cron import CronError
-from crondeck.core.display import clip
+from crondeck.core import CronError, clip
 
 from ..cron_view import FieldRow, Fire, Preview
 

@@ -17,8 +17,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.reactive import reactive
 
-from crondeck.core.display import clip, clock_time, compact_json
-from crondeck.core.results import RunResult, RunStatus
+from crondeck.core import RunResult, RunStatus, clip, clock_time, compact_json
 
 from ..model import LAST_GLYPH, STATUS_CLASSES
 from .lines import LineList

@@ -11,7 +11,7 @@ A COST column appears only when some job uses a model (has spent tokens, a price
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import ClassVar
@@ -19,17 +19,21 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 
-from crondeck.core.display import ago, clock_time, countdown, money, short_span, token_count
+from crondeck.core import ago, clock_time, countdown, money, short_span, token_count
 
 from ..model import LAST_GLYPH, STATUS_GLYPH, JobRow
 from .lines import LineList, Pieces, fit, to_strip
 
 __all__ = ["SORTS", "JobTable"]
+
+ROWS_CACHED = 1024  # rendered rows kept: a screenful many times over, not 10,000
+
 
 def _next_start(row: JobRow) -> float:
     """When the job can next run, as a timestamp: its next slot, or its budget's reset if
@@ -94,6 +98,8 @@ _BOLD = Style(bold=True)
 # A cell: pieces of (text, style) and the style of its padding (Rich's `Text(..., style=)`
 # colours a cell's padding too; a cell of several styled pieces pads unstyled).
 _Cell = tuple[list[tuple[str, Style | None]], Style | None]
+_Rendered = tuple[JobRow, tuple[int, int, bool], Strip]
+_Static = tuple[JobRow, list[tuple[_Col, int]], list[Pieces | None]]
 
 
 def _one(text: str, style: Style | None = None) -> _Cell:
@@ -153,9 +159,9 @@ class JobTable(LineList):
         self.show_cost = False
         self._columns_cache: dict[tuple[int, int, bool], list[tuple[_Col, int]]] = {}
         # name -> (row it was rendered from, (second, width, cursor), strip)
-        self._row_cache: dict[str, tuple[JobRow, tuple[int, int, bool], Strip]] = {}
+        self._row_cache: LRUCache[str, _Rendered] = LRUCache(ROWS_CACHED)
         # name -> (row, columns, each column's pieces or None where they move with time)
-        self._static: dict[str, tuple[JobRow, list[tuple[_Col, int]], list[Pieces | None]]] = {}
+        self._static: LRUCache[str, _Static] = LRUCache(ROWS_CACHED)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -186,7 +192,7 @@ class JobTable(LineList):
                 if at < len(keys) and keys[at] == old:
                     del keys[at], order[at]
             row = self.rows.get(name)
-            self._row_cache.pop(name, None)
+            self._row_cache.discard(name)
             if row is None or (needle and not row.matches(needle)):
                 continue
             key = self._key_of[name] = self._sort_key(row)
@@ -205,7 +211,7 @@ class JobTable(LineList):
 
     def _reorder(self) -> None:
         needle = self.filter_text.strip()
-        rows = self.rows.values()
+        rows: Iterable[JobRow] = self.rows.values()
         if needle:
             rows = [r for r in rows if r.matches(needle)]
         placed = sorted(self._sort_key(r) for r in rows)
@@ -329,10 +335,10 @@ class JobTable(LineList):
         cursor = index == self.cursor and (self.has_focus or self.cursor_when_blurred)
         key = (int(now.timestamp()), width, cursor)
         hit = self._row_cache.get(name)
-        if hit is not None and hit[0] is row and hit[1] == key:
-            return hit[2]
-        if len(self._row_cache) > 1024:
-            self._row_cache.clear()
+        if hit is not None:
+            if hit[0] is row and hit[1] == key:
+                return hit[2]
+            self._row_cache.discard(name)  # an LRUCache keeps a key's first value
         strip = self._row_strip(row, now, width, cursor)
         self._row_cache[name] = (row, key, strip)
         return strip
@@ -349,8 +355,8 @@ class JobTable(LineList):
         if hit is not None and hit[0] is row and hit[1] is cols:
             parts = hit[2]
         else:
-            if len(self._static) > 1024:
-                self._static.clear()
+            if hit is not None:
+                self._static.discard(row.name)  # an LRUCache keeps a key's first value
             parts = [None if self._timed(col.key, row) else self._column(col, w, row, now)
                      for col, w in cols]
             self._static[row.name] = (row, cols, parts)
@@ -391,7 +397,7 @@ class JobTable(LineList):
 
     def _cell(self, key: str, row: JobRow, now: datetime, width: int) -> _Cell:
         if key == "status":
-            word = row.status
+            word: str = row.status
             if row.status == "running":
                 since = row.running_since
                 word = f"running {short_span((now - since).total_seconds())}" if since else word

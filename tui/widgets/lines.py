@@ -17,16 +17,19 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widget import Widget
 
-__all__ = ["LineList", "Pieces", "fit", "set_virtual_size", "to_strip"]
+from ..textual_compat import set_virtual_size
+
+__all__ = ["LineList", "Pieces", "fit", "to_strip"]
 
 Pieces = list[tuple[str, Style | None]]
+LINES_CACHED = 512  # rendered lines kept: a few screenfuls
 
 
 def fit(pieces: Pieces, width: int) -> Pieces:
@@ -82,23 +85,6 @@ def to_strip(pieces: Pieces, base: Style, over: Style | None, width: int) -> Str
     if cells < width:
         segments.append(Segment(" " * (width - cells), base))
     return Strip(segments, width)
-
-
-def set_virtual_size(view: ScrollView, size: Size) -> None:
-    """Give a line-API view a new scrollable size without a screen-wide layout.
-
-    Textual's `virtual_size` is a layout reactive: assigning it re-lays out and repaints the
-    whole screen (about 100 ms at 160x50), though a view whose own size is fixed by CSS moves
-    nothing else when its content grows. So the value is set quietly and only the view's own
-    scrollbars and scroll position are updated; if that changes whether a scrollbar shows,
-    Textual still lays out (that reactive is a layout one), so nothing is ever mis-drawn.
-    """
-    if view.virtual_size == size:
-        return
-    view.set_reactive(Widget.virtual_size, size)
-    if view.is_mounted and view.container_size:
-        view._scroll_update(size)
-    view.refresh()
 
 
 class LineList(ScrollView, can_focus=True):
@@ -170,9 +156,16 @@ class LineList(ScrollView, can_focus=True):
             style = cache[None] = self.rich_style
         return style
 
+    def _lines(self) -> LRUCache[tuple[int, int], Strip]:
+        """Rendered lines by (row index, width); -1 is the header."""
+        cache = self.__dict__.get("_line_cache")
+        if cache is None:
+            cache = self.__dict__["_line_cache"] = LRUCache(LINES_CACHED)
+        return cache
+
     def invalidate(self) -> None:
         """Content changed (e.g. each second for countdowns): re-render the visible lines."""
-        self.__dict__.setdefault("_line_cache", {}).clear()
+        self._lines().clear()
         self.refresh()
 
     def notify_style_update(self) -> None:
@@ -182,7 +175,7 @@ class LineList(ScrollView, can_focus=True):
 
     def rows_changed(self) -> None:
         """Call after the number or order of rows changed."""
-        self.__dict__.setdefault("_line_cache", {}).clear()
+        self._lines().clear()
         count = self.row_count
         set_virtual_size(self, Size(self.size.width, count + self._top))
         if count and self.cursor >= count:
@@ -207,10 +200,10 @@ class LineList(ScrollView, can_focus=True):
             self.cursor = clamped
             return
         scrolled = self._scroll_to_cursor()
-        lines = self.__dict__.setdefault("_line_cache", {})
-        for index in (old, new):
-            for key in [k for k in lines if k[0] == index]:
-                del lines[key]
+        lines = self._lines()
+        cached = lines.keys()  # at any width the view had (an LRUCache is not iterable)
+        for key in [k for k in cached if k[0] in (old, new)]:
+            lines.discard(key)
         if not scrolled:  # a scroll repaints the whole view by itself
             self.refresh_rows(old, new)
         if old != new:
@@ -279,13 +272,12 @@ class LineList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.content_width()
         index = -1 if self.has_header and y == 0 else int(self.scroll_y) + y - self._top
-        cache = self.__dict__.setdefault("_line_cache", {})
+        cache = self._lines()
         key = (index, width)
         strip = cache.get(key)
         if strip is None:
-            if len(cache) > 512:
-                cache.clear()
-            strip = cache[key] = self._render_index(index, width)
+            strip = self._render_index(index, width)
+            cache[key] = strip
         return strip
 
     def _render_index(self, index: int, width: int) -> Strip:

@@ -1,10 +1,10 @@
 """The output pane: one run's output, streaming live, on Textual's line API.
 
-Switching jobs must not cost a screen-wide layout (a Textual `Log` cleared and refilled did,
-~100 ms at 160x50 with 10,000 jobs, on every cursor move). So the pane holds references to the
-run's `OutputLine`s in a bounded buffer, formats and renders only the lines in view
-(`render_line`), and grows its scrollable size without relaying out its siblings
-(`set_virtual_size`). Lines arrive in batches (about ten a second) through `append`; the
+Switching jobs must not cost a screen-wide layout (a Textual `Log` cleared and refilled
+causes one on every cursor move). So the pane holds references to the run's `OutputLine`s in
+a bounded buffer, formats and renders only the lines in view (`render_line`), and grows its
+scrollable size without relaying out its siblings (`set_virtual_size`). Lines arrive in
+batches (about ten a second) through `catch_up`; the
 number kept is capped. stderr lines carry a `▌` marker and are coloured; timestamps can be
 toggled. Follow mode (stick to the end) is on by default and turns itself off as soon as the
 operator scrolls up; `f` (or End) turns it back on.
@@ -34,10 +34,10 @@ from textual.scrollbar import ScrollTo, ScrollUp
 from textual.selection import Selection
 from textual.strip import Strip
 
-from crondeck.core.display import duration
+from crondeck.core import duration
 
 from ..model import OutputLine, RunOutput
-from .lines import set_virtual_size
+from ..textual_compat import set_virtual_size
 
 __all__ = ["MAX_LINES", "OutputPane"]
 
@@ -83,7 +83,7 @@ class _Lines(Sequence[str]):
 
 
 class OutputPane(ScrollView, can_focus=True):
-    """Shows the run set by `show_run`; `append` feeds it new lines of that run."""
+    """Shows the run set by `show_run`; `catch_up` adds the lines that run gains."""
 
     ALLOW_SELECT = True
     DEFAULT_CSS = """
@@ -182,7 +182,7 @@ class OutputPane(ScrollView, can_focus=True):
         """Add the shown run's lines that arrived since it was shown or last caught up (about
         ten times a second). Counted from the run itself, not from event batches: a run shown
         between a batch being folded in and being announced already holds that batch's lines,
-        which used to appear twice."""
+        which must not appear twice."""
         run = self.run
         if run is None or run.total <= self._seen:
             return
@@ -290,6 +290,7 @@ class OutputPane(ScrollView, can_focus=True):
     # -- follow mode ----------------------------------------------------------------------
 
     # Follow turns off only on the operator's own scrolling up, never on layout changes.
+    # The handlers below run before Textual's own, which then scroll as usual.
 
     def _stop_following(self) -> None:
         if self.follow and not self._resetting:
@@ -307,18 +308,15 @@ class OutputPane(ScrollView, can_focus=True):
         self._stop_following()
         super().action_scroll_home()
 
-    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._stop_following()
-        super()._on_mouse_scroll_up(event)
 
-    def _on_scroll_to(self, message: ScrollTo) -> None:  # dragging the scrollbar
+    def on_scroll_to(self, message: ScrollTo) -> None:  # dragging the scrollbar
         if message.y is not None and message.y < self.max_scroll_y:
             self._stop_following()
-        super()._on_scroll_to(message)
 
-    def _on_scroll_up(self, event: ScrollUp) -> None:  # clicking the scrollbar track
+    def on_scroll_up(self, event: ScrollUp) -> None:  # clicking the scrollbar track
         self._stop_following()
-        super()._on_scroll_up(event)
 
     def watch_follow(self, follow: bool) -> None:
         if follow:

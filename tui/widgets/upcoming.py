@@ -20,7 +20,7 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 
-from crondeck.core.display import clock_time, countdown
+from crondeck.core import clock_time, countdown
 
 from .lines import LineList, Pieces, fit, to_strip
 

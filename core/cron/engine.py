@@ -1,108 +1,38 @@
-"""The cron engine: Vixie cron semantics as cronie implements them, in any IANA time zone.
+"""`CronExpr`, the next-fire engine: Vixie cron semantics as cronie implements them, in any
+IANA time zone.
 
 How it stays fast in pure Python: each field is a precomputed set; the matching days of a
 month depend only on (month length, weekday of the 1st), so there are at most 28 day lists
 per expression, cached; and the fire instants of the current day are kept as a sorted list
 of UTC timestamps ("the day plan"), so consecutive `next_after` calls are an index step and
-arbitrary ones a bisect.
-
-DST, as cronie does it: a job whose minute or hour field starts with `*` runs only at wall
-times that exist (it skips the spring gap, and runs in both passes of a repeated hour);
-every other job runs once per matching wall time: a time in the gap fires at the first
-instant after the jump, a time in the repeated hour only in its first pass.
+arbitrary ones a bisect. Days with a DST change are planned by the rules in `dst.py`.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from itertools import accumulate, repeat
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from .cron_fields import CronError, ParsedFields, count_error, parse_fields
-from .durations import DurationError, parse_duration
-from .interval import Every, Upcoming
-from .zones import ZoneError, get_zone, local_zone
+from ..interval import Upcoming
+from ..zones import local_zone
+from .describe import describe, or_warning
+from .dst import DstShift, shifts_on, transition_days, transition_fires
+from .fields import CronFields
+from .messages import count_error, never_fires_error
+from .parser import parse_fields
 
-if TYPE_CHECKING:
-    from .cron_dst import DstShift
+__all__ = ["CronExpr"]
 
-__all__ = ["MACROS", "CronError", "CronExpr", "parse"]
-
-MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 _TOKEN = re.compile(r"\S+")
 _EPOCH_ORD = date(1970, 1, 1).toordinal()
 _MDAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _LENGTHS = {m: ((28, 29) if m == 2 else (_MDAYS[m],)) for m in range(1, 13)}
 _ONE_DAY = timedelta(days=1)
 _NEVER = float("inf")
-
-
-def parse(text: str, tz: str | ZoneInfo | None = None) -> CronExpr | Every:
-    """Parse a 5-field expression, a macro (`@daily`) or `@every 1h30m`. The zone is an
-    IANA name or ZoneInfo; None means the machine's local zone. Raises only CronError."""
-    if not isinstance(text, str):
-        raise CronError(f"a cron expression must be a string, got {type(text).__name__}")
-    try:
-        zone = tz if isinstance(tz, ZoneInfo) else (get_zone(tz) if tz else local_zone())
-    except ZoneError as e:
-        raise CronError(str(e), expression=text) from None
-    stripped = text.strip()
-    if stripped.startswith("@"):
-        return _parse_macro(text, stripped, zone)
-    return CronExpr(text, zone)
-
-
-def _parse_macro(text: str, stripped: str, zone: ZoneInfo) -> CronExpr | Every:
-    col = text.index("@")
-    word, _, rest = stripped.partition(" ")
-    low = word.lower()
-    if low == "@every":
-        rest = rest.strip()
-        if not rest:
-            raise CronError(
-                "@every needs a duration, like '@every 90s' or '@every 1h30m'",
-                expression=text,
-                column=col,
-                length=len(word),
-            )
-        try:
-            period = parse_duration(rest)
-            if period.total_seconds() < 1:
-                raise DurationError("the interval must be at least 1s")
-        except DurationError as e:
-            raise CronError(
-                f"@every: {e}", expression=text, column=text.index(rest), length=len(rest)
-            ) from None
-        return Every(period, tz=zone, text=stripped)
-    if low in MACROS:
-        if rest.strip():
-            raise CronError(
-                f"{word} takes no fields after it (it means '{MACROS[low]}')",
-                expression=text,
-                column=text.index(rest.strip()),
-                length=len(rest.strip()),
-            )
-        return CronExpr(MACROS[low], zone, text=stripped)
-    if low == "@reboot":
-        hint = "crondeck schedules by time; use start_immediately to run at start-up"
-    else:
-        known = ", ".join([*MACROS, "@every <duration>"])
-        hint = f"valid macros: {known}"
-    raise CronError(
-        f"unknown macro {word!r}: {hint}", expression=text, column=col, length=len(word)
-    )
 
 
 class CronExpr(Upcoming):
@@ -137,7 +67,7 @@ class CronExpr(Upcoming):
         if len(texts) != 5:
             tokens = [(m.group(), m.start()) for m in _TOKEN.finditer(expression)]
             raise count_error(expression, tokens)
-        self.f: ParsedFields = parse_fields(expression, texts)
+        self.f: CronFields = parse_fields(expression, texts)
         self.expression = " ".join(texts)
         f = self.f
         # Both day fields restricted: Vixie cron ORs them; otherwise they are ANDed.
@@ -147,7 +77,7 @@ class CronExpr(Upcoming):
         self._day_cache: dict[tuple[int, int], tuple[int, ...]] = {}
         self._months_cache: dict[int, tuple[tuple[int, ...], int]] = {}
         if not self._can_fire():
-            raise self._never_error()
+            raise never_fires_error(self.f, self.expression)
 
     def __repr__(self) -> str:
         return f"CronExpr({self.text!r}, tz={self.tz.key!r})"
@@ -179,11 +109,14 @@ class CronExpr(Upcoming):
                 return out
             y, m, d = self._p_ymd
             if self._p_mid is not None:  # later days' fires are all later than this day's
-                while True:
-                    self._plan(*self._next_date(y, m, d + 1))
-                    if self._p_n:
-                        break
-                    y, m, d = self._p_ymd  # a DST gap swallowed that day's fires
+                try:
+                    while True:
+                        self._plan(*self._next_date(y, m, d + 1))
+                        if self._p_n:
+                            break
+                        y, m, d = self._p_ymd  # a DST gap swallowed that day's fires
+                except (ValueError, OverflowError) as exc:
+                    raise self._past_the_calendar(exc) from None
                 self._p_lo = _NEVER  # earlier queries must search again
                 return self._emit(0)
             return self._search(self._timestamps()[-1], (y, m, d + 1))
@@ -207,15 +140,11 @@ class CronExpr(Upcoming):
 
     def describe(self) -> str:
         """Plain English for a newcomer: "At 09:00, Monday through Friday"."""
-        from .cron_describe import describe
-
         return describe(self.f)
 
     def warnings(self, now: datetime | None = None) -> list[str]:
         """Things worth knowing that are not errors: the day-of-month/day-of-week OR, steps
         that do not divide their field, and DST changes within a year of `now`."""
-        from .cron_describe import or_warning
-
         out = list(self.f.step_notes)
         if self._or:
             out.append(or_warning(self.f))
@@ -224,9 +153,14 @@ class CronExpr(Upcoming):
 
     def dst_shifts(self, now: datetime | None = None, days: int = 366) -> list[DstShift]:
         """Fires moved or skipped by DST changes in the `days` after `now`."""
-        from .cron_dst import dst_shifts
-
-        return dst_shifts(self, now, days)
+        tz = self.tz
+        start = (now or datetime.now(UTC)).astimezone(tz).date()
+        self._secs_of_day()
+        out: list[DstShift] = []
+        for day in transition_days(tz, start, days):
+            if self._date_matches(day):
+                out.extend(shifts_on(tz, day, self._hm, self._wild))
+        return out
 
     # -- day matching -----------------------------------------------------------------
 
@@ -319,30 +253,6 @@ class CronExpr(Upcoming):
             for first in range(7)
         )
 
-    def _never_error(self) -> CronError:
-        f = self.f
-        names = [
-            date(2000, m, 1).strftime("%B") for m in f.months
-        ]
-        if len(names) == 12:
-            month_text = "any month"
-        else:
-            month_text = names[0] if len(names) == 1 else "any of " + ", ".join(names)
-        if f.dow_star and f.texts[4] in ("*", "?"):
-            why = f"day {f.texts[2]} never occurs in {month_text}"
-        else:
-            why = (
-                f"no day in {month_text} is both day-of-month {f.texts[2]} and "
-                f"day-of-week {f.texts[4]}"
-            )
-        return CronError(
-            f"this expression can never fire: {why}",
-            expression=self.expression,
-            field="day-of-month",
-            column=f.columns[2],
-            length=len(f.texts[2]),
-        )
-
     # -- the day plan -----------------------------------------------------------------
 
     def _emit(self, i: int) -> datetime:
@@ -361,6 +271,19 @@ class CronExpr(Upcoming):
 
     def _search(self, ts: float, start: tuple[int, int, int] | None) -> datetime:
         """Find the day plan holding the first fire after `ts` and return that fire."""
+        try:
+            return self._find(ts, start)
+        except (ValueError, OverflowError) as exc:
+            raise self._past_the_calendar(exc) from None
+
+    def _past_the_calendar(self, exc: Exception) -> Exception:
+        """The OverflowError of a search that ran past 9999-12-31 (date() says "year 10000
+        is out of range", datetime arithmetic "date value out of range"); others as they are."""
+        if "out of range" not in str(exc):
+            return exc
+        return OverflowError(f"{self.text!r}: no fire before the end of year 9999")
+
+    def _find(self, ts: float, start: tuple[int, int, int] | None) -> datetime:
         if start is None:
             local = datetime.fromtimestamp(ts, self.tz)
             y, m, d = local.year, local.month, local.day
@@ -407,30 +330,11 @@ class CronExpr(Upcoming):
             self._p_mid = datetime(y, m, d, 0, 0, 0, 0, self.tz)
             self._p_n = len(self._secs)
             return
-        fires = self._transition_fires(y, m, d)
+        fires = transition_fires(self.tz, date(y, m, d), self._hm, self._wild)
         self._p_mid = None
         self._p_ts = [t for t, _ in fires]
         self._p_dts = [dt for _, dt in fires]
         self._p_n = len(fires)
-
-    def _transition_fires(self, y: int, m: int, d: int) -> list[tuple[int, datetime]]:
-        """The fires of a day with a DST change, by the cronie rules in the module doc."""
-        tz = self.tz
-        seen: dict[int, datetime] = {}
-        for h, mi in self._hm:
-            a = datetime(y, m, d, h, mi, 0, 0, tz)
-            b = datetime(y, m, d, h, mi, 0, 0, tz, fold=1)
-            t0, t1 = int(a.timestamp()), int(b.timestamp())
-            if t0 == t1:
-                seen.setdefault(t0, a)
-            elif t0 < t1:  # repeated hour: first pass always, second pass for wildcard jobs
-                seen.setdefault(t0, a)
-                if self._wild:
-                    seen.setdefault(t1, b)
-            elif not self._wild:  # in the gap: fire at the first instant after the jump
-                jump = jump_instant(tz, t1, t0)
-                seen.setdefault(jump, datetime.fromtimestamp(jump, tz))
-        return sorted(seen.items())
 
 
 @lru_cache(maxsize=256)
@@ -450,15 +354,3 @@ def _day_times(
 def _minute_deltas() -> list[timedelta]:
     """timedelta for each minute of a day, built once: constructing timedeltas is slow."""
     return list(accumulate(repeat(timedelta(minutes=1), 1439), initial=timedelta(0)))
-
-
-def jump_instant(tz: ZoneInfo, lo: int, hi: int) -> int:
-    """The first instant in (lo, hi] whose offset is the post-jump one: where the gap ends."""
-    after = datetime.fromtimestamp(hi, tz).utcoffset()
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, tz).utcoffset() == after:
-            hi = mid
-        else:
-            lo = mid
-    return hi

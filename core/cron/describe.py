@@ -6,33 +6,17 @@ back to listing the value sets compactly, which is never wrong.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 
-from .cron_fields import ParsedFields
+from .fields import MONTH_NAMES, WEEKDAY_NAMES, CronFields
 
-__all__ = ["describe", "describe_values", "or_warning"]
+__all__ = ["common_step", "consecutive_runs", "describe", "describe_values", "or_warning"]
 
-DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-MONTHS = (
-    "",
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _ORD = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
 
-def describe(f: ParsedFields) -> str:
+def describe(f: CronFields) -> str:
     """One sentence: time of day, then days, then months."""
     text = _time_phrase(f.minutes, f.hours)
     days = _day_phrase(f)
@@ -44,7 +28,7 @@ def describe(f: ParsedFields) -> str:
     return text
 
 
-def or_warning(f: ParsedFields) -> str:
+def or_warning(f: CronFields) -> str:
     return (
         f"day-of-month ({f.texts[2]}) and day-of-week ({f.texts[4]}) are both restricted, "
         f"so cron fires when EITHER matches: {_dom_phrase(f)}, or {_dow_phrase(f)} "
@@ -52,15 +36,16 @@ def or_warning(f: ParsedFields) -> str:
     )
 
 
-def join(items: Sequence[str], word: str = "and") -> str:
+def _join(items: Sequence[str], word: str = "and") -> str:
     items = list(items)
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
-def runs(values: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted values as (start, end) runs of consecutive numbers."""
+def consecutive_runs(values: Iterable[int]) -> list[tuple[int, int]]:
+    """The values, sorted, as (start, end) runs of consecutive numbers:
+    [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
     out: list[tuple[int, int]] = []
     for v in sorted(values):
         if out and v == out[-1][1] + 1:
@@ -70,8 +55,9 @@ def runs(values: Sequence[int]) -> list[tuple[int, int]]:
     return out
 
 
-def step_of(values: Sequence[int]) -> int | None:
-    """The common step if `values` (3 or more) form an arithmetic progression."""
+def common_step(values: Iterable[int]) -> int | None:
+    """The step (over 1) between `values` when there are 3 or more and, sorted, they form
+    an arithmetic progression (0, 15, 30, 45 -> 15); otherwise None."""
     v = sorted(values)
     if len(v) < 3:
         return None
@@ -81,10 +67,11 @@ def step_of(values: Sequence[int]) -> int | None:
     return None
 
 
-def describe_values(values: Sequence[int], show=str) -> str:
-    """Compact list: "1–5, 10 and 20"; ranges use an en dash."""
-    parts = [show(a) if a == b else f"{show(a)}–{show(b)}" for a, b in runs(values)]
-    return join(parts)
+def describe_values(values: Iterable[int], show: Callable[[int], str] = str) -> str:
+    """Values as a compact English list, "1–5, 10 and 20" (ranges with an en dash), each
+    value written by `show`."""
+    parts = [show(a) if a == b else f"{show(a)}–{show(b)}" for a, b in consecutive_runs(values)]
+    return _join(parts)
 
 
 def _hhmm(h: int, m: int) -> str:
@@ -93,18 +80,18 @@ def _hhmm(h: int, m: int) -> str:
 
 def _hour_span(hours: Sequence[int]) -> str:
     """Hours as wall-clock spans: [9..17] -> "09:00–17:59"."""
-    spans = [f"{a:02d}:00–{b:02d}:59" for a, b in runs(hours)]
-    return join(spans)
+    spans = [f"{a:02d}:00–{b:02d}:59" for a, b in consecutive_runs(hours)]
+    return _join(spans)
 
 
 def _time_phrase(minutes: tuple[int, ...], hours: tuple[int, ...]) -> str:
     all_m, all_h = len(minutes) == 60, len(hours) == 24
     if len(minutes) * len(hours) <= 4:
-        return "At " + join([_hhmm(h, m) for h in hours for m in minutes])
+        return "At " + _join([_hhmm(h, m) for h in hours for m in minutes])
     hour_q = "" if all_h else _hour_qualifier(hours)
     if all_m:
         return "Every minute" + hour_q
-    step = step_of(minutes)
+    step = common_step(minutes)
     if step and minutes[0] == 0 and minutes[-1] + step >= 60 and 60 % step == 0:
         return f"Every {step} minutes" + hour_q
     if len(minutes) == 1:
@@ -120,25 +107,25 @@ def _time_phrase(minutes: tuple[int, ...], hours: tuple[int, ...]) -> str:
 
 
 def _hour_qualifier(hours: tuple[int, ...]) -> str:
-    step = step_of(hours)
+    step = common_step(hours)
     if step:
         return f", every {step} hours from {hours[0]:02d}:00 to {hours[-1]:02d}:59"
-    if len(runs(hours)) <= 2:
+    if len(consecutive_runs(hours)) <= 2:
         return ", " + _hour_span(hours)
     return ", in hours " + describe_values(hours, lambda v: f"{v:02d}")
 
 
 def _hours_past(hours: tuple[int, ...]) -> str:
-    step = step_of(hours)
+    step = common_step(hours)
     if step:
         return f" every {step} hours from {hours[0]:02d}:00 to {hours[-1]:02d}:00"
     return " hours " + describe_values(hours, lambda v: f"{v:02d}")
 
 
-def _dom_phrase(f: ParsedFields) -> str:
+def _dom_phrase(f: CronFields) -> str:
     items = []
     if f.dom:
-        step = step_of(sorted(f.dom))
+        step = common_step(sorted(f.dom))
         if step and len(f.dom) > 3:
             days = sorted(f.dom)
             items.append(f"days {days[0]}, {days[1]}, …, {days[-1]}")
@@ -151,28 +138,29 @@ def _dom_phrase(f: ParsedFields) -> str:
         items.append("the last weekday (Mon–Fri)")
     for n in f.dom_nearest:
         items.append(f"the weekday (Mon–Fri) nearest day {n}")
-    return "on " + join(items) + " of the month"
+    return "on " + _join(items) + " of the month"
 
 
-def _dow_phrase(f: ParsedFields, bare: bool = False, word: str = "and") -> str:
+def _dow_phrase(f: CronFields, bare: bool = False, word: str = "and") -> str:
     items = []
     if f.dow:
-        if len(f.dow) >= 3 and len(runs(f.dow)) == 1:
+        if len(f.dow) >= 3 and len(consecutive_runs(f.dow)) == 1:
             lo, hi = min(f.dow), max(f.dow)
-            items.append(f"{DAYS[lo]} through {DAYS[hi]}")
+            items.append(f"{WEEKDAY_NAMES[lo]} through {WEEKDAY_NAMES[hi]}")
         elif f.dow == {0, 5, 6}:
             items.append("Friday through Sunday")
         else:
-            items.append(join([DAYS[d] for d in sorted(f.dow, key=lambda d: (d == 0, d))], word))
+            monday_first = sorted(f.dow, key=lambda d: (d == 0, d))
+            items.append(_join([WEEKDAY_NAMES[d] for d in monday_first], word))
     for wd, n in f.dow_nth:
-        items.append(f"the {_ORD[n]} {DAYS[wd]} of the month")
+        items.append(f"the {_ORD[n]} {WEEKDAY_NAMES[wd]} of the month")
     for wd in sorted(f.dow_last):
-        items.append(f"the last {DAYS[wd]} of the month")
-    text = join(items, "or")
+        items.append(f"the last {WEEKDAY_NAMES[wd]} of the month")
+    text = _join(items, "or")
     return text if bare else "on " + text
 
 
-def _day_phrase(f: ParsedFields) -> str:
+def _day_phrase(f: CronFields) -> str:
     dom_all = f.dom_star and len(f.dom) == 31
     dow_all = f.dow_star and len(f.dow) == 7
     if dom_all and dow_all:
@@ -192,7 +180,7 @@ def _day_phrase(f: ParsedFields) -> str:
     return f" {_dom_phrase(f)}, or {_dow_phrase(f)}"
 
 
-def _weekday_clause(f: ParsedFields) -> str:
+def _weekday_clause(f: CronFields) -> str:
     phrase = _dow_phrase(f, bare=True)
     if not f.dow_nth and not f.dow_last and " through " in phrase:
         return ", " + phrase
@@ -202,6 +190,6 @@ def _weekday_clause(f: ParsedFields) -> str:
 def _month_phrase(months: tuple[int, ...]) -> str:
     if len(months) == 12:
         return ""
-    if len(months) >= 3 and len(runs(months)) == 1:
-        return f", {MONTHS[months[0]]} through {MONTHS[months[-1]]}"
-    return ", in " + join([MONTHS[m] for m in months])
+    if len(months) >= 3 and len(consecutive_runs(months)) == 1:
+        return f", {MONTH_NAMES[months[0]]} through {MONTH_NAMES[months[-1]]}"
+    return ", in " + _join([MONTH_NAMES[m] for m in months])

@@ -1,109 +1,26 @@
-"""Parsing the five cron fields into value sets, with errors that point at the column.
+"""Parsing the five field texts of an expression into `CronFields`: a fast path for plain
+numbers, ranges, steps and lists, and a careful path for names and the L/W/# specials that
+also finds every error, pointing at its column, and every step note.
 
-Kept apart from evaluation (`cron.py`) so the rules for what is accepted read in one place;
-the wording of what is not lives in `cron_messages.py`.
+What is accepted reads here; the wording of the longer messages lives in `messages.py`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from .cron_messages import (
-    DAY_NAMES,
-    MONTH_NAMES,
+from .fields import DOM, DOW, FIELDS, HOUR, MINUTE, MONTH, CronFields, Field, columns_of
+from .messages import (
     CronError,
     hi_text,
     name_hint,
     names_hint,
     reversed_hint,
-    show_value,
-    unit,
+    step_too_large_note,
+    uneven_step_note,
 )
 
-__all__ = ["FIELDS", "CronError", "Field", "ParsedFields", "count_error", "parse_fields"]
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    lo: int
-    hi: int
-    names: dict[str, int] = field(default_factory=dict)
-
-
-MINUTE, HOUR, DOM, MONTH, DOW = (
-    Field("minute", 0, 59),
-    Field("hour", 0, 23),
-    Field("day-of-month", 1, 31),
-    Field("month", 1, 12, MONTH_NAMES),
-    Field("day-of-week", 0, 7, DAY_NAMES),
-)
-FIELDS = (MINUTE, HOUR, DOM, MONTH, DOW)
-
-
-class ParsedFields:
-    """Value sets of one expression. Day-of-week uses 0–6 with Sunday 0 (7 folded into 0).
-
-    A plain slots class, not a dataclass: parsing speed is a feature here."""
-
-    __slots__ = (
-        "dom",
-        "dom_last",
-        "dom_last_weekday",
-        "dom_nearest",
-        "dom_star",
-        "dow",
-        "dow_last",
-        "dow_nth",
-        "dow_star",
-        "expr",
-        "hours",
-        "minutes",
-        "months",
-        "step_notes",
-        "texts",
-    )
-
-    def __init__(self, expr: str, texts: list[str]) -> None:
-        self.expr = expr
-        self.texts = texts
-        self.minutes: tuple[int, ...] = ()
-        self.hours: tuple[int, ...] = ()
-        self.dom: frozenset[int] = frozenset()
-        self.dom_last = False  # L
-        self.dom_last_weekday = False  # LW
-        self.dom_nearest: tuple[int, ...] = ()  # nW
-        self.months: tuple[int, ...] = ()
-        self.dow: frozenset[int] = frozenset()
-        self.dow_nth: tuple[tuple[int, int], ...] = ()  # (weekday, n) from w#n
-        self.dow_last: frozenset[int] = frozenset()  # wL
-        self.dom_star = texts[2][0] in "*?"
-        self.dow_star = texts[4][0] in "*?"
-        self.step_notes: list[str] = []
-
-    @property
-    def columns(self) -> tuple[int, ...]:
-        """Start column of each field in the expression (only needed for messages)."""
-        return columns_of(self.expr)
-
-    @property
-    def min_star(self) -> bool:
-        return self.texts[0][0] == "*"
-
-    @property
-    def hour_star(self) -> bool:
-        return self.texts[1][0] == "*"
-
-
-def columns_of(expr: str) -> tuple[int, ...]:
-    cols = []
-    pos = 0
-    for tok in expr.split():
-        pos = expr.index(tok, pos)
-        cols.append(pos)
-        pos += len(tok)
-    return tuple(cols)
+__all__ = ["parse_fields"]
 
 
 _FULL = tuple(
@@ -128,22 +45,23 @@ class _Ctx:
             length=length,
         )
 
+
 _PLAIN = re.compile(r"[0-9A-Za-z*/?#-]+\Z", re.ASCII)
 _FULL_DOM = frozenset(_FULL[2])
 _FULL_DOW = frozenset(_FULL[4])
 
 
-def parse_fields(expr: str, texts: list[str]) -> ParsedFields:
-    """Parse the five field texts of `expr` into a ParsedFields, raising CronError on
+def parse_fields(expr: str, texts: list[str]) -> CronFields:
+    """Parse the five field texts of `expr` into a CronFields, raising CronError on
     anything that Vixie cron (as cronie implements it, plus L/W/#) would not accept."""
-    out = ParsedFields(expr, texts)
+    out = CronFields(expr, texts)
     vals: list[tuple[int, ...]] = []
     for k in range(5):
         text = texts[k]
         if text == "*":  # the common cases first, without the general machinery
             vals.append(_FULL[k])
             continue
-        if text.isdigit() and text.isascii():
+        if len(text) < 10 and text.isdigit() and text.isascii():
             v = int(text)
             if _LO[k] <= v <= _HI[k]:
                 vals.append((v,))
@@ -158,7 +76,7 @@ def parse_fields(expr: str, texts: list[str]) -> ParsedFields:
     return out
 
 
-_ITEM = re.compile(r"(?:(\*)|(\d+)(?:-(\d+))?)(?:/(\d+))?\Z", re.ASCII)
+_ITEM = re.compile(r"(?:(\*)|(\d{1,9})(?:-(\d{1,9}))?)(?:/(\d{1,9}))?\Z", re.ASCII)
 _LO = tuple(f.lo for f in FIELDS)
 _HI = tuple(f.hi for f in FIELDS)
 
@@ -193,7 +111,7 @@ def _fast_field(text: str, k: int) -> tuple[int, ...] | None:
     return tuple(range(lo, hi + 1, n))
 
 
-def _parse_field(ctx: _Ctx, text: str, out: ParsedFields) -> set[int]:
+def _parse_field(ctx: _Ctx, text: str, out: CronFields) -> set[int]:
     values: set[int] = set()
     offset = 0
     for item in text.split(","):
@@ -206,7 +124,7 @@ def _parse_field(ctx: _Ctx, text: str, out: ParsedFields) -> set[int]:
     return values
 
 
-def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: ParsedFields) -> None:
+def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: CronFields) -> None:
     fld = ctx.fld
     if _PLAIN.match(item) is None or item[0] in "Hh":
         _check_chars(ctx, item, off)
@@ -231,7 +149,7 @@ def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: ParsedFie
                 off + len(base) + 1,
                 len(step_text),
             )
-        step = int(step_text)
+        step = _number(ctx, step_text, off + len(base) + 1, "step")
         if step == 0:
             raise ctx.error(
                 "step */0 is not allowed: the step must be at least 1", off + len(base) + 1
@@ -267,20 +185,11 @@ def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: ParsedFie
     picked = range(lo, hi + 1, step)
     values.update(picked)
     if slash and step > hi - lo:
-        out.step_notes.append(
-            f"{fld.name}: step {step} in {item!r} is larger than the range {lo}–{hi}: "
-            f"fires at {fld.name} {show_value(fld, lo)} only"
-        )
+        out.step_notes.append(step_too_large_note(fld, item, step, lo, hi))
     elif slash and base == "*" and fld in (MINUTE, HOUR, MONTH, DOW):
         span = hi - lo + 1
         if span % step:
-            last = picked[-1]
-            gap = span - (last - lo)
-            out.step_notes.append(
-                f"{fld.name}: */{step} does not divide {span} evenly: after "
-                f"{show_value(fld, last)} the next is {show_value(fld, lo)}, {gap} "
-                f"{unit(fld, gap)} later instead of {step}"
-            )
+            out.step_notes.append(uneven_step_note(fld, step, lo, picked[-1], span))
 
 
 def _check_chars(ctx: _Ctx, item: str, off: int) -> None:
@@ -304,7 +213,7 @@ def _value(ctx: _Ctx, text: str, off: int) -> int:
     if not text:
         raise ctx.error("missing value", off)
     if text.isdigit():
-        v = int(text)
+        v = _number(ctx, text, off)
         if not fld.lo <= v <= fld.hi:
             rng = f"{fld.lo}–{fld.hi}" + (" (0 and 7 are Sunday)" if fld is DOW else "")
             raise ctx.error(f"{v} is out of range {rng}", off, len(text))
@@ -322,7 +231,20 @@ def _value(ctx: _Ctx, text: str, off: int) -> int:
     )
 
 
-def _parse_dom_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
+def _number(ctx: _Ctx, text: str, off: int, what: str = "") -> int:
+    """An ASCII digit string as an int. No field takes a number of ten digits, and int()
+    refuses over 4,300, so a longer one (leading zeros aside) is an error here."""
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 9:
+        fld = ctx.fld
+        shown = text if len(text) <= 12 else f"{text[:12]}…"
+        rng = f"{fld.name} takes {fld.lo}–{fld.hi}"
+        raise ctx.error(f"{what + ' ' if what else ''}{shown} is too large ({len(digits)} "
+                        f"digits): {rng}", off, len(text))
+    return int(digits)
+
+
+def _parse_dom_special(ctx: _Ctx, up: str, off: int, out: CronFields) -> bool:
     """L, LW and nW in day-of-month. Returns True if the item was one of them."""
     if up == "L":
         out.dom_last = True
@@ -331,7 +253,7 @@ def _parse_dom_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
         out.dom_last_weekday = True
         return True
     if up.endswith("W") and up[:-1].isdigit():
-        n = int(up[:-1])
+        n = _number(ctx, up[:-1], off, "nW")
         if not 1 <= n <= 31:
             raise ctx.error(f"{n}W: the day must be in 1–31", off, len(up))
         out.dom_nearest = (*out.dom_nearest, n)
@@ -348,12 +270,12 @@ def _parse_dom_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
     return False
 
 
-def _parse_dow_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
+def _parse_dow_special(ctx: _Ctx, up: str, off: int, out: CronFields) -> bool:
     """wL (last weekday w of the month) and w#n (n-th weekday w). True if handled."""
     if "#" in up:
         wd_text, _, n_text = up.partition("#")
         wd = _value(ctx, wd_text, off)
-        if not n_text.isdigit() or not 1 <= int(n_text) <= 5:
+        if not n_text.isdigit() or len(n_text) > 9 or not 1 <= int(n_text) <= 5:
             raise ctx.error(
                 f"{up!r}: after # comes which occurrence, 1–5 (1#2 = second Monday)",
                 off + len(wd_text) + 1,
@@ -374,36 +296,3 @@ def _parse_dow_special(ctx: _Ctx, up: str, off: int, out: ParsedFields) -> bool:
     if up.endswith("W") and up[:-1].isdigit():
         raise ctx.error("W belongs in day-of-month (e.g. 15W, LW)", off, len(up))
     return False
-
-
-def count_error(expression: str, parts: list[tuple[str, int]]) -> CronError:
-    n = len(parts)
-    names = " ".join(f.name for f in FIELDS)
-    if n == 0:
-        return CronError(
-            f"empty expression: write 5 fields ({names}), e.g. '*/5 * * * *', or a macro "
-            "like @daily",
-            expression=expression,
-        )
-    if n in (6, 7):
-        return CronError(
-            f"expected 5 fields ({names}), got {n}: seconds (and years) are not supported; "
-            "crondeck fires at minute resolution. For sub-minute cadence use '@every 30s'",
-            expression=expression,
-            column=parts[5][1] if n == 6 else parts[0][1],
-            length=len(parts[5][0]) if n == 6 else len(parts[0][0]),
-        )
-    if n > 7:
-        return CronError(
-            f"expected 5 fields ({names}), got {n}",
-            expression=expression,
-            column=parts[5][1],
-            length=len(parts[5][0]),
-        )
-    last = parts[-1]
-    return CronError(
-        f"expected 5 fields ({names}), got {n}: add the missing "
-        f"{', '.join(f.name for f in FIELDS[n:])}",
-        expression=expression,
-        column=last[1] + len(last[0]),
-    )

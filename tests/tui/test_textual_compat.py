@@ -1,0 +1,192 @@
+"""Each entry of `crondeck.tui.textual_compat` does what crondeck relies on, tested by its
+effect, so that a Textual upgrade that changes the private API behind one fails here."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pty
+import select
+import sys
+import time
+
+import pytest
+from rich.segment import Segment
+from textual.app import App, ComposeResult
+from textual.drivers.linux_driver import LinuxDriver
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from crondeck.tui.textual_compat import (
+    app_driver,
+    dismiss_notification,
+    set_virtual_size,
+    shown_notifications,
+    writer_thread,
+)
+
+# -- notifications ------------------------------------------------------------------------
+
+
+def _toasts(app: App[None]) -> list[str]:
+    """The toasts drawn on the current screen, as their text."""
+    return [str(toast.render()) for toast in app.screen.query("Toast")]
+
+
+def test_shown_notifications_lists_those_still_up_oldest_first():
+    async def go() -> None:
+        app: App[None] = App()
+        async with app.run_test(notifications=True) as pilot:
+            app.notify("stays", timeout=60)
+            app.notify("goes soon", timeout=0.2)
+            await pilot.pause()
+            assert [n.message for n in shown_notifications(app)] == ["stays", "goes soon"]
+            await asyncio.sleep(0.3)
+            assert [n.message for n in shown_notifications(app)] == ["stays"]
+
+    asyncio.run(go())
+
+
+def test_dismiss_notification_takes_that_toast_down_and_leaves_the_others():
+    async def go() -> None:
+        app: App[None] = App()
+        async with app.run_test(notifications=True) as pilot:
+            app.notify("a run failed", title="Run failed", timeout=60)
+            app.notify("the jobs file was reloaded", timeout=60)
+            await pilot.pause()
+            assert len(_toasts(app)) == 2
+            failed = next(n for n in shown_notifications(app) if n.title == "Run failed")
+            dismiss_notification(app, failed)
+            await pilot.pause()
+            assert [n.message for n in shown_notifications(app)] == [
+                "the jobs file was reloaded"]
+            drawn = _toasts(app)
+            assert len(drawn) == 1 and "the jobs file was reloaded" in drawn[0]
+
+    asyncio.run(go())
+
+
+# -- scrolling ----------------------------------------------------------------------------
+
+
+class Lines(ScrollView):
+    DEFAULT_CSS = "Lines { height: 10; width: 30; }"
+
+    def render_line(self, y: int) -> Strip:
+        return Strip([Segment(f"line {int(self.scroll_y) + y}")])
+
+
+class LinesApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Lines()
+
+
+def test_set_virtual_size_updates_scrollbar_and_scroll_range_at_once():
+    """Without a layout: the scrollbar's thumb and the scroll range follow the new size
+    immediately, and a scroll past the new end is pulled back."""
+
+    async def go() -> None:
+        async with LinesApp().run_test(size=(40, 20)) as pilot:
+            view = pilot.app.query_one(Lines)
+            set_virtual_size(view, Size(10, 100))  # the scrollbar appears: Textual lays out
+            await pilot.pause()
+            assert view.show_vertical_scrollbar
+            assert view.max_scroll_y == 90
+
+            set_virtual_size(view, Size(10, 200))
+            assert view.virtual_size == Size(10, 200)
+            assert view.vertical_scrollbar.window_virtual_size == 200
+            assert view.max_scroll_y == 190
+            view.scroll_to(y=view.max_scroll_y, animate=False, immediate=True)
+            assert view.scroll_y == 190
+
+            set_virtual_size(view, Size(10, 50))
+            assert view.vertical_scrollbar.window_virtual_size == 50
+            assert view.scroll_y == 40  # clamped to the new end
+            await pilot.pause()
+            assert view.render_line(0).text.startswith("line 40")
+
+    asyncio.run(go())
+
+
+# -- the driver ---------------------------------------------------------------------------
+
+
+def test_app_driver_is_the_driver_the_app_writes_through():
+    async def go() -> None:
+        app: App[None] = App()
+        assert app_driver(app) is None
+        async with app.run_test() as pilot:
+            driver = app_driver(app)
+            assert driver is not None and driver.is_headless == app.is_headless
+            written: list[str] = []
+            driver.write = written.append  # type: ignore[method-assign]
+            app.copy_to_clipboard("hi")
+            await pilot.pause()
+            assert any("\x1b]52;c;aGk=" in w for w in written)
+
+    asyncio.run(go())
+
+
+def _read(fd: int, needle: bytes, timeout: float = 5.0) -> bytes:
+    seen = b""
+    end = time.monotonic() + timeout
+    while needle not in seen and time.monotonic() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+    return seen
+
+
+def _driver_on_a_pty(monkeypatch: pytest.MonkeyPatch) -> tuple[LinuxDriver, int]:
+    """A LinuxDriver whose terminal (in and out) is a fresh pty; returns it and the master."""
+    master, slave = pty.openpty()
+    terminal = io.TextIOWrapper(io.FileIO(slave, "r+", closefd=True), write_through=True)
+    monkeypatch.setattr(sys, "__stdin__", terminal)
+    monkeypatch.setattr(sys, "__stderr__", terminal)
+    return LinuxDriver(App()), master
+
+
+def test_writer_thread_writes_the_terminal_in_application_mode(monkeypatch):
+    async def go() -> None:
+        driver, master = _driver_on_a_pty(monkeypatch)
+        try:
+            assert writer_thread(driver) is None
+            driver.start_application_mode()
+            thread = writer_thread(driver)
+            assert thread is not None and thread.is_alive()
+            driver.write("crondeck-was-here")
+            driver.flush()
+            assert b"crondeck-was-here" in _read(master, b"crondeck-was-here")
+            driver.stop_application_mode()
+            driver.close()
+            assert not thread.is_alive()
+        finally:
+            os.close(master)
+
+    asyncio.run(go())
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_writer_thread_dies_when_the_terminal_is_gone(monkeypatch):
+    """What `HangupSafeDriver` guards against: after a write to a closed terminal the
+    writer thread is dead, and writes would only fill its queue."""
+
+    async def go() -> None:
+        driver, master = _driver_on_a_pty(monkeypatch)
+        driver.start_application_mode()
+        thread = writer_thread(driver)
+        assert thread is not None
+        driver.exit_event.set()  # stop reading the terminal before it goes
+        os.close(master)
+        end = time.monotonic() + 5
+        while thread.is_alive() and time.monotonic() < end:
+            driver.write("x")
+            await asyncio.sleep(0.05)
+        assert not thread.is_alive()
+
+    asyncio.run(go())

@@ -1,0 +1,85 @@
+"""Every use of Textual's private API in crondeck, in one place.
+
+Textual offers no public way to do these few things, so each reaches into its internals.
+They were checked against Textual 8.2.8 (the version pinned in pyproject.toml), and
+tests/tui/test_textual_compat.py tests each by what it does, so a Textual upgrade that
+changes one of them fails there, by name, instead of somewhere in the dashboard.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.driver import Driver
+from textual.geometry import Size
+from textual.notifications import Notification
+from textual.scroll_view import ScrollView
+from textual.widget import Widget
+
+if TYPE_CHECKING:  # not imported at run time: it needs termios (none on Windows)
+    from textual.drivers.linux_driver import LinuxDriver
+
+__all__ = [
+    "app_driver",
+    "dismiss_notification",
+    "set_virtual_size",
+    "shown_notifications",
+    "writer_thread",
+]
+
+
+def shown_notifications(app: App[Any]) -> list[Notification]:
+    """The app's notifications still up (not timed out or dismissed), oldest first.
+
+    Needed because a failure toast must be taken down when another screen goes on top, and
+    only the app's own (private) collection says which are still up. Textual 8.2.8:
+    `App._notifications`, a `Notifications` that drops expired ones as it is read."""
+    return list(app._notifications)
+
+
+def dismiss_notification(app: App[Any], notification: Notification) -> None:
+    """Take one notification (toast) down, as clicking it does.
+
+    Textual's public API clears all notifications or none; crondeck takes down its own
+    failure toasts and leaves other notices up. Textual 8.2.8: `App._unnotify`, which the
+    toast itself calls when clicked."""
+    app._unnotify(notification)
+
+
+def set_virtual_size(view: ScrollView, size: Size) -> None:
+    """Give a line-API view a new scrollable size without a screen-wide layout.
+
+    Textual's `virtual_size` is a layout reactive: assigning it re-lays out and repaints the
+    whole screen, though a view whose own size is fixed by CSS moves nothing else when its
+    content grows. So the value is set quietly and only the view's own scrollbars and scroll
+    position are updated; if that changes whether a scrollbar shows, Textual still lays out
+    (that reactive is a layout one), so nothing is ever mis-drawn. Textual 8.2.8:
+    `Widget._scroll_update`, what a layout calls to size the scrollbars and clamp the scroll.
+    """
+    if view.virtual_size == size:
+        return
+    view.set_reactive(Widget.virtual_size, size)
+    if view.is_mounted and view.container_size:
+        view._scroll_update(size)
+    view.refresh()
+
+
+def app_driver(app: App[Any]) -> Driver | None:
+    """The driver the app is running on (None before it runs).
+
+    Needed to tell the driver that the terminal is gone (SIGHUP), so it stops writing to
+    it. Textual 8.2.8: `App._driver`, set when the app starts running."""
+    return app._driver
+
+
+def writer_thread(driver: LinuxDriver) -> threading.Thread | None:
+    """The thread that writes the driver's output to the terminal (None outside application
+    mode).
+
+    Textual's writer thread dies on the first write to a closed terminal, and every later
+    write then blocks on its full queue; a driver that knows the thread is dead can drop
+    writes instead. Textual 8.2.8: `LinuxDriver._writer_thread`, started by
+    `start_application_mode` and stopped by `close`."""
+    return driver._writer_thread
