@@ -138,6 +138,7 @@ def test_run_id_from_a_kubernetes_job_name_survives_pod_retries(tmp_path: Path) 
     assert ids == {"k@2026-03-01T08:00:00Z"}
 
 
+@pytest.mark.slow
 def test_beside_a_running_scheduler_the_result_waits_in_the_inbox(tmp_path: Path) -> None:
     config = _jobs(tmp_path, _job("side", "echo hi"))
     state_dir = tmp_path / ".crondeck"
