@@ -102,6 +102,7 @@ def test_dashboard_light(snap_compare, make_app, tmp_path):
     assert snap_compare(app, terminal_size=DASH_SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_dashboard_high_contrast(snap_compare, make_app, tmp_path):
     app, before = _themed("crondeck-high-contrast", make_app, tmp_path)
     assert snap_compare(app, terminal_size=DASH_SIZE, run_before=before)

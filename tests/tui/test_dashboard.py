@@ -13,6 +13,7 @@ from crondeck.tui.widgets.output_pane import OutputPane
 from crondeck.tui.widgets.upcoming import UpcomingList
 
 
+@pytest.mark.slow
 def test_jobs_sorted_by_next_fire_with_countdowns_and_paused_note(make_app):
     app, _sched, _clock, _ = make_app()
 
@@ -131,6 +132,7 @@ def test_sort_cycles_by_key(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_cursor_moves_and_output_follows_the_selected_job(make_app):
     app, _sched, *_ = make_app()
 
@@ -210,6 +212,7 @@ def test_history_filter_to_selected_job(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_narrow_history_still_says_why(make_app):
     """At 80x24 the history pane is ~38 columns: a fixed STATUS column left no room for the
     reason (the exit code, the gate's words). There the status word leads the reason."""

@@ -275,6 +275,7 @@ timezone = "UTC"
 """
 
 
+@pytest.mark.slow
 def test_delete_a_running_job_asks_and_terminates(tmp_path):
     runtime = open_test_deck(tmp_path, SLOW)
     path = runtime.config.path

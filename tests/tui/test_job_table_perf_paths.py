@@ -97,6 +97,7 @@ def test_countdowns_tick_with_the_clock(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_incremental_order_matches_a_full_sort(make_app):
     app, _sched, clock, _ = make_app(start=False)
 
@@ -162,6 +163,7 @@ def _header(table: JobTable) -> str:
     return text_of(table).splitlines()[0]
 
 
+@pytest.mark.slow
 def test_cost_column_only_when_a_job_uses_a_model(make_app):
     app = _cost_app(make_app, tokens=0, cost=None)
 
@@ -195,6 +197,7 @@ def test_cost_column_shows_today_and_total_and_narrows(make_app):
         asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_cost_column_counts_tokens_when_unpriced(make_app):
     app = _cost_app(make_app, tokens=12_345, cost=None)
 
@@ -314,6 +317,7 @@ def test_a_budgeted_job_gets_a_cost_column_before_it_spends_anything(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_the_next_column_names_the_zone_its_times_are_in(make_app):
     """NEXT is in the operator's zone, not the job's: a 09:00 Berlin job reads 08:00 on a
     UTC machine, so the header says which zone it is."""

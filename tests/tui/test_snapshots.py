@@ -67,6 +67,7 @@ def test_failing(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_read_only(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -106,6 +107,7 @@ def test_small_terminal_80x24(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=(80, 24), run_before=before)
 
 
+@pytest.mark.slow
 def test_wide_terminal_160x40(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
