@@ -4,8 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APP_STAMP := $(VENV)/.installed-app
 STAMP := $(VENV)/.installed
+# pytest keeps the test modules it rewrites (for its assertion messages) as bytecode; with
+# PYTHONDONTWRITEBYTECODE set it would rewrite and compile every one of them on each run.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(PY) -m pytest
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test test-fast lint bench venv clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +48,11 @@ lint: $(STAMP) $(MYPY_TREE)
 # systemd-analyze; install it where missing.
 test: lint
 	@command -v systemd-analyze >/dev/null || (apt-get update -qq && apt-get install -y -qq systemd >/dev/null)
-	$(PY) -m pytest
+	$(PYTEST)
+
+# The quick loop while editing: every test not marked slow (the whole suite is `make test`).
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow"
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'

@@ -2,7 +2,7 @@
 
 Model APIs stream answers as SSE. `http.client` is blocking, so each request runs in its own
 thread (never the default executor, which in-process Python agents use) and hands lines back
-to the event loop; cancelling the awaiting task closes the socket, which ends the thread at
+to the event loop; cancelling the awaiting task shuts the socket down, which ends the thread at
 once. Nothing here knows about a particular API: `llm.py` does.
 """
 
@@ -96,21 +96,40 @@ class HttpReply:
 
 @dataclass
 class _Exchange:
+    """One request's connection, shared by the loop (which may end it early) and the thread
+    that reads it (which alone closes it)."""
+
     conn: http.client.HTTPConnection | None = None
+    sock: socket.socket | None = None  # set once connected, cleared when the thread closes it
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def close(self) -> None:
-        """Called from the loop on cancel: shutting the socket down wakes a blocked read."""
+        """Called from the loop on cancel: shutting the socket down wakes a blocked read and
+        never blocks. Closing the connection here would: the reading thread holds the
+        response's buffer lock until its read returns, which a stalled server may never do."""
         with self.lock:
             self.closed = True
-            conn = self.conn
-        if conn is not None and conn.sock is not None:
-            with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+            if self.sock is not None:
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)
+
+    def connected(self) -> None:
+        """Called from the thread once connected; raises if the loop gave up meanwhile."""
+        with self.lock:
+            if self.closed:
+                raise ConnectionAbortedError("cancelled")
+            assert self.conn is not None
+            self.sock = self.conn.sock
+
+    def release(self) -> None:
+        """Called from the thread when it is done: closes the connection, under the lock so
+        that a late shutdown never reaches a file descriptor reused since."""
+        with self.lock:
+            self.sock = None
+            if self.conn is not None:
+                with contextlib.suppress(Exception):
+                    self.conn.close()
 
 
 async def post_stream(
@@ -149,8 +168,11 @@ async def post_stream(
 
     def work() -> None:
         try:
-            reply = _blocking_post(url, body, headers, read_timeout, exchange,
-                                   lambda line: loop.call_soon_threadsafe(deliver, line))
+            try:
+                reply = _blocking_post(url, body, headers, read_timeout, exchange,
+                                       lambda line: loop.call_soon_threadsafe(deliver, line))
+            finally:
+                exchange.release()
         except BaseException as exc:
             if not exchange.closed:
                 with contextlib.suppress(RuntimeError):  # the loop may be gone
@@ -163,10 +185,7 @@ async def post_stream(
     try:
         return await done
     finally:
-        if not done.done():
-            exchange.close()
-        elif exchange.conn is not None:
-            exchange.conn.close()
+        exchange.close()  # a no-op once the thread has closed the connection
 
 
 def _blocking_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float,
@@ -185,6 +204,7 @@ def _blocking_post(url: str, body: bytes, headers: Mapping[str, str], timeout: f
         conn.connect()
     except (OSError, http.client.HTTPException) as exc:
         raise ConnectFailed(_os_reason(exc)) from None
+    exchange.connected()
     try:
         conn.request("POST", path, body=body, headers=dict(headers))
         resp = conn.getresponse()

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def crondeck(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -16,6 +18,7 @@ def crondeck(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_next_prints_description_warnings_and_fires():
     out = crondeck("next", "30 2 * * *", "-n", "3", "--tz", "America/New_York",
                    "--after", "2026-03-07T00:00")
@@ -51,6 +54,7 @@ def test_bad_expression_shows_a_caret_on_stderr_and_exits_2():
     assert lines[2] == "    ^^"
 
 
+@pytest.mark.slow
 def test_bad_zone_and_bad_after_are_clear():
     out = crondeck("next", "* * * * *", "--tz", "Europe/Berln")
     assert out.returncode == 2 and "Europe/Berlin" in out.stderr
@@ -58,12 +62,14 @@ def test_bad_zone_and_bad_after_are_clear():
     assert out.returncode == 2 and "ISO-8601" in out.stderr
 
 
+@pytest.mark.slow
 def test_every_interval_fires_on_its_grid():
     out = crondeck("next", "@every 90s", "-n", "2", "--tz", "UTC",
                    "--after", "2026-01-01T00:00:10+00:00")
     assert out.stdout.splitlines()[1:] == ["2026-01-01T00:01:30+00:00", "2026-01-01T00:03:00+00:00"]
 
 
+@pytest.mark.slow
 def test_an_unquoted_expression_the_shell_globbed_says_to_quote_it(tmp_path):
     for name in ("Makefile", "README.md", "notes"):
         (tmp_path / name).write_text("")

@@ -8,11 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from crondeck.cli.main import main
 
 CRONDECK = [sys.executable, "-m", "crondeck.cli"]
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_ends_the_command_quietly():
     proc = subprocess.Popen([*CRONDECK, "next", "* * * * *", "-n", "100000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -23,6 +26,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
     assert proc.stderr.read() == b""
 
 
+@pytest.mark.slow
 def test_crondeck_run_stops_when_its_log_reader_goes_away(tmp_path: Path):
     config = tmp_path / "crondeck.toml"
     config.write_text('[[jobs]]\nname = "tick"\nschedule = "@every 1s"\ncommand = "true"\n')

@@ -86,6 +86,7 @@ def _run(jobs_file: Path) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_headless_run_logs_json_and_shuts_down_cleanly(jobs_file: Path) -> None:
     proc = _run(jobs_file)
     assert proc.stdout is not None
@@ -124,6 +125,7 @@ def test_headless_run_logs_json_and_shuts_down_cleanly(jobs_file: Path) -> None:
     assert not StateLock(jobs_file.parent / ".crondeck" / "lock").acquire().release()
 
 
+@pytest.mark.slow
 def test_run_refuses_an_invalid_config_and_a_second_copy(
     jobs_file: Path, tmp_path: Path
 ) -> None:
@@ -145,6 +147,7 @@ def test_run_refuses_an_invalid_config_and_a_second_copy(
     assert f"another crondeck (pid {os.getpid()}) is already running" in proc.stderr
 
 
+@pytest.mark.slow
 def test_list_history_and_logs_after_a_run(
     jobs_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

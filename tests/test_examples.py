@@ -81,6 +81,7 @@ def test_the_inbox_gate_skips_without_new_mail_and_prints_it_otherwise(tmp_path:
     assert again.returncode == 1  # already shown
 
 
+@pytest.mark.slow
 def test_the_daily_digest_contract_against_a_fake_model(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-example-0123456789abcdef")
@@ -89,7 +90,9 @@ def test_the_daily_digest_contract_against_a_fake_model(tmp_path: Path,
         path = tmp_path / "digest.toml"
         path.write_text(text.replace('model = "gpt-4o-mini"',
                                      f'model = "gpt-4o-mini"\nbase_url = "{fake.url}"')
-                        .replace('pre_run = "scripts/new_mail.sh"\n', ""))
+                        .replace('pre_run = "scripts/new_mail.sh"\n', "")
+                        # the retry is what matters here, not the default 10 s wait before it
+                        .replace("retries = 1\n", 'retries = 1\nretry_backoff = "1s"\n'))
         scheduler = build_scheduler(load_config(path))
         job = scheduler.jobs["daily-digest"]
         fake.queue(Reply(events=openai_stream(["- one\n", 'RESULT: {"items": 1, ',

@@ -11,6 +11,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from crondeck.core.inbox import read_inbox
 from crondeck.core.lock import StateLock
 
@@ -63,6 +65,7 @@ def test_ok_streams_output_ends_with_json_and_records_history(tmp_path: Path) ->
     assert "hello" in log.read_text()
 
 
+@pytest.mark.slow
 def test_exit_codes_say_what_happened(tmp_path: Path) -> None:
     config = _jobs(tmp_path, "".join([
         _job("fails", "echo broken >&2; exit 5"),
@@ -84,6 +87,7 @@ def test_exit_codes_say_what_happened(tmp_path: Path) -> None:
     assert sorted(statuses) == ["failed", "skipped", "skipped", "timed_out"]
 
 
+@pytest.mark.slow
 def test_bad_configuration_exits_2(tmp_path: Path) -> None:
     config = _jobs(tmp_path, _job("ok", "true"))
     unknown = _exec(config, "okk")
@@ -112,6 +116,7 @@ def test_interrupt_ends_the_agent_and_exits_130(tmp_path: Path) -> None:
     assert result["status"] == "cancelled" and "SIGINT" in result["error"]
 
 
+@pytest.mark.slow
 def test_retries_as_configured_unless_the_engine_retries(tmp_path: Path) -> None:
     flaky = "test -f marker || { touch marker; exit 1; }; echo second try"
     config = _jobs(tmp_path, _job("flaky", flaky, retries=1, retry_backoff="1s"))
@@ -122,6 +127,7 @@ def test_retries_as_configured_unless_the_engine_retries(tmp_path: Path) -> None
     assert _exec(config, "flaky", "--no-retries").returncode == 1
 
 
+@pytest.mark.slow
 def test_run_id_from_a_kubernetes_job_name_survives_pod_retries(tmp_path: Path) -> None:
     config = _jobs(tmp_path, _job("k", "true"))
     # the CronJob controller names Jobs <cronjob>-<scheduled minutes since the epoch>
@@ -132,6 +138,7 @@ def test_run_id_from_a_kubernetes_job_name_survives_pod_retries(tmp_path: Path) 
     assert ids == {"k@2026-03-01T08:00:00Z"}
 
 
+@pytest.mark.slow
 def test_beside_a_running_scheduler_the_result_waits_in_the_inbox(tmp_path: Path) -> None:
     config = _jobs(tmp_path, _job("side", "echo hi"))
     state_dir = tmp_path / ".crondeck"
@@ -158,6 +165,7 @@ def test_read_only_state_directory_only_prints(tmp_path: Path) -> None:
     assert json.loads(proc.stdout.splitlines()[-1])["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_a_running_scheduler_folds_exec_results_into_its_history(tmp_path: Path) -> None:
     config = _jobs(tmp_path, _job("shared", "echo from exec"))
     run = subprocess.Popen(

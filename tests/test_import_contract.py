@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import crondeck.core
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,6 +118,7 @@ def test_the_sources_were_found():
     assert "crondeck.tui.app" in MODULES
 
 
+@pytest.mark.slow
 def test_no_import_circles():
     assert _circles(_edges()) == []
 

@@ -37,6 +37,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
+@pytest.mark.slow
 def test_crondeck_run_listen_serves_metrics_and_health(tmp_path: Path) -> None:
     config = tmp_path / "crondeck.toml"
     config.write_text('[[jobs]]\nname = "tick"\ncommand = "echo tick"\nschedule = "@every 1s"\n'

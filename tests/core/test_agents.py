@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from crondeck.core.agents import CommandAgent, PythonAgent, RunContext
 from crondeck.core.events import OutputChunk, RunStarted
 from crondeck.core.results import RunResult, RunStatus
@@ -55,6 +57,7 @@ def test_command_streams_stdout_and_stderr_tagged_in_order(tmp_path: Path) -> No
     assert "got: hello" in result.output_tail and "oops" in result.output_tail
 
 
+@pytest.mark.slow
 def test_output_arrives_while_the_command_is_still_running(tmp_path: Path) -> None:
     cmd = script(tmp_path, "slow.sh", "echo first; sleep 1; echo second\n")
 
@@ -93,6 +96,7 @@ def test_prompt_via_arg_and_env_and_shell_strings(tmp_path: Path) -> None:
     assert r3.output_tail == "SHOUT"
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     cmd = script(tmp_path, "tree.sh", f"""
@@ -126,6 +130,7 @@ def test_background_children_left_by_a_finished_command_are_ended(tmp_path: Path
     assert not alive(pid)
 
 
+@pytest.mark.slow
 def test_a_flood_of_output_is_capped_in_the_result_but_fully_streamed(tmp_path: Path) -> None:
     cmd = script(tmp_path, "flood.sh", "seq 1 100000\n")
     result, events = run_one(CommandAgent([cmd]), output_tail=1000)
@@ -200,6 +205,7 @@ def test_secrets_in_output_are_redacted_before_anyone_sees_them(tmp_path: Path) 
     assert "[REDACTED:CRONDECK_TEST_API_KEY]" in text
 
 
+@pytest.mark.slow
 def test_two_hundred_interval_jobs_in_real_time_fire_each_slot_exactly_once() -> None:
     async def main() -> tuple[list[RunResult], dict[str, datetime], datetime]:
         s = Scheduler(max_concurrent_runs=200)

@@ -141,6 +141,7 @@ def test_a_zero_timeout_names_the_key_and_its_line(key: str) -> None:
 _DURATION_CHARS = st.sampled_from([*"0123456789dhms ", "99999999999", "\u0663", "-"])
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_DURATION_CHARS, max_size=30).map("".join))
 def test_any_duration_text_parses_or_says_why(text: str) -> None:
@@ -155,6 +156,7 @@ _CRON_PIECES = st.sampled_from(["*", "?", "/", "-", ",", "#", "L", "W", "LW", "0
                                 "1d", "3651d", "H", "\u0663", "\x00"])
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_CRON_PIECES, max_size=14).map("".join))
 def test_any_cron_text_parses_or_is_a_cron_error(text: str) -> None:
@@ -165,6 +167,7 @@ def test_any_cron_text_parses_or_is_a_cron_error(text: str) -> None:
     sched.upcoming(datetime(2026, 1, 1, tzinfo=UTC), 3)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=60))
 def test_any_bytes_in_the_jobs_file_are_a_problem_or_a_config(tmp_path_factory: object,

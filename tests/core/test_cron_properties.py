@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -234,6 +235,7 @@ def starts(draw, tz_name: str) -> datetime:
     return datetime(2011, 1, 1, tzinfo=UTC) + timedelta(seconds=secs)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=120,
     deadline=None,
@@ -265,6 +267,7 @@ def test_engine_agrees_with_minute_walking_oracle(data):
     assert got == expected, f"{spec.expr!r} in {tz_name} after {start.isoformat()}"
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_arbitrary_queries_match_iteration(data):
@@ -293,6 +296,7 @@ TOKENS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(st.one_of(st.text(max_size=40), st.lists(TOKENS, max_size=16).map("".join)))
 def test_parser_raises_only_cron_error_and_terminates(text):
@@ -307,6 +311,7 @@ def test_parser_raises_only_cron_error_and_terminates(text):
     assert sched.describe()
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(spec=specs())
 def test_description_is_a_sentence_for_every_accepted_expression(spec):

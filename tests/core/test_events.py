@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from crondeck.core.events import (
     EventBus,
     JobAdded,
@@ -44,6 +46,7 @@ def test_nobody_listening_costs_nothing_and_returns_none() -> None:
     assert bus.last_seq == 0
 
 
+@pytest.mark.slow
 def test_slow_observer_loses_chunks_with_a_count_but_keeps_other_events() -> None:
     bus = _bus()
     sub = bus.subscribe(max_chunks=10)

@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from crondeck.core.agents import RunContext
 from crondeck.core.clock import SystemClock
 from crondeck.core.gates import CONTEXT_LIMIT, GateSkip, run_gate
@@ -115,6 +117,7 @@ def test_gate_reasons_are_redacted_before_cutting(tmp_path: Path) -> None:
     assert secret not in g.reason and "[REDACTED]" in g.reason
 
 
+@pytest.mark.slow
 def test_a_slow_gate_does_not_block_other_jobs(tmp_path: Path) -> None:
     slow_gate = gate_script(tmp_path, "sleep 5\n", "slow.sh")
 

@@ -167,6 +167,7 @@ def test_429_and_5xx_are_retried_then_succeed(fake: FakeLLM, kind: str) -> None:
     assert all(r.json == fake.requests[0].json for r in fake.requests)  # the same question
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_retry_after_in_seconds_is_waited_for(fake: FakeLLM, kind: str) -> None:
     fake.queue(Reply(429, headers={"Retry-After": "1"},
@@ -177,6 +178,7 @@ def test_retry_after_in_seconds_is_waited_for(fake: FakeLLM, kind: str) -> None:
     assert gap(fake) >= 1.0  # the backoff alone would have retried after 0.01 s
 
 
+@pytest.mark.slow
 def test_retry_after_as_an_http_date_is_waited_for(fake: FakeLLM) -> None:
     # HTTP dates have whole seconds: "3 s from now" is 2 to 3 s after the request arrives.
     fake.queue(Reply(503, headers={"Retry-After": formatdate(time.time() + 3, usegmt=True)},
@@ -304,6 +306,7 @@ def test_an_error_event_mid_stream_fails_with_its_message(fake: FakeLLM) -> None
     assert "Overloaded" in result.error and result.output_tail == "Part"
 
 
+@pytest.mark.slow
 def test_a_slow_stream_hits_the_run_timeout_and_the_connection_is_closed(fake: FakeLLM) -> None:
     fake.queue(Reply(events=openai_stream([f"w{i} " for i in range(200)]), delay=0.05))
     result = run(openai(fake), timeout=1)
@@ -316,10 +319,15 @@ def test_cancel_stops_the_request(fake: FakeLLM) -> None:
     release = threading.Event()
     fake.queue(Reply(events=openai_stream(["first ", "second"]), hold=release, delay=0.01))
 
+    cancelled_at: list[float] = []
+
     def cancel_after_first(event: OutputChunk, handle: Any) -> None:
+        cancelled_at.append(time.monotonic())
         handle.cancel("operator said stop")
 
     result = run(openai(fake), on_chunk=cancel_after_first)
+    # The server is still holding the stream: the cancel must not wait for it.
+    assert time.monotonic() - cancelled_at[0] < 2
     release.set()
     assert result.status is RunStatus.CANCELLED and result.error == "operator said stop"
     assert result.output_tail == "first "  # what came before the cancel is kept

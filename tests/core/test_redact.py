@@ -98,6 +98,7 @@ def test_a_secret_split_at_every_position_is_redacted_like_the_whole_text() -> N
         assert "".join(released) + rest == whole, kind
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(kind=st.sampled_from(sorted(SECRET_KINDS)), before=FILLER, after=FILLER,
        cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=12))

@@ -93,6 +93,7 @@ def test_interval_fires_on_its_anchored_grid_and_a_slow_agent_does_not_drift_it(
     assert results[0].run_id == "grid@2025-01-06T12:00:10Z"
 
 
+@pytest.mark.slow
 def test_cron_on_a_dst_day_fires_at_the_right_utc_instants() -> None:
     # Europe/Berlin springs forward on 2025-03-30: 09:00 local is 08:00Z before, 07:00Z after.
     async def main() -> list[RunResult]:

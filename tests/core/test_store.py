@@ -211,6 +211,7 @@ def test_stale_temp_files_of_dead_writers_are_cleaned(tmp_path: Path) -> None:
     assert not dead.exists() and mine.exists()
 
 
+@pytest.mark.slow
 def test_writes_are_coalesced(tmp_path: Path) -> None:
     path = tmp_path / "state.toml"
     # A long interval: the first change is written, the other 1,999 wait for close().
@@ -245,6 +246,7 @@ def _writer(directory: Path, report_fd: int) -> None:
         os.write(report_fd, f"j {n}\n".encode())
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_loses_a_completed_save(tmp_path: Path) -> None:
     rng = random.Random(4)
     last_state = last_jobs = 0

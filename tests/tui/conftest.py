@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
+from textual import events
+from textual.command import CommandInput, CommandPalette
+from textual.keys import KEY_NAME_REPLACEMENTS
 
 from crondeck.core.agents import RunContext
 from crondeck.core.clock import FakeClock
@@ -92,3 +97,38 @@ async def settle(pilot, rounds: int = 3) -> None:
 def text_of(widget) -> str:
     """What a widget shows right now, as plain text."""
     return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+async def search_palette(pilot, query: str) -> None:
+    """Put `query` in the open command palette's search box and wait for its hits. Setting
+    the box is one search instead of one per typed key, each waited for."""
+    pilot.app.screen.query_one(CommandInput).value = query
+    await palette_searched(pilot)
+
+
+async def palette_searched(pilot) -> None:
+    """Wait, bounded, until the open command palette's search (it runs in a worker) has
+    listed its hits."""
+    await pilot.pause()
+    palette = pilot.app.screen
+    assert isinstance(palette, CommandPalette)
+    deadline = time.monotonic() + 10
+    while any(w.node is palette and not w.is_finished for w in pilot.app.workers):
+        assert time.monotonic() < deadline, "the palette's search never ended"
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
+async def type_text(pilot, text: str) -> None:
+    """Type `text` key by key into the focused widget, as `pilot.press(*text)` does, but let
+    the app settle once at the end instead of after every key (at least 40 ms of waiting
+    a key): each key still goes through the app's bindings and the widget's key handling,
+    in order."""
+    for char in text:
+        if char.isalnum():
+            key = char
+        else:  # the key name Textual gives a typed character ("space", "slash", ...)
+            key = unicodedata.name(char).lower().replace("-", "_").replace(" ", "_")
+            key = KEY_NAME_REPLACEMENTS.get(key, key)
+        pilot.app.post_message(events.Key(key, char))
+    await pilot.pause()

@@ -3,7 +3,8 @@
 import asyncio
 from datetime import timedelta
 
-from conftest import SIZE, settle, text_of
+import pytest
+from conftest import SIZE, settle, text_of, type_text
 
 from crondeck.core.results import RunStatus, SkipReason
 from crondeck.tui.screens.pause_dialog import PauseDialog
@@ -22,6 +23,7 @@ def _notes(app) -> str:
     return "\n".join(n.message for n in shown_notifications(app))
 
 
+@pytest.mark.slow
 def test_run_now_streams_stdout_and_stderr_then_finishes(make_app):
     app, sched, _clock, streamer = make_app()
 
@@ -53,6 +55,7 @@ def test_run_now_streams_stdout_and_stderr_then_finishes(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_run_now_while_running_says_the_overlap_policy_skipped_it(make_app):
     app, _sched, _clock, streamer = make_app()
 
@@ -73,6 +76,7 @@ def test_run_now_while_running_says_the_overlap_policy_skipped_it(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_asks_note_and_duration_then_resume(make_app):
     app, sched, clock, _ = make_app()
 
@@ -84,7 +88,10 @@ def test_pause_asks_note_and_duration_then_resume(make_app):
             await pilot.press("space")
             await pilot.pause()
             assert isinstance(app.screen, PauseDialog)
-            await pilot.press(*"deploy freeze", "tab", *"30m", "enter")
+            await type_text(pilot, "deploy freeze")
+            await pilot.press("tab")
+            await type_text(pilot, "30m")
+            await pilot.press("enter")
             await settle(pilot)
             job = sched.jobs["alpha"]
             assert job.paused and job.pause_note == "deploy freeze"
@@ -101,6 +108,7 @@ def test_pause_asks_note_and_duration_then_resume(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_dialog_rejects_a_bad_duration_and_escape_cancels(make_app):
     app, sched, *_ = make_app()
 
@@ -119,6 +127,7 @@ def test_pause_dialog_rejects_a_bad_duration_and_escape_cancels(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_skip_next_toggles_and_shows_in_the_countdown(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -137,6 +146,7 @@ def test_skip_next_toggles_and_shows_in_the_countdown(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_cancel_the_running_run(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -158,6 +168,7 @@ def test_cancel_the_running_run(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_failure_toasts_and_marks_the_job_failing(make_app):
     app, _sched, _clock, _ = make_app()
 
@@ -177,6 +188,7 @@ def test_a_failure_toasts_and_marks_the_job_failing(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_gate_skip_shows_the_gate_reason_in_history(make_app):
     app, _sched, _clock, _ = make_app()
 
@@ -194,6 +206,7 @@ def test_gate_skip_shows_the_gate_reason_in_history(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_scheduled_fires_reach_the_screen_as_the_clock_moves(make_app):
     app, sched, clock, streamer = make_app()
 
@@ -215,6 +228,7 @@ def test_scheduled_fires_reach_the_screen_as_the_clock_moves(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_all_and_resume_all(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -225,7 +239,8 @@ def test_pause_all_and_resume_all(make_app):
             await pilot.press("P")
             await pilot.pause()
             assert isinstance(app.screen, PauseDialog)
-            await pilot.press(*"maintenance", "enter")
+            await type_text(pilot, "maintenance")
+            await pilot.press("enter")
             await settle(pilot)
             assert sched.paused and sched.pause_note == "maintenance"
             header = text_of(app.dashboard.query_one("#header"))
@@ -239,6 +254,7 @@ def test_pause_all_and_resume_all(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_follow_turns_off_on_scroll_up_and_f_turns_it_back_on(make_app):
     app, _sched, _clock, streamer = make_app()
     streamer.lines = [f"line {i}" for i in range(200)]
@@ -263,6 +279,7 @@ def test_follow_turns_off_on_scroll_up_and_f_turns_it_back_on(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_timestamps_toggle(make_app):
     app, _sched, _clock, streamer = make_app()
 
@@ -280,6 +297,7 @@ def test_timestamps_toggle(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_history_enter_opens_an_earlier_run(make_app):
     app, sched, clock, streamer = make_app()
 
@@ -308,6 +326,7 @@ def test_history_enter_opens_an_earlier_run(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_read_only_shows_why_and_disables_actions(make_app):
     app, sched, _clock, _ = make_app(read_only=True)
 

@@ -2,10 +2,12 @@
 counting down to its zone's midnight, left out of Upcoming). Regenerate on purpose only:
 `pytest tests/tui/test_budget_snapshot.py --snapshot-update`."""
 
+import pytest
 from conftest import SIZE, settle
 from test_budget_status import answer
 
 
+@pytest.mark.slow
 def test_budget_spent(snap_compare, make_app):
     app, sched, _clock, _streamer = make_app()
     sched.add_job(answer("summary\n", 700, 400), "go", "*/30 * * * *", name="digest",

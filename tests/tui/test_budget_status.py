@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from conftest import START, settle, text_of
 from textual.color import Color
 
@@ -47,6 +48,7 @@ def _row(table: Any, job: str) -> str:
     return next(line for line in text_of(table).splitlines() if f" {job} " in line)
 
 
+@pytest.mark.slow
 def test_a_spent_budget_shows_in_the_row_until_the_jobs_local_midnight() -> None:
     app, sched, clock = build()
 
@@ -96,6 +98,7 @@ def test_a_spent_budget_shows_in_the_row_until_the_jobs_local_midnight() -> None
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_narrow_table_keeps_the_budget_countdown() -> None:
     """Below 130 columns LEFT is 10 wide: the countdown drops its "in", keeps the glyph."""
     app, sched, _clock = build()
@@ -112,6 +115,7 @@ def test_narrow_table_keeps_the_budget_countdown() -> None:
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_the_header_counts_budget_held_jobs_until_their_reset() -> None:
     """Jobs held by a spent budget are counted in the header next to running / paused /
     failing (only while there are some), and the count goes once the budget resets."""

@@ -4,6 +4,8 @@ column; presets and pickers build expressions; "Use" returns the expression."""
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+from conftest import type_text
 from hosts import DST_NOW, SIZE, BuilderApp
 
 from crondeck.tui.cron_view import gap, preview
@@ -95,6 +97,7 @@ def test_build_expression_from_picker_choices():
 # -- the screen ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_typing_changes_the_preview_on_every_keystroke():
     async def steps(pilot, screen):
         assert "Every minute" in shown(screen.query_one("#description"))
@@ -114,9 +117,11 @@ def test_typing_changes_the_preview_on_every_keystroke():
     run(BuilderApp("* * * * *"), steps)
 
 
+@pytest.mark.slow
 def test_error_sits_under_its_column_then_is_fixed():
     async def steps(pilot, screen):
-        await pilot.press("end", "ctrl+u", *"0 24 * * *")
+        await pilot.press("end", "ctrl+u")
+        await type_text(pilot, "0 24 * * *")
         await pilot.pause()
         line = screen.query_one(ErrorLine)
         assert line.error is not None
@@ -137,6 +142,7 @@ def test_error_sits_under_its_column_then_is_fixed():
     run(BuilderApp("0 9 * * *"), steps)
 
 
+@pytest.mark.slow
 def test_preset_buttons_set_the_expression():
     async def steps(pilot, screen):
         labels = [label for label, _ in PRESETS]
@@ -149,6 +155,7 @@ def test_preset_buttons_set_the_expression():
     run(BuilderApp("0 0 1 1 *"), steps)
 
 
+@pytest.mark.slow
 def test_weekday_toggles_and_hours_build_an_expression():
     async def steps(pilot, screen):
         # the picker shows the typed expression's shape: Mon–Fri at 09:00
@@ -166,6 +173,7 @@ def test_weekday_toggles_and_hours_build_an_expression():
     run(BuilderApp("0 9 * * 1-5"), steps)
 
 
+@pytest.mark.slow
 def test_dst_warning_and_moved_fire_are_marked():
     async def steps(pilot, screen):
         warnings = shown(screen.query_one(WarningsView))
@@ -175,6 +183,7 @@ def test_dst_warning_and_moved_fire_are_marked():
     run(BuilderApp("30 2 * * *", now=DST_NOW), steps)
 
 
+@pytest.mark.slow
 def test_fire_count_is_adjustable():
     async def steps(pilot, screen):
         assert len(screen.result.fires) == 10
@@ -190,14 +199,17 @@ def test_fire_count_is_adjustable():
     run(BuilderApp("*/5 * * * *"), steps)
 
 
+@pytest.mark.slow
 def test_zone_change_and_bad_zone():
     async def steps(pilot, screen):
         await pilot.click("#zone")
-        await pilot.press("end", "ctrl+u", *"America/New_Yrok")
+        await pilot.press("end", "ctrl+u")
+        await type_text(pilot, "America/New_Yrok")
         await pilot.pause()
         assert "did you mean 'America/New_York'" in shown(screen.query_one("#zone-error"))
         assert not screen.valid
-        await pilot.press("ctrl+u", *"America/New_York")
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "America/New_York")
         await pilot.pause()
         assert screen.valid
         assert "EST" in shown(screen.query_one(FiresView))
@@ -205,6 +217,7 @@ def test_zone_change_and_bad_zone():
     run(BuilderApp("0 9 * * *"), steps)
 
 
+@pytest.mark.slow
 def test_use_returns_the_expression_only_when_valid():
     app = BuilderApp("0 9 * * *", use=True)
 
@@ -225,6 +238,7 @@ def test_use_returns_the_expression_only_when_valid():
     run(app, steps)
 
 
+@pytest.mark.slow
 def test_standalone_has_no_use_and_escape_closes():
     app = BuilderApp("0 9 * * *")
 
@@ -248,6 +262,7 @@ def test_builder_takes_a_zone_object():
     assert screen.zone_text == "Asia/Tokyo"
 
 
+@pytest.mark.slow
 def test_panes_grow_to_show_every_row_when_an_empty_expression_becomes_valid():
     """Opened empty (as from the dashboard), then typed: all five field rows and all the
     fires are on screen, not just the header line the placeholder had room for."""
@@ -255,7 +270,7 @@ def test_panes_grow_to_show_every_row_when_an_empty_expression_becomes_valid():
     async def steps(pilot, screen):
         fields, fires = screen.query_one(FieldsView), screen.query_one(FiresView)
         assert fields.size.height == 1  # the placeholder line
-        await pilot.press(*"0 9 * * 1-5")
+        await type_text(pilot, "0 9 * * 1-5")
         await pilot.pause()
         assert fields.size.height == 6  # header + minute, hour, day, month, weekday
         assert fires.size.height >= 11  # header + 10 fires
@@ -263,6 +278,7 @@ def test_panes_grow_to_show_every_row_when_an_empty_expression_becomes_valid():
     run(BuilderApp(""), steps)
 
 
+@pytest.mark.slow
 def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_be_used(
         tmp_path):
     """`0 0 30 2 *` parses field by field but can never fire: the builder says so right under
@@ -283,7 +299,8 @@ def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_b
             builder = app.screen
             assert isinstance(builder, CronBuilderScreen) and builder.use_mode
             box = builder.query_one("#expr", Input)
-            await pilot.press("end", "ctrl+u", *"0 0 30 2 *")
+            await pilot.press("end", "ctrl+u")
+            await type_text(pilot, "0 0 30 2 *")
             await pilot.pause()
             line = builder.query_one(ErrorLine)
             # right under the input: the caret under "30", then the whole message (wrapped
@@ -319,6 +336,7 @@ def test_an_expression_that_never_fires_is_an_error_under_the_input_and_cannot_b
         runtime.close()
 
 
+@pytest.mark.slow
 def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
     """Opened empty (from the dashboard): a hint, not "✗ empty expression"; typing and then
     clearing the expression is an error like any other."""
@@ -342,6 +360,7 @@ def test_an_empty_builder_invites_typing_and_scolds_only_after_clearing():
     run(app, steps)
 
 
+@pytest.mark.slow
 def test_fields_keep_one_line_each_in_a_small_terminal():
     """At 80x24 the allowed values do not fit the pane; rather than wrap under the FIELD
     column ("15W" alone on a line), each field keeps to its line, cut with an ellipsis."""

@@ -14,6 +14,7 @@ from crondeck.tui.widgets.cron_preview import FiresView
 SMALL = (80, 24)
 
 
+@pytest.mark.slow
 def test_every_builder_control_is_on_screen_when_focused_at_80x24():
     async def go():
         async with BuilderApp("*/15 9-17 * * 1-5", use=True).run_test(size=SMALL) as pilot:
@@ -34,6 +35,7 @@ def test_every_builder_control_is_on_screen_when_focused_at_80x24():
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_next_fires_keep_one_line_each_at_80x24():
     """The gap column wrapped ("+4m" then "53s" on a line of its own)."""
 
@@ -50,6 +52,7 @@ def test_next_fires_keep_one_line_each_at_80x24():
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_dst_note_is_shown_whole_under_its_fire_at_80x24():
     """The note sat at the end of the fire's line: wrapped under # when wide, cut when not."""
     from hosts import DST_NOW
@@ -67,6 +70,7 @@ def test_a_dst_note_is_shown_whole_under_its_fire_at_80x24():
     asyncio.run(go())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme", ("crondeck-dark", "crondeck-light", "crondeck-high-contrast"))
 def test_builder_panes_are_delimited_in_every_shipped_theme(theme, tmp_path):
     """Fields, Warnings and Next fires had $border-blurred borders: invisible in
@@ -93,6 +97,7 @@ def test_builder_panes_are_delimited_in_every_shipped_theme(theme, tmp_path):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_the_picker_says_when_it_cannot_show_the_expression():
     """With `*/5 * * * *` typed, a picker still showing Mon–Fri 09:00 would look like the
     expression's meaning, so it says it does not show this one, until it can again."""

@@ -7,6 +7,7 @@ Regenerate on purpose only:
 
 from datetime import UTC, timedelta
 
+import pytest
 from conftest import SIZE as DASH_SIZE
 from conftest import settle
 from hosts import DST_NOW, NOW, SIZE, BuilderApp, EditorApp, open_test_deck
@@ -15,23 +16,28 @@ from crondeck.tui.screens.running_job_dialog import RunningJobDialog
 from crondeck.tui.themes import install_themes
 
 
+@pytest.mark.slow
 def test_builder_valid(snap_compare):
     assert snap_compare(BuilderApp("*/15 9-17 * * 1-5"), terminal_size=SIZE)
 
 
+@pytest.mark.slow
 def test_builder_invalid(snap_compare):
     assert snap_compare(BuilderApp("0 24 * * *"), terminal_size=SIZE)
 
 
+@pytest.mark.slow
 def test_builder_dst_warning(snap_compare):
     assert snap_compare(BuilderApp("30 2 * * *", now=DST_NOW), terminal_size=SIZE)
 
 
+@pytest.mark.slow
 def test_builder_from_editor(snap_compare):
     assert snap_compare(BuilderApp("0 9 * * 1-5", use=True, zone="America/New_York"),
                         terminal_size=SIZE)
 
 
+@pytest.mark.slow
 def test_editor(snap_compare, tmp_path):
     runtime = open_test_deck(tmp_path)
     try:
@@ -40,6 +46,7 @@ def test_editor(snap_compare, tmp_path):
         runtime.close()
 
 
+@pytest.mark.slow
 def test_editor_invalid(snap_compare, tmp_path):
     runtime = open_test_deck(tmp_path)
 
@@ -55,6 +62,7 @@ def test_editor_invalid(snap_compare, tmp_path):
         runtime.close()
 
 
+@pytest.mark.slow
 def test_running_job_dialog(snap_compare, tmp_path):
     """Saving a change to a running job: wait, terminate, or back to the editor."""
     runtime = open_test_deck(tmp_path)
@@ -82,16 +90,19 @@ def _themed(theme, make_app, tmp_path):
     return app, before
 
 
+@pytest.mark.slow
 def test_dashboard_dark(snap_compare, make_app, tmp_path):
     app, before = _themed("crondeck-dark", make_app, tmp_path)
     assert snap_compare(app, terminal_size=DASH_SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_dashboard_light(snap_compare, make_app, tmp_path):
     app, before = _themed("crondeck-light", make_app, tmp_path)
     assert snap_compare(app, terminal_size=DASH_SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_dashboard_high_contrast(snap_compare, make_app, tmp_path):
     app, before = _themed("crondeck-high-contrast", make_app, tmp_path)
     assert snap_compare(app, terminal_size=DASH_SIZE, run_before=before)

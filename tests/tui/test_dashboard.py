@@ -2,7 +2,8 @@
 
 import asyncio
 
-from conftest import SIZE, settle, text_of
+import pytest
+from conftest import SIZE, settle, text_of, type_text
 
 from crondeck.tui.screens.details import JobDetailsScreen
 from crondeck.tui.screens.help import HelpScreen
@@ -12,6 +13,7 @@ from crondeck.tui.widgets.output_pane import OutputPane
 from crondeck.tui.widgets.upcoming import UpcomingList
 
 
+@pytest.mark.slow
 def test_jobs_sorted_by_next_fire_with_countdowns_and_paused_note(make_app):
     app, _sched, _clock, _ = make_app()
 
@@ -53,6 +55,7 @@ def test_countdown_follows_the_clock_on_each_tick(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_upcoming_merges_next_fires_in_time_order_without_paused_jobs(make_app):
     app, _sched, _clock, _ = make_app()
 
@@ -70,6 +73,7 @@ def test_upcoming_merges_next_fires_in_time_order_without_paused_jobs(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_tab_cycles_panes(make_app):
     app, *_ = make_app()
 
@@ -86,6 +90,7 @@ def test_tab_cycles_panes(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_filter_by_name_agent_or_status_and_escape_clears(make_app):
     app, *_ = make_app()
 
@@ -98,16 +103,20 @@ def test_filter_by_name_agent_or_status_and_escape_clears(make_app):
             assert "Jobs (1/5)" in str(table.border_title)
             await pilot.press("escape")
             assert len(table.order) == 5
-            await pilot.press("slash", *"paused", "enter")
+            await pilot.press("slash")
+            await type_text(pilot, "paused")
+            await pilot.press("enter")
             assert table.order == ["gamma"]
             assert isinstance(app.focused, JobTable)
             await pilot.press("escape")
-            await pilot.press("slash", *"failer")  # by agent
+            await pilot.press("slash")
+            await type_text(pilot, "failer")  # by agent
             assert table.order == ["beta"]
 
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_sort_cycles_by_key(make_app):
     app, *_ = make_app()
 
@@ -123,6 +132,7 @@ def test_sort_cycles_by_key(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_cursor_moves_and_output_follows_the_selected_job(make_app):
     app, _sched, *_ = make_app()
 
@@ -139,6 +149,7 @@ def test_cursor_moves_and_output_follows_the_selected_job(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_enter_opens_job_details(make_app):
     app, *_ = make_app()
 
@@ -155,6 +166,7 @@ def test_enter_opens_job_details(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_help_lists_every_key(make_app):
     app, *_ = make_app()
 
@@ -178,6 +190,7 @@ def test_help_lists_every_key(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_history_filter_to_selected_job(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -199,6 +212,7 @@ def test_history_filter_to_selected_job(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_narrow_history_still_says_why(make_app):
     """At 80x24 the history pane is ~38 columns: a fixed STATUS column left no room for the
     reason (the exit code, the gate's words). There the status word leads the reason."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC as UTC_ZONE
 
+import pytest
 from conftest import SIZE, START, settle, text_of
 from textual.widgets import Static
 
@@ -63,6 +64,7 @@ def details_text(budget: int) -> tuple[str, str]:
     return shown[0], shown[1]
 
 
+@pytest.mark.slow
 def test_details_show_tokens_left_in_the_budget_and_the_cost_of_runs() -> None:
     digest, plain_job = details_text(budget=50_000)
     lines = {line.split()[0]: " ".join(line.split()[1:]) for line in digest.splitlines()
@@ -75,6 +77,7 @@ def test_details_show_tokens_left_in_the_budget_and_the_cost_of_runs() -> None:
     assert "tokens" not in plain_job and "cost" not in plain_job
 
 
+@pytest.mark.slow
 def test_details_say_when_the_day_s_budget_is_spent() -> None:
     digest, _ = details_text(budget=20_000)
     assert "24,000 today of 20,000 (0 left)" in digest

@@ -5,6 +5,7 @@ when several runs failed meanwhile). Other notices still show at once."""
 import asyncio
 from datetime import UTC
 
+import pytest
 from conftest import settle
 from hosts import NOW
 from textual.widgets._toast import Toast
@@ -23,6 +24,7 @@ def toasts(app) -> list[str]:
             for t in app.screen.query(Toast)]
 
 
+@pytest.mark.slow
 def test_a_failure_while_the_builder_is_open_is_shown_back_on_the_dashboard(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -49,6 +51,7 @@ def test_a_failure_while_the_builder_is_open_is_shown_back_on_the_dashboard(make
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_several_failures_while_editing_come_back_as_one_toast(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -82,6 +85,7 @@ timezone = "UTC"
 """
 
 
+@pytest.mark.slow
 def test_the_job_editor_is_not_covered_either(tmp_path):
     path = tmp_path / "crondeck.toml"
     path.write_text(JOBS)
@@ -112,6 +116,7 @@ def test_the_job_editor_is_not_covered_either(tmp_path):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_failure_toast_up_on_the_dashboard_does_not_follow_onto_the_builder(make_app):
     """Shown on the dashboard, then the operator opens the builder within its 8 seconds:
     the toast must not follow and cover the presets. It is taken down with the dashboard and

@@ -6,6 +6,8 @@ import asyncio
 import tomllib
 from datetime import UTC, datetime
 
+import pytest
+from conftest import type_text
 from hosts import JOBS_FILE, NOW, SIZE, EditorApp, open_test_deck
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Select, Static
@@ -47,10 +49,11 @@ async def type_into(pilot, selector, text):
     box = pilot.app.screen.query_one(selector, Input)
     box.focus()
     box.value = ""
-    await pilot.press(*text) if text else None
+    await type_text(pilot, text)
     await pilot.pause()
 
 
+@pytest.mark.slow
 def test_create_a_job_saves_the_file_and_schedules_it(tmp_path):
     runtime = open_test_deck(tmp_path)
     app = EditorApp(runtime)
@@ -81,6 +84,7 @@ def test_create_a_job_saves_the_file_and_schedules_it(tmp_path):
     assert app.results[0].backup == path.with_name("crondeck.toml.bak")
 
 
+@pytest.mark.slow
 def test_invalid_input_keeps_save_disabled_and_the_file_untouched(tmp_path):
     runtime = open_test_deck(tmp_path)
     path = runtime.config.path
@@ -115,6 +119,7 @@ def test_invalid_input_keeps_save_disabled_and_the_file_untouched(tmp_path):
     assert not path.with_name("crondeck.toml.bak").exists()
 
 
+@pytest.mark.slow
 def test_edit_schedule_through_the_builder_takes_effect_at_once(tmp_path):
     runtime = open_test_deck(tmp_path)
     path = runtime.config.path
@@ -132,7 +137,7 @@ def test_edit_schedule_through_the_builder_takes_effect_at_once(tmp_path):
         box = builder.query_one("#expr", Input)
         box.focus()
         box.value = ""
-        await pilot.press(*"0 10 * * 1-5")
+        await type_text(pilot, "0 10 * * 1-5")
         await pilot.pause()
         await pilot.press("enter")  # Use
         await pilot.pause()
@@ -149,6 +154,7 @@ def test_edit_schedule_through_the_builder_takes_effect_at_once(tmp_path):
     assert runtime.config.job("disk").schedule == "0 10 * * 1-5"
 
 
+@pytest.mark.slow
 def test_cancelling_the_builder_keeps_the_schedule(tmp_path):
     runtime = open_test_deck(tmp_path)
     app = EditorApp(runtime, "disk")
@@ -163,6 +169,7 @@ def test_cancelling_the_builder_keeps_the_schedule(tmp_path):
     run(app, steps)
 
 
+@pytest.mark.slow
 def test_agent_choice_and_inline_command(tmp_path):
     runtime = open_test_deck(tmp_path)
     app = EditorApp(runtime, "digest")
@@ -182,6 +189,7 @@ def test_agent_choice_and_inline_command(tmp_path):
     run(app, steps)
 
 
+@pytest.mark.slow
 def test_unchecking_enabled_writes_enabled_false_and_the_job_never_fires(tmp_path):
     runtime = open_test_deck(tmp_path)
     app = EditorApp(runtime, "digest")
@@ -200,6 +208,7 @@ def test_unchecking_enabled_writes_enabled_false_and_the_job_never_fires(tmp_pat
     assert row_from_job(job, False).status == "disabled"
 
 
+@pytest.mark.slow
 def test_a_disabled_job_opens_unchecked_and_enabling_it_schedules_it_again(tmp_path):
     runtime = open_test_deck(tmp_path, JOBS_FILE.replace('timezone = "UTC"\n',
                                                       'timezone = "UTC"\nenabled = false\n', 1))
@@ -266,6 +275,7 @@ timezone = "UTC"
 """
 
 
+@pytest.mark.slow
 def test_delete_a_running_job_asks_and_terminates(tmp_path):
     runtime = open_test_deck(tmp_path, SLOW)
     path = runtime.config.path
@@ -323,6 +333,7 @@ def test_delete_a_running_job_after_waiting(tmp_path):
     assert NOW  # the fixed clock never moved
 
 
+@pytest.mark.slow
 def test_a_new_form_does_not_complain_before_typing_but_cannot_be_saved(tmp_path):
     runtime = open_test_deck(tmp_path)
     app = EditorApp(runtime)
@@ -347,6 +358,7 @@ async def _start(runtime, name="slow"):
     return handle
 
 
+@pytest.mark.slow
 def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path):
     runtime = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
     path = runtime.config.path
@@ -388,6 +400,7 @@ def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path)
     assert statuses == ["ok"]  # the run kept, nothing abandoned or cancelled
 
 
+@pytest.mark.slow
 def test_saving_a_change_to_a_running_job_can_terminate_it(tmp_path):
     runtime = open_test_deck(tmp_path, SLOW)
     path = runtime.config.path
@@ -412,6 +425,7 @@ def test_saving_a_change_to_a_running_job_can_terminate_it(tmp_path):
     assert [r.status.value for r in runtime.scheduler.jobs["slow"].results] == ["cancelled"]
 
 
+@pytest.mark.slow
 def test_switching_a_running_job_off_asks_nothing_and_lets_the_run_finish(tmp_path):
     runtime = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
     app = EditorApp(runtime, "slow")
@@ -431,6 +445,7 @@ def test_switching_a_running_job_off_asks_nothing_and_lets_the_run_finish(tmp_pa
     assert jobs_in(runtime.config.path)["slow"]["enabled"] is False
 
 
+@pytest.mark.slow
 def test_escape_asks_before_throwing_away_changes_and_can_go_back(tmp_path):
     """A stray Escape closed the editor and lost what was typed. Unchanged, it still closes
     at once; changed, it asks, and Escape again goes back to the form as it was."""

@@ -7,12 +7,15 @@ import asyncio
 import tomllib
 from datetime import UTC
 
+import pytest
+from conftest import type_text
 from hosts import SIZE, EditorApp, open_test_deck
 from textual.widgets import Input, Static
 
 from crondeck.tui.screens.job_editor import JobEditorScreen
 
 
+@pytest.mark.slow
 def test_zone_completion_from_the_iana_list_is_accepted_and_saved(tmp_path):
     runtime = open_test_deck(tmp_path)
     path = runtime.config.path
@@ -26,7 +29,7 @@ def test_zone_completion_from_the_iana_list_is_accepted_and_saved(tmp_path):
             box = editor.query_one("#timezone", Input)
             box.focus()
             box.value = ""
-            await pilot.press(*"Europe/Ber")
+            await type_text(pilot, "Europe/Ber")
             await pilot.pause()
             assert box.value == "Europe/Ber"
             assert box._suggestion == "Europe/Berlin"  # what the field shows greyed out
@@ -51,6 +54,7 @@ def test_zone_completion_from_the_iana_list_is_accepted_and_saved(tmp_path):
     assert job.next_fire.astimezone(UTC).isoformat() == "2025-03-04T08:00:00+00:00"
 
 
+@pytest.mark.slow
 def test_a_pre_run_that_is_no_program_is_warned_about_inline_but_can_be_saved(tmp_path):
     """`pre_run = "2m"` (a duration typed into the gate): the editor says, under the field
     and in the warning colour, that no such program exists; it is a warning, so Save stays
@@ -70,7 +74,7 @@ def test_a_pre_run_that_is_no_program_is_warned_about_inline_but_can_be_saved(tm
             assert not note.display
             box = editor.query_one("#pre_run", Input)
             box.focus()
-            await pilot.press(*"2m")
+            await type_text(pilot, "2m")
             await pilot.pause()
             assert note.display
             text = " ".join(str(note.render()).split())

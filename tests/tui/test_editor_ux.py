@@ -4,6 +4,7 @@ time is in, and a problem sits right under the field it is about."""
 import asyncio
 
 import pytest
+from conftest import type_text
 from hosts import SIZE, EditorApp, open_test_deck
 from textual.widgets import Input, Static
 
@@ -26,6 +27,7 @@ def info_text(screen) -> str:
     return " ".join(str(screen.query_one("#schedule-info", Static).render()).split())
 
 
+@pytest.mark.slow
 def test_the_next_fire_names_its_zone_and_the_jobs_own_time(tmp_path):
     """"At 09:00 … · next Tue 04 Mar 08:00" read as a contradiction: 08:00 was this machine's
     time (UTC) for 09:00 in the job's zone (Berlin), and neither was named."""
@@ -41,6 +43,7 @@ def test_the_next_fire_names_its_zone_and_the_jobs_own_time(tmp_path):
     run(open_test_deck(tmp_path), "digest", steps)
 
 
+@pytest.mark.slow
 def test_a_schedule_error_sits_right_under_the_schedule(tmp_path):
     """The empty description line stayed between the field and its error."""
 
@@ -54,6 +57,7 @@ def test_a_schedule_error_sits_right_under_the_schedule(tmp_path):
     run(open_test_deck(tmp_path), "digest", steps)
 
 
+@pytest.mark.slow
 def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
     """q is the app's priority key: with focus on a checkbox, a select or a button (anything
     but a text box) it would quit crondeck from the middle of a half-filled form, unsaved. In
@@ -76,7 +80,7 @@ def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
             await pilot.pause()
             editor = app.screen
             assert isinstance(editor, JobEditorScreen)
-            await pilot.press(*"weekly")
+            await type_text(pilot, "weekly")
             editor.query_one("#enabled", Checkbox).focus()
             await pilot.pause()
             assert "q" not in [b.binding.key for b in app.active_bindings.values()
@@ -105,6 +109,7 @@ def test_q_in_the_editor_or_builder_does_not_quit_the_app(tmp_path):
         runtime.close()
 
 
+@pytest.mark.slow
 def test_an_empty_inline_command_says_what_to_type_in_the_form(tmp_path):
     """Picking "inline command" says what to type, for a command and for a python target,
     in the box's placeholder too: the file's own wording ('a shell string or an argv list
@@ -132,6 +137,7 @@ def test_an_empty_inline_command_says_what_to_type_in_the_form(tmp_path):
     run(open_test_deck(tmp_path), None, steps)
 
 
+@pytest.mark.slow
 def test_a_field_with_a_problem_is_tinted_until_fixed(tmp_path):
     """The stylesheet tints `.row Input.-invalid`, but nothing set the class: the field in
     error looked like the others, its message a line below."""
@@ -151,6 +157,7 @@ def test_a_field_with_a_problem_is_tinted_until_fixed(tmp_path):
     run(open_test_deck(tmp_path), "digest", steps)
 
 
+@pytest.mark.slow
 def test_overlap_and_catch_up_fit_side_by_side_at_80x24(tmp_path):
     """Two 26-column selects and their labels need 80 columns: at 80x24 Catch-up lost its
     arrow past the right edge."""
@@ -175,6 +182,7 @@ def test_overlap_and_catch_up_fit_side_by_side_at_80x24(tmp_path):
         runtime.close()
 
 
+@pytest.mark.slow
 def test_the_form_keeps_a_readable_width_in_a_wide_terminal(tmp_path):
     """At 200 columns every field stretched to ~185: the Builder button sat 150 columns from
     the schedule's text and the eye lost the row. The form stays <= 120 wide, centred."""
@@ -200,6 +208,7 @@ def test_the_form_keeps_a_readable_width_in_a_wide_terminal(tmp_path):
         runtime.close()
 
 
+@pytest.mark.slow
 def test_a_zone_typed_in_the_wrong_case_or_cut_short_suggests_the_right_one(tmp_path):
     """'utc' got no suggestion at all, and 'europe/ber' offered 'Europe/Jersey' first: the
     suggestions ignored case and prefixes."""
@@ -220,6 +229,7 @@ def test_a_zone_typed_in_the_wrong_case_or_cut_short_suggests_the_right_one(tmp_
     run(open_test_deck(tmp_path), "digest", steps)
 
 
+@pytest.mark.slow
 def test_an_empty_prompt_says_it_is_optional_and_what_it_is(tmp_path):
     """A blank box labelled Prompt: required? for a tar command too? The box says."""
     from textual.widgets import TextArea
@@ -232,6 +242,7 @@ def test_an_empty_prompt_says_it_is_optional_and_what_it_is(tmp_path):
     run(open_test_deck(tmp_path), None, steps)
 
 
+@pytest.mark.slow
 def test_overlap_and_catch_up_say_what_the_chosen_policy_does(tmp_path):
     """skip, queue_one, replace, allow; latest, none, all: bare words a new user had to look
     up. The line under them says what the choice (or the default it stands for) does."""
@@ -252,6 +263,7 @@ def test_overlap_and_catch_up_say_what_the_chosen_policy_does(tmp_path):
     run(open_test_deck(tmp_path), "digest", steps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme", ("crondeck-dark", "crondeck-light", "crondeck-high-contrast"))
 def test_the_text_fields_stand_out_from_the_form_in_every_shipped_theme(theme, tmp_path):
     """Fields were $surface: the same black as the form in crondeck-high-contrast, white on
@@ -273,6 +285,7 @@ def test_the_text_fields_stand_out_from_the_form_in_every_shipped_theme(theme, t
     run(open_test_deck(tmp_path), "digest", steps)
 
 
+@pytest.mark.slow
 def test_a_bad_job_name_points_at_what_is_wrong_with_it(tmp_path):
     """'my job!' got the whole rule ('can use letters, digits, spaces and ...'), leaving the
     operator to find the '!' themselves."""

@@ -16,6 +16,8 @@ import time
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from crondeck.tui.app import HANGUP_GRACE
 
 JOBS = """
@@ -75,6 +77,7 @@ def wait_started(master: int, tmp_path: Path, timeout: float = 60) -> None:
         read_until(master, b"\x00", 0.1)
 
 
+@pytest.mark.slow
 def test_sighup_terminates_runs_and_exits(tmp_path: Path) -> None:
     proc, master = _start(tmp_path, JOBS)
     try:
@@ -91,6 +94,7 @@ def test_sighup_terminates_runs_and_exits(tmp_path: Path) -> None:
     assert "cancelled" in _statuses(tmp_path)  # the run in flight was terminated and recorded
 
 
+@pytest.mark.slow
 def test_a_terminal_that_is_really_gone_does_not_stall_the_exit(tmp_path: Path) -> None:
     """tmux kill-session: the pty is closed, so every write fails. The app must still
     record its runs and exit promptly, not hang until the watchdog's last resort."""
@@ -114,6 +118,7 @@ def test_a_terminal_that_is_really_gone_does_not_stall_the_exit(tmp_path: Path) 
     assert "cancelled" in _statuses(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_closed_terminal_without_any_signal_is_noticed_and_exits(tmp_path: Path) -> None:
     """Under `make demo` in tmux, kill-session hangs up make (the session leader) and no
     SIGHUP reaches crondeck: its input thread then spun on the dead terminal at a full core,

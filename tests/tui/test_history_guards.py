@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from conftest import START, settle, text_of
 
 from crondeck.core.agents import RunContext
@@ -36,6 +37,7 @@ def make(sched: Scheduler, clock: FakeClock) -> CrondeckApp:
 WIDE = (180, 36)  # the history pane shares the width with the output pane
 
 
+@pytest.mark.slow
 def test_an_ok_run_shows_the_json_its_output_contract_captured() -> None:
     clock = FakeClock(START)
     sched = Scheduler(clock=clock)
@@ -68,6 +70,7 @@ def test_an_ok_run_shows_the_json_its_output_contract_captured() -> None:
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_slot_past_the_daily_token_budget_shows_as_skipped_for_budget() -> None:
     clock = FakeClock(START)
     sched = Scheduler(clock=clock)

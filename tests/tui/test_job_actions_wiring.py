@@ -5,6 +5,7 @@ import asyncio
 import tomllib
 from datetime import UTC
 
+import pytest
 from conftest import settle
 from hosts import JOBS_FILE, NOW
 
@@ -34,6 +35,7 @@ def row_text(table, job: str) -> str:
     return mine[0]
 
 
+@pytest.mark.slow
 def test_new_edit_delete_from_the_dashboard(tmp_path):
     app, sched, path = make(tmp_path)
 
@@ -83,6 +85,7 @@ def test_new_edit_delete_from_the_dashboard(tmp_path):
     assert [j["name"] for j in tomllib.loads(path.read_text())["jobs"]] == ["digest", "disk"]
 
 
+@pytest.mark.slow
 def test_palette_and_help_list_the_new_commands(tmp_path):
     app, _sched, _path = make(tmp_path)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from conftest import START, settle
 
 from crondeck.core.agents import RunContext
@@ -66,6 +67,7 @@ def cells(app: CrondeckApp, job: str) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 def test_last_passed_runs_and_rate_after_ok_failed_and_mixed_runs() -> None:
     app, sched, clock = build()
 

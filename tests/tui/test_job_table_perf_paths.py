@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from conftest import SIZE, settle, text_of
 
 from crondeck.core.display import money, token_count
@@ -22,6 +23,7 @@ def _shown_job(pane: OutputPane) -> str:
     return pane.lines[0].split()[0]
 
 
+@pytest.mark.slow
 def test_output_follows_a_fast_cursor_once_it_rests(make_app):
     app, _sched, _clock, _ = make_app(start=False)
 
@@ -43,6 +45,7 @@ def test_output_follows_a_fast_cursor_once_it_rests(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_switching_jobs_lays_out_nothing(make_app):
     app, _sched, _clock, _ = make_app(start=False)
 
@@ -67,6 +70,7 @@ def test_switching_jobs_lays_out_nothing(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_countdowns_tick_with_the_clock(make_app):
     app, _sched, clock, _ = make_app(start=False)
 
@@ -93,6 +97,7 @@ def test_countdowns_tick_with_the_clock(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_incremental_order_matches_a_full_sort(make_app):
     app, _sched, clock, _ = make_app(start=False)
 
@@ -121,6 +126,7 @@ def test_incremental_order_matches_a_full_sort(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_fire_order_keeps_jobs_that_will_fire_earliest_first(make_app):
     app, _sched, clock, _ = make_app(start=False)
 
@@ -157,6 +163,7 @@ def _header(table: JobTable) -> str:
     return text_of(table).splitlines()[0]
 
 
+@pytest.mark.slow
 def test_cost_column_only_when_a_job_uses_a_model(make_app):
     app = _cost_app(make_app, tokens=0, cost=None)
 
@@ -169,6 +176,7 @@ def test_cost_column_only_when_a_job_uses_a_model(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_cost_column_shows_today_and_total_and_narrows(make_app):
     for size, expected in (((200, 36), "$0.42 today · $3.10"), (SIZE, "$0.42"),
                            ((80, 24), "$0.42")):
@@ -189,6 +197,7 @@ def test_cost_column_shows_today_and_total_and_narrows(make_app):
         asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_cost_column_counts_tokens_when_unpriced(make_app):
     app = _cost_app(make_app, tokens=12_345, cost=None)
 
@@ -208,6 +217,7 @@ def test_money_and_token_formats_fit_narrow_columns():
     assert [token_count(x) for x in (950, 12_345, 4_100_000)] == ["950", "12.3k", "4.1M"]
 
 
+@pytest.mark.slow
 def test_a_run_shown_while_its_lines_are_being_announced_shows_each_line_once(make_app):
     """The race seen in the demo: a batch of output is folded into the model, the output pane
     switches to that run (the cursor came to rest) before the batch is announced, then the
@@ -242,6 +252,7 @@ def test_a_run_shown_while_its_lines_are_being_announced_shows_each_line_once(ma
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_run_shown_while_its_end_is_being_announced_shows_its_outcome_once(make_app):
     """Same race at the end of a run: the pane switches to the run after its end was folded
     in (so it shows the outcome) and before that end is announced: one outcome line."""
@@ -273,6 +284,7 @@ def test_a_run_shown_while_its_end_is_being_announced_shows_its_outcome_once(mak
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_cost_column_shows_a_budgeted_jobs_share_of_its_budget(make_app):
     """A budgeted job shows today's share of its budget (narrowed to a percentage)."""
     for size, expected in (((200, 36), "1.2k/50.0k tok"), (SIZE, "2%")):
@@ -289,6 +301,7 @@ def test_cost_column_shows_a_budgeted_jobs_share_of_its_budget(make_app):
         asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_budgeted_job_gets_a_cost_column_before_it_spends_anything(make_app):
     """As in `crondeck list`: a job with a daily token budget is a model job from the start."""
     app = _cost_app(make_app, tokens=0, cost=None, budget=50_000)
@@ -304,6 +317,7 @@ def test_a_budgeted_job_gets_a_cost_column_before_it_spends_anything(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_the_next_column_names_the_zone_its_times_are_in(make_app):
     """NEXT is in the operator's zone, not the job's: a 09:00 Berlin job reads 08:00 on a
     UTC machine, so the header says which zone it is."""

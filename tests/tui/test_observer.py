@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from conftest import SIZE, settle
 
 from crondeck.core.clock import FakeClock
@@ -58,6 +59,7 @@ def test_a_batch_of_events_becomes_one_message():
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_flood_is_capped_in_the_model_and_the_pane():
     clock = FakeClock(datetime(2025, 1, 1, tzinfo=UTC))
     sched = Scheduler(clock=clock)

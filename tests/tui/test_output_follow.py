@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from textual import events
 from textual.app import App, ComposeResult
 from textual.scrollbar import ScrollTo
@@ -76,6 +77,7 @@ def test_dragging_the_scrollbar_to_the_end_keeps_following():
     assert follow and at_end
 
 
+@pytest.mark.slow
 def test_a_click_on_the_scrollbar_track_above_the_thumb_turns_follow_off_and_pages_up():
     async def act(pane, pilot):
         await pilot.click(pane, offset=(pane.size.width - 1, 0))

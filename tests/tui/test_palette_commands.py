@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import SIZE, settle
+import pytest
+from conftest import SIZE, search_palette, settle, type_text
 from textual.command import CommandPalette
 
 from crondeck.tui.screens.dashboard import DashboardScreen
@@ -22,12 +23,12 @@ async def _palette(pilot, query: str) -> None:
     await pilot.press("ctrl+p")
     await pilot.pause()
     assert isinstance(pilot.app.screen, CommandPalette)
-    await pilot.press(*query)
-    await pilot.pause(0.3)
+    await search_palette(pilot, query)
     await pilot.press("enter")
     await pilot.pause()
 
 
+@pytest.mark.slow
 def test_every_dashboard_binding_has_a_palette_command(make_app):
     """Across the states that show each binding (idle, running, paused), the palette offers
     a command for every binding id of the dashboard, and only the ones usable now."""
@@ -75,6 +76,7 @@ def test_every_dashboard_binding_has_a_palette_command(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_from_the_palette_pauses_the_job_and_the_label_turns_to_resume(make_app):
     app, sched, _clock, _streamer = make_app()
 
@@ -84,7 +86,8 @@ def test_pause_from_the_palette_pauses_the_job_and_the_label_turns_to_resume(mak
             job = sched.jobs["alpha"]
             await _palette(pilot, "Pause alpha")
             assert isinstance(app.screen, PauseDialog)  # the same dialog as the key
-            await pilot.press(*"palette pause", "enter")
+            await type_text(pilot, "palette pause")
+            await pilot.press("enter")
             await settle(pilot)
             assert job.paused and job.pause_note == "palette pause"
             titles = _titles(app)
@@ -97,6 +100,7 @@ def test_pause_from_the_palette_pauses_the_job_and_the_label_turns_to_resume(mak
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_state_labels_follow_the_dashboard(make_app):
     """Toggles read as what choosing them will do, and change once done."""
     app, sched, _clock, _streamer = make_app()
@@ -123,6 +127,7 @@ def test_state_labels_follow_the_dashboard(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_read_only_lists_job_actions_as_unavailable_and_says_why(make_app):
     app, sched, _clock, _streamer = make_app(read_only=True)
 

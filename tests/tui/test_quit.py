@@ -2,6 +2,7 @@
 
 import asyncio
 
+import pytest
 from conftest import SIZE, settle
 
 from crondeck.core.results import RunStatus
@@ -9,6 +10,7 @@ from crondeck.tui.screens.quit_dialog import QuitDialog
 from crondeck.tui.textual_compat import shown_notifications
 
 
+@pytest.mark.slow
 def test_quit_when_idle_exits_and_stops_the_scheduler(make_app):
     app, sched, *_ = make_app()
 
@@ -23,6 +25,7 @@ def test_quit_when_idle_exits_and_stops_the_scheduler(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_quit_with_a_run_in_progress_can_terminate_it(make_app):
     app, sched, *_ = make_app()
 
@@ -46,6 +49,7 @@ def test_quit_with_a_run_in_progress_can_terminate_it(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_quit_can_wait_for_runs_to_finish(make_app):
     app, sched, _clock, streamer = make_app()
 
@@ -70,6 +74,7 @@ def test_quit_can_wait_for_runs_to_finish(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_escape_in_the_quit_dialog_stays(make_app):
     app, sched, _clock, streamer = make_app()
 

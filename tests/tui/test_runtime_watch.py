@@ -7,6 +7,7 @@ import os
 from datetime import UTC
 from pathlib import Path
 
+import pytest
 from textual.widgets._toast import Toast
 
 from crondeck.core.clock import FakeClock
@@ -61,6 +62,7 @@ command = "echo {i}"
 """ for i in range(5))
 
 
+@pytest.mark.slow
 def test_opening_says_what_is_wrong_with_the_state_and_the_jobs_file(tmp_path):
     """A state file moved aside and the jobs file's warnings were only in `crondeck check`:
     the app opened on them silently. A few warnings are listed, the rest counted."""

@@ -2,6 +2,7 @@
 
 Regenerate on purpose only: `pytest tests/tui/test_snapshots.py --snapshot-update`."""
 
+import pytest
 from conftest import SIZE, settle
 
 from crondeck.tui.widgets.job_table import JobTable
@@ -12,6 +13,7 @@ def _app(make_app, **kw):
     return app
 
 
+@pytest.mark.slow
 def test_idle(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -19,6 +21,7 @@ def test_idle(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_running_with_output(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -28,6 +31,7 @@ def test_running_with_output(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_paused(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -37,6 +41,7 @@ def test_paused(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_pause_dialog(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -46,6 +51,7 @@ def test_pause_dialog(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_failing(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -61,6 +67,7 @@ def test_failing(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_read_only(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -68,6 +75,7 @@ def test_read_only(snap_compare, make_app):
     assert snap_compare(_app(make_app, read_only=True), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_help(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -77,6 +85,7 @@ def test_help(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_quit_dialog(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -88,6 +97,7 @@ def test_quit_dialog(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_small_terminal_80x24(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)
@@ -97,6 +107,7 @@ def test_small_terminal_80x24(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=(80, 24), run_before=before)
 
 
+@pytest.mark.slow
 def test_wide_terminal_160x40(snap_compare, make_app):
     async def before(pilot):
         await settle(pilot)

@@ -4,18 +4,20 @@ and high-contrast themes somewhere in the middle."""
 
 import asyncio
 
+import pytest
+from conftest import palette_searched
 from test_themes import _pick_theme, _real_app, xdg  # noqa: F401  (xdg: a fixture)
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandList
 
 
 async def listed(pilot) -> list[str]:
-    await pilot.pause(0.3)  # the palette gathers its hits in a worker
-    assert isinstance(pilot.app.screen, CommandPalette)
+    await palette_searched(pilot)
     options = pilot.app.screen.query_one(CommandList)
     return [str(options.get_option_at_index(i).prompt).split("\n")[0]
             for i in range(options.option_count)]
 
 
+@pytest.mark.slow
 def test_the_theme_list_opens_on_the_theme_in_use_then_crondecks_own(xdg):  # noqa: F811
     async def go():
         app = _real_app()

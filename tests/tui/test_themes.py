@@ -223,6 +223,7 @@ def _contrast(a, b) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme", SHIPPED)
 def test_every_pane_is_clearly_delimited_in_every_shipped_theme(theme, make_app, tmp_path):
     """Unfocused pane borders stand out from the pane (they vanished in crondeck-light)."""
@@ -266,12 +267,12 @@ def _real_app(themes: bool = True):
 
 async def _pick_theme(pilot, name: str) -> None:
     """In the theme list Textual's palette shows: type the name, take the top hit."""
+    from conftest import search_palette
     from textual.command import CommandPalette
 
     await pilot.pause()
     assert isinstance(pilot.app.screen, CommandPalette)
-    await pilot.press(*name)
-    await pilot.pause(0.3)  # the palette searches in a worker
+    await search_palette(pilot, name)
     await pilot.press("enter")
     await pilot.pause()
 
@@ -283,6 +284,7 @@ def xdg(tmp_path, monkeypatch):
     return tmp_path / "cfg" / "crondeck" / "tui.toml"
 
 
+@pytest.mark.slow
 def test_t_in_the_app_switches_theme_and_the_next_start_remembers_it(xdg):
     async def first():
         app = _real_app()
@@ -309,6 +311,7 @@ def test_t_in_the_app_switches_theme_and_the_next_start_remembers_it(xdg):
     asyncio.run(second())
 
 
+@pytest.mark.slow
 def test_the_command_palette_changes_theme_in_the_app(xdg):
     async def go():
         app = _real_app()
@@ -324,6 +327,7 @@ def test_the_command_palette_changes_theme_in_the_app(xdg):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_the_palette_offers_one_theme_command_not_two(xdg):
     """Textual's own "Theme" entry and crondeck's "Change theme" did the same thing."""
     async def go():

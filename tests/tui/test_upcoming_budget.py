@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from conftest import START, quick, settle
 
 from crondeck.core.budget import local_day
@@ -31,6 +32,7 @@ def app_for(sched: Scheduler, clock: FakeClock) -> CrondeckApp:
                        start=True, live=False)
 
 
+@pytest.mark.slow
 def test_held_jobs_firing_first_do_not_crowd_out_the_jobs_that_will_run() -> None:
     """220 held jobs share the next slot with 20 that will run (and sort before them by
     name): the pane still lists the runnable jobs' fires, every visible row used."""

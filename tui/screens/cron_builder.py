@@ -106,6 +106,7 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
         # Opened empty, nothing typed yet: a hint, not an error. Once the operator has typed
         # (or the builder opened on an expression), clearing it is an error like any other.
         self.typed = bool(expression.strip())
+        self._footer_valid: bool | None = None  # `valid` when the footer was last refreshed
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -226,7 +227,9 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
             picker.set_class(bool(self.expression.strip()), "-other-shape")
         if self.use_mode:
             self.query_one("#use", Button).disabled = not self.valid
-        self.refresh_bindings()
+        if self.valid != self._footer_valid:  # Use is the only binding that depends on the
+            self._footer_valid = self.valid  # input; a refresh rebuilds the whole footer
+            self.refresh_bindings()
 
     # -- events from the inputs and pickers ------------------------------------------------
 

@@ -255,6 +255,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
     def validate(self) -> Checked:
         """Check the form with the config validator; show each problem under its field."""
         form = self.read_form()
+        was_ok = self.checked.ok
         self.checked = checked = check_form(self.target.config, form, self.original)
         for key in ("name", "command", "prompt", "schedule", "timezone", "pre_run", "timeout",
                     "overlap", "catchup", "max_runs"):
@@ -286,7 +287,8 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         self._schedule_info(form)
         self._policy_info(form)
         self.query_one("#save", Button).disabled = not checked.ok
-        self.refresh_bindings()
+        if checked.ok != was_ok:  # Save is the only binding that depends on the form; a
+            self.refresh_bindings()  # refresh rebuilds the whole footer, on every keystroke
         return checked
 
     def _policy_info(self, form: JobForm) -> None:
