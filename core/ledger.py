@@ -160,8 +160,8 @@ class Ledger:
     def _notified(self, result: RunResult, event: str, target: str, attempts: int,
                   error: str) -> None:
         if error:
-            self.emit(NotificationFailed, job=result.job, run_id=result.run_id, event=event,
-                      target=target, attempts=attempts, error=error)
+            self.emit(NotificationFailed, job=result.job, run_id=result.run_id,
+                      notify_event=event, target=target, attempts=attempts, error=error)
         else:
-            self.emit(NotificationSent, job=result.job, run_id=result.run_id, event=event,
-                      target=target, attempts=attempts)
+            self.emit(NotificationSent, job=result.job, run_id=result.run_id,
+                      notify_event=event, target=target, attempts=attempts)
