@@ -23,7 +23,7 @@ from .abc import RunHost
 from .agents import AgentFailed, RunContext
 from .budget import account, cost_of
 from .clock import Clock
-from .contracts import ANSWER_LIMIT, check_output
+from .contracts import ANSWER_LIMIT, verify_output
 from .events import (
     Event,
     GateDecided,
@@ -439,12 +439,6 @@ class Runner:
             else:
                 if exit_code in (0, None):
                     status = RunStatus.OK
-                    if guarded:
-                        verdict = check_output("".join(answer), expect=opts.expect,
-                                               fail_if_empty=opts.fail_if_empty)
-                        contract = verdict.contract
-                        if not verdict.ok:
-                            status, error = RunStatus.FAILED, redactor(verdict.error)
                 else:
                     status = RunStatus.FAILED
                     err_tail = tail.stderr_tail()
@@ -461,6 +455,14 @@ class Runner:
                 ctx.cancelled = True
                 status = RunStatus.TIMED_OUT
                 error = f"timed out after {opts.timeout:g}s"
+            if guarded and status is RunStatus.OK:
+                # Off the loop with its own time budget: a backtracking pattern fails this run
+                # instead of freezing every other job.
+                verdict = await verify_output("".join(answer), expect=opts.expect,
+                                              fail_if_empty=opts.fail_if_empty)
+                contract = verdict.contract
+                if not verdict.ok:
+                    status, error = RunStatus.FAILED, redactor(verdict.error)
             usage = ctx.usage
             cost = cost_of(usage, opts.price_in, opts.price_out)
             extra = _usage_extra(usage, cost)
