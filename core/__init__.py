@@ -85,6 +85,7 @@ from .gates import GateSkip
 from .inbox import drop_result, fold_inbox
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
+from .ledger import count_result
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, LockLostError, StateLock
 from .metrics import Metrics, MetricsServer, parse_listen
@@ -198,6 +199,7 @@ __all__ = [
     "common_step",
     "compact_json",
     "consecutive_runs",
+    "count_result",
     "countdown",
     "cron",
     "describe_values",

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import slots
 from .agents import Agent, as_agent
+from .budget import account, budget_reason
 from .clock import Clock, SystemClock, utc
 from .events import (
     ClockJumped,
@@ -297,9 +298,10 @@ class Scheduler:
         self._emit(SchedulerResumed)
         self._poke()
 
-    def run_now(self, job: str | Job) -> RunHandle:
+    def run_now(self, job: str | Job, *, unattended: bool = False) -> RunHandle:
         """Run a job now, outside its schedule, obeying its overlap policy. The handle is
-        already done (skipped, "still running") when the policy refuses."""
+        already done (skipped, "still running") when the policy refuses. An `unattended` run
+        (`crondeck exec` beside a scheduler) also honours the daily token budget."""
         j = self.get_job(job)
         self._bind_loop()
         self._runner.refresh_env()
@@ -309,7 +311,28 @@ class Scheduler:
         while run_id in j.running:
             run_id = f"{make_run_id(j.name, now)}~{n}"
             n += 1
+        why = budget_reason(j, now) if unattended else None
+        if why is not None:
+            return self._done_handle(j, now, True, self._ledger.skip(
+                j, now, SkipReason.BUDGET, why, run_id, manual=True))
         return self._dispatch(j, now, now, manual=True, run_id=run_id)
+
+    def fold_result(self, result: RunResult) -> bool:
+        """Book a result of this job run elsewhere (`crondeck exec`): history, tokens and
+        cost, runs in total, consecutive failures (and the auto-pause), as for its own runs.
+        False when the job is unknown or the result already booked."""
+        job = self.jobs.get(result.job)
+        if job is None or result in job.results:
+            return False
+        self._ledger.record(job, result)
+        account(job, result, self.clock.now())
+        if result.started_at is not None:
+            job.run_count += 1
+        pause_note = self._ledger.count_outcome(job, result)
+        if pause_note is not None:
+            self.pause_job(job, note=pause_note)
+        self._ledger.state_changed(job)
+        return True
 
     def run_slot(self, job: str | Job, scheduled_for: datetime) -> RunHandle:
         """Run one scheduled slot now, exactly as the loop would when it falls due (overlap,
