@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 from .abc import RunHost
 from .agents import AgentFailed, RunContext
 from .budget import account, cost_of
-from .clock import Clock
+from .clock import CLOCK_JUMP, Clock
 from .contracts import ANSWER_LIMIT, verify_output
 from .events import (
     Event,
@@ -184,8 +184,11 @@ class StartLine:
 
     def _release(self, instant: datetime) -> None:
         # The system clock's timers run on the monotonic clock; if wall time is still short
-        # of the instant (a slewing clock), wait for the rest rather than start early.
-        if self.clock.now() < instant:
+        # of the instant (a slewing clock), wait for the rest rather than start early. Short
+        # by more than a step: the clock was set back after the slot was decided, within the
+        # lead; start it now rather than park it until the wall clock comes round again.
+        short = (instant - self.clock.now()).total_seconds()
+        if 0 < short <= CLOCK_JUMP:
             self._arm(instant)
             return
         for fut in self._waiting.pop(instant, ()):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from . import slots
 from .agents import Agent, as_agent
 from .budget import account, budget_reason
-from .clock import Clock, SystemClock, utc
+from .clock import CLOCK_JUMP, Clock, SystemClock, utc
 from .events import (
     ClockJumped,
     Event,
@@ -51,9 +52,9 @@ from .schedule import Schedule, cron
 __all__ = ["Scheduler"]
 
 MAX_SLEEP = 30.0
+STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _stepped_back)
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
-CLOCK_JUMP = 2.0  # seconds of disagreement between wall time and time slept
 # What add_job accepts as an agent: an Agent, an argv list, a callable, or an object with
 # .run/.arun (`as_agent` decides, and raises TypeError for anything else).
 AgentLike = Agent | Sequence[str] | Callable[..., object] | object
@@ -111,6 +112,10 @@ class Scheduler:
         # (wake-up timestamp, tiebreak, job name); an entry is live while `_filed[name]` is
         # its tiebreak, so re-filing a job leaves its old entries to be skipped when popped.
         self._heap: list[tuple[float, int, str]] = []
+        # Per job, slots handled before the wall clock was set back (see _stepped_back), and
+        # the latest scheduled slots started (so a step back never starts one twice).
+        self._handled: dict[str, set[datetime]] = {}
+        self._started: dict[str, deque[datetime]] = {}
         self._filed: dict[str, int] = {}
         self._tiebreak = itertools.count()
         self._auto_names = itertools.count(1)
@@ -227,6 +232,8 @@ class Scheduler:
         j = self.get_job(job)
         del self.jobs[j.name]
         self._filed.pop(j.name, None)
+        self._started.pop(j.name, None)
+        self._handled.pop(j.name, None)
         for handle in list(j.running.values()):
             handle.cancel("job removed")
         self._emit(JobRemoved, job=j.name)
@@ -496,6 +503,8 @@ class Scheduler:
                                    actual=after)
                 elif after < now - timedelta(seconds=CLOCK_JUMP):
                     self._emit(ClockJumped, expected=now, actual=after)
+                if after < now - timedelta(seconds=CLOCK_JUMP):
+                    self._stepped_back(after)
             await self._drain(terminate=self._terminate_on_stop)
             await self.notifier.drain(NOTIFY_DRAIN)
         finally:
@@ -638,12 +647,41 @@ class Scheduler:
         for entry in later:
             heapq.heappush(heap, entry)
 
+    def _stepped_back(self, now: datetime) -> None:
+        """The wall clock was set back to `now`: a next fire planned on the later time would
+        leave the job silent until the clock comes round again. Plan each job's next slot
+        from `now`, except slots already handled (run, missed, skipped), never done twice."""
+        for job in self.jobs.values():
+            if job.exhausted or job.next_fire is None or job.next_fire <= now:
+                continue
+            started = self._started.get(job.name) or deque()
+            after = now
+            if len(started) >= STARTED_KEPT and started[0] > now:
+                after = started[0]  # runs started before these are forgotten: no replay
+            nxt = self.next_slot(job, after)
+            if nxt is None or nxt >= job.next_fire:
+                continue
+            done = {r.scheduled_for for r in job.results
+                    if not r.manual and r.scheduled_for > now}
+            done.update(slot for slot in started if slot > now)
+            if done:
+                self._handled[job.name] = done
+            job.next_fire = nxt
+            if job.last_slot is not None and job.last_slot > now:
+                job.last_slot = now  # a restart meanwhile continues from here too
+            self.refile(job, now)
+
     def _process_job(self, job: Job, now: datetime) -> None:
         """Handle every slot of `job` due at `now`, then file its next fire."""
         if job.exhausted:
             return
         due = slots.due_slots(job, now, lambda after: self.next_slot(job, after))
         job.next_fire = due.next_fire
+        handled = self._handled.get(job.name) if self._handled else None
+        if handled is not None:  # after a step back: slots handled before it are not redone
+            due.slots = [slot for slot in due.slots if slot not in handled]
+            if due.next_fire is None or due.next_fire > max(handled):
+                del self._handled[job.name]
         if due.slots:
             self._handle_slots(job, due.slots, now, due.more_missed)
         if job.paused and job.pause_until is not None and job.pause_until <= now:
@@ -726,6 +764,11 @@ class Scheduler:
         self._bind_loop()
         handle = handle or RunHandle(job.name, run_id, slot, manual)
         job.running[run_id] = handle
+        if not manual:
+            started = self._started.get(job.name)
+            if started is None:
+                started = self._started[job.name] = deque(maxlen=STARTED_KEPT)
+            started.append(slot)
         if self._not_before is None:  # a run prepared ahead is claimed at its instant
             self._ledger.claim(job, handle)
         handle.task = self._runner.start(job, handle, self._not_before)
