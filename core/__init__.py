@@ -1,7 +1,7 @@
 """crondeck.core: an in-process, standard-library-only scheduler for agents on cron or
 interval schedules. Never imports textual or rich."""
 
-from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
+from .agents import Agent, AgentFailed, AgentLike, CommandAgent, PythonAgent, RunContext
 from .atomic import (
     UnsafeDir,
     atomic_write_bytes,
@@ -90,7 +90,7 @@ from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, LockLostError, StateLock
 from .metrics import Metrics, MetricsServer, parse_listen
 from .notify import NotifySpec
-from .options import CATCHUPS, OVERLAPS
+from .options import CATCHUPS, OVERLAPS, Duration, JobOverrides
 from .paths import ConfigLocation, resolve_config
 from .redact import redact
 from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
@@ -108,7 +108,9 @@ __all__ = [
     "OVERLAPS",
     "WATCH_INTERVAL",
     "WEEKDAY_NAMES",
+    "Agent",
     "AgentFailed",
+    "AgentLike",
     "AnthropicAgent",
     "Clock",
     "ClockJumped",
@@ -122,6 +124,7 @@ __all__ = [
     "CronExpr",
     "CronFields",
     "DstShift",
+    "Duration",
     "DurationError",
     "Event",
     "Every",
@@ -138,6 +141,7 @@ __all__ = [
     "JobChanged",
     "JobExhausted",
     "JobOptions",
+    "JobOverrides",
     "JobPaused",
     "JobRemoved",
     "JobResumed",

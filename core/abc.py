@@ -16,7 +16,7 @@ __all__ = ["JobHost", "RunHost", "StateSink"]
 
 class RunHost(Protocol):
     """What `runner.Runner` needs from the scheduler while it executes one run: the clock, the
-    event bus, and five hooks marking the steps of a run. `Scheduler` is the host."""
+    event bus, and the hooks marking the steps of a run. `Scheduler` is the host."""
 
     @property
     def clock(self) -> Clock: ...
@@ -42,4 +42,9 @@ class RunHost(Protocol):
 
     def finish_run(self, job: Job, handle: RunHandle, result: RunResult) -> None:
         """The run's one final result, whatever happened (cancellation included)."""
+        ...
+
+    def abandon_run(self, job: Job, handle: RunHandle, result: RunResult,
+                    exc: Exception) -> None:
+        """`finish_run` raised `exc`: report it, free the slot, settle the handle."""
         ...

@@ -40,12 +40,15 @@ class Upcoming:
 @dataclass(frozen=True)
 class Every(Upcoming):
     """Fires every `period`, on the grid `anchor + n * period` (default anchor: the Unix epoch,
-    so `@every 10s` fires at :00, :10, :20 of each minute)."""
+    so `@every 10s` fires at :00, :10, :20 of each minute and `every(hours=1)` on the hour,
+    UTC). `from_now`: a scheduler re-anchors it to its clock's now when the job is added or
+    rescheduled, so the first fire is one period later (`every(hours=1, start="now")`)."""
 
     period: timedelta
     anchor: datetime = EPOCH
     tz: ZoneInfo | None = None
     text: str = field(default="", compare=False)
+    from_now: bool = False
 
     def __post_init__(self) -> None:
         if self.period.total_seconds() < 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ from .agents import Agent
 from .clock import Clock, utc
 from .options import JobOptions
 from .results import RunResult, RunStatus
-from .schedule import Schedule
+from .schedule import Schedule, resolve
 
 __all__ = [
     "Job",
@@ -32,7 +32,8 @@ __all__ = [
     "StateSink",
 ]
 
-OnResult = Callable[[RunResult], Any | Awaitable[Any]]
+# Sync, or async (awaited in the background); what it returns is ignored.
+OnResult = Callable[[RunResult], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,14 +322,24 @@ class Job:
     def exhausted(self, value: str) -> None:
         self._exhausted = value
 
-    def reschedule(self, after: datetime | None = None) -> None:
-        """File the next fire after `after` (default: now). Slots before it are neither run
-        nor recorded as missed: used when a job is enabled again."""
+    def reschedule(self, schedule: Schedule | str | None = None, *,
+                   tz: str | None = None, after: datetime | None = None) -> None:
+        """Apply a new `schedule` at once (a Schedule, or a string parsed in `tz`), or with
+        none re-file the current one. The next fire is its first slot after `after`
+        (default: now); slots before it are neither run nor recorded as missed. History,
+        counters, a pause and a run in flight are kept (that run finishes; the overlap policy
+        meets the new slots as usual). Same as `Scheduler.update_job(job, schedule=...)`."""
         host = self._owner()
         now = host.clock.now()
+        if schedule is not None:
+            self.schedule = resolve(schedule, tz, now)
+            if self._exhausted != "max_runs reached":
+                self._exhausted = ""  # a schedule that had ended may fire again
         if not self._exhausted:
             self._next_fire = host.next_slot(self, utc(after) if after is not None else now)
         host.refile(self, now)
+        if schedule is not None:
+            host.note_change(self, "schedule")
 
     # -- operator actions ----------------------------------------------------------
 

@@ -243,7 +243,10 @@ class Runner:
         of its slot (`not_before`) waits on the start line first."""
         host = self.host
         opts = job.options
-        redactor = self._redactor_for(job)
+        try:
+            redactor = self._redactor_for(job)
+        except Exception:  # an agent whose `env` cannot be read: os.environ's secrets at least
+            redactor = Redactor.from_env()
         ctx = RunContext(
             run_id=handle.run_id,
             job=job.name,
@@ -255,10 +258,11 @@ class Runner:
         )
         gate: GateResult | None = None
         result: RunResult | None = None
-        ctx.context_in_prompt = uses_context(job.prompt)
-        if opts.pre_run is None:  # nothing the slot's instant could change: render it now
-            ctx.prompt = _render_prompt(job, handle, "")
         try:
+            # Inside the try: whatever goes wrong preparing the run is that run's failure.
+            ctx.context_in_prompt = uses_context(job.prompt)
+            if opts.pre_run is None:  # nothing the slot's instant could change: render it now
+                ctx.prompt = _render_prompt(job, handle, "")
             if not_before is not None:
                 if self._start_line is not None:
                     await self._start_line.wait(not_before)
@@ -334,7 +338,10 @@ class Runner:
                 result = RunResult(run_id=handle.run_id, job=job.name,
                                    scheduled_for=handle.scheduled_for, status=RunStatus.CANCELLED,
                                    error="run ended unexpectedly")
-            host.finish_run(job, handle, result)
+            try:
+                host.finish_run(job, handle, result)
+            except Exception as exc:  # booking failed: the handle must settle all the same
+                host.abandon_run(job, handle, result, exc)
 
     async def _attempt(
         self,

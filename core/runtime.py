@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,8 @@ from .config import Config, ConfigError, JobSpec, Problem, load_config
 from .events import LockLost, SchedulerError
 from .jobs import JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
-from .lock import LockLostError, StateLock
+from .lock import StateLock
+from .persist import StoreSink
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
 from .schedule import Schedule, cron
@@ -41,29 +40,6 @@ __all__ = [
 
 LOCK_CHECK = 2.0  # seconds between looks at the lock file (each claim looks too)
 MODEL_AGENTS: dict[str, type[ModelAgent]] = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
-
-
-class StoreSink:
-    """The scheduler's StateSink backed by a StateStore: claims are durable at once, the rest
-    is coalesced by the store's writer."""
-
-    def __init__(self, store: StateStore,
-                 lock_lost: Callable[[], str] | None = None) -> None:
-        self.store = store
-        self.lock_lost = lock_lost  # why this process is no longer the only scheduler, or ""
-
-    def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
-        # A claim is only worth something while this process holds the state lock.
-        why = self.lock_lost() if self.lock_lost is not None else ""
-        if why:
-            raise LockLostError(why)
-        self.store.claim(job, run_id, scheduled_for)
-
-    def result_recorded(self, result: RunResult) -> None:
-        self.store.record(result)
-
-    def job_changed(self, state: JobState) -> None:
-        self.store.put(state)
 
 
 def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | ModelAgent:

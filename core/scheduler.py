@@ -15,13 +15,17 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import os
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Unpack
 
 from . import slots
-from .agents import Agent, as_agent
+from .agents import AgentLike, as_agent
 from .budget import account, budget_reason
 from .clock import CLOCK_JUMP, Clock, SystemClock, utc
 from .events import (
@@ -34,20 +38,24 @@ from .events import (
     JobPaused,
     JobRemoved,
     JobResumed,
+    LockLost,
     NextFireComputed,
     RunQueued,
+    SchedulerError,
     SchedulerPaused,
     SchedulerResumed,
     SchedulerStarted,
     SchedulerStopped,
     Subscription,
 )
+from .interval import Every
 from .jobs import Job, JobState, OnResult, RunHandle, StateSink
 from .ledger import Ledger
-from .options import JobOptions, checked
+from .options import JobOptions, JobOverrides, checked
+from .persist import StateDir
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Runner, call_later
-from .schedule import Schedule, cron
+from .schedule import Schedule, resolve
 
 __all__ = ["Scheduler"]
 
@@ -55,9 +63,6 @@ MAX_SLEEP = 30.0
 STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _stepped_back)
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
-# What add_job accepts as an agent: an Agent, an argv list, a callable, or an object with
-# .run/.arun (`as_agent` decides, and raises TypeError for anything else).
-AgentLike = Agent | Sequence[str] | Callable[..., object] | object
 
 
 class Scheduler:
@@ -76,6 +81,12 @@ class Scheduler:
     budget in the way; those are booked at the instant). Prepared runs start at the
     slot's instant, never before, so a thousand jobs due together all start within
     milliseconds of it; a pause given in those last `lead` seconds applies from the next slot.
+
+    `state_dir` keeps the jobs' state on disk as `crondeck run` does beside a jobs file: the
+    directory is locked (a second scheduler on it raises LockHeld), each job added finds its
+    saved state again (pause, enabled, history, run counts and token counters; a slot already
+    started is never fired twice, a run left in flight is recorded as abandoned), and every
+    run's output goes to `runs/<job>/<run-id>.log`. `close()` (or `with`) saves and unlocks.
     """
 
     def __init__(
@@ -87,9 +98,12 @@ class Scheduler:
         state_sink: StateSink | None = None,
         max_sleep: float = MAX_SLEEP,
         lead: float | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
+        if state_dir is not None and state_sink is not None:
+            raise ValueError("give state_dir or state_sink, not both")
         self.clock: Clock = clock or SystemClock()
         self.max_concurrent_runs = max_concurrent_runs
         self.defaults = defaults or JobOptions()
@@ -128,6 +142,57 @@ class Scheduler:
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
         self._options_base = self.defaults
         self._new_handles: list[list[RunHandle]] = []
+        self._state_dir: StateDir | None = None
+        self._unrecord: Callable[[], None] | None = None
+        if state_dir is not None:  # last: nothing after it can fail and leave it locked
+            self._state_dir = StateDir(
+                state_dir, history=self.defaults.history,
+                on_log_error=lambda message: self._emit(SchedulerError, job=None,
+                                                        where="run_log", message=message))
+            self._state_dir.sink.lock_lost = self._check_lock
+            self.state_sink = self._state_dir.sink
+            self._unrecord = self.bus.add_listener(self._state_dir.recorder)
+
+    def _check_lock(self) -> str:
+        """Before each claim: once the state directory's lock is lost, say so (`LockLost`)
+        and stop the loop, as `crondeck run` does; the claim itself is refused."""
+        state_dir = self._state_dir
+        if state_dir is None:
+            return ""
+        known = state_dir.lock_lost
+        why = state_dir.check_lock()
+        if why and not known:
+            self._emit(LockLost, path=str(state_dir.lock.path), reason=why)
+            self.stop()
+        return why
+
+    @property
+    def state_dir(self) -> Path | None:
+        """Where the state is kept (None: in memory only)."""
+        return self._state_dir.path if self._state_dir is not None else None
+
+    @property
+    def state_problems(self) -> list[str]:
+        """What was wrong with the saved state when it was opened (a corrupt state.toml is
+        moved aside and named here); empty without a `state_dir`."""
+        return list(self._state_dir.store.problems) if self._state_dir is not None else []
+
+    def close(self) -> None:
+        """Save the state and release the state directory's lock (nothing to do without a
+        `state_dir`). Call it once the loop has ended."""
+        state_dir, self._state_dir = self._state_dir, None
+        if state_dir is not None:
+            if self._unrecord is not None:
+                self._unrecord()
+            self.state_sink = None
+            state_dir.close()
+
+    def __enter__(self) -> Scheduler:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     @property
     def state_sink(self) -> StateSink | None:
@@ -143,7 +208,7 @@ class Scheduler:
     def add_job(
         self,
         agent: AgentLike,
-        prompt: str,
+        prompt: str | None,
         schedule: Schedule | str,
         *,
         name: str | None = None,
@@ -152,15 +217,17 @@ class Scheduler:
         tz: str | None = None,
         paused: bool = False,
         pause_note: str = "",
-        **overrides: object,
+        **overrides: Unpack[JobOverrides],
     ) -> Job:
         """Add a job and return it.
 
         `agent` is an Agent (`CommandAgent`, `PythonAgent`, a model agent), an argv list, a
-        callable or an object with `.run`/`.arun`. `schedule` is a Schedule (`cron(...)`,
-        `every(...)`) or a string parsed as cron or `@every` in `tz`. Names are unique
-        (default `job-N`). `on_result` (sync or async) gets each final result;
-        `paused`/`pause_note` start the job paused.
+        function taking `()`, `(prompt)` or `(prompt, ctx)` (another signature is a
+        TypeError here), or an object with `.run`/`.arun`. `prompt` may be None (a job
+        without one). `schedule` is a Schedule (`cron(...)`, `every(...)`) or a string parsed
+        as cron or `@every` in `tz`. Names are unique (default `job-N`). `on_result` (sync or
+        async) gets each final result; `paused`/`pause_note` start the job paused. With a
+        `state_dir`, a saved state of the same name is restored onto the job.
 
         `options` (default: the scheduler's `defaults`) are the job's policies, and
         `overrides` replace single ones by `JobOptions` field name, e.g.
@@ -188,11 +255,15 @@ class Scheduler:
             raise ValueError(f"invalid job name {name!r}")
         if name in self.jobs:
             raise ValueError(f"a job named {name!r} already exists")
-        sched = cron(schedule, tz) if isinstance(schedule, str) else schedule
-        job = Job(name=name, agent=as_agent(agent), prompt=prompt, schedule=sched,
+        now = self.clock.now()
+        sched = resolve(schedule, tz, now)
+        saved = self._state_dir.store.get(name) if self._state_dir is not None else None
+        if saved is not None and saved.last_slot is not None and isinstance(sched, Every) \
+                and sched.from_now:
+            sched = replace(sched, anchor=saved.last_slot)  # the grid goes on where it was
+        job = Job(name=name, agent=as_agent(agent), prompt=prompt or "", schedule=sched,
                   options=options, on_result=on_result, _scheduler=self)
         job.paused, job.pause_note = paused, pause_note
-        now = self.clock.now()
         self.jobs[name] = job
         if options.start_immediately:
             job.next_fire = now
@@ -202,7 +273,63 @@ class Scheduler:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
         self.refile(job, now)
+        if saved is not None:
+            self.restore([saved])
+            if saved.disabled:
+                job.enabled = False
         return job
+
+    def update_job(
+        self,
+        job: str | Job,
+        *,
+        schedule: Schedule | str | None = None,
+        tz: str | None = None,
+        enabled: bool | None = None,
+        prompt: str | None = None,
+        agent: AgentLike | None = None,
+        options: JobOptions | None = None,
+        **overrides: Unpack[JobOverrides],
+    ) -> Job:
+        """Change a job in place, at once; what is not given stays. Everything is checked
+        before anything changes (a bad schedule or option raises and leaves the job as it
+        was). History, counters and pause are kept, and a run in flight is never cancelled:
+        it finishes under the options it started with.
+
+        `schedule` (a string is parsed in `tz`): the next fire is the new schedule's first
+        slot after now (earlier slots are not owed). `enabled`: as `job.enabled`. `options`
+        replaces all the job's options, `overrides` single ones (as in `add_job`), e.g.
+        `update_job("digest", schedule=every(minutes=15), timeout="5m")`. Changing `until` or
+        `max_runs` re-decides whether the job has ended. Observers get `JobChanged` with
+        `what` = "schedule", "options", "prompt" or "agent" (and "enabled"/"disabled")."""
+        j = self.get_job(job)
+        now = self.clock.now()
+        new_options = options if options is not None else j.options
+        if overrides:
+            new_options = new_options.merged(**checked(overrides))
+        new_schedule = resolve(schedule, tz, now) if schedule is not None else None
+        new_agent = as_agent(agent) if agent is not None else None
+        if prompt is not None and prompt != j.prompt:
+            j.prompt = prompt
+            self.note_change(j, "prompt")
+        if new_agent is not None and new_agent is not j.agent:
+            j.agent = new_agent
+            self.note_change(j, "agent")
+        if new_options != j.options:
+            old, j.options = j.options, new_options
+            if new_options.history != old.history:
+                j.results = deque(j.results, maxlen=max(1, new_options.history))
+            if new_schedule is None and (old.until, old.max_runs) != (new_options.until,
+                                                                      new_options.max_runs):
+                j.exhausted = ""  # refile decides again whether it has ended
+                j.next_fire = self.next_slot(j, now)
+                self.refile(j, now)
+            self.note_change(j, "options")
+        if new_schedule is not None:
+            j.reschedule(new_schedule)
+        if enabled is not None:
+            j.enabled = enabled
+        return j
 
     def _options(self, base: JobOptions, given: dict[str, object]) -> JobOptions:
         """`base` with `given` (checked) applied. Jobs given the same overrides of the
@@ -454,10 +581,14 @@ class Scheduler:
             self._new_handles.remove(handles)
         return collected
 
-    async def astart(self, until: datetime | None = None, *, stop_when_done: bool = True) -> None:
-        """Run the loop until stop(), the `until` deadline, or (with `stop_when_done`) every
-        job is exhausted. Runs in flight are awaited before returning (or cancelled when
-        stop(terminate=True) was asked)."""
+    async def astart(self, until: datetime | None = None, *,
+                     stop_when_done: bool = False) -> None:
+        """Serve: run the loop until `stop()` (or the `until` deadline), whatever the jobs do;
+        jobs can be added, changed, disabled and enabled meanwhile. For a script or a test,
+        `stop_when_done=True` also returns once no job will fire again by itself (each has
+        reached its `max_runs` or `until`, or is disabled) and none is running. Runs in
+        flight are awaited before returning (or cancelled when stop(terminate=True) was
+        asked). The state is saved when it returns (with a `state_dir`)."""
         if self.running_loop:
             raise RuntimeError("this scheduler's loop is already running")
         self._bind_loop()
@@ -510,6 +641,11 @@ class Scheduler:
         finally:
             self.running_loop = False
             self._emit(SchedulerStopped, reason=reason)
+            if self._state_dir is not None:
+                try:
+                    self._state_dir.store.flush()
+                except OSError as exc:  # the writer reports it too; the loop has ended anyway
+                    self._ledger.error(None, "state_dir", exc)
 
     def stop(self, terminate: bool = False) -> None:
         """Ask the loop to end. Runs in flight finish first, or are cancelled (processes
@@ -810,6 +946,16 @@ class Scheduler:
     def record_attempt(self, result: RunResult) -> None:
         """RunHost: a failed attempt that will be retried goes to the state sink."""
         self._ledger.sink_result(result)
+
+    def abandon_run(self, job: Job, handle: RunHandle, result: RunResult,
+                    exc: Exception) -> None:
+        """RunHost: booking the final result raised; report it and settle the handle anyway,
+        so the slot is free and whoever awaits the run gets its result."""
+        self._ledger.error(job.name, "finish_run", exc)
+        job.running.pop(handle.run_id, None)
+        if not handle.done():
+            handle.set_result(result)
+        self._poke()
 
     def finish_run(self, job: Job, handle: RunHandle, result: RunResult) -> None:
         """RunHost: book a final result (history, counters, auto-pause, callback), then

@@ -44,7 +44,7 @@ from crondeck.core import (
 
 from ..cron_view import gap
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
-from .cron_builder import CronBuilderScreen, zone_names
+from .cron_builder import CronBuilderScreen, NewJobSchedule, zone_names
 from .discard_dialog import DiscardChoice, DiscardDialog
 from .quit_guard import KeepsQuitKey
 from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, running_since
@@ -348,7 +348,8 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         except ZoneError:
             zone = self._default_zone()
 
-        def use(expression: str | None) -> None:
+        def use(chosen: str | NewJobSchedule | None) -> None:
+            expression = chosen.expression if isinstance(chosen, NewJobSchedule) else chosen
             if expression:
                 self.query_one("#schedule", Input).value = expression
 
