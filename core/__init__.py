@@ -91,6 +91,7 @@ from .inbox import drop_result, fold_inbox
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
 from .jobs_file import JobsFileError, edit_jobs_text
+from .ledger import count_result
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import LockHeld, LockLostError, StateLock
 from .metrics import Metrics, MetricsServer, parse_listen
@@ -212,6 +213,7 @@ __all__ = [
     "common_step",
     "compact_json",
     "consecutive_runs",
+    "count_result",
     "countdown",
     "cron",
     "describe_values",

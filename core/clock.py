@@ -14,7 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "utc"]
+__all__ = ["CLOCK_JUMP", "Clock", "FakeClock", "SystemClock", "utc"]
+
+# Seconds of disagreement between wall time and time slept that count as the clock being set
+# (a step), not slewed.
+CLOCK_JUMP = 2.0
 
 
 def utc(dt: datetime) -> datetime:
@@ -104,6 +108,14 @@ class FakeClock:
         """Jump to `when` (may go backwards, like a wall clock being set); wakes due sleepers."""
         self._now = utc(when)
         self._wake()
+
+    def step(self, seconds: float) -> None:
+        """Step the wall clock by `seconds` (either way) while timers keep their elapsed time:
+        how the system clock behaves when it is set, asyncio's timers being monotonic."""
+        delta = timedelta(seconds=seconds)
+        self._now += delta
+        self._sleepers = [(at + delta, n, fut) for at, n, fut in self._sleepers]
+        heapq.heapify(self._sleepers)
 
     def advance(self, seconds: float = 0.0, **delta: float) -> None:
         """Move forward by `seconds` (plus timedelta keywords) and wake due sleepers."""

@@ -191,11 +191,12 @@ class RunMissed(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotificationSent(Event):
-    """A notification about a run was delivered (`event`: failure, recovered...)."""
+    """A notification about a run was delivered. `notify_event` is what it announced (failure,
+    recovered...); not `event`, which names the event's own kind in JSON."""
 
     job: str
     run_id: str
-    event: str
+    notify_event: str
     target: str
     attempts: int
 
@@ -206,7 +207,7 @@ class NotificationFailed(Event):
 
     job: str
     run_id: str
-    event: str
+    notify_event: str
     target: str
     attempts: int
     error: str

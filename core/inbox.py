@@ -82,13 +82,12 @@ def fold_inbox(state_dir: Path, record: Callable[[RunResult], object],
 
 
 def fold_into_runtime(runtime: Runtime) -> list[RunResult]:
-    """Fold waiting `crondeck exec` results into a running runtime: each joins its job's
-    in-memory history (so the scheduler's next state write keeps it) and the store."""
+    """Fold waiting `crondeck exec` results into a running runtime: each is booked by the
+    scheduler like its own runs (history, tokens against the budget, counters) and reaches
+    the store."""
 
     def record(result: RunResult) -> None:
-        job = runtime.scheduler.jobs.get(result.job)
-        if job is not None and result not in job.results:
-            job.results.append(result)
-        runtime.store.record(result)
+        runtime.scheduler.fold_result(result)
+        runtime.store.record(result)  # idempotent; keeps results of jobs no longer in the file
 
     return fold_inbox(Path(runtime.config.state_dir), record, runtime.store.flush)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,11 +22,11 @@ from .events import (
     RunSkipped,
     SchedulerError,
 )
-from .jobs import Job, RunHandle, StateSink
+from .jobs import Job, JobState, RunHandle, StateSink
 from .notify import Notifier, event_for
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "count_result"]
 
 
 class Ledger:
@@ -90,6 +91,11 @@ class Ledger:
         self.record(job, result)
         if result.status is not RunStatus.SKIPPED:  # gate skips were notified by `skip`
             self.notify(job, result, was_failing=job.consecutive_failures > 0)
+        return self.count_outcome(job, result)
+
+    def count_outcome(self, job: Job, result: RunResult) -> str | None:
+        """The failure counter after a final result; the auto-pause note when
+        `pause_after_failures` is reached, else None."""
         if result.failed:
             job.consecutive_failures += 1
             limit = job.options.pause_after_failures
@@ -173,8 +179,31 @@ class Ledger:
     def _notified(self, result: RunResult, event: str, target: str, attempts: int,
                   error: str) -> None:
         if error:
-            self.emit(NotificationFailed, job=result.job, run_id=result.run_id, event=event,
-                      target=target, attempts=attempts, error=error)
+            self.emit(NotificationFailed, job=result.job, run_id=result.run_id,
+                      notify_event=event, target=target, attempts=attempts, error=error)
         else:
-            self.emit(NotificationSent, job=result.job, run_id=result.run_id, event=event,
-                      target=target, attempts=attempts)
+            self.emit(NotificationSent, job=result.job, run_id=result.run_id,
+                      notify_event=event, target=target, attempts=attempts)
+
+
+def count_result(state: JobState, result: RunResult, day: str, *, tokens: int | None = None,
+                 cost: float | None = None) -> JobState:
+    """`state` with a result booked outside any scheduler (`crondeck exec` with none running)
+    added to its counters as the scheduler counts its own runs: tokens and cost (today's
+    restart on a new local `day`; `tokens`/`cost` when every attempt's are known), runs in
+    total when the agent started, consecutive failures."""
+    spent = tokens if tokens is not None else (result.usage.total if result.usage else 0)
+    paid = cost if cost is not None else (result.cost or 0.0)
+    today, paid_today = (state.tokens_today, state.cost_today) if state.tokens_day == day \
+        else (0, 0.0)
+    failures = state.consecutive_failures
+    if result.failed:
+        failures += 1
+    elif result.status is RunStatus.OK:
+        failures = 0
+    return replace(
+        state, tokens_day=day if spent or paid or state.tokens_day else "",
+        tokens_today=today + spent, tokens_total=state.tokens_total + spent,
+        cost_today=round(paid_today + paid, 8), cost_total=round(state.cost_total + paid, 8),
+        run_count=state.run_count + (result.started_at is not None),
+        consecutive_failures=failures)

@@ -22,8 +22,8 @@ from typing import Any, Literal, Protocol
 from .abc import RunHost
 from .agents import AgentFailed, RunContext
 from .budget import account, cost_of
-from .clock import Clock
-from .contracts import ANSWER_LIMIT, check_output
+from .clock import CLOCK_JUMP, Clock
+from .contracts import ANSWER_LIMIT, verify_output
 from .events import (
     Event,
     GateDecided,
@@ -184,8 +184,11 @@ class StartLine:
 
     def _release(self, instant: datetime) -> None:
         # The system clock's timers run on the monotonic clock; if wall time is still short
-        # of the instant (a slewing clock), wait for the rest rather than start early.
-        if self.clock.now() < instant:
+        # of the instant (a slewing clock), wait for the rest rather than start early. Short
+        # by more than a step: the clock was set back after the slot was decided, within the
+        # lead; start it now rather than park it until the wall clock comes round again.
+        short = (instant - self.clock.now()).total_seconds()
+        if 0 < short <= CLOCK_JUMP:
             self._arm(instant)
             return
         for fut in self._waiting.pop(instant, ()):
@@ -449,12 +452,6 @@ class Runner:
             else:
                 if exit_code in (0, None):
                     status = RunStatus.OK
-                    if guarded:
-                        verdict = check_output("".join(answer), expect=opts.expect,
-                                               fail_if_empty=opts.fail_if_empty)
-                        contract = verdict.contract
-                        if not verdict.ok:
-                            status, error = RunStatus.FAILED, redactor(verdict.error)
                 else:
                     status = RunStatus.FAILED
                     err_tail = tail.stderr_tail()
@@ -471,6 +468,14 @@ class Runner:
                 ctx.cancelled = True
                 status = RunStatus.TIMED_OUT
                 error = f"timed out after {opts.timeout:g}s"
+            if guarded and status is RunStatus.OK:
+                # Off the loop with its own time budget: a backtracking pattern fails this run
+                # instead of freezing every other job.
+                verdict = await verify_output("".join(answer), expect=opts.expect,
+                                              fail_if_empty=opts.fail_if_empty)
+                contract = verdict.contract
+                if not verdict.ok:
+                    status, error = RunStatus.FAILED, redactor(verdict.error)
             usage = ctx.usage
             cost = cost_of(usage, opts.price_in, opts.price_out)
             extra = _usage_extra(usage, cost)

@@ -26,7 +26,8 @@ from typing import Any, Unpack
 
 from . import slots
 from .agents import AgentLike, as_agent
-from .clock import Clock, SystemClock, utc
+from .budget import account, budget_reason
+from .clock import CLOCK_JUMP, Clock, SystemClock, utc
 from .events import (
     ClockJumped,
     Event,
@@ -59,9 +60,9 @@ from .schedule import Schedule, resolve
 __all__ = ["Scheduler"]
 
 MAX_SLEEP = 30.0
+STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _stepped_back)
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
-CLOCK_JUMP = 2.0  # seconds of disagreement between wall time and time slept
 
 
 class Scheduler:
@@ -125,6 +126,10 @@ class Scheduler:
         # (wake-up timestamp, tiebreak, job name); an entry is live while `_filed[name]` is
         # its tiebreak, so re-filing a job leaves its old entries to be skipped when popped.
         self._heap: list[tuple[float, int, str]] = []
+        # Per job, slots handled before the wall clock was set back (see _stepped_back), and
+        # the latest scheduled slots started (so a step back never starts one twice).
+        self._handled: dict[str, set[datetime]] = {}
+        self._started: dict[str, deque[datetime]] = {}
         self._filed: dict[str, int] = {}
         self._tiebreak = itertools.count()
         self._auto_names = itertools.count(1)
@@ -355,6 +360,8 @@ class Scheduler:
         j = self.get_job(job)
         del self.jobs[j.name]
         self._filed.pop(j.name, None)
+        self._started.pop(j.name, None)
+        self._handled.pop(j.name, None)
         for handle in list(j.running.values()):
             handle.cancel("job removed")
         self._emit(JobRemoved, job=j.name)
@@ -426,9 +433,10 @@ class Scheduler:
         self._emit(SchedulerResumed)
         self._poke()
 
-    def run_now(self, job: str | Job) -> RunHandle:
+    def run_now(self, job: str | Job, *, unattended: bool = False) -> RunHandle:
         """Run a job now, outside its schedule, obeying its overlap policy. The handle is
-        already done (skipped, "still running") when the policy refuses."""
+        already done (skipped, "still running") when the policy refuses. An `unattended` run
+        (`crondeck exec` beside a scheduler) also honours the daily token budget."""
         j = self.get_job(job)
         self._bind_loop()
         self._runner.refresh_env()
@@ -438,7 +446,28 @@ class Scheduler:
         while run_id in j.running:
             run_id = f"{make_run_id(j.name, now)}~{n}"
             n += 1
+        why = budget_reason(j, now) if unattended else None
+        if why is not None:
+            return self._done_handle(j, now, True, self._ledger.skip(
+                j, now, SkipReason.BUDGET, why, run_id, manual=True))
         return self._dispatch(j, now, now, manual=True, run_id=run_id)
+
+    def fold_result(self, result: RunResult) -> bool:
+        """Book a result of this job run elsewhere (`crondeck exec`): history, tokens and
+        cost, runs in total, consecutive failures (and the auto-pause), as for its own runs.
+        False when the job is unknown or the result already booked."""
+        job = self.jobs.get(result.job)
+        if job is None or result in job.results:
+            return False
+        self._ledger.record(job, result)
+        account(job, result, self.clock.now())
+        if result.started_at is not None:
+            job.run_count += 1
+        pause_note = self._ledger.count_outcome(job, result)
+        if pause_note is not None:
+            self.pause_job(job, note=pause_note)
+        self._ledger.state_changed(job)
+        return True
 
     def run_slot(self, job: str | Job, scheduled_for: datetime) -> RunHandle:
         """Run one scheduled slot now, exactly as the loop would when it falls due (overlap,
@@ -613,6 +642,8 @@ class Scheduler:
                                    actual=after)
                 elif after < now - timedelta(seconds=CLOCK_JUMP):
                     self._emit(ClockJumped, expected=now, actual=after)
+                if after < now - timedelta(seconds=CLOCK_JUMP):
+                    self._stepped_back(after)
             await self._drain(terminate=self._terminate_on_stop)
             await self.notifier.drain(NOTIFY_DRAIN)
         finally:
@@ -760,12 +791,41 @@ class Scheduler:
         for entry in later:
             heapq.heappush(heap, entry)
 
+    def _stepped_back(self, now: datetime) -> None:
+        """The wall clock was set back to `now`: a next fire planned on the later time would
+        leave the job silent until the clock comes round again. Plan each job's next slot
+        from `now`, except slots already handled (run, missed, skipped), never done twice."""
+        for job in self.jobs.values():
+            if job.exhausted or job.next_fire is None or job.next_fire <= now:
+                continue
+            started = self._started.get(job.name) or deque()
+            after = now
+            if len(started) >= STARTED_KEPT and started[0] > now:
+                after = started[0]  # runs started before these are forgotten: no replay
+            nxt = self.next_slot(job, after)
+            if nxt is None or nxt >= job.next_fire:
+                continue
+            done = {r.scheduled_for for r in job.results
+                    if not r.manual and r.scheduled_for > now}
+            done.update(slot for slot in started if slot > now)
+            if done:
+                self._handled[job.name] = done
+            job.next_fire = nxt
+            if job.last_slot is not None and job.last_slot > now:
+                job.last_slot = now  # a restart meanwhile continues from here too
+            self.refile(job, now)
+
     def _process_job(self, job: Job, now: datetime) -> None:
         """Handle every slot of `job` due at `now`, then file its next fire."""
         if job.exhausted:
             return
         due = slots.due_slots(job, now, lambda after: self.next_slot(job, after))
         job.next_fire = due.next_fire
+        handled = self._handled.get(job.name) if self._handled else None
+        if handled is not None:  # after a step back: slots handled before it are not redone
+            due.slots = [slot for slot in due.slots if slot not in handled]
+            if due.next_fire is None or due.next_fire > max(handled):
+                del self._handled[job.name]
         if due.slots:
             self._handle_slots(job, due.slots, now, due.more_missed)
         if job.paused and job.pause_until is not None and job.pause_until <= now:
@@ -847,6 +907,11 @@ class Scheduler:
                handle: RunHandle | None = None) -> RunHandle:
         self._bind_loop()
         handle = handle or RunHandle(job.name, run_id, slot, manual)
+        if not manual:
+            started = self._started.get(job.name)
+            if started is None:
+                started = self._started[job.name] = deque(maxlen=STARTED_KEPT)
+            started.append(slot)
         if self._not_before is None:  # a run prepared ahead is claimed at its instant
             why = self._ledger.claim(job, handle)
             if why:

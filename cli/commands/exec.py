@@ -5,7 +5,12 @@ a code that says how it went. This is what exported CronJobs, timers and crontab
 The slot is a Scheduler holding only this job, dispatched through the scheduler's own slot
 path, so no scheduling or run logic is duplicated here. The run id is `JOB@<slot UTC>` with
 the slot from `--scheduled-for` (or a Kubernetes Job name), default now to the minute, so a
-retried pod or a re-run unit reuses the same id.
+retried pod or a re-run unit reuses the same id. Beside a running scheduler, an exec with no
+slot given is a manual run with an id of its own (the minute's id is the scheduler's run).
+
+The job's counters (tokens today against `daily_token_budget`, runs in total, consecutive
+failures) are read from the state before the run and the result is added to them after it,
+so a job exported to cron, systemd or Kubernetes keeps its budget.
 
 History: with no scheduler running, the result is recorded in `state.toml` under the state
 lock (taken only for that moment); beside a running scheduler it goes to `.crondeck/inbox/`
@@ -31,6 +36,8 @@ from crondeck.core import (
     Config,
     ConfigError,
     Event,
+    Job,
+    JobState,
     LockHeld,
     OutputChunk,
     RunLogRecorder,
@@ -40,8 +47,10 @@ from crondeck.core import (
     StateLock,
     StateStore,
     build_scheduler,
+    count_result,
     drop_result,
     fold_inbox,
+    local_day,
 )
 
 from ._shared import (
@@ -100,9 +109,11 @@ def exit_code(result: RunResult, skipped: int = EXIT_SKIPPED) -> int:
     }.get(result.status, EXIT_FAILED)
 
 
-def slot_for(args: argparse.Namespace, zone: tzinfo, err: TextIO) -> datetime:
+def slot_for(args: argparse.Namespace, zone: tzinfo, err: TextIO,
+             beside_scheduler: bool = False) -> datetime | None:
     """The scheduled instant: --scheduled-for, else a Kubernetes Job name, else now (to the
-    minute). Raises ValueError with what to write instead."""
+    minute), or None beside a running scheduler (a manual run: that minute's id is the
+    scheduler's). Raises ValueError with what to write instead."""
     if args.scheduled_for:
         try:
             when = datetime.fromisoformat(args.scheduled_for)
@@ -118,6 +129,8 @@ def slot_for(args: argparse.Namespace, zone: tzinfo, err: TextIO) -> datetime:
             return datetime.fromtimestamp(int(m.group(1)) * 60, UTC)
         print(f"crondeck exec: {args.k8s_job!r} is not a CronJob's Job name (created by hand?); "
               "using now as the slot", file=err)
+    if beside_scheduler:
+        return None
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
@@ -139,7 +152,32 @@ class History:
         self.writable = _writable(self.state_dir)
         self.where = ""
 
-    def save(self, result: RunResult) -> str:
+    def scheduler_running(self) -> bool:
+        """Whether a scheduler holds the state lock (its results then go through the inbox)."""
+        if not self.writable:
+            return False
+        lock = StateLock(self.state_dir / "lock")
+        try:
+            lock.acquire()
+        except LockHeld:
+            return True
+        except OSError:
+            return False
+        lock.release()
+        return False
+
+    def counters(self, name: str) -> JobState | None:
+        """The job's saved state (its counters), read without the lock: the state file is
+        replaced atomically, by a running scheduler too."""
+        try:
+            store = StateStore(self.state_dir / "state.toml", history=self.history,
+                               read_only=True).load()
+        except Exception:  # unreadable state: the run goes ahead, `save` says what is wrong
+            return None
+        return store.get(name)
+
+    def save(self, result: RunResult, job: Job | None = None,
+             before: JobState | None = None) -> str:
         if not self.writable:
             return f"not recorded: {self.state_dir} is not writable"
         lock = StateLock(self.state_dir / "lock")
@@ -153,8 +191,24 @@ class History:
             return f"not recorded: {exc}"
         try:
             store = StateStore(self.state_dir / "state.toml", history=self.history).load()
-            store.record(result)
-            fold_inbox(self.state_dir, store.record, store.flush)
+
+            def book(folded: RunResult, tokens: int | None = None,
+                     cost: float | None = None) -> None:
+                state = store.get(folded.job) or JobState(name=folded.job)
+                if folded in state.results:
+                    return
+                day = local_day(job, datetime.now(UTC)) if job is not None else ""
+                store.put(count_result(state, folded, day or state.tokens_day, tokens=tokens,
+                                       cost=cost))
+                store.record(folded)
+
+            # Every attempt's tokens count, as in the scheduler (the result has the last's).
+            spent = paid = None
+            if job is not None and before is not None:
+                spent = job.tokens_total - before.tokens_total
+                paid = round(job.cost_total - before.cost_total, 8)
+            book(result, spent, paid)
+            fold_inbox(self.state_dir, book, store.flush)
             store.flush()
             return f"recorded in {store.path}"
         finally:
@@ -178,23 +232,37 @@ class _Stream:
                 self.mid_line = not event.text.endswith("\n")
 
 
-async def _run_slot(config: Config, name: str, slot: datetime, stream: _Stream,
-                    logs: RunLogs | None) -> RunResult:
+def _restore_counters(job: Job, state: JobState) -> None:
+    """What the budget and the counters continue from."""
+    job.tokens_day, job.tokens_today, job.tokens_total = (
+        state.tokens_day, state.tokens_today, state.tokens_total)
+    job.cost_today, job.cost_total = state.cost_today, state.cost_total
+    job.run_count, job.consecutive_failures = state.run_count, state.consecutive_failures
+
+
+async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _Stream,
+                    logs: RunLogs | None, saved: JobState | None) -> tuple[RunResult, Job]:
     scheduler = build_scheduler(config)  # raises ConfigError (an agent that cannot load)
     job = scheduler.jobs[name]
+    if saved is not None:
+        _restore_counters(job, saved)
     scheduler.add_listener(stream)
     recorder = None
     if logs is not None:
         recorder = RunLogRecorder(logs)
         scheduler.add_listener(recorder)
-    # The scheduler's own path for a due slot (overlap, claim, gate, attempts, retries).
-    handle = scheduler.run_slot(job, slot)
+    # The scheduler's own path for a due slot (overlap, claim, gate, attempts, retries), or
+    # for "run now" beside a running scheduler, unattended: the daily budget still holds.
+    if slot is None:
+        handle = scheduler.run_now(job, unattended=True)
+    else:
+        handle = scheduler.run_slot(job, slot)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, handle.cancel,
                                 f"interrupted by {signal.Signals(signum).name}")
     try:
-        return await handle.wait()
+        return await handle.wait(), job
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -225,20 +293,21 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if args.no_retries:
         spec = replace(spec, policy=replace(spec.policy, retries=0))
     one = replace(config, jobs=[spec])
+    history = History(config)
     try:
-        slot = slot_for(args, config.zone(spec), err)
+        slot = slot_for(args, config.zone(spec), err, history.scheduler_running())
     except ValueError as exc:
         print(f"crondeck exec: {exc}", file=err)
         return EXIT_BAD_CONFIG
-    history = History(config)
     logs = RunLogs(history.state_dir / "runs") if history.writable else None
     stream = _Stream(out, err)
+    saved = history.counters(spec.name)
     try:
-        result = asyncio.run(_run_slot(one, spec.name, slot, stream, logs))
+        result, job = asyncio.run(_run_slot(one, spec.name, slot, stream, logs, saved))
     except ConfigError as exc:
         print_problems(exc, "exec", err)
         return EXIT_BAD_CONFIG
-    where = history.save(result)
+    where = history.save(result, job, saved or JobState(name=spec.name))
     code = exit_code(result, args.skipped_exit_code)
     line = f"crondeck exec: {result.run_id}: {result.status.value}"
     if result.reason:

@@ -147,3 +147,57 @@ def test_run_now_is_attended_and_may_spend_past_the_budget() -> None:
         assert job.tokens_today == 2_000
 
     asyncio.run(main())
+
+
+def test_a_backtracking_contract_fails_its_run_without_freezing_the_loop(
+        monkeypatch: Any) -> None:
+    """`re` cannot be interrupted and holds the GIL: the check runs in a child with a budget."""
+    from crondeck.core import contracts
+
+    monkeypatch.setattr(contracts, "CONTRACT_TIME_LIMIT", 0.5)
+    lines = "\n".join(f"RESULT: {{{i}}} and more" for i in range(12_000)) + "\nthe end\n"
+
+    async def main() -> tuple[RunResult, float]:
+        loop = asyncio.get_running_loop()
+        gaps: list[float] = []
+
+        async def ticker() -> None:
+            last = loop.time()
+            while True:
+                await asyncio.sleep(0.01)
+                gaps.append(loop.time() - last)
+                last = loop.time()
+
+        beat = asyncio.create_task(ticker())
+        s = Scheduler(clock=FakeClock(T0))
+        job = s.add_job(answer(lines), "go", "@yearly", name="j", tz="UTC",
+                        expect=r"RESULT: (?P<json>\{.*\})\s*$")
+        result = await s.run_now(job).wait()
+        beat.cancel()
+        return result, max(gaps, default=float("inf"))
+
+    result, worst_gap = asyncio.run(main())
+    assert result.status is RunStatus.FAILED
+    assert result.error.startswith("contract check timed out after 0.5s")
+    assert worst_gap < 2.0  # the loop kept turning while the pattern backtracked
+
+
+def test_the_readme_contract_pattern_is_linear() -> None:
+    import re
+    import time
+    from pathlib import Path
+
+    toml = (Path(__file__).parents[2] / "examples" / "daily-digest.toml").read_text()
+    [pattern] = re.findall(r"^expect = '(.*)'$", toml, re.M)
+    assert f"`expect = '{pattern}'`" in (Path(__file__).parents[2] / "README.md").read_text()
+    answer_text = "\n".join(f"RESULT: {{\"n\": {i}}} said" for i in range(30_000))
+    started = time.monotonic()
+    verdict = check_output(answer_text + '\nRESULT: {"items": 3}\n', expect=pattern,
+                           fail_if_empty=True)
+    assert time.monotonic() - started < 2.0
+    assert verdict.ok and verdict.contract == {"items": 3}
+
+
+def test_a_contract_checked_off_the_loop_keeps_its_json() -> None:
+    r = once(answer('x\nRESULT: {"a": [1, 2]}\n'), expect=r"RESULT: (?P<json>\{[^\n]*\})\s*$")
+    assert r.ok and r.contract == {"a": [1, 2]}

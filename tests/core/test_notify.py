@@ -229,7 +229,7 @@ def test_a_timed_out_run_reaches_the_webhook_as_timed_out_by_default(hook: Hook)
     assert data["duration"] == 5.0
     assert data["output_tail"] == "fetched 3 feeds, summarising\n"
     [sent] = events
-    assert isinstance(sent, NotificationSent) and sent.event == "timed_out"
+    assert isinstance(sent, NotificationSent) and sent.notify_event == "timed_out"
 
 
 def test_a_timed_out_run_reads_as_timed_out_in_chat_payloads(hook: Hook) -> None:
