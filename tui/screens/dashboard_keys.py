@@ -45,6 +45,12 @@ DASHBOARD_BINDINGS: list[Binding] = [
             tooltip="show/hide timestamps in the output"),
     Binding("h", "toggle_history_scope", "History scope", show=False, id="history.scope",
             tooltip="history: all jobs / only the selected job"),
+    Binding("v", "cycle_history_view", "History view", show=False, id="history.view",
+            tooltip="history: everything / failures only / skips hidden"),
+    Binding("escape", "unpin_output", "Back to the job", show=False, id="output.unpin",
+            tooltip="output: leave the run opened from history, follow the selected job"),
+    Binding("exclamation_mark", "jump_to_failure", "Last failure", show=False, id="alerts.jump",
+            tooltip="jump to the last failure of a failing job (its run, in history)"),
     Binding("P", "pause_all", "Pause all", show=False, id="all.pause",
             tooltip="pause every job (asks for a note and a duration)"),
     Binding("P", "resume_all", "Resume all", id="all.resume", tooltip="resume every job"),
@@ -52,7 +58,7 @@ DASHBOARD_BINDINGS: list[Binding] = [
 ]
 
 HELP_GROUPS = {"job": "Selected job", "jobs": "Jobs", "panes": "Panes", "output": "Output",
-               "history": "History", "all": "Everything", "app": "App"}
+               "history": "History", "alerts": "Failures", "all": "Everything", "app": "App"}
 
 
 def help_entries(bindings: Iterable[Binding | tuple]) -> list[tuple[str, Binding]]:
