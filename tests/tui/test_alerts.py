@@ -107,7 +107,7 @@ def test_bang_jumps_to_the_last_failure():
             output = dash.output
             assert output.run is not None and output.run.run_id == last.run_id
             assert any("health check failed" in line for line in output.lines)
-            assert "History: deploy-check" in str(output.border_title)
+            assert str(output.border_title).startswith("History run (esc) · deploy-check · ")
 
     asyncio.run(go())
 

@@ -344,7 +344,7 @@ class DashboardScreen(Screen[None]):
                               self.zone, self.now())
             title = f"Output · {run.job} · {when} · {state}"
             if self._pinned:  # esc (or going back to the jobs) follows the selection again
-                title = f"Output · History: {run.job} · {when} · {state} · esc back"
+                title = f"History run (esc) · {run.job} · {when} · {state}"
         self._title(pane, "border_title", title)
         self._title(pane, "border_subtitle", "follow" if pane.follow else "follow off (f)")
         scope = self.history.job_filter
@@ -394,6 +394,8 @@ class DashboardScreen(Screen[None]):
             return job is not None and job.paused
         if action == "cancel_run":
             return row is not None and row.status == "running"
+        if action == "filter":  # typed into a box, or the output pane's own `/`: not ours
+            return self.is_mounted and isinstance(self.focused, LineList)
         if action == "pause_all":
             return not self.scheduler.paused
         if action == "resume_all":
@@ -522,8 +524,8 @@ class DashboardScreen(Screen[None]):
         box = self.query_one("#filter", Input)
         box.display = True
         box.cursor_blink = self.live
-        # At once, not after the keys already queued (`focus()` waits for them): `/standup`
-        # typed in a burst must land in the box, not run `s` (skip next) and the rest.
+        # At once (`focus()` waits for the keys already queued): with the binding's priority,
+        # `/standup` typed in a burst lands in the box, not `s` (skip next) and the rest.
         self.set_focus(box)
 
     @on(Input.Changed, "#filter")

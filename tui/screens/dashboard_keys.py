@@ -31,7 +31,9 @@ DASHBOARD_BINDINGS: list[Binding] = [
             tooltip="cancel the selected job's running run"),
     Binding("enter", "details", "Details", show=False, id="job.details",
             tooltip="details of the selected job"),
-    Binding("slash", "filter", "Filter", id="jobs.filter",
+    # priority: taken as it arrives, so keys typed right after it (`/standup` in a burst)
+    # go to the box instead of running as keys of the pane that had focus
+    Binding("slash", "filter", "Filter", id="jobs.filter", priority=True,
             tooltip="filter jobs by name, agent or status (esc clears)"),
     Binding("o", "cycle_sort", "Sort", show=False, id="jobs.sort",
             tooltip="sort jobs by next fire / name / status / last run"),
