@@ -490,9 +490,8 @@ class DashboardScreen(Screen[None]):
                                                   zone=self.zone))
 
     def action_cycle_history_view(self) -> None:
-        view = self.history.cycle_view()
-        self._titles()
-        self.app.notify(f"History: {VIEWS[view] or 'everything'}", timeout=2)
+        self.history.cycle_view()
+        self._titles()  # the pane's title names the view (a toast would cover the pane)
 
     def action_unpin_output(self) -> None:
         if not self._pinned:
