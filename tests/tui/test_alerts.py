@@ -133,3 +133,23 @@ def test_no_alert_line_while_nothing_fails_and_help_lists_the_new_keys():
             assert {"v", "!", "esc"} <= keys, keys
 
     asyncio.run(go())
+
+
+def test_pausing_the_failing_job_takes_it_off_the_alert_line():
+    app, sched, clock = _make(Flaky())
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await clock.run_for(15)
+            await settle(pilot)
+            line = app.dashboard.query_one(AlertLine)
+            assert line.display and line.failing == ["deploy-check"]
+            sched.pause_job("deploy-check", note="staging is being rebuilt")
+            await settle(pilot)
+            assert not line.display
+            sched.resume_job("deploy-check")  # still failing: it is back
+            await settle(pilot)
+            assert line.display
+
+    asyncio.run(go())

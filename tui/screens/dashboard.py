@@ -310,9 +310,11 @@ class DashboardScreen(Screen[None]):
             header.state, header.state_detail = "stopped", ""
 
     def _refresh_alerts(self) -> None:
-        """The alert line: jobs failing now (consecutive failures), newest failure first."""
+        """The alert line: jobs failing now (consecutive failures), newest failure first. A
+        job paused or switched off is left out: the operator has already dealt with it."""
         rows = self.model.rows
-        failing = {name for name, row in rows.items() if row.failures}
+        failing = {name for name, row in rows.items()
+                   if row.failures and row.status not in ("paused", "disabled")}
         order: list[str] = []
         last = None
         if failing:
