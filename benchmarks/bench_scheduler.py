@@ -73,7 +73,7 @@ def bench_dispatch(n: int, command: bool) -> list[float]:
     for i in range(n):
         s.add_job(agent, "p", every(hours=1, start=due), name=f"d-{i}", max_runs=1,
                   on_result=results.append)
-    asyncio.run(s.astart(until=due + timedelta(seconds=30)))
+    asyncio.run(s.astart(until=due + timedelta(seconds=30), stop_when_done=True))
     return _lateness(results)
 
 

@@ -1,8 +1,16 @@
 """crondeck.core: an in-process, standard-library-only scheduler for agents on cron or
 interval schedules. Never imports textual or rich."""
 
-from .agents import AgentFailed, CommandAgent, PythonAgent, RunContext
-from .atomic import atomic_write_bytes, atomic_write_toml, ensure_dir, read_toml, to_toml_value
+from .agents import Agent, AgentFailed, AgentLike, CommandAgent, PythonAgent, RunContext
+from .atomic import (
+    UnsafeDir,
+    atomic_write_bytes,
+    atomic_write_toml,
+    ensure_dir,
+    read_toml,
+    to_toml_value,
+)
+from .budget import budget_reason, local_day, tokens_today
 from .clock import Clock, FakeClock, SystemClock
 from .config import (
     Config,
@@ -33,6 +41,7 @@ from .display import (
     compact_json,
     countdown,
     duration,
+    escape_controls,
     money,
     short_span,
     token_count,
@@ -53,6 +62,7 @@ from .events import (
     JobPaused,
     JobRemoved,
     JobResumed,
+    LockLost,
     NextFireComputed,
     NotificationFailed,
     NotificationSent,
@@ -72,15 +82,14 @@ from .events import (
 )
 from .export import ExportResult, K8sOptions, export_crontab, export_k8s, export_systemd
 from .gates import GateSkip
-from .guards import budget_reason, local_day, tokens_today
 from .inbox import drop_result, fold_inbox
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
-from .lock import LockHeld, StateLock
+from .lock import LockHeld, LockLostError, StateLock
 from .metrics import Metrics, MetricsServer, parse_listen
 from .notify import NotifySpec
-from .options import CATCHUPS, OVERLAPS
+from .options import CATCHUPS, OVERLAPS, Duration, JobOverrides
 from .paths import ConfigLocation, resolve_config
 from .redact import redact
 from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
@@ -98,7 +107,9 @@ __all__ = [
     "OVERLAPS",
     "WATCH_INTERVAL",
     "WEEKDAY_NAMES",
+    "Agent",
     "AgentFailed",
+    "AgentLike",
     "AnthropicAgent",
     "Clock",
     "ClockJumped",
@@ -112,6 +123,7 @@ __all__ = [
     "CronExpr",
     "CronFields",
     "DstShift",
+    "Duration",
     "DurationError",
     "Event",
     "Every",
@@ -128,6 +140,7 @@ __all__ = [
     "JobChanged",
     "JobExhausted",
     "JobOptions",
+    "JobOverrides",
     "JobPaused",
     "JobRemoved",
     "JobResumed",
@@ -135,6 +148,8 @@ __all__ = [
     "JobState",
     "K8sOptions",
     "LockHeld",
+    "LockLost",
+    "LockLostError",
     "Metrics",
     "MetricsServer",
     "ModelAgent",
@@ -174,6 +189,7 @@ __all__ = [
     "StateStore",
     "Subscription",
     "SystemClock",
+    "UnsafeDir",
     "Usage",
     "ZoneError",
     "ago",
@@ -193,6 +209,7 @@ __all__ = [
     "duplicate_name",
     "duration",
     "ensure_dir",
+    "escape_controls",
     "every",
     "export_crontab",
     "export_k8s",

@@ -28,6 +28,7 @@ from .results import Usage
 __all__ = [
     "Agent",
     "AgentFailed",
+    "AgentLike",
     "CommandAgent",
     "PythonAgent",
     "RunContext",
@@ -96,6 +97,16 @@ class RunContext:
         }
 
 
+def _not_started(exc: Exception, program: str, cwd: Path | None) -> str:
+    """Why a command could not start, in one line: the working directory or the program."""
+    if cwd is not None and not cwd.is_dir():
+        what = "is not a directory" if cwd.exists() else "does not exist"
+        return f"cannot start the command: the working directory {cwd} {what}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot start {program!r}: {exc.strerror} ({type(exc).__name__})"
+    return f"cannot start {program!r}: {exc} ({type(exc).__name__})"
+
+
 class AgentFailed(Exception):
     """A failure the agent has already explained in one clear message (an HTTP 401, a cut
     stream): recorded as the run's error as is, without a traceback."""
@@ -108,6 +119,23 @@ class Agent(Protocol):
     name: str
 
     async def execute(self, ctx: RunContext) -> int | None: ...
+
+
+class _Runs(Protocol):
+    """An agent framework's object: `.run(prompt)` (sync or async)."""
+
+    def run(self, *args: Any, **kwargs: Any) -> object: ...
+
+
+class _ARuns(Protocol):
+    """An agent framework's object: `.arun(prompt)` (async)."""
+
+    def arun(self, *args: Any, **kwargs: Any) -> object: ...
+
+
+# What a job accepts as its agent (`as_agent` turns it into an Agent): an Agent, an argv list
+# (a command), a function taking (), (prompt) or (prompt, ctx), or an object with .run/.arun.
+AgentLike = Agent | Sequence[str] | Callable[..., object] | _Runs | _ARuns
 
 
 def program_of(command: str | Sequence[str]) -> str | None:
@@ -197,9 +225,11 @@ class CommandAgent:
         if self.prompt_via == "env":
             env["CRONDECK_PROMPT"] = prompt
         grace = self.kill_grace if self.kill_grace is not None else ctx.kill_grace
-        child = await spawn(
-            self.argv(prompt), env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin"
-        )
+        argv = self.argv(prompt)
+        try:
+            child = await spawn(argv, env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin")
+        except (OSError, ValueError) as exc:
+            raise AgentFailed(_not_started(exc, argv[0], self.cwd)) from None
         proc = child.proc
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -259,10 +289,12 @@ class PythonAgent:
     """In-process Python: "pkg.mod:callable", a callable, or an object with `.arun(prompt)` /
     `.run(prompt)` (the shape of common agent frameworks).
 
-    The callable takes `(prompt)` or `(prompt, ctx)`; may be sync (run in a thread so it
-    cannot stall the loop) or async; may return a string, None, or a (async) iterator of text
-    chunks that stream as they come. A sync callable cannot be interrupted: on timeout or
-    cancel the run ends at once but the thread finishes in the background, its output ignored.
+    The callable takes `()`, `(prompt)` or `(prompt, ctx)` (checked when the agent is made:
+    any other signature is a TypeError at once, not a failure of every run); may be sync
+    (run in a thread so it cannot stall the loop) or async; may return a string, None, or a
+    (async) iterator of text chunks that stream as they come. A sync callable cannot be
+    interrupted: on timeout or cancel the run ends at once but the thread finishes in the
+    background, its output ignored.
     """
 
     def __init__(self, target: Any, *, name: str | None = None) -> None:
@@ -275,7 +307,7 @@ class PythonAgent:
         if not callable(fn):
             raise TypeError(f"{target!r} is not callable and has no .run/.arun")
         self._fn: Callable[..., Any] = fn
-        self._pass_ctx = _wants_ctx(fn)
+        self._arity = _arity(fn, target)
         self._async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         label: str = getattr(obj, "__name__", type(obj).__name__)
         self.name = name or self.spec or label
@@ -284,7 +316,7 @@ class PythonAgent:
         return f"PythonAgent({self.spec or self.target!r})"
 
     async def execute(self, ctx: RunContext) -> int | None:
-        args: tuple[Any, ...] = (ctx.full_prompt, ctx) if self._pass_ctx else (ctx.full_prompt,)
+        args: tuple[Any, ...] = (ctx.full_prompt, ctx)[: self._arity]
         if self._async:
             result = self._fn(*args)
         else:
@@ -325,17 +357,25 @@ def _text(chunk: Any) -> str:
     return chunk if isinstance(chunk, str) else str(chunk)
 
 
-def _wants_ctx(fn: Callable[..., Any]) -> bool:
+def _arity(fn: Callable[..., Any], target: object) -> int:
+    """How many of (prompt, ctx) to pass `fn`: 2 when it takes two positional arguments or
+    *args, 0 when it takes none, else 1. A signature it cannot be called with (three required
+    arguments, a required keyword-only one) is a TypeError naming `target`."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return False
-    positional = [
-        p
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+        return 1
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    keyword_only = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+    if keyword_only or len(required) > 2:
+        extra = keyword_only or [p.name for p in required[2:]]
+        raise TypeError(
+            f"{target!r} cannot be a job's function: it requires {', '.join(extra)}; a job "
+            "calls it with (), (prompt) or (prompt, ctx)")
+    if len(required) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 2
+    return 1 if positional else 0
 
 
 def as_agent(obj: Any) -> Agent:

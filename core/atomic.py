@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -20,9 +21,12 @@ import tomli_w
 __all__ = [
     "DIR_MODE",
     "FILE_MODE",
+    "UnsafeDir",
     "atomic_write_bytes",
     "atomic_write_toml",
     "ensure_dir",
+    "ensure_private_dir",
+    "ensure_real_dir",
     "fsync_dir",
     "pid_alive",
     "read_toml",
@@ -44,6 +48,44 @@ def ensure_dir(path: Path) -> Path:
         with contextlib.suppress(FileExistsError):
             path.mkdir(mode=DIR_MODE)
     return path
+
+
+class UnsafeDir(OSError):
+    """A directory crondeck keeps state in that others could plant files or links in."""
+
+
+def ensure_real_dir(path: Path) -> Path:
+    """`ensure_dir`, refusing a symlink or a non-directory at `path`: a link planted under
+    `.crondeck/` must not send writes (or rotation's deletes) somewhere else."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        ensure_dir(path)
+        st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeDir(f"{path} is a symlink; crondeck does not follow symlinks in its "
+                        "state directory (remove the link)")
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeDir(f"{path} is not a directory (move it away)")
+    return path
+
+
+def ensure_private_dir(path: Path) -> str | None:
+    """Create `path` if missing; if other users may write in it, tighten it to 0700 when it
+    is ours (returning a note saying so) or raise UnsafeDir when it is not."""
+    path = ensure_dir(path)
+    st = os.stat(path)
+    if not st.st_mode & stat.S_IWOTH:
+        return None
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid != os.geteuid():
+        raise UnsafeDir(f"{path} is writable by every user (mode {mode:04o}) and owned by uid "
+                        f"{st.st_uid}, not by you: anyone could plant files or links in it, "
+                        "so crondeck keeps no state there; make it yours with mode 0700")
+    os.chmod(path, DIR_MODE)
+    return (f"{path} was writable by every user (mode {mode:04o}); tightened to "
+            f"{DIR_MODE:04o}")
 
 
 def fsync_dir(directory: Path) -> None:

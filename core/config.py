@@ -9,7 +9,9 @@ version as `crondeck.toml.bak` (tomli-w does not preserve comments).
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -63,11 +65,18 @@ def load_config(path: str | Path) -> Config:
     """Read and validate the jobs file; raises ConfigError listing every problem."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem(path, "no such file: create it, or point --config or "
                                    "$CRONDECK_CONFIG at your jobs file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError([Problem(
+            path, f"cannot read the jobs file: it is not UTF-8 (byte 0x{data[exc.start]:02x} at "
+            f"column {column}); save it as UTF-8", line=line)]) from None
+    except OSError as exc:
         raise ConfigError([Problem(path, f"cannot read the jobs file: {exc}")]) from None
     return parse_config(text, path)
 
@@ -75,6 +84,23 @@ def load_config(path: str | Path) -> Config:
 def duplicate_name(name: str, first: int) -> str:
     """The problem of a second job called `name` (the job at index `first` has it)."""
     return f"duplicate job name {name!r} (job #{first + 1} has it too); job names must be unique"
+
+
+_NO_NUL = frozenset(("command", "cwd", "env", "pre_run", "python"))
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+_DEEP = re.compile(r"[\[{](?:\s*[\[{]){49}")
+_LONG_NUMBER = re.compile(r"[0-9a-fA-F_]{4000,}")
 
 
 def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
@@ -85,6 +111,18 @@ def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
+        ) from None
+    except RecursionError:  # tomllib recurses once per level of [ or {
+        deep = _DEEP.search(text)
+        raise ConfigError([Problem(
+            path, "not valid TOML here: arrays or tables nested too deeply for crondeck to read "
+            "(a few hundred levels); flatten the value",
+            line=text.count("\n", 0, deep.start()) + 1 if deep else None)]) from None
+    except ValueError:  # int() refuses numbers of over 4,300 digits
+        long = _LONG_NUMBER.search(text)
+        raise ConfigError([Problem(
+            path, f"not valid TOML here: a number of over {sys.get_int_max_str_digits()} digits "
+            "is too large to read", line=text.count("\n", 0, long.start()) + 1 if long else None)]
         ) from None
     return _Validator(path, KeyLines.deferred(text)).run(doc)
 
@@ -163,11 +201,31 @@ class _Validator:
                 self.problem(f"unknown key {key!r} in {section}; {hint}", *where, key,
                              job=job, key=key)
                 continue
+            if key in _NO_NUL and _has_nul(value):
+                self.problem(f"{key} contains a NUL character (\\u0000): no program, path or "
+                             "environment variable can hold one", *where, key, job=job, key=key)
+                continue
             try:
                 out[key] = checker(value)
             except Invalid as exc:
                 self.problem(str(exc), *where, key, job=job, key=key, detail=exc.detail)
         return out
+
+    def check_cwd(self, cwd: Any, where: tuple[str | int, ...], *, job: str | None,
+                  label: str = "cwd") -> None:
+        """A warning, like a program not found: the directory may be made later or exist
+        only on the machine that runs the jobs; but every run fails to start until it does."""
+        if not isinstance(cwd, str):
+            return
+        if self.base is None:
+            self.base = self.path.resolve().parent
+        path = self.base / cwd
+        if path.is_dir():
+            return
+        what = "is not a directory" if path.exists() else "does not exist"
+        self.warnings.append(Problem(
+            self.path, f"working directory {cwd!r} {what} (looked for {path}): every run "
+            "will fail to start until it does", self.lines.get(*where, "cwd"), job, label))
 
     def run(self, doc: dict[str, Any]) -> Config:
         for key in doc:
@@ -255,6 +313,7 @@ class _Validator:
                 self.problem(f"{key} only applies to model agents (kind = \"openai\" or "
                              "\"anthropic\")", *where, key, key=key)
         values["kind"] = kind
+        self.check_cwd(values.get("cwd"), where, job=None, label=f"agents.{name}.cwd")
         if kind == "command" and "command" in values:
             self.check_program("command", values["command"], where, job=None,
                                cwd=values.get("cwd"), env=values.get("env", {}),
@@ -322,6 +381,7 @@ class _Validator:
             return None
         job = JobSpec(policy=policy, **values)
         self.check_schedule(values, policy, cfg, where, label)
+        self.check_cwd(values.get("cwd"), where, job=label)
         for key in ("command", "pre_run"):
             if values.get(key) is not None:
                 self.check_program(key, values[key], where, job=label, cwd=job.cwd,

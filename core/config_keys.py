@@ -184,6 +184,8 @@ def _regex(value: Any) -> str:
         re.compile(text, re.DOTALL)
     except re.error as exc:
         raise Invalid(f"not a valid regular expression: {exc}") from None
+    except (OverflowError, RecursionError) as exc:  # x{99999999999}, thousands of ((
+        raise Invalid(f"not a regular expression Python can compile: {exc}") from None
     return text
 
 
@@ -253,7 +255,7 @@ NOTIFY_KEYS.update({
     "command": _command,
     "webhook": _url,
     "format": _choice(*NOTIFY_FORMATS),
-    "timeout": _duration,
+    "timeout": _positive_duration,
 })
 MODEL_KEYS: dict[str, Any] = {
     "base_url": _url,
@@ -262,7 +264,7 @@ MODEL_KEYS: dict[str, Any] = {
     "system": _str,
     "temperature": _number,
     "max_tokens": _int(1),
-    "timeout": _duration,  # the request's read timeout (the run's is the job's timeout)
+    "timeout": _positive_duration,  # the request's read timeout (the run's is the job's timeout)
     "price_in": _number,
     "price_out": _number,
 }

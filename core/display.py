@@ -4,11 +4,15 @@ durations (`1m 05s`) and wall-clock times in the operator's zone. Pure functions
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, tzinfo
 from typing import Any
 
-__all__ = ["ago", "clock_time", "compact_json", "countdown", "duration", "money", "short_span",
-           "token_count"]
+__all__ = ["ago", "clock_time", "compact_json", "countdown", "duration", "escape_controls",
+           "money", "short_span", "token_count"]
+
+# C0 controls but tab and newline, DEL, and C1 controls (a terminal may take U+009B as CSI).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def short_span(seconds: float) -> str:
@@ -107,3 +111,12 @@ def compact_json(value: Any, limit: int = 60) -> str:
     `…`: history rows show it beside the run, the full value is in `history --json`."""
     text = json.dumps(value, ensure_ascii=False, default=str)  # strings' newlines stay escaped
     return clip(text, limit)
+
+
+def escape_controls(text: str) -> str:
+    """`text` with terminal control characters shown as `\\x1b`-style escapes, so agent output
+    cannot retitle, clear or write the clipboard of the terminal it is shown in. Tabs,
+    newlines and every printable character (UTF-8 included) are kept as they are."""
+    if _CONTROLS.search(text) is None:
+        return text
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

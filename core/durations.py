@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["DurationError", "format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION", "DurationError", "format_duration", "parse_duration"]
+
+MAX_DURATION = timedelta(days=3650)
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+)([dhms])")
@@ -16,7 +18,8 @@ class DurationError(ValueError):
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse "90s", "5m", "1h30m", "1d12h" into a timedelta; units d, h, m, s, largest first."""
+    """Parse "90s", "5m", "1h30m", "1d12h" into a timedelta; units d, h, m, s, largest first,
+    at most MAX_DURATION in all."""
     if not isinstance(text, str):
         raise DurationError(f"duration must be a string like '5m', got {type(text).__name__}")
     s = text.strip().lower().replace(" ", "")
@@ -36,15 +39,34 @@ def parse_duration(text: str) -> timedelta:
                 f"{text!r}: units must go from largest to smallest, each once (like '1h30m')"
             )
         seen.append(unit)
-        total += int(m.group(1)) * _UNITS[unit]
+        # int() refuses over 4,300 digits, timedelta over a billion days: a number this
+        # long is over the limit whatever it is, so it is never converted.
+        digits = m.group(1).lstrip("0") or "0"
+        total += int(digits) * _UNITS[unit] if len(digits) <= _DIGITS else _TOO_LONG
         pos = m.end()
     if pos != len(s):
         if s.isdigit():
-            raise DurationError(f"{text!r} needs a unit: write '{s}s', '{s}m' or '{s}h'")
+            shown = s if len(s) <= 20 else f"{s[:20]}…"
+            raise DurationError(f"{_shown(text)} needs a unit: write '{shown}s', '{shown}m' "
+                                f"or '{shown}h'")
         raise DurationError(
-            f"{text!r} is not a duration: use numbers with units d, h, m, s, like '90s' or '1h30m'"
+            f"{_shown(text)} is not a duration: use numbers with units d, h, m, s, like '90s' "
+            "or '1h30m'"
         )
+    if total > _MAX_SECONDS:
+        raise DurationError(f"{_shown(text)} is too long: a duration is at most "
+                            f"{format_duration(MAX_DURATION)} (10 years)")
     return timedelta(seconds=total)
+
+
+_MAX_SECONDS = int(MAX_DURATION.total_seconds())
+_DIGITS = len(str(_MAX_SECONDS))
+_TOO_LONG = _MAX_SECONDS + 1
+
+
+def _shown(text: str) -> str:
+    """The text as typed, cut when someone pasted thousands of characters into it."""
+    return repr(text) if len(text) <= 40 else f"{text[:40]!r}… ({len(text)} characters)"
 
 
 def format_duration(delta: timedelta | float) -> str:

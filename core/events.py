@@ -33,6 +33,7 @@ __all__ = [
     "JobPaused",
     "JobRemoved",
     "JobResumed",
+    "LockLost",
     "NextFireComputed",
     "NotificationFailed",
     "NotificationSent",
@@ -256,6 +257,15 @@ class SchedulerError(Event):
     job: str | None
     where: str
     message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockLost(Event):
+    """The state directory's lock file was deleted or replaced: another scheduler may run
+    these jobs now, so this one stops firing and stops saving state."""
+
+    path: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import atomic_write_toml, ensure_dir, read_toml
+from .atomic import atomic_write_toml, ensure_real_dir, read_toml
 from .results import RunResult
-from .runlogs import safe_name
+from .runlogs import path_name
 from .store import result_to_toml
 
 if TYPE_CHECKING:
@@ -30,8 +31,8 @@ INBOX = "inbox"
 
 def drop_result(state_dir: Path, result: RunResult) -> Path:
     """Leave `result` in the inbox for the scheduler to pick up; returns the file."""
-    directory = ensure_dir(Path(state_dir) / INBOX)
-    path = directory / f"{safe_name(result.run_id)}.toml"
+    directory = ensure_real_dir(Path(state_dir) / INBOX)  # never a symlinked inbox
+    path = directory / f"{path_name(result.run_id)}.toml"  # one file per run id, never shared
     atomic_write_toml(path, {"result": result_to_toml(result)})
     return path
 
@@ -40,9 +41,11 @@ def read_inbox(state_dir: Path) -> list[tuple[Path, RunResult | None]]:
     """Every inbox file, oldest first, with its result (None if unreadable)."""
     directory = Path(state_dir) / INBOX
     try:
+        if not stat.S_ISDIR(os.lstat(directory).st_mode):  # a link: folding deletes files
+            return []
         entries = sorted(
             (e for e in os.scandir(directory) if e.name.endswith(".toml")
-             and not e.name.startswith(".")),
+             and not e.name.startswith(".") and e.is_file(follow_symlinks=False)),
             key=lambda e: (e.stat().st_mtime_ns, e.name))
     except OSError:
         return []

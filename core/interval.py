@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .durations import format_duration
+from .durations import MAX_DURATION, format_duration
 
 __all__ = ["EPOCH", "Every", "Upcoming"]
 
@@ -21,13 +21,18 @@ class Upcoming:
     """`upcoming(dt, n)` for any schedule with `next_after`: shared by cron and intervals."""
 
     def next_after(self, dt: datetime) -> datetime:
+        """The first fire strictly after `dt`; OverflowError when it would be after the last
+        day datetime knows (9999-12-31)."""
         raise NotImplementedError
 
     def upcoming(self, dt: datetime, n: int) -> list[datetime]:
-        """The next `n` fires after `dt`."""
+        """The next `n` fires after `dt`, fewer if the calendar ends (year 9999) first."""
         out = []
         for _ in range(n):
-            dt = self.next_after(dt)
+            try:
+                dt = self.next_after(dt)
+            except OverflowError:
+                break
             out.append(dt)
         return out
 
@@ -35,16 +40,21 @@ class Upcoming:
 @dataclass(frozen=True)
 class Every(Upcoming):
     """Fires every `period`, on the grid `anchor + n * period` (default anchor: the Unix epoch,
-    so `@every 10s` fires at :00, :10, :20 of each minute)."""
+    so `@every 10s` fires at :00, :10, :20 of each minute and `every(hours=1)` on the hour,
+    UTC). `from_now`: a scheduler re-anchors it to its clock's now when the job is added or
+    rescheduled, so the first fire is one period later (`every(hours=1, start="now")`)."""
 
     period: timedelta
     anchor: datetime = EPOCH
     tz: ZoneInfo | None = None
     text: str = field(default="", compare=False)
+    from_now: bool = False
 
     def __post_init__(self) -> None:
         if self.period.total_seconds() < 1:
             raise ValueError("an interval must be at least 1s")
+        if self.period > MAX_DURATION:
+            raise ValueError(f"an interval is at most {format_duration(MAX_DURATION)} (10 years)")
         if self.anchor.tzinfo is None:
             raise ValueError("the anchor of an interval must be timezone-aware")
         if not self.text:
@@ -61,8 +71,11 @@ class Every(Upcoming):
         period_us = _micros(self.period)
         elapsed = _micros(dt - self.anchor)
         n = elapsed // period_us + 1
-        out = self.anchor + timedelta(microseconds=n * period_us)
-        return out.astimezone(self.tz) if self.tz is not None else out.astimezone(UTC)
+        try:
+            out = self.anchor + timedelta(microseconds=n * period_us)
+            return out.astimezone(self.tz) if self.tz is not None else out.astimezone(UTC)
+        except OverflowError:
+            raise OverflowError(f"{self.text}: no fire before the end of year 9999") from None
 
     def describe(self) -> str:
         return f"Every {_words(self.period)}"

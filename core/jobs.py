@@ -3,30 +3,28 @@ restarts (paused, last slot fired, counts, recent results).
 
 `JobOptions` holds every per-job policy; the scheduler's `defaults` supply unset ones.
 `JobState` is the persistable part of a job, exchanged with a `StateSink` and via
-`Scheduler.snapshot()` / `Scheduler.restore()`.
+`Scheduler.snapshot()` / `Scheduler.restore()`. A `Job` reaches its scheduler only through
+`JobHost`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .agents import Agent
-from .clock import utc
-from .events import JobChanged
+from .clock import Clock, utc
 from .options import JobOptions
 from .results import RunResult, RunStatus
-from .schedule import Schedule
-
-if TYPE_CHECKING:
-    from .scheduler import Scheduler
+from .schedule import Schedule, resolve
 
 __all__ = [
     "Job",
+    "JobHost",
     "JobOptions",
     "JobState",
     "NullStateSink",
@@ -34,7 +32,8 @@ __all__ = [
     "StateSink",
 ]
 
-OnResult = Callable[[RunResult], Any | Awaitable[Any]]
+# Sync, or async (awaited in the background); what it returns is ignored.
+OnResult = Callable[[RunResult], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +144,37 @@ class NullStateSink:
         pass
 
 
+class JobHost(Protocol):
+    """What a `Job` asks of the scheduler holding it (`Scheduler` is one): its clock, the
+    next slot, re-filing after a change, and the operator actions a job offers itself."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def next_slot(self, job: Job, after: datetime) -> datetime | None:
+        """The job's next slot after `after` (None when it will not fire again)."""
+        ...
+
+    def refile(self, job: Job, now: datetime) -> None:
+        """Re-file the job after its state changed: next fire, exhaustion, observers."""
+        ...
+
+    def note_change(self, job: Job, what: str) -> None:
+        """Tell observers the job changed (`what`: "enabled", "disabled", ...)."""
+        ...
+
+    def pause_job(self, job: str | Job, note: str = "", until: datetime | None = None) -> None:
+        ...
+
+    def resume_job(self, job: str | Job) -> None: ...
+
+    def skip_next(self, job: str | Job, skip: bool = True) -> None: ...
+
+    def run_now(self, job: str | Job) -> RunHandle: ...
+
+    def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int: ...
+
+
 class RunHandle:
     """One dispatched slot (gate, attempts, result). Await it for the final RunResult."""
 
@@ -181,7 +211,8 @@ class RunHandle:
             raise asyncio.InvalidStateError("run still in progress")
         return self._result
 
-    def _set_result(self, result: RunResult) -> None:
+    def set_result(self, result: RunResult) -> None:
+        """Settle the handle with its final result (the scheduler calls this, once)."""
         self._result = result
         for fut in self._waiters:
             if not fut.done():
@@ -243,8 +274,7 @@ class Job:
     tokens_total: int = 0
     cost_today: float = 0.0
     cost_total: float = 0.0
-    _scheduler: Scheduler | None = field(default=None, repr=False)
-    _version: int = 0
+    _scheduler: JobHost | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.results = deque(self.results, maxlen=max(1, self.options.history))
@@ -265,13 +295,14 @@ class Job:
         if value == self._enabled:
             return
         self._enabled = value
-        if self._scheduler is None:
+        host = self._scheduler
+        if host is None:
             return
         if value:
             self.reschedule()  # slots that fell while it was off are not owed
         else:
-            self._scheduler._after_change(self, self._scheduler.clock.now())
-        self._scheduler._emit(JobChanged, job=self.name, what="enabled" if value else "disabled")
+            host.refile(self, host.clock.now())
+        host.note_change(self, "enabled" if value else "disabled")
 
     @property
     def next_fire(self) -> datetime | None:
@@ -291,18 +322,28 @@ class Job:
     def exhausted(self, value: str) -> None:
         self._exhausted = value
 
-    def reschedule(self, after: datetime | None = None) -> None:
-        """File the next fire after `after` (default: now). Slots before it are neither run
-        nor recorded as missed: used when a job is enabled again."""
-        owner = self._owner()
-        now = owner.clock.now()
+    def reschedule(self, schedule: Schedule | str | None = None, *,
+                   tz: str | None = None, after: datetime | None = None) -> None:
+        """Apply a new `schedule` at once (a Schedule, or a string parsed in `tz`), or with
+        none re-file the current one. The next fire is its first slot after `after`
+        (default: now); slots before it are neither run nor recorded as missed. History,
+        counters, a pause and a run in flight are kept (that run finishes; the overlap policy
+        meets the new slots as usual). Same as `Scheduler.update_job(job, schedule=...)`."""
+        host = self._owner()
+        now = host.clock.now()
+        if schedule is not None:
+            self.schedule = resolve(schedule, tz, now)
+            if self._exhausted != "max_runs reached":
+                self._exhausted = ""  # a schedule that had ended may fire again
         if not self._exhausted:
-            self._next_fire = owner._next_slot(self, utc(after) if after is not None else now)
-        owner._after_change(self, now)
+            self._next_fire = host.next_slot(self, utc(after) if after is not None else now)
+        host.refile(self, now)
+        if schedule is not None:
+            host.note_change(self, "schedule")
 
     # -- operator actions ----------------------------------------------------------
 
-    def _owner(self) -> Scheduler:
+    def _owner(self) -> JobHost:
         if self._scheduler is None:
             raise RuntimeError(f"job {self.name!r} is not in a scheduler")
         return self._scheduler

@@ -8,8 +8,10 @@ and the redaction see it as it arrives; the usage block is recorded with `ctx.ad
 Failures are classified for an operator reading history at 9 am:
 401/403 -> "authentication: check $VAR" (never the key); 429 and 5xx -> retried with
 backoff honouring Retry-After while it fits in the run's timeout, then failed; refused or
-unknown host -> failed with the URL; a stream cut mid-answer -> failed, the partial answer
-kept; malformed JSON -> failed with the offending line, truncated. Standard library only.
+unknown host -> failed with the URL; a connection closed before any answer -> retried like a
+503; a stream cut mid-answer -> failed, the partial answer kept; malformed JSON -> failed with
+the offending line, truncated; a 200 that is not an event stream -> read as a whole
+(non-streamed) answer if it is one, else failed naming what came back. Standard library only.
 """
 
 from __future__ import annotations
@@ -17,18 +19,28 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from .agents import AgentFailed, RunContext
-from .sse import ConnectFailed, HttpReply, SseEvent, SseParser, StreamCut, post_stream
+from .redact import Redactor
+from .sse import (
+    ConnectFailed,
+    HttpReply,
+    NoAnswer,
+    SseEvent,
+    SseParser,
+    StreamCut,
+    post_stream,
+)
 
 __all__ = ["RETRY_STATUSES", "AnthropicAgent", "ModelAgent", "OpenAIAgent"]
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 LINE_SHOWN = 200  # characters of a malformed line quoted in the error
+ERROR_SHOWN = 300  # characters of the API's error message quoted in the error
 MAX_BACKOFF = 60.0
 
 
@@ -91,7 +103,18 @@ class ModelAgent:
         """Handle one parsed event: emit text, record usage, set `stream.done`."""
         raise NotImplementedError
 
+    def _on_answer(self, data: dict[str, Any], stream: _StreamState) -> bool:
+        """Read a whole non-streamed answer (emit its text, record usage); False when `data`
+        is not one."""
+        raise NotImplementedError
+
     # -- running -------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """`text` with this agent's key and the environment's secrets masked: error text
+        quoting the server is redacted here, before it is cut, since a cut secret no longer
+        matches what the run's redactor would mask."""
+        return Redactor.from_env(self.env)(text)
 
     @property
     def key_env(self) -> str:
@@ -125,6 +148,9 @@ class ModelAgent:
                                           on_line=stream.line)
             except ConnectFailed as exc:
                 raise AgentFailed(f"cannot connect to {self.url}: {exc}") from None
+            except NoAnswer as exc:
+                await self._after_no_answer(str(exc), attempt, ctx)
+                continue
             except StreamCut as exc:
                 stream.check()
                 raise AgentFailed(stream.cut_message(str(exc))) from None
@@ -134,14 +160,63 @@ class ModelAgent:
                                   f"agent's request timeout){stream.kept()}") from None
             stream.check()
             if 200 <= reply.status < 300:
+                if not reply.streamed:
+                    self._whole_body(reply, stream)
                 stream.finish()
                 return None
             await self._after_error(reply, attempt, ctx)
 
+    async def _after_no_answer(self, why: str, attempt: int, ctx: RunContext) -> None:
+        """Nothing came back, so nothing was spent: try again with backoff while the run's
+        timeout allows, like a 503."""
+        what = f"no answer from {self.url}: {why}"
+        if attempt > self.max_retries:
+            raise AgentFailed(f"{what}, still after {attempt} attempts")
+        wait = min(self.retry_base * 2 ** (attempt - 1), MAX_BACKOFF)
+        left = ctx.seconds_left()
+        if left is not None and wait >= left:
+            raise AgentFailed(f"{what}; the next try (in {wait:g}s) would be past the run's "
+                              f"timeout ({left:.0f}s left)")
+        if ctx.clock is not None:
+            await ctx.clock.sleep(wait)
+        else:
+            await asyncio.sleep(wait)
+
+    def _whole_body(self, reply: HttpReply, stream: _StreamState) -> None:
+        """A 2xx that is not an event stream: a complete JSON answer (a server that ignores
+        "stream": true), an event stream under another Content-Type, or else a failure that
+        says what came back (a proxy's sign-in page, a job id)."""
+        text = reply.body.decode("utf-8", "replace")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            if isinstance(data.get("error"), dict | str):
+                raise AgentFailed(f"the API reported an error: {_error_detail(reply.body)}")
+            try:
+                whole = self._on_answer(data, stream)
+            except (AttributeError, KeyError, TypeError, IndexError, ValueError):
+                whole = False
+            if whole:
+                stream.done = True
+                stream.check()
+                return
+        elif data is None and text.lstrip().startswith(("data:", "event:", ":")):
+            for line in text.splitlines(keepends=True):
+                if stream.line(line):
+                    break
+            stream.check()
+            return
+        kind = (reply.headers.get("content-type") or "").split(";")[0].strip()
+        nor = " nor a complete answer" if isinstance(data, dict) else ""
+        raise AgentFailed(f"{self.url} answered HTTP {reply.status} with {kind or 'no type'}, "
+                          f"not an event stream{nor}: {_error_detail(reply.body)}")
+
     async def _after_error(self, reply: HttpReply, attempt: int, ctx: RunContext) -> None:
         """Raise AgentFailed for a final error; sleep before the next try otherwise."""
         status = reply.status
-        detail = _error_detail(reply.body)
+        detail = _error_detail(reply.body, self.redact)
         if status in (401, 403):
             raise AgentFailed(f"authentication: check ${self.key_env} (HTTP {status} from "
                               f"{self.url})")
@@ -178,6 +253,8 @@ class _StreamState:
         self.error: AgentFailed | None = None
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.usage_seen = False  # the server reported usage (maybe zero) at all
+        self.ended = False  # a finish_reason came: the answer is whole, end marker or not
 
     def line(self, text: str) -> bool:
         """Called on the loop for each body line while the response streams; True once
@@ -195,21 +272,24 @@ class _StreamState:
         try:
             data = json.loads(event.data)
         except ValueError:
-            shown = event.data if len(event.data) <= LINE_SHOWN else (
-                event.data[:LINE_SHOWN] + f"… ({len(event.data):,} characters)")
+            shown = _cut(self.agent.redact(event.data), LINE_SHOWN)
+            if len(event.data) > LINE_SHOWN:
+                shown += f" ({len(event.data):,} characters)"
             self.error = AgentFailed(f"malformed JSON in the stream from {self.agent.url} "
                                      f"(line {event.line}): {shown}{self.kept()}")
             return
         if isinstance(data, dict) and isinstance(data.get("error"), dict | str):
+            detail = _error_detail(json.dumps(data).encode(), self.agent.redact)
             self.error = AgentFailed(f"the API reported an error mid-stream: "
-                                     f"{_error_detail(json.dumps(data).encode())}{self.kept()}")
+                                     f"{detail}{self.kept()}")
             return
         try:
             self.agent._on_event(event, data, self)
         except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
+            why = self.agent.redact(f"{type(exc).__name__}: {exc}")
+            line = _cut(self.agent.redact(event.data), LINE_SHOWN, mark="")
             self.error = AgentFailed(f"unexpected event from {self.agent.url} (line "
-                                     f"{event.line}, {type(exc).__name__}: {exc}): "
-                                     f"{event.data[:LINE_SHOWN]}{self.kept()}")
+                                     f"{event.line}, {why}): {line}{self.kept()}")
 
     def text(self, delta: Any) -> None:
         if isinstance(delta, str) and delta:
@@ -229,10 +309,16 @@ class _StreamState:
         if (event := self.parser.flush()) is not None and not self.done:
             self._event(event)
             self.check()
+        if not self.done and self.ended and self.usage_seen:
+            self.done = True  # finish_reason, then usage: only the [DONE] line is missing
         if not self.done:
             raise AgentFailed(self.cut_message("the body ended before the answer's end marker"))
         if self.chars and not self.last.endswith("\n"):
             self.ctx.emit("\n", "stdout")
+        if not self.usage_seen:
+            self.ctx.emit(f"crondeck: {self.agent.url} reported no token usage: this run's "
+                          "tokens are not counted, so daily_token_budget cannot be enforced "
+                          "and no cost is known\n", "stderr")
 
     def kept(self) -> str:
         return f" ({self.chars:,} characters of partial answer kept)" if self.chars else ""
@@ -268,10 +354,18 @@ class OpenAIAgent(ModelAgent):
     def _on_event(self, event: SseEvent, data: Any, stream: _StreamState) -> None:
         for choice in data.get("choices") or ():
             stream.text((choice.get("delta") or {}).get("content"))
-        usage = data.get("usage")
-        if isinstance(usage, dict):
-            stream.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            stream.completion_tokens = int(usage.get("completion_tokens") or 0)
+            if choice.get("finish_reason"):
+                stream.ended = True
+        _openai_usage(data.get("usage"), stream)
+
+    def _on_answer(self, data: dict[str, Any], stream: _StreamState) -> bool:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return False
+        for choice in choices:
+            stream.text((choice.get("message") or {}).get("content"))
+        _openai_usage(data.get("usage"), stream)
+        return True
 
 
 class AnthropicAgent(ModelAgent):
@@ -302,7 +396,9 @@ class AnthropicAgent(ModelAgent):
     def _on_event(self, event: SseEvent, data: Any, stream: _StreamState) -> None:
         kind = data.get("type", event.event)
         if kind == "message_start":
-            usage = data["message"].get("usage") or {}
+            usage = data["message"].get("usage")
+            stream.usage_seen = isinstance(usage, dict)
+            usage = usage or {}
             stream.prompt_tokens = _input_tokens(usage)
             stream.completion_tokens = int(usage.get("output_tokens") or 0)
         elif kind == "content_block_delta":
@@ -311,12 +407,35 @@ class AnthropicAgent(ModelAgent):
                 stream.text(delta.get("text"))
         elif kind == "message_delta":
             usage = data.get("usage") or {}
+            stream.usage_seen = stream.usage_seen or bool(usage)
             if "output_tokens" in usage:  # cumulative
                 stream.completion_tokens = int(usage["output_tokens"] or 0)
             if any(k in usage for k in ("input_tokens", "cache_read_input_tokens")):
                 stream.prompt_tokens = max(stream.prompt_tokens, _input_tokens(usage))
         elif kind == "message_stop":
             stream.done = True
+
+
+    def _on_answer(self, data: dict[str, Any], stream: _StreamState) -> bool:
+        content = data.get("content")
+        if data.get("type") != "message" or not isinstance(content, list):
+            return False
+        for block in content:
+            if block.get("type") == "text":
+                stream.text(block.get("text"))
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            stream.usage_seen = True
+            stream.prompt_tokens = _input_tokens(usage)
+            stream.completion_tokens = int(usage.get("output_tokens") or 0)
+        return True
+
+
+def _openai_usage(usage: Any, stream: _StreamState) -> None:
+    if isinstance(usage, dict):
+        stream.usage_seen = True
+        stream.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        stream.completion_tokens = int(usage.get("completion_tokens") or 0)
 
 
 def _input_tokens(usage: Mapping[str, Any]) -> int:
@@ -342,8 +461,22 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _error_detail(body: bytes) -> str:
-    """The API's own error message (OpenAI and Anthropic shapes), one line, truncated."""
+def _cut(text: str, limit: int, mark: str = "…") -> str:
+    """`text` cut to `limit` characters (then `mark`), never inside a `[REDACTED…]` mask:
+    callers redact first, so a cut can only shorten a mask, never reveal part of a secret."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    start = head.rfind("[")
+    if start != -1 and text.startswith("[REDACTED", start) and "]" not in head[start:]:
+        end = text.find("]", start)
+        head = text[:end + 1] if end != -1 else head[:start]
+    return head + mark
+
+
+def _error_detail(body: bytes, redact: Callable[[str], str] = lambda s: s) -> str:
+    """The API's own error message (OpenAI and Anthropic shapes), one line, redacted with
+    `redact` and then truncated."""
     text = body.decode("utf-8", "replace").strip()
     try:
         data = json.loads(text)
@@ -355,5 +488,5 @@ def _error_detail(body: bytes) -> str:
             text = str(err.get("message") or err.get("type") or text)
         elif isinstance(err, str):
             text = err
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:300] + "…"
+    text = redact(" ".join(text.split()))
+    return _cut(text, ERROR_SHOWN)

@@ -3,19 +3,26 @@
 The lock file holds the holder's pid so a second copy can say who is in the way. The kernel
 drops the lock when the holder dies (even by SIGKILL), so a stale file never blocks a restart.
 Observers (`--read-only`) never take it.
+
+An flock belongs to the file, not to its name: if someone deletes or replaces `lock`, a second
+scheduler locks the new file and gets in. So the holder checks (`lost()`) that the path still
+names the file it locked, and stops firing once it does not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
 
-from .atomic import FILE_MODE, ensure_dir
+from .atomic import FILE_MODE, UnsafeDir, ensure_private_dir
 
-__all__ = ["LockHeld", "StateLock"]
+__all__ = ["LockHeld", "LockLostError", "StateLock"]
+
+_ATTEMPTS = 20  # the file replaced between open and flock each time: give up after this
 
 
 class LockHeld(RuntimeError):
@@ -31,12 +38,18 @@ class LockHeld(RuntimeError):
         )
 
 
+class LockLostError(RuntimeError):
+    """The lock file this process locked was deleted or replaced: it is no longer the only
+    scheduler of its state directory."""
+
+
 class StateLock:
     """`with StateLock(state_dir / "lock"):` runs the body as the only scheduler there."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fd: int | None = None
+        self.notes: list[str] = []  # what was done to make the state directory safe
 
     @property
     def held(self) -> bool:
@@ -54,21 +67,55 @@ class StateLock:
         """Take the lock or raise LockHeld naming the holder's pid. Never waits."""
         if self._fd is not None:
             return self
-        ensure_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise LockHeld(self.path, self.holder()) from None
-        except BaseException:
-            os.close(fd)
-            raise
+        note = ensure_private_dir(self.path.parent)  # raises UnsafeDir if not ours
+        if note:
+            self.notes.append(note)
+        for _ in range(_ATTEMPTS):
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise LockHeld(self.path, self.holder()) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # deleted or replaced between open and flock: lock the new file
+        else:
+            raise LockHeld(self.path, None)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         os.fsync(fd)
         self._fd = fd
         return self
+
+    def _open(self) -> int:
+        try:  # a link planted at the lock's path would have its target truncated
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafeDir(f"{self.path} is a symlink; crondeck does not follow symlinks "
+                                "in its state directory (remove the link)") from None
+            raise
+
+    def lost(self) -> str | None:
+        """Why the lock no longer guards the state directory (its file deleted or replaced,
+        so another scheduler can lock the new one), or None while it still does."""
+        fd = self._fd
+        if fd is None:
+            return None
+        try:
+            st = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return f"the lock file {self.path} was deleted"
+        except OSError:  # unreadable for a moment is not proof of a second scheduler
+            return None
+        mine = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino):
+            return f"the lock file {self.path} was replaced by another file"
+        return None
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
@@ -90,3 +137,12 @@ class StateLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)

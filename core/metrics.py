@@ -254,8 +254,13 @@ class Metrics:
         return "\n".join(out) + "\n"
 
 
+IDLE_TIMEOUT = 10.0  # seconds a connection may sit without sending (or reading) anything
+MAX_CONNECTIONS = 32  # connections served at once; more are closed at once
+
+
 class _Handler(BaseHTTPRequestHandler):
     metrics: Metrics
+    timeout = IDLE_TIMEOUT  # socket timeout: an idle or trickling client cannot hold a thread
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -279,7 +284,34 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server6(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """One thread per connection, but at most `max_connections` of them: beyond that a new
+    connection is closed at once, so a flood of idle sockets cannot exhaust threads."""
+
+    max_connections = MAX_CONNECTIONS
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
@@ -287,10 +319,13 @@ class MetricsServer:
     """`/metrics` and `/healthz` over HTTP in a daemon thread. Binds loopback unless a
     host is given; `port` 0 picks a free port (see `address`)."""
 
-    def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 9464) -> None:
-        handler = type("Handler", (_Handler,), {"metrics": metrics})
+    def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 9464, *,
+                 idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
+        handler = type("Handler", (_Handler,), {"metrics": metrics, "timeout": idle_timeout})
         self.metrics = metrics
-        server_cls = _Server6 if ":" in host else ThreadingHTTPServer
+        base = _Server6 if ":" in host else _Server
+        server_cls = type("Server", (base,), {"max_connections": max_connections})
         self.httpd = server_cls((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever,

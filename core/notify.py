@@ -136,6 +136,9 @@ def _post(spec: NotifySpec, data: dict[str, Any]) -> None:
         raise RuntimeError(f"cannot reach {spec.webhook}: {reason}") from None
 
 
+_POLL_MAX = 2**31 / 1000 - 1
+
+
 def _run_command(spec: NotifySpec, data: dict[str, Any]) -> None:
     cmd = spec.command
     assert cmd is not None
@@ -143,12 +146,14 @@ def _run_command(spec: NotifySpec, data: dict[str, Any]) -> None:
     env = {**os.environ, "CRONDECK_NOTIFY_EVENT": data["event"], "CRONDECK_JOB": data["job"],
            "CRONDECK_RUN_ID": data["run_id"], "CRONDECK_STATUS": data["status"],
            "CRONDECK_REASON": data.get("reason", "")}
+    # subprocess waits with poll(), which takes at most 2**31 ms: a longer timeout is that.
+    timeout = min(spec.timeout, _POLL_MAX)
     try:
         proc = subprocess.run(argv, shell=isinstance(argv, str), input=json.dumps(data,
                               default=str).encode(), env=env, cwd=spec.cwd,
-                              capture_output=True, timeout=spec.timeout, check=False)
+                              capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise RuntimeError(f"notify command timed out after {spec.timeout:g}s") from None
+        raise RuntimeError(f"notify command timed out after {timeout:g}s") from None
     except OSError as exc:
         raise RuntimeError(f"cannot run the notify command: {exc}") from None
     if proc.returncode != 0:

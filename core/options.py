@@ -13,9 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, TypedDict, get_args
 
 from .clock import utc
+from .contracts import compile_expect
 from .durations import parse_duration
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ __all__ = [
     "OPTION_NAMES",
     "OVERLAPS",
     "Catchup",
+    "Duration",
     "JobOptions",
+    "JobOverrides",
     "OnGateError",
     "Overlap",
     "checked",
@@ -42,6 +45,9 @@ OnGateError = Literal["run", "skip"]
 OVERLAPS: Final[tuple[str, ...]] = get_args(Overlap)
 CATCHUPS: Final[tuple[str, ...]] = get_args(Catchup)
 ON_GATE_ERRORS: Final[tuple[str, ...]] = get_args(OnGateError)
+
+# What a duration option accepts: seconds, a timedelta, or a string like "10m" or "1h30m".
+Duration = float | timedelta | str
 
 # Marks the fields that hold a duration: they take seconds, a timedelta or "5m" and keep
 # seconds (a float).
@@ -121,8 +127,7 @@ class JobOptions:
             raise ValueError("gate_timeout must be positive")
         if self.expect is not None:
             try:
-                # the flags the output contract is searched with
-                re.compile(self.expect, re.DOTALL)
+                compile_expect(self.expect)
             except re.error as exc:
                 raise ValueError(f"expect {self.expect!r} is not a valid regex: {exc}") from None
         if self.daily_token_budget is not None and self.daily_token_budget < 1:
@@ -136,6 +141,34 @@ class JobOptions:
         """These options with `overrides` (see `checked`) applied."""
         # the values are object-typed here: replace() re-runs __post_init__, which checks them
         return replace(self, **checked(overrides))  # type: ignore[arg-type]
+
+
+class JobOverrides(TypedDict, total=False):
+    """The keyword overrides `Scheduler.add_job` and `update_job` take: `JobOptions`'
+    fields, durations in any `Duration` form (a test keeps the two in step)."""
+
+    timeout: Duration | None
+    overlap: Overlap
+    catchup: Catchup
+    misfire_grace: Duration | None
+    max_runs: int | None
+    until: datetime | None
+    start_immediately: bool
+    pre_run: Gate | None
+    gate_timeout: Duration
+    on_gate_error: OnGateError
+    retries: int
+    retry_backoff: Duration
+    pause_after_failures: int | None
+    output_tail: int
+    history: int
+    kill_grace: Duration
+    expect: str | None
+    fail_if_empty: bool
+    daily_token_budget: int | None
+    price_in: float | None
+    price_out: float | None
+    notify: NotifySpec | None
 
 
 OPTION_NAMES: Final[frozenset[str]] = frozenset(f.name for f in fields(JobOptions))

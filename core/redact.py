@@ -1,9 +1,12 @@
 """Secret redaction applied to output, errors and gate reasons before anything is kept or shown.
 
-Two sources of secrets: the values of environment variables whose names look secret
-(KEY, TOKEN, SECRET, PASSWORD, PASSWD, CREDENTIAL, AUTH), and well-known token shapes
-(sk-…, ghp_…, xox…, AKIA…, PEM blocks). One compiled pattern does both, so redacting a
-flood of output line by line stays cheap.
+Three sources of secrets: the values of environment variables whose names look secret
+(KEY, TOKEN, SECRET, PASSWORD, PASSWD, CREDENTIAL, AUTH); every value of a job's or agent's
+own `env` whatever its name (bar well-known plain settings such as PATH, LANG or TZ, and
+`true`/`false` or a short number), plus the password of a URL among them; and well-known
+shapes (sk-…, ghp_…, xox…, AKIA…, PEM blocks, the password in `scheme://user:pass@host`, an
+AWS secret access key printed after its name). One compiled pattern does all of it, so
+redacting a flood of output line by line stays cheap.
 
 Output arrives in chunks that can cut a secret anywhere (a model streams deltas of a few
 characters), so runs go through a `StreamRedactor`: it holds back only the shortest tail
@@ -23,6 +26,7 @@ __all__ = [
     "SECRET_NAME_PARTS",
     "Redactor",
     "StreamRedactor",
+    "own_env_values",
     "redact",
     "refresh_env",
     "secret_env_values",
@@ -35,6 +39,11 @@ ENV_TTL = 1.0
 HOLD_LIMIT = 8192  # beyond the longest secret value: only a pathological PEM label gets here
 _env_cache: tuple[float, tuple[tuple[str, str], ...]] | None = None
 
+# How an AWS secret access key is introduced when printed (config files, env, the AWS CLI's
+# JSON); a bare 40-character string is not masked (it could be a git commit or a path).
+_AWS_NAMES = ("secret_access_key", "SECRET_ACCESS_KEY", "SecretAccessKey", "secretAccessKey",
+              "Secret_Access_Key")
+_AWS_REST = r"""["']?\s*(?:[:=]\s*["']?[A-Za-z0-9/+]{0,40})?"""
 _SHAPES = [
     r"-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|\Z)",
     r"\bsk-[A-Za-z0-9_\-]{16,}",
@@ -42,12 +51,16 @@ _SHAPES = [
     r"\bgithub_pat_[A-Za-z0-9_]{20,}",
     r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    # Only the password is masked (the named group is kept): `https://bob:[REDACTED]@host`.
+    r"(?P<url>(?<=:)//[^\s/?#@:]*:)[^\s/?#@]+@",
+    r"(?P<aws>(?=[sS])(?:" + "|".join(_AWS_NAMES) + r")[\"']?\s*[:=]\s*[\"']?)"
+    r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
 ]
 # Literals every match of a shape contains: a text holding none of them (nor any secret
 # value) cannot match, and `in` finds that far faster than the regex can.
 _SHAPE_LITERALS = (
     "-----BEGIN ", "sk-", *(f"gh{c}_" for c in "pousr"), "github_pat_",
-    *(f"xox{c}-" for c in "abposr"), "AKIA", "ASIA",
+    *(f"xox{c}-" for c in "abposr"), "AKIA", "ASIA", "://", "ccess", "CCESS",
 )
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]+-----")
@@ -71,6 +84,8 @@ _PARTIAL = re.compile("(?:" + "|".join([
     r"\b" + _prefixes("github_pat_", r"[A-Za-z0-9_]*"),
     r"\bx(?:o(?:x(?:[abposr](?:-[A-Za-z0-9\-]*)?)?)?)?",
     r"\bA(?:[KS](?:I(?:A[0-9A-Z]{0,16})?)?)?",
+    r"(?<=:)/(?:/[^\s/?#@:]*(?::[^\s/?#@]*)?)?",
+    r"(?=[sS])(?:" + "|".join(_prefixes(name, _AWS_REST) for name in _AWS_NAMES) + ")",
 ]) + r")\Z")
 _PEM_END_PARTIAL = re.compile(_prefixes("-----END ", r"[A-Z0-9 ]*-{0,4}") + r"\Z")
 # Once one of these tokens is long enough it is certainly masked, whatever follows: its
@@ -86,6 +101,36 @@ _TOKEN_RUNS = (
 def _is_secret_name(name: str) -> bool:
     upper = name.upper()
     return any(part in upper for part in SECRET_NAME_PARTS)
+
+
+# A job's own env is secret whatever the names, except these plain settings...
+_PLAIN_NAMES = frozenset({
+    "PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TERM", "SHELL", "USER", "LOGNAME", "PWD",
+    "TMPDIR", "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONIOENCODING", "NO_COLOR",
+})
+# ...and values that cannot be worth hiding but would mask ordinary output everywhere.
+_PLAIN_VALUE = re.compile(r"(?i:true|false)|\d{1,5}")
+_URL_PASSWORD = re.compile(r"//[^\s/?#@:]*:([^\s/?#@]+)@")
+
+
+def own_env_values(env: Mapping[str, str]) -> dict[str, str]:
+    """The secrets of a job's or agent's own `env` (value -> name): every value of at least
+    MIN_SECRET_LEN characters whatever its name, except well-known plain settings (PATH,
+    LANG, LC_*, TZ…) and `true`/`false` or a short number under a name that does not look
+    secret; a URL value's password counts on its own too."""
+    out: dict[str, str] = {}
+    for name, value in env.items():
+        if not value or len(value) < MIN_SECRET_LEN:
+            continue
+        if not _is_secret_name(name) and (
+                name.upper() in _PLAIN_NAMES or name.upper().startswith("LC_")
+                or _PLAIN_VALUE.fullmatch(value)):
+            continue
+        out.setdefault(value, name)
+        m = _URL_PASSWORD.search(value)
+        if m and len(m.group(1)) >= MIN_SECRET_LEN:
+            out.setdefault(m.group(1), name)
+    return out
 
 
 def secret_env_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -109,7 +154,8 @@ class Redactor:
 
     @classmethod
     def from_env(cls, *extra: Mapping[str, str] | None) -> Redactor:
-        """A redactor for os.environ plus any job/agent-specific environments.
+        """A redactor for os.environ plus any job/agent-specific environments (all of whose
+        values are secrets, see `own_env_values`).
 
         os.environ is rescanned at most every ENV_TTL seconds: a burst of 1,000 runs
         starting together must not scan and decode the environment 1,000 times."""
@@ -122,7 +168,7 @@ class Redactor:
             values = dict(items)
             for env in extra:
                 if env:
-                    for value, name in secret_env_values(env).items():
+                    for value, name in own_env_values(env).items():
                         values.setdefault(value, name)
             items = tuple(sorted(values.items()))
         return _cached(items)
@@ -131,13 +177,18 @@ class Redactor:
         if not text:
             return text
         for literal in self._literals:
-            if literal in text:
+            if literal in text and (literal != "://" or "@" in text):  # URLs: only with a user
                 return self._pattern.sub(self._replace, text)
         return text  # the usual line: nothing that could start a secret
 
     def _replace(self, m: re.Match[str]) -> str:
         name = self.values.get(m.group(0))
-        return f"[REDACTED:{name}]" if name else MASK
+        if name:
+            return f"[REDACTED:{name}]"
+        kept = m.lastgroup  # a shape whose lead-in stays readable (URL user, key's name)
+        if kept is not None:
+            return m.group(kept) + MASK + ("@" if kept == "url" else "")
+        return MASK
 
     def stream(self) -> StreamRedactor:
         """A redactor for one stream of output arriving in arbitrary chunks."""

@@ -150,6 +150,12 @@ class RunResult:
         return self.status is RunStatus.OK
 
     @property
+    def failed(self) -> bool:
+        """True for a run that failed or timed out: what counts towards auto-pause, retries
+        and a failing job."""
+        return self.status is RunStatus.FAILED or self.status is RunStatus.TIMED_OUT
+
+    @property
     def duration(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None

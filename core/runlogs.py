@@ -8,20 +8,47 @@ total size per job so a chatty agent cannot fill the disk.
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .atomic import FILE_MODE, ensure_dir
+from .atomic import FILE_MODE, UnsafeDir, ensure_real_dir
 from .events import Event, OutputChunk, RunFinished, RunSkipped, RunStarted
 
-__all__ = ["RunLog", "RunLogRecorder", "RunLogs", "safe_name"]
+__all__ = ["RunLog", "RunLogRecorder", "RunLogs", "path_name", "safe_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+_NAME_MAX = 200  # escaped names longer than this end in a digest (file names stop at 255)
+
+
+def path_name(text: str) -> str:
+    """The file name of a job's log directory, distinct for distinct names: a name of safe
+    characters (letters, digits, `._@+-`, not starting with a dot) is kept as it is; any other
+    character, and a leading dot, is written `%XX` per UTF-8 byte (`a:b` -> `a%3Ab`, `%` ->
+    `%25`). Safe names never hold `%`, so they cannot meet an escaped one; a name too long
+    for a file name keeps its start and ends in `%~` and a digest of the whole name."""
+    if text and not _UNSAFE.search(text) and not text.startswith(".") and len(text) < 256:
+        return text
+    out = _UNSAFE.sub(lambda m: _escape(m.group()), text)
+    if out.startswith("."):
+        out = "%2E" + out[1:]
+    out = out or "%"  # the empty name (`%` alone is no escape of anything)
+    if len(out) > _NAME_MAX:  # `%~` never comes out of escaping
+        out = out[:_NAME_MAX - 34] + "%~" + hashlib.sha256(text.encode("utf-8",
+                                                                       "surrogatepass")
+                                                           ).hexdigest()[:32]
+    return out
+
+
+def _escape(ch: str) -> str:
+    return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
 
 
 def safe_name(text: str) -> str:
@@ -38,7 +65,14 @@ class RunLog:
         self.max_bytes = max_bytes
         self.written = 0
         self.truncated = False
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        try:  # never through a link planted at the log's path
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW,
+                         FILE_MODE)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafeDir(f"{path} is a symlink; crondeck does not write through "
+                                "symlinks in its state directory (remove the link)") from None
+            raise
         self._fh = os.fdopen(fd, "w", encoding="utf-8", errors="replace")
 
     def note(self, text: str) -> None:
@@ -75,23 +109,42 @@ class RunLogs:
     max_total: int = 100 * 1024 * 1024
 
     def job_dir(self, job: str) -> Path:
-        return Path(self.root) / safe_name(job)
+        return Path(self.root) / path_name(job)
 
     def path(self, job: str, run_id: str) -> Path:
         return self.job_dir(job) / f"{safe_name(run_id)}.log"
 
     def open(self, job: str, run_id: str) -> RunLog:
-        ensure_dir(Path(self.root))
-        ensure_dir(self.job_dir(job))
+        """A new log for the run; raises OSError (UnsafeDir for a symlinked `runs/` or job
+        directory, or a link at the log's path) rather than write anywhere else."""
+        ensure_real_dir(Path(self.root))
+        ensure_real_dir(self.job_dir(job))
         return RunLog(self.path(job, run_id), self.max_bytes)
 
+    def _real_job_dir(self, job: str) -> Path | None:
+        """The job's directory if it and `runs/` are real directories (not links)."""
+        directory = self.job_dir(job)
+        for path in (Path(self.root), directory):
+            try:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    return None
+            except OSError:
+                return None
+        return directory
+
     def runs(self, job: str) -> list[Path]:
-        """This job's logs, oldest first (by modification time, then name)."""
-        try:
-            entries = [e for e in os.scandir(self.job_dir(job)) if e.name.endswith(".log")]
-        except FileNotFoundError:
+        """This job's logs, oldest first (by modification time, then name): regular files
+        only, and none at all under a symlinked directory, so rotation never reaches
+        outside `runs/`."""
+        directory = self._real_job_dir(job)
+        if directory is None:
             return []
-        entries.sort(key=lambda e: (e.stat().st_mtime_ns, e.name))
+        try:
+            entries = [e for e in os.scandir(directory)
+                       if e.name.endswith(".log") and e.is_file(follow_symlinks=False)]
+            entries.sort(key=lambda e: (e.stat(follow_symlinks=False).st_mtime_ns, e.name))
+        except OSError:
+            return []
         return [Path(e.path) for e in entries]
 
     def find(self, job: str, run_id: str | None = None) -> Path | None:
@@ -99,8 +152,10 @@ class RunLogs:
         if run_id is None:
             runs = self.runs(job)
             return runs[-1] if runs else None
+        if self._real_job_dir(job) is None:
+            return None
         for candidate in (self.path(job, run_id), self.job_dir(job) / safe_name(run_id)):
-            if candidate.is_file():
+            if candidate.is_file() and not candidate.is_symlink():
                 return candidate
         matches = [p for p in self.runs(job) if safe_name(run_id) in p.name]
         return matches[-1] if len(matches) == 1 else None
@@ -111,7 +166,7 @@ class RunLogs:
         sizes = {}
         for p in runs:
             with contextlib.suppress(OSError):
-                sizes[p] = p.stat().st_size
+                sizes[p] = p.lstat().st_size
         total = sum(sizes.values())
         removed: list[Path] = []
         for p in runs:
@@ -138,7 +193,11 @@ class RunLogRecorder:
     def __call__(self, event: Event) -> None:
         try:
             self._handle(event)
-        except OSError as exc:  # a full disk must not stop the scheduler
+        except OSError as exc:  # a full disk or a refused link must not stop the scheduler
+            run_id = getattr(event, "run_id", None)
+            log = self.open.pop(run_id, None) if run_id is not None else None
+            if log is not None:  # said once per run, not once per chunk
+                log.close()
             if self.on_error is not None:
                 self.on_error(f"run log: {exc}")
 

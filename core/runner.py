@@ -1,5 +1,12 @@
-"""Running one dispatched slot: gate, concurrency limit, attempts with timeout and retries,
-output collection, and the result. Kept apart from the loop so each reads on its own.
+"""Running one dispatched slot: the start line, gate, concurrency limit, attempts with timeout
+and retries, output collection, and the result, reported to a `RunHost` (see `abc.py`).
+
+Runs prepared ahead of their slot wait on the start line for its instant. Dispatching a slot
+(policies, run id, handle, task) costs tens of microseconds; when a thousand jobs fall due in
+the same second, doing that work *at* the instant makes the last run start tens of
+milliseconds late. The scheduler therefore wakes `lead` seconds early, prepares every slot due
+by then, and parks each run on the start line; one clock timer per instant then releases them
+all at once, so what remains at the instant is only resuming the tasks.
 """
 
 from __future__ import annotations
@@ -10,22 +17,29 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from .abc import RunHost
 from .agents import AgentFailed, RunContext
+from .budget import account, cost_of
 from .clock import Clock
-from .events import GateDecided, GateStarted, OutputChunk, RunFinished, RunQueued, RunStarted
+from .contracts import ANSWER_LIMIT, check_output
+from .events import (
+    Event,
+    GateDecided,
+    GateStarted,
+    OutputChunk,
+    RunFinished,
+    RunQueued,
+    RunStarted,
+)
 from .gates import run_gate
-from .guards import ANSWER_LIMIT, account, check_output, cost_of
-from .redact import Redactor, StreamRedactor
-from .results import GateResult, RunResult, RunStatus, SkipReason
+from .jobs import Job, RunHandle
+from .redact import Redactor, StreamRedactor, refresh_env
+from .results import GateResult, RunResult, RunStatus
 from .templates import TemplateValues, render, uses_context
 
-if TYPE_CHECKING:
-    from .jobs import Job, RunHandle
-    from .scheduler import Scheduler
-
-__all__ = ["Limiter", "OutputTail", "call_later", "execute_slot"]
+__all__ = ["Limiter", "OutputTail", "Runner", "StartLine", "call_later"]
 
 STDERR_TAIL = 2_000
 MAX_BACKOFF = 3600.0
@@ -144,108 +158,341 @@ def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellab
     return asyncio.ensure_future(later())
 
 
-async def execute_slot(sched: Scheduler, job: Job, handle: RunHandle,
-                       not_before: datetime | None = None) -> None:
-    """The body of a run task. Always ends by handing exactly one final result to the
-    scheduler (`_finish`), whatever happens, including cancellation. A run prepared ahead
-    of its slot (`not_before`) waits on the scheduler's start line first."""
-    opts = job.options
-    redactor = sched._redactor_for(job)
-    ctx = RunContext(
-        run_id=handle.run_id,
-        job=job.name,
-        scheduled_for=handle.scheduled_for,
-        attempt=1,
-        prompt=job.prompt,
-        manual=handle.manual,
-        kill_grace=opts.kill_grace,
-    )
-    gate: GateResult | None = None
-    result: RunResult | None = None
-    ctx.context_in_prompt = uses_context(job.prompt)
-    if opts.pre_run is None:  # nothing the slot's instant could change: render it now
-        ctx.prompt = _render_prompt(job, handle, "")
-    try:
-        if not_before is not None:
-            if sched._start_line is not None:
-                await sched._start_line.wait(not_before)
-            sched._claim(job, handle)  # not before: a crash meanwhile leaves the slot owed
-        if opts.pre_run is not None:
-            sched._emit(GateStarted, job=job.name, run_id=handle.run_id,
-                        scheduled_for=handle.scheduled_for)
-            agent_env = getattr(job.agent, "env", None)
-            gate = await run_gate(
-                opts.pre_run,
-                ctx,
-                limit=opts.gate_timeout,
-                clock=sched.clock,
-                on_error=opts.on_gate_error,
-                redact=redactor,
-                env=agent_env,
-                cwd=getattr(job.agent, "cwd", None),
-            )
-            sched._emit(GateDecided, job=job.name, run_id=handle.run_id, gate=gate)
-            if not gate.run:
-                result = sched._skip_result(
-                    job, handle.scheduled_for, SkipReason.GATE, gate.reason, handle.run_id,
-                    exit_code=gate.exit_code, gate=gate, manual=handle.manual,
-                )
-                return
-            ctx.gate_context = gate.context
-            ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
-        while True:
-            result = await _attempt(sched, job, handle, ctx, redactor, gate)
-            handle.output = None  # this attempt is over: a cancel now keeps nothing of it
-            account(job, result, sched.clock.now())
-            failed = result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
-            will_retry = failed and handle.attempt <= opts.retries
-            sched._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result,
-                        will_retry=will_retry)
-            if not will_retry:
-                break
-            sched._sink_result(result)
-            delay = min(opts.retry_backoff * (2 ** (handle.attempt - 1)), MAX_BACKOFF)
-            await sched.clock.sleep(delay)
-            handle.attempt += 1
-            ctx.attempt = handle.attempt
-    except asyncio.CancelledError:
-        ctx.cancelled = True
-        tail: OutputTail | None = handle.output
-        usage = ctx.usage if tail is not None else None  # an attempt was under way
-        cost = cost_of(usage, opts.price_in, opts.price_out)
-        result = RunResult(
+class StartLine:
+    """Parks coroutines until an instant of the clock's (wall) time; one timer per instant."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._waiting: dict[datetime, list[asyncio.Future[None]]] = {}
+
+    async def wait(self, instant: datetime) -> None:
+        """Return at `instant` (at once if it has passed). Cancelling one waiter leaves the
+        others parked."""
+        if self.clock.now() >= instant:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.get(instant)
+        if waiting is None:
+            waiting = self._waiting[instant] = []
+            self._arm(instant)
+        waiting.append(fut)
+        await fut
+
+    def _arm(self, instant: datetime) -> None:
+        delay = (instant - self.clock.now()).total_seconds()
+        call_later(self.clock, delay, lambda: self._release(instant))
+
+    def _release(self, instant: datetime) -> None:
+        # The system clock's timers run on the monotonic clock; if wall time is still short
+        # of the instant (a slewing clock), wait for the rest rather than start early.
+        if self.clock.now() < instant:
+            self._arm(instant)
+            return
+        for fut in self._waiting.pop(instant, ()):
+            if not fut.done():
+                fut.set_result(None)
+
+
+class Runner:
+    """Executes dispatched slots against a `RunHost`: one task per run, under the concurrency
+    limit, with the start line for runs prepared ahead of their instant."""
+
+    def __init__(self, host: RunHost) -> None:
+        self.host = host
+        self._limiter: Limiter | None = None
+        self._start_line: StartLine | None = None
+        self._redactor: Redactor | None = None
+
+    def bind(self, max_concurrent_runs: int) -> None:
+        """Fresh asyncio primitives for the running loop (they belong to one loop)."""
+        self._limiter = Limiter(max_concurrent_runs)
+        self._start_line = StartLine(self.host.clock)
+
+    def refresh_env(self) -> None:
+        """Re-read os.environ's secrets for the runs about to start (once per wake-up, shared
+        by every run it starts)."""
+        refresh_env()
+        self._redactor = None
+
+    def start(self, job: Job, handle: RunHandle,
+              not_before: datetime | None = None) -> asyncio.Task[None]:
+        """The task running `handle`'s slot (waiting for `not_before` first, if given)."""
+        return asyncio.get_running_loop().create_task(self.run(job, handle, not_before))
+
+    def _redactor_for(self, job: Job) -> Redactor:
+        """The redactor for a run: os.environ's secrets (scanned once per wake-up) plus the
+        agent's own environment."""
+        env = getattr(job.agent, "env", None)
+        if env:
+            return Redactor.from_env(env)
+        if self._redactor is None:
+            self._redactor = Redactor.from_env()
+        return self._redactor
+
+    def _emit(self, cls: type[Event], **fields: Any) -> None:
+        bus = self.host.bus
+        if bus.active:
+            bus.emit(cls, **fields)
+
+    async def run(self, job: Job, handle: RunHandle, not_before: datetime | None = None) -> None:
+        """The body of a run task. Always ends by handing exactly one final result to the
+        host (`finish_run`), whatever happens, including cancellation. A run prepared ahead
+        of its slot (`not_before`) waits on the start line first."""
+        host = self.host
+        opts = job.options
+        try:
+            redactor = self._redactor_for(job)
+        except Exception:  # an agent whose `env` cannot be read: os.environ's secrets at least
+            redactor = Redactor.from_env()
+        ctx = RunContext(
             run_id=handle.run_id,
             job=job.name,
             scheduled_for=handle.scheduled_for,
-            status=RunStatus.CANCELLED,
-            started_at=handle.started_at,
-            finished_at=sched.clock.now(),
-            error=handle.cancel_reason or "cancelled",
-            gate=gate,
-            attempt=handle.attempt,
+            attempt=1,
+            prompt=job.prompt,
             manual=handle.manual,
-            output_tail=tail.text() if tail is not None else "",
-            output_bytes=tail.total if tail is not None else 0,
-            truncated=tail.truncated if tail is not None else False,
-            usage=usage,
-            cost=cost,
-            extra=_usage_extra(usage, cost),
+            kill_grace=opts.kill_grace,
         )
-        account(job, result, sched.clock.now())  # tokens spent before the cancel count
-        sched._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result)
-    except Exception as exc:  # a bug in a gate/agent wrapper must not kill the loop
-        result = RunResult(
-            run_id=handle.run_id, job=job.name, scheduled_for=handle.scheduled_for,
-            status=RunStatus.FAILED, started_at=handle.started_at,
-            finished_at=sched.clock.now(), error=redactor(f"{type(exc).__name__}: {exc}"),
-            gate=gate, attempt=handle.attempt, manual=handle.manual,
-        )
-    finally:
-        if result is None:  # pragma: no cover - defensive
-            result = RunResult(run_id=handle.run_id, job=job.name,
-                               scheduled_for=handle.scheduled_for, status=RunStatus.CANCELLED,
-                               error="run ended unexpectedly")
-        sched._finish(job, handle, result)
+        gate: GateResult | None = None
+        result: RunResult | None = None
+        try:
+            # Inside the try: whatever goes wrong preparing the run is that run's failure.
+            ctx.context_in_prompt = uses_context(job.prompt)
+            if opts.pre_run is None:  # nothing the slot's instant could change: render it now
+                ctx.prompt = _render_prompt(job, handle, "")
+            if not_before is not None:
+                if self._start_line is not None:
+                    await self._start_line.wait(not_before)
+                host.claim_run(job, handle)  # not before: a crash meanwhile leaves the slot owed
+            if opts.pre_run is not None:
+                self._emit(GateStarted, job=job.name, run_id=handle.run_id,
+                           scheduled_for=handle.scheduled_for)
+                agent_env = getattr(job.agent, "env", None)
+                gate = await run_gate(
+                    opts.pre_run,
+                    ctx,
+                    limit=opts.gate_timeout,
+                    clock=host.clock,
+                    on_error=opts.on_gate_error,
+                    redact=redactor,
+                    env=agent_env,
+                    cwd=getattr(job.agent, "cwd", None),
+                )
+                self._emit(GateDecided, job=job.name, run_id=handle.run_id, gate=gate)
+                if not gate.run:
+                    result = host.skip_gated(job, handle, gate)
+                    return
+                ctx.gate_context = gate.context
+                ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
+            while True:
+                result = await self._attempt(job, handle, ctx, redactor, gate)
+                handle.output = None  # this attempt is over: a cancel now keeps nothing of it
+                account(job, result, host.clock.now())
+                will_retry = result.failed and handle.attempt <= opts.retries
+                self._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result,
+                           will_retry=will_retry)
+                if not will_retry:
+                    break
+                host.record_attempt(result)
+                delay = min(opts.retry_backoff * (2 ** (handle.attempt - 1)), MAX_BACKOFF)
+                await host.clock.sleep(delay)
+                handle.attempt += 1
+                ctx.attempt = handle.attempt
+        except asyncio.CancelledError:
+            ctx.cancelled = True
+            tail: OutputTail | None = handle.output
+            usage = ctx.usage if tail is not None else None  # an attempt was under way
+            cost = cost_of(usage, opts.price_in, opts.price_out)
+            result = RunResult(
+                run_id=handle.run_id,
+                job=job.name,
+                scheduled_for=handle.scheduled_for,
+                status=RunStatus.CANCELLED,
+                started_at=handle.started_at,
+                finished_at=host.clock.now(),
+                error=handle.cancel_reason or "cancelled",
+                gate=gate,
+                attempt=handle.attempt,
+                manual=handle.manual,
+                output_tail=tail.text() if tail is not None else "",
+                output_bytes=tail.total if tail is not None else 0,
+                truncated=tail.truncated if tail is not None else False,
+                usage=usage,
+                cost=cost,
+                extra=_usage_extra(usage, cost),
+            )
+            account(job, result, host.clock.now())  # tokens spent before the cancel count
+            self._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result)
+        except Exception as exc:  # a bug in a gate/agent wrapper must not kill the loop
+            result = RunResult(
+                run_id=handle.run_id, job=job.name, scheduled_for=handle.scheduled_for,
+                status=RunStatus.FAILED, started_at=handle.started_at,
+                finished_at=host.clock.now(), error=redactor(f"{type(exc).__name__}: {exc}"),
+                gate=gate, attempt=handle.attempt, manual=handle.manual,
+            )
+        finally:
+            if result is None:  # pragma: no cover - defensive
+                result = RunResult(run_id=handle.run_id, job=job.name,
+                                   scheduled_for=handle.scheduled_for, status=RunStatus.CANCELLED,
+                                   error="run ended unexpectedly")
+            try:
+                host.finish_run(job, handle, result)
+            except Exception as exc:  # booking failed: the handle must settle all the same
+                host.abandon_run(job, handle, result, exc)
+
+    async def _attempt(
+        self,
+        job: Job,
+        handle: RunHandle,
+        ctx: RunContext,
+        redactor: Redactor,
+        gate: GateResult | None,
+    ) -> RunResult:
+        """One attempt under the concurrency limit, with its timeout, as a RunResult."""
+        host = self.host
+        opts = job.options
+        limiter = self._limiter
+        assert limiter is not None
+        if not limiter.try_acquire():
+            self._emit(RunQueued, job=job.name, run_id=handle.run_id,
+                       scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
+            await limiter.acquire()
+        try:
+            tail = handle.output = OutputTail(opts.output_tail)
+            answer: list[str] = []  # stdout for the guard rails (bounded below)
+            answer_len = 0
+            streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
+            bus = host.bus
+            name, run_id = job.name, handle.run_id
+
+            def emit(text: str, stream: Literal["stdout", "stderr"]) -> None:
+                if ctx.cancelled or not text:
+                    return
+                stream_redactor = streams.get(stream)
+                if stream_redactor is None:
+                    stream_redactor = streams[stream] = redactor.stream()
+                clean = stream_redactor(text)  # may hold back the start of a secret
+                if clean:
+                    deliver(clean, stream)
+
+            def deliver(clean: str, stream: Literal["stdout", "stderr"]) -> None:
+                nonlocal answer_len
+                tail.add(clean, stream)
+                if stream == "stdout" and guarded:
+                    answer.append(clean)
+                    answer_len += len(clean)
+                    if answer_len > 2 * ANSWER_LIMIT:
+                        joined = "".join(answer)[-ANSWER_LIMIT:]
+                        answer[:] = [joined]
+                        answer_len = len(joined)
+                if bus.active:
+                    bus.emit(OutputChunk, job=name, run_id=run_id, stream=stream, text=clean)
+
+            def release_held() -> None:
+                """What the redactors held back, once the agent is done however it ended."""
+                for stream, stream_redactor in streams.items():
+                    clean = stream_redactor.flush()
+                    if clean:
+                        deliver(clean, stream)
+
+            guarded = opts.fail_if_empty or opts.expect is not None
+            ctx.emit = emit
+            ctx.usage = None
+            ctx.clock = host.clock
+            started = host.clock.now()
+            ctx.deadline = started + timedelta(seconds=opts.timeout) if opts.timeout else None
+            handle.started_at = started
+            host.count_run(job, handle)
+            self._emit(RunStarted, job=name, run_id=run_id, scheduled_for=handle.scheduled_for,
+                       attempt=handle.attempt, manual=handle.manual)
+            # Let every other run due now start too before this agent's own code gets the loop
+            # (an agent that computes before its first await would otherwise delay them all).
+            await asyncio.sleep(0)
+            # The agent runs inline in this task; a clock timer cancels it on timeout. No extra
+            # tasks per run: 1,000 runs falling due together must start within milliseconds.
+            me = asyncio.current_task()
+            assert me is not None
+            timed_out = False
+
+            def on_timeout() -> None:
+                nonlocal timed_out
+                timed_out = True
+                me.cancel()
+
+            timer = call_later(host.clock, opts.timeout, on_timeout) if opts.timeout else None
+            exit_code: int | None = None
+            error = ""
+            contract: Any = None
+            try:
+                try:
+                    exit_code = await job.agent.execute(ctx)
+                finally:
+                    release_held()
+            except asyncio.CancelledError:
+                if not timed_out or handle.cancel_reason:
+                    ctx.cancelled = True
+                    raise
+                me.uncancel()
+                ctx.cancelled = True
+                status = RunStatus.TIMED_OUT
+                error = f"timed out after {opts.timeout:g}s"
+            except AgentFailed as exc:  # already explained: no traceback
+                status = RunStatus.FAILED
+                error = redactor(str(exc))
+            except Exception as exc:
+                status = RunStatus.FAILED
+                tb = "".join(traceback.format_exception(exc)[-12:])
+                error = redactor(f"{type(exc).__name__}: {exc}\n{tb}".strip())
+            else:
+                if exit_code in (0, None):
+                    status = RunStatus.OK
+                    if guarded:
+                        verdict = check_output("".join(answer), expect=opts.expect,
+                                               fail_if_empty=opts.fail_if_empty)
+                        contract = verdict.contract
+                        if not verdict.ok:
+                            status, error = RunStatus.FAILED, redactor(verdict.error)
+                else:
+                    status = RunStatus.FAILED
+                    err_tail = tail.stderr_tail()
+                    last = err_tail.splitlines()[-1] if err_tail else ""
+                    error = f"exit code {exit_code}" + (f": {last}" if last else "")
+                    if err_tail and err_tail != last:
+                        error += f"\n{err_tail}"
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            if timed_out and status is not RunStatus.TIMED_OUT:
+                # The agent swallowed the cancellation and ended on its own after the deadline.
+                me.uncancel()
+                ctx.cancelled = True
+                status = RunStatus.TIMED_OUT
+                error = f"timed out after {opts.timeout:g}s"
+            usage = ctx.usage
+            cost = cost_of(usage, opts.price_in, opts.price_out)
+            extra = _usage_extra(usage, cost)
+            return RunResult(
+                run_id=run_id,
+                job=name,
+                scheduled_for=handle.scheduled_for,
+                status=status,
+                started_at=started,
+                finished_at=host.clock.now(),
+                exit_code=exit_code,
+                output_tail=tail.text(),
+                error=error,
+                gate=gate,
+                attempt=handle.attempt,
+                manual=handle.manual,
+                output_bytes=tail.total,
+                truncated=tail.truncated,
+                usage=usage,
+                cost=cost,
+                contract=contract,
+                extra=extra,
+            )
+        finally:
+            limiter.release()
 
 
 def _usage_extra(usage: Any, cost: float | None) -> dict[str, Any]:
@@ -267,157 +514,3 @@ def _render_prompt(job: Job, handle: RunHandle, context: str) -> str:
     return render(job.prompt, TemplateValues(
         scheduled_for=handle.scheduled_for.astimezone(zone) if zone else handle.scheduled_for,
         run_id=handle.run_id, job=job.name, last_output=last.strip(), context=context))
-
-
-async def _attempt(
-    sched: Scheduler,
-    job: Job,
-    handle: RunHandle,
-    ctx: RunContext,
-    redactor: Redactor,
-    gate: GateResult | None,
-) -> RunResult:
-    """One attempt under the concurrency limit, with its timeout, as a RunResult."""
-    opts = job.options
-    limiter = sched._limiter
-    assert limiter is not None
-    if not limiter.try_acquire():
-        sched._emit(RunQueued, job=job.name, run_id=handle.run_id,
-                    scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
-        await limiter.acquire()
-    try:
-        tail = handle.output = OutputTail(opts.output_tail)
-        answer: list[str] = []  # stdout for the guard rails (bounded below)
-        answer_len = 0
-        streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
-        bus = sched.bus
-        name, run_id = job.name, handle.run_id
-
-        def emit(text: str, stream: Literal["stdout", "stderr"]) -> None:
-            if ctx.cancelled or not text:
-                return
-            stream_redactor = streams.get(stream)
-            if stream_redactor is None:
-                stream_redactor = streams[stream] = redactor.stream()
-            clean = stream_redactor(text)  # may hold back the start of a secret
-            if clean:
-                deliver(clean, stream)
-
-        def deliver(clean: str, stream: Literal["stdout", "stderr"]) -> None:
-            nonlocal answer_len
-            tail.add(clean, stream)
-            if stream == "stdout" and guarded:
-                answer.append(clean)
-                answer_len += len(clean)
-                if answer_len > 2 * ANSWER_LIMIT:
-                    joined = "".join(answer)[-ANSWER_LIMIT:]
-                    answer[:] = [joined]
-                    answer_len = len(joined)
-            if bus.active:
-                bus.emit(OutputChunk, job=name, run_id=run_id, stream=stream, text=clean)
-
-        def release_held() -> None:
-            """What the redactors held back, once the agent is done however it ended."""
-            for stream, stream_redactor in streams.items():
-                clean = stream_redactor.flush()
-                if clean:
-                    deliver(clean, stream)
-
-        guarded = opts.fail_if_empty or opts.expect is not None
-        ctx.emit = emit
-        ctx.usage = None
-        ctx.clock = sched.clock
-        started = sched.clock.now()
-        ctx.deadline = started + timedelta(seconds=opts.timeout) if opts.timeout else None
-        handle.started_at = started
-        sched._run_started(job, handle)
-        sched._emit(RunStarted, job=name, run_id=run_id, scheduled_for=handle.scheduled_for,
-                    attempt=handle.attempt, manual=handle.manual)
-        # Let every other run due now start too before this agent's own code gets the loop
-        # (an agent that computes before its first await would otherwise delay them all).
-        await asyncio.sleep(0)
-        # The agent runs inline in this task; a clock timer cancels it on timeout. No extra
-        # tasks per run: 1,000 runs falling due together must start within milliseconds.
-        me = asyncio.current_task()
-        assert me is not None
-        timed_out = False
-
-        def on_timeout() -> None:
-            nonlocal timed_out
-            timed_out = True
-            me.cancel()
-
-        timer = call_later(sched.clock, opts.timeout, on_timeout) if opts.timeout else None
-        exit_code: int | None = None
-        error = ""
-        contract: Any = None
-        try:
-            try:
-                exit_code = await job.agent.execute(ctx)
-            finally:
-                release_held()
-        except asyncio.CancelledError:
-            if not timed_out or handle.cancel_reason:
-                ctx.cancelled = True
-                raise
-            me.uncancel()
-            ctx.cancelled = True
-            status = RunStatus.TIMED_OUT
-            error = f"timed out after {opts.timeout:g}s"
-        except AgentFailed as exc:  # already explained: no traceback
-            status = RunStatus.FAILED
-            error = redactor(str(exc))
-        except Exception as exc:
-            status = RunStatus.FAILED
-            tb = "".join(traceback.format_exception(exc)[-12:])
-            error = redactor(f"{type(exc).__name__}: {exc}\n{tb}".strip())
-        else:
-            if exit_code in (0, None):
-                status = RunStatus.OK
-                if guarded:
-                    verdict = check_output("".join(answer), expect=opts.expect,
-                                           fail_if_empty=opts.fail_if_empty)
-                    contract = verdict.contract
-                    if not verdict.ok:
-                        status, error = RunStatus.FAILED, redactor(verdict.error)
-            else:
-                status = RunStatus.FAILED
-                err_tail = tail.stderr_tail()
-                last = err_tail.splitlines()[-1] if err_tail else ""
-                error = f"exit code {exit_code}" + (f": {last}" if last else "")
-                if err_tail and err_tail != last:
-                    error += f"\n{err_tail}"
-        finally:
-            if timer is not None:
-                timer.cancel()
-        if timed_out and status is not RunStatus.TIMED_OUT:
-            # The agent swallowed the cancellation and ended on its own after the deadline.
-            me.uncancel()
-            ctx.cancelled = True
-            status = RunStatus.TIMED_OUT
-            error = f"timed out after {opts.timeout:g}s"
-        usage = ctx.usage
-        cost = cost_of(usage, opts.price_in, opts.price_out)
-        extra = _usage_extra(usage, cost)
-        return RunResult(
-            run_id=run_id,
-            job=name,
-            scheduled_for=handle.scheduled_for,
-            status=status,
-            started_at=started,
-            finished_at=sched.clock.now(),
-            exit_code=exit_code,
-            output_tail=tail.text(),
-            error=error,
-            gate=gate,
-            attempt=handle.attempt,
-            manual=handle.manual,
-            output_bytes=tail.total,
-            truncated=tail.truncated,
-            usage=usage,
-            cost=cost,
-            contract=contract,
-            extra=extra,
-        )
-    finally:
-        limiter.release()

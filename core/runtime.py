@@ -7,19 +7,21 @@ plain translation for library users who persist state themselves.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .agents import CommandAgent, PythonAgent, program_name
 from .clock import Clock
 from .config import Config, ConfigError, JobSpec, Problem, load_config
+from .events import LockLost, SchedulerError
 from .jobs import JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
+from .persist import StoreSink
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
 from .schedule import Schedule, cron
@@ -36,24 +38,8 @@ __all__ = [
     "open_runtime",
 ]
 
+LOCK_CHECK = 2.0  # seconds between looks at the lock file (each claim looks too)
 MODEL_AGENTS: dict[str, type[ModelAgent]] = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
-
-
-class StoreSink:
-    """The scheduler's StateSink backed by a StateStore: claims are durable at once, the rest
-    is coalesced by the store's writer."""
-
-    def __init__(self, store: StateStore) -> None:
-        self.store = store
-
-    def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
-        self.store.claim(job, run_id, scheduled_for)
-
-    def result_recorded(self, result: RunResult) -> None:
-        self.store.record(result)
-
-    def job_changed(self, state: JobState) -> None:
-        self.store.put(state)
 
 
 def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | ModelAgent:
@@ -213,6 +199,7 @@ class Runtime:
     abandoned: list[RunResult] = field(default_factory=list)
 
     config_stamp: tuple[int, int, int] | None = None
+    lock_lost: str = ""  # set once the lock file was deleted or replaced under us
 
     @property
     def problems(self) -> list[str]:
@@ -273,6 +260,31 @@ class Runtime:
         self.config = new
         return Reload(added=added, removed=removed, changed=changed + diff.toggled)
 
+    def check_lock(self) -> str:
+        """Why this runtime lost its state lock ("" while it holds it). On the first look
+        that finds the lock file deleted or replaced, stop firing (runs in flight finish),
+        stop saving state (it belongs to whoever locked the new file) and say so with a
+        `lock_lost` event. Called before every claim and by `watch_lock`."""
+        if self.lock_lost or self.lock is None or self.read_only:
+            return self.lock_lost  # once lost, read_only is set too
+        why = self.lock.lost()
+        if why:
+            self.lock_lost = (f"lost the lock: {why}, so another crondeck may be running these "
+                              "jobs; this one stops firing and saving state (runs in flight "
+                              "finish, unsaved)")
+            self.store.read_only = True
+            self.read_only = True  # nor fold the inbox: its results are the new holder's
+            self.scheduler.bus.emit(LockLost, path=str(self.lock.path), reason=self.lock_lost)
+            self.scheduler.stop()
+        return self.lock_lost
+
+    async def watch_lock(self, every: float = LOCK_CHECK) -> None:
+        """Look at the lock every `every` seconds until it is lost (or cancelled)."""
+        while True:
+            if self.check_lock():
+                return
+            await asyncio.sleep(every)
+
     def close(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
@@ -300,6 +312,8 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         settings = config.scheduler
         store = StateStore(state_dir / "state.toml", history=config.base_options().history,
                            read_only=read_only).load()
+        if lock is not None:
+            store.problems.extend(lock.notes)
         logs = RunLogs(state_dir / "runs")
         if settings.logs_keep:
             logs.keep = settings.logs_keep
@@ -312,19 +326,24 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
             return Runtime(config, scheduler, store, logs, None, True, None, [],
                            _stamp(config.path))
         saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
-        scheduler = build_scheduler(config, clock=clock, state_sink=StoreSink(store))
+        sink = StoreSink(store)
+        scheduler = build_scheduler(config, clock=clock, state_sink=sink)
         in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
         _restore(scheduler, list(saved.values()))
         abandoned = [
             r for st in store.jobs.values() for r in st.results
             if (r.job, r.run_id) in in_flight and r.status is RunStatus.ABANDONED
         ]
-        recorder = RunLogRecorder(logs)
+        bus = scheduler.bus
+        recorder = RunLogRecorder(logs, on_error=lambda message: bus.emit(
+            SchedulerError, job=None, where="run_log", message=message))
         scheduler.add_listener(recorder)
         store.flush()
         store.start()
-        return Runtime(config, scheduler, store, logs, lock, False, recorder, abandoned,
-                    _stamp(config.path))
+        runtime = Runtime(config, scheduler, store, logs, lock, False, recorder, abandoned,
+                          _stamp(config.path))
+        sink.lock_lost = runtime.check_lock
+        return runtime
     except BaseException:
         if lock is not None:
             lock.release()

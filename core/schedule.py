@@ -6,13 +6,15 @@ Both kinds answer `next_after(dt)` (strictly after an aware datetime), `upcoming
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from .cron import CronExpr, parse
 from .interval import EPOCH, Every
 
-__all__ = ["Schedule", "cron", "every"]
+__all__ = ["Schedule", "cron", "every", "resolve"]
 
 Schedule = CronExpr | Every
 
@@ -29,10 +31,29 @@ def every(
     minutes: float = 0,
     hours: float = 0,
     days: float = 0,
-    start: datetime | None = None,
+    start: datetime | Literal["now"] | None = None,
 ) -> Every:
-    """An interval schedule anchored at `start` (aware; default the Unix epoch), in UTC."""
+    """An interval schedule: fires every period on the grid `start + n * period`, in UTC.
+
+    Without `start` the grid is anchored at the Unix epoch: `every(hours=1)` fires on the hour
+    and `every(minutes=15)` at :00, :15, :30, :45, whenever the job was added. `start="now"`
+    anchors it at the moment the job is added to (or rescheduled in) a scheduler, by that
+    scheduler's clock: "every hour" added at 10:17 fires at 11:17, 12:17, … An aware datetime
+    anchors it there."""
     period = timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
     if period.total_seconds() < 1:
         raise ValueError("every(...) needs a period of at least 1 second")
+    if start == "now":
+        return Every(period, datetime.now(UTC), from_now=True)
+    if isinstance(start, str):
+        raise ValueError(f"every(start=...) takes an aware datetime or 'now', not {start!r}")
     return Every(period, start if start is not None else EPOCH)
+
+
+def resolve(schedule: Schedule | str, tz: str | ZoneInfo | None, now: datetime) -> Schedule:
+    """The schedule a job runs by: a string parsed (cron or `@every`, in `tz`), an interval
+    made with `start="now"` anchored at `now`."""
+    sched = cron(schedule, tz) if isinstance(schedule, str) else schedule
+    if isinstance(sched, Every) and sched.from_now:
+        return replace(sched, anchor=now)
+    return sched

@@ -1,5 +1,9 @@
-"""The scheduler: a heap of next fires, one asyncio loop, and the slot policies (pause,
-skip-next, overlap, catch-up, misfire grace, max_runs/until) applied when slots fall due.
+"""The scheduler: a heap of next fires, one asyncio loop, the operator actions, and the
+policies applied when slots fall due, as one `Scheduler` owning its state.
+
+Its parts each read on their own: `slots` decides what becomes of due slots (pure),
+`ledger` books results, `runner` executes one run against the `RunHost` interface
+(`abc.py`), which `Scheduler` implements; a `Job` reaches it only through `JobHost`.
 
 The loop sleeps until the earliest due time (never more than 30 s at a time), then re-reads
 wall time, so suspend/resume and clock steps are noticed instead of trusting a monotonic
@@ -11,32 +15,46 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Unpack
 
-from .actions import OperatorActions
-from .agents import Agent, as_agent
+from . import slots
+from .agents import AgentLike, as_agent
 from .clock import Clock, SystemClock, utc
 from .events import (
     ClockJumped,
     Event,
     EventBus,
     JobAdded,
+    JobChanged,
+    JobExhausted,
+    JobPaused,
     JobRemoved,
+    JobResumed,
+    LockLost,
+    NextFireComputed,
+    RunQueued,
+    SchedulerError,
+    SchedulerPaused,
+    SchedulerResumed,
     SchedulerStarted,
     SchedulerStopped,
     Subscription,
 )
+from .interval import Every
 from .jobs import Job, JobState, OnResult, RunHandle, StateSink
-from .notify import Notifier
-from .options import JobOptions, checked
-from .outcomes import Outcomes
-from .redact import Redactor
-from .results import RunResult, RunStatus
-from .runner import Limiter, call_later
-from .schedule import Schedule, cron
-from .starts import StartLine
+from .ledger import Ledger
+from .options import JobOptions, JobOverrides, checked
+from .persist import StateDir
+from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
+from .runner import Runner, call_later
+from .schedule import Schedule, resolve
 
 __all__ = ["Scheduler"]
 
@@ -44,12 +62,9 @@ MAX_SLEEP = 30.0
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 CLOCK_JUMP = 2.0  # seconds of disagreement between wall time and time slept
-# What add_job accepts as an agent: an Agent, an argv list, a callable, or an object with
-# .run/.arun (`as_agent` decides, and raises TypeError for anything else).
-AgentLike = Agent | Sequence[str] | Callable[..., object] | object
 
 
-class Scheduler(OperatorActions, Outcomes):
+class Scheduler:
     """Runs agents on cron/interval schedules in-process and reports everything as events.
 
     `clock` (default SystemClock; FakeClock in tests) drives now() and every wait, timeouts
@@ -65,6 +80,12 @@ class Scheduler(OperatorActions, Outcomes):
     budget in the way; those are booked at the instant). Prepared runs start at the
     slot's instant, never before, so a thousand jobs due together all start within
     milliseconds of it; a pause given in those last `lead` seconds applies from the next slot.
+
+    `state_dir` keeps the jobs' state on disk as `crondeck run` does beside a jobs file: the
+    directory is locked (a second scheduler on it raises LockHeld), each job added finds its
+    saved state again (pause, enabled, history, run counts and token counters; a slot already
+    started is never fired twice, a run left in flight is recorded as abandoned), and every
+    run's output goes to `runs/<job>/<run-id>.log`. `close()` (or `with`) saves and unlocks.
     """
 
     def __init__(
@@ -76,13 +97,15 @@ class Scheduler(OperatorActions, Outcomes):
         state_sink: StateSink | None = None,
         max_sleep: float = MAX_SLEEP,
         lead: float | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
+        if state_dir is not None and state_sink is not None:
+            raise ValueError("give state_dir or state_sink, not both")
         self.clock: Clock = clock or SystemClock()
         self.max_concurrent_runs = max_concurrent_runs
         self.defaults = defaults or JobOptions()
-        self.state_sink = state_sink
         self.max_sleep = min(max_sleep, MAX_SLEEP)
         if lead is None:
             lead = LEAD if isinstance(self.clock, SystemClock) else 0.0
@@ -91,36 +114,96 @@ class Scheduler(OperatorActions, Outcomes):
         self.lead = lead
         self.jobs: dict[str, Job] = {}
         self.bus = EventBus(self.clock.now)
-        self.bus.on_listener_error = lambda fn, exc: self._error(None, "listener", exc)
+        self._ledger = Ledger(self.clock, self.bus, state_sink)
+        self.bus.on_listener_error = lambda fn, exc: self._ledger.error(None, "listener", exc)
+        self.notifier = self._ledger.notifier
+        self._runner = Runner(self)
         self.paused = False
         self.pause_note = ""
         self.pause_until: datetime | None = None
         self.running_loop = False
-        self._heap: list[tuple[float, int, str, int]] = []
+        # (wake-up timestamp, tiebreak, job name); an entry is live while `_filed[name]` is
+        # its tiebreak, so re-filing a job leaves its old entries to be skipped when popped.
+        self._heap: list[tuple[float, int, str]] = []
+        self._filed: dict[str, int] = {}
         self._tiebreak = itertools.count()
         self._auto_names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._limiter: Limiter | None = None
-        self._start_line: StartLine | None = None
         self._not_before: datetime | None = None  # set while _fire_due prepares ahead
-        self._redactor: Redactor | None = None
         self._poked = False
         self._waiter: asyncio.Future[bool] | None = None
         self._stop_requested = False
         self._terminate_on_stop = False
-        self._collectors: list[list[RunResult]] = []
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
         self._options_base = self.defaults
         self._new_handles: list[list[RunHandle]] = []
-        self._background: set[asyncio.Future[None]] = set()
-        self.notifier = Notifier(self._notified)
+        self._state_dir: StateDir | None = None
+        self._unrecord: Callable[[], None] | None = None
+        if state_dir is not None:  # last: nothing after it can fail and leave it locked
+            self._state_dir = StateDir(
+                state_dir, history=self.defaults.history,
+                on_log_error=lambda message: self._emit(SchedulerError, job=None,
+                                                        where="run_log", message=message))
+            self._state_dir.sink.lock_lost = self._check_lock
+            self.state_sink = self._state_dir.sink
+            self._unrecord = self.bus.add_listener(self._state_dir.recorder)
+
+    def _check_lock(self) -> str:
+        """Before each claim: once the state directory's lock is lost, say so (`LockLost`)
+        and stop the loop, as `crondeck run` does; the claim itself is refused."""
+        state_dir = self._state_dir
+        if state_dir is None:
+            return ""
+        known = state_dir.lock_lost
+        why = state_dir.check_lock()
+        if why and not known:
+            self._emit(LockLost, path=str(state_dir.lock.path), reason=why)
+            self.stop()
+        return why
+
+    @property
+    def state_dir(self) -> Path | None:
+        """Where the state is kept (None: in memory only)."""
+        return self._state_dir.path if self._state_dir is not None else None
+
+    @property
+    def state_problems(self) -> list[str]:
+        """What was wrong with the saved state when it was opened (a corrupt state.toml is
+        moved aside and named here); empty without a `state_dir`."""
+        return list(self._state_dir.store.problems) if self._state_dir is not None else []
+
+    def close(self) -> None:
+        """Save the state and release the state directory's lock (nothing to do without a
+        `state_dir`). Call it once the loop has ended."""
+        state_dir, self._state_dir = self._state_dir, None
+        if state_dir is not None:
+            if self._unrecord is not None:
+                self._unrecord()
+            self.state_sink = None
+            state_dir.close()
+
+    def __enter__(self) -> Scheduler:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def state_sink(self) -> StateSink | None:
+        """Where what must persist is reported (None: nowhere)."""
+        return self._ledger.state_sink
+
+    @state_sink.setter
+    def state_sink(self, sink: StateSink | None) -> None:
+        self._ledger.state_sink = sink
 
     # ------------------------------------------------------------------ jobs
 
     def add_job(
         self,
         agent: AgentLike,
-        prompt: str,
+        prompt: str | None,
         schedule: Schedule | str,
         *,
         name: str | None = None,
@@ -129,15 +212,17 @@ class Scheduler(OperatorActions, Outcomes):
         tz: str | None = None,
         paused: bool = False,
         pause_note: str = "",
-        **overrides: object,
+        **overrides: Unpack[JobOverrides],
     ) -> Job:
         """Add a job and return it.
 
         `agent` is an Agent (`CommandAgent`, `PythonAgent`, a model agent), an argv list, a
-        callable or an object with `.run`/`.arun`. `schedule` is a Schedule (`cron(...)`,
-        `every(...)`) or a string parsed as cron or `@every` in `tz`. Names are unique
-        (default `job-N`). `on_result` (sync or async) gets each final result;
-        `paused`/`pause_note` start the job paused.
+        function taking `()`, `(prompt)` or `(prompt, ctx)` (another signature is a
+        TypeError here), or an object with `.run`/`.arun`. `prompt` may be None (a job
+        without one). `schedule` is a Schedule (`cron(...)`, `every(...)`) or a string parsed
+        as cron or `@every` in `tz`. Names are unique (default `job-N`). `on_result` (sync or
+        async) gets each final result; `paused`/`pause_note` start the job paused. With a
+        `state_dir`, a saved state of the same name is restored onto the job.
 
         `options` (default: the scheduler's `defaults`) are the job's policies, and
         `overrides` replace single ones by `JobOptions` field name, e.g.
@@ -165,21 +250,81 @@ class Scheduler(OperatorActions, Outcomes):
             raise ValueError(f"invalid job name {name!r}")
         if name in self.jobs:
             raise ValueError(f"a job named {name!r} already exists")
-        sched = cron(schedule, tz) if isinstance(schedule, str) else schedule
-        job = Job(name=name, agent=as_agent(agent), prompt=prompt, schedule=sched,
+        now = self.clock.now()
+        sched = resolve(schedule, tz, now)
+        saved = self._state_dir.store.get(name) if self._state_dir is not None else None
+        if saved is not None and saved.last_slot is not None and isinstance(sched, Every) \
+                and sched.from_now:
+            sched = replace(sched, anchor=saved.last_slot)  # the grid goes on where it was
+        job = Job(name=name, agent=as_agent(agent), prompt=prompt or "", schedule=sched,
                   options=options, on_result=on_result, _scheduler=self)
         job.paused, job.pause_note = paused, pause_note
-        now = self.clock.now()
         self.jobs[name] = job
         if options.start_immediately:
             job.next_fire = now
         else:
-            job.next_fire = self._next_slot(job, now)
+            job.next_fire = self.next_slot(job, now)
         if self.bus.active:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
-        self._after_change(job, now)
+        self.refile(job, now)
+        if saved is not None:
+            self.restore([saved])
+            if saved.disabled:
+                job.enabled = False
         return job
+
+    def update_job(
+        self,
+        job: str | Job,
+        *,
+        schedule: Schedule | str | None = None,
+        tz: str | None = None,
+        enabled: bool | None = None,
+        prompt: str | None = None,
+        agent: AgentLike | None = None,
+        options: JobOptions | None = None,
+        **overrides: Unpack[JobOverrides],
+    ) -> Job:
+        """Change a job in place, at once; what is not given stays. Everything is checked
+        before anything changes (a bad schedule or option raises and leaves the job as it
+        was). History, counters and pause are kept, and a run in flight is never cancelled:
+        it finishes under the options it started with.
+
+        `schedule` (a string is parsed in `tz`): the next fire is the new schedule's first
+        slot after now (earlier slots are not owed). `enabled`: as `job.enabled`. `options`
+        replaces all the job's options, `overrides` single ones (as in `add_job`), e.g.
+        `update_job("digest", schedule=every(minutes=15), timeout="5m")`. Changing `until` or
+        `max_runs` re-decides whether the job has ended. Observers get `JobChanged` with
+        `what` = "schedule", "options", "prompt" or "agent" (and "enabled"/"disabled")."""
+        j = self.get_job(job)
+        now = self.clock.now()
+        new_options = options if options is not None else j.options
+        if overrides:
+            new_options = new_options.merged(**checked(overrides))
+        new_schedule = resolve(schedule, tz, now) if schedule is not None else None
+        new_agent = as_agent(agent) if agent is not None else None
+        if prompt is not None and prompt != j.prompt:
+            j.prompt = prompt
+            self.note_change(j, "prompt")
+        if new_agent is not None and new_agent is not j.agent:
+            j.agent = new_agent
+            self.note_change(j, "agent")
+        if new_options != j.options:
+            old, j.options = j.options, new_options
+            if new_options.history != old.history:
+                j.results = deque(j.results, maxlen=max(1, new_options.history))
+            if new_schedule is None and (old.until, old.max_runs) != (new_options.until,
+                                                                      new_options.max_runs):
+                j.exhausted = ""  # refile decides again whether it has ended
+                j.next_fire = self.next_slot(j, now)
+                self.refile(j, now)
+            self.note_change(j, "options")
+        if new_schedule is not None:
+            j.reschedule(new_schedule)
+        if enabled is not None:
+            j.enabled = enabled
+        return j
 
     def _options(self, base: JobOptions, given: dict[str, object]) -> JobOptions:
         """`base` with `given` (checked) applied. Jobs given the same overrides of the
@@ -208,12 +353,21 @@ class Scheduler(OperatorActions, Outcomes):
         """Remove a job; its runs in flight are cancelled ("job removed")."""
         j = self.get_job(job)
         del self.jobs[j.name]
-        j._version += 1
+        self._filed.pop(j.name, None)
         for handle in list(j.running.values()):
             handle.cancel("job removed")
         self._emit(JobRemoved, job=j.name)
         self._poke()
         return j
+
+    def get_job(self, job: str | Job) -> Job:
+        """The job itself, or the one of that name (KeyError naming it when there is none)."""
+        if isinstance(job, Job):
+            return job
+        try:
+            return self.jobs[job]
+        except KeyError:
+            raise KeyError(f"no job named {job!r}") from None
 
     def due_jobs(self, now: datetime | None = None) -> list[Job]:
         """Jobs with a slot due at `now` (default: the clock's now), earliest first."""
@@ -228,6 +382,91 @@ class Scheduler(OperatorActions, Outcomes):
                  if j.next_fire is not None and not j.exhausted]
         return heapq.nsmallest(limit, items, key=lambda t: t[0])
 
+    # ------------------------------------------------------ operator actions
+
+    def pause_job(self, job: str | Job, note: str = "", until: datetime | None = None) -> None:
+        j = self.get_job(job)
+        j.paused, j.pause_note = True, note
+        j.pause_until = utc(until) if until is not None else None
+        self._emit(JobPaused, job=j.name, note=note, until=j.pause_until)
+        self.refile(j, self.clock.now())
+
+    def resume_job(self, job: str | Job) -> None:
+        """Resume: slots already due are recorded as paused-skips, then it continues from now."""
+        j = self.get_job(job)
+        if not j.paused:
+            return
+        now = self.clock.now()
+        self._process_job(j, now)  # flush slots that fell due while paused (as skipped)
+        j.paused, j.pause_note, j.pause_until = False, "", None
+        self._emit(JobResumed, job=j.name)
+        self.refile(j, now)
+
+    def skip_next(self, job: str | Job, skip: bool = True) -> None:
+        j = self.get_job(job)
+        j.skip_next_pending = skip
+        self._emit(JobChanged, job=j.name, what="skip_next" if skip else "skip_next_cleared")
+        self._ledger.state_changed(j)
+
+    def pause_all(self, note: str = "", until: datetime | None = None) -> None:
+        """Pause everything (slots recorded as skipped "paused: note"); jobs keep their own
+        pause state underneath, so resume_all() restores exactly what was before."""
+        self.paused, self.pause_note = True, note
+        self.pause_until = utc(until) if until is not None else None
+        self._emit(SchedulerPaused, note=note, until=self.pause_until)
+        self._poke()
+
+    def resume_all(self) -> None:
+        if not self.paused:
+            return
+        now = self.clock.now()
+        self._fire_due(now)  # record slots that fell due while paused, as paused-skips
+        self.paused, self.pause_note, self.pause_until = False, "", None
+        self._emit(SchedulerResumed)
+        self._poke()
+
+    def run_now(self, job: str | Job) -> RunHandle:
+        """Run a job now, outside its schedule, obeying its overlap policy. The handle is
+        already done (skipped, "still running") when the policy refuses."""
+        j = self.get_job(job)
+        self._bind_loop()
+        self._runner.refresh_env()
+        now = self.clock.now()
+        run_id = make_run_id(j.name, now)
+        n = 2
+        while run_id in j.running:
+            run_id = f"{make_run_id(j.name, now)}~{n}"
+            n += 1
+        return self._dispatch(j, now, now, manual=True, run_id=run_id)
+
+    def run_slot(self, job: str | Job, scheduled_for: datetime) -> RunHandle:
+        """Run one scheduled slot now, exactly as the loop would when it falls due (overlap,
+        claim, gate, attempts, retries), with the slot's own run id. `crondeck exec` uses
+        this so a retried pod or timer reuses the same idempotency key."""
+        j = self.get_job(job)
+        self._bind_loop()
+        return self._dispatch(
+            j, scheduled_for, self.clock.now(), run_id=make_run_id(j.name, scheduled_for)
+        )
+
+    def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int:
+        """Cancel a job's runs in flight and its queued slot; returns how many were stopped."""
+        j = self.get_job(job)
+        count = 0
+        if j.queued is not None:
+            slot, _manual = j.queued
+            j.queued = None
+            r = self._ledger.skip(j, slot, SkipReason.OPERATOR, reason)
+            if j.queued_handle is not None:
+                j.queued_handle.set_result(r)
+                j.queued_handle = None
+            count += 1
+        while j.backlog:
+            self._ledger.skip(j, j.backlog.popleft(), SkipReason.OPERATOR, reason)
+        for handle in list(j.running.values()):
+            count += handle.cancel(reason)
+        return count
+
     # -------------------------------------------------------------- events
 
     def subscribe(self, max_chunks: int = 10_000, max_events: int = 100_000) -> Subscription:
@@ -237,6 +476,10 @@ class Scheduler(OperatorActions, Outcomes):
     def add_listener(self, fn: Callable[[Event], Any]) -> Callable[[], None]:
         """A synchronous callback for every event (keep it quick); returns a remover."""
         return self.bus.add_listener(fn)
+
+    def _emit(self, cls: type[Event], **fields: Any) -> None:
+        if self.bus.active:
+            self.bus.emit(cls, **fields)
 
     # ---------------------------------------------------------- state I/O
 
@@ -265,7 +508,7 @@ class Scheduler(OperatorActions, Outcomes):
             job.results.extend(st.results)
             job.last_slot = st.last_slot
             if st.last_slot is not None:
-                job.next_fire = self._next_slot(job, st.last_slot)
+                job.next_fire = self.next_slot(job, st.last_slot)
             elif st.next_fire is not None:
                 job.next_fire = st.next_fire
             for run_id in st.running:
@@ -273,14 +516,14 @@ class Scheduler(OperatorActions, Outcomes):
                        for r in st.results):
                     continue
                 slot = _slot_of(run_id) or now
-                self._record(job, RunResult(
+                self._ledger.record(job, RunResult(
                     run_id=run_id, job=job.name, scheduled_for=slot,
                     status=RunStatus.ABANDONED, finished_at=now,
                     error="found running after a restart; the previous process ended"))
             job.exhausted = ""
             if job.options.max_runs is not None and job.run_count >= job.options.max_runs:
                 job.exhausted = "max_runs reached"
-            self._after_change(job, now)
+            self.refile(job, now)
 
     # ----------------------------------------------------------------- run
 
@@ -294,7 +537,7 @@ class Scheduler(OperatorActions, Outcomes):
         self._bind_loop()
         collected: list[RunResult] = []
         handles: list[RunHandle] = []
-        self._collectors.append(collected)
+        self._ledger.collectors.append(collected)
         self._new_handles.append(handles)
         try:
             self._fire_due(self.clock.now())
@@ -305,14 +548,18 @@ class Scheduler(OperatorActions, Outcomes):
                 await asyncio.gather(*(h.wait() for h in pending))
             await self.notifier.drain(NOTIFY_DRAIN)
         finally:
-            self._collectors.remove(collected)
+            self._ledger.collectors.remove(collected)
             self._new_handles.remove(handles)
         return collected
 
-    async def astart(self, until: datetime | None = None, *, stop_when_done: bool = True) -> None:
-        """Run the loop until stop(), the `until` deadline, or (with `stop_when_done`) every
-        job is exhausted. Runs in flight are awaited before returning (or cancelled when
-        stop(terminate=True) was asked)."""
+    async def astart(self, until: datetime | None = None, *,
+                     stop_when_done: bool = False) -> None:
+        """Serve: run the loop until `stop()` (or the `until` deadline), whatever the jobs do;
+        jobs can be added, changed, disabled and enabled meanwhile. For a script or a test,
+        `stop_when_done=True` also returns once no job will fire again by itself (each has
+        reached its `max_runs` or `until`, or is disabled) and none is running. Runs in
+        flight are awaited before returning (or cancelled when stop(terminate=True) was
+        asked). The state is saved when it returns (with a `state_dir`)."""
         if self.running_loop:
             raise RuntimeError("this scheduler's loop is already running")
         self._bind_loop()
@@ -363,6 +610,11 @@ class Scheduler(OperatorActions, Outcomes):
         finally:
             self.running_loop = False
             self._emit(SchedulerStopped, reason=reason)
+            if self._state_dir is not None:
+                try:
+                    self._state_dir.store.flush()
+                except OSError as exc:  # the writer reports it too; the loop has ended anyway
+                    self._ledger.error(None, "state_dir", exc)
 
     def stop(self, terminate: bool = False) -> None:
         """Ask the loop to end. Runs in flight finish first, or are cancelled (processes
@@ -414,8 +666,7 @@ class Scheduler(OperatorActions, Outcomes):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._loop = loop
-            self._limiter = Limiter(self.max_concurrent_runs)
-            self._start_line = StartLine(self.clock)
+            self._runner.bind(self.max_concurrent_runs)
             self._waiter = None
 
     def _poke(self) -> None:
@@ -424,6 +675,248 @@ class Scheduler(OperatorActions, Outcomes):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(False)
+
+    # ------------------------------------------------- filing jobs (JobHost)
+
+    def next_slot(self, job: Job, after: datetime) -> datetime | None:
+        """The job's next slot after `after`, None when it will not fire again (a schedule
+        that raises is reported and counts as ended)."""
+        try:
+            return slots.next_slot(job.schedule, after, job.options.until)
+        except Exception as exc:  # a schedule that can never fire again
+            self._ledger.error(job.name, "schedule", exc)
+            return None
+
+    def refile(self, job: Job, now: datetime) -> None:
+        """Re-file the job in the heap after a change, notice exhaustion, tell observers and
+        the state sink, and wake the loop to re-plan."""
+        if not job.exhausted:
+            reason = slots.exhaustion(job, now)
+            if reason:
+                job.exhausted = reason
+                job.next_fire = None
+                self._emit(JobExhausted, job=job.name, reason=reason)
+        self._push(job)
+        if self.bus.active:
+            self._emit(NextFireComputed, job=job.name, next_fire=job.next_fire)
+        self._ledger.state_changed(job)
+        self._poke()
+
+    def note_change(self, job: Job, what: str) -> None:
+        """Tell observers `job` changed (`what`: "enabled", "disabled"...)."""
+        self._emit(JobChanged, job=job.name, what=what)
+
+    def _push(self, job: Job) -> None:
+        tiebreak = next(self._tiebreak)
+        wake = slots.wake_at(job)
+        if wake is None:
+            self._filed.pop(job.name, None)
+            return
+        self._filed[job.name] = tiebreak
+        heapq.heappush(self._heap, (wake.timestamp(), tiebreak, job.name))
+
+    # ---------------------------------------------- applying slot decisions
+
+    def _fire_due(self, now: datetime, ahead: float = 0.0) -> None:
+        """Handle every job due at `now`, and with `ahead` > 0 also those due within that
+        many seconds: their decisions are taken as of their own instant and their runs
+        wait on the start line until it comes (see `Scheduler.lead`)."""
+        now_ts = now.timestamp()
+        horizon = now_ts + ahead
+        heap = self._heap
+        filed = self._filed
+        if heap and heap[0][0] <= horizon:
+            self._runner.refresh_env()
+        later: list[tuple[float, int, str]] = []
+        while heap and heap[0][0] <= horizon:
+            entry = heapq.heappop(heap)
+            ts, tiebreak, name = entry
+            if filed.get(name) != tiebreak:
+                continue
+            job = self.jobs.get(name)
+            if job is None:
+                continue
+            at = now
+            if ts > now_ts:  # ahead of its instant: prepare it only if it will simply start
+                at = max(now, slots.wake_at(job) or now)
+                if not slots.starts_plainly(job, at, self):
+                    later.append(entry)  # skips and queues are booked at the instant
+                    continue
+                self._not_before = at
+            try:
+                self._process_job(job, at)
+            except Exception as exc:  # one broken job must not stop the others or the loop
+                self._ledger.error(job.name, "dispatch", exc)
+            finally:
+                self._not_before = None
+        for entry in later:
+            heapq.heappush(heap, entry)
+
+    def _process_job(self, job: Job, now: datetime) -> None:
+        """Handle every slot of `job` due at `now`, then file its next fire."""
+        if job.exhausted:
+            return
+        due = slots.due_slots(job, now, lambda after: self.next_slot(job, after))
+        job.next_fire = due.next_fire
+        if due.slots:
+            self._handle_slots(job, due.slots, now, due.more_missed)
+        if job.paused and job.pause_until is not None and job.pause_until <= now:
+            job.paused, job.pause_note, job.pause_until = False, "", None
+            self._emit(JobResumed, job=job.name)
+        self.refile(job, now)
+
+    def _handle_slots(self, job: Job, due: list[datetime], now: datetime, more: int) -> None:
+        if slots.on_time(job, due, now, self):
+            self._dispatch(job, due[0], now)
+            return
+        plan = slots.plan_slots(job, due, now, more, self)
+        for slot, note in plan.paused:
+            self._mark_slot(job, slot)
+            self._ledger.skip(job, slot, SkipReason.PAUSED, f"paused: {note}" if note else "paused")
+        if plan.summary is not None:
+            first, last, error = plan.summary
+            self._mark_slot(job, last)
+            self._ledger.record(job, RunResult(
+                run_id=make_run_id(job.name, first), job=job.name, scheduled_for=first,
+                status=RunStatus.MISSED, finished_at=now, error=error))
+        for slot, why in plan.missed:
+            self._mark_slot(job, slot)
+            self._ledger.missed(job, RunResult(
+                run_id=make_run_id(job.name, slot), job=job.name, scheduled_for=slot,
+                status=RunStatus.MISSED, finished_at=now, error=why))
+        if plan.to_backlog:
+            job.backlog.extend(plan.runnable)
+            self._drain_backlog(job)
+            return
+        for slot in plan.runnable:
+            self._dispatch(job, slot, now)
+
+    def _drain_backlog(self, job: Job) -> None:
+        while job.backlog and not job.running and not job.exhausted:
+            self._dispatch(job, job.backlog.popleft(), self.clock.now())
+
+    def _mark_slot(self, job: Job, slot: datetime) -> None:
+        if job.last_slot is None or slot > job.last_slot:
+            job.last_slot = slot
+
+    def _dispatch(self, job: Job, slot: datetime, now: datetime, *, manual: bool = False,
+                  run_id: str | None = None) -> RunHandle:
+        """Apply `slots.decide` to one slot; start it or book why not. Returns the handle
+        (already done when the slot did not start)."""
+        run_id = run_id or make_run_id(job.name, slot)
+        if not manual:
+            self._mark_slot(job, slot)
+        decision = slots.decide(job, now, manual)
+        if decision is slots.START:
+            return self._start(job, slot, manual, run_id)
+        if decision.action == "skip":
+            assert decision.reason is not None
+            if decision.reason is SkipReason.OPERATOR:
+                job.skip_next_pending = False
+            return self._done_handle(job, slot, manual, self._ledger.skip(
+                job, slot, decision.reason, decision.why, run_id, manual=manual))
+        if decision.action == "queue":
+            if job.queued is not None:
+                old, old_manual = job.queued
+                r = self._ledger.skip(
+                    job, old, SkipReason.OVERLAP,
+                    "still running; a newer slot took its place in the queue",
+                    manual=old_manual)
+                if job.queued_handle is not None:
+                    job.queued_handle.set_result(r)
+                    job.queued_handle = None
+            job.queued = (slot, manual)
+            self._emit(RunQueued, job=job.name, run_id=run_id, scheduled_for=slot,
+                       why="previous run still going (queue_one)")
+            handle = RunHandle(job.name, run_id, slot, manual)
+            job.queued_handle = handle
+            return handle
+        for other in list(job.running.values()):  # "replace"
+            other.cancel(f"replaced by {run_id}")
+        return self._start(job, slot, manual, run_id)
+
+    def _start(self, job: Job, slot: datetime, manual: bool, run_id: str,
+               handle: RunHandle | None = None) -> RunHandle:
+        self._bind_loop()
+        handle = handle or RunHandle(job.name, run_id, slot, manual)
+        job.running[run_id] = handle
+        if self._not_before is None:  # a run prepared ahead is claimed at its instant
+            self._ledger.claim(job, handle)
+        handle.task = self._runner.start(job, handle, self._not_before)
+        for lst in self._new_handles:
+            lst.append(handle)
+        return handle
+
+    def _done_handle(self, job: Job, slot: datetime, manual: bool, result: RunResult) -> RunHandle:
+        handle = RunHandle(job.name, result.run_id, slot, manual)
+        handle.set_result(result)
+        return handle
+
+    # ------------------------------------------------ the runner's host (RunHost)
+
+    def claim_run(self, job: Job, handle: RunHandle) -> None:
+        """RunHost: a run prepared ahead reached its instant; its run id is taken."""
+        self._ledger.claim(job, handle)
+
+    def count_run(self, job: Job, handle: RunHandle) -> None:
+        """RunHost: an attempt is starting; the first counts towards max_runs."""
+        if not handle.agent_started:
+            handle.agent_started = True
+            job.run_count += 1
+            if job.options.max_runs is not None and job.run_count >= job.options.max_runs:
+                # Booked right after the runs starting at this instant have all started:
+                # no slot of this job can fall due in between.
+                asyncio.get_running_loop().call_soon(self._exhaust_started, job)
+
+    def _exhaust_started(self, job: Job) -> None:
+        if self.jobs.get(job.name) is job and not job.exhausted:
+            self.refile(job, self.clock.now())
+
+    def skip_gated(self, job: Job, handle: RunHandle, gate: GateResult) -> RunResult:
+        """RunHost: the gate said no; the slot is skipped (recorded by `finish_run`)."""
+        return self._ledger.skip(
+            job, handle.scheduled_for, SkipReason.GATE, gate.reason, handle.run_id,
+            exit_code=gate.exit_code, gate=gate, manual=handle.manual)
+
+    def record_attempt(self, result: RunResult) -> None:
+        """RunHost: a failed attempt that will be retried goes to the state sink."""
+        self._ledger.sink_result(result)
+
+    def abandon_run(self, job: Job, handle: RunHandle, result: RunResult,
+                    exc: Exception) -> None:
+        """RunHost: booking the final result raised; report it and settle the handle anyway,
+        so the slot is free and whoever awaits the run gets its result."""
+        self._ledger.error(job.name, "finish_run", exc)
+        job.running.pop(handle.run_id, None)
+        if not handle.done():
+            handle.set_result(result)
+        self._poke()
+
+    def finish_run(self, job: Job, handle: RunHandle, result: RunResult) -> None:
+        """RunHost: book a final result (history, counters, auto-pause, callback), then
+        start the queued successor or the backlog."""
+        job.running.pop(handle.run_id, None)
+        pause_note = self._ledger.book(job, result)
+        if pause_note is not None:
+            self.pause_job(job, note=pause_note)
+        handle.set_result(result)
+        self._ledger.call_on_result(job, result)
+        if self.jobs.get(job.name) is job:
+            if job.queued is not None and not job.running:
+                slot, manual = job.queued
+                job.queued = None
+                qh, job.queued_handle = job.queued_handle, None
+                run_id = qh.run_id if qh is not None else make_run_id(job.name, slot)
+                note = None if manual else slots.pause_note_at(job, slot, self)
+                if note is not None:
+                    r = self._ledger.skip(job, slot, SkipReason.PAUSED, f"paused: {note}")
+                    if qh is not None:
+                        qh.set_result(r)
+                else:
+                    self._start(job, slot, manual, run_id, qh)
+            self._drain_backlog(job)
+            self._ledger.state_changed(job)
+        self._poke()
 
 
 def _describe(schedule: Schedule) -> str:

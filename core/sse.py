@@ -17,7 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["ConnectFailed", "HttpReply", "SseEvent", "SseParser", "StreamCut", "post_stream"]
+__all__ = ["ConnectFailed", "HttpReply", "NoAnswer", "SseEvent", "SseParser", "StreamCut",
+           "post_stream"]
+
+BODY_LIMIT = 16 * 1024 * 1024  # a whole (non-streamed) answer is read up to this size
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,11 @@ class StreamCut(Exception):
     """The connection ended in the middle of the body."""
 
 
+class NoAnswer(Exception):
+    """The request went out but the connection ended before any reply (a server restarting,
+    a proxy dropping it): transient, like a 503."""
+
+
 @dataclass
 class HttpReply:
     """What one request came to: the status and headers, and the body when not streamed."""
@@ -81,6 +89,9 @@ class HttpReply:
     status: int
     headers: Mapping[str, str]
     body: bytes = b""
+    # False when a 2xx came with another Content-Type than text/event-stream: `body` holds
+    # it whole (a non-streamed JSON answer, an HTML page) and `on_line` saw none of it.
+    streamed: bool = True
 
 
 @dataclass
@@ -174,14 +185,33 @@ def _blocking_post(url: str, body: bytes, headers: Mapping[str, str], timeout: f
         conn.connect()
     except (OSError, http.client.HTTPException) as exc:
         raise ConnectFailed(_os_reason(exc)) from None
-    conn.request("POST", path, body=body, headers=dict(headers))
-    resp = conn.getresponse()
+    try:
+        conn.request("POST", path, body=body, headers=dict(headers))
+        resp = conn.getresponse()
+    except http.client.RemoteDisconnected:
+        if exchange.closed:
+            raise
+        raise NoAnswer("the server closed the connection without answering") from None
+    except ConnectionError as exc:
+        if exchange.closed:
+            raise
+        raise NoAnswer(_os_reason(exc)) from None
+    except http.client.HTTPException as exc:  # a status line that is not HTTP, say
+        if exchange.closed:
+            raise
+        raise NoAnswer(f"the reply is not HTTP ({type(exc).__name__}: {str(exc)[:80]!r})"
+                       ) from None
     reply = HttpReply(resp.status, {k.lower(): v for k, v in resp.getheaders()})
     if not 200 <= resp.status < 300:
         with contextlib.suppress(OSError, http.client.HTTPException):
             reply.body = resp.read(64 * 1024)
         return reply
+    kind = reply.headers.get("content-type")
     try:
+        if kind is not None and not kind.lower().startswith("text/event-stream"):
+            reply.streamed = False
+            reply.body = resp.read(BODY_LIMIT)
+            return reply
         while True:
             raw = resp.readline(1024 * 1024)
             if not raw:
@@ -189,7 +219,9 @@ def _blocking_post(url: str, body: bytes, headers: Mapping[str, str], timeout: f
             on_line(raw.decode("utf-8", "replace"))
     except http.client.IncompleteRead:
         raise StreamCut("the connection closed in the middle of a chunk") from None
-    except ConnectionError as exc:
+    except TimeoutError:
+        raise
+    except OSError as exc:  # reset mid-body, a TLS error
         if exchange.closed:
             raise
         raise StreamCut(_os_reason(exc)) from None

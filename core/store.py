@@ -114,11 +114,36 @@ def job_state_from_toml(name: str, data: Any) -> JobState:
         running = doc.get("running", [])
         if not isinstance(running, list) or not all(isinstance(r, str) for r in running):
             raise StateFormatError(f"jobs.{name}.running is not an array of run ids")
+        for result in results:
+            _check_result(name, result)
         return JobState.from_dict({**doc, "name": name})
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, StateFormatError):
             raise
         raise StateFormatError(f"jobs.{name}: {exc!r}") from None
+
+
+# What each field of a stored result must be: the loader converts leniently (str(), int()),
+# so a hand-edited `job = []` would load and then fail every view that looks the job up.
+_RESULT_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": (str,), "job": (str,), "status": (str,), "exit_code": (int,),
+    "output_tail": (str,), "error": (str,), "attempt": (int,), "output_bytes": (int,),
+    "manual": (bool,), "truncated": (bool,), "scheduled_for": (datetime, str),
+    "started_at": (datetime, str), "finished_at": (datetime, str), "cost": (int, float),
+}
+
+
+def _check_result(name: str, result: Mapping[str, Any]) -> None:
+    for key, types in _RESULT_TYPES.items():
+        value = result.get(key)
+        if value is None:
+            continue
+        bad = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if bad:
+            raise StateFormatError(f"jobs.{name}.results: {key} is {type(value).__name__} "
+                                   f"{str(value)[:40]!r}")
+    if result.get("job") != name:
+        raise StateFormatError(f"jobs.{name}.results: a result of job {result.get('job')!r}")
 
 
 class StateStore:
@@ -215,6 +240,9 @@ class StateStore:
                     raise StateFormatError("a claim has no job or run_id")
                 if not isinstance(slot, datetime):
                     raise StateFormatError(f"claim {run_id}: scheduled_for is not a date-time")
+                if slot.utcoffset() is None:  # would fail every comparison with aware times
+                    raise StateFormatError(f"claim {run_id}: scheduled_for {slot.isoformat()} "
+                                           "has no time zone")
                 st = self.jobs.get(job) or JobState(name=job)
                 if any(r.run_id == run_id for r in st.results) or run_id in st.running:
                     continue

@@ -12,7 +12,12 @@ __all__ = ["ZoneError", "get_zone", "local_zone"]
 
 
 class ZoneError(ValueError):
-    """An unknown time zone name; the message suggests the nearest IANA names."""
+    """An unknown time zone name; the message suggests the nearest IANA names, also kept in
+    `suggestions` (for a short message where room is scarce)."""
+
+    def __init__(self, message: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
 
 
 @cache
@@ -48,7 +53,8 @@ def get_zone(name: str) -> ZoneInfo:
         close = _nearest(name)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ZoneError(
-            f"unknown time zone {name!r}: use an IANA name like 'Europe/Berlin'{hint}"
+            f"unknown time zone {name!r}: use an IANA name like 'Europe/Berlin'{hint}",
+            tuple(close),
         ) from None
 
 

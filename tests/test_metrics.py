@@ -168,3 +168,27 @@ def test_bad_listen_address_is_a_usage_error(tmp_path: Path) -> None:
                           timeout=60, check=False)
     assert proc.returncode == 2
     assert "write PORT or HOST:PORT" in proc.stderr
+
+
+def test_idle_connections_time_out_and_are_capped() -> None:
+    import socket
+    import threading
+
+    metrics = Metrics(Scheduler(clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC))))
+    server = MetricsServer(metrics, "127.0.0.1", 0, idle_timeout=0.5, max_connections=4).start()
+    before = threading.active_count()
+    idle = [socket.create_connection(server.address, timeout=5) for _ in range(20)]
+    try:
+        time.sleep(0.2)
+        assert threading.active_count() <= before + 4  # not one thread per connection
+        for sock in idle:  # turned away at once, or closed after the idle timeout
+            assert sock.recv(1024) == b""
+        assert _get(server.url + "/metrics")[0] == 200  # and a scrape is served again
+        deadline = time.monotonic() + 5
+        while threading.active_count() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert threading.active_count() <= before
+    finally:
+        for sock in idle:
+            sock.close()
+        server.close()

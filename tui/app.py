@@ -83,6 +83,7 @@ class CrondeckApp(App[None]):
         self._signal_seen = False  # SIGHUP/SIGTERM: shut down once
         # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
         self.runtime: Runtime | None = None
+        self.config_created = False  # the jobs file was just created (first run)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -114,6 +115,9 @@ class CrondeckApp(App[None]):
             read_only=self.read_only, read_only_reason=self.read_only_reason, live=self.live)
         self.install_screen(dashboard, "dashboard")
         await self.push_screen("dashboard")
+        if self.config_created:
+            self.notify(f"created {self.config_path}: a commented example jobs file; n adds a "
+                        "job to it", title="First run", timeout=20)
         if self.runtime is not None:
             for notice in startup_notices(self.runtime):
                 self.notify(**notice)
@@ -248,10 +252,12 @@ def run_app(args: argparse.Namespace) -> int:
 
     from .launch import launch, prepare_demo
 
+    created = False
     if getattr(args, "demo", False):
         path = prepare_demo()
     else:
-        path = resolve_config(getattr(args, "config", None)).path
+        location = resolve_config(getattr(args, "config", None))
+        path, created = location.path, location.created
     try:
         opened = launch(path, demo=bool(getattr(args, "demo", False)),
                         read_only=bool(getattr(args, "read_only", False)))
@@ -262,6 +268,7 @@ def run_app(args: argparse.Namespace) -> int:
     app = CrondeckApp(opened.scheduler, config_path=path, read_only=opened.read_only,
                       read_only_reason=opened.read_only_reason)
     app.runtime = opened.runtime
+    app.config_created = created
     try:
         app.run()
     finally:

@@ -16,7 +16,7 @@ from textual.app import SystemCommand
 
 from crondeck.core import Config, ConfigError, Reload, Runtime, load_config
 
-from .screens.cron_builder import CronBuilderScreen
+from .screens.cron_builder import CronBuilderScreen, NewJobSchedule
 from .screens.delete_job import confirm_delete
 from .screens.job_editor import JobEditorScreen, Saved
 
@@ -91,11 +91,16 @@ def jobs_target(app: Any) -> Any | None:
 
 
 def open_builder(app: Any) -> None:
+    def done(result: str | NewJobSchedule | None) -> None:
+        if isinstance(result, NewJobSchedule):
+            open_editor(app, None, schedule=result)
+
     app.push_screen(CronBuilderScreen(zone=app.zone, now=app.now, local=app.zone,
-                                      live=app.live))
+                                      live=app.live, new_job=not app.read_only), done)
 
 
-def open_editor(app: Any, job: str | None) -> None:
+def open_editor(app: Any, job: str | None, *, schedule: NewJobSchedule | None = None) -> None:
+    """The job editor on `job`, or on a new job (starting from `schedule` if given)."""
     target = jobs_target(app)
     if target is None:
         return
@@ -114,8 +119,11 @@ def open_editor(app: Any, job: str | None) -> None:
             dashboard.observer.pump()  # the table learns of the job via a message: select after
             dashboard.call_after_refresh(dashboard.table.select, result.job)
 
-    app.push_screen(JobEditorScreen(target, job, now=app.now, zone=app.zone, live=app.live),
-                    saved)
+    editor = JobEditorScreen(target, job, now=app.now, zone=app.zone, live=app.live)
+    if schedule is not None:
+        editor.form.schedule = schedule.expression
+        editor.form.timezone = schedule.timezone or editor.form.timezone
+    app.push_screen(editor, saved)
 
 
 def delete_selected(app: Any, job: str | None) -> None:

@@ -13,7 +13,15 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from crondeck.core import Clock, LockHeld, Runtime, Scheduler, load_config, open_runtime
+from crondeck.core import (
+    Clock,
+    LockHeld,
+    Runtime,
+    Scheduler,
+    UnsafeDir,
+    load_config,
+    open_runtime,
+)
 
 __all__ = ["DEMO_PAUSED", "Launch", "launch", "prepare_demo"]
 
@@ -72,7 +80,7 @@ def launch(config_path: Path, *, clock: Clock | None = None, demo: bool = False,
     why = "--read-only" if read_only else ""
     try:
         runtime = open_runtime(config, read_only=read_only, clock=clock)
-    except LockHeld as held:
+    except (LockHeld, UnsafeDir) as held:
         runtime = open_runtime(config, read_only=True, clock=clock)
         why = str(held)
     if demo and not runtime.read_only:

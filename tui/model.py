@@ -89,6 +89,10 @@ class JobRow:
     status: Status = "idle"
     note: str = ""
     until: datetime | None = None
+    # Paused, by itself or with every job (a running run goes on; no countdown then), and
+    # when that ends (None: until resumed by hand).
+    held: bool = False
+    resumes: datetime | None = None
     next_fire: datetime | None = None
     running_since: datetime | None = None
     running_count: int = 0
@@ -205,7 +209,7 @@ def _describe(sched: object, text: str) -> str:
 
 
 def budget_reset(job: Job, now: datetime) -> datetime:
-    """The next local midnight in the job's zone: when `core.guards` starts a new budget day
+    """The next local midnight in the job's zone: when `core.budget` starts a new budget day
     (its `local_day` changes), so the instant the row stops saying "budget"."""
     zone = getattr(job.schedule, "tz", None) or UTC
     tomorrow = now.astimezone(zone).date() + timedelta(days=1)
@@ -221,10 +225,17 @@ def _first_fire_from(sched: object, at: datetime) -> datetime | None:
         return None
 
 
-def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> JobRow:
+def _resumes(job: Job, all_paused: bool, all_until: datetime | None) -> datetime | None:
+    """When a paused job fires again: the later of its own and the global pause's ends."""
+    ends = ([job.pause_until] if job.paused else []) + ([all_until] if all_paused else [])
+    return None if not ends or None in ends else max(e for e in ends if e is not None)
+
+
+def row_from_job(job: Job, all_paused: bool, now: datetime | None = None, *,
+                 all_until: datetime | None = None) -> JobRow:
     """Read a job's public attributes into a row (status words are presentation only).
 
-    With `now`, a job whose daily token budget is spent (`core.guards.budget_reason`, the
+    With `now`, a job whose daily token budget is spent (`core.budget.budget_reason`, the
     very test the scheduler skips slots by) reads "budget" until its local midnight."""
     sched = job.schedule
     text = getattr(sched, "text", str(sched))
@@ -261,6 +272,8 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None) -> Job
         status=status,
         note=job.pause_note if job.paused else "",
         until=job.pause_until if job.paused else None,
+        held=job.enabled and (job.paused or all_paused),
+        resumes=_resumes(job, all_paused, all_until),
         next_fire=job.next_fire,
         running_since=min(started) if started else None,
         running_count=len(running),
@@ -306,7 +319,8 @@ class DashboardModel:
     def reload(self) -> None:
         """Rebuild every row (and seed history/output from results the jobs already hold)."""
         now = self.scheduler.clock.now()
-        self.rows = {name: row_from_job(job, self.scheduler.paused, now)
+        self.rows = {name: row_from_job(job, self.scheduler.paused, now,
+                                        all_until=self._all_until())
                      for name, job in self.scheduler.jobs.items()}
         self._budgets = {name: row.budget_until for name, row in self.rows.items()
                          if row.budget_until is not None}
@@ -315,13 +329,17 @@ class DashboardModel:
         self.history.clear()
         self.history.extend(seeded)
 
+    def _all_until(self) -> datetime | None:
+        return getattr(self.scheduler, "pause_until", None) if self.scheduler.paused else None
+
     def refresh_row(self, name: str) -> bool:
         job = self.scheduler.jobs.get(name)
         if job is None:
             self._budgets.pop(name, None)
             return self.rows.pop(name, None) is not None
         row = self.rows[name] = row_from_job(job, self.scheduler.paused,
-                                             self.scheduler.clock.now())
+                                             self.scheduler.clock.now(),
+                                             all_until=self._all_until())
         if row.budget_until is not None:
             self._budgets[name] = row.budget_until
         else:
@@ -389,7 +407,7 @@ class DashboardModel:
                 if not ev.will_retry:
                     self._record(ev.result, ch)
                     ch.finished.append(ev.result)
-                if ev.result.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+                if ev.result.failed:
                     ch.failures.append(ev.result)
             elif isinstance(ev, RunSkipped | RunMissed):
                 self._record(ev.result, ch)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_THEME",
     "STATUS_KEYS",
+    "UNREADABLE_BUILTINS",
     "LoadedThemes",
     "ThemeChoices",
     "ThemeFileError",
@@ -71,6 +72,15 @@ STATUS_DEFAULTS = {
     "paused": "#D98E2B",
     "running": "#3A8FD9",
 }
+# Textual themes crondeck's panes are hard to read in on a 256-colour terminal (too much
+# text under 3:1: status colours, muted text, borders); not offered in the theme list,
+# though one chosen before (or set by name) still works.
+# tests/tui/test_theme_contrast.py measures every built-in theme to keep this list true.
+UNREADABLE_BUILTINS = frozenset({
+    "ansi-dark", "ansi-light", "atom-one-dark", "atom-one-light", "catppuccin-frappe",
+    "catppuccin-latte", "catppuccin-macchiato", "catppuccin-mocha", "gruvbox", "nord",
+    "rose-pine-dawn", "solarized-dark", "solarized-light", "textual-light",
+})
 COLOR_KEYS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground",
               "background", "surface", "panel", "boost")
 TOP_KEYS = ("name", "dark", "luminosity_spread", "text_alpha", "colors", "status", "variables")
@@ -264,7 +274,9 @@ class ThemeChoices(ThemeProvider):
         current = self.app.theme
         rank = {name: (name != current, name in BUILTIN_THEMES)
                 for name in self.app.available_themes}
-        return sorted(super().commands, key=lambda c: (*rank.get(c[0], (True, True)), c[0]))
+        offered = [c for c in super().commands
+                   if c[0] == current or c[0] not in UNREADABLE_BUILTINS]
+        return sorted(offered, key=lambda c: (*rank.get(c[0], (True, True)), c[0]))
 
     async def discover(self) -> Hits:
         current = self.app.theme

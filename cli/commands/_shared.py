@@ -20,6 +20,7 @@ from crondeck.core import (
     StateStore,
     load_config,
     resolve_config,
+    short_span,
 )
 
 EXIT_ERROR = 1
@@ -67,6 +68,18 @@ def locate(args: argparse.Namespace, err: TextIO) -> ConfigLocation:
     return loc
 
 
+def refuse_read_only(args: argparse.Namespace, command: str, err: TextIO) -> bool:
+    """True (after saying why) when `--read-only` was given to a command that fires jobs:
+    an observer must never run anything, so the flag is refused rather than ignored."""
+    if not getattr(args, "read_only", False):
+        return False
+    print(f"crondeck {command}: --read-only only observes, and `crondeck {command}` runs "
+          "jobs; nothing was run. Drop --read-only to run them, or watch with "
+          "`crondeck --read-only` (the console), `crondeck list`, `history` or `logs`.",
+          file=err)
+    return True
+
+
 def load(args: argparse.Namespace, command: str, err: TextIO) -> Config | None:
     """The validated config, or None after printing every problem to `err`."""
     loc = locate(args, err)
@@ -111,19 +124,8 @@ def when(dt: datetime | None, zone: object | None = None) -> str:
 
 
 def span(seconds: float) -> str:
-    """"4min 30s", "2h 5min", "3 days 2h" like systemd; never negative."""
-    s = max(0, int(seconds))
-    days, s = divmod(s, 86400)
-    hours, s = divmod(s, 3600)
-    minutes, s = divmod(s, 60)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours}h" if hours else (
-            f"{days} day{'s' if days != 1 else ''}")
-    if hours:
-        return f"{hours}h {minutes}min" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}min {s}s" if s else f"{minutes}min"
-    return f"{s}s"
+    """A span as the console shows it (`4m 12s`, `7h 07m`, `2d 9h`): one format everywhere."""
+    return short_span(seconds)
 
 
 def table(rows: list[list[str]], out: TextIO) -> None:

@@ -44,7 +44,14 @@ from crondeck.core import (
     fold_inbox,
 )
 
-from ._shared import EXIT_BAD_CONFIG, add_config_arg, known_job, load, print_problems
+from ._shared import (
+    EXIT_BAD_CONFIG,
+    add_config_arg,
+    known_job,
+    load,
+    print_problems,
+    refuse_read_only,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -154,20 +161,28 @@ class History:
             lock.release()
 
 
-def _stream(out: TextIO, err: TextIO):
-    def listener(event: Event) -> None:
-        if isinstance(event, OutputChunk):
-            target = err if event.stream == "stderr" else out
+class _Stream:
+    """Streams a run's output to stdout/stderr and remembers whether stdout ended mid-line,
+    so `--json` can start its line on a line of its own."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out, self.err = out, err
+        self.mid_line = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, OutputChunk) and event.text:
+            target = self.err if event.stream == "stderr" else self.out
             target.write(event.text)
             target.flush()
-    return listener
+            if target is self.out:
+                self.mid_line = not event.text.endswith("\n")
 
 
-async def _run_slot(config: Config, name: str, slot: datetime, out: TextIO, err: TextIO,
+async def _run_slot(config: Config, name: str, slot: datetime, stream: _Stream,
                     logs: RunLogs | None) -> RunResult:
     scheduler = build_scheduler(config)  # raises ConfigError (an agent that cannot load)
     job = scheduler.jobs[name]
-    scheduler.add_listener(_stream(out, err))
+    scheduler.add_listener(stream)
     recorder = None
     if logs is not None:
         recorder = RunLogRecorder(logs)
@@ -190,6 +205,8 @@ async def _run_slot(config: Config, name: str, slot: datetime, out: TextIO, err:
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    if refuse_read_only(args, "exec", err):
+        return EXIT_BAD_CONFIG
     config = load(args, "exec", err)
     if config is None:
         return EXIT_BAD_CONFIG
@@ -215,8 +232,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         return EXIT_BAD_CONFIG
     history = History(config)
     logs = RunLogs(history.state_dir / "runs") if history.writable else None
+    stream = _Stream(out, err)
     try:
-        result = asyncio.run(_run_slot(one, spec.name, slot, out, err, logs))
+        result = asyncio.run(_run_slot(one, spec.name, slot, stream, logs))
     except ConfigError as exc:
         print_problems(exc, "exec", err)
         return EXIT_BAD_CONFIG
@@ -227,6 +245,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         line += f" ({result.reason})"
     print(f"{line}; exit {code}; {where}", file=err)
     if args.json:
+        if stream.mid_line:
+            out.write("\n")
         out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         out.flush()
     with contextlib.suppress(Exception):

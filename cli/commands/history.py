@@ -12,7 +12,14 @@ import json
 import sys
 from typing import Any, TextIO
 
-from crondeck.core import Config, RunResult, compact_json
+from crondeck.core import (
+    Config,
+    RunResult,
+    compact_json,
+    escape_controls,
+    money,
+    token_count,
+)
 
 from ._shared import (
     EXIT_BAD_CONFIG,
@@ -76,11 +83,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"{args.job}: no runs recorded yet.", file=out)
         return 0
     zone = config.zone(config.job(args.job))
-    grid = [["SCHEDULED", "STATUS", "DURATION", "EXIT", "RUN ID", "DETAIL"]]
+    spend = _spend_columns(results)
+    grid = [["SCHEDULED", "STATUS", "DURATION", "EXIT", *spend, "RUN ID", "DETAIL"]]
     for r in results:
         grid.append([when(r.scheduled_for, zone), _status(r), _duration(r), _exit(r),
-                     r.run_id, detail(r)])
-    table(grid, out)
+                     *_spend(r, spend), r.run_id, detail(r)])
+    _table(grid, out)
     if st is not None:
         print(f"\n{st.run_count} runs in total, {st.consecutive_failures} consecutive "
               "failures.", file=out)
@@ -99,11 +107,12 @@ def _every_job(config: Config, state: Any, args: argparse.Namespace, out: TextIO
     if not results:
         print("no runs recorded yet.", file=out)
         return 0
-    grid = [["SCHEDULED", "JOB", "STATUS", "DURATION", "EXIT", "DETAIL"]]
+    spend = _spend_columns(results)
+    grid = [["SCHEDULED", "JOB", "STATUS", "DURATION", "EXIT", *spend, "DETAIL"]]
     for r in results:
         grid.append([when(r.scheduled_for, config.zone(jobs[r.job])), r.job, _status(r),
-                     _duration(r), _exit(r), detail(r)])
-    table(grid, out)
+                     _duration(r), _exit(r), *_spend(r, spend), detail(r)])
+    _table(grid, out)
     shown = len({r.job for r in results})
     print(f"\nthe {len(results)} latest of {len(merged)} results, from {shown} of "
           f"{len(jobs)} jobs; `crondeck history JOB` for one job.", file=out)
@@ -120,3 +129,26 @@ def _duration(r: RunResult) -> str:
 
 def _exit(r: RunResult) -> str:
     return "-" if r.exit_code is None else str(r.exit_code)
+
+
+def _table(grid: list[list[str]], out: TextIO) -> None:
+    """The table with control characters escaped: errors and reasons quote agent output,
+    which must not reach the terminal as escape sequences."""
+    table([[escape_controls(cell) for cell in row] for row in grid], out)
+
+
+def _spend_columns(results: list[RunResult]) -> list[str]:
+    """TOKENS/COST, only when a shown run has either (jobs without a model keep the narrow
+    table); one column so the multi-job table stays within 80 columns before DETAIL."""
+    if any((r.usage is not None and r.usage.total) or r.cost is not None for r in results):
+        return ["TOKENS/COST"]
+    return []
+
+
+def _spend(r: RunResult, columns: list[str]) -> list[str]:
+    """`1.2k/$0.04`, `950/-`, `-/$0.04`, or `-` for a run with neither."""
+    if not columns:
+        return []
+    tokens = token_count(r.usage.total) if r.usage is not None and r.usage.total else "-"
+    cost = money(r.cost) if r.cost is not None else "-"
+    return ["-" if tokens == cost == "-" else f"{tokens}/{cost}"]

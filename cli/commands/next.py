@@ -76,6 +76,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"warning: {w}", file=out)
     for f in fires:
         print(f.isoformat(), file=out)
+    if len(fires) < args.n:
+        print(f"(no more fires: the calendar ends with the year 9999; {len(fires)} shown)",
+              file=out)
     return 0
 
 

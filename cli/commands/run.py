@@ -27,6 +27,7 @@ from crondeck.core import (
     MetricsServer,
     Runtime,
     Subscription,
+    UnsafeDir,
     open_runtime,
     parse_listen,
 )
@@ -37,6 +38,7 @@ from ._shared import (
     add_config_arg,
     load,
     print_problems,
+    refuse_read_only,
     silence,
 )
 
@@ -149,11 +151,13 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
         loop.add_signal_handler(signum, shutdown, signum)
     printer = asyncio.create_task(_print(sub, out, err, stop))
     watcher = asyncio.create_task(FileWatcher(runtime).watch())
+    lock_watch = asyncio.create_task(runtime.watch_lock())
     observer = asyncio.create_task(_observe(server)) if server is not None else None
     try:
         await runtime.scheduler.astart(stop_when_done=False)
     finally:
         watcher.cancel()
+        lock_watch.cancel()
         if observer is not None:
             observer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -168,6 +172,8 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    if refuse_read_only(args, "run", err):
+        return EXIT_BAD_CONFIG
     config = load(args, "run", err)
     if config is None:
         return EXIT_BAD_CONFIG
@@ -181,7 +187,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except ConfigError as exc:
         print_problems(exc, "run", err)
         return EXIT_BAD_CONFIG
-    except LockHeld as exc:
+    except (LockHeld, UnsafeDir) as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
     try:
@@ -196,6 +202,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             emit(out, {"event": "run_abandoned", "job": result.job, "run_id": result.run_id,
                        "result": result.to_dict()})
         asyncio.run(serve(runtime, out, err, listen))
+        if runtime.lock_lost:
+            print(f"crondeck run: {runtime.lock_lost}", file=err)
+            return EXIT_ERROR
     except ListenError as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR

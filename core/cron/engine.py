@@ -109,11 +109,14 @@ class CronExpr(Upcoming):
                 return out
             y, m, d = self._p_ymd
             if self._p_mid is not None:  # later days' fires are all later than this day's
-                while True:
-                    self._plan(*self._next_date(y, m, d + 1))
-                    if self._p_n:
-                        break
-                    y, m, d = self._p_ymd  # a DST gap swallowed that day's fires
+                try:
+                    while True:
+                        self._plan(*self._next_date(y, m, d + 1))
+                        if self._p_n:
+                            break
+                        y, m, d = self._p_ymd  # a DST gap swallowed that day's fires
+                except (ValueError, OverflowError) as exc:
+                    raise self._past_the_calendar(exc) from None
                 self._p_lo = _NEVER  # earlier queries must search again
                 return self._emit(0)
             return self._search(self._timestamps()[-1], (y, m, d + 1))
@@ -268,6 +271,19 @@ class CronExpr(Upcoming):
 
     def _search(self, ts: float, start: tuple[int, int, int] | None) -> datetime:
         """Find the day plan holding the first fire after `ts` and return that fire."""
+        try:
+            return self._find(ts, start)
+        except (ValueError, OverflowError) as exc:
+            raise self._past_the_calendar(exc) from None
+
+    def _past_the_calendar(self, exc: Exception) -> Exception:
+        """The OverflowError of a search that ran past 9999-12-31 (date() says "year 10000
+        is out of range", datetime arithmetic "date value out of range"); others as they are."""
+        if "out of range" not in str(exc):
+            return exc
+        return OverflowError(f"{self.text!r}: no fire before the end of year 9999")
+
+    def _find(self, ts: float, start: tuple[int, int, int] | None) -> datetime:
         if start is None:
             local = datetime.fromtimestamp(ts, self.tz)
             y, m, d = local.year, local.month, local.day

@@ -61,7 +61,7 @@ def parse_fields(expr: str, texts: list[str]) -> CronFields:
         if text == "*":  # the common cases first, without the general machinery
             vals.append(_FULL[k])
             continue
-        if text.isdigit() and text.isascii():
+        if len(text) < 10 and text.isdigit() and text.isascii():
             v = int(text)
             if _LO[k] <= v <= _HI[k]:
                 vals.append((v,))
@@ -76,7 +76,7 @@ def parse_fields(expr: str, texts: list[str]) -> CronFields:
     return out
 
 
-_ITEM = re.compile(r"(?:(\*)|(\d+)(?:-(\d+))?)(?:/(\d+))?\Z", re.ASCII)
+_ITEM = re.compile(r"(?:(\*)|(\d{1,9})(?:-(\d{1,9}))?)(?:/(\d{1,9}))?\Z", re.ASCII)
 _LO = tuple(f.lo for f in FIELDS)
 _HI = tuple(f.hi for f in FIELDS)
 
@@ -149,7 +149,7 @@ def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: CronField
                 off + len(base) + 1,
                 len(step_text),
             )
-        step = int(step_text)
+        step = _number(ctx, step_text, off + len(base) + 1, "step")
         if step == 0:
             raise ctx.error(
                 "step */0 is not allowed: the step must be at least 1", off + len(base) + 1
@@ -213,7 +213,7 @@ def _value(ctx: _Ctx, text: str, off: int) -> int:
     if not text:
         raise ctx.error("missing value", off)
     if text.isdigit():
-        v = int(text)
+        v = _number(ctx, text, off)
         if not fld.lo <= v <= fld.hi:
             rng = f"{fld.lo}–{fld.hi}" + (" (0 and 7 are Sunday)" if fld is DOW else "")
             raise ctx.error(f"{v} is out of range {rng}", off, len(text))
@@ -231,6 +231,19 @@ def _value(ctx: _Ctx, text: str, off: int) -> int:
     )
 
 
+def _number(ctx: _Ctx, text: str, off: int, what: str = "") -> int:
+    """An ASCII digit string as an int. No field takes a number of ten digits, and int()
+    refuses over 4,300, so a longer one (leading zeros aside) is an error here."""
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 9:
+        fld = ctx.fld
+        shown = text if len(text) <= 12 else f"{text[:12]}…"
+        rng = f"{fld.name} takes {fld.lo}–{fld.hi}"
+        raise ctx.error(f"{what + ' ' if what else ''}{shown} is too large ({len(digits)} "
+                        f"digits): {rng}", off, len(text))
+    return int(digits)
+
+
 def _parse_dom_special(ctx: _Ctx, up: str, off: int, out: CronFields) -> bool:
     """L, LW and nW in day-of-month. Returns True if the item was one of them."""
     if up == "L":
@@ -240,7 +253,7 @@ def _parse_dom_special(ctx: _Ctx, up: str, off: int, out: CronFields) -> bool:
         out.dom_last_weekday = True
         return True
     if up.endswith("W") and up[:-1].isdigit():
-        n = int(up[:-1])
+        n = _number(ctx, up[:-1], off, "nW")
         if not 1 <= n <= 31:
             raise ctx.error(f"{n}W: the day must be in 1–31", off, len(up))
         out.dom_nearest = (*out.dom_nearest, n)
@@ -262,7 +275,7 @@ def _parse_dow_special(ctx: _Ctx, up: str, off: int, out: CronFields) -> bool:
     if "#" in up:
         wd_text, _, n_text = up.partition("#")
         wd = _value(ctx, wd_text, off)
-        if not n_text.isdigit() or not 1 <= int(n_text) <= 5:
+        if not n_text.isdigit() or len(n_text) > 9 or not 1 <= int(n_text) <= 5:
             raise ctx.error(
                 f"{up!r}: after # comes which occurrence, 1–5 (1#2 = second Monday)",
                 off + len(wd_text) + 1,

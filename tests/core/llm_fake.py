@@ -2,10 +2,11 @@
 
 Each test queues the replies it wants (`FakeLLM.queue(...)`): a streamed answer (chunked
 transfer encoding, like the real APIs), an error status with headers and body, a stream cut
-in the middle of a chunk, a slow stream, or one that waits for the test to release it. The
-server records every request (path, headers, JSON body, when it arrived) and notices clients
-that hang up. `answer_stream`/`partial_stream` give either API's event sequence, so one test
-can be parametrized over both kinds of agent.
+in the middle of a chunk, a slow stream, one that waits for the test to release it, a
+hang-up without any answer, or a body of any Content-Type. The server records every request
+(path, headers, JSON body, when it arrived) and notices clients that hang up.
+`answer_stream`/`partial_stream` give either API's event sequence, so one test can be
+parametrized over both kinds of agent.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class Reply:
     hold: threading.Event | None = None
     hold_after: int = 2  # pieces sent before waiting on `hold` (role delta + first text)
     cut: bool = False
+    hang_up: bool = False  # read the request, then close the connection without a word
+    content_type: str | None = None  # instead of text/event-stream or application/json
+    raw: bytes = b""  # written as the whole reply, status line and all, then hang up
 
 
 @dataclass
@@ -144,16 +148,23 @@ class FakeLLM:
                     fake.disconnected.set()
 
             def _send(self, reply: Reply) -> None:
+                if reply.raw:
+                    self.wfile.write(reply.raw)
+                    self.wfile.flush()
+                if reply.hang_up or reply.raw:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
                 if reply.status != 200 or not reply.events:
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", reply.content_type or "application/json")
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
                     self.wfile.write(reply.body)
                     return
-                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Type", reply.content_type or "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 for i, piece in enumerate(reply.events):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from crondeck.core.agents import RunContext
 from crondeck.core.clock import FakeClock
-from crondeck.core.guards import check_output
+from crondeck.core.contracts import check_output
 from crondeck.core.results import RunResult, RunStatus, SkipReason, Usage
 from crondeck.core.scheduler import Scheduler
 

@@ -343,3 +343,41 @@ def test_usage_and_cost_survive_state_toml(fake: FakeLLM) -> None:
     back = job_state_from_toml("model", job_state_to_toml(state))
     assert back.results[0].usage == Usage(1_000_000, 500_000)
     assert back.results[0].cost == 7.5 and back.cost_total == 7.5
+
+
+SHAPELESS = "Zq7Wm2Rt9Kx4Pv8Ln3Hs6Jd1Fg5Cb0Ty"  # a key with no known token shape
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_error_quoting_the_key_near_the_cut_is_redacted_before_it_is_cut(
+        fake: FakeLLM, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_LLM_KEY", SHAPELESS)
+    fake.queue(Reply(400, body=error_body("x" * 290 + f" key {SHAPELESS} rejected",
+                                          api=kind)))
+    result = run(model(kind, fake))
+    assert result.status is RunStatus.FAILED
+    assert SHAPELESS[:6] not in result.error
+    assert "[REDACTED" in result.error and result.error.endswith("…")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_malformed_line_quoting_the_key_near_the_cut_is_redacted_before_it_is_cut(
+        fake: FakeLLM, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_LLM_KEY", SHAPELESS)
+    garbage = "{not json " + "x" * 185 + SHAPELESS + "y" * 500
+    named = "event: content_block_delta\n" if kind == "anthropic" else ""
+    fake.queue(Reply(events=[*partial_stream(kind, ["fine "]), f"{named}data: {garbage}\n\n"]))
+    result = run(model(kind, fake))
+    assert result.status is RunStatus.FAILED
+    assert SHAPELESS[:4] not in result.error and "[REDACTED:TEST_LLM_KEY]" in result.error
+
+
+def test_an_unexpected_event_quoting_the_key_is_redacted_before_it_is_cut(
+        fake: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_LLM_KEY", SHAPELESS)
+    line = '{"choices": 7, "pad": "' + "x" * 170 + SHAPELESS + '"}'
+    fake.queue(Reply(events=[*partial_stream("openai", ["fine "]), f"data: {line}\n\n"]))
+    result = run(model("openai", fake))
+    assert result.status is RunStatus.FAILED
+    assert result.error.startswith("unexpected event")
+    assert SHAPELESS[:4] not in result.error and "[REDACTED:TEST_LLM_KEY]" in result.error

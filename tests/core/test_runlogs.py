@@ -20,7 +20,7 @@ def _log(logs: RunLogs, job: str, i: int, text: str) -> Path:
 def test_logs_are_private_and_named_safely(tmp_path: Path) -> None:
     logs = RunLogs(tmp_path / "runs")
     path = _log(logs, "a/b", 1, "hi\n")
-    assert path.parent.name == "a-b" and ":" not in path.name
+    assert path.parent.name == "a%2Fb" and ":" not in path.name
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert logs.find("a/b", "a/b@2025-03-01T09:01:00Z") == path
     assert logs.find("a/b") == path
@@ -46,3 +46,94 @@ def test_a_runaway_run_is_capped_with_a_note(tmp_path: Path) -> None:
     text = log.path.read_text()
     assert text.count("0123456789") == 9
     assert "output beyond 100 bytes not logged" in text and "oops" not in text
+
+
+def test_distinct_job_names_never_share_a_log_directory(tmp_path: Path) -> None:
+    logs = RunLogs(tmp_path / "runs")
+    names = ["a-b", "a b", "a:b", "a/b", "a%2Fb", "a%b", ".hidden", "%2Ehidden", "_.hidden",
+             "", "_", "%", "..", "café", "cafe\u0301", "x" * 300, "x" * 299 + "y"]
+    dirs = {logs.job_dir(name) for name in names}
+    assert len(dirs) == len(names)
+    for name in names:
+        assert logs.job_dir(name).parent == logs.root and len(logs.job_dir(name).name) < 256
+        assert not logs.job_dir(name).name.startswith(".")
+    for i, name in enumerate(["a b", "a-b", "a:b"]):
+        _log(logs, name, i, f"output of {name}\n")
+    for name in ["a b", "a-b", "a:b"]:
+        found = logs.find(name)
+        assert found is not None and found.read_text() == f"output of {name}\n"
+
+
+def test_safe_names_keep_their_directory(tmp_path: Path) -> None:
+    logs = RunLogs(tmp_path / "runs")
+    for name in ["nightly-report", "db.backup", "a_b", "user@host", "v1+2"]:
+        assert logs.job_dir(name).name == name
+
+
+def test_exec_results_of_similar_job_names_wait_in_separate_inbox_files(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from crondeck.core.inbox import drop_result, read_inbox
+    from crondeck.core.results import RunResult, RunStatus, make_run_id
+
+    slot = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    for job in ("a b", "a-b", "a:b"):
+        drop_result(tmp_path, RunResult(run_id=make_run_id(job, slot), job=job,
+                                        scheduled_for=slot, status=RunStatus.OK))
+    waiting = read_inbox(tmp_path)
+    assert sorted(r.job for _, r in waiting if r is not None) == ["a b", "a-b", "a:b"]
+
+
+def test_a_symlinked_job_directory_is_refused_and_never_rotated(tmp_path: Path) -> None:
+    import pytest
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    precious = [elsewhere / f"{i}.log" for i in range(5)]
+    for p in precious:
+        p.write_text("keep me\n")
+    logs = RunLogs(tmp_path / "runs", keep=1)
+    (tmp_path / "runs").mkdir()
+    logs.job_dir("j").symlink_to(elsewhere)
+    with pytest.raises(OSError, match="symlink"):
+        logs.open("j", "j@1")
+    assert logs.rotate("j") == [] and all(p.exists() for p in precious)
+
+
+def test_a_symlinked_runs_directory_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "runs").symlink_to(elsewhere)
+    logs = RunLogs(tmp_path / "state" / "runs")
+    with pytest.raises(OSError, match="symlink"):
+        logs.open("j", "j@1")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_planted_symlink_at_a_log_path_is_not_written_through(tmp_path: Path) -> None:
+    import pytest
+
+    target = tmp_path / "victim.txt"
+    target.write_text("untouched\n")
+    logs = RunLogs(tmp_path / "runs")
+    logs.job_dir("j").mkdir(parents=True)
+    logs.path("j", "j@1").symlink_to(target)
+    with pytest.raises(OSError):
+        logs.open("j", "j@1")
+    assert target.read_text() == "untouched\n"
+
+
+def test_rotation_removes_only_the_jobs_own_log_files(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.log"
+    outside.write_text("keep me\n")
+    logs = RunLogs(tmp_path / "runs", keep=1)
+    paths = [_log(logs, "j", i, "x\n") for i in range(3)]
+    link = logs.job_dir("j") / "0-link.log"
+    link.symlink_to(outside)
+    os.utime(link, ns=(0, 0), follow_symlinks=False)
+    logs.rotate("j")
+    assert outside.read_text() == "keep me\n"
+    assert paths[-1].exists()

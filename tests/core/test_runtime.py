@@ -277,3 +277,28 @@ def test_an_edit_replaces_exactly_the_jobs_it_changes(tmp_path: Path, edit: tupl
         for name, job in runtime.scheduler.jobs.items():
             assert (job is before[name]) == (switched or name not in changed), name
             assert job.enabled is not switched
+
+
+def test_a_runtime_that_lost_its_lock_refuses_claims_and_leaves_the_state_alone(
+        tmp_path: Path) -> None:
+    from crondeck.core.events import LockLost
+    from crondeck.core.lock import LockLostError
+
+    config = load_config(_write(tmp_path, TICKER))
+    runtime = open_runtime(config)
+    events = []
+    runtime.scheduler.add_listener(events.append)
+    try:
+        assert runtime.check_lock() == ""
+        (config.state_dir / "lock").unlink()
+        slot = datetime(2025, 3, 1, 9, 1, tzinfo=UTC)
+        with pytest.raises(LockLostError, match="lost the lock"):
+            runtime.scheduler.state_sink.run_claimed("ticker", make_run_id("ticker", slot), slot)
+        assert "deleted" in runtime.lock_lost and runtime.read_only and runtime.store.read_only
+        assert [e.reason for e in events if isinstance(e, LockLost)] == [runtime.lock_lost]
+        before = (config.state_dir / "state.toml").read_bytes()
+        runtime.store.claim("ticker", "ticker@x", slot)
+        runtime.store.flush()
+        assert (config.state_dir / "state.toml").read_bytes() == before
+    finally:
+        runtime.close()

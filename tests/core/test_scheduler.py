@@ -423,7 +423,7 @@ def test_max_runs_and_until_exhaust_the_job_and_astart_returns() -> None:
         sub = s.subscribe()
         a = s.add_job(quick(), "p", every(seconds=10), name="a", max_runs=2)
         b = s.add_job(quick(), "p", every(seconds=10), name="b", until=at(30))
-        task = asyncio.create_task(s.astart())
+        task = asyncio.create_task(s.astart(stop_when_done=True))
         await clock.run_for(100)
         await asyncio.wait_for(task, 1)  # returned by itself: every job exhausted
         events = sub.drain()

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from conftest import START, quick, settle
 
+from crondeck.core.budget import local_day
 from crondeck.core.clock import FakeClock
-from crondeck.core.guards import local_day
 from crondeck.core.scheduler import Scheduler
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.widgets.upcoming import UpcomingList

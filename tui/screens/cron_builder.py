@@ -1,7 +1,8 @@
 """The cron builder: try an expression and see, on every keystroke, what it means, what is
 wrong with it (under the exact column), its warnings and its next fires.
 
-Opened standalone (`c` on the dashboard) it is just for trying; opened from the job editor
+Opened standalone (`c` on the dashboard) it is for trying, and "New job" (ctrl+n) dismisses
+with a `NewJobSchedule` for the job editor to start from; opened from the job editor
 (`use=True`) "Use" (ctrl+s, or enter in the expression) dismisses with the expression.
 Everything it shows comes from the core engine through `crondeck.tui.cron_view`.
 """
@@ -9,6 +10,7 @@ Everything it shows comes from the core engine through `crondeck.tui.cron_view`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import ClassVar
 from zoneinfo import ZoneInfo, available_timezones
@@ -17,22 +19,42 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from crondeck.core import CronError, ZoneError, get_zone, local_zone
+from crondeck.core import ZoneError, get_zone, local_zone
 
 from ..cron_view import MAX_FIRES, Preview, preview
 from ..widgets.cron_pickers import PresetBar, SchedulePicker
 from ..widgets.cron_preview import ErrorLine, FieldsView, FiresView, WarningsView
 from .quit_guard import KeepsQuitKey
 
-__all__ = ["CronBuilderScreen"]
+__all__ = ["CronBuilderScreen", "NewJobSchedule"]
 
 DEFAULT_FIRES = 10
 EMPTY_HINT = "type a cron expression, or pick a preset below"
 _ZONES: list[str] | None = None
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class NewJobSchedule:
+    """"New job" in a standalone builder: the schedule, and the zone if it was changed."""
+
+    expression: str
+    timezone: str = ""
+
+
+def zone_problem(text: str, exc: ZoneError) -> str:
+    """The zone box's message, short enough for its narrow column."""
+    if not text:
+        return "empty: type an IANA zone like Europe/Berlin or UTC"
+    if exc.suggestions:
+        return (f"unknown time zone {text!r}; did you mean "
+                + ", ".join(repr(s) for s in exc.suggestions[:2]) + "?")
+    return f"unknown time zone {text!r}: use an IANA name like 'Europe/Berlin'"
 
 
 def zone_names() -> list[str]:
@@ -43,8 +65,9 @@ def zone_names() -> list[str]:
     return _ZONES
 
 
-class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
-    """Dismisses with the expression when "Use" is chosen (only when `use`), else None."""
+class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
+    """Dismisses with the expression when "Use" is chosen (only when `use`), with a
+    `NewJobSchedule` on "New job" (only when not `use`), else None."""
 
     CSS_PATH = "cron_builder.tcss"
     # `-narrow`: presets and picker take two lines each (they are ~95 columns on one);
@@ -56,6 +79,8 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
                 tooltip="close the builder (the job keeps its schedule)"),
         Binding("ctrl+s", "use", "Use", id="builder.use",
                 tooltip="put this expression into the job (enter in the expression does too)"),
+        Binding("ctrl+n", "new_job", "New job", id="builder.new_job",
+                tooltip="close the builder and make a new job with this schedule"),
         Binding("ctrl+up", "more_fires", "More fires", show=False, id="builder.more",
                 tooltip="show more upcoming fires"),
         Binding("ctrl+down", "fewer_fires", "Fewer fires", show=False, id="builder.fewer",
@@ -64,8 +89,10 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
 
     def __init__(self, expression: str = "", *, zone: str | tzinfo | None = None,
                  now: Callable[[], datetime] | None = None, local: tzinfo | None = None,
-                 use: bool = False, fires: int = DEFAULT_FIRES, live: bool = True) -> None:
+                 use: bool = False, fires: int = DEFAULT_FIRES, live: bool = True,
+                 new_job: bool = False) -> None:
         super().__init__()
+        self.new_job_allowed = new_job
         self.initial = expression
         self.local = local or local_zone()
         zone_key = getattr(zone, "key", None) if zone is not None else None
@@ -152,17 +179,19 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
             try:
                 get_zone(zone_box.value.strip())
             except ZoneError as exc:
-                zone_error.update(f"✗ {exc}")
+                zone_error.update(Content(f"✗ {zone_problem(zone_box.value.strip(), exc)}"))
             zone_box.add_class("-invalid")
         else:
             zone_error.update("")
             zone_box.remove_class("-invalid")
         text = self.expression
+        # A bad zone leaves the expression's meaning and fields as they are (they do not
+        # depend on it); only the fires wait for a zone.
+        self.result = preview(text, zone or UTC_ZONE, self.now(), self.n_fires,
+                              local=self.local)
         if zone is None:
-            self.result = Preview(text, zone_box.value,
-                                  error=CronError("pick a valid time zone to see the fires"))
-        else:
-            self.result = preview(text, zone, self.now(), self.n_fires, local=self.local)
+            self.result = replace(self.result, fires=[], warnings=[
+                w for w in self.result.warnings if w.kind != "dst"])
         self._show(self.result)
 
     def _show(self, p: Preview) -> None:
@@ -186,11 +215,15 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
         pane = self.query_one("#warnings-pane")
         pane.border_title = f"Warnings ({len(p.warnings)})" if p.warnings else "Warnings"
         fires = self.query_one(FiresView)
+        fires.zone_ok = self._zone() is not None
         fires.preview = p
         self.query_one("#fires-pane").border_title = (
-            f"Next {len(p.fires)} fires" if p.ok else "Next fires")
+            f"Next {len(p.fires)} fires" if p.ok and p.fires else "Next fires")
+        picker = self.query_one(SchedulePicker)
         if p.parsed is not None:
-            self.query_one(SchedulePicker).fields = p.parsed
+            picker.fields = p.parsed
+        elif not picker.has_focus_within:  # an @every, or no parse: nothing the toggles show
+            picker.set_class(bool(self.expression.strip()), "-other-shape")
         if self.use_mode:
             self.query_one("#use", Button).disabled = not self.valid
         self.refresh_bindings()
@@ -239,6 +272,10 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
             if not self.use_mode:
                 return False
             return True if self.valid else None
+        if action == "new_job":
+            if self.use_mode or not self.new_job_allowed:
+                return False
+            return True if self.valid else None
         return True
 
     def action_use(self) -> None:
@@ -246,6 +283,16 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | None]):
             self.dismiss(" ".join(self.expression.split()))
         elif self.use_mode:
             self.app.bell()
+
+    def action_new_job(self) -> None:
+        if self.use_mode or not self.new_job_allowed:
+            return
+        if not self.valid:
+            self.app.bell()
+            return
+        zone = self.query_one("#zone", Input).value.strip()
+        self.dismiss(NewJobSchedule(" ".join(self.expression.split()),
+                                    zone if zone != self.zone_text else ""))
 
     def action_close(self) -> None:
         self.dismiss(None)

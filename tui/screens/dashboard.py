@@ -39,7 +39,13 @@ from ..widgets.job_table import SORTS, JobTable
 from ..widgets.lines import LineList
 from ..widgets.output_pane import OutputPane
 from ..widgets.upcoming import MAX_ITEMS, UpcomingList
-from .dashboard_keys import DASHBOARD_BINDINGS, MUTATING, NEEDS_JOB, help_entries
+from .dashboard_keys import (
+    DASHBOARD_BINDINGS,
+    MUTATING,
+    NEEDS_JOB,
+    NEEDS_JOB_KEYS,
+    help_entries,
+)
 from .details import JobDetailsScreen
 from .help import HelpScreen
 from .pause_dialog import PauseDialog, PauseRequest
@@ -53,6 +59,16 @@ __all__ = ["DashboardScreen"]
 # before showing the selected job (holding `down` over 10,000 jobs must not switch 30 times
 # a second); a single key press still shows its job at once.
 SWITCH_REST = 0.05
+# From this width Upcoming grows to show whole job names (36 columns cut them), up to a
+# quarter of the screen; the job table keeps the rest (its widest columns need ~150).
+WIDE_UPCOMING = 160
+UPCOMING_ROOM = 24  # borders, scrollbar, time and countdown around a name
+
+
+class OutputBox(Vertical):
+    """The output pane and its search box: what `z` shows full screen."""
+
+    ALLOW_MAXIMIZE = True
 
 
 class DashboardScreen(Screen[None]):
@@ -83,6 +99,7 @@ class DashboardScreen(Screen[None]):
         self._fires = FireOrder()  # jobs by next fire, for the upcoming pane
         self._gc = QuietCollector()  # full collections between key presses, not during
         self._toasts = FailureToasts(self.notify)
+        self._upcoming_width: int | None = None  # set by `_size_upcoming`; None: the CSS's
 
     # -- layout -------------------------------------------------------------------------
 
@@ -95,7 +112,10 @@ class DashboardScreen(Screen[None]):
                 yield JobTable(now=self.now, zone=self.zone, id="jobs")
             yield UpcomingList(now=self.now, zone=self.zone, id="upcoming")
         with Horizontal(id="bottom"):
-            yield OutputPane(zone=self.zone, id="output")
+            with OutputBox(id="output-box"):
+                yield OutputPane(zone=self.zone, id="output")
+                yield Input(placeholder="search this run's output (enter: keep, esc: clear)",
+                            id="output-search")
             yield HistoryList(now=self.now, zone=self.zone, id="history")
         yield AlertLine(now=self.now, zone=self.zone, id="alerts")
         yield Footer(compact=False, show_command_palette=False)
@@ -125,6 +145,7 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one("#output-search", Input).display = False
         header = self.query_one(DeckHeader)
         header.config_path = self.config_path
         self.table.set_rows(self.model.rows)
@@ -132,6 +153,7 @@ class DashboardScreen(Screen[None]):
         self.history.set_results(self.model.history)
         self._refresh_header()
         self._refresh_alerts()
+        self._size_upcoming()
         self._recompute_upcoming()
         self._show_selected()
         self._titles()
@@ -167,6 +189,7 @@ class DashboardScreen(Screen[None]):
             self.table.set_rows(model.rows, ch.jobs | ch.removed)
             if ch.removed or ch.added:
                 self._titles()  # the job count in the pane title
+                self._size_upcoming()
             self._fires.update(model.rows, ch.jobs | ch.removed)
             self._recompute_upcoming()
             self._refresh_header()
@@ -250,7 +273,8 @@ class DashboardScreen(Screen[None]):
     def _show_selected(self) -> None:
         job = self.table.selected
         if job is None:
-            self._show_run(None, placeholder="  no job selected")
+            self._show_run(None, placeholder="  no job selected" if self.model.rows
+                           else "  no jobs yet")
             return
         run = self.model.current_output(job)
         self._show_run(run, placeholder=f"  {job} has not run yet (r runs it now)")
@@ -335,6 +359,10 @@ class DashboardScreen(Screen[None]):
         count = f"{shown}/{total}" if table.filter_text else str(total)
         extra = f" · filter “{table.filter_text}”" if table.filter_text else ""
         self._title(table, "border_title", f"Jobs ({count}) · sort: {table.sort_key}{extra}")
+        empty = self._empty_text()
+        if table.empty_text != empty:
+            table.empty_text = empty
+            table.invalidate()
         self._title(self.upcoming, "border_title", "Upcoming")
         pane = self.output
         run = pane.run
@@ -348,12 +376,36 @@ class DashboardScreen(Screen[None]):
             if self._pinned:  # esc (or going back to the jobs) follows the selection again
                 title = f"History run (esc) · {run.job} · {when} · {state}"
         self._title(pane, "border_title", title)
-        self._title(pane, "border_subtitle", "follow" if pane.follow else "follow off (f)")
+        subtitle = ["follow" if pane.follow else "follow off (f)"]
+        if pane.wrap:
+            subtitle.insert(0, "wrap")
+        if pane.search:
+            at, total = pane.match_count()
+            found = f"{at}/{total}" if at else f"{total} lines" if total else "not found"
+            subtitle.insert(0, f"/{pane.search}: {found} (n/N)")
+        self._title(pane, "border_subtitle", " · ".join(subtitle))
         scope = self.history.job_filter
         view = VIEWS.get(self.history.view, "")
         self._title(self.history, "border_title",
                     (f"History · {scope}" if scope else "History · all jobs")
                     + (f" · {view}" if view else ""))
+
+    def _empty_text(self) -> str:
+        """What the Jobs pane says with no row to show: why, and what to do."""
+        if self.table.filter_text and self.model.rows:
+            return "no jobs match the filter (esc clears it)"
+        where = f" in {self.config_path}" if self.config_path else ""
+        if self.read_only or not self.config_path:
+            return f"no jobs{where}"
+        return f"no jobs yet: n makes one (saved{where})"
+
+    def _no_job_reason(self) -> str:
+        if self.table.filter_text and self.model.rows:
+            return (f"no job selected: the filter “{self.table.filter_text}” matches none "
+                    "(esc clears it)")
+        if self.read_only or not self.config_path:
+            return "no job to act on: there are no jobs"
+        return "no job to act on: there are no jobs yet (n makes one)"
 
     def _title(self, widget: Widget, attribute: str, value: str) -> None:
         """Set a border title only when it changed: each assignment repaints the whole pane,
@@ -362,6 +414,22 @@ class DashboardScreen(Screen[None]):
         if self._shown_titles.get(key) != value:
             self._shown_titles[key] = value
             setattr(widget, attribute, value)
+
+    def on_resize(self) -> None:
+        self._size_upcoming()
+
+    def _size_upcoming(self) -> None:
+        """Upcoming as wide as its longest job name needs on a wide screen (only when that
+        changes: it lays the screen out again)."""
+        width = self.size.width
+        want: int | None = None
+        if width >= WIDE_UPCOMING:
+            longest = max((len(name) for name in self.model.rows), default=0)
+            want = min(max(36, longest + UPCOMING_ROOM), width // 4)
+            want = None if want == 36 else want
+        if want != self._upcoming_width:
+            self._upcoming_width = want
+            self.upcoming.styles.width = want
 
     def _recompute_upcoming(self) -> None:
         """Only the jobs whose first slot that will run is among the earliest `MAX_ITEMS`
@@ -540,8 +608,45 @@ class DashboardScreen(Screen[None]):
         box.display = bool(box.value)
         self.table.focus()
 
+    @on(OutputPane.SearchRequested)
+    def _search_requested(self) -> None:
+        box = self.query_one("#output-search", Input)
+        box.value = self.output.search
+        box.display = True
+        box.cursor_blink = self.live
+        box.focus()
+
+    @on(OutputPane.SearchMoved)
+    def _search_moved(self) -> None:
+        self._titles()
+
+    @on(Input.Changed, "#output-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.output.search = event.value
+        self.output.find(1, here=True)
+
+    @on(Input.Submitted, "#output-search")
+    def _search_submitted(self) -> None:
+        box = self.query_one("#output-search", Input)
+        box.display = False
+        self.output.focus()
+        pane = self.output
+        if pane.search and not pane.match_count()[1]:
+            self.app.notify(f"“{pane.search}” is not in this run's output", timeout=3)
+
     def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
         self._gc.touched()
+        search = self.query_one("#output-search", Input)
+        if event.key == "escape" and search.has_focus:
+            search.value = ""
+            search.display = False
+            self.output.focus()
+            event.stop()
+            return
+        if (event.key in NEEDS_JOB_KEYS and self.table.selected is None
+                and (self.focused is None or self.focused is self.table)):
+            # the keys' bindings are disabled without a job: say why rather than nothing
+            self.app.notify(self._no_job_reason(), timeout=4)
         box = self.query_one("#filter", Input)
         if event.key == "escape" and (box.has_focus or box.value):
             box.value = ""
@@ -559,6 +664,18 @@ class DashboardScreen(Screen[None]):
 
     def action_toggle_timestamps(self) -> None:
         self.output.timestamps = not self.output.timestamps
+
+    def action_toggle_wrap(self) -> None:
+        self.output.wrap = not self.output.wrap
+        self._titles()
+
+    def action_zoom_output(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.maximize(self.output)
+            self.output.focus()
+            self.app.notify("output full screen: z or esc returns", timeout=3)
 
     def action_toggle_history_scope(self) -> None:
         self.history.job_filter = "" if self.history.job_filter else (self._job() or "")

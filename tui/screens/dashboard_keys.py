@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 from textual.binding import Binding
 
-__all__ = ["DASHBOARD_BINDINGS", "HELP_GROUPS", "MUTATING", "NEEDS_JOB", "help_entries"]
+__all__ = ["DASHBOARD_BINDINGS", "HELP_GROUPS", "MUTATING", "NEEDS_JOB", "NEEDS_JOB_KEYS",
+           "help_entries"]
 
 # Refused while read-only.
 MUTATING = {"pause", "resume", "run_now", "skip_next", "cancel_run", "pause_all", "resume_all"}
@@ -45,6 +46,10 @@ DASHBOARD_BINDINGS: list[Binding] = [
             tooltip="follow the output (stick to the end) on/off"),
     Binding("T", "toggle_timestamps", "Timestamps", show=False, id="output.timestamps",
             tooltip="show/hide timestamps in the output"),
+    Binding("w", "toggle_wrap", "Wrap", show=False, id="output.wrap",
+            tooltip="wrap long output lines on/off (off: ← → scroll sideways)"),
+    Binding("z", "zoom_output", "Full screen", show=False, id="output.zoom",
+            tooltip="output full screen on/off (esc returns)"),
     Binding("h", "toggle_history_scope", "History scope", show=False, id="history.scope",
             tooltip="history: all jobs / only the selected job"),
     Binding("v", "cycle_history_view", "History view", show=False, id="history.view",
@@ -58,6 +63,11 @@ DASHBOARD_BINDINGS: list[Binding] = [
     Binding("P", "resume_all", "Resume all", id="all.resume", tooltip="resume every job"),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="this list of keys"),
 ]
+
+# The keys that act on the selected job, here and in the app (edit, delete): pressed with no
+# job selected, the dashboard says why nothing happens.
+NEEDS_JOB_KEYS = {key for b in DASHBOARD_BINDINGS if b.action in NEEDS_JOB
+                  for key in b.key.split(",")} | {"e", "d"}
 
 HELP_GROUPS = {"job": "Selected job", "jobs": "Jobs", "panes": "Panes", "output": "Output",
                "history": "History", "alerts": "Failures", "all": "Everything", "app": "App"}

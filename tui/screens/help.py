@@ -22,6 +22,8 @@ PANE_KEYS: list[tuple[str, str, str]] = [
     ("Moving", "enter", "jobs: details · upcoming: select job · history: open that run"),
     ("Output", "End", "jump to the end and follow again"),
     ("Output", "scroll up", "stops following the output (f to follow again)"),
+    ("Output", "← →", "scroll long lines sideways (w wraps them instead)"),
+    ("Output", "/  n N", "in the output: search the run, next / previous match"),
 ]
 
 _KEY_NAMES = {"space": "space", "question_mark": "?", "slash": "/", "escape": "esc",
@@ -50,11 +52,13 @@ class HelpScreen(ModalScreen[None]):
         self.entries = entries
 
     def compose(self) -> ComposeResult:
+        rows = [*self.entries, *PANE_KEYS]
         table = Table.grid(padding=(0, 2), expand=True)
-        table.add_column(no_wrap=True, width=20)
+        # the keys column fits its longest entry; the descriptions wrap in what is left
+        table.add_column(no_wrap=True, width=2 + max(len(keys) for _g, keys, _w in rows))
         table.add_column(ratio=1)
         last_group = None
-        for group, keys, what in [*self.entries, *PANE_KEYS]:
+        for group, keys, what in rows:
             if group != last_group:
                 if last_group is not None:
                     table.add_row("", "")
@@ -67,6 +71,9 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(table)
             yield Label("Every action is also in the command palette (ctrl+p). "
                         "esc closes.", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()  # so PgDn / ↓ scroll the list at once
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

@@ -44,7 +44,7 @@ from crondeck.core import (
 
 from ..cron_view import gap
 from ..job_form import INLINE_COMMAND, INLINE_PYTHON, Checked, JobForm, check_form
-from .cron_builder import CronBuilderScreen, zone_names
+from .cron_builder import CronBuilderScreen, NewJobSchedule, zone_names
 from .discard_dialog import DiscardChoice, DiscardDialog
 from .quit_guard import KeepsQuitKey
 from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, running_since
@@ -60,7 +60,7 @@ _EMPTY_COMMAND = {
     INLINE_PYTHON: "empty target: type the function to call, as package.module:function",
 }
 # What each overlap / catch-up choice does, in the line under them (bare policy names
-# meant nothing to a new user). Worded from crondeck.core.policies.
+# meant nothing to a new user). Worded from crondeck.core.slots.
 _OVERLAP_MEANS = {
     "skip": "a slot due while the job is still running is skipped",
     "queue_one": "waits for the running one to end, then runs (one waits at most)",
@@ -348,7 +348,8 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         except ZoneError:
             zone = self._default_zone()
 
-        def use(expression: str | None) -> None:
+        def use(chosen: str | NewJobSchedule | None) -> None:
+            expression = chosen.expression if isinstance(chosen, NewJobSchedule) else chosen
             if expression:
                 self.query_one("#schedule", Input).value = expression
 

@@ -28,7 +28,15 @@ class PauseDialog(ModalScreen[PauseRequest | None]):
     """`Pause <what>`: note, duration, Pause / Cancel. Enter pauses, Escape cancels."""
 
     CSS_PATH = "dialogs.tcss"
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="pause.cancel")]
+    # Tab moves focus as the key is read (priority), not once the field it was typed in has
+    # handled it: keys typed in a burst after it (a paste) land in the next field.
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Cancel", id="pause.cancel"),
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True,
+                id="pause.next"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False,
+                priority=True, id="pause.previous"),
+    ]
 
     def __init__(self, what: str, *, blink: bool = True) -> None:
         super().__init__()

@@ -3,7 +3,9 @@ days of the week as toggles, an hour range and a minute. Both post a message wit
 expression they built; the builder screen puts it into the input.
 
 The picker also follows the input: when the typed expression has a shape it can show
-(`M H * * DAYS`), the screen sets `fields` and the toggles update, quietly.
+(`M H * * DAYS`), the screen sets `fields` and the toggles update, quietly. While it cannot
+show the expression (`*/15 * * * *`, or one that does not parse) it changes nothing: its
+toggles hold an older state, and building from them would throw the typed expression away.
 """
 
 from __future__ import annotations
@@ -138,6 +140,14 @@ class SchedulePicker(Horizontal):
     def _changed(self, event: Checkbox.Changed | Input.Changed) -> None:
         event.stop()
         if not event.control.has_focus:  # set by the screen or on mount, not by the operator
+            return
+        if self.has_class("-other-shape"):
+            if isinstance(event, Checkbox.Changed):
+                with self.prevent(Checkbox.Changed):
+                    event.checkbox.value = not event.value
+            self.notify("the picker cannot show the expression above, so it leaves it as it "
+                        "is: clear the expression or pick a preset to build one here",
+                        severity="warning", timeout=5)
             return
         picked = self.choices()
         if picked is not None:

@@ -115,9 +115,12 @@ class FiresView(Static):
     each (the pane cuts, never wraps: a wrapped line ran under the # column)."""
 
     preview: reactive[Preview | None] = reactive(None, always_update=True, layout=True)
+    zone_ok: reactive[bool] = reactive(True)
 
     def render(self) -> Content:
         p = self.preview
+        if not self.zone_ok:
+            return Content.from_markup("[dim]no fires to show until the time zone is valid[/]")
         if p is None or not p.ok:
             return Content.from_markup("[dim]no fires to show until the expression is valid[/]")
         if not p.fires:

@@ -57,7 +57,8 @@ class DeckHeader(Widget):
         if self.state_detail:
             text.append(f" ({self.state_detail})", style=st(state_style))
         text.append("  ")
-        parts: list[tuple[str, str]] = [(f"{self.jobs} jobs", "deck-header--dim")]
+        parts: list[tuple[str, str]] = [(f"{self.jobs} job{'' if self.jobs == 1 else 's'}",
+                                         "deck-header--dim")]
         if self.running:
             parts.append((f"{self.running} running", "status--running"))
         if self.paused:

@@ -94,6 +94,8 @@ _LAYOUTS: list[tuple[int, list[_Col]]] = [
          _Col("cost", "COST", 6)]),
 ]
 _BOLD = Style(bold=True)
+SCHEDULE_ROOM = 36  # SCHEDULE keeps this much before other columns grow (expression + words)
+NAME_ROOM = 40  # the widest a JOB column grows to
 
 # A cell: pieces of (text, style) and the style of its padding (Rich's `Text(..., style=)`
 # colours a cell's padding too; a cell of several styled pieces pads unstyled).
@@ -303,6 +305,20 @@ class JobTable(LineList):
                 if c.key == "name" else c
                 for c in cols if c.key != "cost" or self.show_cost]
         fixed = sum(c.width for c in cols) + len(cols) - 1
+        # A wide table gives what SCHEDULE need not keep to LEFT (room for "resumes in 1h
+        # 59m"), then to long job and agent names, rather than to blank columns.
+        # (only in the widest set: a narrower one keeps its compact forms, "∅ 6h 01m")
+        spare = width - fixed - SCHEDULE_ROOM if minimum == _LAYOUTS[0][0] else 0
+        grown = []
+        for c in sorted(cols, key=lambda c: ("left", "name").index(c.key)
+                        if c.key in ("left", "name") else 2):
+            want = {"name": min(self._name_width, NAME_ROOM), "left": 18,
+                    "agent": 20}.get(c.key, c.width)
+            extra = max(0, min(spare, want - c.width))
+            spare -= extra
+            grown.append(_Col(c.key, c.title, c.width + extra, c.justify) if extra else c)
+        cols = sorted(grown, key=lambda g: [c.key for c in cols].index(g.key))
+        fixed = sum(c.width for c in cols) + len(cols) - 1
         flex = max(8, width - fixed)
         result = self._columns_cache[key] = [(c, c.width or flex) for c in cols]
         return result
@@ -425,7 +441,7 @@ class JobTable(LineList):
         if key == "agent":
             return _one(row.agent)
         if key == "next":
-            if row.status == "paused" or row.next_fire is None:
+            if row.status == "paused" or row.held or row.next_fire is None:
                 return _one("—", self._style("line-list--dim"))
             if row.held_by_budget and row.budget_until is not None:  # slots skip till then
                 return _one(clock_time(row.budget_until, self.zone, now),
@@ -434,8 +450,13 @@ class JobTable(LineList):
         if key == "left":
             if row.exhausted:
                 return _one("done", self._style("line-list--dim"))
-            if row.status == "paused":
-                return _one("paused", self._style("job-table--paused"))
+            if row.status == "paused" or row.held:
+                if row.resumes is None:
+                    return _one("paused", self._style("job-table--paused"))
+                span = short_span((row.resumes - now).total_seconds())
+                texts = [f"resumes in {span}", f"‖ in {span}", f"‖ {span}"]  # the paused glyph
+                return _one(next((t for t in texts if cell_len(t) <= width), texts[-1]),
+                            self._style("job-table--paused"))
             if row.next_fire is None:
                 return _one("—")
             if row.held_by_budget and row.budget_until is not None:
