@@ -1,8 +1,10 @@
-"""Run-failure toasts: one per failure while the operator is on the dashboard; held while
-another screen is on top of it (the cron builder, the job editor, a dialog: a toast there
-covered the controls the operator was using) and shown when the dashboard is back, several
-folded into one toast with a repeated failure listed once and counted. Nothing is lost: the
-table and the history show every failure anyway. Other notices are never held."""
+"""Run-failure toasts: at most one per job until it recovers (the alert line above the
+footer stays while any job is failing, so a job failing every 15 s is said once, not every
+15 s). Held while another screen is on top of the dashboard (the cron builder, the job
+editor, a dialog: a toast there covered the controls the operator was using) and shown when
+the dashboard is back, one per job that is still failing, or one naming them when several
+are. Nothing is lost: the alert line, the table and the history show every failure anyway.
+Other notices are never held."""
 
 from __future__ import annotations
 
@@ -12,61 +14,68 @@ from typing import Any
 
 from crondeck.core import RunResult
 
+from .widgets.alerts import JUMP_KEY
 from .widgets.history import describe
 
 __all__ = ["FailureToasts"]
 
-LISTED = 6  # different failures named in a folded toast; the rest are counted
+SEPARATE = 3  # held failures of more jobs than this come back as one toast naming them
+TIMEOUT = 8
 
 
 @dataclass
 class FailureToasts:
-    """The dashboard's failure toasts (`failed` for each failure, `release` when it is the
-    current screen again)."""
+    """The dashboard's failure toasts (`failed` for each failure, `recovered` when jobs stop
+    failing, `release` when the dashboard is the current screen again)."""
 
     notify: Callable[..., Any]  # the screen's `notify` (Textual's toast)
-    held: list[tuple[str, str]] = field(default_factory=list)  # (title, message)
-    # Toasts shown, by (title, message): for each, the failures it stands for (oldest first)
-    showing: dict[tuple[str, str], list[list[tuple[str, str]]]] = field(default_factory=dict)
+    announced: set[str] = field(default_factory=set)  # jobs toasted since they last recovered
+    held: dict[str, tuple[str, str]] = field(default_factory=dict)  # job -> (title, message)
+    # Toasts up, by (title, message): the job each stands for
+    showing: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def failed(self, result: RunResult, *, hold: bool) -> None:
+        if result.job in self.announced:
+            return
+        self.announced.add(result.job)
         word, reason = describe(result)
-        title, message = f"Run {word}", f"{result.job}: {reason or word}"
+        title = f"Run {word}"
+        message = f"{result.job}: {reason or word}"  # the alert line says the rest, and stays
         if hold:
-            self.held.append((title, message))
+            self.held[result.job] = (title, message)
         else:
-            self._show(title, message, [(title, message)], 8)
+            self._show(title, message, [result.job])
 
-    def _show(self, title: str, message: str, stands_for: list[tuple[str, str]],
-              timeout: float) -> None:
-        self.notify(message, title=title, severity="error", timeout=timeout)
-        self.showing.setdefault((title, message), []).append(stands_for)
+    def recovered(self, jobs: Iterable[str]) -> None:
+        """These jobs stopped failing (or are gone): their next failure toasts again."""
+        for job in jobs:
+            self.announced.discard(job)
+            self.held.pop(job, None)
+
+    def _show(self, title: str, message: str, jobs: list[str]) -> None:
+        self.notify(message, title=title, severity="error", timeout=TIMEOUT)
+        self.showing.setdefault((title, message), []).extend(jobs)
 
     def take_down(self, shown: Iterable[Any], unnotify: Callable[[Any], None]) -> None:
         """Another screen is going on top: failure toasts still up would follow onto it
-        (over the builder's or the editor's controls), so take them down and hold their
-        failures again. `shown`: the app's live notifications (title, message)."""
+        (over the builder's or the editor's controls), so take them down and hold them
+        again. `shown`: the app's live notifications (title, message)."""
         for notification in list(shown):
-            entries = self.showing.get((notification.title, notification.message))
-            if entries:
+            key = (notification.title, notification.message)
+            jobs = self.showing.pop(key, None)
+            if jobs:
                 unnotify(notification)
-                self.held.extend(entries.pop(0))
+                for job in jobs:
+                    self.held.setdefault(job, key)
         self.showing.clear()  # what was not found has timed out
 
     def release(self) -> None:
-        """Show what was held: as it was if one failure, else one toast listing them."""
-        held, self.held = self.held, []
-        if not held:
+        """Show what was held: a toast per job, or one naming them when there are many."""
+        held, self.held = self.held, {}
+        if len(held) <= SEPARATE:
+            for job, (title, message) in held.items():
+                self._show(title, message, [job])
             return
-        if len(held) == 1:
-            title, message = held[0]
-            self._show(title, message, held, 8)
-            return
-        counts: dict[str, int] = {}  # the same failure again and again is one line, counted
-        for _title, message in held:
-            counts[message] = counts.pop(message, 0) + 1  # re-inserted: ordered by latest
-        lines = [f"{m} (×{n})" if n > 1 else m for m, n in counts.items()][-LISTED:]
-        if len(counts) > LISTED:
-            lines.insert(0, f"… and {len(counts) - LISTED} other failures")
-        self._show(f"{len(held)} runs failed while you were away from the dashboard",
-                   "\n".join(lines), held, 15)
+        jobs = list(held)
+        self._show(f"{len(jobs)} jobs are failing",
+                   ", ".join(jobs) + f"\n({JUMP_KEY} jumps to the last failure)", jobs)

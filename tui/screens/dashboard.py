@@ -15,6 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -23,7 +24,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from crondeck.core import clock_time
+from crondeck.core import RunResult, clock_time
 
 from ..failure_toasts import FailureToasts
 from ..fire_order import FireOrder
@@ -31,8 +32,9 @@ from ..model import Changes, RunOutput
 from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector
 from ..textual_compat import dismiss_notification, shown_notifications
+from ..widgets.alerts import AlertLine
 from ..widgets.header import DeckHeader
-from ..widgets.history import HistoryList
+from ..widgets.history import FAILED_STATUSES, VIEWS, HistoryList
 from ..widgets.job_table import SORTS, JobTable
 from ..widgets.lines import LineList
 from ..widgets.output_pane import OutputPane
@@ -89,6 +91,7 @@ class DashboardScreen(Screen[None]):
         self.observer = Observer(scheduler, self)
         self.model = self.observer.model
         self._pinned = False  # output shows a run opened from history
+        self._selecting = ""  # a job `!` is selecting: its Selected must not unpin
         self._upcoming_dirty = True
         self._switch_timer: Timer | None = None
         self._last_switch = 0.0
@@ -114,6 +117,7 @@ class DashboardScreen(Screen[None]):
                 yield Input(placeholder="search this run's output (enter: keep, esc: clear)",
                             id="output-search")
             yield HistoryList(now=self.now, zone=self.zone, id="history")
+        yield AlertLine(now=self.now, zone=self.zone, id="alerts")
         yield Footer(compact=False, show_command_palette=False)
 
     @property
@@ -148,6 +152,7 @@ class DashboardScreen(Screen[None]):
         self._fires.rebuild(self.model.rows)
         self.history.set_results(self.model.history)
         self._refresh_header()
+        self._refresh_alerts()
         self._size_upcoming()
         self._recompute_upcoming()
         self._show_selected()
@@ -193,8 +198,13 @@ class DashboardScreen(Screen[None]):
         self._update_output(ch.started, ch.output, [r.run_id for r in ch.finished])
         if ch.scheduler or self.table.selected in ch.jobs:
             self.refresh_bindings()  # Pause <-> Resume, Cancel run only while running
-        for result in ch.failures:  # held while another screen is on top (see the module)
+        for result in ch.failures:  # once per job; held while another screen is on top
             self._toasts.failed(result, hold=self.app.screen is not self)
+        if ch.jobs or ch.removed or ch.history:
+            rows = model.rows
+            self._toasts.recovered([job for job in self._toasts.announced
+                                    if job not in rows or not rows[job].failures])
+            self._refresh_alerts()
         if ch.dropped:
             self.app.notify(f"{ch.dropped} output lines dropped: output is arriving faster "
                             "than the screen can show it", severity="warning", timeout=4)
@@ -220,9 +230,26 @@ class DashboardScreen(Screen[None]):
 
     # -- selection ------------------------------------------------------------------------
 
+    def _unpin(self) -> None:
+        """Back from a run opened in History to following the selected job."""
+        if self._pinned:
+            self._pinned = False
+            self._show_selected()
+            self.refresh_bindings()
+
+    def on_descendant_focus(self, event) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(event.widget, JobTable):  # back on the jobs: the pane follows them
+            self._unpin()
+
     @on(JobTable.Selected)
     def _job_selected(self, message: JobTable.Selected) -> None:
         self._gc.touched()
+        if self._selecting and self.table.selected == self._selecting:
+            # `!` selected it and opened its failure: keep that shown
+            if message.job == self._selecting:
+                self._selecting = ""
+            self._titles()
+            return
         self._pinned = False
         if self.history.job_filter:
             self.history.job_filter = message.job or ""
@@ -260,11 +287,17 @@ class DashboardScreen(Screen[None]):
     def _upcoming_chosen(self, message: UpcomingList.JobChosen) -> None:
         self.table.select(message.job)
         self.table.focus()
+        self._unpin()
 
     @on(HistoryList.RunChosen)
     def _history_chosen(self, message: HistoryList.RunChosen) -> None:
+        self._open_result(message.result)
+
+    def _open_result(self, result: RunResult) -> None:
+        """Show a past run in the output pane until the selection changes or esc."""
         self._pinned = True
-        self._show_run(self.model.output_for_result(message.result))
+        self._show_run(self.model.output_for_result(result))
+        self.refresh_bindings()
 
     @on(JobTable.DetailsRequested)
     def _details_requested(self, message: JobTable.DetailsRequested) -> None:
@@ -300,6 +333,25 @@ class DashboardScreen(Screen[None]):
         else:
             header.state, header.state_detail = "stopped", ""
 
+    def _refresh_alerts(self) -> None:
+        """The alert line: jobs failing now (consecutive failures), newest failure first. A
+        job paused or switched off is left out: the operator has already dealt with it."""
+        rows = self.model.rows
+        failing = {name for name, row in rows.items()
+                   if row.failures and row.status not in ("paused", "disabled")}
+        order: list[str] = []
+        last = None
+        if failing:
+            for result in reversed(self.model.history):
+                if result.job in failing and result.status in FAILED_STATUSES \
+                        and result.job not in order:
+                    last = last or result
+                    order.append(result.job)
+                    if len(order) == len(failing):
+                        break
+            order += sorted(failing - set(order))  # failures older than the history kept
+        self.query_one(AlertLine).show(order, last)
+
     def _titles(self) -> None:
         table = self.table
         shown = len(table.order)
@@ -321,6 +373,8 @@ class DashboardScreen(Screen[None]):
             when = clock_time(run.started_at or (run.result.scheduled_for if run.result else None),
                               self.zone, self.now())
             title = f"Output · {run.job} · {when} · {state}"
+            if self._pinned:  # esc (or going back to the jobs) follows the selection again
+                title = f"History run (esc) · {run.job} · {when} · {state}"
         self._title(pane, "border_title", title)
         subtitle = ["follow" if pane.follow else "follow off (f)"]
         if pane.wrap:
@@ -331,8 +385,10 @@ class DashboardScreen(Screen[None]):
             subtitle.insert(0, f"/{pane.search}: {found} (n/N)")
         self._title(pane, "border_subtitle", " · ".join(subtitle))
         scope = self.history.job_filter
+        view = VIEWS.get(self.history.view, "")
         self._title(self.history, "border_title",
-                    f"History · {scope}" if scope else "History · all jobs")
+                    (f"History · {scope}" if scope else "History · all jobs")
+                    + (f" · {view}" if view else ""))
 
     def _empty_text(self) -> str:
         """What the Jobs pane says with no row to show: why, and what to do."""
@@ -408,6 +464,8 @@ class DashboardScreen(Screen[None]):
             return job is not None and job.paused
         if action == "cancel_run":
             return row is not None and row.status == "running"
+        if action == "filter":  # typed into a box, or the output pane's own `/`: not ours
+            return self.is_mounted and isinstance(self.focused, LineList)
         if action == "pause_all":
             return not self.scheduler.paused
         if action == "resume_all":
@@ -501,11 +559,43 @@ class DashboardScreen(Screen[None]):
             self.app.push_screen(JobDetailsScreen(self.scheduler.jobs[job], now=self.now(),
                                                   zone=self.zone))
 
+    def action_cycle_history_view(self) -> None:
+        self.history.cycle_view()
+        self._titles()  # the pane's title names the view (a toast would cover the pane)
+
+    def action_unpin_output(self) -> None:
+        if not self._pinned:
+            raise SkipAction  # esc goes on to whatever else wants it
+        self._unpin()
+
+    def action_jump_to_failure(self) -> None:
+        """The newest failure of a job still failing: its job selected, its run open in the
+        output pane, the history cursor on it."""
+        last = self.query_one(AlertLine).last
+        if last is None:
+            self.app.notify("no job is failing", timeout=3)
+            return
+        box = self.query_one("#filter", Input)
+        if box.value and last.job not in self.table.order:  # the filter hides its job
+            box.value = ""
+            box.display = False
+            self.table.filter_text = ""
+        before = self.table.selected
+        self.table.select(last.job)
+        if self.table.selected != before:  # its Selected comes later: it must not unpin
+            self._selecting = last.job
+        self.history.show_result(last)
+        self.history.focus()
+        self._open_result(last)
+        self._titles()
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
         box.cursor_blink = self.live
-        box.focus()
+        # At once (`focus()` waits for the keys already queued): with the binding's priority,
+        # `/standup` typed in a burst lands in the box, not `s` (skip next) and the rest.
+        self.set_focus(box)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

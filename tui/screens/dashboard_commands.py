@@ -65,6 +65,15 @@ def _filter_title(screen: DashboardScreen) -> str:
     return f"Filter jobs (now “{text}”)" if text else "Filter jobs"
 
 
+def _view_title(screen: DashboardScreen) -> str:
+    from ..widgets.history import VIEWS
+
+    views = list(VIEWS)
+    current = screen.history.view
+    following = views[(views.index(current) + 1) % len(views)] if current in views else views[0]
+    return f"History: show {VIEWS[following] or 'everything'}"
+
+
 def _scope_title(screen: DashboardScreen) -> str:
     if screen.history.job_filter:
         return "History: show all jobs"
@@ -89,6 +98,9 @@ _TITLES: dict[str, Callable[[DashboardScreen], str]] = {
     "toggle_timestamps": lambda s: "Hide output timestamps" if s.output.timestamps
     else "Show output timestamps",
     "toggle_history_scope": _scope_title,
+    "cycle_history_view": _view_title,
+    "unpin_output": lambda s: "Output: back to the selected job",
+    "jump_to_failure": lambda s: "Jump to the last failure",
     "pause_all": lambda s: "Pause all jobs",
     "resume_all": lambda s: "Resume all jobs",
     "help": lambda s: "Help: every key",

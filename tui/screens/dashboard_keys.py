@@ -32,7 +32,9 @@ DASHBOARD_BINDINGS: list[Binding] = [
             tooltip="cancel the selected job's running run"),
     Binding("enter", "details", "Details", show=False, id="job.details",
             tooltip="details of the selected job"),
-    Binding("slash", "filter", "Filter", id="jobs.filter",
+    # priority: taken as it arrives, so keys typed right after it (`/standup` in a burst)
+    # go to the box instead of running as keys of the pane that had focus
+    Binding("slash", "filter", "Filter", id="jobs.filter", priority=True,
             tooltip="filter jobs by name, agent or status (esc clears)"),
     Binding("o", "cycle_sort", "Sort", show=False, id="jobs.sort",
             tooltip="sort jobs by next fire / name / status / last run"),
@@ -50,6 +52,12 @@ DASHBOARD_BINDINGS: list[Binding] = [
             tooltip="output full screen on/off (esc returns)"),
     Binding("h", "toggle_history_scope", "History scope", show=False, id="history.scope",
             tooltip="history: all jobs / only the selected job"),
+    Binding("v", "cycle_history_view", "History view", show=False, id="history.view",
+            tooltip="history: everything / failures only / skips hidden"),
+    Binding("escape", "unpin_output", "Back to the job", show=False, id="output.unpin",
+            tooltip="output: leave the run opened from history, follow the selected job"),
+    Binding("exclamation_mark", "jump_to_failure", "Last failure", show=False, id="alerts.jump",
+            tooltip="jump to the last failure of a failing job (its run, in history)"),
     Binding("P", "pause_all", "Pause all", show=False, id="all.pause",
             tooltip="pause every job (asks for a note and a duration)"),
     Binding("P", "resume_all", "Resume all", id="all.resume", tooltip="resume every job"),
@@ -62,7 +70,7 @@ NEEDS_JOB_KEYS = {key for b in DASHBOARD_BINDINGS if b.action in NEEDS_JOB
                   for key in b.key.split(",")} | {"e", "d"}
 
 HELP_GROUPS = {"job": "Selected job", "jobs": "Jobs", "panes": "Panes", "output": "Output",
-               "history": "History", "all": "Everything", "app": "App"}
+               "history": "History", "alerts": "Failures", "all": "Everything", "app": "App"}
 
 
 def help_entries(bindings: Iterable[Binding | tuple]) -> list[tuple[str, Binding]]:

@@ -27,7 +27,7 @@ PANE_KEYS: list[tuple[str, str, str]] = [
 ]
 
 _KEY_NAMES = {"space": "space", "question_mark": "?", "slash": "/", "escape": "esc",
-              "tab": "tab", "enter": "enter"}
+              "tab": "tab", "enter": "enter", "exclamation_mark": "!"}
 
 
 def key_label(keys: str) -> str:

@@ -369,8 +369,8 @@ class OutputPane(ScrollView, can_focus=True):
         what = r.status.value.replace("_", " ")
         if r.exit_code not in (None, 0):
             what += f" (exit code {r.exit_code})"
-        elif r.error and not r.ok:
-            what += f": {r.reason}"
+        elif r.error and not r.ok:  # a missed slot's reason already starts "missed: "
+            what += f": {r.reason.removeprefix(what + ': ')}"
         return f"── {what}{took}"
 
     # -- rendering ------------------------------------------------------------------------
