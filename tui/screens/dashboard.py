@@ -91,7 +91,7 @@ class DashboardScreen(Screen[None]):
         self.observer = Observer(scheduler, self)
         self.model = self.observer.model
         self._pinned = False  # output shows a run opened from history
-        self._selecting = ""  # a job `!` is selecting: its Selected must not unpin
+        self._jumping_to = ""  # a job `!` is selecting: its Selected must not unpin
         self._upcoming_dirty = True
         self._switch_timer: Timer | None = None
         self._last_switch = 0.0
@@ -244,10 +244,10 @@ class DashboardScreen(Screen[None]):
     @on(JobTable.Selected)
     def _job_selected(self, message: JobTable.Selected) -> None:
         self._gc.touched()
-        if self._selecting and self.table.selected == self._selecting:
+        if self._jumping_to and self.table.selected == self._jumping_to:
             # `!` selected it and opened its failure: keep that shown
-            if message.job == self._selecting:
-                self._selecting = ""
+            if message.job == self._jumping_to:
+                self._jumping_to = ""
             self._titles()
             return
         self._pinned = False
@@ -583,7 +583,7 @@ class DashboardScreen(Screen[None]):
         before = self.table.selected
         self.table.select(last.job)
         if self.table.selected != before:  # its Selected comes later: it must not unpin
-            self._selecting = last.job
+            self._jumping_to = last.job
         self.history.show_result(last)
         self.history.focus()
         self._open_result(last)
