@@ -19,8 +19,19 @@ from .results import RunResult
 from .runlogs import RunLogRecorder, RunLogs
 from .store import StateStore
 
-__all__ = ["StateDir", "StoreSink"]
+__all__ = ["StateDir", "StoreSink", "lose_lock"]
 
+
+
+def lose_lock(lock: StateLock, store: StateStore) -> str:
+    """Why `lock` no longer guards its directory ("" while it does). Once it does not, the
+    state is not saved any more: it belongs to whoever locked the new file."""
+    why = lock.lost()
+    if not why:
+        return ""
+    store.read_only = True
+    return (f"lost the lock: {why}, so another crondeck may be running these jobs; this one "
+            "stops firing and saving state (runs in flight finish, unsaved)")
 
 class StoreSink:
     """The scheduler's StateSink backed by a StateStore: claims are durable at once, the rest
@@ -77,11 +88,7 @@ class StateDir:
         """Why the lock no longer guards the directory ("" while it does); once lost, the
         state is no longer saved (it belongs to whoever locked the new file)."""
         if not self.lock_lost:
-            why = self.lock.lost()
-            if why:
-                self.lock_lost = (f"lost the lock: {why}, so another crondeck may be running "
-                                  "these jobs; this one stops firing and saving state")
-                self.store.read_only = True
+            self.lock_lost = lose_lock(self.lock, self.store)
         return self.lock_lost
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ from .events import LockLost, SchedulerError
 from .jobs import JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
-from .persist import StoreSink
+from .persist import StoreSink, lose_lock
 from .process import end_instances, start_watchdog
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
@@ -269,12 +269,8 @@ class Runtime:
         `lock_lost` event. Called before every claim and by `watch_lock`."""
         if self.lock_lost or self.lock is None or self.read_only:
             return self.lock_lost  # once lost, read_only is set too
-        why = self.lock.lost()
-        if why:
-            self.lock_lost = (f"lost the lock: {why}, so another crondeck may be running these "
-                              "jobs; this one stops firing and saving state (runs in flight "
-                              "finish, unsaved)")
-            self.store.read_only = True
+        self.lock_lost = lose_lock(self.lock, self.store)
+        if self.lock_lost:
             self.read_only = True  # nor fold the inbox: its results are the new holder's
             self.scheduler.bus.emit(LockLost, path=str(self.lock.path), reason=self.lock_lost)
             self.scheduler.stop()
