@@ -24,10 +24,11 @@ class RunHost(Protocol):
     @property
     def bus(self) -> EventBus: ...
 
-    def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
-        """The run is about to start (before its gate): its run id is taken. When the claim
-        cannot be recorded, the skipped result the run ends with instead (it must not start:
-        after a crash nothing would show it had)."""
+    async def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
+        """The run is about to start (before its gate): its run id is taken, durably, with
+        the other runs starting at the same instant. When the claim cannot be recorded, the
+        skipped result the run ends with instead (it must not start: after a crash nothing
+        would show it had)."""
         ...
 
     def count_run(self, job: Job, handle: RunHandle) -> None:

@@ -122,7 +122,9 @@ class StateSink(Protocol):
 
     def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
         """A slot is about to run (before its gate): record the run id so a restart never
-        fires it again and can mark it abandoned if it never finishes."""
+        fires it again and can mark it abandoned if it never finishes. A sink may also offer
+        `claim_runs(claims)` (a sequence of job, run id, slot): the runs starting at one
+        instant are then claimed with one call (one durable write) instead of one each."""
 
     def result_recorded(self, result: RunResult) -> None:
         """A result: every attempt, skip and miss."""

@@ -40,6 +40,8 @@ class Ledger:
         self.notifier = Notifier(self._notified)
         self.collectors: list[list[RunResult]] = []
         self._background: set[asyncio.Future[None]] = set()
+        # Runs waiting for `claim_together`'s one write (job, handle, where its answer goes).
+        self._claiming: list[tuple[Job, RunHandle, asyncio.Future[str]]] = []
 
     # ------------------------------------------------------------------ reporting
 
@@ -139,6 +141,43 @@ class Ledger:
                 self.error(job.name, "state_sink.run_claimed", exc)
                 return f"{type(exc).__name__}: {exc}"
         return ""
+
+    async def claim_together(self, job: Job, handle: RunHandle) -> str:
+        """`claim`, batched with every other run claiming in the same turn of the loop (the
+        runs released at one instant): one `claim_runs` of the sink, so one durable write,
+        covers them all before any of them goes on."""
+        if self.state_sink is None:
+            return ""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[str] = loop.create_future()
+        if not self._claiming:
+            loop.call_soon(self._claim_batch)
+        self._claiming.append((job, handle, fut))
+        return await fut
+
+    def _claim_batch(self) -> None:
+        # A run cancelled while it waited is not claimed: it has already been booked.
+        batch = [entry for entry in self._claiming if not entry[2].done()]
+        self._claiming = []
+        for (_, _, fut), why in zip(batch, self.claim_many([(j, h) for j, h, _ in batch]),
+                                    strict=True):
+            if not fut.done():
+                fut.set_result(why)
+
+    def claim_many(self, runs: list[tuple[Job, RunHandle]]) -> list[str]:
+        """`claim` for several runs, through the sink's `claim_runs` when it has one (one
+        call for all; a failure refuses them all), else one `run_claimed` each."""
+        sink = self.state_sink
+        claim_runs = getattr(sink, "claim_runs", None)
+        if sink is None or claim_runs is None or len(runs) < 2:
+            return [self.claim(job, handle) for job, handle in runs]
+        try:
+            claim_runs([(job.name, h.run_id, h.scheduled_for) for job, h in runs])
+        except Exception as exc:
+            for name in dict.fromkeys(job.name for job, _ in runs):
+                self.error(name, "state_sink.run_claimed", exc)
+            return [f"{type(exc).__name__}: {exc}"] * len(runs)
+        return [""] * len(runs)
 
     def unclaimed(self, job: Job, handle: RunHandle, why: str, *,
                   booked_later: bool = False) -> RunResult:

@@ -8,7 +8,7 @@ defined in code through `Scheduler(state_dir=...)`. Both keep the same files.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -47,7 +47,15 @@ class StoreSink:
         why = self.lock_lost() if self.lock_lost is not None else ""
         if why:
             raise LockLostError(why)
-        self.store.claim(job, run_id, scheduled_for)
+        self.claim_runs([(job, run_id, scheduled_for)])
+
+    def claim_runs(self, claims: Sequence[tuple[str, str, datetime]]) -> None:
+        """`run_claimed` for runs starting together (job, run id, slot): one lock check and
+        one durable write for all of them; raises (and records none) when it fails."""
+        why = self.lock_lost() if self.lock_lost is not None else ""
+        if why:
+            raise LockLostError(why)
+        self.store.claim_many(claims)
 
     def result_recorded(self, result: RunResult) -> None:
         self.store.record(result)

@@ -267,7 +267,7 @@ class Runner:
                 if self._start_line is not None:
                     await self._start_line.wait(not_before)
                 # not before: a crash meanwhile leaves the slot owed
-                result = host.claim_run(job, handle)
+                result = await host.claim_run(job, handle)
                 if result is not None:
                     return
             if opts.pre_run is not None:

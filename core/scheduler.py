@@ -930,10 +930,11 @@ class Scheduler:
 
     # ------------------------------------------------ the runner's host (RunHost)
 
-    def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
-        """RunHost: a run prepared ahead reached its instant; its run id is taken (or, when
-        that cannot be recorded, the skip it comes to instead)."""
-        why = self._ledger.claim(job, handle)
+    async def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
+        """RunHost: a run prepared ahead reached its instant; its run id is taken, in one
+        write with the others starting then (or, when that cannot be recorded, the skip it
+        comes to instead)."""
+        why = await self._ledger.claim_together(job, handle)
         return self._ledger.unclaimed(job, handle, why, booked_later=True) if why else None
 
     def count_run(self, job: Job, handle: RunHandle) -> None:

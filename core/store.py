@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,6 +154,19 @@ def _check_result(name: str, result: Mapping[str, Any]) -> None:
         raise StateFormatError(f"jobs.{name}.results: a result of job {result.get('job')!r}")
 
 
+def _toml_string(text: str) -> str:
+    # JSON's escapes are TOML's too; TOML also wants DEL escaped.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _claim_toml(run_id: str, job: str, slot: datetime, instance: str) -> str:
+    """One claim as a `[[claims]]` table, written by hand: a thousand runs starting at once
+    are claimed on the loop, and a generic TOML writer cost more than the write itself."""
+    return (f"[[claims]]\nrun_id = {_toml_string(run_id)}\njob = {_toml_string(job)}\n"
+            f"scheduled_for = {slot.astimezone(UTC).isoformat()}\n"
+            f"instance = {_toml_string(instance)}\n\n")
+
+
 class StateStore:
     """The runtime state of every job, in memory, saved to state.toml atomically and coalesced.
 
@@ -192,7 +205,8 @@ class StateStore:
         # Results not yet in state.toml, by run id (with the generation that added them):
         # each claim writes them into claims.toml too, so a result is durable at the latest
         # when the next run starts, without a write of its own.
-        self._unsaved: dict[str, tuple[str, int]] = {}  # key -> its TOML text, generation
+        # Rendered only when a claim must carry them: most reach state.toml first.
+        self._unsaved: dict[str, tuple[RunResult | str, int]] = {}  # key -> result/text, gen
         # Each claim's TOML text, rendered once: with a thousand runs starting together the
         # file is rewritten a thousand times, and rendering all of it each time dominated.
         self._claim_text: dict[str, str] = {}
@@ -356,36 +370,46 @@ class StateStore:
             results = (*st.results, result)[-self.history :]
             self.jobs[result.job] = replace(st, running=running, results=results)
             self._generation += 1
-            text = tomli_w.dumps(to_toml_value({"results": [result_to_toml(result)]}))
-            self._unsaved[f"{result.run_id}#{result.attempt}"] = (text, self._generation)
+            self._unsaved[f"{result.run_id}#{result.attempt}"] = (result, self._generation)
         self._schedule()
 
     def claim(self, job: str, run_id: str, scheduled_for: datetime) -> None:
         """Record, durably before returning, that `run_id` is starting: a restart will not
         fire its slot again, and marks it abandoned if it never finished."""
-        slot = scheduled_for.astimezone(UTC)
+        self.claim_many([(job, run_id, scheduled_for)])
+
+    def claim_many(self, claims: Sequence[tuple[str, str, datetime]]) -> None:
+        """`claim` for several runs (job, run id, slot) with one durable write: all of them
+        are recorded, or (the write failed) none is and the error is raised."""
+        if not claims:
+            return
+        stamp = instance_id()
         with self._lock:
-            st = self.jobs.get(job) or JobState(name=job)
-            last = st.last_slot if st.last_slot and st.last_slot > slot else slot
-            running = st.running if run_id in st.running else (*st.running, run_id)
-            self.jobs[job] = replace(st, running=running, last_slot=last)
-            self._generation += 1
-            self._claims[run_id] = (job, slot, self._generation)
-            self._claim_text[run_id] = tomli_w.dumps(to_toml_value({"claims": [
-                {"run_id": run_id, "job": job, "scheduled_for": slot,
-                 "instance": instance_id()}]}))
+            # What was running before: a failed write must not end a claim made earlier.
+            before = {run_id for job, _, _ in claims
+                      for run_id in (self.jobs.get(job) or JobState(name=job)).running}
+            for job, run_id, scheduled_for in claims:
+                slot = scheduled_for.astimezone(UTC)
+                st = self.jobs.get(job) or JobState(name=job)
+                last = st.last_slot if st.last_slot and st.last_slot > slot else slot
+                running = st.running if run_id in st.running else (*st.running, run_id)
+                self.jobs[job] = replace(st, running=running, last_slot=last)
+                self._generation += 1
+                self._claims[run_id] = (job, slot, self._generation)
+                self._claim_text[run_id] = _claim_toml(run_id, job, slot, stamp)
         try:
             self._write_claims()
         except BaseException:
-            # Not durable, so the run will not start: nothing may say it is running, or a
-            # later save would have the next start record it abandoned.
+            # Not durable, so the runs will not start: nothing may say they are running, or
+            # a later save would have the next start record them abandoned.
             with self._lock:
-                self._claims.pop(run_id, None)
-                self._claim_text.pop(run_id, None)
-                now = self.jobs.get(job)
-                if now is not None and run_id not in st.running:
-                    self.jobs[job] = replace(
-                        now, running=tuple(r for r in now.running if r != run_id))
+                for job, run_id, _ in claims:
+                    self._claims.pop(run_id, None)
+                    self._claim_text.pop(run_id, None)
+                    now = self.jobs.get(job)
+                    if now is not None and run_id not in before:
+                        self.jobs[job] = replace(
+                            now, running=tuple(r for r in now.running if r != run_id))
                 self._generation += 1
             raise
         self._schedule()
@@ -435,7 +459,7 @@ class StateStore:
             with self._lock:
                 claims = [self._claim_text[run_id] for run_id in self._claims]
                 # without claims to write, results wait for the next save of state.toml
-                results = [text for text, _ in self._unsaved.values()] if claims else []
+                results = [self._unsaved_text(key) for key in self._unsaved] if claims else []
             ensure_dir(self.path.parent)
             if claims:
                 atomic_write_bytes(self.claims_path, "".join(claims + results).encode("utf-8"))
@@ -443,6 +467,14 @@ class StateStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.claims_path)
                     fsync_dir(self.claims_path.parent)
+
+    def _unsaved_text(self, key: str) -> str:
+        result, gen = self._unsaved[key]
+        if isinstance(result, str):
+            return result
+        text = tomli_w.dumps(to_toml_value({"results": [result_to_toml(result)]}))
+        self._unsaved[key] = (text, gen)
+        return text
 
     def start(self) -> None:
         """Start the background writer that coalesces saves."""
