@@ -67,35 +67,62 @@ class StoreSink:
 class StateDir:
     """A state directory held by one scheduler: `lock` (a second holder gets LockHeld),
     `state.toml` (+ `claims.toml`), and `runs/<job>/<run-id>.log` written by `recorder`.
-    `check_lock()` before each claim: once the lock file is deleted or replaced (so another
-    scheduler may hold the directory), nothing more is claimed or saved. Close it to save and
-    unlock."""
+    On opening, what a dead scheduler's runs left running is ended (`survivors`: run id ->
+    processes ended; None when nothing was in flight) before those runs can be restored as
+    abandoned. `check_lock()` before each claim: once the lock file is deleted or replaced (so
+    another scheduler may hold the directory), nothing more is claimed or saved. Close it to
+    save and unlock.
+
+    `read_only` opens it to watch: no lock taken, nothing written or ended. With `start`
+    false the background writer waits for `start_saving()` (after the saved state has been
+    restored into a scheduler, so nothing half-restored is ever saved)."""
 
     def __init__(self, path: str | os.PathLike[str], *, history: int = 50,
-                 on_log_error: Callable[[str], object] | None = None) -> None:
+                 on_log_error: Callable[[str], object] | None = None,
+                 read_only: bool = False, start: bool = True) -> None:
         self.path = Path(path)
-        self.lock = StateLock(self.path / "lock").acquire()
+        self.read_only = read_only
+        self.lock = StateLock(self.path / "lock")
+        if not read_only:
+            self.lock.acquire()
         self.lock_lost = ""
         try:
-            self.store = StateStore(self.path / "state.toml", history=history).load()
+            self.store = StateStore(self.path / "state.toml", history=history,
+                                    read_only=read_only).load()
             self.store.problems.extend(self.lock.notes)
             self.logs = RunLogs(self.path / "runs")
             self.recorder = RunLogRecorder(self.logs, on_error=on_log_error)
             self.sink = StoreSink(self.store, lock_lost=self.check_lock)
-            # What a dead scheduler's runs left running ends before they are restored as
-            # abandoned (run id -> processes ended; None when nothing was in flight).
-            in_flight = any(st.running for st in self.store.jobs.values())
-            self.survivors = end_instances(self.store.previous_instances) if in_flight else None
-            start_watchdog()
-            self.store.start()
+            self.survivors: dict[str, int] | None = None
+            if not read_only:
+                in_flight = any(st.running for st in self.store.jobs.values())
+                if in_flight:
+                    self.survivors = end_instances(self.store.previous_instances)
+                start_watchdog()
+                if start:
+                    self.store.start()
         except BaseException:
             self.lock.release()
             raise
 
+    def start_saving(self) -> None:
+        """Save now and start the background writer. A disk too full to save is reported in
+        `store.problems` and scheduling goes on (runs whose start cannot be recorded are
+        skipped)."""
+        if self.read_only:
+            return
+        try:
+            self.store.flush()
+        except OSError as exc:
+            self.store.problems.append(
+                f"cannot save {self.store.path}: {exc.strerror or exc}; runs whose start cannot "
+                "be recorded are skipped (not run) until it can be written again")
+        self.store.start()
+
     def check_lock(self) -> str:
         """Why the lock no longer guards the directory ("" while it does); once lost, the
         state is no longer saved (it belongs to whoever locked the new file)."""
-        if not self.lock_lost:
+        if not self.lock_lost and not self.read_only:
             self.lock_lost = lose_lock(self.lock, self.store)
         return self.lock_lost
 

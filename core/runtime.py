@@ -8,6 +8,7 @@ plain translation for library users who persist state themselves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -21,8 +22,7 @@ from .events import LockLost, SchedulerError
 from .jobs import JobState
 from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
-from .persist import StoreSink, lose_lock
-from .process import end_instances, start_watchdog
+from .persist import StateDir, StoreSink
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
 from .schedule import Schedule, cron
@@ -189,7 +189,11 @@ def _when_changed(old: Config, new: Config, name: str) -> bool:
 
 @dataclass
 class Runtime:
-    """A running (or observed, with `read_only`) jobs file. Close it to save and unlock."""
+    """A running (or observed, with `read_only`) jobs file. Close it to save and unlock.
+
+    `state` is the state directory it holds (lock, store, logs, recorder: `store`, `logs`,
+    `lock` and `recorder` are its parts); lock checks, the cleanup of what a dead scheduler
+    left running and `close()` are the StateDir's."""
 
     config: Config
     scheduler: Scheduler
@@ -202,6 +206,8 @@ class Runtime:
 
     config_stamp: tuple[int, int, int] | None = None
     lock_lost: str = ""  # set once the lock file was deleted or replaced under us
+    state: StateDir | None = None
+    _lock_watch: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def problems(self) -> list[str]:
@@ -267,12 +273,13 @@ class Runtime:
         that finds the lock file deleted or replaced, stop firing (runs in flight finish),
         stop saving state (it belongs to whoever locked the new file) and say so with a
         `lock_lost` event. Called before every claim and by `watch_lock`."""
-        if self.lock_lost or self.lock is None or self.read_only:
+        if self.lock_lost or self.state is None or self.read_only:
             return self.lock_lost  # once lost, read_only is set too
-        self.lock_lost = lose_lock(self.lock, self.store)
+        self.lock_lost = self.state.check_lock()
         if self.lock_lost:
             self.read_only = True  # nor fold the inbox: its results are the new holder's
-            self.scheduler.bus.emit(LockLost, path=str(self.lock.path), reason=self.lock_lost)
+            self.scheduler.bus.emit(LockLost, path=str(self.state.lock.path),
+                                    reason=self.lock_lost)
             self.scheduler.stop()
         return self.lock_lost
 
@@ -283,14 +290,24 @@ class Runtime:
                 return
             await asyncio.sleep(every)
 
+    def start_lock_watch(self, every: float | None = None) -> asyncio.Task[None] | None:
+        """Start `watch_lock` on the running loop (once; None when read-only: no lock to
+        watch), every `every` seconds (default `LOCK_CHECK`). `close()` stops it. The
+        console starts it as `crondeck run` watches its lock."""
+        if self.read_only or self.state is None:
+            return None
+        if self._lock_watch is None or self._lock_watch.done():
+            self._lock_watch = asyncio.get_running_loop().create_task(
+                self.watch_lock(LOCK_CHECK if every is None else every), name="lock-watch")
+        return self._lock_watch
+
     def close(self) -> None:
-        if self.recorder is not None:
-            self.recorder.close()
-        try:
-            self.store.close()
-        finally:
-            if self.lock is not None:
-                self.lock.release()
+        watch, self._lock_watch = self._lock_watch, None
+        if watch is not None and not watch.done():
+            with contextlib.suppress(RuntimeError):  # its loop already closed
+                watch.get_loop().call_soon_threadsafe(watch.cancel)
+        if self.state is not None:
+            self.state.close()
 
     def __enter__(self) -> Runtime:
         return self
@@ -304,54 +321,40 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
     corrupt file is moved aside and reported), build the scheduler and restore each job's
     state into it: runs left in flight by a dead process become `abandoned`, and slots already
     claimed are never fired again."""
-    state_dir = Path(config.state_dir)
-    lock = None if read_only else StateLock(state_dir / "lock").acquire()
+    settings = config.scheduler
+    state = StateDir(config.state_dir, history=config.base_options().history,
+                     read_only=read_only, start=False)
     try:
-        settings = config.scheduler
-        store = StateStore(state_dir / "state.toml", history=config.base_options().history,
-                           read_only=read_only).load()
-        if lock is not None:
-            store.problems.extend(lock.notes)
-        logs = RunLogs(state_dir / "runs")
+        logs = state.logs
         if settings.logs_keep:
             logs.keep = settings.logs_keep
         if settings.log_max_size:
             logs.max_bytes = settings.log_max_size
         if settings.logs_max_total:
             logs.max_total = settings.logs_max_total
+        store = state.store
         if read_only:
             scheduler = build_scheduler(config, clock=clock)
             return Runtime(config, scheduler, store, logs, None, True, None, [],
-                           _stamp(config.path))
+                           _stamp(config.path), state=state)
         saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
-        sink = StoreSink(store)
-        scheduler = build_scheduler(config, clock=clock, state_sink=sink)
+        scheduler = build_scheduler(config, clock=clock, state_sink=state.sink)
         in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
-        # What a dead scheduler's runs left running ends before those runs are recorded (and
-        # before anything new starts beside them).
-        survivors = end_instances(store.previous_instances) if in_flight else None
-        start_watchdog()
-        _restore(scheduler, list(saved.values()), survivors)
+        _restore(scheduler, list(saved.values()), state.survivors)
         abandoned = [
             r for st in store.jobs.values() for r in st.results
             if (r.job, r.run_id) in in_flight and r.status is RunStatus.ABANDONED
         ]
         bus = scheduler.bus
-        recorder = RunLogRecorder(logs, on_error=lambda message: bus.emit(
-            SchedulerError, job=None, where="run_log", message=message))
-        scheduler.add_listener(recorder)
-        try:
-            store.flush()
-        except OSError as exc:  # a full disk: schedule on, skipping runs it cannot record
-            store.problems.append(
-                f"cannot save {store.path}: {exc.strerror or exc}; runs whose start cannot "
-                "be recorded are skipped (not run) until it can be written again")
-        store.start()
-        runtime = Runtime(config, scheduler, store, logs, lock, False, recorder, abandoned,
-                          _stamp(config.path))
-        sink.lock_lost = runtime.check_lock
+        state.recorder.on_error = lambda message: bus.emit(
+            SchedulerError, job=None, where="run_log", message=message)
+        scheduler.add_listener(state.recorder)
+        state.start_saving()
+        runtime = Runtime(config, scheduler, store, logs, state.lock, False, state.recorder,
+                          abandoned, _stamp(config.path), state=state)
+        state.sink.lock_lost = runtime.check_lock
         return runtime
     except BaseException:
-        if lock is not None:
-            lock.release()
+        # Unlock only: the store may hold jobs half restored, which must not be saved.
+        state.lock.release()
         raise

@@ -139,6 +139,8 @@ class CrondeckApp(App[None]):
             self._loop_task = asyncio.get_running_loop().create_task(
                 self.scheduler.astart(stop_when_done=False), name="scheduler")
             self._loop_task.add_done_callback(self._loop_ended)
+            if self.runtime is not None:  # a deleted or replaced lock stops it within 2 s
+                self.runtime.start_lock_watch()
             await asyncio.sleep(0)
             dashboard.observer.pump()
 

@@ -302,3 +302,53 @@ def test_a_runtime_that_lost_its_lock_refuses_claims_and_leaves_the_state_alone(
         assert (config.state_dir / "state.toml").read_bytes() == before
     finally:
         runtime.close()
+
+
+def test_the_runtime_holds_its_state_dir_and_watches_the_lock_without_a_claim(
+        tmp_path: Path) -> None:
+    """The periodic lock check the console starts: a deleted lock file stops the scheduler
+    and says why although no run claimed anything."""
+    from crondeck.core.events import LockLost
+    from crondeck.core.persist import StateDir
+
+    config = load_config(_write(tmp_path, TICKER))
+    runtime = open_runtime(config)
+    events: list[object] = []
+    runtime.scheduler.add_listener(events.append)
+    assert isinstance(runtime.state, StateDir)
+    assert runtime.store is runtime.state.store and runtime.lock is runtime.state.lock
+
+    async def main() -> None:
+        loop = asyncio.create_task(runtime.scheduler.astart(stop_when_done=False))
+        watch = runtime.start_lock_watch(every=0.02)
+        assert watch is not None and runtime.start_lock_watch() is watch  # started once
+        (config.state_dir / "lock").unlink()
+        await asyncio.wait_for(loop, 5)  # the loop stopped on its own
+        await asyncio.wait_for(watch, 1)
+
+    try:
+        asyncio.run(main())
+        assert "deleted" in runtime.lock_lost and runtime.read_only
+        assert [e.reason for e in events if isinstance(e, LockLost)] == [runtime.lock_lost]
+    finally:
+        runtime.close()
+    with open_runtime(config, read_only=True) as observer:
+        async def watch_nothing() -> None:
+            assert observer.start_lock_watch() is None  # no lock to watch
+        asyncio.run(watch_nothing())
+
+
+def test_closing_a_runtime_stops_its_lock_watch_and_unlocks(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, TICKER))
+
+    async def main() -> asyncio.Task[None] | None:
+        runtime = open_runtime(config)
+        watch = runtime.start_lock_watch(every=0.02)
+        runtime.close()
+        await asyncio.sleep(0.05)
+        return watch
+
+    watch = asyncio.run(main())
+    assert watch is not None and watch.cancelled()
+    with open_runtime(config):  # the lock was freed
+        pass
