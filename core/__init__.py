@@ -11,7 +11,14 @@ from .atomic import (
     save_with_backup,
     to_toml_value,
 )
-from .budget import budget_reason, local_day, tokens_today
+from .budget import (
+    budget_reason,
+    local_day,
+    release_budget,
+    reserve_budget,
+    run_spend,
+    tokens_today,
+)
 from .clock import Clock, FakeClock, SystemClock
 from .config import (
     Config,
@@ -87,7 +94,7 @@ from .events import (
 )
 from .export import ExportResult, K8sOptions, export_crontab, export_k8s, export_systemd
 from .gates import GateSkip
-from .inbox import drop_result, fold_inbox
+from .inbox import drop_result, fold_inbox, read_inbox
 from .interval import Every
 from .jobs import Job, JobOptions, JobState, NullStateSink, RunHandle, StateSink
 from .jobs_file import JobsFileError, edit_jobs_text
@@ -241,10 +248,14 @@ __all__ = [
     "parse_duration",
     "parse_listen",
     "plan_save",
+    "read_inbox",
     "read_jobs_text",
     "read_toml",
     "redact",
+    "release_budget",
+    "reserve_budget",
     "resolve_config",
+    "run_spend",
     "safe_name",
     "save_config",
     "save_with_backup",

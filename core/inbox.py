@@ -13,8 +13,9 @@ import os
 import stat
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .atomic import atomic_write_toml, ensure_real_dir, read_toml
 from .results import RunResult
@@ -29,12 +30,30 @@ __all__ = ["INBOX", "drop_result", "fold_inbox", "fold_into_runtime", "read_inbo
 INBOX = "inbox"
 
 
-def drop_result(state_dir: Path, result: RunResult) -> Path:
-    """Leave `result` in the inbox for the scheduler to pick up; returns the file."""
+def drop_result(state_dir: Path, result: RunResult, *, tokens: int | None = None,
+                cost: float | None = None) -> Path:
+    """Leave `result` in the inbox for the scheduler to pick up; returns the file. `tokens`
+    and `cost` are the whole run's, every attempt's (the result has its last attempt's)."""
     directory = ensure_real_dir(Path(state_dir) / INBOX)  # never a symlinked inbox
     path = directory / f"{path_name(result.run_id)}.toml"  # one file per run id, never shared
-    atomic_write_toml(path, {"result": result_to_toml(result)})
+    doc: dict[str, Any] = {"result": result_to_toml(result)}
+    spent = {k: v for k, v in (("tokens", tokens), ("cost", cost)) if v is not None}
+    if spent:
+        doc["run"] = spent
+    atomic_write_toml(path, doc)
     return path
+
+
+def _read(path: Path) -> RunResult:
+    doc = read_toml(path)
+    result = RunResult.from_dict(doc["result"])
+    spent = doc.get("run")
+    if isinstance(spent, dict) and isinstance(spent.get("tokens"), int):
+        extra = {**result.extra, "run_tokens": spent["tokens"]}
+        if isinstance(spent.get("cost"), int | float):
+            extra["run_cost"] = float(spent["cost"])
+        result = replace(result, extra=extra)
+    return result
 
 
 def read_inbox(state_dir: Path) -> list[tuple[Path, RunResult | None]]:
@@ -52,8 +71,7 @@ def read_inbox(state_dir: Path) -> list[tuple[Path, RunResult | None]]:
     out: list[tuple[Path, RunResult | None]] = []
     for entry in entries:
         try:
-            out.append((Path(entry.path), RunResult.from_dict(read_toml(Path(entry.path))
-                                                              ["result"])))
+            out.append((Path(entry.path), _read(Path(entry.path))))
         except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError):
             out.append((Path(entry.path), None))
     return out

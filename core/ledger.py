@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from .budget import run_spend
 from .clock import Clock
 from .events import (
     Event,
@@ -231,8 +232,9 @@ def count_result(state: JobState, result: RunResult, day: str, *, tokens: int | 
     added to its counters as the scheduler counts its own runs: tokens and cost (today's
     restart on a new local `day`; `tokens`/`cost` when every attempt's are known), runs in
     total when the agent started, consecutive failures."""
-    spent = tokens if tokens is not None else (result.usage.total if result.usage else 0)
-    paid = cost if cost is not None else (result.cost or 0.0)
+    run_tokens, run_cost = run_spend(result)  # a folded exec run: all its attempts
+    spent = tokens if tokens is not None else run_tokens
+    paid = cost if cost is not None else (run_cost or 0.0)
     today, paid_today = (state.tokens_today, state.cost_today) if state.tokens_day == day \
         else (0, 0.0)
     failures = state.consecutive_failures

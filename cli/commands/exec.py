@@ -51,6 +51,10 @@ from crondeck.core import (
     drop_result,
     fold_inbox,
     local_day,
+    read_inbox,
+    release_budget,
+    reserve_budget,
+    run_spend,
 )
 
 from ._shared import (
@@ -151,6 +155,7 @@ class History:
         self.history = config.scheduler.history or 50
         self.writable = _writable(self.state_dir)
         self.where = ""
+        self.reservation = ""  # this run's share of the daily budget, while it runs
 
     def scheduler_running(self) -> bool:
         """Whether a scheduler holds the state lock (its results then go through the inbox)."""
@@ -176,15 +181,51 @@ class History:
             return None
         return store.get(name)
 
+    def reserve(self, name: str, budget: int | None, zone: tzinfo,
+                saved: JobState | None) -> JobState | None:
+        """Check the daily budget and reserve this run's share in one step, under the budget
+        lock, so two execs started together cannot both pass: the counters the run decides
+        on (today's tokens include the job's results waiting in the inbox and what its runs
+        in flight elsewhere reserved)."""
+        if budget is None or not self.writable:
+            return saved
+        state = saved or JobState(name=name)
+        day = datetime.now(UTC).astimezone(zone).date().isoformat()
+        used = state.tokens_today if state.tokens_day == day else 0
+        for _, waiting in read_inbox(self.state_dir):
+            if (waiting is not None and waiting.job == name and waiting.finished_at is not None
+                    and waiting.finished_at.astimezone(zone).date().isoformat() == day):
+                used += run_spend(waiting)[0]
+        # What one run may spend: the most a recorded run of the job spent, else the rest.
+        known = [r.usage.total for r in state.results if r.usage is not None]
+        self.reservation = f"{name}#{os.getpid()}#{datetime.now(UTC).timestamp()}"
+        try:
+            used = reserve_budget(self.state_dir, name, self.reservation, day, used, budget,
+                                  max(known) if known else None)
+        except OSError:  # no lock to be had: the budget as the state file tells it
+            self.reservation = ""
+        return replace(state, tokens_day=day, tokens_today=used)
+
+    def release(self) -> None:
+        if self.reservation:
+            with contextlib.suppress(OSError):
+                release_budget(self.state_dir, self.reservation)
+            self.reservation = ""
+
     def save(self, result: RunResult, job: Job | None = None,
              before: JobState | None = None) -> str:
         if not self.writable:
             return f"not recorded: {self.state_dir} is not writable"
+        # Every attempt's tokens count, as in the scheduler (the result has the last's).
+        spent = paid = None
+        if job is not None and before is not None:
+            spent = job.tokens_total - before.tokens_total
+            paid = round(job.cost_total - before.cost_total, 8)
         lock = StateLock(self.state_dir / "lock")
         try:
             lock.acquire()
         except LockHeld as exc:
-            path = drop_result(self.state_dir, result)
+            path = drop_result(self.state_dir, result, tokens=spent, cost=paid)
             who = f"pid {exc.pid}" if exc.pid else "another process"
             return f"recorded for the running scheduler ({who}) in {path}"
         except OSError as exc:
@@ -202,11 +243,6 @@ class History:
                                        cost=cost))
                 store.record(folded)
 
-            # Every attempt's tokens count, as in the scheduler (the result has the last's).
-            spent = paid = None
-            if job is not None and before is not None:
-                spent = job.tokens_total - before.tokens_total
-                paid = round(job.cost_total - before.cost_total, 8)
             book(result, spent, paid)
             fold_inbox(self.state_dir, book, store.flush)
             store.flush()
@@ -302,12 +338,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     logs = RunLogs(history.state_dir / "runs") if history.writable else None
     stream = _Stream(out, err)
     saved = history.counters(spec.name)
+    counters = history.reserve(spec.name, config.policy(spec).daily_token_budget,
+                               config.zone(spec), saved)
     try:
-        result, job = asyncio.run(_run_slot(one, spec.name, slot, stream, logs, saved))
-    except ConfigError as exc:
-        print_problems(exc, "exec", err)
-        return EXIT_BAD_CONFIG
-    where = history.save(result, job, saved or JobState(name=spec.name))
+        try:
+            result, job = asyncio.run(_run_slot(one, spec.name, slot, stream, logs, counters))
+        except ConfigError as exc:
+            print_problems(exc, "exec", err)
+            return EXIT_BAD_CONFIG
+        where = history.save(result, job, counters or JobState(name=spec.name))
+    finally:
+        history.release()  # the result is recorded (or the run never started)
     code = exit_code(result, args.skipped_exit_code)
     line = f"crondeck exec: {result.run_id}: {result.status.value}"
     if result.reason:
