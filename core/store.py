@@ -212,6 +212,7 @@ class StateStore:
         self._claim_text: dict[str, str] = {}
         self._claims_file_stale = False
         self._wake = threading.Condition(threading.Lock())
+        self._urgent = False  # a claimed run's result waits to be made durable
         self._generation = 0
         self._written = 0
         self._thread: threading.Thread | None = None
@@ -365,13 +366,16 @@ class StateStore:
             if result in st.results:
                 return
             running = st.running
+            claimed = result.run_id in running
             if ends_run(result):  # an attempt that a retry follows leaves the run running
                 running = tuple(r for r in st.running if r != result.run_id)
             results = (*st.results, result)[-self.history :]
             self.jobs[result.job] = replace(st, running=running, results=results)
             self._generation += 1
             self._unsaved[f"{result.run_id}#{result.attempt}"] = (result, self._generation)
-        self._schedule()
+        # A claimed run's result is saved at once, not with the next batch: until it is on
+        # disk a crash would record a run that finished as abandoned.
+        self._schedule(urgent=claimed)
 
     def claim(self, job: str, run_id: str, scheduled_for: datetime) -> None:
         """Record, durably before returning, that `run_id` is starting: a restart will not
@@ -453,15 +457,16 @@ class StateStore:
                 self._write_claims()
 
     def _write_claims(self) -> None:
+        """Rewrite claims.toml: the claims not yet in state.toml, with the results not yet
+        there either (removed when there are none)."""
         if self.read_only:
             return
         with self._claims_lock:
             with self._lock:
                 claims = [self._claim_text[run_id] for run_id in self._claims]
-                # without claims to write, results wait for the next save of state.toml
-                results = [self._unsaved_text(key) for key in self._unsaved] if claims else []
+                results = [self._unsaved_text(key) for key in self._unsaved]
             ensure_dir(self.path.parent)
-            if claims:
+            if claims or results:
                 atomic_write_bytes(self.claims_path, "".join(claims + results).encode("utf-8"))
             else:
                 with contextlib.suppress(FileNotFoundError):
@@ -495,28 +500,38 @@ class StateStore:
             self._thread = None
         self.flush()
 
-    def _schedule(self) -> None:
+    def _schedule(self, *, urgent: bool = False) -> None:
         if self._thread is None:
             return
         with self._wake:
+            self._urgent = self._urgent or urgent
             self._wake.notify_all()
 
     def _writer(self) -> None:
+        deadline = 0.0  # when the next save of state.toml may start
         while True:
             with self._wake:
-                while not self._closing and self._generation == self._written:
-                    self._wake.wait()
+                while not self._closing and not self._urgent and (
+                        self._generation == self._written or time.monotonic() < deadline):
+                    waiting = self._generation == self._written
+                    self._wake.wait(None if waiting else deadline - time.monotonic())
                 if self._closing:
                     return
+                urgent, self._urgent = self._urgent, False
             try:
-                self.flush()
+                if self._generation != self._written and time.monotonic() >= deadline:
+                    try:
+                        self.flush()  # the whole state, finished results included
+                    finally:
+                        # Coalesce: whatever changes during the next interval goes out in one
+                        # write. A huge state that takes long to write waits longer, so saving
+                        # stays under ~20% of a core.
+                        deadline = time.monotonic() + max(self.min_interval,
+                                                          4 * self.last_write_seconds)
+                elif urgent:
+                    # Between saves: finished results go to the small claims file now, in one
+                    # write with whatever else finished meanwhile (off the event loop).
+                    self._write_claims()
             except OSError as exc:  # disk full, permissions: keep running, report
                 self.write_errors.append(f"saving {self.path} failed: {exc}")
                 del self.write_errors[:-10]
-            # Coalesce: whatever changes during the next interval goes out in one write. A huge
-            # state that takes long to write waits longer, so saving stays under ~20% of a core.
-            deadline = time.monotonic() + max(self.min_interval, 4 * self.last_write_seconds)
-            with self._wake:
-                while not self._closing and (left := deadline - time.monotonic()) > 0:
-                    self._wake.wait(left)
-
