@@ -43,6 +43,7 @@ class Ledger:
         self._background: set[asyncio.Future[None]] = set()
         # Runs waiting for `claim_together`'s one write (job, handle, where its answer goes).
         self._claiming: list[tuple[Job, RunHandle, asyncio.Future[str]]] = []
+        self._claim_loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ reporting
 
@@ -151,6 +152,8 @@ class Ledger:
             return ""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[str] = loop.create_future()
+        if self._claim_loop is not loop:  # what a loop that has ended left waits for nothing
+            self._claiming, self._claim_loop = [], loop
         if not self._claiming:
             loop.call_soon(self._claim_batch)
         self._claiming.append((job, handle, fut))
