@@ -47,6 +47,7 @@ from .events import (
     RunFinished,
     RunMissed,
     RunSkipped,
+    SchedulerError,
     SchedulerPaused,
     SchedulerResumed,
     SchedulerStarted,
@@ -378,11 +379,12 @@ class RemoteJob:
         return self._apply_running(rec.get("running") or [])
 
     def _apply_schedule(self, rec: Mapping[str, Any]) -> None:
-        key = (rec.get("expression"), rec.get("zone"), rec.get("describe"), self.next_fire)
-        if key == self._schedule_key:
-            return
-        self._schedule_key = key
-        self.schedule = schedule_from_json(rec, self.next_fire)
+        key = (rec.get("expression"), rec.get("zone"), rec.get("describe"))
+        if key != self._schedule_key:
+            self._schedule_key = key
+            self.schedule = schedule_from_json(rec, self.next_fire)
+        elif isinstance(self.schedule, Every) and self.next_fire is not None:
+            self.schedule = dataclasses.replace(self.schedule, anchor=self.next_fire)
 
     def _apply_running(self, items: Iterable[Mapping[str, Any]]) -> list[RemoteRun]:
         seen: dict[str, RemoteRun] = {}
@@ -610,7 +612,7 @@ class RemoteScheduler:
             reason = "the scheduler closed the connection"
             try:
                 async for message in link:
-                    said = self._on_message(message)
+                    said = self._take(message)
                     if said:
                         reason = said
             except asyncio.CancelledError:
@@ -647,6 +649,17 @@ class RemoteScheduler:
         """A mirror's own event: numbered after the last remote one it follows."""
         self.bus.publish(cls(seq=self.seq, at=self.clock.now(), **fields))
 
+    def _take(self, msg: Mapping[str, Any]) -> str:
+        """`_on_message`, a line it cannot apply reported as a SchedulerError event rather
+        than ending the connection (a reconnect would meet the same line again)."""
+        try:
+            return self._on_message(msg)
+        except Exception as exc:
+            self._local(SchedulerError, job=None, where="control stream",
+                        message=f"cannot apply a {msg.get('type')!r} message: "
+                                f"{type(exc).__name__}: {_one_line(exc)}")
+            return ""
+
     def _on_message(self, msg: Mapping[str, Any]) -> str:
         """Apply one message; returns the reason the server gave when it is leaving."""
         kind = msg.get("type")
@@ -661,6 +674,7 @@ class RemoteScheduler:
             if isinstance(rec, dict):
                 self._apply_sched(rec)
         elif kind == "snapshot":
+            self.attached_at = self.clock.now()
             self._apply_snapshot(msg)
             self._local(ControlAttached, pid=int((self.hello or {}).get("pid") or 0),
                         what=str((self.hello or {}).get("kind") or ""),

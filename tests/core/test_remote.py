@@ -28,6 +28,7 @@ from crondeck.core import (
     RunResult,
     RunStarted,
     RunStatus,
+    SchedulerError,
     SchedulerPaused,
     attached_line,
 )
@@ -555,6 +556,24 @@ def test_switching_a_job_off_in_the_mirror_asks_the_scheduler() -> None:
         job.enabled = True
         await until(lambda: len(link.calls) == 2)
         assert link.calls == [("disable", {"job": "digest"}), ("enable", {"job": "digest"})]
+        await mirror.aclose()
+
+    run(main)
+
+
+def test_a_message_it_cannot_apply_is_reported_and_the_stream_goes_on() -> None:
+    async def main() -> None:
+        link = FakeLink(snapshot(job_rec("digest")))
+        mirror = await RemoteScheduler.attach(connect=Server(link).connect)
+        sub = mirror.subscribe()
+        link.feed({"type": "job", "job": job_rec("digest", run_count="many")},
+                  {"type": "job", "job": job_rec("digest", run_count=3)},
+                  ev(JobPaused(seq=11, at=T0, job="digest", note="", until=None)))
+        problem = await sub.get()
+        assert isinstance(problem, SchedulerError) and "run_count" not in problem.where
+        assert "'job' message" in problem.message and "ValueError" in problem.message
+        assert isinstance(await sub.get(), JobPaused)
+        assert mirror.connected and mirror.jobs["digest"].run_count == 3
         await mirror.aclose()
 
     run(main)
