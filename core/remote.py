@@ -545,7 +545,12 @@ class RemoteScheduler:
         snapshot, and follow the scheduler from then on, reconnecting by itself."""
         mirror = cls(path, connect=connect, clock=clock, client=client, backoff=backoff)
         link = await mirror._connect()
-        mirror._attach(link, resync=False)
+        try:
+            mirror._attach(link, resync=False)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await link.close()
+            raise
         mirror._task = asyncio.get_running_loop().create_task(mirror._follow(link),
                                                               name="remote-scheduler")
         return mirror
@@ -758,10 +763,16 @@ class RemoteScheduler:
             else:
                 self.bus.publish(JobChanged(seq=seq, at=self.clock.now(), job=job.name,
                                             what="resync"))
-        for run in list(self._leaving.values()):  # their end fell in a gap of the stream
+        # Runs whose end fell in a gap of the stream: settled from the history, if there.
+        running = {run_id for job in self.jobs.values() for run_id in job.running}
+        unsettled = [*self._leaving.values(),
+                     *(h for run_id, h in self._wanted.items() if run_id not in running)]
+        for run in unsettled:
             known = self.jobs.get(run.job)
             self._ended(run, next((r for r in reversed(known.results)
                                    if r.run_id == run.run_id), None) if known else None)
+        for run_id in [r for r in self._tails if r not in running]:
+            del self._tails[run_id]
         self._apply_output(snap.get("output") or [], seq)
 
     def _apply_output(self, items: Iterable[Any], seq: int) -> None:

@@ -577,3 +577,20 @@ def test_a_message_it_cannot_apply_is_reported_and_the_stream_goes_on() -> None:
         await mirror.aclose()
 
     run(main)
+
+
+def test_a_run_asked_for_that_ended_while_disconnected_settles_from_the_new_snapshot() -> None:
+    async def main() -> None:
+        first = FakeLink(snapshot(job_rec("digest")), lambda op, args: {
+            "job": "digest", "run_id": "digest@7", "skipped": False, "reason": ""})
+        server = Server(first)
+        mirror = await RemoteScheduler.attach(connect=server.connect, backoff=(0.01, 0.05))
+        handle = mirror.run_now("digest")
+        await until(lambda: handle.run_id == "digest@7")
+        final = result("digest", "digest@7", RunStatus.TIMED_OUT)
+        server.links.append(FakeLink(snapshot(job_rec("digest", results=[final.to_dict()]))))
+        first.hang_up()
+        assert await handle == final
+        await mirror.aclose()
+
+    run(main)
