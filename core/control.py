@@ -21,7 +21,7 @@ import stat
 import struct
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,8 @@ STALL_CHECK = 0.5  # seconds between looks at a connection whose socket is backe
 # AF_UNIX paths are limited by sockaddr_un.sun_path (108 bytes on Linux, 104 on BSD/macOS),
 # one byte of which is the terminating NUL.
 MAX_PATH = 107 if sys.platform.startswith("linux") else 103
+# Linux reaches a longer path through a short alias of its directory (socket_address).
+PROC_ALIAS = sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd")
 # Events about a job that are not preceded by the job's record.
 NO_RECORD = (OutputChunk, GateStarted, JobRemoved)
 SCHEDULER_EVENTS = (SchedulerPaused, SchedulerResumed, SchedulerStarted, SchedulerStopped)
@@ -84,18 +86,41 @@ class ControlError(Exception):
 
 def control_path(state_dir: str | os.PathLike[str]) -> Path:
     """The control socket of a state directory (`.crondeck/control.sock`). Raises ValueError
-    when the absolute path is too long for a Unix socket, naming it and the limit."""
+    when the path is too long for a Unix socket on this platform, naming it and the limit."""
     path = Path(os.path.abspath(state_dir)) / CONTROL_SOCKET
     check_path_length(path)
     return path
 
 
+def _alias(path: Path, fd: int) -> str:
+    return f"/proc/self/fd/{fd}/{path.name}"
+
+
 def check_path_length(path: Path) -> None:
+    """Raise ValueError unless `path` can be bound or reached (see `socket_address`)."""
     size = len(os.fsencode(path))
-    if size > MAX_PATH:
-        raise ValueError(
-            f"control socket path {str(path)!r} is {size} bytes; Unix sockets allow at most "
-            f"{MAX_PATH}: move the jobs file (and its .crondeck directory) to a shorter path")
+    if size <= MAX_PATH or (PROC_ALIAS and len(_alias(path, 99999)) <= MAX_PATH):
+        return
+    raise ValueError(
+        f"control socket path {str(path)!r} is {size} bytes; Unix sockets allow at most "
+        f"{MAX_PATH}: move the jobs file (and its .crondeck directory) to a shorter path")
+
+
+@contextlib.contextmanager
+def socket_address(path: Path) -> Iterator[str]:
+    """The address to bind or connect `path` by: the path itself, or, where it is longer
+    than a Unix socket address may be, on Linux a short alias through /proc/self/fd of its
+    directory (held open meanwhile). Raises ValueError where neither works."""
+    raw = os.fspath(path)
+    if len(os.fsencode(raw)) <= MAX_PATH:
+        yield raw
+        return
+    check_path_length(path)
+    fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield _alias(path, fd)
+    finally:
+        os.close(fd)
 
 
 def _iso(dt: datetime) -> str:
@@ -428,7 +453,8 @@ def _bind(path: Path) -> socket.socket:
     try:
         old = os.umask(0o177)
         try:
-            sock.bind(os.fspath(path))
+            with socket_address(path) as address:
+                sock.bind(address)
         finally:
             os.umask(old)
         os.chmod(path, 0o600)

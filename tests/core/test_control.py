@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import crondeck.core.control as control
 import crondeck.core.control_client as control_client
 from crondeck.core import (
     ControlClient,
@@ -530,17 +531,40 @@ def test_the_server_refuses_a_peer_of_another_uid(short_dir: Path) -> None:
     run(go())
 
 
-def test_a_path_too_long_for_a_unix_socket_is_a_clear_error(short_dir: Path) -> None:
+def test_a_path_too_long_for_a_unix_socket_is_a_clear_error(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     deep = short_dir / ("d" * (MAX_PATH - len(str(short_dir))))
+    monkeypatch.setattr(control, "PROC_ALIAS", False)  # as on macOS
     with pytest.raises(ValueError, match="Unix sockets allow at most") as info:
         control_path(deep)
-    assert "shorter path" in str(info.value)
+    assert "shorter path" in str(info.value) and str(deep) in str(info.value)
 
     async def go() -> None:
         with pytest.raises(ValueError, match="at most"):
             await ControlServer(scheduler_with("a"), deep / "control.sock").start()
 
     run(go())
+
+
+def test_a_long_path_is_served_through_a_short_alias_on_linux(short_dir: Path) -> None:
+    deep = short_dir / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True, mode=0o700)
+    path = control_path(deep)
+    assert len(str(path)) > MAX_PATH and control.PROC_ALIAS
+
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), path) as server:
+            assert server.path == path
+            status = await asyncio.to_thread(control_call, path, "status")
+            assert status["jobs"][0]["name"] == "a"
+            client = await ControlClient.connect(path, subscribe=True)
+            assert client.snapshot is not None
+            await client.close()
+            mode = await asyncio.to_thread(os.stat, path)
+            assert mode.st_mode & 0o777 == 0o600
+
+    run(go())
+    assert not path.exists()
 
 
 def test_close_unlinks_the_socket_and_ends_connections(short_dir: Path) -> None:
