@@ -243,6 +243,7 @@ class ControlServer:
         if server is not None:
             server.close()
         for conn in list(self.connections):
+            conn.flush()  # the last events (scheduler_stopped) reach those following
             conn.close()
         if server is not None:
             with contextlib.suppress(Exception):
@@ -557,6 +558,15 @@ class _Connection(asyncio.Protocol):
         self.send({"type": "error", "code": code, "error": message})
         self.close()
 
+    def flush(self) -> None:
+        """Write what the subscription still holds (not after a resync not yet sent)."""
+        sub = self.sub
+        if sub is None or self.closing or self.pending_snapshot is not None:
+            return
+        data = self.encode(sub.drain())
+        if data:
+            self.write(data)
+
     def close(self) -> None:
         if self.closing:
             return
@@ -685,7 +695,6 @@ class _Connection(asyncio.Protocol):
     async def write_snapshot(self) -> None:
         parts = self.pending_snapshot
         assert parts is not None
-        self.pending_snapshot = None
         head, jobs = parts
         text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
         chunks = [text[:-1] + ',"jobs":[']
@@ -694,9 +703,10 @@ class _Connection(asyncio.Protocol):
                              for j in jobs[i:i + SNAPSHOT_BATCH])
             chunks.append(piece if i == 0 else "," + piece)
             await asyncio.sleep(0)  # a big snapshot must not hold up the scheduler
-            if self.pending_snapshot is not None or self.closing:
+            if self.pending_snapshot is not parts or self.closing:
                 return  # superseded by a newer resync
         chunks.append("]}\n")
+        self.pending_snapshot = None
         data = "".join(chunks).encode()
         self.snapshot_bytes = len(data)
         self.write(data)
