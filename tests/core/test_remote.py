@@ -594,3 +594,28 @@ def test_a_run_asked_for_that_ended_while_disconnected_settles_from_the_new_snap
         await mirror.aclose()
 
     run(main)
+
+
+def test_a_server_that_hangs_up_at_once_is_retried_with_backoff_not_in_a_loop() -> None:
+    async def main() -> None:
+        made = 0
+
+        async def connect() -> FakeLink:
+            nonlocal made
+            made += 1
+            link = FakeLink(snapshot(job_rec("digest")))
+            if made > 1:
+                link.feed({"type": "bye", "reason": "not today"})
+                link.hang_up()
+            return link
+
+        mirror = await RemoteScheduler.attach(connect=connect, backoff=(0.05, 0.05))
+        sub = mirror.subscribe()
+        mirror._link.hang_up()  # type: ignore[union-attr]
+        await asyncio.sleep(0.3)
+        await mirror.aclose()
+        lost = [e for e in sub.drain() if isinstance(e, ControlDisconnected)]
+        assert 2 <= len(lost) <= 8 and made <= 9  # about one try per 0.05 s, not thousands
+        assert lost[-1].reason == "not today" and lost[-1].retry_in == 0.05
+
+    run(main)
