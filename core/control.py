@@ -440,6 +440,18 @@ _COMMANDS: dict[str, Callable[[ControlServer, dict[str, Any]], dict[str, Any]]] 
 OPS = sorted([*_COMMANDS, "snapshot", "status"])
 
 
+def _answers(path: Path) -> bool:
+    """Does something listen on the socket file at `path`?"""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            with socket_address(path) as address:
+                probe.connect(address)
+        except OSError:
+            return False
+    return True
+
+
 def _bind(path: Path) -> socket.socket:
     """A listening socket at `path`, mode 0600 from the start (bound under umask 0o177); a
     stale socket file there is replaced, anything else there is an error."""
@@ -451,7 +463,10 @@ def _bind(path: Path) -> socket.socket:
         if not stat.S_ISSOCK(st.st_mode):
             raise OSError(f"cannot serve the control socket at {path}: a file that is not a "
                           "socket is in the way (remove it)")
-        os.unlink(path)  # left by a scheduler that died: we hold the lock now
+        if _answers(path):
+            raise OSError(f"cannot serve the control socket at {path}: another process "
+                          "serves it already")
+        os.unlink(path)  # left by a scheduler that died
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         old = os.umask(0o177)

@@ -465,6 +465,17 @@ def test_no_scheduler_when_nothing_listens(short_dir: Path) -> None:
     run(go())
 
 
+def test_a_second_server_does_not_take_a_live_socket(short_dir: Path) -> None:
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as first:
+            with pytest.raises(OSError, match="another process serves it already"):
+                await ControlServer(scheduler_with("b"), control_path(short_dir)).start()
+            result = await asyncio.to_thread(control_call, first.path, "status")
+            assert result["jobs"][0]["name"] == "a"
+
+    run(go())
+
+
 def test_the_server_refuses_to_replace_a_file_that_is_not_a_socket(short_dir: Path) -> None:
     path = control_path(short_dir)
     path.write_text("mine")
