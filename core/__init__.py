@@ -34,6 +34,8 @@ from .config import (
     read_jobs_text,
     save_config,
 )
+from .control import ControlError, ControlServer, control_path
+from .control_client import ControlClient, NoScheduler, control_call
 from .cron import (
     MONTH_NAMES,
     WEEKDAY_NAMES,
@@ -48,6 +50,7 @@ from .cron import (
 )
 from .display import (
     ago,
+    attached_line,
     clip,
     clock_time,
     compact_json,
@@ -64,6 +67,9 @@ from .events import (
     ClockJumped,
     ConfigRejected,
     ConfigReloaded,
+    ControlAttached,
+    ControlDisconnected,
+    ControlRefused,
     Event,
     ExecResultRecorded,
     GateDecided,
@@ -106,6 +112,7 @@ from .notify import NotifySpec
 from .options import CATCHUPS, OVERLAPS, Duration, JobOverrides
 from .paths import ConfigLocation, resolve_config
 from .redact import redact
+from .remote import RemoteCall, RemoteJob, RemoteRun, RemoteScheduler
 from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
 from .runlogs import RunLogRecorder, RunLogs, safe_name
 from .runtime import Reload, Runtime, build_scheduler, open_runtime
@@ -114,6 +121,7 @@ from .scheduler import Scheduler
 from .store import StateStore
 from .tomllines import scan_key_lines
 from .watch import WATCH_INTERVAL, FileWatcher
+from .wire import UnknownEvent, event_from_json, event_json, job_json, plain, scheduler_json
 from .zones import ZoneError, get_zone, local_zone
 
 __all__ = [
@@ -134,6 +142,12 @@ __all__ = [
     "ConfigLocation",
     "ConfigRejected",
     "ConfigReloaded",
+    "ControlAttached",
+    "ControlClient",
+    "ControlDisconnected",
+    "ControlError",
+    "ControlRefused",
+    "ControlServer",
     "CronError",
     "CronExpr",
     "CronFields",
@@ -171,6 +185,7 @@ __all__ = [
     "MetricsServer",
     "ModelAgent",
     "NextFireComputed",
+    "NoScheduler",
     "NotificationFailed",
     "NotificationSent",
     "NotifySpec",
@@ -182,6 +197,10 @@ __all__ = [
     "Problem",
     "PythonAgent",
     "Reload",
+    "RemoteCall",
+    "RemoteJob",
+    "RemoteRun",
+    "RemoteScheduler",
     "RunContext",
     "RunFinished",
     "RunHandle",
@@ -207,12 +226,14 @@ __all__ = [
     "StateStore",
     "Subscription",
     "SystemClock",
+    "UnknownEvent",
     "UnsafeDir",
     "Usage",
     "ZoneError",
     "ago",
     "atomic_write_bytes",
     "atomic_write_toml",
+    "attached_line",
     "budget_reason",
     "build_scheduler",
     "clip",
@@ -220,6 +241,8 @@ __all__ = [
     "common_step",
     "compact_json",
     "consecutive_runs",
+    "control_call",
+    "control_path",
     "count_result",
     "countdown",
     "cron",
@@ -230,6 +253,8 @@ __all__ = [
     "edit_jobs_text",
     "ensure_dir",
     "escape_controls",
+    "event_from_json",
+    "event_json",
     "every",
     "export_crontab",
     "export_k8s",
@@ -237,6 +262,7 @@ __all__ = [
     "fold_inbox",
     "format_duration",
     "get_zone",
+    "job_json",
     "last_run",
     "load_config",
     "local_day",
@@ -247,6 +273,7 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "parse_listen",
+    "plain",
     "plan_save",
     "read_inbox",
     "read_jobs_text",
@@ -260,6 +287,7 @@ __all__ = [
     "save_config",
     "save_with_backup",
     "scan_key_lines",
+    "scheduler_json",
     "short_span",
     "to_toml_value",
     "token_count",
