@@ -442,3 +442,28 @@ def test_an_offline_pause_is_honoured_by_the_next_scheduler(
     finally:
         scheduler.stop()
     assert scheduler.proc.returncode == 0, scheduler.errors.read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_waiting_and_leaves_the_run_going(
+        running: Scheduler, jobs_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proc = subprocess.Popen([*CRONDECK, "trigger", "slow", "--wait", "--config",
+                             str(jobs_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stderr is not None
+        started = proc.stderr.readline()
+        assert re.fullmatch(r"crondeck trigger: started (slow@\S+); waiting for it to end\n",
+                            started), started
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 130
+    assert err.strip() == ("crondeck trigger: stopped waiting; the run of 'slow' goes on "
+                           "(`crondeck cancel slow` stops it)")
+    run_id = started.split()[3][:-1]
+    assert [r["run_id"] for r in running.job("slow")["running"]] == [run_id]
+    assert verb(capsys, jobs_file, "cancel", "slow")[0] == 0

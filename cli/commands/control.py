@@ -128,11 +128,17 @@ class Target:
         pid = self._take_lock(keep_lock)
         if pid is False:
             return None
-        time.sleep(START_GRACE)  # a scheduler that is starting binds its socket now
+        # A scheduler that is starting binds its socket in a moment; `crondeck exec` holds
+        # the lock only while it records a result.
+        time.sleep(START_GRACE)
         try:
             return control_call(self.socket, op, timeout=TIMEOUT, **args)
         except NoScheduler:
-            raise NotAnswering(pid if isinstance(pid, int) else None) from None
+            pass
+        pid = self._take_lock(keep_lock)
+        if pid is False:
+            return None
+        raise NotAnswering(pid if isinstance(pid, int) else None)
 
     def _take_lock(self, keep: bool) -> int | bool | None:
         """False when no process holds the lock (then it is ours if `keep`), else the

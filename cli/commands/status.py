@@ -98,7 +98,9 @@ def _text(target: Target, data: dict[str, Any], now: datetime, out: TextIO) -> N
     if data["state"] == "running":
         up = (f", up {short_span(holder['uptime_seconds'])}"
               if holder.get("uptime_seconds") is not None else "")
-        print(f"{holder['kind']} (pid {holder['pid']}{up}) runs {target.loc.path}", file=out)
+        kind = holder.get("kind") or "a scheduler"
+        kind = "a program embedding crondeck" if kind == "embedded" else kind
+        print(f"{kind} (pid {holder['pid']}{up}) runs {target.loc.path}", file=out)
         if sched and sched.get("paused"):
             note = f" ({sched['pause_note']})" if sched.get("pause_note") else ""
             until = (f" until {shown(sched['pause_until'], target.zone(None))}"
