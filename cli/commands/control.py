@@ -562,8 +562,9 @@ async def _trigger_and_wait(target: Target, job: str, out: TextIO) -> int:
                     line += f" ({result.reason})"
                 print(f"{line}; exit {code}", file=err)
                 return code
-        print(f"crondeck trigger: the scheduler went away before {run_id} ended (the next "
-              "one records it as abandoned)", file=err)
+        why = f" ({client.close_reason})" if client.close_reason else ""
+        print(f"crondeck trigger: the connection to the scheduler ended before {run_id} "
+              f"did{why}; `crondeck history {job}` shows how it ends", file=err)
         return EXIT_ERROR
     finally:
         await client.close()
