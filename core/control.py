@@ -21,8 +21,9 @@ import stat
 import struct
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _string
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from .events import (
     Subscription,
 )
 from .jobs import Job
-from .wire import event_json, job_json, scheduler_json
+from .wire import event_text, job_capture, job_json, job_record, scheduler_json
 
 __all__ = [
     "CONTROL_SOCKET",
@@ -243,6 +244,7 @@ class ControlServer:
         if server is not None:
             server.close()
         for conn in list(self.connections):
+            conn.flush()  # the last events (scheduler_stopped) reach those following
             conn.close()
         if server is not None:
             with contextlib.suppress(Exception):
@@ -276,32 +278,36 @@ class ControlServer:
                 "config": str(self.config_path) if self.config_path else None,
                 "state_dir": str(Path(state_dir).resolve()) if state_dir else None}
 
-    def snapshot_parts(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The snapshot line without its jobs, and the jobs (state with results), as of
-        now; both are fresh objects, safe to encode later."""
+    def snapshot_head(self) -> dict[str, Any]:
+        """The snapshot line as of now, without its jobs."""
         sched = self.scheduler
-        cache: dict[int, dict[str, Any]] = {}
-        jobs = [job_json(job, results=True, cache=cache) for job in sched.jobs.values()]
-        head = {"type": "snapshot", "seq": sched.bus.last_seq,
+        return {"type": "snapshot", "seq": sched.bus.last_seq,
                 "scheduler": scheduler_json(sched), "output": self._tails.output(sched.jobs)}
-        return head, jobs
+
+    def capture(self, *, results: bool) -> list[tuple[Any, ...]]:
+        """Every job's state as of now, cheaply (`job_capture`): rendered later in pieces."""
+        return [job_capture(job, results=results) for job in self.scheduler.jobs.values()]
 
     def status(self) -> dict[str, Any]:
-        sched = self.scheduler
+        """The `status` result, at once (the socket renders it in pieces instead)."""
         cache: dict[int, dict[str, Any]] = {}
+        return {**self.status_head(),
+                "jobs": [job_record(j, cache) for j in self.capture(results=False)]}
+
+    def status_head(self) -> dict[str, Any]:
         hello = {k: v for k, v in self.hello().items() if k != "type"}
-        return {"hello": hello, "scheduler": scheduler_json(sched),
-                "jobs": [job_json(j, cache=cache) for j in sched.jobs.values()]}
+        return {"hello": hello, "scheduler": scheduler_json(self.scheduler)}
 
     # -- commands --------------------------------------------------------------------------
 
     def command(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Do one command; raises ControlError."""
+        if op == "status":
+            return self.status()
         handler = _COMMANDS.get(op)
         if handler is None:
-            close = difflib.get_close_matches(op, [*_COMMANDS, "snapshot"], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else (
-                f"; the ops are {', '.join(sorted([*_COMMANDS, 'snapshot']))}")
+            close = difflib.get_close_matches(op, OPS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the ops are {', '.join(OPS)}"
             raise ControlError("bad_request", f"unknown op {op!r}{hint}")
         return handler(self, args)
 
@@ -426,15 +432,24 @@ def _reload(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
     return server.do_reload()
 
 
-def _status(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
-    return server.status()
-
-
 _COMMANDS: dict[str, Callable[[ControlServer, dict[str, Any]], dict[str, Any]]] = {
     "pause": _pause, "resume": _resume, "pause_all": _pause_all, "resume_all": _resume_all,
     "run_now": _run_now, "skip_next": _skip_next, "cancel": _cancel, "enable": _enable,
-    "disable": _disable, "reload": _reload, "status": _status,
+    "disable": _disable, "reload": _reload,
 }
+OPS = sorted([*_COMMANDS, "snapshot", "status"])
+
+
+def _answers(path: Path) -> bool:
+    """Does something listen on the socket file at `path`?"""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            with socket_address(path) as address:
+                probe.connect(address)
+        except OSError:
+            return False
+    return True
 
 
 def _bind(path: Path) -> socket.socket:
@@ -448,7 +463,10 @@ def _bind(path: Path) -> socket.socket:
         if not stat.S_ISSOCK(st.st_mode):
             raise OSError(f"cannot serve the control socket at {path}: a file that is not a "
                           "socket is in the way (remove it)")
-        os.unlink(path)  # left by a scheduler that died: we hold the lock now
+        if _answers(path):
+            raise OSError(f"cannot serve the control socket at {path}: another process "
+                          "serves it already")
+        os.unlink(path)  # left by a scheduler that died
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         old = os.umask(0o177)
@@ -466,6 +484,43 @@ def _bind(path: Path) -> socket.socket:
     return sock
 
 
+class _ChunkLines:
+    """Stream lines of output chunks, `event_text`'s form, with the part that is the same for
+    every line of one run (job, run id, stream) encoded once per batch."""
+
+    def __init__(self) -> None:
+        self.middles: dict[tuple[str, str, str], str] = {}
+
+    def __call__(self, e: OutputChunk) -> str:
+        key = (e.job, e.run_id, e.stream)
+        middle = self.middles.get(key)
+        if middle is None:
+            middle = self.middles[key] = (
+                f'","job":{_string(e.job)},"run_id":{_string(e.run_id)},'
+                f'"stream":{_string(e.stream)},"text":')
+        return (f'{{"type":"event","event":{{"event":"output_chunk","seq":{e.seq},'
+                f'"at":"{e.at.isoformat()}{middle}{_string(e.text)}}}}}')
+
+
+def _open(head: dict[str, Any], depth: int) -> str:
+    """`head` as JSON text left open to add a "jobs" list at `depth` (1: the line itself,
+    2: its last member, the result of a reply)."""
+    return json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-depth] + ',"jobs":['
+
+
+async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str
+                  ) -> AsyncIterator[bytes]:
+    """A line with many jobs, in pieces of SNAPSHOT_BATCH jobs, letting the loop go between
+    them: 10,000 jobs do not hold up the scheduler."""
+    cache: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(jobs), SNAPSHOT_BATCH):
+        piece = ",".join(json.dumps(job_record(j, cache), ensure_ascii=False,
+                                    separators=(",", ":")) for j in jobs[i:i + SNAPSHOT_BATCH])
+        yield ((prefix if i == 0 else ",") + piece).encode()
+        await asyncio.sleep(0)
+    yield ((prefix if not jobs else "") + suffix).encode()
+
+
 class _Connection(asyncio.Protocol):
     """One client: lines in (hello, commands), lines out (replies, snapshot, stream)."""
 
@@ -476,12 +531,17 @@ class _Connection(asyncio.Protocol):
         self.greeted = False
         self.sub: Subscription | None = None
         self.floor = 0  # events up to this seq are in the snapshot last sent
-        self.snapshot_bytes = 0
-        self.pending_snapshot: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+        self.pending_snapshot: tuple[dict[str, Any], list[tuple[Any, ...]]] | None = None
         self.task: asyncio.Task[None] | None = None
+        self.replies: set[asyncio.Task[None]] = set()
         self.writable = asyncio.Event()
         self.writable.set()
         self.closing = False
+        # While a long line (a snapshot, a status) is being written in pieces, other lines
+        # wait here; `long_lock` lets one long line out at a time.
+        self.hold: list[bytes] | None = None
+        self.held = 0
+        self.long_lock = asyncio.Lock()
 
     # -- transport callbacks ---------------------------------------------------------------
 
@@ -540,22 +600,63 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closing or transport.is_closing():
             return
+        if self.hold is not None:
+            self.hold.append(data)
+            self.held += len(data)
+            if self.held > self.server.write_limit:
+                self.bye()
+            return
         transport.write(data)
-        if transport.get_write_buffer_size() > self.server.write_limit + self.snapshot_bytes:
+        if transport.get_write_buffer_size() > self.server.write_limit:
             self.bye()
+
+    def last_word(self, obj: dict[str, Any]) -> None:
+        """Write `obj` at once (ending a long line cut short), then close."""
+        transport = self.transport
+        if transport is not None and not self.closing and not transport.is_closing():
+            transport.write((b"\n" if self.hold is not None else b"") + _line(obj))
+        self.close()
 
     def bye(self) -> None:
         behind = len(self.sub) if self.sub is not None else 0
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(_line({"type": "bye", "reason": f"client too slow ({behind} "
-                                   "events behind); reconnect for a new snapshot"}))
-        self.close()
+        self.last_word({"type": "bye", "reason": f"client too slow ({behind} events "
+                                                 "behind); reconnect for a new snapshot"})
 
     def fail(self, code: str, message: str) -> None:
         """A protocol error: say it, then close."""
-        self.send({"type": "error", "code": code, "error": message})
-        self.close()
+        self.last_word({"type": "error", "code": code, "error": message})
+
+    async def write_long(self, pieces: AsyncIterator[bytes]) -> None:
+        """Write one long line piece by piece as it is rendered (the client has its first
+        bytes at once), holding other lines back until it is complete."""
+        async with self.long_lock:
+            transport = self.transport
+            if transport is None or self.closing:
+                return
+            if self.hold is None:
+                self.hold, self.held = [], 0
+            try:
+                async for piece in pieces:
+                    if self.closing:
+                        return
+                    transport.write(piece)
+                    await self.wait_writable()
+            finally:
+                held, self.hold = self.hold, None
+                if not self.closing:
+                    for data in held or ():
+                        self.write(data)
+
+    def flush(self) -> None:
+        """Write what the subscription still holds (not after a resync not yet sent)."""
+        sub = self.sub
+        if sub is None or self.closing or self.pending_snapshot is not None:
+            return
+        if self.hold is not None:
+            return
+        data = self.encode(sub.drain())
+        if data:
+            self.write(data)
 
     def close(self) -> None:
         if self.closing:
@@ -565,6 +666,8 @@ class _Connection(asyncio.Protocol):
             self.sub.close()
         if self.task is not None:
             self.task.cancel()
+        for task in list(self.replies):
+            task.cancel()
         if self.transport is not None:
             self.transport.close()  # flushes what is buffered first
         self.server.connections.discard(self)
@@ -588,6 +691,9 @@ class _Connection(asyncio.Protocol):
             return
         if op == "hello":
             self.reply_error(rid, "bad_request", "hello was already said on this connection")
+            return
+        if op == "status":
+            self.status(rid)
             return
         if op == "snapshot":
             self.subscribe()
@@ -627,21 +733,29 @@ class _Connection(asyncio.Protocol):
     def subscribe(self) -> None:
         """Start (or restart) the stream: a snapshot as of now, then every later event.
         The subscription is taken in the same step as the snapshot, so nothing falls
-        between them; the snapshot is encoded on this connection's task."""
+        between them; the snapshot is rendered on this connection's task, in pieces."""
         if self.sub is not None:
             self.sub.close()
-        self.sub = self.server.scheduler.subscribe(max_chunks=SUB_CHUNKS, max_events=SUB_EVENTS)
-        self.pending_snapshot = self.server.snapshot_parts()
-        self.floor = self.pending_snapshot[0]["seq"]
+        server = self.server
+        self.sub = server.scheduler.subscribe(max_chunks=SUB_CHUNKS, max_events=SUB_EVENTS)
+        head = server.snapshot_head()
+        self.pending_snapshot = (head, server.capture(results=True))
+        if self.hold is None:  # what is said from now on follows the snapshot
+            self.hold, self.held = [], 0
+        self.floor = head["seq"]
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self.pump())
         else:
-            self.task_wake()
+            self.sub._wake()
 
-    def task_wake(self) -> None:
-        sub = self.sub
-        if sub is not None:
-            sub._wake()
+    def status(self, rid: Any) -> None:
+        """Answer `status`: the state is taken now, the reply rendered in pieces."""
+        head = {"type": "reply", "id": rid, "ok": True, "result": self.server.status_head()}
+        jobs = self.server.capture(results=False)
+        task = asyncio.get_running_loop().create_task(
+            self.write_long(_render(_open(head, 2), jobs, "]}}\n")))
+        self.replies.add(task)
+        task.add_done_callback(self.replies.discard)
 
     async def pump(self) -> None:
         try:
@@ -660,10 +774,10 @@ class _Connection(asyncio.Protocol):
                     continue  # replaced by a resync
                 if self.pending_snapshot is not None:
                     continue  # a resync came while we waited: its snapshot first
-                batch = [first, *sub.drain()]
-                data = self.encode(batch)
-                if data:
-                    self.write(data)
+                async with self.long_lock:  # not inside a status reply being written
+                    data = self.encode([first, *sub.drain()])
+                    if data:
+                        self.write(data)
                 await self.wait_writable()
         except asyncio.CancelledError:
             pass
@@ -685,21 +799,10 @@ class _Connection(asyncio.Protocol):
     async def write_snapshot(self) -> None:
         parts = self.pending_snapshot
         assert parts is not None
-        self.pending_snapshot = None
         head, jobs = parts
-        text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
-        chunks = [text[:-1] + ',"jobs":[']
-        for i in range(0, len(jobs), SNAPSHOT_BATCH):
-            piece = ",".join(json.dumps(j, ensure_ascii=False, separators=(",", ":"))
-                             for j in jobs[i:i + SNAPSHOT_BATCH])
-            chunks.append(piece if i == 0 else "," + piece)
-            await asyncio.sleep(0)  # a big snapshot must not hold up the scheduler
-            if self.pending_snapshot is not None or self.closing:
-                return  # superseded by a newer resync
-        chunks.append("]}\n")
-        data = "".join(chunks).encode()
-        self.snapshot_bytes = len(data)
-        self.write(data)
+        await self.write_long(_render(_open(head, 1), jobs, "]}\n"))
+        if self.pending_snapshot is parts:  # else a resync came meanwhile: that one next
+            self.pending_snapshot = None
 
     def encode(self, batch: list[Event]) -> bytes:
         """The lines for a batch of events: job records before job events, the scheduler's
@@ -708,8 +811,14 @@ class _Connection(asyncio.Protocol):
         records: dict[str, str] = {}  # one record per job per batch: its state now
         out: list[str] = []
         dumps = json.dumps
+        floor = self.floor
+        chunk_line = _ChunkLines()
         for event in batch:
-            if event.seq <= self.floor and not isinstance(event, ObserverDropped):
+            if type(event) is OutputChunk:  # the flood: the shortest path
+                if event.seq > floor:
+                    out.append(chunk_line(event))
+                continue
+            if event.seq <= floor and not isinstance(event, ObserverDropped):
                 continue  # already in the snapshot
             if isinstance(event, ObserverDropped) and event.dropped_events:
                 self.bye()
@@ -725,8 +834,7 @@ class _Connection(asyncio.Protocol):
                             separators=(",", ":"))
                 if record is not None:
                     out.append(record)
-            out.append(dumps({"type": "event", "event": event_json(event)},
-                             ensure_ascii=False, separators=(",", ":")))
+            out.append('{"type":"event","event":' + event_text(event) + "}")
             if isinstance(event, SCHEDULER_EVENTS):
                 out.append(dumps({"type": "scheduler", "scheduler": scheduler_json(sched)},
                                  ensure_ascii=False, separators=(",", ":")))

@@ -23,11 +23,13 @@ from crondeck.core import (
     ControlError,
     ControlServer,
     NoScheduler,
+    OutputChunk,
     Problem,
     Reload,
     Scheduler,
     control_call,
     control_path,
+    event_json,
     every,
 )
 from crondeck.core.control import MAX_PATH
@@ -463,6 +465,17 @@ def test_no_scheduler_when_nothing_listens(short_dir: Path) -> None:
     run(go())
 
 
+def test_a_second_server_does_not_take_a_live_socket(short_dir: Path) -> None:
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as first:
+            with pytest.raises(OSError, match="another process serves it already"):
+                await ControlServer(scheduler_with("b"), control_path(short_dir)).start()
+            result = await asyncio.to_thread(control_call, first.path, "status")
+            assert result["jobs"][0]["name"] == "a"
+
+    run(go())
+
+
 def test_the_server_refuses_to_replace_a_file_that_is_not_a_socket(short_dir: Path) -> None:
     path = control_path(short_dir)
     path.write_text("mine")
@@ -593,3 +606,171 @@ def test_until_in_the_pause_reply_is_utc(short_dir: Path) -> None:
             await c.close()
 
     run(go())
+
+
+# --- slow clients ---------------------------------------------------------------------------
+
+
+def _stuck_client(path: Path) -> socket.socket:
+    """Subscribes, then never reads."""
+    stuck = socket.socket(socket.AF_UNIX)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(str(path))
+    stuck.sendall(b'{"op": "hello", "version": 1, "subscribe": true}\n')
+    return stuck
+
+
+async def subscribed(server: ControlServer) -> None:
+    """Wait until the server has taken the stuck client's subscription."""
+    for _ in range(500):
+        if any(conn.sub is not None for conn in server.connections):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the client never subscribed")
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    sock.settimeout(5)
+    data = b""
+    while chunk := sock.recv(1 << 20):
+        data += chunk
+    return data
+
+
+def test_a_client_too_far_behind_is_told_bye(short_dir: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(control, "SUB_EVENTS", 200)
+    monkeypatch.setattr(control, "STALL_CHECK", 0.02)
+    monkeypatch.setattr(control, "HIGH_WATER", 4096)
+
+    async def go() -> bytes:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            stuck = await asyncio.to_thread(_stuck_client, server.path)
+            await subscribed(server)
+            for _ in range(2000):  # state events, not output: none may be dropped
+                s.pause_job("a", note="x" * 200)
+                s.resume_job("a")
+            for _ in range(200):
+                if not server.connections:
+                    break
+                await asyncio.sleep(0.02)
+            assert not server.connections  # closed by the server
+            data = await asyncio.to_thread(_read_all, stuck)
+            stuck.close()
+            return data
+
+    data = run(go())
+    last = json.loads(data.splitlines()[-1])
+    assert last["type"] == "bye"
+    assert last["reason"].startswith("client too slow (")
+    assert "reconnect for a new snapshot" in last["reason"]
+
+
+def test_a_write_buffer_past_its_bound_is_told_bye(short_dir: Path) -> None:
+    async def go() -> bytes:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir), write_limit=20_000) as server:
+            stuck = await asyncio.to_thread(_stuck_client, server.path)
+            await subscribed(server)
+            for _ in range(400):
+                s.pause_job("a", note="x" * 200)
+                s.resume_job("a")
+                await asyncio.sleep(0)
+                if not server.connections:
+                    break
+            for _ in range(200):
+                if not server.connections:
+                    break
+                await asyncio.sleep(0.02)
+            assert not server.connections
+            data = await asyncio.to_thread(_read_all, stuck)
+            stuck.close()
+            return data
+
+    data = run(go())
+    assert json.loads(data.splitlines()[-1])["type"] == "bye"
+
+
+def test_a_slow_reader_loses_output_first_and_is_told_how_much(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(control, "SUB_CHUNKS", 10)
+
+    async def go() -> list[dict[str, Any]]:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            client = await ControlClient.connect(server.path, subscribe=True)
+            for i in range(100):  # all at once: the connection's queue holds 10 chunks
+                s.bus.emit(OutputChunk, job="a", run_id="a@x", stream="stdout", text=f"{i}\n")
+            s.pause_job("a")
+            got = []
+            async for msg in client:
+                got.append(msg)
+                if msg["type"] == "event" and msg["event"]["event"] == "job_paused":
+                    break
+            await client.close()
+            return [m["event"] for m in got if m["type"] == "event"]
+
+    events = run(go())
+    chunks = [e["text"] for e in events if e["event"] == "output_chunk"]
+    [dropped] = [e for e in events if e["event"] == "observer_dropped"]
+    assert chunks == [f"{i}\n" for i in range(10)]
+    assert dropped["dropped"] == 90 and dropped["dropped_events"] == 0
+    assert events[-1]["event"] == "job_paused"  # state events are never dropped for output
+
+
+# --- long lines -----------------------------------------------------------------------------
+
+
+def test_a_snapshot_written_in_pieces_is_never_cut_by_other_lines(short_dir: Path) -> None:
+    """A snapshot of many jobs goes out piece by piece while the scheduler runs; a reply, a
+    status and events that come meanwhile follow it, each line whole."""
+    n = control.SNAPSHOT_BATCH * 3 + 7
+
+    async def go() -> list[dict[str, Any]]:
+        s = scheduler_with(*(f"job-{i}" for i in range(n)))
+        async with ControlServer(s, control_path(short_dir)) as server:
+            reader, writer = await asyncio.open_unix_connection(str(server.path), limit=1 << 26)
+            writer.write(b'{"op": "hello", "version": 1, "subscribe": true}\n'
+                         b'{"op": "status", "id": 1}\n{"op": "pause", "id": 2, "job": "job-3"}\n')
+            await writer.drain()
+            lines = []
+            for _ in range(200):
+                raw = await asyncio.wait_for(reader.readline(), 10)
+                lines.append(json.loads(raw))
+                replies = [m for m in lines if m["type"] == "reply"]
+                if len(replies) == 2 and any(m["type"] == "event" for m in lines):
+                    break
+            writer.close()
+            return lines
+
+    lines = run(go())
+    kinds = [m["type"] for m in lines]
+    assert kinds[:2] == ["hello", "snapshot"]
+    snap = lines[1]
+    assert [j["name"] for j in snap["jobs"]] == [f"job-{i}" for i in range(n)]
+    assert not snap["jobs"][3]["paused"]  # the pause came after the snapshot was taken
+    [status] = [m for m in lines if m.get("id") == 1]
+    assert len(status["result"]["jobs"]) == n and status["result"]["hello"]["version"] == 1
+    [paused] = [m for m in lines if m.get("id") == 2]
+    assert paused["result"] == {"job": "job-3", "paused": True, "until": None}
+    assert any(m["type"] == "event" and m["event"]["event"] == "job_paused" for m in lines)
+
+
+def test_output_lines_are_written_exactly_as_event_json(short_dir: Path) -> None:
+    texts = ["plain\n", 'quote " and \\ backslash\n', "tab\t\x00\x1b[31mred\n",
+             "unicode é ✓ 𝄞 \u2028 line sep\n", ""]
+
+    async def go() -> list[dict[str, Any]]:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            client = await ControlClient.connect(server.path, subscribe=True)
+            sent = [s.bus.emit(OutputChunk, job="a", run_id='a@"x"', stream="stderr", text=t)
+                    for t in texts]
+            got = [(await next_of(client, "event", event="output_chunk"))["event"]
+                   for _ in texts]
+            await client.close()
+            return [{"sent": event_json(e), "got": g} for e, g in zip(sent, got, strict=True)]
+
+    for pair in run(go()):
+        assert pair["got"] == pair["sent"]
