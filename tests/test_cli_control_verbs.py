@@ -58,6 +58,11 @@ TICK = """
 name = "tick"
 command = "true"
 schedule = "@every 1s"
+
+[[jobs]]
+name = "tock"
+command = "true"
+schedule = "@every 1s"
 """
 
 
@@ -424,8 +429,18 @@ def test_an_offline_pause_is_honoured_by_the_next_scheduler(
     jobs_file.write_text(JOBS + TICK)
     code, out, _ = verb(capsys, jobs_file, "pause", "tick", "--note", "not now")
     assert code == 0 and "the next scheduler starts with it" in out
+    code, out, _ = verb(capsys, jobs_file, "skip", "tock")
+    assert code == 0 and "the next scheduler starts with it" in out
     scheduler = Scheduler(jobs_file)
     try:
+        # tock's first slot is skipped by operator, the next one runs
+        wait_for("tock to run after its skipped slot", lambda: [
+            e for e in scheduler.events() if e["event"] == "run_started" and e["job"] == "tock"])
+        tock = [e for e in scheduler.events() if e.get("job") == "tock"
+                and e["event"] in ("run_skipped", "run_started")]
+        assert tock[0]["event"] == "run_skipped"
+        assert tock[0]["result"]["error"] == "skipped by operator"
+        assert tock[1]["event"] == "run_started"
         # its 1 s slots come and are recorded as skipped, paused; none runs
         skipped = wait_for("two of tick's slots to be skipped", lambda: [
             e for e in scheduler.events()
