@@ -16,8 +16,10 @@ from .commands._shared import silence
 
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader gone away
 
-# Order is the order `crondeck --help` lists them in.
-COMMANDS = ["run", "list", "check", "history", "logs", "next", "exec", "export"]
+# Modules, in the order `crondeck --help` lists their commands (`control` registers pause,
+# resume, trigger, skip, cancel and reload).
+COMMANDS = ["run", "status", "control", "list", "check", "history", "logs", "next", "exec",
+            "export"]
 
 
 def _version() -> str:
