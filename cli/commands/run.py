@@ -1,7 +1,8 @@
 """`crondeck run`: the scheduler without a UI. One JSON object per line on stdout for every
 event (for journald, docker and k8s logs), the core `FileWatcher`'s reloads and folded `exec`
-results among them; SIGTERM/SIGINT stop it cleanly: running agents get their termination
-grace period and their results are recorded before exit."""
+results among them. SIGTERM/SIGINT stop it cleanly: nothing new starts, runs in flight get
+`shutdown_grace` to finish, then (or at a second signal) are cancelled, their results and
+output recorded before it exits 0."""
 
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run the scheduler headless, logging JSON lines",
         description="Run the jobs file's scheduler with no UI, printing one JSON object per "
-        "event on stdout. SIGTERM or SIGINT stops it cleanly. Exits 2 if the jobs file is "
-        "invalid, 1 if another crondeck already runs it.",
+        "event on stdout. SIGTERM or SIGINT stops it: runs in flight get the "
+        "[scheduler] shutdown_grace (30s) to finish, a second signal cancels them. "
+        "Exits 2 if the jobs file is invalid, 1 if another crondeck already runs it.",
     )
     add_config_arg(p)
     p.add_argument("--listen", metavar="[HOST:]PORT",
@@ -138,14 +140,24 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
     sub = runtime.scheduler.subscribe()
     loop = asyncio.get_running_loop()
 
+    signals = 0
+
     def stop() -> None:
-        runtime.scheduler.stop(terminate=True)
+        # Nothing new starts; runs in flight get the grace, then are cancelled.
+        runtime.scheduler.stop(grace=runtime.scheduler.shutdown_grace)
 
     def shutdown(signum: int) -> None:
-        with contextlib.suppress(BrokenPipeError):
+        nonlocal signals
+        signals += 1
+        terminate = signals > 1  # a second signal: the operator will not wait
+        with contextlib.suppress(OSError):
             emit(out, {"event": "shutdown_requested", "signal": signal.Signals(signum).name,
-                       "running": runtime.scheduler.in_flight})
-        stop()
+                       "running": runtime.scheduler.in_flight,
+                       "grace": 0.0 if terminate else runtime.scheduler.shutdown_grace})
+        if terminate:
+            runtime.scheduler.stop(terminate=True)
+        else:
+            stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, shutdown, signum)
