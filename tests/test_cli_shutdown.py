@@ -143,3 +143,43 @@ def test_a_second_signal_cancels_the_runs_at_once(tmp_path: Path) -> None:
     assert requests[1]["grace"] == 0.0
     result = _result(seen)
     assert result["status"] == "cancelled" and "started" in result["output_tail"]
+
+
+def test_run_log_rotates_by_size_and_keeps_a_few_files(tmp_path: Path) -> None:
+    from crondeck.cli.commands.run import RotatingLog
+
+    path = tmp_path / "state" / "run.log"
+    log = RotatingLog(path, max_bytes=100, keep=2)
+    for n in range(12):
+        log.write(json.dumps({"event": "n", "seq": n, "pad": "x" * 10}) + "\n")  # < 40 bytes
+        log.flush()
+    log.close()
+    files = sorted(p.name for p in path.parent.iterdir())
+    assert files == ["run.log", "run.log.1", "run.log.2"]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    lines = [line for name in ("run.log.2", "run.log.1", "run.log")
+             for line in (path.parent / name).read_text().splitlines()]
+    seqs = [json.loads(line)["seq"] for line in lines]
+    assert seqs == list(range(12 - len(seqs), 12)) and len(seqs) >= 6  # newest kept, in order
+    assert all((path.parent / name).stat().st_size <= 100 for name in files)
+
+
+def test_wait_for_lock_gives_up_after_its_wait(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from crondeck.cli.main import main
+    from crondeck.core.lock import StateLock
+
+    config = tmp_path / "crondeck.toml"
+    config.write_text('[[jobs]]\nname = "a"\ncommand = "true"\nschedule = "@daily"\n')
+    (tmp_path / ".crondeck").mkdir(mode=0o700)
+    with StateLock(tmp_path / ".crondeck" / "lock"):
+        started = time.monotonic()
+        assert main(["--config", str(config), "run", "--wait-for-lock", "0.3"]) == 1
+        assert time.monotonic() - started < 10
+    captured = capsys.readouterr()
+    waiting = json.loads(captured.out.splitlines()[0])
+    assert waiting["event"] == "waiting_for_lock" and waiting["holder"] == os.getpid()
+    assert f"another crondeck (pid {os.getpid()})" in captured.err
+    with pytest.raises(SystemExit):
+        main(["--config", str(config), "run", "--wait-for-lock", "soon"])
+    assert "--wait-for-lock: 'soon' is not a duration" in capsys.readouterr().err
