@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -25,7 +26,7 @@ class QuitDialog(ChoiceDialog[QuitChoice]):
     nothing runs, `s` stops them."""
 
     CHOICES = ("wait", "terminate", "background", "stop")
-    FOCUS = "wait"
+    FOCUS = ""
 
     CSS_PATH = "dialogs.tcss"
     BINDINGS: ClassVar = [
@@ -45,10 +46,9 @@ class QuitDialog(ChoiceDialog[QuitChoice]):
             offered = ["background", *offered] if running else ["background", "stop"]
         self.offered = tuple(offered)
 
-    def on_mount(self, event: Mount) -> None:
-        event.prevent_default()  # the focus is ours to choose: the buttons vary
-        focus = "background" if self.background else self.FOCUS
-        self.query_one(f"#{focus}", Button).focus()
+    @on(Mount)
+    def _focus_first(self) -> None:  # FOCUS names no button: which ones there are varies
+        self.query_one("#background" if self.background else "#wait", Button).focus()
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice if choice in self.offered else None)  # type: ignore[arg-type]
