@@ -18,7 +18,9 @@ from crondeck.core import Runtime, StateLock
 
 __all__ = ["Background", "BackgroundFailed", "start_background"]
 
-LOCK_WAIT = 120.0  # seconds the new scheduler waits for the console to let go
+# Seconds the new scheduler waits for the console to let go: runs in flight may take long,
+# and should the console die meanwhile, the kernel frees the lock and the jobs still go on.
+LOCK_WAIT = 86400.0
 READY_WAIT = 30.0  # seconds for it to start and say it is waiting (a loaded machine)
 TAKE_OVER_WAIT = 30.0  # seconds for it to take the lock once the console let go
 POLL = 0.05
