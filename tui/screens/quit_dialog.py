@@ -71,12 +71,13 @@ class QuitDialog(ChoiceDialog[QuitChoice]):
                             "now and records them as cancelled.", classes="hint")
             with Horizontal(id="buttons"):
                 if self.background:
-                    yield Button("Keep running in background (b)", variant="primary",
-                                 id="background")
-                if n:
-                    yield Button("Wait for them (w)",
-                                 variant="default" if self.background else "primary", id="wait")
+                    yield Button("Background (b)", variant="primary", id="background")
+                if n and self.background:  # four buttons: short labels
+                    yield Button("Wait (w)", id="wait")
+                    yield Button("Terminate (t)", variant="error", id="terminate")
+                elif n:
+                    yield Button("Wait for them (w)", variant="primary", id="wait")
                     yield Button("Terminate (t)", variant="error", id="terminate")
                 elif self.background:
-                    yield Button("Stop the jobs (s)", variant="error", id="stop")
+                    yield Button("Stop jobs (s)", variant="error", id="stop")
                 yield Button("Stay (esc)", id="stay")
