@@ -129,3 +129,48 @@ def test_stop_the_jobs_quits_and_leaves_nothing_running(tmp_path: Path) -> None:
         runtime.close()
     assert app.background is None and not runtime.scheduler.running_loop
     assert not (tmp_path / ".crondeck" / "run.log").exists()
+
+
+@pytest.mark.slow
+def test_with_a_run_in_progress_the_hand_over_waits_and_q_can_terminate_it(
+        tmp_path: Path) -> None:
+    path = tmp_path / "crondeck.toml"
+    path.write_text('[[jobs]]\nname = "long"\ncommand = "echo started; sleep 60"\n'
+                    'schedule = "@daily"\nstart_immediately = true\nkill_grace = "1s"\n')
+    runtime = open_runtime(load_config(path))
+    app = CrondeckApp(runtime.scheduler, config_path=path, clock=SystemClock(), live=False)
+    app.runtime = runtime
+    long = runtime.scheduler.jobs["long"]
+
+    async def go() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: bool(long.running), 30, "the run starting")
+            await pilot.press("q")
+            await pilot.pause()
+            assert isinstance(app.screen, QuitDialog)
+            assert app.screen.offered == ("background", "wait", "terminate")
+            await pilot.press("b")
+            await _until(pilot, lambda: app.background is None and app._handing_over, 10,
+                         "the hand-over starting")
+            await pilot.pause(1.0)
+            assert app.is_running and long.running  # the run in progress finishes first
+            await pilot.press("q")
+            await pilot.pause()
+            assert isinstance(app.screen, QuitDialog) and not app.screen.background
+            await pilot.press("t")
+            await _until(pilot, lambda: not app.is_running, 60, "the hand-over")
+
+    try:
+        asyncio.run(go())
+    finally:
+        runtime.close()
+    background = app.background
+    assert background is not None
+    try:
+        assert (tmp_path / ".crondeck" / "lock").read_text().strip() == str(background.pid)
+    finally:
+        os.kill(background.pid, signal.SIGTERM)
+        assert background.proc.wait(timeout=30) == 0
+    results = StateStore(tmp_path / ".crondeck" / "state.toml").load().jobs["long"].results
+    assert [r.status.value for r in results] == ["cancelled"]
+    assert "started" in results[0].output_tail
