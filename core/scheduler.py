@@ -144,6 +144,7 @@ class Scheduler:
         self._terminate_on_stop = False
         self._stop_grace: float | None = None
         self._draining = False
+        self._grace_timer: Any = None  # cancels runs in flight once the stop's grace is over
         self.shutdown_grace = shutdown_grace
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
         self._options_base = self.defaults
@@ -677,7 +678,16 @@ class Scheduler:
         if terminate and not self._terminate_on_stop and self._draining:
             self._cancel_all()
         self._terminate_on_stop = self._terminate_on_stop or terminate
+        if self._draining:
+            self._arm_grace()
         self._poke()
+
+    def _arm_grace(self) -> None:
+        """While draining with a grace: cancel what still runs once it is over."""
+        if self._grace_timer is None and self._stop_grace is not None \
+                and not self._terminate_on_stop:
+            self._grace_timer = call_later(self.clock, self._stop_grace,
+                                           lambda: self.stop(terminate=True))
 
     def _cancel_all(self) -> None:
         for j in list(self.jobs.values()):
@@ -686,9 +696,7 @@ class Scheduler:
     async def _drain(self) -> None:
         """Wait for the runs in flight (and queued successors that start meanwhile)."""
         self._draining = True
-        timer = None
-        if not self._terminate_on_stop and self._stop_grace is not None:
-            timer = call_later(self.clock, self._stop_grace, lambda: self.stop(terminate=True))
+        self._arm_grace()
         try:
             while True:
                 if self._terminate_on_stop:
@@ -699,8 +707,9 @@ class Scheduler:
                 await asyncio.gather(*(h.wait() for h in handles), return_exceptions=True)
         finally:
             self._draining = False
-            if timer is not None:
-                timer.cancel()
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
+                self._grace_timer = None
 
     @property
     def in_flight(self) -> int:

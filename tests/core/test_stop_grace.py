@@ -73,3 +73,19 @@ def test_terminate_during_the_grace_cancels_at_once() -> None:
         assert clock.now() - T0 < timedelta(seconds=10)
 
     asyncio.run(go())
+
+
+def test_a_grace_given_while_runs_finish_still_bounds_them() -> None:
+    async def go() -> None:
+        s, clock = _scheduler(3600)
+        task = asyncio.create_task(s.astart())
+        await clock.run_for(1)
+        s.stop()  # wait for the run, however long
+        await clock.run_for(30)
+        assert not task.done()
+        s.stop(grace=5)
+        await clock.run_for(6)
+        await asyncio.wait_for(task, 5)
+        assert s.jobs["j"].results[-1].status is RunStatus.CANCELLED
+
+    asyncio.run(go())
