@@ -98,7 +98,15 @@ from .events import (
     SchedulerStopped,
     Subscription,
 )
-from .export import ExportResult, K8sOptions, export_crontab, export_k8s, export_systemd
+from .export import (
+    ExportResult,
+    K8sOptions,
+    export_crontab,
+    export_k8s,
+    export_service,
+    export_systemd,
+    service_unit_name,
+)
 from .gates import GateSkip
 from .inbox import drop_result, fold_inbox, read_inbox
 from .interval import Every
@@ -258,6 +266,7 @@ __all__ = [
     "every",
     "export_crontab",
     "export_k8s",
+    "export_service",
     "export_systemd",
     "fold_inbox",
     "format_duration",
@@ -288,6 +297,7 @@ __all__ = [
     "save_with_backup",
     "scan_key_lines",
     "scheduler_json",
+    "service_unit_name",
     "short_span",
     "to_toml_value",
     "token_count",

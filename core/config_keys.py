@@ -274,6 +274,7 @@ SCHEDULER_KEYS: dict[str, Any] = {
     "logs_keep": _int(1),
     "log_max_size": _size,
     "logs_max_total": _size,
+    "shutdown_grace": _duration,
 }
 AGENT_KEYS: dict[str, Any] = {
     "kind": _choice(*AGENT_KINDS),

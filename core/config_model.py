@@ -21,7 +21,7 @@ import tomli_w
 from .atomic import to_toml_value
 from .durations import format_duration, parse_duration
 from .notify import NotifySpec
-from .options import OPTION_NAMES, JobOptions
+from .options import OPTION_NAMES, SHUTDOWN_GRACE, JobOptions
 from .paths import state_dir
 from .zones import get_zone, local_zone
 
@@ -92,6 +92,7 @@ class SchedulerSettings:
     logs_keep: int | None = None  # run logs kept per job (default 50)
     log_max_size: int | None = None  # bytes of output one run log may hold (default 10 MiB)
     logs_max_total: int | None = None  # bytes of logs per job before the oldest go (100 MiB)
+    shutdown_grace: timedelta | None = None  # runs in flight get this long on SIGTERM (30s)
 
 
 @dataclass
@@ -185,6 +186,11 @@ class Config:
         name = self.policy(job).timezone
         return get_zone(name) if name else local_zone()
 
+    def shutdown_grace(self) -> float:
+        """Seconds runs in flight may finish in once the service is told to stop."""
+        grace = self.scheduler.shutdown_grace
+        return grace.total_seconds() if grace is not None else SHUTDOWN_GRACE
+
     def base_options(self) -> JobOptions:
         """The scheduler's defaults for this file: the built-in options with [scheduler]
         history."""
@@ -246,7 +252,8 @@ class Config:
         if defaults := _policy_dict(self.defaults):
             out["defaults"] = defaults
         if settings := {f.name: getattr(self.scheduler, f.name) for f in fields(self.scheduler)}:
-            settings = {k: v for k, v in settings.items() if v is not None}
+            settings = {k: format_duration(v) if isinstance(v, timedelta) else v
+                        for k, v in settings.items() if v is not None}
             if settings:
                 out["scheduler"] = settings
         if self.agents:

@@ -45,6 +45,7 @@ OnGateError = Literal["run", "skip"]
 OVERLAPS: Final[tuple[str, ...]] = get_args(Overlap)
 CATCHUPS: Final[tuple[str, ...]] = get_args(Catchup)
 ON_GATE_ERRORS: Final[tuple[str, ...]] = get_args(OnGateError)
+SHUTDOWN_GRACE: Final = 30.0  # seconds a service gives runs in flight once told to stop
 
 # What a duration option accepts: seconds, a timedelta, or a string like "10m" or "1h30m".
 Duration = float | timedelta | str

@@ -79,6 +79,7 @@ def build_scheduler(
         clock=clock,
         max_concurrent_runs=config.scheduler.max_concurrent_runs or 4,
         defaults=config.base_options(),
+        shutdown_grace=config.shutdown_grace(),
         state_sink=state_sink,
     )
     problems: list[Problem] = []
@@ -275,6 +276,7 @@ class Runtime:
                 _restore(self.scheduler, [saved])
         for name in diff.toggled:
             self.scheduler.jobs[name].enabled = new.enabled(new_jobs[name])
+        self.scheduler.shutdown_grace = new.shutdown_grace()
         self.config = new
         return Reload(added=added, removed=removed, changed=changed + diff.toggled)
 

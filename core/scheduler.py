@@ -51,7 +51,7 @@ from .events import (
 from .interval import Every
 from .jobs import Job, JobState, OnResult, RunHandle, StateSink
 from .ledger import Ledger
-from .options import JobOptions, JobOverrides, checked
+from .options import SHUTDOWN_GRACE, JobOptions, JobOverrides, checked
 from .persist import StateDir
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Runner, call_later
@@ -71,6 +71,8 @@ class Scheduler:
     `clock` (default SystemClock; FakeClock in tests) drives now() and every wait, timeouts
     and backoff included. `max_concurrent_runs` bounds agent runs in flight (gates run
     outside the limit). `defaults` supplies the job options not given to `add_job`.
+    `shutdown_grace` (default 30 s) is how long a service gives runs in flight when told to
+    stop (`stop(grace=scheduler.shutdown_grace)`, as `crondeck run` does on SIGTERM).
     `state_sink` hears, synchronously, what must persist (see `StateSink`); `snapshot()` /
     `restore()` move the same state in bulk. Observers use `subscribe()` (bounded, async)
     or `add_listener()` (sync, must be quick); `JobAdded` is only sent to those already
@@ -99,6 +101,7 @@ class Scheduler:
         max_sleep: float = MAX_SLEEP,
         lead: float | None = None,
         state_dir: str | os.PathLike[str] | None = None,
+        shutdown_grace: float = SHUTDOWN_GRACE,
     ) -> None:
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
@@ -139,6 +142,10 @@ class Scheduler:
         self._waiter: asyncio.Future[bool] | None = None
         self._stop_requested = False
         self._terminate_on_stop = False
+        self._stop_grace: float | None = None
+        self._draining = False
+        self._grace_timer: Any = None  # cancels runs in flight once the stop's grace is over
+        self.shutdown_grace = shutdown_grace
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
         self._options_base = self.defaults
         self._new_handles: list[list[RunHandle]] = []
@@ -603,6 +610,7 @@ class Scheduler:
         deadline = utc(until) if until is not None else None
         self._stop_requested = False
         self._terminate_on_stop = False
+        self._stop_grace = None
         self.running_loop = True
         self._emit(SchedulerStarted, jobs=len(self.jobs))
         reason = "stopped"
@@ -614,6 +622,8 @@ class Scheduler:
                 ahead = self.lead
                 if deadline is not None:
                     ahead = max(0.0, min(ahead, (deadline - now).total_seconds()))
+                if self._stop_requested:  # stopping starts nothing more
+                    break
                 self._fire_due(now, ahead)
                 if self._stop_requested:
                     break
@@ -644,7 +654,7 @@ class Scheduler:
                     self._emit(ClockJumped, expected=now, actual=after)
                 if after < now - timedelta(seconds=CLOCK_JUMP):
                     self._stepped_back(after)
-            await self._drain(terminate=self._terminate_on_stop)
+            await self._drain()
             await self.notifier.drain(NOTIFY_DRAIN)
         finally:
             self.running_loop = False
@@ -655,24 +665,51 @@ class Scheduler:
                 except OSError as exc:  # the writer reports it too; the loop has ended anyway
                     self._ledger.error(None, "state_dir", exc)
 
-    def stop(self, terminate: bool = False) -> None:
-        """Ask the loop to end. Runs in flight finish first, or are cancelled (processes
-        terminated, results recorded as cancelled) with `terminate=True`."""
+    def stop(self, terminate: bool = False, grace: float | None = None) -> None:
+        """Ask the loop to end; nothing new starts. Runs in flight finish first, or are
+        cancelled (processes terminated, results recorded as cancelled, with the output they
+        printed) with `terminate=True`, or once they have had `grace` seconds. Called again
+        with `terminate=True` while they finish, it cancels them at once."""
         self._stop_requested = True
+        if grace is not None:
+            grace = max(0.0, grace)
+            self._stop_grace = grace if self._stop_grace is None else min(grace,
+                                                                           self._stop_grace)
+        if terminate and not self._terminate_on_stop and self._draining:
+            self._cancel_all()
         self._terminate_on_stop = self._terminate_on_stop or terminate
+        if self._draining:
+            self._arm_grace()
         self._poke()
 
-    async def _drain(self, terminate: bool) -> None:
-        handles = [h for j in self.jobs.values() for h in j.running.values()]
-        if terminate:
-            for j in self.jobs.values():
-                self.cancel(j, "scheduler stopped")
-        if handles:
-            await asyncio.gather(*(h.wait() for h in handles), return_exceptions=True)
-        # queued successors may have started meanwhile
-        rest = [h for j in self.jobs.values() for h in j.running.values()]
-        if rest:
-            await self._drain(terminate)
+    def _arm_grace(self) -> None:
+        """While draining with a grace: cancel what still runs once it is over."""
+        if self._grace_timer is None and self._stop_grace is not None \
+                and not self._terminate_on_stop:
+            self._grace_timer = call_later(self.clock, self._stop_grace,
+                                           lambda: self.stop(terminate=True))
+
+    def _cancel_all(self) -> None:
+        for j in list(self.jobs.values()):
+            self.cancel(j, "scheduler stopped")
+
+    async def _drain(self) -> None:
+        """Wait for the runs in flight (and queued successors that start meanwhile)."""
+        self._draining = True
+        self._arm_grace()
+        try:
+            while True:
+                if self._terminate_on_stop:
+                    self._cancel_all()
+                handles = [h for j in self.jobs.values() for h in j.running.values()]
+                if not handles:
+                    return
+                await asyncio.gather(*(h.wait() for h in handles), return_exceptions=True)
+        finally:
+            self._draining = False
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
+                self._grace_timer = None
 
     @property
     def in_flight(self) -> int:

@@ -38,6 +38,9 @@ kill_grace = "1s"
 name = "weekly"
 command = ["true"]
 schedule = "0 9 * * MON"
+
+[scheduler]
+shutdown_grace = "1s"            # the slow run is cancelled a second after SIGTERM
 """
 
 

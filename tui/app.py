@@ -27,6 +27,7 @@ from textual.screen import Screen
 from crondeck.core import Clock, Problem, Runtime, Scheduler, SystemClock, local_zone
 
 from . import job_actions
+from .background import Background, BackgroundFailed, start_background
 from .runtime_watch import WATCH_INTERVAL, RuntimeWatcher, file_problem_line, startup_notices
 from .screens import dashboard_commands
 from .screens.dashboard import DashboardScreen
@@ -83,6 +84,8 @@ class CrondeckApp(App[None]):
         self.use_themes = live if themes is None else themes
         self._loop_task: asyncio.Task[None] | None = None
         self._quitting = False
+        self._handing_over = False  # quitting with the jobs left to a background crondeck run
+        self.background: Background | None = None  # the crondeck run that took over
         self._signal_seen = False  # SIGHUP/SIGTERM: shut down once
         # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
         self.runtime: Runtime | None = None
@@ -214,6 +217,10 @@ class CrondeckApp(App[None]):
             if self.scheduler.in_flight:
                 self.push_screen(QuitDialog(self._running_jobs()), self._quit_chosen)
             return
+        if self._can_hand_over():
+            self.push_screen(QuitDialog(self._running_jobs(), background=True),
+                             self._quit_chosen)
+            return
         if self.scheduler.in_flight and self._loop_task is not None:
             self.push_screen(QuitDialog(self._running_jobs()), self._quit_chosen)
             return
@@ -243,8 +250,27 @@ class CrondeckApp(App[None]):
     def _running_jobs(self) -> list[str]:
         return [j.name for j in self.scheduler.jobs.values() if j.running]
 
+    def _can_hand_over(self) -> bool:
+        """This console runs the schedule of a jobs file (holding its lock): quitting can
+        leave the jobs to a background `crondeck run`."""
+        runtime, task = self.runtime, self._loop_task
+        return (runtime is not None and runtime.lock is not None and runtime.lock.held
+                and not runtime.read_only and task is not None and not task.done())
+
     def _quit_chosen(self, choice: QuitChoice | None) -> None:
         if choice is None:
+            return
+        if self._handing_over:  # q again while the runs finish before the hand-over
+            if choice == "terminate":
+                self.scheduler.stop(terminate=True)
+            return
+        if choice == "background":
+            n = self.scheduler.in_flight
+            if n:
+                self.notify(f"waiting for {n} run{'s' if n != 1 else ''} to finish, then a "
+                            "background crondeck run takes over (q again to terminate them)",
+                            timeout=60)
+            self.run_worker(self.hand_over(), group="shutdown", exclusive=True)
             return
         if choice == "wait":
             n = self.scheduler.in_flight
@@ -262,6 +288,45 @@ class CrondeckApp(App[None]):
             with contextlib.suppress(Exception):
                 await task
         self.exit()
+
+    async def hand_over(self) -> None:
+        """Leave the schedule to a detached `crondeck run` on the same jobs file: start it
+        (it waits for the lock), stop this scheduler (runs in flight finish, or are
+        terminated if asked meanwhile), save and let go of the lock, and exit once it holds
+        the lock. If it cannot start, this console keeps the schedule and says why."""
+        runtime = self.runtime
+        task = self._loop_task
+        if runtime is None or runtime.lock is None or task is None:
+            return
+        self._quitting = self._handing_over = True
+        lock_path = runtime.lock.path
+        background = None
+        try:
+            background = start_background(runtime)
+            await asyncio.to_thread(background.wait_ready)
+        except (OSError, BackgroundFailed) as exc:
+            if background is not None:
+                await asyncio.to_thread(background.abandon)
+            self._quitting = self._handing_over = False
+            self.notify(f"cannot keep the jobs running in the background: {exc}",
+                        title="Still running here", severity="error", timeout=30)
+            return
+        self.scheduler.stop()  # nothing new starts; the state records the last slot started
+        with contextlib.suppress(Exception):
+            await task
+        runtime.read_only = True  # this console neither saves nor folds anything any more
+        runtime.close()  # state saved, lock released: the background scheduler takes it
+        runtime.store.read_only = True
+        try:
+            await asyncio.to_thread(background.wait_taken_over, lock_path)
+        except BackgroundFailed as exc:
+            self.exit(return_code=1, message=f"crondeck: {exc}; nothing runs the jobs now: "
+                                             "start `crondeck run` or `crondeck` again")
+            return
+        self.background = background
+        self.exit(message=f"The jobs keep running in the background: crondeck run, pid "
+                          f"{background.pid} (its log: {background.log}). `crondeck` "
+                          f"attaches to it; `kill {background.pid}` stops it.")
 
     async def on_unmount(self) -> None:
         task = self._loop_task

@@ -1,7 +1,9 @@
-"""`crondeck export k8s|systemd|crontab`: the jobs file for the engines teams already run.
+"""`crondeck export k8s|systemd|crontab`: the jobs file for the engines teams already run;
+`crondeck export service`: a systemd user unit running the whole schedule (`crondeck run`).
 
 Files go to `--out DIR` (created) or, without it, to stdout (several files each after a
-`# ==> NAME <==` line). Warnings and refused jobs go to stderr. Exit 0 when every job was
+`# ==> NAME <==` line); the service unit goes to ~/.config/systemd/user unless `--out` says
+otherwise (`--out -`: stdout). Warnings and refused jobs go to stderr. Exit 0 when every job was
 exported, 1 when some were refused (the rest are still written), 2 for a bad jobs file.
 """
 
@@ -10,19 +12,23 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from crondeck.core import (
+    Config,
     ExportResult,
     K8sOptions,
     atomic_write_bytes,
     ensure_dir,
     export_crontab,
     export_k8s,
+    export_service,
     export_systemd,
+    service_unit_name,
 )
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, read_state
@@ -31,19 +37,26 @@ from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, load, read_sta
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="export jobs as Kubernetes CronJobs, systemd timers or a crontab",
+        help="export jobs as Kubernetes CronJobs, systemd timers or a crontab, or the "
+             "scheduler as a systemd user service",
         description="Translate the jobs file for another engine. Each exported job runs one "
         "slot with `crondeck exec JOB`, so gates, timeouts, retries and redaction stay "
         "crondeck's. A job whose schedule the target cannot express exactly is refused "
         "(with why and what to change), never exported to fire at other times. Exit 0: all "
-        "exported; 1: some refused; 2: bad jobs file.",
+        "exported; 1: some refused; 2: bad jobs file. `service` instead writes one systemd "
+        "user unit that runs `crondeck run` on the jobs file (to ~/.config/systemd/user "
+        "unless --out; `--out -` prints it) and says how to enable it.",
     )
-    p.add_argument("target", choices=["k8s", "systemd", "crontab"])
+    p.add_argument("target", choices=["k8s", "systemd", "crontab", "service"])
     add_config_arg(p)
     p.add_argument("--out", metavar="DIR", help="write the files here (default: stdout)")
     p.add_argument("--crondeck", metavar="PATH",
                    help="the crondeck executable the units/lines run (default: this one, "
                         "by absolute path; `crondeck` in the container for k8s)")
+    v = p.add_argument_group("service")
+    v.add_argument("--unit", metavar="NAME",
+                   help="the unit's file name (default: crondeck-FOLDER.service, after the "
+                        "jobs file's folder)")
     k = p.add_argument_group("k8s")
     k.add_argument("--image", help="container image with crondeck installed (required for "
                                    "k8s), e.g. ghcr.io/you/crondeck:1")
@@ -108,6 +121,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     config = load(args, "export", err)
     if config is None:
         return EXIT_BAD_CONFIG
+    if args.target == "service":
+        return _service(args, config, out, err)
     paused = {name for name, st in read_state(config).jobs.items() if st.paused}
     path = str(Path(config.path).resolve())
     try:
@@ -147,3 +162,51 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             print("install: copy them to ~/.config/systemd/user/, then `systemctl --user "
                   "daemon-reload` and `systemctl --user enable --now` each .timer", file=err)
     return EXIT_ERROR if result.refused else 0
+
+
+def user_unit_dir() -> Path:
+    """Where systemd looks for a user's own units."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return Path(base) / "systemd" / "user"
+
+
+def _service(args: argparse.Namespace, config: Config, out: TextIO, err: TextIO) -> int:
+    path = str(Path(config.path).resolve())
+    unit = args.unit or service_unit_name(path)
+    if not unit.endswith(".service") or "/" in unit or unit.startswith("."):
+        print(f"crondeck export: --unit {unit!r}: give a file name ending in .service, like "
+              f"{service_unit_name(path)}", file=err)
+        return EXIT_BAD_CONFIG
+    command = args.crondeck or _self_command()
+    beside = Path(sys.executable).with_name("crondeck")  # `python -m crondeck.cli` in a venv
+    if not args.crondeck and not os.path.isabs(command) and beside.exists():
+        command = str(beside)
+    if not os.path.isabs(command):
+        print(f"warning: {command!r} is not an absolute path; systemd looks for it only in "
+              "its own short PATH: give --crondeck /path/to/crondeck", file=err)
+    result = export_service(config, command=[command],
+                            config_path=path, path_env=os.environ.get("PATH"), unit=unit)
+    if args.out == "-":
+        write_result(result, None, out)
+        say = err
+    else:
+        directory = Path(args.out) if args.out else user_unit_dir()
+        try:
+            write_result(result, str(directory), out)
+        except OSError as exc:
+            print(f"crondeck export: cannot write {directory / unit}: "
+                  f"{exc.strerror or exc}", file=err)
+            return EXIT_ERROR
+        print(f"crondeck export: wrote {os.path.abspath(directory / unit)}", file=out)
+        say = out
+    name = unit.removesuffix(".service")
+    print(f"""
+Start it now and at every login:
+  systemctl --user daemon-reload && systemctl --user enable --now {unit}
+Keep it running at boot and after you log out:
+  loginctl enable-linger "$USER"
+Its log:  journalctl --user -u {name} -f
+Attach:   crondeck --config {shlex.quote(path)}
+(Quit a crondeck console that runs this schedule itself first, or keep its jobs running in
+the background when you quit it: one scheduler holds the jobs file at a time.)""", file=say)
+    return 0

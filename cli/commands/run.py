@@ -1,23 +1,30 @@
 """`crondeck run`: the scheduler without a UI. One JSON object per line on stdout for every
 event (for journald, docker and k8s logs), the core `FileWatcher`'s reloads and folded `exec`
-results among them; SIGTERM/SIGINT stop it cleanly: running agents get their termination
-grace period and their results are recorded before exit."""
+results among them. SIGTERM/SIGINT stop it cleanly: nothing new starts, runs in flight get
+`shutdown_grace` to finish, then (or at a second signal) are cancelled, their results and
+output recorded before it exits 0."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import io
 import json
+import os
 import signal
 import sys
+import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, TextIO, cast
 
 from crondeck.core import (
+    Config,
     ConfigError,
     ConfigRejected,
     ControlServer,
+    DurationError,
     FileWatcher,
     LockHeld,
     Metrics,
@@ -28,6 +35,7 @@ from crondeck.core import (
     control_path,
     event_json,
     open_runtime,
+    parse_duration,
     parse_listen,
 )
 
@@ -47,14 +55,81 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run the scheduler headless, logging JSON lines",
         description="Run the jobs file's scheduler with no UI, printing one JSON object per "
-        "event on stdout. SIGTERM or SIGINT stops it cleanly. Exits 2 if the jobs file is "
-        "invalid, 1 if another crondeck already runs it.",
+        "event on stdout. SIGTERM or SIGINT stops it: runs in flight get the "
+        "[scheduler] shutdown_grace (30s) to finish, a second signal cancels them. "
+        "Exits 2 if the jobs file is invalid, 1 if another crondeck already runs it.",
     )
     add_config_arg(p)
     p.add_argument("--listen", metavar="[HOST:]PORT",
                    help="serve Prometheus /metrics and /healthz here (HOST defaults to "
                         "127.0.0.1; give another host only to expose it)")
+    p.add_argument("--log", metavar="FILE",
+                   help="write the JSON lines to FILE instead of stdout, appending; at "
+                        f"{LOG_MAX_BYTES // 2**20} MiB it becomes FILE.1 (the {LOG_KEEP} "
+                        "newest old files are kept)")
+    p.add_argument("--wait-for-lock", metavar="DURATION", type=_seconds,
+                   help="if another crondeck runs these jobs, wait up to DURATION (e.g. 30s) "
+                        "for it to stop, then take over, instead of exiting 1")
     p.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a duration such as 30s or 2m (a bare number is seconds)."""
+    try:
+        return float(text) if text.replace(".", "", 1).isdigit() else \
+            parse_duration(text).total_seconds()
+    except DurationError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (e.g. 30s, 2m)") from None
+
+
+LOG_MAX_BYTES = 10 * 2**20  # --log rotates at this size
+LOG_KEEP = 3  # --log keeps FILE.1 … FILE.3
+LOCK_POLL = 0.05  # --wait-for-lock looks this often: a hand-over leaves no slot behind
+
+
+class RotatingLog(io.TextIOBase):
+    """Appends to `path`; a write that would take it past `max_bytes` first renames it to
+    `path.1` (and `path.1` to `path.2`, …, keeping `keep`). Private to the user (0600)."""
+
+    def __init__(self, path: Path, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP) -> None:
+        super().__init__()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path = path
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self._fh = self._open()
+        self._size = self._fh.tell()
+
+    def _open(self) -> TextIO:
+        return open(self.path, "a", encoding="utf-8",
+                    opener=lambda name, flags: os.open(name, flags, 0o600))
+
+    def write(self, text: str) -> int:
+        size = len(text.encode("utf-8"))
+        if self._size and self._size + size > self.max_bytes:
+            self._rotate()
+        self._fh.write(text)
+        self._size += size
+        return len(text)
+
+    def _rotate(self) -> None:
+        self._fh.close()
+        for n in range(self.keep, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n - 1}") if n > 1 else self.path
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(older, self.path.with_name(f"{self.path.name}.{n}"))
+        self._fh = self._open()
+        self._size = 0
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
+    def close(self) -> None:
+        super().close()  # flushes first
+        self._fh.close()
 
 
 def emit(out: TextIO, obj: dict[str, Any]) -> None:
@@ -131,14 +206,24 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
     sub = runtime.scheduler.subscribe()
     loop = asyncio.get_running_loop()
 
+    signals = 0
+
     def stop() -> None:
-        runtime.scheduler.stop(terminate=True)
+        # Nothing new starts; runs in flight get the grace, then are cancelled.
+        runtime.scheduler.stop(grace=runtime.scheduler.shutdown_grace)
 
     def shutdown(signum: int) -> None:
-        with contextlib.suppress(BrokenPipeError):
+        nonlocal signals
+        signals += 1
+        terminate = signals > 1  # a second signal: the operator will not wait
+        with contextlib.suppress(OSError):
             emit(out, {"event": "shutdown_requested", "signal": signal.Signals(signum).name,
-                       "running": runtime.scheduler.in_flight})
-        stop()
+                       "running": runtime.scheduler.in_flight,
+                       "grace": 0.0 if terminate else runtime.scheduler.shutdown_grace})
+        if terminate:
+            runtime.scheduler.stop(terminate=True)
+        else:
+            stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, shutdown, signum)
@@ -177,8 +262,44 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except ValueError as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_BAD_CONFIG
+    log = None
+    if getattr(args, "log", None):
+        try:
+            log = RotatingLog(Path(args.log).absolute())
+        except OSError as exc:
+            print(f"crondeck run: --log {args.log}: cannot write it: {exc.strerror or exc}",
+                  file=err)
+            return EXIT_ERROR
+        out = cast(TextIO, log)
     try:
-        runtime = open_runtime(config)
+        return _run(config, out, err, listen, getattr(args, "wait_for_lock", None))
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _open_waiting(config: Config, out: TextIO, wait: float | None) -> Runtime:
+    """open_runtime, waiting up to `wait` seconds for the lock's holder to let go (raises
+    LockHeld once the wait is over)."""
+    deadline = time.monotonic() + (wait or 0.0)
+    said = False
+    while True:
+        try:
+            return open_runtime(config)
+        except LockHeld as exc:
+            if wait is None or time.monotonic() >= deadline:
+                raise
+            if not said:  # a hand-over waits on this line to let go of the lock
+                emit(out, {"event": "waiting_for_lock", "pid": os.getpid(), "holder": exc.pid,
+                           "timeout": wait})
+                said = True
+            time.sleep(LOCK_POLL)
+
+
+def _run(config: Config, out: TextIO, err: TextIO, listen: tuple[str, int] | None,
+         wait: float | None) -> int:
+    try:
+        runtime = _open_waiting(config, out, wait)
     except ConfigError as exc:
         print_problems(exc, "run", err)
         return EXIT_BAD_CONFIG

@@ -5,6 +5,7 @@ Kubernetes CronJobs. Pure functions from a Config to text; each runs one slot wi
 from .crontab import export_crontab
 from .k8s import K8sOptions, export_k8s
 from .model import ExportResult, Refusal, ScheduleRefused, cron_fields
+from .service import export_service, service_unit_name
 from .systemd import DstDifference, dst_differences, export_systemd, on_calendar
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "dst_differences",
     "export_crontab",
     "export_k8s",
+    "export_service",
     "export_systemd",
     "on_calendar",
+    "service_unit_name",
 ]
