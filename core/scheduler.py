@@ -608,9 +608,8 @@ class Scheduler:
             raise RuntimeError("this scheduler's loop is already running")
         self._bind_loop()
         deadline = utc(until) if until is not None else None
-        self._stop_requested = False
-        self._terminate_on_stop = False
-        self._stop_grace = None
+        # A stop() asked before the loop began (a signal while the host set up) is kept:
+        # the flags are reset when a loop ends, not when one starts.
         self.running_loop = True
         self._emit(SchedulerStarted, jobs=len(self.jobs))
         reason = "stopped"
@@ -658,6 +657,9 @@ class Scheduler:
             await self.notifier.drain(NOTIFY_DRAIN)
         finally:
             self.running_loop = False
+            self._stop_requested = False
+            self._terminate_on_stop = False
+            self._stop_grace = None
             self._emit(SchedulerStopped, reason=reason)
             if self._state_dir is not None:
                 try:

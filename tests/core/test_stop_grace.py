@@ -89,3 +89,21 @@ def test_a_grace_given_while_runs_finish_still_bounds_them() -> None:
         assert s.jobs["j"].results[-1].status is RunStatus.CANCELLED
 
     asyncio.run(go())
+
+
+def test_a_stop_asked_before_the_loop_starts_is_kept_and_a_later_loop_runs_again() -> None:
+    """A signal that arrives while the host is still setting up must not be lost."""
+    async def go() -> None:
+        s, clock = _scheduler(1)
+        s.stop()
+        await asyncio.wait_for(s.astart(), 2)  # ends at once: nothing was started
+        assert s.jobs["j"].results == type(s.jobs["j"].results)()
+        task = asyncio.create_task(s.astart())  # the stop was used up by the loop that ended
+        await clock.run_for(3)
+        assert not task.done()
+        s.stop()
+        await clock.run_for(5)
+        await asyncio.wait_for(task, 5)
+        assert [r.status for r in s.jobs["j"].results] == [RunStatus.OK]
+
+    asyncio.run(go())
