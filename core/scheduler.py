@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
+from types import FunctionType, TracebackType
 from typing import Any, Unpack
 
 from . import slots
-from .agents import AgentLike, as_agent
+from .agents import Agent, AgentLike, as_agent
 from .budget import account, budget_reason
 from .clock import CLOCK_JUMP, Clock, SystemClock, utc
 from .events import (
@@ -55,13 +55,15 @@ from .options import JobOptions, JobOverrides, checked
 from .persist import StateDir
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Runner, call_later
-from .schedule import Schedule, resolve
+from .schedule import Schedule, cron, resolve
+from .zones import local_zone
 
 __all__ = ["Scheduler"]
 
 MAX_SLEEP = 30.0
 STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _stepped_back)
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
+SCHEDULES_KEPT = 1024  # distinct schedule strings kept parsed for the next add_job
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 
 
@@ -140,6 +142,9 @@ class Scheduler:
         self._stop_requested = False
         self._terminate_on_stop = False
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
+        self._schedules: dict[tuple[str, str], Schedule] = {}
+        self._last_function: object = None
+        self._last_agent: Agent | None = None
         self._options_base = self.defaults
         self._new_handles: list[list[RunHandle]] = []
         self._state_dir: StateDir | None = None
@@ -245,30 +250,37 @@ class Scheduler:
         "budget" once the day's tokens are spent, reset at local midnight),
         `price_in`/`price_out` per million tokens; `notify` a `NotifySpec`.
         """
-        options = self._options(options if options is not None else self.defaults,
-                                checked(overrides))
+        options = options if options is not None else self.defaults
+        if overrides:
+            options = self._options(options, checked(overrides))
         if name is None:
             name = f"job-{next(self._auto_names)}"
             while name in self.jobs:
                 name = f"job-{next(self._auto_names)}"
-        if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\n"):
+        if (not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name
+                or "\n" in name):
             raise ValueError(f"invalid job name {name!r}")
         if name in self.jobs:
             raise ValueError(f"a job named {name!r} already exists")
         now = self.clock.now()
-        sched = resolve(schedule, tz, now)
+        sched = resolve(self._parsed(schedule, tz), tz, now)
         saved = self._state_dir.store.get(name) if self._state_dir is not None else None
         if saved is not None and saved.last_slot is not None and isinstance(sched, Every) \
                 and sched.from_now:
             sched = replace(sched, anchor=saved.last_slot)  # the grid goes on where it was
-        job = Job(name=name, agent=as_agent(agent), prompt=prompt or "", schedule=sched,
-                  options=options, on_result=on_result, _scheduler=self)
-        job.paused, job.pause_note = paused, pause_note
+        wrapped = self._last_agent
+        if wrapped is None or agent is not self._last_function \
+                or not isinstance(agent, FunctionType):  # one wrapper per function
+            wrapped = as_agent(agent)
+            self._last_function, self._last_agent = agent, wrapped
+        job = Job(name=name, agent=wrapped, prompt=prompt or "", schedule=sched,
+                  options=options, on_result=on_result, paused=paused, pause_note=pause_note,
+                  _scheduler=self)
         self.jobs[name] = job
         if options.start_immediately:
-            job.next_fire = now
+            job._next_fire = now
         else:
-            job.next_fire = self.next_slot(job, now)
+            job._next_fire = self.next_slot(job, now)
         if self.bus.active:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
@@ -279,6 +291,19 @@ class Scheduler:
             if saved.disabled:
                 job.enabled = False
         return job
+
+    def _parsed(self, schedule: Schedule | str, tz: str | None) -> Schedule | str:
+        """A schedule string parsed once per scheduler and zone: jobs written with the same
+        expression share one schedule (and its day caches), as `crondeck run` shares them."""
+        if not isinstance(schedule, str):
+            return schedule
+        key = (schedule, tz if tz is not None else local_zone().key)
+        parsed = self._schedules.get(key)
+        if parsed is None:
+            if len(self._schedules) >= SCHEDULES_KEPT:
+                self._schedules.clear()
+            parsed = self._schedules[key] = cron(schedule, tz)
+        return parsed
 
     def update_job(
         self,
@@ -362,7 +387,7 @@ class Scheduler:
         self._filed.pop(j.name, None)
         self._started.pop(j.name, None)
         self._handled.pop(j.name, None)
-        for handle in list(j.running.values()):
+        for handle in list(j._running.values() if j._running else ()):
             handle.cancel("job removed")
         self._emit(JobRemoved, job=j.name)
         self._poke()
@@ -491,9 +516,9 @@ class Scheduler:
                 j.queued_handle.set_result(r)
                 j.queued_handle = None
             count += 1
-        while j.backlog:
-            self._ledger.skip(j, j.backlog.popleft(), SkipReason.OPERATOR, reason)
-        for handle in list(j.running.values()):
+        while j._backlog:
+            self._ledger.skip(j, j._backlog.popleft(), SkipReason.OPERATOR, reason)
+        for handle in list(j._running.values() if j._running else ()):
             count += handle.cancel(reason)
         return count
 
@@ -663,23 +688,23 @@ class Scheduler:
         self._poke()
 
     async def _drain(self, terminate: bool) -> None:
-        handles = [h for j in self.jobs.values() for h in j.running.values()]
+        handles = [h for j in self.jobs.values() if j._running for h in j._running.values()]
         if terminate:
             for j in self.jobs.values():
                 self.cancel(j, "scheduler stopped")
         if handles:
             await asyncio.gather(*(h.wait() for h in handles), return_exceptions=True)
         # queued successors may have started meanwhile
-        rest = [h for j in self.jobs.values() for h in j.running.values()]
+        rest = [h for j in self.jobs.values() if j._running for h in j._running.values()]
         if rest:
             await self._drain(terminate)
 
     @property
     def in_flight(self) -> int:
-        return sum(len(j.running) for j in self.jobs.values())
+        return sum(len(j._running) for j in self.jobs.values() if j._running)
 
     def _all_done(self) -> bool:
-        return all(j.exhausted and not j.running for j in self.jobs.values())
+        return all(j.exhausted and not j._running for j in self.jobs.values())
 
     async def _sleep(self, delay: float) -> bool:
         """Sleep on the clock until `delay` passes (True) or something pokes us (False).
@@ -860,7 +885,7 @@ class Scheduler:
             self._dispatch(job, slot, now)
 
     def _drain_backlog(self, job: Job) -> None:
-        while job.backlog and not job.running and not job.exhausted:
+        while job._backlog and not job._running and not job.exhausted:
             self._dispatch(job, job.backlog.popleft(), self.clock.now())
 
     def _mark_slot(self, job: Job, slot: datetime) -> None:
