@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from .abc import RunHost
-from .agents import AgentFailed, RunContext
+from .agents import AgentFailed, CommandAgent, RunContext
 from .budget import account, cost_of
 from .clock import CLOCK_JUMP, Clock
 from .contracts import ANSWER_LIMIT, verify_output
@@ -35,11 +35,12 @@ from .events import (
 )
 from .gates import run_gate
 from .jobs import Job, RunHandle
+from .process import start_watchdog
 from .redact import Redactor, StreamRedactor, refresh_env
 from .results import GateResult, RunResult, RunStatus
 from .templates import TemplateValues, render, uses_context
 
-__all__ = ["Limiter", "OutputTail", "Runner", "StartLine", "call_later"]
+__all__ = ["Limiter", "OutputTail", "Parked", "Runner", "StartLine", "call_later"]
 
 STDERR_TAIL = 2_000
 MAX_BACKOFF = 3600.0
@@ -158,25 +159,47 @@ def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellab
     return asyncio.ensure_future(later())
 
 
+class Parked:
+    """A run waiting on the start line: `go` is its bookkeeping at the instant, `outcome`
+    what that made of it (the attempt already begun, a result that ends the run, or None to
+    go on as usual) and `error` what it raised."""
+
+    __slots__ = ("error", "fut", "go", "outcome")
+
+    def __init__(self, go: Callable[[Parked, datetime], None]) -> None:
+        self.go = go
+        self.fut: asyncio.Future[None] | None = None
+        self.outcome: Any = None
+        self.error: Exception | None = None
+
+
 class StartLine:
-    """Parks coroutines until an instant of the clock's (wall) time; one timer per instant."""
+    """Parks runs until an instant of the clock's (wall) time; one timer per instant.
+
+    At the instant every parked run is first woken, then given its bookkeeping (`go`), all in
+    one callback: the agents enter their code right after it, each after one resume, and no
+    agent's code runs before every run of the instant has been booked as started."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._waiting: dict[datetime, list[asyncio.Future[None]]] = {}
+        self._waiting: dict[datetime, list[Parked]] = {}
 
-    async def wait(self, instant: datetime) -> None:
-        """Return at `instant` (at once if it has passed). Cancelling one waiter leaves the
-        others parked."""
+    async def wait(self, instant: datetime, parked: Parked | None = None) -> bool:
+        """Return at `instant`, `parked.go` done (False at once, nothing done, if it has
+        passed). Cancelling one waiter leaves the others parked."""
         if self.clock.now() >= instant:
-            return
+            return False
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if parked is None:
+            parked = Parked(_nothing)
+        parked.fut = fut
         waiting = self._waiting.get(instant)
         if waiting is None:
             waiting = self._waiting[instant] = []
             self._arm(instant)
-        waiting.append(fut)
+        waiting.append(parked)
         await fut
+        return True
 
     def _arm(self, instant: datetime) -> None:
         delay = (instant - self.clock.now()).total_seconds()
@@ -187,13 +210,26 @@ class StartLine:
         # of the instant (a slewing clock), wait for the rest rather than start early. Short
         # by more than a step: the clock was set back after the slot was decided, within the
         # lead; start it now rather than park it until the wall clock comes round again.
-        short = (instant - self.clock.now()).total_seconds()
+        now = self.clock.now()
+        short = (instant - now).total_seconds()
         if 0 < short <= CLOCK_JUMP:
             self._arm(instant)
             return
-        for fut in self._waiting.pop(instant, ()):
-            if not fut.done():
-                fut.set_result(None)
+        # Woken first, booked second, in one callback: the runs resume after it, in order,
+        # ahead of whatever their bookkeeping schedules.
+        live = [p for p in self._waiting.pop(instant, ()) if p.fut and not p.fut.done()]
+        for parked in live:
+            assert parked.fut is not None
+            parked.fut.set_result(None)
+        for parked in live:
+            try:
+                parked.go(parked, now)
+            except Exception as exc:  # that run's failure, not the others'
+                parked.error = exc
+
+
+def _nothing(parked: Parked, now: datetime) -> None:
+    pass
 
 
 class Runner:
@@ -263,13 +299,17 @@ class Runner:
             ctx.context_in_prompt = uses_context(job.prompt)
             if opts.pre_run is None:  # nothing the slot's instant could change: render it now
                 ctx.prompt = _render_prompt(job, handle, "")
+            begun: _Output | None = None
             if not_before is not None:
+                parked = None
                 if self._start_line is not None:
-                    await self._start_line.wait(not_before)
-                # not before: a crash meanwhile leaves the slot owed
-                result = host.claim_run(job, handle)
-                if result is not None:
+                    parked = await self._wait_for(not_before, job, handle, ctx, redactor)
+                outcome = parked.outcome if parked is not None \
+                    else self._at_instant(job, handle, ctx, redactor, None)
+                if isinstance(outcome, RunResult):  # the claim was refused
+                    result = outcome
                     return
+                begun = outcome
             if opts.pre_run is not None:
                 self._emit(GateStarted, job=job.name, run_id=handle.run_id,
                            scheduled_for=handle.scheduled_for)
@@ -291,7 +331,8 @@ class Runner:
                 ctx.gate_context = gate.context
                 ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
             while True:
-                result = await self._attempt(job, handle, ctx, redactor, gate)
+                result = await self._attempt(job, handle, ctx, redactor, gate, begun)
+                begun = None
                 handle.output = None  # this attempt is over: a cancel now keeps nothing of it
                 account(job, result, host.clock.now())
                 will_retry = result.failed and handle.attempt <= opts.retries
@@ -346,6 +387,75 @@ class Runner:
             except Exception as exc:  # booking failed: the handle must settle all the same
                 host.abandon_run(job, handle, result, exc)
 
+    async def _wait_for(self, instant: datetime, job: Job, handle: RunHandle, ctx: RunContext,
+                        redactor: Redactor) -> Parked | None:
+        """Park the run on the start line; at the instant it is claimed and, when nothing
+        stands between it and its agent, its first attempt begun (see `_at_instant`).
+        None: the instant had passed, nothing was done."""
+        assert self._start_line is not None
+
+        out = _Output(job, handle, ctx, redactor, self.host.bus)  # made now, not at the instant
+        out.together = True
+        if isinstance(job.agent, CommandAgent):
+            start_watchdog()  # once per process: not at the instant, ahead of the first spawn
+
+        def go(parked: Parked, now: datetime) -> None:
+            parked.outcome = self._at_instant(job, handle, ctx, redactor, now, out)
+
+        parked = Parked(go)
+        try:
+            if not await self._start_line.wait(instant, parked):
+                return None
+        except asyncio.CancelledError:
+            # Cancelled between its instant and its resumption: the attempt it had begun
+            # gives its place in the concurrency limit back.
+            if isinstance(parked.outcome, _Output) and self._limiter is not None:
+                self._limiter.release()
+            raise
+        if parked.error is not None:
+            raise parked.error
+        return parked
+
+    def _at_instant(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
+                    now: datetime | None, out: _Output | None = None
+                    ) -> RunResult | _Output | None:
+        """A prepared run reached its instant: claim it (a refused claim's result ends it);
+        then, released by the start line at `now`, with no gate to run first and a free
+        place in the concurrency limit, begin its first attempt at once (None: the run goes
+        on through its gate or the queue)."""
+        # not before: a crash meanwhile leaves the slot owed
+        result = self.host.claim_run(job, handle)
+        if result is not None:
+            return result
+        limiter = self._limiter
+        if now is None or job.options.pre_run is not None or limiter is None \
+                or not limiter.try_acquire():
+            return None
+        try:
+            return self._begin(job, handle, ctx, redactor, now, out)
+        except BaseException:
+            limiter.release()
+            raise
+
+    def _begin(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
+               started: datetime, out: _Output | None = None) -> _Output:
+        """Book an attempt as started (the place in the limit is taken): its output, the
+        run count, `RunStarted`."""
+        opts = job.options
+        if out is None:
+            out = _Output(job, handle, ctx, redactor, self.host.bus)
+        handle.output = out.tail
+        ctx.emit = out.emit
+        ctx.usage = None
+        ctx.clock = self.host.clock
+        ctx.deadline = started + timedelta(seconds=opts.timeout) if opts.timeout else None
+        handle.started_at = started
+        self.host.count_run(job, handle)
+        self._emit(RunStarted, job=job.name, run_id=handle.run_id,
+                   scheduled_for=handle.scheduled_for, attempt=handle.attempt,
+                   manual=handle.manual)
+        return out
+
     async def _attempt(
         self,
         job: Job,
@@ -353,67 +463,31 @@ class Runner:
         ctx: RunContext,
         redactor: Redactor,
         gate: GateResult | None,
+        begun: _Output | None = None,
     ) -> RunResult:
-        """One attempt under the concurrency limit, with its timeout, as a RunResult."""
+        """One attempt under the concurrency limit, with its timeout, as a RunResult
+        (`begun`: already booked as started at its instant, its place in the limit taken)."""
         host = self.host
         opts = job.options
         limiter = self._limiter
         assert limiter is not None
-        if not limiter.try_acquire():
+        if begun is None and not limiter.try_acquire():
             self._emit(RunQueued, job=job.name, run_id=handle.run_id,
                        scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
             await limiter.acquire()
         try:
-            tail = handle.output = OutputTail(opts.output_tail)
-            answer: list[str] = []  # stdout for the guard rails (bounded below)
-            answer_len = 0
-            streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
-            bus = host.bus
+            if begun is None:
+                begun = self._begin(job, handle, ctx, redactor, host.clock.now())
+                # Let every other run due now start too before this agent's own code gets
+                # the loop (an agent that computes before its first await would otherwise
+                # delay them all). Runs begun at their instant had that done together.
+                await asyncio.sleep(0)
+            out = begun
+            tail = out.tail
+            guarded = out.guarded
+            started = handle.started_at
+            assert started is not None
             name, run_id = job.name, handle.run_id
-
-            def emit(text: str, stream: Literal["stdout", "stderr"]) -> None:
-                if ctx.cancelled or not text:
-                    return
-                stream_redactor = streams.get(stream)
-                if stream_redactor is None:
-                    stream_redactor = streams[stream] = redactor.stream()
-                clean = stream_redactor(text)  # may hold back the start of a secret
-                if clean:
-                    deliver(clean, stream)
-
-            def deliver(clean: str, stream: Literal["stdout", "stderr"]) -> None:
-                nonlocal answer_len
-                tail.add(clean, stream)
-                if stream == "stdout" and guarded:
-                    answer.append(clean)
-                    answer_len += len(clean)
-                    if answer_len > 2 * ANSWER_LIMIT:
-                        joined = "".join(answer)[-ANSWER_LIMIT:]
-                        answer[:] = [joined]
-                        answer_len = len(joined)
-                if bus.active:
-                    bus.emit(OutputChunk, job=name, run_id=run_id, stream=stream, text=clean)
-
-            def release_held() -> None:
-                """What the redactors held back, once the agent is done however it ended."""
-                for stream, stream_redactor in streams.items():
-                    clean = stream_redactor.flush()
-                    if clean:
-                        deliver(clean, stream)
-
-            guarded = opts.fail_if_empty or opts.expect is not None
-            ctx.emit = emit
-            ctx.usage = None
-            ctx.clock = host.clock
-            started = host.clock.now()
-            ctx.deadline = started + timedelta(seconds=opts.timeout) if opts.timeout else None
-            handle.started_at = started
-            host.count_run(job, handle)
-            self._emit(RunStarted, job=name, run_id=run_id, scheduled_for=handle.scheduled_for,
-                       attempt=handle.attempt, manual=handle.manual)
-            # Let every other run due now start too before this agent's own code gets the loop
-            # (an agent that computes before its first await would otherwise delay them all).
-            await asyncio.sleep(0)
             # The agent runs inline in this task; a clock timer cancels it on timeout. No extra
             # tasks per run: 1,000 runs falling due together must start within milliseconds.
             me = asyncio.current_task()
@@ -433,7 +507,7 @@ class Runner:
                 try:
                     exit_code = await job.agent.execute(ctx)
                 finally:
-                    release_held()
+                    out.release_held()
             except asyncio.CancelledError:
                 if not timed_out or handle.cancel_reason:
                     ctx.cancelled = True
@@ -462,6 +536,13 @@ class Runner:
             finally:
                 if timer is not None:
                     timer.cancel()
+            if out.together:
+                # Its agent is done: let the runs released with it enter theirs before this
+                # result is booked. A cancel now comes after the end and changes nothing.
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:
+                    me.uncancel()
             if timed_out and status is not RunStatus.TIMED_OUT:
                 # The agent swallowed the cancellation and ended on its own after the deadline.
                 me.uncancel()
@@ -471,7 +552,7 @@ class Runner:
             if guarded and status is RunStatus.OK:
                 # Off the loop with its own time budget: a backtracking pattern fails this run
                 # instead of freezing every other job.
-                verdict = await verify_output("".join(answer), expect=opts.expect,
+                verdict = await verify_output("".join(out.answer), expect=opts.expect,
                                               fail_if_empty=opts.fail_if_empty)
                 contract = verdict.contract
                 if not verdict.ok:
@@ -501,6 +582,60 @@ class Runner:
             )
         finally:
             limiter.release()
+
+
+class _Output:
+    """Where one attempt's output goes: through the redactors (one per stream, made when it
+    first speaks) into the tail, the guard rails' copy of stdout, and `OutputChunk` events."""
+
+    __slots__ = ("answer", "answer_len", "bus", "ctx", "guarded", "handle", "job",
+                 "redactor", "streams", "tail", "together")
+
+    def __init__(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
+                 bus: Any) -> None:
+        opts = job.options
+        self.job = job.name
+        self.handle = handle
+        self.ctx = ctx
+        self.redactor = redactor
+        self.bus = bus
+        self.tail = OutputTail(opts.output_tail)
+        self.answer: list[str] = []  # stdout for the guard rails (bounded below)
+        self.answer_len = 0
+        self.streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
+        self.guarded = opts.fail_if_empty or opts.expect is not None
+        self.together = False  # begun by the start line with the other runs of its instant
+
+    def emit(self, text: str, stream: Literal["stdout", "stderr"]) -> None:
+        if self.ctx.cancelled or not text:
+            return
+        stream_redactor = self.streams.get(stream)
+        if stream_redactor is None:
+            stream_redactor = self.streams[stream] = self.redactor.stream()
+        clean = stream_redactor(text)  # may hold back the start of a secret
+        if clean:
+            self.deliver(clean, stream)
+
+    def deliver(self, clean: str, stream: Literal["stdout", "stderr"]) -> None:
+        self.tail.add(clean, stream)
+        if stream == "stdout" and self.guarded:
+            answer = self.answer
+            answer.append(clean)
+            self.answer_len += len(clean)
+            if self.answer_len > 2 * ANSWER_LIMIT:
+                joined = "".join(answer)[-ANSWER_LIMIT:]
+                answer[:] = [joined]
+                self.answer_len = len(joined)
+        if self.bus.active:
+            self.bus.emit(OutputChunk, job=self.job, run_id=self.handle.run_id, stream=stream,
+                          text=clean)
+
+    def release_held(self) -> None:
+        """What the redactors held back, once the agent is done however it ended."""
+        for stream, stream_redactor in self.streams.items():
+            clean = stream_redactor.flush()
+            if clean:
+                self.deliver(clean, stream)
 
 
 def _usage_extra(usage: Any, cost: float | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import asyncio
 import heapq
 import itertools
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -63,6 +64,7 @@ __all__ = ["Scheduler"]
 MAX_SLEEP = 30.0
 STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _stepped_back)
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
+MAX_LEAD = 1.0  # the most it wakes ahead when an instant's runs take long to prepare
 SCHEDULES_KEPT = 1024  # distinct schedule strings kept parsed for the next add_job
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 
@@ -137,6 +139,7 @@ class Scheduler:
         self._auto_names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._not_before: datetime | None = None  # set while _fire_due prepares ahead
+        self._prep_took = 0.0  # seconds the last instant prepared ahead took (see _lead)
         self._poked = False
         self._waiter: asyncio.Future[bool] | None = None
         self._stop_requested = False
@@ -636,7 +639,7 @@ class Scheduler:
                 now = self.clock.now()
                 if self.paused and self.pause_until is not None and self.pause_until <= now:
                     self.resume_all()
-                ahead = self.lead
+                lead = ahead = self._lead()
                 if deadline is not None:
                     ahead = max(0.0, min(ahead, (deadline - now).total_seconds()))
                 self._fire_due(now, ahead)
@@ -651,7 +654,7 @@ class Scheduler:
                 delay = self.max_sleep
                 if self._heap:  # wake `lead` early (already inside it: the deadline cut
                     wait = self._heap[0][0] - now.timestamp()  # `ahead`; sleep to it)
-                    delay = min(delay, wait - self.lead if wait > self.lead else wait)
+                    delay = min(delay, wait - lead if wait > lead else wait)
                 if deadline is not None:
                     delay = min(delay, (deadline - now).total_seconds())
                 if self.paused and self.pause_until is not None:
@@ -781,6 +784,14 @@ class Scheduler:
 
     # ---------------------------------------------- applying slot decisions
 
+    def _lead(self) -> float:
+        """How early to wake before a slot: `lead`, or longer (up to a second) when preparing
+        the last instant's runs took more than a third of it, so that a big instant is
+        still ready when it comes."""
+        if not self.lead:
+            return 0.0
+        return min(MAX_LEAD, max(self.lead, self._prep_took * 3))
+
     def _fire_due(self, now: datetime, ahead: float = 0.0) -> None:
         """Handle every job due at `now`, and with `ahead` > 0 also those due within that
         many seconds: their decisions are taken as of their own instant and their runs
@@ -792,6 +803,8 @@ class Scheduler:
         if heap and heap[0][0] <= horizon:
             self._runner.refresh_env()
         later: list[tuple[float, int, str]] = []
+        prepared = False
+        t0 = time.perf_counter()
         while heap and heap[0][0] <= horizon:
             entry = heapq.heappop(heap)
             ts, tiebreak, name = entry
@@ -807,6 +820,7 @@ class Scheduler:
                     later.append(entry)  # skips and queues are booked at the instant
                     continue
                 self._not_before = at
+                prepared = True
             try:
                 self._process_job(job, at)
             except Exception as exc:  # one broken job must not stop the others or the loop
@@ -815,6 +829,8 @@ class Scheduler:
                 self._not_before = None
         for entry in later:
             heapq.heappush(heap, entry)
+        if prepared:  # the runs' own first steps cost about as much again
+            self._prep_took = 2 * (time.perf_counter() - t0)
 
     def _stepped_back(self, now: datetime) -> None:
         """The wall clock was set back to `now`: a next fire planned on the later time would
