@@ -164,13 +164,14 @@ class Parked:
     what that made of it (the attempt already begun, a result that ends the run, or None to
     go on as usual) and `error` what it raised."""
 
-    __slots__ = ("error", "fut", "go", "outcome")
+    __slots__ = ("error", "fut", "go", "now", "outcome")
 
     def __init__(self, go: Callable[[Parked, datetime], None]) -> None:
         self.go = go
         self.fut: asyncio.Future[None] | None = None
         self.outcome: Any = None
         self.error: Exception | None = None
+        self.now: datetime | None = None
 
 
 class StartLine:
@@ -199,6 +200,10 @@ class StartLine:
             self._arm(instant)
         waiting.append(parked)
         await fut
+        try:
+            parked.go(parked, parked.now or instant)
+        except Exception as exc:
+            parked.error = exc
         return True
 
     def _arm(self, instant: datetime) -> None:
@@ -217,15 +222,10 @@ class StartLine:
             return
         # Woken first, booked second, in one callback: the runs resume after it, in order,
         # ahead of whatever their bookkeeping schedules.
-        live = [p for p in self._waiting.pop(instant, ()) if p.fut and not p.fut.done()]
-        for parked in live:
-            assert parked.fut is not None
-            parked.fut.set_result(None)
-        for parked in live:
-            try:
-                parked.go(parked, now)
-            except Exception as exc:  # that run's failure, not the others'
-                parked.error = exc
+        for parked in self._waiting.pop(instant, ()):
+            if parked.fut is not None and not parked.fut.done():
+                parked.now = now
+                parked.fut.set_result(None)
 
 
 def _nothing(parked: Parked, now: datetime) -> None:
@@ -241,6 +241,8 @@ class Runner:
         self._limiter: Limiter | None = None
         self._start_line: StartLine | None = None
         self._redactor: Redactor | None = None
+        self._timeouts: dict[tuple[datetime, float], _TimeLimit] = {}
+        self._last_deadline: tuple[tuple[datetime, float] | None, datetime | None] = (None, None)
 
     def bind(self, max_concurrent_runs: int) -> None:
         """Fresh asyncio primitives for the running loop (they belong to one loop)."""
@@ -441,19 +443,41 @@ class Runner:
                started: datetime, out: _Output | None = None) -> _Output:
         """Book an attempt as started (the place in the limit is taken): its output, the
         run count, `RunStarted`."""
-        opts = job.options
+        host = self.host
+        timeout = job.options.timeout
         if out is None:
-            out = _Output(job, handle, ctx, redactor, self.host.bus)
+            out = _Output(job, handle, ctx, redactor, host.bus)
         handle.output = out.tail
         ctx.emit = out.emit
         ctx.usage = None
-        ctx.clock = self.host.clock
-        ctx.deadline = started + timedelta(seconds=opts.timeout) if opts.timeout else None
+        ctx.clock = host.clock
+        if timeout:
+            key = (started, timeout)  # the runs begun together mostly share their deadline
+            if self._last_deadline[0] != key:
+                self._last_deadline = (key, started + timedelta(seconds=timeout))
+            ctx.deadline = self._last_deadline[1]
+        else:
+            ctx.deadline = None
         handle.started_at = started
-        self.host.count_run(job, handle)
-        self._emit(RunStarted, job=job.name, run_id=handle.run_id,
-                   scheduled_for=handle.scheduled_for, attempt=handle.attempt,
-                   manual=handle.manual)
+        host.count_run(job, handle)
+        if host.bus.active:
+            host.bus.emit(RunStarted, job=job.name, run_id=handle.run_id,
+                          scheduled_for=handle.scheduled_for, attempt=handle.attempt,
+                          manual=handle.manual)
+        return out
+
+    def _time_limit(self, out: _Output, timeout: float, started: datetime) -> _Cancellable:
+        """The attempt's timeout, as something to cancel once it ends. Attempts begun together
+        with the same timeout share one clock timer: 1,000 runs of an instant need one."""
+        if not out.together:
+            return call_later(self.host.clock, timeout, out.time_out)
+        key = (started, timeout)
+        group = self._timeouts.get(key)
+        if group is None:
+            group = self._timeouts[key] = _TimeLimit(self._timeouts, key)
+            group.timer = call_later(self.host.clock, timeout, group.expire)
+        group.members[out] = None
+        out.limit = group
         return out
 
     async def _attempt(
@@ -490,16 +514,12 @@ class Runner:
             name, run_id = job.name, handle.run_id
             # The agent runs inline in this task; a clock timer cancels it on timeout. No extra
             # tasks per run: 1,000 runs falling due together must start within milliseconds.
-            me = asyncio.current_task()
+            me = handle.task if out.together else None  # the run's own task (no lookup)
+            if me is None:
+                me = asyncio.current_task()
             assert me is not None
-            timed_out = False
-
-            def on_timeout() -> None:
-                nonlocal timed_out
-                timed_out = True
-                me.cancel()
-
-            timer = call_later(host.clock, opts.timeout, on_timeout) if opts.timeout else None
+            out.task = me
+            timer = self._time_limit(out, opts.timeout, started) if opts.timeout else None
             exit_code: int | None = None
             error = ""
             contract: Any = None
@@ -509,7 +529,7 @@ class Runner:
                 finally:
                     out.release_held()
             except asyncio.CancelledError:
-                if not timed_out or handle.cancel_reason:
+                if not out.timed_out or handle.cancel_reason:
                     ctx.cancelled = True
                     raise
                 me.uncancel()
@@ -543,7 +563,7 @@ class Runner:
                     await asyncio.sleep(0)
                 except asyncio.CancelledError:
                     me.uncancel()
-            if timed_out and status is not RunStatus.TIMED_OUT:
+            if out.timed_out and status is not RunStatus.TIMED_OUT:
                 # The agent swallowed the cancellation and ended on its own after the deadline.
                 me.uncancel()
                 ctx.cancelled = True
@@ -588,8 +608,8 @@ class _Output:
     """Where one attempt's output goes: through the redactors (one per stream, made when it
     first speaks) into the tail, the guard rails' copy of stdout, and `OutputChunk` events."""
 
-    __slots__ = ("answer", "answer_len", "bus", "ctx", "guarded", "handle", "job",
-                 "redactor", "streams", "tail", "together")
+    __slots__ = ("answer", "answer_len", "bus", "ctx", "guarded", "handle", "job", "limit",
+                 "redactor", "streams", "tail", "task", "timed_out", "together")
 
     def __init__(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                  bus: Any) -> None:
@@ -605,6 +625,21 @@ class _Output:
         self.streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
         self.guarded = opts.fail_if_empty or opts.expect is not None
         self.together = False  # begun by the start line with the other runs of its instant
+        self.task: asyncio.Task[Any] | None = None  # the run's task, while its agent runs
+        self.timed_out = False
+        self.limit: _TimeLimit | None = None  # the timer shared with the runs begun with it
+
+    def time_out(self) -> None:
+        """The attempt's time is up: cancel its agent."""
+        self.timed_out = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def cancel(self) -> None:
+        """The attempt ended before its time was up."""
+        limit, self.limit = self.limit, None
+        if limit is not None:
+            limit.leave(self)
 
     def emit(self, text: str, stream: Literal["stdout", "stderr"]) -> None:
         if self.ctx.cancelled or not text:
@@ -636,6 +671,37 @@ class _Output:
             clean = stream_redactor.flush()
             if clean:
                 self.deliver(clean, stream)
+
+
+class _TimeLimit:
+    """One clock timer for the attempts begun at one instant with the same timeout."""
+
+    __slots__ = ("key", "members", "owner", "timer")
+
+    def __init__(self, owner: dict[tuple[datetime, float], _TimeLimit],
+                 key: tuple[datetime, float]) -> None:
+        self.owner = owner
+        self.key = key
+        self.members: dict[_Output, None] = {}  # ordered: timed out in the order begun
+        self.timer: _Cancellable | None = None
+
+    def leave(self, out: _Output) -> None:
+        self.members.pop(out, None)
+        if not self.members:
+            self._close()
+            if self.timer is not None:
+                self.timer.cancel()
+
+    def expire(self) -> None:
+        self._close()
+        members, self.members = self.members, {}
+        for out in members:
+            out.limit = None
+            out.time_out()
+
+    def _close(self) -> None:
+        if self.owner.get(self.key) is self:
+            del self.owner[self.key]
 
 
 def _usage_extra(usage: Any, cost: float | None) -> dict[str, Any]:

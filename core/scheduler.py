@@ -65,6 +65,7 @@ MAX_SLEEP = 30.0
 STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _stepped_back)
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 MAX_LEAD = 1.0  # the most it wakes ahead when an instant's runs take long to prepare
+PREP_PER_RUN = 2e-4  # first guess of the seconds one run takes to prepare, on a loaded machine
 SCHEDULES_KEPT = 1024  # distinct schedule strings kept parsed for the next add_job
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 
@@ -139,7 +140,9 @@ class Scheduler:
         self._auto_names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._not_before: datetime | None = None  # set while _fire_due prepares ahead
-        self._prep_took = 0.0  # seconds the last instant prepared ahead took (see _lead)
+        self._prep_per_run = PREP_PER_RUN  # seconds to prepare one run ahead (see _lead)
+        self._ended: list[Job] = []  # jobs whose max_runs the runs just started reached
+        self._ended_on: asyncio.AbstractEventLoop | None = None
         self._poked = False
         self._waiter: asyncio.Future[bool] | None = None
         self._stop_requested = False
@@ -785,12 +788,24 @@ class Scheduler:
     # ---------------------------------------------- applying slot decisions
 
     def _lead(self) -> float:
-        """How early to wake before a slot: `lead`, or longer (up to a second) when preparing
-        the last instant's runs took more than a third of it, so that a big instant is
-        still ready when it comes."""
-        if not self.lead:
-            return 0.0
-        return min(MAX_LEAD, max(self.lead, self._prep_took * 3))
+        """How early to wake before the next slot: `lead`, or longer (up to a second) when
+        that many runs are due at it that preparing them would not fit in `lead`."""
+        if not self.lead or not self._heap:
+            return self.lead
+        heap = self._heap
+        first = heap[0][0]
+        per_run = self._prep_per_run
+        limit = int(MAX_LEAD / per_run) + 1
+        # Entries due by then, counted down the heap's tree (a subtree past it is skipped);
+        # stale entries count too, which errs on the early side.
+        count, stack, size = 0, [0], len(heap)
+        while stack and count < limit:
+            i = stack.pop()
+            if i < size and heap[i][0] <= first:
+                count += 1
+                stack.append(2 * i + 1)
+                stack.append(2 * i + 2)
+        return min(MAX_LEAD, max(self.lead, 1.5 * count * per_run))
 
     def _fire_due(self, now: datetime, ahead: float = 0.0) -> None:
         """Handle every job due at `now`, and with `ahead` > 0 also those due within that
@@ -803,7 +818,7 @@ class Scheduler:
         if heap and heap[0][0] <= horizon:
             self._runner.refresh_env()
         later: list[tuple[float, int, str]] = []
-        prepared = False
+        prepared = 0
         t0 = time.perf_counter()
         while heap and heap[0][0] <= horizon:
             entry = heapq.heappop(heap)
@@ -820,7 +835,7 @@ class Scheduler:
                     later.append(entry)  # skips and queues are booked at the instant
                     continue
                 self._not_before = at
-                prepared = True
+                prepared += 1
             try:
                 self._process_job(job, at)
             except Exception as exc:  # one broken job must not stop the others or the loop
@@ -830,7 +845,8 @@ class Scheduler:
         for entry in later:
             heapq.heappush(heap, entry)
         if prepared:  # the runs' own first steps cost about as much again
-            self._prep_took = 2 * (time.perf_counter() - t0)
+            took = 2 * (time.perf_counter() - t0) / prepared
+            self._prep_per_run = min(PREP_PER_RUN * 5, max(PREP_PER_RUN / 10, took))
 
     def _stepped_back(self, now: datetime) -> None:
         """The wall clock was set back to `now`: a next fire planned on the later time would
@@ -985,11 +1001,17 @@ class Scheduler:
             if job.options.max_runs is not None and job.run_count >= job.options.max_runs:
                 # Booked right after the runs starting at this instant have all started:
                 # no slot of this job can fall due in between.
-                asyncio.get_running_loop().call_soon(self._exhaust_started, job)
+                loop = asyncio.get_running_loop()
+                if not self._ended or self._ended_on is not loop:  # one booking per instant
+                    loop.call_soon(self._exhaust_started)
+                    self._ended_on = loop
+                self._ended.append(job)
 
-    def _exhaust_started(self, job: Job) -> None:
-        if self.jobs.get(job.name) is job and not job.exhausted:
-            self.refile(job, self.clock.now())
+    def _exhaust_started(self) -> None:
+        ended, self._ended = self._ended, []
+        for job in ended:
+            if self.jobs.get(job.name) is job and not job.exhausted:
+                self.refile(job, self.clock.now())
 
     def skip_gated(self, job: Job, handle: RunHandle, gate: GateResult) -> RunResult:
         """RunHost: the gate said no; the slot is skipped (recorded by `finish_run`)."""
