@@ -4,9 +4,11 @@ and retries, output collection, and the result, reported to a `RunHost` (see `ab
 Runs prepared ahead of their slot wait on the start line for its instant. Dispatching a slot
 (policies, run id, handle, task) costs tens of microseconds; when a thousand jobs fall due in
 the same second, doing that work *at* the instant makes the last run start tens of
-milliseconds late. The scheduler therefore wakes `lead` seconds early, prepares every slot due
-by then, and parks each run on the start line; one clock timer per instant then releases them
-all at once, so what remains at the instant is only resuming the tasks.
+milliseconds late. The scheduler therefore wakes early, prepares every slot due by then
+(context, prompt, output objects), and parks each run on the start line; one clock timer per
+instant releases them, and what remains for each at the instant is its claim, its start
+booking and entering its agent. Runs begun together share one timeout timer and book their
+results only after all of them have entered their agents.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from .redact import Redactor, StreamRedactor, refresh_env
 from .results import GateResult, RunResult, RunStatus
 from .templates import TemplateValues, render, uses_context
 
-__all__ = ["Limiter", "OutputTail", "Parked", "Runner", "StartLine", "call_later"]
+__all__ = ["Limiter", "OutputTail", "Runner", "StartLine", "call_later"]
 
 STDERR_TAIL = 2_000
 MAX_BACKOFF = 3600.0
@@ -159,52 +161,29 @@ def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellab
     return asyncio.ensure_future(later())
 
 
-class Parked:
-    """A run waiting on the start line: `go` is its bookkeeping at the instant, `outcome`
-    what that made of it (the attempt already begun, a result that ends the run, or None to
-    go on as usual) and `error` what it raised."""
-
-    __slots__ = ("error", "fut", "go", "now", "outcome")
-
-    def __init__(self, go: Callable[[Parked, datetime], None]) -> None:
-        self.go = go
-        self.fut: asyncio.Future[None] | None = None
-        self.outcome: Any = None
-        self.error: Exception | None = None
-        self.now: datetime | None = None
-
-
 class StartLine:
     """Parks runs until an instant of the clock's (wall) time; one timer per instant.
 
-    At the instant every parked run is first woken, then given its bookkeeping (`go`), all in
-    one callback: the agents enter their code right after it, each after one resume, and no
-    agent's code runs before every run of the instant has been booked as started."""
+    At the instant the parked runs are woken in the order they were parked; each books
+    itself as started and enters its agent in the same step, so the first agent's code runs
+    after one run's bookkeeping rather than after all of them."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._waiting: dict[datetime, list[Parked]] = {}
+        self._waiting: dict[datetime, list[asyncio.Future[datetime]]] = {}
 
-    async def wait(self, instant: datetime, parked: Parked | None = None) -> bool:
-        """Return at `instant`, `parked.go` done (False at once, nothing done, if it has
+    async def wait(self, instant: datetime) -> datetime | None:
+        """Return at `instant` the wall time it was released at (None at once if it has
         passed). Cancelling one waiter leaves the others parked."""
         if self.clock.now() >= instant:
-            return False
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if parked is None:
-            parked = Parked(_nothing)
-        parked.fut = fut
+            return None
+        fut: asyncio.Future[datetime] = asyncio.get_running_loop().create_future()
         waiting = self._waiting.get(instant)
         if waiting is None:
             waiting = self._waiting[instant] = []
             self._arm(instant)
-        waiting.append(parked)
-        await fut
-        try:
-            parked.go(parked, parked.now or instant)
-        except Exception as exc:
-            parked.error = exc
-        return True
+        waiting.append(fut)
+        return await fut
 
     def _arm(self, instant: datetime) -> None:
         delay = (instant - self.clock.now()).total_seconds()
@@ -220,16 +199,9 @@ class StartLine:
         if 0 < short <= CLOCK_JUMP:
             self._arm(instant)
             return
-        # Woken first, booked second, in one callback: the runs resume after it, in order,
-        # ahead of whatever their bookkeeping schedules.
-        for parked in self._waiting.pop(instant, ()):
-            if parked.fut is not None and not parked.fut.done():
-                parked.now = now
-                parked.fut.set_result(None)
-
-
-def _nothing(parked: Parked, now: datetime) -> None:
-    pass
+        for fut in self._waiting.pop(instant, ()):
+            if not fut.done():
+                fut.set_result(now)
 
 
 class Runner:
@@ -303,11 +275,10 @@ class Runner:
                 ctx.prompt = _render_prompt(job, handle, "")
             begun: _Output | None = None
             if not_before is not None:
-                parked = None
                 if self._start_line is not None:
-                    parked = await self._wait_for(not_before, job, handle, ctx, redactor)
-                outcome = parked.outcome if parked is not None \
-                    else self._at_instant(job, handle, ctx, redactor, None)
+                    outcome = await self._wait_for(not_before, job, handle, ctx, redactor)
+                else:
+                    outcome = self._at_instant(job, handle, ctx, redactor, None)
                 if isinstance(outcome, RunResult):  # the claim was refused
                     result = outcome
                     return
@@ -390,33 +361,16 @@ class Runner:
                 host.abandon_run(job, handle, result, exc)
 
     async def _wait_for(self, instant: datetime, job: Job, handle: RunHandle, ctx: RunContext,
-                        redactor: Redactor) -> Parked | None:
-        """Park the run on the start line; at the instant it is claimed and, when nothing
-        stands between it and its agent, its first attempt begun (see `_at_instant`).
-        None: the instant had passed, nothing was done."""
+                        redactor: Redactor) -> RunResult | _Output | None:
+        """Park the run on the start line; at the instant claim it and, when nothing stands
+        between it and its agent, begin its first attempt (see `_at_instant`)."""
         assert self._start_line is not None
-
         out = _Output(job, handle, ctx, redactor, self.host.bus)  # made now, not at the instant
         out.together = True
         if isinstance(job.agent, CommandAgent):
             start_watchdog()  # once per process: not at the instant, ahead of the first spawn
-
-        def go(parked: Parked, now: datetime) -> None:
-            parked.outcome = self._at_instant(job, handle, ctx, redactor, now, out)
-
-        parked = Parked(go)
-        try:
-            if not await self._start_line.wait(instant, parked):
-                return None
-        except asyncio.CancelledError:
-            # Cancelled between its instant and its resumption: the attempt it had begun
-            # gives its place in the concurrency limit back.
-            if isinstance(parked.outcome, _Output) and self._limiter is not None:
-                self._limiter.release()
-            raise
-        if parked.error is not None:
-            raise parked.error
-        return parked
+        now = await self._start_line.wait(instant)
+        return self._at_instant(job, handle, ctx, redactor, now, out)
 
     def _at_instant(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                     now: datetime | None, out: _Output | None = None
