@@ -640,22 +640,17 @@ class _TimeLimit:
         self.timer: _Cancellable | None = None
 
     def leave(self, out: _Output) -> None:
+        # The timer stays when the last one leaves: the runs of an instant come and go one
+        # by one, and a timer per run is what this saves. Expiring empty, it does nothing.
         self.members.pop(out, None)
-        if not self.members:
-            self._close()
-            if self.timer is not None:
-                self.timer.cancel()
 
     def expire(self) -> None:
-        self._close()
+        if self.owner.get(self.key) is self:
+            del self.owner[self.key]
         members, self.members = self.members, {}
         for out in members:
             out.limit = None
             out.time_out()
-
-    def _close(self) -> None:
-        if self.owner.get(self.key) is self:
-            del self.owner[self.key]
 
 
 def _usage_extra(usage: Any, cost: float | None) -> dict[str, Any]:
