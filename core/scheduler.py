@@ -29,6 +29,7 @@ from . import slots
 from .agents import Agent, AgentLike, as_agent
 from .budget import account, budget_reason
 from .clock import CLOCK_JUMP, Clock, SystemClock, utc
+from .cron import CronExpr
 from .events import (
     ClockJumped,
     Event,
@@ -83,9 +84,10 @@ class Scheduler:
 
     `lead` (default 0.1 s with the system clock, 0 with any other) is how early the loop
     wakes to prepare the runs of slots that will simply start (no pause, skip, overlap or
-    budget in the way; those are booked at the instant). Prepared runs start at the
-    slot's instant, never before, so a thousand jobs due together all start within
-    milliseconds of it; a pause given in those last `lead` seconds applies from the next slot.
+    budget in the way; those are booked at the instant); earlier, up to 1 s, when so many
+    runs are due at the next slot that preparing them takes longer. Prepared runs start at
+    the slot's instant, never before, so a thousand jobs due together all start within
+    milliseconds of it; a pause given in that window applies from the next slot.
 
     `state_dir` keeps the jobs' state on disk as `crondeck run` does beside a jobs file: the
     directory is locked (a second scheduler on it raises LockHeld), each job added finds its
@@ -149,6 +151,7 @@ class Scheduler:
         self._terminate_on_stop = False
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
         self._schedules: dict[tuple[str, str], Schedule] = {}
+        self._first_slots: dict[int, tuple[Schedule, datetime, datetime]] = {}
         self._last_function: object = None
         self._last_agent: Agent | None = None
         self._options_base = self.defaults
@@ -284,13 +287,25 @@ class Scheduler:
                   _scheduler=self)
         self.jobs[name] = job
         if options.start_immediately:
-            job._next_fire = now
+            nxt: datetime | None = now
         else:
-            job._next_fire = self.next_slot(job, now)
+            nxt = self._first_slot(job, now)
+        job._next_fire = nxt
         if self.bus.active:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
-        self.refile(job, now)
+        if nxt is not None and (options.max_runs is None or options.max_runs > 0):
+            # A new job that will fire: filed as `refile` would, without its checks (100,000
+            # jobs are added in bulk).
+            tiebreak = next(self._tiebreak)
+            self._filed[name] = tiebreak
+            heapq.heappush(self._heap, (nxt.timestamp(), tiebreak, name))
+            if self.bus.active:
+                self._emit(NextFireComputed, job=name, next_fire=nxt)
+            self._ledger.state_changed(job)
+            self._poke()
+        else:
+            self.refile(job, now)
         if saved is not None:
             self.restore([saved], survivors=self._state_dir.survivors
                          if self._state_dir is not None else None)
@@ -756,6 +771,29 @@ class Scheduler:
         except Exception as exc:  # a schedule that can never fire again
             self._ledger.error(job.name, "schedule", exc)
             return None
+
+    def _first_slot(self, job: Job, now: datetime) -> datetime | None:
+        """`next_slot(job, now)` for a job being added. Jobs added in bulk share a few
+        schedules: a schedule's next fire after an earlier instant is also its next fire
+        after any later one before that fire, so it is asked once."""
+        sched = job.schedule
+        if not isinstance(sched, CronExpr | Every):  # a schedule of the caller's own may vary
+            return self.next_slot(job, now)
+        memo = self._first_slots.get(id(sched))
+        if memo is not None and memo[0] is sched and memo[1] <= now < memo[2]:
+            nxt = memo[2]
+            until = job.options.until
+            return None if until is not None and nxt > until else nxt
+        try:
+            nxt = sched.next_after(now)
+        except Exception:  # reported, with what it raised, by next_slot
+            return self.next_slot(job, now)
+        if nxt is not None:
+            if len(self._first_slots) >= SCHEDULES_KEPT:
+                self._first_slots.clear()
+            self._first_slots[id(sched)] = (sched, now, nxt)
+        until = job.options.until
+        return None if nxt is None or (until is not None and nxt > until) else nxt
 
     def refile(self, job: Job, now: datetime) -> None:
         """Re-file the job in the heap after a change, notice exhaustion, tell observers and
