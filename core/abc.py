@@ -24,11 +24,15 @@ class RunHost(Protocol):
     @property
     def bus(self) -> EventBus: ...
 
-    async def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
-        """The run is about to start (before its gate): its run id is taken, durably, with
-        the other runs starting at the same instant. When the claim cannot be recorded, the
-        skipped result the run ends with instead (it must not start: after a crash nothing
-        would show it had)."""
+    def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
+        """The run is about to start (before its gate): its run id is taken, durably. When
+        the claim cannot be recorded, the skipped result the run ends with instead (it must
+        not start: after a crash nothing would show it had)."""
+        ...
+
+    def claim_runs(self, runs: list[tuple[Job, RunHandle]]) -> list[RunResult | None]:
+        """`claim_run` for the runs starting together at one instant: one durable write for
+        all of them, before any starts."""
         ...
 
     def count_run(self, job: Job, handle: RunHandle) -> None:

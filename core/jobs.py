@@ -239,7 +239,7 @@ class RunHandle:
         return True
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Job:
     """A scheduled agent with its policies and live state. Created by `Scheduler.add_job`.
 
@@ -266,20 +266,47 @@ class Job:
     consecutive_failures: int = 0
     _exhausted: str = ""
     _enabled: bool = True
-    results: deque[RunResult] = field(default_factory=deque)
-    running: dict[str, RunHandle] = field(default_factory=dict)
     queued: tuple[datetime, bool] | None = None
     queued_handle: RunHandle | None = None
-    backlog: deque[datetime] = field(default_factory=deque)
     tokens_day: str = ""
     tokens_today: int = 0
     tokens_total: int = 0
     cost_today: float = 0.0
     cost_total: float = 0.0
     _scheduler: JobHost | None = field(default=None, repr=False)
+    # Made on first use: most of 100,000 jobs never run at once, queue or back up, and an
+    # empty deque alone costs more than the rest of the job.
+    _results: deque[RunResult] | None = field(default=None, init=False, repr=False)
+    _running: dict[str, RunHandle] | None = field(default=None, init=False, repr=False)
+    _backlog: deque[datetime] | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.results = deque(self.results, maxlen=max(1, self.options.history))
+    @property
+    def results(self) -> deque[RunResult]:
+        """The latest results, oldest first (at most `options.history`)."""
+        kept = self._results
+        if kept is None:
+            kept = self._results = deque(maxlen=max(1, self.options.history))
+        return kept
+
+    @results.setter
+    def results(self, value: deque[RunResult]) -> None:
+        self._results = value
+
+    @property
+    def running(self) -> dict[str, RunHandle]:
+        """The runs in flight, by run id."""
+        runs = self._running
+        if runs is None:
+            runs = self._running = {}
+        return runs
+
+    @property
+    def backlog(self) -> deque[datetime]:
+        """Slots waiting their turn (catchup = "all")."""
+        slots = self._backlog
+        if slots is None:
+            slots = self._backlog = deque()
+        return slots
 
     # -- enabled / disabled ----------------------------------------------------------------
     # The scheduler decides what fires from `next_fire` and `exhausted`; a disabled job shows
@@ -372,11 +399,11 @@ class Job:
 
     @property
     def is_running(self) -> bool:
-        return bool(self.running)
+        return bool(self._running)
 
     @property
     def last_result(self) -> RunResult | None:
-        return self.results[-1] if self.results else None
+        return self._results[-1] if self._results else None
 
     def state(self) -> JobState:
         return JobState(
@@ -390,8 +417,8 @@ class Job:
             run_count=self.run_count,
             consecutive_failures=self.consecutive_failures,
             exhausted=self._exhausted,
-            running=tuple(self.running),
-            results=tuple(self.results),
+            running=tuple(self._running or ()),
+            results=tuple(self._results or ()),
             tokens_day=self.tokens_day,
             tokens_today=self.tokens_today,
             tokens_total=self.tokens_total,

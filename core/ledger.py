@@ -41,9 +41,6 @@ class Ledger:
         self.notifier = Notifier(self._notified)
         self.collectors: list[list[RunResult]] = []
         self._background: set[asyncio.Future[None]] = set()
-        # Runs waiting for `claim_together`'s one write (job, handle, where its answer goes).
-        self._claiming: list[tuple[Job, RunHandle, asyncio.Future[str]]] = []
-        self._claim_loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ reporting
 
@@ -143,30 +140,6 @@ class Ledger:
                 self.error(job.name, "state_sink.run_claimed", exc)
                 return f"{type(exc).__name__}: {exc}"
         return ""
-
-    async def claim_together(self, job: Job, handle: RunHandle) -> str:
-        """`claim`, batched with every other run claiming in the same turn of the loop (the
-        runs released at one instant): one `claim_runs` of the sink, so one durable write,
-        covers them all before any of them goes on."""
-        if self.state_sink is None:
-            return ""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[str] = loop.create_future()
-        if self._claim_loop is not loop:  # what a loop that has ended left waits for nothing
-            self._claiming, self._claim_loop = [], loop
-        if not self._claiming:
-            loop.call_soon(self._claim_batch)
-        self._claiming.append((job, handle, fut))
-        return await fut
-
-    def _claim_batch(self) -> None:
-        # A run cancelled while it waited is not claimed: it has already been booked.
-        batch = [entry for entry in self._claiming if not entry[2].done()]
-        self._claiming = []
-        for (_, _, fut), why in zip(batch, self.claim_many([(j, h) for j, h, _ in batch]),
-                                    strict=True):
-            if not fut.done():
-                fut.set_result(why)
 
     def claim_many(self, runs: list[tuple[Job, RunHandle]]) -> list[str]:
         """`claim` for several runs, through the sink's `claim_runs` when it has one (one

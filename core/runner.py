@@ -4,9 +4,11 @@ and retries, output collection, and the result, reported to a `RunHost` (see `ab
 Runs prepared ahead of their slot wait on the start line for its instant. Dispatching a slot
 (policies, run id, handle, task) costs tens of microseconds; when a thousand jobs fall due in
 the same second, doing that work *at* the instant makes the last run start tens of
-milliseconds late. The scheduler therefore wakes `lead` seconds early, prepares every slot due
-by then, and parks each run on the start line; one clock timer per instant then releases them
-all at once, so what remains at the instant is only resuming the tasks.
+milliseconds late. The scheduler therefore wakes early, prepares every slot due by then
+(context, prompt, output objects), and parks each run on the start line; one clock timer per
+instant releases them, and what remains for each at the instant is its claim, its start
+booking and entering its agent. Runs begun together share one timeout timer and book their
+results only after all of them have entered their agents.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from .abc import RunHost
-from .agents import AgentFailed, RunContext
+from .agents import AgentFailed, CommandAgent, RunContext
 from .budget import account, cost_of
 from .clock import CLOCK_JUMP, Clock
 from .contracts import ANSWER_LIMIT, verify_output
@@ -35,6 +37,7 @@ from .events import (
 )
 from .gates import run_gate
 from .jobs import Job, RunHandle
+from .process import start_watchdog
 from .redact import Redactor, StreamRedactor, refresh_env
 from .results import GateResult, RunResult, RunStatus
 from .templates import TemplateValues, render, uses_context
@@ -158,25 +161,38 @@ def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellab
     return asyncio.ensure_future(later())
 
 
+# What the start line hands a run at its instant: when, and its claim (see `StartLine.wait`).
+_Released = tuple[datetime, RunResult | None]
+
+
 class StartLine:
-    """Parks coroutines until an instant of the clock's (wall) time; one timer per instant."""
+    """Parks runs until an instant of the clock's (wall) time; one timer per instant.
 
-    def __init__(self, clock: Clock) -> None:
+    At the instant the parked runs are claimed together (`claim`: one durable write for all
+    of them, before any starts), then woken in the order they were parked; each books itself
+    as started and enters its agent in the same step, so the first agent's code runs after
+    one run's bookkeeping rather than after all of them."""
+
+    def __init__(self, clock: Clock, claim: Callable[[list[tuple[Job, RunHandle]]],
+                                                      list[RunResult | None]]) -> None:
         self.clock = clock
-        self._waiting: dict[datetime, list[asyncio.Future[None]]] = {}
+        self.claim = claim
+        self._waiting: dict[datetime, list[tuple[asyncio.Future[_Released], Job, RunHandle]]] \
+            = {}
 
-    async def wait(self, instant: datetime) -> None:
-        """Return at `instant` (at once if it has passed). Cancelling one waiter leaves the
-        others parked."""
+    async def wait(self, instant: datetime, job: Job, handle: RunHandle) -> _Released | None:
+        """Return at `instant` the wall time it was released at and the run's claim (a
+        refused claim's skipped result, or None); None at once if the instant has passed
+        (the run is not claimed then). Cancelling one waiter leaves the others parked."""
         if self.clock.now() >= instant:
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return None
+        fut: asyncio.Future[_Released] = asyncio.get_running_loop().create_future()
         waiting = self._waiting.get(instant)
         if waiting is None:
             waiting = self._waiting[instant] = []
             self._arm(instant)
-        waiting.append(fut)
-        await fut
+        waiting.append((fut, job, handle))
+        return await fut
 
     def _arm(self, instant: datetime) -> None:
         delay = (instant - self.clock.now()).total_seconds()
@@ -187,13 +203,23 @@ class StartLine:
         # of the instant (a slewing clock), wait for the rest rather than start early. Short
         # by more than a step: the clock was set back after the slot was decided, within the
         # lead; start it now rather than park it until the wall clock comes round again.
-        short = (instant - self.clock.now()).total_seconds()
+        now = self.clock.now()
+        short = (instant - now).total_seconds()
         if 0 < short <= CLOCK_JUMP:
             self._arm(instant)
             return
-        for fut in self._waiting.pop(instant, ()):
-            if not fut.done():
-                fut.set_result(None)
+        # A run cancelled while it waited is not claimed: it has been booked already.
+        waiting = [w for w in self._waiting.pop(instant, ()) if not w[0].done()]
+        if not waiting:
+            return
+        try:
+            claims = self.claim([(job, handle) for _, job, handle in waiting])
+        except BaseException as exc:  # each run ends with it as its own failure
+            for fut, _, _ in waiting:
+                fut.set_exception(exc)
+            return
+        for (fut, _, _), claimed in zip(waiting, claims, strict=True):
+            fut.set_result((now, claimed))
 
 
 class Runner:
@@ -205,11 +231,13 @@ class Runner:
         self._limiter: Limiter | None = None
         self._start_line: StartLine | None = None
         self._redactor: Redactor | None = None
+        self._timeouts: dict[tuple[datetime, float], _TimeLimit] = {}
+        self._last_deadline: tuple[tuple[datetime, float] | None, datetime | None] = (None, None)
 
     def bind(self, max_concurrent_runs: int) -> None:
         """Fresh asyncio primitives for the running loop (they belong to one loop)."""
         self._limiter = Limiter(max_concurrent_runs)
-        self._start_line = StartLine(self.host.clock)
+        self._start_line = StartLine(self.host.clock, self.host.claim_runs)
 
     def refresh_env(self) -> None:
         """Re-read os.environ's secrets for the runs about to start (once per wake-up, shared
@@ -263,13 +291,16 @@ class Runner:
             ctx.context_in_prompt = uses_context(job.prompt)
             if opts.pre_run is None:  # nothing the slot's instant could change: render it now
                 ctx.prompt = _render_prompt(job, handle, "")
+            begun: _Output | None = None
             if not_before is not None:
                 if self._start_line is not None:
-                    await self._start_line.wait(not_before)
-                # not before: a crash meanwhile leaves the slot owed
-                result = await host.claim_run(job, handle)
-                if result is not None:
+                    outcome = await self._wait_for(not_before, job, handle, ctx, redactor)
+                else:
+                    outcome = self._at_instant(job, handle, ctx, redactor, None)
+                if isinstance(outcome, RunResult):  # the claim was refused
+                    result = outcome
                     return
+                begun = outcome
             if opts.pre_run is not None:
                 self._emit(GateStarted, job=job.name, run_id=handle.run_id,
                            scheduled_for=handle.scheduled_for)
@@ -291,7 +322,8 @@ class Runner:
                 ctx.gate_context = gate.context
                 ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
             while True:
-                result = await self._attempt(job, handle, ctx, redactor, gate)
+                result = await self._attempt(job, handle, ctx, redactor, gate, begun)
+                begun = None
                 handle.output = None  # this attempt is over: a cancel now keeps nothing of it
                 account(job, result, host.clock.now())
                 will_retry = result.failed and handle.attempt <= opts.retries
@@ -346,6 +378,83 @@ class Runner:
             except Exception as exc:  # booking failed: the handle must settle all the same
                 host.abandon_run(job, handle, result, exc)
 
+    async def _wait_for(self, instant: datetime, job: Job, handle: RunHandle, ctx: RunContext,
+                        redactor: Redactor) -> RunResult | _Output | None:
+        """Park the run on the start line; at the instant claim it and, when nothing stands
+        between it and its agent, begin its first attempt (see `_at_instant`)."""
+        assert self._start_line is not None
+        out = _Output(job, handle, ctx, redactor, self.host.bus)  # made now, not at the instant
+        out.together = True
+        if isinstance(job.agent, CommandAgent):
+            start_watchdog()  # once per process: not at the instant, ahead of the first spawn
+        released = await self._start_line.wait(instant, job, handle)
+        if released is None:  # the instant had passed: claimed on its own
+            return self._at_instant(job, handle, ctx, redactor, None, out)
+        now, refused = released
+        return refused or self._at_instant(job, handle, ctx, redactor, now, out, claimed=True)
+
+    def _at_instant(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
+                    now: datetime | None, out: _Output | None = None, *, claimed: bool = False
+                    ) -> RunResult | _Output | None:
+        """A prepared run reached its instant: claim it (a refused claim's result ends it);
+        then, released by the start line at `now`, with no gate to run first and a free
+        place in the concurrency limit, begin its first attempt at once (None: the run goes
+        on through its gate or the queue)."""
+        if not claimed:  # not before: a crash meanwhile leaves the slot owed
+            result = self.host.claim_run(job, handle)
+            if result is not None:
+                return result
+        limiter = self._limiter
+        if now is None or job.options.pre_run is not None or limiter is None \
+                or not limiter.try_acquire():
+            return None
+        try:
+            return self._begin(job, handle, ctx, redactor, now, out)
+        except BaseException:
+            limiter.release()
+            raise
+
+    def _begin(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
+               started: datetime, out: _Output | None = None) -> _Output:
+        """Book an attempt as started (the place in the limit is taken): its output, the
+        run count, `RunStarted`."""
+        host = self.host
+        timeout = job.options.timeout
+        if out is None:
+            out = _Output(job, handle, ctx, redactor, host.bus)
+        handle.output = out.tail
+        ctx.emit = out.emit
+        ctx.usage = None
+        ctx.clock = host.clock
+        if timeout:
+            key = (started, timeout)  # the runs begun together mostly share their deadline
+            if self._last_deadline[0] != key:
+                self._last_deadline = (key, started + timedelta(seconds=timeout))
+            ctx.deadline = self._last_deadline[1]
+        else:
+            ctx.deadline = None
+        handle.started_at = started
+        host.count_run(job, handle)
+        if host.bus.active:
+            host.bus.emit(RunStarted, job=job.name, run_id=handle.run_id,
+                          scheduled_for=handle.scheduled_for, attempt=handle.attempt,
+                          manual=handle.manual)
+        return out
+
+    def _time_limit(self, out: _Output, timeout: float, started: datetime) -> _Cancellable:
+        """The attempt's timeout, as something to cancel once it ends. Attempts begun together
+        with the same timeout share one clock timer: 1,000 runs of an instant need one."""
+        if not out.together:
+            return call_later(self.host.clock, timeout, out.time_out)
+        key = (started, timeout)
+        group = self._timeouts.get(key)
+        if group is None:
+            group = self._timeouts[key] = _TimeLimit(self._timeouts, key)
+            group.timer = call_later(self.host.clock, timeout, group.expire)
+        group.members[out] = None
+        out.limit = group
+        return out
+
     async def _attempt(
         self,
         job: Job,
@@ -353,79 +462,39 @@ class Runner:
         ctx: RunContext,
         redactor: Redactor,
         gate: GateResult | None,
+        begun: _Output | None = None,
     ) -> RunResult:
-        """One attempt under the concurrency limit, with its timeout, as a RunResult."""
+        """One attempt under the concurrency limit, with its timeout, as a RunResult
+        (`begun`: already booked as started at its instant, its place in the limit taken)."""
         host = self.host
         opts = job.options
         limiter = self._limiter
         assert limiter is not None
-        if not limiter.try_acquire():
+        if begun is None and not limiter.try_acquire():
             self._emit(RunQueued, job=job.name, run_id=handle.run_id,
                        scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
             await limiter.acquire()
         try:
-            tail = handle.output = OutputTail(opts.output_tail)
-            answer: list[str] = []  # stdout for the guard rails (bounded below)
-            answer_len = 0
-            streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
-            bus = host.bus
+            if begun is None:
+                begun = self._begin(job, handle, ctx, redactor, host.clock.now())
+                # Let every other run due now start too before this agent's own code gets
+                # the loop (an agent that computes before its first await would otherwise
+                # delay them all). Runs begun at their instant had that done together.
+                await asyncio.sleep(0)
+            out = begun
+            tail = out.tail
+            guarded = out.guarded
+            started = handle.started_at
+            assert started is not None
             name, run_id = job.name, handle.run_id
-
-            def emit(text: str, stream: Literal["stdout", "stderr"]) -> None:
-                if ctx.cancelled or not text:
-                    return
-                stream_redactor = streams.get(stream)
-                if stream_redactor is None:
-                    stream_redactor = streams[stream] = redactor.stream()
-                clean = stream_redactor(text)  # may hold back the start of a secret
-                if clean:
-                    deliver(clean, stream)
-
-            def deliver(clean: str, stream: Literal["stdout", "stderr"]) -> None:
-                nonlocal answer_len
-                tail.add(clean, stream)
-                if stream == "stdout" and guarded:
-                    answer.append(clean)
-                    answer_len += len(clean)
-                    if answer_len > 2 * ANSWER_LIMIT:
-                        joined = "".join(answer)[-ANSWER_LIMIT:]
-                        answer[:] = [joined]
-                        answer_len = len(joined)
-                if bus.active:
-                    bus.emit(OutputChunk, job=name, run_id=run_id, stream=stream, text=clean)
-
-            def release_held() -> None:
-                """What the redactors held back, once the agent is done however it ended."""
-                for stream, stream_redactor in streams.items():
-                    clean = stream_redactor.flush()
-                    if clean:
-                        deliver(clean, stream)
-
-            guarded = opts.fail_if_empty or opts.expect is not None
-            ctx.emit = emit
-            ctx.usage = None
-            ctx.clock = host.clock
-            started = host.clock.now()
-            ctx.deadline = started + timedelta(seconds=opts.timeout) if opts.timeout else None
-            handle.started_at = started
-            host.count_run(job, handle)
-            self._emit(RunStarted, job=name, run_id=run_id, scheduled_for=handle.scheduled_for,
-                       attempt=handle.attempt, manual=handle.manual)
-            # Let every other run due now start too before this agent's own code gets the loop
-            # (an agent that computes before its first await would otherwise delay them all).
-            await asyncio.sleep(0)
             # The agent runs inline in this task; a clock timer cancels it on timeout. No extra
             # tasks per run: 1,000 runs falling due together must start within milliseconds.
-            me = asyncio.current_task()
+            me = handle.task if out.together else None  # the run's own task (no lookup)
+            if me is None:
+                me = asyncio.current_task()
             assert me is not None
-            timed_out = False
-
-            def on_timeout() -> None:
-                nonlocal timed_out
-                timed_out = True
-                me.cancel()
-
-            timer = call_later(host.clock, opts.timeout, on_timeout) if opts.timeout else None
+            out.task = me
+            timer = self._time_limit(out, opts.timeout, started) if opts.timeout else None
             exit_code: int | None = None
             error = ""
             contract: Any = None
@@ -433,9 +502,9 @@ class Runner:
                 try:
                     exit_code = await job.agent.execute(ctx)
                 finally:
-                    release_held()
+                    out.release_held()
             except asyncio.CancelledError:
-                if not timed_out or handle.cancel_reason:
+                if not out.timed_out or handle.cancel_reason:
                     ctx.cancelled = True
                     raise
                 me.uncancel()
@@ -462,7 +531,14 @@ class Runner:
             finally:
                 if timer is not None:
                     timer.cancel()
-            if timed_out and status is not RunStatus.TIMED_OUT:
+            if out.together:
+                # Its agent is done: let the runs released with it enter theirs before this
+                # result is booked. A cancel now comes after the end and changes nothing.
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:
+                    me.uncancel()
+            if out.timed_out and status is not RunStatus.TIMED_OUT:
                 # The agent swallowed the cancellation and ended on its own after the deadline.
                 me.uncancel()
                 ctx.cancelled = True
@@ -471,7 +547,7 @@ class Runner:
             if guarded and status is RunStatus.OK:
                 # Off the loop with its own time budget: a backtracking pattern fails this run
                 # instead of freezing every other job.
-                verdict = await verify_output("".join(answer), expect=opts.expect,
+                verdict = await verify_output("".join(out.answer), expect=opts.expect,
                                               fail_if_empty=opts.fail_if_empty)
                 contract = verdict.contract
                 if not verdict.ok:
@@ -501,6 +577,101 @@ class Runner:
             )
         finally:
             limiter.release()
+
+
+class _Output:
+    """Where one attempt's output goes: through the redactors (one per stream, made when it
+    first speaks) into the tail, the guard rails' copy of stdout, and `OutputChunk` events."""
+
+    __slots__ = ("answer", "answer_len", "bus", "ctx", "guarded", "handle", "job", "limit",
+                 "redactor", "streams", "tail", "task", "timed_out", "together")
+
+    def __init__(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
+                 bus: Any) -> None:
+        opts = job.options
+        self.job = job.name
+        self.handle = handle
+        self.ctx = ctx
+        self.redactor = redactor
+        self.bus = bus
+        self.tail = OutputTail(opts.output_tail)
+        self.answer: list[str] = []  # stdout for the guard rails (bounded below)
+        self.answer_len = 0
+        self.streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
+        self.guarded = opts.fail_if_empty or opts.expect is not None
+        self.together = False  # begun by the start line with the other runs of its instant
+        self.task: asyncio.Task[Any] | None = None  # the run's task, while its agent runs
+        self.timed_out = False
+        self.limit: _TimeLimit | None = None  # the timer shared with the runs begun with it
+
+    def time_out(self) -> None:
+        """The attempt's time is up: cancel its agent."""
+        self.timed_out = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def cancel(self) -> None:
+        """The attempt ended before its time was up."""
+        limit, self.limit = self.limit, None
+        if limit is not None:
+            limit.leave(self)
+
+    def emit(self, text: str, stream: Literal["stdout", "stderr"]) -> None:
+        if self.ctx.cancelled or not text:
+            return
+        stream_redactor = self.streams.get(stream)
+        if stream_redactor is None:
+            stream_redactor = self.streams[stream] = self.redactor.stream()
+        clean = stream_redactor(text)  # may hold back the start of a secret
+        if clean:
+            self.deliver(clean, stream)
+
+    def deliver(self, clean: str, stream: Literal["stdout", "stderr"]) -> None:
+        self.tail.add(clean, stream)
+        if stream == "stdout" and self.guarded:
+            answer = self.answer
+            answer.append(clean)
+            self.answer_len += len(clean)
+            if self.answer_len > 2 * ANSWER_LIMIT:
+                joined = "".join(answer)[-ANSWER_LIMIT:]
+                answer[:] = [joined]
+                self.answer_len = len(joined)
+        if self.bus.active:
+            self.bus.emit(OutputChunk, job=self.job, run_id=self.handle.run_id, stream=stream,
+                          text=clean)
+
+    def release_held(self) -> None:
+        """What the redactors held back, once the agent is done however it ended."""
+        for stream, stream_redactor in self.streams.items():
+            clean = stream_redactor.flush()
+            if clean:
+                self.deliver(clean, stream)
+
+
+class _TimeLimit:
+    """One clock timer for the attempts begun at one instant with the same timeout."""
+
+    __slots__ = ("key", "members", "owner", "timer")
+
+    def __init__(self, owner: dict[tuple[datetime, float], _TimeLimit],
+                 key: tuple[datetime, float]) -> None:
+        self.owner = owner
+        self.key = key
+        self.members: dict[_Output, None] = {}  # ordered: timed out in the order begun
+        self.timer: _Cancellable | None = None
+
+    def leave(self, out: _Output) -> None:
+        # The timer stays when the last one leaves: the runs of an instant come and go one
+        # by one, and a timer per run is what this saves. Expiring empty, it does nothing.
+        self.members.pop(out, None)
+
+    def expire(self) -> None:
+        if self.owner.get(self.key) is self:
+            del self.owner[self.key]
+        members, self.members = self.members, {}
+        for out in members:
+            out.limit = None
+            out.time_out()
 
 
 def _usage_extra(usage: Any, cost: float | None) -> dict[str, Any]:

@@ -16,18 +16,20 @@ import asyncio
 import heapq
 import itertools
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
+from types import FunctionType, TracebackType
 from typing import Any, Unpack
 
 from . import slots
-from .agents import AgentLike, as_agent
+from .agents import Agent, AgentLike, as_agent
 from .budget import account, budget_reason
 from .clock import CLOCK_JUMP, Clock, SystemClock, utc
+from .cron import CronExpr
 from .events import (
     ClockJumped,
     Event,
@@ -55,13 +57,17 @@ from .options import SHUTDOWN_GRACE, JobOptions, JobOverrides, checked
 from .persist import StateDir
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Runner, call_later
-from .schedule import Schedule, resolve
+from .schedule import Schedule, cron, resolve
+from .zones import local_zone
 
 __all__ = ["Scheduler"]
 
 MAX_SLEEP = 30.0
 STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _stepped_back)
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
+MAX_LEAD = 1.0  # the most it wakes ahead when an instant's runs take long to prepare
+PREP_PER_RUN = 2e-4  # first guess of the seconds one run takes to prepare, on a loaded machine
+SCHEDULES_KEPT = 1024  # distinct schedule strings kept parsed for the next add_job
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 
 
@@ -80,9 +86,10 @@ class Scheduler:
 
     `lead` (default 0.1 s with the system clock, 0 with any other) is how early the loop
     wakes to prepare the runs of slots that will simply start (no pause, skip, overlap or
-    budget in the way; those are booked at the instant). Prepared runs start at the
-    slot's instant, never before, so a thousand jobs due together all start within
-    milliseconds of it; a pause given in those last `lead` seconds applies from the next slot.
+    budget in the way; those are booked at the instant); earlier, up to 1 s, when so many
+    runs are due at the next slot that preparing them takes longer. Prepared runs start at
+    the slot's instant, never before, so a thousand jobs due together all start within
+    milliseconds of it; a pause given in that window applies from the next slot.
 
     `state_dir` keeps the jobs' state on disk as `crondeck run` does beside a jobs file: the
     directory is locked (a second scheduler on it raises LockHeld), each job added finds its
@@ -138,6 +145,9 @@ class Scheduler:
         self._auto_names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._not_before: datetime | None = None  # set while _fire_due prepares ahead
+        self._prep_per_run = PREP_PER_RUN  # seconds to prepare one run ahead (see _lead)
+        self._ended: list[Job] = []  # jobs whose max_runs the runs just started reached
+        self._ended_on: asyncio.AbstractEventLoop | None = None
         self._poked = False
         self._waiter: asyncio.Future[bool] | None = None
         self._stop_requested = False
@@ -147,6 +157,10 @@ class Scheduler:
         self._grace_timer: Any = None  # cancels runs in flight once the stop's grace is over
         self.shutdown_grace = shutdown_grace
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
+        self._schedules: dict[tuple[str, str], Schedule] = {}
+        self._first_slots: dict[int, tuple[Schedule, datetime, datetime]] = {}
+        self._last_function: object = None
+        self._last_agent: Agent | None = None
         self._options_base = self.defaults
         self._new_handles: list[list[RunHandle]] = []
         self._state_dir: StateDir | None = None
@@ -252,40 +266,72 @@ class Scheduler:
         "budget" once the day's tokens are spent, reset at local midnight),
         `price_in`/`price_out` per million tokens; `notify` a `NotifySpec`.
         """
-        options = self._options(options if options is not None else self.defaults,
-                                checked(overrides))
+        options = options if options is not None else self.defaults
+        if overrides:
+            options = self._options(options, checked(overrides))
         if name is None:
             name = f"job-{next(self._auto_names)}"
             while name in self.jobs:
                 name = f"job-{next(self._auto_names)}"
-        if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\n"):
+        if (not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name
+                or "\n" in name):
             raise ValueError(f"invalid job name {name!r}")
         if name in self.jobs:
             raise ValueError(f"a job named {name!r} already exists")
         now = self.clock.now()
-        sched = resolve(schedule, tz, now)
+        sched = resolve(self._parsed(schedule, tz), tz, now)
         saved = self._state_dir.store.get(name) if self._state_dir is not None else None
         if saved is not None and saved.last_slot is not None and isinstance(sched, Every) \
                 and sched.from_now:
             sched = replace(sched, anchor=saved.last_slot)  # the grid goes on where it was
-        job = Job(name=name, agent=as_agent(agent), prompt=prompt or "", schedule=sched,
-                  options=options, on_result=on_result, _scheduler=self)
-        job.paused, job.pause_note = paused, pause_note
+        wrapped = self._last_agent
+        if wrapped is None or agent is not self._last_function \
+                or not isinstance(agent, FunctionType):  # one wrapper per function
+            wrapped = as_agent(agent)
+            self._last_function, self._last_agent = agent, wrapped
+        job = Job(name=name, agent=wrapped, prompt=prompt or "", schedule=sched,
+                  options=options, on_result=on_result, paused=paused, pause_note=pause_note,
+                  _scheduler=self)
         self.jobs[name] = job
         if options.start_immediately:
-            job.next_fire = now
+            nxt: datetime | None = now
         else:
-            job.next_fire = self.next_slot(job, now)
+            nxt = self._first_slot(job, now)
+        job._next_fire = nxt
         if self.bus.active:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
-        self.refile(job, now)
+        if nxt is not None and (options.max_runs is None or options.max_runs > 0):
+            # A new job that will fire: filed as `refile` would, without its checks (100,000
+            # jobs are added in bulk).
+            tiebreak = next(self._tiebreak)
+            self._filed[name] = tiebreak
+            heapq.heappush(self._heap, (nxt.timestamp(), tiebreak, name))
+            if self.bus.active:
+                self._emit(NextFireComputed, job=name, next_fire=nxt)
+            self._ledger.state_changed(job)
+            self._poke()
+        else:
+            self.refile(job, now)
         if saved is not None:
             self.restore([saved], survivors=self._state_dir.survivors
                          if self._state_dir is not None else None)
             if saved.disabled:
                 job.enabled = False
         return job
+
+    def _parsed(self, schedule: Schedule | str, tz: str | None) -> Schedule | str:
+        """A schedule string parsed once per scheduler and zone: jobs written with the same
+        expression share one schedule (and its day caches), as `crondeck run` shares them."""
+        if not isinstance(schedule, str):
+            return schedule
+        key = (schedule, tz if tz is not None else local_zone().key)
+        parsed = self._schedules.get(key)
+        if parsed is None:
+            if len(self._schedules) >= SCHEDULES_KEPT:
+                self._schedules.clear()
+            parsed = self._schedules[key] = cron(schedule, tz)
+        return parsed
 
     def update_job(
         self,
@@ -369,7 +415,7 @@ class Scheduler:
         self._filed.pop(j.name, None)
         self._started.pop(j.name, None)
         self._handled.pop(j.name, None)
-        for handle in list(j.running.values()):
+        for handle in list(j._running.values() if j._running else ()):
             handle.cancel("job removed")
         self._emit(JobRemoved, job=j.name)
         self._poke()
@@ -498,9 +544,9 @@ class Scheduler:
                 j.queued_handle.set_result(r)
                 j.queued_handle = None
             count += 1
-        while j.backlog:
-            self._ledger.skip(j, j.backlog.popleft(), SkipReason.OPERATOR, reason)
-        for handle in list(j.running.values()):
+        while j._backlog:
+            self._ledger.skip(j, j._backlog.popleft(), SkipReason.OPERATOR, reason)
+        for handle in list(j._running.values() if j._running else ()):
             count += handle.cancel(reason)
         return count
 
@@ -618,7 +664,7 @@ class Scheduler:
                 now = self.clock.now()
                 if self.paused and self.pause_until is not None and self.pause_until <= now:
                     self.resume_all()
-                ahead = self.lead
+                lead = ahead = self._lead()
                 if deadline is not None:
                     ahead = max(0.0, min(ahead, (deadline - now).total_seconds()))
                 if self._stop_requested:  # stopping starts nothing more
@@ -635,7 +681,7 @@ class Scheduler:
                 delay = self.max_sleep
                 if self._heap:  # wake `lead` early (already inside it: the deadline cut
                     wait = self._heap[0][0] - now.timestamp()  # `ahead`; sleep to it)
-                    delay = min(delay, wait - self.lead if wait > self.lead else wait)
+                    delay = min(delay, wait - lead if wait > lead else wait)
                 if deadline is not None:
                     delay = min(delay, (deadline - now).total_seconds())
                 if self.paused and self.pause_until is not None:
@@ -703,7 +749,8 @@ class Scheduler:
             while True:
                 if self._terminate_on_stop:
                     self._cancel_all()
-                handles = [h for j in self.jobs.values() for h in j.running.values()]
+                handles = [h for j in self.jobs.values() if j._running
+                           for h in j._running.values()]
                 if not handles:
                     return
                 await asyncio.gather(*(h.wait() for h in handles), return_exceptions=True)
@@ -715,10 +762,10 @@ class Scheduler:
 
     @property
     def in_flight(self) -> int:
-        return sum(len(j.running) for j in self.jobs.values())
+        return sum(len(j._running) for j in self.jobs.values() if j._running)
 
     def _all_done(self) -> bool:
-        return all(j.exhausted and not j.running for j in self.jobs.values())
+        return all(j.exhausted and not j._running for j in self.jobs.values())
 
     async def _sleep(self, delay: float) -> bool:
         """Sleep on the clock until `delay` passes (True) or something pokes us (False).
@@ -765,6 +812,29 @@ class Scheduler:
             self._ledger.error(job.name, "schedule", exc)
             return None
 
+    def _first_slot(self, job: Job, now: datetime) -> datetime | None:
+        """`next_slot(job, now)` for a job being added. Jobs added in bulk share a few
+        schedules: a schedule's next fire after an earlier instant is also its next fire
+        after any later one before that fire, so it is asked once."""
+        sched = job.schedule
+        if not isinstance(sched, CronExpr | Every):  # a schedule of the caller's own may vary
+            return self.next_slot(job, now)
+        memo = self._first_slots.get(id(sched))
+        if memo is not None and memo[0] is sched and memo[1] <= now < memo[2]:
+            nxt = memo[2]
+            until = job.options.until
+            return None if until is not None and nxt > until else nxt
+        try:
+            nxt = sched.next_after(now)
+        except Exception:  # reported, with what it raised, by next_slot
+            return self.next_slot(job, now)
+        if nxt is not None:
+            if len(self._first_slots) >= SCHEDULES_KEPT:
+                self._first_slots.clear()
+            self._first_slots[id(sched)] = (sched, now, nxt)
+        until = job.options.until
+        return None if nxt is None or (until is not None and nxt > until) else nxt
+
     def refile(self, job: Job, now: datetime) -> None:
         """Re-file the job in the heap after a change, notice exhaustion, tell observers and
         the state sink, and wake the loop to re-plan."""
@@ -795,6 +865,26 @@ class Scheduler:
 
     # ---------------------------------------------- applying slot decisions
 
+    def _lead(self) -> float:
+        """How early to wake before the next slot: `lead`, or longer (up to a second) when
+        that many runs are due at it that preparing them would not fit in `lead`."""
+        if not self.lead or not self._heap:
+            return self.lead
+        heap = self._heap
+        first = heap[0][0]
+        per_run = self._prep_per_run
+        limit = int(MAX_LEAD / per_run) + 1
+        # Entries due by then, counted down the heap's tree (a subtree past it is skipped);
+        # stale entries count too, which errs on the early side.
+        count, stack, size = 0, [0], len(heap)
+        while stack and count < limit:
+            i = stack.pop()
+            if i < size and heap[i][0] <= first:
+                count += 1
+                stack.append(2 * i + 1)
+                stack.append(2 * i + 2)
+        return min(MAX_LEAD, max(self.lead, 1.5 * count * per_run))
+
     def _fire_due(self, now: datetime, ahead: float = 0.0) -> None:
         """Handle every job due at `now`, and with `ahead` > 0 also those due within that
         many seconds: their decisions are taken as of their own instant and their runs
@@ -806,6 +896,8 @@ class Scheduler:
         if heap and heap[0][0] <= horizon:
             self._runner.refresh_env()
         later: list[tuple[float, int, str]] = []
+        prepared = 0
+        t0 = time.perf_counter()
         while heap and heap[0][0] <= horizon:
             entry = heapq.heappop(heap)
             ts, tiebreak, name = entry
@@ -821,6 +913,7 @@ class Scheduler:
                     later.append(entry)  # skips and queues are booked at the instant
                     continue
                 self._not_before = at
+                prepared += 1
             try:
                 self._process_job(job, at)
             except Exception as exc:  # one broken job must not stop the others or the loop
@@ -829,6 +922,9 @@ class Scheduler:
                 self._not_before = None
         for entry in later:
             heapq.heappush(heap, entry)
+        if prepared:  # the runs' own first steps cost about as much again
+            took = 2 * (time.perf_counter() - t0) / prepared
+            self._prep_per_run = min(PREP_PER_RUN * 5, max(PREP_PER_RUN / 10, took))
 
     def _stepped_back(self, now: datetime) -> None:
         """The wall clock was set back to `now`: a next fire planned on the later time would
@@ -899,7 +995,7 @@ class Scheduler:
             self._dispatch(job, slot, now)
 
     def _drain_backlog(self, job: Job) -> None:
-        while job.backlog and not job.running and not job.exhausted:
+        while job._backlog and not job._running and not job.exhausted:
             self._dispatch(job, job.backlog.popleft(), self.clock.now())
 
     def _mark_slot(self, job: Job, slot: datetime) -> None:
@@ -969,12 +1065,16 @@ class Scheduler:
 
     # ------------------------------------------------ the runner's host (RunHost)
 
-    async def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
-        """RunHost: a run prepared ahead reached its instant; its run id is taken, in one
-        write with the others starting then (or, when that cannot be recorded, the skip it
-        comes to instead)."""
-        why = await self._ledger.claim_together(job, handle)
-        return self._ledger.unclaimed(job, handle, why, booked_later=True) if why else None
+    def claim_run(self, job: Job, handle: RunHandle) -> RunResult | None:
+        """RunHost: a run prepared ahead reached its instant; its run id is taken (or, when
+        that cannot be recorded, the skip it comes to instead)."""
+        return self.claim_runs([(job, handle)])[0]
+
+    def claim_runs(self, runs: list[tuple[Job, RunHandle]]) -> list[RunResult | None]:
+        """RunHost: `claim_run` for the runs released together at one instant, in one
+        durable write."""
+        return [self._ledger.unclaimed(job, handle, why, booked_later=True) if why else None
+                for (job, handle), why in zip(runs, self._ledger.claim_many(runs), strict=True)]
 
     def count_run(self, job: Job, handle: RunHandle) -> None:
         """RunHost: an attempt is starting; the first counts towards max_runs."""
@@ -984,11 +1084,17 @@ class Scheduler:
             if job.options.max_runs is not None and job.run_count >= job.options.max_runs:
                 # Booked right after the runs starting at this instant have all started:
                 # no slot of this job can fall due in between.
-                asyncio.get_running_loop().call_soon(self._exhaust_started, job)
+                loop = asyncio.get_running_loop()
+                if not self._ended or self._ended_on is not loop:  # one booking per instant
+                    loop.call_soon(self._exhaust_started)
+                    self._ended_on = loop
+                self._ended.append(job)
 
-    def _exhaust_started(self, job: Job) -> None:
-        if self.jobs.get(job.name) is job and not job.exhausted:
-            self.refile(job, self.clock.now())
+    def _exhaust_started(self) -> None:
+        ended, self._ended = self._ended, []
+        for job in ended:
+            if self.jobs.get(job.name) is job and not job.exhausted:
+                self.refile(job, self.clock.now())
 
     def skip_gated(self, job: Job, handle: RunHandle, gate: GateResult) -> RunResult:
         """RunHost: the gate said no; the slot is skipped (recorded by `finish_run`)."""

@@ -161,8 +161,8 @@ def starts_plainly(job: Job, at: datetime, pause: PauseState) -> bool:
         and not job.paused
         and not pause.paused
         and not job.skip_next_pending
-        and not job.running
-        and not job.backlog
+        and not job._running
+        and not job._backlog
         and job.queued is None
         and budget_reason(job, at) is None
     )
@@ -175,7 +175,7 @@ def on_time(job: Job, slots: list[datetime], now: datetime, pause: PauseState) -
         len(slots) == 1
         and not pause.paused
         and not job.paused
-        and not job.backlog
+        and not job._backlog
         and (now - slots[0]).total_seconds()
         <= min(ON_TIME, job.options.misfire_grace or ON_TIME)
     )
@@ -240,7 +240,7 @@ def plan_slots(job: Job, slots: list[datetime], now: datetime, more: int,
                             f"to {last.astimezone(UTC):%Y-%m-%d %H:%M} UTC{extra}")
     plan.missed = missed
     plan.runnable = runnable
-    plan.to_backlog = opts.catchup == "all" and (len(runnable) > 1 or bool(job.backlog))
+    plan.to_backlog = opts.catchup == "all" and (len(runnable) > 1 or bool(job._backlog))
     return plan
 
 
@@ -270,7 +270,7 @@ def decide(job: Job, now: datetime, manual: bool) -> Decision:
         why = budget_reason(job, now)
         if why is not None:
             return Decision("skip", SkipReason.BUDGET, why)
-    if job.running:
+    if job._running:
         policy = job.options.overlap
         max_runs = job.options.max_runs
         if (policy == "allow" and max_runs is not None and not manual
