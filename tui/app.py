@@ -88,6 +88,10 @@ class CrondeckApp(App[None]):
         self.runtime: Runtime | None = None
         self.config_created = False  # the jobs file was just created (first run)
         self._file_refused_at: datetime | None = None  # the file on disk is refused since
+        # How the scheduler is reached (launch.Session: attached over the control socket,
+        # observed, or in-process and serving the socket), and the dashboard that shows it.
+        self.session: Any = None
+        self.dashboard_class: type[DashboardScreen] = DashboardScreen
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -114,7 +118,9 @@ class CrondeckApp(App[None]):
         if self.use_themes:  # frozen (test) apps keep Textual's default theme unless asked
             for problem in install_themes(self):
                 self.notify(problem, title="Theme skipped", severity="warning", timeout=10)
-        dashboard = DashboardScreen(
+        if self.session is not None:
+            await self.session.mount(self)
+        dashboard = self.dashboard_class(
             self.scheduler, now=self.now, zone=self.zone, config_path=self.config_path,
             read_only=self.read_only, read_only_reason=self.read_only_reason, live=self.live)
         self.install_screen(dashboard, "dashboard")
@@ -172,7 +178,7 @@ class CrondeckApp(App[None]):
             if not isinstance(self.screen, DashboardScreen):
                 return False
             if action != "builder" and self.read_only:
-                return None
+                return self.dashboard_class.READ_ONLY_KEYS
             if action in ("edit_job", "delete_job") and self.dashboard.table.selected is None:
                 return None
         return True
@@ -262,6 +268,8 @@ class CrondeckApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
+        if self.session is not None:
+            await self.session.unmount()
         task = self._loop_task
         if task is not None and not task.done():
             self.scheduler.stop(terminate=True)

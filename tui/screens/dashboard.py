@@ -76,6 +76,9 @@ class DashboardScreen(Screen[None]):
     # Not a ClassVar: Textual declares it an instance attribute.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [*DASHBOARD_BINDINGS]
+    # Read-only, the keys that would change the schedule are shown dimmed (None) or, where
+    # nothing could ever make them work, hidden (False).
+    READ_ONLY_KEYS: ClassVar[bool | None] = None
 
     def __init__(self, scheduler: Scheduler, *, now: Callable[[], datetime], zone: tzinfo,
                  config_path: str = "", read_only: bool = False, read_only_reason: str = "",
@@ -453,7 +456,7 @@ class DashboardScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MUTATING and self.read_only:
-            return None
+            return self.READ_ONLY_KEYS
         row = self.model.rows.get(self.table.selected or "") if self.is_mounted else None
         if action in NEEDS_JOB and row is None:
             return None

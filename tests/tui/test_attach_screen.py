@@ -1,0 +1,185 @@
+"""The attached dashboard against a stand-in mirror: a real Scheduler on a FakeClock whose
+operator methods answer as `RemoteScheduler`'s do (a call to await, refused or not), and
+whose connection the test drops and restores. The real socket is in test_attach_live.py."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from conftest import SIZE, START, build_scheduler, settle, text_of
+
+from crondeck.core.clock import FakeClock
+from crondeck.tui.app import CrondeckApp
+from crondeck.tui.attached import AttachedDashboard
+from crondeck.tui.screens.pause_dialog import PauseDialog
+from crondeck.tui.textual_compat import shown_notifications
+from crondeck.tui.widgets.header import DeckHeader
+
+
+class Call:
+    """A command's answer, as `RemoteCall.wait()` gives it."""
+
+    def __init__(self, result: dict | None = None, error: str = "") -> None:
+        self.result, self.error = result or {}, error
+
+    async def wait(self) -> dict:
+        if self.error:
+            raise RuntimeError(self.error)
+        return self.result
+
+
+class Handle:
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
+
+def mirror_of(sched):
+    """Give `sched` the mirror's surface: connection state, hello, commands answered."""
+    sched.connected = True
+    sched.hello = {"kind": "crondeck run", "pid": 4121,
+                   "started_at": (START - timedelta(days=3, hours=2)).isoformat()}
+    sched.attached_at = START
+    sched.refuse = ""  # an error every command answers with
+    sched.sent = []
+    local = {name: getattr(sched, name) for name in (
+        "pause_job", "resume_job", "run_now", "skip_next", "cancel", "pause_all", "resume_all")}
+
+    def command(name, result):
+        def send(*args, **kw):
+            sched.sent.append(name)
+            if sched.refuse:
+                return Call(error=sched.refuse)
+            out = local[name](*args, **kw)
+            return Call(result(out, *args))
+        return send
+
+    sched.pause_job = command("pause_job", lambda _, job, *a: {"job": job, "paused": True})
+    sched.resume_job = command("resume_job", lambda _, job: {"job": job, "paused": False})
+    sched.skip_next = command("skip_next", lambda _, job, skip=True: {
+        "job": job, "skip_next": skip, "next_fire": sched.jobs[job].next_fire.isoformat()})
+    sched.pause_all = command("pause_all", lambda *_: {"paused": True})
+    sched.resume_all = command("resume_all", lambda *_: {"paused": False})
+    run = command("run_now", lambda h, job: {"job": job, "run_id": h.run_id,
+                                              "skipped": h.skipped, "reason": "overlap"})
+    sched.run_now = lambda job, **kw: Handle(run(job))
+    cancel = command("cancel", lambda n, job: {"job": job, "cancelled": n})
+
+    def cancel_job(job, reason="cancelled by operator"):
+        sched.last_call = cancel(job)
+        return 0
+
+    sched.cancel = cancel_job
+    return sched
+
+
+def attached_app():
+    clock = FakeClock(START)
+    sched, streamer = build_scheduler(clock)
+    mirror_of(sched)
+    app = CrondeckApp(sched, config_path="/srv/ops/crondeck.toml", clock=clock,
+                      zone=clock.now().tzinfo, live=False)
+    app.dashboard_class = AttachedDashboard
+    return app, sched, clock, streamer
+
+
+def notes(app) -> str:
+    return "\n".join(n.message for n in shown_notifications(app))
+
+
+async def answered(pilot) -> None:
+    """Let the workers awaiting the answers finish (bounded)."""
+    for _ in range(5):
+        await pilot.pause()
+        await asyncio.sleep(0)
+    await settle(pilot)
+
+
+def test_header_says_what_it_is_attached_to():
+    app, *_ = attached_app()
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            header = text_of(app.dashboard.query_one(DeckHeader))
+            assert "⇄ attached to crondeck run, pid 4121, up 3d 2h" in header
+            assert "scheduling" in header
+
+    asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_keys_are_commands_to_the_scheduler_and_refusals_are_shown():
+    app, sched, _clock, _streamer = attached_app()
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.dashboard.table.select("beta")
+            await pilot.press("p")
+            await pilot.pause()
+            assert isinstance(app.screen, PauseDialog)
+            await pilot.press(*"deploy", "enter")
+            await answered(pilot)
+            assert sched.jobs["beta"].paused and sched.jobs["beta"].pause_note == "deploy"
+            assert "beta paused" in notes(app)
+            await pilot.press("s")
+            await answered(pilot)
+            assert sched.jobs["beta"].skip_next_pending
+            assert "beta: the run at" in notes(app)
+            sched.refuse = "no job named 'beta'; did you mean 'beta2'?"
+            await pilot.press("r")
+            await answered(pilot)
+            assert "run beta now: no job named 'beta'; did you mean 'beta2'?" in notes(app)
+            sched.refuse = ""
+            await pilot.press("P", "enter")
+            await answered(pilot)
+            assert sched.paused
+            assert "resume_all" in {b.binding.action for b in
+                                    app.screen.active_bindings.values()}
+
+    asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_gone_scheduler_greys_the_screen_and_a_new_one_is_picked_up():
+    app, sched, clock, _ = attached_app()
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            sched.connected = False
+            screen._watch_connection()
+            await pilot.pause()
+            assert screen.has_class("-disconnected")
+            header = text_of(screen.query_one(DeckHeader))
+            assert "DISCONNECTED" in header and "crondeck run, pid 4121 went away" in header
+            assert "Scheduler disconnected" in {n.title for n in shown_notifications(app)}
+            bindings = {b.binding.action: b.enabled for b in screen.active_bindings.values()}
+            assert bindings.get("run_now") is False  # dimmed until it is back
+            # it comes back (another process): a fresh picture
+            sched.hello = {**sched.hello, "pid": 5555}
+            sched.attached_at = clock.now() + timedelta(seconds=1)
+            sched.pause_job("delta", note="from the new one")
+            sched.connected = True
+            screen._watch_connection()
+            await settle(pilot)
+            assert not screen.has_class("-disconnected")
+            header = text_of(screen.query_one(DeckHeader))
+            assert "attached to crondeck run, pid 5555" in header
+            assert screen.model.rows["delta"].status == "paused"
+            assert "attached again to crondeck run, pid 5555" in notes(app)
+
+    asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_attached_header_snapshot(snap_compare):
+    app, *_ = attached_app()
+
+    async def before(pilot):
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
