@@ -5,14 +5,17 @@ whose connection the test drops and restores. The real socket is in test_attach_
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from conftest import SIZE, START, build_scheduler, settle, text_of
 
 from crondeck.core.clock import FakeClock
+from crondeck.core.config import load_config
+from crondeck.core.results import RunResult, RunStatus
+from crondeck.core.runtime import open_runtime
 from crondeck.tui.app import CrondeckApp
-from crondeck.tui.attached import AttachedDashboard
+from crondeck.tui.attached import AttachedDashboard, ObserveDashboard
 from crondeck.tui.screens.pause_dialog import PauseDialog
 from crondeck.tui.textual_compat import shown_notifications
 from crondeck.tui.widgets.header import DeckHeader
@@ -183,3 +186,72 @@ def test_attached_header_snapshot(snap_compare):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+OBSERVED = """
+[[jobs]]
+name = "a"
+schedule = "*/5 * * * *"
+command = "echo a"
+
+[[jobs]]
+name = "b"
+schedule = "@every 1h"
+command = "echo b"
+"""
+
+
+@pytest.mark.slow
+def test_observing_follows_the_state_files_and_hides_what_cannot_work(tmp_path):
+    """Another process holds the lock and cannot be asked: the console follows what it
+    writes (pauses, results, a run's log as it grows) and offers no key that acts."""
+    path = tmp_path / "crondeck.toml"
+    path.write_text(OBSERVED)
+    holder = open_runtime(load_config(path))  # the process that schedules (it never loops)
+    watcher = open_runtime(load_config(path), read_only=True)
+    app = CrondeckApp(watcher.scheduler, config_path=path, clock=watcher.scheduler.clock,
+                      zone=UTC, read_only=True, read_only_reason="locked by pid 4242",
+                      live=False)
+    app.runtime = watcher
+    app.dashboard_class = ObserveDashboard
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            shown = {b.binding.action for b in screen.active_bindings.values()}
+            assert not shown & {"pause", "resume", "run_now", "skip_next", "cancel_run",
+                                "pause_all", "resume_all", "new_job", "edit_job"}
+            assert "help" in shown and "filter" in shown
+            assert "observing (locked by pid 4242)" in text_of(screen.query_one(DeckHeader))
+            # the holder pauses a job and records a result
+            holder.scheduler.pause_job("a", note="freeze")
+            now = holder.scheduler.clock.now()
+            result = RunResult(run_id="b@1", job="b", scheduled_for=now, status=RunStatus.OK,
+                               started_at=now, finished_at=now, output_tail="b says hi\n")
+            holder.store.record(result)
+            holder.store.flush()
+            screen.follow()
+            await settle(pilot)
+            assert screen.model.rows["a"].status == "paused"
+            assert any(r.run_id == "b@1" for r in screen.model.history)
+            # a run in flight: its log grows, the output pane shows it
+            holder.store.claim("a", "a@2", now)
+            log = holder.logs.open("a", "a@2")
+            log.write("first line\n")
+            screen.follow()
+            await settle(pilot)
+            screen.table.select("a")
+            await settle(pilot)
+            assert "first line" in "\n".join(screen.output.lines)
+            log.write("second line\n")
+            screen.follow()
+            await settle(pilot)
+            assert "second line" in "\n".join(screen.output.lines)
+            log.close()
+
+    try:
+        asyncio.run(go())
+    finally:
+        watcher.close()
+        holder.close()
