@@ -27,6 +27,8 @@ from .config import (
     read_jobs_text,
     save_config,
 )
+from .control import ControlError, ControlServer, control_path
+from .control_client import ControlClient, NoScheduler, control_call
 from .cron import (
     MONTH_NAMES,
     WEEKDAY_NAMES,
@@ -107,6 +109,7 @@ from .scheduler import Scheduler
 from .store import StateStore
 from .tomllines import scan_key_lines
 from .watch import WATCH_INTERVAL, FileWatcher
+from .wire import UnknownEvent, event_from_json, event_json, job_json, plain, scheduler_json
 from .zones import ZoneError, get_zone, local_zone
 
 __all__ = [
@@ -127,6 +130,9 @@ __all__ = [
     "ConfigLocation",
     "ConfigRejected",
     "ConfigReloaded",
+    "ControlClient",
+    "ControlError",
+    "ControlServer",
     "CronError",
     "CronExpr",
     "CronFields",
@@ -164,6 +170,7 @@ __all__ = [
     "MetricsServer",
     "ModelAgent",
     "NextFireComputed",
+    "NoScheduler",
     "NotificationFailed",
     "NotificationSent",
     "NotifySpec",
@@ -200,6 +207,7 @@ __all__ = [
     "StateStore",
     "Subscription",
     "SystemClock",
+    "UnknownEvent",
     "UnsafeDir",
     "Usage",
     "ZoneError",
@@ -213,6 +221,8 @@ __all__ = [
     "common_step",
     "compact_json",
     "consecutive_runs",
+    "control_call",
+    "control_path",
     "count_result",
     "countdown",
     "cron",
@@ -223,6 +233,8 @@ __all__ = [
     "edit_jobs_text",
     "ensure_dir",
     "escape_controls",
+    "event_from_json",
+    "event_json",
     "every",
     "export_crontab",
     "export_k8s",
@@ -230,6 +242,7 @@ __all__ = [
     "fold_inbox",
     "format_duration",
     "get_zone",
+    "job_json",
     "last_run",
     "load_config",
     "local_day",
@@ -240,6 +253,7 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "parse_listen",
+    "plain",
     "plan_save",
     "read_jobs_text",
     "read_toml",
@@ -249,6 +263,7 @@ __all__ = [
     "save_config",
     "save_with_backup",
     "scan_key_lines",
+    "scheduler_json",
     "short_span",
     "to_toml_value",
     "token_count",

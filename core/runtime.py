@@ -221,6 +221,16 @@ class Runtime:
             return Reload(problems=exc.problems)
         return self.apply(new)
 
+    def reload(self) -> Reload:
+        """Re-read the jobs file now, changed on disk or not, and apply it as
+        `reload_if_changed` does (an invalid file is reported; the running schedule kept)."""
+        self.config_stamp = _stamp(self.config.path)
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            return Reload(problems=exc.problems)
+        return self.apply(new)
+
     def replaced_by(self, new: Config) -> list[str]:
         """The jobs `apply(new)` would remove or replace, cancelling their runs in flight
         (switching a job on or off alone replaces nothing)."""

@@ -12,15 +12,12 @@ import json
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import fields
-from datetime import datetime
-from enum import Enum
 from typing import Any, TextIO
 
 from crondeck.core import (
     ConfigError,
     ConfigRejected,
-    Event,
+    ControlServer,
     FileWatcher,
     LockHeld,
     Metrics,
@@ -28,6 +25,8 @@ from crondeck.core import (
     Runtime,
     Subscription,
     UnsafeDir,
+    control_path,
+    event_json,
     open_runtime,
     parse_listen,
 )
@@ -56,28 +55,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="serve Prometheus /metrics and /healthz here (HOST defaults to "
                         "127.0.0.1; give another host only to expose it)")
     p.set_defaults(func=run)
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready form of event field values."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    """`{"event": "run_finished", "seq": 7, "at": "...", ...fields}`."""
-    out: dict[str, Any] = {"event": event.kind, "seq": event.seq, "at": event.at.isoformat()}
-    for f in fields(event):
-        if f.name not in ("seq", "at"):
-            out[f.name] = plain(getattr(event, f.name))
-    return out
 
 
 def emit(out: TextIO, obj: dict[str, Any]) -> None:
@@ -131,6 +108,19 @@ async def _observe(server: MetricsServer) -> None:
         server.metrics.close()
 
 
+async def _control(runtime: Runtime, err: TextIO) -> ControlServer | None:
+    """Serve the control socket (consoles and CLI verbs attach to it); a scheduler that
+    cannot serve it still schedules, and says why."""
+    try:
+        return await ControlServer(
+            runtime.scheduler, control_path(runtime.config.state_dir), kind="crondeck run",
+            config_path=runtime.config.path, reload=runtime.reload).start()
+    except (OSError, ValueError) as exc:
+        with contextlib.suppress(OSError):
+            print(f"crondeck run: control socket not served: {exc}", file=err)
+        return None
+
+
 async def serve(runtime: Runtime, out: TextIO, err: TextIO,
                 listen: tuple[str, int] | None = None) -> None:
     """Run until a signal (or stop()); every event goes to `out` as a JSON line."""
@@ -153,9 +143,12 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
     watcher = asyncio.create_task(FileWatcher(runtime).watch())
     lock_watch = asyncio.create_task(runtime.watch_lock())
     observer = asyncio.create_task(_observe(server)) if server is not None else None
+    control = await _control(runtime, err)
     try:
         await runtime.scheduler.astart(stop_when_done=False)
     finally:
+        if control is not None:
+            await control.close()
         watcher.cancel()
         lock_watch.cancel()
         if observer is not None:

@@ -1,0 +1,710 @@
+"""The control socket: a scheduler served to consoles and the command line over a Unix domain
+socket, newline-delimited JSON (docs/control.md is the protocol).
+
+The scheduler's own path never waits for a client: the bus pushes into each connection's
+bounded `Subscription` (O(1)), and a task per connection turns those events into lines with
+`transport.write`. A client that stops reading is flow-controlled on its own task; its
+subscription then drops output first (the client is told how much) and, should it fall so
+far behind that state events would be lost, or its write buffer pass `write_limit`, it is
+sent `bye` and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import json
+import os
+import socket
+import stat
+import struct
+import sys
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .events import (
+    ConfigRejected,
+    ConfigReloaded,
+    Event,
+    GateStarted,
+    JobRemoved,
+    ObserverDropped,
+    OutputChunk,
+    RunFinished,
+    SchedulerPaused,
+    SchedulerResumed,
+    SchedulerStarted,
+    SchedulerStopped,
+    Subscription,
+)
+from .jobs import Job
+from .wire import event_json, job_json, scheduler_json
+
+__all__ = [
+    "CONTROL_SOCKET",
+    "MAX_LINE",
+    "PROTOCOL_VERSION",
+    "ControlError",
+    "ControlServer",
+    "control_path",
+]
+
+PROTOCOL_VERSION = 1
+CONTROL_SOCKET = "control.sock"
+MAX_LINE = 4 * 1024 * 1024  # longest line a client may send
+TAIL_BYTES = 64 * 1024  # output kept per run in flight for a snapshot
+WRITE_LIMIT = 8 * 1024 * 1024  # a client this far behind (beyond a snapshot) is sent bye
+HIGH_WATER = 1024 * 1024  # stop feeding a connection while this much waits for its socket
+SNAPSHOT_BATCH = 500  # jobs encoded between yields to the loop
+SUB_CHUNKS = 2_000  # output chunks a lagging connection may hold before dropping some
+SUB_EVENTS = 50_000  # other events; beyond this it is too slow and is sent bye
+STALL_CHECK = 0.5  # seconds between looks at a connection whose socket is backed up
+# AF_UNIX paths are limited by sockaddr_un.sun_path (108 bytes on Linux, 104 on BSD/macOS),
+# one byte of which is the terminating NUL.
+MAX_PATH = 107 if sys.platform.startswith("linux") else 103
+# Events about a job that are not preceded by the job's record.
+NO_RECORD = (OutputChunk, GateStarted, JobRemoved)
+SCHEDULER_EVENTS = (SchedulerPaused, SchedulerResumed, SchedulerStarted, SchedulerStopped)
+
+
+class ControlError(Exception):
+    """A command the scheduler refused or could not do: `code` is one of no_such_job,
+    bad_request, not_supported, read_only, internal (or the client's own: protocol,
+    disconnected, timeout); str() is the one-line message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def control_path(state_dir: str | os.PathLike[str]) -> Path:
+    """The control socket of a state directory (`.crondeck/control.sock`). Raises ValueError
+    when the absolute path is too long for a Unix socket, naming it and the limit."""
+    path = Path(os.path.abspath(state_dir)) / CONTROL_SOCKET
+    check_path_length(path)
+    return path
+
+
+def check_path_length(path: Path) -> None:
+    size = len(os.fsencode(path))
+    if size > MAX_PATH:
+        raise ValueError(
+            f"control socket path {str(path)!r} is {size} bytes; Unix sockets allow at most "
+            f"{MAX_PATH}: move the jobs file (and its .crondeck directory) to a shorter path")
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat()
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (None where the platform
+    cannot tell: the socket's 0600 mode and the 0700 directory still guard it)."""
+    try:
+        if hasattr(socket, "SO_PEERCRED"):
+            raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            return int(struct.unpack("3i", raw)[1])
+        if hasattr(socket, "LOCAL_PEERCRED"):  # BSD/macOS: struct xucred {u_int version; uid}
+            raw = sock.getsockopt(0, socket.LOCAL_PEERCRED, struct.calcsize("2I"))
+            return int(struct.unpack("2I", raw)[1])
+    except OSError:
+        return None
+    return None
+
+
+class _Tails:
+    """The last `limit` bytes each run in flight printed, fed from OutputChunk events."""
+
+    def __init__(self, limit: int = TAIL_BYTES) -> None:
+        self.limit = limit
+        self.runs: dict[str, tuple[str, deque[tuple[str, str]], list[int]]] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, OutputChunk):
+            entry = self.runs.get(event.run_id)
+            if entry is None:
+                entry = self.runs[event.run_id] = (event.job, deque(), [0])
+            _job, parts, size = entry
+            parts.append((event.stream, event.text))
+            size[0] += len(event.text)
+            while size[0] > self.limit and len(parts) > 1:
+                size[0] -= len(parts.popleft()[1])
+        elif isinstance(event, RunFinished):  # the next attempt (if any) starts afresh
+            self.runs.pop(event.run_id, None)
+        elif isinstance(event, JobRemoved):
+            for run_id in [r for r, e in self.runs.items() if e[0] == event.job]:
+                del self.runs[run_id]
+
+    def output(self, jobs: dict[str, Job]) -> list[dict[str, str]]:
+        """The tails of the runs in flight now (forgetting any other)."""
+        live = {run_id: job for job in jobs.values() for run_id in job.running}
+        for run_id in [r for r in self.runs if r not in live]:
+            del self.runs[run_id]
+        out: list[dict[str, str]] = []
+        for run_id, job in live.items():
+            entry = self.runs.get(run_id)
+            if entry is not None:
+                out.extend({"run_id": run_id, "job": job.name, "stream": s, "text": t}
+                           for s, t in entry[1])
+                continue
+            handle = job.running[run_id]  # started before the server: the run's own tail
+            text = handle.output.text() if handle.output is not None else ""
+            if text:
+                out.append({"run_id": run_id, "job": job.name, "stream": "stdout",
+                            "text": text[-self.limit:]})
+        return out
+
+
+class ControlServer:
+    """Serves `scheduler` on the Unix socket `path` (see docs/control.md).
+
+    `kind` is what hello says runs here ("crondeck run", "crondeck console", "embedded");
+    `config_path` the jobs file it runs, if any; `reload` a callable returning a
+    `runtime.Reload` for the `reload` command (without it `reload` is not_supported).
+    `await start()` binds (a stale socket file is replaced; run it only while holding the
+    state's lock) and `await close()` closes every connection and unlinks the socket.
+    """
+
+    def __init__(self, scheduler: Any, path: str | os.PathLike[str], *,
+                 kind: str = "embedded", config_path: str | os.PathLike[str] | None = None,
+                 reload: Callable[[], Any] | None = None, write_limit: int = WRITE_LIMIT,
+                 tail_bytes: int = TAIL_BYTES) -> None:
+        self.scheduler = scheduler
+        self.path = Path(os.path.abspath(path))
+        self.kind = kind
+        self.config_path = Path(os.path.abspath(config_path)) if config_path else None
+        self.reload = reload
+        self.write_limit = write_limit
+        self.uid = os.geteuid()  # peers of another uid are refused
+        self.started_at = datetime.now(UTC)
+        self.connections: set[_Connection] = set()
+        self._tails = _Tails(tail_bytes)
+        self._unlisten: Callable[[], None] | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._inode: tuple[int, int] | None = None
+
+    # -- life ----------------------------------------------------------------------------
+
+    async def start(self) -> ControlServer:
+        check_path_length(self.path)
+        sock = _bind(self.path)
+        st = os.stat(self.path)
+        self._inode = (st.st_dev, st.st_ino)
+        try:
+            self._server = await asyncio.get_running_loop().create_unix_server(
+                lambda: _Connection(self), sock=sock)
+        except BaseException:
+            sock.close()
+            self._unlink()
+            raise
+        self._unlisten = self.scheduler.add_listener(self._tails)
+        self.started_at = datetime.now(UTC)
+        return self
+
+    async def close(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for conn in list(self.connections):
+            conn.close()
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+        self._unlink()
+
+    def _unlink(self) -> None:
+        """Remove our socket file (not one a successor bound at the same path since)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) == self._inode:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+    async def __aenter__(self) -> ControlServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- what the protocol shows ---------------------------------------------------------
+
+    def hello(self) -> dict[str, Any]:
+        state_dir = getattr(self.scheduler, "state_dir", None)
+        if state_dir is None and self.config_path is not None:
+            state_dir = self.path.parent
+        return {"type": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid(),
+                "kind": self.kind, "started_at": _iso(self.started_at),
+                "config": str(self.config_path) if self.config_path else None,
+                "state_dir": str(Path(state_dir).resolve()) if state_dir else None}
+
+    def snapshot_parts(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The snapshot line without its jobs, and the jobs (state with results), as of
+        now; both are fresh objects, safe to encode later."""
+        sched = self.scheduler
+        cache: dict[int, dict[str, Any]] = {}
+        jobs = [job_json(job, results=True, cache=cache) for job in sched.jobs.values()]
+        head = {"type": "snapshot", "seq": sched.bus.last_seq,
+                "scheduler": scheduler_json(sched), "output": self._tails.output(sched.jobs)}
+        return head, jobs
+
+    def status(self) -> dict[str, Any]:
+        sched = self.scheduler
+        cache: dict[int, dict[str, Any]] = {}
+        hello = {k: v for k, v in self.hello().items() if k != "type"}
+        return {"hello": hello, "scheduler": scheduler_json(sched),
+                "jobs": [job_json(j, cache=cache) for j in sched.jobs.values()]}
+
+    # -- commands --------------------------------------------------------------------------
+
+    def command(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Do one command; raises ControlError."""
+        handler = _COMMANDS.get(op)
+        if handler is None:
+            close = difflib.get_close_matches(op, [*_COMMANDS, "snapshot"], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else (
+                f"; the ops are {', '.join(sorted([*_COMMANDS, 'snapshot']))}")
+            raise ControlError("bad_request", f"unknown op {op!r}{hint}")
+        return handler(self, args)
+
+    def job(self, args: dict[str, Any]) -> Job:
+        name = args.get("job")
+        if not isinstance(name, str) or not name:
+            raise ControlError("bad_request", "missing 'job': the name of a job (a string)")
+        job = self.scheduler.jobs.get(name)
+        if job is None:
+            close = difflib.get_close_matches(name, list(self.scheduler.jobs), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ControlError("no_such_job", f"no job named {name!r}{hint}")
+        return job  # type: ignore[no-any-return]
+
+    def do_reload(self) -> dict[str, Any]:
+        if self.reload is None:
+            raise ControlError("not_supported",
+                               "this scheduler has no jobs file to reload (it is embedded)")
+        outcome = self.reload()
+        problems = [str(p) for p in outcome.problems]
+        path = str(self.config_path or "")
+        bus = self.scheduler.bus
+        if problems:
+            bus.emit(ConfigRejected, path=path, problems=tuple(problems))
+        else:
+            bus.emit(ConfigReloaded, path=path, added=tuple(outcome.added),
+                     removed=tuple(outcome.removed), changed=tuple(outcome.changed))
+        return {"applied": not problems, "changed": list(outcome.changed),
+                "added": list(outcome.added), "removed": list(outcome.removed),
+                "problems": problems}
+
+
+def _text(args: dict[str, Any], key: str) -> str:
+    value = args.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ControlError("bad_request", f"{key!r} must be a string, not {value!r}")
+    return value
+
+
+def _until(args: dict[str, Any]) -> datetime | None:
+    value = args.get("until")
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        dt = None
+    if dt is None or dt.tzinfo is None:
+        raise ControlError("bad_request", f"'until' must be an ISO 8601 time with an offset "
+                                          f"(2026-12-05T04:15:00+00:00) or null, not {value!r}")
+    return dt.astimezone(UTC)
+
+
+def _bool(args: dict[str, Any], key: str, default: bool) -> bool:
+    value = args.get(key, default)
+    if not isinstance(value, bool):
+        raise ControlError("bad_request", f"{key!r} must be true or false, not {value!r}")
+    return value
+
+
+def _pause(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    job = server.job(args)
+    note, until = _text(args, "note"), _until(args)
+    server.scheduler.pause_job(job, note=note, until=until)
+    return {"job": job.name, "paused": True,
+            "until": _iso(job.pause_until) if job.pause_until else None}
+
+
+def _resume(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    job = server.job(args)
+    server.scheduler.resume_job(job)
+    return {"job": job.name, "paused": job.paused}
+
+
+def _pause_all(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    note, until = _text(args, "note"), _until(args)
+    server.scheduler.pause_all(note=note, until=until)
+    return {"paused": True}
+
+
+def _resume_all(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    server.scheduler.resume_all()
+    return {"paused": bool(server.scheduler.paused)}
+
+
+def _run_now(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    job = server.job(args)
+    handle = server.scheduler.run_now(job)
+    reason = handle.result().reason if handle.done() else ""
+    return {"job": job.name, "run_id": handle.run_id, "skipped": handle.skipped,
+            "reason": reason}
+
+
+def _skip_next(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    job = server.job(args)
+    server.scheduler.skip_next(job, _bool(args, "skip", True))
+    return {"job": job.name, "skip_next": job.skip_next_pending,
+            "next_fire": _iso(job.next_fire) if job.next_fire else None}
+
+
+def _cancel(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    job = server.job(args)
+    reason = _text(args, "reason") or "cancelled by operator"
+    return {"job": job.name, "cancelled": server.scheduler.cancel(job, reason)}
+
+
+def _enable(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    job = server.job(args)
+    job.enabled = True
+    return {"job": job.name, "enabled": job.enabled}
+
+
+def _disable(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    job = server.job(args)
+    job.enabled = False
+    return {"job": job.name, "enabled": job.enabled}
+
+
+def _reload(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    return server.do_reload()
+
+
+def _status(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    return server.status()
+
+
+_COMMANDS: dict[str, Callable[[ControlServer, dict[str, Any]], dict[str, Any]]] = {
+    "pause": _pause, "resume": _resume, "pause_all": _pause_all, "resume_all": _resume_all,
+    "run_now": _run_now, "skip_next": _skip_next, "cancel": _cancel, "enable": _enable,
+    "disable": _disable, "reload": _reload, "status": _status,
+}
+
+
+def _bind(path: Path) -> socket.socket:
+    """A listening socket at `path`, mode 0600 from the start (bound under umask 0o177); a
+    stale socket file there is replaced, anything else there is an error."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISSOCK(st.st_mode):
+            raise OSError(f"cannot serve the control socket at {path}: a file that is not a "
+                          "socket is in the way (remove it)")
+        os.unlink(path)  # left by a scheduler that died: we hold the lock now
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        old = os.umask(0o177)
+        try:
+            sock.bind(os.fspath(path))
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        sock.listen(64)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _Connection(asyncio.Protocol):
+    """One client: lines in (hello, commands), lines out (replies, snapshot, stream)."""
+
+    def __init__(self, server: ControlServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.greeted = False
+        self.sub: Subscription | None = None
+        self.floor = 0  # events up to this seq are in the snapshot last sent
+        self.snapshot_bytes = 0
+        self.pending_snapshot: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.closing = False
+
+    # -- transport callbacks ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server.connections.add(self)
+        transport.set_write_buffer_limits(high=HIGH_WATER)
+        sock = transport.get_extra_info("socket")
+        uid = peer_uid(sock) if sock is not None else None
+        if uid is not None and uid != self.server.uid:
+            self.send({"type": "error", "code": "permission",
+                       "error": f"refused: the peer runs as another user (uid {uid}); this "
+                                f"scheduler serves only uid {self.server.uid}"})
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.server.connections.discard(self)
+        if self.sub is not None:
+            self.sub.close()
+        self.writable.set()
+        if self.task is not None:
+            self.task.cancel()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.buffer += data
+        while not self.closing:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                if len(self.buffer) > MAX_LINE:
+                    self.fail("bad_request", f"line longer than {MAX_LINE} bytes")
+                break
+            raw = bytes(self.buffer[:end])
+            del self.buffer[:end + 1]
+            if end > MAX_LINE:
+                self.fail("bad_request", f"line longer than {MAX_LINE} bytes")
+                break
+            if raw.strip():
+                self.line(raw)
+
+    # -- lines -----------------------------------------------------------------------------
+
+    def send(self, obj: dict[str, Any]) -> None:
+        self.write(_line(obj))
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or self.closing or transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > self.server.write_limit + self.snapshot_bytes:
+            self.bye()
+
+    def bye(self) -> None:
+        behind = len(self.sub) if self.sub is not None else 0
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(_line({"type": "bye", "reason": f"client too slow ({behind} "
+                                   "events behind); reconnect for a new snapshot"}))
+        self.close()
+
+    def fail(self, code: str, message: str) -> None:
+        """A protocol error: say it, then close."""
+        self.send({"type": "error", "code": code, "error": message})
+        self.close()
+
+    def close(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if self.sub is not None:
+            self.sub.close()
+        if self.task is not None:
+            self.task.cancel()
+        if self.transport is not None:
+            self.transport.close()  # flushes what is buffered first
+        self.server.connections.discard(self)
+
+    def line(self, raw: bytes) -> None:
+        try:
+            msg = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.reply_error(None, "bad_request", f"not a JSON line: {exc}")
+            return
+        if not isinstance(msg, dict):
+            self.reply_error(None, "bad_request", "each line must be a JSON object")
+            return
+        op = msg.get("op")
+        if not self.greeted:
+            self.hello(msg)
+            return
+        rid = msg.get("id")
+        if not isinstance(op, str):
+            self.reply_error(rid, "bad_request", "missing 'op' (a string such as \"pause\")")
+            return
+        if op == "hello":
+            self.reply_error(rid, "bad_request", "hello was already said on this connection")
+            return
+        if op == "snapshot":
+            self.subscribe()
+            self.send({"type": "reply", "id": rid, "ok": True, "result": {"seq": self.floor}})
+            return
+        try:
+            result = self.server.command(op, msg)
+        except ControlError as exc:
+            self.reply_error(rid, exc.code, exc.message)
+            return
+        except Exception as exc:  # a bug or user code: one line, never a traceback
+            first = (str(exc).strip().splitlines() or [""])[0]
+            self.reply_error(rid, "internal", f"{op} failed: {type(exc).__name__}: {first}")
+            return
+        self.send({"type": "reply", "id": rid, "ok": True, "result": result})
+
+    def reply_error(self, rid: Any, code: str, message: str) -> None:
+        self.send({"type": "reply", "id": rid, "ok": False, "code": code, "error": message})
+
+    def hello(self, msg: dict[str, Any]) -> None:
+        if msg.get("op") != "hello":
+            self.fail("bad_request", "say hello first: {\"op\": \"hello\", \"version\": "
+                                     f"{PROTOCOL_VERSION}}}")
+            return
+        version = msg.get("version")
+        if version != PROTOCOL_VERSION:
+            self.fail("bad_request", f"this scheduler speaks control protocol "
+                                     f"{PROTOCOL_VERSION}; the client asked for {version}")
+            return
+        self.greeted = True
+        self.send(self.server.hello())
+        if msg.get("subscribe"):
+            self.subscribe()
+
+    # -- the stream ------------------------------------------------------------------------
+
+    def subscribe(self) -> None:
+        """Start (or restart) the stream: a snapshot as of now, then every later event.
+        The subscription is taken in the same step as the snapshot, so nothing falls
+        between them; the snapshot is encoded on this connection's task."""
+        if self.sub is not None:
+            self.sub.close()
+        self.sub = self.server.scheduler.subscribe(max_chunks=SUB_CHUNKS, max_events=SUB_EVENTS)
+        self.pending_snapshot = self.server.snapshot_parts()
+        self.floor = self.pending_snapshot[0]["seq"]
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.pump())
+        else:
+            self.task_wake()
+
+    def task_wake(self) -> None:
+        sub = self.sub
+        if sub is not None:
+            sub._wake()
+
+    async def pump(self) -> None:
+        try:
+            while not self.closing:
+                if self.pending_snapshot is not None:
+                    await self.write_snapshot()
+                    continue
+                sub = self.sub
+                if sub is None:
+                    return
+                try:
+                    first = await sub.get()
+                except EOFError:
+                    if sub is self.sub:
+                        return
+                    continue  # replaced by a resync
+                if self.pending_snapshot is not None:
+                    continue  # a resync came while we waited: its snapshot first
+                batch = [first, *sub.drain()]
+                data = self.encode(batch)
+                if data:
+                    self.write(data)
+                await self.wait_writable()
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # never let one client's trouble go unnoticed or spread
+            if not self.closing:
+                self.fail("internal", f"stream failed: {type(exc).__name__}: {exc}")
+
+    async def wait_writable(self) -> None:
+        """Wait while the client's socket is backed up; meanwhile its subscription absorbs
+        the stream (dropping output first). One so far behind that it would start losing
+        state events is sent bye."""
+        while not self.writable.is_set() and not self.closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.writable.wait(), STALL_CHECK)
+            sub = self.sub
+            if sub is not None and len(sub) >= SUB_EVENTS:
+                self.bye()
+
+    async def write_snapshot(self) -> None:
+        parts = self.pending_snapshot
+        assert parts is not None
+        self.pending_snapshot = None
+        head, jobs = parts
+        text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+        chunks = [text[:-1] + ',"jobs":[']
+        for i in range(0, len(jobs), SNAPSHOT_BATCH):
+            piece = ",".join(json.dumps(j, ensure_ascii=False, separators=(",", ":"))
+                             for j in jobs[i:i + SNAPSHOT_BATCH])
+            chunks.append(piece if i == 0 else "," + piece)
+            await asyncio.sleep(0)  # a big snapshot must not hold up the scheduler
+            if self.pending_snapshot is not None or self.closing:
+                return  # superseded by a newer resync
+        chunks.append("]}\n")
+        data = "".join(chunks).encode()
+        self.snapshot_bytes = len(data)
+        self.write(data)
+
+    def encode(self, batch: list[Event]) -> bytes:
+        """The lines for a batch of events: job records before job events, the scheduler's
+        record after its own events, a bye if the subscription lost state events."""
+        sched = self.server.scheduler
+        records: dict[str, str] = {}  # one record per job per batch: its state now
+        out: list[str] = []
+        dumps = json.dumps
+        for event in batch:
+            if event.seq <= self.floor and not isinstance(event, ObserverDropped):
+                continue  # already in the snapshot
+            if isinstance(event, ObserverDropped) and event.dropped_events:
+                self.bye()
+                return b""
+            name = getattr(event, "job", None)
+            if isinstance(name, str) and not isinstance(event, NO_RECORD):
+                record = records.get(name)
+                if record is None:
+                    job = sched.jobs.get(name)
+                    if job is not None:
+                        record = records[name] = dumps(
+                            {"type": "job", "job": job_json(job)}, ensure_ascii=False,
+                            separators=(",", ":"))
+                if record is not None:
+                    out.append(record)
+            out.append(dumps({"type": "event", "event": event_json(event)},
+                             ensure_ascii=False, separators=(",", ":")))
+            if isinstance(event, SCHEDULER_EVENTS):
+                out.append(dumps({"type": "scheduler", "scheduler": scheduler_json(sched)},
+                                 ensure_ascii=False, separators=(",", ":")))
+        if not out:
+            return b""
+        out.append("")
+        return "\n".join(out).encode()

@@ -1,0 +1,243 @@
+"""The one JSON form of what a scheduler says: events (as `crondeck run` prints them and the
+control socket streams them), and the JOB and SCHED records of the control protocol.
+
+`event_json(event)` and `event_from_json(data)` are inverses for every event class in
+`core/events.py`. An unknown `event` kind (a newer scheduler) raises `UnknownEvent`, a
+ValueError naming the kind, so a reader can skip the line and go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from . import events as _events
+from .agents import CommandAgent, PythonAgent, program_of
+from .clock import utc
+from .events import Event
+from .jobs import Job
+from .results import GateResult, RunResult, RunStatus, SkipReason
+
+__all__ = [
+    "UnknownEvent",
+    "event_from_json",
+    "event_json",
+    "job_json",
+    "plain",
+    "scheduler_json",
+]
+
+
+class UnknownEvent(ValueError):
+    """An event line of a kind this version does not know (or with fields it cannot read)."""
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready form of event field values (ISO datetimes, enum values, `to_dict()`s)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """`{"event": "run_finished", "seq": 7, "at": "...", ...fields}`."""
+    out: dict[str, Any] = {"event": event.kind, "seq": event.seq, "at": event.at.isoformat()}
+    for f in fields(event):
+        if f.name not in ("seq", "at"):
+            out[f.name] = plain(getattr(event, f.name))
+    return out
+
+
+# --- the inverse ------------------------------------------------------------------------
+
+
+def _when(value: Any) -> datetime:
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if dt.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return utc(dt)
+
+
+def _converter(hint: Any) -> Callable[[Any], Any]:
+    """How to rebuild one field from its JSON value, from the field's type annotation."""
+    if hint is datetime:
+        return _when
+    if hint is RunResult:
+        return RunResult.from_dict
+    if hint is GateResult:
+        return GateResult.from_dict
+    if hint is RunStatus:
+        return RunStatus
+    if hint is SkipReason:
+        return SkipReason
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is tuple:
+        inner = _converter(args[0]) if args else (lambda v: v)
+        return lambda v: tuple(inner(x) for x in v)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            inner = _converter(rest[0])
+            return lambda v: None if v is None else inner(v)
+    return lambda v: v
+
+
+def _readers() -> dict[str, tuple[type[Event], dict[str, Callable[[Any], Any]]]]:
+    out: dict[str, tuple[type[Event], dict[str, Callable[[Any], Any]]]] = {}
+    for name in _events.__all__:
+        cls = getattr(_events, name)
+        if not (isinstance(cls, type) and issubclass(cls, Event)) or cls is Event:
+            continue
+        hints = typing.get_type_hints(cls, vars(_events))
+        conv = {f.name: _converter(hints[f.name]) for f in dataclasses.fields(cls)}
+        out[_events._kind(cls)] = (cls, conv)
+    return out
+
+
+_READERS = _readers()
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    """The event `event_json` made `data` from (a frozen dataclass of the same class, equal
+    to the original). Raises UnknownEvent for a kind this version does not know or a line
+    whose fields do not fit it."""
+    kind = data.get("event") if isinstance(data, dict) else None
+    reader = _READERS.get(kind) if isinstance(kind, str) else None
+    if reader is None:
+        raise UnknownEvent(f"unknown event kind {kind!r}: this crondeck knows "
+                           f"{len(_READERS)} kinds (a newer scheduler may send more)")
+    cls, conv = reader
+    try:
+        args = {name: fn(data[name]) for name, fn in conv.items() if name in data}
+        return cls(**args)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise UnknownEvent(f"cannot read a {kind!r} event: {exc}") from None
+
+
+# --- JOB and SCHED ----------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """Options and agent values as JSON: plain values kept, callables by their name."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    name = getattr(value, "__qualname__", None) or type(value).__name__
+    module = getattr(value, "__module__", None)
+    return f"{module}:{name}" if module else str(name)
+
+
+def agent_json(agent: Any) -> dict[str, Any]:
+    """`{"kind": "command"|"python"|"model", "program": ..., "describe": ...}`."""
+    if isinstance(agent, CommandAgent):
+        command = agent.command
+        shown = command if isinstance(command, str) else " ".join(command)
+        return {"kind": "command", "name": agent.name, "program": program_of(command) or "",
+                "describe": shown}
+    if isinstance(agent, PythonAgent):
+        return {"kind": "python", "name": agent.name, "program": agent.spec or agent.name,
+                "describe": agent.spec or repr(agent.target)}
+    model = getattr(agent, "model", None)
+    if isinstance(model, str):
+        kind = str(getattr(agent, "kind", "model"))
+        return {"kind": "model", "name": str(getattr(agent, "name", kind)), "program": model,
+                "describe": f"{kind} {model}"}
+    name = str(getattr(agent, "name", type(agent).__name__))
+    return {"kind": "python", "name": name, "program": name, "describe": repr(agent)}
+
+
+def schedule_json(schedule: Any) -> dict[str, Any]:
+    tz = getattr(schedule, "tz", None)
+    return {"expression": schedule.text, "zone": getattr(tz, "key", None) or "UTC",
+            "describe": schedule.describe()}
+
+
+def options_json(options: Any) -> dict[str, Any]:
+    """JobOptions as a dict: one name per option, durations in seconds."""
+    return {f.name: _jsonable(getattr(options, f.name)) for f in dataclasses.fields(options)}
+
+
+def running_json(job: Job) -> list[dict[str, Any]]:
+    return [{"run_id": h.run_id, "scheduled_for": utc(h.scheduled_for).isoformat(),
+             "started_at": utc(h.started_at).isoformat() if h.started_at else None,
+             "manual": h.manual, "attempt": h.attempt} for h in job.running.values()]
+
+
+def job_json(job: Job, *, results: bool = False,
+             cache: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JOB record: the job's state (`JobState.to_dict()`'s keys, `results` only when
+    asked, absent times as null) with its runs in flight, schedule, prompt, agent and
+    options. `cache` shares the parts jobs have in common (schedules, options) across a
+    snapshot of many jobs."""
+    state = job.state()
+    out: dict[str, Any] = {
+        "name": state.name,
+        "paused": state.paused,
+        "pause_note": state.pause_note,
+        "pause_until": _iso(state.pause_until),
+        "skip_next": state.skip_next,
+        "next_fire": _iso(state.next_fire),
+        "last_slot": _iso(state.last_slot),
+        "run_count": state.run_count,
+        "consecutive_failures": state.consecutive_failures,
+        "exhausted": state.exhausted,
+        "disabled": state.disabled,
+        "tokens_day": state.tokens_day,
+        "tokens_today": state.tokens_today,
+        "tokens_total": state.tokens_total,
+        "cost_today": state.cost_today,
+        "cost_total": state.cost_total,
+        "running": running_json(job),
+        "schedule": _shared(cache, job.schedule, schedule_json),
+        "prompt": job.prompt,
+        "agent": _shared(cache, job.agent, agent_json),
+        "options": _shared(cache, job.options, options_json),
+    }
+    if results:
+        out["results"] = [r.to_dict() for r in state.results]
+    return out
+
+
+def _shared(cache: dict[int, dict[str, Any]] | None, obj: Any,
+            make: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    if cache is None:
+        return make(obj)
+    key = id(obj)
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = make(obj)
+    return hit
+
+
+def scheduler_json(scheduler: Any) -> dict[str, Any]:
+    """The SCHED record: `{"paused", "pause_note", "pause_until", "running_loop",
+    "in_flight", "seq"}`."""
+    return {"paused": scheduler.paused, "pause_note": scheduler.pause_note,
+            "pause_until": _iso(scheduler.pause_until), "running_loop": scheduler.running_loop,
+            "in_flight": scheduler.in_flight, "seq": scheduler.bus.last_seq}
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return utc(dt).isoformat() if dt is not None else None

@@ -1,0 +1,571 @@
+"""The control socket over real Unix sockets: hello, snapshot, the event stream, every
+command and its errors, and the checks on both sides of the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import crondeck.core.control_client as control_client
+from crondeck.core import (
+    ControlClient,
+    ControlError,
+    ControlServer,
+    NoScheduler,
+    Problem,
+    Reload,
+    Scheduler,
+    control_call,
+    control_path,
+    every,
+)
+from crondeck.core.control import MAX_PATH
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A state directory with a short path (AF_UNIX paths are limited to ~107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="cdc", dir="/tmp"))
+    os.chmod(path, 0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+class Gate:
+    """An agent that prints a line, then waits to be released (a run in flight)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> AsyncIterator[str]:
+        yield "first line\n"
+        yield "second line\n"
+        await self.release.wait()
+        yield "last line\n"
+
+
+def scheduler_with(*names: str) -> Scheduler:
+    s = Scheduler()
+    for name in names:
+        s.add_job(lambda: "ok", None, every(hours=1), name=name)
+    return s
+
+
+async def next_of(client: ControlClient, kind: str, *, event: str | None = None
+                  ) -> dict[str, Any]:
+    async def look() -> dict[str, Any]:
+        async for msg in client:
+            if msg.get("type") == kind and (event is None or msg["event"]["event"] == event):
+                return msg
+        raise AssertionError(f"connection ended before a {kind} {event or ''}")
+    return await asyncio.wait_for(look(), 10)
+
+
+# --- hello and snapshot ---------------------------------------------------------------------
+
+
+def test_hello_and_snapshot_describe_the_scheduler(short_dir: Path) -> None:
+    real = os.path.realpath(short_dir)
+
+    async def go() -> None:
+        s = scheduler_with("inbox-watch", "digest")
+        s.pause_all(note="lunch")
+        async with ControlServer(s, control_path(short_dir), kind="crondeck run",
+                                 config_path=short_dir / "crondeck.toml") as server:
+            mode = await asyncio.to_thread(os.stat, server.path)
+            assert mode.st_mode & 0o777 == 0o600
+            client = await ControlClient.connect(server.path, subscribe=True, client="test")
+            hello = client.hello
+            config = short_dir / "crondeck.toml"
+            assert (hello["type"], hello["version"], hello["pid"], hello["kind"]) == (
+                "hello", 1, os.getpid(), "crondeck run")
+            assert hello["config"] == str(config)
+            assert hello["state_dir"] == real
+            datetime.fromisoformat(hello["started_at"])
+            snap = client.snapshot
+            assert snap is not None and snap["seq"] == s.bus.last_seq
+            assert [j["name"] for j in snap["jobs"]] == ["inbox-watch", "digest"]
+            assert snap["scheduler"]["paused"] and snap["scheduler"]["pause_note"] == "lunch"
+            assert snap["jobs"][0]["schedule"]["expression"] == "@every 1h"
+            assert "results" in snap["jobs"][0] and snap["output"] == []
+            await client.close()
+        assert not await asyncio.to_thread(os.path.exists, server.path)
+
+    run(go())
+
+
+def test_a_command_only_connection_gets_no_snapshot_nor_stream(short_dir: Path) -> None:
+    async def go() -> None:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            client = await ControlClient.connect(server.path)
+            assert client.snapshot is None and client.hello["kind"] == "embedded"
+            assert client.hello["config"] is None and client.hello["state_dir"] is None
+            s.pause_job("a")
+            result = await client.call("resume", job="a")
+            assert result == {"job": "a", "paused": False}
+            await asyncio.sleep(0.05)
+            assert client._messages.empty()  # nothing streamed
+            await client.close()
+
+    run(go())
+
+
+def test_snapshot_includes_the_output_of_a_run_in_flight(short_dir: Path) -> None:
+    async def go() -> None:
+        s = Scheduler()
+        gate = Gate()
+        s.add_job(gate, None, every(hours=1), name="talker")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            watcher = await ControlClient.connect(server.path, subscribe=True)
+            handle = s.run_now("talker")
+            for _ in range(2):
+                await next_of(watcher, "event", event="output_chunk")
+            late = await ControlClient.connect(server.path, subscribe=True)
+            snap = late.snapshot
+            assert snap is not None
+            assert [(o["job"], o["run_id"], o["stream"], o["text"]) for o in snap["output"]] == [
+                ("talker", handle.run_id, "stdout", "first line\n"),
+                ("talker", handle.run_id, "stdout", "second line\n")]
+            [job] = snap["jobs"]
+            assert [r["run_id"] for r in job["running"]] == [handle.run_id]
+            assert job["running"][0]["manual"] is True
+            gate.release.set()
+            chunk = await next_of(late, "event", event="output_chunk")
+            assert chunk["event"]["text"] == "last line\n"  # the stream continues the tail
+            assert chunk["event"]["seq"] > snap["seq"]
+            await handle
+            again = await ControlClient.connect(server.path, subscribe=True)
+            assert again.snapshot is not None and again.snapshot["output"] == []
+            for c in (watcher, late, again):
+                await c.close()
+
+    run(go())
+
+
+# --- the stream -----------------------------------------------------------------------------
+
+
+def test_job_records_come_before_job_events_and_scheduler_records_after(short_dir: Path) -> None:
+    async def go() -> None:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            client = await ControlClient.connect(server.path, subscribe=True)
+            s.pause_job("a", note="why")
+            s.pause_all(note="all")
+            got = []
+            async for msg in client:
+                got.append(msg)
+                if msg.get("type") == "scheduler":
+                    s.remove_job("a")
+                if msg.get("type") == "event" and msg["event"]["event"] == "job_removed":
+                    break
+            kinds = [(m["type"], m["event"]["event"] if m["type"] == "event" else None)
+                     for m in got]
+            assert kinds == [("job", None), ("event", "job_paused"),
+                             ("job", None), ("event", "next_fire_computed"),
+                             ("event", "scheduler_paused"), ("scheduler", None),
+                             ("event", "job_removed")]
+            assert got[0]["job"]["paused"] and got[0]["job"]["pause_note"] == "why"
+            assert "results" not in got[0]["job"]
+            assert got[5]["scheduler"]["paused"] and got[5]["scheduler"]["pause_note"] == "all"
+            await client.close()
+
+    run(go())
+
+
+def test_a_resync_sends_a_fresh_snapshot_and_continues_after_it(short_dir: Path) -> None:
+    async def go() -> None:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            client = await ControlClient.connect(server.path, subscribe=True)
+            s.pause_job("a")
+            reply = await client.call("snapshot")
+            s.resume_job("a")
+            snap = await next_of(client, "snapshot")
+            assert snap["seq"] == reply["seq"] and snap["jobs"][0]["paused"]
+            event = await next_of(client, "event", event="job_resumed")
+            assert event["event"]["seq"] > snap["seq"]
+            kinds = []
+            while True:  # after the fresh snapshot, nothing it already holds comes again
+                msg = await asyncio.wait_for(client._messages.get(), 0.2) if not \
+                    client._messages.empty() else None
+                if msg is None:
+                    break
+                kinds.append(msg.get("event", {}).get("event"))
+            assert "job_paused" not in kinds
+            await client.close()
+
+    run(go())
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def test_every_command_does_what_it_says(short_dir: Path) -> None:
+    async def go() -> None:
+        s = scheduler_with("inbox-watch")
+        gate = Gate()
+        s.add_job(gate, None, every(hours=1), name="digest")
+        until = datetime(2030, 1, 1, tzinfo=UTC)
+        async with ControlServer(s, control_path(short_dir)) as server:
+            c = await ControlClient.connect(server.path)
+            assert await c.call("pause", job="digest", note="vacation",
+                                until=until.isoformat()) == {
+                "job": "digest", "paused": True, "until": "2030-01-01T00:00:00+00:00"}
+            job = s.jobs["digest"]
+            assert (job.paused, job.pause_note, job.pause_until) == (True, "vacation", until)
+            assert await c.call("resume", job="digest") == {"job": "digest", "paused": False}
+            assert not job.paused
+            assert await c.call("pause_all", note="n") == {"paused": True}
+            assert s.paused and s.pause_note == "n"
+            assert await c.call("resume_all") == {"paused": False}
+            assert not s.paused
+            skip = await c.call("skip_next", job="digest")
+            assert skip["skip_next"] is True and job.skip_next_pending
+            assert skip["next_fire"] == job.next_fire.isoformat()  # type: ignore[union-attr]
+            assert (await c.call("skip_next", job="digest", skip=False))["skip_next"] is False
+            assert await c.call("disable", job="digest") == {"job": "digest", "enabled": False}
+            assert not job.enabled
+            assert await c.call("enable", job="digest") == {"job": "digest", "enabled": True}
+            ran = await c.call("run_now", job="digest")
+            assert ran["job"] == "digest" and ran["run_id"] in job.running
+            assert ran["skipped"] is False and ran["reason"] == ""
+            again = await c.call("run_now", job="digest")  # overlap "skip" refuses it
+            assert again["skipped"] is True and "running" in again["reason"]
+            assert await c.call("cancel", job="inbox-watch") == {
+                "job": "inbox-watch", "cancelled": 0}
+            status = await c.call("status")
+            assert status["hello"]["pid"] == os.getpid()
+            assert status["scheduler"]["in_flight"] == s.in_flight
+            assert [j["name"] for j in status["jobs"]] == ["inbox-watch", "digest"]
+            assert all("results" not in j for j in status["jobs"])
+            assert status["jobs"][1]["running"][0]["run_id"] == ran["run_id"]
+            gate.release.set()
+            await asyncio.wait_for(job.running[ran["run_id"]].wait(), 10)
+            await c.close()
+
+    run(go())
+
+
+def test_cancel_stops_a_run_in_flight(short_dir: Path) -> None:
+    async def go() -> None:
+        s = Scheduler()
+        s.add_job(Gate(), None, every(hours=1), name="long")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            handle = s.run_now("long")
+            await asyncio.sleep(0.05)
+            result = await asyncio.to_thread(control_call, server.path, "cancel", job="long",
+                                             reason="enough")
+            assert result == {"job": "long", "cancelled": 1}
+            final = await asyncio.wait_for(handle.wait(), 10)
+            assert final.status.value == "cancelled"
+
+    run(go())
+
+
+def test_command_errors_are_one_line_with_a_code(short_dir: Path) -> None:
+    async def go() -> None:
+        s = scheduler_with("inbox-watch")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            c = await ControlClient.connect(server.path)
+
+            async def refused(op: str, **args: Any) -> ControlError:
+                with pytest.raises(ControlError) as info:
+                    await c.call(op, **args)
+                assert "\n" not in str(info.value)
+                return info.value
+
+            err = await refused("pause", job="inbox-wach")
+            assert (err.code, str(err)) == (
+                "no_such_job", "no job named 'inbox-wach'; did you mean 'inbox-watch'?")
+            err = await refused("resume", job="zzz")
+            assert (err.code, str(err)) == ("no_such_job", "no job named 'zzz'")
+            err = await refused("pause")
+            assert err.code == "bad_request" and "missing 'job'" in str(err)
+            err = await refused("paus", job="inbox-watch")
+            assert err.code == "bad_request" and "did you mean 'pause'?" in str(err)
+            err = await refused("pause", job="inbox-watch", until="tomorrow")
+            assert err.code == "bad_request" and "ISO 8601" in str(err)
+            err = await refused("pause", job="inbox-watch", until="2030-01-01T00:00:00")
+            assert err.code == "bad_request" and "offset" in str(err)
+            err = await refused("skip_next", job="inbox-watch", skip="yes")
+            assert err.code == "bad_request" and "'skip' must be true or false" in str(err)
+            err = await refused("reload")
+            assert err.code == "not_supported"
+            assert not s.jobs["inbox-watch"].paused
+            await c.close()
+
+    run(go())
+
+
+def test_a_command_that_raises_is_an_internal_error_not_a_traceback(short_dir: Path) -> None:
+    def broken() -> Reload:
+        raise RuntimeError("disk on fire\nTraceback (most recent call last):")
+
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir),
+                                 reload=broken) as server:
+            c = await ControlClient.connect(server.path)
+            with pytest.raises(ControlError) as info:
+                await c.call("reload")
+            assert info.value.code == "internal"
+            assert str(info.value) == "reload failed: RuntimeError: disk on fire"
+            assert await c.call("resume", job="a") == {"job": "a", "paused": False}
+            await c.close()
+
+    run(go())
+
+
+def test_reload_answers_applied_or_the_problems_and_says_so_on_the_stream(
+        short_dir: Path) -> None:
+    outcomes = [Reload(added=["new"], changed=["a"]),
+                Reload(problems=[Problem(short_dir / "crondeck.toml", "bad schedule", 7,
+                                         "a", "schedule")])]
+
+    async def go() -> None:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir), reload=lambda: outcomes.pop(0),
+                                 config_path=short_dir / "crondeck.toml") as server:
+            c = await ControlClient.connect(server.path, subscribe=True)
+            assert await c.call("reload") == {"applied": True, "changed": ["a"],
+                                              "added": ["new"], "removed": [], "problems": []}
+            event = await next_of(c, "event")
+            assert event["event"]["event"] == "config_reloaded"
+            refused = await c.call("reload")
+            assert refused["applied"] is False
+            [problem] = refused["problems"]
+            assert ":7:" in problem and "schedule" in problem and "bad schedule" in problem
+            event = await next_of(c, "event")
+            assert event["event"]["event"] == "config_rejected"
+            assert event["event"]["problems"] == [problem]
+            await c.close()
+
+    run(go())
+
+
+def test_protocol_errors(short_dir: Path) -> None:
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as server:
+            reader, writer = await asyncio.open_unix_connection(str(server.path))
+            writer.write(b'{"op": "hello", "version": 2}\n')
+            line = json.loads(await asyncio.wait_for(reader.readline(), 5))
+            assert line == {"type": "error", "code": "bad_request", "error":
+                            "this scheduler speaks control protocol 1; the client asked for 2"}
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed
+            writer.close()
+
+            reader, writer = await asyncio.open_unix_connection(str(server.path))
+            writer.write(b'{"op": "pause", "job": "a"}\n')
+            line = json.loads(await asyncio.wait_for(reader.readline(), 5))
+            assert line["type"] == "error" and "say hello first" in line["error"]
+            writer.close()
+
+            reader, writer = await asyncio.open_unix_connection(str(server.path))
+            writer.write(b'{"op": "hello", "version": 1}\nnot json\n[1]\n{"id": 4}\n')
+            replies = [json.loads(await asyncio.wait_for(reader.readline(), 5))
+                       for _ in range(4)]
+            assert replies[0]["type"] == "hello"
+            assert [(r["ok"], r["code"]) for r in replies[1:]] == [(False, "bad_request")] * 3
+            assert "not a JSON line" in replies[1]["error"]
+            assert replies[3]["id"] == 4 and "missing 'op'" in replies[3]["error"]
+            writer.close()
+
+    run(go())
+
+
+def test_a_line_over_the_limit_is_refused_and_closed(short_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crondeck.core.control.MAX_LINE", 1000)
+
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as server:
+            reader, writer = await asyncio.open_unix_connection(str(server.path))
+            writer.write(b'{"op": "hello", "version": 1}\n' + b"x" * 5000)
+            assert json.loads(await reader.readline())["type"] == "hello"
+            line = json.loads(await asyncio.wait_for(reader.readline(), 5))
+            assert line["type"] == "error" and "longer than 1000 bytes" in line["error"]
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+
+    run(go())
+
+
+def test_a_version_mismatch_is_a_control_error_for_the_client(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(control_client, "PROTOCOL_VERSION", 2)
+
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as server:
+            with pytest.raises(ControlError, match="speaks control protocol 1; the client "
+                                                   "asked for 2"):
+                await ControlClient.connect(server.path)
+            with pytest.raises(ControlError, match="asked for 2"):
+                await asyncio.to_thread(control_call, server.path, "status")
+
+    run(go())
+
+
+# --- the blocking call, and nobody home ------------------------------------------------------
+
+
+def test_control_call_blocking(short_dir: Path) -> None:
+    async def go() -> None:
+        s = scheduler_with("inbox-watch")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            result = await asyncio.to_thread(control_call, server.path, "pause",
+                                             job="inbox-watch", note="n")
+            assert result == {"job": "inbox-watch", "paused": True, "until": None}
+            with pytest.raises(ControlError) as info:
+                await asyncio.to_thread(control_call, server.path, "resume", job="inbox")
+            assert info.value.code == "no_such_job"
+            assert "did you mean 'inbox-watch'?" in str(info.value)
+
+    run(go())
+
+
+def test_no_scheduler_when_nothing_listens(short_dir: Path) -> None:
+    path = control_path(short_dir)
+    with pytest.raises(NoScheduler, match="no socket file"):
+        control_call(path, "status")
+    stale = socket.socket(socket.AF_UNIX)  # a socket file nobody listens on (a crash)
+    stale.bind(str(path))
+    stale.close()
+    os.chmod(path, 0o600)
+    with pytest.raises(NoScheduler, match="nothing listens"):
+        control_call(path, "status")
+    with pytest.raises(NoScheduler):
+        run(ControlClient.connect(path))
+    assert issubclass(NoScheduler, ControlError)
+
+    async def go() -> None:  # the next server replaces the stale file
+        async with ControlServer(scheduler_with("a"), path) as server:
+            result = await asyncio.to_thread(control_call, server.path, "status")
+            assert result["jobs"][0]["name"] == "a"
+
+    run(go())
+
+
+def test_the_server_refuses_to_replace_a_file_that_is_not_a_socket(short_dir: Path) -> None:
+    path = control_path(short_dir)
+    path.write_text("mine")
+
+    async def go() -> None:
+        with pytest.raises(OSError, match="not a socket is in the way"):
+            await ControlServer(scheduler_with("a"), path).start()
+
+    run(go())
+    assert path.read_text() == "mine"
+
+
+# --- security ----------------------------------------------------------------------------
+
+
+def test_the_client_refuses_a_socket_open_to_others(short_dir: Path) -> None:
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as server:
+            os.chmod(server.path, 0o666)
+            with pytest.raises(ControlError) as info:
+                await asyncio.to_thread(control_call, server.path, "status")
+            assert info.value.code == "unsafe_socket"
+            assert str(server.path) in str(info.value) and "0666" in str(info.value)
+            assert "must be 0600" in str(info.value)
+            with pytest.raises(ControlError, match="0666"):
+                await ControlClient.connect(server.path)
+
+    run(go())
+
+
+def test_the_client_refuses_a_socket_of_another_owner(short_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as server:
+            me = os.geteuid()
+            monkeypatch.setattr(control_client.os, "geteuid", lambda: me + 1)
+            with pytest.raises(ControlError) as info:
+                await asyncio.to_thread(control_call, server.path, "status")
+            assert info.value.code == "unsafe_socket"
+            assert f"belongs to uid {me}" in str(info.value)
+            assert str(server.path) in str(info.value)
+
+    run(go())
+
+
+def test_the_client_refuses_a_path_that_is_not_a_socket(short_dir: Path) -> None:
+    path = control_path(short_dir)
+    path.write_text("")
+    os.chmod(path, 0o600)
+    with pytest.raises(ControlError, match="is not a socket") as info:
+        control_call(path, "status")
+    assert info.value.code == "unsafe_socket"
+
+
+def test_the_server_refuses_a_peer_of_another_uid(short_dir: Path) -> None:
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as server:
+            server.uid = os.geteuid() + 1  # as if we were another user
+            with pytest.raises(ControlError, match="another user") as info:
+                await ControlClient.connect(server.path)
+            assert info.value.code == "permission"
+            with pytest.raises(ControlError, match="another user"):
+                await asyncio.to_thread(control_call, server.path, "status")
+            assert not server.connections
+
+    run(go())
+
+
+def test_a_path_too_long_for_a_unix_socket_is_a_clear_error(short_dir: Path) -> None:
+    deep = short_dir / ("d" * (MAX_PATH - len(str(short_dir))))
+    with pytest.raises(ValueError, match="Unix sockets allow at most") as info:
+        control_path(deep)
+    assert "shorter path" in str(info.value)
+
+    async def go() -> None:
+        with pytest.raises(ValueError, match="at most"):
+            await ControlServer(scheduler_with("a"), deep / "control.sock").start()
+
+    run(go())
+
+
+def test_close_unlinks_the_socket_and_ends_connections(short_dir: Path) -> None:
+    async def go() -> None:
+        server = await ControlServer(scheduler_with("a"), control_path(short_dir)).start()
+        client = await ControlClient.connect(server.path, subscribe=True)
+        await server.close()
+        assert not await asyncio.to_thread(os.path.exists, server.path)
+        rest = [m async for m in client]  # iteration ends with the connection
+        assert rest == []
+        with pytest.raises(ControlError, match=r"closed|went away"):
+            await client.call("status")
+        await client.close()
+
+    run(go())
+
+
+def test_until_in_the_pause_reply_is_utc(short_dir: Path) -> None:
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as server:
+            c = await ControlClient.connect(server.path)
+            later = datetime.now(UTC) + timedelta(hours=2)
+            paris = later.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+            result = await c.call("pause", job="a", until=paris.isoformat())
+            assert result["until"] == later.isoformat()
+            await c.close()
+
+    run(go())
