@@ -43,6 +43,7 @@ from .cron import (
 )
 from .display import (
     ago,
+    attached_line,
     clip,
     clock_time,
     compact_json,
@@ -59,6 +60,9 @@ from .events import (
     ClockJumped,
     ConfigRejected,
     ConfigReloaded,
+    ControlAttached,
+    ControlDisconnected,
+    ControlRefused,
     Event,
     ExecResultRecorded,
     GateDecided,
@@ -101,6 +105,7 @@ from .notify import NotifySpec
 from .options import CATCHUPS, OVERLAPS, Duration, JobOverrides
 from .paths import ConfigLocation, resolve_config
 from .redact import redact
+from .remote import RemoteCall, RemoteJob, RemoteRun, RemoteScheduler
 from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
 from .runlogs import RunLogRecorder, RunLogs, safe_name
 from .runtime import Reload, Runtime, build_scheduler, open_runtime
@@ -130,8 +135,11 @@ __all__ = [
     "ConfigLocation",
     "ConfigRejected",
     "ConfigReloaded",
+    "ControlAttached",
     "ControlClient",
+    "ControlDisconnected",
     "ControlError",
+    "ControlRefused",
     "ControlServer",
     "CronError",
     "CronExpr",
@@ -182,6 +190,10 @@ __all__ = [
     "Problem",
     "PythonAgent",
     "Reload",
+    "RemoteCall",
+    "RemoteJob",
+    "RemoteRun",
+    "RemoteScheduler",
     "RunContext",
     "RunFinished",
     "RunHandle",
@@ -214,6 +226,7 @@ __all__ = [
     "ago",
     "atomic_write_bytes",
     "atomic_write_toml",
+    "attached_line",
     "budget_reason",
     "build_scheduler",
     "clip",

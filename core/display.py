@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-__all__ = ["ago", "clock_time", "compact_json", "countdown", "duration", "escape_controls",
-           "money", "short_span", "token_count"]
+__all__ = ["ago", "attached_line", "clock_time", "compact_json", "countdown", "duration",
+           "escape_controls", "money", "short_span", "token_count"]
 
 # C0 controls but tab and newline, DEL, and C1 controls (a terminal may take U+009B as CSI).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -120,3 +121,21 @@ def escape_controls(text: str) -> str:
     if _CONTROLS.search(text) is None:
         return text
     return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def attached_line(hello: Mapping[str, Any] | None, now: datetime) -> str:
+    """Which scheduler a console follows, from the control protocol's hello: `attached to
+    crondeck run, pid 4121, up 3d 2h` (the parts the hello lacks are left out)."""
+    hello = hello or {}
+    parts = [f"attached to {hello.get('kind') or 'a scheduler'}"]
+    if hello.get("pid"):
+        parts.append(f"pid {hello['pid']}")
+    started = hello.get("started_at")
+    try:
+        since = (started if isinstance(started, datetime)
+                 else datetime.fromisoformat(str(started))) if started else None
+    except ValueError:
+        since = None
+    if since is not None and since.tzinfo is not None:
+        parts.append(f"up {short_span((now - since).total_seconds())}")
+    return ", ".join(parts)

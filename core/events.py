@@ -22,6 +22,9 @@ __all__ = [
     "ClockJumped",
     "ConfigRejected",
     "ConfigReloaded",
+    "ControlAttached",
+    "ControlDisconnected",
+    "ControlRefused",
     "Event",
     "EventBus",
     "ExecResultRecorded",
@@ -310,6 +313,43 @@ class ExecResultRecorded(Event):
     result: RunResult
 
 
+# --- a console attached to a scheduler in another process (core/remote.py) -----------------
+# Published by a RemoteScheduler on its own stream, never by a scheduler.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlAttached(Event):
+    """The mirror (re)attached: its jobs are now the scheduler's snapshot. `resync` after a
+    reconnect, when what happened meanwhile is only in the jobs' state and results.
+    `pid`, `what` ("crondeck run", "crondeck console", "embedded") and `started_at` are the
+    scheduler process's, from its hello."""
+
+    pid: int
+    what: str
+    started_at: datetime | None
+    resync: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlDisconnected(Event):
+    """The connection to the scheduler is gone; the mirror keeps its last picture and tries
+    again in `retry_in` seconds."""
+
+    reason: str
+    retry_in: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlRefused(Event):
+    """An operator command sent to the scheduler was refused or could not be delivered
+    (`code`: the protocol's error code, or "disconnected")."""
+
+    op: str
+    job: str | None
+    code: str
+    error: str
+
+
 def _kind(cls: type) -> str:
     name = cls.__name__
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
@@ -497,6 +537,13 @@ class EventBus:
             return None
         self._seq += 1
         event = cls(seq=self._seq, at=self.now(), **fields)
+        self.publish(event)
+        return event
+
+    def publish(self, event: Event) -> None:
+        """Deliver a ready-made event as it is: one relayed from a scheduler in another
+        process keeps that scheduler's `seq` (the bus's own numbering follows it)."""
+        self._seq = max(self._seq, event.seq)
         for sub in self._subs:
             sub._push(event)
         for listener in tuple(self._listeners):
@@ -507,7 +554,6 @@ class EventBus:
                     event, SchedulerError
                 ):
                     self.on_listener_error(listener, exc)
-        return event
 
     def subscribe(self, max_chunks: int = 10_000, max_events: int = 100_000) -> Subscription:
         sub = Subscription(self, max_chunks, max_events)

@@ -1,0 +1,977 @@
+"""A live mirror of a scheduler running in another process, over its control socket.
+
+`RemoteScheduler` has the surface the console reads from an in-process `Scheduler`: `jobs`
+(`RemoteJob`s with the `Job` attributes a view reads), `paused`, `pause_note`, `pause_until`,
+`running_loop`, `in_flight`, `clock`, `subscribe()`, and the operator methods
+(`pause_job`, `resume_job`, `run_now`, `skip_next`, `cancel`, `pause_all`, `resume_all`,
+`enable`, `disable`, `reload`). It is filled from the control protocol's snapshot, job and
+scheduler records, and republishes the scheduler's events on its own `EventBus` (same
+classes, same `seq`) after applying the records that precede them, so an observer reading
+`mirror.jobs[name]` on an event sees the job as of that event.
+
+Operator methods never block: each sends its command and returns at once. Their answer comes
+back on a `RemoteCall` (awaitable; `add_done_callback`), and a refusal is also published as a
+`ControlRefused` event for a console to show. When the connection drops the mirror keeps its
+last picture, publishes `ControlDisconnected`, and reconnects by itself with backoff; a fresh
+snapshot then replaces the picture (`JobAdded`/`JobRemoved` for jobs that came or went) and
+`ControlAttached(resync=True)` follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from .clock import Clock, SystemClock, utc
+from .control import ControlError
+from .control_client import ControlClient
+from .cron import parse
+from .events import (
+    ControlAttached,
+    ControlDisconnected,
+    ControlRefused,
+    Event,
+    EventBus,
+    ExecResultRecorded,
+    JobAdded,
+    JobChanged,
+    JobRemoved,
+    OutputChunk,
+    RunFinished,
+    RunMissed,
+    RunSkipped,
+    SchedulerError,
+    SchedulerPaused,
+    SchedulerResumed,
+    SchedulerStarted,
+    SchedulerStopped,
+    Subscription,
+)
+from .interval import Every
+from .notify import NotifySpec
+from .options import OPTION_NAMES, JobOptions
+from .results import RunResult, RunStatus, SkipReason
+from .wire import event_from_json
+
+__all__ = ["ControlLink", "RemoteAgent", "RemoteCall", "RemoteJob", "RemoteRun",
+           "RemoteScheduler", "options_from_json", "schedule_from_json"]
+
+# Output a run in flight printed, kept per run for a subscriber that joins late.
+TAIL_BYTES = 64 * 1024
+RECENT_RESULTS = 512  # final results kept by run id, to settle run-now handles that ask late
+BACKOFF_FIRST = 0.2
+BACKOFF_MAX = 5.0
+
+
+class ControlLink(Protocol):
+    """One connection to a scheduler as the mirror uses it (`ControlClient` is one): the
+    server's hello and first snapshot, then its stream of messages, and commands."""
+
+    hello: dict[str, Any]
+    snapshot: dict[str, Any] | None
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def call(self, op: str, **args: Any) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
+
+
+Connect = Callable[[], Awaitable[ControlLink]]
+
+
+# --- the answers to commands ------------------------------------------------------------
+
+
+class RemoteCall:
+    """A command on its way: settles with the server's result dict, or its refusal (raised
+    on `await`, kept in `error`/`code`). Never blocks the caller."""
+
+    def __init__(self, op: str, job: str | None = None) -> None:
+        self.op = op
+        self.job = job
+        self.reply: dict[str, Any] | None = None
+        self.code = ""
+        self.error = ""
+        self._settled = False
+        self._callbacks: list[Callable[[RemoteCall], object]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def __repr__(self) -> str:
+        state = "pending" if not self._settled else ("ok" if not self.code else self.code)
+        return f"<RemoteCall {self.op} {state}>"
+
+    def done(self) -> bool:
+        return self._settled
+
+    @property
+    def ok(self) -> bool:
+        return self._settled and not self.code
+
+    def add_done_callback(self, fn: Callable[[RemoteCall], object]) -> None:
+        """Call `fn(self)` once settled (at once if it already is)."""
+        if self._settled:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
+    def _settle(self, reply: dict[str, Any] | None, code: str = "", error: str = "") -> None:
+        if self._settled:
+            return
+        self._settled = True
+        self.reply, self.code, self.error = reply, code, error
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._waiters.clear()
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            with contextlib.suppress(Exception):  # a console callback must not stop the mirror
+                fn(self)
+
+    async def wait(self) -> dict[str, Any]:
+        """The result dict; raises ControlError when the server said no or never answered
+        (code "disconnected" when the connection was gone)."""
+        if not self._settled:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            await fut
+        if self.code:
+            raise ControlError(self.code, self.error)
+        return self.reply or {}
+
+    def __await__(self) -> Generator[Any, None, dict[str, Any]]:
+        return self.wait().__await__()
+
+
+class RemoteRun:
+    """A run in flight on the remote scheduler, or one asked for by `run_now`: the
+    `RunHandle` attributes a console reads. `wait()` (or `await`) gives its final result
+    once the mirror has seen it."""
+
+    def __init__(self, job: str, run_id: str, scheduled_for: datetime, *, manual: bool = False,
+                 attempt: int = 1, started_at: datetime | None = None) -> None:
+        self.job = job
+        self.run_id = run_id
+        self.scheduled_for = scheduled_for
+        self.manual = manual
+        self.attempt = attempt
+        self.started_at = started_at
+        self.call: RemoteCall | None = None  # run_now's command, for its refusal
+        self._result: RunResult | None = None
+        self._waiters: list[asyncio.Future[RunResult]] = []
+        self._callbacks: list[Callable[[RemoteRun], object]] = []
+
+    def __repr__(self) -> str:
+        state = self._result.status.value if self._result else "running"
+        return f"<RemoteRun {self.run_id or self.job} {state}>"
+
+    def done(self) -> bool:
+        return self._result is not None
+
+    @property
+    def skipped(self) -> bool:
+        """True when the slot never started (refused by the overlap policy, or the command
+        itself was refused)."""
+        return self._result is not None and self._result.status is RunStatus.SKIPPED
+
+    def result(self) -> RunResult:
+        if self._result is None:
+            raise asyncio.InvalidStateError("run still in progress")
+        return self._result
+
+    def add_done_callback(self, fn: Callable[[RemoteRun], object]) -> None:
+        if self._result is not None:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
+    def set_result(self, result: RunResult) -> None:
+        if self._result is not None:
+            return
+        self._result = result
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(result)
+        self._waiters.clear()
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            with contextlib.suppress(Exception):
+                fn(self)
+
+    async def wait(self) -> RunResult:
+        if self._result is not None:
+            return self._result
+        fut: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        return await fut
+
+    def __await__(self) -> Generator[Any, None, RunResult]:
+        return self.wait().__await__()
+
+
+# --- jobs ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoteAgent:
+    """What the JOB record says of a job's agent (`command` is set for a command agent)."""
+
+    name: str
+    kind: str = "command"
+    program: str = ""
+    describe: str = ""
+
+    @property
+    def command(self) -> str | None:
+        return self.describe if self.kind == "command" and self.describe else None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoteSchedule:
+    """A schedule the mirror could not rebuild (written in Python, not re-parseable): it
+    shows as written and described, and computes no fires."""
+
+    text: str
+    description: str
+    tz: ZoneInfo | None = None
+
+    def describe(self) -> str:
+        return self.description
+
+    def warnings(self, now: datetime | None = None) -> list[str]:
+        return []
+
+    def next_after(self, dt: datetime) -> datetime:
+        raise ValueError(f"{self.text}: its fires are known only to the scheduler")
+
+    def upcoming(self, dt: datetime, n: int) -> list[datetime]:
+        return []
+
+
+class RemoteJob:
+    """A job of the remote scheduler as of the last record: the `Job` attributes views read,
+    and its operator actions (sent to the scheduler)."""
+
+    def __init__(self, mirror: RemoteScheduler, name: str) -> None:
+        self._mirror = mirror
+        self.name = name
+        self.paused = False
+        self.pause_note = ""
+        self.pause_until: datetime | None = None
+        self.skip_next_pending = False
+        self.next_fire: datetime | None = None
+        self.last_slot: datetime | None = None
+        self.run_count = 0
+        self.consecutive_failures = 0
+        self._exhausted = ""
+        self._enabled = True
+        self.tokens_day = ""
+        self.tokens_today = 0
+        self.tokens_total = 0
+        self.cost_today = 0.0
+        self.cost_total = 0.0
+        self.prompt = ""
+        self.agent = RemoteAgent(name="agent")
+        self.options = JobOptions()
+        self.schedule: Any = RemoteSchedule("", "")
+        self.running: dict[str, RemoteRun] = {}
+        self.results: deque[RunResult] = deque(maxlen=self.options.history)
+        self._schedule_key: tuple[Any, ...] = ()
+        self._options_key: Any = None
+
+    def __repr__(self) -> str:
+        return f"<RemoteJob {self.name}>"
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        """Switch the job on or off on the scheduler (in its memory, as `Job.enabled`)."""
+        value = bool(value)
+        if value != self._enabled:
+            self._enabled = value  # until the scheduler's record says otherwise
+            if value:
+                self._mirror.enable(self.name)
+            else:
+                self._mirror.disable(self.name)
+
+    @property
+    def exhausted(self) -> str:
+        return self._exhausted if self._enabled else "disabled"
+
+    @property
+    def is_running(self) -> bool:
+        return bool(self.running)
+
+    @property
+    def last_result(self) -> RunResult | None:
+        return self.results[-1] if self.results else None
+
+    # operator actions, as on Job
+    def pause(self, note: str = "", until: datetime | None = None) -> RemoteCall:
+        return self._mirror.pause_job(self.name, note=note, until=until)
+
+    def resume(self) -> RemoteCall:
+        return self._mirror.resume_job(self.name)
+
+    def skip_next(self, skip: bool = True) -> RemoteCall:
+        return self._mirror.skip_next(self.name, skip)
+
+    def run_now(self) -> RemoteRun:
+        return self._mirror.run_now(self.name)
+
+    def cancel(self) -> int:
+        return self._mirror.cancel(self.name)
+
+    # -- records -------------------------------------------------------------------------
+
+    def apply(self, rec: Mapping[str, Any]) -> list[RemoteRun]:
+        """Take a JOB record; returns the runs it no longer lists (ended)."""
+        self.paused = bool(rec.get("paused", False))
+        self.pause_note = str(rec.get("pause_note", ""))
+        self.pause_until = _when(rec.get("pause_until"))
+        self.skip_next_pending = bool(rec.get("skip_next", False))
+        self.next_fire = _when(rec.get("next_fire"))
+        self.last_slot = _when(rec.get("last_slot"))
+        self.run_count = int(rec.get("run_count", 0))
+        self.consecutive_failures = int(rec.get("consecutive_failures", 0))
+        self._exhausted = str(rec.get("exhausted", ""))
+        self._enabled = not rec.get("disabled", False)
+        self.tokens_day = str(rec.get("tokens_day", ""))
+        self.tokens_today = int(rec.get("tokens_today", 0))
+        self.tokens_total = int(rec.get("tokens_total", 0))
+        self.cost_today = float(rec.get("cost_today", 0.0))
+        self.cost_total = float(rec.get("cost_total", 0.0))
+        if "prompt" in rec:
+            self.prompt = str(rec.get("prompt") or "")
+        agent = rec.get("agent")
+        if isinstance(agent, dict):
+            self.agent = RemoteAgent(name=str(agent.get("name") or agent.get("program")
+                                              or agent.get("kind") or "agent"),
+                                     kind=str(agent.get("kind", "")),
+                                     program=str(agent.get("program", "")),
+                                     describe=str(agent.get("describe", "")))
+        options = rec.get("options")
+        if isinstance(options, dict) and options != self._options_key:
+            self._options_key = options
+            self.options = options_from_json(options)
+            if self.results.maxlen != self.options.history:
+                self.results = deque(self.results, maxlen=max(1, self.options.history))
+        schedule = rec.get("schedule")
+        if isinstance(schedule, dict):
+            self._apply_schedule(schedule)
+        if "results" in rec:
+            self.results = deque((RunResult.from_dict(r) for r in rec["results"]),
+                                 maxlen=max(1, self.options.history))
+        return self._apply_running(rec.get("running") or [])
+
+    def _apply_schedule(self, rec: Mapping[str, Any]) -> None:
+        key = (rec.get("expression"), rec.get("zone"), rec.get("describe"))
+        if key != self._schedule_key:
+            self._schedule_key = key
+            self.schedule = schedule_from_json(rec, self.next_fire)
+        elif isinstance(self.schedule, Every) and self.next_fire is not None:
+            self.schedule = dataclasses.replace(self.schedule, anchor=self.next_fire)
+
+    def _apply_running(self, items: Iterable[Mapping[str, Any]]) -> list[RemoteRun]:
+        seen: dict[str, RemoteRun] = {}
+        for item in items:
+            run_id = str(item.get("run_id", ""))
+            if not run_id:
+                continue
+            run = self.running.get(run_id)
+            scheduled = _when(item.get("scheduled_for")) or self._mirror.clock.now()
+            if run is None:
+                run = RemoteRun(self.name, run_id, scheduled, manual=bool(item.get("manual")))
+            run.attempt = int(item.get("attempt", 1))
+            run.started_at = _when(item.get("started_at"))
+            seen[run_id] = run
+        ended = [run for run_id, run in self.running.items() if run_id not in seen]
+        self.running = seen
+        return ended
+
+    def add_result(self, result: RunResult) -> None:
+        """A result the stream reported (a run's final one, a skip, a miss, an exec result),
+        once, as the scheduler's own history does."""
+        for r in reversed(self.results):
+            if r == result:
+                return
+        self.results.append(result)
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return utc(dt) if dt.tzinfo is not None else None
+
+
+def schedule_from_json(rec: Mapping[str, Any], next_fire: datetime | None = None) -> Any:
+    """The job's schedule rebuilt with core's parser from the record's expression and zone,
+    so fires are computed locally. An interval is anchored on its next fire (the scheduler
+    may have anchored it when the job was added)."""
+    text = str(rec.get("expression") or "")
+    zone = rec.get("zone") or None
+    try:
+        sched: Any = parse(text, zone)
+    except Exception:  # a newer syntax, or a schedule written in Python
+        tz: ZoneInfo | None = None
+        with contextlib.suppress(Exception):
+            tz = ZoneInfo(str(zone)) if zone else None
+        return RemoteSchedule(text, str(rec.get("describe") or text), tz)
+    if isinstance(sched, Every) and next_fire is not None:
+        sched = dataclasses.replace(sched, anchor=next_fire)
+    return sched
+
+
+def options_from_json(data: Mapping[str, Any]) -> JobOptions:
+    """A JobOptions from the record's dict (durations in seconds). Values that do not fit
+    (a newer option, a notify target this version cannot read) are left at their default."""
+    values: dict[str, Any] = {k: v for k, v in data.items() if k in OPTION_NAMES}
+    if values.get("until") is not None:
+        values["until"] = _when(values["until"])
+    notify = values.get("notify")
+    if isinstance(notify, dict):
+        try:
+            fields = {f.name for f in dataclasses.fields(NotifySpec)}
+            spec = {k: v for k, v in notify.items() if k in fields}
+            if isinstance(spec.get("on"), list):
+                spec["on"] = tuple(spec["on"])
+            values["notify"] = NotifySpec(**spec)
+        except (TypeError, ValueError):
+            values.pop("notify")
+    elif notify is not None:
+        values.pop("notify")
+    if isinstance(values.get("pre_run"), list):
+        values["pre_run"] = tuple(values["pre_run"])
+    try:
+        return JobOptions(**values)
+    except (TypeError, ValueError):
+        out = JobOptions()
+        for key, value in values.items():
+            with contextlib.suppress(TypeError, ValueError):
+                out = dataclasses.replace(out, **{key: value})
+        return out
+
+
+# --- the mirror --------------------------------------------------------------------------
+
+
+class _Tail:
+    """What a run in flight printed, as the events a late subscriber replays (bounded)."""
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: deque[OutputChunk] = deque()
+        self.size = 0
+
+    def add(self, chunk: OutputChunk) -> None:
+        self.chunks.append(chunk)
+        self.size += len(chunk.text)
+        while self.size > TAIL_BYTES and len(self.chunks) > 1:
+            self.size -= len(self.chunks.popleft().text)
+
+    def text(self) -> str:
+        return "".join(c.text for c in self.chunks)
+
+
+class RemoteScheduler:
+    """A mirror of the scheduler serving a control socket (see the module docstring).
+
+    `await RemoteScheduler.attach(path)` connects (raising what `ControlClient.connect`
+    raises when nothing listens), takes the first snapshot and starts following; `aclose()`
+    ends it. `connect` replaces the socket with any `ControlLink` factory (tests)."""
+
+    def __init__(self, path: str | Path | None = None, *,
+                 connect: Connect | None = None, clock: Clock | None = None,
+                 client: str = "crondeck console",
+                 backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX)) -> None:
+        if connect is None:
+            if path is None:
+                raise TypeError("RemoteScheduler needs the control socket's path or connect=")
+            connect = _socket_connect(Path(path), client)
+        self.path = Path(path) if path is not None else None
+        self.clock: Clock = clock or SystemClock()
+        self.bus = EventBus(self.clock.now)
+        self.jobs: dict[str, RemoteJob] = {}
+        self.paused = False
+        self.pause_note = ""
+        self.pause_until: datetime | None = None
+        self.running_loop = False
+        self.seq = 0  # the last remote event applied
+        self.hello: dict[str, Any] | None = None
+        self.connected = False
+        self.disconnected_reason = ""
+        self.attached_at: datetime | None = None
+        self._connect = connect
+        self._backoff = backoff
+        self._link: ControlLink | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._calls: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, _Tail] = {}
+        self._tail_job: dict[str, str] = {}
+        self._finals: OrderedDict[str, RunResult] = OrderedDict()
+        self._wanted: dict[str, RemoteRun] = {}  # run_now handles by run id, until they end
+        self._leaving: dict[str, RemoteRun] = {}  # left `running`, final result not yet seen
+        self._attached = asyncio.Event()
+        self.last_call: RemoteCall | None = None  # cancel's command (it returns a count)
+
+    # -- life ------------------------------------------------------------------------------
+
+    @classmethod
+    async def attach(cls, path: str | Path | None = None, *, connect: Connect | None = None,
+                     clock: Clock | None = None, client: str = "crondeck console",
+                     backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
+                     ) -> RemoteScheduler:
+        """Connect once (errors raised: nothing listens, refused, wrong version), take the
+        snapshot, and follow the scheduler from then on, reconnecting by itself."""
+        mirror = cls(path, connect=connect, clock=clock, client=client, backoff=backoff)
+        link = await mirror._connect()
+        mirror._attach(link, resync=False)
+        mirror._task = asyncio.get_running_loop().create_task(mirror._follow(link),
+                                                              name="remote-scheduler")
+        return mirror
+
+    async def aclose(self) -> None:
+        """Stop following and close the connection (the remote scheduler runs on)."""
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        link, self._link = self._link, None
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await link.close()
+        for task in list(self._calls):
+            task.cancel()
+        self.connected = False
+
+    async def __aenter__(self) -> RemoteScheduler:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def wait_attached(self) -> None:
+        """Until the mirror is connected (at once if it is)."""
+        await self._attached.wait()
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(j.running) for j in self.jobs.values())
+
+    def subscribe(self, max_chunks: int = 10_000, max_events: int = 100_000) -> Subscription:
+        """A bounded view of the scheduler's events from now on, as `Scheduler.subscribe`;
+        it starts with what each run in flight has printed so far (`OutputChunk`s)."""
+        sub = self.bus.subscribe(max_chunks=max_chunks, max_events=max_events)
+        for tail in self._tails.values():
+            for chunk in tail.chunks:
+                sub._push(chunk)
+        return sub
+
+    def add_listener(self, fn: Callable[[Event], Any]) -> Callable[[], None]:
+        return self.bus.add_listener(fn)
+
+    # -- following -------------------------------------------------------------------------
+
+    async def _follow(self, link: ControlLink | None) -> None:
+        delay = self._backoff[0]
+        while not self._closing:
+            if link is None:
+                try:
+                    link = await self._connect()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self.disconnected_reason = _one_line(exc) or type(exc).__name__
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._backoff[1])
+                    continue
+                delay = self._backoff[0]
+                self._attach(link, resync=True)
+            reason = "the scheduler closed the connection"
+            try:
+                async for message in link:
+                    said = self._take(message)
+                    if said:
+                        reason = said
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                reason = _one_line(exc) or type(exc).__name__
+            with contextlib.suppress(Exception):
+                await link.close()
+            link = self._link = None
+            if self._closing:
+                return
+            self._lost(reason, delay)
+
+    def _attach(self, link: ControlLink, *, resync: bool) -> None:
+        self._link = link
+        self.hello = dict(link.hello or {})
+        self.connected = True
+        self.disconnected_reason = ""
+        self.attached_at = self.clock.now()
+        if link.snapshot is not None:
+            self._apply_snapshot(link.snapshot)
+        self._attached.set()
+        self._local(ControlAttached, pid=int(self.hello.get("pid") or 0),
+                    what=str(self.hello.get("kind") or ""),
+                    started_at=_when(self.hello.get("started_at")), resync=resync)
+
+    def _lost(self, reason: str, retry_in: float) -> None:
+        self.connected = False
+        self._attached.clear()
+        self.disconnected_reason = reason
+        self._local(ControlDisconnected, reason=reason, retry_in=retry_in)
+
+    def _local(self, cls: type[Event], **fields: Any) -> None:
+        """A mirror's own event: numbered after the last remote one it follows."""
+        self.bus.publish(cls(seq=self.seq, at=self.clock.now(), **fields))
+
+    def _take(self, msg: Mapping[str, Any]) -> str:
+        """`_on_message`, a line it cannot apply reported as a SchedulerError event rather
+        than ending the connection (a reconnect would meet the same line again)."""
+        try:
+            return self._on_message(msg)
+        except Exception as exc:
+            self._local(SchedulerError, job=None, where="control stream",
+                        message=f"cannot apply a {msg.get('type')!r} message: "
+                                f"{type(exc).__name__}: {_one_line(exc)}")
+            return ""
+
+    def _on_message(self, msg: Mapping[str, Any]) -> str:
+        """Apply one message; returns the reason the server gave when it is leaving."""
+        kind = msg.get("type")
+        if kind == "event":
+            self._apply_event(msg.get("event") or {})
+        elif kind == "job":
+            rec = msg.get("job")
+            if isinstance(rec, dict) and rec.get("name"):
+                self._apply_job(rec)
+        elif kind == "scheduler":
+            rec = msg.get("scheduler")
+            if isinstance(rec, dict):
+                self._apply_sched(rec)
+        elif kind == "snapshot":
+            self.attached_at = self.clock.now()
+            self._apply_snapshot(msg)
+            self._local(ControlAttached, pid=int((self.hello or {}).get("pid") or 0),
+                        what=str((self.hello or {}).get("kind") or ""),
+                        started_at=_when((self.hello or {}).get("started_at")), resync=True)
+        elif kind in ("bye", "error"):
+            return str(msg.get("reason") or msg.get("error") or kind)
+        return ""
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _apply_sched(self, rec: Mapping[str, Any]) -> None:
+        self.paused = bool(rec.get("paused", False))
+        self.pause_note = str(rec.get("pause_note", ""))
+        self.pause_until = _when(rec.get("pause_until"))
+        self.running_loop = bool(rec.get("running_loop", False))
+
+    def _apply_job(self, rec: Mapping[str, Any]) -> RemoteJob:
+        name = str(rec["name"])
+        job = self.jobs.get(name)
+        if job is None:
+            job = self.jobs[name] = RemoteJob(self, name)
+        for run in job.apply(rec):
+            # A record is the job's state when the server wrote it: a run can leave
+            # `running` a moment before its RunFinished arrives. It settles then.
+            final = self._finals.get(run.run_id)
+            if final is not None:
+                self._ended(run, final)
+            else:
+                self._leaving[run.run_id] = run
+                while len(self._leaving) > RECENT_RESULTS:
+                    self._ended(self._leaving.pop(next(iter(self._leaving))))
+        return job
+
+    def _ended(self, run: RemoteRun, result: RunResult | None = None) -> None:
+        """A run left the job's `running` without the mirror seeing its end (it ended while
+        disconnected, or its job went): settle whoever waits for it, with its result if
+        known."""
+        self._leaving.pop(run.run_id, None)
+        final = result or self._finals.get(run.run_id) or RunResult(
+            run_id=run.run_id, job=run.job, scheduled_for=run.scheduled_for,
+            status=RunStatus.ABANDONED, started_at=run.started_at,
+            error="ended while the console was not following the scheduler", manual=run.manual)
+        run.set_result(final)
+        wanted = self._wanted.pop(run.run_id, None)
+        if wanted is not None:
+            wanted.set_result(final)
+        self._tails.pop(run.run_id, None)
+
+    def _apply_snapshot(self, snap: Mapping[str, Any]) -> None:
+        """Replace the picture with a fresh snapshot; jobs that came or went are announced."""
+        seq = int(snap.get("seq", self.seq) or 0)
+        sched = snap.get("scheduler")
+        if isinstance(sched, dict):
+            self._apply_sched(sched)
+        records = [r for r in snap.get("jobs") or [] if isinstance(r, dict) and r.get("name")]
+        names = {str(r["name"]) for r in records}
+        gone = [name for name in self.jobs if name not in names]
+        self.seq = seq  # a restarted scheduler counts from 0 again
+        for name in gone:
+            job = self.jobs.pop(name)
+            for run in job.running.values():
+                self._ended(run)
+            self.bus.publish(JobRemoved(seq=seq, at=self.clock.now(), job=name))
+        for rec in records:
+            new = rec["name"] not in self.jobs
+            job = self.jobs[rec["name"]] if not new else RemoteJob(self, str(rec["name"]))
+            self.jobs[job.name] = job
+            for run in job.apply(rec):
+                # Ended while disconnected: its end is published, so views close it.
+                result = next((r for r in reversed(job.results) if r.run_id == run.run_id),
+                              None)
+                self._ended(run, result)
+                if result is not None:
+                    self.bus.publish(RunFinished(seq=seq, at=self.clock.now(), job=job.name,
+                                                 run_id=run.run_id, result=result))
+            if new:
+                self.bus.publish(JobAdded(seq=seq, at=self.clock.now(), job=job.name,
+                                          schedule=str(getattr(job.schedule, "text", "")),
+                                          description=job.schedule.describe(),
+                                          agent=job.agent.name))
+            else:
+                self.bus.publish(JobChanged(seq=seq, at=self.clock.now(), job=job.name,
+                                            what="resync"))
+        for run in list(self._leaving.values()):  # their end fell in a gap of the stream
+            known = self.jobs.get(run.job)
+            self._ended(run, next((r for r in reversed(known.results)
+                                   if r.run_id == run.run_id), None) if known else None)
+        self._apply_output(snap.get("output") or [], seq)
+
+    def _apply_output(self, items: Iterable[Any], seq: int) -> None:
+        """The snapshot's tail of each run in flight: what the mirror has not seen yet is
+        published (after a reconnect, what follows the last text it had)."""
+        by_run: dict[str, list[Mapping[str, Any]]] = {}
+        for item in items:
+            if isinstance(item, dict) and item.get("run_id") and item.get("text"):
+                by_run.setdefault(str(item["run_id"]), []).append(item)
+        now = self.clock.now()
+        for run_id, parts in by_run.items():
+            known = self._tails.get(run_id)
+            skip = _overlap(known.text(), "".join(str(p["text"]) for p in parts)) if known else 0
+            for part in parts:
+                text = str(part["text"])
+                if skip >= len(text):
+                    skip -= len(text)
+                    continue
+                text, skip = text[skip:], 0
+                stream: Literal["stdout", "stderr"] = (
+                    "stderr" if part.get("stream") == "stderr" else "stdout")
+                self._chunk(OutputChunk(seq=seq, at=now, job=str(part.get("job", "")),
+                                        run_id=run_id, stream=stream, text=text))
+
+    def _chunk(self, chunk: OutputChunk) -> None:
+        tail = self._tails.get(chunk.run_id)
+        if tail is None:
+            tail = self._tails[chunk.run_id] = _Tail()
+        tail.add(chunk)
+        self.bus.publish(chunk)
+
+    def _final(self, job: RemoteJob, result: RunResult) -> None:
+        """A run's final result: settle its handles, free its slot in `running`."""
+        self._finals[result.run_id] = result
+        while len(self._finals) > RECENT_RESULTS:
+            self._finals.popitem(last=False)
+        run = job.running.pop(result.run_id, None) or self._leaving.pop(result.run_id, None)
+        if run is not None:
+            run.set_result(result)
+        wanted = self._wanted.pop(result.run_id, None)
+        if wanted is not None:
+            wanted.set_result(result)
+        self._tails.pop(result.run_id, None)
+
+    def _apply_event(self, data: Mapping[str, Any]) -> None:
+        try:
+            event = event_from_json(dict(data))
+        except ValueError:  # a kind a newer scheduler sends: skip it, keep following
+            return
+        self.seq = max(self.seq, event.seq)
+        if isinstance(event, OutputChunk):
+            self._chunk(event)
+            return
+        job = self.jobs.get(getattr(event, "job", None) or "")
+        if isinstance(event, SchedulerPaused):  # its SCHED record follows the event
+            self.paused, self.pause_note, self.pause_until = True, event.note, event.until
+        elif isinstance(event, SchedulerResumed):
+            self.paused, self.pause_note, self.pause_until = False, "", None
+        elif isinstance(event, SchedulerStarted | SchedulerStopped):
+            self.running_loop = isinstance(event, SchedulerStarted)
+        elif isinstance(event, JobRemoved):
+            gone = self.jobs.pop(event.job, None)
+            if gone is not None:
+                for run in gone.running.values():
+                    self._ended(run)
+        elif job is not None:
+            if isinstance(event, RunFinished):
+                if not event.will_retry:
+                    job.add_result(event.result)
+                    self._final(job, event.result)
+            elif isinstance(event, RunSkipped | RunMissed | ExecResultRecorded):
+                job.add_result(event.result)
+                if (event.run_id in job.running or event.run_id in self._wanted
+                        or event.run_id in self._leaving):
+                    self._final(job, event.result)
+        self.bus.publish(event)
+
+    # -- commands -------------------------------------------------------------------------
+
+    def _send(self, op: str, job: str | None = None, **args: Any) -> RemoteCall:
+        call = RemoteCall(op, job)
+        if job is not None:
+            args["job"] = job
+        link = self._link
+        if link is None or not self.connected:
+            self._refused(call, "disconnected", "not connected to the scheduler"
+                          + (f" ({self.disconnected_reason})" if self.disconnected_reason
+                             else ""))
+            return call
+
+        async def send() -> None:
+            try:
+                reply = await link.call(op, **args)
+            except asyncio.CancelledError:
+                self._refused(call, "disconnected", "the console closed before the answer")
+                raise
+            except Exception as exc:
+                code = getattr(exc, "code", "") or "disconnected"
+                self._refused(call, str(code), _one_line(exc) or type(exc).__name__)
+            else:
+                call._settle(reply if isinstance(reply, dict) else {})
+
+        task = asyncio.get_running_loop().create_task(send(), name=f"control:{op}")
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+        return call
+
+    def _refused(self, call: RemoteCall, code: str, error: str) -> None:
+        call._settle(None, code, error)
+        self._local(ControlRefused, op=call.op, job=call.job, code=code, error=error)
+
+    @staticmethod
+    def _name(job: str | RemoteJob | Any) -> str:
+        return job if isinstance(job, str) else str(job.name)
+
+    def pause_job(self, job: str | RemoteJob, note: str = "",
+                  until: datetime | None = None) -> RemoteCall:
+        return self._send("pause", self._name(job), note=note,
+                          until=utc(until).isoformat() if until is not None else None)
+
+    def resume_job(self, job: str | RemoteJob) -> RemoteCall:
+        return self._send("resume", self._name(job))
+
+    def skip_next(self, job: str | RemoteJob, skip: bool = True) -> RemoteCall:
+        return self._send("skip_next", self._name(job), skip=skip)
+
+    def pause_all(self, note: str = "", until: datetime | None = None) -> RemoteCall:
+        return self._send("pause_all", note=note,
+                          until=utc(until).isoformat() if until is not None else None)
+
+    def resume_all(self) -> RemoteCall:
+        return self._send("resume_all")
+
+    def enable(self, job: str | RemoteJob) -> RemoteCall:
+        return self._send("enable", self._name(job))
+
+    def disable(self, job: str | RemoteJob) -> RemoteCall:
+        return self._send("disable", self._name(job))
+
+    def reload(self) -> RemoteCall:
+        """Ask the scheduler to re-read its jobs file; the call settles with `{"applied",
+        "added", "removed", "changed", "problems"}`."""
+        return self._send("reload")
+
+    def cancel(self, job: str | RemoteJob, reason: str = "cancelled by operator") -> int:
+        """Send the cancel; returns how many runs of the job the mirror sees in flight (the
+        scheduler's own count comes back on `last_call`)."""
+        name = self._name(job)
+        self.last_call = self._send("cancel", name, reason=reason)
+        known = self.jobs.get(name)
+        return len(known.running) if known is not None else 0
+
+    def run_now(self, job: str | RemoteJob) -> RemoteRun:
+        """Ask for a run now. The handle is pending until the scheduler answers: then it has
+        its `run_id`, and settles with the run's final result (a skip when the overlap policy
+        refused, with its reason; a cancelled-looking skip when the command was refused)."""
+        name = self._name(job)
+        now = self.clock.now()
+        handle = RemoteRun(name, "", now, manual=True)
+        call = handle.call = self._send("run_now", name)
+
+        def answered(c: RemoteCall) -> None:
+            reply = c.reply or {}
+            handle.run_id = str(reply.get("run_id") or "")
+            if not c.ok or reply.get("skipped"):
+                why = c.error if not c.ok else str(reply.get("reason") or "")
+                handle.set_result(RunResult(
+                    run_id=handle.run_id or f"{name}@refused", job=name, scheduled_for=now,
+                    status=RunStatus.SKIPPED, finished_at=self.clock.now(), error=why,
+                    skip_reason=SkipReason.OVERLAP if c.ok else SkipReason.OPERATOR,
+                    manual=True))
+                return
+            final = self._finals.get(handle.run_id)
+            if final is not None:
+                handle.set_result(final)
+            else:
+                self._wanted[handle.run_id] = handle
+
+        call.add_done_callback(answered)
+        return handle
+
+
+def _overlap(known: str, tail: str) -> int:
+    """How much of `tail` (the end of a run's output, from the server) the mirror already
+    has: all of `known` inside it, else the longest start of `tail` that `known` ends with.
+    0 when they do not meet: then the whole tail is new."""
+    if not known or not tail:
+        return 0
+    at = tail.rfind(known)
+    if at >= 0:
+        return at + len(known)
+    prefix = tail[:8]
+    pos = known.find(prefix)
+    for _ in range(256):  # each candidate is checked in full; repetitive output has many
+        if pos < 0:
+            break
+        if tail.startswith(known[pos:]):
+            return len(known) - pos
+        pos = known.find(prefix, pos + 1)
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _socket_connect(path: Path, client: str) -> Connect:
+    async def connect() -> ControlLink:
+        link: ControlLink = await ControlClient.connect(path, subscribe=True, client=client)
+        return link
+
+    return connect

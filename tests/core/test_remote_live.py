@@ -1,0 +1,296 @@
+"""RemoteScheduler on a real control socket, served by a ControlServer over a real Scheduler in
+this process: commands reach the scheduler, its events and output reach the mirror, and the
+mirror survives the server going away and coming back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crondeck.core import (
+    ControlAttached,
+    ControlDisconnected,
+    ControlRefused,
+    ControlServer,
+    Event,
+    JobAdded,
+    JobPaused,
+    JobRemoved,
+    OutputChunk,
+    RemoteScheduler,
+    RunFinished,
+    RunStatus,
+    Scheduler,
+    SchedulerPaused,
+    Subscription,
+    control_path,
+    every,
+)
+
+WAIT = 10.0
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """AF_UNIX paths are limited to ~107 bytes: pytest's tmp_path can be longer."""
+    path = Path(tempfile.mkdtemp(prefix="cdr", dir="/tmp"))
+    os.chmod(path, 0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class Gate:
+    """An agent that prints two lines, then waits to be released (a run in flight)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> AsyncIterator[str]:
+        yield "first line\n"
+        yield "second line\n"
+        await self.release.wait()
+        yield "last line\n"
+
+
+def run(main: Callable[[], Any]) -> None:
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
+async def until(pred: Callable[[], bool]) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + WAIT
+    while not pred():
+        assert loop.time() < end, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def next_event(sub: Subscription, cls: type[Event],
+                     pred: Callable[[Any], bool] = lambda e: True) -> Any:
+    async def look() -> Any:
+        async for event in sub:
+            if isinstance(event, cls) and pred(event):
+                return event
+        raise AssertionError(f"stream ended before a {cls.__name__}")
+
+    return await asyncio.wait_for(look(), WAIT)
+
+
+class Setup:
+    def __init__(self, short_dir: Path) -> None:
+        self.path = control_path(short_dir)
+        self.gate = Gate()
+        self.scheduler = Scheduler()
+        self.scheduler.add_job(self.gate, None, every(hours=1), name="digest")
+        self.scheduler.add_job(lambda: "ok", None, "*/5 * * * *", name="other",
+                               tz="Europe/Paris")
+        self.server: ControlServer | None = None
+        self.loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> RemoteScheduler:
+        self.loop_task = asyncio.create_task(self.scheduler.astart(stop_when_done=False))
+        await until(lambda: self.scheduler.running_loop)
+        self.server = await ControlServer(self.scheduler, self.path).start()
+        return await RemoteScheduler.attach(self.path, backoff=(0.05, 0.2))
+
+    async def stop(self, mirror: RemoteScheduler) -> None:
+        await mirror.aclose()
+        if self.server is not None:
+            await self.server.close()
+        self.gate.release.set()
+        self.scheduler.stop(terminate=True)
+        if self.loop_task is not None:
+            await asyncio.wait_for(self.loop_task, WAIT)
+
+
+def test_the_mirror_starts_as_the_scheduler_is(short_dir: Path) -> None:
+    async def main() -> None:
+        setup = Setup(short_dir)
+        mirror = await setup.start()
+        try:
+            assert mirror.connected and mirror.hello is not None
+            assert mirror.hello["pid"] == os.getpid() and mirror.hello["kind"] == "embedded"
+            assert set(mirror.jobs) == {"digest", "other"} and mirror.running_loop
+            real, seen = setup.scheduler.jobs["other"], mirror.jobs["other"]
+            assert seen.next_fire == real.next_fire and seen.schedule == real.schedule
+            assert seen.schedule.next_after(real.next_fire) == real.schedule.next_after(
+                real.next_fire)  # Upcoming and details compute the same fires locally
+            assert seen.options == real.options
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
+
+
+def test_commands_from_the_mirror_act_on_the_scheduler(short_dir: Path) -> None:
+    async def main() -> None:
+        setup = Setup(short_dir)
+        mirror = await setup.start()
+        sched = setup.scheduler
+        try:
+            sub = mirror.subscribe()
+            seen_paused: list[bool] = []
+            mirror.add_listener(lambda e: seen_paused.append(mirror.jobs["digest"].paused)
+                                if isinstance(e, JobPaused) else None)
+            await mirror.pause_job("digest", note="vacation")
+            assert sched.jobs["digest"].paused and sched.jobs["digest"].pause_note == "vacation"
+            await next_event(sub, JobPaused)
+            assert seen_paused == [True] and mirror.jobs["digest"].pause_note == "vacation"
+
+            await mirror.resume_job("digest")
+            await until(lambda: not mirror.jobs["digest"].paused)
+            assert not sched.jobs["digest"].paused
+
+            await mirror.pause_all(note="freeze")
+            assert sched.paused
+            await next_event(sub, SchedulerPaused)
+            assert mirror.paused and mirror.pause_note == "freeze"
+            await mirror.resume_all()
+            await until(lambda: not mirror.paused)
+
+            await mirror.skip_next("other")
+            await until(lambda: mirror.jobs["other"].skip_next_pending)
+            assert sched.jobs["other"].skip_next_pending
+
+            await mirror.disable("other")
+            await until(lambda: not mirror.jobs["other"].enabled)
+            assert not sched.jobs["other"].enabled and mirror.jobs["other"].next_fire is None
+
+            refused = mirror.resume_job("nope")
+            notice = await next_event(sub, ControlRefused)
+            assert notice.code == "no_such_job" and "no job named 'nope'" in notice.error
+            assert refused.code == "no_such_job"
+            reload = mirror.reload()
+            notice = await next_event(sub, ControlRefused)
+            assert notice.op == "reload" and reload.code == "not_supported"
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
+
+
+def test_a_run_started_from_the_mirror_streams_its_output_and_result(short_dir: Path) -> None:
+    async def main() -> None:
+        setup = Setup(short_dir)
+        mirror = await setup.start()
+        try:
+            sub = mirror.subscribe()
+            handle = mirror.run_now("digest")
+            await until(lambda: bool(handle.run_id))
+            assert handle.run_id in setup.scheduler.jobs["digest"].running
+            lines: list[str] = []
+            while len(lines) < 2:
+                chunk = await next_event(sub, OutputChunk)
+                assert chunk.run_id == handle.run_id and chunk.job == "digest"
+                lines.append(chunk.text)
+            assert lines == ["first line\n", "second line\n"]
+            assert mirror.in_flight == 1 and handle.run_id in mirror.jobs["digest"].running
+
+            # a console that subscribes now sees what the run printed so far
+            late = mirror.subscribe()
+            assert [e.text for e in late.drain() if isinstance(e, OutputChunk)] == lines
+
+            # cancel from the mirror: the run ends cancelled, in both pictures
+            assert mirror.cancel("digest") == 1
+            result = await asyncio.wait_for(handle.wait(), WAIT)
+            assert result.status is RunStatus.CANCELLED
+            assert mirror.jobs["digest"].last_result == result
+            assert not mirror.jobs["digest"].running and mirror.in_flight == 0
+            assert setup.scheduler.jobs["digest"].last_result == result
+            assert (await mirror.last_call)["cancelled"] == 1  # type: ignore[misc]
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
+
+
+def test_the_mirror_reattaches_when_the_server_comes_back(short_dir: Path) -> None:
+    async def main() -> None:
+        setup = Setup(short_dir)
+        mirror = await setup.start()
+        sched = setup.scheduler
+        try:
+            sub = mirror.subscribe()
+            assert setup.server is not None
+            await setup.server.close()
+            lost = await next_event(sub, ControlDisconnected)
+            assert lost.reason and not mirror.connected
+            assert set(mirror.jobs) == {"digest", "other"}  # the last picture is kept
+            assert mirror.pause_job("digest").code == "disconnected"
+
+            # meanwhile: one job goes, one comes, a run finishes
+            sched.remove_job("other")
+            sched.add_job(lambda: "ok", None, every(minutes=30), name="fresh")
+            done = sched.run_now("fresh")
+            await asyncio.wait_for(done.wait(), WAIT)
+
+            setup.server = await ControlServer(sched, setup.path).start()
+            attached = await next_event(sub, ControlAttached)
+            assert attached.resync and mirror.connected
+            assert set(mirror.jobs) == {"digest", "fresh"}
+            assert mirror.jobs["fresh"].last_result == done.result()
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
+
+
+def test_the_resync_announces_the_jobs_that_came_and_went(short_dir: Path) -> None:
+    async def main() -> None:
+        setup = Setup(short_dir)
+        mirror = await setup.start()
+        sched = setup.scheduler
+        try:
+            assert setup.server is not None
+            await setup.server.close()
+            await until(lambda: not mirror.connected)
+            sub = mirror.subscribe()
+            sched.remove_job("other")
+            sched.add_job(lambda: "ok", None, every(minutes=30), name="fresh")
+            setup.server = await ControlServer(sched, setup.path).start()
+            got: list[Event] = []
+            while not any(isinstance(e, ControlAttached) for e in got):
+                got.append(await asyncio.wait_for(sub.get(), WAIT))
+            assert [e.job for e in got if isinstance(e, JobRemoved)] == ["other"]
+            assert [e.job for e in got if isinstance(e, JobAdded)] == ["fresh"]
+            # and it follows the new connection
+            await mirror.pause_job("fresh")
+            await until(lambda: mirror.jobs["fresh"].paused)
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
+
+
+def test_a_run_that_ends_after_the_snapshot_settles_the_mirror(short_dir: Path) -> None:
+    async def main() -> None:
+        setup = Setup(short_dir)
+        setup.loop_task = asyncio.create_task(
+            setup.scheduler.astart(stop_when_done=False))
+        await until(lambda: setup.scheduler.running_loop)
+        setup.server = await ControlServer(setup.scheduler, setup.path).start()
+        real = setup.scheduler.run_now("digest")
+        await until(lambda: real.started_at is not None)
+        mirror = await RemoteScheduler.attach(setup.path)
+        try:
+            sub = mirror.subscribe()  # the run in flight's output so far, first
+            first = sub.get_nowait()
+            assert isinstance(first, OutputChunk) and first.text == "first line\n"
+            handle = mirror.jobs["digest"].running[real.run_id]
+            setup.gate.release.set()
+            finished = await next_event(sub, RunFinished)
+            assert finished.result.status is RunStatus.OK
+            assert await asyncio.wait_for(handle.wait(), WAIT) == finished.result
+            assert not mirror.jobs["digest"].running
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
