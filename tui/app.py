@@ -297,8 +297,8 @@ def run_app(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return 2
     app = CrondeckApp(opened.scheduler, config_path=path, read_only=opened.read_only,
-                      read_only_reason=opened.read_only_reason)
-    app.runtime = opened.runtime
+                      read_only_reason=opened.read_only_reason, start=opened.in_process)
+    opened.prepare(app)  # its runtime, and how it reaches the scheduler
     app.config_created = created
     try:
         app.run()
