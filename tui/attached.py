@@ -67,7 +67,8 @@ class AttachedDashboard(DashboardScreen):
 
     CSS_PATH = "screens/dashboard.tcss"  # relative to this module
     DEFAULT_CSS = """
-    AttachedDashboard.-disconnected #top, AttachedDashboard.-disconnected #bottom {
+    AttachedDashboard.-disconnected JobTable, AttachedDashboard.-disconnected UpcomingList,
+    AttachedDashboard.-disconnected OutputPane, AttachedDashboard.-disconnected HistoryList {
         tint: $background 55%;
     }
     """
@@ -127,16 +128,17 @@ class AttachedDashboard(DashboardScreen):
         if not getattr(self, "_connected", True):
             lost = getattr(self, "_lost_at", None)
             since = f" at {clock_time(lost, self.zone, self.now())}" if lost else ""
+            pid = (hello or {}).get("pid")
             header.state = "disconnected"
-            header.state_detail = (f"{scheduler_name(hello)} went away{since}; "
-                                   "re-attaching…")
+            header.state_detail = (f"{f'pid {pid}' if pid else 'the scheduler'} went away"
+                                   f"{since} · re-attaching…")
 
     # -- keys: commands to the scheduler --------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         allowed = super().check_action(action, parameters)
         if allowed and action in MUTATING and not getattr(self, "_connected", True):
-            return None  # shown, dimmed: it works again once re-attached
+            return False  # nothing to send them to: offered again once re-attached
         return allowed
 
     def _answer(self, call: Any, what: str,

@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, timedelta
 
 import pytest
+from textual.widgets._footer import FooterKey
 from conftest import SIZE, START, build_scheduler, settle, text_of
 
 from crondeck.core.clock import FakeClock
@@ -17,7 +18,7 @@ from crondeck.core.runtime import open_runtime
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.attached import AttachedDashboard, ObserveDashboard
 from crondeck.tui.screens.pause_dialog import PauseDialog
-from crondeck.tui.textual_compat import shown_notifications
+from crondeck.tui.textual_compat import dismiss_notification, shown_notifications
 from crondeck.tui.widgets.header import DeckHeader
 
 
@@ -119,7 +120,13 @@ def test_keys_are_commands_to_the_scheduler_and_refusals_are_shown():
     async def go():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
+            app.dashboard.table.select("gamma")  # paused: the footer offers Resume
+            await settle(pilot)
+            keys = [k.description for k in app.screen.query(FooterKey)]
+            assert "Resume" in keys and "Pause" not in keys
             app.dashboard.table.select("beta")
+            await settle(pilot)
+            assert "Pause" in [k.description for k in app.screen.query(FooterKey)]
             await pilot.press("p")
             await pilot.pause()
             assert isinstance(app.screen, PauseDialog)
@@ -158,10 +165,10 @@ def test_gone_scheduler_greys_the_screen_and_a_new_one_is_picked_up():
             await pilot.pause()
             assert screen.has_class("-disconnected")
             header = text_of(screen.query_one(DeckHeader))
-            assert "DISCONNECTED" in header and "crondeck run, pid 4121 went away" in header
+            assert "DISCONNECTED (pid 4121 went away at" in header
             assert "Scheduler disconnected" in {n.title for n in shown_notifications(app)}
             bindings = {b.binding.action: b.enabled for b in screen.active_bindings.values()}
-            assert bindings.get("run_now") is False  # dimmed until it is back
+            assert "run_now" not in bindings  # hidden until it is back
             # it comes back (another process): a fresh picture
             sched.hello = {**sched.hello, "pid": 5555}
             sched.attached_at = clock.now() + timedelta(seconds=1)
@@ -255,3 +262,20 @@ def test_observing_follows_the_state_files_and_hides_what_cannot_work(tmp_path):
     finally:
         watcher.close()
         holder.close()
+
+
+@pytest.mark.slow
+def test_disconnected_snapshot(snap_compare):
+    """The scheduler gone: the header says so, the panes are greyed, the keys that would act
+    on it are not offered."""
+    app, sched, *_ = attached_app()
+
+    async def before(pilot):
+        await settle(pilot)
+        sched.connected = False
+        pilot.app.dashboard._watch_connection()
+        for note in list(shown_notifications(pilot.app)):
+            dismiss_notification(pilot.app, note)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)

@@ -103,6 +103,7 @@ class DashboardScreen(Screen[None]):
         self._gc = QuietCollector()  # full collections between key presses, not during
         self._toasts = FailureToasts(self.notify)
         self._upcoming_width: int | None = None  # set by `_size_upcoming`; None: the CSS's
+        self._footer_key: tuple[bool, bool, bool] | None = None  # see `_footer_follows`
 
     # -- layout -------------------------------------------------------------------------
 
@@ -265,6 +266,18 @@ class DashboardScreen(Screen[None]):
             self._switch_timer = self.set_timer(SWITCH_REST, self._switch_output,
                                                 name="output-switch")
         self._titles()
+        self._footer_follows()
+
+    def _footer_follows(self) -> None:
+        """Pause or Resume, Cancel run or not: the footer follows the selected job's state,
+        rebuilt only when that differs from the previous job's (not on every cursor move)."""
+        row = self.model.rows.get(self.table.selected or "")
+        job = self.scheduler.jobs.get(row.name) if row is not None else None
+        key = (job is not None and job.paused, row is not None and row.status == "running",
+               row is None)
+        if key != self._footer_key:
+            self._footer_key = key
+            self.refresh_bindings()
 
     def _switch_output(self) -> None:
         """Show the selected job's output (at once, or once the cursor has rested)."""

@@ -96,7 +96,8 @@ class DeckHeader(Widget):
             text.append(" " * (room - len(shown) + 2))
             text.append(shown, style=st("deck-header--dim"))
             text.append("  ")
-        else:
+        else:  # the clock always shows: what precedes it is cut short if need be
+            text.truncate(max(0, width - len(clock) - 2), overflow="ellipsis")
             text.append(" " * max(1, width - text.cell_len - len(clock) - 1))
         text.append(clock, style=st("deck-header--title"))
         text.append(" ")
