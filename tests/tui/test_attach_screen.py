@@ -8,8 +8,8 @@ import asyncio
 from datetime import UTC, timedelta
 
 import pytest
-from textual.widgets._footer import FooterKey
 from conftest import SIZE, START, build_scheduler, settle, text_of
+from textual.widgets._footer import FooterKey
 
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import load_config
