@@ -192,7 +192,9 @@ def launch(config_path: Path, *, clock: Clock | None = None, demo: bool = False,
             if attached is not None:
                 return attached
         runtime = open_runtime(config, read_only=True, clock=clock)
-        why = f"{held}; it does not answer on {socket.name}, so this console only watches"
+        who = f"pid {held.pid}" if isinstance(held, LockHeld) and held.pid else "another crondeck"
+        why = (f"{who} is already running these jobs and does not answer on {socket.name}: "
+               "watching only" if isinstance(held, LockHeld) else str(held))
     if demo and not runtime.read_only:
         for name, note in DEMO_PAUSED.items():
             job = runtime.scheduler.jobs.get(name)
