@@ -17,6 +17,7 @@ from crondeck.core.results import RunResult, RunStatus
 from crondeck.core.runtime import open_runtime
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.attached import AttachedDashboard, ObserveDashboard
+from crondeck.tui.job_actions import reload_report
 from crondeck.tui.screens.pause_dialog import PauseDialog
 from crondeck.tui.textual_compat import dismiss_notification, shown_notifications
 from crondeck.tui.widgets.header import DeckHeader
@@ -279,3 +280,34 @@ def test_disconnected_snapshot(snap_compare):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_the_schedulers_answer_to_reload_is_shown():
+    """After the editor saved, the scheduler's answer: applied (what changed), refused (its
+    problems, kept on the header's line), or the request never delivered."""
+    class App:
+        config_path = "/srv/ops/crondeck.toml"
+
+        def __init__(self):
+            self.notes, self.file = [], "unset"
+
+        def notify(self, message, **kw):
+            self.notes.append((message, kw))
+
+        def file_state(self, problems):
+            self.file = problems
+
+    app = App()
+    report = reload_report(app)
+    report({"applied": True, "added": [], "removed": [], "changed": ["digest"],
+            "problems": []}, "")
+    assert app.notes[-1][0] == "changed digest" and app.file is None
+    report({"applied": False, "problems": ["crondeck.toml:4: job 'x', python: cannot import "
+                                           "'pkg.mod'"]}, "")
+    message, kw = app.notes[-1]
+    assert "cannot import 'pkg.mod'" in message and kw["severity"] == "error"
+    assert "refused" in kw["title"] and [p.message for p in app.file] == [
+        "crondeck.toml:4: job 'x', python: cannot import 'pkg.mod'"]
+    report(None, "not connected to the scheduler")
+    assert "not connected to the scheduler" in app.notes[-1][0]
+    assert app.notes[-1][1]["severity"] == "warning"
