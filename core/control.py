@@ -21,7 +21,7 @@ import stat
 import struct
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from .events import (
     Subscription,
 )
 from .jobs import Job
-from .wire import event_json, job_json, scheduler_json
+from .wire import event_json, job_capture, job_json, job_record, scheduler_json
 
 __all__ = [
     "CONTROL_SOCKET",
@@ -66,6 +66,8 @@ STALL_CHECK = 0.5  # seconds between looks at a connection whose socket is backe
 # AF_UNIX paths are limited by sockaddr_un.sun_path (108 bytes on Linux, 104 on BSD/macOS),
 # one byte of which is the terminating NUL.
 MAX_PATH = 107 if sys.platform.startswith("linux") else 103
+# Linux reaches a longer path through a short alias of its directory (socket_address).
+PROC_ALIAS = sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd")
 # Events about a job that are not preceded by the job's record.
 NO_RECORD = (OutputChunk, GateStarted, JobRemoved)
 SCHEDULER_EVENTS = (SchedulerPaused, SchedulerResumed, SchedulerStarted, SchedulerStopped)
@@ -84,18 +86,41 @@ class ControlError(Exception):
 
 def control_path(state_dir: str | os.PathLike[str]) -> Path:
     """The control socket of a state directory (`.crondeck/control.sock`). Raises ValueError
-    when the absolute path is too long for a Unix socket, naming it and the limit."""
+    when the path is too long for a Unix socket on this platform, naming it and the limit."""
     path = Path(os.path.abspath(state_dir)) / CONTROL_SOCKET
     check_path_length(path)
     return path
 
 
+def _alias(path: Path, fd: int) -> str:
+    return f"/proc/self/fd/{fd}/{path.name}"
+
+
 def check_path_length(path: Path) -> None:
+    """Raise ValueError unless `path` can be bound or reached (see `socket_address`)."""
     size = len(os.fsencode(path))
-    if size > MAX_PATH:
-        raise ValueError(
-            f"control socket path {str(path)!r} is {size} bytes; Unix sockets allow at most "
-            f"{MAX_PATH}: move the jobs file (and its .crondeck directory) to a shorter path")
+    if size <= MAX_PATH or (PROC_ALIAS and len(_alias(path, 99999)) <= MAX_PATH):
+        return
+    raise ValueError(
+        f"control socket path {str(path)!r} is {size} bytes; Unix sockets allow at most "
+        f"{MAX_PATH}: move the jobs file (and its .crondeck directory) to a shorter path")
+
+
+@contextlib.contextmanager
+def socket_address(path: Path) -> Iterator[str]:
+    """The address to bind or connect `path` by: the path itself, or, where it is longer
+    than a Unix socket address may be, on Linux a short alias through /proc/self/fd of its
+    directory (held open meanwhile). Raises ValueError where neither works."""
+    raw = os.fspath(path)
+    if len(os.fsencode(raw)) <= MAX_PATH:
+        yield raw
+        return
+    check_path_length(path)
+    fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield _alias(path, fd)
+    finally:
+        os.close(fd)
 
 
 def _iso(dt: datetime) -> str:
@@ -218,6 +243,7 @@ class ControlServer:
         if server is not None:
             server.close()
         for conn in list(self.connections):
+            conn.flush()  # the last events (scheduler_stopped) reach those following
             conn.close()
         if server is not None:
             with contextlib.suppress(Exception):
@@ -251,32 +277,36 @@ class ControlServer:
                 "config": str(self.config_path) if self.config_path else None,
                 "state_dir": str(Path(state_dir).resolve()) if state_dir else None}
 
-    def snapshot_parts(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The snapshot line without its jobs, and the jobs (state with results), as of
-        now; both are fresh objects, safe to encode later."""
+    def snapshot_head(self) -> dict[str, Any]:
+        """The snapshot line as of now, without its jobs."""
         sched = self.scheduler
-        cache: dict[int, dict[str, Any]] = {}
-        jobs = [job_json(job, results=True, cache=cache) for job in sched.jobs.values()]
-        head = {"type": "snapshot", "seq": sched.bus.last_seq,
+        return {"type": "snapshot", "seq": sched.bus.last_seq,
                 "scheduler": scheduler_json(sched), "output": self._tails.output(sched.jobs)}
-        return head, jobs
+
+    def capture(self, *, results: bool) -> list[tuple[Any, ...]]:
+        """Every job's state as of now, cheaply (`job_capture`): rendered later in pieces."""
+        return [job_capture(job, results=results) for job in self.scheduler.jobs.values()]
 
     def status(self) -> dict[str, Any]:
-        sched = self.scheduler
+        """The `status` result, at once (the socket renders it in pieces instead)."""
         cache: dict[int, dict[str, Any]] = {}
+        return {**self.status_head(),
+                "jobs": [job_record(j, cache) for j in self.capture(results=False)]}
+
+    def status_head(self) -> dict[str, Any]:
         hello = {k: v for k, v in self.hello().items() if k != "type"}
-        return {"hello": hello, "scheduler": scheduler_json(sched),
-                "jobs": [job_json(j, cache=cache) for j in sched.jobs.values()]}
+        return {"hello": hello, "scheduler": scheduler_json(self.scheduler)}
 
     # -- commands --------------------------------------------------------------------------
 
     def command(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Do one command; raises ControlError."""
+        if op == "status":
+            return self.status()
         handler = _COMMANDS.get(op)
         if handler is None:
-            close = difflib.get_close_matches(op, [*_COMMANDS, "snapshot"], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else (
-                f"; the ops are {', '.join(sorted([*_COMMANDS, 'snapshot']))}")
+            close = difflib.get_close_matches(op, OPS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the ops are {', '.join(OPS)}"
             raise ControlError("bad_request", f"unknown op {op!r}{hint}")
         return handler(self, args)
 
@@ -401,15 +431,12 @@ def _reload(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
     return server.do_reload()
 
 
-def _status(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
-    return server.status()
-
-
 _COMMANDS: dict[str, Callable[[ControlServer, dict[str, Any]], dict[str, Any]]] = {
     "pause": _pause, "resume": _resume, "pause_all": _pause_all, "resume_all": _resume_all,
     "run_now": _run_now, "skip_next": _skip_next, "cancel": _cancel, "enable": _enable,
-    "disable": _disable, "reload": _reload, "status": _status,
+    "disable": _disable, "reload": _reload,
 }
+OPS = sorted([*_COMMANDS, "snapshot", "status"])
 
 
 def _bind(path: Path) -> socket.socket:
@@ -428,7 +455,8 @@ def _bind(path: Path) -> socket.socket:
     try:
         old = os.umask(0o177)
         try:
-            sock.bind(os.fspath(path))
+            with socket_address(path) as address:
+                sock.bind(address)
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
@@ -438,6 +466,29 @@ def _bind(path: Path) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _open(head: dict[str, Any], depth: int) -> str:
+    """`head` as JSON text left open to add a "jobs" list at `depth` (1: the line itself,
+    2: its last member, the result of a reply)."""
+    return json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-depth] + ',"jobs":['
+
+
+async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str,
+                  wanted: Callable[[], bool]) -> bytes | None:
+    """A line with many jobs, rendered SNAPSHOT_BATCH jobs at a time with the loop let go
+    between them, so 10,000 jobs do not hold up the scheduler; None once not `wanted`."""
+    cache: dict[int, dict[str, Any]] = {}
+    chunks = [prefix]
+    for i in range(0, len(jobs), SNAPSHOT_BATCH):
+        piece = ",".join(json.dumps(job_record(j, cache), ensure_ascii=False,
+                                    separators=(",", ":")) for j in jobs[i:i + SNAPSHOT_BATCH])
+        chunks.append(piece if i == 0 else "," + piece)
+        await asyncio.sleep(0)
+        if not wanted():
+            return None
+    chunks.append(suffix)
+    return "".join(chunks).encode()
 
 
 class _Connection(asyncio.Protocol):
@@ -451,8 +502,9 @@ class _Connection(asyncio.Protocol):
         self.sub: Subscription | None = None
         self.floor = 0  # events up to this seq are in the snapshot last sent
         self.snapshot_bytes = 0
-        self.pending_snapshot: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+        self.pending_snapshot: tuple[dict[str, Any], list[tuple[Any, ...]]] | None = None
         self.task: asyncio.Task[None] | None = None
+        self.replies: set[asyncio.Task[None]] = set()
         self.writable = asyncio.Event()
         self.writable.set()
         self.closing = False
@@ -531,6 +583,15 @@ class _Connection(asyncio.Protocol):
         self.send({"type": "error", "code": code, "error": message})
         self.close()
 
+    def flush(self) -> None:
+        """Write what the subscription still holds (not after a resync not yet sent)."""
+        sub = self.sub
+        if sub is None or self.closing or self.pending_snapshot is not None:
+            return
+        data = self.encode(sub.drain())
+        if data:
+            self.write(data)
+
     def close(self) -> None:
         if self.closing:
             return
@@ -539,6 +600,8 @@ class _Connection(asyncio.Protocol):
             self.sub.close()
         if self.task is not None:
             self.task.cancel()
+        for task in list(self.replies):
+            task.cancel()
         if self.transport is not None:
             self.transport.close()  # flushes what is buffered first
         self.server.connections.discard(self)
@@ -562,6 +625,9 @@ class _Connection(asyncio.Protocol):
             return
         if op == "hello":
             self.reply_error(rid, "bad_request", "hello was already said on this connection")
+            return
+        if op == "status":
+            self.status(rid)
             return
         if op == "snapshot":
             self.subscribe()
@@ -601,21 +667,32 @@ class _Connection(asyncio.Protocol):
     def subscribe(self) -> None:
         """Start (or restart) the stream: a snapshot as of now, then every later event.
         The subscription is taken in the same step as the snapshot, so nothing falls
-        between them; the snapshot is encoded on this connection's task."""
+        between them; the snapshot is rendered on this connection's task, in pieces."""
         if self.sub is not None:
             self.sub.close()
-        self.sub = self.server.scheduler.subscribe(max_chunks=SUB_CHUNKS, max_events=SUB_EVENTS)
-        self.pending_snapshot = self.server.snapshot_parts()
-        self.floor = self.pending_snapshot[0]["seq"]
+        server = self.server
+        self.sub = server.scheduler.subscribe(max_chunks=SUB_CHUNKS, max_events=SUB_EVENTS)
+        head = server.snapshot_head()
+        self.pending_snapshot = (head, server.capture(results=True))
+        self.floor = head["seq"]
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self.pump())
         else:
-            self.task_wake()
+            self.sub._wake()
 
-    def task_wake(self) -> None:
-        sub = self.sub
-        if sub is not None:
-            sub._wake()
+    def status(self, rid: Any) -> None:
+        """Answer `status`: the state is taken now, the reply rendered in pieces."""
+        head = {"type": "reply", "id": rid, "ok": True, "result": self.server.status_head()}
+        jobs = self.server.capture(results=False)
+
+        async def answer() -> None:
+            data = await _render(_open(head, 2), jobs, "]}}\n", lambda: not self.closing)
+            if data is not None:
+                self.write(data)
+
+        task = asyncio.get_running_loop().create_task(answer())
+        self.replies.add(task)
+        task.add_done_callback(self.replies.discard)
 
     async def pump(self) -> None:
         try:
@@ -659,19 +736,12 @@ class _Connection(asyncio.Protocol):
     async def write_snapshot(self) -> None:
         parts = self.pending_snapshot
         assert parts is not None
-        self.pending_snapshot = None
         head, jobs = parts
-        text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
-        chunks = [text[:-1] + ',"jobs":[']
-        for i in range(0, len(jobs), SNAPSHOT_BATCH):
-            piece = ",".join(json.dumps(j, ensure_ascii=False, separators=(",", ":"))
-                             for j in jobs[i:i + SNAPSHOT_BATCH])
-            chunks.append(piece if i == 0 else "," + piece)
-            await asyncio.sleep(0)  # a big snapshot must not hold up the scheduler
-            if self.pending_snapshot is not None or self.closing:
-                return  # superseded by a newer resync
-        chunks.append("]}\n")
-        data = "".join(chunks).encode()
+        data = await _render(_open(head, 1), jobs, "]}\n",
+                             lambda: self.pending_snapshot is parts and not self.closing)
+        if data is None:
+            return  # superseded by a newer resync, or closed
+        self.pending_snapshot = None
         self.snapshot_bytes = len(data)
         self.write(data)
 

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .control import PROTOCOL_VERSION, ControlError
+from .control import PROTOCOL_VERSION, ControlError, socket_address
 
 __all__ = ["ControlClient", "NoScheduler", "check_socket", "control_call"]
 
@@ -99,7 +99,8 @@ def control_call(path: str | os.PathLike[str], op: str, timeout: float = 5.0,
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
-            sock.connect(os.fspath(path))
+            with socket_address(Path(path)) as address:
+                sock.connect(address)
         except OSError as exc:
             raise _connect_error(path, exc) from None
         request = {"op": op, "id": 1, **args}
@@ -173,8 +174,9 @@ class ControlClient:
         check_socket(path)
         timeout = cls.timeout
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(os.fspath(path), limit=READ_LIMIT), timeout)
+            with socket_address(Path(path)) as address:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_unix_connection(address, limit=READ_LIMIT), timeout)
         except TimeoutError:
             raise ControlError("timeout", f"connecting to {os.fspath(path)} took over "
                                           f"{timeout:g}s") from None

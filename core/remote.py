@@ -68,6 +68,7 @@ TAIL_BYTES = 64 * 1024
 RECENT_RESULTS = 512  # final results kept by run id, to settle run-now handles that ask late
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
+STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
 
 
 class ControlLink(Protocol):
@@ -527,7 +528,6 @@ class RemoteScheduler:
         self._closing = False
         self._calls: set[asyncio.Task[None]] = set()
         self._tails: dict[str, _Tail] = {}
-        self._tail_job: dict[str, str] = {}
         self._finals: OrderedDict[str, RunResult] = OrderedDict()
         self._wanted: dict[str, RemoteRun] = {}  # run_now handles by run id, until they end
         self._leaving: dict[str, RemoteRun] = {}  # left `running`, final result not yet seen
@@ -545,7 +545,12 @@ class RemoteScheduler:
         snapshot, and follow the scheduler from then on, reconnecting by itself."""
         mirror = cls(path, connect=connect, clock=clock, client=client, backoff=backoff)
         link = await mirror._connect()
-        mirror._attach(link, resync=False)
+        try:
+            mirror._attach(link, resync=False)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await link.close()
+            raise
         mirror._task = asyncio.get_running_loop().create_task(mirror._follow(link),
                                                               name="remote-scheduler")
         return mirror
@@ -595,20 +600,28 @@ class RemoteScheduler:
     # -- following -------------------------------------------------------------------------
 
     async def _follow(self, link: ControlLink | None) -> None:
+        loop = asyncio.get_running_loop()
         delay = self._backoff[0]
+        since = loop.time()
         while not self._closing:
             if link is None:
                 try:
                     link = await self._connect()
+                    self._attach(link, resync=True)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if link is not None:  # it answered, but with a snapshot we cannot apply
+                        self._local(SchedulerError, job=None, where="control snapshot",
+                                    message=f"{type(exc).__name__}: {_one_line(exc)}")
+                        with contextlib.suppress(Exception):
+                            await link.close()
+                        link = self._link = None
                     self.disconnected_reason = _one_line(exc) or type(exc).__name__
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._backoff[1])
                     continue
-                delay = self._backoff[0]
-                self._attach(link, resync=True)
+                since = loop.time()
             reason = "the scheduler closed the connection"
             try:
                 async for message in link:
@@ -624,7 +637,15 @@ class RemoteScheduler:
             link = self._link = None
             if self._closing:
                 return
-            self._lost(reason, delay)
+            # A connection that ends at once (a server that says bye on arrival) is retried
+            # with backoff; after one that lasted, the first try is immediate.
+            brief = loop.time() - since < STEADY
+            if not brief:
+                delay = self._backoff[0]
+            self._lost(reason, delay if brief else 0.0)
+            if brief:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff[1])
 
     def _attach(self, link: ControlLink, *, resync: bool) -> None:
         self._link = link
@@ -646,7 +667,7 @@ class RemoteScheduler:
         self._local(ControlDisconnected, reason=reason, retry_in=retry_in)
 
     def _local(self, cls: type[Event], **fields: Any) -> None:
-        """A mirror's own event: numbered after the last remote one it follows."""
+        """A mirror's own event: it carries the seq of the last remote event before it."""
         self.bus.publish(cls(seq=self.seq, at=self.clock.now(), **fields))
 
     def _take(self, msg: Mapping[str, Any]) -> str:
@@ -758,10 +779,16 @@ class RemoteScheduler:
             else:
                 self.bus.publish(JobChanged(seq=seq, at=self.clock.now(), job=job.name,
                                             what="resync"))
-        for run in list(self._leaving.values()):  # their end fell in a gap of the stream
+        # Runs whose end fell in a gap of the stream: settled from the history, if there.
+        running = {run_id for job in self.jobs.values() for run_id in job.running}
+        unsettled = [*self._leaving.values(),
+                     *(h for run_id, h in self._wanted.items() if run_id not in running)]
+        for run in unsettled:
             known = self.jobs.get(run.job)
             self._ended(run, next((r for r in reversed(known.results)
                                    if r.run_id == run.run_id), None) if known else None)
+        for run_id in [r for r in self._tails if r not in running]:
+            del self._tails[run_id]
         self._apply_output(snap.get("output") or [], seq)
 
     def _apply_output(self, items: Iterable[Any], seq: int) -> None:

@@ -28,7 +28,9 @@ __all__ = [
     "UnknownEvent",
     "event_from_json",
     "event_json",
+    "job_capture",
     "job_json",
+    "job_record",
     "plain",
     "scheduler_json",
 ]
@@ -179,45 +181,65 @@ def options_json(options: Any) -> dict[str, Any]:
     return {f.name: _jsonable(getattr(options, f.name)) for f in dataclasses.fields(options)}
 
 
-def running_json(job: Job) -> list[dict[str, Any]]:
-    return [{"run_id": h.run_id, "scheduled_for": utc(h.scheduled_for).isoformat(),
-             "started_at": utc(h.started_at).isoformat() if h.started_at else None,
-             "manual": h.manual, "attempt": h.attempt} for h in job.running.values()]
+def job_capture(job: Job, *, results: bool = False) -> tuple[Any, ...]:
+    """The job's state as of now, taken cheaply (about a microsecond): values that do not
+    change later (times, numbers, the frozen results, the schedule, agent and options
+    objects), so that `job_record` can make the JSON afterwards, in pieces, while the
+    scheduler runs on."""
+    return (job.name, job.paused, job.pause_note, job.pause_until, job.skip_next_pending,
+            job.next_fire, job.last_slot, job.run_count, job.consecutive_failures,
+            job._exhausted, job.enabled, job.tokens_day, job.tokens_today, job.tokens_total,
+            job.cost_today, job.cost_total,
+            [(h.run_id, h.scheduled_for, h.started_at, h.manual, h.attempt)
+             for h in job.running.values()] if job.running else (),
+            job.schedule, job.prompt, job.agent, job.options,
+            tuple(job.results) if results else None)
+
+
+def job_record(captured: tuple[Any, ...],
+               cache: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JOB record of a `job_capture`. `cache` shares the parts jobs have in common
+    (schedules, agents, options) across a snapshot of many jobs."""
+    (name, paused, pause_note, pause_until, skip_next, next_fire, last_slot, run_count,
+     failures, exhausted, enabled, tokens_day, tokens_today, tokens_total, cost_today,
+     cost_total, running, schedule, prompt, agent, options, results) = captured
+    out: dict[str, Any] = {
+        "name": name,
+        "paused": paused,
+        "pause_note": pause_note,
+        "pause_until": _iso(pause_until),
+        "skip_next": skip_next,
+        "next_fire": _iso(next_fire),
+        "last_slot": _iso(last_slot),
+        "run_count": run_count,
+        "consecutive_failures": failures,
+        "exhausted": exhausted,
+        "disabled": not enabled,
+        "tokens_day": tokens_day,
+        "tokens_today": tokens_today,
+        "tokens_total": tokens_total,
+        "cost_today": cost_today,
+        "cost_total": cost_total,
+        "running": [{"run_id": run_id, "scheduled_for": utc(slot).isoformat(),
+                     "started_at": utc(started).isoformat() if started else None,
+                     "manual": manual, "attempt": attempt}
+                    for run_id, slot, started, manual, attempt in running],
+        "schedule": _shared(cache, schedule, schedule_json),
+        "prompt": prompt,
+        "agent": _shared(cache, agent, agent_json),
+        "options": _shared(cache, options, options_json),
+    }
+    if results is not None:
+        out["results"] = [r.to_dict() for r in results]
+    return out
 
 
 def job_json(job: Job, *, results: bool = False,
              cache: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The JOB record: the job's state (`JobState.to_dict()`'s keys, `results` only when
     asked, absent times as null) with its runs in flight, schedule, prompt, agent and
-    options. `cache` shares the parts jobs have in common (schedules, options) across a
-    snapshot of many jobs."""
-    state = job.state()
-    out: dict[str, Any] = {
-        "name": state.name,
-        "paused": state.paused,
-        "pause_note": state.pause_note,
-        "pause_until": _iso(state.pause_until),
-        "skip_next": state.skip_next,
-        "next_fire": _iso(state.next_fire),
-        "last_slot": _iso(state.last_slot),
-        "run_count": state.run_count,
-        "consecutive_failures": state.consecutive_failures,
-        "exhausted": state.exhausted,
-        "disabled": state.disabled,
-        "tokens_day": state.tokens_day,
-        "tokens_today": state.tokens_today,
-        "tokens_total": state.tokens_total,
-        "cost_today": state.cost_today,
-        "cost_total": state.cost_total,
-        "running": running_json(job),
-        "schedule": _shared(cache, job.schedule, schedule_json),
-        "prompt": job.prompt,
-        "agent": _shared(cache, job.agent, agent_json),
-        "options": _shared(cache, job.options, options_json),
-    }
-    if results:
-        out["results"] = [r.to_dict() for r in state.results]
-    return out
+    options."""
+    return job_record(job_capture(job, results=results), cache)
 
 
 def _shared(cache: dict[int, dict[str, Any]] | None, obj: Any,

@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 
+import crondeck.core.control as control
 import crondeck.core.control_client as control_client
 from crondeck.core import (
     ControlClient,
     ControlError,
     ControlServer,
     NoScheduler,
+    OutputChunk,
     Problem,
     Reload,
     Scheduler,
@@ -530,17 +532,40 @@ def test_the_server_refuses_a_peer_of_another_uid(short_dir: Path) -> None:
     run(go())
 
 
-def test_a_path_too_long_for_a_unix_socket_is_a_clear_error(short_dir: Path) -> None:
+def test_a_path_too_long_for_a_unix_socket_is_a_clear_error(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     deep = short_dir / ("d" * (MAX_PATH - len(str(short_dir))))
+    monkeypatch.setattr(control, "PROC_ALIAS", False)  # as on macOS
     with pytest.raises(ValueError, match="Unix sockets allow at most") as info:
         control_path(deep)
-    assert "shorter path" in str(info.value)
+    assert "shorter path" in str(info.value) and str(deep) in str(info.value)
 
     async def go() -> None:
         with pytest.raises(ValueError, match="at most"):
             await ControlServer(scheduler_with("a"), deep / "control.sock").start()
 
     run(go())
+
+
+def test_a_long_path_is_served_through_a_short_alias_on_linux(short_dir: Path) -> None:
+    deep = short_dir / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True, mode=0o700)
+    path = control_path(deep)
+    assert len(str(path)) > MAX_PATH and control.PROC_ALIAS
+
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), path) as server:
+            assert server.path == path
+            status = await asyncio.to_thread(control_call, path, "status")
+            assert status["jobs"][0]["name"] == "a"
+            client = await ControlClient.connect(path, subscribe=True)
+            assert client.snapshot is not None
+            await client.close()
+            mode = await asyncio.to_thread(os.stat, path)
+            assert mode.st_mode & 0o777 == 0o600
+
+    run(go())
+    assert not path.exists()
 
 
 def test_close_unlinks_the_socket_and_ends_connections(short_dir: Path) -> None:
@@ -569,3 +594,114 @@ def test_until_in_the_pause_reply_is_utc(short_dir: Path) -> None:
             await c.close()
 
     run(go())
+
+
+# --- slow clients ---------------------------------------------------------------------------
+
+
+def _stuck_client(path: Path) -> socket.socket:
+    """Subscribes, then never reads."""
+    stuck = socket.socket(socket.AF_UNIX)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(str(path))
+    stuck.sendall(b'{"op": "hello", "version": 1, "subscribe": true}\n')
+    return stuck
+
+
+async def subscribed(server: ControlServer) -> None:
+    """Wait until the server has taken the stuck client's subscription."""
+    for _ in range(500):
+        if any(conn.sub is not None for conn in server.connections):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the client never subscribed")
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    sock.settimeout(5)
+    data = b""
+    while chunk := sock.recv(1 << 20):
+        data += chunk
+    return data
+
+
+def test_a_client_too_far_behind_is_told_bye(short_dir: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(control, "SUB_EVENTS", 200)
+    monkeypatch.setattr(control, "STALL_CHECK", 0.02)
+    monkeypatch.setattr(control, "HIGH_WATER", 4096)
+
+    async def go() -> bytes:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            stuck = await asyncio.to_thread(_stuck_client, server.path)
+            await subscribed(server)
+            for _ in range(2000):  # state events, not output: none may be dropped
+                s.pause_job("a", note="x" * 200)
+                s.resume_job("a")
+            for _ in range(200):
+                if not server.connections:
+                    break
+                await asyncio.sleep(0.02)
+            assert not server.connections  # closed by the server
+            data = await asyncio.to_thread(_read_all, stuck)
+            stuck.close()
+            return data
+
+    data = run(go())
+    last = json.loads(data.splitlines()[-1])
+    assert last["type"] == "bye"
+    assert last["reason"].startswith("client too slow (")
+    assert "reconnect for a new snapshot" in last["reason"]
+
+
+def test_a_write_buffer_past_its_bound_is_told_bye(short_dir: Path) -> None:
+    async def go() -> bytes:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir), write_limit=20_000) as server:
+            stuck = await asyncio.to_thread(_stuck_client, server.path)
+            await subscribed(server)
+            for _ in range(400):
+                s.pause_job("a", note="x" * 200)
+                s.resume_job("a")
+                await asyncio.sleep(0)
+                if not server.connections:
+                    break
+            for _ in range(200):
+                if not server.connections:
+                    break
+                await asyncio.sleep(0.02)
+            assert not server.connections
+            data = await asyncio.to_thread(_read_all, stuck)
+            stuck.close()
+            return data
+
+    data = run(go())
+    assert json.loads(data.splitlines()[-1])["type"] == "bye"
+
+
+def test_a_slow_reader_loses_output_first_and_is_told_how_much(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(control, "SUB_CHUNKS", 10)
+
+    async def go() -> list[dict[str, Any]]:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            client = await ControlClient.connect(server.path, subscribe=True)
+            for i in range(100):  # all at once: the connection's queue holds 10 chunks
+                s.bus.emit(OutputChunk, job="a", run_id="a@x", stream="stdout", text=f"{i}\n")
+            s.pause_job("a")
+            got = []
+            async for msg in client:
+                got.append(msg)
+                if msg["type"] == "event" and msg["event"]["event"] == "job_paused":
+                    break
+            await client.close()
+            return [m["event"] for m in got if m["type"] == "event"]
+
+    events = run(go())
+    chunks = [e["text"] for e in events if e["event"] == "output_chunk"]
+    [dropped] = [e for e in events if e["event"] == "observer_dropped"]
+    assert chunks == [f"{i}\n" for i in range(10)]
+    assert dropped["dropped"] == 90 and dropped["dropped_events"] == 0
+    assert events[-1]["event"] == "job_paused"  # state events are never dropped for output

@@ -577,3 +577,45 @@ def test_a_message_it_cannot_apply_is_reported_and_the_stream_goes_on() -> None:
         await mirror.aclose()
 
     run(main)
+
+
+def test_a_run_asked_for_that_ended_while_disconnected_settles_from_the_new_snapshot() -> None:
+    async def main() -> None:
+        first = FakeLink(snapshot(job_rec("digest")), lambda op, args: {
+            "job": "digest", "run_id": "digest@7", "skipped": False, "reason": ""})
+        server = Server(first)
+        mirror = await RemoteScheduler.attach(connect=server.connect, backoff=(0.01, 0.05))
+        handle = mirror.run_now("digest")
+        await until(lambda: handle.run_id == "digest@7")
+        final = result("digest", "digest@7", RunStatus.TIMED_OUT)
+        server.links.append(FakeLink(snapshot(job_rec("digest", results=[final.to_dict()]))))
+        first.hang_up()
+        assert await handle == final
+        await mirror.aclose()
+
+    run(main)
+
+
+def test_a_server_that_hangs_up_at_once_is_retried_with_backoff_not_in_a_loop() -> None:
+    async def main() -> None:
+        made = 0
+
+        async def connect() -> FakeLink:
+            nonlocal made
+            made += 1
+            link = FakeLink(snapshot(job_rec("digest")))
+            if made > 1:
+                link.feed({"type": "bye", "reason": "not today"})
+                link.hang_up()
+            return link
+
+        mirror = await RemoteScheduler.attach(connect=connect, backoff=(0.05, 0.05))
+        sub = mirror.subscribe()
+        mirror._link.hang_up()  # type: ignore[union-attr]
+        await asyncio.sleep(0.3)
+        await mirror.aclose()
+        lost = [e for e in sub.drain() if isinstance(e, ControlDisconnected)]
+        assert 2 <= len(lost) <= 8 and made <= 9  # about one try per 0.05 s, not thousands
+        assert lost[-1].reason == "not today" and lost[-1].retry_in == 0.05
+
+    run(main)
