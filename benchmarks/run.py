@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SUITES = ["bench_cron", "bench_scheduler", "bench_tui"]
+SUITES = ["bench_cron", "bench_scheduler", "bench_tui", "bench_control"]
 HERE = Path(__file__).parent
 
 

@@ -21,8 +21,9 @@ import stat
 import struct
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _string
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from .events import (
     Subscription,
 )
 from .jobs import Job
-from .wire import event_json, job_capture, job_json, job_record, scheduler_json
+from .wire import event_text, job_capture, job_json, job_record, scheduler_json
 
 __all__ = [
     "CONTROL_SOCKET",
@@ -439,6 +440,18 @@ _COMMANDS: dict[str, Callable[[ControlServer, dict[str, Any]], dict[str, Any]]] 
 OPS = sorted([*_COMMANDS, "snapshot", "status"])
 
 
+def _answers(path: Path) -> bool:
+    """Does something listen on the socket file at `path`?"""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            with socket_address(path) as address:
+                probe.connect(address)
+        except OSError:
+            return False
+    return True
+
+
 def _bind(path: Path) -> socket.socket:
     """A listening socket at `path`, mode 0600 from the start (bound under umask 0o177); a
     stale socket file there is replaced, anything else there is an error."""
@@ -450,7 +463,10 @@ def _bind(path: Path) -> socket.socket:
         if not stat.S_ISSOCK(st.st_mode):
             raise OSError(f"cannot serve the control socket at {path}: a file that is not a "
                           "socket is in the way (remove it)")
-        os.unlink(path)  # left by a scheduler that died: we hold the lock now
+        if _answers(path):
+            raise OSError(f"cannot serve the control socket at {path}: another process "
+                          "serves it already")
+        os.unlink(path)  # left by a scheduler that died
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         old = os.umask(0o177)
@@ -468,27 +484,41 @@ def _bind(path: Path) -> socket.socket:
     return sock
 
 
+class _ChunkLines:
+    """Stream lines of output chunks, `event_text`'s form, with the part that is the same for
+    every line of one run (job, run id, stream) encoded once per batch."""
+
+    def __init__(self) -> None:
+        self.middles: dict[tuple[str, str, str], str] = {}
+
+    def __call__(self, e: OutputChunk) -> str:
+        key = (e.job, e.run_id, e.stream)
+        middle = self.middles.get(key)
+        if middle is None:
+            middle = self.middles[key] = (
+                f'","job":{_string(e.job)},"run_id":{_string(e.run_id)},'
+                f'"stream":{_string(e.stream)},"text":')
+        return (f'{{"type":"event","event":{{"event":"output_chunk","seq":{e.seq},'
+                f'"at":"{e.at.isoformat()}{middle}{_string(e.text)}}}}}')
+
+
 def _open(head: dict[str, Any], depth: int) -> str:
     """`head` as JSON text left open to add a "jobs" list at `depth` (1: the line itself,
     2: its last member, the result of a reply)."""
     return json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-depth] + ',"jobs":['
 
 
-async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str,
-                  wanted: Callable[[], bool]) -> bytes | None:
-    """A line with many jobs, rendered SNAPSHOT_BATCH jobs at a time with the loop let go
-    between them, so 10,000 jobs do not hold up the scheduler; None once not `wanted`."""
+async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str
+                  ) -> AsyncIterator[bytes]:
+    """A line with many jobs, in pieces of SNAPSHOT_BATCH jobs, letting the loop go between
+    them: 10,000 jobs do not hold up the scheduler."""
     cache: dict[int, dict[str, Any]] = {}
-    chunks = [prefix]
     for i in range(0, len(jobs), SNAPSHOT_BATCH):
         piece = ",".join(json.dumps(job_record(j, cache), ensure_ascii=False,
                                     separators=(",", ":")) for j in jobs[i:i + SNAPSHOT_BATCH])
-        chunks.append(piece if i == 0 else "," + piece)
+        yield ((prefix if i == 0 else ",") + piece).encode()
         await asyncio.sleep(0)
-        if not wanted():
-            return None
-    chunks.append(suffix)
-    return "".join(chunks).encode()
+    yield ((prefix if not jobs else "") + suffix).encode()
 
 
 class _Connection(asyncio.Protocol):
@@ -501,13 +531,17 @@ class _Connection(asyncio.Protocol):
         self.greeted = False
         self.sub: Subscription | None = None
         self.floor = 0  # events up to this seq are in the snapshot last sent
-        self.snapshot_bytes = 0
         self.pending_snapshot: tuple[dict[str, Any], list[tuple[Any, ...]]] | None = None
         self.task: asyncio.Task[None] | None = None
         self.replies: set[asyncio.Task[None]] = set()
         self.writable = asyncio.Event()
         self.writable.set()
         self.closing = False
+        # While a long line (a snapshot, a status) is being written in pieces, other lines
+        # wait here; `long_lock` lets one long line out at a time.
+        self.hold: list[bytes] | None = None
+        self.held = 0
+        self.long_lock = asyncio.Lock()
 
     # -- transport callbacks ---------------------------------------------------------------
 
@@ -566,27 +600,59 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closing or transport.is_closing():
             return
+        if self.hold is not None:
+            self.hold.append(data)
+            self.held += len(data)
+            if self.held > self.server.write_limit:
+                self.bye()
+            return
         transport.write(data)
-        if transport.get_write_buffer_size() > self.server.write_limit + self.snapshot_bytes:
+        if transport.get_write_buffer_size() > self.server.write_limit:
             self.bye()
+
+    def last_word(self, obj: dict[str, Any]) -> None:
+        """Write `obj` at once (ending a long line cut short), then close."""
+        transport = self.transport
+        if transport is not None and not self.closing and not transport.is_closing():
+            transport.write((b"\n" if self.hold is not None else b"") + _line(obj))
+        self.close()
 
     def bye(self) -> None:
         behind = len(self.sub) if self.sub is not None else 0
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(_line({"type": "bye", "reason": f"client too slow ({behind} "
-                                   "events behind); reconnect for a new snapshot"}))
-        self.close()
+        self.last_word({"type": "bye", "reason": f"client too slow ({behind} events "
+                                                 "behind); reconnect for a new snapshot"})
 
     def fail(self, code: str, message: str) -> None:
         """A protocol error: say it, then close."""
-        self.send({"type": "error", "code": code, "error": message})
-        self.close()
+        self.last_word({"type": "error", "code": code, "error": message})
+
+    async def write_long(self, pieces: AsyncIterator[bytes]) -> None:
+        """Write one long line piece by piece as it is rendered (the client has its first
+        bytes at once), holding other lines back until it is complete."""
+        async with self.long_lock:
+            transport = self.transport
+            if transport is None or self.closing:
+                return
+            if self.hold is None:
+                self.hold, self.held = [], 0
+            try:
+                async for piece in pieces:
+                    if self.closing:
+                        return
+                    transport.write(piece)
+                    await self.wait_writable()
+            finally:
+                held, self.hold = self.hold, None
+                if not self.closing:
+                    for data in held or ():
+                        self.write(data)
 
     def flush(self) -> None:
         """Write what the subscription still holds (not after a resync not yet sent)."""
         sub = self.sub
         if sub is None or self.closing or self.pending_snapshot is not None:
+            return
+        if self.hold is not None:
             return
         data = self.encode(sub.drain())
         if data:
@@ -674,6 +740,8 @@ class _Connection(asyncio.Protocol):
         self.sub = server.scheduler.subscribe(max_chunks=SUB_CHUNKS, max_events=SUB_EVENTS)
         head = server.snapshot_head()
         self.pending_snapshot = (head, server.capture(results=True))
+        if self.hold is None:  # what is said from now on follows the snapshot
+            self.hold, self.held = [], 0
         self.floor = head["seq"]
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self.pump())
@@ -684,13 +752,8 @@ class _Connection(asyncio.Protocol):
         """Answer `status`: the state is taken now, the reply rendered in pieces."""
         head = {"type": "reply", "id": rid, "ok": True, "result": self.server.status_head()}
         jobs = self.server.capture(results=False)
-
-        async def answer() -> None:
-            data = await _render(_open(head, 2), jobs, "]}}\n", lambda: not self.closing)
-            if data is not None:
-                self.write(data)
-
-        task = asyncio.get_running_loop().create_task(answer())
+        task = asyncio.get_running_loop().create_task(
+            self.write_long(_render(_open(head, 2), jobs, "]}}\n")))
         self.replies.add(task)
         task.add_done_callback(self.replies.discard)
 
@@ -711,10 +774,10 @@ class _Connection(asyncio.Protocol):
                     continue  # replaced by a resync
                 if self.pending_snapshot is not None:
                     continue  # a resync came while we waited: its snapshot first
-                batch = [first, *sub.drain()]
-                data = self.encode(batch)
-                if data:
-                    self.write(data)
+                async with self.long_lock:  # not inside a status reply being written
+                    data = self.encode([first, *sub.drain()])
+                    if data:
+                        self.write(data)
                 await self.wait_writable()
         except asyncio.CancelledError:
             pass
@@ -737,13 +800,9 @@ class _Connection(asyncio.Protocol):
         parts = self.pending_snapshot
         assert parts is not None
         head, jobs = parts
-        data = await _render(_open(head, 1), jobs, "]}\n",
-                             lambda: self.pending_snapshot is parts and not self.closing)
-        if data is None:
-            return  # superseded by a newer resync, or closed
-        self.pending_snapshot = None
-        self.snapshot_bytes = len(data)
-        self.write(data)
+        await self.write_long(_render(_open(head, 1), jobs, "]}\n"))
+        if self.pending_snapshot is parts:  # else a resync came meanwhile: that one next
+            self.pending_snapshot = None
 
     def encode(self, batch: list[Event]) -> bytes:
         """The lines for a batch of events: job records before job events, the scheduler's
@@ -752,8 +811,14 @@ class _Connection(asyncio.Protocol):
         records: dict[str, str] = {}  # one record per job per batch: its state now
         out: list[str] = []
         dumps = json.dumps
+        floor = self.floor
+        chunk_line = _ChunkLines()
         for event in batch:
-            if event.seq <= self.floor and not isinstance(event, ObserverDropped):
+            if type(event) is OutputChunk:  # the flood: the shortest path
+                if event.seq > floor:
+                    out.append(chunk_line(event))
+                continue
+            if event.seq <= floor and not isinstance(event, ObserverDropped):
                 continue  # already in the snapshot
             if isinstance(event, ObserverDropped) and event.dropped_events:
                 self.bye()
@@ -769,8 +834,7 @@ class _Connection(asyncio.Protocol):
                             separators=(",", ":"))
                 if record is not None:
                     out.append(record)
-            out.append(dumps({"type": "event", "event": event_json(event)},
-                             ensure_ascii=False, separators=(",", ":")))
+            out.append('{"type":"event","event":' + event_text(event) + "}")
             if isinstance(event, SCHEDULER_EVENTS):
                 out.append(dumps({"type": "scheduler", "scheduler": scheduler_json(sched)},
                                  ensure_ascii=False, separators=(",", ":")))

@@ -29,6 +29,7 @@ from crondeck.core import (
     Scheduler,
     control_call,
     control_path,
+    event_json,
     every,
 )
 from crondeck.core.control import MAX_PATH
@@ -464,6 +465,17 @@ def test_no_scheduler_when_nothing_listens(short_dir: Path) -> None:
     run(go())
 
 
+def test_a_second_server_does_not_take_a_live_socket(short_dir: Path) -> None:
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as first:
+            with pytest.raises(OSError, match="another process serves it already"):
+                await ControlServer(scheduler_with("b"), control_path(short_dir)).start()
+            result = await asyncio.to_thread(control_call, first.path, "status")
+            assert result["jobs"][0]["name"] == "a"
+
+    run(go())
+
+
 def test_the_server_refuses_to_replace_a_file_that_is_not_a_socket(short_dir: Path) -> None:
     path = control_path(short_dir)
     path.write_text("mine")
@@ -705,3 +717,60 @@ def test_a_slow_reader_loses_output_first_and_is_told_how_much(
     assert chunks == [f"{i}\n" for i in range(10)]
     assert dropped["dropped"] == 90 and dropped["dropped_events"] == 0
     assert events[-1]["event"] == "job_paused"  # state events are never dropped for output
+
+
+# --- long lines -----------------------------------------------------------------------------
+
+
+def test_a_snapshot_written_in_pieces_is_never_cut_by_other_lines(short_dir: Path) -> None:
+    """A snapshot of many jobs goes out piece by piece while the scheduler runs; a reply, a
+    status and events that come meanwhile follow it, each line whole."""
+    n = control.SNAPSHOT_BATCH * 3 + 7
+
+    async def go() -> list[dict[str, Any]]:
+        s = scheduler_with(*(f"job-{i}" for i in range(n)))
+        async with ControlServer(s, control_path(short_dir)) as server:
+            reader, writer = await asyncio.open_unix_connection(str(server.path), limit=1 << 26)
+            writer.write(b'{"op": "hello", "version": 1, "subscribe": true}\n'
+                         b'{"op": "status", "id": 1}\n{"op": "pause", "id": 2, "job": "job-3"}\n')
+            await writer.drain()
+            lines = []
+            for _ in range(200):
+                raw = await asyncio.wait_for(reader.readline(), 10)
+                lines.append(json.loads(raw))
+                replies = [m for m in lines if m["type"] == "reply"]
+                if len(replies) == 2 and any(m["type"] == "event" for m in lines):
+                    break
+            writer.close()
+            return lines
+
+    lines = run(go())
+    kinds = [m["type"] for m in lines]
+    assert kinds[:2] == ["hello", "snapshot"]
+    snap = lines[1]
+    assert [j["name"] for j in snap["jobs"]] == [f"job-{i}" for i in range(n)]
+    assert not snap["jobs"][3]["paused"]  # the pause came after the snapshot was taken
+    [status] = [m for m in lines if m.get("id") == 1]
+    assert len(status["result"]["jobs"]) == n and status["result"]["hello"]["version"] == 1
+    [paused] = [m for m in lines if m.get("id") == 2]
+    assert paused["result"] == {"job": "job-3", "paused": True, "until": None}
+    assert any(m["type"] == "event" and m["event"]["event"] == "job_paused" for m in lines)
+
+
+def test_output_lines_are_written_exactly_as_event_json(short_dir: Path) -> None:
+    texts = ["plain\n", 'quote " and \\ backslash\n', "tab\t\x00\x1b[31mred\n",
+             "unicode é ✓ 𝄞 \u2028 line sep\n", ""]
+
+    async def go() -> list[dict[str, Any]]:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir)) as server:
+            client = await ControlClient.connect(server.path, subscribe=True)
+            sent = [s.bus.emit(OutputChunk, job="a", run_id='a@"x"', stream="stderr", text=t)
+                    for t in texts]
+            got = [(await next_of(client, "event", event="output_chunk"))["event"]
+                   for _ in texts]
+            await client.close()
+            return [{"sent": event_json(e), "got": g} for e, g in zip(sent, got, strict=True)]
+
+    for pair in run(go()):
+        assert pair["got"] == pair["sent"]
