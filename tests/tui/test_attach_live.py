@@ -157,7 +157,8 @@ def test_scheduler_gone_then_back_reattaches_by_itself(config):
                 await until(pilot, lambda: screen.has_class("-disconnected"), "disconnected")
                 header = text_of(screen.query_one(DeckHeader))
                 assert "DISCONNECTED" in header and f"pid {proc.pid} went away" in header
-                assert "Scheduler disconnected" in {n.title for n in shown_notifications(app)}
+                await until(pilot, lambda: "Scheduler disconnected" in {
+                    n.title for n in shown_notifications(app)}, "the notification")
                 assert "digest" in screen.model.rows  # the last picture stays
                 again = start_scheduler(config)
                 await until(pilot, lambda: not screen.has_class("-disconnected"),
