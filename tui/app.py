@@ -118,8 +118,8 @@ class CrondeckApp(App[None]):
         if self.use_themes:  # frozen (test) apps keep Textual's default theme unless asked
             for problem in install_themes(self):
                 self.notify(problem, title="Theme skipped", severity="warning", timeout=10)
-        if self.session is not None:
-            await self.session.mount(self)
+        if self.session is not None and not await self.session.mount(self):
+            return  # it could not reach the scheduler and is exiting, saying why
         dashboard = self.dashboard_class(
             self.scheduler, now=self.now, zone=self.zone, config_path=self.config_path,
             read_only=self.read_only, read_only_reason=self.read_only_reason, live=self.live)

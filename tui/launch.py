@@ -91,13 +91,20 @@ class Launch:
         elif self.read_only:
             app.dashboard_class = ObserveDashboard
 
-    async def mount(self, app: Any) -> None:
+    async def mount(self, app: Any) -> bool:
         """On the app's loop, before the dashboard: attach (the first snapshot read), or
-        serve the control socket for the scheduler run here."""
+        serve the control socket for the scheduler run here. False: the app is exiting."""
         if self.remote is not None:
             # the mirror made at launch stood in for the app's construction; this one is
             # attached (snapshot read) and follows, re-attaching by itself
-            app.scheduler = self.remote = await _attached(self.remote.path, self.remote.clock)
+            try:
+                app.scheduler = self.remote = await _attached(self.remote.path,
+                                                              self.remote.clock)
+            except (OSError, ControlError) as exc:  # it went away between the probe and now
+                app.exit(return_code=1, message=f"crondeck: the scheduler on {self.remote.path} "
+                         f"stopped answering before the console could attach: {exc}; "
+                         "run crondeck again")
+                return False
         elif self.in_process and self.serve and self.runtime is not None:
             runtime = self.runtime
             server = ControlServer(runtime.scheduler, control_path(runtime.config.state_dir),
@@ -108,8 +115,9 @@ class Launch:
             except OSError as exc:  # the console still schedules; only the socket is missing
                 app.notify(f"cannot serve the control socket: {exc}", severity="warning",
                            timeout=10)
-                return
+                return True
             self._server = server
+        return True
 
     async def unmount(self) -> None:
         if self._server is not None:

@@ -17,7 +17,15 @@ import pytest
 from conftest import text_of
 from textual.widgets import Input
 
-from crondeck.core import ControlError, control_call, control_path, load_config, open_runtime
+from crondeck.core import (
+    ControlError,
+    RemoteScheduler,
+    control_call,
+    control_path,
+    load_config,
+    open_runtime,
+)
+from crondeck.tui import launch as launch_module
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.attached import AttachedDashboard, ObserveDashboard
 from crondeck.tui.launch import launch
@@ -258,3 +266,21 @@ def test_attached_editor_writes_the_file_and_the_scheduler_applies_it(config):
         asyncio.run(go())
     finally:
         stop_scheduler(proc)
+
+
+@pytest.mark.slow
+def test_a_scheduler_gone_before_attaching_ends_the_console_with_a_message(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(launch_module, "ATTACH_WAIT", 0.3)
+    socket = tmp_path / ".crondeck" / "control.sock"
+    opened = launch_module.Launch(runtime=None, config_path=tmp_path / "crondeck.toml",
+                                  remote=RemoteScheduler(socket))
+    app = CrondeckApp(opened.scheduler, config_path=opened.config_path, start=opened.in_process)
+    opened.prepare(app)
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+
+    asyncio.run(go())
+    assert app.return_code == 1
