@@ -22,6 +22,7 @@ from crondeck.core import (
     Problem,
     Reload,
     RunFinished,
+    RunHandle,
     RunStarted,
     RunStatus,
     Runtime,
@@ -116,42 +117,58 @@ class StateFollower:
         # its runs in flight are its own, not abandoned ones: restore without them
         scheduler.restore([replace(st, running=()) for st in saved])
         first, self._first = self._first, False
+        now = scheduler.clock.now()
         for st in saved:
             seen = before.get(st.name, set())
+            job = scheduler.jobs[st.name]
+            # its runs in flight, as handles the rows read ("running 12s"): from first seen
+            for run_id in [r for r in job.running if r not in st.running]:
+                del job.running[run_id]
+            for run_id in st.running:
+                if run_id not in job.running:
+                    handle = job.running[run_id] = RunHandle(st.name, run_id, now, False)
+                    handle.started_at = now
             for result in st.results:
                 if (result.run_id not in seen and result.status is not RunStatus.RUNNING
                         and not first):
-                    self._tails.pop(result.run_id, None)
+                    if result.run_id in self._tails:  # its last lines, then its end
+                        self._drain(result.run_id)
+                        del self._tails[result.run_id]
                     bus.emit(RunFinished, job=st.name, run_id=result.run_id, result=result)
             for run_id in st.running:
                 if run_id not in self._tails:
                     self._tails[run_id] = (st.name, runtime.logs.path(st.name, run_id), 0)
-                    bus.emit(RunStarted, job=st.name, run_id=run_id,
-                             scheduled_for=scheduler.clock.now(), attempt=1)
+                    bus.emit(RunStarted, job=st.name, run_id=run_id, scheduled_for=now,
+                             attempt=1)
             bus.emit(JobChanged, job=st.name, what="state")
         return True
 
     def _follow_logs(self) -> None:
+        for run_id in list(self._tails):
+            self._drain(run_id)
+
+    def _drain(self, run_id: str) -> None:
+        """What the run's log gained since the last look, as output events."""
         bus = self.runtime.scheduler.bus
-        for run_id, (job, path, offset) in list(self._tails.items()):
-            try:
-                with open(path, "rb") as fh:
-                    fh.seek(offset)
-                    data = fh.read(1 << 20)
-            except OSError:
-                continue
-            end = data.rfind(b"\n") + 1  # whole lines only; the rest comes next look
-            if not end:
-                continue
-            self._tails[run_id] = (job, path, offset + end)
-            lines = [ln for ln in data[:end].decode("utf-8", "replace").splitlines()
-                     if not ln.startswith("# crondeck: ")]
-            out = [ln for ln in lines if not ln.startswith("[stderr] ")]
-            err = [ln[len("[stderr] "):] for ln in lines if ln.startswith("[stderr] ")]
-            for stream, chunk in (("stdout", out), ("stderr", err)):
-                if chunk:
-                    bus.emit(OutputChunk, job=job, run_id=run_id, stream=stream,
-                             text="\n".join(chunk) + "\n")
+        job, path, offset = self._tails[run_id]
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(1 << 20)
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1  # whole lines only; the rest comes next look
+        if not end:
+            return
+        self._tails[run_id] = (job, path, offset + end)
+        lines = [ln for ln in data[:end].decode("utf-8", "replace").splitlines()
+                 if not ln.startswith("# crondeck: ")]
+        out = [ln for ln in lines if not ln.startswith("[stderr] ")]
+        err = [ln[len("[stderr] "):] for ln in lines if ln.startswith("[stderr] ")]
+        for stream, chunk in (("stdout", out), ("stderr", err)):
+            if chunk:
+                bus.emit(OutputChunk, job=job, run_id=run_id, stream=stream,
+                         text="\n".join(chunk) + "\n")
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

@@ -252,11 +252,21 @@ def test_observing_follows_the_state_files_and_hides_what_cannot_work(tmp_path):
             screen.table.select("a")
             await settle(pilot)
             assert "first line" in "\n".join(screen.output.lines)
+            assert screen.model.rows["a"].status == "running"
             log.write("second line\n")
             screen.follow()
             await settle(pilot)
             assert "second line" in "\n".join(screen.output.lines)
+            log.write("last line\n")
             log.close()
+            holder.store.record(RunResult(run_id="a@2", job="a", scheduled_for=now,
+                                          status=RunStatus.OK, started_at=now, finished_at=now))
+            holder.store.flush()
+            screen.follow()
+            await settle(pilot)
+            assert screen.model.rows["a"].status == "paused"  # not running any more
+            assert "last line" in "\n".join(screen.output.lines)
+            assert any(r.run_id == "a@2" for r in screen.model.history)
 
     try:
         asyncio.run(go())
