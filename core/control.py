@@ -64,6 +64,7 @@ SNAPSHOT_BATCH = 500  # jobs encoded between yields to the loop
 SUB_CHUNKS = 2_000  # output chunks a lagging connection may hold before dropping some
 SUB_EVENTS = 50_000  # other events; beyond this it is too slow and is sent bye
 STALL_CHECK = 0.5  # seconds between looks at a connection whose socket is backed up
+HELLO_WAIT = 10.0  # seconds a new connection has to say hello
 # AF_UNIX paths are limited by sockaddr_un.sun_path (108 bytes on Linux, 104 on BSD/macOS),
 # one byte of which is the terminating NUL.
 MAX_PATH = 107 if sys.platform.startswith("linux") else 103
@@ -542,6 +543,7 @@ class _Connection(asyncio.Protocol):
         self.hold: list[bytes] | None = None
         self.held = 0
         self.long_lock = asyncio.Lock()
+        self.hello_timer: asyncio.TimerHandle | None = None
 
     # -- transport callbacks ---------------------------------------------------------------
 
@@ -553,12 +555,19 @@ class _Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         uid = peer_uid(sock) if sock is not None else None
         if uid is not None and uid != self.server.uid:
-            self.send({"type": "error", "code": "permission",
-                       "error": f"refused: the peer runs as another user (uid {uid}); this "
-                                f"scheduler serves only uid {self.server.uid}"})
-            self.close()
+            self.fail("permission", f"refused: the peer runs as another user (uid {uid}); "
+                                    f"this scheduler serves only uid {self.server.uid}")
+            return
+        self.hello_timer = asyncio.get_running_loop().call_later(HELLO_WAIT, self.no_hello)
+
+    def no_hello(self) -> None:
+        if not self.greeted:
+            self.fail("bad_request", f"no hello within {HELLO_WAIT:g}s: say "
+                                     f'{{"op": "hello", "version": {PROTOCOL_VERSION}}} first')
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.hello_timer is not None:
+            self.hello_timer.cancel()
         self.closing = True
         self.server.connections.discard(self)
         if self.sub is not None:
@@ -659,6 +668,8 @@ class _Connection(asyncio.Protocol):
             self.write(data)
 
     def close(self) -> None:
+        if self.hello_timer is not None:
+            self.hello_timer.cancel()
         if self.closing:
             return
         self.closing = True

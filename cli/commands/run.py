@@ -125,6 +125,9 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
                 listen: tuple[str, int] | None = None) -> None:
     """Run until a signal (or stop()); every event goes to `out` as a JSON line."""
     server = _metrics_server(runtime, out, listen)  # first: a port in use ends it cleanly
+    # Before any task or signal handler exists: a stop() they gave while this awaits would
+    # be lost when astart() begins.
+    control = await _control(runtime, err)
     sub = runtime.scheduler.subscribe()
     loop = asyncio.get_running_loop()
 
@@ -143,7 +146,6 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
     watcher = asyncio.create_task(FileWatcher(runtime).watch())
     lock_watch = asyncio.create_task(runtime.watch_lock())
     observer = asyncio.create_task(_observe(server)) if server is not None else None
-    control = await _control(runtime, err)
     try:
         await runtime.scheduler.astart(stop_when_done=False)
     finally:

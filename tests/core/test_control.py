@@ -774,3 +774,19 @@ def test_output_lines_are_written_exactly_as_event_json(short_dir: Path) -> None
 
     for pair in run(go()):
         assert pair["got"] == pair["sent"]
+
+
+def test_a_connection_that_never_says_hello_is_closed(short_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(control, "HELLO_WAIT", 0.1)
+
+    async def go() -> None:
+        async with ControlServer(scheduler_with("a"), control_path(short_dir)) as server:
+            reader, writer = await asyncio.open_unix_connection(str(server.path))
+            line = json.loads(await asyncio.wait_for(reader.readline(), 5))
+            assert line["type"] == "error" and "no hello within 0.1s" in line["error"]
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+            assert not server.connections
+
+    run(go())

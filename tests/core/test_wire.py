@@ -28,6 +28,7 @@ from crondeck.core import (
     job_json,
     scheduler_json,
 )
+from crondeck.core.wire import event_text
 
 T0 = datetime(2026, 12, 5, 4, 15, tzinfo=UTC)
 RESULT = RunResult(run_id="a@x", job="a", scheduled_for=T0, status=RunStatus.OK,
@@ -135,3 +136,14 @@ def test_job_and_scheduler_records() -> None:
     sched = scheduler_json(scheduler)
     assert sched == {"paused": False, "pause_note": "", "pause_until": None,
                      "running_loop": False, "in_flight": 0, "seq": scheduler.bus.last_seq}
+
+
+@pytest.mark.parametrize("event", [
+    *_every_event(),
+    events.OutputChunk(seq=9, at=T0, job='j"ob', run_id="a\\b", stream="stderr",
+                       text="tab\t nul\x00 esc\x1b é ✓ 𝄞 \u2028\n"),
+], ids=lambda e: e.kind)
+def test_the_compact_text_of_an_event_is_its_json(event: events.Event) -> None:
+    text = event_text(event)
+    assert json.loads(text) == json.loads(json.dumps(event_json(event)))
+    assert "\n" not in text  # one line, whatever the output held
