@@ -91,6 +91,10 @@ class CrondeckApp(App[None]):
         self.runtime: Runtime | None = None
         self.config_created = False  # the jobs file was just created (first run)
         self._file_refused_at: datetime | None = None  # the file on disk is refused since
+        # How the scheduler is reached (launch.Session: attached over the control socket,
+        # observed, or in-process and serving the socket), and the dashboard that shows it.
+        self.session: Any = None
+        self.dashboard_class: type[DashboardScreen] = DashboardScreen
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -117,7 +121,9 @@ class CrondeckApp(App[None]):
         if self.use_themes:  # frozen (test) apps keep Textual's default theme unless asked
             for problem in install_themes(self):
                 self.notify(problem, title="Theme skipped", severity="warning", timeout=10)
-        dashboard = DashboardScreen(
+        if self.session is not None and not await self.session.mount(self):
+            return  # it could not reach the scheduler and is exiting, saying why
+        dashboard = self.dashboard_class(
             self.scheduler, now=self.now, zone=self.zone, config_path=self.config_path,
             read_only=self.read_only, read_only_reason=self.read_only_reason, live=self.live)
         self.install_screen(dashboard, "dashboard")
@@ -177,7 +183,7 @@ class CrondeckApp(App[None]):
             if not isinstance(self.screen, DashboardScreen):
                 return False
             if action != "builder" and self.read_only:
-                return None
+                return self.dashboard_class.READ_ONLY_KEYS
             if action in ("edit_job", "delete_job") and self.dashboard.table.selected is None:
                 return None
         return True
@@ -329,6 +335,8 @@ class CrondeckApp(App[None]):
                           f"attaches to it; `kill {background.pid}` stops it.")
 
     async def on_unmount(self) -> None:
+        if self.session is not None:
+            await self.session.unmount()
         task = self._loop_task
         if task is not None and not task.done():
             self.scheduler.stop(terminate=True)
@@ -356,8 +364,8 @@ def run_app(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return 2
     app = CrondeckApp(opened.scheduler, config_path=path, read_only=opened.read_only,
-                      read_only_reason=opened.read_only_reason)
-    app.runtime = opened.runtime
+                      read_only_reason=opened.read_only_reason, start=opened.in_process)
+    opened.prepare(app)  # its runtime, and how it reaches the scheduler
     app.config_created = created
     try:
         app.run()

@@ -3,19 +3,32 @@ switch theme.
 
 `CrondeckApp` calls these; they only push screens and go through the core's public API.
 The editor needs something with the Runtime's shape (`config`, `scheduler`, `apply`): the
-app's `runtime` when it has one, else `LiveJobs`, which runs the core's own `Runtime.apply`
-against the app's scheduler (carrying each job's runtime state over from the scheduler,
-since a bare scheduler has no state store).
+app's `runtime` when it has one; `RemoteJobs` when attached to a scheduler in another process
+(the file is written here, then that scheduler is asked to reload it); else `LiveJobs`, which
+runs the core's own `Runtime.apply` against the app's scheduler (carrying each job's runtime
+state over from the scheduler, since a bare scheduler has no state store).
 """
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from textual.app import SystemCommand
 
-from crondeck.core import Config, ConfigError, Reload, Runtime, load_config, read_jobs_text
+from crondeck.core import (
+    Config,
+    ConfigError,
+    Problem,
+    Reload,
+    Runtime,
+    build_scheduler,
+    load_config,
+    read_jobs_text,
+)
 
 from .external_editor import edit_jobs_file, job_line
 from .screens.cron_builder import CronBuilderScreen, NewJobSchedule
@@ -25,6 +38,7 @@ from .screens.job_editor import JobEditorScreen, Saved
 __all__ = [
     "JOB_COMMANDS",
     "LiveJobs",
+    "RemoteJobs",
     "delete_selected",
     "jobs_target",
     "open_builder",
@@ -65,8 +79,75 @@ class LiveJobs:
         return self._deck().replaced_by(new)
 
 
+class RemoteJobs:
+    """The jobs file of a scheduler in another process (the app is attached to it). `apply`
+    checks here what can be checked (the new and changed jobs' agents are built, as the
+    scheduler will), then, once the editor has written the file, asks the scheduler to
+    `reload` it; its answer — applied, or why not — is shown (`report`)."""
+
+    def __init__(self, config: Config, scheduler: Any, report: Any) -> None:
+        self.config = config
+        self.scheduler = scheduler
+        self.report = report  # report(reply: dict | None, error: str)
+
+    def replaced_by(self, new: Config) -> list[str]:
+        """The jobs `apply(new)` would remove or replace (see `Runtime.replaced_by`)."""
+        return Runtime(self.config, None, None, None, None, True).replaced_by(new)  # type: ignore[arg-type]
+
+    def apply(self, new: Config) -> Reload:
+        old = {j.name for j in self.config.jobs}
+        touched = set(self.replaced_by(new)) | {j.name for j in new.jobs if j.name not in old}
+        try:  # an agent that cannot be made (a Python one that does not import) fails here
+            build_scheduler(replace(new, jobs=[j for j in new.jobs if j.name in touched]))
+        except ConfigError as exc:
+            return Reload(problems=exc.problems)
+        self.config = new
+        # The editor writes the file right after this returns, in the same step: the
+        # reload goes out once that step is over.
+        asyncio.get_running_loop().call_soon(self._reload)
+        return Reload()
+
+    def _reload(self) -> None:
+        call = self.scheduler.reload()
+
+        def answered(done: Any) -> None:
+            self.report(done.reply if done.ok else None, done.error)
+
+        call.add_done_callback(answered)
+
+
+def reload_report(app: Any) -> Any:
+    """What the app says about the scheduler's answer to `reload`: applied (what changed),
+    or refused (the problems, also on the header's lasting line until the file is fixed)."""
+    def report(reply: dict[str, Any] | None, error: str) -> None:
+        if reply is None:
+            app.notify(f"the file is saved, but the scheduler was not asked to reload it: "
+                       f"{error}; it reads the file again within seconds",
+                       title="Reload not sent", severity="warning", timeout=10)
+            return
+        problems = [str(p) for p in reply.get("problems") or []]
+        if problems or reply.get("applied") is False:
+            app.notify("\n".join(problems[:5]) or "refused", severity="error", timeout=15,
+                       title="The scheduler refused the jobs file (it runs the previous one)")
+            file_state = getattr(app, "file_state", None)
+            if file_state is not None:
+                file_state([Problem(Path(app.config_path), p) for p in problems])
+            return
+        parts = [f"{label} {', '.join(reply[label])}" for label in ("added", "removed",
+                                                                     "changed")
+                 if reply.get(label)]
+        app.notify("; ".join(parts) or "nothing changed", title="Applied by the scheduler",
+                   timeout=5)
+        file_state = getattr(app, "file_state", None)
+        if file_state is not None:
+            file_state(None)
+
+    return report
+
+
 def jobs_target(app: Any) -> Any | None:
-    """The app's Runtime, or a LiveJobs on its config file; None (and a notice) if unusable."""
+    """The app's Runtime, a RemoteJobs when attached, or a LiveJobs on its config file; None
+    (and a notice) if unusable."""
     runtime = getattr(app, "runtime", None)
     if runtime is not None:
         return runtime
@@ -85,6 +166,17 @@ def jobs_target(app: Any) -> Any | None:
         app.notify(f"the jobs file has problems; fix them first:\n{exc}", severity="error",
                    timeout=10)
         return None
+    if getattr(app.scheduler, "reload", None) is not None and hasattr(app.scheduler,
+                                                                        "connected"):
+        if not app.scheduler.connected:
+            app.notify("the scheduler is gone: edit jobs once it is back", severity="warning",
+                       timeout=6)
+            return None
+        if live is None or live.scheduler is not app.scheduler:
+            live = RemoteJobs(config, app.scheduler, reload_report(app))
+            app._live_jobs = live
+        live.config = config
+        return live
     if live is None or live.scheduler is not app.scheduler:
         live = LiveJobs(config, app.scheduler)
         app._live_jobs = live

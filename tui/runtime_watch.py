@@ -8,12 +8,29 @@ The app calls `RuntimeWatcher.check` on a timer; all the work is the core's `Fil
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from crondeck.core import WATCH_INTERVAL, FileWatcher, Problem, Reload, Runtime
+from crondeck.core import (
+    WATCH_INTERVAL,
+    FileWatcher,
+    JobChanged,
+    OutputChunk,
+    Problem,
+    Reload,
+    RunFinished,
+    RunHandle,
+    RunStarted,
+    RunStatus,
+    Runtime,
+    StateStore,
+)
 
-__all__ = ["WATCH_INTERVAL", "RuntimeWatcher", "file_problem_line", "startup_notices"]
+__all__ = ["WATCH_INTERVAL", "RuntimeWatcher", "StateFollower", "file_problem_line",
+           "startup_notices"]
 
 Notify = Callable[..., Any]
 
@@ -62,6 +79,104 @@ class RuntimeWatcher:
         ]
         if parts:
             self.notify("; ".join(parts), title="Jobs file reloaded", timeout=6)
+
+
+class StateFollower:
+    """Observing a jobs file another process schedules and cannot be asked (an older
+    crondeck, or files on a share): follow what it writes — its state (pauses, next fires,
+    results, `crondeck exec` results it folded in) and the logs of its runs in flight — into
+    the runtime's own scheduler, as the events an in-process scheduler would emit, so every
+    pane moves. Call `check` on a timer; it never writes anything."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        state = Path(runtime.config.state_dir)
+        self.paths = (state / "state.toml", state / "claims.toml")
+        self._stamps: tuple[Any, ...] = ()
+        self._tails: dict[str, tuple[str, Path, int]] = {}  # run id -> job, log, offset
+        self._first = True  # the first look only loads (the screen reads it whole)
+
+    def check(self) -> bool:
+        """One look; True if the state changed."""
+        changed = False
+        stamps = tuple(_stamp(p) for p in self.paths)
+        if stamps != self._stamps:
+            self._stamps = stamps
+            changed = self._follow_state()
+        self._follow_logs()
+        return changed
+
+    def _follow_state(self) -> bool:
+        runtime = self.runtime
+        store = StateStore(self.paths[0], history=runtime.config.base_options().history,
+                           read_only=True).load()
+        scheduler = runtime.scheduler
+        bus = scheduler.bus
+        before = {name: {r.run_id for r in job.results} for name, job in scheduler.jobs.items()}
+        saved = [st for st in store.jobs.values() if st.name in scheduler.jobs]
+        # its runs in flight are its own, not abandoned ones: restore without them
+        scheduler.restore([replace(st, running=()) for st in saved])
+        first, self._first = self._first, False
+        now = scheduler.clock.now()
+        for st in saved:
+            seen = before.get(st.name, set())
+            job = scheduler.jobs[st.name]
+            # its runs in flight, as handles the rows read ("running 12s"): from first seen
+            for run_id in [r for r in job.running if r not in st.running]:
+                del job.running[run_id]
+            for run_id in st.running:
+                if run_id not in job.running:
+                    handle = job.running[run_id] = RunHandle(st.name, run_id, now, False)
+                    handle.started_at = now
+            for result in st.results:
+                if (result.run_id not in seen and result.status is not RunStatus.RUNNING
+                        and not first):
+                    if result.run_id in self._tails:  # its last lines, then its end
+                        self._drain(result.run_id)
+                        del self._tails[result.run_id]
+                    bus.emit(RunFinished, job=st.name, run_id=result.run_id, result=result)
+            for run_id in st.running:
+                if run_id not in self._tails:
+                    self._tails[run_id] = (st.name, runtime.logs.path(st.name, run_id), 0)
+                    bus.emit(RunStarted, job=st.name, run_id=run_id, scheduled_for=now,
+                             attempt=1)
+            bus.emit(JobChanged, job=st.name, what="state")
+        return True
+
+    def _follow_logs(self) -> None:
+        for run_id in list(self._tails):
+            self._drain(run_id)
+
+    def _drain(self, run_id: str) -> None:
+        """What the run's log gained since the last look, as output events."""
+        bus = self.runtime.scheduler.bus
+        job, path, offset = self._tails[run_id]
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(1 << 20)
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1  # whole lines only; the rest comes next look
+        if not end:
+            return
+        self._tails[run_id] = (job, path, offset + end)
+        lines = [ln for ln in data[:end].decode("utf-8", "replace").splitlines()
+                 if not ln.startswith("# crondeck: ")]
+        out = [ln for ln in lines if not ln.startswith("[stderr] ")]
+        err = [ln[len("[stderr] "):] for ln in lines if ln.startswith("[stderr] ")]
+        for stream, chunk in (("stdout", out), ("stderr", err)):
+            if chunk:
+                bus.emit(OutputChunk, job=job, run_id=run_id, stream=stream,
+                         text="\n".join(chunk) + "\n")
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def startup_notices(runtime: Runtime) -> list[dict[str, Any]]:

@@ -76,6 +76,9 @@ class DashboardScreen(Screen[None]):
     # Not a ClassVar: Textual declares it an instance attribute.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [*DASHBOARD_BINDINGS]
+    # Read-only, the keys that would change the schedule are shown dimmed (None) or, where
+    # nothing could ever make them work, hidden (False).
+    READ_ONLY_KEYS: ClassVar[bool | None] = None
 
     def __init__(self, scheduler: Scheduler, *, now: Callable[[], datetime], zone: tzinfo,
                  config_path: str = "", read_only: bool = False, read_only_reason: str = "",
@@ -100,6 +103,7 @@ class DashboardScreen(Screen[None]):
         self._gc = QuietCollector()  # full collections between key presses, not during
         self._toasts = FailureToasts(self.notify)
         self._upcoming_width: int | None = None  # set by `_size_upcoming`; None: the CSS's
+        self._footer_key: tuple[bool, bool, bool] | None = None  # see `_footer_follows`
 
     # -- layout -------------------------------------------------------------------------
 
@@ -262,6 +266,18 @@ class DashboardScreen(Screen[None]):
             self._switch_timer = self.set_timer(SWITCH_REST, self._switch_output,
                                                 name="output-switch")
         self._titles()
+        self._footer_follows()
+
+    def _footer_follows(self) -> None:
+        """Pause or Resume, Cancel run or not: the footer follows the selected job's state,
+        rebuilt only when that differs from the previous job's (not on every cursor move)."""
+        row = self.model.rows.get(self.table.selected or "")
+        job = self.scheduler.jobs.get(row.name) if row is not None else None
+        key = (job is not None and job.paused, row is not None and row.status == "running",
+               row is None)
+        if key != self._footer_key:
+            self._footer_key = key
+            self.refresh_bindings()
 
     def _switch_output(self) -> None:
         """Show the selected job's output (at once, or once the cursor has rested)."""
@@ -453,7 +469,7 @@ class DashboardScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MUTATING and self.read_only:
-            return None
+            return self.READ_ONLY_KEYS
         row = self.model.rows.get(self.table.selected or "") if self.is_mounted else None
         if action in NEEDS_JOB and row is None:
             return None

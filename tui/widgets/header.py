@@ -12,6 +12,8 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from crondeck.core import short_span
+
 from ..model import STATUS_CLASSES
 
 __all__ = ["DeckHeader"]
@@ -27,7 +29,8 @@ class DeckHeader(Widget):
                          "deck-header--error", "deck-header--dim", *STATUS_CLASSES}
 
     config_path = reactive("")
-    state = reactive("starting")  # scheduling | paused | stopped | read-only | starting
+    # scheduling | paused | stopped | read-only | observing | disconnected | starting
+    state = reactive("starting")
     state_detail = reactive("")
     running = reactive(0)
     paused = reactive(0)
@@ -36,6 +39,10 @@ class DeckHeader(Widget):
     jobs = reactive(0)
     # a second, lasting line while the jobs file on disk is refused ("" hides it)
     file_problem = reactive("", layout=True)
+    # attached to a scheduler in another process: "crondeck run, pid 4121" ("" in-process),
+    # and since when it runs (its uptime is shown, counted on the header's clock)
+    attached = reactive("")
+    attached_since: reactive[datetime | None] = reactive(None)
 
     def __init__(self, *, now: Callable[[], datetime], zone: tzinfo,
                  id: str | None = None) -> None:
@@ -47,15 +54,21 @@ class DeckHeader(Widget):
         st = self.get_component_rich_style
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" crondeck ", style=st("deck-header--title"))
+        if self.attached and self.state != "disconnected":
+            up = (f", up {short_span((self._now() - self.attached_since).total_seconds())}"
+                  if self.attached_since is not None else "")
+            text.append(f" ⇄ attached to {self.attached}{up} ", style=st("deck-header--ok"))
         state_style = {
             "scheduling": "deck-header--ok",
             "paused": "status--paused",
             "read-only": "deck-header--warn",
+            "observing": "deck-header--warn",
             "stopped": "deck-header--error",
+            "disconnected": "deck-header--error",
         }.get(self.state, "deck-header--dim")
-        glyph = {"scheduling": "●", "paused": "‖", "read-only": "◌", "stopped": "■"}.get(
-            self.state, "○")
-        label = self.state.upper() if self.state == "read-only" else self.state
+        glyph = {"scheduling": "●", "paused": "‖", "read-only": "◌", "observing": "◌",
+                 "stopped": "■", "disconnected": "✕"}.get(self.state, "○")
+        label = self.state.upper() if self.state in ("read-only", "disconnected") else self.state
         text.append(f" {glyph} {label}", style=st(state_style))
         if self.state_detail:
             text.append(f" ({self.state_detail})", style=st(state_style))
@@ -83,7 +96,8 @@ class DeckHeader(Widget):
             text.append(" " * (room - len(shown) + 2))
             text.append(shown, style=st("deck-header--dim"))
             text.append("  ")
-        else:
+        else:  # the clock always shows: what precedes it is cut short if need be
+            text.truncate(max(0, width - len(clock) - 2), overflow="ellipsis")
             text.append(" " * max(1, width - text.cell_len - len(clock) - 1))
         text.append(clock, style=st("deck-header--title"))
         text.append(" ")
