@@ -321,6 +321,8 @@ class CrondeckApp(App[None]):
         with contextlib.suppress(Exception):
             await task
         runtime.read_only = True  # this console neither saves nor folds anything any more
+        if self.session is not None:  # the control socket is the background scheduler's now
+            await self.session.unmount()
         runtime.close()  # state saved, lock released: the background scheduler takes it
         runtime.store.read_only = True
         try:

@@ -16,9 +16,17 @@ from pathlib import Path
 import pytest
 from conftest import SIZE
 
-from crondeck.core import SystemClock, load_config, open_runtime
+from crondeck.core import (
+    ControlError,
+    SystemClock,
+    control_call,
+    control_path,
+    load_config,
+    open_runtime,
+)
 from crondeck.core.store import StateStore
 from crondeck.tui.app import CrondeckApp
+from crondeck.tui.launch import launch
 from crondeck.tui.screens.quit_dialog import QuitDialog
 
 JOBS = """\
@@ -42,14 +50,19 @@ def test_the_jobs_keep_running_in_the_background_without_a_slot_missed_or_repeat
         tmp_path: Path) -> None:
     path = tmp_path / "crondeck.toml"
     path.write_text(JOBS)
-    runtime = open_runtime(load_config(path))
-    app = CrondeckApp(runtime.scheduler, config_path=path, clock=SystemClock(), live=False)
-    app.runtime = runtime
+    opened = launch(path)  # as `crondeck` opens it: this console also serves the socket
+    runtime = opened.runtime
+    assert runtime is not None and opened.in_process
+    app = CrondeckApp(opened.scheduler, config_path=path, clock=SystemClock(), live=False)
+    opened.prepare(app)
     tick = runtime.scheduler.jobs["tick"]
+    sock = control_path(tmp_path / ".crondeck")
 
     async def go() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: tick.run_count >= 3, 30, "the console's own runs")
+            status = await asyncio.to_thread(control_call, sock, "status")  # served here
+            assert status["hello"]["pid"] == os.getpid()
             await pilot.press("q")
             await pilot.pause()
             assert isinstance(app.screen, QuitDialog) and app.screen.background
@@ -68,6 +81,15 @@ def test_the_jobs_keep_running_in_the_background_without_a_slot_missed_or_repeat
     try:
         lock = tmp_path / ".crondeck" / "lock"
         assert lock.read_text().strip() == str(background.pid)  # it holds the jobs now
+        deadline = time.monotonic() + 15  # and answers the next console on the socket
+        while True:
+            try:
+                if control_call(sock, "status")["hello"]["pid"] == background.pid:
+                    break
+            except ControlError:
+                pass
+            assert time.monotonic() < deadline, "the background scheduler serves no socket"
+            time.sleep(0.1)
         deadline = time.monotonic() + 30
         while _results(tmp_path, background.pid) < 3:  # it fires on its own
             assert time.monotonic() < deadline, "the background scheduler fired nothing"
