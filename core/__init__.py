@@ -27,7 +27,7 @@ from .config import (
     read_jobs_text,
     save_config,
 )
-from .cron import (
+from .cronexpr import (
     MONTH_NAMES,
     WEEKDAY_NAMES,
     CronError,

@@ -34,7 +34,7 @@ from .config_keys import (
     type_name,
 )
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
-from .cron import CronError, parse
+from .cronexpr import CronError, parse
 from .jobs_file import FileChanged, JobsFileError, edit_jobs_text
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, syntax_error_line
