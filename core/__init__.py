@@ -98,7 +98,7 @@ from .metrics import Metrics, MetricsServer, parse_listen
 from .notify import NotifySpec
 from .options import CATCHUPS, OVERLAPS, Duration, JobOverrides
 from .paths import ConfigLocation, resolve_config
-from .redact import redact
+from .redaction import redact
 from .results import GateResult, RunResult, RunStatus, SkipReason, Usage, last_run
 from .runlogs import RunLogRecorder, RunLogs, safe_name
 from .runtime import Reload, Runtime, build_scheduler, open_runtime
