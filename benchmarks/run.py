@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SUITES = ["bench_cron", "bench_scheduler", "bench_tui"]
+SUITES = ["bench_cron", "bench_scheduler", "bench_startup", "bench_bigfile", "bench_tui"]
 HERE = Path(__file__).parent
 
 

@@ -16,7 +16,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .agents import program_of
 from .atomic import save_with_backup
@@ -35,10 +35,20 @@ from .config_keys import (
 )
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
 from .cronexpr import CronError, parse
-from .jobs_file import FileChanged, JobsFileError, edit_jobs_text
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone
+
+if TYPE_CHECKING:
+    from .jobs_file import FileChanged
+else:
+    def __getattr__(name: str) -> Any:
+        # FileChanged lives beside the tomlkit editor, slow to import: loaded when asked for.
+        if name == "FileChanged":
+            from .jobs_file import FileChanged
+
+            return FileChanged
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "AgentSpec",
@@ -172,6 +182,9 @@ def plan_save(config: Config, path: str | Path | None = None, *, base: Config | 
     to keep their edit and mine, or `base.source`, to keep mine over theirs. Without a
     `base` read from a file, the file on disk is the base when it is valid, else the file
     is written anew. Raises ConfigError if the result would not load."""
+    # tomlkit, behind jobs_file, is slow to import and only saving needs it.
+    from .jobs_file import FileChanged, JobsFileError, edit_jobs_text
+
     target = Path(path) if path is not None else Path(config.path)
     disk = read_jobs_text(target)
     if base is not None and base.source is None:

@@ -12,14 +12,13 @@ import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .agents import CommandAgent, PythonAgent, program_name
 from .clock import Clock
 from .config import Config, ConfigError, JobSpec, Problem, load_config
 from .events import LockLost, SchedulerError
 from .jobs import JobState
-from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
 from .lock import StateLock
 from .persist import StoreSink, lose_lock
 from .process import end_instances, start_watchdog
@@ -29,6 +28,9 @@ from .schedule import Schedule, cron
 from .scheduler import Scheduler
 from .store import StateStore
 from .zones import get_zone, local_zone
+
+if TYPE_CHECKING:
+    from .llm import ModelAgent
 
 __all__ = [
     "Reload",
@@ -40,7 +42,14 @@ __all__ = [
 ]
 
 LOCK_CHECK = 2.0  # seconds between looks at the lock file (each claim looks too)
-MODEL_AGENTS: dict[str, type[ModelAgent]] = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
+# Agent kinds served by a model client (crondeck.core.llm, imported only when one is used).
+MODEL_AGENTS = ("openai", "anthropic")
+
+
+def _model_agent(kind: str) -> type[ModelAgent]:
+    from .llm import AnthropicAgent, OpenAIAgent
+
+    return OpenAIAgent if kind == "openai" else AnthropicAgent
 
 
 def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | ModelAgent:
@@ -49,7 +58,7 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
     `pre_run = "scripts/x.sh"` means the script beside the file)."""
     spec = config.agents.get(job.agent) if job.agent else None
     if spec is not None and spec.kind in MODEL_AGENTS:
-        return MODEL_AGENTS[spec.kind](
+        return _model_agent(spec.kind)(
             spec.model or "", base_url=spec.base_url, api_key_env=spec.api_key_env,
             system=spec.system or "", temperature=spec.temperature,
             max_tokens=job.max_tokens or spec.max_tokens,
