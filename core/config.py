@@ -34,6 +34,7 @@ from .config_keys import (
     type_name,
 )
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
+from .config_toml import loads as plain_toml
 from .cronexpr import CronError, parse
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, syntax_error_line
@@ -124,7 +125,9 @@ def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
     """Validate TOML text as a jobs file (see load_config)."""
     path = Path(path)
     try:
-        doc = tomllib.loads(text)
+        doc = plain_toml(text)
+        if doc is None:  # not in the plain subset the fast reader takes
+            doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
