@@ -15,6 +15,7 @@ import shutil
 import sys
 import tomllib
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -256,6 +257,29 @@ def program_found(program: str, dirs: tuple[Path, ...], path_env: str | None = N
     return any((d / path).exists() for d in dirs)
 
 
+_SPEC_FIELDS = tuple(f.name for f in dataclass_fields(JobSpec) if f.name not in ("name", "policy"))
+_PLAIN = (str, int, float, bool)
+
+
+def _shape(data: dict[str, Any]) -> tuple[object, ...] | None:
+    """A job's keys and values except its name, hashable and typed (`1` is not `true`);
+    None if a value is not plain (a nested table, a date)."""
+    out: list[object] = []
+    for key, value in data.items():
+        if key == "name":
+            continue
+        kind = type(value)
+        if kind in _PLAIN:
+            out.append((key, kind, value))
+        elif kind is list and all(type(v) is str for v in value):
+            out.append((key, kind, tuple(value)))
+        elif kind is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
+            out.append((key, kind, tuple(value.items())))
+        else:
+            return None
+    return tuple(out)
+
+
 class _Validator:
     """Walks the parsed document once, collecting problems instead of stopping."""
 
@@ -267,6 +291,9 @@ class _Validator:
         self.warnings: list[Problem] = []
         self.base: Path | None = None  # the jobs file's directory, resolved once
         self.found: dict[tuple[str, tuple[Path, ...], str | None], bool] = {}
+        # Jobs that differ from an earlier clean one only by name: its checked values and
+        # Policy (shared), by the job's keys and values (see _shape).
+        self.clean: dict[tuple[object, ...], tuple[dict[str, Any], dict[str, Any], Policy]] = {}
 
     def problem(self, message: str, *where: str | int, job: str | None = None,
                 key: str | None = None, detail: str = "") -> None:
@@ -423,6 +450,27 @@ class _Validator:
         return {k: v for k, v in data.items() if k != "api_key"}
 
     def job(self, index: int, data: Any, cfg: Config, agents: dict[str, Any]) -> JobSpec | None:
+        """The checked job, its problems and warnings recorded."""
+        shape = _shape(data) if isinstance(data, dict) else None
+        if shape is not None and (seen := self.clean.get(shape)) is not None:
+            name = data.get("name")
+            if isinstance(name, str) and name.strip() and NAME_OK.match(name) \
+                    and len(name) <= 100:
+                plain, mutable, policy = seen
+                return JobSpec(name=name, policy=policy, **plain,
+                               **{k: v.copy() for k, v in mutable.items()})
+        problems, warnings = len(self.problems), len(self.warnings)
+        job = self.check_job(index, data, cfg, agents)
+        if job is not None and shape is not None and len(self.problems) == problems \
+                and len(self.warnings) == warnings:
+            values = {f: getattr(job, f) for f in _SPEC_FIELDS}
+            mutable = {k: v for k, v in values.items() if isinstance(v, list | dict)}
+            plain = {k: v for k, v in values.items() if k not in mutable}
+            self.clean[shape] = (plain, mutable, job.policy)
+        return job
+
+    def check_job(self, index: int, data: Any, cfg: Config, agents: dict[str, Any]
+                  ) -> JobSpec | None:
         where: tuple[str | int, ...] = ("jobs", index)
         label = f"#{index + 1}"
         if not isinstance(data, dict):

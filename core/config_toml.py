@@ -53,33 +53,37 @@ def loads(text: str) -> dict[str, Any] | None:
     defined: set[int] = {id(root)}  # tables given their own header (or the root)
     arrays: set[int] = set()  # lists made by [[header]]: the only ones a header extends
     kv_match = _KEY_VALUE.fullmatch
+    headers: dict[str, list[str] | None] = {}  # a big file repeats one header: read it once
     for line in text.split("\n"):
-        m = kv_match(line)
+        m = kv_match(line) if line[:1] != "[" else None
         if m is not None:
             key = share(m[1], m[1])
             if key in table:
                 return None
-            basic, literal, integer, boolean, array = m.group(2, 3, 4, 5, 6)
-            if basic is not None:
-                table[key] = share(basic, basic)
-            elif literal is not None:
-                table[key] = share(literal, literal)
-            elif integer is not None:
-                table[key] = int(integer)
-            elif boolean is not None:
-                table[key] = boolean == "true"
+            group = m.lastindex or 0  # the value's group: the comment captures nothing
+            value = m[group]
+            if group <= 3:  # a basic or literal string
+                table[key] = share(value, value)
+            elif group == 4:
+                table[key] = int(value)
+            elif group == 5:
+                table[key] = value == "true"
             else:
-                items = (i[1] if i[1] is not None else i[2] for i in _ITEM.finditer(array))
+                items = (i[1] if i[1] is not None else i[2] for i in _ITEM.finditer(value))
                 table[key] = [share(s, s) for s in items]
+            continue
+        if not line:
             continue
         if _BLANK.fullmatch(line):
             continue
-        h = _HEADER.fullmatch(line)
-        if h is None or len(h[1]) != len(h[3]):
+        if line in headers:
+            keys = headers[line]
+        else:
+            keys = headers[line] = _header(line, share)
+        if keys is None:
             return None
-        keys = [share(k, k) for k in (part.strip(" \t") for part in h[2].split("."))]
         parent = root
-        for part in keys[:-1]:  # implicitly created tables on the way; an array: tomllib
+        for part in keys[1:-1]:  # implicitly created tables on the way; an array: tomllib
             nxt = parent.get(part)
             if nxt is None:
                 nxt = parent[part] = {}
@@ -88,8 +92,8 @@ def loads(text: str) -> dict[str, Any] | None:
             parent = nxt
         last = keys[-1]
         existing = parent.get(last)
-        if h[1] == "[[":
-            if len(keys) != 1:
+        if keys[0] == "[[":
+            if len(keys) != 2:
                 return None
             if existing is None:
                 existing = parent[last] = []
@@ -108,3 +112,11 @@ def loads(text: str) -> dict[str, Any] | None:
             defined.add(id(existing))
             table = existing
     return root
+
+
+def _header(line: str, share: Any) -> list[str] | None:
+    """["[" or "[[", key, key, ...] of a header line; None if it is none (or unbalanced)."""
+    h = _HEADER.fullmatch(line)
+    if h is None or len(h[1]) != len(h[3]):
+        return None
+    return [h[1], *(share(k, k) for k in (part.strip(" \t") for part in h[2].split(".")))]
