@@ -9,11 +9,14 @@ place (comments and layout kept, see `jobs_file`) and keeps the previous version
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import re
 import shutil
 import sys
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -100,6 +103,19 @@ def load_config(path: str | Path) -> Config:
     return parse_config(text, path)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a big file's objects are made: they hold no
+    cycles to find, and its passes over the growing heap cost a sixth of the time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def duplicate_name(name: str, first: int) -> str:
     """The problem of a second job called `name` (the job at index `first` has it)."""
     return f"duplicate job name {name!r} (job #{first + 1} has it too); job names must be unique"
@@ -145,7 +161,8 @@ def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
             path, f"not valid TOML here: a number of over {sys.get_int_max_str_digits()} digits "
             "is too large to read", line=text.count("\n", 0, long.start()) + 1 if long else None)]
         ) from None
-    config = _Validator(path, KeyLines.deferred(text)).run(doc)
+    with collector_paused():
+        config = _Validator(path, KeyLines.deferred(text)).run(doc)
     config.source = text
     return config
 

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from .agents import CommandAgent, PythonAgent, program_name
 from .clock import Clock
-from .config import Config, ConfigError, JobSpec, Policy, Problem, load_config
+from .config import (
+    Config,
+    ConfigError,
+    JobSpec,
+    Policy,
+    Problem,
+    collector_paused,
+    load_config,
+)
 from .events import LockLost, SchedulerError
 from .jobs import JobOptions, JobState
 from .lock import StateLock
@@ -123,33 +131,34 @@ def build_scheduler(
     merged: dict[int, tuple[Policy, Policy, str]] = {}
     commands: dict[tuple[object, ...], CommandAgent] = {}
     options: dict[tuple[object, ...], tuple[Policy, JobOptions]] = {}
-    for job in config.jobs:
-        try:
-            seen = merged.get(id(job.policy))
-            if seen is None:
-                policy = config.policy(job)
-                zone = str(get_zone(policy.timezone) if policy.timezone else local_zone())
-                seen = merged[id(job.policy)] = (job.policy, policy, zone)
-            _, policy, zone = seen
-            agent = _shared_command(commands, config, job)
-            schedule = schedules.get((job.schedule, zone))
-            if schedule is None:
-                schedule = schedules[job.schedule, zone] = cron(job.schedule, zone)
-            key = (id(policy), job.agent, *[getattr(job, n) for n in _JOB_OPTION_NAMES])
+    with collector_paused():
+        for job in config.jobs:
             try:
-                job_options = options[key][1]
-            except KeyError:
-                job_options = config.options(job, policy)
-                options[key] = (policy, job_options)
-            except TypeError:  # an unhashable value: no sharing for this job
-                job_options = config.options(job, policy)
-            added = scheduler.add_job(agent, job.prompt, schedule, name=job.name,
-                                      options=job_options)
-            added.enabled = policy.enabled is not False
-        except Exception as exc:  # user code: an import error, a bad callable
-            key_name = "python" if job.python else "agent" if job.agent else "command"
-            problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
-                                    job.name, key_name))
+                seen = merged.get(id(job.policy))
+                if seen is None:
+                    policy = config.policy(job)
+                    zone = str(get_zone(policy.timezone) if policy.timezone else local_zone())
+                    seen = merged[id(job.policy)] = (job.policy, policy, zone)
+                _, policy, zone = seen
+                agent = _shared_command(commands, config, job)
+                schedule = schedules.get((job.schedule, zone))
+                if schedule is None:
+                    schedule = schedules[job.schedule, zone] = cron(job.schedule, zone)
+                key = (id(policy), job.agent, *[getattr(job, n) for n in _JOB_OPTION_NAMES])
+                try:
+                    job_options = options[key][1]
+                except KeyError:
+                    job_options = config.options(job, policy)
+                    options[key] = (policy, job_options)
+                except TypeError:  # an unhashable value: no sharing for this job
+                    job_options = config.options(job, policy)
+                added = scheduler.add_job(agent, job.prompt, schedule, name=job.name,
+                                          options=job_options)
+                added.enabled = policy.enabled is not False
+            except Exception as exc:  # user code: an import error, a bad callable
+                key_name = "python" if job.python else "agent" if job.agent else "command"
+                problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
+                                        job.name, key_name))
     if problems:
         raise ConfigError(problems)
     return scheduler
