@@ -161,7 +161,7 @@ def cd_idle(n: int = 10_000, seconds: float = 5.0) -> dict[str, float]:
 def cd_redact(n: int = 100_000) -> dict[str, float]:
     """µs per output line through a run's stream redactor: a plain log line, and one that
     carries a secret value and a token."""
-    from crondeck.core.redact import Redactor
+    from crondeck.core.redaction import Redactor
 
     redactor = Redactor({"hunter2-swordfish": "DB_PASSWORD", "tok:9f8e7d6c": "API_TOKEN"})
     plain = "2026-11-22 07:00:01 INFO processed 42 messages from inbox, 3 flagged\n"

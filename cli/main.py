@@ -1,7 +1,9 @@
 """The `crondeck` command line: the TUI by default, headless subcommands otherwise.
 
 Each subcommand lives in `crondeck.cli.commands.<name>` with `register(subparsers)` that
-adds its parser and sets `func=run`; this module only wires them together.
+adds its parser and sets `func=run`; this module only wires them together. A command's
+module is imported only when that command is given: `crondeck next` never pays for the
+scheduler, agents or exporters, and `crondeck --help` for none of them.
 """
 
 from __future__ import annotations
@@ -10,23 +12,102 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
-
-from .commands._shared import silence
+from typing import Any
 
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader gone away
 
-# Modules, in the order `crondeck --help` lists their commands (`control` registers pause,
-# resume, trigger, skip, cancel and reload).
-COMMANDS = ["run", "status", "control", "list", "check", "history", "logs", "next", "exec",
-            "export"]
+# Each command's one-line help for `crondeck --help`, in the order listed there. It repeats
+# the help its module registers (a test keeps the two equal), so the list needs no module.
+COMMAND_HELP = {
+    "run": "run the scheduler headless, logging JSON lines",
+    "status": "what the running scheduler is doing, and who it is",
+    "pause": "pause a job (or every job) on the running scheduler",
+    "resume": "resume a paused job (or the whole scheduler)",
+    "trigger": "run a job now on the running scheduler",
+    "skip": "skip a job's next slot",
+    "cancel": "cancel a job's runs in flight (or every run)",
+    "reload": "make the running scheduler re-read the jobs file now",
+    "list": "list jobs with their next and last runs",
+    "check": "validate jobs files",
+    "history": "show recent runs, skips and failures",
+    "logs": "print the output of a job's run",
+    "next": "describe a cron expression and print its next fires",
+    "exec": "run one slot of one job now, as the scheduler would",
+    "export": "export jobs as Kubernetes CronJobs, systemd timers or a crontab, or the "
+              "scheduler as a systemd user service",
+}
+COMMANDS = list(COMMAND_HELP)
+# The operator's verbs share one module (`commands/control.py`); every other command is the
+# module of its own name.
+_MODULE = dict.fromkeys(("pause", "resume", "trigger", "skip", "cancel", "reload"), "control")
+
+
+def command_module(name: str) -> str:
+    """The module under `crondeck.cli.commands` that registers command `name`."""
+    return _MODULE.get(name, name)
 
 
 def _version() -> str:
+    # importlib.metadata is slow to import and only --version needs it.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("crondeck")
     except PackageNotFoundError:  # running from a source tree without install
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """argparse's "version" action, with the version looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS,
+                 help: str = "show program's version number and exit") -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"crondeck {_version()}")
+        parser.exit()
+
+
+class _Filled:
+    """Stands in for the subparsers action when a command module registers itself: hands
+    back the parser already listed under that name, with the module's settings applied."""
+
+    def __init__(self, name: str, parser: argparse.ArgumentParser) -> None:
+        self._name = name
+        self._parser = parser
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if name != self._name:  # a module registering several commands: not the one given
+            return argparse.ArgumentParser(prog=name, add_help=False)
+        kwargs.pop("help", None)  # listed from COMMAND_HELP already
+        for key, value in kwargs.items():
+            setattr(self._parser, key, value)
+        return self._parser
+
+
+class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Subcommands whose arguments are added by their module when the command is given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
+
+    def load(self, name: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._name_parser_map[name]
+        if name not in self._loaded:
+            self._loaded.add(name)
+            import_module(f"crondeck.cli.commands.{command_module(name)}").register(
+                _Filled(name, parser))
+        return parser
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if values and values[0] in self._name_parser_map:
+            self.load(values[0])
+        super().__call__(parser, namespace, values, option_string)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Run AI agents and commands on cron or interval schedules, and watch them live."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"crondeck {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--config", metavar="PATH", help="jobs file (default: see README)")
     parser.add_argument(
         "--demo", action="store_true", help="open the app on a bundled demo config"
@@ -46,9 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="observe state and logs without firing anything (no lock taken)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        import_module(f"crondeck.cli.commands.{name}").register(sub)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_LazyCommands)
+    for name, help_text in COMMAND_HELP.items():
+        sub.add_parser(name, help=help_text)
     return parser
 
 
@@ -66,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`crondeck list | head -1`): stop quietly, as cat does.
+        from .commands._shared import silence
+
         silence(sys.stdout)
         return EXIT_PIPE
 

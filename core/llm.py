@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from .agents import AgentFailed, RunContext
-from .redact import Redactor
+from .redaction import Redactor
 from .sse import (
     ConnectFailed,
     HttpReply,

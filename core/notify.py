@@ -15,8 +15,6 @@ import json
 import os
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -123,6 +121,10 @@ _JSON = {"Content-Type": "application/json"}
 
 
 def _post(spec: NotifySpec, data: dict[str, Any]) -> None:
+    # urllib.request pulls in http.client, ssl and email: loaded only to send a webhook.
+    import urllib.error
+    import urllib.request
+
     assert spec.webhook is not None
     body, headers = webhook_request(spec, data)
     req = urllib.request.Request(spec.webhook, data=body, headers=headers, method="POST")

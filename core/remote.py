@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from .clock import Clock, SystemClock, utc
 from .control import ControlError
 from .control_client import ControlClient
-from .cron import parse
+from .cronexpr import parse
 from .events import (
     ControlAttached,
     ControlDisconnected,

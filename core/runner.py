@@ -38,7 +38,7 @@ from .events import (
 from .gates import run_gate
 from .jobs import Job, RunHandle
 from .process import start_watchdog
-from .redact import Redactor, StreamRedactor, refresh_env
+from .redaction import Redactor, StreamRedactor, refresh_env
 from .results import GateResult, RunResult, RunStatus
 from .templates import TemplateValues, render, uses_context
 

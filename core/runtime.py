@@ -11,17 +11,25 @@ import asyncio
 import contextlib
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .agents import CommandAgent, PythonAgent, program_name
 from .clock import Clock
-from .config import Config, ConfigError, JobSpec, Problem, load_config
+from .config import (
+    Config,
+    ConfigError,
+    JobSpec,
+    Policy,
+    Problem,
+    collector_paused,
+    load_config,
+)
 from .events import LockLost, SchedulerError
-from .jobs import JobState
-from .llm import AnthropicAgent, ModelAgent, OpenAIAgent
+from .jobs import JobOptions, JobState
 from .lock import StateLock
+from .options import OPTION_NAMES
 from .persist import StateDir, StoreSink
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
@@ -29,6 +37,9 @@ from .schedule import Schedule, cron
 from .scheduler import Scheduler
 from .store import StateStore
 from .zones import get_zone, local_zone
+
+if TYPE_CHECKING:
+    from .llm import ModelAgent
 
 __all__ = [
     "Reload",
@@ -40,7 +51,14 @@ __all__ = [
 ]
 
 LOCK_CHECK = 2.0  # seconds between looks at the lock file (each claim looks too)
-MODEL_AGENTS: dict[str, type[ModelAgent]] = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
+# Agent kinds served by a model client (crondeck.core.llm, imported only when one is used).
+MODEL_AGENTS = ("openai", "anthropic")
+
+
+def _model_agent(kind: str) -> type[ModelAgent]:
+    from .llm import AnthropicAgent, OpenAIAgent
+
+    return OpenAIAgent if kind == "openai" else AnthropicAgent
 
 
 def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | ModelAgent:
@@ -49,7 +67,7 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
     `pre_run = "scripts/x.sh"` means the script beside the file)."""
     spec = config.agents.get(job.agent) if job.agent else None
     if spec is not None and spec.kind in MODEL_AGENTS:
-        return MODEL_AGENTS[spec.kind](
+        return _model_agent(spec.kind)(
             spec.model or "", base_url=spec.base_url, api_key_env=spec.api_key_env,
             system=spec.system or "", temperature=spec.temperature,
             max_tokens=job.max_tokens or spec.max_tokens,
@@ -70,6 +88,29 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
     return CommandAgent(command, prompt_via, cwd=workdir, env=env, name=name)  # type: ignore[arg-type]
 
 
+# The JobSpec fields config.options() reads besides the policy and the agent.
+_JOB_OPTION_NAMES = tuple(
+    f.name for f in fields(JobSpec) if f.name in OPTION_NAMES and f.name != "policy")
+
+
+def _shared_command(commands: dict[tuple[object, ...], CommandAgent], config: Config,
+                    job: JobSpec) -> CommandAgent | PythonAgent | ModelAgent:
+    """The job's agent; jobs running the same command the same way share one CommandAgent
+    (it holds only how to start the command). Python and model agents are made per job."""
+    spec = config.agents.get(job.agent) if job.agent else None
+    if job.python is not None or (spec is not None and spec.kind != "command"):
+        return make_agent(config, job)
+    command = job.command if isinstance(job.command, str | None) else tuple(job.command)
+    key = (job.agent, command, job.prompt_via, job.cwd, *job.env.items())
+    agent = commands.get(key)
+    if agent is None:
+        made = make_agent(config, job)
+        if not isinstance(made, CommandAgent):
+            return made
+        agent = commands[key] = made
+    return agent
+
+
 def build_scheduler(
     config: Config, *, clock: Clock | None = None, state_sink: Any = None
 ) -> Scheduler:
@@ -86,21 +127,39 @@ def build_scheduler(
     # Jobs on the same expression in the same zone share one parsed schedule (its day
     # caches too): a 10,000-job file usually has a few dozen distinct schedules.
     schedules: dict[tuple[str, str], Schedule] = {}
-    for job in config.jobs:
-        try:
-            agent = make_agent(config, job)
-            policy = config.policy(job)  # merged once: 10,000 jobs make this add up
-            zone = str(get_zone(policy.timezone) if policy.timezone else local_zone())
-            schedule = schedules.get((job.schedule, zone))
-            if schedule is None:
-                schedule = schedules[job.schedule, zone] = cron(job.schedule, zone)
-            added = scheduler.add_job(agent, job.prompt, schedule, name=job.name,
-                                      options=config.options(job, policy))
-            added.enabled = policy.enabled is not False
-        except Exception as exc:  # user code: an import error, a bad callable
-            key = "python" if job.python else "agent" if job.agent else "command"
-            problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
-                                    job.name, key))
+    # Jobs of a big file share a few Policy objects (see config.py), commands and options:
+    # merge, make and look up each once. The key objects are held, so their ids stay theirs.
+    merged: dict[int, tuple[Policy, Policy, str]] = {}
+    commands: dict[tuple[object, ...], CommandAgent] = {}
+    options: dict[tuple[object, ...], tuple[Policy, JobOptions]] = {}
+    with collector_paused():
+        for job in config.jobs:
+            try:
+                seen = merged.get(id(job.policy))
+                if seen is None:
+                    policy = config.policy(job)
+                    zone = str(get_zone(policy.timezone) if policy.timezone else local_zone())
+                    seen = merged[id(job.policy)] = (job.policy, policy, zone)
+                _, policy, zone = seen
+                agent = _shared_command(commands, config, job)
+                schedule = schedules.get((job.schedule, zone))
+                if schedule is None:
+                    schedule = schedules[job.schedule, zone] = cron(job.schedule, zone)
+                key = (id(policy), job.agent, *[getattr(job, n) for n in _JOB_OPTION_NAMES])
+                try:
+                    job_options = options[key][1]
+                except KeyError:
+                    job_options = config.options(job, policy)
+                    options[key] = (policy, job_options)
+                except TypeError:  # an unhashable value: no sharing for this job
+                    job_options = config.options(job, policy)
+                added = scheduler.add_job(agent, job.prompt, schedule, name=job.name,
+                                          options=job_options)
+                added.enabled = policy.enabled is not False
+            except Exception as exc:  # user code: an import error, a bad callable
+                key_name = "python" if job.python else "agent" if job.agent else "command"
+                problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
+                                        job.name, key_name))
     if problems:
         raise ConfigError(problems)
     return scheduler

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from .cron import CronExpr, parse
+from .cronexpr import CronExpr, parse
 from .interval import EPOCH, Every
 
 __all__ = ["Schedule", "cron", "every", "resolve"]

@@ -29,7 +29,7 @@ from . import slots
 from .agents import Agent, AgentLike, as_agent
 from .budget import account, budget_reason
 from .clock import CLOCK_JUMP, Clock, SystemClock, utc
-from .cron import CronExpr
+from .cronexpr import CronExpr
 from .events import (
     ClockJumped,
     Event,

@@ -8,7 +8,7 @@ import random
 from collections.abc import Iterator
 
 from crondeck.core import parse
-from crondeck.core.cron import CronError
+from crondeck.core.cronexpr import CronError
 
 # DST at 02:00 and at midnight, 30- and 45-minute offsets and shifts, none at all.
 ZONES = (

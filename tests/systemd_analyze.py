@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from crondeck.core.cron import CronExpr
+from crondeck.core.cronexpr import CronExpr
 from crondeck.core.export import dst_differences
 from crondeck.core.interval import Every
 

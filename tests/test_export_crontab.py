@@ -13,7 +13,7 @@ import pytest
 from export_gen import schedules
 
 from crondeck.core import parse
-from crondeck.core.cron import CronExpr
+from crondeck.core.cronexpr import CronExpr
 from crondeck.core.export import ScheduleRefused, cron_fields
 
 # (low, high, names) as cronie's FIRST_/LAST_ constants and MonthNames/DowNames

@@ -14,7 +14,7 @@ from export_gen import schedules
 from systemd_analyze import calendar_fires, expected_fires, union_fires
 
 from crondeck.core import parse
-from crondeck.core.cron.dst import transition_days
+from crondeck.core.cronexpr.dst import transition_days
 from crondeck.core.export import ScheduleRefused, on_calendar
 from crondeck.core.export.systemd import _check_gaps
 

@@ -171,10 +171,10 @@ def test_headless_commands_load_no_textual(tmp_path: Path):
     jobs.write_text('[[jobs]]\nname = "a"\ncommand = "true"\nschedule = "@daily"\n')
     code = (
         "import contextlib, importlib, io, sys\n"
-        "from crondeck.cli.main import COMMANDS, build_parser, main\n"
+        "from crondeck.cli.main import COMMANDS, build_parser, command_module, main\n"
         "build_parser()\n"
         "for c in COMMANDS:\n"
-        "    importlib.import_module('crondeck.cli.commands.' + c)\n"
+        "    importlib.import_module('crondeck.cli.commands.' + command_module(c))\n"
         # the operator's verbs, run (no scheduler: the saved state, or 'nothing runs')
         "codes = []\n"
         "for argv in (['status'], ['pause', 'a'], ['skip', 'a'], ['resume', 'a'],\n"

@@ -1,6 +1,6 @@
 """What the cron builder shows, computed without Textual: the per-field breakdown, the
 description, the engine's warnings sorted by kind, and the next fires with their gaps and
-DST marks. Everything comes from the core engine (`crondeck.core.cron`); nothing here
+DST marks. Everything comes from the core engine (`crondeck.core.cronexpr`); nothing here
 decides when a job fires.
 """
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from ..config import Config, JobSpec
-from ..cron import CronExpr, CronFields, consecutive_runs, parse
+from ..cronexpr import CronExpr, CronFields, consecutive_runs, parse
 from ..durations import format_duration
 from ..interval import EPOCH, Every
 from ..options import JobOptions
@@ -214,7 +214,7 @@ def cron_fields(schedule: CronExpr | Every, target: str, *, k8s: bool = False
 
     cronie (the crontab target) reads a field as unrestricted when its text starts with `*`:
     that decides the day fields' AND/OR and, for minute and hour, the DST rule (see
-    `crondeck.core.cron`), so each field keeps exactly the star-ness it was written with.
+    `crondeck.core.cronexpr`), so each field keeps exactly the star-ness it was written with.
     `k8s`: robfig/cron ANDs the day fields only when one of them is a plain `*` (or `?`, or
     `*/1`), and its day-of-week runs 0-6 only."""
     if isinstance(schedule, Every):

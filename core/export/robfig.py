@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..cron import CronExpr
-from ..cron.dst import transition_days
+from ..cronexpr import CronExpr
+from ..cronexpr.dst import transition_days
 
 __all__ = ["RobfigDifference", "RobfigSpec", "differences", "next_fire", "parse_standard"]
 

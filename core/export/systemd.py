@@ -23,8 +23,8 @@ from itertools import product
 from zoneinfo import ZoneInfo
 
 from ..config import Config
-from ..cron import CronExpr
-from ..cron.dst import jump_instant, transition_days
+from ..cronexpr import CronExpr
+from ..cronexpr.dst import jump_instant, transition_days
 from ..interval import EPOCH, Every
 from .model import (
     DEFAULT_COMMAND,

@@ -178,7 +178,7 @@ def test_python_agents_in_every_shape() -> None:
         "xyz": async_gen,
         "framework hello": Framework(),
         "async framework hello": AsyncFramework(),
-        "hello": PythonAgent("crondeck.core.redact:redact"),
+        "hello": PythonAgent("crondeck.core.redaction:redact"),
     }
     for expected, agent in cases.items():
         result, _ = run_one(agent)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from crondeck.cli.main import main
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import ConfigError, Problem, load_config, parse_config
-from crondeck.core.cron import CronError, parse
+from crondeck.core.cronexpr import CronError, parse
 from crondeck.core.durations import MAX_DURATION, DurationError, parse_duration
 from crondeck.core.interval import Every
 from crondeck.core.results import RunStatus

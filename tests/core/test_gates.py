@@ -13,7 +13,7 @@ import pytest
 from crondeck.core.agents import RunContext
 from crondeck.core.clock import SystemClock
 from crondeck.core.gates import CONTEXT_LIMIT, GateSkip, run_gate
-from crondeck.core.redact import Redactor
+from crondeck.core.redaction import Redactor
 from crondeck.core.results import GateResult, RunResult, RunStatus, SkipReason
 from crondeck.core.schedule import every
 from crondeck.core.scheduler import Scheduler

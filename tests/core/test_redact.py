@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crondeck.core.redact import Redactor, redact, secret_env_values
+from crondeck.core.redaction import Redactor, redact, secret_env_values
 
 
 def test_values_of_secret_looking_variables_are_replaced_by_name() -> None:

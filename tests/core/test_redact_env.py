@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crondeck.core.agents import CommandAgent
-from crondeck.core.redact import Redactor, redact
+from crondeck.core.redaction import Redactor, redact
 from crondeck.core.scheduler import Scheduler
 
 JOB_ENV = {"DB_PASS": "hunter2x", "DATABASE_URL": "postgres://app:S3cr3t@db/app",

@@ -1,0 +1,144 @@
+"""100,000-job file benchmark (`make bench`): `crondeck run` from spawn to the first due
+run's own output, and the memory of the whole headless process.
+
+A jobs file of N jobs is written to a temporary directory: N-1 command jobs over ten cron
+expressions in four zones (none due for minutes), and one job `first` that starts at once
+(`start_immediately`) and prints a marker line. The clock starts when `crondeck run` is
+spawned and stops when the marker arrives on its JSON event stream (an `output` event read
+by this process, as a log shipper would), so everything counts: interpreter start, imports,
+parsing and validating the file, building the scheduler, loading state, the event stream
+and the first run's process. RSS is read from /proc when the marker arrives
+and again once the process has settled; VmHWM is the peak. Three runs, p50 and max.
+
+Targets: first due run under 3 s; the headless process under 100 MiB RSS.
+
+Run directly (`python benchmarks/bench_bigfile.py [JOBS]`) or via benchmarks/run.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+JOBS = 100_000
+RUNS = 3
+MARKER = "first-due-run"
+TIMEOUT = 120.0  # seconds to wait for the first run before giving up
+SETTLE = 3.0  # seconds after the first run before the settled RSS is read
+TARGET_S = 3.0
+TARGET_MIB = 100.0
+
+EXPRS = ["0 3 * * *", "30 4 * * 1-5", "15 2 1 * *", "0 0 * * 0", "45 23 * * 6", "5 1 * * *",
+         "0 */6 * * *", "20 5 * * 1", "0 22 * * 1-5", "10 10 10 * *"]
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
+
+
+def jobs_file(n: int) -> str:
+    parts = [f'[[jobs]]\nname = "first"\nschedule = "0 3 * * *"\nstart_immediately = true\n'
+             f'command = "echo {MARKER}"\n\n']
+    for i in range(n - 1):
+        parts.append(f'[[jobs]]\nname = "job-{i:06d}"\nschedule = "{EXPRS[i % len(EXPRS)]}"\n'
+                     f'timezone = "{ZONES[i % len(ZONES)]}"\ncommand = "true"\n\n')
+    return "".join(parts)
+
+
+def _status(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM of `pid` in MiB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def run_once(path: Path) -> dict[str, float]:
+    crondeck = str(Path(sys.executable).with_name("crondeck"))
+    state = path.parent / ".crondeck"
+    if state.exists():  # each run starts from no state, as a first deployment does
+        shutil.rmtree(state)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([crondeck, "--config", str(path), "run"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    stream = proc.stdout
+    figures: dict[str, float] = {}
+    first = threading.Event()
+
+    def read() -> None:  # drains the stream to the end: a full pipe would stall crondeck
+        for line in stream:
+            event = json.loads(line)
+            kind = event.get("event")
+            if kind == "config_loaded":
+                figures["loaded_s"] = time.perf_counter() - t0
+            elif kind == "output_chunk" and MARKER in event.get("text", "") \
+                    and not first.is_set():
+                figures["first_run_s"] = time.perf_counter() - t0
+                figures["rss_at_first_mib"] = _status(proc.pid)["VmRSS"]
+                first.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if not first.wait(TIMEOUT):
+            raise SystemExit(f"no first run within {TIMEOUT:.0f} s (exit {proc.poll()})")
+        time.sleep(SETTLE)
+        rss = _status(proc.pid)
+        figures["rss_settled_mib"] = rss["VmRSS"]
+        figures["rss_peak_mib"] = rss["VmHWM"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=10)
+    return figures
+
+
+def main(n: int = JOBS) -> None:
+    with tempfile.TemporaryDirectory(prefix="crondeck-bigfile-") as tmp:
+        path = Path(tmp) / "crondeck.toml"
+        text = jobs_file(n)
+        path.write_text(text)
+        t0 = time.perf_counter()
+        tomllib.loads(text)
+        parse_s = time.perf_counter() - t0
+        print(f"{n:,} jobs ({len(text) / 2**20:.1f} MiB of TOML); {os.cpu_count()} CPUs, "
+              f"load average {os.getloadavg()[0]:.2f}")
+        print(f"for scale: the standard library's tomllib alone parses it in {parse_s:.2f} s")
+        runs = [run_once(path) for _ in range(RUNS)]
+    rows = [
+        ("crondeck run: spawn to config_loaded", "loaded_s", "s", None),
+        ("crondeck run: spawn to first due run's output", "first_run_s", "s", TARGET_S),
+        ("RSS when the first run's output arrives", "rss_at_first_mib", "MiB", None),
+        (f"RSS settled ({SETTLE:.0f} s later)", "rss_settled_mib", "MiB", TARGET_MIB),
+        ("peak RSS (VmHWM)", "rss_peak_mib", "MiB", TARGET_MIB),
+    ]
+    print(f"{'measure':<48}{'p50':>9}{'max':>9}{'runs':>22}  target")
+    for label, key, unit, target in rows:
+        values = [r[key] for r in runs]
+        p50, top = statistics.median(values), max(values)
+        fmt = "{:.2f}" if unit == "s" else "{:.0f}"
+        verdict = ""
+        if target is not None:
+            verdict = f"< {fmt.format(target)} {unit} " + ("ok" if p50 < target else "MISSED")
+        each = "/".join(fmt.format(v) for v in values)
+        print(f"{label:<48}{fmt.format(p50):>6} {unit:<3}{fmt.format(top):>6} {unit:<3}"
+              f"{each:>20}  {verdict}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else JOBS)

@@ -1,0 +1,144 @@
+"""What a start-up loads: `crondeck.core` hands out its names lazily, and each command imports
+only what it uses. Checked on `sys.modules` in fresh interpreters, never by timing."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+
+import crondeck.core
+from crondeck.cli.main import COMMAND_HELP, COMMANDS, build_parser, command_module
+
+# Modules only some commands need: agents and model clients (run, exec), exporters (export),
+# config validation (commands on a jobs file), the scheduler and its runtime.
+HEAVY = [
+    "crondeck.core.agents",
+    "crondeck.core.llm",
+    "crondeck.core.export",
+    "crondeck.core.config",
+    "crondeck.core.config_model",
+    "crondeck.core.config_keys",
+    "crondeck.core.jobs_file",
+    "crondeck.core.scheduler",
+    "crondeck.core.runtime",
+    "crondeck.core.runner",
+    "crondeck.core.metrics",
+    "crondeck.core.notify",
+    "tomlkit",
+    "asyncio",
+    "textual",
+    "rich",
+]
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The modules of HEAVY (or under them) that running `code` in a fresh interpreter
+    imported."""
+    probe = (
+        f"{code}\n"
+        "import json, sys\n"
+        f"heavy = {HEAVY!r}\n"
+        "print(json.dumps(sorted(h for h in heavy\n"
+        "    if any(n == h or n.startswith(h + '.') for n in sys.modules))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=60)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_core_loads_none_of_its_modules():
+    code = (
+        "import sys, crondeck.core\n"
+        "print(sorted(n for n in sys.modules if n.startswith('crondeck.core.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    assert out == "[]"
+
+
+def test_importing_core_loads_nothing_heavy():
+    assert _loaded_after("import crondeck.core") == set()
+
+
+def test_crondeck_next_loads_no_agents_models_exporters_or_config():
+    code = (
+        "import contextlib, io\n"
+        "from crondeck.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    assert main(['next', '*/15 9-17 * * 1-5', '-n', '3', '--tz', 'UTC']) == 0\n"
+        "assert out.getvalue().count('\\n') == 4, out.getvalue()\n"
+    )
+    assert _loaded_after(code) == set()
+
+
+def test_the_command_list_loads_no_command():
+    code = (
+        "import contextlib, io, sys\n"
+        "from crondeck.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'export jobs as Kubernetes' in out.getvalue(), out.getvalue()\n"
+        "assert not [n for n in sys.modules if n.startswith('crondeck.cli.commands.')]\n"
+    )
+    assert _loaded_after(code) == set()
+
+
+def _eager(name: str) -> tuple[str, argparse.ArgumentParser]:
+    """What the command's module registers, on a plain argparse: its help line and parser."""
+    parser = argparse.ArgumentParser(prog="crondeck")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    importlib.import_module(f"crondeck.cli.commands.{command_module(name)}").register(sub)
+    (choice,) = [c for c in sub._choices_actions if c.dest == name]
+    return choice.help or "", sub.choices[name]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_lazily_registered_command_has_the_help_its_module_gives(name):
+    help_line, parser = _eager(name)
+    assert COMMAND_HELP[name] == help_line
+    top = build_parser()
+    (lazy,) = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+    # `crondeck NAME --help` shows what the module registered, arguments and all.
+    assert lazy.load(name).format_help() == parser.format_help()
+    assert help_line in " ".join(top.format_help().split())
+
+
+def test_a_lazily_registered_command_parses_its_arguments():
+    args = build_parser().parse_args(["next", "@daily", "-n", "2", "--json"])
+    assert (args.command, args.expr, args.n, args.json) == ("next", ["@daily"], 2, True)
+    assert args.func is importlib.import_module("crondeck.cli.commands.next").run
+
+
+def test_every_public_name_is_its_object_after_every_module_is_loaded():
+    """A module named like a public name (the cron engine vs `cron`) would, once imported,
+    replace that name on the package with itself."""
+    code = (
+        "import importlib, pkgutil, types, crondeck.core as core\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'crondeck.core.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(sorted(n for n in core.__all__\n"
+        "    if isinstance(getattr(core, n), types.ModuleType)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    assert out == "[]"
+    assert callable(crondeck.core.cron) and callable(crondeck.core.redact)
+
+
+def test_dir_lists_every_public_name():
+    assert set(crondeck.core.__all__) <= set(dir(crondeck.core))
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no_such_name"):
+        crondeck.core.no_such_name  # noqa: B018
+    assert not isinstance(crondeck.core.parse, types.ModuleType)
