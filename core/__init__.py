@@ -192,6 +192,7 @@ if TYPE_CHECKING:
     )
     from .paths import (
         ConfigLocation,
+        file_stamp,
         resolve_config,
     )
     from .redaction import (
@@ -414,6 +415,7 @@ _SOURCES: dict[str, str] = {
     "OVERLAPS": "options",
     # .paths
     "ConfigLocation": "paths",
+    "file_stamp": "paths",
     "resolve_config": "paths",
     # .redaction
     "redact": "redaction",
@@ -617,6 +619,7 @@ __all__ = [
     "export_k8s",
     "export_service",
     "export_systemd",
+    "file_stamp",
     "fold_inbox",
     "format_duration",
     "get_zone",

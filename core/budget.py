@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .atomic import FILE_MODE, atomic_write_toml, ensure_real_dir, read_toml
+from .atomic import FILE_MODE, atomic_write_toml, ensure_real_dir, pid_alive, read_toml
 from .results import RunResult, Usage
 
 if TYPE_CHECKING:
@@ -102,24 +102,13 @@ def budget_lock(state_dir: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _reservations(state_dir: Path) -> list[dict[str, Any]]:
     try:
         entries = read_toml(Path(state_dir) / RESERVATIONS).get("reserved", [])
     except (OSError, ValueError):  # missing or unreadable: nothing reserved
         return []
-    return [e for e in entries if isinstance(e, dict) and _alive(e.get("pid"))]
+    return [e for e in entries
+            if isinstance(e, dict) and isinstance(e.get("pid"), int) and pid_alive(e["pid"])]
 
 
 def reserve_budget(state_dir: Path, job: str, run_key: str, day: str, used: int,

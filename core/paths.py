@@ -19,6 +19,7 @@ __all__ = [
     "CONFIG_NAME",
     "EXAMPLE_CONFIG",
     "ConfigLocation",
+    "file_stamp",
     "resolve_config",
     "state_dir",
 ]
@@ -114,3 +115,13 @@ def resolve_config(
 
 def _absolute(path: Path, cwd: Path) -> Path:
     return path if path.is_absolute() else cwd / path
+
+
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced or written (mtime, size, inode); None while it
+    does not exist. Watchers compare stamps instead of reading the file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

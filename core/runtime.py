@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .agents import CommandAgent, PythonAgent, program_name
@@ -30,6 +28,7 @@ from .events import LockLost, SchedulerError
 from .jobs import JobOptions, JobState
 from .lock import StateLock
 from .options import OPTION_NAMES
+from .paths import file_stamp
 from .persist import StateDir, StoreSink
 from .results import RunResult, RunStatus
 from .runlogs import RunLogRecorder, RunLogs
@@ -179,14 +178,6 @@ class Reload:
         return not self.problems
 
 
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 def _fingerprint(config: Config, job: JobSpec) -> tuple[Any, ...]:
     """Everything that defines how a job runs, to tell a changed job from an unchanged one.
     `enabled` is left out: switching a job on or off is applied to it in place (its run in
@@ -277,7 +268,7 @@ class Runtime:
     def reload_if_changed(self) -> Reload | None:
         """If the jobs file changed on disk, validate it and apply it; an invalid edit is
         reported (Reload.problems) and the running schedule is kept. None if unchanged."""
-        stamp = _stamp(self.config.path)
+        stamp = file_stamp(self.config.path)
         if stamp == self.config_stamp:
             return None
         self.config_stamp = stamp
@@ -290,7 +281,7 @@ class Runtime:
     def reload(self) -> Reload:
         """Re-read the jobs file now, changed on disk or not, and apply it as
         `reload_if_changed` does (an invalid file is reported; the running schedule kept)."""
-        self.config_stamp = _stamp(self.config.path)
+        self.config_stamp = file_stamp(self.config.path)
         try:
             new = load_config(self.config.path)
         except ConfigError as exc:
@@ -407,7 +398,7 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         if read_only:
             scheduler = build_scheduler(config, clock=clock)
             return Runtime(config, scheduler, store, logs, None, True, None, [],
-                           _stamp(config.path), state=state)
+                           file_stamp(config.path), state=state)
         saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
         scheduler = build_scheduler(config, clock=clock, state_sink=state.sink)
         in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
@@ -422,7 +413,7 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         scheduler.add_listener(state.recorder)
         state.start_saving()
         runtime = Runtime(config, scheduler, store, logs, state.lock, False, state.recorder,
-                          abandoned, _stamp(config.path), state=state)
+                          abandoned, file_stamp(config.path), state=state)
         state.sink.lock_lost = runtime.check_lock
         return runtime
     except BaseException:

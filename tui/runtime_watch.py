@@ -8,7 +8,6 @@ The app calls `RuntimeWatcher.check` on a timer; all the work is the core's `Fil
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from crondeck.core import (
     RunStatus,
     Runtime,
     StateStore,
+    file_stamp,
 )
 
 __all__ = ["WATCH_INTERVAL", "RuntimeWatcher", "StateFollower", "file_problem_line",
@@ -99,7 +99,7 @@ class StateFollower:
     def check(self) -> bool:
         """One look; True if the state changed."""
         changed = False
-        stamps = tuple(_stamp(p) for p in self.paths)
+        stamps = tuple(file_stamp(p) for p in self.paths)
         if stamps != self._stamps:
             self._stamps = stamps
             changed = self._follow_state()
@@ -169,14 +169,6 @@ class StateFollower:
             if chunk:
                 bus.emit(OutputChunk, job=job, run_id=run_id, stream=stream,
                          text="\n".join(chunk) + "\n")
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def startup_notices(runtime: Runtime) -> list[dict[str, Any]]:
