@@ -8,7 +8,6 @@ with the prompt (plus gate context), the run id, job name, scheduled time and at
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import inspect
 import os
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .clock import Clock
-from .process import pump_lines, spawn, terminate_group
+from .process import SpawnPlan, launch, plan_spawn, terminate_group
 from .results import Usage
 
 __all__ = [
@@ -62,6 +61,9 @@ class RunContext:
     clock: Clock | None = field(default=None, repr=False)
     usage: Usage | None = None
     context_in_prompt: bool = False  # the prompt template placed {context} itself
+    # A command agent's spawn built ahead of the slot's instant (`CommandAgent.prepare`), so
+    # that only the fork/exec is left for the instant.
+    prepared: Any = field(default=None, repr=False, compare=False)
 
     @property
     def full_prompt(self) -> str:
@@ -219,59 +221,59 @@ class CommandAgent:
             argv.append(prompt)
         return argv
 
-    async def execute(self, ctx: RunContext) -> int | None:
+    def prepare(self, ctx: RunContext) -> None:
+        """Build the spawn of `ctx`'s attempt now (argv, environment, process tag), ahead of
+        its instant; `execute` uses it if the attempt is still the same one."""
         prompt = ctx.full_prompt
+        ctx.prepared = _Prepared(self, ctx.run_id, ctx.attempt, prompt, self._plan(ctx, prompt))
+
+    def _plan(self, ctx: RunContext, prompt: str) -> SpawnPlan:
         env = {**os.environ, **self.env, **ctx.env()}
         if self.prompt_via == "env":
             env["CRONDECK_PROMPT"] = prompt
+        return plan_spawn(self.argv(prompt), env=env, cwd=self.cwd,
+                          stdin=self.prompt_via == "stdin")
+
+    async def execute(self, ctx: RunContext) -> int | None:
+        prompt = ctx.full_prompt
+        prepared, ctx.prepared = ctx.prepared, None
+        if isinstance(prepared, _Prepared) and prepared.agent is self \
+                and prepared.run_id == ctx.run_id and prepared.attempt == ctx.attempt \
+                and prepared.prompt == prompt:
+            plan = prepared.plan
+        else:
+            plan = self._plan(ctx, prompt)
         grace = self.kill_grace if self.kill_grace is not None else ctx.kill_grace
-        argv = self.argv(prompt)
         try:
-            child = await spawn(argv, env=env, cwd=self.cwd, stdin=self.prompt_via == "stdin")
+            child = launch(plan, lambda t: ctx.emit(t, "stdout"), lambda t: ctx.emit(t, "stderr"),
+                           prompt if self.prompt_via == "stdin" else "")
         except (OSError, ValueError) as exc:
-            raise AgentFailed(_not_started(exc, argv[0], self.cwd)) from None
-        proc = child.proc
-        tasks: list[asyncio.Task[None]] = []
+            raise AgentFailed(_not_started(exc, plan.argv[0], self.cwd)) from None
         try:
-            assert proc.stdout is not None and proc.stderr is not None
-            if self.prompt_via == "stdin":
-                tasks.append(asyncio.create_task(_feed(proc, prompt)))
-            tasks.append(
-                asyncio.create_task(pump_lines(proc.stdout, lambda t: ctx.emit(t, "stdout")))
-            )
-            tasks.append(
-                asyncio.create_task(pump_lines(proc.stderr, lambda t: ctx.emit(t, "stderr")))
-            )
             code = await child.wait_exit()
             # The leader is gone; background children still holding the pipes would keep
             # the readers waiting and become orphans: end the rest of the group.
             await terminate_group(child, grace)
             # Pipes close once the group is gone; a process that left the group (setsid)
             # could hold them forever, so give the readers a moment, then stop reading.
-            await asyncio.wait(tasks, timeout=1.0)
+            await asyncio.wait(child.output_done(), timeout=1.0)
             return code
         except BaseException:
             await asyncio.shield(terminate_group(child, grace))
             raise
         finally:
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.gather(*tasks, return_exceptions=True)
             child.close()
 
 
-async def _feed(proc: asyncio.subprocess.Process, text: str) -> None:
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(text.encode())
-        await proc.stdin.drain()
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            proc.stdin.close()
+@dataclass(slots=True)
+class _Prepared:
+    """A spawn planned ahead, and the attempt it was planned for."""
+
+    agent: CommandAgent
+    run_id: str
+    attempt: int
+    prompt: str
+    plan: SpawnPlan
 
 
 def load_target(spec: str) -> Any:

@@ -22,19 +22,24 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = [
     "LINE_LIMIT",
     "TAG_VAR",
     "Child",
+    "Launched",
+    "SpawnPlan",
     "end_escaped",
     "end_instances",
     "group_alive",
     "instance_id",
-    "pump_lines",
+    "launch",
+    "plan_spawn",
     "spawn",
     "start_watchdog",
     "terminate_group",
@@ -214,6 +219,9 @@ class Child:
         assert code is not None
         return code
 
+    def kill(self) -> None:
+        self.proc.kill()
+
     def close(self) -> None:
         """Release the pipes (the process is already gone or killed by now)."""
         self.transport.close()
@@ -253,34 +261,203 @@ async def spawn(
     return Child(proc, transport, protocol.exited, tag)
 
 
-async def pump_lines(
-    reader: asyncio.StreamReader, emit: Callable[[str], None], partial_after: float = 0.1
-) -> None:
-    """Deliver each line (newline kept) as soon as it arrives, decoding UTF-8 leniently.
+class Leader(Protocol):
+    """What `terminate_group` needs of a started process group leader."""
 
-    Reads whatever is available and splits it, which is several times cheaper than one
-    readuntil() per line under a flood. Text without a newline yet (a progress bar, a
-    prompt) is delivered on its own after `partial_after` seconds of silence.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
-    while True:
-        try:
-            if pending:
-                data = await asyncio.wait_for(reader.read(65536), partial_after)
+    tag: str
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def exited(self) -> asyncio.Event: ...
+
+    def kill(self) -> None: ...
+
+
+@dataclass(slots=True, frozen=True)
+class SpawnPlan:
+    """A spawn built ahead of its instant (`plan_spawn`): the argv and the whole environment,
+    encoded, with its process tag, so that starting it (`launch`) is only the fork/exec."""
+
+    argv: tuple[str, ...]
+    env: dict[bytes, bytes]
+    cwd: str | os.PathLike[str] | None
+    stdin: bool
+    tag: str
+
+
+def plan_spawn(argv: Sequence[str], *, env: Mapping[str, str] | None,
+               cwd: str | os.PathLike[str] | None, stdin: bool) -> SpawnPlan:
+    """Everything `launch` needs for `argv`, `env` (os.environ when None) plus the process
+    tag, and `cwd`; `stdin`: a pipe to write to (else /dev/null)."""
+    tag = f"{instance_id()}.{next(_spawned)}"
+    fsencode = os.fsencode
+    # Bytes throughout: Popen passes them on as they are instead of encoding each spawn.
+    encoded = {fsencode(k): fsencode(v)
+               for k, v in (env if env is not None else os.environ).items()}
+    encoded[TAG_VAR.encode()] = tag.encode()
+    return SpawnPlan(tuple(argv), encoded, cwd, stdin, tag)
+
+
+# Exits are watched with a pidfd on the loop where the kernel has them (Linux 5.3), else with
+# a thread per child blocked in waitpid, as asyncio's own default watcher does.
+_PIDFD = hasattr(os, "pidfd_open")
+
+
+def launch(plan: SpawnPlan, on_stdout: Callable[[str], None],
+           on_stderr: Callable[[str], None], stdin_text: str = "") -> Launched:
+    """Start `plan` as the leader of a new session/process group, at once: no await between
+    the call and the child existing. Its stdout and stderr are delivered line by line to
+    the callbacks as they arrive (see `_Pump`); with a stdin pipe, `stdin_text` is
+    written to it, then it is closed. Raises OSError/ValueError when it cannot start."""
+    loop = asyncio.get_running_loop()
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r = err_w = in_r = in_w = -1
+    try:
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        if plan.stdin:
+            in_r, in_w = os.pipe2(os.O_CLOEXEC)
+        popen = subprocess.Popen(
+            plan.argv, stdin=in_r if plan.stdin else subprocess.DEVNULL, stdout=out_w,
+            stderr=err_w, cwd=plan.cwd, env=plan.env, start_new_session=True)
+    except BaseException:
+        for fd in (out_r, out_w, err_r, err_w, in_r, in_w):
+            if fd >= 0:
+                os.close(fd)
+        raise
+    for fd in (out_w, err_w, in_r):
+        if fd >= 0:
+            os.close(fd)
+    child = Launched(popen, loop, plan.tag)
+    child.pumps = (_Pump(loop, out_r, on_stdout), _Pump(loop, err_r, on_stderr))
+    if in_w >= 0:
+        child.feeder = _Feeder(loop, in_w, stdin_text.encode())
+    child.watch()
+    return child
+
+
+class Launched:
+    """A process group leader started by `launch`: its exit, its output pumps and its
+    stdin, all driven by loop callbacks (no task, no thread per child with pidfds)."""
+
+    __slots__ = ("_loop", "_pidfd", "exited", "feeder", "popen", "pumps", "tag")
+
+    def __init__(self, popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop,
+                 tag: str) -> None:
+        self.popen = popen
+        self.tag = tag
+        self.exited = asyncio.Event()
+        self.pumps: tuple[_Pump, ...] = ()
+        self.feeder: _Feeder | None = None
+        self._loop = loop
+        self._pidfd = -1
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def watch(self) -> None:
+        if _PIDFD:
+            try:
+                self._pidfd = os.pidfd_open(self.popen.pid)
+            except OSError:
+                pass
             else:
-                data = await reader.read(65536)
-        except TimeoutError:
-            emit(pending)
-            pending = ""
-            continue
-        if not data:
-            pending += decoder.decode(b"", final=True)
-            if pending:
-                emit(pending)
+                self._loop.add_reader(self._pidfd, self._reap)
+                return
+        threading.Thread(target=self._wait_in_thread, daemon=True).start()
+
+    def _reap(self) -> None:
+        if self.popen.poll() is None:
+            return  # not yet reapable: the pidfd stays registered
+        self._unwatch()
+        self.exited.set()
+
+    def _unwatch(self) -> None:
+        if self._pidfd >= 0:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+
+    def _wait_in_thread(self) -> None:
+        self.popen.wait()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self._loop.call_soon_threadsafe(self.exited.set)
+
+    async def wait_exit(self) -> int:
+        """The exit code, as soon as the leader exits (pipes may still be open)."""
+        await self.exited.wait()
+        code = self.popen.returncode
+        assert code is not None
+        return code
+
+    def output_done(self) -> list[asyncio.Future[None]]:
+        """Futures done when each output pipe has reached its end."""
+        return [p.done for p in self.pumps]
+
+    def kill(self) -> None:
+        if self.popen.returncode is None:
+            self.popen.kill()
+
+    def close(self) -> None:
+        """Stop reading and writing, and release the pipes (the process is gone or killed by
+        now; a leader still running stays watched, and is reaped when it exits)."""
+        for pump in self.pumps:
+            pump.close()
+        if self.feeder is not None:
+            self.feeder.close()
+
+
+class _Pump:
+    """Reads a pipe on the loop and delivers each line (newline kept) as soon as it arrives,
+    decoding UTF-8 leniently. Reads whatever is available and splits it, which is several
+    times cheaper than a read per line under a flood. Text without a newline yet (a progress
+    bar, a prompt) is delivered on its own after `partial_after` seconds of silence."""
+
+    __slots__ = ("_decoder", "_emit", "_fd", "_loop", "_partial_after", "_pending", "_timer",
+                 "done")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, emit: Callable[[str], None],
+                 partial_after: float = 0.1) -> None:
+        os.set_blocking(fd, False)
+        self._loop = loop
+        self._fd = fd
+        self._emit = emit
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+        self._partial_after = partial_after
+        self._timer: asyncio.TimerHandle | None = None
+        self.done: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(fd, self._read)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self._fd, 65536)
+        except (BlockingIOError, InterruptedError):
             return
-        text = pending + decoder.decode(data)
+        except OSError:
+            data = b""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not data:
+            pending = self._pending + self._decoder.decode(b"", final=True)
+            self._pending = ""
+            self.close()
+            if pending:
+                self._emit(pending)
+            return
+        text = self._pending + self._decoder.decode(data)
         start = 0
+        emit = self._emit
         while (end := text.find("\n", start)) != -1:
             emit(text[start : end + 1])
             start = end + 1
@@ -288,6 +465,62 @@ async def pump_lines(
         if len(pending) >= LINE_LIMIT:
             emit(pending)
             pending = ""
+        self._pending = pending
+        if pending and self._fd >= 0:
+            self._timer = self._loop.call_later(self._partial_after, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        pending, self._pending = self._pending, ""
+        if pending:
+            self._emit(pending)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+class _Feeder:
+    """Writes a child's stdin without blocking the loop, then closes it."""
+
+    __slots__ = ("_data", "_fd", "_loop", "_registered")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._data = memoryview(data)
+        self._registered = False
+        os.set_blocking(fd, False)
+        self._write()
+
+    def _write(self) -> None:
+        while self._data:
+            try:
+                n = os.write(self._fd, self._data)
+            except (BlockingIOError, InterruptedError):
+                if not self._registered:
+                    self._loop.add_writer(self._fd, self._write)
+                    self._registered = True
+                return
+            except OSError:  # the child closed its stdin or exited: nothing more to deliver
+                break
+            self._data = self._data[n:]
+        self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            if self._registered:
+                self._loop.remove_writer(self._fd)
+                self._registered = False
+            os.close(self._fd)
+            self._fd = -1
 
 
 def group_alive(pgid: int) -> bool:
@@ -324,7 +557,7 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-async def terminate_group(child: Child, grace: float, *, sig: int = signal.SIGTERM) -> None:
+async def terminate_group(child: Leader, grace: float, *, sig: int = signal.SIGTERM) -> None:
     """SIGTERM (or `sig`) the process group led by `child`, wait up to `grace` seconds for
     it to empty, then SIGKILL whatever is left; returns once the leader has exited (asyncio
     reaps it) and the processes that left the group are ended too (`end_escaped`). Real time
@@ -333,7 +566,7 @@ async def terminate_group(child: Child, grace: float, *, sig: int = signal.SIGTE
     await end_escaped(child, grace, sig=sig)
 
 
-async def _terminate_group(child: Child, grace: float, sig: int) -> None:
+async def _terminate_group(child: Leader, grace: float, sig: int) -> None:
     pgid = child.pid
     loop = asyncio.get_running_loop()
     if sig != signal.SIGKILL and _signal_group(pgid, sig):
@@ -346,7 +579,7 @@ async def _terminate_group(child: Child, grace: float, sig: int) -> None:
     _signal_group(pgid, signal.SIGKILL)
     if child.returncode is None:
         with contextlib.suppress(ProcessLookupError):
-            child.proc.kill()
+            child.kill()
     await child.exited.wait()
 
 
@@ -356,7 +589,7 @@ _sweeps: dict[asyncio.AbstractEventLoop, list[tuple[str, float, int, asyncio.Fut
 _sweepers: set[asyncio.Task[None]] = set()
 
 
-async def end_escaped(child: Child, grace: float, *, sig: int = signal.SIGTERM) -> None:
+async def end_escaped(child: Leader, grace: float, *, sig: int = signal.SIGTERM) -> None:
     """End the processes that carry `child`'s tag but left its group (`setsid`, a daemon's
     double fork): `sig`, up to `grace` seconds, then SIGKILL. The /proc scan runs in a
     thread, off the loop, shared by every child ended meanwhile."""

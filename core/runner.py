@@ -387,6 +387,8 @@ class Runner:
         out.together = True
         if isinstance(job.agent, CommandAgent):
             start_watchdog()  # once per process: not at the instant, ahead of the first spawn
+            if job.options.pre_run is None:  # no gate output to wait for: build its spawn now
+                job.agent.prepare(ctx)
         released = await self._start_line.wait(instant, job, handle)
         if released is None:  # the instant had passed: claimed on its own
             return self._at_instant(job, handle, ctx, redactor, None, out)

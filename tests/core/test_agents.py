@@ -237,3 +237,24 @@ def test_two_hundred_interval_jobs_in_real_time_fire_each_slot_exactly_once() ->
         got = sorted(r.scheduled_for for r in results if r.job == name)
         assert len(expected) >= 3
         assert got == expected, (name, got)
+
+
+def test_a_spawn_prepared_ahead_serves_only_the_attempt_and_prompt_it_was_made_for(
+        tmp_path: Path) -> None:
+    agent = CommandAgent([script(tmp_path, "p.sh", 'cat; echo " #$CRONDECK_ATTEMPT"\n')])
+
+    async def attempt(change: str) -> str:
+        out: list[str] = []
+        ctx = RunContext(run_id="r1", job="j", scheduled_for=datetime.now(UTC), attempt=1,
+                         prompt="task", emit=lambda text, stream: out.append(text))
+        agent.prepare(ctx)  # as the runner does ahead of the slot's instant
+        if change == "gate":
+            ctx.gate_context = "from the gate"
+        elif change == "retry":
+            ctx.attempt = 2
+        assert await asyncio.wait_for(agent.execute(ctx), 10) == 0
+        return "".join(out)
+
+    assert asyncio.run(attempt("")) == "task #1\n"
+    assert asyncio.run(attempt("gate")) == "task\n\nfrom the gate #1\n"
+    assert asyncio.run(attempt("retry")) == "task #2\n"
