@@ -32,6 +32,7 @@ from .events import (
     ConfigReloaded,
     Event,
     GateStarted,
+    JobAdded,
     JobRemoved,
     ObserverDropped,
     OutputChunk,
@@ -836,13 +837,17 @@ class _Connection(asyncio.Protocol):
                 return b""
             name = getattr(event, "job", None)
             if isinstance(name, str) and not isinstance(event, NO_RECORD):
-                record = records.get(name)
+                # A job added (or replaced by a reload, which restores its saved history)
+                # is new to the client: its record carries the results the scheduler holds.
+                added = isinstance(event, JobAdded)
+                key = ("+" if added else "") + name
+                record = records.get(key)
                 if record is None:
                     job = sched.jobs.get(name)
                     if job is not None:
-                        record = records[name] = dumps(
-                            {"type": "job", "job": job_json(job)}, ensure_ascii=False,
-                            separators=(",", ":"))
+                        record = records[key] = dumps(
+                            {"type": "job", "job": job_json(job, results=added)},
+                            ensure_ascii=False, separators=(",", ":"))
                 if record is not None:
                     out.append(record)
             out.append('{"type":"event","event":' + event_text(event) + "}")
