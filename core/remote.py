@@ -933,6 +933,29 @@ class RemoteScheduler:
         "added", "removed", "changed", "problems"}`."""
         return self._send("reload")
 
+    def history(self, job: str | RemoteJob) -> RemoteCall:
+        """Ask for a job's full history (a snapshot carries only the newest results): once
+        answered, the job's `results` are the scheduler's and a `JobChanged(what="history")`
+        is published. The call settles with `{"job", "results"}`."""
+        name = self._name(job)
+        call = self._send("history", name)
+
+        def answered(c: RemoteCall) -> None:
+            known = self.jobs.get(name)
+            items = (c.reply or {}).get("results")
+            if not c.ok or known is None or not isinstance(items, list):
+                return
+            fetched = [RunResult.from_dict(r) for r in items if isinstance(r, dict)]
+            # results the stream brought after the server answered are kept after them
+            edge = max((f.finished_at or f.scheduled_for for f in fetched), default=None)
+            later = [r for r in known.results if r not in fetched
+                     and (edge is None or (r.finished_at or r.scheduled_for) > edge)]
+            known.results = deque([*fetched, *later], maxlen=max(1, known.options.history))
+            self._local(JobChanged, job=name, what="history")
+
+        call.add_done_callback(answered)
+        return call
+
     def cancel(self, job: str | RemoteJob, reason: str = "cancelled by operator") -> int:
         """Send the cancel; returns how many runs of the job the mirror sees in flight (the
         scheduler's own count comes back on `last_call`)."""
