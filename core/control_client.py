@@ -144,6 +144,9 @@ def control_call(path: str | os.PathLike[str], op: str, timeout: float = 5.0,
 # --- asyncio, following the stream ------------------------------------------------------
 
 
+READ_SLICE = 0.005  # seconds of reading buffered lines before other tasks get the loop
+
+
 class ControlClient:
     """A connection to a scheduler's control socket. `connect()` says hello (and with
     `subscribe=True` waits for the first snapshot: `.snapshot`); then `async for message in
@@ -224,8 +227,13 @@ class ControlClient:
                 return msg
 
     async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        turn = loop.time()
         try:
             while True:
+                if loop.time() - turn > READ_SLICE:  # lines already buffered do not yield
+                    await asyncio.sleep(0)
+                    turn = loop.time()
                 msg = await self._line()
                 if msg is None:
                     break

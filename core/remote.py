@@ -68,6 +68,7 @@ TAIL_BYTES = 64 * 1024
 RECENT_RESULTS = 512  # final results kept by run id, to settle run-now handles that ask late
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
+SLICE = 0.005  # seconds of applying lines before the loop is let go (the console draws)
 STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
 
 
@@ -624,10 +625,14 @@ class RemoteScheduler:
                 since = loop.time()
             reason = "the scheduler closed the connection"
             try:
+                turn = loop.time()
                 async for message in link:
                     said = self._take(message)
                     if said:
                         reason = said
+                    if loop.time() - turn > SLICE:  # a flood of lines: let the UI draw
+                        await asyncio.sleep(0)
+                        turn = loop.time()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -834,6 +839,12 @@ class RemoteScheduler:
         self._tails.pop(result.run_id, None)
 
     def _apply_event(self, data: Mapping[str, Any]) -> None:
+        if data.get("event") == "output_chunk":  # the flood: read without the generic reader
+            chunk = _chunk_from_json(data)
+            if chunk is not None:
+                self.seq = max(self.seq, chunk.seq)
+                self._chunk(chunk)
+                return
         try:
             event = event_from_json(dict(data))
         except ValueError:  # a kind a newer scheduler sends: skip it, keep following
@@ -992,6 +1003,22 @@ class RemoteScheduler:
 
         call.add_done_callback(answered)
         return handle
+
+
+def _chunk_from_json(data: Mapping[str, Any]) -> OutputChunk | None:
+    """An `output_chunk` line's event, as `event_from_json` reads it (None when a field does
+    not fit: the generic reader then says why)."""
+    try:
+        at = datetime.fromisoformat(data["at"])
+        stream = data["stream"]
+        text, job, run_id, seq = data["text"], data["job"], data["run_id"], data["seq"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if (at.tzinfo is None or stream not in ("stdout", "stderr") or type(seq) is not int
+            or not isinstance(text, str) or not isinstance(job, str)
+            or not isinstance(run_id, str)):
+        return None
+    return OutputChunk(seq=seq, at=utc(at), job=job, run_id=run_id, stream=stream, text=text)
 
 
 def _overlap(known: str, tail: str) -> int:
