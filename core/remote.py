@@ -285,8 +285,8 @@ class RemoteJob:
         self.cost_total = 0.0
         self.prompt = ""
         self.agent = RemoteAgent(name="agent")
-        self.options = JobOptions()
-        self.schedule: Any = RemoteSchedule("", "")
+        self.options = _DEFAULT_OPTIONS
+        self.schedule: Any = _NO_SCHEDULE
         self.running: dict[str, RemoteRun] = {}
         self.results: deque[RunResult] = deque(maxlen=self.options.history)
         self._schedule_key: tuple[Any, ...] = ()
@@ -369,7 +369,7 @@ class RemoteJob:
         options = rec.get("options")
         if isinstance(options, dict) and options != self._options_key:
             self._options_key = options
-            self.options = options_from_json(options)
+            self.options = self._mirror._options_from(options)
             if self.results.maxlen != self.options.history:
                 self.results = deque(self.results, maxlen=max(1, self.options.history))
         schedule = rec.get("schedule")
@@ -384,7 +384,7 @@ class RemoteJob:
         key = (rec.get("expression"), rec.get("zone"), rec.get("describe"))
         if key != self._schedule_key:
             self._schedule_key = key
-            self.schedule = schedule_from_json(rec, self.next_fire)
+            self.schedule = self._mirror._schedule_from(key, rec, self.next_fire)
         elif isinstance(self.schedule, Every) and self.next_fire is not None:
             self.schedule = dataclasses.replace(self.schedule, anchor=self.next_fire)
 
@@ -472,6 +472,11 @@ def options_from_json(data: Mapping[str, Any]) -> JobOptions:
         return out
 
 
+_DEFAULT_OPTIONS = JobOptions()
+_NO_SCHEDULE = RemoteSchedule("", "")
+KEPT = 4096  # distinct schedules and option sets a mirror keeps parsed
+
+
 # --- the mirror --------------------------------------------------------------------------
 
 
@@ -534,6 +539,10 @@ class RemoteScheduler:
         self._leaving: dict[str, RemoteRun] = {}  # left `running`, final result not yet seen
         self._attached = asyncio.Event()
         self.last_call: RemoteCall | None = None  # cancel's command (it returns a count)
+        # Jobs written alike share one parsed schedule and one JobOptions, as they do in the
+        # scheduler (10,000 jobs of a few dozen schedules are parsed a few dozen times).
+        self._schedules: dict[tuple[Any, ...], Any] = {}
+        self._options: dict[str, JobOptions] = {}
 
     # -- life ------------------------------------------------------------------------------
 
@@ -597,6 +606,29 @@ class RemoteScheduler:
 
     def add_listener(self, fn: Callable[[Event], Any]) -> Callable[[], None]:
         return self.bus.add_listener(fn)
+
+    def _schedule_from(self, key: tuple[Any, ...], rec: Mapping[str, Any],
+                       next_fire: datetime | None) -> Any:
+        """`schedule_from_json`, parsed once per distinct schedule (an interval is anchored
+        on each job's own next fire)."""
+        sched = self._schedules.get(key)
+        if sched is None:
+            if len(self._schedules) >= KEPT:
+                self._schedules.clear()
+            sched = self._schedules[key] = schedule_from_json(rec)
+        if isinstance(sched, Every) and next_fire is not None:
+            sched = dataclasses.replace(sched, anchor=next_fire)
+        return sched
+
+    def _options_from(self, data: Mapping[str, Any]) -> JobOptions:
+        """`options_from_json`, made once per distinct set (JobOptions is frozen)."""
+        key = repr(data)
+        options = self._options.get(key)
+        if options is None:
+            if len(self._options) >= KEPT:
+                self._options.clear()
+            options = self._options[key] = options_from_json(data)
+        return options
 
     # -- following -------------------------------------------------------------------------
 
