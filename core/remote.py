@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from .clock import Clock, SystemClock, utc
 from .control import ControlError
-from .control_client import ControlClient
+from .control_client import ControlClient, collector_paused
 from .cronexpr import parse
 from .events import (
     ControlAttached,
@@ -542,7 +542,7 @@ class RemoteScheduler:
         # Jobs written alike share one parsed schedule and one JobOptions, as they do in the
         # scheduler (10,000 jobs of a few dozen schedules are parsed a few dozen times).
         self._schedules: dict[tuple[Any, ...], Any] = {}
-        self._options: dict[str, JobOptions] = {}
+        self._options: dict[Any, JobOptions] = {}
 
     # -- life ------------------------------------------------------------------------------
 
@@ -622,7 +622,12 @@ class RemoteScheduler:
 
     def _options_from(self, data: Mapping[str, Any]) -> JobOptions:
         """`options_from_json`, made once per distinct set (JobOptions is frozen)."""
-        key = repr(data)
+        values = tuple(data.values())  # the server sends the options in one order
+        try:
+            key: Any = (tuple(data), values)
+            hash(key)
+        except TypeError:  # a notify target or gate (a dict, a list) among them
+            key = repr(data)
         options = self._options.get(key)
         if options is None:
             if len(self._options) >= KEPT:
@@ -783,6 +788,10 @@ class RemoteScheduler:
 
     def _apply_snapshot(self, snap: Mapping[str, Any]) -> None:
         """Replace the picture with a fresh snapshot; jobs that came or went are announced."""
+        with collector_paused():  # thousands of jobs' objects, no cycles among them
+            self._apply_snapshot_now(snap)
+
+    def _apply_snapshot_now(self, snap: Mapping[str, Any]) -> None:
         seq = int(snap.get("seq", self.seq) or 0)
         sched = snap.get("scheduler")
         if isinstance(sched, dict):
@@ -809,9 +818,11 @@ class RemoteScheduler:
                     self.bus.publish(RunFinished(seq=seq, at=self.clock.now(), job=job.name,
                                                  run_id=run.run_id, result=result))
             if new:
+                described = job._schedule_key[2] if job._schedule_key else None
                 self.bus.publish(JobAdded(seq=seq, at=self.clock.now(), job=job.name,
                                           schedule=str(getattr(job.schedule, "text", "")),
-                                          description=job.schedule.describe(),
+                                          description=str(described or "")
+                                          or job.schedule.describe(),
                                           agent=job.agent.name))
             else:
                 self.bus.publish(JobChanged(seq=seq, at=self.clock.now(), job=job.name,
