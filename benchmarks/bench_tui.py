@@ -22,7 +22,6 @@ import contextlib
 import fcntl
 import os
 import pty
-import resource
 import select
 import statistics
 import struct
@@ -37,9 +36,14 @@ from typing import Any
 
 from textual import events
 
+from crondeck.core import OutputChunk, RemoteScheduler
 from crondeck.core.clock import FakeClock
+from crondeck.core.control_client import ControlClient
 from crondeck.core.scheduler import Scheduler
 from crondeck.tui.app import CrondeckApp
+from crondeck.tui.attached import AttachedDashboard
+from crondeck.tui.screens.dashboard import DashboardScreen
+from crondeck.tui.screens.pause_dialog import PauseDialog
 from crondeck.tui.textual_compat import app_driver
 from crondeck.tui.widgets.job_table import JobTable
 from crondeck.tui.widgets.output_pane import OutputPane
@@ -68,6 +72,7 @@ class _Frames:
     def __init__(self, app: CrondeckApp) -> None:
         self.app = app
         self.log: list[tuple[float, int, str]] = []  # (done at, table cursor, output's job)
+        self.status: list[tuple[float, str]] = []  # (done at, the selected row's status)
         self.first: float | None = None
         self._panes: list[Any] = []
         display = app._display
@@ -80,14 +85,16 @@ class _Frames:
             if render is not None:
                 render(app.console)  # the terminal output a real session writes
             now = time.perf_counter()
-            if type(screen).__name__ != "DashboardScreen":
+            if not isinstance(screen, DashboardScreen):
                 return
             if not self._panes:
                 self._panes = [screen.query_one(JobTable), screen.query_one(OutputPane)]
             table, pane = self._panes
             if self.first is None and table.size.height and table.order:
                 self.first = now
+            row = table.rows.get(table.selected or "")
             self.log.append((now, table.cursor, _shown(pane)))
+            self.status.append((now, row.status if row is not None else ""))
 
         app._display = _display  # type: ignore[method-assign]
         self.work: list[float] = []  # seconds each frame took to lay out, render and write
@@ -133,6 +140,18 @@ class _Frames:
                 return hits[0] - since
             await asyncio.sleep(0.001)
 
+    async def status_is(self, paused: bool, since: float, limit: float = 10.0) -> float:
+        """Seconds from `since` to the first frame after it showing the selected row paused
+        (or not)."""
+        while True:
+            hits = [done for done, status in self.status
+                    if done >= since and (status == "paused") == paused]
+            if hits:
+                return hits[0] - since
+            if time.perf_counter() - since > limit:
+                raise RuntimeError(f"the row never showed paused={paused}")
+            await asyncio.sleep(0.001)
+
     async def output_of(self, job: str, since: float) -> float:
         while True:
             hits = [done for done, _at, shown in self.log if done >= since and shown == job]
@@ -164,79 +183,145 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
 
 
-async def _dashboard(n: int) -> None:
+Figures = dict[str, list[float]]
+
+
+async def _measure(app: CrondeckApp, frames: _Frames, clock: FakeClock, pilot: Any,
+                   out: Figures) -> None:
+    """The measures common to both cases, on a mounted dashboard (seconds, into `out`)."""
+    screen = app.dashboard
+    table = screen.query_one(JobTable)
+    table.focus()
+    frames.attach(screen)
+    await pilot.pause()
+    ticks = out.setdefault("tick", [])
+    for _ in range(50):
+        clock.advance(1)
+        done = len(frames.work)
+        s = time.perf_counter()
+        screen.tick()
+        took = time.perf_counter() - s
+        # plus the frame it causes (not the wait for Textual's frame timer)
+        ticks.append(took + await frames.next_frame(done))
+    # the 50 s just skipped made thousands of jobs due: let the scheduler run them and the
+    # dashboard fold that in before keys are timed (that burst is the core's work)
+    await pilot.pause(1.0)
+    screen.observer.pump()
+    await pilot.pause(0.3)
+
+    single = out.setdefault("key", [])
+    for _ in range(100):
+        at = _press(app, "down")
+        single.append(await frames.cursor_at(table.cursor + 1, at))
+        await asyncio.sleep(0.1)  # rest: the next press is a new one, not a repeat
+
+    held = out.setdefault("held", [])
+    start = table.cursor
+    presses = []
+    t = time.perf_counter()
+    for _ in range(100):
+        presses.append(_press(app, "down"))
+        t += REPEAT
+        await asyncio.sleep(max(0.0, t - time.perf_counter()))
+    for i, at in enumerate(presses):
+        held.append(await frames.cursor_at(start + i + 1, at))
+    await asyncio.sleep(0.3)
+
+    # pause (space, then enter in its dialog) and resume (space) the selected job, to the
+    # first frame whose row shows it: attached, the command's round trip is inside
+    paused, resumed = out.setdefault("pause", []), out.setdefault("resume", [])
+    for _ in range(15):
+        _press(app, "space")
+        deadline = time.perf_counter() + 10
+        while not isinstance(app.screen, PauseDialog):
+            assert time.perf_counter() < deadline, "the pause dialog never opened"
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)
+        at = _press(app, "enter")
+        paused.append(await frames.status_is(True, at))
+        await asyncio.sleep(0.1)
+        at = _press(app, "space")
+        resumed.append(await frames.status_is(False, at))
+        await asyncio.sleep(0.1)
+
+
+async def _dashboard(n: int, out: Figures) -> None:
     sched, clock = _scheduler(n)
     app = CrondeckApp(sched, clock=clock, zone=UTC, live=False)
     frames = _Frames(app)
     t0 = time.perf_counter()
     async with app.run_test(size=SIZE) as pilot:
-        first = await frames.first_screen() - t0
+        out.setdefault("first", []).append(await frames.first_screen() - t0)
         await pilot.pause()
-        screen = app.dashboard
-        table = screen.query_one(JobTable)
+        await _measure(app, frames, clock, pilot, out)
 
-        table.focus()
-        lines = []  # tick() plus the table's lines alone, without the frame
-        for _ in range(50):
-            clock.advance(1)
-            s = time.perf_counter()
-            screen.tick()
-            for y in range(table.size.height):
-                table.render_line(y)
-            lines.append(time.perf_counter() - s)
-        frames.attach(screen)
-        await pilot.pause()
-        ticks = []
-        for _ in range(50):
-            clock.advance(1)
-            done = len(frames.work)
-            s = time.perf_counter()
-            screen.tick()
-            took = time.perf_counter() - s
-            # plus the frame it causes (not the wait for Textual's frame timer)
-            ticks.append(took + await frames.next_frame(done))
-        # the 50 s just skipped made thousands of jobs due: let the scheduler run them and
-        # the dashboard fold that in before keys are timed (that burst is the core's work)
-        await pilot.pause(1.0)
-        s = time.perf_counter()
-        screen.observer.pump()
-        await pilot.pause()
-        burst = time.perf_counter() - s
-        await pilot.pause(0.3)
 
-        single = []
-        for _ in range(100):
-            at = _press(app, "down")
-            single.append(await frames.cursor_at(table.cursor + 1, at))
-            await asyncio.sleep(0.1)  # rest: the next press is a new one, not a repeat
+class _Server:
+    """attach_server.py in a process of its own: a scheduler serving its control socket."""
 
-        held = []
-        start = table.cursor
-        presses = []
-        t = time.perf_counter()
-        for _ in range(100):
-            presses.append(_press(app, "down"))
-            t += REPEAT
-            await asyncio.sleep(max(0.0, t - time.perf_counter()))
-        for i, at in enumerate(presses):
-            held.append(await frames.cursor_at(start + i + 1, at))
-        assert table.selected is not None
-        settle = await frames.output_of(table.selected, presses[-1])
+    def __init__(self, n: int) -> None:
+        self.dir = tempfile.mkdtemp(prefix="cdb", dir="/tmp")
+        os.chmod(self.dir, 0o700)
+        self.path = Path(self.dir) / "control.sock"
+        here = Path(__file__).parent
+        self.proc = subprocess.Popen(
+            [sys.executable, str(here / "attach_server.py"), str(self.path), str(n)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"attach_server did not start: {line!r}")
 
-        print(f"{n:,} jobs: first screen {first * 1000:.0f} ms (target < 1500)")
-        print(f"  countdown tick (its work and its frame's): "
-              f"p50 {statistics.median(ticks) * 1000:.2f} ms, "
-              f"max {max(ticks) * 1000:.2f} ms (target < 10)")
-        print(f"    of which tick() and the table's lines: p50 "
-              f"{statistics.median(lines) * 1000:.2f} ms, max {max(lines) * 1000:.2f} ms")
-        print(f"  key to frame, single presses: p50 {_p(single, 0.5):.1f} ms, "
-              f"p99 {_p(single, 0.99):.1f} ms (target < 50)")
-        print(f"  key to frame, held key (30/s): p50 {_p(held, 0.5):.1f} ms, "
-              f"p99 {_p(held, 0.99):.1f} ms (target < 50)")
-        print(f"  held key released: output pane shows the job after {settle * 1000:.0f} ms "
-              f"(waits for 50 ms of rest)")
-        print(f"  (after 50 s of fires at once: the batch folded in and drawn in "
-              f"{burst * 1000:.0f} ms)")
+    def rss(self) -> tuple[int, int]:
+        """The server's resident and peak resident memory, KiB."""
+        fields = dict(line.split(":", 1) for line in
+                      Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+                      if ":" in line)
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        with contextlib.suppress(OSError):
+            os.rmdir(self.dir)
+
+
+async def _mirror(path: Path, clock: FakeClock) -> tuple[RemoteScheduler, list[float]]:
+    """Attach; the list gets when each snapshot had arrived (read and parsed)."""
+    arrived: list[float] = []
+
+    async def connect() -> Any:
+        link = await ControlClient.connect(path, subscribe=True, client="bench")
+        arrived.append(time.perf_counter())
+        return link
+
+    return await RemoteScheduler.attach(connect=connect, clock=clock), arrived
+
+
+async def _attached(n: int, out: Figures) -> None:
+    server = _Server(n)
+    try:
+        clock = FakeClock(datetime(2025, 3, 3, 8, 0, tzinfo=UTC))
+        t0 = time.perf_counter()
+        mirror, arrived = await _mirror(server.path, clock)
+        out.setdefault("snapshot", []).append(arrived[0] - t0)
+        app = CrondeckApp(mirror, clock=clock, zone=UTC, live=True, start=False)
+        app.dashboard_class = AttachedDashboard
+        frames = _Frames(app)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                out.setdefault("first", []).append(await frames.first_screen() - arrived[0])
+                await pilot.pause()
+                await _measure(app, frames, clock, pilot, out)
+        finally:
+            await mirror.aclose()
+    finally:
+        server.close()
 
 
 class _Flood:
@@ -254,27 +339,131 @@ class _Flood:
         return 0
 
 
-async def _flood() -> None:
+def _rss_now() -> int:
+    """This process's resident memory, KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def _stalls_until(done: Any, limit: float = 60.0) -> list[float]:
+    """How late a 10 ms sleep on the UI's loop wakes, until `done()`."""
+    stalls: list[float] = []
+    end = time.perf_counter() + limit
+    while not done():
+        if time.perf_counter() > end:
+            raise RuntimeError("the flood did not end")
+        s = time.perf_counter()
+        await asyncio.sleep(0.01)
+        stalls.append(time.perf_counter() - s - 0.01)
+    return stalls
+
+
+async def _flood(out: Figures) -> None:
+    """Three floods in a row in one console: the UI loop's stalls, and memory after each."""
     clock = FakeClock(datetime(2025, 3, 3, 8, 0, tzinfo=UTC))
     sched = Scheduler(clock=clock)
     sched.add_job(_Flood(), "p", "@every 1h", name="flood")
     app = CrondeckApp(sched, clock=clock, zone=UTC, live=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        handle = sched.run_now("flood")
-        stalls = []
-        while not handle.done():
-            s = time.perf_counter()
-            await asyncio.sleep(0.01)
-            stalls.append(time.perf_counter() - s - 0.01)
-        await pilot.pause(0.3)
-        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        pane = app.dashboard.query_one(OutputPane)
-        print(f"flood (~50k lines/s for 3 s): UI loop worst stall {max(stalls) * 1000:.0f} ms, "
-              f"p99 {sorted(stalls)[int(len(stalls) * 0.99) - 1] * 1000:.0f} ms; "
-              f"pane keeps {pane.line_count:,} lines; "
-              f"max RSS +{(rss1 - rss0) / 1024:.0f} MiB; dropped {app.dashboard.model.dropped:,}")
+        out["rss"] = [_rss_now()]
+        lines = [0]
+        sched.add_listener(lambda e: lines.__setitem__(0, lines[0] + 1)
+                           if isinstance(e, OutputChunk) else None)
+        for _ in range(3):
+            lines[0] = 0
+            handle = sched.run_now("flood")
+            out.setdefault("stall", []).extend(await _stalls_until(handle.done))
+            await pilot.pause(0.3)
+            out["rss"].append(_rss_now())
+            out.setdefault("lines", []).append(lines[0] / 3.0)
+        out["dropped"] = [app.dashboard.model.dropped]
+
+
+async def _flood_attached(out: Figures) -> None:
+    """The same through the socket: the flood runs in the server's process; lines are
+    counted as the mirror receives them."""
+    server = _Server(0)
+    try:
+        clock = FakeClock(datetime(2025, 3, 3, 8, 0, tzinfo=UTC))
+        mirror, _arrived = await _mirror(server.path, clock)
+        app = CrondeckApp(mirror, clock=clock, zone=UTC, live=True, start=False)
+        app.dashboard_class = AttachedDashboard
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.pause()
+                out["rss"] = [_rss_now()]
+                out["server_rss"] = [server.rss()[0]]
+                lines = [0]
+                mirror.add_listener(lambda e: lines.__setitem__(0, lines[0] + 1)
+                                    if isinstance(e, OutputChunk) else None)
+                for _ in range(3):
+                    lines[0] = 0
+                    handle = mirror.run_now("flood")
+                    out.setdefault("stall", []).extend(await _stalls_until(handle.done))
+                    await pilot.pause(0.3)
+                    out["rss"].append(_rss_now())
+                    out["server_rss"].append(server.rss()[0])
+                    out.setdefault("lines", []).append(lines[0] / 3.0)
+                out["dropped"] = [app.dashboard.model.dropped]
+        finally:
+            await mirror.aclose()
+    finally:
+        server.close()
+
+
+def _ms(values: list[float]) -> str:
+    return (f"p50 {_p(values, 0.5):6.1f}  p99 {_p(values, 0.99):6.1f}  "
+            f"max {max(values) * 1000:6.1f} ms")
+
+
+def _report(n: int, runs: int = 3) -> None:
+    """The dashboard measures in-process and attached, each `runs` times, side by side."""
+    cases = {"in-process": _dashboard, "attached": _attached}
+    figures: dict[str, list[Figures]] = {name: [] for name in cases}
+    loads = []
+    for _ in range(runs):
+        for name, case in cases.items():
+            out: Figures = {}
+            asyncio.run(case(n, out))
+            figures[name].append(out)
+        loads.append(os.getloadavg()[0])
+    load = ", ".join(f"{x:.1f}" for x in loads)
+    print(f"{n:,} jobs, {runs} runs each (1-min load average after each run: {load}):")
+    rows = [("first screen (attached: from the snapshot's arrival; target < 1500 ms)", "first"),
+            ("countdown tick and its frame (target < 10 ms)", "tick"),
+            ("key to frame, down, single presses (target < 50 ms p99)", "key"),
+            ("key to frame, down, held at 30/s (target < 50 ms p99)", "held"),
+            ("pause: enter in its dialog to the row showing paused (target < 50 ms p99)",
+             "pause"),
+            ("resume: space to the row no longer paused (target < 50 ms p99)", "resume")]
+    for title, key in rows:
+        print(f"  {title}")
+        for name in cases:
+            for i, out in enumerate(figures[name], 1):
+                print(f"    {name:>10} run {i}: {_ms(out[key])}")
+    for i, out in enumerate(figures["attached"], 1):
+        print(f"  attached run {i}: connect to snapshot read and parsed "
+              f"{out['snapshot'][0] * 1000:.0f} ms")
+
+
+def _report_flood() -> None:
+    cases = {"in-process": _flood, "attached": _flood_attached}
+    print("flood (~50k lines/s for 3 s, three times in one console):")
+    for name, case in cases.items():
+        out: Figures = {}
+        asyncio.run(case(out))
+        rss = out["rss"]
+        print(f"  {name:>10}: UI loop stall {_ms(out['stall'])}; lines/s received "
+              f"{', '.join(f'{x:,.0f}' for x in out['lines'])}; dropped "
+              f"{out['dropped'][0]:,.0f}; console RSS MiB "
+              f"{' -> '.join(f'{x / 1024:.0f}' for x in rss)}"
+              + (f"; scheduler RSS MiB "
+                 f"{' -> '.join(f'{x / 1024:.0f}' for x in out['server_rss'])}"
+                 if "server_rss" in out else "")
+              + f" (load {os.getloadavg()[0]:.1f})")
 
 
 def _launch(n: int = 10_000, runs: int = 3) -> None:
@@ -324,9 +513,13 @@ def _launch_once(config: Path) -> float:
 
 
 def main() -> None:
-    _launch()
-    asyncio.run(_dashboard(10_000))
-    asyncio.run(_flood())
+    only = os.environ.get("BENCH_TUI")  # "dashboard" or "flood": that part alone
+    if not only:
+        _launch()
+    if only in (None, "", "dashboard"):
+        _report(10_000, runs=int(os.environ.get("BENCH_RUNS", "3")))
+    if only in (None, "", "flood"):
+        _report_flood()
 
 
 if __name__ == "__main__":

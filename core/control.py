@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import heapq
+import itertools
 import json
 import os
 import socket
@@ -21,7 +23,7 @@ import stat
 import struct
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from json.encoder import encode_basestring as _string
 from pathlib import Path
@@ -32,6 +34,7 @@ from .events import (
     ConfigReloaded,
     Event,
     GateStarted,
+    JobAdded,
     JobRemoved,
     ObserverDropped,
     OutputChunk,
@@ -43,6 +46,7 @@ from .events import (
     Subscription,
 )
 from .jobs import Job
+from .results import last_run
 from .wire import event_text, job_capture, job_json, job_record, scheduler_json
 
 __all__ = [
@@ -60,6 +64,9 @@ MAX_LINE = 4 * 1024 * 1024  # longest line a client may send
 TAIL_BYTES = 64 * 1024  # output kept per run in flight for a snapshot
 WRITE_LIMIT = 8 * 1024 * 1024  # a client this far behind (beyond a snapshot) is sent bye
 HIGH_WATER = 1024 * 1024  # stop feeding a connection while this much waits for its socket
+# Results a snapshot carries across all jobs (the newest; a console's History pane holds as
+# many), besides each job's newest and newest that ran. A job's full history: `history`.
+SNAPSHOT_RESULTS = 2_000
 SNAPSHOT_BATCH = 500  # jobs encoded between yields to the loop
 SUB_CHUNKS = 2_000  # output chunks a lagging connection may hold before dropping some
 SUB_EVENTS = 50_000  # other events; beyond this it is too slow and is sent bye
@@ -204,8 +211,10 @@ class ControlServer:
     def __init__(self, scheduler: Any, path: str | os.PathLike[str], *,
                  kind: str = "embedded", config_path: str | os.PathLike[str] | None = None,
                  reload: Callable[[], Any] | None = None, write_limit: int = WRITE_LIMIT,
-                 tail_bytes: int = TAIL_BYTES) -> None:
+                 tail_bytes: int = TAIL_BYTES,
+                 snapshot_results: int = SNAPSHOT_RESULTS) -> None:
         self.scheduler = scheduler
+        self.snapshot_results = snapshot_results
         self.path = Path(os.path.abspath(path))
         self.kind = kind
         self.config_path = Path(os.path.abspath(config_path)) if config_path else None
@@ -286,8 +295,13 @@ class ControlServer:
                 "scheduler": scheduler_json(sched), "output": self._tails.output(sched.jobs)}
 
     def capture(self, *, results: bool) -> list[tuple[Any, ...]]:
-        """Every job's state as of now, cheaply (`job_capture`): rendered later in pieces."""
-        return [job_capture(job, results=results) for job in self.scheduler.jobs.values()]
+        """Every job's state as of now, cheaply (`job_capture`): rendered later in pieces.
+        With `results`, each job's as a snapshot carries them (`snapshot_results`)."""
+        jobs = self.scheduler.jobs.values()
+        if not results:
+            return [job_capture(job) for job in jobs]
+        kept = snapshot_results(jobs, self.snapshot_results)
+        return [(*job_capture(job)[:-1], kept.get(job.name, ())) for job in jobs]
 
     def status(self) -> dict[str, Any]:
         """The `status` result, at once (the socket renders it in pieces instead)."""
@@ -371,6 +385,37 @@ def _bool(args: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
+def _finished(result: Any) -> float:
+    when = result.finished_at or result.scheduled_for
+    return float(when.timestamp())
+
+
+def snapshot_results(jobs: Iterable[Job], limit: int) -> dict[str, tuple[Any, ...]]:
+    """The results a snapshot carries, by job (oldest first, as the job holds them): those
+    among the newest `limit` across all jobs, and each job's newest and newest that ran
+    (what LAST and PASSED show). Each job's history is in finishing order, so the newest
+    overall are the first `limit` of a merge of the histories read backwards."""
+    jobs = list(jobs)
+    newest = heapq.merge(*(reversed(job.results) for job in jobs if job.results),
+                         key=_finished, reverse=True)
+    chosen = {id(r) for r in itertools.islice(newest, limit)}
+    out: dict[str, tuple[Any, ...]] = {}
+    for job in jobs:
+        results = job.results
+        if not results:
+            continue
+        last = results[-1]
+        ran = last_run(job)
+        out[job.name] = tuple(r for r in results
+                              if r is last or r is ran or id(r) in chosen)
+    return out
+
+
+def _history(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
+    job = server.job(args)
+    return {"job": job.name, "results": [r.to_dict() for r in job.results]}
+
+
 def _pause(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
     job = server.job(args)
     note, until = _text(args, "note"), _until(args)
@@ -436,7 +481,7 @@ def _reload(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
 _COMMANDS: dict[str, Callable[[ControlServer, dict[str, Any]], dict[str, Any]]] = {
     "pause": _pause, "resume": _resume, "pause_all": _pause_all, "resume_all": _resume_all,
     "run_now": _run_now, "skip_next": _skip_next, "cancel": _cancel, "enable": _enable,
-    "disable": _disable, "reload": _reload,
+    "disable": _disable, "reload": _reload, "history": _history,
 }
 OPS = sorted([*_COMMANDS, "snapshot", "status"])
 
@@ -836,13 +881,17 @@ class _Connection(asyncio.Protocol):
                 return b""
             name = getattr(event, "job", None)
             if isinstance(name, str) and not isinstance(event, NO_RECORD):
-                record = records.get(name)
+                # A job added (or replaced by a reload, which restores its saved history)
+                # is new to the client: its record carries the results the scheduler holds.
+                added = isinstance(event, JobAdded)
+                key = ("+" if added else "") + name
+                record = records.get(key)
                 if record is None:
                     job = sched.jobs.get(name)
                     if job is not None:
-                        record = records[name] = dumps(
-                            {"type": "job", "job": job_json(job)}, ensure_ascii=False,
-                            separators=(",", ":"))
+                        record = records[key] = dumps(
+                            {"type": "job", "job": job_json(job, results=added)},
+                            ensure_ascii=False, separators=(",", ":"))
                 if record is not None:
                     out.append(record)
             out.append('{"type":"event","event":' + event_text(event) + "}")

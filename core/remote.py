@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from .clock import Clock, SystemClock, utc
 from .control import ControlError
-from .control_client import ControlClient
+from .control_client import ControlClient, collector_paused
 from .cronexpr import parse
 from .events import (
     ControlAttached,
@@ -68,6 +68,7 @@ TAIL_BYTES = 64 * 1024
 RECENT_RESULTS = 512  # final results kept by run id, to settle run-now handles that ask late
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
+SLICE = 0.005  # seconds of applying lines before the loop is let go (the console draws)
 STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
 
 
@@ -284,8 +285,8 @@ class RemoteJob:
         self.cost_total = 0.0
         self.prompt = ""
         self.agent = RemoteAgent(name="agent")
-        self.options = JobOptions()
-        self.schedule: Any = RemoteSchedule("", "")
+        self.options = _DEFAULT_OPTIONS
+        self.schedule: Any = _NO_SCHEDULE
         self.running: dict[str, RemoteRun] = {}
         self.results: deque[RunResult] = deque(maxlen=self.options.history)
         self._schedule_key: tuple[Any, ...] = ()
@@ -368,7 +369,7 @@ class RemoteJob:
         options = rec.get("options")
         if isinstance(options, dict) and options != self._options_key:
             self._options_key = options
-            self.options = options_from_json(options)
+            self.options = self._mirror._options_from(options)
             if self.results.maxlen != self.options.history:
                 self.results = deque(self.results, maxlen=max(1, self.options.history))
         schedule = rec.get("schedule")
@@ -383,7 +384,7 @@ class RemoteJob:
         key = (rec.get("expression"), rec.get("zone"), rec.get("describe"))
         if key != self._schedule_key:
             self._schedule_key = key
-            self.schedule = schedule_from_json(rec, self.next_fire)
+            self.schedule = self._mirror._schedule_from(key, rec, self.next_fire)
         elif isinstance(self.schedule, Every) and self.next_fire is not None:
             self.schedule = dataclasses.replace(self.schedule, anchor=self.next_fire)
 
@@ -471,6 +472,11 @@ def options_from_json(data: Mapping[str, Any]) -> JobOptions:
         return out
 
 
+_DEFAULT_OPTIONS = JobOptions()
+_NO_SCHEDULE = RemoteSchedule("", "")
+KEPT = 4096  # distinct schedules and option sets a mirror keeps parsed
+
+
 # --- the mirror --------------------------------------------------------------------------
 
 
@@ -533,6 +539,10 @@ class RemoteScheduler:
         self._leaving: dict[str, RemoteRun] = {}  # left `running`, final result not yet seen
         self._attached = asyncio.Event()
         self.last_call: RemoteCall | None = None  # cancel's command (it returns a count)
+        # Jobs written alike share one parsed schedule and one JobOptions, as they do in the
+        # scheduler (10,000 jobs of a few dozen schedules are parsed a few dozen times).
+        self._schedules: dict[tuple[Any, ...], Any] = {}
+        self._options: dict[Any, JobOptions] = {}
 
     # -- life ------------------------------------------------------------------------------
 
@@ -597,6 +607,34 @@ class RemoteScheduler:
     def add_listener(self, fn: Callable[[Event], Any]) -> Callable[[], None]:
         return self.bus.add_listener(fn)
 
+    def _schedule_from(self, key: tuple[Any, ...], rec: Mapping[str, Any],
+                       next_fire: datetime | None) -> Any:
+        """`schedule_from_json`, parsed once per distinct schedule (an interval is anchored
+        on each job's own next fire)."""
+        sched = self._schedules.get(key)
+        if sched is None:
+            if len(self._schedules) >= KEPT:
+                self._schedules.clear()
+            sched = self._schedules[key] = schedule_from_json(rec)
+        if isinstance(sched, Every) and next_fire is not None:
+            sched = dataclasses.replace(sched, anchor=next_fire)
+        return sched
+
+    def _options_from(self, data: Mapping[str, Any]) -> JobOptions:
+        """`options_from_json`, made once per distinct set (JobOptions is frozen)."""
+        values = tuple(data.values())  # the server sends the options in one order
+        try:
+            key: Any = (tuple(data), values)
+            hash(key)
+        except TypeError:  # a notify target or gate (a dict, a list) among them
+            key = repr(data)
+        options = self._options.get(key)
+        if options is None:
+            if len(self._options) >= KEPT:
+                self._options.clear()
+            options = self._options[key] = options_from_json(data)
+        return options
+
     # -- following -------------------------------------------------------------------------
 
     async def _follow(self, link: ControlLink | None) -> None:
@@ -624,10 +662,14 @@ class RemoteScheduler:
                 since = loop.time()
             reason = "the scheduler closed the connection"
             try:
+                turn = loop.time()
                 async for message in link:
                     said = self._take(message)
                     if said:
                         reason = said
+                    if loop.time() - turn > SLICE:  # a flood of lines: let the UI draw
+                        await asyncio.sleep(0)
+                        turn = loop.time()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -746,6 +788,10 @@ class RemoteScheduler:
 
     def _apply_snapshot(self, snap: Mapping[str, Any]) -> None:
         """Replace the picture with a fresh snapshot; jobs that came or went are announced."""
+        with collector_paused():  # thousands of jobs' objects, no cycles among them
+            self._apply_snapshot_now(snap)
+
+    def _apply_snapshot_now(self, snap: Mapping[str, Any]) -> None:
         seq = int(snap.get("seq", self.seq) or 0)
         sched = snap.get("scheduler")
         if isinstance(sched, dict):
@@ -772,9 +818,11 @@ class RemoteScheduler:
                     self.bus.publish(RunFinished(seq=seq, at=self.clock.now(), job=job.name,
                                                  run_id=run.run_id, result=result))
             if new:
+                described = job._schedule_key[2] if job._schedule_key else None
                 self.bus.publish(JobAdded(seq=seq, at=self.clock.now(), job=job.name,
                                           schedule=str(getattr(job.schedule, "text", "")),
-                                          description=job.schedule.describe(),
+                                          description=str(described or "")
+                                          or job.schedule.describe(),
                                           agent=job.agent.name))
             else:
                 self.bus.publish(JobChanged(seq=seq, at=self.clock.now(), job=job.name,
@@ -834,6 +882,12 @@ class RemoteScheduler:
         self._tails.pop(result.run_id, None)
 
     def _apply_event(self, data: Mapping[str, Any]) -> None:
+        if data.get("event") == "output_chunk":  # the flood: read without the generic reader
+            chunk = _chunk_from_json(data)
+            if chunk is not None:
+                self.seq = max(self.seq, chunk.seq)
+                self._chunk(chunk)
+                return
         try:
             event = event_from_json(dict(data))
         except ValueError:  # a kind a newer scheduler sends: skip it, keep following
@@ -933,6 +987,29 @@ class RemoteScheduler:
         "added", "removed", "changed", "problems"}`."""
         return self._send("reload")
 
+    def history(self, job: str | RemoteJob) -> RemoteCall:
+        """Ask for a job's full history (a snapshot carries only the newest results): once
+        answered, the job's `results` are the scheduler's and a `JobChanged(what="history")`
+        is published. The call settles with `{"job", "results"}`."""
+        name = self._name(job)
+        call = self._send("history", name)
+
+        def answered(c: RemoteCall) -> None:
+            known = self.jobs.get(name)
+            items = (c.reply or {}).get("results")
+            if not c.ok or known is None or not isinstance(items, list):
+                return
+            fetched = [RunResult.from_dict(r) for r in items if isinstance(r, dict)]
+            # results the stream brought after the server answered are kept after them
+            edge = max((f.finished_at or f.scheduled_for for f in fetched), default=None)
+            later = [r for r in known.results if r not in fetched
+                     and (edge is None or (r.finished_at or r.scheduled_for) > edge)]
+            known.results = deque([*fetched, *later], maxlen=max(1, known.options.history))
+            self._local(JobChanged, job=name, what="history")
+
+        call.add_done_callback(answered)
+        return call
+
     def cancel(self, job: str | RemoteJob, reason: str = "cancelled by operator") -> int:
         """Send the cancel; returns how many runs of the job the mirror sees in flight (the
         scheduler's own count comes back on `last_call`)."""
@@ -969,6 +1046,22 @@ class RemoteScheduler:
 
         call.add_done_callback(answered)
         return handle
+
+
+def _chunk_from_json(data: Mapping[str, Any]) -> OutputChunk | None:
+    """An `output_chunk` line's event, as `event_from_json` reads it (None when a field does
+    not fit: the generic reader then says why)."""
+    try:
+        at = datetime.fromisoformat(data["at"])
+        stream = data["stream"]
+        text, job, run_id, seq = data["text"], data["job"], data["run_id"], data["seq"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if (at.tzinfo is None or stream not in ("stdout", "stderr") or type(seq) is not int
+            or not isinstance(text, str) or not isinstance(job, str)
+            or not isinstance(run_id, str)):
+        return None
+    return OutputChunk(seq=seq, at=utc(at), job=job, run_id=run_id, stream=stream, text=text)
 
 
 def _overlap(known: str, tail: str) -> int:

@@ -30,6 +30,9 @@ from .screens.dashboard_keys import MUTATING
 from .screens.pause_dialog import PauseDialog, PauseRequest
 from .widgets.header import DeckHeader
 
+# Seconds the details screen waits for a job's history before opening without it.
+HISTORY_WAIT = 1.0
+
 __all__ = ["AttachedDashboard", "ObserveDashboard", "scheduler_name"]
 
 
@@ -157,6 +160,25 @@ class AttachedDashboard(DashboardScreen):
             self.refresh_bindings()
 
         self.run_worker(go(), group="control", exit_on_error=False)
+
+    def action_details(self) -> None:
+        """A snapshot carries only a job's newest results: its details open once its full
+        history is asked for and answered (at once when it cannot be asked)."""
+        job = self._job()
+        ask = getattr(self.remote, "history", None)
+        if job is None or ask is None or not getattr(self, "_connected", True):
+            super().action_details()
+            return
+        opened = False
+
+        def show(_call: Any = None) -> None:
+            nonlocal opened
+            if not opened and self.is_attached:
+                opened = True
+                super(AttachedDashboard, self).action_details()
+
+        ask(job).add_done_callback(show)
+        self.set_timer(HISTORY_WAIT, show)  # an answer that is slow does not hold the key
 
     def action_pause(self) -> None:
         job = self._job()

@@ -619,3 +619,29 @@ def test_a_server_that_hangs_up_at_once_is_retried_with_backoff_not_in_a_loop() 
         assert lost[-1].reason == "not today" and lost[-1].retry_in == 0.05
 
     run(main)
+
+
+def test_output_lines_read_on_the_short_path_are_the_events_sent() -> None:
+    """The mirror reads output chunks without the generic reader: the same event comes out,
+    and a chunk whose fields do not fit goes to the generic reader (which refuses it)."""
+    import json
+    from zoneinfo import ZoneInfo
+
+    from crondeck.core import OutputChunk
+    from crondeck.core.remote import _chunk_from_json
+    from crondeck.core.wire import event_from_json, event_text
+
+    paris = datetime(2026, 12, 5, 5, 0, 0, 123456, tzinfo=UTC).astimezone(
+        ZoneInfo("Europe/Paris"))
+    for chunk in (OutputChunk(seq=7, at=T0, job="digest", run_id="digest@x", stream="stderr",
+                              text="é \"quoted\"\n\t\x00"),
+                  OutputChunk(seq=8, at=paris, job="d", run_id="r", stream="stdout", text="")):
+        data = json.loads(event_text(chunk))
+        read = _chunk_from_json(data)
+        assert read == event_from_json(data) == chunk
+        assert read is not None and read.at.tzinfo is UTC
+    good = json.loads(event_text(OutputChunk(seq=1, at=T0, job="d", run_id="r",
+                                             stream="stdout", text="x")))
+    for bad in ({**good, "stream": "both"}, {**good, "at": "2026-12-05T04:00:00"},
+                {**good, "seq": "1"}, {k: v for k, v in good.items() if k != "text"}):
+        assert _chunk_from_json(bad) is None

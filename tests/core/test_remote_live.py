@@ -17,10 +17,12 @@ import pytest
 from crondeck.core import (
     ControlAttached,
     ControlDisconnected,
+    ControlError,
     ControlRefused,
     ControlServer,
     Event,
     JobAdded,
+    JobChanged,
     JobPaused,
     JobRemoved,
     OutputChunk,
@@ -290,6 +292,82 @@ def test_a_run_that_ends_after_the_snapshot_settles_the_mirror(short_dir: Path) 
             assert finished.result.status is RunStatus.OK
             assert await asyncio.wait_for(handle.wait(), WAIT) == finished.result
             assert not mirror.jobs["digest"].running
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
+
+
+def test_a_job_replaced_by_a_reload_keeps_its_results_in_the_mirror(short_dir: Path) -> None:
+    """A reload removes a changed job and adds it again with its saved state: the record
+    before `job_added` carries the results the scheduler holds, so LAST is not blank."""
+    async def main() -> None:
+        setup = Setup(short_dir)
+        mirror = await setup.start()
+        sched = setup.scheduler
+        try:
+            sub = mirror.subscribe()
+            done = await asyncio.wait_for(sched.run_now("other").wait(), WAIT)
+            await until(lambda: mirror.jobs["other"].last_result == done)
+            saved = sched.jobs["other"].state()
+            sched.remove_job("other")  # what runtime.apply does for a changed job
+            sched.add_job(lambda: "ok", None, "*/10 * * * *", name="other")
+            sched.restore([saved])
+            await next_event(sub, JobAdded, lambda e: e.job == "other")
+            assert list(mirror.jobs["other"].results) == [done]
+            assert mirror.jobs["other"].last_result == done
+
+            sched.remove_job("other")  # really gone, and a new job of that name: no history
+            sched.add_job(lambda: "ok", None, "*/10 * * * *", name="other")
+            await next_event(sub, JobAdded, lambda e: e.job == "other")
+            assert list(mirror.jobs["other"].results) == []
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
+
+
+def test_a_snapshot_carries_the_newest_results_and_history_fetches_a_jobs_own(
+        short_dir: Path) -> None:
+    """A snapshot carries the newest results across all jobs (as many as the History pane
+    holds) and each job's newest and newest that ran; `history` gives a job's whole."""
+    from datetime import UTC, datetime, timedelta
+
+    from crondeck.core import RunResult
+
+    t0 = datetime(2026, 12, 5, 4, 0, tzinfo=UTC)
+
+    def result(job: str, minute: int, status: RunStatus = RunStatus.OK) -> RunResult:
+        at = t0 + timedelta(minutes=minute)
+        return RunResult(run_id=f"{job}@{minute}", job=job, scheduled_for=at, status=status,
+                         started_at=at, finished_at=at)
+
+    async def main() -> None:
+        setup = Setup(short_dir)
+        sched = setup.scheduler
+        digest = [result("digest", m) for m in (1, 2, 3, 10)]
+        other = [result("other", m) for m in (4, 5)] + [result("other", 6, RunStatus.SKIPPED)]
+        sched.jobs["digest"].results.extend(digest)
+        sched.jobs["other"].results.extend(other)
+        setup.loop_task = asyncio.create_task(sched.astart(stop_when_done=False))
+        await until(lambda: sched.running_loop)
+        setup.server = await ControlServer(sched, setup.path, snapshot_results=3).start()
+        mirror = await RemoteScheduler.attach(setup.path, backoff=(0.05, 0.2))
+        try:
+            # the newest three overall (digest@10, other@6, other@5), and other's newest
+            # that ran (other@5) and digest's newest (digest@10)
+            assert list(mirror.jobs["digest"].results) == digest[3:]
+            assert list(mirror.jobs["other"].results) == other[1:]
+            sub = mirror.subscribe()
+            answer = await mirror.history("digest")
+            assert [r["run_id"] for r in answer["results"]] == [r.run_id for r in digest]
+            assert list(mirror.jobs["digest"].results) == digest
+            changed = await next_event(sub, JobChanged, lambda e: e.what == "history")
+            assert changed.job == "digest"
+            refused = mirror.history("nope")
+            with pytest.raises(ControlError) as err:
+                await refused
+            assert err.value.code == "no_such_job"
         finally:
             await setup.stop(mirror)
 

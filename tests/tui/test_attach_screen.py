@@ -321,3 +321,56 @@ def test_the_schedulers_answer_to_reload_is_shown():
     report(None, "not connected to the scheduler")
     assert "not connected to the scheduler" in app.notes[-1][0]
     assert app.notes[-1][1]["severity"] == "warning"
+
+
+class HistoryCall:
+    """`RemoteScheduler.history`'s answer, settled when the test says."""
+
+    def __init__(self) -> None:
+        self.callbacks: list = []
+
+    def add_done_callback(self, fn) -> None:
+        self.callbacks.append(fn)
+
+    def settle(self) -> None:
+        for fn in self.callbacks:
+            fn(self)
+
+
+@pytest.mark.slow
+def test_details_open_with_the_jobs_whole_history_asked_of_the_scheduler():
+    """A snapshot carries only a job's newest results: the details screen asks for the rest
+    and opens with them."""
+    from crondeck.tui.screens.details import JobDetailsScreen
+
+    app, sched, _clock, _ = attached_app()
+    asked: list[str] = []
+    call = HistoryCall()
+
+    def history(job):
+        asked.append(job)
+        return call
+
+    sched.history = history
+    whole = [RunResult(run_id=f"alpha@{i}", job="alpha", scheduled_for=START,
+                       status=RunStatus.OK if i % 4 else RunStatus.FAILED,
+                       started_at=START, finished_at=START) for i in range(12)]
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.dashboard.table.select("alpha")
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert asked == ["alpha"] and not isinstance(app.screen, JobDetailsScreen)
+            sched.jobs["alpha"].results.clear()
+            sched.jobs["alpha"].results.extend(whole)  # what the mirror does on the answer
+            call.settle()
+            await settle(pilot)
+            assert isinstance(app.screen, JobDetailsScreen)
+            from textual.widgets import Static
+            shown = "\n".join(text_of(w) for w in app.screen.query(Static))
+            assert "9/12 recent ok" in shown
+
+    asyncio.run(go())
