@@ -9,14 +9,11 @@ place (comments and layout kept, see `jobs_file`) and keeps the previous version
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import gc
 import re
 import shutil
 import sys
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .agents import program_of
 from .atomic import save_with_backup
+from .collector import collector_paused
 from .config_keys import (
     AGENT_KEYS,
     JOB_KEYS,
@@ -101,19 +99,6 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise ConfigError([Problem(path, f"cannot read the jobs file: {exc}")]) from None
     return parse_config(text, path)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a big file's objects are made: they hold no
-    cycles to find, and its passes over the growing heap cost a sixth of the time."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def duplicate_name(name: str, first: int) -> str:

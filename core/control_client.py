@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import json
 import os
 import socket
 import stat
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from .collector import collector_paused
 from .control import PROTOCOL_VERSION, ControlError, socket_address
 
 __all__ = ["ControlClient", "NoScheduler", "check_socket", "control_call"]
@@ -147,20 +147,6 @@ def control_call(path: str | os.PathLike[str], op: str, timeout: float = 5.0,
 
 BIG_LINE = 1024 * 1024  # a line this long is read with the cyclic collector paused
 READ_SLICE = 0.005  # seconds of reading buffered lines before other tasks get the loop
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic collector off while a snapshot's many objects are made (they hold no
-    cycles; its passes over the growing heap would cost seconds for 10,000 jobs). The CLI's
-    verbs import this module: it does not load the jobs-file reader for `config`'s own."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class ControlClient:

@@ -30,8 +30,9 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from .clock import Clock, SystemClock, utc
+from .collector import collector_paused
 from .control import ControlError
-from .control_client import ControlClient, collector_paused
+from .control_client import ControlClient
 from .cronexpr import parse
 from .events import (
     ControlAttached,

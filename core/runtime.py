@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from .agents import CommandAgent, PythonAgent, program_name
 from .clock import Clock
+from .collector import collector_paused
 from .config import (
     Config,
     ConfigError,
     JobSpec,
     Policy,
     Problem,
-    collector_paused,
     load_config,
 )
 from .events import LockLost, SchedulerError
