@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from conftest import SIZE, START, settle, text_of
 from textual import events
 
@@ -108,6 +109,7 @@ def test_an_unfocused_history_at_the_top_keeps_showing_the_newest(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_scrolled_history_keeps_its_rows_in_view_as_rows_arrive(make_app):
     app, sched, clock, _ = make_app()
 

@@ -12,6 +12,7 @@ import tomllib
 from datetime import UTC
 from pathlib import Path
 
+import pytest
 from conftest import SIZE, settle, text_of
 from hosts import JOBS_FILE, EditorApp, open_test_deck
 from textual.widgets import Input
@@ -105,6 +106,7 @@ def test_a_save_after_an_invalid_outside_edit_asks_and_keep_mine_writes_mine(tmp
     assert app.results[-1].job == "nightly"
 
 
+@pytest.mark.slow
 def test_take_theirs_writes_nothing_and_closes_the_form(tmp_path):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path
