@@ -7,6 +7,11 @@ STAMP := $(VENV)/.installed
 # pytest keeps the test modules it rewrites (for its assertion messages) as bytecode; with
 # PYTHONDONTWRITEBYTECODE set it would rewrite and compile every one of them on each run.
 PYTEST := PYTHONDONTWRITEBYTECODE= $(PY) -m pytest
+# `make test` and `make test-fast` spread the tests over one worker a core (pytest-xdist); many
+# slow tests wait on real time (subprocesses, grace periods), so they overlap well. worksteal
+# hands a worker that runs out the queued tests of a busy one. `make test JOBS=0` runs serially.
+JOBS ?= auto
+PARALLEL := -n $(JOBS) --dist worksteal
 
 .PHONY: demo test test-fast lint bench venv clean
 
@@ -48,11 +53,11 @@ lint: $(STAMP) $(MYPY_TREE)
 # systemd-analyze; install it where missing.
 test: lint
 	@command -v systemd-analyze >/dev/null || (apt-get update -qq && apt-get install -y -qq systemd >/dev/null)
-	$(PYTEST)
+	$(PYTEST) $(PARALLEL)
 
 # The quick loop while editing: every test not marked slow (the whole suite is `make test`).
 test-fast: $(STAMP)
-	$(PYTEST) -m "not slow"
+	$(PYTEST) $(PARALLEL) -m "not slow"
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'

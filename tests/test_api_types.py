@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 USER_CODE = '''
@@ -44,6 +46,7 @@ s.update_job("tick", retries="2")  # error
 '''
 
 
+@pytest.mark.slow
 def test_mypy_checks_add_job_and_update_job_for_their_callers(tmp_path: Path) -> None:
     # mypy reads crondeck.* through links named as they are imported (as `make lint` does)
     tree = tmp_path / "path" / "crondeck"

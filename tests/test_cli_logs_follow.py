@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 JOBS = """\
 [defaults]
 timezone = "UTC"
@@ -54,6 +56,7 @@ def _cli(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_follow_waits_for_and_prints_the_next_runs(tmp_path: Path) -> None:
     jobs = tmp_path / "crondeck.toml"
     jobs.write_text(JOBS)
@@ -79,6 +82,7 @@ def test_follow_waits_for_and_prints_the_next_runs(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_follow_of_one_run_ends_with_it(tmp_path: Path) -> None:
     jobs = tmp_path / "crondeck.toml"
     jobs.write_text(JOBS)

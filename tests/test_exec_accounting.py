@@ -12,6 +12,8 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from crondeck.core.inbox import read_inbox
 from crondeck.core.lock import StateLock
 from crondeck.core.results import RunResult
@@ -56,6 +58,7 @@ def _jobs_state(config: Path) -> dict:
     return tomllib.loads((config.parent / ".crondeck" / "state.toml").read_text())["jobs"]
 
 
+@pytest.mark.slow
 def test_exec_honours_the_daily_budget_and_counts_tokens_and_runs(tmp_path: Path) -> None:
     config = _config(tmp_path)
     today = datetime.now(UTC).strftime("%Y-%m-%d")

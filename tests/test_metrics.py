@@ -171,6 +171,7 @@ def test_bad_listen_address_is_a_usage_error(tmp_path: Path) -> None:
     assert "write PORT or HOST:PORT" in proc.stderr
 
 
+@pytest.mark.slow
 def test_idle_connections_time_out_and_are_capped() -> None:
     import socket
     import threading

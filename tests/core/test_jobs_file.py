@@ -274,6 +274,7 @@ def test_a_new_file_gets_jobs_tables(tmp_path: Path) -> None:
     assert load_config(path) == cfg
 
 
+@pytest.mark.slow
 def test_a_big_file_is_edited_around_the_jobs_that_change_as_the_whole_file_would_be() -> None:
     from crondeck.core.jobs_file import _doc, _render
 

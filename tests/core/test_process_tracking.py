@@ -155,6 +155,7 @@ env = { CRONDECK_TEST_MARK = "MARKVALUE" }
 """
 
 
+@pytest.mark.slow
 def test_killing_crondeck_run_leaves_no_agent_behind(tmp_path: Path) -> None:
     mark = uuid.uuid4().hex
     path = tmp_path / "crondeck.toml"

@@ -58,6 +58,14 @@ def no_mail() -> None:
     raise GateSkip("no new mail")
 
 
+@pytest.fixture(autouse=True)
+def _own_config_home(tmp_path_factory, monkeypatch):
+    """Each test its own $XDG_CONFIG_HOME: a live console reads and saves the theme choice
+    there, and tests run in parallel (and beside other users of the machine), so a choice
+    saved by one must not paint another's screen."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-home")))
+
+
 def build_scheduler(clock: FakeClock) -> tuple[Scheduler, Streamer]:
     s = Scheduler(clock=clock)
     streamer = Streamer()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from conftest import SIZE, START, settle, text_of
 from textual.widgets._toast import Toast
 
@@ -49,6 +50,7 @@ def _make(flaky: Flaky) -> tuple[CrondeckApp, Scheduler, FakeClock]:
     return app, sched, clock
 
 
+@pytest.mark.slow
 def test_a_job_failing_again_and_again_toasts_once_until_it_recovers():
     flaky = Flaky()
     app, _sched, clock = _make(flaky)
@@ -85,6 +87,7 @@ def test_a_job_failing_again_and_again_toasts_once_until_it_recovers():
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_bang_jumps_to_the_last_failure():
     flaky = Flaky()
     app, sched, clock = _make(flaky)
@@ -135,6 +138,7 @@ def test_no_alert_line_while_nothing_fails_and_help_lists_the_new_keys():
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pausing_the_failing_job_takes_it_off_the_alert_line():
     app, sched, clock = _make(Flaky())
 

@@ -4,6 +4,7 @@ fields alone; and the builder opened with `c` starts a new job with its schedule
 
 import asyncio
 
+import pytest
 from conftest import settle
 from hosts import BuilderApp
 from test_job_actions_wiring import make
@@ -19,6 +20,7 @@ def shown(widget) -> str:
     return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
 
 
+@pytest.mark.slow
 def test_the_picker_leaves_an_expression_it_cannot_show_alone():
     async def go():
         app = BuilderApp("")
@@ -63,6 +65,7 @@ def test_the_picker_leaves_an_expression_it_cannot_show_alone():
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_bad_zone_suggests_whole_and_leaves_the_fields_alone():
     for size in ((80, 24), (120, 40), (200, 50)):
         async def go(size=size):
@@ -84,6 +87,7 @@ def test_a_bad_zone_suggests_whole_and_leaves_the_fields_alone():
         asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_new_job_from_the_builder_opened_with_c(tmp_path):
     app, _sched, _path = make(tmp_path)
 
@@ -107,6 +111,7 @@ def test_new_job_from_the_builder_opened_with_c(tmp_path):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_new_job_is_not_offered_for_an_invalid_expression_nor_from_the_editor():
     async def go():
         app = BuilderApp("0 9 * * 8", new_job=True)

@@ -5,6 +5,7 @@ countdown either."""
 import asyncio
 from datetime import timedelta
 
+import pytest
 from conftest import SIZE, START, settle, text_of
 
 from crondeck.core.clock import FakeClock
@@ -95,6 +96,7 @@ def test_a_paused_job_says_when_it_resumes(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_pause_all_stops_a_running_job_s_countdown(make_app):
     app, sched, _clock, streamer = make_app()
 

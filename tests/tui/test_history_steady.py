@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from conftest import SIZE, START, settle, text_of
 from textual import events
 
@@ -41,6 +42,7 @@ def _app(sched: Scheduler, clock: FakeClock) -> CrondeckApp:
                        zone=START.tzinfo, start=True, live=False)
 
 
+@pytest.mark.slow
 def test_the_history_cursor_stays_on_its_run_while_rows_arrive(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -71,6 +73,7 @@ def test_the_history_cursor_stays_on_its_run_while_rows_arrive(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_at_the_top_the_cursor_stays_with_its_run_too_while_the_pane_has_focus(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -108,6 +111,7 @@ def test_an_unfocused_history_at_the_top_keeps_showing_the_newest(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_scrolled_history_keeps_its_rows_in_view_as_rows_arrive(make_app):
     app, sched, clock, _ = make_app()
 
@@ -132,6 +136,7 @@ def test_a_scrolled_history_keeps_its_rows_in_view_as_rows_arrive(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_run_opened_from_history_gives_way_when_the_operator_goes_back_to_the_jobs(make_app):
     """Opened from History, the pane shows that run; with the same job still selected,
     going back to the jobs (tab, or `/` and enter) shows the selected job again."""
@@ -163,6 +168,7 @@ def test_a_run_opened_from_history_gives_way_when_the_operator_goes_back_to_the_
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_esc_and_tab_back_to_the_jobs_leave_the_run_opened_from_history(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -193,6 +199,7 @@ def test_esc_and_tab_back_to_the_jobs_leave_the_run_opened_from_history(make_app
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_missed_slots_show_their_own_times_and_say_missed_once():
     clock = FakeClock(START)
     sched = Scheduler(clock=clock)
@@ -224,6 +231,7 @@ def test_missed_slots_show_their_own_times_and_say_missed_once():
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_v_cycles_the_history_views_and_the_title_says_which(make_app):
     app, sched, _clock, _ = make_app()
 
@@ -248,6 +256,7 @@ def test_v_cycles_the_history_views_and_the_title_says_which(make_app):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_identical_skips_of_a_job_fold_into_one_row_with_a_count():
     clock = FakeClock(START)
     sched = Scheduler(clock=clock)

@@ -12,6 +12,7 @@ import tomllib
 from datetime import UTC
 from pathlib import Path
 
+import pytest
 from conftest import SIZE, settle, text_of
 from hosts import JOBS_FILE, EditorApp, open_test_deck
 from textual.widgets import Input
@@ -73,6 +74,7 @@ async def fill_new_job(pilot, name: str, command: str) -> None:
 # --- saving over an edit made on disk -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_save_after_an_invalid_outside_edit_asks_and_keep_mine_writes_mine(tmp_path):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path
@@ -105,6 +107,7 @@ def test_a_save_after_an_invalid_outside_edit_asks_and_keep_mine_writes_mine(tmp
     assert app.results[-1].job == "nightly"
 
 
+@pytest.mark.slow
 def test_take_theirs_writes_nothing_and_closes_the_form(tmp_path):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path
@@ -132,6 +135,7 @@ def test_take_theirs_writes_nothing_and_closes_the_form(tmp_path):
     assert app.results == [None]
 
 
+@pytest.mark.slow
 def test_keep_both_makes_my_change_to_their_version(tmp_path):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path
@@ -155,6 +159,7 @@ def test_keep_both_makes_my_change_to_their_version(tmp_path):
     assert runtime.config.job("disk").schedule == "@hourly"
 
 
+@pytest.mark.slow
 def test_deleting_after_an_outside_edit_asks_too(tmp_path):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path
@@ -222,6 +227,7 @@ def test_E_applies_and_saves_a_valid_edit(tmp_path, monkeypatch):
     assert runtime.config.job("disk").schedule == "@hourly"
 
 
+@pytest.mark.slow
 def test_E_shows_problems_with_their_line_and_can_edit_again_or_discard(tmp_path, monkeypatch):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path
@@ -304,6 +310,7 @@ def test_snapshot_header_with_a_refused_file(snap_compare, make_app):
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_snapshot_the_question_about_an_edit_on_disk(snap_compare, tmp_path):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path
@@ -322,6 +329,7 @@ def test_snapshot_the_question_about_an_edit_on_disk(snap_compare, tmp_path):
         runtime.close()
 
 
+@pytest.mark.slow
 def test_editor_from_the_question_opens_their_version_with_my_change(tmp_path, monkeypatch):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path

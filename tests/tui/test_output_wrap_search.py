@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from textual.app import App, ComposeResult
 
 from crondeck.tui.model import OutputLine, RunOutput
@@ -161,6 +162,7 @@ def test_search_in_a_wrapped_pane_scrolls_to_the_row_of_the_match():
     _drive(run, act)
 
 
+@pytest.mark.slow
 def test_dashboard_keys_search_wrap_and_full_screen(make_app):
     async def go():
         app, sched, _clock, streamer = make_app()

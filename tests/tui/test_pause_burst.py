@@ -3,6 +3,7 @@ Tab among them moves on before the next key is delivered."""
 
 import asyncio
 
+import pytest
 from conftest import settle
 from textual import events
 from textual.widgets import Input
@@ -20,6 +21,7 @@ def _burst(app, keys: list[str]) -> None:
         app.post_message(events.Key(key, char if key != "tab" else "\t"))
 
 
+@pytest.mark.slow
 def test_note_tab_duration_in_one_burst(make_app):
     for _try in range(3):
         app, _sched, _clock, _ = make_app()

@@ -5,6 +5,7 @@ under 3:1 contrast, and checks `UNREADABLE_BUILTINS` is exactly the themes over 
 
 import asyncio
 
+import pytest
 from conftest import START, build_scheduler, settle
 from rich.color import Color, ColorSystem
 from textual.theme import BUILTIN_THEMES
@@ -55,6 +56,7 @@ def _unreadable_share(app) -> float:
     return bad / max(1, total)
 
 
+@pytest.mark.slow
 def test_only_themes_readable_in_256_colours_are_offered():
     clock = FakeClock(START)
     sched, streamer = build_scheduler(clock)
