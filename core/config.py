@@ -22,7 +22,6 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .agents import program_of
 from .atomic import save_with_backup
 from .config_keys import (
     AGENT_KEYS,
@@ -40,6 +39,7 @@ from .config_keys import (
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
 from .config_toml import loads as plain_toml
 from .cronexpr import CronError, parse
+from .programs import program_of
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone

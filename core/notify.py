@@ -9,18 +9,19 @@ the loop (as `NotificationSent` / `NotificationFailed` events).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .results import RunResult, RunStatus
+
+if TYPE_CHECKING:
+    import asyncio
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["EVENTS", "FORMATS", "Notifier", "NotifySpec", "deliver", "event_for", "payload"]
 
@@ -142,6 +143,8 @@ _POLL_MAX = 2**31 / 1000 - 1
 
 
 def _run_command(spec: NotifySpec, data: dict[str, Any]) -> None:
+    import subprocess  # loaded when a notification is sent, not when a file is read
+
     cmd = spec.command
     assert cmd is not None
     argv: str | Sequence[str] = cmd if isinstance(cmd, str) else list(cmd)
@@ -200,6 +203,9 @@ class Notifier:
         self._pending: set[Future[Any]] = set()
 
     def submit(self, spec: NotifySpec, result: RunResult, event: str) -> None:
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="crondeck-notify")
         try:
@@ -231,6 +237,8 @@ class Notifier:
         """Wait (up to `limit` seconds) for deliveries in flight, e.g. before exiting."""
         if not self._pending:
             return
+        import asyncio
+
         waiting = [asyncio.wrap_future(f) for f in list(self._pending)]
         await asyncio.wait(waiting, timeout=limit)
         await asyncio.sleep(0)  # let their reports run
