@@ -248,3 +248,31 @@ def test_check_names_the_first_fire_the_scheduler_would(tmp_path):
     assert [name for _, name, _ in fire(config)] == ["berlin"]
     config = replace(config, jobs=[j for j in config.jobs if j.name != "berlin"])
     assert fire(config) == [] == scheduled(config)
+
+
+def test_events_compare_hash_and_print_as_their_dataclasses_would():
+    """Event classes share one __repr__, __eq__ and __hash__ (generating them per class is
+    most of what importing the events costs): each behaves as the generated one would."""
+    import dataclasses
+
+    from crondeck.core import events
+
+    classes = [getattr(events, n) for n in events.__all__]
+    classes = [c for c in classes if isinstance(c, type) and issubclass(c, events.Event)]
+    assert len(classes) > 30
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    for cls in classes:
+        names = [f.name for f in dataclasses.fields(cls)]
+        values = {n: (7 if n == "seq" else at if n == "at" else f"{n}!") for n in names}
+        event = cls(**values)
+        shown = ", ".join(f"{n}={values[n]!r}" for n in names)
+        assert repr(event) == f"{cls.__qualname__}({shown})"
+        assert event == cls(**values) and hash(event) == hash(tuple(values.values()))
+        assert event != dataclasses.replace(event, seq=8) and event != object()
+        assert len({event, cls(**values)}) == 1
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.seq = 9  # type: ignore[misc]
+    # Another class with the same fields and values is never equal.
+    started = events.JobResumed(seq=1, at=at, job="a")
+    assert started != events.JobRemoved(seq=1, at=at, job="a")
+    assert started == events.JobResumed(seq=1, at=at, job="a")
