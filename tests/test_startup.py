@@ -216,6 +216,67 @@ def test_crondeck_check_loads_no_loop_scheduler_agents_or_events(tmp_path):
     assert loaded == set()
 
 
+# `exec` runs one slot through the scheduler's own path, so it loads asyncio and the run
+# machinery, but for a command job not TLS, nor the model clients, exporters, the control
+# socket or the console.
+NOT_FOR_EXEC = [
+    "ssl",
+    "http",
+    "email",
+    "urllib.request",
+    "crondeck.core.llm",
+    "crondeck.core.sse",
+    "crondeck.core.export",
+    "crondeck.core.metrics",
+    "crondeck.core.control",
+    "crondeck.core.control_client",
+    "crondeck.core.remote",
+    "crondeck.core.watch",
+    "crondeck.core.jobs_file",
+    "tomlkit",
+    "textual",
+    "rich",
+]
+
+
+def _exec_probe(job: str, cwd) -> dict:
+    """Run `crondeck exec JOB --json` in a fresh interpreter: what it printed, which of
+    NOT_FOR_EXEC it loaded, and whether its asyncio has TLS."""
+    probe = _command(["--config", "crondeck.toml", "exec", job, "--json"]) + (
+        "import asyncio.base_events, json, sys\n"
+        f"names = {NOT_FOR_EXEC!r}\n"
+        "loaded = sorted(h for h in names\n"
+        "    if any(n == h or n.startswith(h + '.') for n in sys.modules))\n"
+        "tls = asyncio.base_events.ssl is not None\n"
+        "import ssl\n"
+        "print(json.dumps({'loaded': loaded, 'tls': tls, 'ssl': hasattr(ssl, 'SSLContext')}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=cwd)
+    *printed, last = done.stdout.strip().splitlines()
+    return {"printed": printed, **json.loads(last)}
+
+
+def test_crondeck_exec_of_a_command_job_loads_no_tls_models_exporters_or_console(tmp_path):
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    seen = _exec_probe("hello", tmp_path)
+    assert seen["loaded"] == []
+    assert seen["printed"][0] == "ok" and json.loads(seen["printed"][1])["status"] == "ok"
+    assert seen["printed"][2] == "exit 0"
+    # asyncio went without TLS (the agent is a child process); ssl itself still imports.
+    assert (seen["tls"], seen["ssl"]) == (False, True)
+
+
+def test_crondeck_exec_of_a_python_job_keeps_asyncio_whole(tmp_path):
+    """A Python target runs in the exec process and may speak TLS through asyncio."""
+    (tmp_path / "agentmod.py").write_text("def run(prompt):\n    return 'hi from python'\n")
+    (tmp_path / "crondeck.toml").write_text(
+        '[[jobs]]\nname = "py"\nschedule = "@daily"\npython = "agentmod:run"\n')
+    seen = _exec_probe("py", tmp_path)
+    assert json.loads(seen["printed"][-2])["status"] == "ok", seen
+    assert (seen["tls"], seen["ssl"]) == (True, True)
+
+
 def test_check_names_the_first_fire_the_scheduler_would(tmp_path):
     """`check` works out a file of commands' next fire without a scheduler: the same job and
     instant as the scheduler built from the file, whatever switches a job off or ends it."""
