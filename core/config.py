@@ -15,7 +15,6 @@ import gc
 import re
 import shutil
 import sys
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
@@ -138,14 +137,22 @@ _DEEP = re.compile(r"[\[{](?:\s*[\[{]){49}")
 _LONG_NUMBER = re.compile(r"[0-9a-fA-F_]{4000,}")
 
 
+def _tomllib() -> Any:
+    """tomllib, imported when a file is not in the fast reader's plain subset (or is not
+    TOML at all): a small plain file is read without it."""
+    import tomllib
+
+    return tomllib
+
+
 def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
     """Validate TOML text as a jobs file (see load_config)."""
     path = Path(path)
     try:
         doc = plain_toml(text)
         if doc is None:  # not in the plain subset the fast reader takes
-            doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+            doc = _tomllib().loads(text)
+    except _tomllib().TOMLDecodeError as exc:  # evaluated only once something was raised
         raise ConfigError(
             [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
         ) from None

@@ -4,7 +4,6 @@ the config validation asks it of every command without loading the agents that r
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -23,6 +22,8 @@ def program_of(command: str | Sequence[str]) -> str | None:
 def _shell_program(command: str) -> str | None:
     # cached: shlex is slow and the jobs of a 10,000-job file share a few commands
     if any(ch in command for ch in "'\"\\#"):
+        import shlex  # only quoted commands need it
+
         try:
             words = shlex.split(command, comments=True)
         except ValueError:
