@@ -17,11 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .results import RunResult, RunStatus
-
+# The config reads NotifySpec; what sending needs (results, asyncio, threads, subprocess) is
+# imported where a notification is made.
 if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    from .results import RunResult
 
 __all__ = ["EVENTS", "FORMATS", "Notifier", "NotifySpec", "deliver", "event_for", "payload"]
 
@@ -76,6 +78,8 @@ class NotifySpec:
 
 def event_for(result: RunResult, was_failing: bool) -> str | None:
     """The notification event a final result is, or None (cancelled, missed...)."""
+    from .results import RunStatus
+
     if result.status is RunStatus.OK:
         return "recovered" if was_failing else "success"
     return {RunStatus.FAILED: "failure", RunStatus.TIMED_OUT: "timed_out",
@@ -189,7 +193,7 @@ def deliver(spec: NotifySpec, data: dict[str, Any],
     return outcomes
 
 
-Report = Callable[[RunResult, str, str, int, str], None]
+Report = Callable[["RunResult", str, str, int, str], None]
 
 
 class Notifier:

@@ -163,8 +163,10 @@ NOT_FOR_CHECK = [
     "crondeck.core.jobs",
     "crondeck.core.store",
     "crondeck.core.redaction",
+    "crondeck.core.results",
     "crondeck.core.llm",
     "crondeck.core.export",
+    "tomllib",
     "tomlkit",
 ]
 
