@@ -16,12 +16,12 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .clock import Clock
 from .process import SpawnPlan, launch, plan_spawn, terminate_group
+from .programs import program_name, program_of
 from .results import Usage
 
 __all__ = [
@@ -138,38 +138,6 @@ class _ARuns(Protocol):
 # What a job accepts as its agent (`as_agent` turns it into an Agent): an Agent, an argv list
 # (a command), a function taking (), (prompt) or (prompt, ctx), or an object with .run/.arun.
 AgentLike = Agent | Sequence[str] | Callable[..., object] | _Runs | _ARuns
-
-
-def program_of(command: str | Sequence[str]) -> str | None:
-    """The program `command` starts, as written: an argv's first item; a shell line's first
-    word after any `VAR=value`. None when there is none (empty, unbalanced quotes)."""
-    if isinstance(command, str):
-        return _shell_program(command)
-    return command[0] if command and command[0] else None
-
-
-@lru_cache(maxsize=1024)
-def _shell_program(command: str) -> str | None:
-    # cached: shlex is slow and the jobs of a 10,000-job file share a few commands
-    if any(ch in command for ch in "'\"\\#"):
-        try:
-            words = shlex.split(command, comments=True)
-        except ValueError:
-            return None  # unbalanced quotes: the shell will say
-    else:
-        words = command.split()  # the same words, without shlex's cost
-    while words and "=" in words[0] and not words[0].startswith("="):
-        words = words[1:]  # FOO=1 cmd
-    return words[0] if words else None
-
-
-def program_name(command: str | Sequence[str]) -> str:
-    """What a command is called in lists and the app ("df", "crawl.sh"): its program's file
-    name, else the command as written."""
-    program = program_of(command)
-    if program is None:
-        return command if isinstance(command, str) else " ".join(command)
-    return os.path.basename(program) or program
 
 
 class CommandAgent:

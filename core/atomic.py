@@ -10,7 +10,6 @@ import os
 import re
 import stat
 import tempfile
-import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +138,8 @@ def atomic_write_toml(path: Path, data: Mapping[str, Any], mode: int = FILE_MODE
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file with tomllib (raises OSError, UnicodeDecodeError or TOMLDecodeError)."""
+    import tomllib  # not needed to read a plain jobs file (config_toml.py does)
+
     with open(path, "rb") as fh:
         return tomllib.load(fh)
 

@@ -7,12 +7,15 @@ milliseconds, while `SystemClock` is the real thing.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+# asyncio is imported where a loop is used: `utc` and the config loader need none.
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["CLOCK_JUMP", "Clock", "FakeClock", "SystemClock", "utc"]
 
@@ -44,10 +47,14 @@ class SystemClock:
         return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         await asyncio.sleep(max(0.0, seconds))
 
     def call_later(self, seconds: float, fn: Callable[[], None]) -> asyncio.TimerHandle:
         """Run `fn` after `seconds` (a timer, not a task: cheap enough for every run)."""
+        import asyncio
+
         return asyncio.get_running_loop().call_later(max(0.0, seconds), fn)
 
     def __repr__(self) -> str:
@@ -68,6 +75,8 @@ class FakeClock:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         if seconds <= 0:
             await asyncio.sleep(0)
             return
@@ -83,6 +92,8 @@ class FakeClock:
 
     def call_later(self, seconds: float, fn: Callable[[], None]) -> asyncio.Future[None]:
         """Run `fn` once fake time has advanced by `seconds`; cancel() the result to drop it."""
+        import asyncio
+
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(
             self._sleepers, (self._now + timedelta(seconds=max(0.0, seconds)),
@@ -133,6 +144,8 @@ class FakeClock:
     async def settle(self, rounds: int = 30) -> None:
         """Let ready tasks run until things quiet down: stop early once the loop has nothing
         ready (peeking at asyncio's ready queue when available), else after `rounds` turns."""
+        import asyncio
+
         ready = getattr(asyncio.get_running_loop(), "_ready", None)
         idle = 0
         for _ in range(rounds):

@@ -13,13 +13,11 @@ import difflib
 import re
 import shutil
 import sys
-import tomllib
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .agents import program_of
 from .atomic import save_with_backup
 from .collector import collector_paused
 from .config_keys import (
@@ -38,6 +36,7 @@ from .config_keys import (
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
 from .config_toml import loads as plain_toml
 from .cronexpr import CronError, parse
+from .programs import program_of
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone
@@ -123,14 +122,22 @@ _DEEP = re.compile(r"[\[{](?:\s*[\[{]){49}")
 _LONG_NUMBER = re.compile(r"[0-9a-fA-F_]{4000,}")
 
 
+def _tomllib() -> Any:
+    """tomllib, imported when a file is not in the fast reader's plain subset (or is not
+    TOML at all): a small plain file is read without it."""
+    import tomllib
+
+    return tomllib
+
+
 def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
     """Validate TOML text as a jobs file (see load_config)."""
     path = Path(path)
     try:
         doc = plain_toml(text)
         if doc is None:  # not in the plain subset the fast reader takes
-            doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+            doc = _tomllib().loads(text)
+    except _tomllib().TOMLDecodeError as exc:  # evaluated only once something was raised
         raise ConfigError(
             [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
         ) from None

@@ -8,7 +8,6 @@ scheduler runs it with.
 from __future__ import annotations
 
 import os
-import textwrap
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -48,6 +47,8 @@ class Problem:
         )
         text = f"{where}: {about}: {self.message}" if about else f"{where}: {self.message}"
         if self.detail:
+            import textwrap  # only a problem with details needs it
+
             text += "\n" + textwrap.indent(self.detail, "    ")
         return text
 

@@ -8,7 +8,6 @@ check timed out") instead of freezing every other job, the console and `/healthz
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import math
@@ -105,6 +104,8 @@ async def verify_output(stdout: str, *, expect: str | None, fail_if_empty: bool,
     empty = _empty(stdout, fail_if_empty)
     if empty is not None:
         return empty
+    import asyncio  # only a slow pattern needs a child interpreter (and the loop's API)
+
     request = json.dumps({"expect": expect, "stdout": stdout}).encode()
     try:
         child = await asyncio.create_subprocess_exec(

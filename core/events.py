@@ -10,9 +10,10 @@ keeps every other event unless it falls absurdly far behind.
 from __future__ import annotations
 
 import asyncio
+import reprlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -57,8 +58,24 @@ __all__ = [
 
 Stream = Literal["stdout", "stderr"]
 
+# Per event class: the names its __repr__ shows and the names its __eq__ and __hash__ read.
+_NAMES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+
+def _names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    names = _NAMES.get(cls)
+    if names is None:
+        every = fields(cls)
+        names = _NAMES[cls] = (tuple(f.name for f in every if f.repr),
+                               tuple(f.name for f in every if f.compare))
+    return names
+
+
+# The event classes are dataclasses with repr=False and eq=False: Event's __repr__, __eq__
+# and __hash__ below read the fields and behave as the generated ones would, so only
+# __init__ and the frozen guards are generated per class (generating code is most of what
+# importing this module costs, and `crondeck exec` pays it on every start).
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Event:
     """Base of every event: `seq` orders the stream, `at` is when it happened (aware UTC)."""
 
@@ -70,11 +87,26 @@ class Event:
         """Stable snake_case name for logs (`RunFinished` -> "run_finished")."""
         return _kind(type(self))
 
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _names(type(self))[0])
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        compared = _names(type(self))[1]
+        return (tuple(getattr(self, n) for n in compared)
+                == tuple(getattr(other, n) for n in compared))
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in _names(type(self))[1]))
+
 
 # --- jobs -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class JobAdded(Event):
     job: str
     schedule: str
@@ -82,7 +114,7 @@ class JobAdded(Event):
     agent: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class JobChanged(Event):
     """A job's definition or runtime state changed (`what` names it, e.g. "skip_next")."""
 
@@ -90,12 +122,12 @@ class JobChanged(Event):
     what: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class JobRemoved(Event):
     job: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class JobExhausted(Event):
     """The job will fire no more: max_runs reached, past `until`, or no future slot."""
 
@@ -103,20 +135,20 @@ class JobExhausted(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class NextFireComputed(Event):
     job: str
     next_fire: datetime | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class JobPaused(Event):
     job: str
     note: str
     until: datetime | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class JobResumed(Event):
     job: str
 
@@ -124,21 +156,21 @@ class JobResumed(Event):
 # --- runs -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class GateStarted(Event):
     job: str
     run_id: str
     scheduled_for: datetime
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class GateDecided(Event):
     job: str
     run_id: str
     gate: GateResult
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class RunQueued(Event):
     """A slot is waiting: for the running one to end (queue_one) or for a concurrency slot."""
 
@@ -148,7 +180,7 @@ class RunQueued(Event):
     why: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class RunStarted(Event):
     job: str
     run_id: str
@@ -157,7 +189,7 @@ class RunStarted(Event):
     manual: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class OutputChunk(Event):
     """A piece of live output (normally one line, newline included), already redacted."""
 
@@ -167,7 +199,7 @@ class OutputChunk(Event):
     text: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class RunFinished(Event):
     """An attempt ended (ok, failed, timed_out, cancelled); `will_retry` if another follows."""
 
@@ -177,7 +209,7 @@ class RunFinished(Event):
     will_retry: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class RunSkipped(Event):
     job: str
     run_id: str
@@ -185,14 +217,14 @@ class RunSkipped(Event):
     result: RunResult
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class RunMissed(Event):
     job: str
     run_id: str
     result: RunResult
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class NotificationSent(Event):
     """A notification about a run was delivered. `notify_event` is what it announced (failure,
     recovered...); not `event`, which names the event's own kind in JSON."""
@@ -204,7 +236,7 @@ class NotificationSent(Event):
     attempts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class NotificationFailed(Event):
     """A notification could not be delivered after its retries; the run is unaffected."""
 
@@ -219,17 +251,17 @@ class NotificationFailed(Event):
 # --- scheduler ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class SchedulerStarted(Event):
     jobs: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class SchedulerStopped(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class SchedulerPaused(Event):
     """Everything is paused (operator's pause-all); slots are recorded as skipped."""
 
@@ -237,12 +269,12 @@ class SchedulerPaused(Event):
     until: datetime | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class SchedulerResumed(Event):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ClockJumped(Event):
     """Wall time moved differently from what the loop slept (suspend, NTP step, manual set)."""
 
@@ -254,7 +286,7 @@ class ClockJumped(Event):
         return (self.actual - self.expected).total_seconds()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class SchedulerError(Event):
     """Something user-supplied raised (callback, observer, state sink); the loop carried on."""
 
@@ -263,7 +295,7 @@ class SchedulerError(Event):
     message: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class LockLost(Event):
     """The state directory's lock file was deleted or replaced: another scheduler may run
     these jobs now, so this one stops firing and stops saving state."""
@@ -272,7 +304,7 @@ class LockLost(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ObserverDropped(Event):
     """Delivered to one observer in place of `dropped` output chunks it was too slow for
     (and `dropped_events` other events if it fell even further behind)."""
@@ -284,7 +316,7 @@ class ObserverDropped(Event):
 # --- the world outside: the jobs file, `crondeck exec` results ---------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ConfigReloaded(Event):
     """The jobs file changed on disk and the scheduler now runs it (`changed` includes jobs
     only switched on or off). All three lists are empty if no job was affected."""
@@ -295,7 +327,7 @@ class ConfigReloaded(Event):
     changed: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ConfigRejected(Event):
     """The jobs file changed on disk but cannot be used; the running schedule is kept."""
 
@@ -303,7 +335,7 @@ class ConfigRejected(Event):
     problems: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ExecResultRecorded(Event):
     """A result `crondeck exec` left in the inbox joined the job's history."""
 
@@ -317,7 +349,7 @@ class ExecResultRecorded(Event):
 # Published by a RemoteScheduler on its own stream, never by a scheduler.
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ControlAttached(Event):
     """The mirror (re)attached: its jobs are now the scheduler's snapshot. `resync` after a
     reconnect, when what happened meanwhile is only in the jobs' state and results.
@@ -330,7 +362,7 @@ class ControlAttached(Event):
     resync: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ControlDisconnected(Event):
     """The connection to the scheduler is gone; the mirror keeps its last picture and tries
     again in `retry_in` seconds."""
@@ -339,7 +371,7 @@ class ControlDisconnected(Event):
     retry_in: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ControlRefused(Event):
     """An operator command sent to the scheduler was refused or could not be delivered
     (`code`: the protocol's error code, or "disconnected")."""

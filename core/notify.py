@@ -9,18 +9,21 @@ the loop (as `NotificationSent` / `NotificationFailed` events).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .results import RunResult, RunStatus
+# The config reads NotifySpec; what sending needs (results, asyncio, threads, subprocess) is
+# imported where a notification is made.
+if TYPE_CHECKING:
+    import asyncio
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from .results import RunResult
 
 __all__ = ["EVENTS", "FORMATS", "Notifier", "NotifySpec", "deliver", "event_for", "payload"]
 
@@ -75,6 +78,8 @@ class NotifySpec:
 
 def event_for(result: RunResult, was_failing: bool) -> str | None:
     """The notification event a final result is, or None (cancelled, missed...)."""
+    from .results import RunStatus
+
     if result.status is RunStatus.OK:
         return "recovered" if was_failing else "success"
     return {RunStatus.FAILED: "failure", RunStatus.TIMED_OUT: "timed_out",
@@ -142,6 +147,8 @@ _POLL_MAX = 2**31 / 1000 - 1
 
 
 def _run_command(spec: NotifySpec, data: dict[str, Any]) -> None:
+    import subprocess  # loaded when a notification is sent, not when a file is read
+
     cmd = spec.command
     assert cmd is not None
     argv: str | Sequence[str] = cmd if isinstance(cmd, str) else list(cmd)
@@ -186,7 +193,7 @@ def deliver(spec: NotifySpec, data: dict[str, Any],
     return outcomes
 
 
-Report = Callable[[RunResult, str, str, int, str], None]
+Report = Callable[["RunResult", str, str, int, str], None]
 
 
 class Notifier:
@@ -200,6 +207,9 @@ class Notifier:
         self._pending: set[Future[Any]] = set()
 
     def submit(self, spec: NotifySpec, result: RunResult, event: str) -> None:
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="crondeck-notify")
         try:
@@ -231,6 +241,8 @@ class Notifier:
         """Wait (up to `limit` seconds) for deliveries in flight, e.g. before exiting."""
         if not self._pending:
             return
+        import asyncio
+
         waiting = [asyncio.wrap_future(f) for f in list(self._pending)]
         await asyncio.wait(waiting, timeout=limit)
         await asyncio.sleep(0)  # let their reports run

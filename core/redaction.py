@@ -20,7 +20,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 
 __all__ = [
     "SECRET_NAME_PARTS",
@@ -62,8 +62,18 @@ _SHAPE_LITERALS = (
     "-----BEGIN ", "sk-", *(f"gh{c}_" for c in "pousr"), "github_pat_",
     *(f"xox{c}-" for c in "abposr"), "AKIA", "ASIA", "://", "ccess", "CCESS",
 )
-_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
-_PEM_END = re.compile(r"-----END [A-Z0-9 ]+-----")
+
+
+# The patterns below serve only output that could hold a secret split across chunks; they
+# are compiled on first use, not at import (`crondeck exec` loads this module every start).
+@cache
+def _pem_begin() -> re.Pattern[str]:
+    return re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
+
+
+@cache
+def _pem_end() -> re.Pattern[str]:
+    return re.compile(r"-----END [A-Z0-9 ]+-----")
 
 
 def _prefixes(literal: str, rest: str = "") -> str:
@@ -77,25 +87,35 @@ def _prefixes(literal: str, rest: str = "") -> str:
 # What the end of a chunk may be the start of. A superset is fine (it only delays text);
 # missing a case would let a secret out in two halves. Token runs that already reached their
 # minimum length are included: they may still grow.
-_PARTIAL = re.compile("(?:" + "|".join([
-    _prefixes("-----BEGIN ", r"[A-Z0-9 ]*-{0,4}"),
-    r"\b" + _prefixes("sk-", r"[A-Za-z0-9_\-]*"),
-    r"\bg(?:h(?:[pousr](?:_[A-Za-z0-9]*)?)?)?",
-    r"\b" + _prefixes("github_pat_", r"[A-Za-z0-9_]*"),
-    r"\bx(?:o(?:x(?:[abposr](?:-[A-Za-z0-9\-]*)?)?)?)?",
-    r"\bA(?:[KS](?:I(?:A[0-9A-Z]{0,16})?)?)?",
-    r"(?<=:)/(?:/[^\s/?#@:]*(?::[^\s/?#@]*)?)?",
-    r"(?=[sS])(?:" + "|".join(_prefixes(name, _AWS_REST) for name in _AWS_NAMES) + ")",
-]) + r")\Z")
-_PEM_END_PARTIAL = re.compile(_prefixes("-----END ", r"[A-Z0-9 ]*-{0,4}") + r"\Z")
+@cache
+def _partial() -> re.Pattern[str]:
+    return re.compile("(?:" + "|".join([
+        _prefixes("-----BEGIN ", r"[A-Z0-9 ]*-{0,4}"),
+        r"\b" + _prefixes("sk-", r"[A-Za-z0-9_\-]*"),
+        r"\bg(?:h(?:[pousr](?:_[A-Za-z0-9]*)?)?)?",
+        r"\b" + _prefixes("github_pat_", r"[A-Za-z0-9_]*"),
+        r"\bx(?:o(?:x(?:[abposr](?:-[A-Za-z0-9\-]*)?)?)?)?",
+        r"\bA(?:[KS](?:I(?:A[0-9A-Z]{0,16})?)?)?",
+        r"(?<=:)/(?:/[^\s/?#@:]*(?::[^\s/?#@]*)?)?",
+        r"(?=[sS])(?:" + "|".join(_prefixes(name, _AWS_REST) for name in _AWS_NAMES) + ")",
+    ]) + r")\Z")
+
+
+@cache
+def _pem_end_partial() -> re.Pattern[str]:
+    return re.compile(_prefixes("-----END ", r"[A-Z0-9 ]*-{0,4}") + r"\Z")
+
+
 # Once one of these tokens is long enough it is certainly masked, whatever follows: its
 # mask is released at once and the rest of the run of token characters is swallowed.
-_TOKEN_RUNS = (
-    ("sk-", re.compile(r"[A-Za-z0-9_\-]*")),
-    ("github_pat_", re.compile(r"[A-Za-z0-9_]*")),
-    ("gh", re.compile(r"[A-Za-z0-9]*")),
-    ("xox", re.compile(r"[A-Za-z0-9\-]*")),
-)
+@cache
+def _token_runs() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return (
+        ("sk-", re.compile(r"[A-Za-z0-9_\-]*")),
+        ("github_pat_", re.compile(r"[A-Za-z0-9_]*")),
+        ("gh", re.compile(r"[A-Za-z0-9]*")),
+        ("xox", re.compile(r"[A-Za-z0-9\-]*")),
+    )
 
 
 def _is_secret_name(name: str) -> bool:
@@ -262,13 +282,13 @@ class StreamRedactor:
         hold = n
         while True:
             mode = self._mode
-            if mode is _PEM_END:  # inside a masked block: drop text up to its END line
-                m = _PEM_END.search(s, pos)
+            if mode is _pem_end():  # inside a masked block: drop text up to its END line
+                m = _pem_end().search(s, pos)
                 if m is not None:
                     pos, self._mode = m.end(), None
                     continue
                 if not final:
-                    p = _PEM_END_PARTIAL.search(s, pos)
+                    p = _pem_end_partial().search(s, pos)
                     hold = p.start() if p is not None else n
                 break
             if mode is not None:  # inside a masked token: drop its remaining characters
@@ -301,7 +321,7 @@ class StreamRedactor:
             start, end = m.span()
             if not final:
                 if shape_start < prev:
-                    p = _PARTIAL.search(s, prev)
+                    p = _partial().search(s, prev)
                     shape_start = p.start() if p is not None else n + 1
                 q = min([shape_start, *(e for e in env_starts if e >= prev)])
                 if q < start or start in env_starts:
@@ -315,8 +335,8 @@ class StreamRedactor:
                         return n, start
                     out.append(MASK)
                     self._mode = mode
-                    if mode is _PEM_END:
-                        begin = _PEM_BEGIN.match(s, start)
+                    if mode is _pem_end():
+                        begin = _pem_begin().match(s, start)
                         assert begin is not None
                         return begin.end(), n
                     return end, n
@@ -326,7 +346,7 @@ class StreamRedactor:
         if final:
             out.append(s[prev:])
             return n, n
-        p = _PARTIAL.search(s, prev)
+        p = _partial().search(s, prev)
         q = min([p.start() if p is not None else n, *(e for e in env_starts if e >= prev)])
         out.append(s[prev:q])
         return n, q
@@ -344,8 +364,8 @@ class StreamRedactor:
         mask is certain whatever follows (None when the next characters could undo it)."""
         text = m.group(0)
         if text.startswith("-----"):
-            return _PEM_END
-        for prefix, run in _TOKEN_RUNS:
+            return _pem_end()
+        for prefix, run in _token_runs():
             if text.startswith(prefix):
                 return run
         return None

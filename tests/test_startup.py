@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 import types
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -142,3 +144,165 @@ def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no_such_name"):
         crondeck.core.no_such_name  # noqa: B018
     assert not isinstance(crondeck.core.parse, types.ModuleType)
+
+
+# What the commands cron, systemd and Kubernetes start once per slot must not load: `check`
+# reads and validates a file of commands (no loop, no scheduler, no run machinery).
+NOT_FOR_CHECK = [
+    "asyncio",
+    "ssl",
+    "socket",
+    "subprocess",
+    "concurrent.futures",
+    "crondeck.core.agents",
+    "crondeck.core.process",
+    "crondeck.core.scheduler",
+    "crondeck.core.runtime",
+    "crondeck.core.runner",
+    "crondeck.core.events",
+    "crondeck.core.jobs",
+    "crondeck.core.store",
+    "crondeck.core.redaction",
+    "crondeck.core.results",
+    "crondeck.core.llm",
+    "crondeck.core.export",
+    "tomllib",
+    "tomlkit",
+]
+
+JOBS = """\
+[[jobs]]
+name = "hello"
+schedule = "*/5 * * * *"
+command = "echo ok"
+
+[[jobs]]
+name = "digest"
+schedule = "0 9 * * 1-5"
+timezone = "Europe/Berlin"
+command = "echo digest"
+"""
+
+
+def _modules_after(code: str, names: list[str], cwd) -> tuple[set[str], str]:
+    """Which of `names` (or modules under them) running `code` in a fresh interpreter in
+    `cwd` imported, and what it printed before."""
+    probe = (
+        f"{code}\n"
+        "import json, sys\n"
+        f"names = {names!r}\n"
+        "print(json.dumps(sorted(h for h in names\n"
+        "    if any(n == h or n.startswith(h + '.') for n in sys.modules))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=cwd)
+    *before, last = done.stdout.strip().splitlines()
+    return set(json.loads(last)), "\n".join(before)
+
+
+def _command(argv: list[str]) -> str:
+    return (
+        "import contextlib, io\n"
+        "from crondeck.cli.main import main\n"
+        "with contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    code = main({argv!r})\n"
+        "print('exit', code)\n"
+    )
+
+
+def test_crondeck_check_loads_no_loop_scheduler_agents_or_events(tmp_path):
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
+                                 NOT_FOR_CHECK, tmp_path)
+    assert "OK, 2 jobs, 0 agents; next: hello at" in out and out.endswith("exit 0"), out
+    assert loaded == set()
+
+
+# `exec` runs one slot through the scheduler's own path, so it loads asyncio and the run
+# machinery, but not the model clients, exporters, the control socket or the console.
+NOT_FOR_EXEC = [
+    "crondeck.core.llm",
+    "crondeck.core.sse",
+    "crondeck.core.export",
+    "crondeck.core.metrics",
+    "crondeck.core.control",
+    "crondeck.core.control_client",
+    "crondeck.core.remote",
+    "crondeck.core.watch",
+    "crondeck.core.jobs_file",
+    "tomlkit",
+    "textual",
+    "rich",
+]
+
+
+def test_crondeck_exec_of_a_command_job_loads_no_models_exporters_or_console(tmp_path):
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    loaded, out = _modules_after(_command(["--config", "crondeck.toml", "exec", "hello",
+                                           "--json"]), NOT_FOR_EXEC, tmp_path)
+    printed = out.splitlines()
+    assert printed[0] == "ok" and json.loads(printed[1])["status"] == "ok", out
+    assert printed[2] == "exit 0"
+    assert loaded == set()
+
+
+def test_check_names_the_first_fire_the_scheduler_would(tmp_path):
+    """`check` works out a file of commands' next fire without a scheduler: the same job and
+    instant as the scheduler built from the file, whatever switches a job off or ends it."""
+    from crondeck.cli.commands.check import first_fire
+
+    (tmp_path / "crondeck.toml").write_text(
+        "[agents.shell]\ncommand = \"sh -c 'echo hi'\"\n\n"
+        "[[jobs]]\nname = \"off\"\nschedule = \"* * * * *\"\ncommand = \"true\"\n"
+        "enabled = false\n\n"
+        "[[jobs]]\nname = \"ended\"\nschedule = \"* * * * *\"\ncommand = \"true\"\n"
+        "until = 2020-01-01T00:00:00Z\n\n"
+        "[[jobs]]\nname = \"berlin\"\nschedule = \"*/2 * * * *\"\nagent = \"shell\"\n"
+        "timezone = \"Europe/Berlin\"\n\n"
+        "[[jobs]]\nname = \"interval\"\nschedule = \"@every 7s\"\ncommand = \"true\"\n")
+    config = crondeck.core.load_config(tmp_path / "crondeck.toml")
+    now = datetime(2026, 3, 29, 0, 59, 30, tzinfo=UTC)  # Berlin springs forward at 01:00 UTC
+
+    def scheduled(config):
+        scheduler = crondeck.core.build_scheduler(config, clock=crondeck.core.FakeClock(now))
+        return [(at, job.name, job.schedule.tz) for at, job in scheduler.upcoming(1)]
+
+    def fire(config):
+        return [(at, name, schedule.tz) for at, name, schedule in first_fire(config, now)]
+
+    assert fire(config) == scheduled(config)
+    assert [name for _, name, _ in fire(config)] == ["interval"]
+    # Without the interval, the zoned job: the disabled and the ended jobs never come first.
+    config = replace(config, jobs=[j for j in config.jobs if j.name != "interval"])
+    assert fire(config) == scheduled(config)
+    assert [name for _, name, _ in fire(config)] == ["berlin"]
+    config = replace(config, jobs=[j for j in config.jobs if j.name != "berlin"])
+    assert fire(config) == [] == scheduled(config)
+
+
+def test_events_compare_hash_and_print_as_their_dataclasses_would():
+    """Event classes share one __repr__, __eq__ and __hash__ (generating them per class is
+    most of what importing the events costs): each behaves as the generated one would."""
+    import dataclasses
+
+    from crondeck.core import events
+
+    classes = [getattr(events, n) for n in events.__all__]
+    classes = [c for c in classes if isinstance(c, type) and issubclass(c, events.Event)]
+    assert len(classes) > 30
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    for cls in classes:
+        names = [f.name for f in dataclasses.fields(cls)]
+        values = {n: (7 if n == "seq" else at if n == "at" else f"{n}!") for n in names}
+        event = cls(**values)
+        shown = ", ".join(f"{n}={values[n]!r}" for n in names)
+        assert repr(event) == f"{cls.__qualname__}({shown})"
+        assert event == cls(**values) and hash(event) == hash(tuple(values.values()))
+        assert event != dataclasses.replace(event, seq=8) and event != object()
+        assert len({event, cls(**values)}) == 1
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.seq = 9  # type: ignore[misc]
+    # Another class with the same fields and values is never equal.
+    started = events.JobResumed(seq=1, at=at, job="a")
+    assert started != events.JobRemoved(seq=1, at=at, job="a")
+    assert started == events.JobResumed(seq=1, at=at, job="a")

@@ -11,17 +11,19 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from crondeck.core import (
     Config,
     ConfigError,
     ConfigLocation,
-    StateStore,
     load_config,
     resolve_config,
     short_span,
 )
+
+if TYPE_CHECKING:
+    from crondeck.core import StateStore
 
 EXIT_ERROR = 1
 EXIT_BAD_CONFIG = 2
@@ -100,6 +102,9 @@ def print_problems(exc: ConfigError, command: str, err: TextIO) -> None:
 
 def read_state(config: Config) -> StateStore:
     """The state as last saved, read-only: nothing is written, moved or locked."""
+    # Loaded here: the store brings the jobs and their run machinery, which `check` skips.
+    from crondeck.core import StateStore
+
     return StateStore(Path(config.state_dir) / "state.toml", read_only=True).load()
 
 

@@ -13,7 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from crondeck.core import Config, ConfigError, Job, build_scheduler, load_config
+from crondeck.core import (
+    Config,
+    ConfigError,
+    Problem,
+    Schedule,
+    cron,
+    get_zone,
+    load_config,
+    local_zone,
+)
 
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, locate, print_problems, span, when
 
@@ -54,7 +63,7 @@ def check_one(path: Path, out: TextIO, err: TextIO, *, named: bool = False) -> b
     file in the problems' header, needed once several files' reports follow each other."""
     try:
         config = load_config(path)
-        scheduler = build_scheduler(config)  # agents too: a Python target must import
+        upcoming = first_fire(config)
     except ConfigError as exc:
         if named:
             n = len(exc.problems)
@@ -67,17 +76,70 @@ def check_one(path: Path, out: TextIO, err: TextIO, *, named: bool = False) -> b
         return False
     for warning in config.warnings:
         print(f"warning: {warning}", file=err)
-    print(summary(config, scheduler.upcoming(1)), file=out)
+    print(summary(config, upcoming), file=out)
     return True
 
 
-def summary(config: Config, upcoming: list[tuple[datetime, Job]]) -> str:
+def _runs_commands_only(config: Config) -> bool:
+    """No job needs code imported to be set up: no Python target, no model agent."""
+    return all(job.python is None and (not job.agent or config.agents[job.agent].kind
+                                       == "command") for job in config.jobs)
+
+
+def first_fire(config: Config, now: datetime | None = None,
+               ) -> list[tuple[datetime, str, Schedule]]:
+    """The next fire (instant, job, schedule) of the file, as `build_scheduler(config)
+    .upcoming(1)` gives it. Raises ConfigError as that does for a job that cannot be set up.
+
+    A file of commands needs no scheduler for that: the validated config has checked every
+    command, so the first fire is the earliest first slot of its live jobs, worked out the
+    way `Scheduler.add_job` does (asyncio and the run machinery stay unloaded). A Python
+    target or a model agent is built by the scheduler itself, which imports it. `now`: the
+    scheduler's clock (default the system's)."""
+    if not _runs_commands_only(config):
+        from crondeck.core import FakeClock, build_scheduler
+
+        clock = FakeClock(now) if now is not None else None
+        return [(at, job.name, job.schedule)
+                for at, job in build_scheduler(config, clock=clock).upcoming(1)]
+    now = now if now is not None else datetime.now(UTC)
+    best: tuple[datetime, str, Schedule] | None = None
+    problems: list[Problem] = []
+    for job in config.jobs:
+        try:
+            policy = config.policy(job)
+            zone = str(get_zone(policy.timezone) if policy.timezone else local_zone())
+            schedule = cron(job.schedule, zone)
+            options = config.options(job, policy)
+        except Exception as exc:
+            problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
+                                    job.name, "agent" if job.agent else "command"))
+            continue
+        if policy.enabled is False or (options.max_runs is not None and options.max_runs <= 0):
+            continue  # a disabled job shows no next fire; max_runs = 0 is spent already
+        if options.start_immediately:
+            at: datetime | None = now
+        else:
+            try:
+                at = schedule.next_after(now)
+            except Exception:  # a schedule that can never fire again
+                at = None
+            if at is not None and options.until is not None and at > options.until:
+                at = None
+        if at is not None and (best is None or at < best[0]):
+            best = (at, job.name, schedule)
+    if problems:
+        raise ConfigError(problems)
+    return [best] if best is not None else []
+
+
+def summary(config: Config, upcoming: list[tuple[datetime, str, Schedule]]) -> str:
     """"path: OK, 3 jobs, 1 agent; next: tick at … (in 4s)", one line."""
     nxt = ""
     if upcoming:
-        at, job = upcoming[0]
+        at, name, schedule = upcoming[0]
         left = (at - datetime.now(UTC)).total_seconds()
-        nxt = f"; next: {job.name} at {when(at, job.schedule.tz)} (in {span(left)})"
+        nxt = f"; next: {name} at {when(at, schedule.tz)} (in {span(left)})"
     n, a, w = len(config.jobs), len(config.agents), len(config.warnings)
     warn = f", {w} warning{'s' if w != 1 else ''}" if w else ""
     return (f"{config.path}: OK, {n} job{'s' if n != 1 else ''}, {a} agent"

@@ -20,42 +20,23 @@ for the scheduler to fold in; on a read-only state directory it is only printed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
 import re
-import signal
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import TextIO
+from types import ModuleType
+from typing import TYPE_CHECKING, TextIO
 
-from crondeck.core import (
-    Config,
-    ConfigError,
-    Event,
-    Job,
-    JobState,
-    LockHeld,
-    OutputChunk,
-    RunLogRecorder,
-    RunLogs,
-    RunResult,
-    RunStatus,
-    StateLock,
-    StateStore,
-    build_scheduler,
-    count_result,
-    drop_result,
-    fold_inbox,
-    local_day,
-    read_inbox,
-    release_budget,
-    reserve_budget,
-    run_spend,
-)
+from crondeck.core import Config, ConfigError, JobSpec
+
+# The run machinery (asyncio, the scheduler, the state store) is imported once the jobs file
+# is read: a file with a problem is reported without paying for it.
+if TYPE_CHECKING:
+    from crondeck.core import Event, Job, JobState, RunLogs, RunResult
 
 from ._shared import (
     EXIT_BAD_CONFIG,
@@ -105,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def exit_code(result: RunResult, skipped: int = EXIT_SKIPPED) -> int:
     """The documented exit code of a final result."""
+    from crondeck.core import RunStatus
+
     return {
         RunStatus.OK: EXIT_OK,
         RunStatus.SKIPPED: skipped,
@@ -161,6 +144,8 @@ class History:
         """Whether a scheduler holds the state lock (its results then go through the inbox)."""
         if not self.writable:
             return False
+        from crondeck.core import LockHeld, StateLock
+
         lock = StateLock(self.state_dir / "lock")
         try:
             lock.acquire()
@@ -174,6 +159,8 @@ class History:
     def counters(self, name: str) -> JobState | None:
         """The job's saved state (its counters), read without the lock: the state file is
         replaced atomically, by a running scheduler too."""
+        from crondeck.core import StateStore
+
         try:
             store = StateStore(self.state_dir / "state.toml", history=self.history,
                                read_only=True).load()
@@ -189,6 +176,8 @@ class History:
         in flight elsewhere reserved)."""
         if budget is None or not self.writable:
             return saved
+        from crondeck.core import JobState, read_inbox, reserve_budget, run_spend
+
         state = saved or JobState(name=name)
         day = datetime.now(UTC).astimezone(zone).date().isoformat()
         used = state.tokens_today if state.tokens_day == day else 0
@@ -208,6 +197,8 @@ class History:
 
     def release(self) -> None:
         if self.reservation:
+            from crondeck.core import release_budget
+
             with contextlib.suppress(OSError):
                 release_budget(self.state_dir, self.reservation)
             self.reservation = ""
@@ -216,6 +207,17 @@ class History:
              before: JobState | None = None) -> str:
         if not self.writable:
             return f"not recorded: {self.state_dir} is not writable"
+        from crondeck.core import (
+            JobState,
+            LockHeld,
+            StateLock,
+            StateStore,
+            count_result,
+            drop_result,
+            fold_inbox,
+            local_day,
+        )
+
         # Every attempt's tokens count, as in the scheduler (the result has the last's).
         spent = paid = None
         if job is not None and before is not None:
@@ -256,11 +258,14 @@ class _Stream:
     so `--json` can start its line on a line of its own."""
 
     def __init__(self, out: TextIO, err: TextIO) -> None:
+        from crondeck.core import OutputChunk
+
         self.out, self.err = out, err
         self.mid_line = False
+        self._chunk = OutputChunk
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, OutputChunk) and event.text:
+        if isinstance(event, self._chunk) and event.text:
             target = self.err if event.stream == "stderr" else self.out
             target.write(event.text)
             target.flush()
@@ -278,6 +283,11 @@ def _restore_counters(job: Job, state: JobState) -> None:
 
 async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _Stream,
                     logs: RunLogs | None, saved: JobState | None) -> tuple[RunResult, Job]:
+    import asyncio
+    import signal
+
+    from crondeck.core import RunLogRecorder, build_scheduler
+
     scheduler = build_scheduler(config)  # raises ConfigError (an agent that cannot load)
     job = scheduler.jobs[name]
     if saved is not None:
@@ -329,6 +339,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if args.no_retries:
         spec = replace(spec, policy=replace(spec.policy, retries=0))
     one = replace(config, jobs=[spec])
+    import asyncio
+
+    from crondeck.core import JobState, RunLogs
+
     history = History(config)
     try:
         slot = slot_for(args, config.zone(spec), err, history.scheduler_running())
