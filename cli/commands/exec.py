@@ -28,10 +28,9 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
-from crondeck.core import Config, ConfigError, JobSpec
+from crondeck.core import Config, ConfigError
 
 # The run machinery (asyncio, the scheduler, the state store) is imported once the jobs file
 # is read: a file with a problem is reported without paying for it.
