@@ -43,6 +43,10 @@ __all__ = [
 ]
 
 STATE_FORMAT = 1
+# Jobs whose state holds nothing but their next fire, grouped by that instant (an ISO string
+# key, UTC) as arrays of names: a 100,000-job file writes a few dozen lines, not 100,000
+# tables. A job in neither this table nor `jobs` has never been saved.
+NEXT_FIRES = "next_fires"
 # What a stored result keeps of the output: the full output lives in the run's log file.
 RECORD_OUTPUT_CHARS = 2000
 
@@ -104,6 +108,39 @@ def job_state_to_toml(state: JobState) -> dict[str, Any]:
         }
     out["results"] = [result_to_toml(r) for r in state.results]
     return out
+
+
+def waits_only(state: JobState) -> bool:
+    """Whether `state` holds nothing but its next fire (what a job that never ran, was never
+    paused or changed by an operator carries): it is saved in the `next_fires` table."""
+    return (state.next_fire is not None and not state.results and not state.running
+            and state.last_slot is None
+            and state == JobState(name=state.name, next_fire=state.next_fire))
+
+
+def _job_text(name: str, state: JobState) -> str:
+    """One job's `[jobs.<name>]` tables, as they appear in state.toml."""
+    return tomli_w.dumps(to_toml_value({"jobs": {name: job_state_to_toml(state)}}))
+
+
+def _next_fires_from_toml(doc: Mapping[str, Any], jobs: dict[str, JobState]) -> None:
+    """Add the states of the `next_fires` table to `jobs` (a job in `jobs` already wins)."""
+    table = doc.get(NEXT_FIRES, {})
+    if not isinstance(table, Mapping):
+        raise StateFormatError(f"{NEXT_FIRES} is not a table")
+    for when, names in table.items():
+        try:
+            instant = datetime.fromisoformat(when)
+        except ValueError:
+            raise StateFormatError(f"{NEXT_FIRES}: {when!r} is not a date-time") from None
+        if instant.utcoffset() is None:
+            raise StateFormatError(f"{NEXT_FIRES}: {when!r} has no time zone")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise StateFormatError(f"{NEXT_FIRES}.{when!r} is not an array of job names")
+        instant = instant.astimezone(UTC)
+        for name in names:
+            if name not in jobs:
+                jobs[name] = JobState(name=name, next_fire=instant)
 
 
 def job_state_from_toml(name: str, data: Any) -> JobState:
@@ -211,6 +248,9 @@ class StateStore:
         # file is rewritten a thousand times, and rendering all of it each time dominated.
         self._claim_text: dict[str, str] = {}
         self._claims_file_stale = False
+        # Each saved job's `[jobs.<name>]` text with the state it renders: a save renders
+        # only the jobs whose state changed since (states are frozen, replaced on change).
+        self._job_text: dict[str, tuple[JobState, str]] = {}
         self._wake = threading.Condition(threading.Lock())
         self._urgent = False  # a claimed run's result waits to be made durable
         self._generation = 0
@@ -237,6 +277,7 @@ class StateStore:
                 if not isinstance(jobs, Mapping):
                     raise StateFormatError("jobs is not a table")
                 loaded = {name: job_state_from_toml(name, data) for name, data in jobs.items()}
+                _next_fires_from_toml(doc, loaded)
                 with self._lock:
                     self.jobs = loaded
                 if isinstance(doc.get("instance"), str) and any(
@@ -431,14 +472,7 @@ class StateStore:
                     return
                 states = dict(self.jobs)  # frozen values: safe to serialise without the lock
             started = time.monotonic()
-            doc = {
-                "format": STATE_FORMAT,
-                "saved_at": datetime.now(UTC).replace(microsecond=0),
-                "pid": os.getpid(),  # who wrote it (the lock file names the live holder)
-                "instance": instance_id(),  # the tag of the processes it starts
-                "jobs": {name: job_state_to_toml(st) for name, st in sorted(states.items())},
-            }
-            data = tomli_w.dumps(to_toml_value(doc)).encode("utf-8")
+            data = self._render(states).encode("utf-8")
             ensure_dir(self.path.parent)
             atomic_write_bytes(self.path, data)
             self._written = gen
@@ -455,6 +489,37 @@ class StateStore:
             if settled or saved or self._claims_file_stale:
                 self._claims_file_stale = False
                 self._write_claims()
+
+    def _render(self, states: Mapping[str, JobState]) -> str:
+        """state.toml's text for `states`. Jobs holding only a next fire are grouped in the
+        `next_fires` table; the others' tables are rendered once per state and reused."""
+        head = {
+            "format": STATE_FORMAT,
+            "saved_at": datetime.now(UTC).replace(microsecond=0),
+            "pid": os.getpid(),  # who wrote it (the lock file names the live holder)
+            "instance": instance_id(),  # the tag of the processes it starts
+        }
+        parts = [tomli_w.dumps(head)]
+        cache = self._job_text
+        waiting: dict[datetime, list[str]] = {}
+        for name in sorted(states):
+            st = states[name]
+            if waits_only(st):
+                waiting.setdefault(st.next_fire, []).append(name)  # type: ignore[arg-type]
+                cache.pop(name, None)
+                continue
+            seen = cache.get(name)
+            if seen is None or seen[0] is not st:
+                seen = cache[name] = (st, _job_text(name, st))
+            parts.append("\n" + seen[1])
+        for name in [n for n in cache if n not in states]:
+            del cache[name]
+        if waiting:
+            parts.append(f"\n[{NEXT_FIRES}]\n")
+            for when in sorted(waiting):
+                names = json.dumps(waiting[when], ensure_ascii=False).replace("\x7f", "\\u007f")
+                parts.append(f'"{when.astimezone(UTC).isoformat()}" = {names}\n')
+        return "".join(parts)
 
     def _write_claims(self) -> None:
         """Rewrite claims.toml: the claims not yet in state.toml, with the results not yet
