@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +116,58 @@ def waits_only(state: JobState) -> bool:
     return (state.next_fire is not None and not state.results and not state.running
             and state.last_slot is None
             and state == JobState(name=state.name, next_fire=state.next_fire))
+
+
+class JobStates(MutableMapping[str, JobState]):
+    """Job states by name. A state holding only a next fire (`waits_only`: most of a big
+    file's jobs, most of the time) is kept as that instant alone and made again when asked
+    for: a hundred thousand such states would otherwise hold a JobState each."""
+
+    __slots__ = ("full", "waiting")
+
+    def __init__(self, states: Mapping[str, JobState] | None = None) -> None:
+        self.full: dict[str, JobState] = {}
+        self.waiting: dict[str, datetime] = {}  # name -> next fire
+        if states:
+            for st in states.values():
+                self[st.name] = st
+
+    def __getitem__(self, name: str) -> JobState:
+        st = self.full.get(name)
+        if st is not None:
+            return st
+        return JobState(name=name, next_fire=self.waiting[name])
+
+    def __setitem__(self, name: str, state: JobState) -> None:
+        if waits_only(state) and state.name == name:
+            self.full.pop(name, None)
+            self.waiting[name] = state.next_fire  # type: ignore[assignment]
+        else:
+            self.waiting.pop(name, None)
+            self.full[name] = state
+
+    def __delitem__(self, name: str) -> None:
+        if self.full.pop(name, None) is None:
+            del self.waiting[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.full or name in self.waiting
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.full
+        yield from self.waiting
+
+    def __len__(self) -> int:
+        return len(self.full) + len(self.waiting)
+
+    def __repr__(self) -> str:
+        return f"JobStates({dict(self)!r})"
+
+    def copy(self) -> JobStates:
+        """A shallow copy (the states are frozen: safe to read while this one changes)."""
+        out = JobStates()
+        out.full, out.waiting = self.full.copy(), self.waiting.copy()
+        return out
 
 
 def _job_text(name: str, state: JobState) -> str:
@@ -226,7 +278,7 @@ class StateStore:
         self.history = history
         self.min_interval = min_interval
         self.read_only = read_only
-        self.jobs: dict[str, JobState] = {}
+        self.jobs: JobStates = JobStates()
         self.problems: list[str] = []  # what went wrong loading (shown to the operator)
         self.moved_aside: list[Path] = []
         # The instances (`process.instance_id`) of the schedulers that saved runs still in
@@ -279,7 +331,7 @@ class StateStore:
                 loaded = {name: job_state_from_toml(name, data) for name, data in jobs.items()}
                 _next_fires_from_toml(doc, loaded)
                 with self._lock:
-                    self.jobs = loaded
+                    self.jobs = JobStates(loaded)
                 if isinstance(doc.get("instance"), str) and any(
                         st.running for st in loaded.values()):
                     self.previous_instances.add(doc["instance"])
@@ -470,7 +522,7 @@ class StateStore:
                 gen = self._generation
                 if gen == self._written and self.path.exists():
                     return
-                states = dict(self.jobs)  # frozen values: safe to serialise without the lock
+                states = self.jobs.copy()  # frozen values: safe to serialise without the lock
             started = time.monotonic()
             data = self._render(states).encode("utf-8")
             ensure_dir(self.path.parent)
@@ -490,7 +542,7 @@ class StateStore:
                 self._claims_file_stale = False
                 self._write_claims()
 
-    def _render(self, states: Mapping[str, JobState]) -> str:
+    def _render(self, states: JobStates) -> str:
         """state.toml's text for `states`. Jobs holding only a next fire are grouped in the
         `next_fires` table; the others' tables are rendered once per state and reused."""
         head = {
@@ -501,19 +553,18 @@ class StateStore:
         }
         parts = [tomli_w.dumps(head)]
         cache = self._job_text
-        waiting: dict[datetime, list[str]] = {}
-        for name in sorted(states):
-            st = states[name]
-            if waits_only(st):
-                waiting.setdefault(st.next_fire, []).append(name)  # type: ignore[arg-type]
-                cache.pop(name, None)
-                continue
+        full = states.full
+        for name in sorted(full):
+            st = full[name]
             seen = cache.get(name)
             if seen is None or seen[0] is not st:
                 seen = cache[name] = (st, _job_text(name, st))
             parts.append("\n" + seen[1])
-        for name in [n for n in cache if n not in states]:
+        for name in [n for n in cache if n not in full]:
             del cache[name]
+        waiting: dict[datetime, list[str]] = {}
+        for name in sorted(states.waiting):
+            waiting.setdefault(states.waiting[name], []).append(name)
         if waiting:
             parts.append(f"\n[{NEXT_FIRES}]\n")
             for when in sorted(waiting):

@@ -74,3 +74,18 @@ def test_a_malformed_next_fires_table_is_moved_aside(tmp_path: Path) -> None:
         store = StateStore(path).load()
         assert store.jobs == {} and "moved it aside" in store.problems[0], bad
         assert not path.exists()
+
+
+def test_a_state_holding_only_a_next_fire_is_kept_as_that_instant() -> None:
+    store = StateStore(Path("unused.toml"))
+    store.put(JobState(name="a", next_fire=T0))
+    store.put(JobState(name="b", run_count=1, next_fire=T0))
+    assert store.jobs.full.keys() == {"b"} and store.jobs.waiting == {"a": T0}
+    assert store.get("a") == JobState(name="a", next_fire=T0) and "a" in store.jobs
+    assert dict(store.jobs) == {"a": JobState(name="a", next_fire=T0),
+                                "b": JobState(name="b", run_count=1, next_fire=T0)}
+    store.put(JobState(name="a", paused=True, next_fire=T0))
+    assert store.jobs.waiting == {} and store.jobs["a"].paused
+    store.remove("a")
+    store.remove("b")
+    assert store.jobs == {} and len(store.jobs) == 0
