@@ -113,9 +113,14 @@ def job_state_to_toml(state: JobState) -> dict[str, Any]:
 def waits_only(state: JobState) -> bool:
     """Whether `state` holds nothing but its next fire (what a job that never ran, was never
     paused or changed by an operator carries): it is saved in the `next_fires` table."""
+    # Field by field (every field but name and next_fire at its default): this runs for
+    # each job added, and building a blank JobState to compare with cost more.
     return (state.next_fire is not None and not state.results and not state.running
-            and state.last_slot is None
-            and state == JobState(name=state.name, next_fire=state.next_fire))
+            and state.last_slot is None and not state.paused and not state.pause_note
+            and state.pause_until is None and not state.skip_next and not state.run_count
+            and not state.consecutive_failures and not state.exhausted
+            and not state.tokens_day and not state.disabled and not state.tokens_today
+            and not state.tokens_total and not state.cost_today and not state.cost_total)
 
 
 class JobStates(MutableMapping[str, JobState]):
@@ -137,6 +142,13 @@ class JobStates(MutableMapping[str, JobState]):
         if st is not None:
             return st
         return JobState(name=name, next_fire=self.waiting[name])
+
+    def get(self, name: str, default: JobState | None = None) -> JobState | None:  # type: ignore[override]
+        st = self.full.get(name)
+        if st is not None:
+            return st
+        when = self.waiting.get(name)
+        return default if when is None else JobState(name=name, next_fire=when)
 
     def __setitem__(self, name: str, state: JobState) -> None:
         if waits_only(state) and state.name == name:
@@ -434,8 +446,8 @@ class StateStore:
         if len(state.results) > self.history:
             state = replace(state, results=state.results[-self.history :])
         with self._lock:
-            old = self.jobs.get(state.name)
-            if old is not None and state.running:
+            old = self.jobs.get(state.name) if state.running else None
+            if old is not None:
                 # The attempts of runs still going live only here (a job's own history
                 # has final results): keep them, so a crash names the attempt it ended.
                 attempts = tuple(r for r in old.results if not ends_run(r)

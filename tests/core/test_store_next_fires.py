@@ -89,3 +89,22 @@ def test_a_state_holding_only_a_next_fire_is_kept_as_that_instant() -> None:
     store.remove("a")
     store.remove("b")
     assert store.jobs == {} and len(store.jobs) == 0
+
+
+def test_any_field_set_besides_the_next_fire_is_more_than_waiting() -> None:
+    from dataclasses import fields, replace
+
+    from crondeck.core.results import RunResult, RunStatus
+    from crondeck.core.store import waits_only
+
+    base = JobState(name="a", next_fire=T0)
+    assert waits_only(base) and not waits_only(JobState(name="a"))
+    result = RunResult(run_id="r", job="a", scheduled_for=T0, status=RunStatus.OK)
+    values = {bool: True, str: "x", int: 1, float: 0.5, tuple: ("r",)}
+    for f in fields(JobState):
+        if f.name in ("name", "next_fire"):
+            continue
+        default = getattr(base, f.name)
+        value = T0 if f.name in ("pause_until", "last_slot") else (
+            (result,) if f.name == "results" else values[type(default)])
+        assert not waits_only(replace(base, **{f.name: value})), f.name
