@@ -418,12 +418,17 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
             scheduler = build_scheduler(config, clock=clock)
             return Runtime(config, scheduler, store, logs, None, True, None, [],
                            _stamp(config.path), state=state, keep_source=keep_source)
-        saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
+        saved = store.jobs.copy()  # adding jobs reports their blank state to the sink
         scheduler = build_scheduler(config, clock=clock, state_sink=state.sink)
-        in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
-        _restore(scheduler, list(saved.values()), state.survivors)
+        # Only a state holding more than a next fire can be running, disabled or have results.
+        in_flight = {(name, run_id) for name, st in saved.full.items() for run_id in st.running}
+        _restore(scheduler, list(saved.full.values()), state.survivors)
+        # The rest, one at a time: a JobState each for 100,000 jobs at once is not needed.
+        scheduler.restore(JobState(name=name, next_fire=when)
+                          for name, when in saved.waiting.items())
+        del saved
         abandoned = [
-            r for st in store.jobs.values() for r in st.results
+            r for st in store.jobs.full.values() for r in st.results
             if (r.job, r.run_id) in in_flight and r.status is RunStatus.ABANDONED
         ]
         bus = scheduler.bus

@@ -153,6 +153,8 @@ class JobStates(MutableMapping[str, JobState]):
     def __setitem__(self, name: str, state: JobState) -> None:
         if waits_only(state) and state.name == name:
             self.full.pop(name, None)
+            # Keyed by the caller's string (the job's own name), not the one read from disk.
+            self.waiting.pop(name, None)
             self.waiting[name] = state.next_fire  # type: ignore[assignment]
         else:
             self.waiting.pop(name, None)
