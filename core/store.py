@@ -7,6 +7,7 @@ writes per second, not thousands.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import threading
@@ -123,16 +124,22 @@ def waits_only(state: JobState) -> bool:
             and not state.tokens_total and not state.cost_today and not state.cost_total)
 
 
+_VERSIONS = itertools.count()
+
+
 class JobStates(MutableMapping[str, JobState]):
     """Job states by name. A state holding only a next fire (`waits_only`: most of a big
     file's jobs, most of the time) is kept as that instant alone and made again when asked
     for: a hundred thousand such states would otherwise hold a JobState each."""
 
-    __slots__ = ("full", "waiting")
+    __slots__ = ("full", "version", "waiting")
 
     def __init__(self, states: Mapping[str, JobState] | None = None) -> None:
         self.full: dict[str, JobState] = {}
         self.waiting: dict[str, datetime] = {}  # name -> next fire
+        # Changes whenever `waiting` does (unique across instances): its text is reused
+        # by the saves in between.
+        self.version = next(_VERSIONS)
         if states:
             for st in states.values():
                 self[st.name] = st
@@ -156,13 +163,16 @@ class JobStates(MutableMapping[str, JobState]):
             # Keyed by the caller's string (the job's own name), not the one read from disk.
             self.waiting.pop(name, None)
             self.waiting[name] = state.next_fire  # type: ignore[assignment]
+            self.version = next(_VERSIONS)
         else:
-            self.waiting.pop(name, None)
+            if self.waiting.pop(name, None) is not None:
+                self.version = next(_VERSIONS)
             self.full[name] = state
 
     def __delitem__(self, name: str) -> None:
         if self.full.pop(name, None) is None:
             del self.waiting[name]
+            self.version = next(_VERSIONS)
 
     def __contains__(self, name: object) -> bool:
         return name in self.full or name in self.waiting
@@ -181,7 +191,20 @@ class JobStates(MutableMapping[str, JobState]):
         """A shallow copy (the states are frozen: safe to read while this one changes)."""
         out = JobStates()
         out.full, out.waiting = self.full.copy(), self.waiting.copy()
+        out.version = self.version
         return out
+
+
+def _next_fires_text(waiting: Mapping[str, datetime]) -> str:
+    """The `next_fires` table: names by next fire (empty when there are none)."""
+    groups: dict[datetime, list[str]] = {}
+    for name in sorted(waiting):
+        groups.setdefault(waiting[name], []).append(name)
+    lines = [f"\n[{NEXT_FIRES}]\n"] if groups else []
+    for when in sorted(groups):
+        names = json.dumps(groups[when], ensure_ascii=False).replace("\x7f", "\\u007f")
+        lines.append(f'"{when.astimezone(UTC).isoformat()}" = {names}\n')
+    return "".join(lines)
 
 
 def _job_text(name: str, state: JobState) -> str:
@@ -317,6 +340,7 @@ class StateStore:
         # Each saved job's `[jobs.<name>]` text with the state it renders: a save renders
         # only the jobs whose state changed since (states are frozen, replaced on change).
         self._job_text: dict[str, tuple[JobState, str]] = {}
+        self._waiting_text: tuple[int, str] = (-1, "")  # JobStates.version, its text
         self._wake = threading.Condition(threading.Lock())
         self._urgent = False  # a claimed run's result waits to be made durable
         self._generation = 0
@@ -576,14 +600,9 @@ class StateStore:
             parts.append("\n" + seen[1])
         for name in [n for n in cache if n not in full]:
             del cache[name]
-        waiting: dict[datetime, list[str]] = {}
-        for name in sorted(states.waiting):
-            waiting.setdefault(states.waiting[name], []).append(name)
-        if waiting:
-            parts.append(f"\n[{NEXT_FIRES}]\n")
-            for when in sorted(waiting):
-                names = json.dumps(waiting[when], ensure_ascii=False).replace("\x7f", "\\u007f")
-                parts.append(f'"{when.astimezone(UTC).isoformat()}" = {names}\n')
+        if self._waiting_text[0] != states.version:
+            self._waiting_text = (states.version, _next_fires_text(states.waiting))
+        parts.append(self._waiting_text[1])
         return "".join(parts)
 
     def _write_claims(self) -> None:

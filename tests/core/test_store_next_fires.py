@@ -50,11 +50,17 @@ def test_a_state_change_is_saved_and_the_unchanged_jobs_are_not_rendered_again(
     store.put(JobState(name="b", run_count=2, next_fire=T0))
     store.flush()
     rendered = dict(store._job_text)
+    store.put(JobState(name="w", next_fire=T0))
+    store.flush()
+    waiting = store._waiting_text
     store.put(JobState(name="b", run_count=3, next_fire=T0))
+    store.flush()
+    assert store._waiting_text is waiting  # no waiting job changed: the table is reused
     store.put(JobState(name="c", next_fire=T0))
     store.flush()
     assert store._job_text["a"] is rendered["a"]  # unchanged: its text reused
     assert store._job_text["b"] is not rendered["b"]
+    assert read_toml(path)["next_fires"] == {T0.isoformat(): ["c", "w"]}
     again = StateStore(path).load().jobs
     assert (again["a"].run_count, again["b"].run_count, again["c"]) == (
         1, 3, JobState(name="c", next_fire=T0))
@@ -63,7 +69,8 @@ def test_a_state_change_is_saved_and_the_unchanged_jobs_are_not_rendered_again(
     store.flush()
     assert set(store._job_text) == set() and set(read_toml(path).get("jobs", {})) == set()
     assert StateStore(path).load().jobs == {"b": JobState(name="b", next_fire=T0),
-                                            "c": JobState(name="c", next_fire=T0)}
+                                            "c": JobState(name="c", next_fire=T0),
+                                            "w": JobState(name="w", next_fire=T0)}
 
 
 def test_a_malformed_next_fires_table_is_moved_aside(tmp_path: Path) -> None:
