@@ -423,9 +423,15 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         # Only a state holding more than a next fire can be running, disabled or have results.
         in_flight = {(name, run_id) for name, st in saved.full.items() for run_id in st.running}
         _restore(scheduler, list(saved.full.values()), state.survivors)
-        # The rest, one at a time: a JobState each for 100,000 jobs at once is not needed.
+        # The rest, one at a time: a JobState each for 100,000 jobs at once is not needed. A
+        # job already waiting for the same next fire (no slot passed while down) is as
+        # restoring would leave it.
+        jobs = scheduler.jobs
         scheduler.restore(JobState(name=name, next_fire=when)
-                          for name, when in saved.waiting.items())
+                          for name, when in saved.waiting.items()
+                          if (job := jobs.get(name)) is not None and not (
+                              job.next_fire == when and not job.exhausted and not job.paused
+                              and job.last_slot is None and not job.run_count))
         del saved
         abandoned = [
             r for st in store.jobs.full.values() for r in st.results

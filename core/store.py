@@ -212,7 +212,7 @@ def _job_text(name: str, state: JobState) -> str:
     return tomli_w.dumps(to_toml_value({"jobs": {name: job_state_to_toml(state)}}))
 
 
-def _next_fires_from_toml(doc: Mapping[str, Any], jobs: dict[str, JobState]) -> None:
+def _next_fires_from_toml(doc: Mapping[str, Any], jobs: JobStates) -> None:
     """Add the states of the `next_fires` table to `jobs` (a job in `jobs` already wins)."""
     table = doc.get(NEXT_FIRES, {})
     if not isinstance(table, Mapping):
@@ -229,7 +229,8 @@ def _next_fires_from_toml(doc: Mapping[str, Any], jobs: dict[str, JobState]) -> 
         instant = instant.astimezone(UTC)
         for name in names:
             if name not in jobs:
-                jobs[name] = JobState(name=name, next_fire=instant)
+                jobs.waiting[name] = instant  # what JobStates keeps of such a state
+        jobs.version = next(_VERSIONS)
 
 
 def job_state_from_toml(name: str, data: Any) -> JobState:
@@ -366,10 +367,11 @@ class StateStore:
                 jobs = doc.get("jobs", {})
                 if not isinstance(jobs, Mapping):
                     raise StateFormatError("jobs is not a table")
-                loaded = {name: job_state_from_toml(name, data) for name, data in jobs.items()}
+                loaded = JobStates({name: job_state_from_toml(name, data)
+                                    for name, data in jobs.items()})
                 _next_fires_from_toml(doc, loaded)
                 with self._lock:
-                    self.jobs = JobStates(loaded)
+                    self.jobs = loaded
                 if isinstance(doc.get("instance"), str) and any(
                         st.running for st in loaded.values()):
                     self.previous_instances.add(doc["instance"])
