@@ -373,7 +373,7 @@ class StateStore:
                 with self._lock:
                     self.jobs = loaded
                 if isinstance(doc.get("instance"), str) and any(
-                        st.running for st in loaded.values()):
+                        st.running for st in loaded.full.values()):
                     self.previous_instances.add(doc["instance"])
             except StateFormatError as exc:
                 self._corrupt(self.path, str(exc))
