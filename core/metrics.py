@@ -124,7 +124,8 @@ class Metrics:
         self.started = time.time()
         self._remove = scheduler.add_listener(self.observe)
         for job in scheduler.jobs.values():  # restored history: last success survives restarts
-            for result in job.results:
+            # (`job.results` would make a history for each of 100,000 jobs that have none)
+            for result in job.results if job.last_result is not None else ():
                 if result.status is RunStatus.OK and result.finished_at is not None:
                     self.last_success[job.name] = max(self.last_success.get(job.name, 0.0),
                                                       result.finished_at.timestamp())

@@ -95,7 +95,8 @@ class StateDir:
             self.sink = StoreSink(self.store, lock_lost=self.check_lock)
             self.survivors: dict[str, int] | None = None
             if not read_only:
-                in_flight = any(st.running for st in self.store.jobs.values())
+                # (a state holding only a next fire runs nothing: not made for each job)
+                in_flight = any(st.running for st in self.store.jobs.full.values())
                 if in_flight:
                     self.survivors = end_instances(self.store.previous_instances)
                 start_watchdog()

@@ -258,6 +258,10 @@ class Runtime:
     config_stamp: tuple[int, int, int] | None = None
     lock_lost: str = ""  # set once the lock file was deleted or replaced under us
     state: StateDir | None = None
+    # False: the jobs file's text (`Config.source`, what an edit is made onto) is let go
+    # after each load, as a process that never edits the file (`crondeck run`) has no use
+    # for it.
+    keep_source: bool = True
     _lock_watch: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -327,6 +331,8 @@ class Runtime:
         for name in diff.toggled:
             self.scheduler.jobs[name].enabled = new.enabled(new_jobs[name])
         self.scheduler.shutdown_grace = new.shutdown_grace()
+        if not self.keep_source:
+            new.source = None
         self.config = new
         return Reload(added=added, removed=removed, changed=changed + diff.toggled)
 
@@ -378,11 +384,15 @@ class Runtime:
         self.close()
 
 
-def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None = None) -> Runtime:
+def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None = None,
+                 keep_source: bool = True) -> Runtime:
     """Lock the state directory (unless read-only; raises LockHeld), load the state (a
     corrupt file is moved aside and reported), build the scheduler and restore each job's
     state into it: runs left in flight by a dead process become `abandoned`, and slots already
-    claimed are never fired again."""
+    claimed are never fired again. With `keep_source` false the config's text is dropped
+    (here and at each reload): for a process that never edits the jobs file."""
+    if not keep_source:
+        config.source = None
     settings = config.scheduler
     state = StateDir(config.state_dir, history=config.base_options().history,
                      read_only=read_only, start=False)
@@ -398,13 +408,24 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         if read_only:
             scheduler = build_scheduler(config, clock=clock)
             return Runtime(config, scheduler, store, logs, None, True, None, [],
-                           file_stamp(config.path), state=state)
-        saved = dict(store.jobs)  # adding jobs reports their blank state to the sink
+                           file_stamp(config.path), state=state, keep_source=keep_source)
+        saved = store.jobs.copy()  # adding jobs reports their blank state to the sink
         scheduler = build_scheduler(config, clock=clock, state_sink=state.sink)
-        in_flight = {(name, run_id) for name, st in saved.items() for run_id in st.running}
-        _restore(scheduler, list(saved.values()), state.survivors)
+        # Only a state holding more than a next fire can be running, disabled or have results.
+        in_flight = {(name, run_id) for name, st in saved.full.items() for run_id in st.running}
+        _restore(scheduler, list(saved.full.values()), state.survivors)
+        # The rest, one at a time: a JobState each for 100,000 jobs at once is not needed. A
+        # job already waiting for the same next fire (no slot passed while down) is as
+        # restoring would leave it.
+        jobs = scheduler.jobs
+        scheduler.restore(JobState(name=name, next_fire=when)
+                          for name, when in saved.waiting.items()
+                          if (job := jobs.get(name)) is not None and not (
+                              job.next_fire == when and not job.exhausted and not job.paused
+                              and job.last_slot is None and not job.run_count))
+        del saved
         abandoned = [
-            r for st in store.jobs.values() for r in st.results
+            r for st in store.jobs.full.values() for r in st.results
             if (r.job, r.run_id) in in_flight and r.status is RunStatus.ABANDONED
         ]
         bus = scheduler.bus
@@ -413,7 +434,8 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         scheduler.add_listener(state.recorder)
         state.start_saving()
         runtime = Runtime(config, scheduler, store, logs, state.lock, False, state.recorder,
-                          abandoned, file_stamp(config.path), state=state)
+                          abandoned, file_stamp(config.path), state=state,
+                          keep_source=keep_source)
         state.sink.lock_lost = runtime.check_lock
         return runtime
     except BaseException:

@@ -589,8 +589,9 @@ class Scheduler:
             job.tokens_day, job.tokens_today = st.tokens_day, st.tokens_today
             job.tokens_total, job.cost_today, job.cost_total = (st.tokens_total, st.cost_today,
                                                                 st.cost_total)
-            job.results.clear()
-            job.results.extend(st.results)
+            if st.results or job.last_result is not None:  # no empty history made per job
+                job.results.clear()
+                job.results.extend(st.results)
             job.last_slot = st.last_slot
             if st.last_slot is not None:
                 job.next_fire = self.next_slot(job, st.last_slot)

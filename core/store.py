@@ -7,12 +7,13 @@ writes per second, not thousands.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import threading
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,10 @@ __all__ = [
 ]
 
 STATE_FORMAT = 1
+# Jobs whose state holds nothing but their next fire, grouped by that instant (an ISO string
+# key, UTC) as arrays of names: a 100,000-job file writes a few dozen lines, not 100,000
+# tables. A job in neither this table nor `jobs` has never been saved.
+NEXT_FIRES = "next_fires"
 # What a stored result keeps of the output: the full output lives in the run's log file.
 RECORD_OUTPUT_CHARS = 2000
 
@@ -104,6 +109,128 @@ def job_state_to_toml(state: JobState) -> dict[str, Any]:
         }
     out["results"] = [result_to_toml(r) for r in state.results]
     return out
+
+
+def waits_only(state: JobState) -> bool:
+    """Whether `state` holds nothing but its next fire (what a job that never ran, was never
+    paused or changed by an operator carries): it is saved in the `next_fires` table."""
+    # Field by field (every field but name and next_fire at its default): this runs for
+    # each job added, and building a blank JobState to compare with cost more.
+    return (state.next_fire is not None and not state.results and not state.running
+            and state.last_slot is None and not state.paused and not state.pause_note
+            and state.pause_until is None and not state.skip_next and not state.run_count
+            and not state.consecutive_failures and not state.exhausted
+            and not state.tokens_day and not state.disabled and not state.tokens_today
+            and not state.tokens_total and not state.cost_today and not state.cost_total)
+
+
+_VERSIONS = itertools.count()
+
+
+class JobStates(MutableMapping[str, JobState]):
+    """Job states by name. A state holding only a next fire (`waits_only`: most of a big
+    file's jobs, most of the time) is kept as that instant alone and made again when asked
+    for: a hundred thousand such states would otherwise hold a JobState each."""
+
+    __slots__ = ("full", "version", "waiting")
+
+    def __init__(self, states: Mapping[str, JobState] | None = None) -> None:
+        self.full: dict[str, JobState] = {}
+        self.waiting: dict[str, datetime] = {}  # name -> next fire
+        # Changes whenever `waiting` does (unique across instances): its text is reused
+        # by the saves in between.
+        self.version = next(_VERSIONS)
+        if states:
+            for st in states.values():
+                self[st.name] = st
+
+    def __getitem__(self, name: str) -> JobState:
+        st = self.full.get(name)
+        if st is not None:
+            return st
+        return JobState(name=name, next_fire=self.waiting[name])
+
+    def get(self, name: str, default: JobState | None = None) -> JobState | None:  # type: ignore[override]
+        st = self.full.get(name)
+        if st is not None:
+            return st
+        when = self.waiting.get(name)
+        return default if when is None else JobState(name=name, next_fire=when)
+
+    def __setitem__(self, name: str, state: JobState) -> None:
+        if waits_only(state) and state.name == name:
+            self.full.pop(name, None)
+            # Keyed by the caller's string (the job's own name), not the one read from disk.
+            self.waiting.pop(name, None)
+            self.waiting[name] = state.next_fire  # type: ignore[assignment]
+            self.version = next(_VERSIONS)
+        else:
+            if self.waiting.pop(name, None) is not None:
+                self.version = next(_VERSIONS)
+            self.full[name] = state
+
+    def __delitem__(self, name: str) -> None:
+        if self.full.pop(name, None) is None:
+            del self.waiting[name]
+            self.version = next(_VERSIONS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.full or name in self.waiting
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.full
+        yield from self.waiting
+
+    def __len__(self) -> int:
+        return len(self.full) + len(self.waiting)
+
+    def __repr__(self) -> str:
+        return f"JobStates({dict(self)!r})"
+
+    def copy(self) -> JobStates:
+        """A shallow copy (the states are frozen: safe to read while this one changes)."""
+        out = JobStates()
+        out.full, out.waiting = self.full.copy(), self.waiting.copy()
+        out.version = self.version
+        return out
+
+
+def _next_fires_text(waiting: Mapping[str, datetime]) -> str:
+    """The `next_fires` table: names by next fire (empty when there are none)."""
+    groups: dict[datetime, list[str]] = {}
+    for name in sorted(waiting):
+        groups.setdefault(waiting[name], []).append(name)
+    lines = [f"\n[{NEXT_FIRES}]\n"] if groups else []
+    for when in sorted(groups):
+        names = json.dumps(groups[when], ensure_ascii=False).replace("\x7f", "\\u007f")
+        lines.append(f'"{when.astimezone(UTC).isoformat()}" = {names}\n')
+    return "".join(lines)
+
+
+def _job_text(name: str, state: JobState) -> str:
+    """One job's `[jobs.<name>]` tables, as they appear in state.toml."""
+    return tomli_w.dumps(to_toml_value({"jobs": {name: job_state_to_toml(state)}}))
+
+
+def _next_fires_from_toml(doc: Mapping[str, Any], jobs: JobStates) -> None:
+    """Add the states of the `next_fires` table to `jobs` (a job in `jobs` already wins)."""
+    table = doc.get(NEXT_FIRES, {})
+    if not isinstance(table, Mapping):
+        raise StateFormatError(f"{NEXT_FIRES} is not a table")
+    for when, names in table.items():
+        try:
+            instant = datetime.fromisoformat(when)
+        except ValueError:
+            raise StateFormatError(f"{NEXT_FIRES}: {when!r} is not a date-time") from None
+        if instant.utcoffset() is None:
+            raise StateFormatError(f"{NEXT_FIRES}: {when!r} has no time zone")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise StateFormatError(f"{NEXT_FIRES}.{when!r} is not an array of job names")
+        instant = instant.astimezone(UTC)
+        for name in names:
+            if name not in jobs:
+                jobs.waiting[name] = instant  # what JobStates keeps of such a state
+        jobs.version = next(_VERSIONS)
 
 
 def job_state_from_toml(name: str, data: Any) -> JobState:
@@ -189,7 +316,7 @@ class StateStore:
         self.history = history
         self.min_interval = min_interval
         self.read_only = read_only
-        self.jobs: dict[str, JobState] = {}
+        self.jobs: JobStates = JobStates()
         self.problems: list[str] = []  # what went wrong loading (shown to the operator)
         self.moved_aside: list[Path] = []
         # The instances (`process.instance_id`) of the schedulers that saved runs still in
@@ -211,6 +338,10 @@ class StateStore:
         # file is rewritten a thousand times, and rendering all of it each time dominated.
         self._claim_text: dict[str, str] = {}
         self._claims_file_stale = False
+        # Each saved job's `[jobs.<name>]` text with the state it renders: a save renders
+        # only the jobs whose state changed since (states are frozen, replaced on change).
+        self._job_text: dict[str, tuple[JobState, str]] = {}
+        self._waiting_text: tuple[int, str] = (-1, "")  # JobStates.version, its text
         self._wake = threading.Condition(threading.Lock())
         self._urgent = False  # a claimed run's result waits to be made durable
         self._generation = 0
@@ -236,11 +367,13 @@ class StateStore:
                 jobs = doc.get("jobs", {})
                 if not isinstance(jobs, Mapping):
                     raise StateFormatError("jobs is not a table")
-                loaded = {name: job_state_from_toml(name, data) for name, data in jobs.items()}
+                loaded = JobStates({name: job_state_from_toml(name, data)
+                                    for name, data in jobs.items()})
+                _next_fires_from_toml(doc, loaded)
                 with self._lock:
                     self.jobs = loaded
                 if isinstance(doc.get("instance"), str) and any(
-                        st.running for st in loaded.values()):
+                        st.running for st in loaded.full.values()):
                     self.previous_instances.add(doc["instance"])
             except StateFormatError as exc:
                 self._corrupt(self.path, str(exc))
@@ -341,8 +474,8 @@ class StateStore:
         if len(state.results) > self.history:
             state = replace(state, results=state.results[-self.history :])
         with self._lock:
-            old = self.jobs.get(state.name)
-            if old is not None and state.running:
+            old = self.jobs.get(state.name) if state.running else None
+            if old is not None:
                 # The attempts of runs still going live only here (a job's own history
                 # has final results): keep them, so a crash names the attempt it ended.
                 attempts = tuple(r for r in old.results if not ends_run(r)
@@ -429,16 +562,9 @@ class StateStore:
                 gen = self._generation
                 if gen == self._written and self.path.exists():
                     return
-                states = dict(self.jobs)  # frozen values: safe to serialise without the lock
+                states = self.jobs.copy()  # frozen values: safe to serialise without the lock
             started = time.monotonic()
-            doc = {
-                "format": STATE_FORMAT,
-                "saved_at": datetime.now(UTC).replace(microsecond=0),
-                "pid": os.getpid(),  # who wrote it (the lock file names the live holder)
-                "instance": instance_id(),  # the tag of the processes it starts
-                "jobs": {name: job_state_to_toml(st) for name, st in sorted(states.items())},
-            }
-            data = tomli_w.dumps(to_toml_value(doc)).encode("utf-8")
+            data = self._render(states).encode("utf-8")
             ensure_dir(self.path.parent)
             atomic_write_bytes(self.path, data)
             self._written = gen
@@ -455,6 +581,31 @@ class StateStore:
             if settled or saved or self._claims_file_stale:
                 self._claims_file_stale = False
                 self._write_claims()
+
+    def _render(self, states: JobStates) -> str:
+        """state.toml's text for `states`. Jobs holding only a next fire are grouped in the
+        `next_fires` table; the others' tables are rendered once per state and reused."""
+        head = {
+            "format": STATE_FORMAT,
+            "saved_at": datetime.now(UTC).replace(microsecond=0),
+            "pid": os.getpid(),  # who wrote it (the lock file names the live holder)
+            "instance": instance_id(),  # the tag of the processes it starts
+        }
+        parts = [tomli_w.dumps(head)]
+        cache = self._job_text
+        full = states.full
+        for name in sorted(full):
+            st = full[name]
+            seen = cache.get(name)
+            if seen is None or seen[0] is not st:
+                seen = cache[name] = (st, _job_text(name, st))
+            parts.append("\n" + seen[1])
+        for name in [n for n in cache if n not in full]:
+            del cache[name]
+        if self._waiting_text[0] != states.version:
+            self._waiting_text = (states.version, _next_fires_text(states.waiting))
+        parts.append(self._waiting_text[1])
+        return "".join(parts)
 
     def _write_claims(self) -> None:
         """Rewrite claims.toml: the claims not yet in state.toml, with the results not yet

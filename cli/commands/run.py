@@ -285,7 +285,7 @@ def _open_waiting(config: Config, out: TextIO, wait: float | None) -> Runtime:
     said = False
     while True:
         try:
-            return open_runtime(config)
+            return open_runtime(config, keep_source=False)  # never edits the file
         except LockHeld as exc:
             if wait is None or time.monotonic() >= deadline:
                 raise
