@@ -121,23 +121,18 @@ class Target:
             lock.release()
 
     def call(self, op: str, *, keep_lock: bool = False, **args: Any) -> dict[str, Any] | None:
-        try:
-            return control_call(self.socket, op, timeout=TIMEOUT, **args)
-        except NoScheduler:
-            pass
-        pid = self._take_lock(keep_lock)
-        if pid is False:
-            return None
-        # A scheduler that is starting binds its socket in a moment; `crondeck exec` holds
-        # the lock only while it records a result.
-        time.sleep(START_GRACE)
-        try:
-            return control_call(self.socket, op, timeout=TIMEOUT, **args)
-        except NoScheduler:
-            pass
-        pid = self._take_lock(keep_lock)
-        if pid is False:
-            return None
+        for attempt in range(2):
+            if attempt:
+                # A scheduler that is starting binds its socket in a moment; `crondeck exec`
+                # holds the lock only while it records a result.
+                time.sleep(START_GRACE)
+            try:
+                return control_call(self.socket, op, timeout=TIMEOUT, **args)
+            except NoScheduler:
+                pass
+            pid = self._take_lock(keep_lock)
+            if pid is False:
+                return None
         raise NotAnswering(pid if isinstance(pid, int) else None)
 
     def _take_lock(self, keep: bool) -> int | bool | None:
