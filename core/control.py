@@ -180,7 +180,7 @@ class _Tails:
 
     def output(self, jobs: dict[str, Job]) -> list[dict[str, str]]:
         """The tails of the runs in flight now (forgetting any other)."""
-        live = {run_id: job for job in jobs.values() for run_id in job.running}
+        live = {run_id: job for job in jobs.values() if job.is_running for run_id in job.running}
         for run_id in [r for r in self.runs if r not in live]:
             del self.runs[run_id]
         out: list[dict[str, str]] = []
@@ -396,14 +396,16 @@ def snapshot_results(jobs: Iterable[Job], limit: int) -> dict[str, tuple[Any, ..
     (what LAST and PASSED show). Each job's history is in finishing order, so the newest
     overall are the first `limit` of a merge of the histories read backwards."""
     jobs = list(jobs)
-    newest = heapq.merge(*(reversed(job.results) for job in jobs if job.results),
+    # `last_result` first: reading `results` would make an empty history for every job.
+    newest = heapq.merge(*(reversed(job.results) for job in jobs
+                           if job.last_result is not None),
                          key=_finished, reverse=True)
     chosen = {id(r) for r in itertools.islice(newest, limit)}
     out: dict[str, tuple[Any, ...]] = {}
     for job in jobs:
-        results = job.results
-        if not results:
+        if job.last_result is None:
             continue
+        results = job.results
         last = results[-1]
         ran = last_run(job)
         out[job.name] = tuple(r for r in results

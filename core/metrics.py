@@ -164,7 +164,7 @@ class Metrics:
                 next_fire=job.next_fire.timestamp() if job.next_fire is not None else None,
                 paused=job.paused or self.scheduler.paused,
                 consecutive_failures=job.consecutive_failures,
-                running=len(job.running),
+                running=len(job.running) if job.is_running else 0,
             )
             for job in list(self.scheduler.jobs.values())
         }

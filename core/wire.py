@@ -208,9 +208,9 @@ def job_capture(job: Job, *, results: bool = False) -> tuple[Any, ...]:
             job._exhausted, job.enabled, job.tokens_day, job.tokens_today, job.tokens_total,
             job.cost_today, job.cost_total,
             [(h.run_id, h.scheduled_for, h.started_at, h.manual, h.attempt)
-             for h in job.running.values()] if job.running else (),
+             for h in job.running.values()] if job.is_running else (),
             job.schedule, job.prompt, job.agent, job.options,
-            tuple(job.results) if results else None)
+            (tuple(job.results) if job.last_result is not None else ()) if results else None)
 
 
 def job_record(captured: tuple[Any, ...],

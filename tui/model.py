@@ -240,12 +240,13 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None, *,
     sched = job.schedule
     text = getattr(sched, "text", str(sched))
     description = _describe(sched, text)
-    results = list(job.results)
-    last = last_run(job)
+    # Read only when there is something: `results` and `running` make empty containers.
+    results = list(job.results) if job.last_result is not None else []
+    last = last_run(job) if results else None
     finished = [r for r in results
                 if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED, RunStatus.RUNNING)]
     ok_rate = (sum(r.ok for r in finished) / len(finished)) if finished else None
-    running = list(job.running.values())
+    running = list(job.running.values()) if job.is_running else []
     started = [h.started_at for h in running if h.started_at is not None]
     spent = now is not None and job.enabled and budget_reason(job, now) is not None
     reset = budget_reset(job, now) if spent and now is not None else None
@@ -324,7 +325,8 @@ class DashboardModel:
                      for name, job in self.scheduler.jobs.items()}
         self._budgets = {name: row.budget_until for name, row in self.rows.items()
                          if row.budget_until is not None}
-        seeded = sorted((r for job in self.scheduler.jobs.values() for r in job.results),
+        seeded = sorted((r for job in self.scheduler.jobs.values() if job.last_result is not None
+                         for r in job.results),
                         key=lambda r: r.finished_at or r.scheduled_for)
         self.history.clear()
         self.history.extend(seeded)

@@ -33,8 +33,8 @@ def test_a_catastrophic_pattern_on_a_small_answer_does_not_freeze_the_loop() -> 
 
         beat = asyncio.create_task(ticker())
         await asyncio.sleep(0.02)
-        verdict = await verify_output(answer, expect=CATASTROPHIC, fail_if_empty=True,
-                                      time_limit=0.5)
+        verdict = await asyncio.wait_for(
+            verify_output(answer, expect=CATASTROPHIC, fail_if_empty=True, time_limit=0.5), 30)
         beat.cancel()
         return verdict, max(gaps, default=float("inf"))
 

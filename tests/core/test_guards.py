@@ -172,7 +172,7 @@ def test_a_backtracking_contract_fails_its_run_without_freezing_the_loop(
         s = Scheduler(clock=FakeClock(T0))
         job = s.add_job(answer(lines), "go", "@yearly", name="j", tz="UTC",
                         expect=r"RESULT: (?P<json>\{.*\})\s*$")
-        result = await s.run_now(job).wait()
+        result = await asyncio.wait_for(s.run_now(job).wait(), 30)
         beat.cancel()
         return result, max(gaps, default=float("inf"))
 
