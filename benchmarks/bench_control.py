@@ -6,9 +6,10 @@ a real `crondeck run` process:
 - command round trip: a command sent on an open connection to its reply (what a console
   key costs), and `control_call` (connect, hello, command, reply: what a CLI verb costs);
 - output flood: an agent printing 50,000 lines a second for a few seconds while five other
-  jobs are due every second; their dispatch lateness (scheduled instant -> start, from the
-  results the scheduler recorded) with no client, and with a console-like client following
-  the stream (how many lines it received, how many it was told were dropped).
+  jobs are due every second; their lateness (scheduled instant -> the moment each tick's
+  command, `date +%s.%N`, read the clock, from the output it printed) with no client, and
+  with a console-like client following the stream (how many lines it received, how many it
+  was told were dropped).
 """
 
 from __future__ import annotations
@@ -145,8 +146,8 @@ def bench_big(n: int = 10_000) -> dict[str, Any]:
 def _flood_file(folder: Path) -> Path:
     config = folder / "crondeck.toml"
     (folder / "flood.py").write_text(FLOOD)
-    ticks = "".join(f'[[jobs]]\nname = "tick-{i}"\ncommand = "true"\nschedule = "@every 1s"\n\n'
-                    for i in range(TICKS))
+    ticks = "".join(f'[[jobs]]\nname = "tick-{i}"\ncommand = "date +%s.%N"\n'
+                    'schedule = "@every 1s"\n\n' for i in range(TICKS))
     config.write_text("[scheduler]\nmax_concurrent_runs = 8\n\n" + ticks
                       + f'[[jobs]]\nname = "flood"\ncommand = ["{sys.executable}", "flood.py"]\n'
                       'schedule = "0 3 1 1 *"\ntimeout = "1m"\n')
@@ -199,9 +200,9 @@ def bench_flood(with_client: bool) -> dict[str, Any]:
             if not name.startswith("tick-"):
                 continue
             for r in state.results:
-                if (r.started_at is not None
-                        and window_start <= r.scheduled_for.timestamp() <= window_end):
-                    late.append((r.started_at - r.scheduled_for).total_seconds() * 1000)
+                stamp = r.output_tail.split()  # what the tick's own `date` printed
+                if stamp and window_start <= r.scheduled_for.timestamp() <= window_end:
+                    late.append((float(stamp[0]) - r.scheduled_for.timestamp()) * 1000)
         flood = [r for r in store.jobs["flood"].results if r.started_at is not None]
         produced = flood[-1].output_bytes // 61 if flood else 0
     finally:
