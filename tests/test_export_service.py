@@ -65,7 +65,9 @@ def test_the_unit_runs_the_schedule_and_stops_within_the_grace(tmp_path: Path) -
                             path_env="/usr/local/bin:/usr/bin:/bin")
     assert list(result.files) == ["crondeck-inbox-agents.service"]
     keys = _keys(result.files["crondeck-inbox-agents.service"])
-    assert keys["ExecStart"] == [f'/opt/crondeck/bin/crondeck run --config "{jobs}"']
+    # a console running the jobs in-process holds the lock: the service waits, then takes over
+    assert keys["ExecStart"] == [
+        f'/opt/crondeck/bin/crondeck run --config "{jobs}" --wait-for-lock 1d']
     assert keys["WorkingDirectory"] == [str(jobs.parent)]
     assert keys["Restart"] == ["on-failure"] and keys["RestartPreventExitStatus"] == ["2"]
     # SIGTERM to crondeck alone: it drains, the agents are not signalled behind its back

@@ -53,7 +53,8 @@ class CrondeckApp(App[None]):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar = [
         Binding("q", "quit", "Quit", priority=True, id="app.quit",
-                tooltip="quit (asks whether to wait for or terminate runs in progress)"),
+                tooltip="quit (asks whether to keep the jobs running in the background, "
+                        "and whether to wait for or terminate runs in progress)"),
         Binding("c", "builder", "Cron builder", id="app.builder",
                 tooltip="try cron expressions: meaning, warnings and next fires"),
         Binding("n", "new_job", "New job", id="jobs.new",
