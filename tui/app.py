@@ -185,6 +185,8 @@ class CrondeckApp(App[None]):
                 return False
             if action != "builder" and self.read_only:
                 return self.dashboard_class.READ_ONLY_KEYS
+            if action != "builder" and not self.dashboard.can_change:
+                return False  # an attached console whose scheduler went away: back with it
             if action in ("edit_job", "delete_job") and self.dashboard.table.selected is None:
                 return None
         return True

@@ -138,6 +138,10 @@ class AttachedDashboard(DashboardScreen):
 
     # -- keys: commands to the scheduler --------------------------------------------------
 
+    @property
+    def can_change(self) -> bool:
+        return super().can_change and getattr(self, "_connected", True)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         allowed = super().check_action(action, parameters)
         if allowed and action in MUTATING and not getattr(self, "_connected", True):

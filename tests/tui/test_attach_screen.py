@@ -170,6 +170,8 @@ def test_gone_scheduler_greys_the_screen_and_a_new_one_is_picked_up():
             assert "Scheduler disconnected" in {n.title for n in shown_notifications(app)}
             bindings = {b.binding.action: b.enabled for b in screen.active_bindings.values()}
             assert "run_now" not in bindings  # hidden until it is back
+            # nor new / edit / delete: the editor's save asks the scheduler to reload
+            assert not bindings.keys() & {"new_job", "edit_job", "delete_job"}
             # it comes back (another process): a fresh picture
             sched.hello = {**sched.hello, "pid": 5555}
             sched.attached_at = clock.now() + timedelta(seconds=1)
@@ -182,6 +184,8 @@ def test_gone_scheduler_greys_the_screen_and_a_new_one_is_picked_up():
             assert "attached to crondeck run, pid 5555" in header
             assert screen.model.rows["delta"].status == "paused"
             assert "attached again to crondeck run, pid 5555" in notes(app)
+            bindings = {b.binding.action for b in screen.active_bindings.values()}
+            assert {"run_now", "new_job", "edit_job", "delete_job"} <= bindings
 
     asyncio.run(go())
 

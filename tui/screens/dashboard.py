@@ -467,6 +467,11 @@ class DashboardScreen(Screen[None]):
 
     # -- actions --------------------------------------------------------------------------
 
+    @property
+    def can_change(self) -> bool:
+        """Whether the keys that change the schedule (and its jobs file) can act now."""
+        return not self.read_only
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MUTATING and self.read_only:
             return self.READ_ONLY_KEYS
