@@ -10,8 +10,9 @@ restarts (paused, last slot fired, counts, recent results).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -177,28 +178,22 @@ class JobHost(Protocol):
     def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int: ...
 
 
-class RunHandle:
-    """One dispatched slot (gate, attempts, result). Await it for the final RunResult."""
+class PendingResult:
+    """A run's final result, to be awaited: `wait()` (or `await`) gives it once settled,
+    `add_done_callback` calls back then. `RunHandle` (in this process) and `RemoteRun` (a
+    scheduler attached over the control socket) are both one."""
 
-    def __init__(self, job: str, run_id: str, scheduled_for: datetime, manual: bool) -> None:
-        self.job = job
-        self.run_id = run_id
-        self.scheduled_for = scheduled_for
-        self.manual = manual
-        self.attempt = 1
-        self.started_at: datetime | None = None
-        self.agent_started = False
-        self.cancel_reason = ""
-        # The current attempt's output so far (a runner.OutputTail): a cancelled run keeps
-        # what it printed before it was cancelled.
-        self.output: Any = None
-        self.task: asyncio.Task[None] | None = None
+    def __init__(self) -> None:
         self._result: RunResult | None = None
         self._waiters: list[asyncio.Future[RunResult]] = []
+        self._callbacks: list[Callable[[Any], object]] = []
+
+    job: str  # each kind of run names its job and run id
+    run_id: str
 
     def __repr__(self) -> str:
         state = self._result.status.value if self._result else "running"
-        return f"<RunHandle {self.run_id} {state}>"
+        return f"<{type(self).__name__} {self.run_id or self.job} {state}>"
 
     def done(self) -> bool:
         return self._result is not None
@@ -213,13 +208,26 @@ class RunHandle:
             raise asyncio.InvalidStateError("run still in progress")
         return self._result
 
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        """`fn(self)` once the result is known (at once if it is)."""
+        if self._result is not None:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
     def set_result(self, result: RunResult) -> None:
-        """Settle the handle with its final result (the scheduler calls this, once)."""
+        """Settle with the final result; the first one stands."""
+        if self._result is not None:
+            return
         self._result = result
         for fut in self._waiters:
             if not fut.done():
                 fut.set_result(result)
         self._waiters.clear()
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            with contextlib.suppress(Exception):  # one observer's bug must not stop the rest
+                fn(self)
 
     async def wait(self) -> RunResult:
         if self._result is not None:
@@ -228,8 +236,27 @@ class RunHandle:
         self._waiters.append(fut)
         return await fut
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, None, RunResult]:
         return self.wait().__await__()
+
+
+class RunHandle(PendingResult):
+    """One dispatched slot (gate, attempts, result). Await it for the final RunResult."""
+
+    def __init__(self, job: str, run_id: str, scheduled_for: datetime, manual: bool) -> None:
+        super().__init__()
+        self.job = job
+        self.run_id = run_id
+        self.scheduled_for = scheduled_for
+        self.manual = manual
+        self.attempt = 1
+        self.started_at: datetime | None = None
+        self.agent_started = False
+        self.cancel_reason = ""
+        # The current attempt's output so far (a runner.OutputTail): a cancelled run keeps
+        # what it printed before it was cancelled.
+        self.output: Any = None
+        self.task: asyncio.Task[None] | None = None
 
     def cancel(self, reason: str = "cancelled by operator") -> bool:
         if self._result is not None or self.task is None:

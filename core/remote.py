@@ -56,6 +56,7 @@ from .events import (
     Subscription,
 )
 from .interval import Every
+from .jobs import PendingResult
 from .notify import NotifySpec
 from .options import OPTION_NAMES, JobOptions
 from .results import RunResult, RunStatus, SkipReason
@@ -154,13 +155,14 @@ class RemoteCall:
         return self.wait().__await__()
 
 
-class RemoteRun:
+class RemoteRun(PendingResult):
     """A run in flight on the remote scheduler, or one asked for by `run_now`: the
     `RunHandle` attributes a console reads. `wait()` (or `await`) gives its final result
-    once the mirror has seen it."""
+    once the mirror has seen it; `skipped` also when the command itself was refused."""
 
     def __init__(self, job: str, run_id: str, scheduled_for: datetime, *, manual: bool = False,
                  attempt: int = 1, started_at: datetime | None = None) -> None:
+        super().__init__()
         self.job = job
         self.run_id = run_id
         self.scheduled_for = scheduled_for
@@ -168,56 +170,6 @@ class RemoteRun:
         self.attempt = attempt
         self.started_at = started_at
         self.call: RemoteCall | None = None  # run_now's command, for its refusal
-        self._result: RunResult | None = None
-        self._waiters: list[asyncio.Future[RunResult]] = []
-        self._callbacks: list[Callable[[RemoteRun], object]] = []
-
-    def __repr__(self) -> str:
-        state = self._result.status.value if self._result else "running"
-        return f"<RemoteRun {self.run_id or self.job} {state}>"
-
-    def done(self) -> bool:
-        return self._result is not None
-
-    @property
-    def skipped(self) -> bool:
-        """True when the slot never started (refused by the overlap policy, or the command
-        itself was refused)."""
-        return self._result is not None and self._result.status is RunStatus.SKIPPED
-
-    def result(self) -> RunResult:
-        if self._result is None:
-            raise asyncio.InvalidStateError("run still in progress")
-        return self._result
-
-    def add_done_callback(self, fn: Callable[[RemoteRun], object]) -> None:
-        if self._result is not None:
-            fn(self)
-        else:
-            self._callbacks.append(fn)
-
-    def set_result(self, result: RunResult) -> None:
-        if self._result is not None:
-            return
-        self._result = result
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_result(result)
-        self._waiters.clear()
-        callbacks, self._callbacks = self._callbacks, []
-        for fn in callbacks:
-            with contextlib.suppress(Exception):
-                fn(self)
-
-    async def wait(self) -> RunResult:
-        if self._result is not None:
-            return self._result
-        fut: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        return await fut
-
-    def __await__(self) -> Generator[Any, None, RunResult]:
-        return self.wait().__await__()
 
 
 # --- jobs ---------------------------------------------------------------------------
