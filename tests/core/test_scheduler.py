@@ -370,14 +370,19 @@ def test_run_now_obeys_overlap_and_cancel_stops_the_run() -> None:
         job = s.add_job(slow(clock, 100), "p", every(hours=1), name="j")
         task = asyncio.create_task(s.astart(stop_when_done=False))
         first = s.run_now(job)
+        told: list[RunStatus] = []
+        first.add_done_callback(lambda h: told.append(h.result().status))
         await clock.settle()
-        assert not first.done() and job.is_running
+        assert not first.done() and job.is_running and told == []
         second = s.run_now("j")
         assert second.skipped and second.result().error == "still running"
+        second.add_done_callback(lambda h: told.append(h.result().status))
+        assert told == [RunStatus.SKIPPED]  # already settled: called at once
         assert s.cancel(job) == 1
         result = await first
         assert result.status is RunStatus.CANCELLED and result.manual
         assert result.error == "cancelled by operator"
+        assert told == [RunStatus.SKIPPED, RunStatus.CANCELLED]
         s.stop()
         await task
 
