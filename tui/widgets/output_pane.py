@@ -222,7 +222,12 @@ class OutputPane(ScrollView, can_focus=True):
         n = run.total - self._seen
         self._seen = run.total
         lines = run.lines
-        self._add(list(islice(lines, max(0, len(lines) - n), None)))
+        if n >= len(lines):
+            self._add(list(lines))
+        else:  # from the end: the work is the new lines, not the run's kept ones
+            new: list[Entry] = list(islice(reversed(lines), n))
+            new.reverse()
+            self._add(new)
 
     def finished(self) -> None:
         """The shown run ended: add its outcome line (unless `show_run` already did: the run
