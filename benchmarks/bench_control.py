@@ -167,8 +167,8 @@ async def _follow(path: Path, seconds: float) -> tuple[int, int]:
             if msg.get("type") != "event":
                 continue
             kind = msg["event"]["event"]
-            if kind == "output_chunk":  # a chunk holds every line one read delivered
-                lines += msg["event"]["text"].count("\n")
+            if kind == "output_chunk" and msg["event"]["job"] == "flood":
+                lines += msg["event"]["text"].count("\n")  # every line one read delivered
             elif kind == "observer_dropped":
                 dropped += msg["event"]["dropped"]
 
