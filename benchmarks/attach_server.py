@@ -9,14 +9,14 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bench_tui import _Flood, _scheduler
+from bench_tui import _flood_agent, _scheduler
 
 from crondeck.core import ControlServer
 
 
 async def main(path: Path, n: int) -> None:
     sched, clock = _scheduler(n)
-    sched.add_job(_Flood(), "p", "@every 1h", name="flood")
+    sched.add_job(_flood_agent(), "p", "@every 1h", name="flood")
 
     async def moving() -> None:
         # a run's id is its job and start time: each flood needs a time of its own

@@ -9,7 +9,9 @@ a real `crondeck run` process:
   jobs are due every second; their lateness (scheduled instant -> the moment each tick's
   command, `date +%s.%N`, read the clock, from the output it printed) with no client, and
   with a console-like client following the stream (how many lines it received, how many it
-  was told were dropped).
+  was told were dropped); and the ticks' lateness over the same window with no flood at
+  all, the reference the flood's rows are read against (`BENCH_CONTROL=flood`: these
+  rows alone).
 """
 
 from __future__ import annotations
@@ -165,8 +167,8 @@ async def _follow(path: Path, seconds: float) -> tuple[int, int]:
             if msg.get("type") != "event":
                 continue
             kind = msg["event"]["event"]
-            if kind == "output_chunk":
-                lines += 1
+            if kind == "output_chunk" and msg["event"]["job"] == "flood":
+                lines += msg["event"]["text"].count("\n")  # every line one read delivered
             elif kind == "observer_dropped":
                 dropped += msg["event"]["dropped"]
 
@@ -177,7 +179,9 @@ async def _follow(path: Path, seconds: float) -> tuple[int, int]:
     return lines, dropped
 
 
-def bench_flood(with_client: bool) -> dict[str, Any]:
+def bench_flood(with_client: bool, flood: bool = True) -> dict[str, Any]:
+    """The ticks' lateness over a flood (or, `flood=False`, over the same window without
+    one: the reference the flood's figures are compared with)."""
     folder = Path(tempfile.mkdtemp(prefix="cdf", dir="/tmp"))
     try:
         config = _flood_file(folder)
@@ -185,7 +189,8 @@ def bench_flood(with_client: bool) -> dict[str, Any]:
         try:
             time.sleep(1.5)
             window_start = time.time()
-            control_call(path, "run_now", job="flood")
+            if flood:
+                control_call(path, "run_now", job="flood")
             lines = dropped = 0
             if with_client:
                 lines, dropped = asyncio.run(_follow(path, FLOOD_SECONDS + 0.5))
@@ -215,14 +220,19 @@ def _rate(runs: list[dict[str, Any]]) -> str:
 
 
 def main() -> dict[str, float]:
-    big = bench_big()
+    only_flood = os.environ.get("BENCH_CONTROL") == "flood"  # the flood rows alone
+    big = {"bytes": 0, "first_ms": [0.0], "last_ms": [0.0], "trip_ms": [0.0],
+           "call_ms": [0.0]} if only_flood else bench_big()
+    quiet: list[dict[str, Any]] = []
     without: list[dict[str, Any]] = []
     with_: list[dict[str, Any]] = []
-    for _ in range(2):  # interleaved, so drift in the machine's speed hits both alike
+    for _ in range(2):  # interleaved, so drift in the machine's speed hits all alike
+        quiet.append(bench_flood(False, flood=False))
         without.append(bench_flood(False))
         with_.append(bench_flood(True))
     first, last = big["first_ms"], big["last_ms"]
     trip, call = big["trip_ms"], big["call_ms"]
+    late_q = [x for r in quiet for x in r["late_ms"]]
     late0 = [x for r in without for x in r["late_ms"]]
     late1 = [x for r in with_ for x in r["late_ms"]]
     rows = [
@@ -235,6 +245,9 @@ def main() -> dict[str, float]:
          f"{_pct(trip, 50):.2f} / {_pct(trip, 99):.2f} / {max(trip):.1f} ms", "< 50 ms p99"),
         ("control_call (connect + hello + command) p50 / p99 / max",
          f"{_pct(call, 50):.2f} / {_pct(call, 99):.2f} / {max(call):.1f} ms", ""),
+        ("no flood (reference): tick lateness  p50 / p99 / max",
+         f"{_pct(late_q, 50):.1f} / {_pct(late_q, 99):.1f} / {max(late_q, default=0):.1f} ms",
+         ""),
         (f"flood {FLOOD_RATE:,} lines/s: tick lateness, no client  p50 / p99 / max",
          f"{_pct(late0, 50):.1f} / {_pct(late0, 99):.1f} / {max(late0, default=0):.1f} ms", ""),
         (f"flood {FLOOD_RATE:,} lines/s: tick lateness, client following p50 / p99 / max",
@@ -248,7 +261,7 @@ def main() -> dict[str, float]:
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'control socket (crondeck run, measured at the client)':<{width}}  "
-          f"{'measured':>26}  target")
+          f"{'measured':>26}  target  (load {os.getloadavg()[0]:.1f})")
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>26}  {target}")
     return {
@@ -257,6 +270,7 @@ def main() -> dict[str, float]:
         "snapshot_last_ms": statistics.median(last),
         "trip_p50_ms": _pct(trip, 50), "trip_p99_ms": _pct(trip, 99),
         "call_p50_ms": _pct(call, 50), "call_p99_ms": _pct(call, 99),
+        "quiet_late_p99_ms": _pct(late_q, 99),
         "flood_late_p99_no_client_ms": _pct(late0, 99),
         "flood_late_p99_client_ms": _pct(late1, 99),
     }

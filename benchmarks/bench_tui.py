@@ -36,7 +36,7 @@ from typing import Any
 
 from textual import events
 
-from crondeck.core import OutputChunk, RemoteScheduler
+from crondeck.core import CommandAgent, OutputChunk, RemoteScheduler
 from crondeck.core.clock import FakeClock
 from crondeck.core.control_client import ControlClient
 from crondeck.core.scheduler import Scheduler
@@ -324,19 +324,31 @@ async def _attached(n: int, out: Figures) -> None:
         server.close()
 
 
-class _Flood:
-    name = "flood"
+FLOOD = """\
+import sys, time
+line = "x" * 60 + "\\n"
+t0 = time.monotonic()
+n = 0
+while (elapsed := time.monotonic() - t0) < 3.0:
+    due = int(elapsed * 50_000)
+    if due > n:
+        sys.stdout.write("".join(f"line {i} {line}" for i in range(n, due)))
+        sys.stdout.flush()
+        n = due
+    else:
+        time.sleep(0.002)
+"""
 
-    async def execute(self, ctx: Any) -> int:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + 3.0
-        i = 0
-        while loop.time() < end:
-            for _ in range(500):
-                ctx.emit(f"line {i} {'x' * 60}\n", "stdout")
-                i += 1
-            await asyncio.sleep(0.01)  # ~50,000 lines/s
-        return 0
+
+def _flood_agent() -> CommandAgent:
+    """A command printing ~50,000 numbered lines a second for 3 s through a real pipe, so
+    the output takes the path a command agent's does (read, redacted, published)."""
+    return CommandAgent([sys.executable, "-c", FLOOD], name="flood")
+
+
+def _lines(e: Any) -> int:
+    """Output lines an event carries (a chunk holds every line one read delivered)."""
+    return e.text.count("\n") if isinstance(e, OutputChunk) else 0
 
 
 def _rss_now() -> int:
@@ -364,14 +376,13 @@ async def _flood(out: Figures) -> None:
     """Three floods in a row in one console: the UI loop's stalls, and memory after each."""
     clock = FakeClock(datetime(2025, 3, 3, 8, 0, tzinfo=UTC))
     sched = Scheduler(clock=clock)
-    sched.add_job(_Flood(), "p", "@every 1h", name="flood")
+    sched.add_job(_flood_agent(), "p", "@every 1h", name="flood")
     app = CrondeckApp(sched, clock=clock, zone=UTC, live=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         out["rss"] = [_rss_now()]
         lines = [0]
-        sched.add_listener(lambda e: lines.__setitem__(0, lines[0] + 1)
-                           if isinstance(e, OutputChunk) else None)
+        sched.add_listener(lambda e: lines.__setitem__(0, lines[0] + _lines(e)))
         for _ in range(3):
             lines[0] = 0
             handle = sched.run_now("flood")
@@ -397,8 +408,7 @@ async def _flood_attached(out: Figures) -> None:
                 out["rss"] = [_rss_now()]
                 out["server_rss"] = [server.rss()[0]]
                 lines = [0]
-                mirror.add_listener(lambda e: lines.__setitem__(0, lines[0] + 1)
-                                    if isinstance(e, OutputChunk) else None)
+                mirror.add_listener(lambda e: lines.__setitem__(0, lines[0] + _lines(e)))
                 for _ in range(3):
                     lines[0] = 0
                     handle = mirror.run_now("flood")

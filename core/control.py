@@ -68,7 +68,7 @@ HIGH_WATER = 1024 * 1024  # stop feeding a connection while this much waits for 
 # many), besides each job's newest and newest that ran. A job's full history: `history`.
 SNAPSHOT_RESULTS = 2_000
 SNAPSHOT_BATCH = 500  # jobs encoded between yields to the loop
-SUB_CHUNKS = 2_000  # output chunks a lagging connection may hold before dropping some
+SUB_CHUNKS = 2_000  # lines of output a lagging connection may hold before dropping chunks
 SUB_EVENTS = 50_000  # other events; beyond this it is too slow and is sent bye
 STALL_CHECK = 0.5  # seconds between looks at a connection whose socket is backed up
 HELLO_WAIT = 10.0  # seconds a new connection has to say hello

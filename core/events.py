@@ -191,7 +191,9 @@ class RunStarted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class OutputChunk(Event):
-    """A piece of live output (normally one line, newline included), already redacted."""
+    """A piece of live output, already redacted: from a command, every complete line one
+    read of its pipe delivered (newlines included; a line without one only after a pause);
+    from a Python agent, what it yielded."""
 
     job: str
     run_id: str
@@ -306,7 +308,7 @@ class LockLost(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ObserverDropped(Event):
-    """Delivered to one observer in place of `dropped` output chunks it was too slow for
+    """Delivered to one observer in place of `dropped` lines of output it was too slow for
     (and `dropped_events` other events if it fell even further behind)."""
 
     dropped: int
@@ -390,11 +392,18 @@ def _kind(cls: type) -> str:
 # --- delivery -------------------------------------------------------------------------------
 
 
+def _line_count(text: str) -> int:
+    """The lines a chunk of output shows (a last line without its newline counts)."""
+    return text.count("\n") + (not text.endswith("\n"))
+
+
 class Subscription:
     """A bounded, async-iterable view of the event stream for one observer.
 
-    Output chunks are limited to `max_chunks` pending; beyond that they are dropped and an
-    `ObserverDropped` notice takes their place. Other events are limited to the much larger
+    Output is limited to `max_chunks` lines pending (a chunk holds every line one read
+    delivered; one larger than the limit still passes when nothing else is pending); beyond
+    that chunks are dropped whole and an `ObserverDropped` notice counting their lines
+    takes their place. Other events are limited to the much larger
     `max_events` (beyond which the oldest pending chunk, then the oldest event, is dropped),
     so a stalled observer costs bounded memory.
     """
@@ -402,7 +411,8 @@ class Subscription:
     def __init__(self, bus: EventBus, max_chunks: int, max_events: int) -> None:
         self._bus = bus
         self._items: deque[Event] = deque()
-        self._chunks = 0
+        self._chunks = 0  # lines of output pending
+        self._chunk_items = 0  # the chunks holding them
         self._max_chunks = max(1, max_chunks)
         self._max_events = max(1, max_events)
         self._dropped_chunks = 0
@@ -420,24 +430,28 @@ class Subscription:
         """Called by the bus on the loop thread; O(1), never blocks."""
         if self.closed:
             return
+        lines = 0
         if isinstance(event, OutputChunk):
-            if self._chunks >= self._max_chunks:
-                self._note_drop(event, chunk=True)
+            lines = _line_count(event.text)
+            if self._chunks and self._chunks + lines > self._max_chunks:
+                self._note_drop(event, lines)
                 return
-        elif len(self._items) - self._chunks >= self._max_events:
+        elif len(self._items) - self._chunk_items >= self._max_events:
             self._evict()
         self._flush_drop_notice()
         self._items.append(event)
-        if isinstance(event, OutputChunk):
-            self._chunks += 1
+        if lines:
+            self._chunks += lines
+            self._chunk_items += 1
         self._wake()
 
-    def _note_drop(self, event: Event, *, chunk: bool) -> None:
-        if chunk:
-            self._dropped_chunks += 1
+    def _note_drop(self, event: Event, lines: int) -> None:
+        """`lines` lines of output dropped (0: one other event)."""
+        if lines:
+            self._dropped_chunks += lines
         else:
             self._dropped_events += 1
-        self.total_dropped += 1
+        self.total_dropped += lines or 1
         self._last_dropped_seq = event.seq
         self._last_dropped_at = event.at
 
@@ -446,9 +460,11 @@ class Subscription:
         for i, item in enumerate(self._items):
             if isinstance(item, OutputChunk):
                 del self._items[i]
-                self._chunks -= 1
-                self._dropped_chunks += 1
-                self.total_dropped += 1
+                lines = _line_count(item.text)
+                self._chunks -= lines
+                self._chunk_items -= 1
+                self._dropped_chunks += lines
+                self.total_dropped += lines
                 return
         # No chunks pending: drop the oldest event, folding the count into one notice at the
         # front (where the gap is), so repeated evictions do not pile up notices.
@@ -494,7 +510,8 @@ class Subscription:
             raise asyncio.QueueEmpty
         event = self._items.popleft()
         if isinstance(event, OutputChunk):
-            self._chunks -= 1
+            self._chunks -= _line_count(event.text)
+            self._chunk_items -= 1
         return event
 
     def drain(self) -> list[Event]:

@@ -417,9 +417,9 @@ class Launched:
 
 
 class _Pump:
-    """Reads a pipe on the loop and delivers each line (newline kept) as soon as it arrives,
-    decoding UTF-8 leniently. Reads whatever is available and splits it, which is several
-    times cheaper than a read per line under a flood. Text without a newline yet (a progress
+    """Reads a pipe on the loop and delivers its complete lines (newlines kept) as soon as
+    they arrive, decoding UTF-8 leniently: all the lines one read brings as one text, so a
+    flood costs one delivery per read, not per line. Text without a newline yet (a progress
     bar, a prompt) is delivered on its own after `partial_after` seconds of silence."""
 
     __slots__ = ("_decoder", "_emit", "_fd", "_loop", "_partial_after", "_pending", "_timer",
@@ -456,15 +456,18 @@ class _Pump:
                 self._emit(pending)
             return
         text = self._pending + self._decoder.decode(data)
-        start = 0
-        emit = self._emit
-        while (end := text.find("\n", start)) != -1:
-            emit(text[start : end + 1])
-            start = end + 1
-        pending = text[start:]
-        if len(pending) >= LINE_LIMIT:
-            emit(pending)
+        end = text.rfind("\n") + 1
+        if end == len(text):
             pending = ""
+            if text:  # empty: the read ended inside a character the decoder holds
+                self._emit(text)
+        else:
+            pending = text[end:]
+            if end:
+                self._emit(text[:end])
+            if len(pending) >= LINE_LIMIT:
+                self._emit(pending)
+                pending = ""
         self._pending = pending
         if pending and self._fd >= 0:
             self._timer = self._loop.call_later(self._partial_after, self._flush)

@@ -62,6 +62,17 @@ _SHAPE_LITERALS = (
     "-----BEGIN ", "sk-", *(f"gh{c}_" for c in "pousr"), "github_pat_",
     *(f"xox{c}-" for c in "abposr"), "AKIA", "ASIA", "://", "ccess", "CCESS",
 )
+# The same as (first look, exact literals): one scan of a long text for `gh` rules out five
+# literals, and only a text holding `gh` is scanned for each of them.
+_SHAPE_CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("-----BEGIN ", ()), ("sk-", ()), ("gh", tuple(f"gh{c}_" for c in "pousr")),
+    ("github_pat_", ()), ("xox", tuple(f"xox{c}-" for c in "abposr")), ("AKIA", ()),
+    ("ASIA", ()), ("://", ()), ("ccess", ()), ("CCESS", ()),
+)
+_AWS_LITERALS = ("ccess", "CCESS")
+# A text longer than this with several lines is redacted line by line around the literals
+# it holds (the regex costs far more per character than finding them).
+WINDOW_MIN = 2048
 
 
 # The patterns below serve only output that could hold a secret split across chunks; they
@@ -170,6 +181,8 @@ class Redactor:
         self.values = dict(values or {})
         self._pattern = _compile(tuple(sorted(self.values, key=len, reverse=True)))
         self._literals = (*_SHAPE_LITERALS, *self.values)
+        self._checks = (*_SHAPE_CHECKS, *((v, ()) for v in self.values))
+        self._multiline = any("\n" in v for v in self.values)
         self._value_prefixes: dict[str, list[str]] | None = None
 
     @classmethod
@@ -196,10 +209,57 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
+        if len(text) > WINDOW_MIN:
+            return self._long(text)
         for literal in self._literals:
             if literal in text and (literal != "://" or "@" in text):  # URLs: only with a user
                 return self._pattern.sub(self._replace, text)
         return text  # the usual line: nothing that could start a secret
+
+    def _long(self, text: str) -> str:
+        """`__call__` for a long text (many lines of output at once): the same result, with
+        the regex run only over the lines holding a literal. Every match contains one and,
+        but for a PEM block, a secret value with a newline in it, or an AWS key printed on
+        a line after its name, lies within that literal's line."""
+        found: list[str] = []
+        for first, exact in self._checks:
+            if first in text:
+                if not exact:
+                    found.append(first)
+                else:
+                    found.extend(e for e in exact if e in text)
+        if "://" in found and "@" not in text:  # URLs: only with a user
+            found.remove("://")
+        if not found:
+            return text
+        if "-----BEGIN " in found or self._multiline:
+            return self._pattern.sub(self._replace, text)
+        n = len(text)
+        spans: list[tuple[int, int]] = []
+        for literal in found:
+            aws = literal in _AWS_LITERALS  # its key may follow on a later line
+            i = text.find(literal)
+            while i != -1:
+                start = text.rfind("\n", 0, i) + 1
+                line_end = text.find("\n", i + len(literal)) + 1 or n
+                spans.append((start, _aws_reach(text, line_end) if aws else line_end))
+                i = text.find(literal, line_end) if line_end < n else -1
+        spans.sort()
+        out: list[str] = []
+        done = 0
+        sub, replace = self._pattern.sub, self._replace
+        k = 0
+        while k < len(spans):
+            start, end = spans[k]
+            k += 1
+            while k < len(spans) and spans[k][0] <= end:  # overlapping: one window
+                end = max(end, spans[k][1])
+                k += 1
+            out.append(text[done:start])
+            out.append(sub(replace, text[start:end]))
+            done = end
+        out.append(text[done:])
+        return "".join(out)
 
     def _replace(self, m: re.Match[str]) -> str:
         name = self.values.get(m.group(0))
@@ -257,12 +317,19 @@ class StreamRedactor:
         if not chunk:
             return ""
         if (chunk[-1] == "\n" and not self._pending and self._mode is None
-                and self._ctx in ("", "\n") and "-----" not in chunk
+                and self._ctx in ("", "\n") and "-----BEGIN " not in chunk
                 and not self._newline_in_values):
-            # No secret can span a newline here (token shapes never contain one), so the
-            # whole chunk is final.
-            self._ctx = "\n"
-            return self._redactor(chunk)
+            # Whole lines: only an AWS key printed on a line after its name could span the
+            # end, so all but a tail holding such a name is final at once.
+            cut = _aws_tail(chunk)
+            if cut is None:
+                self._ctx = "\n"
+                return self._redactor(chunk)
+            head = ""
+            if cut:
+                head = self._redactor(chunk[:cut])
+                self._ctx = "\n"
+            return head + self._advance(chunk[cut:], final=False)
         return self._advance(self._pending + chunk, final=False)
 
     def flush(self) -> str:
@@ -369,6 +436,42 @@ class StreamRedactor:
             if text.startswith(prefix):
                 return run
         return None
+
+
+@cache
+def _key_char() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z0-9/+]")
+
+
+def _aws_tail(chunk: str) -> int | None:
+    """Where the lines start that may hold an AWS secret key's name whose value is still to
+    come (a later read may bring it), in a chunk of whole lines; None when none may. Such a
+    match runs from the name over lines of nothing but `=`, `:`, quotes and spaces to the
+    key, so going back from the end over those lines and name lines finds where it could
+    begin."""
+    cut = None
+    pos = len(chunk)
+    while pos > 0:
+        start = chunk.rfind("\n", 0, pos - 1) + 1
+        line = chunk[start:pos]
+        if "ccess" in line or "CCESS" in line:
+            cut = start
+        elif _key_char().search(line) is not None:
+            break
+        pos = start
+    return cut
+
+
+def _aws_reach(text: str, end: int) -> int:
+    """The end of the lines after `end` an AWS key's match begun before it may reach: over
+    lines of nothing but `=`, `:`, quotes and spaces, to the next line (the key's)."""
+    n = len(text)
+    while end < n:
+        nxt = text.find("\n", end) + 1 or n
+        if _key_char().search(text, end, nxt) is not None:
+            return nxt
+        end = nxt
+    return n
 
 
 def refresh_env() -> None:

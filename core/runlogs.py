@@ -58,7 +58,8 @@ def safe_name(text: str) -> str:
 
 
 class RunLog:
-    """One run's log file, appended to as output arrives; stderr lines are marked."""
+    """One run's log file, appended to as output arrives (a chunk of lines at a time);
+    stderr lines are marked."""
 
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = path
@@ -81,12 +82,19 @@ class RunLog:
         self._fh.flush()
 
     def write(self, text: str, stream: str = "stdout") -> None:
+        """Append output (any number of lines); past `max_bytes`, the lines that still fit
+        whole are written and the rest of the run's output is not."""
         if self.truncated:
             return
         if stream == "stderr":
             text = "".join(f"[stderr] {line}" for line in text.splitlines(keepends=True))
-        size = len(text.encode("utf-8", "replace"))
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
         if self.written + size > self.max_bytes:
+            data = text.encode("utf-8", "replace")[:self.max_bytes - self.written]
+            fit = data.rfind(b"\n") + 1
+            if fit:
+                self.written += fit
+                self._fh.write(data[:fit].decode("utf-8", "replace"))
             self.truncated = True
             self.note(f"output beyond {self.max_bytes} bytes not logged (the run went on)")
             return

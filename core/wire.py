@@ -70,8 +70,8 @@ _string = encode_basestring  # a str as a JSON string, in C
 
 
 def event_text(event: Event) -> str:
-    """`event_json(event)` as compact JSON text. Output chunks, which come by the ten
-    thousand a second, are written directly (same text, a fraction of the work)."""
+    """`event_json(event)` as compact JSON text. Output chunks, the bulk of a busy stream
+    (each may hold many lines), are written directly (same text, a fraction of the work)."""
     if type(event) is OutputChunk:
         return (f'{{"event":"output_chunk","seq":{event.seq},"at":"{event.at.isoformat()}",'
                 f'"job":{_string(event.job)},"run_id":{_string(event.run_id)},'

@@ -388,13 +388,17 @@ class DashboardModel:
     def apply(self, events: Iterable[Event]) -> Changes:
         ch = Changes()
         for ev in events:
-            if isinstance(ev, OutputChunk):
+            if isinstance(ev, OutputChunk):  # every line one read delivered: split once
                 out = self._by_run.get(ev.run_id) or self._open(ev.job, ev.run_id, None)
-                for text in ev.text.splitlines() or [""]:
-                    line = OutputLine(ev.at, ev.stream, text)
-                    out.lines.append(line)
-                    out.total += 1
-                    ch.output.setdefault(ev.run_id, []).append(line)
+                at, stream = ev.at, ev.stream
+                new = [OutputLine(at, stream, text) for text in ev.text.splitlines() or [""]]
+                out.lines.extend(new)
+                out.total += len(new)
+                seen = ch.output.get(ev.run_id)
+                if seen is None:
+                    ch.output[ev.run_id] = new
+                else:
+                    seen.extend(new)
                 continue
             job = getattr(ev, "job", None)
             if isinstance(ev, RunStarted):

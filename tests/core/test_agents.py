@@ -57,6 +57,21 @@ def test_command_streams_stdout_and_stderr_tagged_in_order(tmp_path: Path) -> No
     assert "got: hello" in result.output_tail and "oops" in result.output_tail
 
 
+def test_the_lines_of_one_read_come_as_one_chunk_in_order_with_a_partial_line_after(
+        tmp_path: Path) -> None:
+    # One write of 2,000 lines reaches the pipe at once; the prompt without a newline
+    # after it comes on its own once the command is quiet.
+    body = ('python3 -c \'import sys; sys.stdout.write("".join(f"row {i}\\n" for i in '
+            'range(2000)) + "more? "); sys.stdout.flush()\'\nsleep 0.3\necho yes\n')
+    result, events = run_one(CommandAgent([script(tmp_path, "many.sh", body)]))
+    chunks = [e.text for e in events if isinstance(e, OutputChunk)]
+    assert "".join(chunks) == "".join(f"row {i}\n" for i in range(2000)) + "more? yes\n"
+    assert len(chunks) < 20 and any(c.count("\n") > 100 for c in chunks)
+    assert chunks[-2:] == ["more? ", "yes\n"]  # the partial line waited for no newline
+    assert all(c.endswith("\n") for c in chunks[:-2])
+    assert result.ok and result.output_tail.endswith("row 1999\nmore? yes\n")
+
+
 @pytest.mark.slow
 def test_output_arrives_while_the_command_is_still_running(tmp_path: Path) -> None:
     cmd = script(tmp_path, "slow.sh", "echo first; sleep 1; echo second\n")
@@ -134,9 +149,9 @@ def test_background_children_left_by_a_finished_command_are_ended(tmp_path: Path
 def test_a_flood_of_output_is_capped_in_the_result_but_fully_streamed(tmp_path: Path) -> None:
     cmd = script(tmp_path, "flood.sh", "seq 1 100000\n")
     result, events = run_one(CommandAgent([cmd]), output_tail=1000)
-    lines = [e.text for e in events if isinstance(e, OutputChunk)]
-    assert len(lines) == 100_000 and lines[-1] == "100000\n"
-    assert result.truncated and result.output_bytes == sum(len(x) for x in lines)
+    chunks = [e.text for e in events if isinstance(e, OutputChunk)]  # each: lines of a read
+    assert "".join(chunks) == "".join(f"{i}\n" for i in range(1, 100_001))
+    assert result.truncated and result.output_bytes == sum(len(x) for x in chunks)
     assert result.output_tail.startswith("[… ") and result.output_tail.endswith("99999\n100000\n")
     assert len(result.output_tail.split("\n", 1)[1]) <= 1000
 

@@ -74,6 +74,28 @@ def test_drop_notice_appears_where_the_gap_is_even_if_nothing_follows() -> None:
     assert events[-1].dropped == 3
 
 
+def test_output_is_bounded_and_counted_in_lines_whatever_the_chunks_hold() -> None:
+    bus = _bus()
+    sub = bus.subscribe(max_chunks=100)
+
+    def emit(lines: range, end: str = "\n") -> None:
+        text = "".join(f"line {i}\n" for i in lines)
+        bus.emit(OutputChunk, job="j", run_id="j@x", stream="stdout", text=text[:-1] + end)
+
+    emit(range(0, 500))  # larger than the bound: still passes into an empty queue
+    emit(range(500, 510))  # 510 lines pending: dropped
+    first = sub.drain()
+    assert first[0].text.count("\n") == 500 and first[1].dropped == 10 and len(first) == 2
+    emit(range(510, 560))
+    emit(range(560, 610))  # 100 lines: fits exactly
+    emit(range(610, 611), end="")  # a line without its newline is still a line
+    events = sub.drain()
+    assert [type(e).__name__ for e in events] == ["OutputChunk", "OutputChunk",
+                                                   "ObserverDropped"]
+    assert events[-1].dropped == 1
+    assert "".join(e.text for e in events[:2]) == "".join(f"line {i}\n" for i in range(510, 610))
+
+
 def test_observer_far_behind_on_events_is_bounded_and_told() -> None:
     bus = _bus()
     sub = bus.subscribe(max_chunks=5, max_events=50)

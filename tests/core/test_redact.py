@@ -177,3 +177,69 @@ def test_whole_lines_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None
     assert stream.feed(line) == line and stream._pending == "" and stream._ctx == "\n"
     secret_line = f"using {ENV['DB_PASSWORD']} now\n"
     assert stream.feed(secret_line) == "using [REDACTED:DB_PASSWORD] now\n"
+
+
+# --- many lines at once: what one read of a command's output delivers -----------------------
+
+LINE_WORDS = ["INFO", "done", "success", "access", "https://example.com/x", "a@b",
+              "high", "ghost", "xo", "-----", "ASI", "AKI", "key", "=", "sk", "-", "_",
+              "secret_access_key =", "hunter", "tok:"]
+LINE_SECRETS = [*SECRET_KINDS.values(), "https://bob:pa55word@host/x",
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "aws_secret_access_key =\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
+
+
+def whole_text(r: Redactor, text: str) -> str:
+    """The reference: the one regex over the whole text, however long."""
+    return r._pattern.sub(r._replace, text)
+
+
+lines_of_output = st.lists(
+    st.lists(st.sampled_from([*LINE_WORDS, *LINE_SECRETS]), max_size=8).map(" ".join),
+    min_size=1, max_size=60).map(lambda lines: "".join(f"{line}\n" for line in lines))
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=lines_of_output, filler=st.integers(min_value=0, max_value=80))
+def test_a_chunk_of_many_lines_is_redacted_like_the_whole_text(text: str, filler: int) -> None:
+    r = Redactor(secret_env_values(ENV))
+    text = "plain output line of no interest\n" * filler + text  # long: redacted by windows
+    assert r(text) == whole_text(r, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=lines_of_output, at=st.lists(st.integers(min_value=0, max_value=60), max_size=6))
+def test_whole_line_chunks_release_exactly_the_redaction_of_the_whole_text(
+        text: str, at: list[int]) -> None:
+    """Chunks as a command's reads deliver them: several whole lines each, cut anywhere
+    between lines (a secret's name and value on two lines may fall in two chunks)."""
+    r = Redactor(secret_env_values(ENV))
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    cuts = [starts[k] for k in at if k < len(starts)]
+    released, rest = streamed(r, text, cuts)
+    assert "".join(released) + rest == whole_text(r, text)
+    for secret in (*SECRET_KINDS.values(), "pa55word", "wJalrXUtnFEMI"):
+        assert all(secret not in piece for piece in released)
+
+
+def test_a_secret_anywhere_in_a_read_of_thousands_of_lines_is_redacted() -> None:
+    r = Redactor(secret_env_values(ENV))
+    for kind, secret in SECRET_KINDS.items():
+        for where in (0, 500, 999):
+            lines = [f"line {i}: processed the access log with success\n" for i in range(1000)]
+            lines[where] = f"line {where}: the key is {secret} (keep it safe)\n"
+            chunk = "".join(lines)
+            stream = r.stream()
+            out = stream.feed(chunk) + stream.flush()
+            assert secret not in out and out == whole_text(r, chunk), (kind, where)
+            assert out.count("\n") == chunk.count("\n") - secret.count("\n")
+
+
+def test_an_aws_key_on_the_line_after_its_name_in_the_next_read_is_held_then_masked() -> None:
+    stream = Redactor().stream()
+    first = "".join(f"row {i}\n" for i in range(300)) + "aws_secret_access_key =\n"
+    released = stream.feed(first)
+    assert released == "".join(f"row {i}\n" for i in range(300)) + "aws_"  # the name waits
+    key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    out = released + stream.feed(f"{key}\nnext\n") + stream.flush()
+    assert key not in out and out.endswith("[REDACTED]\nnext\n")

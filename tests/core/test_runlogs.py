@@ -48,6 +48,19 @@ def test_a_runaway_run_is_capped_with_a_note(tmp_path: Path) -> None:
     assert "output beyond 100 bytes not logged" in text and "oops" not in text
 
 
+def test_a_chunk_of_lines_crossing_the_cap_keeps_the_lines_that_fit(tmp_path: Path) -> None:
+    logs = RunLogs(tmp_path / "runs", max_bytes=100)
+    log = logs.open("j", "j@1")
+    log.write("0123456789\n" * 5)
+    log.write("0123456789\n" * 2 + "é\n" * 20, "stderr")  # crosses the cap mid-chunk
+    log.write("later\n")
+    log.close()
+    lines = log.path.read_text().splitlines()
+    # 5 x 11 + 2 x 20 bytes fit; the first `é` line (12 bytes) would pass 100
+    assert lines[:7] == ["0123456789"] * 5 + ["[stderr] 0123456789"] * 2
+    assert len(lines) == 8 and "output beyond 100 bytes not logged" in lines[-1]
+
+
 def test_distinct_job_names_never_share_a_log_directory(tmp_path: Path) -> None:
     logs = RunLogs(tmp_path / "runs")
     names = ["a-b", "a b", "a:b", "a/b", "a%2Fb", "a%b", ".hidden", "%2Ehidden", "_.hidden",

@@ -222,7 +222,12 @@ class OutputPane(ScrollView, can_focus=True):
         n = run.total - self._seen
         self._seen = run.total
         lines = run.lines
-        self._add(list(islice(lines, max(0, len(lines) - n), None)))
+        if n >= len(lines):
+            self._add(list(lines))
+        else:  # from the end: the work is the new lines, not the run's kept ones
+            new: list[Entry] = list(islice(reversed(lines), n))
+            new.reverse()
+            self._add(new)
 
     def finished(self) -> None:
         """The shown run ended: add its outcome line (unless `show_run` already did: the run
@@ -249,9 +254,15 @@ class OutputPane(ScrollView, can_focus=True):
         self.refresh()
 
     @staticmethod
-    def _width_of(entries: Iterable[Entry]) -> int:
-        return max((_cells(e) if isinstance(e, str) else _cells(e.text) + _PREFIX
-                    for e in entries), default=0)
+    def _width_of(entries: Sequence[Entry]) -> int:
+        texts = [e.text for e in entries if not isinstance(e, str)]
+        widest = max((_cells(e) for e in entries if isinstance(e, str)), default=0)
+        if not texts:
+            return widest
+        joined = "".join(texts)  # one check for a whole batch of plain ASCII lines
+        if joined.isascii() and "\t" not in joined:
+            return max(widest, max(map(len, texts)) + _PREFIX)
+        return max(widest, max(map(_cells, texts)) + _PREFIX)
 
     def _resize(self) -> None:
         if self.wrap:
