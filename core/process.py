@@ -368,13 +368,13 @@ _held = 0
 _hold_cost = HOLD_GUESS
 # The held shell: wait for the release line (EOF, when the scheduler is gone: never run the
 # command), put back the variables the shell itself sets, then become the command.
-_HOLD_SCRIPT = 'IFS= read -r _ || exit 125; {pwd}; exec "$@"{stdin}'
+_HOLD_SCRIPT = 'IFS= read -r CRONDECK_HELD_LINE || exit 125; {pwd}; exec "$@"{stdin}'
 _HOLD_PWD_VAR = b"CRONDECK_HELD_PWD"
 _KEEP_PWD = f'export PWD="${_HOLD_PWD_VAR.decode()}"; unset {_HOLD_PWD_VAR.decode()}'
 _SH = "/bin/sh"
 # The shell drops variables whose names are not names to it, and sets these itself.
 _SH_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
-_SH_SETS = frozenset((b"IFS", b"OPTIND", b"PPID", _HOLD_PWD_VAR))
+_SH_SETS = frozenset((b"IFS", b"OPTIND", b"PPID", b"CRONDECK_HELD_LINE", _HOLD_PWD_VAR))
 
 
 def hold_cost() -> float:
