@@ -398,6 +398,7 @@ def hold(plan: SpawnPlan, on_stdout: Callable[[str], None],
     global _held, _hold_cost
     if _held >= HOLD_LIMIT:
         return None
+    t0 = time.perf_counter()
     argv = _held_argv(plan)
     if argv is None:
         return None
@@ -407,7 +408,6 @@ def hold(plan: SpawnPlan, on_stdout: Callable[[str], None],
         env[_HOLD_PWD_VAR] = pwd
     script = _HOLD_SCRIPT.format(pwd=_KEEP_PWD if pwd is not None else "unset PWD",
                                  stdin="" if plan.stdin else " </dev/null")
-    t0 = time.perf_counter()
     child, in_w = _start(plan, [_SH, "-c", script, "crondeck-held", *argv], env, True,
                          on_stdout, on_stderr)
     _hold_cost += (time.perf_counter() - t0 - _hold_cost) / 8

@@ -23,6 +23,7 @@ import pytest
 from crondeck.core import FakeClock, RunStatus, Scheduler, every, process
 from crondeck.core.agents import CommandAgent
 from crondeck.core.events import RunQueued
+from crondeck.core.jobs import NullStateSink
 from crondeck.core.results import RunResult
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
@@ -216,6 +217,37 @@ def test_a_run_ended_while_its_child_is_held_ends_the_child_unrun(
 
     result = asyncio.run(main())
     assert result.status is RunStatus.CANCELLED and result.started_at is None
+    assert not ran.exists() and marked(mark) == {}
+    assert process.hold_room() == process.HOLD_LIMIT
+
+
+def test_a_held_run_whose_claim_is_refused_at_its_instant_ends_its_child_unrun(
+        tmp_path: Path) -> None:
+    class Refusing(NullStateSink):
+        def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
+            raise OSError("disk full")
+
+    mark = uuid.uuid4().hex
+    agent, ran = _parked(tmp_path, mark)
+
+    async def main() -> RunResult:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5, state_sink=Refusing())
+        job = s.add_job(agent, None, every(seconds=10), name="j")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)
+        (pid,) = await until(lambda: held_shells(mark))
+        handle = next(iter(job.running.values()))
+        await clock.run_for(0.3)
+        result = await asyncio.wait_for(handle.wait(), 10)
+        assert gone(pid, 5), "the held child outlived its refused run"
+        await asyncio.sleep(0.2)
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return result
+
+    result = asyncio.run(main())
+    assert result.status is RunStatus.SKIPPED and "could not be recorded" in result.error
     assert not ran.exists() and marked(mark) == {}
     assert process.hold_room() == process.HOLD_LIMIT
 
