@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -382,9 +383,18 @@ def hold_cost() -> float:
     return _hold_cost
 
 
+def _hold_limit() -> int:
+    """`HOLD_LIMIT`, or fewer under a low limit of open files (1024 is common): a held child
+    keeps four open (three pipes and its pidfd), and the runs going meanwhile need theirs."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return HOLD_LIMIT
+    return min(HOLD_LIMIT, soft // 16)
+
+
 def hold_room() -> int:
-    """How many more children can be held now (`HOLD_LIMIT`)."""
-    return max(0, HOLD_LIMIT - _held)
+    """How many more children can be held now (`HOLD_LIMIT`, fewer with few open files)."""
+    return max(0, _hold_limit() - _held)
 
 
 def hold(plan: SpawnPlan, on_stdout: Callable[[str], None],
@@ -396,7 +406,7 @@ def hold(plan: SpawnPlan, on_stdout: Callable[[str], None],
     the shell would drop, too many held already): `launch` it at the instant then, which
     reports whatever is wrong as it always has. Raises OSError/ValueError as `launch`."""
     global _held, _hold_cost
-    if _held >= HOLD_LIMIT:
+    if _held >= _hold_limit():
         return None
     t0 = time.perf_counter()
     argv = _held_argv(plan)

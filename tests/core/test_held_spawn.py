@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ne
 T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
 MARK = "CRONDECK_TEST_MARK"
 ROOT = Path(__file__).resolve().parents[2]
+FULL = process.hold_room()  # nothing held: every test must leave it so
 
 # Writes what the command saw to $REPORT, reads its stdin, exits 3.
 REPORTER = r"""
@@ -154,7 +155,7 @@ def test_a_held_command_runs_only_at_its_instant_exactly_as_if_started_then(
     seen = json.loads(report.read_text())
     report.unlink()
     assert seen["pid"] == held_pid  # the held shell became the command: no extra level
-    assert process.hold_room() == process.HOLD_LIMIT
+    assert process.hold_room() == FULL
 
     async def launched() -> RunResult:
         s = Scheduler()
@@ -218,7 +219,7 @@ def test_a_run_ended_while_its_child_is_held_ends_the_child_unrun(
     result = asyncio.run(main())
     assert result.status is RunStatus.CANCELLED and result.started_at is None
     assert not ran.exists() and marked(mark) == {}
-    assert process.hold_room() == process.HOLD_LIMIT
+    assert process.hold_room() == FULL
 
 
 def test_a_held_run_whose_claim_is_refused_at_its_instant_ends_its_child_unrun(
@@ -249,7 +250,7 @@ def test_a_held_run_whose_claim_is_refused_at_its_instant_ends_its_child_unrun(
     result = asyncio.run(main())
     assert result.status is RunStatus.SKIPPED and "could not be recorded" in result.error
     assert not ran.exists() and marked(mark) == {}
-    assert process.hold_room() == process.HOLD_LIMIT
+    assert process.hold_room() == FULL
 
 
 def test_a_pause_while_held_applies_from_the_next_slot_and_the_held_run_still_starts(
@@ -274,7 +275,7 @@ def test_a_pause_while_held_applies_from_the_next_slot_and_the_held_run_still_st
 
     result = asyncio.run(main())
     assert result.ok and result.output_tail == "j\n" and ran.read_text() == "ran\n"
-    assert process.hold_room() == process.HOLD_LIMIT
+    assert process.hold_room() == FULL
 
 
 def test_a_held_child_that_dies_before_its_instant_is_started_afresh(tmp_path: Path) -> None:
@@ -299,7 +300,7 @@ def test_a_held_child_that_dies_before_its_instant_is_started_afresh(tmp_path: P
 
     result = asyncio.run(main())
     assert result.ok and result.output_tail == "j\n" and ran.read_text() == "ran\n"
-    assert process.hold_room() == process.HOLD_LIMIT
+    assert process.hold_room() == FULL
 
 
 @pytest.mark.parametrize("case", ["not found", "no shebang", "no interpreter", "no cwd"])
@@ -341,7 +342,7 @@ def test_a_command_that_cannot_start_fails_as_it_did_when_started_at_the_instant
     assert result.error == plain.error and result.error.startswith("cannot start")
     assert result.exit_code is plain.exit_code is None
     assert not (tmp_path / "ran").exists()
-    assert process.hold_room() == process.HOLD_LIMIT
+    assert process.hold_room() == FULL
 
 
 def test_runs_past_the_hold_limit_start_at_the_instant_and_all_run(
@@ -401,7 +402,7 @@ def test_a_held_run_that_has_to_queue_is_started_afresh_when_its_turn_comes(
     assert queued == ["j1"]
     assert [(r.ok, r.output_tail) for r in results] == [(True, "j0\n"), (True, "j1\n")]
     assert ran.read_text() == "ran\n" * 2
-    assert process.hold_room() == process.HOLD_LIMIT
+    assert process.hold_room() == FULL
 
 
 SCHEDULER_CHILD = r"""
@@ -475,3 +476,12 @@ def test_a_held_child_whose_parent_dies_exits_at_the_end_of_its_input_unrun(
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_fewer_children_are_held_under_a_low_limit_of_open_files(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(process.resource, "getrlimit", lambda what: (1024, 4096))
+    assert process.hold_room() == 64  # four descriptors each, and room for the runs going
+    monkeypatch.setattr(process.resource, "getrlimit",
+                        lambda what: (process.resource.RLIM_INFINITY,) * 2)
+    assert process.hold_room() == process.HOLD_LIMIT
