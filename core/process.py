@@ -493,10 +493,6 @@ class Launched:
     def pid(self) -> int:
         return self.popen.pid
 
-    @property
-    def held(self) -> bool:
-        return self._hold_fd >= 0
-
     def release(self, stdin_text: str = "") -> bool:
         """Let a held child exec its command now: one line releases it, `stdin_text`
         follows (the command's stdin, with a stdin pipe), then stdin is closed. False when
