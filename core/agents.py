@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .clock import Clock
-from .process import SpawnPlan, launch, plan_spawn, terminate_group
+from .process import Launched, SpawnPlan, hold, launch, plan_spawn, terminate_group
 from .programs import program_name, program_of
 from .results import Usage
 
@@ -191,9 +191,18 @@ class CommandAgent:
 
     def prepare(self, ctx: RunContext) -> None:
         """Build the spawn of `ctx`'s attempt now (argv, environment, process tag), ahead of
-        its instant; `execute` uses it if the attempt is still the same one."""
+        its instant, and start its child held before the command (`process.hold`), so that
+        the instant only releases it; `execute` uses them if the attempt is still the same
+        one. The runner discards what `execute` did not use (`discard_prepared`)."""
+        discard_prepared(ctx)
         prompt = ctx.full_prompt
-        ctx.prepared = _Prepared(self, ctx.run_id, ctx.attempt, prompt, self._plan(ctx, prompt))
+        plan = self._plan(ctx, prompt)
+        held: Launched | None = None
+        try:
+            held = hold(plan, lambda t: ctx.emit(t, "stdout"), lambda t: ctx.emit(t, "stderr"))
+        except (OSError, ValueError, RuntimeError):
+            held = None  # started at the instant instead, which reports what is wrong
+        ctx.prepared = _Prepared(self, ctx, ctx.run_id, ctx.attempt, prompt, plan, held)
 
     def _plan(self, ctx: RunContext, prompt: str) -> SpawnPlan:
         env = {**os.environ, **self.env, **ctx.env()}
@@ -204,19 +213,30 @@ class CommandAgent:
 
     async def execute(self, ctx: RunContext) -> int | None:
         prompt = ctx.full_prompt
+        stdin_text = prompt if self.prompt_via == "stdin" else ""
         prepared, ctx.prepared = ctx.prepared, None
+        child: Launched | None = None
         if isinstance(prepared, _Prepared) and prepared.agent is self \
                 and prepared.run_id == ctx.run_id and prepared.attempt == ctx.attempt \
                 and prepared.prompt == prompt:
             plan = prepared.plan
+            held, prepared.held = prepared.held, None
+            if held is not None:
+                if prepared.ctx is ctx and held.release(stdin_text):
+                    child = held
+                else:
+                    held.discard()
         else:
+            if isinstance(prepared, _Prepared):
+                prepared.discard()
             plan = self._plan(ctx, prompt)
         grace = self.kill_grace if self.kill_grace is not None else ctx.kill_grace
-        try:
-            child = launch(plan, lambda t: ctx.emit(t, "stdout"), lambda t: ctx.emit(t, "stderr"),
-                           prompt if self.prompt_via == "stdin" else "")
-        except (OSError, ValueError) as exc:
-            raise AgentFailed(_not_started(exc, plan.argv[0], self.cwd)) from None
+        if child is None:
+            try:
+                child = launch(plan, lambda t: ctx.emit(t, "stdout"),
+                               lambda t: ctx.emit(t, "stderr"), stdin_text)
+            except (OSError, ValueError) as exc:
+                raise AgentFailed(_not_started(exc, plan.argv[0], self.cwd)) from None
         try:
             code = await child.wait_exit()
             # The leader is gone; background children still holding the pipes would keep
@@ -235,13 +255,29 @@ class CommandAgent:
 
 @dataclass(slots=True)
 class _Prepared:
-    """A spawn planned ahead, and the attempt it was planned for."""
+    """A spawn planned ahead, the attempt it was planned for, and its held child if any."""
 
     agent: CommandAgent
+    ctx: RunContext  # the held child's output goes to this context's `emit`
     run_id: str
     attempt: int
     prompt: str
     plan: SpawnPlan
+    held: Launched | None = None
+
+    def discard(self) -> None:
+        """End the held child, unrun (the run ended or changed before it started)."""
+        held, self.held = self.held, None
+        if held is not None:
+            held.discard()
+
+
+def discard_prepared(ctx: RunContext) -> None:
+    """Drop what an agent prepared for `ctx` ahead of its instant and did not use, ending a
+    child held for it: the run was cancelled, refused, queued or ended before its agent."""
+    prepared, ctx.prepared = ctx.prepared, None
+    if isinstance(prepared, _Prepared):
+        prepared.discard()
 
 
 def load_target(spec: str) -> Any:

@@ -9,6 +9,10 @@ environment (`CRONDECK_PROCESS_TAG=<instance>.<n>`), which its descendants inher
 the tag finds them in /proc: when a child is ended, so is everything carrying its tag; a
 watchdog process ends everything carrying this process's tags once it exits, a crash
 included; and a restart ends what a dead instance left running (`end_instances`).
+
+A run prepared ahead of its instant can have its child started then and held (`hold`): the
+child is a shell that waits for one line on its stdin and then execs the command, so at the
+instant starting it is one write (`Launched.release`) instead of a fork/exec.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import codecs
 import contextlib
 import itertools
 import os
+import re
+import resource
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
+    "HOLD_LIMIT",
     "LINE_LIMIT",
     "TAG_VAR",
     "Child",
@@ -37,6 +45,9 @@ __all__ = [
     "end_escaped",
     "end_instances",
     "group_alive",
+    "hold",
+    "hold_cost",
+    "hold_room",
     "instance_id",
     "launch",
     "plan_spawn",
@@ -314,16 +325,28 @@ def launch(plan: SpawnPlan, on_stdout: Callable[[str], None],
     the call and the child existing. Its stdout and stderr are delivered line by line to
     the callbacks as they arrive (see `_Pump`); with a stdin pipe, `stdin_text` is
     written to it, then it is closed. Raises OSError/ValueError when it cannot start."""
+    child, in_w = _start(plan, plan.argv, plan.env, plan.stdin, on_stdout, on_stderr)
+    if in_w >= 0:
+        child.feeder = _Feeder(child._loop, in_w, stdin_text.encode())
+    return child
+
+
+def _start(plan: SpawnPlan, argv: Sequence[str], env: Mapping[bytes, bytes], stdin: bool,
+           on_stdout: Callable[[str], None], on_stderr: Callable[[str], None],
+           ) -> tuple[Launched, int]:
+    """The one Popen of `launch` and `hold`: `argv` with `env` in `plan`'s directory, a new
+    session, stdout/stderr pumped to the callbacks, exits watched; with `stdin`, a pipe whose
+    write end is returned (else /dev/null and -1)."""
     loop = asyncio.get_running_loop()
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r = err_w = in_r = in_w = -1
     try:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        if plan.stdin:
+        if stdin:
             in_r, in_w = os.pipe2(os.O_CLOEXEC)
         popen = subprocess.Popen(
-            plan.argv, stdin=in_r if plan.stdin else subprocess.DEVNULL, stdout=out_w,
-            stderr=err_w, cwd=plan.cwd, env=plan.env, start_new_session=True)
+            argv, stdin=in_r if stdin else subprocess.DEVNULL, stdout=out_w,
+            stderr=err_w, cwd=plan.cwd, env=env, start_new_session=True)
     except BaseException:
         for fd in (out_r, out_w, err_r, err_w, in_r, in_w):
             if fd >= 0:
@@ -334,17 +357,126 @@ def launch(plan: SpawnPlan, on_stdout: Callable[[str], None],
             os.close(fd)
     child = Launched(popen, loop, plan.tag)
     child.pumps = (_Pump(loop, out_r, on_stdout), _Pump(loop, err_r, on_stderr))
-    if in_w >= 0:
-        child.feeder = _Feeder(loop, in_w, stdin_text.encode())
     child.watch()
+    return child, in_w
+
+
+# Children held at once (each is a waiting shell and three pipes): bounded so that a huge
+# instant cannot exhaust processes or file descriptors; the runs past it spawn at the instant.
+HOLD_LIMIT = 256
+HOLD_GUESS = 5e-3  # seconds one held spawn takes before any was measured (a loaded machine)
+_held = 0
+_hold_cost = HOLD_GUESS
+# The held shell: wait for the release line (EOF, when the scheduler is gone: never run the
+# command), put back the variables the shell itself sets, then become the command.
+_HOLD_SCRIPT = 'IFS= read -r CRONDECK_HELD_LINE || exit 125; {pwd}; exec "$@"{stdin}'
+_HOLD_PWD_VAR = b"CRONDECK_HELD_PWD"
+_KEEP_PWD = f'export PWD="${_HOLD_PWD_VAR.decode()}"; unset {_HOLD_PWD_VAR.decode()}'
+_SH = "/bin/sh"
+# The shell drops variables whose names are not names to it, and sets these itself.
+_SH_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SH_SETS = frozenset((b"IFS", b"OPTIND", b"PPID", b"CRONDECK_HELD_LINE", _HOLD_PWD_VAR))
+
+
+def hold_cost() -> float:
+    """Seconds one held spawn takes (an average of the recent ones), for waking early enough."""
+    return _hold_cost
+
+
+def _hold_limit() -> int:
+    """`HOLD_LIMIT`, or fewer under a low limit of open files (1024 is common): a held child
+    keeps four open (three pipes and its pidfd), and the runs going meanwhile need theirs."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return HOLD_LIMIT
+    return min(HOLD_LIMIT, soft // 16)
+
+
+def hold_room() -> int:
+    """How many more children can be held now (`HOLD_LIMIT`, fewer with few open files)."""
+    return max(0, _hold_limit() - _held)
+
+
+def hold(plan: SpawnPlan, on_stdout: Callable[[str], None],
+         on_stderr: Callable[[str], None]) -> Launched | None:
+    """Start `plan`'s child ahead of its instant, held before it runs any of the command:
+    `release` lets it exec the command (same pid, group, environment, directory and pipes
+    as `launch` would give it); `discard` ends it unrun. None when it cannot be held exactly
+    as `launch` would start it (the program not found or not directly executable, a name
+    the shell would drop, too many held already): `launch` it at the instant then, which
+    reports whatever is wrong as it always has. Raises OSError/ValueError as `launch`."""
+    global _held, _hold_cost
+    if _held >= _hold_limit():
+        return None
+    t0 = time.perf_counter()
+    argv = _held_argv(plan)
+    if argv is None:
+        return None
+    env = dict(plan.env)
+    pwd = env.pop(b"PWD", None)  # the shell would set it to the directory: given back later
+    if pwd is not None:
+        env[_HOLD_PWD_VAR] = pwd
+    script = _HOLD_SCRIPT.format(pwd=_KEEP_PWD if pwd is not None else "unset PWD",
+                                 stdin="" if plan.stdin else " </dev/null")
+    child, in_w = _start(plan, [_SH, "-c", script, "crondeck-held", *argv], env, True,
+                         on_stdout, on_stderr)
+    _hold_cost += (time.perf_counter() - t0 - _hold_cost) / 8
+    child._hold_fd = in_w
+    _held += 1
     return child
+
+
+def _held_argv(plan: SpawnPlan) -> tuple[str, ...] | None:
+    """`plan.argv` when the held shell would exec exactly what `launch` would (same program,
+    found the same way, same environment), else None."""
+    if not plan.argv or not os.access(_SH, os.X_OK):
+        return None
+    for name in plan.env:
+        if name in _SH_SETS or not _SH_NAME.match(name):
+            return None
+    prog = plan.argv[0]
+    if "/" in prog:
+        path: str | None = os.path.join(os.fspath(plan.cwd) if plan.cwd is not None
+                                        else os.getcwd(), prog)
+    else:
+        # The shell searches $PATH as Popen does; without one, or with a relative or
+        # special (dash's "%") entry, the two could differ.
+        search = plan.env.get(b"PATH")
+        if search is None:
+            return None
+        dirs = os.fsdecode(search)
+        if any(not d.startswith("/") or "%" in d for d in dirs.split(":")):
+            return None
+        path = shutil.which(prog, path=dirs)
+    if path is None or not _direct(path):
+        return None
+    return plan.argv
+
+
+def _direct(path: str) -> bool:
+    """Whether the kernel execs `path` itself: an executable ELF file or a script whose
+    interpreter exists (a shell would run anything else as a script of its own)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return False
+    if not os.access(path, os.X_OK):
+        return False
+    if head.startswith(b"\x7fELF"):
+        return True
+    if not head.startswith(b"#!"):
+        return False
+    line = head[2:].split(b"\n", 1)[0].split()
+    return bool(line) and line[0].startswith(b"/") and os.path.isfile(line[0]) \
+        and os.access(line[0], os.X_OK)
 
 
 class Launched:
     """A process group leader started by `launch`: its exit, its output pumps and its
     stdin, all driven by loop callbacks (no task, no thread per child with pidfds)."""
 
-    __slots__ = ("_loop", "_pidfd", "exited", "feeder", "popen", "pumps", "tag")
+    __slots__ = ("_hold_fd", "_loop", "_pidfd", "exited", "feeder", "popen", "pumps", "tag")
 
     def __init__(self, popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop,
                  tag: str) -> None:
@@ -355,10 +487,47 @@ class Launched:
         self.feeder: _Feeder | None = None
         self._loop = loop
         self._pidfd = -1
+        self._hold_fd = -1  # a held child's stdin, until `release` or `discard`
 
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    def release(self, stdin_text: str = "") -> bool:
+        """Let a held child exec its command now: one line releases it, `stdin_text`
+        follows (the command's stdin, with a stdin pipe), then stdin is closed. False when
+        the child has gone meanwhile: it is discarded, and the caller starts afresh."""
+        global _held
+        fd, self._hold_fd = self._hold_fd, -1
+        if fd < 0:
+            return False
+        _held -= 1
+        if self.popen.poll() is not None:
+            os.close(fd)
+            self.close()
+            return False
+        self.feeder = _Feeder(self._loop, fd, b"\n" + stdin_text.encode())
+        return True
+
+    def discard(self) -> None:
+        """End a held child before it ran anything: SIGKILL, its pipes closed; it is reaped
+        on the loop when it has gone (at once, without a loop left to do it)."""
+        global _held
+        fd, self._hold_fd = self._hold_fd, -1
+        if fd < 0:
+            return
+        _held -= 1
+        os.close(fd)  # alone, this ends it too: the shell exits at end of input
+        if self.popen.returncode is None:  # not reaped: the pid is still this child's
+            with contextlib.suppress(OSError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+        self.close()
+        if self._loop.is_closed():
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self.popen.wait(5)
+            if self._pidfd >= 0:
+                os.close(self._pidfd)
+                self._pidfd = -1
 
     @property
     def returncode(self) -> int | None:

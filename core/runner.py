@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from .abc import RunHost
-from .agents import AgentFailed, CommandAgent, RunContext
+from .agents import AgentFailed, CommandAgent, RunContext, discard_prepared
 from .budget import account, cost_of
 from .clock import CLOCK_JUMP, Clock
 from .contracts import ANSWER_LIMIT, verify_output
@@ -369,6 +369,7 @@ class Runner:
                 gate=gate, attempt=handle.attempt, manual=handle.manual,
             )
         finally:
+            discard_prepared(ctx)  # prepared ahead, never used: its held child must not stay
             if result is None:  # pragma: no cover - defensive
                 result = RunResult(run_id=handle.run_id, job=job.name,
                                    scheduled_for=handle.scheduled_for, status=RunStatus.CANCELLED,
@@ -475,6 +476,8 @@ class Runner:
         if begun is None and not limiter.try_acquire():
             self._emit(RunQueued, job=job.name, run_id=handle.run_id,
                        scheduled_for=handle.scheduled_for, why="max_concurrent_runs")
+            # Its start is now anyone's guess: no child is held for it meanwhile.
+            discard_prepared(ctx)
             await limiter.acquire()
         try:
             if begun is None:

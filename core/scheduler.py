@@ -26,7 +26,7 @@ from types import FunctionType, TracebackType
 from typing import Any, Unpack
 
 from . import slots
-from .agents import Agent, AgentLike, as_agent
+from .agents import Agent, AgentLike, CommandAgent, as_agent
 from .budget import account, budget_reason
 from .clock import CLOCK_JUMP, Clock, SystemClock, utc
 from .cronexpr import CronExpr
@@ -55,6 +55,7 @@ from .jobs import Job, JobState, OnResult, RunHandle, StateSink
 from .ledger import Ledger
 from .options import SHUTDOWN_GRACE, JobOptions, JobOverrides, checked
 from .persist import StateDir
+from .process import hold_cost, hold_room
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Runner, call_later
 from .schedule import Schedule, cron, resolve
@@ -868,23 +869,31 @@ class Scheduler:
 
     def _lead(self) -> float:
         """How early to wake before the next slot: `lead`, or longer (up to a second) when
-        that many runs are due at it that preparing them would not fit in `lead`."""
+        that many runs are due at it that preparing them would not fit in `lead` (a command
+        agent's run also starts its child then, held until the instant)."""
         if not self.lead or not self._heap:
             return self.lead
         heap = self._heap
         first = heap[0][0]
         per_run = self._prep_per_run
-        limit = int(MAX_LEAD / per_run) + 1
+        per_hold, room, jobs = hold_cost(), hold_room(), self.jobs
+        enough = MAX_LEAD / 1.5
         # Entries due by then, counted down the heap's tree (a subtree past it is skipped);
         # stale entries count too, which errs on the early side.
-        count, stack, size = 0, [0], len(heap)
-        while stack and count < limit:
+        need, stack, size = 0.0, [0], len(heap)
+        while stack and need < enough:
             i = stack.pop()
             if i < size and heap[i][0] <= first:
-                count += 1
+                need += per_run
+                if room:
+                    job = jobs.get(heap[i][2])
+                    if job is not None and isinstance(job.agent, CommandAgent) \
+                            and job.options.pre_run is None:
+                        need += per_hold
+                        room -= 1
                 stack.append(2 * i + 1)
                 stack.append(2 * i + 2)
-        return min(MAX_LEAD, max(self.lead, 1.5 * count * per_run))
+        return min(MAX_LEAD, max(self.lead, 1.5 * need))
 
     def _fire_due(self, now: datetime, ahead: float = 0.0) -> None:
         """Handle every job due at `now`, and with `ahead` > 0 also those due within that

@@ -1,0 +1,487 @@
+"""A command agent's run prepared ahead of its instant starts its child then, held by a shell
+before any of the command (`process.hold`), and releases it at the instant: the command
+never runs early, runs exactly as it would have been started at the instant, and a held
+child whose run ends before its instant (or whose scheduler dies) is ended unrun."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crondeck.core import FakeClock, RunStatus, Scheduler, every, process
+from crondeck.core.agents import CommandAgent
+from crondeck.core.events import RunQueued
+from crondeck.core.jobs import NullStateSink
+from crondeck.core.results import RunResult
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+
+T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
+MARK = "CRONDECK_TEST_MARK"
+ROOT = Path(__file__).resolve().parents[2]
+FULL = process.hold_room()  # nothing held: every test must leave it so
+
+# Writes what the command saw to $REPORT, reads its stdin, exits 3.
+REPORTER = r"""
+import json, os, sys
+with open("/proc/self/cmdline", "rb") as f:
+    argv = [a.decode() for a in f.read().split(b"\0")[:-1]]
+report = {"pid": os.getpid(), "argv": argv, "cwd": os.getcwd(),
+          "fd0": os.readlink("/proc/self/fd/0").split(":")[0], "stdin": sys.stdin.read(),
+          "env": dict(os.environ)}
+with open(os.environ["REPORT"], "w") as f:
+    json.dump(report, f)
+sys.exit(3)
+"""
+PER_RUN = {"CRONDECK_RUN_ID", "CRONDECK_SCHEDULED_FOR", "CRONDECK_PROCESS_TAG", "REPORT"}
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _proc(pid: str, what: str) -> bytes:
+    with open(f"/proc/{pid}/{what}", "rb") as f:
+        return f.read()
+
+
+def marked(mark: str) -> dict[int, list[bytes]]:
+    """Live (not zombie) processes whose environment carries MARK=mark, with their argv."""
+    needle = f"{MARK}={mark}".encode()
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            env = _proc(entry, "environ").split(b"\0")
+            state = _proc(entry, "stat").rsplit(b")", 1)[1].split()[0]
+            argv = _proc(entry, "cmdline").split(b"\0")[:-1]
+        except OSError:
+            continue
+        if needle in env and state not in (b"Z", b"X"):
+            found[int(entry)] = argv
+    return found
+
+
+def held_shells(mark: str) -> list[int]:
+    return [pid for pid, argv in marked(mark).items() if b"crondeck-held" in argv]
+
+
+async def until(what: Callable[[], Any], within: float = 10.0) -> Any:
+    """`what()` once it is truthy (polled in real time), or its last value at the deadline."""
+    deadline = time.monotonic() + within
+    for _ in range(int(within / 0.02) + 1):
+        if (got := what()) or time.monotonic() >= deadline:
+            return got
+        await asyncio.sleep(0.02)
+    return what()
+
+
+def gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = _proc(str(pid), "stat").rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state in (b"Z", b"X"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def reporter(tmp_path: Path, mark: str, prompt_via: str = "stdin") -> CommandAgent:
+    """The reporter, started by a name found on $PATH, with awkward arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    if not (bin_dir / "py-report").exists():
+        (bin_dir / "py-report").symlink_to(sys.executable)
+    work = tmp_path / "work dir"
+    work.mkdir(exist_ok=True)
+    return CommandAgent(
+        ["py-report", "-S", "-c", REPORTER, "a b", "it's \"q\" $HOME", "ünïcødé", ""],
+        prompt_via=prompt_via,  # type: ignore[arg-type]
+        cwd=work,
+        env={MARK: mark, "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+             "REPORT": str(tmp_path / "report.json")})
+
+
+@pytest.mark.parametrize("prompt_via", ["stdin", "arg"])
+@pytest.mark.parametrize("pwd", ["/", None])
+def test_a_held_command_runs_only_at_its_instant_exactly_as_if_started_then(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prompt_via: str,
+        pwd: str | None) -> None:
+    # A stale $PWD (or none) must reach the command as it is: the shell would fix it up.
+    if pwd is None:
+        monkeypatch.delenv("PWD", raising=False)
+    else:
+        monkeypatch.setenv("PWD", pwd)
+    mark = uuid.uuid4().hex
+    report = tmp_path / "report.json"
+    agent = reporter(tmp_path, mark, prompt_via)
+
+    async def held() -> tuple[RunResult, int]:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5)
+        job = s.add_job(agent, "the prompt ✓", every(seconds=10), name="j", max_runs=1)
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)  # 9.7: prepared, its child held
+        pids = await until(lambda: held_shells(mark))
+        assert len(pids) == 1, marked(mark)
+        handle = next(iter(job.running.values()))
+        await asyncio.sleep(0.3)  # real time the command would have had to write
+        assert not report.exists(), "the command ran before its instant"
+        await clock.run_for(0.3)  # 10: released
+        result = await asyncio.wait_for(handle.wait(), 20)
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return result, pids[0]
+
+    result, held_pid = asyncio.run(held())
+    assert result.status is RunStatus.FAILED and result.exit_code == 3
+    assert result.started_at == at(10)
+    seen = json.loads(report.read_text())
+    report.unlink()
+    assert seen["pid"] == held_pid  # the held shell became the command: no extra level
+    assert process.hold_room() == FULL
+
+    async def launched() -> RunResult:
+        s = Scheduler()
+        job = s.add_job(agent, "the prompt ✓", every(hours=24), name="j")
+        return await asyncio.wait_for(s.run_now(job).wait(), 20)
+
+    plain = asyncio.run(launched())
+    assert plain.status is RunStatus.FAILED and plain.exit_code == 3
+    assert result.error == plain.error
+    want = json.loads(report.read_text())
+    assert seen["argv"] == want["argv"]
+    args = ["a b", "it's \"q\" $HOME", "ünïcødé", ""]
+    assert seen["argv"][0] == "py-report"  # as given, not the path it was found at
+    assert seen["argv"][4:] == args + (["the prompt ✓"] if prompt_via == "arg" else [])
+    assert seen["cwd"] == want["cwd"] == str(tmp_path / "work dir")
+    assert seen["fd0"] == want["fd0"] == ("pipe" if prompt_via == "stdin" else "/dev/null")
+    assert seen["stdin"] == want["stdin"] == ("the prompt ✓" if prompt_via == "stdin" else "")
+    env_seen = {k: v for k, v in seen["env"].items() if k not in PER_RUN}
+    env_want = {k: v for k, v in want["env"].items() if k not in PER_RUN}
+    assert env_seen == env_want
+    assert env_seen.get("PWD") == pwd and env_seen["CRONDECK_JOB"] == "j"
+    assert seen["env"]["CRONDECK_SCHEDULED_FOR"] == at(10).isoformat()
+
+
+def _parked(tmp_path: Path, mark: str) -> tuple[CommandAgent, Path]:
+    """A shell-string command that notes each time it ran, and prints its job's name."""
+    ran = tmp_path / "ran"
+    agent = CommandAgent('echo ran >> "$RAN"; echo "$CRONDECK_JOB"',
+                         env={MARK: mark, "RAN": str(ran)})
+    return agent, ran
+
+
+@pytest.mark.parametrize("end", ["cancel", "remove", "stop"])
+def test_a_run_ended_while_its_child_is_held_ends_the_child_unrun(
+        tmp_path: Path, end: str) -> None:
+    mark = uuid.uuid4().hex
+    agent, ran = _parked(tmp_path, mark)
+
+    async def main() -> RunResult:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5)
+        job = s.add_job(agent, None, every(seconds=10), name="j")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)
+        (pid,) = await until(lambda: held_shells(mark))
+        handle = next(iter(job.running.values()))
+        if end == "cancel":
+            s.cancel(job)
+        elif end == "remove":
+            s.remove_job(job)
+        else:
+            s.stop(terminate=True)
+        result = await asyncio.wait_for(handle.wait(), 10)
+        assert gone(pid, 5), "the held child outlived its run"
+        await clock.run_for(0.5)  # past the instant
+        await asyncio.sleep(0.3)
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return result
+
+    result = asyncio.run(main())
+    assert result.status is RunStatus.CANCELLED and result.started_at is None
+    assert not ran.exists() and marked(mark) == {}
+    assert process.hold_room() == FULL
+
+
+def test_a_held_run_whose_claim_is_refused_at_its_instant_ends_its_child_unrun(
+        tmp_path: Path) -> None:
+    class Refusing(NullStateSink):
+        def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
+            raise OSError("disk full")
+
+    mark = uuid.uuid4().hex
+    agent, ran = _parked(tmp_path, mark)
+
+    async def main() -> RunResult:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5, state_sink=Refusing())
+        job = s.add_job(agent, None, every(seconds=10), name="j")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)
+        (pid,) = await until(lambda: held_shells(mark))
+        handle = next(iter(job.running.values()))
+        await clock.run_for(0.3)
+        result = await asyncio.wait_for(handle.wait(), 10)
+        assert gone(pid, 5), "the held child outlived its refused run"
+        await asyncio.sleep(0.2)
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return result
+
+    result = asyncio.run(main())
+    assert result.status is RunStatus.SKIPPED and "could not be recorded" in result.error
+    assert not ran.exists() and marked(mark) == {}
+    assert process.hold_room() == FULL
+
+
+def test_a_pause_while_held_applies_from_the_next_slot_and_the_held_run_still_starts(
+        tmp_path: Path) -> None:
+    mark = uuid.uuid4().hex
+    agent, ran = _parked(tmp_path, mark)
+
+    async def main() -> RunResult:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5)
+        job = s.add_job(agent, None, every(seconds=10), name="j")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)
+        assert await until(lambda: held_shells(mark))
+        handle = next(iter(job.running.values()))
+        s.pause_job(job, "later")
+        await clock.run_for(0.3)
+        result = await asyncio.wait_for(handle.wait(), 10)
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return result
+
+    result = asyncio.run(main())
+    assert result.ok and result.output_tail == "j\n" and ran.read_text() == "ran\n"
+    assert process.hold_room() == FULL
+
+
+def test_a_held_child_that_dies_before_its_instant_is_started_afresh(tmp_path: Path) -> None:
+    mark = uuid.uuid4().hex
+    agent, ran = _parked(tmp_path, mark)
+
+    async def main() -> RunResult:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5)
+        job = s.add_job(agent, None, every(seconds=10), name="j")
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)
+        (pid,) = await until(lambda: held_shells(mark))
+        os.kill(pid, signal.SIGKILL)
+        await until(lambda: not held_shells(mark))
+        handle = next(iter(job.running.values()))
+        await clock.run_for(0.3)
+        result = await asyncio.wait_for(handle.wait(), 10)
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return result
+
+    result = asyncio.run(main())
+    assert result.ok and result.output_tail == "j\n" and ran.read_text() == "ran\n"
+    assert process.hold_room() == FULL
+
+
+@pytest.mark.parametrize("case", ["not found", "no shebang", "no interpreter", "no cwd"])
+def test_a_command_that_cannot_start_fails_as_it_did_when_started_at_the_instant(
+        tmp_path: Path, case: str) -> None:
+    cwd: Path | None = None
+    if case == "not found":
+        argv = ["no-such-program-crondeck-test"]
+    elif case == "no cwd":
+        argv, cwd = ["/bin/echo", "hi"], tmp_path / "missing"
+    else:
+        path = tmp_path / "prog"
+        path.write_text("echo ran > ran\n" if case == "no shebang"
+                        else "#!/no/such/interpreter\necho ran\n")
+        path.chmod(0o755)
+        argv = [str(path)]
+    agent = CommandAgent(argv, cwd=cwd)
+
+    async def held() -> RunResult:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5)
+        job = s.add_job(agent, None, every(seconds=10), name="j", max_runs=1)
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)
+        handle = next(iter(job.running.values()))
+        await clock.run_for(0.3)
+        result = await asyncio.wait_for(handle.wait(), 10)
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return result
+
+    async def launched() -> RunResult:
+        s = Scheduler()
+        job = s.add_job(agent, None, every(hours=24), name="j")
+        return await asyncio.wait_for(s.run_now(job).wait(), 10)
+
+    result, plain = asyncio.run(held()), asyncio.run(launched())
+    assert result.status is plain.status is RunStatus.FAILED
+    assert result.error == plain.error and result.error.startswith("cannot start")
+    assert result.exit_code is plain.exit_code is None
+    assert not (tmp_path / "ran").exists()
+    assert process.hold_room() == FULL
+
+
+def test_runs_past_the_hold_limit_start_at_the_instant_and_all_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(process, "HOLD_LIMIT", 3)
+    mark = uuid.uuid4().hex
+    agent, ran = _parked(tmp_path, mark)
+
+    async def main() -> list[RunResult]:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5, max_concurrent_runs=20)
+        jobs = [s.add_job(agent, None, every(seconds=10), name=f"j{i}", max_runs=1)
+                for i in range(8)]
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)
+        assert await until(lambda: len(held_shells(mark)) >= 3)
+        await asyncio.sleep(0.1)
+        assert len(held_shells(mark)) == 3
+        handles = [next(iter(j.running.values())) for j in jobs]
+        await clock.run_for(0.3)
+        results = [await asyncio.wait_for(h.wait(), 20) for h in handles]
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return results
+
+    results = asyncio.run(main())
+    assert [r.output_tail for r in results] == [f"j{i}\n" for i in range(8)]
+    assert all(r.ok and r.started_at == at(10) for r in results)
+    assert ran.read_text() == "ran\n" * 8
+    assert process.hold_room() == 3
+
+
+def test_a_held_run_that_has_to_queue_is_started_afresh_when_its_turn_comes(
+        tmp_path: Path) -> None:
+    mark = uuid.uuid4().hex
+    agent, ran = _parked(tmp_path, mark)
+
+    async def main() -> tuple[list[RunResult], list[str]]:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5, max_concurrent_runs=1)
+        sub = s.subscribe()
+        jobs = [s.add_job(agent, None, every(seconds=10), name=f"j{i}", max_runs=1)
+                for i in range(2)]
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(6.7)
+        assert await until(lambda: len(held_shells(mark)) >= 2)
+        handles = [next(iter(j.running.values())) for j in jobs]
+        await clock.run_for(0.3)
+        # the queued run's held child is ended at once: it waits without one
+        assert await until(lambda: len(held_shells(mark)) == 0, 5) is True
+        results = [await asyncio.wait_for(h.wait(), 20) for h in handles]
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return results, [e.job for e in sub.drain() if isinstance(e, RunQueued)]
+
+    results, queued = asyncio.run(main())
+    assert queued == ["j1"]
+    assert [(r.ok, r.output_tail) for r in results] == [(True, "j0\n"), (True, "j1\n")]
+    assert ran.read_text() == "ran\n" * 2
+    assert process.hold_room() == FULL
+
+
+SCHEDULER_CHILD = r"""
+import asyncio, os, sys
+from datetime import datetime
+from crondeck.core import CommandAgent, Scheduler, every
+due = datetime.fromisoformat(sys.argv[1])
+s = Scheduler(lead=1.0)
+s.add_job(CommandAgent(["/bin/sh", "-c", 'echo ran > "$RAN"'],
+                       env={"CRONDECK_TEST_MARK": sys.argv[2], "RAN": sys.argv[3]}),
+          None, every(hours=1, start=due), name="j")
+asyncio.run(s.astart())
+"""
+
+HOLDER_CHILD = r"""
+import asyncio, os, sys
+from crondeck.core import process
+async def main():
+    env = {**os.environ, "CRONDECK_TEST_MARK": sys.argv[1], "RAN": sys.argv[2]}
+    plan = process.plan_spawn(["/bin/sh", "-c", 'echo ran > "$RAN"'], env=env, cwd=None,
+                              stdin=False)
+    child = process.hold(plan, print, print)
+    print(child.pid, flush=True)
+    await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_while_a_child_is_held_leaves_the_command_unrun(
+        tmp_path: Path) -> None:
+    mark = uuid.uuid4().hex
+    ran = tmp_path / "ran"
+    due = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    proc = subprocess.Popen([sys.executable, "-c", SCHEDULER_CHILD, due.isoformat(), mark,
+                             str(ran)], cwd=ROOT)
+    try:
+        deadline = due.timestamp() - 0.2
+        pids: list[int] = []
+        while not pids and time.time() < deadline:
+            pids = held_shells(mark)
+            time.sleep(0.02)
+        assert pids, "no child was held ahead of the instant"
+        proc.kill()
+        proc.wait(10)
+        assert gone(pids[0], 5), "the held child outlived its scheduler"
+        time.sleep(max(0.0, due.timestamp() + 1.0 - time.time()))
+        assert not ran.exists() and marked(mark) == {}
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+@pytest.mark.slow
+def test_a_held_child_whose_parent_dies_exits_at_the_end_of_its_input_unrun(
+        tmp_path: Path) -> None:
+    """Without the watchdog: the held shell reads end of input once its parent is gone."""
+    mark = uuid.uuid4().hex
+    ran = tmp_path / "ran"
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER_CHILD, mark, str(ran)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pid = int(proc.stdout.readline())
+        assert held_shells(mark) == [pid]
+        proc.kill()
+        proc.wait(10)
+        assert gone(pid, 5), "the held child outlived its parent"
+        time.sleep(0.3)
+        assert not ran.exists()
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_fewer_children_are_held_under_a_low_limit_of_open_files(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(process.resource, "getrlimit", lambda what: (1024, 4096))
+    assert process.hold_room() == 64  # four descriptors each, and room for the runs going
+    monkeypatch.setattr(process.resource, "getrlimit",
+                        lambda what: (process.resource.RLIM_INFINITY,) * 2)
+    assert process.hold_room() == process.HOLD_LIMIT
