@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import accumulate, repeat
@@ -72,7 +73,7 @@ class CronExpr(Upcoming):
     _p_n: int
     _p_mid: datetime
     _p_base: int | None
-    _p_secs: list[int]
+    _p_secs: Sequence[int]
     _p_dts: list[datetime] | None
     _p_lo: float
     _last_out: datetime
@@ -310,9 +311,9 @@ class _Times:
     __slots__ = ("__weakref__", "deltas", "n", "secs")
 
     def __init__(self, hours: tuple[int, ...], minutes: tuple[int, ...]) -> None:
-        self.secs = [h * 3600 + m * 60 for h in hours for m in minutes]
+        self.secs = tuple([h * 3600 + m * 60 for h in hours for m in minutes])
         table = _minute_deltas()
-        self.deltas = [table[s // 60] for s in self.secs]
+        self.deltas = tuple([table[s // 60] for s in self.secs])
         self.n = len(self.secs)
 
     def hm(self) -> list[tuple[int, int]]:
