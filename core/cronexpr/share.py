@@ -38,7 +38,7 @@ def intern_values(values: T) -> T:
 class Shared(Generic[V]):
     """key -> the live object built for it. Values must accept weak references (a slots
     class names `__weakref__`). The `keep` most recently built are also held here, so an
-    expression parsed, used and dropped over and over (a builder on each keystroke, a bench)
+    expression parsed, used and dropped over and over (the builder parses on each keystroke)
     finds them again. Safe under threads: a lost race builds an equal object, and a missing
     entry only costs a rebuild."""
 
@@ -61,8 +61,5 @@ class Shared(Generic[V]):
         return obj
 
     def _forget(self, ref: KeyedRef[Hashable, V]) -> None:
-        if self._refs.get(ref.key) is ref:
-            del self._refs[ref.key]
-
-    def __len__(self) -> int:
-        return len(self._refs)
+        if self._refs.get(ref.key) is ref:  # not a newer object built for the same key
+            self._refs.pop(ref.key, None)
