@@ -20,6 +20,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Upcoming:
     """`upcoming(dt, n)` for any schedule with `next_after`: shared by cron and intervals."""
 
+    __slots__ = ()  # a CronExpr has slots, no __dict__
+
     def next_after(self, dt: datetime) -> datetime:
         """The first fire strictly after `dt`; OverflowError when it would be after the last
         day datetime knows (9999-12-31)."""

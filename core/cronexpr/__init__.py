@@ -4,7 +4,9 @@ into a schedule in a time zone. The modules, each read on its own:
 - `fields`: the five fields (ranges, names) and `CronFields`, a parsed expression's values
 - `messages`: `CronError` and the wording of what the parser reports
 - `parser`: field texts to `CronFields`, or a `CronError` pointing at the column
-- `engine`: `CronExpr`, the next-fire engine (day matching and the day plan)
+- `engine`: `CronExpr`, the next-fire engine (the day plan)
+- `days`: day matching, a rule and its caches shared by expressions with the same day fields
+- `share`: what parsed expressions share (value sets, day rules, a day's fire times)
 - `dst`: what a DST change does to the fires of a day (cronie's rules), and `DstShift`
 - `describe`: plain English for an expression, and the value-list helpers it uses
 

@@ -62,6 +62,10 @@ MINUTE, HOUR, DOM, MONTH, DOW = (
 FIELDS = (MINUTE, HOUR, DOM, MONTH, DOW)
 
 
+# frozenset() is a new 216-byte object each time; every expression shares this one.
+_NONE: frozenset[int] = frozenset()
+
+
 class CronFields:
     """Value sets of one expression. Day-of-week uses 0–6 with Sunday 0 (7 folded into 0).
 
@@ -82,25 +86,28 @@ class CronFields:
         "minutes",
         "months",
         "step_notes",
-        "texts",
     )
 
     def __init__(self, expr: str, texts: list[str]) -> None:
         self.expr = expr
-        self.texts = texts
         self.minutes: tuple[int, ...] = ()
         self.hours: tuple[int, ...] = ()
-        self.dom: frozenset[int] = frozenset()
+        self.dom: frozenset[int] = _NONE
         self.dom_last = False  # L
         self.dom_last_weekday = False  # LW
         self.dom_nearest: tuple[int, ...] = ()  # nW
         self.months: tuple[int, ...] = ()
-        self.dow: frozenset[int] = frozenset()
+        self.dow: frozenset[int] = _NONE
         self.dow_nth: tuple[tuple[int, int], ...] = ()  # (weekday, n) from w#n
-        self.dow_last: frozenset[int] = frozenset()  # wL
+        self.dow_last: frozenset[int] = _NONE  # wL
         self.dom_star = texts[2][0] in "*?"
         self.dow_star = texts[4][0] in "*?"
-        self.step_notes: list[str] = []
+        self.step_notes: tuple[str, ...] = ()
+
+    @property
+    def texts(self) -> list[str]:
+        """The five field texts as written (split again when asked: kept once, in `expr`)."""
+        return self.expr.split()
 
     @property
     def columns(self) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ What is accepted reads here; the wording of the longer messages lives in `messag
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from .fields import DOM, DOW, FIELDS, HOUR, MINUTE, MONTH, CronFields, Field, columns_of
 from .messages import (
@@ -19,6 +20,7 @@ from .messages import (
     step_too_large_note,
     uneven_step_note,
 )
+from .share import intern_values
 
 __all__ = ["parse_fields"]
 
@@ -49,6 +51,10 @@ class _Ctx:
 _PLAIN = re.compile(r"[0-9A-Za-z*/?#-]+\Z", re.ASCII)
 _FULL_DOM = frozenset(_FULL[2])
 _FULL_DOW = frozenset(_FULL[4])
+# One-value fields ("30 2 15 * *"), made once: (v,) for each field, frozenset({d}) for days.
+_ONE = tuple([(v,) for v in range(f.hi + 1)] for f in FIELDS)
+_ONE_DOM = [frozenset((d,)) for d in range(DOM.hi + 1)]
+_ONE_DOW = [frozenset((d,)) for d in range(7)]
 
 
 def parse_fields(expr: str, texts: list[str]) -> CronFields:
@@ -64,16 +70,55 @@ def parse_fields(expr: str, texts: list[str]) -> CronFields:
         if len(text) < 10 and text.isdigit() and text.isascii():
             v = int(text)
             if _LO[k] <= v <= _HI[k]:
-                vals.append((v,))
+                vals.append(_ONE[k][v])
                 continue
+        seen = _SEEN[k].get(text)
+        if seen is not None:
+            vals.append(seen)
+            continue
         fast = _fast_field(text, k)
-        if fast is None:  # names, specials, notes or errors: the careful path
-            fast = tuple(sorted(_parse_field(_Ctx(expr, FIELDS[k], k), text, out)))
+        if fast is not None:
+            fast = _remember(_SEEN[k], text, intern_values(fast))
+        else:  # names, specials, notes or errors: the careful path
+            fast = intern_values(tuple(sorted(_parse_field(_Ctx(expr, FIELDS[k], k), text, out))))
         vals.append(fast)
     out.minutes, out.hours, dom, out.months, dow = vals
-    out.dom = _FULL_DOM if dom is _FULL[2] else frozenset(dom)
-    out.dow = _FULL_DOW if dow is _FULL[4] else frozenset([v % 7 for v in dow])
+    if dom is _FULL[2]:
+        out.dom = _FULL_DOM
+    elif len(dom) == 1:
+        out.dom = _ONE_DOM[dom[0]]
+    else:
+        out.dom = _DOM_SETS.get(dom) or _remember(_DOM_SETS, dom, frozenset(dom))
+    if dow is _FULL[4]:
+        out.dow = _FULL_DOW
+    elif len(dow) == 1:
+        out.dow = _ONE_DOW[dow[0] % 7]
+    else:
+        out.dow = _DOW_SETS.get(dow) or _remember(_DOW_SETS, dow, frozenset([v % 7 for v in dow]))
+    if out.dom_nearest:
+        out.dom_nearest = intern_values(out.dom_nearest)
+    if out.dow_last:
+        out.dow_last = intern_values(out.dow_last)
     return out
+
+
+# What was parsed before, kept once and shared, so 10,000 expressions hold a few hundred
+# value sets between them: each field's texts seen on the fast path (jobs files repeat
+# "*/5", "9-17", "1-5"), and the day sets by value.
+_SEEN: tuple[dict[str, tuple[int, ...]], ...] = ({}, {}, {}, {}, {})
+_DOM_SETS: dict[tuple[int, ...], frozenset[int]] = {}
+_DOW_SETS: dict[tuple[int, ...], frozenset[int]] = {}
+_KEPT = 1024
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(cache: dict[K, V], key: K, value: V) -> V:
+    if len(cache) >= _KEPT:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 _ITEM = re.compile(r"(?:(\*)|(\d{1,9})(?:-(\d{1,9}))?)(?:/(\d{1,9}))?\Z", re.ASCII)
@@ -185,11 +230,11 @@ def _parse_item(ctx: _Ctx, item: str, off: int, values: set[int], out: CronField
     picked = range(lo, hi + 1, step)
     values.update(picked)
     if slash and step > hi - lo:
-        out.step_notes.append(step_too_large_note(fld, item, step, lo, hi))
+        out.step_notes += (step_too_large_note(fld, item, step, lo, hi),)
     elif slash and base == "*" and fld in (MINUTE, HOUR, MONTH, DOW):
         span = hi - lo + 1
         if span % step:
-            out.step_notes.append(uneven_step_note(fld, step, lo, picked[-1], span))
+            out.step_notes += (uneven_step_note(fld, step, lo, picked[-1], span),)
 
 
 def _check_chars(ctx: _Ctx, item: str, off: int) -> None:
