@@ -387,6 +387,21 @@ class StateStore:
                 self._corrupt(self.claims_path, why)
         return self
 
+    def take_over(self, read: StateStore) -> StateStore:
+        """Start from `read`, a read-only store loaded from the same files, instead of parsing
+        them again (the caller has checked with `file_stamp` that they have not changed
+        since); what `load` does besides parsing is done here. A read that found a problem
+        (a file to move aside) or a claims file to fold in is loaded again in full."""
+        if read.problems or read._claims_file_stale or read.path != self.path:
+            return self.load()
+        if not self.read_only:
+            remove_stale_temps(self.path)
+            remove_stale_temps(self.claims_path)
+        with self._lock:
+            self.jobs = read.jobs.copy()
+        self.previous_instances |= read.previous_instances
+        return self
+
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
             return read_toml(path)
