@@ -85,9 +85,10 @@ class StateLock:
             os.close(fd)  # deleted or replaced between open and flock: lock the new file
         else:
             raise LockHeld(self.path, None)
+        # Not fsynced: the pid only names the live holder to whoever finds the lock taken,
+        # and the lock itself does not outlive the machine's crash.
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
-        os.fsync(fd)
         self._fd = fd
         return self
 
