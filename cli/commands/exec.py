@@ -340,20 +340,18 @@ class _Collection:
 
     def __enter__(self) -> _Collection:
         self.enabled = gc.isenabled()
-        self.freeze = gc.get_freeze_count() == 0  # someone else's frozen objects stay so
-        self.frozen = False
+        # Frozen already (by `main`, or the embedding program): left so at the end, ours too.
+        self.unfreeze = gc.get_freeze_count() == 0
         gc.disable()
         return self
 
     def run_starts(self) -> None:
-        if self.freeze and not self.frozen:
-            gc.freeze()
-            self.frozen = True
+        gc.freeze()
         if self.enabled:
             gc.enable()
 
     def __exit__(self, *exc: object) -> None:
-        if self.frozen:
+        if self.unfreeze:
             gc.unfreeze()
         if self.enabled:
             gc.enable()
