@@ -97,6 +97,7 @@ class StateLock:
         instant only if it is free, and writes nothing (no pid, no fsync)."""
         if self._fd is not None:
             return False
+        ensure_private_dir(self.path.parent)  # as `acquire`: raises UnsafeDir if not ours
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

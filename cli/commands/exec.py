@@ -37,7 +37,7 @@ from crondeck.core import Config, ConfigError
 # The run machinery (asyncio, the scheduler, the state store) is imported once the jobs file
 # is read: a file with a problem is reported without paying for it.
 if TYPE_CHECKING:
-    from crondeck.core import Event, Job, JobState, RunLogs, RunResult, Scheduler, StateStore
+    from crondeck.core import Event, Job, JobState, RunLogs, RunResult, StateStore
 
 from ._shared import (
     EXIT_BAD_CONFIG,
@@ -292,13 +292,16 @@ def _restore_counters(job: Job, state: JobState) -> None:
     job.run_count, job.consecutive_failures = state.run_count, state.consecutive_failures
 
 
-async def _run_slot(scheduler: Scheduler, name: str, slot: datetime | None, stream: _Stream,
-                    logs: RunLogs | None, saved: JobState | None) -> tuple[RunResult, Job]:
+async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _Stream,
+                    logs: RunLogs | None, saved: JobState | None,
+                    collection: _Collection) -> tuple[RunResult, Job]:
     import asyncio
     import signal
 
-    from crondeck.core import RunLogRecorder
+    from crondeck.core import RunLogRecorder, build_scheduler
 
+    scheduler = build_scheduler(config)  # raises ConfigError (an agent that cannot load)
+    collection.run_starts()
     job = scheduler.jobs[name]
     if saved is not None:
         _restore_counters(job, saved)
@@ -386,7 +389,7 @@ def _exec(args: argparse.Namespace, out: TextIO, err: TextIO, collection: _Colle
     name = spec.name
     import asyncio
 
-    from crondeck.core import JobState, RunLogs, build_scheduler
+    from crondeck.core import JobState, RunLogs
 
     history = History(config)
     try:
@@ -401,9 +404,8 @@ def _exec(args: argparse.Namespace, out: TextIO, err: TextIO, collection: _Colle
                                config.zone(spec), saved)
     try:
         try:
-            scheduler = build_scheduler(one)  # raises ConfigError (an agent that cannot load)
-            collection.run_starts()
-            result, job = asyncio.run(_run_slot(scheduler, name, slot, stream, logs, counters))
+            result, job = asyncio.run(_run_slot(one, name, slot, stream, logs, counters,
+                                                collection))
         except ConfigError as exc:
             print_problems(exc, "exec", err)
             return EXIT_BAD_CONFIG
