@@ -246,6 +246,20 @@ def test_crondeck_exec_of_a_command_job_loads_no_models_exporters_or_console(tmp
     assert loaded == set()
 
 
+def test_crondeck_exec_reads_and_saves_its_state_without_tomllib(tmp_path):
+    """The state file is in the forms crondeck writes: its fast reader takes it, and the
+    inbox (folded in when the result is saved) imports tomllib only to read a result."""
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    twice = _command(["--config", "crondeck.toml", "exec", "hello"]).replace(
+        "print('exit', code)", "code += main(['--config', 'crondeck.toml', 'exec', 'hello', "
+        "'--scheduled-for', '2026-03-01T09:00Z'])\nprint('exit', code)")
+    loaded, out = _modules_after(twice, ["tomllib"], tmp_path)
+    assert out.splitlines()[-1] == "exit 0", out
+    assert loaded == set()
+    state = (tmp_path / ".crondeck" / "state.toml").read_text()
+    assert state.count("[[jobs.hello.results]]") == 2
+
+
 def test_check_names_the_first_fire_the_scheduler_would(tmp_path):
     """`check` works out a file of commands' next fire without a scheduler: the same job and
     instant as the scheduler built from the file, whatever switches a job off or ends it."""
