@@ -673,3 +673,13 @@ class EventBus:
                 pass
 
         return remove
+
+
+# Frozen they are (Event's guards): what dataclasses report of them, and what a subclass made
+# elsewhere must be. Marked once all are made: dataclass refuses a subclass of a frozen base
+# that is not frozen itself.
+for _name in __all__:
+    _cls = globals()[_name]
+    if isinstance(_cls, type) and issubclass(_cls, Event):
+        _cls.__dataclass_params__.frozen = True  # type: ignore[attr-defined]
+del _name, _cls
