@@ -37,7 +37,7 @@ from crondeck.core import Config, ConfigError
 # The run machinery (asyncio, the scheduler, the state store) is imported once the jobs file
 # is read: a file with a problem is reported without paying for it.
 if TYPE_CHECKING:
-    from crondeck.core import Event, Job, JobState, RunLogs, RunResult, StateStore
+    from crondeck.core import Event, Job, JobSpec, JobState, RunLogs, RunResult, StateStore
 
 from ._shared import (
     EXIT_BAD_CONFIG,
@@ -335,6 +335,28 @@ async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _S
             recorder.close()
 
 
+def _runs_python(config: Config, spec: JobSpec) -> bool:
+    """Whether the slot runs Python in this process: a `python` target or a model client (a
+    gate from a file is always a command)."""
+    agent = config.agents.get(spec.agent) if spec.agent else None
+    return spec.python is not None or (
+        agent is not None and (agent.kind != "command" or agent.python is not None))
+
+
+def _import_asyncio(with_tls: bool) -> None:
+    """asyncio imports ssl (and with it OpenSSL) for TLS streams, which a command's slot never
+    opens in this process: without `with_tls`, asyncio is imported with ssl hidden, so its
+    TLS support is off in this process. Anything importing ssl afterwards (a notification's
+    HTTPS request) gets the real module."""
+    if with_tls or "asyncio" in sys.modules or "ssl" in sys.modules:
+        return
+    sys.modules["ssl"] = None  # type: ignore[assignment]  # `import ssl` raises ImportError
+    try:
+        import asyncio  # noqa: F401
+    finally:
+        del sys.modules["ssl"]
+
+
 class _Collection:
     """Start-up builds objects that live until the process exits (modules, classes, the
     parsed files): collections meanwhile would walk them again and again and free none. So
@@ -387,6 +409,7 @@ def _exec(args: argparse.Namespace, out: TextIO, err: TextIO, collection: _Colle
         spec = replace(spec, policy=replace(spec.policy, retries=0))
     one = replace(config, jobs=[spec])
     name = spec.name
+    _import_asyncio(with_tls=_runs_python(config, spec))
     import asyncio
 
     from crondeck.core import JobState, RunLogs
