@@ -9,6 +9,7 @@ scheduler, agents or exporters, and `crondeck --help` for none of them.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
@@ -134,14 +135,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    own = argv is None  # this process's own command line (not a call from other code)
+    if own:
+        # Importing the command's modules builds objects that live until exit: collecting
+        # meanwhile would free none, and once frozen no later collection walks them again.
+        gc.disable()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    finally:
+        if own:
+            gc.freeze()
+            gc.enable()
     func = getattr(args, "func", None)
     if func is None:
         func = _default_command(args)
     try:
         code = int(func(args) or 0)
         sys.stdout.flush()
+        if own:
+            # The process exits next: the full collection at exit would walk every object to
+            # free only what the OS takes back anyway.
+            gc.freeze()
         return code
     except KeyboardInterrupt:
         return 130

@@ -13,9 +13,9 @@ import asyncio
 import reprlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, dataclass_transform
 
 from .results import GateResult, RunResult, RunStatus, SkipReason
 
@@ -71,16 +71,80 @@ def _names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return names
 
 
-# The event classes are dataclasses with repr=False and eq=False: Event's __repr__, __eq__
-# and __hash__ below read the fields and behave as the generated ones would, so only
-# __init__ and the frozen guards are generated per class (generating code is most of what
-# importing this module costs, and `crondeck exec` pays it on every start).
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+_E = TypeVar("_E", bound=type)
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+def _event(cls: _E) -> _E:
+    """An event class: a dataclass (fields, slots, keyword-only) whose generated code is
+    all shared or deferred. Event's __repr__, __eq__ and __hash__ read the fields and behave
+    as the generated ones would; Event's frozen guards stand in for the generated ones; and
+    each class's __init__ is compiled when it is first instantiated (`_init_of`). Generating
+    code per class is most of what importing this module costs, and a short process such
+    as `crondeck exec` builds only a few kinds of event."""
+    doc = cls.__doc__
+    cls.__doc__ = "-"  # spares dataclass working out a signature for a text made below
+    made: _E = dataclass(slots=True, kw_only=True, repr=False, eq=False, init=False)(cls)  # type: ignore[assignment]
+    if doc:
+        made.__doc__ = doc
+    else:  # what dataclass writes: the class name and its __init__'s signature
+        shown = ", ".join(f"{f.name}: {f.type!r}" if f.default is MISSING
+                          else f"{f.name}: {f.type!r} = {f.default!r}" for f in fields(made))
+        made.__doc__ = f"{made.__name__}(*, {shown})"
+    return made
+
+
+_INITS: dict[type, Callable[..., None]] = {}
+
+
+def _init_of(cls: type) -> Callable[..., None]:
+    """The __init__ dataclass would generate for `cls` (keyword-only, every field set through
+    object.__setattr__ as in a frozen dataclass), compiled once and installed on the class."""
+    init = _INITS.get(cls)
+    if init is None:
+        namespace: dict[str, Any] = {"_set": object.__setattr__}
+        params, body = [], []
+        for f in fields(cls):
+            if f.default is MISSING:
+                params.append(f.name)
+            else:
+                namespace[f"_default_{f.name}"] = f.default
+                params.append(f"{f.name}=_default_{f.name}")
+            body.append(f"    _set(self, {f.name!r}, {f.name})\n")
+        exec(f"def __init__(self, *, {', '.join(params)}):\n{''.join(body)}", namespace)
+        init = _INITS[cls] = namespace["__init__"]
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        if cls is not Event:  # Event's own stays the one that compiles each subclass's
+            cls.__init__ = init  # type: ignore[misc]
+    return init
+
+
+@_event
 class Event:
     """Base of every event: `seq` orders the stream, `at` is when it happened (aware UTC)."""
 
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
     seq: int
     at: datetime
+
+    if not TYPE_CHECKING:  # the type checker sees the __init__ of the fields
+        def __init__(self, *args: Any, **values: Any) -> None:
+            _init_of(type(self))(self, *args, **values)
+
+    # Events are frozen: what a frozen dataclass's generated guards and pickling do.
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __getstate__(self) -> list[Any]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        for f, value in zip(fields(self), state, strict=False):
+            object.__setattr__(self, f.name, value)
 
     @property
     def kind(self) -> str:
@@ -106,7 +170,7 @@ class Event:
 # --- jobs -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class JobAdded(Event):
     job: str
     schedule: str
@@ -114,7 +178,7 @@ class JobAdded(Event):
     agent: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class JobChanged(Event):
     """A job's definition or runtime state changed (`what` names it, e.g. "skip_next")."""
 
@@ -122,12 +186,12 @@ class JobChanged(Event):
     what: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class JobRemoved(Event):
     job: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class JobExhausted(Event):
     """The job will fire no more: max_runs reached, past `until`, or no future slot."""
 
@@ -135,20 +199,20 @@ class JobExhausted(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class NextFireComputed(Event):
     job: str
     next_fire: datetime | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class JobPaused(Event):
     job: str
     note: str
     until: datetime | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class JobResumed(Event):
     job: str
 
@@ -156,21 +220,21 @@ class JobResumed(Event):
 # --- runs -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class GateStarted(Event):
     job: str
     run_id: str
     scheduled_for: datetime
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class GateDecided(Event):
     job: str
     run_id: str
     gate: GateResult
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class RunQueued(Event):
     """A slot is waiting: for the running one to end (queue_one) or for a concurrency slot."""
 
@@ -180,7 +244,7 @@ class RunQueued(Event):
     why: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class RunStarted(Event):
     job: str
     run_id: str
@@ -189,7 +253,7 @@ class RunStarted(Event):
     manual: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class OutputChunk(Event):
     """A piece of live output, already redacted: from a command, every complete line one
     read of its pipe delivered (newlines included; a line without one only after a pause);
@@ -201,7 +265,7 @@ class OutputChunk(Event):
     text: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class RunFinished(Event):
     """An attempt ended (ok, failed, timed_out, cancelled); `will_retry` if another follows."""
 
@@ -211,7 +275,7 @@ class RunFinished(Event):
     will_retry: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class RunSkipped(Event):
     job: str
     run_id: str
@@ -219,14 +283,14 @@ class RunSkipped(Event):
     result: RunResult
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class RunMissed(Event):
     job: str
     run_id: str
     result: RunResult
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class NotificationSent(Event):
     """A notification about a run was delivered. `notify_event` is what it announced (failure,
     recovered...); not `event`, which names the event's own kind in JSON."""
@@ -238,7 +302,7 @@ class NotificationSent(Event):
     attempts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class NotificationFailed(Event):
     """A notification could not be delivered after its retries; the run is unaffected."""
 
@@ -253,17 +317,17 @@ class NotificationFailed(Event):
 # --- scheduler ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class SchedulerStarted(Event):
     jobs: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class SchedulerStopped(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class SchedulerPaused(Event):
     """Everything is paused (operator's pause-all); slots are recorded as skipped."""
 
@@ -271,12 +335,12 @@ class SchedulerPaused(Event):
     until: datetime | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class SchedulerResumed(Event):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class ClockJumped(Event):
     """Wall time moved differently from what the loop slept (suspend, NTP step, manual set)."""
 
@@ -288,7 +352,7 @@ class ClockJumped(Event):
         return (self.actual - self.expected).total_seconds()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class SchedulerError(Event):
     """Something user-supplied raised (callback, observer, state sink); the loop carried on."""
 
@@ -297,7 +361,7 @@ class SchedulerError(Event):
     message: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class LockLost(Event):
     """The state directory's lock file was deleted or replaced: another scheduler may run
     these jobs now, so this one stops firing and stops saving state."""
@@ -306,7 +370,7 @@ class LockLost(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class ObserverDropped(Event):
     """Delivered to one observer in place of `dropped` lines of output it was too slow for
     (and `dropped_events` other events if it fell even further behind)."""
@@ -318,7 +382,7 @@ class ObserverDropped(Event):
 # --- the world outside: the jobs file, `crondeck exec` results ---------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class ConfigReloaded(Event):
     """The jobs file changed on disk and the scheduler now runs it (`changed` includes jobs
     only switched on or off). All three lists are empty if no job was affected."""
@@ -329,7 +393,7 @@ class ConfigReloaded(Event):
     changed: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class ConfigRejected(Event):
     """The jobs file changed on disk but cannot be used; the running schedule is kept."""
 
@@ -337,7 +401,7 @@ class ConfigRejected(Event):
     problems: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class ExecResultRecorded(Event):
     """A result `crondeck exec` left in the inbox joined the job's history."""
 
@@ -351,7 +415,7 @@ class ExecResultRecorded(Event):
 # Published by a RemoteScheduler on its own stream, never by a scheduler.
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class ControlAttached(Event):
     """The mirror (re)attached: its jobs are now the scheduler's snapshot. `resync` after a
     reconnect, when what happened meanwhile is only in the jobs' state and results.
@@ -364,7 +428,7 @@ class ControlAttached(Event):
     resync: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class ControlDisconnected(Event):
     """The connection to the scheduler is gone; the mirror keeps its last picture and tries
     again in `retry_in` seconds."""
@@ -373,7 +437,7 @@ class ControlDisconnected(Event):
     retry_in: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@_event
 class ControlRefused(Event):
     """An operator command sent to the scheduler was refused or could not be delivered
     (`code`: the protocol's error code, or "disconnected")."""
@@ -626,3 +690,13 @@ class EventBus:
                 pass
 
         return remove
+
+
+# Frozen they are (Event's guards): what dataclasses report of them, and what a subclass made
+# elsewhere must be. Marked once all are made: dataclass refuses a subclass of a frozen base
+# that is not frozen itself.
+for _name in __all__:
+    _cls = globals()[_name]
+    if isinstance(_cls, type) and issubclass(_cls, Event):
+        _cls.__dataclass_params__.frozen = True  # type: ignore[attr-defined]
+del _name, _cls

@@ -24,7 +24,6 @@ import itertools
 import os
 import re
 import resource
-import secrets
 import shutil
 import signal
 import subprocess
@@ -70,7 +69,8 @@ def instance_id() -> str:
     so a reused pid is never mistaken for one of ours)."""
     global _instance
     if _instance is None or _instance[1] != os.getpid():
-        _instance = (f"{os.getpid()}-{secrets.token_hex(6)}", os.getpid())
+        # os.urandom, not secrets: secrets would load OpenSSL (hashlib) for this alone.
+        _instance = (f"{os.getpid()}-{os.urandom(6).hex()}", os.getpid())
     return _instance[0]
 
 

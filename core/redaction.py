@@ -179,11 +179,19 @@ class Redactor:
 
     def __init__(self, values: Mapping[str, str] | None = None) -> None:
         self.values = dict(values or {})
-        self._pattern = _compile(tuple(sorted(self.values, key=len, reverse=True)))
+        self._compiled: re.Pattern[str] | None = None
         self._literals = (*_SHAPE_LITERALS, *self.values)
         self._checks = (*_SHAPE_CHECKS, *((v, ()) for v in self.values))
         self._multiline = any("\n" in v for v in self.values)
         self._value_prefixes: dict[str, list[str]] | None = None
+
+    @property
+    def _pattern(self) -> re.Pattern[str]:
+        """The one pattern of every secret, compiled on first use: most output holds none of
+        the literals a secret needs, and a run of such output never needs it."""
+        if self._compiled is None:
+            self._compiled = _compile(tuple(sorted(self.values, key=len, reverse=True)))
+        return self._compiled
 
     @classmethod
     def from_env(cls, *extra: Mapping[str, str] | None) -> Redactor:
@@ -301,7 +309,6 @@ class StreamRedactor:
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
-        self._pattern = redactor._pattern
         self._prefixes = redactor.value_prefixes()
         self._newline_in_values = "\n" in self._prefixes
         self._pending = ""  # raw text not released yet
@@ -381,10 +388,12 @@ class StreamRedactor:
         Returns (where to resume, where the held-back tail starts); resuming before the
         end means a PEM block or token run was entered (`self._mode`)."""
         n = len(s)
+        if final and pos >= n:  # nothing left to scan (a stream that ended with a newline)
+            return n, n
         prev = pos
         env_starts = [] if final else self._value_starts(s, pos)
         shape_start = -1  # leftmost partial token shape at or after `prev`; -1: not looked up
-        for m in self._pattern.finditer(s, pos):
+        for m in self._redactor._pattern.finditer(s, pos):
             start, end = m.span()
             if not final:
                 if shape_start < prev:

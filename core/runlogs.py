@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import re
 import stat
@@ -41,6 +40,8 @@ def path_name(text: str) -> str:
         out = "%2E" + out[1:]
     out = out or "%"  # the empty name (`%` alone is no escape of anything)
     if len(out) > _NAME_MAX:  # `%~` never comes out of escaping
+        import hashlib  # only for a name too long for a file name (OpenSSL loads with it)
+
         out = out[:_NAME_MAX - 34] + "%~" + hashlib.sha256(text.encode("utf-8",
                                                                        "surrogatepass")
                                                            ).hexdigest()[:32]

@@ -12,7 +12,6 @@ import json
 import os
 import threading
 import time
-import tomllib
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,11 +20,11 @@ from typing import Any
 
 import tomli_w
 
+from . import state_toml
 from .atomic import (
     atomic_write_bytes,
     ensure_dir,
     fsync_dir,
-    read_toml,
     remove_stale_temps,
     to_toml_value,
 )
@@ -281,6 +280,12 @@ def _check_result(name: str, result: Mapping[str, Any]) -> None:
         raise StateFormatError(f"jobs.{name}.results: a result of job {result.get('job')!r}")
 
 
+def _toml_loads(text: str) -> dict[str, Any]:
+    import tomllib  # only for a state file outside what state_toml reads
+
+    return tomllib.loads(text)
+
+
 def _toml_string(text: str) -> str:
     # JSON's escapes are TOML's too; TOML also wants DEL escaped.
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
@@ -387,12 +392,31 @@ class StateStore:
                 self._corrupt(self.claims_path, why)
         return self
 
+    def take_over(self, read: StateStore) -> StateStore:
+        """Start from `read`, a read-only store loaded from the same files, instead of parsing
+        them again (the caller has checked with `file_stamp` that they have not changed
+        since); what `load` does besides parsing is done here. A read that found a problem
+        (a file to move aside) or a claims file to fold in is loaded again in full."""
+        if read.problems or read._claims_file_stale or read.path != self.path:
+            return self.load()
+        if not self.read_only:
+            remove_stale_temps(self.path)
+            remove_stale_temps(self.claims_path)
+        with self._lock:
+            self.jobs = read.jobs.copy()
+        self.previous_instances |= read.previous_instances
+        return self
+
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
-            return read_toml(path)
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8")
+            # The forms crondeck writes, read line by line; tomllib reads anything else.
+            doc = state_toml.loads(text)
+            return doc if doc is not None else _toml_loads(text)
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError, TOMLDecodeError
             self._corrupt(path, f"cannot read it: {exc}")
             return None
 

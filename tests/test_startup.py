@@ -221,6 +221,8 @@ def test_crondeck_check_loads_no_loop_scheduler_agents_or_events(tmp_path):
 # `exec` runs one slot through the scheduler's own path, so it loads asyncio and the run
 # machinery, but not the model clients, exporters, the control socket or the console.
 NOT_FOR_EXEC = [
+    "ssl",  # a command's slot opens no TLS stream in this process
+    "tomllib",
     "crondeck.core.llm",
     "crondeck.core.sse",
     "crondeck.core.export",
@@ -244,6 +246,35 @@ def test_crondeck_exec_of_a_command_job_loads_no_models_exporters_or_console(tmp
     assert printed[0] == "ok" and json.loads(printed[1])["status"] == "ok", out
     assert printed[2] == "exit 0"
     assert loaded == set()
+
+
+def test_crondeck_exec_of_python_keeps_asyncio_tls_and_https_after_a_command(tmp_path):
+    """Python run in the process (a target, a model client) may open TLS streams on the loop:
+    asyncio keeps its ssl then. After a command's slot, ssl still imports for whoever needs
+    it (a notification's HTTPS request)."""
+    (tmp_path / "crondeck.toml").write_text(
+        JOBS + '\n[[jobs]]\nname = "py"\nschedule = "@daily"\npython = "json:dumps"\n')
+    probe = ("import asyncio.base_events, ssl\n"
+             "print('tls', asyncio.base_events.ssl is ssl, ssl.SSLContext is not None)\n")
+    for job, tls in (("py", "True"), ("hello", "False")):
+        code = _command(["--config", "crondeck.toml", "exec", job]) + probe
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, timeout=60, cwd=tmp_path).stdout
+        assert "exit 0" in out and f"tls {tls} True" in out, out
+
+
+def test_crondeck_exec_reads_and_saves_its_state_without_tomllib(tmp_path):
+    """The state file is in the forms crondeck writes: its fast reader takes it, and the
+    inbox (folded in when the result is saved) imports tomllib only to read a result."""
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    twice = _command(["--config", "crondeck.toml", "exec", "hello"]).replace(
+        "print('exit', code)", "code += main(['--config', 'crondeck.toml', 'exec', 'hello', "
+        "'--scheduled-for', '2026-03-01T09:00Z'])\nprint('exit', code)")
+    loaded, out = _modules_after(twice, ["tomllib"], tmp_path)
+    assert out.splitlines()[-1] == "exit 0", out
+    assert loaded == set()
+    state = (tmp_path / ".crondeck" / "state.toml").read_text()
+    assert state.count("[[jobs.hello.results]]") == 2
 
 
 def test_check_names_the_first_fire_the_scheduler_would(tmp_path):

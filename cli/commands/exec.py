@@ -10,7 +10,8 @@ slot given is a manual run with an id of its own (the minute's id is the schedul
 
 The job's counters (tokens today against `daily_token_budget`, runs in total, consecutive
 failures) are read from the state before the run and the result is added to them after it,
-so a job exported to cron, systemd or Kubernetes keeps its budget.
+so a job exported to cron, systemd or Kubernetes keeps its budget. The state file is parsed
+once: under the lock, after the run, what was read is reused unless the file changed since.
 
 History: with no scheduler running, the result is recorded in `state.toml` under the state
 lock (taken only for that moment); beside a running scheduler it goes to `.crondeck/inbox/`
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import re
@@ -35,7 +37,7 @@ from crondeck.core import Config, ConfigError
 # The run machinery (asyncio, the scheduler, the state store) is imported once the jobs file
 # is read: a file with a problem is reported without paying for it.
 if TYPE_CHECKING:
-    from crondeck.core import Event, Job, JobState, RunLogs, RunResult
+    from crondeck.core import Event, Job, JobSpec, JobState, RunLogs, RunResult, StateStore
 
 from ._shared import (
     EXIT_BAD_CONFIG,
@@ -138,33 +140,38 @@ class History:
         self.writable = _writable(self.state_dir)
         self.where = ""
         self.reservation = ""  # this run's share of the daily budget, while it runs
+        # The state as read before the run, with the stamps of the files it came from.
+        self._read: tuple[object, StateStore] | None = None
 
     def scheduler_running(self) -> bool:
         """Whether a scheduler holds the state lock (its results then go through the inbox)."""
         if not self.writable:
             return False
-        from crondeck.core import LockHeld, StateLock
+        from crondeck.core import StateLock
 
-        lock = StateLock(self.state_dir / "lock")
         try:
-            lock.acquire()
-        except LockHeld:
-            return True
+            return StateLock(self.state_dir / "lock").in_use()
         except OSError:
             return False
-        lock.release()
-        return False
+
+    def _stamps(self, path: Path) -> object:
+        """What changes when the state (state.toml, and claims.toml folded into it) does."""
+        from crondeck.core import file_stamp
+
+        return file_stamp(path), file_stamp(path.with_name("claims.toml"))
 
     def counters(self, name: str) -> JobState | None:
         """The job's saved state (its counters), read without the lock: the state file is
         replaced atomically, by a running scheduler too."""
         from crondeck.core import StateStore
 
+        path = self.state_dir / "state.toml"
+        stamps = self._stamps(path)  # taken first: a change while reading is a change
         try:
-            store = StateStore(self.state_dir / "state.toml", history=self.history,
-                               read_only=True).load()
+            store = StateStore(path, history=self.history, read_only=True).load()
         except Exception:  # unreadable state: the run goes ahead, `save` says what is wrong
             return None
+        self._read = (stamps, store)
         return store.get(name)
 
     def reserve(self, name: str, budget: int | None, zone: tzinfo,
@@ -232,7 +239,12 @@ class History:
         except OSError as exc:
             return f"not recorded: {exc}"
         try:
-            store = StateStore(self.state_dir / "state.toml", history=self.history).load()
+            path = self.state_dir / "state.toml"
+            store = StateStore(path, history=self.history)
+            if self._read is not None and self._read[0] == self._stamps(path):
+                store.take_over(self._read[1])  # unchanged since it was read before the run
+            else:
+                store.load()
 
             def book(folded: RunResult, tokens: int | None = None,
                      cost: float | None = None) -> None:
@@ -281,13 +293,15 @@ def _restore_counters(job: Job, state: JobState) -> None:
 
 
 async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _Stream,
-                    logs: RunLogs | None, saved: JobState | None) -> tuple[RunResult, Job]:
+                    logs: RunLogs | None, saved: JobState | None,
+                    collection: _Collection) -> tuple[RunResult, Job]:
     import asyncio
     import signal
 
     from crondeck.core import RunLogRecorder, build_scheduler
 
     scheduler = build_scheduler(config)  # raises ConfigError (an agent that cannot load)
+    collection.run_starts()
     job = scheduler.jobs[name]
     if saved is not None:
         _restore_counters(job, saved)
@@ -302,22 +316,78 @@ async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _S
         handle = scheduler.run_now(job, unattended=True)
     else:
         handle = scheduler.run_slot(job, slot)
+    # Plain handlers that hand the cancel to the loop, restored after: the loop's own
+    # add_signal_handler re-validates every signal and sets the wakeup fd on each call.
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, handle.cancel,
-                                f"interrupted by {signal.Signals(signum).name}")
+
+    def interrupted(signum: int, _frame: object) -> None:
+        loop.call_soon_threadsafe(handle.cancel,
+                                  f"interrupted by {signal.Signals(signum).name}")
+
+    previous = {signum: signal.signal(signum, interrupted)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         return await handle.wait(), job
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if recorder is not None:
             recorder.close()
 
 
+def _runs_python(config: Config, spec: JobSpec) -> bool:
+    """Whether the slot runs Python in this process: a `python` target or a model client (a
+    gate from a file is always a command)."""
+    agent = config.agents.get(spec.agent) if spec.agent else None
+    return spec.python is not None or (
+        agent is not None and (agent.kind != "command" or agent.python is not None))
+
+
+def _import_asyncio(with_tls: bool) -> None:
+    """asyncio imports ssl (and with it OpenSSL) for TLS streams, which a command's slot never
+    opens in this process: without `with_tls`, asyncio is imported with ssl hidden, so its
+    TLS support is off in this process. Anything importing ssl afterwards (a notification's
+    HTTPS request) gets the real module."""
+    if with_tls or "asyncio" in sys.modules or "ssl" in sys.modules:
+        return
+    sys.modules["ssl"] = None  # type: ignore[assignment]  # `import ssl` raises ImportError
+    try:
+        import asyncio  # noqa: F401
+    finally:
+        del sys.modules["ssl"]
+
+
+class _Collection:
+    """Start-up builds objects that live until the process exits (modules, classes, the
+    parsed files): collections meanwhile would walk them again and again and free none. So
+    the collector is off until the run starts, and what start-up built is frozen then (the
+    run's collections skip it); both are undone when `exec` returns."""
+
+    def __enter__(self) -> _Collection:
+        self.enabled = gc.isenabled()
+        # Frozen already (by `main`, or the embedding program): left so at the end, ours too.
+        self.unfreeze = gc.get_freeze_count() == 0
+        gc.disable()
+        return self
+
+    def run_starts(self) -> None:
+        gc.freeze()
+        if self.enabled:
+            gc.enable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.unfreeze:
+            gc.unfreeze()
+        if self.enabled:
+            gc.enable()
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
+    with _Collection() as collection:
+        return _exec(args, out or sys.stdout, err or sys.stderr, collection)
+
+
+def _exec(args: argparse.Namespace, out: TextIO, err: TextIO, collection: _Collection) -> int:
     if refuse_read_only(args, "exec", err):
         return EXIT_BAD_CONFIG
     config = load(args, "exec", err)
@@ -338,6 +408,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if args.no_retries:
         spec = replace(spec, policy=replace(spec.policy, retries=0))
     one = replace(config, jobs=[spec])
+    name = spec.name
+    _import_asyncio(with_tls=_runs_python(config, spec))
     import asyncio
 
     from crondeck.core import JobState, RunLogs
@@ -350,16 +422,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         return EXIT_BAD_CONFIG
     logs = RunLogs(history.state_dir / "runs") if history.writable else None
     stream = _Stream(out, err)
-    saved = history.counters(spec.name)
-    counters = history.reserve(spec.name, config.policy(spec).daily_token_budget,
+    saved = history.counters(name)
+    counters = history.reserve(name, config.policy(spec).daily_token_budget,
                                config.zone(spec), saved)
     try:
         try:
-            result, job = asyncio.run(_run_slot(one, spec.name, slot, stream, logs, counters))
+            result, job = asyncio.run(_run_slot(one, name, slot, stream, logs, counters,
+                                                collection))
         except ConfigError as exc:
             print_problems(exc, "exec", err)
             return EXIT_BAD_CONFIG
-        where = history.save(result, job, counters or JobState(name=spec.name))
+        where = history.save(result, job, counters or JobState(name=name))
     finally:
         history.release()  # the result is recorded (or the run never started)
     code = exit_code(result, args.skipped_exit_code)
