@@ -24,7 +24,6 @@ import itertools
 import os
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -447,6 +446,8 @@ def _held_argv(plan: SpawnPlan) -> tuple[str, ...] | None:
         dirs = os.fsdecode(search)
         if any(not d.startswith("/") or "%" in d for d in dirs.split(":")):
             return None
+        import shutil  # here: it loads bz2 and lzma, which `crondeck exec` never needs
+
         path = shutil.which(prog, path=dirs)
     if path is None or not _direct(path):
         return None
