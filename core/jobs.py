@@ -130,7 +130,9 @@ class StateSink(Protocol):
         """A result: every attempt, skip and miss."""
 
     def job_changed(self, state: JobState) -> None:
-        """The job's persistable state changed."""
+        """The job's persistable state changed. A sink may also offer
+        `job_waits(job, next_fire)`: a job just added whose state is its next fire alone is
+        then reported with that call, without a JobState made for it."""
 
 
 class NullStateSink:

@@ -177,6 +177,22 @@ class Ledger:
             except Exception as exc:
                 self.error(job.name, "state_sink.job_changed", exc)
 
+    def job_waits(self, job: Job, next_fire: datetime) -> None:
+        """`state_changed` for a job whose state is its next fire alone (a job just added):
+        a sink offering `job_waits(name, next_fire)` is told that without a JobState made
+        for it (100,000 jobs are added at once)."""
+        sink = self.state_sink
+        if sink is None:
+            return
+        waits = getattr(sink, "job_waits", None)
+        if waits is None:
+            self.state_changed(job)
+            return
+        try:
+            waits(job.name, next_fire)
+        except Exception as exc:
+            self.error(job.name, "state_sink.job_changed", exc)
+
     # ------------------------------------------------------------------ notifications
 
     def notify(self, job: Job, result: RunResult, *, was_failing: bool) -> None:

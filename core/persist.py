@@ -63,6 +63,10 @@ class StoreSink:
     def job_changed(self, state: JobState) -> None:
         self.store.put(state)
 
+    def job_waits(self, job: str, next_fire: datetime) -> None:
+        """`job_changed` of a state holding only its next fire (see `StateSink`)."""
+        self.store.put_waiting(job, next_fire)
+
 
 class StateDir:
     """A state directory held by one scheduler: `lock` (a second holder gets LockHeld),

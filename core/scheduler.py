@@ -158,7 +158,7 @@ class Scheduler:
         self.shutdown_grace = shutdown_grace
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
         self._schedules: dict[tuple[str, str], Schedule] = {}
-        self._first_slots: dict[int, tuple[Schedule, datetime, datetime]] = {}
+        self._first_slots: dict[int, tuple[Schedule, datetime, datetime, float]] = {}
         self._last_function: object = None
         self._last_agent: Agent | None = None
         self._options_base = self.defaults
@@ -293,23 +293,28 @@ class Scheduler:
                   options=options, on_result=on_result, paused=paused, pause_note=pause_note,
                   _scheduler=self)
         self.jobs[name] = job
+        stamp: float | None = None
         if options.start_immediately:
             nxt: datetime | None = now
         else:
-            nxt = self._first_slot(job, now)
+            nxt, stamp = self._first_slot(job, now)
         job._next_fire = nxt
         if self.bus.active:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
         if nxt is not None and (options.max_runs is None or options.max_runs > 0):
             # A new job that will fire: filed as `refile` would, without its checks (100,000
-            # jobs are added in bulk).
+            # jobs are added in bulk). Jobs sharing a first fire share its timestamp too.
             tiebreak = next(self._tiebreak)
             self._filed[name] = tiebreak
-            heapq.heappush(self._heap, (nxt.timestamp(), tiebreak, name))
+            heapq.heappush(self._heap, (nxt.timestamp() if stamp is None else stamp,
+                                        tiebreak, name))
             if self.bus.active:
                 self._emit(NextFireComputed, job=name, next_fire=nxt)
-            self._ledger.state_changed(job)
+            if paused or pause_note:
+                self._ledger.state_changed(job)
+            else:  # its state is its next fire alone
+                self._ledger.job_waits(job, nxt)
             self._poke()
         else:
             self.refile(job, now)
@@ -813,28 +818,29 @@ class Scheduler:
             self._ledger.error(job.name, "schedule", exc)
             return None
 
-    def _first_slot(self, job: Job, now: datetime) -> datetime | None:
-        """`next_slot(job, now)` for a job being added. Jobs added in bulk share a few
-        schedules: a schedule's next fire after an earlier instant is also its next fire
-        after any later one before that fire, so it is asked once."""
+    def _first_slot(self, job: Job, now: datetime) -> tuple[datetime | None, float | None]:
+        """`next_slot(job, now)` for a job being added, with its timestamp when known. Jobs
+        added in bulk share a few schedules: a schedule's next fire after an earlier instant
+        is also its next fire after any later one before that fire, so it is asked once."""
         sched = job.schedule
         if not isinstance(sched, CronExpr | Every):  # a schedule of the caller's own may vary
-            return self.next_slot(job, now)
+            return self.next_slot(job, now), None
         memo = self._first_slots.get(id(sched))
         if memo is not None and memo[0] is sched and memo[1] <= now < memo[2]:
-            nxt = memo[2]
-            until = job.options.until
-            return None if until is not None and nxt > until else nxt
-        try:
-            nxt = sched.next_after(now)
-        except Exception:  # reported, with what it raised, by next_slot
-            return self.next_slot(job, now)
-        if nxt is not None:
+            nxt, stamp = memo[2], memo[3]
+        else:
+            try:
+                got = sched.next_after(now)
+            except Exception:  # reported, with what it raised, by next_slot
+                return self.next_slot(job, now), None
+            if got is None:
+                return None, None
+            nxt, stamp = got, got.timestamp()
             if len(self._first_slots) >= SCHEDULES_KEPT:
                 self._first_slots.clear()
-            self._first_slots[id(sched)] = (sched, now, nxt)
+            self._first_slots[id(sched)] = (sched, now, nxt, stamp)
         until = job.options.until
-        return None if nxt is None or (until is not None and nxt > until) else nxt
+        return (None, None) if until is not None and nxt > until else (nxt, stamp)
 
     def refile(self, job: Job, now: datetime) -> None:
         """Re-file the job in the heap after a change, notice exhaustion, tell observers and

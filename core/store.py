@@ -169,6 +169,13 @@ class JobStates(MutableMapping[str, JobState]):
                 self.version = next(_VERSIONS)
             self.full[name] = state
 
+    def wait(self, name: str, next_fire: datetime) -> None:
+        """`self[name] = JobState(name=name, next_fire=next_fire)`, without the JobState."""
+        self.full.pop(name, None)
+        self.waiting.pop(name, None)
+        self.waiting[name] = next_fire
+        self.version = next(_VERSIONS)
+
     def __delitem__(self, name: str) -> None:
         if self.full.pop(name, None) is None:
             del self.waiting[name]
@@ -483,6 +490,13 @@ class StateStore:
                 if attempts:
                     state = replace(state, results=(*state.results, *attempts)[-self.history:])
             self.jobs[state.name] = state
+            self._generation += 1
+        self._schedule()
+
+    def put_waiting(self, name: str, next_fire: datetime) -> None:
+        """`put` of a state holding nothing but its next fire (a job just added)."""
+        with self._lock:
+            self.jobs.wait(name, next_fire)
             self._generation += 1
         self._schedule()
 
