@@ -115,3 +115,54 @@ def test_any_field_set_besides_the_next_fire_is_more_than_waiting() -> None:
         value = T0 if f.name in ("pause_until", "last_slot") else (
             (result,) if f.name == "results" else values[type(default)])
         assert not waits_only(replace(base, **{f.name: value})), f.name
+
+
+def _both(path: Path) -> object:
+    """What tomllib and the state reader make of the file: equal documents, or one error."""
+    import tomllib
+
+    from crondeck.core.store import read_state_toml
+
+    try:
+        expected: object = tomllib.loads(path.read_bytes().decode())
+    except tomllib.TOMLDecodeError:
+        expected = "error"
+    try:
+        got: object = read_state_toml(path)
+    except tomllib.TOMLDecodeError:
+        got = "error"
+    assert got == expected
+    return got
+
+
+def test_the_state_reader_reads_the_next_fires_table_as_tomllib_does(tmp_path: Path) -> None:
+    path = tmp_path / "state.toml"
+    store = StateStore(path)
+    for i in range(30):
+        store.put(JobState(name=f"j{i}", next_fire=T0 + timedelta(hours=i % 4)))
+    store.put(JobState(name="p", paused=True, pause_note="[next_fires]", next_fire=T0))
+    store.put(JobState(name='odd "name"\x7f', next_fire=T0))
+    store.flush()
+    written = path.read_text()
+    doc = _both(path)
+    assert isinstance(doc, dict) and len(doc["next_fires"]) == 4
+    when = f'"{T0.isoformat()}"'
+    line = next(x for x in written.split("\n") if x.startswith(when))
+    for text in [
+        written.replace('odd \\"name\\"\\u007f', "plain"),  # no escapes left: read by json
+        written + f'{when} = ["again"]\n',  # a key twice: invalid
+        written + "# a comment\n",
+        written.replace(line, line[:-1] + ",]"),  # a trailing comma (TOML only)
+        written.replace(line, line[:-1] + ', 1]'),  # not a name
+        written.replace(line, line.replace('"j0"', '"j\x7f0"')),  # a raw DEL: invalid
+        written.replace(line, line.replace('", "', '",\r"')),  # a lone CR: invalid
+        written.replace(line, line.replace('"j0"', '"j\t0"')),  # a raw tab: TOML only
+        written + "\n[other]\nx = 1\n",  # next_fires is not the last table
+        written.replace("\n[next_fires]\n", "\n[next_fires]\nx = 1\n"),
+        written.replace('pause_note = "[next_fires]"', 'pause_note = """\n[next_fires]\n"""'),
+        'saved = """\n[next_fires]\n"2025-03-01T09:00:00+00:00" = ["a"]\n',  # in a string
+        written.replace("[next_fires]", "[next_fires]\n[next_fires]"),
+        written.replace("\n[next_fires]\n", "\nnext_fires = 1\n[next_fires]\n"),
+    ]:
+        path.write_text(text)
+        _both(path)
