@@ -290,8 +290,9 @@ class Scheduler:
             wrapped = as_agent(agent)
             self._last_function, self._last_agent = agent, wrapped
         job = Job(name=name, agent=wrapped, prompt=prompt or "", schedule=sched,
-                  options=options, on_result=on_result, paused=paused, pause_note=pause_note,
-                  _scheduler=self)
+                  options=options, on_result=on_result, paused=paused, _scheduler=self)
+        if pause_note:
+            job.pause_note = pause_note
         self.jobs[name] = job
         stamp: float | None = None
         if options.start_immediately:
