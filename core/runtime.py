@@ -469,7 +469,9 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
             return Runtime(config, scheduler, store, logs, None, True, None, [],
                            file_stamp(config.path), state=state, keep_source=keep_source,
                            keep_jobs=keep_jobs, _kept=kept)
-        saved = store.jobs.copy()  # adding jobs reports their blank state to the sink
+        # Adding jobs reports their blank state to the store, which starts empty for them (the
+        # loaded states are restored below; those of jobs gone from the file put back).
+        saved = store.take_states()
         scheduler = _build(config, named, clock=clock, state_sink=state.sink)
         # Only a state holding more than a next fire can be running, disabled or have results.
         in_flight = {(name, run_id) for name, st in saved.full.items() for run_id in st.running}
@@ -483,6 +485,7 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
                           if (job := jobs.get(name)) is not None and not (
                               job.next_fire == when and not job.exhausted and not job.paused
                               and job.last_slot is None and not job.run_count))
+        store.put_back(saved, jobs)
         del saved
         abandoned = [
             r for st in store.jobs.full.values() for r in st.results

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import tomllib
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Container, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -535,6 +535,27 @@ class StateStore:
             self.jobs[state.name] = state
             self._generation += 1
         self._schedule()
+
+    def take_states(self) -> JobStates:
+        """The states as loaded, the store starting empty: a scheduler built on it reports
+        its jobs' states afresh (see `put_back` for the others)."""
+        with self._lock:
+            states, self.jobs = self.jobs, JobStates()
+            self._generation += 1
+        return states
+
+    def put_back(self, states: JobStates, known: Container[str]) -> None:
+        """Put back the states of `take_states` whose names are not `known` (jobs no longer
+        in the jobs file keep their saved state, as if never taken)."""
+        with self._lock:
+            jobs = self.jobs
+            for name, st in states.full.items():
+                if name not in known and name not in jobs:
+                    jobs[name] = st
+            for name, when in states.waiting.items():
+                if name not in known and name not in jobs:
+                    jobs.wait(name, when)
+            self._generation += 1
 
     def put_waiting(self, name: str, next_fire: datetime) -> None:
         """`put` of a state holding nothing but its next fire (a job just added)."""

@@ -98,3 +98,27 @@ def test_jobs_alike_share_one_kept_spec(tmp_path: Path) -> None:
 def test_reloads_one_after_another_without_the_specs(tmp_path: Path) -> None:
     texts = [text for edit in EDITS for text in (FILE.replace(*edit), FILE)]  # and back
     assert _apply(tmp_path, False, texts) == _apply(tmp_path, True, texts)
+
+
+def test_a_restart_gives_the_same_schedule_and_keeps_the_state_of_a_job_gone_from_the_file(
+        tmp_path: Path) -> None:
+    path = tmp_path / "crondeck.toml"
+    path.write_text(FILE)
+    with open_runtime(load_config(path), clock=FakeClock(T0), keep_jobs=False) as runtime:
+        runtime.scheduler.pause_job("h1", note="looking into it")
+        first = {n: (j.next_fire, j.paused) for n, j in runtime.scheduler.jobs.items()}
+        saved = dict(runtime.store.jobs)
+    assert len(saved) == 16 and len(runtime.store.jobs.waiting) == 15
+    for keep_jobs in (False, True):  # the first slots (09:05) not yet due, then passed
+        for now in (T0, datetime(2025, 3, 1, 9, 7, tzinfo=UTC)):
+            with open_runtime(load_config(path), clock=FakeClock(now),
+                              keep_jobs=keep_jobs) as runtime:
+                again = {n: (j.next_fire, j.paused) for n, j in runtime.scheduler.jobs.items()}
+                assert again == first  # 09:05 is still owed (the catch-up policy decides)
+                assert dict(runtime.store.jobs) == saved
+    path.write_text(FILE.replace('name = "w05"', 'name = "w99"'))
+    with open_runtime(load_config(path), clock=FakeClock(T0), keep_jobs=False) as runtime:
+        assert runtime.store.jobs["w05"] == saved["w05"]  # gone from the file: kept
+        assert "w05" not in runtime.scheduler.jobs and "w99" in runtime.store.jobs
+    with open_runtime(load_config(path), clock=FakeClock(T0), keep_jobs=False) as runtime:
+        assert runtime.store.jobs["w05"] == saved["w05"]  # and saved again
