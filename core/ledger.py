@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -176,6 +177,16 @@ class Ledger:
                 self.state_sink.job_changed(job.state())
             except Exception as exc:
                 self.error(job.name, "state_sink.job_changed", exc)
+
+    def jobs_wait(self, waiting: Iterable[tuple[str, datetime]]) -> None:
+        """`job_waits` of many jobs (name, next fire) to a sink offering `jobs_wait`."""
+        sink = self.state_sink
+        if sink is None:
+            return
+        try:
+            sink.jobs_wait(waiting)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.error(None, "state_sink.job_changed", exc)
 
     def job_waits(self, job: Job, next_fire: datetime) -> None:
         """`state_changed` for a job whose state is its next fire alone (a job just added):

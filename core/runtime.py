@@ -92,6 +92,7 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
 # The JobSpec fields config.options() reads besides the policy and the agent.
 _JOB_OPTION_NAMES = tuple(
     f.name for f in fields(JobSpec) if f.name in OPTION_NAMES and f.name != "policy")
+_JOB_OPTIONS = attrgetter(*_JOB_OPTION_NAMES)
 
 
 def _shared_command(commands: dict[tuple[object, ...], CommandAgent], config: Config,
@@ -122,8 +123,10 @@ def build_scheduler(
 
 
 def _build(config: Config, named: Iterable[tuple[str, JobSpec]], *, clock: Clock | None,
-           state_sink: Any) -> Scheduler:
-    """`build_scheduler` of the jobs `named` (name, spec: its own, or that of a job alike)."""
+           state_sink: Any, alike: bool = False) -> Scheduler:
+    """`build_scheduler` of the jobs `named` (name, spec: its own, or with `alike` one spec
+    object shared by jobs alike, as `_alike` gives them: then what is made from a spec for
+    a command job, its agent, schedule and options, is made once for all of them)."""
     scheduler = Scheduler(
         clock=clock,
         max_concurrent_runs=config.scheduler.max_concurrent_runs or 4,
@@ -140,9 +143,15 @@ def _build(config: Config, named: Iterable[tuple[str, JobSpec]], *, clock: Clock
     merged: dict[int, tuple[Policy, Policy, str]] = {}
     commands: dict[tuple[object, ...], CommandAgent] = {}
     options: dict[tuple[object, ...], tuple[Policy, JobOptions]] = {}
-    with collector_paused():
+    made: dict[int, tuple[JobSpec, CommandAgent, Schedule, JobOptions, bool]] = {}
+    with collector_paused(), scheduler._adding():
         for name, job in named:
             try:
+                ready = made.get(id(job)) if alike else None
+                if ready is not None:
+                    scheduler.add_job(ready[1], job.prompt, ready[2], name=name,
+                                      options=ready[3]).enabled = ready[4]
+                    continue
                 seen = merged.get(id(job.policy))
                 if seen is None:
                     policy = config.policy(job)
@@ -153,7 +162,7 @@ def _build(config: Config, named: Iterable[tuple[str, JobSpec]], *, clock: Clock
                 schedule = schedules.get((job.schedule, zone))
                 if schedule is None:
                     schedule = schedules[job.schedule, zone] = cron(job.schedule, zone)
-                key = (id(policy), job.agent, *[getattr(job, n) for n in _JOB_OPTION_NAMES])
+                key = (id(policy), job.agent, *_JOB_OPTIONS(job))
                 try:
                     job_options = options[key][1]
                 except KeyError:
@@ -163,7 +172,9 @@ def _build(config: Config, named: Iterable[tuple[str, JobSpec]], *, clock: Clock
                     job_options = config.options(job, policy)
                 added = scheduler.add_job(agent, job.prompt, schedule, name=name,
                                           options=job_options)
-                added.enabled = policy.enabled is not False
+                added.enabled = enabled = policy.enabled is not False
+                if alike and isinstance(agent, CommandAgent):
+                    made[id(job)] = (job, agent, schedule, job_options, enabled)
             except Exception as exc:  # user code: an import error, a bad callable
                 key_name = "python" if job.python else "agent" if job.agent else "command"
                 problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
@@ -451,7 +462,7 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
     if not keep_jobs:  # let go of the specs before the scheduler's jobs are made
         kept = _alike(config.jobs)
         config.jobs = []
-        named = kept.items()
+        named = kept.items()  # one spec object for jobs alike
     settings = config.scheduler
     state = StateDir(config.state_dir, history=config.base_options().history,
                      read_only=read_only, start=False)
@@ -465,14 +476,15 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
             logs.max_total = settings.logs_max_total
         store = state.store
         if read_only:
-            scheduler = _build(config, named, clock=clock, state_sink=None)
+            scheduler = _build(config, named, clock=clock, state_sink=None, alike=kept is not None)
             return Runtime(config, scheduler, store, logs, None, True, None, [],
                            file_stamp(config.path), state=state, keep_source=keep_source,
                            keep_jobs=keep_jobs, _kept=kept)
         # Adding jobs reports their blank state to the store, which starts empty for them (the
         # loaded states are restored below; those of jobs gone from the file put back).
         saved = store.take_states()
-        scheduler = _build(config, named, clock=clock, state_sink=state.sink)
+        scheduler = _build(config, named, clock=clock, state_sink=state.sink,
+                           alike=kept is not None)
         # Only a state holding more than a next fire can be running, disabled or have results.
         in_flight = {(name, run_id) for name, st in saved.full.items() for run_id in st.running}
         _restore(scheduler, list(saved.full.values()), state.survivors)

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import tomllib
-from collections.abc import Container, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -556,6 +556,19 @@ class StateStore:
                 if name not in known and name not in jobs:
                     jobs.wait(name, when)
             self._generation += 1
+
+    def put_waiting_many(self, waiting: Iterable[tuple[str, datetime]]) -> None:
+        """`put_waiting` of many jobs (name, next fire) at once."""
+        with self._lock:
+            jobs = self.jobs
+            if not jobs.full and not jobs.waiting:  # a store started empty for the jobs
+                jobs.waiting.update(waiting)
+                jobs.version = next(_VERSIONS)
+            else:
+                for name, when in waiting:
+                    jobs.wait(name, when)
+            self._generation += 1
+        self._schedule()
 
     def put_waiting(self, name: str, next_fire: datetime) -> None:
         """`put` of a state holding nothing but its next fire (a job just added)."""

@@ -67,3 +67,43 @@ def test_jobs_sharing_a_first_fire_are_due_in_the_order_they_were_added() -> Non
     assert due == names[1::2] + names[0::2]  # 09:05 first, then 09:10, each in added order
     five, ten = (datetime(2025, 3, 1, 9, m, tzinfo=UTC) for m in (5, 10))
     assert [s.jobs[n].next_fire for n in due] == [five] * 10 + [ten] * 10
+
+
+def _program(s: Scheduler) -> None:
+    """Jobs added (and a few changed while still being added) as a big file's are."""
+    for i in range(40):
+        s.add_job(["true"], None, ("*/5 * * * *", "0 9 * * *", "*/2 * * * *")[i % 3],
+                  name=f"j{i:02d}", tz=("UTC", "Europe/Berlin")[i % 2])
+    _add_all(s)
+    s.jobs["j03"].enabled = False
+    s.pause_job("j04", note="later")
+    s.remove_job("j05")
+    s.add_job(["true"], None, "@hourly", name="j05", tz="UTC")
+    s.jobs["j06"].enabled = False
+    s.jobs["j06"].enabled = True
+    s.skip_next("j07")
+
+
+def _record(tmp_path: Path, bulk: bool) -> tuple[object, ...]:
+    store = StateStore(tmp_path / f"{bulk}.toml")
+    s = Scheduler(FakeClock(T0), state_sink=StoreSink(store))
+    events: list[object] = []
+    s.add_listener(lambda e: events.append((type(e).__name__, getattr(e, "job", None),
+                                            getattr(e, "next_fire", None))))
+    if bulk:
+        with s._adding():
+            _program(s)
+    else:
+        _program(s)
+    due = [(when, job.name) for when, job in s.upcoming(limit=100)]
+    states = {name: j.state() for name, j in s.jobs.items()}
+    store.flush()
+    return dict(store.jobs), states, due, events, store.path.read_text().split("\n", 5)[5]
+
+
+def test_jobs_added_in_bulk_end_as_jobs_added_one_by_one(tmp_path: Path) -> None:
+    one, bulk = _record(tmp_path, False), _record(tmp_path, True)
+    assert bulk == one
+    stored, states = one[0], one[1]
+    assert stored == states and len(states) == 48
+    assert stored["j04"].paused and stored["j03"].disabled and stored["j07"].skip_next
