@@ -457,15 +457,15 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
     what a reload compares: for a process that never reads the specs."""
     if not keep_source:
         config.source = None
+    settings = config.scheduler
+    state = StateDir(config.state_dir, history=config.base_options().history,
+                     read_only=read_only, start=False)
     kept: dict[str, JobSpec] | None = None
     named: Iterable[tuple[str, JobSpec]] = ((job.name, job) for job in config.jobs)
     if not keep_jobs:  # let go of the specs before the scheduler's jobs are made
         kept = _alike(config.jobs)
         config.jobs = []
         named = kept.items()  # one spec object for jobs alike
-    settings = config.scheduler
-    state = StateDir(config.state_dir, history=config.base_options().history,
-                     read_only=read_only, start=False)
     try:
         logs = state.logs
         if settings.logs_keep:
@@ -516,4 +516,6 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
     except BaseException:
         # Unlock only: the store may hold jobs half restored, which must not be saved.
         state.lock.release()
+        if kept is not None:  # the config as it came, for another try
+            config.jobs = [replace(spec, name=name) for name, spec in kept.items()]
         raise

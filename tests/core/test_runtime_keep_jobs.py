@@ -122,3 +122,24 @@ def test_a_restart_gives_the_same_schedule_and_keeps_the_state_of_a_job_gone_fro
         assert "w05" not in runtime.scheduler.jobs and "w99" in runtime.store.jobs
     with open_runtime(load_config(path), clock=FakeClock(T0), keep_jobs=False) as runtime:
         assert runtime.store.jobs["w05"] == saved["w05"]  # and saved again
+
+
+def test_a_runtime_that_cannot_open_leaves_the_config_whole_for_another_try(
+        tmp_path: Path) -> None:
+    from crondeck.core import ConfigError, LockHeld
+
+    path = tmp_path / "crondeck.toml"
+    path.write_text(FILE)
+    config = load_config(path)
+    jobs = list(config.jobs)
+    with open_runtime(load_config(path), clock=FakeClock(T0)):
+        with pytest.raises(LockHeld):  # another holds the lock: `crondeck run` waits, tries again
+            open_runtime(config, clock=FakeClock(T0), keep_jobs=False)
+        assert config.jobs == jobs
+    path.write_text(FILE + '\n[[jobs]]\nname = "py"\nschedule = "@daily"\n'
+                    'python = "no_such_module_crondeck:main"\n')
+    config = load_config(path)
+    jobs = list(config.jobs)
+    with pytest.raises(ConfigError):
+        open_runtime(config, clock=FakeClock(T0), keep_jobs=False)
+    assert config.jobs == jobs
