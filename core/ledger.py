@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -178,7 +178,7 @@ class Ledger:
             except Exception as exc:
                 self.error(job.name, "state_sink.job_changed", exc)
 
-    def jobs_wait(self, waiting: Iterable[tuple[str, datetime]]) -> None:
+    def jobs_wait(self, waiting: Iterator[tuple[str, datetime]]) -> None:
         """`job_waits` of many jobs (name, next fire) to a sink offering `jobs_wait`."""
         sink = self.state_sink
         if sink is None:

@@ -8,7 +8,7 @@ defined in code through `Scheduler(state_dir=...)`. Both keep the same files.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -67,7 +67,7 @@ class StoreSink:
         """`job_changed` of a state holding only its next fire (see `StateSink`)."""
         self.store.put_waiting(job, next_fire)
 
-    def jobs_wait(self, waiting: Iterable[tuple[str, datetime]]) -> None:
+    def jobs_wait(self, waiting: Iterator[tuple[str, datetime]]) -> None:
         """`job_waits` of many jobs (name, next fire), as one change of the store."""
         self.store.put_waiting_many(waiting)
 

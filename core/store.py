@@ -10,11 +10,10 @@ import contextlib
 import itertools
 import json
 import os
-import re
 import threading
 import time
 import tomllib
-from collections.abc import Container, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -241,46 +240,6 @@ def _next_fires_from_toml(doc: Mapping[str, Any], jobs: JobStates) -> None:
         jobs.version = next(_VERSIONS)
 
 
-# A `next_fires` line as `_next_fires_text` writes it: a quoted instant and a JSON array of
-# names without escapes (JSON's strings without backslashes are TOML's, but for DEL).
-_NEXT_FIRES_LINE = re.compile(r'"([0-9T:.+-]+)" = (\[[^\\\r\x7f]*\])')
-_NEXT_FIRES_HEADER = f"\n[{NEXT_FIRES}]\n"
-
-
-def read_state_toml(path: Path) -> dict[str, Any]:
-    """state.toml parsed as tomllib parses it, quicker: its `next_fires` table (the names of
-    100,000 jobs, which tomllib takes seconds over) is read line by line with `json` when it
-    is the last table and written as crondeck writes it; anything else, tomllib reads it all.
-    Raises as `read_toml` does."""
-    text = path.read_bytes().decode("utf-8")
-    at = text.rfind(_NEXT_FIRES_HEADER)
-    if at >= 0:
-        table: dict[str, Any] = {}
-        for line in text[at + len(_NEXT_FIRES_HEADER):].split("\n"):
-            m = _NEXT_FIRES_LINE.fullmatch(line)
-            if m is None:
-                if line:
-                    break
-                continue
-            try:
-                names = json.loads(m[2])
-            except ValueError:
-                break
-            if m[1] in table or not isinstance(names, list) or not all(
-                    isinstance(n, str) for n in names):
-                break
-            table[m[1]] = names
-        else:
-            try:
-                doc = tomllib.loads(text[:at + 1])
-            except tomllib.TOMLDecodeError:
-                doc = None  # told apart wrongly (a string holding the header): all of it
-            if doc is not None and NEXT_FIRES not in doc:
-                doc[NEXT_FIRES] = table
-                return doc
-    return tomllib.loads(text)
-
-
 def job_state_from_toml(name: str, data: Any) -> JobState:
     """Inverse of job_state_to_toml; raises StateFormatError on anything unexpected."""
     if not isinstance(data, Mapping):
@@ -437,8 +396,6 @@ class StateStore:
 
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
-            if path == self.path:
-                return read_state_toml(path)
             return read_toml(path)
         except FileNotFoundError:
             return None
@@ -544,7 +501,7 @@ class StateStore:
             self._generation += 1
         return states
 
-    def put_back(self, states: JobStates, known: Container[str]) -> None:
+    def put_back(self, states: JobStates, known: Mapping[str, object]) -> None:
         """Put back the states of `take_states` whose names are not `known` (jobs no longer
         in the jobs file keep their saved state, as if never taken)."""
         with self._lock:
@@ -557,7 +514,7 @@ class StateStore:
                     jobs.wait(name, when)
             self._generation += 1
 
-    def put_waiting_many(self, waiting: Iterable[tuple[str, datetime]]) -> None:
+    def put_waiting_many(self, waiting: Iterator[tuple[str, datetime]]) -> None:
         """`put_waiting` of many jobs (name, next fire) at once."""
         with self._lock:
             jobs = self.jobs
