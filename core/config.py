@@ -97,6 +97,7 @@ def load_config(path: str | Path) -> Config:
             f"column {column}); save it as UTF-8", line=line)]) from None
     except OSError as exc:
         raise ConfigError([Problem(path, f"cannot read the jobs file: {exc}")]) from None
+    del data  # the text is what is read: not a second copy of a big file while it is
     return parse_config(text, path)
 
 
@@ -382,6 +383,9 @@ class _Validator:
             jobs = []
         seen: dict[str, int] = {}
         for index, data in enumerate(jobs):
+            # Each job's table let go of once checked: with 100,000 jobs the tables and the
+            # specs made from them are not all held at once.
+            jobs[index] = None
             job = self.job(index, data, cfg, agents)
             job_name = data.get("name") if isinstance(data, dict) else None
             if isinstance(job_name, str) and job_name in seen:

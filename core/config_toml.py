@@ -17,6 +17,7 @@ each key, schedule, zone and command once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["loads"]
@@ -54,7 +55,7 @@ def loads(text: str) -> dict[str, Any] | None:
     arrays: set[int] = set()  # lists made by [[header]]: the only ones a header extends
     kv_match = _KEY_VALUE.fullmatch
     headers: dict[str, list[str] | None] = {}  # a big file repeats one header: read it once
-    for line in text.split("\n"):
+    for line in _lines(text):
         m = kv_match(line) if line[:1] != "[" else None
         if m is not None:
             key = share(m[1], m[1])
@@ -112,6 +113,21 @@ def loads(text: str) -> dict[str, Any] | None:
             defined.add(id(existing))
             table = existing
     return root
+
+
+CHUNK = 1 << 20  # characters split into lines at a time
+
+
+def _lines(text: str) -> Iterator[str]:
+    """`text.split("\n")` (but for an empty last line), a chunk at a time: a big file's
+    lines are not all held at once."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start + CHUNK)
+        if end < 0:
+            end = size
+        yield from text[start:end].split("\n")
+        start = end + 1
 
 
 def _header(line: str, share: Any) -> list[str] | None:

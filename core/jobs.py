@@ -131,7 +131,9 @@ class StateSink(Protocol):
         """A result: every attempt, skip and miss."""
 
     def job_changed(self, state: JobState) -> None:
-        """The job's persistable state changed."""
+        """The job's persistable state changed. A sink may also offer
+        `job_waits(job, next_fire)`: a job just added whose state is its next fire alone is
+        then reported with that call, without a JobState made for it."""
 
 
 class NullStateSink:
@@ -266,6 +268,30 @@ class RunHandle(PendingResult):
         return True
 
 
+class _Rare:
+    """The part of a job's state most jobs never set: made on first set (a job without it
+    reads these defaults from `_RARE`, which is never written)."""
+
+    __slots__ = ("cost_today", "cost_total", "pause_note", "pause_until", "queued",
+                 "queued_handle", "skip_next_pending", "tokens_day", "tokens_today",
+                 "tokens_total")
+
+    def __init__(self) -> None:
+        self.pause_note = ""
+        self.pause_until: datetime | None = None
+        self.skip_next_pending = False
+        self.queued: tuple[datetime, bool] | None = None
+        self.queued_handle: RunHandle | None = None
+        self.tokens_day = ""
+        self.tokens_today = 0
+        self.tokens_total = 0
+        self.cost_today = 0.0
+        self.cost_total = 0.0
+
+
+_RARE = _Rare()
+
+
 @dataclass(eq=False, slots=True)
 class Job:
     """A scheduled agent with its policies and live state. Created by `Scheduler.add_job`.
@@ -284,28 +310,118 @@ class Job:
     on_result: OnResult | None = None
     # runtime state
     paused: bool = False
-    pause_note: str = ""
-    pause_until: datetime | None = None
-    skip_next_pending: bool = False
     _next_fire: datetime | None = None
     last_slot: datetime | None = None
     run_count: int = 0
     consecutive_failures: int = 0
     _exhausted: str = ""
     _enabled: bool = True
-    queued: tuple[datetime, bool] | None = None
-    queued_handle: RunHandle | None = None
-    tokens_day: str = ""
-    tokens_today: int = 0
-    tokens_total: int = 0
-    cost_today: float = 0.0
-    cost_total: float = 0.0
     _scheduler: JobHost | None = field(default=None, repr=False)
+    # What most jobs never set (a pause note, a queued slot, token counts): made on first set.
+    _more: _Rare | None = field(default=None, init=False, repr=False)
     # Made on first use: most of 100,000 jobs never run at once, queue or back up, and an
     # empty deque alone costs more than the rest of the job.
     _results: deque[RunResult] | None = field(default=None, init=False, repr=False)
     _running: dict[str, RunHandle] | None = field(default=None, init=False, repr=False)
     _backlog: deque[datetime] | None = field(default=None, init=False, repr=False)
+
+    def _rare(self) -> _Rare:
+        more = self._more
+        if more is None:
+            more = self._more = _Rare()
+        return more
+
+    @property
+    def pause_note(self) -> str:
+        return (self._more or _RARE).pause_note
+
+    @pause_note.setter
+    def pause_note(self, value: str) -> None:
+        if value or self._more is not None:
+            self._rare().pause_note = value
+
+    @property
+    def pause_until(self) -> datetime | None:
+        return (self._more or _RARE).pause_until
+
+    @pause_until.setter
+    def pause_until(self, value: datetime | None) -> None:
+        if value is not None or self._more is not None:
+            self._rare().pause_until = value
+
+    @property
+    def skip_next_pending(self) -> bool:
+        return (self._more or _RARE).skip_next_pending
+
+    @skip_next_pending.setter
+    def skip_next_pending(self, value: bool) -> None:
+        if value or self._more is not None:
+            self._rare().skip_next_pending = value
+
+    @property
+    def queued(self) -> tuple[datetime, bool] | None:
+        """The slot waiting for the run in flight (overlap = "queue_one"): slot, manual."""
+        return (self._more or _RARE).queued
+
+    @queued.setter
+    def queued(self, value: tuple[datetime, bool] | None) -> None:
+        if value is not None or self._more is not None:
+            self._rare().queued = value
+
+    @property
+    def queued_handle(self) -> RunHandle | None:
+        return (self._more or _RARE).queued_handle
+
+    @queued_handle.setter
+    def queued_handle(self, value: RunHandle | None) -> None:
+        if value is not None or self._more is not None:
+            self._rare().queued_handle = value
+
+    @property
+    def tokens_day(self) -> str:
+        """The local day (job's zone) tokens_today and cost_today count."""
+        return (self._more or _RARE).tokens_day
+
+    @tokens_day.setter
+    def tokens_day(self, value: str) -> None:
+        if value or self._more is not None:
+            self._rare().tokens_day = value
+
+    @property
+    def tokens_today(self) -> int:
+        return (self._more or _RARE).tokens_today
+
+    @tokens_today.setter
+    def tokens_today(self, value: int) -> None:
+        if value or self._more is not None:
+            self._rare().tokens_today = value
+
+    @property
+    def tokens_total(self) -> int:
+        return (self._more or _RARE).tokens_total
+
+    @tokens_total.setter
+    def tokens_total(self, value: int) -> None:
+        if value or self._more is not None:
+            self._rare().tokens_total = value
+
+    @property
+    def cost_today(self) -> float:
+        return (self._more or _RARE).cost_today
+
+    @cost_today.setter
+    def cost_today(self, value: float) -> None:
+        if value or self._more is not None:
+            self._rare().cost_today = value
+
+    @property
+    def cost_total(self) -> float:
+        return (self._more or _RARE).cost_total
+
+    @cost_total.setter
+    def cost_total(self, value: float) -> None:
+        if value or self._more is not None:
+            self._rare().cost_total = value
 
     @property
     def results(self) -> deque[RunResult]:

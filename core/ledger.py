@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -176,6 +177,32 @@ class Ledger:
                 self.state_sink.job_changed(job.state())
             except Exception as exc:
                 self.error(job.name, "state_sink.job_changed", exc)
+
+    def jobs_wait(self, waiting: Iterator[tuple[str, datetime]]) -> None:
+        """`job_waits` of many jobs (name, next fire) to a sink offering `jobs_wait`."""
+        sink = self.state_sink
+        if sink is None:
+            return
+        try:
+            sink.jobs_wait(waiting)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.error(None, "state_sink.job_changed", exc)
+
+    def job_waits(self, job: Job, next_fire: datetime) -> None:
+        """`state_changed` for a job whose state is its next fire alone (a job just added):
+        a sink offering `job_waits(name, next_fire)` is told that without a JobState made
+        for it (100,000 jobs are added at once)."""
+        sink = self.state_sink
+        if sink is None:
+            return
+        waits = getattr(sink, "job_waits", None)
+        if waits is None:
+            self.state_changed(job)
+            return
+        try:
+            waits(job.name, next_fire)
+        except Exception as exc:
+            self.error(job.name, "state_sink.job_changed", exc)
 
     # ------------------------------------------------------------------ notifications
 

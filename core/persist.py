@@ -8,7 +8,7 @@ defined in code through `Scheduler(state_dir=...)`. Both keep the same files.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -62,6 +62,14 @@ class StoreSink:
 
     def job_changed(self, state: JobState) -> None:
         self.store.put(state)
+
+    def job_waits(self, job: str, next_fire: datetime) -> None:
+        """`job_changed` of a state holding only its next fire (see `StateSink`)."""
+        self.store.put_waiting(job, next_fire)
+
+    def jobs_wait(self, waiting: Iterator[tuple[str, datetime]]) -> None:
+        """`job_waits` of many jobs (name, next fire), as one change of the store."""
+        self.store.put_waiting_many(waiting)
 
 
 class StateDir:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .agents import CommandAgent, PythonAgent, program_name
@@ -90,6 +92,7 @@ def make_agent(config: Config, job: JobSpec) -> CommandAgent | PythonAgent | Mod
 # The JobSpec fields config.options() reads besides the policy and the agent.
 _JOB_OPTION_NAMES = tuple(
     f.name for f in fields(JobSpec) if f.name in OPTION_NAMES and f.name != "policy")
+_JOB_OPTIONS = attrgetter(*_JOB_OPTION_NAMES)
 
 
 def _shared_command(commands: dict[tuple[object, ...], CommandAgent], config: Config,
@@ -115,6 +118,15 @@ def build_scheduler(
 ) -> Scheduler:
     """A Scheduler with every job of `config`. Raises ConfigError if an agent cannot be made
     (a Python target that does not import, say), naming the job."""
+    return _build(config, ((job.name, job) for job in config.jobs), clock=clock,
+                  state_sink=state_sink)
+
+
+def _build(config: Config, named: Iterable[tuple[str, JobSpec]], *, clock: Clock | None,
+           state_sink: Any, alike: bool = False) -> Scheduler:
+    """`build_scheduler` of the jobs `named` (name, spec: its own, or with `alike` one spec
+    object shared by jobs alike, as `_alike` gives them: then what is made from a spec for
+    a command job, its agent, schedule and options, is made once for all of them)."""
     scheduler = Scheduler(
         clock=clock,
         max_concurrent_runs=config.scheduler.max_concurrent_runs or 4,
@@ -131,9 +143,15 @@ def build_scheduler(
     merged: dict[int, tuple[Policy, Policy, str]] = {}
     commands: dict[tuple[object, ...], CommandAgent] = {}
     options: dict[tuple[object, ...], tuple[Policy, JobOptions]] = {}
-    with collector_paused():
-        for job in config.jobs:
+    made: dict[int, tuple[JobSpec, CommandAgent, Schedule, JobOptions, bool]] = {}
+    with collector_paused(), scheduler._adding():
+        for name, job in named:
             try:
+                ready = made.get(id(job)) if alike else None
+                if ready is not None:
+                    scheduler.add_job(ready[1], job.prompt, ready[2], name=name,
+                                      options=ready[3]).enabled = ready[4]
+                    continue
                 seen = merged.get(id(job.policy))
                 if seen is None:
                     policy = config.policy(job)
@@ -144,7 +162,7 @@ def build_scheduler(
                 schedule = schedules.get((job.schedule, zone))
                 if schedule is None:
                     schedule = schedules[job.schedule, zone] = cron(job.schedule, zone)
-                key = (id(policy), job.agent, *[getattr(job, n) for n in _JOB_OPTION_NAMES])
+                key = (id(policy), job.agent, *_JOB_OPTIONS(job))
                 try:
                     job_options = options[key][1]
                 except KeyError:
@@ -152,13 +170,15 @@ def build_scheduler(
                     options[key] = (policy, job_options)
                 except TypeError:  # an unhashable value: no sharing for this job
                     job_options = config.options(job, policy)
-                added = scheduler.add_job(agent, job.prompt, schedule, name=job.name,
+                added = scheduler.add_job(agent, job.prompt, schedule, name=name,
                                           options=job_options)
-                added.enabled = policy.enabled is not False
+                added.enabled = enabled = policy.enabled is not False
+                if alike and isinstance(agent, CommandAgent):
+                    made[id(job)] = (job, agent, schedule, job_options, enabled)
             except Exception as exc:  # user code: an import error, a bad callable
                 key_name = "python" if job.python else "agent" if job.agent else "command"
                 problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
-                                        job.name, key_name))
+                                        name, key_name))
     if problems:
         raise ConfigError(problems)
     return scheduler
@@ -178,12 +198,12 @@ class Reload:
         return not self.problems
 
 
-def _fingerprint(config: Config, job: JobSpec) -> tuple[Any, ...]:
-    """Everything that defines how a job runs, to tell a changed job from an unchanged one.
-    `enabled` is left out: switching a job on or off is applied to it in place (its run in
-    flight is not cancelled for that)."""
+def _fingerprint(config: Config, job: JobSpec, name: str) -> tuple[Any, ...]:
+    """Everything that defines how job `name` runs (`job`: its spec, or that of a job alike),
+    to tell a changed job from an unchanged one. `enabled` is left out: switching a job on or
+    off is applied to it in place (its run in flight is not cancelled for that)."""
     agent = config.agents.get(job.agent) if job.agent else None
-    spec = replace(job, policy=replace(job.policy, enabled=None))
+    spec = replace(job, name=name, policy=replace(job.policy, enabled=None))
     return (spec, replace(config.policy(job), enabled=None), agent, config.scheduler.history)
 
 
@@ -197,11 +217,36 @@ class _Diff:
     toggled: list[str]  # only switched on or off: applied in place
 
 
-def _diff(old: Config, new: Config) -> _Diff:
-    """Compare job by job. A job whose own table and agent are unchanged is unchanged unless
-    the file-wide settings changed: only then is every job's merged policy compared (an edit
-    of one job in a 10,000-job file compares 10,000 tables, not 10,000 merged policies)."""
-    mine = {j.name: j for j in old.jobs}
+# A job's spec but its name: two specs with equal values are jobs alike.
+_SPEC_VALUES = attrgetter(*(f.name for f in fields(JobSpec) if f.name != "name"))
+
+
+def _alike(specs: list[JobSpec]) -> dict[str, JobSpec]:
+    """Each job's spec by name, jobs alike (equal but for their names) sharing one: what a
+    reload compares the new file with, kept instead of the specs themselves (a big file's
+    jobs are a few dozen kinds)."""
+    kinds: dict[tuple[object, ...], JobSpec] = {}
+    out: dict[str, JobSpec] = {}
+    for spec in specs:
+        command = spec.command
+        key = (id(spec.policy), spec.schedule, spec.agent,
+               command if not isinstance(command, list) else tuple(command))
+        kind = kinds.get(key)
+        if kind is None:
+            kind = kinds[key] = spec
+        elif kind is not spec and _SPEC_VALUES(kind) != _SPEC_VALUES(spec):
+            kind = spec  # alike in the key only: kept as it is
+        out[spec.name] = kind
+    return out
+
+
+def _diff(old: Config, new: Config, kept: Mapping[str, JobSpec] | None = None) -> _Diff:
+    """Compare job by job (the old jobs' specs are `kept`, by name, when `old` no longer
+    lists them; see `_alike`). A job whose own table and agent are unchanged is unchanged
+    unless the file-wide settings changed: only then is every job's merged policy compared
+    (an edit of one job in a 10,000-job file compares 10,000 tables, not 10,000 merged
+    policies)."""
+    mine = {j.name: j for j in old.jobs} if kept is None else kept
     theirs = {j.name: j for j in new.jobs}
     wide = ((replace(old.defaults, enabled=None), old.scheduler.history)
             != (replace(new.defaults, enabled=None), new.scheduler.history))
@@ -211,8 +256,9 @@ def _diff(old: Config, new: Config) -> _Diff:
         a = mine.get(name)
         if a is None:
             continue
-        own = a == b and (not a.agent or old.agents.get(a.agent) == new.agents.get(a.agent))
-        if (wide or not own) and _fingerprint(old, a) != _fingerprint(new, b):
+        own = _SPEC_VALUES(a) == _SPEC_VALUES(b) and (
+            not a.agent or old.agents.get(a.agent) == new.agents.get(a.agent))
+        if (wide or not own) and _fingerprint(old, a, name) != _fingerprint(new, b, name):
             changed.append(name)
         elif old.enabled(a) != new.enabled(b):
             toggled.append(name)
@@ -232,9 +278,8 @@ def _restore(scheduler: Scheduler, saved: list[JobState],
             job.reschedule()
 
 
-def _when_changed(old: Config, new: Config, name: str) -> bool:
-    """Did the job's schedule or time zone change?"""
-    a, b = old.job(name), new.job(name)
+def _when_changed(old: Config, a: JobSpec, new: Config, b: JobSpec) -> bool:
+    """Did the job's schedule or time zone change (`a` its old spec, `b` its new one)?"""
     return (a.schedule, old.zone(a).key) != (b.schedule, new.zone(b).key)
 
 
@@ -262,6 +307,11 @@ class Runtime:
     # after each load, as a process that never edits the file (`crondeck run`) has no use
     # for it.
     keep_source: bool = True
+    # False: `config.jobs` is emptied after each load, the runtime keeping only what a
+    # reload compares (each job's spec, jobs alike sharing one: see `_alike`); for a process
+    # that has no other use for the specs (`crondeck run`: 100,000 of them are ~30 MiB).
+    keep_jobs: bool = True
+    _kept: dict[str, JobSpec] | None = field(default=None, repr=False)
     _lock_watch: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -295,14 +345,14 @@ class Runtime:
     def replaced_by(self, new: Config) -> list[str]:
         """The jobs `apply(new)` would remove or replace, cancelling their runs in flight
         (switching a job on or off alone replaces nothing)."""
-        diff = _diff(self.config, new)
+        diff = _diff(self.config, new, self._kept)
         return diff.removed + diff.changed
 
     def apply(self, new: Config) -> Reload:
         """Make the scheduler match `new`: add, remove and replace changed jobs (a replaced
         job keeps its state; runs in flight of removed or replaced jobs are cancelled) and
         switch jobs on or off in place."""
-        diff = _diff(self.config, new)
+        diff = _diff(self.config, new, self._kept)
         removed, added, changed = diff.removed, diff.added, diff.changed
         new_jobs = {j.name: j for j in new.jobs}
         try:  # the new and changed jobs' agents are made (Python ones imported) first
@@ -323,7 +373,8 @@ class Runtime:
                                                options=options)
             added_job.enabled = job.enabled
             if saved is not None:
-                if name in changed and _when_changed(self.config, new, name):
+                if name in changed and _when_changed(self.config, self._spec(name), new,
+                                                     new_jobs[name]):
                     # never fired under the old schedule: its next fire must come from the
                     # new one (restore keeps a saved next_fire when there is no last slot)
                     saved = replace(saved, next_fire=None)
@@ -334,7 +385,18 @@ class Runtime:
         if not self.keep_source:
             new.source = None
         self.config = new
+        self._let_go_of_jobs()
         return Reload(added=added, removed=removed, changed=changed + diff.toggled)
+
+    def _spec(self, name: str) -> JobSpec:
+        """The running job's spec (or that of a job alike, when `keep_jobs` is false)."""
+        return self._kept[name] if self._kept is not None else self.config.job(name)
+
+    def _let_go_of_jobs(self) -> None:
+        """Unless `keep_jobs`: keep what a reload compares, and empty `config.jobs`."""
+        if not self.keep_jobs:
+            self._kept = _alike(self.config.jobs)
+            self.config.jobs = []
 
     def check_lock(self) -> str:
         """Why this runtime lost its state lock ("" while it holds it). On the first look
@@ -385,17 +447,25 @@ class Runtime:
 
 
 def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None = None,
-                 keep_source: bool = True) -> Runtime:
+                 keep_source: bool = True, keep_jobs: bool = True) -> Runtime:
     """Lock the state directory (unless read-only; raises LockHeld), load the state (a
     corrupt file is moved aside and reported), build the scheduler and restore each job's
     state into it: runs left in flight by a dead process become `abandoned`, and slots already
     claimed are never fired again. With `keep_source` false the config's text is dropped
-    (here and at each reload): for a process that never edits the jobs file."""
+    (here and at each reload): for a process that never edits the jobs file. With `keep_jobs`
+    false `config.jobs` is emptied at once (and at each reload), the runtime keeping only
+    what a reload compares: for a process that never reads the specs."""
     if not keep_source:
         config.source = None
     settings = config.scheduler
     state = StateDir(config.state_dir, history=config.base_options().history,
                      read_only=read_only, start=False)
+    kept: dict[str, JobSpec] | None = None
+    named: Iterable[tuple[str, JobSpec]] = ((job.name, job) for job in config.jobs)
+    if not keep_jobs:  # let go of the specs before the scheduler's jobs are made
+        kept = _alike(config.jobs)
+        config.jobs = []
+        named = kept.items()  # one spec object for jobs alike
     try:
         logs = state.logs
         if settings.logs_keep:
@@ -406,11 +476,15 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
             logs.max_total = settings.logs_max_total
         store = state.store
         if read_only:
-            scheduler = build_scheduler(config, clock=clock)
+            scheduler = _build(config, named, clock=clock, state_sink=None, alike=kept is not None)
             return Runtime(config, scheduler, store, logs, None, True, None, [],
-                           file_stamp(config.path), state=state, keep_source=keep_source)
-        saved = store.jobs.copy()  # adding jobs reports their blank state to the sink
-        scheduler = build_scheduler(config, clock=clock, state_sink=state.sink)
+                           file_stamp(config.path), state=state, keep_source=keep_source,
+                           keep_jobs=keep_jobs, _kept=kept)
+        # Adding jobs reports their blank state to the store, which starts empty for them (the
+        # loaded states are restored below; those of jobs gone from the file put back).
+        saved = store.take_states()
+        scheduler = _build(config, named, clock=clock, state_sink=state.sink,
+                           alike=kept is not None)
         # Only a state holding more than a next fire can be running, disabled or have results.
         in_flight = {(name, run_id) for name, st in saved.full.items() for run_id in st.running}
         _restore(scheduler, list(saved.full.values()), state.survivors)
@@ -423,6 +497,7 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
                           if (job := jobs.get(name)) is not None and not (
                               job.next_fire == when and not job.exhausted and not job.paused
                               and job.last_slot is None and not job.run_count))
+        store.put_back(saved, jobs)
         del saved
         abandoned = [
             r for st in store.jobs.full.values() for r in st.results
@@ -435,10 +510,12 @@ def open_runtime(config: Config, *, read_only: bool = False, clock: Clock | None
         state.start_saving()
         runtime = Runtime(config, scheduler, store, logs, state.lock, False, state.recorder,
                           abandoned, file_stamp(config.path), state=state,
-                          keep_source=keep_source)
+                          keep_source=keep_source, keep_jobs=keep_jobs, _kept=kept)
         state.sink.lock_lost = runtime.check_lock
         return runtime
     except BaseException:
         # Unlock only: the store may hold jobs half restored, which must not be saved.
         state.lock.release()
+        if kept is not None:  # the config as it came, for another try
+            config.jobs = [replace(spec, name=name) for name, spec in kept.items()]
         raise

@@ -13,12 +13,13 @@ timer. Everything is compared as aware datetimes; run ids (the idempotency keys)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -158,8 +159,12 @@ class Scheduler:
         self._grace_timer: Any = None  # cancels runs in flight once the stop's grace is over
         self.shutdown_grace = shutdown_grace
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
+        # While jobs are added in bulk (`_adding`): their heap entries, filed at the end in
+        # one heapify, and (for a sink taking them in one call) their blank states.
+        self._adding_entries: list[tuple[float, int, str]] | None = None
+        self._adding_waits: list[str] | None = None
         self._schedules: dict[tuple[str, str], Schedule] = {}
-        self._first_slots: dict[int, tuple[Schedule, datetime, datetime]] = {}
+        self._first_slots: dict[int, tuple[Schedule, datetime, datetime, float]] = {}
         self._last_function: object = None
         self._last_agent: Agent | None = None
         self._options_base = self.defaults
@@ -291,26 +296,37 @@ class Scheduler:
             wrapped = as_agent(agent)
             self._last_function, self._last_agent = agent, wrapped
         job = Job(name=name, agent=wrapped, prompt=prompt or "", schedule=sched,
-                  options=options, on_result=on_result, paused=paused, pause_note=pause_note,
-                  _scheduler=self)
+                  options=options, on_result=on_result, paused=paused, _scheduler=self)
+        if pause_note:
+            job.pause_note = pause_note
         self.jobs[name] = job
+        stamp: float | None = None
         if options.start_immediately:
             nxt: datetime | None = now
         else:
-            nxt = self._first_slot(job, now)
+            nxt, stamp = self._first_slot(job, now)
         job._next_fire = nxt
         if self.bus.active:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
                        description=_describe(sched), agent=getattr(job.agent, "name", "agent"))
         if nxt is not None and (options.max_runs is None or options.max_runs > 0):
             # A new job that will fire: filed as `refile` would, without its checks (100,000
-            # jobs are added in bulk).
+            # jobs are added in bulk). Jobs sharing a first fire share its timestamp too.
             tiebreak = next(self._tiebreak)
             self._filed[name] = tiebreak
-            heapq.heappush(self._heap, (nxt.timestamp(), tiebreak, name))
+            entry = (nxt.timestamp() if stamp is None else stamp, tiebreak, name)
+            if self._adding_entries is not None:
+                self._adding_entries.append(entry)
+            else:
+                heapq.heappush(self._heap, entry)
             if self.bus.active:
                 self._emit(NextFireComputed, job=name, next_fire=nxt)
-            self._ledger.state_changed(job)
+            if paused or pause_note:
+                self._ledger.state_changed(job)
+            elif self._adding_waits is not None:
+                self._adding_waits.append(name)
+            else:  # its state is its next fire alone
+                self._ledger.job_waits(job, nxt)
             self._poke()
         else:
             self.refile(job, now)
@@ -320,6 +336,32 @@ class Scheduler:
             if saved.disabled:
                 job.enabled = False
         return job
+
+    @contextlib.contextmanager
+    def _adding(self) -> Iterator[None]:
+        """Add many jobs in the block (with `add_job`, nothing else changes): their heap
+        entries are filed with one heapify at the end and, for a state sink offering
+        `jobs_wait(pairs)`, the states of those still holding only their next fire are
+        reported in one call then (a job changed since was reported when it changed)."""
+        if self._adding_entries is not None:  # already adding
+            yield
+            return
+        bulk = getattr(self.state_sink, "jobs_wait", None) is not None
+        self._adding_entries, self._adding_waits = [], [] if bulk else None
+        try:
+            yield
+        finally:
+            entries, waits = self._adding_entries, self._adding_waits
+            self._adding_entries = self._adding_waits = None
+            if entries:
+                self._heap.extend(entries)
+                heapq.heapify(self._heap)
+            if waits:
+                jobs = self.jobs
+                self._ledger.jobs_wait((name, when) for name in waits
+                                       if (job := jobs.get(name)) is not None
+                                       and (when := job.next_fire) is not None
+                                       and _waits_only(job))
 
     def _parsed(self, schedule: Schedule | str, tz: str | None) -> Schedule | str:
         """A schedule string parsed once per scheduler and zone: jobs written with the same
@@ -814,28 +856,29 @@ class Scheduler:
             self._ledger.error(job.name, "schedule", exc)
             return None
 
-    def _first_slot(self, job: Job, now: datetime) -> datetime | None:
-        """`next_slot(job, now)` for a job being added. Jobs added in bulk share a few
-        schedules: a schedule's next fire after an earlier instant is also its next fire
-        after any later one before that fire, so it is asked once."""
+    def _first_slot(self, job: Job, now: datetime) -> tuple[datetime | None, float | None]:
+        """`next_slot(job, now)` for a job being added, with its timestamp when known. Jobs
+        added in bulk share a few schedules: a schedule's next fire after an earlier instant
+        is also its next fire after any later one before that fire, so it is asked once."""
         sched = job.schedule
         if not isinstance(sched, CronExpr | Every):  # a schedule of the caller's own may vary
-            return self.next_slot(job, now)
+            return self.next_slot(job, now), None
         memo = self._first_slots.get(id(sched))
         if memo is not None and memo[0] is sched and memo[1] <= now < memo[2]:
-            nxt = memo[2]
-            until = job.options.until
-            return None if until is not None and nxt > until else nxt
-        try:
-            nxt = sched.next_after(now)
-        except Exception:  # reported, with what it raised, by next_slot
-            return self.next_slot(job, now)
-        if nxt is not None:
+            nxt, stamp = memo[2], memo[3]
+        else:
+            try:
+                got = sched.next_after(now)
+            except Exception:  # reported, with what it raised, by next_slot
+                return self.next_slot(job, now), None
+            if got is None:
+                return None, None
+            nxt, stamp = got, got.timestamp()
             if len(self._first_slots) >= SCHEDULES_KEPT:
                 self._first_slots.clear()
-            self._first_slots[id(sched)] = (sched, now, nxt)
+            self._first_slots[id(sched)] = (sched, now, nxt, stamp)
         until = job.options.until
-        return None if nxt is None or (until is not None and nxt > until) else nxt
+        return (None, None) if until is not None and nxt > until else (nxt, stamp)
 
     def refile(self, job: Job, now: datetime) -> None:
         """Re-file the job in the heap after a change, notice exhaustion, tell observers and
@@ -1152,6 +1195,17 @@ class Scheduler:
             self._drain_backlog(job)
             self._ledger.state_changed(job)
         self._poke()
+
+
+def _waits_only(job: Job) -> bool:
+    """Is `job`'s state its next fire alone (as `store.waits_only` would find it)?"""
+    if job.next_fire is None or job._exhausted or job.paused or job.last_slot is not None \
+            or job.run_count or job.consecutive_failures or job._results or job._running:
+        return False
+    return job._more is None or not (
+        job.pause_note or job.pause_until is not None or job.skip_next_pending
+        or job.tokens_day or job.tokens_today or job.tokens_total or job.cost_today
+        or job.cost_total)
 
 
 def _describe(schedule: Schedule) -> str:

@@ -168,6 +168,13 @@ class JobStates(MutableMapping[str, JobState]):
                 self.version = next(_VERSIONS)
             self.full[name] = state
 
+    def wait(self, name: str, next_fire: datetime) -> None:
+        """`self[name] = JobState(name=name, next_fire=next_fire)`, without the JobState."""
+        self.full.pop(name, None)
+        self.waiting.pop(name, None)
+        self.waiting[name] = next_fire
+        self.version = next(_VERSIONS)
+
     def __delitem__(self, name: str) -> None:
         if self.full.pop(name, None) is None:
             del self.waiting[name]
@@ -507,6 +514,47 @@ class StateStore:
                 if attempts:
                     state = replace(state, results=(*state.results, *attempts)[-self.history:])
             self.jobs[state.name] = state
+            self._generation += 1
+        self._schedule()
+
+    def take_states(self) -> JobStates:
+        """The states as loaded, the store starting empty: a scheduler built on it reports
+        its jobs' states afresh (see `put_back` for the others)."""
+        with self._lock:
+            states, self.jobs = self.jobs, JobStates()
+            self._generation += 1
+        return states
+
+    def put_back(self, states: JobStates, known: Mapping[str, object]) -> None:
+        """Put back the states of `take_states` whose names are not `known` (jobs no longer
+        in the jobs file keep their saved state, as if never taken)."""
+        with self._lock:
+            jobs = self.jobs
+            for name, st in states.full.items():
+                if name not in known and name not in jobs:
+                    jobs[name] = st
+            for name, when in states.waiting.items():
+                if name not in known and name not in jobs:
+                    jobs.wait(name, when)
+            self._generation += 1
+
+    def put_waiting_many(self, waiting: Iterator[tuple[str, datetime]]) -> None:
+        """`put_waiting` of many jobs (name, next fire) at once."""
+        with self._lock:
+            jobs = self.jobs
+            if not jobs.full and not jobs.waiting:  # a store started empty for the jobs
+                jobs.waiting.update(waiting)
+                jobs.version = next(_VERSIONS)
+            else:
+                for name, when in waiting:
+                    jobs.wait(name, when)
+            self._generation += 1
+        self._schedule()
+
+    def put_waiting(self, name: str, next_fire: datetime) -> None:
+        """`put` of a state holding nothing but its next fire (a job just added)."""
+        with self._lock:
+            self.jobs.wait(name, next_fire)
             self._generation += 1
         self._schedule()
 

@@ -285,7 +285,8 @@ def _open_waiting(config: Config, out: TextIO, wait: float | None) -> Runtime:
     said = False
     while True:
         try:
-            return open_runtime(config, keep_source=False)  # never edits the file
+            # never edits the file, nor reads the jobs' specs once they are scheduled
+            return open_runtime(config, keep_source=False, keep_jobs=False)
         except LockHeld as exc:
             if wait is None or time.monotonic() >= deadline:
                 raise
@@ -307,8 +308,8 @@ def _run(config: Config, out: TextIO, err: TextIO, listen: tuple[str, int] | Non
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
     try:
-        emit(out, {"event": "config_loaded", "path": str(config.path), "jobs": len(config.jobs),
-                   "state_dir": str(config.state_dir)})
+        emit(out, {"event": "config_loaded", "path": str(config.path),
+                   "jobs": len(runtime.scheduler.jobs), "state_dir": str(config.state_dir)})
         for warning in config.warnings:
             emit(out, {"event": "config_warning", "job": warning.job, "message": warning.message})
         for problem in runtime.problems:

@@ -100,3 +100,20 @@ def test_whatever_it_accepts_is_what_tomllib_reads(lines):
     if ours is None:
         return
     assert ours == tomllib.loads(text)  # and tomllib does not refuse it
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_piece, max_size=12), st.integers(min_value=1, max_value=30))
+def test_a_file_read_a_chunk_at_a_time_reads_the_same(lines, chunk):
+    import crondeck.core.config_toml as config_toml
+
+    text = "\n".join(lines)
+    whole = loads(text)
+    saved = config_toml.CHUNK
+    config_toml.CHUNK = chunk  # lines split at every place a big file could split them
+    try:
+        assert loads(text) == whole
+        assert [line for line in config_toml._lines(text) if line] == [
+            line for line in text.split("\n") if line]
+    finally:
+        config_toml.CHUNK = saved

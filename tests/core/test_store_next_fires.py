@@ -115,3 +115,4 @@ def test_any_field_set_besides_the_next_fire_is_more_than_waiting() -> None:
         value = T0 if f.name in ("pause_until", "last_slot") else (
             (result,) if f.name == "results" else values[type(default)])
         assert not waits_only(replace(base, **{f.name: value})), f.name
+
