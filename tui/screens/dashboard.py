@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.actions import SkipAction
@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from crondeck.core import RunResult, clock_time
 
@@ -33,6 +33,7 @@ from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector
 from ..textual_compat import dismiss_notification, shown_notifications
 from ..widgets.alerts import AlertLine
+from ..widgets.footer import DeckFooter
 from ..widgets.header import DeckHeader
 from ..widgets.history import FAILED_STATUSES, VIEWS, HistoryList
 from ..widgets.job_table import SORTS, JobTable
@@ -122,7 +123,7 @@ class DashboardScreen(Screen[None]):
                             id="output-search")
             yield HistoryList(now=self.now, zone=self.zone, id="history")
         yield AlertLine(now=self.now, zone=self.zone, id="alerts")
-        yield Footer(compact=False, show_command_palette=False)
+        yield DeckFooter(compact=False, show_command_palette=False)
 
     @property
     def table(self) -> JobTable:
@@ -339,6 +340,11 @@ class DashboardScreen(Screen[None]):
         header.paused = counts["paused"]
         header.failing = counts["failing"]
         header.budget = counts["budget"]
+        self._refresh_state()
+
+    def _refresh_state(self) -> None:
+        """The header's state words (what the scheduler is doing), without the counts."""
+        header = self.query_one(DeckHeader)
         if self.read_only:
             header.state, header.state_detail = "read-only", self.read_only_reason
         elif self.scheduler.paused:
@@ -496,6 +502,11 @@ class DashboardScreen(Screen[None]):
         self.observer.pump()
         self.refresh_bindings()
 
+    def _said(self, message: str, **kwargs: Any) -> None:
+        """Confirm an action with a notification once the frame showing its effect is drawn:
+        a toast going up lays the screen out again, which would hold that frame back."""
+        self.call_after_refresh(partial(self.app.notify, message, **kwargs))
+
     def action_pause(self) -> None:
         job = self._job()
         if job is None:
@@ -507,8 +518,8 @@ class DashboardScreen(Screen[None]):
             until = self.now() + request.duration if request.duration else None
             self.scheduler.pause_job(job, note=request.note, until=until)
             self._acted()
-            self.app.notify(f"{job} paused" + (f" until {clock_time(until, self.zone, self.now())}"
-                                                if until else ""), timeout=3)
+            self._said(f"{job} paused" + (f" until {clock_time(until, self.zone, self.now())}"
+                                           if until else ""), timeout=3)
 
         self.app.push_screen(PauseDialog(job, blink=self.live), done)
 
@@ -517,7 +528,7 @@ class DashboardScreen(Screen[None]):
         if job is not None:
             self.scheduler.resume_job(job)
             self._acted()
-            self.app.notify(f"{job} resumed", timeout=3)
+            self._said(f"{job} resumed", timeout=3)
 
     def action_run_now(self) -> None:
         job = self._job()
@@ -528,8 +539,8 @@ class DashboardScreen(Screen[None]):
         if handle.skipped:
             reason = handle.result().reason or "its overlap policy refused"
             policy = self.scheduler.jobs[job].options.overlap
-            self.app.notify(f"{job} not started: {reason} (overlap = {policy})",
-                            severity="warning", timeout=5)
+            self._said(f"{job} not started: {reason} (overlap = {policy})",
+                       severity="warning", timeout=5)
 
     def action_skip_next(self) -> None:
         job = self._job()
@@ -540,8 +551,8 @@ class DashboardScreen(Screen[None]):
         self._acted()
         nf = self.scheduler.jobs[job].next_fire
         when = clock_time(nf, self.zone, self.now()) if nf else "the next slot"
-        self.app.notify(f"{job}: the run at {when} will be skipped" if skip
-                        else f"{job}: skip cancelled, the run at {when} will happen", timeout=4)
+        self._said(f"{job}: the run at {when} will be skipped" if skip
+                   else f"{job}: skip cancelled, the run at {when} will happen", timeout=4)
 
     def action_cancel_run(self) -> None:
         job = self._job()
@@ -549,8 +560,8 @@ class DashboardScreen(Screen[None]):
             return
         count = self.scheduler.cancel(job)
         self._acted()
-        self.app.notify(f"{job}: cancelling {count} run{'s' if count != 1 else ''}"
-                        if count else f"{job}: nothing to cancel", timeout=3)
+        self._said(f"{job}: cancelling {count} run{'s' if count != 1 else ''}"
+                   if count else f"{job}: nothing to cancel", timeout=3)
 
     def action_pause_all(self) -> None:
         def done(request: PauseRequest | None) -> None:
@@ -567,7 +578,7 @@ class DashboardScreen(Screen[None]):
         self.scheduler.resume_all()
         self._acted()
         self._refresh_header()
-        self.app.notify("all jobs resumed", timeout=3)
+        self._said("all jobs resumed", timeout=3)
 
     def action_details(self) -> None:
         job = self._job()
