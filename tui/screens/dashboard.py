@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, tzinfo
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -105,6 +105,10 @@ class DashboardScreen(Screen[None]):
         self._toasts = FailureToasts(self.notify)
         self._upcoming_width: int | None = None  # set by `_size_upcoming`; None: the CSS's
         self._footer_key: tuple[bool, bool, bool] | None = None  # see `_footer_follows`
+        # rows by status and the failing jobs, kept up to date by `_recount`
+        self._counts: Counter[str] = Counter()
+        self._counted: dict[str, str] = {}
+        self._failing: set[str] = set()
 
     # -- layout -------------------------------------------------------------------------
 
@@ -197,7 +201,7 @@ class DashboardScreen(Screen[None]):
                 self._size_upcoming()
             self._fires.update(model.rows, ch.jobs | ch.removed)
             self._recompute_upcoming()
-            self._refresh_header()
+            self._refresh_header(ch.jobs | ch.removed)
         if ch.history:
             self.history.set_results(model.history)
         self._update_output(ch.started, ch.output, [r.run_id for r in ch.finished])
@@ -209,7 +213,7 @@ class DashboardScreen(Screen[None]):
             rows = model.rows
             self._toasts.recovered([job for job in self._toasts.announced
                                     if job not in rows or not rows[job].failures])
-            self._refresh_alerts()
+            self._refresh_alerts(ch.jobs | ch.removed)
         if ch.dropped:
             self.app.notify(f"{ch.dropped} output lines dropped: output is arriving faster "
                             "than the screen can show it", severity="warning", timeout=4)
@@ -332,9 +336,32 @@ class DashboardScreen(Screen[None]):
 
     # -- header and titles ----------------------------------------------------------------
 
-    def _refresh_header(self) -> None:
+    def _recount(self, changed: Collection[str] | None) -> Counter[str]:
+        """Rows by status, and the failing jobs: re-read only for the rows `changed` names
+        (a batch touches a few of 10,000), all of them when None or most changed."""
+        rows = self.model.rows
+        counts, known, failing = self._counts, self._counted, self._failing
+        if changed is None or len(changed) * 8 > len(known) + 8:
+            counts.clear()
+            known.clear()
+            failing.clear()
+            changed = rows
+        for name in changed:
+            old = known.pop(name, None)
+            if old is not None:
+                counts[old] -= 1
+            failing.discard(name)
+            row = rows.get(name)
+            if row is not None:
+                known[name] = row.status
+                counts[row.status] += 1
+                if row.failures and row.status not in ("paused", "disabled"):
+                    failing.add(name)
+        return counts
+
+    def _refresh_header(self, changed: Collection[str] | None = None) -> None:
         header = self.query_one(DeckHeader)
-        counts = Counter(r.status for r in self.model.rows.values())
+        counts = self._recount(changed)
         header.jobs = len(self.model.rows)
         header.running = counts["running"]
         header.paused = counts["paused"]
@@ -355,12 +382,11 @@ class DashboardScreen(Screen[None]):
         else:
             header.state, header.state_detail = "stopped", ""
 
-    def _refresh_alerts(self) -> None:
+    def _refresh_alerts(self, changed: Collection[str] | None = None) -> None:
         """The alert line: jobs failing now (consecutive failures), newest failure first. A
         job paused or switched off is left out: the operator has already dealt with it."""
-        rows = self.model.rows
-        failing = {name for name, row in rows.items()
-                   if row.failures and row.status not in ("paused", "disabled")}
+        self._recount(changed)
+        failing = self._failing
         order: list[str] = []
         last = None
         if failing:

@@ -32,6 +32,7 @@ class DeckFooter(Footer):
         self._shown: tuple[object, ...] | None = None  # what the last compose showed
         self._pending = False  # a rebuild is asked for after the next frame
         self._ready = False  # Textual's own handler has seen the bindings once
+        self._entries: list[Any] | None = None  # see `compose`
         self.rebuilds = 0  # compositions that found the keys changed (read by tests)
 
     def shown_keys(self) -> tuple[object, ...]:
@@ -50,6 +51,12 @@ class DeckFooter(Footer):
 
     def compose(self) -> ComposeResult:
         self._shown = self.shown_keys() if self._ready else None
+        # each key widget's entry (binding, enabled, tooltip, key display), when compose
+        # makes one key per action (no groups, no palette key): what `_update` can edit
+        entries = _per_action(self._shown[3:]) if self._shown else []
+        plain = self._shown is not None and self._shown[2] is None and all(
+            e[0].group is None for e in entries)
+        self._entries = entries if plain else None
         self.rebuilds += 1
         yield from super().compose()
 
@@ -71,30 +78,47 @@ class DeckFooter(Footer):
         shown = self.shown_keys()
         if shown == self._shown:
             return
-        if self._relabel(shown):
+        if self._update(shown):
             self._shown = shown
             return
         await self.recompose()
 
-    def _relabel(self, shown: tuple[object, ...]) -> bool:
-        """Where only what keys do and say changed (Pause <-> Resume on the same key, none
-        dimmed or undimmed, none added or taken away), relabel the keys shown instead of
-        rebuilding them: the same look as a rebuild, without mounting a widget per key.
-        False where a rebuild is needed."""
-        old = self._shown
-        if old is None or old[:3] != shown[:3] or shown[2] is not None:
+    def _update(self, shown: tuple[object, ...]) -> bool:
+        """Edit the keys in place where that gives what a rebuild would show: keys taken
+        away are hidden and keys given back shown again (a dialog on top hides the app's
+        own keys), a key whose action and words changed is relabelled (Pause <-> Resume),
+        without mounting a widget per key. False where a rebuild is needed."""
+        old, entries = self._shown, self._entries
+        if old is None or entries is None or old[:3] != shown[:3]:
             return False
-        before, after = _per_action(old[3:]), _per_action(shown[3:])
+        target = _per_action(shown[3:])
+        if any(e[0].group is not None for e in target):
+            return False
         keys = footer_keys(self)
-        if not (len(before) == len(after) == len(keys) == len(self.children)):
+        if len(keys) != len(entries) or len(keys) != len(self.children):
             return False
-        for (b0, on0, _t0, shown0), (b1, on1, _t1, shown1) in zip(before, after, strict=True):
-            if on0 != on1 or shown0 != shown1 or b0.group is not None or b1.group is not None:
-                return False
-        for key, (binding, _on, tooltip, _display) in zip(keys, after, strict=True):
-            relabel_footer_key(key, binding, tooltip)
+        plan: list[tuple[bool, Any]] = []  # per key: shown?, entry it is to show
+        at = 0
+        for entry in entries:
+            want = target[at] if at < len(target) else None
+            if want == entry:
+                plan.append((True, entry))
+                at += 1
+            elif (want is not None and want[1:2] == entry[1:2] and want[3] == entry[3]
+                  and entry not in target[at:]):
+                plan.append((True, want))  # same key, same dimming: new action and words
+                at += 1
+            else:
+                plan.append((False, entry))
+        if at != len(target):
+            return False  # a key with no widget to show it: rebuild
+        for key, entry, (show, want) in zip(keys, entries, plan, strict=True):
+            if want is not entry:
+                relabel_footer_key(key, want[0], want[2])
+            if key.display != show:
+                key.display = show
+        self._entries = [want for _show, want in plan]
         return True
-
 
 def _per_action(items: tuple[object, ...]) -> list[Any]:
     """One entry per action, as `Footer.compose` shows them (the first binding of each)."""
