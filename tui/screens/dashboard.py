@@ -524,8 +524,11 @@ class DashboardScreen(Screen[None]):
         return self.table.selected
 
     def _acted(self) -> None:
-        """Show an operator action's effect at once (the observer would within 0.1 s)."""
-        self.observer.pump()
+        """Show an operator action's effect at once, in the frame the key causes (the
+        observer would within 0.1 s; a message posted now could miss that frame)."""
+        changes = self.observer.pump(post=False)
+        if changes:
+            self._model_changed(ModelChanged(changes))
         self.refresh_bindings()
 
     def _said(self, message: str, **kwargs: Any) -> None:
