@@ -116,14 +116,14 @@ class AttachedDashboard(DashboardScreen):
         if connected and generation != self._generation:
             self._generation = generation
             self.resync()
-        self._refresh_header()
+        self._refresh_state()  # four times a second: not the counts over every row
 
     def resync(self) -> None:
         """Rebuild every pane from the mirror (after it took a new snapshot)."""
         _resync(self)
 
-    def _refresh_header(self) -> None:
-        super()._refresh_header()
+    def _refresh_state(self) -> None:
+        super()._refresh_state()
         header = self.query_one(DeckHeader)
         hello = getattr(self.scheduler, "hello", None)
         header.attached = scheduler_name(hello)
@@ -149,13 +149,17 @@ class AttachedDashboard(DashboardScreen):
         return allowed
 
     def _answer(self, call: Any, what: str,
-                done: Callable[[dict[str, Any]], Any] | None = None) -> None:
+                done: Callable[[dict[str, Any]], Any] | None = None,
+                undo: Callable[[], None] | None = None) -> None:
         """Wait (off the key press) for the scheduler's answer to a command sent; `done(result)`
-        on success, else a notification with its refusal (or the connection gone)."""
+        on success, else `undo()` (the row shown ahead of the answer goes back) and a
+        notification with its refusal (or the connection gone)."""
         async def go() -> None:
             try:
                 result = await call.wait()
             except Exception as exc:  # refused by the scheduler, or never delivered
+                if undo is not None:
+                    undo()
                 self.app.notify(f"{what}: {exc}", title="Not done", severity="error",
                                 timeout=8)
                 return
@@ -164,6 +168,34 @@ class AttachedDashboard(DashboardScreen):
             self.refresh_bindings()
 
         self.run_worker(go(), group="control", exit_on_error=False)
+
+    def _ahead(self, job: str, **values: Any) -> Callable[[], None]:
+        """Show a command's effect on its job's row in the key's own frame, before the
+        scheduler answers: the mirror's job takes the values the scheduler is asked to set
+        (its next record of the job confirms or corrects them). Returns the undo for a
+        refusal, which leaves alone a job whose record has said otherwise since."""
+        mirrored = self.scheduler.jobs.get(job)
+        if mirrored is None:
+            return lambda: None
+        before = {name: getattr(mirrored, name) for name in values}
+        for name, value in values.items():
+            setattr(mirrored, name, value)
+        self._row_moved(job)
+
+        def undo() -> None:
+            if self.scheduler.jobs.get(job) is not mirrored or any(
+                    getattr(mirrored, name) != value for name, value in values.items()):
+                return
+            for name, value in before.items():
+                setattr(mirrored, name, value)
+            self._row_moved(job)
+
+        return undo
+
+    def _row_moved(self, job: str) -> None:
+        """Re-read one job's row and show it now (not at the observer's next batch)."""
+        if self.model.refresh_row(job):
+            self._model_changed(ModelChanged(Changes(jobs={job})))
 
     def action_details(self) -> None:
         """A snapshot carries only a job's newest results: its details open once its full
@@ -194,17 +226,20 @@ class AttachedDashboard(DashboardScreen):
                 return
             until = self.now() + request.duration if request.duration else None
             when = f" until {clock_time(until, self.zone, self.now())}" if until else ""
-            self._answer(self.remote.pause_job(job, note=request.note, until=until),
-                         f"pause {job}", lambda _: self.app.notify(f"{job} paused{when}",
-                                                                    timeout=3))
+            call = self.remote.pause_job(job, note=request.note, until=until)
+            undo = self._ahead(job, paused=True, pause_note=request.note, pause_until=until)
+            self._answer(call, f"pause {job}",
+                         lambda _: self._said(f"{job} paused{when}", timeout=3), undo)
 
         self.app.push_screen(PauseDialog(job, blink=self.live), chosen)
 
     def action_resume(self) -> None:
         job = self._job()
         if job is not None:
-            self._answer(self.remote.resume_job(job), f"resume {job}",
-                         lambda _: self.app.notify(f"{job} resumed", timeout=3))
+            call = self.remote.resume_job(job)
+            undo = self._ahead(job, paused=False, pause_note="", pause_until=None)
+            self._answer(call, f"resume {job}",
+                         lambda _: self._said(f"{job} resumed", timeout=3), undo)
 
     def action_run_now(self) -> None:
         job = self._job()
@@ -214,7 +249,7 @@ class AttachedDashboard(DashboardScreen):
         def done(result: dict[str, Any]) -> None:
             if result.get("skipped"):
                 reason = result.get("reason") or "its overlap policy refused"
-                self.app.notify(f"{job} not started: {reason}", severity="warning", timeout=5)
+                self._said(f"{job} not started: {reason}", severity="warning", timeout=5)
 
         handle = self.remote.run_now(job)
         self._answer(handle.call, f"run {job} now", done)
@@ -229,11 +264,12 @@ class AttachedDashboard(DashboardScreen):
         def done(result: dict[str, Any]) -> None:
             nf = _started({"started_at": result.get("next_fire")})
             when = clock_time(nf, self.zone, self.now()) if nf else "the next slot"
-            self.app.notify(f"{job}: the run at {when} will be skipped" if skip
-                            else f"{job}: skip cancelled, the run at {when} will happen",
-                            timeout=4)
+            self._said(f"{job}: the run at {when} will be skipped" if skip
+                       else f"{job}: skip cancelled, the run at {when} will happen", timeout=4)
 
-        self._answer(self.remote.skip_next(job, skip), f"skip {job}'s next run", done)
+        call = self.remote.skip_next(job, skip)
+        undo = self._ahead(job, skip_next_pending=skip)
+        self._answer(call, f"skip {job}'s next run", done, undo)
 
     def action_cancel_run(self) -> None:
         job = self._job()
@@ -242,8 +278,8 @@ class AttachedDashboard(DashboardScreen):
 
         def done(result: dict[str, Any]) -> None:
             n = int(result.get("cancelled") or 0)
-            self.app.notify(f"{job}: cancelling {n} run{'s' if n != 1 else ''}" if n
-                            else f"{job}: nothing to cancel", timeout=3)
+            self._said(f"{job}: cancelling {n} run{'s' if n != 1 else ''}" if n
+                       else f"{job}: nothing to cancel", timeout=3)
 
         self.remote.cancel(job)
         self._answer(self.remote.last_call, f"cancel {job}'s run", done)
@@ -254,13 +290,13 @@ class AttachedDashboard(DashboardScreen):
                 return
             until = self.now() + request.duration if request.duration else None
             self._answer(self.remote.pause_all(note=request.note, until=until),
-                         "pause all", lambda _: self.app.notify("all jobs paused", timeout=3))
+                         "pause all", lambda _: self._said("all jobs paused", timeout=3))
 
         self.app.push_screen(PauseDialog("all jobs", blink=self.live), chosen)
 
     def action_resume_all(self) -> None:
         self._answer(self.remote.resume_all(), "resume all",
-                     lambda _: self.app.notify("all jobs resumed", timeout=3))
+                     lambda _: self._said("all jobs resumed", timeout=3))
 
 
 class ObserveDashboard(DashboardScreen):
@@ -287,7 +323,6 @@ class ObserveDashboard(DashboardScreen):
         events it makes like any other."""
         self.follower.check()
 
-    def _refresh_header(self) -> None:
-        super()._refresh_header()
+    def _refresh_state(self) -> None:
         header = self.query_one(DeckHeader)
         header.state, header.state_detail = "observing", self.read_only_reason

@@ -45,11 +45,12 @@ class Observer:
         self.model = DashboardModel(scheduler)
         self._task: asyncio.Task[None] | None = None
 
-    def pump(self) -> Changes:
-        """Apply everything pending now; post `ModelChanged` if anything moved."""
+    def pump(self, *, post: bool = True) -> Changes:
+        """Apply everything pending now; post `ModelChanged` if anything moved (unless
+        `post` is False: the caller shows the changes itself)."""
         events = self.subscription.drain()
         changes = self.model.apply(events) if events else Changes()
-        if changes:
+        if changes and post:
             self.target.post_message(ModelChanged(changes))
         return changes
 

@@ -12,11 +12,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
+from textual.binding import Binding
 from textual.driver import Driver
 from textual.geometry import Size
 from textual.notifications import Notification
 from textual.scroll_view import ScrollView
 from textual.widget import Widget
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 if TYPE_CHECKING:  # not imported at run time: it needs termios (none on Windows)
     from textual.drivers.linux_driver import LinuxDriver
@@ -24,6 +27,8 @@ if TYPE_CHECKING:  # not imported at run time: it needs termios (none on Windows
 __all__ = [
     "app_driver",
     "dismiss_notification",
+    "footer_keys",
+    "relabel_footer_key",
     "set_virtual_size",
     "shown_notifications",
     "writer_thread",
@@ -83,3 +88,26 @@ def writer_thread(driver: LinuxDriver) -> threading.Thread | None:
     writes instead. Textual 8.2.8: `LinuxDriver._writer_thread`, started by
     `start_application_mode` and stopped by `close`."""
     return driver._writer_thread
+
+
+def footer_keys(footer: Footer) -> list[Widget]:
+    """The footer's key widgets, left to right (labels and groups are not keys).
+
+    Needed to relabel a key in place (Pause <-> Resume) instead of rebuilding the footer.
+    Textual 8.2.8: `FooterKey`, in `textual.widgets._footer` (not exported)."""
+    return list(footer.query_children(FooterKey))
+
+
+def relabel_footer_key(key: Widget, binding: Binding, tooltip: str) -> bool:
+    """Make a footer key show and do `binding` (same key display and dimmed state), as the
+    footer's own compose would have made it; returns True when its width changed (the
+    footer then needs laying out again).
+
+    Textual 8.2.8: `FooterKey` keeps `key`, `description` and `action` as attributes, read
+    when it renders and when it is clicked."""
+    assert isinstance(key, FooterKey)
+    resized = len(key.description) != len(binding.description)
+    key.key, key.description, key.action = binding.key, binding.description, binding.action
+    key.tooltip = tooltip or None
+    key.refresh(layout=resized)
+    return resized

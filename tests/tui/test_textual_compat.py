@@ -14,14 +14,18 @@ import time
 import pytest
 from rich.segment import Segment
 from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.drivers.linux_driver import LinuxDriver
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widgets import Footer
 
 from crondeck.tui.textual_compat import (
     app_driver,
     dismiss_notification,
+    footer_keys,
+    relabel_footer_key,
     set_virtual_size,
     shown_notifications,
     writer_thread,
@@ -188,5 +192,52 @@ def test_writer_thread_dies_when_the_terminal_is_gone(monkeypatch):
             driver.write("x")
             await asyncio.sleep(0.05)
         assert not thread.is_alive()
+
+    asyncio.run(go())
+
+
+# -- footer keys ----------------------------------------------------------------------------
+
+
+class _Keys(App[None]):
+    BINDINGS = [  # noqa: RUF012 (Textual reads it as a class attribute)
+        Binding("space", "pause", "Pause", tooltip="pause it"),
+        Binding("r", "run", "Run now"),
+        Binding("x", "hidden", "Hidden", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Footer()
+
+
+def test_footer_keys_are_the_shown_bindings_left_to_right():
+    async def go() -> None:
+        app = _Keys()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            keys = footer_keys(app.query_one(Footer))
+            assert [(k.key, k.description, k.action) for k in keys][:2] == [
+                ("space", "Pause", "pause"), ("r", "Run now", "run")]
+
+    asyncio.run(go())
+
+
+def test_relabel_footer_key_shows_and_does_the_new_binding():
+    async def go() -> None:
+        app = _Keys()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            footer = app.query_one(Footer)
+            pause = footer_keys(footer)[0]
+            width = pause.size.width
+            resume = Binding("space", "resume", "Resume", tooltip="resume it")
+            assert relabel_footer_key(pause, resume, "resume it") is True
+            await pilot.pause()
+            assert "Resume" in str(pause.render()) and "Pause" not in str(pause.render())
+            assert pause.action == "resume" and pause.tooltip == "resume it"
+            assert pause.size.width == width + 1  # laid out again for the longer word
+            same = Binding("space", "pause", "Paused", tooltip="")
+            assert relabel_footer_key(pause, same, "") is False
+            assert pause.tooltip is None
 
     asyncio.run(go())

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, tzinfo
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.actions import SkipAction
@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from crondeck.core import RunResult, clock_time
 
@@ -33,6 +33,7 @@ from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector
 from ..textual_compat import dismiss_notification, shown_notifications
 from ..widgets.alerts import AlertLine
+from ..widgets.footer import DeckFooter
 from ..widgets.header import DeckHeader
 from ..widgets.history import FAILED_STATUSES, VIEWS, HistoryList
 from ..widgets.job_table import SORTS, JobTable
@@ -104,6 +105,10 @@ class DashboardScreen(Screen[None]):
         self._toasts = FailureToasts(self.notify)
         self._upcoming_width: int | None = None  # set by `_size_upcoming`; None: the CSS's
         self._footer_key: tuple[bool, bool, bool] | None = None  # see `_footer_follows`
+        # rows by status and the failing jobs, kept up to date by `_recount`
+        self._counts: Counter[str] = Counter()
+        self._counted: dict[str, str] = {}
+        self._failing: set[str] = set()
 
     # -- layout -------------------------------------------------------------------------
 
@@ -122,7 +127,7 @@ class DashboardScreen(Screen[None]):
                             id="output-search")
             yield HistoryList(now=self.now, zone=self.zone, id="history")
         yield AlertLine(now=self.now, zone=self.zone, id="alerts")
-        yield Footer(compact=False, show_command_palette=False)
+        yield DeckFooter(compact=False, show_command_palette=False)
 
     @property
     def table(self) -> JobTable:
@@ -196,7 +201,7 @@ class DashboardScreen(Screen[None]):
                 self._size_upcoming()
             self._fires.update(model.rows, ch.jobs | ch.removed)
             self._recompute_upcoming()
-            self._refresh_header()
+            self._refresh_header(ch.jobs | ch.removed)
         if ch.history:
             self.history.set_results(model.history)
         self._update_output(ch.started, ch.output, [r.run_id for r in ch.finished])
@@ -208,7 +213,7 @@ class DashboardScreen(Screen[None]):
             rows = model.rows
             self._toasts.recovered([job for job in self._toasts.announced
                                     if job not in rows or not rows[job].failures])
-            self._refresh_alerts()
+            self._refresh_alerts(ch.jobs | ch.removed)
         if ch.dropped:
             self.app.notify(f"{ch.dropped} output lines dropped: output is arriving faster "
                             "than the screen can show it", severity="warning", timeout=4)
@@ -331,14 +336,42 @@ class DashboardScreen(Screen[None]):
 
     # -- header and titles ----------------------------------------------------------------
 
-    def _refresh_header(self) -> None:
+    def _recount(self, changed: Collection[str] | None) -> Counter[str]:
+        """Rows by status, and the failing jobs: re-read only for the rows `changed` names
+        (a batch touches a few of 10,000), all of them when None or most changed."""
+        rows = self.model.rows
+        counts, known, failing = self._counts, self._counted, self._failing
+        if changed is None or len(changed) * 8 > len(known) + 8:
+            counts.clear()
+            known.clear()
+            failing.clear()
+            changed = rows
+        for name in changed:
+            old = known.pop(name, None)
+            if old is not None:
+                counts[old] -= 1
+            failing.discard(name)
+            row = rows.get(name)
+            if row is not None:
+                known[name] = row.status
+                counts[row.status] += 1
+                if row.failures and row.status not in ("paused", "disabled"):
+                    failing.add(name)
+        return counts
+
+    def _refresh_header(self, changed: Collection[str] | None = None) -> None:
         header = self.query_one(DeckHeader)
-        counts = Counter(r.status for r in self.model.rows.values())
+        counts = self._recount(changed)
         header.jobs = len(self.model.rows)
         header.running = counts["running"]
         header.paused = counts["paused"]
         header.failing = counts["failing"]
         header.budget = counts["budget"]
+        self._refresh_state()
+
+    def _refresh_state(self) -> None:
+        """The header's state words (what the scheduler is doing), without the counts."""
+        header = self.query_one(DeckHeader)
         if self.read_only:
             header.state, header.state_detail = "read-only", self.read_only_reason
         elif self.scheduler.paused:
@@ -349,12 +382,11 @@ class DashboardScreen(Screen[None]):
         else:
             header.state, header.state_detail = "stopped", ""
 
-    def _refresh_alerts(self) -> None:
+    def _refresh_alerts(self, changed: Collection[str] | None = None) -> None:
         """The alert line: jobs failing now (consecutive failures), newest failure first. A
         job paused or switched off is left out: the operator has already dealt with it."""
-        rows = self.model.rows
-        failing = {name for name, row in rows.items()
-                   if row.failures and row.status not in ("paused", "disabled")}
+        self._recount(changed)
+        failing = self._failing
         order: list[str] = []
         last = None
         if failing:
@@ -497,9 +529,17 @@ class DashboardScreen(Screen[None]):
         return self.table.selected
 
     def _acted(self) -> None:
-        """Show an operator action's effect at once (the observer would within 0.1 s)."""
-        self.observer.pump()
+        """Show an operator action's effect at once, in the frame the key causes (the
+        observer would within 0.1 s; a message posted now could miss that frame)."""
+        changes = self.observer.pump(post=False)
+        if changes:
+            self._model_changed(ModelChanged(changes))
         self.refresh_bindings()
+
+    def _said(self, message: str, **kwargs: Any) -> None:
+        """Confirm an action with a notification once the frame showing its effect is drawn:
+        a toast going up lays the screen out again, which would hold that frame back."""
+        self.call_after_refresh(partial(self.app.notify, message, **kwargs))
 
     def action_pause(self) -> None:
         job = self._job()
@@ -512,8 +552,8 @@ class DashboardScreen(Screen[None]):
             until = self.now() + request.duration if request.duration else None
             self.scheduler.pause_job(job, note=request.note, until=until)
             self._acted()
-            self.app.notify(f"{job} paused" + (f" until {clock_time(until, self.zone, self.now())}"
-                                                if until else ""), timeout=3)
+            self._said(f"{job} paused" + (f" until {clock_time(until, self.zone, self.now())}"
+                                           if until else ""), timeout=3)
 
         self.app.push_screen(PauseDialog(job, blink=self.live), done)
 
@@ -522,7 +562,7 @@ class DashboardScreen(Screen[None]):
         if job is not None:
             self.scheduler.resume_job(job)
             self._acted()
-            self.app.notify(f"{job} resumed", timeout=3)
+            self._said(f"{job} resumed", timeout=3)
 
     def action_run_now(self) -> None:
         job = self._job()
@@ -533,8 +573,8 @@ class DashboardScreen(Screen[None]):
         if handle.skipped:
             reason = handle.result().reason or "its overlap policy refused"
             policy = self.scheduler.jobs[job].options.overlap
-            self.app.notify(f"{job} not started: {reason} (overlap = {policy})",
-                            severity="warning", timeout=5)
+            self._said(f"{job} not started: {reason} (overlap = {policy})",
+                       severity="warning", timeout=5)
 
     def action_skip_next(self) -> None:
         job = self._job()
@@ -545,8 +585,8 @@ class DashboardScreen(Screen[None]):
         self._acted()
         nf = self.scheduler.jobs[job].next_fire
         when = clock_time(nf, self.zone, self.now()) if nf else "the next slot"
-        self.app.notify(f"{job}: the run at {when} will be skipped" if skip
-                        else f"{job}: skip cancelled, the run at {when} will happen", timeout=4)
+        self._said(f"{job}: the run at {when} will be skipped" if skip
+                   else f"{job}: skip cancelled, the run at {when} will happen", timeout=4)
 
     def action_cancel_run(self) -> None:
         job = self._job()
@@ -554,8 +594,8 @@ class DashboardScreen(Screen[None]):
             return
         count = self.scheduler.cancel(job)
         self._acted()
-        self.app.notify(f"{job}: cancelling {count} run{'s' if count != 1 else ''}"
-                        if count else f"{job}: nothing to cancel", timeout=3)
+        self._said(f"{job}: cancelling {count} run{'s' if count != 1 else ''}"
+                   if count else f"{job}: nothing to cancel", timeout=3)
 
     def action_pause_all(self) -> None:
         def done(request: PauseRequest | None) -> None:
@@ -572,7 +612,7 @@ class DashboardScreen(Screen[None]):
         self.scheduler.resume_all()
         self._acted()
         self._refresh_header()
-        self.app.notify("all jobs resumed", timeout=3)
+        self._said("all jobs resumed", timeout=3)
 
     def action_details(self) -> None:
         job = self._job()

@@ -42,6 +42,7 @@ class PauseDialog(ModalScreen[PauseRequest | None]):
         super().__init__()
         self.what = what
         self.blink = blink
+        self._error_text = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -63,16 +64,22 @@ class PauseDialog(ModalScreen[PauseRequest | None]):
 
     def _request(self) -> PauseRequest | None:
         text = self.query_one("#duration", Input).value.strip()
-        error = self.query_one("#error", Label)
         duration: timedelta | None = None
         if text:
             try:
                 duration = parse_duration(text)
             except (DurationError, ValueError) as exc:
-                error.update(f"duration: {exc}")
+                self._error(f"duration: {exc}")
                 return None
-        error.update("")
+        self._error("")
         return PauseRequest(self.query_one("#note", Input).value.strip(), duration)
+
+    def _error(self, text: str) -> None:
+        """Show (or clear) the error line, touching it only when it changes: an update
+        lays the dialog out again, with the whole dashboard under it."""
+        if text != self._error_text:
+            self._error_text = text
+            self.query_one("#error", Label).update(text)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")

@@ -254,7 +254,9 @@ class JobTable(LineList):
         top = int(self.scroll_y)
         shown = self.order[top:top + max(0, self.size.height - self._top)]
         for index, name in enumerate(shown, top):
-            row = self.rows[name]
+            row = self.rows.get(name)  # None: removed from the model, its batch not yet here
+            if row is None:
+                continue
             if row.status == "running" or (row.status == "paused" and row.until is not None):
                 self.refresh_rows(index)
 
@@ -346,7 +348,9 @@ class JobTable(LineList):
             return super().render_line(y)
         width = self.content_width()
         name = self.order[index]
-        row = self.rows[name]
+        row = self.rows.get(name)
+        if row is None:  # removed from the model; the batch that says so re-places the rows
+            return Strip.blank(self.content_width(), self._base_style())
         now = self._now()
         cursor = index == self.cursor and (self.has_focus or self.cursor_when_blurred)
         key = (int(now.timestamp()), width, cursor)

@@ -78,8 +78,11 @@ class UpcomingList(LineList):
                 nxt = None
             if nxt is not None:
                 heapq.heappush(heap, (nxt, i, name, sched))
+        cut_short = bool(heap) and len(items) < MAX_ITEMS
+        if items == self.items and cut_short == self._cut_short:
+            return  # the same list: nothing to repaint (a batch rarely moves the first 50)
         self.items = items
-        self._cut_short = bool(heap) and len(items) < MAX_ITEMS
+        self._cut_short = cut_short
         self._strips.clear()
         self.rows_changed()
 
