@@ -63,6 +63,7 @@ def _resync(screen: DashboardScreen) -> None:
                                                history=list(model.history), scheduler=True)))
     screen.history.set_results(model.history)
     screen._show_selected()
+    screen.call_after_refresh(screen._gc.settle)  # the new model lives on: full passes skip it
 
 
 class AttachedDashboard(DashboardScreen):

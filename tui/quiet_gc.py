@@ -5,11 +5,15 @@ each such full pass stalls the screen visibly at a random moment, usually while 
 is moving the cursor. So while the dashboard is up:
 
 - what exists once the runtime is loaded is frozen (`gc.freeze()`): it lives as long as the app,
-  and full passes no longer walk it (reference counting still frees whatever is dropped);
+  and full passes no longer walk it (reference counting still frees whatever is dropped); so
+  is what the first screen built (`settle`: widgets, styles, render caches) and a new
+  snapshot's model once it is applied;
 - automatic full passes are off; when one is due (as often as CPython would have run it), the
-  dashboard runs it after a countdown frame has been drawn, once nobody has touched a key for
-  a couple of seconds, or at the latest after a minute (memory stays bounded even under a key
-  held for minutes).
+  dashboard runs it after a countdown frame has been drawn, once nobody has touched a key and
+  no output has streamed in for a couple of seconds (a flood's lines are freed by reference
+  counting as they scroll off: a full pass in the middle of one only stalls the screen), or
+  at the latest after a minute (memory stays bounded even under a key held, or a flood
+  running, for minutes).
 
 Young generations are collected as usual. Everything is restored when the dashboard goes.
 """
@@ -36,6 +40,7 @@ class QuietCollector:
         self._touched = 0.0
         self._collected = 0.0
         self.collections = 0
+        self.settled = 0  # times `settle` froze what existed
 
     def start(self) -> None:
         if self._saved is not None:
@@ -55,8 +60,16 @@ class QuietCollector:
         self._saved = None
         gc.unfreeze()
 
+    def settle(self) -> None:
+        """What exists now lives on (the first screen's widgets, a snapshot's model): freeze
+        it too, so full passes skip it. Only while started (`stop` releases it all)."""
+        if self._saved is not None:
+            gc.freeze()
+            self.settled += 1
+
     def touched(self) -> None:
-        """The operator did something: no full pass for the next `QUIET` seconds."""
+        """The operator did something, or output streamed in: no full pass for the next
+        `QUIET` seconds."""
         self._touched = self._clock()
 
     def collect_if_quiet(self) -> bool:

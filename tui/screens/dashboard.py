@@ -168,6 +168,7 @@ class DashboardScreen(Screen[None]):
         self._titles()
         self.table.focus()
         self._gc.start()
+        self.call_after_refresh(self._gc.settle)  # the first screen's objects live on
         if self.live:
             self.observer.start()
             self.set_interval(1.0, self.tick, name="countdown")
@@ -219,6 +220,8 @@ class DashboardScreen(Screen[None]):
                             "than the screen can show it", severity="warning", timeout=4)
 
     def _update_output(self, started: list[str], output: dict, finished: list[str]) -> None:
+        if output:  # streaming output is busy time: no full collection in the middle of it
+            self._gc.touched()
         job = self.table.selected
         pane = self.output
         shown = pane.run

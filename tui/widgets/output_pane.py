@@ -55,6 +55,10 @@ ERR_MARK = "▌"
 _STAMP = 9  # "HH:MM:SS "
 _PREFIX = 2  # "▌ " or "  "
 BREAK_LOOKBACK = 20  # a wrapped row ends at a space at most this many cells before its edge
+# Rendered lines kept: a few screenfuls (scrolling back re-renders only what is in view).
+# A flood scrolls thousands of lines past once each; every strip kept holds Textual's own
+# per-strip caches (a dozen objects), which the collector's full passes walk.
+CACHED = 256
 _CONTROL = re.compile("[\u0000-\u0008\u000b-\u001f\u007f]").sub
 
 Entry = OutputLine | str  # str: a line of the pane's own (placeholder, dropped note, outcome)
@@ -141,7 +145,7 @@ class OutputPane(ScrollView, can_focus=True):
         self._first = 0  # how many entries have rolled off the front (keeps cache keys stable)
         self._widest = 0  # cells of the widest entry, without timestamp
         # a line's whole strip by its index, and a wrapped line's rows by (index, row)
-        self._cache: LRUCache[int | tuple[int, int], Strip] = LRUCache(1024)
+        self._cache: LRUCache[int | tuple[int, int], Strip] = LRUCache(CACHED)
         self._styles: dict[str, Style] = {}
         self._resetting = False
         # Wrapping: `_starts[i - _dead]` is the first row of entry `_first + i`, counted
