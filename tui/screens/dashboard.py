@@ -186,7 +186,7 @@ class DashboardScreen(Screen[None]):
             self._recompute_upcoming()
         self.table.refresh_countdowns()
         self.upcoming.refresh_countdowns()
-        self.query_one(DeckHeader).refresh()
+        self.query_one(DeckHeader).refresh_clock()
         self.call_after_refresh(self._gc.collect_if_quiet)
 
     # -- events from the core -------------------------------------------------------------

@@ -7,8 +7,9 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -23,7 +24,7 @@ class DeckHeader(Widget):
     """`crondeck  ● scheduling  9 jobs · 2 running · 1 paused · 1 failing · 1 budget-held
     ~/crondeck.toml  14:05:12` (a count shows only when nonzero).
 
-    The screen sets the reactives; the clock repaints on `refresh()` (the 1 s tick)."""
+    The screen sets the reactives; the clock repaints on `refresh_clock()` (the 1 s tick)."""
 
     COMPONENT_CLASSES: ClassVar = {"deck-header--title", "deck-header--ok", "deck-header--warn",
                          "deck-header--error", "deck-header--dim", *STATUS_CLASSES}
@@ -49,9 +50,22 @@ class DeckHeader(Widget):
         super().__init__(id=id)
         self._now = now
         self.zone = zone
+        self._styles: dict[str, Style] = {}
+
+    def _style(self, component: str) -> Style:
+        """A component class's rich style, resolved once per style change: the clock repaints
+        the header every second, and resolving each style anew cost most of that."""
+        style = self._styles.get(component)
+        if style is None:
+            style = self._styles[component] = self.get_component_rich_style(component)
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
 
     def render(self) -> Text:
-        st = self.get_component_rich_style
+        st = self._style
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" crondeck ", style=st("deck-header--title"))
         if self.attached and self.state != "disconnected":
@@ -109,6 +123,14 @@ class DeckHeader(Widget):
             text.append("\n")
             text.append_text(line)
         return text
+
+    def refresh_clock(self) -> None:
+        """The 1 s tick: repaint the clock's cells (and an attached scheduler's uptime, which
+        moves with it); the rest changes only with the reactives, which repaint it all."""
+        if self.attached and self.attached_since is not None:
+            self.refresh()
+        else:
+            self.refresh(Region(max(0, self.size.width - 10), 0, 10, 1))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return 2 if self.file_problem else 1

@@ -100,7 +100,8 @@ NAME_ROOM = 40  # the widest a JOB column grows to
 # A cell: pieces of (text, style) and the style of its padding (Rich's `Text(..., style=)`
 # colours a cell's padding too; a cell of several styled pieces pads unstyled).
 _Cell = tuple[list[tuple[str, Style | None]], Style | None]
-_Rendered = tuple[JobRow, tuple[int, int, bool], Strip]
+# (row rendered from, (second, width, cursor), strip, its timed cells' pieces)
+_Rendered = tuple[JobRow, tuple[int, int, bool], Strip, list[Pieces]]
 _Static = tuple[JobRow, list[tuple[_Col, int]], list[Pieces | None]]
 
 
@@ -160,8 +161,10 @@ class JobTable(LineList):
         self._key_of: dict[str, tuple[object, str]] = {}  # a shown row's key in `_keys`
         self.show_cost = False
         self._columns_cache: dict[tuple[int, int, bool], list[tuple[_Col, int]]] = {}
-        # name -> (row it was rendered from, (second, width, cursor), strip)
         self._row_cache: LRUCache[str, _Rendered] = LRUCache(ROWS_CACHED)
+        # name -> (row, second, width, the pieces of its cells that move with time): what a
+        # tick works out to tell changed rows from unchanged ones, kept for their rendering
+        self._timed_memo: dict[str, tuple[JobRow, int, int, list[Pieces]]] = {}
         # name -> (row, columns, each column's pieces or None where they move with time)
         self._static: LRUCache[str, _Static] = LRUCache(ROWS_CACHED)
 
@@ -222,6 +225,7 @@ class JobTable(LineList):
         self._key_of = {key[1]: key for key in placed}
         self._row_cache.clear()
         self._static.clear()
+        self._timed_memo.clear()
         self._placed()
 
     def _placed(self) -> None:
@@ -236,9 +240,10 @@ class JobTable(LineList):
 
     def refresh_countdowns(self) -> None:
         """The 1 s tick: repaint what moves with the clock in the rows in view (NEXT to
-        PASSED, and COST: one band of columns), plus whole rows whose status or note moves
-        (running, paused until). Rows are cached per second, so each is rendered once; the
-        10,000 rows out of view cost nothing."""
+        PASSED, and COST: one band of columns) where its text changed, plus whole rows whose
+        status or note moves (running, paused until). Rows are cached per second, so each is
+        rendered once; the 10,000 rows out of view cost nothing."""
+        self._timed_memo.clear()  # what the last second worked out
         width = self.content_width()
         spans: dict[str, tuple[int, int]] = {}
         x = 0
@@ -250,25 +255,33 @@ class JobTable(LineList):
             self.refresh()
             return
         start, end = min(a for a, _ in timed), max(b for _, b in timed)
-        self.refresh(Region(start, self._top, end - start, max(0, self.size.height - self._top)))
+        now = self._now()
         top = int(self.scroll_y)
         shown = self.order[top:top + max(0, self.size.height - self._top)]
-        for index, name in enumerate(shown, top):
+        for y, name in enumerate(shown, self._top):
             row = self.rows.get(name)  # None: removed from the model, its batch not yet here
             if row is None:
                 continue
             if row.status == "running" or (row.status == "paused" and row.until is not None):
-                self.refresh_rows(index)
+                self.refresh(Region(0, y, self.size.width, 1))
+                continue
+            # unchanged text (a fire hours away, a cost) is not drawn again
+            hit = self._row_cache.get(name)
+            if (hit is None or hit[0] is not row or hit[1][1] != width
+                    or hit[3] != self._timed_cells(row, now, width)):
+                self.refresh(Region(start, y, end - start, 1))
 
     def invalidate(self) -> None:
         self._row_cache.clear()
         self._static.clear()
+        self._timed_memo.clear()
         super().invalidate()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._row_cache.clear()
         self._static.clear()
+        self._timed_memo.clear()
 
     def _sync_selected(self) -> None:
         job = self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
@@ -360,7 +373,7 @@ class JobTable(LineList):
                 return hit[2]
             self._row_cache.discard(name)  # an LRUCache keeps a key's first value
         strip = self._row_strip(row, now, width, cursor)
-        self._row_cache[name] = (row, key, strip)
+        self._row_cache[name] = (row, key, strip, self._timed_cells(row, now, width))
         return strip
 
     def _row_strip(self, row: JobRow, now: datetime, width: int, cursor: bool) -> Strip:
@@ -370,6 +383,30 @@ class JobTable(LineList):
     def _row_pieces(self, row: JobRow, now: datetime, width: int) -> Pieces:
         """The row's pieces; cells that do not move with the clock come from a cache, so a
         countdown tick re-renders three or four cells of each row in view, not ten."""
+        _cols, parts = self._static_parts(row, now, width)
+        timed = iter(self._timed_cells(row, now, width))
+        out: Pieces = []
+        for i, part in enumerate(parts):
+            if i:
+                out.append((" ", None))
+            out.extend(next(timed) if part is None else part)
+        return out
+
+    def _timed_cells(self, row: JobRow, now: datetime, width: int) -> list[Pieces]:
+        """The pieces of the row's cells that move with the clock, once per second."""
+        second = int(now.timestamp())
+        hit = self._timed_memo.get(row.name)
+        if hit is not None and hit[0] is row and hit[1] == second and hit[2] == width:
+            return hit[3]
+        cols, parts = self._static_parts(row, now, width)
+        cells = [self._column(col, w, row, now)
+                 for (col, w), part in zip(cols, parts, strict=True) if part is None]
+        self._timed_memo[row.name] = (row, second, width, cells)
+        return cells
+
+    def _static_parts(self, row: JobRow, now: datetime,
+                      width: int) -> tuple[list[tuple[_Col, int]], list[Pieces | None]]:
+        """The row's columns, and each one's pieces (None where they move with time)."""
         cols = self._columns(width)
         hit = self._static.get(row.name)
         if hit is not None and hit[0] is row and hit[1] is cols:
@@ -380,12 +417,7 @@ class JobTable(LineList):
             parts = [None if self._timed(col.key, row) else self._column(col, w, row, now)
                      for col, w in cols]
             self._static[row.name] = (row, cols, parts)
-        out: Pieces = []
-        for i, ((col, w), part) in enumerate(zip(cols, parts, strict=True)):
-            if i:
-                out.append((" ", None))
-            out.extend(self._column(col, w, row, now) if part is None else part)
-        return out
+        return cols, parts
 
     @staticmethod
     def _timed(key: str, row: JobRow) -> bool:

@@ -53,8 +53,8 @@ class UpcomingList(LineList):
         self._now = now
         self.zone = zone
         self.items: list[tuple[datetime, str]] = []
-        # index -> ((item, second, width, cursor), strip)
-        self._strips: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        # index -> ((item, second, width, cursor), strip, its (time, countdown) texts)
+        self._strips: dict[int, tuple[tuple[object, ...], Strip, tuple[str, str]]] = {}
         self._cut_short = False  # the horizon stopped the list while fires remained
 
     def recompute(self, starts: Iterable[tuple[str, datetime, Any]]) -> None:
@@ -103,21 +103,41 @@ class UpcomingList(LineList):
         hit = self._strips.get(index)
         if hit is not None and hit[0] == key:
             return hit[1]
-        when, name = item
+        texts = self._texts(item, now)
         pieces: Pieces = [
-            (clock_time(when, self.zone, now).rjust(9) + " ", None),
-            (countdown((when - now).total_seconds()).ljust(11), self.style_of("line-list--dim")),
-            (name, _BOLD),
+            (texts[0] + " ", None),
+            (texts[1], self.style_of("line-list--dim")),
+            (item[1], _BOLD),
         ]
         strip = to_strip(fit(pieces, width), self._base_style(),
                          self.cursor_style() if cursor else None, width)
-        self._strips[index] = (key, strip)
+        self._strips[index] = (key, strip, texts)
         return strip
 
     def refresh_countdowns(self) -> None:
-        """The 1 s tick: repaint the countdown column only (the rest moves only with the
-        items themselves, which `recompute` repaints)."""
-        self.refresh(Region(10, 0, 11, self.size.height))
+        """The 1 s tick: repaint the countdowns whose text changed (a fire hours away moves
+        once a minute); the rest moves only with the items themselves, which `recompute`
+        repaints, or with the day (the time column then shows a date)."""
+        now = self._now()
+        top = int(self.scroll_y)
+        for y in range(self.size.height):
+            index = top + y
+            if index >= len(self.items):
+                break
+            hit = self._strips.get(index)
+            item = self.items[index]
+            if hit is not None and hit[0][0] == item:
+                texts = self._texts(item, now)
+                if texts == hit[2]:
+                    continue
+                self.refresh(Region(0 if texts[0] != hit[2][0] else 10, y, 21, 1))
+            else:
+                self.refresh(Region(0, y, self.size.width, 1))
+
+    def _texts(self, item: tuple[datetime, str], now: datetime) -> tuple[str, str]:
+        when = item[0]
+        return (clock_time(when, self.zone, now).rjust(9),
+                countdown((when - now).total_seconds()).ljust(11))
 
     def on_resize(self, event: events.Resize) -> None:
         super().on_resize(event)

@@ -1,0 +1,67 @@
+"""The 1 s countdown tick repaints only what it changes: the timed cells of rows whose text
+moved, the upcoming countdowns that moved, and the header's clock (the rest of the screen is
+not drawn again)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conftest import SIZE, settle
+
+from crondeck.tui.widgets.header import DeckHeader
+from crondeck.tui.widgets.job_table import JobTable
+from crondeck.tui.widgets.upcoming import UpcomingList
+
+
+def _spy(widget) -> list:
+    """Records the regions `widget.refresh` is asked to repaint (None: all of it)."""
+    asked: list = []
+    refresh = widget.refresh
+
+    def spy(*regions, **kwargs):
+        asked.extend(regions or [None])
+        return refresh(*regions, **kwargs)
+
+    widget.refresh = spy
+    return asked
+
+
+def _rows(widget) -> list[str]:
+    return [widget.render_line(y).text for y in range(widget.size.height)]
+
+
+def test_a_tick_repaints_exactly_the_rows_whose_text_moved(make_app):
+    app, _sched, clock, _streamer = make_app(start=False)
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            table, upcoming = screen.query_one(JobTable), screen.query_one(UpcomingList)
+            header = screen.query_one(DeckHeader)
+            for step in (1, 1, 60, 3600):  # seconds, a minute, an hour: other cells move
+                before = {w: _rows(w) for w in (table, upcoming)}
+                clock_before = header.render_line(0).text
+                asked = {w: _spy(w) for w in (table, upcoming, header)}
+                clock.advance(step)
+                screen.tick()
+                for w in asked:
+                    del w.refresh  # the instance's spy: the class's method again
+                await pilot.pause()
+                for w in (table, upcoming):
+                    after = _rows(w)
+                    moved = {y for y, (a, b) in enumerate(zip(before[w], after, strict=True))
+                             if a != b}
+                    repainted = {y for r in asked[w] for y in range(r.y, r.bottom)}
+                    assert moved, (step, w)  # something moved: the test tests something
+                    assert repainted == moved, (step, w, before[w], after)
+                    for r in asked[w]:  # only the cells whose text changed
+                        assert all(before[w][y][r.x:r.right] != after[y][r.x:r.right]
+                                   for y in range(r.y, r.bottom)), (step, w)
+                clock_after = header.render_line(0).text
+                assert clock_after.rstrip()[-8:] != clock_before.rstrip()[-8:]
+                [region] = asked[header]  # the clock's cells, not the whole line
+                assert region is not None and region.width <= 10
+                assert clock_after[:region.x] == clock_before[:region.x]
+
+    asyncio.run(go())
