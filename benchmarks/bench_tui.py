@@ -7,7 +7,9 @@ terminal session does) and its completion time recorded; waits of Pilot's own (i
 
 - launch: `crondeck --config` on a 10,000-job file in a real pty, to the first job row;
 - first screen: app start (scheduler built) to the first dashboard frame with its table;
-- countdown tick: the 1 s refresh, i.e. `tick()` plus the frame it causes (p50/max);
+- countdown tick: the 1 s refresh, i.e. `tick()` plus the frame it causes (p50/max); the
+  rows in view soon show "due" (nothing runs them while it is timed), so a second case has
+  every fire in view minutes away: every countdown in view moves each second;
 - key latency: `down` as the terminal delivers it, to the first frame showing the cursor
   on the next row (p50/p99), pressed singly (each then rests) and held (30 presses a second);
   plus, after a held key is released, how long until the output pane shows the job the
@@ -57,11 +59,14 @@ async def _quick(prompt: str) -> str:
     return "ok\n"
 
 
-def _scheduler(n: int) -> tuple[Scheduler, FakeClock]:
+def _scheduler(n: int, moving: bool = False) -> tuple[Scheduler, FakeClock]:
+    """`moving`: every fire at least ten minutes away, so each countdown moves each second."""
     clock = FakeClock(datetime(2025, 3, 3, 8, 0, tzinfo=UTC))
     s = Scheduler(clock=clock)
     for i in range(n):
         sched = f"*/{(i % 30) + 1} * * * *" if i % 2 else f"@every {(i % 50) + 10}s"
+        if moving:
+            sched = f"{(i % 50) + 10} * * * *"
         s.add_job(_quick, "p", sched, name=f"job-{i:05d}", tz="UTC")
     return s, clock
 
@@ -187,7 +192,7 @@ Figures = dict[str, list[float]]
 
 
 async def _measure(app: CrondeckApp, frames: _Frames, clock: FakeClock, pilot: Any,
-                   out: Figures) -> None:
+                   out: Figures, only_tick: bool = False) -> None:
     """The measures common to both cases, on a mounted dashboard (seconds, into `out`)."""
     screen = app.dashboard
     table = screen.query_one(JobTable)
@@ -203,6 +208,8 @@ async def _measure(app: CrondeckApp, frames: _Frames, clock: FakeClock, pilot: A
         took = time.perf_counter() - s
         # plus the frame it causes (not the wait for Textual's frame timer)
         ticks.append(took + await frames.next_frame(done))
+    if only_tick:
+        return
     # the 50 s just skipped made thousands of jobs due: let the scheduler run them and the
     # dashboard fold that in before keys are timed (that burst is the core's work)
     await pilot.pause(1.0)
@@ -245,15 +252,16 @@ async def _measure(app: CrondeckApp, frames: _Frames, clock: FakeClock, pilot: A
         await asyncio.sleep(0.1)
 
 
-async def _dashboard(n: int, out: Figures) -> None:
-    sched, clock = _scheduler(n)
+async def _dashboard(n: int, out: Figures, only_tick: bool = False,
+                     moving: bool = False) -> None:
+    sched, clock = _scheduler(n, moving)
     app = CrondeckApp(sched, clock=clock, zone=UTC, live=False)
     frames = _Frames(app)
     t0 = time.perf_counter()
     async with app.run_test(size=SIZE) as pilot:
         out.setdefault("first", []).append(await frames.first_screen() - t0)
         await pilot.pause()
-        await _measure(app, frames, clock, pilot, out)
+        await _measure(app, frames, clock, pilot, out, only_tick)
 
 
 class _Server:
@@ -303,7 +311,7 @@ async def _mirror(path: Path, clock: FakeClock) -> tuple[RemoteScheduler, list[f
     return await RemoteScheduler.attach(connect=connect, clock=clock), arrived
 
 
-async def _attached(n: int, out: Figures) -> None:
+async def _attached(n: int, out: Figures, only_tick: bool = False) -> None:
     server = _Server(n)
     try:
         clock = FakeClock(datetime(2025, 3, 3, 8, 0, tzinfo=UTC))
@@ -317,11 +325,27 @@ async def _attached(n: int, out: Figures) -> None:
             async with app.run_test(size=SIZE) as pilot:
                 out.setdefault("first", []).append(await frames.first_screen() - arrived[0])
                 await pilot.pause()
-                await _measure(app, frames, clock, pilot, out)
+                await _measure(app, frames, clock, pilot, out, only_tick)
         finally:
             await mirror.aclose()
     finally:
         server.close()
+
+
+def _report_tick(n: int, runs: int = 3) -> None:
+    """The countdown tick alone, the cases alternating run by run."""
+    cases: dict[str, Any] = {
+        "in-process": lambda out: _dashboard(n, out, only_tick=True),
+        "attached": lambda out: _attached(n, out, only_tick=True),
+        "in-process, every countdown moving":
+            lambda out: _dashboard(n, out, only_tick=True, moving=True)}
+    print(f"countdown tick and its frame, {n:,} jobs (target < 10 ms):")
+    for i in range(1, runs + 1):
+        for name, case in cases.items():
+            out: Figures = {}
+            asyncio.run(case(out))
+            print(f"  {name:>34} run {i}: {_ms(out['tick'])} "
+                  f"(load {os.getloadavg()[0]:.1f})")
 
 
 FLOOD = """\
@@ -523,7 +547,9 @@ def _launch_once(config: Path) -> float:
 
 
 def main() -> None:
-    only = os.environ.get("BENCH_TUI")  # "dashboard" or "flood": that part alone
+    only = os.environ.get("BENCH_TUI")  # "dashboard", "tick" or "flood": that part alone
+    if only == "tick":
+        _report_tick(10_000, runs=int(os.environ.get("BENCH_RUNS", "3")))
     if not only:
         _launch()
     if only in (None, "", "dashboard"):
