@@ -130,7 +130,8 @@ class UpcomingList(LineList):
                 texts = self._texts(item, now)
                 if texts == hit[2]:
                     continue
-                self.refresh(Region(0 if texts[0] != hit[2][0] else 10, y, 21, 1))
+                self.refresh(Region(0, y, 21, 1) if texts[0] != hit[2][0]
+                             else Region(10, y, 11, 1))
             else:
                 self.refresh(Region(0, y, self.size.width, 1))
 
