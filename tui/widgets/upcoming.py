@@ -56,6 +56,8 @@ class UpcomingList(LineList):
         # index -> ((item, second, width, cursor), strip, its (time, countdown) texts)
         self._strips: dict[int, tuple[tuple[object, ...], Strip, tuple[str, str]]] = {}
         self._cut_short = False  # the horizon stopped the list while fires remained
+        # index -> (item, second, texts): what a tick worked out, kept for the rendering
+        self._ticked: dict[int, tuple[tuple[datetime, str], int, tuple[str, str]]] = {}
 
     def recompute(self, starts: Iterable[tuple[str, datetime, Any]]) -> None:
         """Merge the fires of jobs given as (name, first fire to list, schedule), within the
@@ -103,7 +105,9 @@ class UpcomingList(LineList):
         hit = self._strips.get(index)
         if hit is not None and hit[0] == key:
             return hit[1]
-        texts = self._texts(item, now)
+        ticked = self._ticked.get(index)
+        texts = (ticked[2] if ticked is not None and ticked[0] == item and ticked[1] == key[1]
+                 else self._texts(item, now))
         pieces: Pieces = [
             (texts[0] + " ", None),
             (texts[1], self.style_of("line-list--dim")),
@@ -119,7 +123,9 @@ class UpcomingList(LineList):
         once a minute); the rest moves only with the items themselves, which `recompute`
         repaints, or with the day (the time column then shows a date)."""
         now = self._now()
+        second = int(now.timestamp())
         top = int(self.scroll_y)
+        self._ticked.clear()
         for y in range(self.size.height):
             index = top + y
             if index >= len(self.items):
@@ -128,6 +134,7 @@ class UpcomingList(LineList):
             item = self.items[index]
             if hit is not None and hit[0][0] == item:
                 texts = self._texts(item, now)
+                self._ticked[index] = (item, second, texts)
                 if texts == hit[2]:
                     continue
                 self.refresh(Region(0, y, 21, 1) if texts[0] != hit[2][0]
