@@ -211,12 +211,27 @@ def _quote(text: str) -> str:
 
 
 def _key_part(key: object) -> str:
-    if not isinstance(key, str):
-        raise _Unwritable
-    return key if key and _BARE.issuperset(key) else _quote(key)
+    part = _KEY_PARTS.get(key) if type(key) is str else None
+    if part is None:
+        if not isinstance(key, str):
+            raise _Unwritable
+        part = key if key and _BARE.issuperset(key) else _quote(key)
+        if len(_KEY_PARTS) < 4096:
+            _KEY_PARTS[key] = part
+    return part
+
+
+_KEY_PARTS: dict[str, str] = {}  # a state repeats the same few keys in every result
 
 
 def _literal(value: object, nest: int = 0) -> str:
+    kind = type(value)
+    if kind is str:
+        return _quote(value)  # type: ignore[arg-type]
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float or kind is datetime:
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -232,15 +247,22 @@ def _literal(value: object, nest: int = 0) -> str:
     raise _Unwritable  # an inline table, a time, None, anything else
 
 
+def _is_table(value: object) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _table(table: Mapping[str, Any], name: str, in_array: bool, out: list[str]) -> None:
     """tomli-w's order: the header, the table's own keys, then its tables one by one."""
     literals: list[str] = []
     tables: list[tuple[str, Any, bool]] = []
     for key, value in table.items():
-        if isinstance(value, Mapping):
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or kind is datetime or kind is float:
+            literals.append(f"{_key_part(key)} = {_literal(value)}\n")
+        elif _is_table(value):
             tables.append((key, value, False))
         elif (isinstance(value, list | tuple) and value
-              and all(isinstance(v, Mapping) for v in value)):
+              and all(_is_table(v) for v in value)):
             if not _too_long_inline(value[0]):
                 raise _Unwritable  # tomli-w may write them inline: its rules decide
             tables.extend((key, v, True) for v in value)
@@ -265,5 +287,5 @@ def _too_long_inline(table: Mapping[str, Any]) -> bool:
     """Whether tomli-w surely writes `table` of an array as a table of its own: its keys
     other than tables, written inline, already pass the line length or take two lines."""
     inline = ", ".join(f"{_key_part(k)} = {_literal(v)}" for k, v in table.items()
-                       if not isinstance(v, Mapping))
+                       if not _is_table(v))
     return len(inline) + len("    {  },") > _INLINE_LIMIT or "\n" in inline
