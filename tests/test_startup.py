@@ -225,6 +225,8 @@ NOT_FOR_EXEC = [
     # The loop's default executor: the end-of-run sweep for escaped processes has a thread
     # of its own, so no pool is made, nor a thread to shut it down.
     "concurrent.futures.thread",
+    "tempfile",  # an atomic write's temporary file is made without it (and random)
+    "random",
     "tomllib",
     "crondeck.core.llm",
     "crondeck.core.sse",
