@@ -57,7 +57,10 @@ def _plain_escapes(quoted: str) -> bool:
 
 def _string(quoted: str) -> Any:
     """A basic string's value (or a one-line array of them, read as JSON alike)."""
-    if "\\" in quoted and not _plain_escapes(quoted):
+    if "\\" not in quoted:
+        if quoted[0] == '"':  # no escapes: the text between the quotes is the value
+            return quoted[1:-1]
+    elif not _plain_escapes(quoted):
         return None
     try:
         value: Any = json.loads(quoted, strict=False)  # a tab may stand as it is
