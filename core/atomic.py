@@ -96,9 +96,10 @@ def fsync_dir(directory: Path) -> None:
 
 
 def _create_temp(directory: Path, prefix: str) -> tuple[int, str]:
-    """A new file `prefix` + random letters in `directory`, mode 0600, as `tempfile.mkstemp`
+    """A new file `prefix` + random hex digits in `directory`, mode 0600, as `tempfile.mkstemp`
     makes it (which costs `crondeck exec` the import of tempfile and random)."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags = (os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
     for _ in range(100):
         name = os.path.join(directory, prefix + os.urandom(6).hex())
         try:
