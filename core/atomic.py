@@ -9,7 +9,6 @@ import contextlib
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +95,20 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _create_temp(directory: Path, prefix: str) -> tuple[int, str]:
+    """A new file `prefix` + random hex digits in `directory`, mode 0600, as `tempfile.mkstemp`
+    makes it (which costs `crondeck exec` the import of tempfile and random)."""
+    flags = (os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    for _ in range(100):
+        name = os.path.join(directory, prefix + os.urandom(6).hex())
+        try:
+            return os.open(name, flags, FILE_MODE), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name for {prefix}* in {directory}")
+
+
 def atomic_write_bytes(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Replace `path` with `data` so that readers (and a crash) see the old or the new file whole.
 
@@ -104,7 +117,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """
     path = Path(path)
     directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TMP_INFIX}{os.getpid()}-", dir=directory)
+    fd, tmp = _create_temp(directory, f".{path.name}{_TMP_INFIX}{os.getpid()}-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

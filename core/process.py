@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 __all__ = [
     "HOLD_LIMIT",
@@ -57,6 +57,7 @@ __all__ = [
 LINE_LIMIT = 1 << 20  # a longer "line" is delivered in pieces instead of failing the read
 TAG_VAR = "CRONDECK_PROCESS_TAG"
 TRACKING = sys.platform.startswith("linux") and os.path.isdir("/proc/self")
+_T = TypeVar("_T")
 
 _instance: tuple[str, int] | None = None  # (id, pid it was made in: a fork gets its own)
 _spawned = itertools.count(1)
@@ -757,7 +758,7 @@ async def _terminate_group(child: Leader, grace: float, sig: int) -> None:
 
 
 # Children ended meanwhile, per loop, waiting for the next /proc scan: when a hundred runs
-# end together, one scan in a thread serves them all.
+# end together, one scan in a thread of its own serves them all.
 _sweeps: dict[asyncio.AbstractEventLoop, list[tuple[str, float, int, asyncio.Future[None]]]] = {}
 _sweepers: set[asyncio.Task[None]] = set()
 
@@ -787,8 +788,8 @@ async def _sweep(loop: asyncio.AbstractEventLoop,
             batch = pending[:]
             del pending[:]
             try:
-                await asyncio.to_thread(_end_batch, [(tag, grace, sig) for tag, grace, sig, _ in
-                                                     batch])
+                await _in_thread(loop, _end_batch, [(tag, grace, sig) for tag, grace, sig, _ in
+                                                    batch])
             finally:
                 for *_, fut in batch:
                     if not fut.done():
@@ -798,6 +799,29 @@ async def _sweep(loop: asyncio.AbstractEventLoop,
         for *_, fut in pending:
             if not fut.done():
                 fut.set_result(None)
+
+
+def _in_thread(loop: asyncio.AbstractEventLoop, work: Callable[[_T], object],
+               arg: _T) -> asyncio.Future[None]:
+    """`work(arg)` on a thread started for it, done when it returns (its exception goes to
+    the thread's excepthook). Not the loop's default executor: for a process that ends one
+    run and exits (`crondeck exec`), a pool and, at `asyncio.run`'s end, a second thread to
+    shut it down cost more than the scan. Not a daemon: exiting waits for the kills."""
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def body() -> None:
+        try:
+            work(arg)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle)
+
+    threading.Thread(target=body, name="crondeck-sweep").start()
+    return done
 
 
 def _end_batch(batch: list[tuple[str, float, int]]) -> None:

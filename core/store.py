@@ -215,7 +215,7 @@ def _next_fires_text(waiting: Mapping[str, datetime]) -> str:
 
 def _job_text(name: str, state: JobState) -> str:
     """One job's `[jobs.<name>]` tables, as they appear in state.toml."""
-    return tomli_w.dumps(to_toml_value({"jobs": {name: job_state_to_toml(state)}}))
+    return _dumps(to_toml_value({"jobs": {name: job_state_to_toml(state)}}))
 
 
 def _next_fires_from_toml(doc: Mapping[str, Any], jobs: JobStates) -> None:
@@ -291,6 +291,13 @@ def _toml_loads(text: str) -> dict[str, Any]:
     import tomllib  # only for a state file outside what state_toml reads
 
     return tomllib.loads(text)
+
+
+def _dumps(doc: Mapping[str, Any]) -> str:
+    """tomli-w's text for `doc`, by the fast writer when it is in the forms crondeck writes
+    (a job's fifty results, re-rendered after every `crondeck exec`)."""
+    text = state_toml.dumps(doc)
+    return tomli_w.dumps(doc) if text is None else text
 
 
 def _toml_string(text: str) -> str:
@@ -663,7 +670,7 @@ class StateStore:
             "pid": os.getpid(),  # who wrote it (the lock file names the live holder)
             "instance": instance_id(),  # the tag of the processes it starts
         }
-        parts = [tomli_w.dumps(head)]
+        parts = [_dumps(head)]
         cache = self._job_text
         full = states.full
         for name in sorted(full):
@@ -700,7 +707,7 @@ class StateStore:
         result, gen = self._unsaved[key]
         if isinstance(result, str):
             return result
-        text = tomli_w.dumps(to_toml_value({"results": [result_to_toml(result)]}))
+        text = _dumps(to_toml_value({"results": [result_to_toml(result)]}))
         self._unsaved[key] = (text, gen)
         return text
 

@@ -222,6 +222,11 @@ def test_crondeck_check_loads_no_loop_scheduler_agents_or_events(tmp_path):
 # machinery, but not the model clients, exporters, the control socket or the console.
 NOT_FOR_EXEC = [
     "ssl",  # a command's slot opens no TLS stream in this process
+    # The loop's default executor: the end-of-run sweep for escaped processes has a thread
+    # of its own, so no pool is made, nor a thread to shut it down.
+    "concurrent.futures.thread",
+    "tempfile",  # an atomic write's temporary file is made without it (and random)
+    "random",
     "tomllib",
     "crondeck.core.llm",
     "crondeck.core.sse",

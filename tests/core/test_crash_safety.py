@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
+import stat
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -205,3 +207,14 @@ def test_a_finished_result_is_on_disk_before_the_next_slot_of_its_job_is_decided
     results = {r.scheduled_for.strftime("%H:%M"): r.status
                for r in runtime.scheduler.jobs["ticker"].results}
     assert results["09:01"] is RunStatus.OK  # its job's next slot was decided after it
+
+
+def test_an_atomic_write_leaves_one_private_file_and_no_temporary(tmp_path):
+    from crondeck.core.atomic import atomic_write_bytes
+
+    target = tmp_path / "state.toml"
+    for data in (b"one", b"two"):
+        atomic_write_bytes(target, data)
+    assert target.read_bytes() == b"two"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["state.toml"]

@@ -1,5 +1,6 @@
 """The state file's fast reader reads every document it accepts exactly as tomllib does, and
-leaves everything else to tomllib (returns None)."""
+leaves everything else to tomllib (returns None); its fast writer writes every document it
+accepts exactly as tomli-w does, and leaves everything else to tomli-w."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import tomllib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import tomli_w
 
 from crondeck.core import GateResult, JobState, RunResult, RunStatus, SkipReason, StateStore
-from crondeck.core.state_toml import loads
-from crondeck.core.store import _claim_toml
+from crondeck.core.atomic import to_toml_value
+from crondeck.core.state_toml import dumps, loads
+from crondeck.core.store import _claim_toml, job_state_to_toml, result_to_toml
 
 AT = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 ODD = "tab\tquote\" back\\slash nl\n cr\r bell\x07 del\x7f é ü 中文 😀 \u2028 [x] = y # z"
@@ -116,3 +119,66 @@ def test_a_date_time_keeps_its_offset():
     assert doc is not None
     assert doc["a"].utcoffset() == timedelta(hours=2)
     assert doc["b"].tzinfo == UTC
+
+
+def _state(name: str, i: int) -> JobState:
+    return JobState(
+        name=name, paused=bool(i % 2), pause_note=ODD if i % 2 else "",
+        pause_until=AT if i % 2 else None, next_fire=AT + timedelta(minutes=i),
+        last_slot=AT, run_count=i, consecutive_failures=i, running=(f"{name}@9",) * i,
+        results=_results(name) * (i + 1), tokens_day="2026-03-01", tokens_total=10**15,
+        cost_total=123.456789)
+
+
+@pytest.mark.parametrize("name", ["plain", "with space", "dotted.name", 'q"uote', "ünï", ODD])
+def test_a_job_state_is_written_as_tomli_w_writes_it(name):
+    for i in range(3):
+        doc = to_toml_value({"jobs": {name: job_state_to_toml(_state(name, i))}})
+        text = dumps(doc)
+        assert text == tomli_w.dumps(doc)
+        assert loads(text) == tomllib.loads(text)
+    doc = to_toml_value({"results": [result_to_toml(r) for r in _results(name)]})
+    assert dumps(doc) == tomli_w.dumps(doc)
+
+
+def test_a_state_file_is_written_as_tomli_w_writes_it(tmp_path):
+    """The whole file a store writes: its head, every job's tables, the `next_fires` table."""
+    text = _state_text(tmp_path, ["plain", "with space", "ünï"])
+    head, _, rest = text.partition("\n[jobs.")
+    doc = tomllib.loads(text)
+    assert dumps({k: v for k, v in doc.items() if not isinstance(v, dict)}) == head
+    jobs = tomllib.loads(f"[jobs.{rest}".partition("\n[next_fires]")[0])
+    assert dumps(jobs) == tomli_w.dumps(jobs)
+
+
+@pytest.mark.parametrize("doc", [
+    {"a": 1.5, "b": [1, [2, "x"], 3.0], "c": {}, "d": {"e": {"f": "g"}}, "": True,
+     "h": [{"k": "v" * 100}, {"k": 1}], "t": {"u": []}, "day": AT.date()},
+    {"x": "\x00\x1f\x7f\u2028\t"},
+    {"n": [], "m": [[]], "z": -0.0, "big": 10**30},
+])
+def test_each_form_is_written_as_tomli_w_writes_it(doc):
+    assert dumps(doc) == tomli_w.dumps(doc)
+
+
+@pytest.mark.parametrize("doc", [
+    {"short": [{"a": 1}, {"b": 2}]},  # tomli-w writes these inline
+    {"a": [1, {"inline": "table"}]},
+    {"t": AT.timetz().replace(tzinfo=None)},
+    {"none": None},
+    {1: "not a string key"},
+    {"d": __import__("decimal").Decimal("1.5")},
+])
+def test_anything_else_is_left_to_tomli_w(doc):
+    assert dumps(doc) is None
+
+
+def test_a_store_writes_its_state_without_tomli_w(tmp_path, monkeypatch):
+    def refused(*_args, **_kwargs):
+        raise AssertionError("tomli-w called for a form the fast writer writes")
+
+    monkeypatch.setattr(tomli_w, "dumps", refused)
+    text = _state_text(tmp_path, ["plain", "with space", "ünï"])
+    assert loads(text) == tomllib.loads(text)
+    store = StateStore(tmp_path / "state.toml").load()
+    assert store.jobs["with space"].results == _results("with space")
