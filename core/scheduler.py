@@ -1125,9 +1125,37 @@ class Scheduler:
 
     def claim_runs(self, runs: list[tuple[Job, RunHandle]]) -> list[RunResult | None]:
         """RunHost: `claim_run` for the runs released together at one instant, in one
-        durable write."""
-        return [self._ledger.unclaimed(job, handle, why, booked_later=True) if why else None
-                for (job, handle), why in zip(runs, self._ledger.claim_many(runs), strict=True)]
+        durable write. A scheduled run whose job was paused, or told to skip its next slot,
+        while it waited on the start line comes to that skip instead, as it would have had
+        it been dispatched at its instant."""
+        late = [self._decided_meanwhile(job, handle) for job, handle in runs]
+        claims = iter(self._ledger.claim_many(
+            [run for run, skipped in zip(runs, late, strict=True) if skipped is None]))
+        out: list[RunResult | None] = []
+        for (job, handle), skipped in zip(runs, late, strict=True):
+            if skipped is None:
+                why = next(claims)
+                skipped = self._ledger.unclaimed(job, handle, why, booked_later=True) \
+                    if why else None
+            out.append(skipped)
+        return out
+
+    def _decided_meanwhile(self, job: Job, handle: RunHandle) -> RunResult | None:
+        """The skip a run prepared ahead comes to when, since then, its job was paused (or
+        all were) or told to skip its next slot; None when it may start."""
+        if handle.manual:
+            return None
+        slot = handle.scheduled_for
+        note = slots.pause_note_at(job, slot, self)
+        if note is not None:
+            return self._ledger.skip(job, slot, SkipReason.PAUSED,
+                                     f"paused: {note}" if note else "paused", handle.run_id,
+                                     booked_later=True)
+        if job.skip_next_pending:
+            job.skip_next_pending = False
+            return self._ledger.skip(job, slot, SkipReason.OPERATOR, "skipped by operator",
+                                     handle.run_id, booked_later=True)
+        return None
 
     def count_run(self, job: Job, handle: RunHandle) -> None:
         """RunHost: an attempt is starting; the first counts towards max_runs."""

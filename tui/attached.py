@@ -314,8 +314,8 @@ class ObserveDashboard(DashboardScreen):
         if runtime is None:
             return
         self.follower = StateFollower(runtime)
-        self.follower.check()
-        self.model.reload()  # the base class's on_mount (after this) fills the panes from it
+        if self.follower.check():  # saved states restored: read the rows again
+            self.model.reload()  # the base class's on_mount (after this) fills the panes
         if self.live:
             self.set_interval(1.0, self.follow, name="state-follow")
 

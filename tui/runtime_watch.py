@@ -112,18 +112,25 @@ class StateFollower:
                            read_only=True).load()
         scheduler = runtime.scheduler
         bus = scheduler.bus
-        before = {name: {r.run_id for r in job.results} for name, job in scheduler.jobs.items()}
         saved = [st for st in store.jobs.values() if st.name in scheduler.jobs]
+        first, self._first = self._first, False
+        if not saved:
+            return False
+        # only the jobs with saved states, and only those holding results: reading `results`
+        # or `running` of a job without any would make it empty containers (100,000 jobs)
+        jobs = scheduler.jobs
+        before = {st.name: {r.run_id for r in jobs[st.name].results} for st in saved
+                  if jobs[st.name].last_result is not None}
         # its runs in flight are its own, not abandoned ones: restore without them
         scheduler.restore([replace(st, running=()) for st in saved])
-        first, self._first = self._first, False
         now = scheduler.clock.now()
         for st in saved:
             seen = before.get(st.name, set())
             job = scheduler.jobs[st.name]
             # its runs in flight, as handles the rows read ("running 12s"): from first seen
-            for run_id in [r for r in job.running if r not in st.running]:
-                del job.running[run_id]
+            if job.is_running:
+                for run_id in [r for r in job.running if r not in st.running]:
+                    del job.running[run_id]
             for run_id in st.running:
                 if run_id not in job.running:
                     handle = job.running[run_id] = RunHandle(st.name, run_id, now, False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,3 +138,48 @@ def test_the_state_dir_sink_claims_a_batch_once_the_lock_is_checked(tmp_path: Pa
         assert "c" not in state.store.jobs
     finally:
         state.close()
+
+
+def _collector_seen_by_twenty(enabled_before: bool) -> tuple[list[bool], bool]:
+    """What twenty runs released together see of the cyclic collector as they enter their
+    agents, and whether it is on once they have all finished."""
+    clock = FakeClock(at(3))
+    seen: list[bool] = []
+    s = Scheduler(clock=clock, lead=0.5, max_concurrent_runs=50)
+
+    async def agent(prompt: str) -> str:
+        seen.append(gc.isenabled())
+        await asyncio.sleep(0)
+        return "ok\n"
+
+    for i in range(20):
+        s.add_job(agent, "p", every(seconds=10), name=f"j{i}", max_runs=1)
+
+    async def main() -> bool:
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        await clock.run_for(8)
+        s.stop()
+        await asyncio.wait_for(task, 5)
+        return gc.isenabled()
+
+    was = gc.isenabled()
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        after = asyncio.run(main())
+    finally:
+        (gc.enable if was else gc.disable)()
+    return seen, after
+
+
+def test_no_collector_pass_holds_up_runs_released_together() -> None:
+    """A pass over a big heap would delay every run still waiting its turn at the instant:
+    the collector is off while they enter their agents, and on again after."""
+    seen, after = _collector_seen_by_twenty(enabled_before=True)
+    assert seen == [False] * 20
+    assert after is True
+
+
+def test_a_collector_switched_off_by_the_application_stays_off() -> None:
+    seen, after = _collector_seen_by_twenty(enabled_before=False)
+    assert seen == [False] * 20
+    assert after is False

@@ -89,6 +89,15 @@ async def until(what: Callable[[], Any], within: float = 10.0) -> Any:
     return what()
 
 
+def soon(what: Callable[[], Any], within: float = 5.0) -> Any:
+    """`what()` once it is truthy (polled), or its last value at the deadline: a SIGKILLed
+    child takes a moment to die on a busy machine."""
+    deadline = time.monotonic() + within
+    while not (got := what()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return got
+
+
 def gone(pid: int, within: float) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -218,7 +227,7 @@ def test_a_run_ended_while_its_child_is_held_ends_the_child_unrun(
 
     result = asyncio.run(main())
     assert result.status is RunStatus.CANCELLED and result.started_at is None
-    assert not ran.exists() and marked(mark) == {}
+    assert soon(lambda: marked(mark) == {}) and not ran.exists()
     assert process.hold_room() == FULL
 
 
@@ -249,11 +258,11 @@ def test_a_held_run_whose_claim_is_refused_at_its_instant_ends_its_child_unrun(
 
     result = asyncio.run(main())
     assert result.status is RunStatus.SKIPPED and "could not be recorded" in result.error
-    assert not ran.exists() and marked(mark) == {}
+    assert soon(lambda: marked(mark) == {}) and not ran.exists()
     assert process.hold_room() == FULL
 
 
-def test_a_pause_while_held_applies_from_the_next_slot_and_the_held_run_still_starts(
+def test_a_pause_while_held_skips_that_slot_and_ends_the_held_child_unrun(
         tmp_path: Path) -> None:
     mark = uuid.uuid4().hex
     agent, ran = _parked(tmp_path, mark)
@@ -274,7 +283,9 @@ def test_a_pause_while_held_applies_from_the_next_slot_and_the_held_run_still_st
         return result
 
     result = asyncio.run(main())
-    assert result.ok and result.output_tail == "j\n" and ran.read_text() == "ran\n"
+    # as if it had been dispatched at its instant: the slot is skipped, its command never ran
+    assert result.status is RunStatus.SKIPPED and result.error == "paused: later"
+    assert soon(lambda: marked(mark) == {}) and not ran.exists()
     assert process.hold_room() == FULL
 
 
@@ -450,7 +461,7 @@ def test_a_scheduler_killed_while_a_child_is_held_leaves_the_command_unrun(
         proc.wait(10)
         assert gone(pids[0], 5), "the held child outlived its scheduler"
         time.sleep(max(0.0, due.timestamp() + 1.0 - time.time()))
-        assert not ran.exists() and marked(mark) == {}
+        assert soon(lambda: marked(mark) == {}) and not ran.exists()
     finally:
         proc.kill()
         proc.wait(10)
@@ -467,7 +478,7 @@ def test_a_held_child_whose_parent_dies_exits_at_the_end_of_its_input_unrun(
     try:
         assert proc.stdout is not None
         pid = int(proc.stdout.readline())
-        assert held_shells(mark) == [pid]
+        assert soon(lambda: held_shells(mark) == [pid])  # its exec may still be under way
         proc.kill()
         proc.wait(10)
         assert gone(pid, 5), "the held child outlived its parent"
