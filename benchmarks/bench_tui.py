@@ -500,7 +500,7 @@ def _report_flood() -> None:
               + f" (load {os.getloadavg()[0]:.1f})")
 
 
-def _launch(n: int = 10_000, runs: int = 3) -> None:
+def _launch(n: int = 10_000, runs: int = 3, target: float = 1.5) -> None:
     """`crondeck --config FILE` with `n` jobs in a real pty, from the command to the first
     job row on screen: interpreter start, imports, reading and checking the file, building
     the scheduler and the first frame, all of which an operator waits through."""
@@ -516,7 +516,8 @@ def _launch(n: int = 10_000, runs: int = 3) -> None:
         for _ in range(runs):
             times.append(_launch_once(config))
     print(f"launch: `crondeck --config` on {n:,} jobs to the first job row on screen: "
-          f"best {min(times):.2f} s, median {statistics.median(times):.2f} s (target < 1.5)")
+          f"best {min(times):.2f} s, median {statistics.median(times):.2f} s "
+          f"(target < {target:g})")
 
 
 def _launch_once(config: Path) -> float:
@@ -552,6 +553,7 @@ def main() -> None:
         _report_tick(10_000, runs=int(os.environ.get("BENCH_RUNS", "3")))
     if not only:
         _launch()
+        _launch(100_000, runs=2, target=3.0)  # issue #15: the console on 100,000 jobs
     if only in (None, "", "dashboard"):
         _report(10_000, runs=int(os.environ.get("BENCH_RUNS", "3")))
     if only in (None, "", "flood"):
