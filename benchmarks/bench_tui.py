@@ -553,7 +553,7 @@ def main() -> None:
         _report_tick(10_000, runs=int(os.environ.get("BENCH_RUNS", "3")))
     if not only:
         _launch()
-        _launch(100_000, runs=2, target=3.0)  # issue #15: the console on 100,000 jobs
+        _launch(100_000, runs=2, target=3.0)
     if only in (None, "", "dashboard"):
         _report(10_000, runs=int(os.environ.get("BENCH_RUNS", "3")))
     if only in (None, "", "flood"):
