@@ -15,7 +15,8 @@ from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from operator import attrgetter
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from .agents import Agent
 from .clock import Clock, utc
@@ -290,6 +291,34 @@ class _Rare:
 
 
 _RARE = _Rare()
+_T = TypeVar("_T")
+
+
+class _RareField(Generic[_T]):
+    """A `Job` attribute kept in its `_Rare` part: it reads as `_RARE`'s value until it is
+    first set to anything else (most jobs never are, and so hold no `_Rare`)."""
+
+    __slots__ = ("_get", "name")
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self._get = attrgetter(name)
+
+    @overload
+    def __get__(self, job: None, owner: type | None = None) -> _RareField[_T]: ...
+
+    @overload
+    def __get__(self, job: Job, owner: type | None = None) -> _T: ...
+
+    def __get__(self, job: Job | None, owner: type | None = None) -> _T | _RareField[_T]:
+        if job is None:
+            return self
+        value: _T = self._get(job._more or _RARE)
+        return value
+
+    def __set__(self, job: Job, value: _T) -> None:
+        if job._more is not None or value != self._get(_RARE):
+            setattr(job._rare(), self.name, value)
 
 
 @dataclass(eq=False, slots=True)
@@ -331,97 +360,17 @@ class Job:
             more = self._more = _Rare()
         return more
 
-    @property
-    def pause_note(self) -> str:
-        return (self._more or _RARE).pause_note
-
-    @pause_note.setter
-    def pause_note(self, value: str) -> None:
-        if value or self._more is not None:
-            self._rare().pause_note = value
-
-    @property
-    def pause_until(self) -> datetime | None:
-        return (self._more or _RARE).pause_until
-
-    @pause_until.setter
-    def pause_until(self, value: datetime | None) -> None:
-        if value is not None or self._more is not None:
-            self._rare().pause_until = value
-
-    @property
-    def skip_next_pending(self) -> bool:
-        return (self._more or _RARE).skip_next_pending
-
-    @skip_next_pending.setter
-    def skip_next_pending(self, value: bool) -> None:
-        if value or self._more is not None:
-            self._rare().skip_next_pending = value
-
-    @property
-    def queued(self) -> tuple[datetime, bool] | None:
-        """The slot waiting for the run in flight (overlap = "queue_one"): slot, manual."""
-        return (self._more or _RARE).queued
-
-    @queued.setter
-    def queued(self, value: tuple[datetime, bool] | None) -> None:
-        if value is not None or self._more is not None:
-            self._rare().queued = value
-
-    @property
-    def queued_handle(self) -> RunHandle | None:
-        return (self._more or _RARE).queued_handle
-
-    @queued_handle.setter
-    def queued_handle(self, value: RunHandle | None) -> None:
-        if value is not None or self._more is not None:
-            self._rare().queued_handle = value
-
-    @property
-    def tokens_day(self) -> str:
-        """The local day (job's zone) tokens_today and cost_today count."""
-        return (self._more or _RARE).tokens_day
-
-    @tokens_day.setter
-    def tokens_day(self, value: str) -> None:
-        if value or self._more is not None:
-            self._rare().tokens_day = value
-
-    @property
-    def tokens_today(self) -> int:
-        return (self._more or _RARE).tokens_today
-
-    @tokens_today.setter
-    def tokens_today(self, value: int) -> None:
-        if value or self._more is not None:
-            self._rare().tokens_today = value
-
-    @property
-    def tokens_total(self) -> int:
-        return (self._more or _RARE).tokens_total
-
-    @tokens_total.setter
-    def tokens_total(self, value: int) -> None:
-        if value or self._more is not None:
-            self._rare().tokens_total = value
-
-    @property
-    def cost_today(self) -> float:
-        return (self._more or _RARE).cost_today
-
-    @cost_today.setter
-    def cost_today(self, value: float) -> None:
-        if value or self._more is not None:
-            self._rare().cost_today = value
-
-    @property
-    def cost_total(self) -> float:
-        return (self._more or _RARE).cost_total
-
-    @cost_total.setter
-    def cost_total(self, value: float) -> None:
-        if value or self._more is not None:
-            self._rare().cost_total = value
+    pause_note = _RareField[str]()
+    pause_until = _RareField["datetime | None"]()
+    skip_next_pending = _RareField[bool]()
+    # The slot waiting for the run in flight (overlap = "queue_one"): slot, manual.
+    queued = _RareField["tuple[datetime, bool] | None"]()
+    queued_handle = _RareField["RunHandle | None"]()
+    tokens_day = _RareField[str]()  # the local day (job's zone) tokens_today and cost_today count
+    tokens_today = _RareField[int]()
+    tokens_total = _RareField[int]()
+    cost_today = _RareField[float]()
+    cost_total = _RareField[float]()
 
     @property
     def results(self) -> deque[RunResult]:
