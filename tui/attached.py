@@ -152,23 +152,23 @@ class AttachedDashboard(DashboardScreen):
     def _answer(self, call: Any, what: str,
                 done: Callable[[dict[str, Any]], Any] | None = None,
                 undo: Callable[[], None] | None = None) -> None:
-        """Wait (off the key press) for the scheduler's answer to a command sent; `done(result)`
-        on success, else `undo()` (the row shown ahead of the answer goes back) and a
-        notification with its refusal (or the connection gone)."""
-        async def go() -> None:
-            try:
-                result = await call.wait()
-            except Exception as exc:  # refused by the scheduler, or never delivered
+        """When the scheduler answers a command sent (a `RemoteCall`): `done(result)` on
+        success, else `undo()` (the row shown ahead of the answer goes back) and a
+        notification with its refusal (or the connection gone). A callback on the call, not
+        a worker: a worker's state messages were handled before the key's frame."""
+        def settled(answered: Any) -> None:
+            if answered.code:  # refused by the scheduler, or never delivered
                 if undo is not None:
                     undo()
-                self.app.notify(f"{what}: {exc}", title="Not done", severity="error",
-                                timeout=8)
+                self.app.notify(f"{what}: {answered.error}", title="Not done",
+                                severity="error", timeout=8)
                 return
             if done is not None:
-                done(result if isinstance(result, dict) else {})
+                reply = answered.reply
+                done(reply if isinstance(reply, dict) else {})
             self.refresh_bindings()
 
-        self.run_worker(go(), group="control", exit_on_error=False)
+        call.add_done_callback(settled)
 
     def _ahead(self, job: str, **values: Any) -> Callable[[], None]:
         """Show a command's effect on its job's row in the key's own frame, before the

@@ -24,15 +24,20 @@ from crondeck.tui.widgets.header import DeckHeader
 
 
 class Call:
-    """A command's answer, as `RemoteCall.wait()` gives it."""
+    """A command's answer, already given, as a `RemoteCall` holds it."""
 
     def __init__(self, result: dict | None = None, error: str = "") -> None:
         self.result, self.error = result or {}, error
+        self.code = "refused" if error else ""
+        self.reply = None if error else self.result
 
     async def wait(self) -> dict:
         if self.error:
             raise RuntimeError(self.error)
         return self.result
+
+    def add_done_callback(self, fn) -> None:
+        fn(self)
 
 
 class Handle:

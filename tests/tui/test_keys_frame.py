@@ -102,17 +102,24 @@ def test_pause_dialog_still_pauses_and_the_footer_follows(make_app):
 
 
 class HeldCall:
-    """A command's answer that comes only when the test says: refused or not."""
+    """A command's answer (as a `RemoteCall` gives it) that comes only when the test says:
+    refused or not."""
 
     def __init__(self) -> None:
-        self.answered = asyncio.Event()
-        self.error = ""
+        self.code = self.error = ""
+        self.reply: dict | None = None
+        self.answered = False
+        self._callbacks: list = []
 
-    async def wait(self) -> dict:
-        await asyncio.wait_for(self.answered.wait(), 10)
-        if self.error:
-            raise RuntimeError(self.error)
-        return {}
+    def add_done_callback(self, fn) -> None:
+        self._callbacks.append(fn)
+
+    def answer(self, error: str = "") -> None:
+        self.answered = True
+        self.code, self.error = ("refused" if error else ""), error
+        self.reply = None if error else {}
+        for fn in self._callbacks:
+            fn(self)
 
 
 def _hold(sched, name: str) -> list[HeldCall]:
@@ -141,11 +148,10 @@ def test_attached_resume_shows_on_the_row_before_the_answer_and_a_refusal_undoes
             calls = _hold(sched, "resume_job")
             await pilot.press("space")
             await pilot.pause()
-            assert len(calls) == 1 and not calls[0].answered.is_set()
+            assert len(calls) == 1 and not calls[0].answered
             assert screen.model.rows["gamma"].status != "paused"  # before any answer
             assert "Pause" in _keys(app)
-            calls[0].error = "the scheduler is shutting down"
-            calls[0].answered.set()
+            calls[0].answer(error="the scheduler is shutting down")
             for _ in range(5):
                 await pilot.pause()
                 await asyncio.sleep(0)
@@ -181,7 +187,7 @@ def test_attached_pause_and_skip_show_ahead_and_the_answer_confirms_them():
             await pilot.pause()
             assert screen.model.rows["beta"].skip_next
             for call in (*paused, *skips):
-                call.answered.set()
+                call.answer()
             for _ in range(5):
                 await pilot.pause()
                 await asyncio.sleep(0)
