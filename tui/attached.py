@@ -145,7 +145,7 @@ class AttachedDashboard(DashboardScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         allowed = super().check_action(action, parameters)
-        if allowed and action in MUTATING and not getattr(self, "_connected", True):
+        if allowed and action in MUTATING and not self.can_change:
             return False  # nothing to send them to: offered again once re-attached
         return allowed
 
