@@ -166,6 +166,12 @@ def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellab
 _Released = tuple[datetime, RunResult | None]
 
 
+def spawns_ahead(job: Job) -> bool:
+    """Whether a run of `job` prepared ahead starts its child then (held until its instant):
+    a command agent with no gate, whose output the prompt would wait for."""
+    return isinstance(job.agent, CommandAgent) and job.options.pre_run is None
+
+
 class StartLine:
     """Parks runs until an instant of the clock's (wall) time; one timer per instant.
 
@@ -399,7 +405,7 @@ class Runner:
         out.together = True
         if isinstance(job.agent, CommandAgent):
             start_watchdog()  # once per process: not at the instant, ahead of the first spawn
-            if job.options.pre_run is None:  # no gate output to wait for: build its spawn now
+            if spawns_ahead(job):
                 job.agent.prepare(ctx)
         released = await self._start_line.wait(instant, job, handle)
         if released is None:  # the instant had passed: claimed on its own

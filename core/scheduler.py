@@ -27,7 +27,7 @@ from types import FunctionType, TracebackType
 from typing import Any, Unpack
 
 from . import slots
-from .agents import Agent, AgentLike, CommandAgent, as_agent
+from .agents import Agent, AgentLike, as_agent
 from .budget import account, budget_reason
 from .clock import CLOCK_JUMP, Clock, SystemClock, utc
 from .cronexpr import CronExpr
@@ -58,7 +58,7 @@ from .options import SHUTDOWN_GRACE, JobOptions, JobOverrides, checked
 from .persist import StateDir
 from .process import hold_cost, hold_room
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
-from .runner import Runner, call_later
+from .runner import Runner, call_later, spawns_ahead
 from .schedule import Schedule, cron, resolve
 from .zones import local_zone
 
@@ -930,8 +930,7 @@ class Scheduler:
                 need += per_run
                 if room:
                     job = jobs.get(heap[i][2])
-                    if job is not None and isinstance(job.agent, CommandAgent) \
-                            and job.options.pre_run is None:
+                    if job is not None and spawns_ahead(job):
                         need += per_hold
                         room -= 1
                 stack.append(2 * i + 1)
