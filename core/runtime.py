@@ -27,7 +27,7 @@ from .config import (
     load_config,
 )
 from .events import LockLost, SchedulerError
-from .jobs import JobOptions, JobState
+from .jobs import Job, JobOptions, JobState
 from .lock import StateLock
 from .options import OPTION_NAMES
 from .paths import file_stamp
@@ -213,8 +213,8 @@ class _Diff:
 
     removed: list[str]
     added: list[str]
-    changed: list[str]  # replaced: their runs in flight are cancelled
-    toggled: list[str]  # only switched on or off: applied in place
+    changed: list[str]  # changed in place (`update_job`): their runs in flight go on
+    toggled: list[str]  # only switched on or off
 
 
 # A job's spec but its name: two specs with equal values are jobs alike.
@@ -283,6 +283,14 @@ def _when_changed(old: Config, a: JobSpec, new: Config, b: JobSpec) -> bool:
     return (a.schedule, old.zone(a).key) != (b.schedule, new.zone(b).key)
 
 
+def _agent_of(config: Config, job: JobSpec) -> tuple[object, ...]:
+    """What `make_agent` makes the job's agent from: equal, the agent needs no remaking."""
+    command = job.command if not isinstance(job.command, list) else tuple(job.command)
+    return (config.agents.get(job.agent) if job.agent else None, job.agent, command,
+            job.python, job.prompt_via, job.cwd, tuple(job.env.items()), job.max_tokens,
+            config.base_dir)
+
+
 @dataclass
 class Runtime:
     """A running (or observed, with `read_only`) jobs file. Close it to save and unlock.
@@ -343,15 +351,22 @@ class Runtime:
         return self.apply(new)
 
     def replaced_by(self, new: Config) -> list[str]:
-        """The jobs `apply(new)` would remove or replace, cancelling their runs in flight
-        (switching a job on or off alone replaces nothing)."""
+        """The jobs `apply(new)` would remove, cancelling their runs in flight (a job
+        changed, or only switched on or off, is changed in place: its run goes on)."""
+        return _diff(self.config, new, self._kept).removed
+
+    def changes(self, new: Config) -> Reload:
+        """What `apply(new)` would do (added, removed, changed), without doing it or
+        checking that the new and changed jobs can be set up."""
         diff = _diff(self.config, new, self._kept)
-        return diff.removed + diff.changed
+        return Reload(added=diff.added, removed=diff.removed,
+                      changed=diff.changed + diff.toggled)
 
     def apply(self, new: Config) -> Reload:
-        """Make the scheduler match `new`: add, remove and replace changed jobs (a replaced
-        job keeps its state; runs in flight of removed or replaced jobs are cancelled) and
-        switch jobs on or off in place."""
+        """Make the scheduler match `new`: add jobs, remove jobs (their runs in flight are
+        cancelled), and change changed jobs in place as `Scheduler.update_job` does (their
+        state, history and runs in flight kept: a run goes on as it started, the next one
+        uses the new definition). Nothing changes if a new or changed job cannot be set up."""
         diff = _diff(self.config, new, self._kept)
         removed, added, changed = diff.removed, diff.added, diff.changed
         new_jobs = {j.name: j for j in new.jobs}
@@ -360,24 +375,17 @@ class Runtime:
                                     clock=self.scheduler.clock)
         except ConfigError as exc:
             return Reload(problems=exc.problems)
-        for name in removed + changed:
+        for name in removed:
             self.scheduler.remove_job(name)
-        for name in changed + added:
+        for name in changed:
+            self._change(name, trial.jobs[name], new, new_jobs[name])
+        for name in added:
             saved = self.store.get(name)
             job = trial.jobs[name]
-            options = job.options
-            if options.history != self.scheduler.defaults.history:
-                # a new [scheduler] history applies from the next start, as in the state file
-                options = replace(options, history=self.scheduler.defaults.history)
             added_job = self.scheduler.add_job(job.agent, job.prompt, job.schedule, name=name,
-                                               options=options)
+                                               options=self._history_kept(job.options))
             added_job.enabled = job.enabled
             if saved is not None:
-                if name in changed and _when_changed(self.config, self._spec(name), new,
-                                                     new_jobs[name]):
-                    # never fired under the old schedule: its next fire must come from the
-                    # new one (restore keeps a saved next_fire when there is no last slot)
-                    saved = replace(saved, next_fire=None)
                 _restore(self.scheduler, [saved])
         for name in diff.toggled:
             self.scheduler.jobs[name].enabled = new.enabled(new_jobs[name])
@@ -387,6 +395,27 @@ class Runtime:
         self.config = new
         self._let_go_of_jobs()
         return Reload(added=added, removed=removed, changed=changed + diff.toggled)
+
+    def _change(self, name: str, made: Job, new: Config, spec: JobSpec) -> None:
+        """Change the running job `name` in place to `made` (the job `spec` of `new` makes,
+        in a trial scheduler), through `Scheduler.update_job`. Its schedule is replaced only
+        when its expression or zone changed, its agent only when what makes it changed. A
+        new schedule's next fire is counted from the job's last slot (slots since then are
+        owed, as after a restart); a job that never fired takes the new schedule's first
+        slot after now."""
+        old = self._spec(name)
+        job = self.scheduler.jobs[name]
+        retimed = _when_changed(self.config, old, new, spec)
+        self.scheduler.update_job(
+            job, schedule=made.schedule if retimed else None,
+            agent=made.agent if _agent_of(self.config, old) != _agent_of(new, spec) else None,
+            prompt=made.prompt, options=self._history_kept(made.options),
+            after=job.last_slot, enabled=made.enabled)
+
+    def _history_kept(self, options: JobOptions) -> JobOptions:
+        """A new [scheduler] history applies from the next start, as in the state file."""
+        history = self.scheduler.defaults.history
+        return options if options.history == history else replace(options, history=history)
 
     def _spec(self, name: str) -> JobSpec:
         """The running job's spec (or that of a job alike, when `keep_jobs` is false)."""

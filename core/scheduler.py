@@ -386,19 +386,25 @@ class Scheduler:
         prompt: str | None = None,
         agent: AgentLike | None = None,
         options: JobOptions | None = None,
+        after: datetime | None = None,
         **overrides: Unpack[JobOverrides],
     ) -> Job:
         """Change a job in place, at once; what is not given stays. Everything is checked
         before anything changes (a bad schedule or option raises and leaves the job as it
         was). History, counters and pause are kept, and a run in flight is never cancelled:
-        it finishes under the options it started with.
+        it finishes as it started (its agent, prompt and options), the overlap policy still
+        seeing it; the next run uses the new definition.
 
         `schedule` (a string is parsed in `tz`): the next fire is the new schedule's first
-        slot after now (earlier slots are not owed). `enabled`: as `job.enabled`. `options`
-        replaces all the job's options, `overrides` single ones (as in `add_job`), e.g.
-        `update_job("digest", schedule=every(minutes=15), timeout="5m")`. Changing `until` or
-        `max_runs` re-decides whether the job has ended. Observers get `JobChanged` with
-        `what` = "schedule", "options", "prompt" or "agent" (and "enabled"/"disabled")."""
+        slot after now (earlier slots are not owed). `after` moves that point (the next fire
+        decided again by a new schedule, or by a changed `until` or `max_runs`, is the first
+        slot after it; slots between it and now then fall due under the catch-up policy):
+        a reload of the jobs file passes the job's last slot. `enabled`: as `job.enabled`.
+        `options` replaces all the job's options, `overrides` single ones (as in `add_job`),
+        e.g. `update_job("digest", schedule=every(minutes=15), timeout="5m")`. Changing
+        `until` or `max_runs` re-decides whether the job has ended. Observers get
+        `JobChanged` with `what` = "schedule", "options", "prompt" or "agent" (and
+        "enabled"/"disabled"), one per aspect that changed."""
         j = self.get_job(job)
         now = self.clock.now()
         new_options = options if options is not None else j.options
@@ -406,6 +412,7 @@ class Scheduler:
             new_options = new_options.merged(**checked(overrides))
         new_schedule = resolve(schedule, tz, now) if schedule is not None else None
         new_agent = as_agent(agent) if agent is not None else None
+        start = utc(after) if after is not None else now
         if prompt is not None and prompt != j.prompt:
             j.prompt = prompt
             self.note_change(j, "prompt")
@@ -416,14 +423,14 @@ class Scheduler:
             old, j.options = j.options, new_options
             if new_options.history != old.history:
                 j.results = deque(j.results, maxlen=max(1, new_options.history))
-            if new_schedule is None and (old.until, old.max_runs) != (new_options.until,
-                                                                      new_options.max_runs):
-                j.exhausted = ""  # refile decides again whether it has ended
-                j.next_fire = self.next_slot(j, now)
-                self.refile(j, now)
+            if (old.until, old.max_runs) != (new_options.until, new_options.max_runs):
+                j.exhausted = ""  # refile (or reschedule, below) decides again
+                if new_schedule is None:
+                    j.next_fire = self.next_slot(j, start)
+                    self.refile(j, now)
             self.note_change(j, "options")
         if new_schedule is not None:
-            j.reschedule(new_schedule)
+            j.reschedule(new_schedule, after=start)
         if enabled is not None:
             j.enabled = enabled
         return j

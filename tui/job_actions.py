@@ -75,7 +75,7 @@ class LiveJobs:
         return outcome
 
     def replaced_by(self, new: Config) -> list[str]:
-        """The jobs `apply(new)` would replace or remove (see `Runtime.replaced_by`)."""
+        """The jobs `apply(new)` would remove (see `Runtime.replaced_by`)."""
         return self._deck().replaced_by(new)
 
 
@@ -90,13 +90,16 @@ class RemoteJobs:
         self.scheduler = scheduler
         self.report = report  # report(reply: dict | None, error: str)
 
+    def _deck(self) -> Runtime:
+        return Runtime(self.config, None, None, None, None, True)  # type: ignore[arg-type]
+
     def replaced_by(self, new: Config) -> list[str]:
-        """The jobs `apply(new)` would remove or replace (see `Runtime.replaced_by`)."""
-        return Runtime(self.config, None, None, None, None, True).replaced_by(new)  # type: ignore[arg-type]
+        """The jobs `apply(new)` would remove (see `Runtime.replaced_by`)."""
+        return self._deck().replaced_by(new)
 
     def apply(self, new: Config) -> Reload:
-        old = {j.name for j in self.config.jobs}
-        touched = set(self.replaced_by(new)) | {j.name for j in new.jobs if j.name not in old}
+        plan = self._deck().changes(new)
+        touched = {*plan.changed, *plan.added}
         try:  # an agent that cannot be made (a Python one that does not import) fails here
             build_scheduler(replace(new, jobs=[j for j in new.jobs if j.name in touched]))
         except ConfigError as exc:

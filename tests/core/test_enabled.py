@@ -125,7 +125,8 @@ def test_switching_on_or_off_in_the_file_does_not_replace_the_job(tmp_path: Path
         job = runtime.scheduler.jobs["ticker"]
         assert runtime.replaced_by(off) == []  # a run in flight would not be cancelled
         retimed = parse_config(path.read_text().replace("* * * * *", "*/5 * * * *"), path)
-        assert runtime.replaced_by(retimed) == ["ticker"]
+        assert runtime.replaced_by(retimed) == []  # changed in place too
+        assert runtime.changes(retimed).changed == ["ticker"]
         reload = runtime.apply(off)
         assert reload.changed == ["ticker"] and runtime.scheduler.jobs["ticker"] is job
         assert not job.enabled and job.next_fire is None

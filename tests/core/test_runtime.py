@@ -261,21 +261,23 @@ timeout = "1m"
     (('timeout = "10m"', 'timeout = "10m"\nenabled = false'), ["a", "b", "c"]),  # switched off
     (('name = "b"', 'name = "b"'), []),  # nothing
 ])
-def test_an_edit_replaces_exactly_the_jobs_it_changes(tmp_path: Path, edit: tuple[str, str],
-                                                      changed: list[str]) -> None:
-    """A replaced job is a new job (its run in flight cancelled); one only switched off or on
-    is the same job, changed in place; the others are left alone."""
+def test_an_edit_changes_exactly_the_jobs_it_changes_in_place(
+        tmp_path: Path, edit: tuple[str, str], changed: list[str]) -> None:
+    """A changed job, or one only switched off or on, is the same job changed in place (its
+    run in flight goes on: nothing is replaced); the others are left alone."""
     path = tmp_path / "crondeck.toml"
     path.write_text(THREE)
     with open_runtime(load_config(path), clock=FakeClock(T0)) as runtime:
         before = dict(runtime.scheduler.jobs)
         new = parse_config(THREE.replace(*edit), path)
         switched = "enabled" in edit[1]
-        assert sorted(runtime.replaced_by(new)) == ([] if switched else changed)
+        assert runtime.replaced_by(new) == []
+        assert sorted(runtime.changes(new).changed) == changed
         result = runtime.apply(new)
         assert result.ok and sorted(result.changed) == changed
+        assert result.added == result.removed == []
         for name, job in runtime.scheduler.jobs.items():
-            assert (job is before[name]) == (switched or name not in changed), name
+            assert job is before[name], name
             assert job.enabled is not switched
 
 

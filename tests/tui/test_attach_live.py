@@ -269,6 +269,45 @@ def test_attached_editor_writes_the_file_and_the_scheduler_applies_it(config):
 
 
 @pytest.mark.slow
+def test_attached_editor_changes_a_running_job_and_its_run_goes_on(config):
+    """The edit reaches `crondeck run` as a reload, which changes the job in place: the run
+    in flight is not cancelled, and the console shows the change beside the running run."""
+    proc = start_scheduler(config)
+    sock = control_path(config.parent / ".crondeck")
+    try:
+        _opened, app = open_app(config)
+
+        async def go():
+            async with app.run_test(size=SIZE) as pilot:
+                screen = app.dashboard
+                await until(pilot, lambda: "talker" in screen.model.rows, "the jobs")
+                run_id = control_call(sock, "run_now", job="talker")["run_id"]
+                await until(pilot, lambda: screen.model.rows["talker"].status == "running",
+                            "the run to show")
+                screen.table.select("talker")
+                await pilot.press("e")
+                await until(pilot, lambda: isinstance(app.screen, JobEditorScreen),
+                            "the editor")
+                app.screen.query_one("#schedule", Input).value = "30 4 * * *"
+                await pilot.pause()
+                await pilot.press("ctrl+s")
+                await until(pilot, lambda: not isinstance(app.screen, JobEditorScreen),
+                            "the editor to close (nothing asked)")
+                await until(pilot, lambda: "changed talker" in "\n".join(
+                    n.message for n in shown_notifications(app)), "the scheduler's answer")
+                await until(pilot, lambda: screen.model.rows["talker"].schedule == "30 4 * * *",
+                            "the row to show the new schedule")
+                state = job_state(config, "talker")
+                assert [r["run_id"] for r in state["running"]] == [run_id]
+                assert screen.model.rows["talker"].status == "running"
+                control_call(sock, "cancel", job="talker")  # not to wait for its sleep
+
+        asyncio.run(go())
+    finally:
+        stop_scheduler(proc)
+
+
+@pytest.mark.slow
 def test_a_scheduler_gone_before_attaching_ends_the_console_with_a_message(tmp_path,
                                                                            monkeypatch):
     monkeypatch.setattr(launch_module, "ATTACH_WAIT", 0.3)

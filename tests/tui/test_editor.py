@@ -359,8 +359,39 @@ async def _start(runtime, name="slow"):
 
 
 @pytest.mark.slow
-def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path):
+def test_saving_a_change_to_a_running_job_applies_it_and_lets_the_run_finish(tmp_path):
+    """A change is applied to the job in place: nothing to ask, the run goes on as it
+    started and is recorded, the new schedule takes over at once."""
     runtime = open_test_deck(tmp_path, SLOW.replace('"sleep 30"', repr(HELD)))
+    path = runtime.config.path
+    app = EditorApp(runtime, "slow")
+
+    async def steps(pilot):
+        handle = await _start(runtime)
+        job = runtime.scheduler.jobs["slow"]
+        app.screen.query_one("#schedule", Input).value = "*/10 * * * *"
+        app.screen.query_one("#timeout", Input).value = "5m"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.results and app.results[-1].action == "updated"  # no question
+        assert jobs_in(path)["slow"]["schedule"] == "*/10 * * * *"
+        assert runtime.scheduler.jobs["slow"] is job and job.running and job.enabled
+        assert job.schedule.text == "*/10 * * * *" and job.options.timeout == 300
+        assert job.next_fire == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+        (tmp_path / "release").touch()
+        assert (await asyncio.wait_for(handle.wait(), 10)).status.value == "ok"
+
+    run(app, steps)
+    statuses = [r.status.value for r in runtime.scheduler.jobs["slow"].results]
+    assert statuses == ["ok"]  # the run kept, nothing abandoned or cancelled
+
+
+@pytest.mark.slow
+def test_renaming_a_running_job_asks_and_can_go_back_or_terminate_it(tmp_path):
+    """A new name is another job (the old one removed): its run in flight would be
+    cancelled, so saving asks first."""
+    runtime = open_test_deck(tmp_path, SLOW)
     path = runtime.config.path
     before = path.read_bytes()
     app = EditorApp(runtime, "slow")
@@ -368,7 +399,7 @@ def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path)
     async def steps(pilot):
         handle = await _start(runtime)
         editor = app.screen
-        editor.query_one("#schedule", Input).value = "*/10 * * * *"
+        editor.query_one("#name", Input).value = "slower"
         await pilot.pause()
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -379,37 +410,7 @@ def test_saving_a_change_to_a_running_job_asks_and_can_go_back_or_wait(tmp_path)
         await pilot.press("escape")  # back to the editor: nothing changed
         await pilot.pause()
         assert app.screen is editor and path.read_bytes() == before
-        assert runtime.scheduler.jobs["slow"].running and runtime.scheduler.jobs["slow"].enabled
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("w")
-        await pilot.pause()
-        assert "the change is applied when its current run ends" in app.results[-1].action
-        job = runtime.scheduler.jobs["slow"]
-        assert job.running and not job.enabled  # the run goes on; nothing new starts
-        assert path.read_bytes() == before
-        (tmp_path / "release").touch()
-        assert (await asyncio.wait_for(handle.wait(), 10)).status.value == "ok"
-        await until(lambda: jobs_in(path)["slow"]["schedule"] == "*/10 * * * *")
-        new = runtime.scheduler.jobs["slow"]
-        assert new is not job and new.enabled and new.schedule.text == "*/10 * * * *"
-        assert new.next_fire == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-
-    run(app, steps)
-    statuses = [r.status.value for r in runtime.scheduler.jobs["slow"].results]
-    assert statuses == ["ok"]  # the run kept, nothing abandoned or cancelled
-
-
-@pytest.mark.slow
-def test_saving_a_change_to_a_running_job_can_terminate_it(tmp_path):
-    runtime = open_test_deck(tmp_path, SLOW)
-    path = runtime.config.path
-    app = EditorApp(runtime, "slow")
-
-    async def steps(pilot):
-        handle = await _start(runtime)
-        app.screen.query_one("#timeout", Input).value = "5m"
-        await pilot.pause()
+        assert runtime.scheduler.jobs["slow"].running
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, RunningJobDialog)
@@ -418,11 +419,11 @@ def test_saving_a_change_to_a_running_job_can_terminate_it(tmp_path):
         result = await asyncio.wait_for(handle.wait(), 10)
         assert result.status.value == "cancelled"
         assert result.reason == "terminated by the operator to apply an edit"
-        await until(lambda: jobs_in(path)["slow"].get("timeout") == "5m")
-        assert runtime.scheduler.jobs["slow"].options.timeout == 300
+        await until(lambda: "slower" in jobs_in(path))
+        assert "slow" not in jobs_in(path) and "slower" in runtime.scheduler.jobs
 
     run(app, steps)
-    assert [r.status.value for r in runtime.scheduler.jobs["slow"].results] == ["cancelled"]
+    assert "slow" not in runtime.scheduler.jobs
 
 
 @pytest.mark.slow

@@ -5,9 +5,10 @@ applied to the running scheduler at once through the Runtime.
 `target` is anything with the Runtime's shape: `.config`, `.scheduler`,
 `.apply(new_config) -> Reload` and `.replaced_by(new_config)` (a `crondeck.core.runtime.Runtime`
 is one). The screen dismisses with a `Saved` describing what happened, or None when
-cancelled. A save that would replace a job whose run is in progress first asks whether to
-wait for the run or terminate it (`RunningJobDialog`); either way it is applied and written
-once the job is idle.
+cancelled. A change is applied to the job in place (a run in progress goes on); a save
+that would remove a job whose run is in progress (a new name) first asks whether to wait
+for the run or terminate it (`RunningJobDialog`); either way it is applied and written once
+the job is idle.
 """
 
 from __future__ import annotations
@@ -432,7 +433,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         other.display = True
 
     def _replaces_running(self, new: Config) -> bool:
-        """Would applying `new` replace (and so stop) the edited job's run in progress?"""
+        """Would applying `new` remove (and so stop) the edited job's run in progress?"""
         job = self.target.scheduler.jobs.get(self.original) if self.original else None
         if job is None or not job.running:
             return False
