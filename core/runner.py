@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from .abc import RunHost
-from .agents import AgentFailed, CommandAgent, RunContext, discard_prepared
+from .agents import Agent, AgentFailed, CommandAgent, RunContext, discard_prepared
 from .budget import account, cost_of
 from .clock import CLOCK_JUMP, Clock
 from .contracts import ANSWER_LIMIT, verify_output
@@ -38,6 +38,7 @@ from .events import (
 )
 from .gates import run_gate
 from .jobs import Job, RunHandle
+from .options import JobOptions
 from .process import start_watchdog
 from .redaction import Redactor, StreamRedactor, refresh_env
 from .results import GateResult, RunResult, RunStatus
@@ -287,7 +288,9 @@ class Runner:
         host (`finish_run`), whatever happens, including cancellation. A run prepared ahead
         of its slot (`not_before`) waits on the start line first."""
         host = self.host
-        opts = job.options
+        # The run goes on as it started, retries too: a job changed meanwhile (`update_job`,
+        # a reload) gives its new agent, prompt and options to its next run.
+        opts, agent, prompt = job.options, job.agent, job.prompt
         try:
             redactor = self._redactor_for(job)
         except Exception:  # an agent whose `env` cannot be read: os.environ's secrets at least
@@ -297,7 +300,7 @@ class Runner:
             job=job.name,
             scheduled_for=handle.scheduled_for,
             attempt=1,
-            prompt=job.prompt,
+            prompt=prompt,
             manual=handle.manual,
             kill_grace=opts.kill_grace,
         )
@@ -305,15 +308,16 @@ class Runner:
         result: RunResult | None = None
         try:
             # Inside the try: whatever goes wrong preparing the run is that run's failure.
-            ctx.context_in_prompt = uses_context(job.prompt)
+            ctx.context_in_prompt = uses_context(prompt)
             if opts.pre_run is None:  # nothing the slot's instant could change: render it now
-                ctx.prompt = _render_prompt(job, handle, "")
+                ctx.prompt = _render_prompt(job, prompt, handle, "")
             begun: _Output | None = None
             if not_before is not None:
                 if self._start_line is not None:
-                    outcome = await self._wait_for(not_before, job, handle, ctx, redactor)
+                    outcome = await self._wait_for(not_before, job, handle, ctx, redactor,
+                                                   opts)
                 else:
-                    outcome = self._at_instant(job, handle, ctx, redactor, None)
+                    outcome = self._at_instant(job, handle, ctx, redactor, None, opts)
                 if isinstance(outcome, RunResult):  # the claim was refused
                     result = outcome
                     return
@@ -321,7 +325,7 @@ class Runner:
             if opts.pre_run is not None:
                 self._emit(GateStarted, job=job.name, run_id=handle.run_id,
                            scheduled_for=handle.scheduled_for)
-                agent_env = getattr(job.agent, "env", None)
+                agent_env = getattr(agent, "env", None)
                 gate = await run_gate(
                     opts.pre_run,
                     ctx,
@@ -330,16 +334,17 @@ class Runner:
                     on_error=opts.on_gate_error,
                     redact=redactor,
                     env=agent_env,
-                    cwd=getattr(job.agent, "cwd", None),
+                    cwd=getattr(agent, "cwd", None),
                 )
                 self._emit(GateDecided, job=job.name, run_id=handle.run_id, gate=gate)
                 if not gate.run:
                     result = host.skip_gated(job, handle, gate)
                     return
                 ctx.gate_context = gate.context
-                ctx.prompt = _render_prompt(job, handle, ctx.gate_context)
+                ctx.prompt = _render_prompt(job, prompt, handle, ctx.gate_context)
             while True:
-                result = await self._attempt(job, handle, ctx, redactor, gate, begun)
+                result = await self._attempt(job, handle, ctx, redactor, gate, opts, agent,
+                                             begun)
                 begun = None
                 handle.output = None  # this attempt is over: a cancel now keeps nothing of it
                 account(job, result, host.clock.now())
@@ -397,11 +402,11 @@ class Runner:
                 host.abandon_run(job, handle, result, exc)
 
     async def _wait_for(self, instant: datetime, job: Job, handle: RunHandle, ctx: RunContext,
-                        redactor: Redactor) -> RunResult | _Output | None:
+                        redactor: Redactor, opts: JobOptions) -> RunResult | _Output | None:
         """Park the run on the start line; at the instant claim it and, when nothing stands
         between it and its agent, begin its first attempt (see `_at_instant`)."""
         assert self._start_line is not None
-        out = _Output(job, handle, ctx, redactor, self.host.bus)  # made now, not at the instant
+        out = _Output(job, handle, ctx, redactor, self.host.bus, opts)  # now, not at the instant
         out.together = True
         if isinstance(job.agent, CommandAgent):
             start_watchdog()  # once per process: not at the instant, ahead of the first spawn
@@ -409,13 +414,14 @@ class Runner:
                 job.agent.prepare(ctx)
         released = await self._start_line.wait(instant, job, handle)
         if released is None:  # the instant had passed: claimed on its own
-            return self._at_instant(job, handle, ctx, redactor, None, out)
+            return self._at_instant(job, handle, ctx, redactor, None, opts, out)
         now, refused = released
-        return refused or self._at_instant(job, handle, ctx, redactor, now, out, claimed=True)
+        return refused or self._at_instant(job, handle, ctx, redactor, now, opts, out,
+                                           claimed=True)
 
     def _at_instant(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
-                    now: datetime | None, out: _Output | None = None, *, claimed: bool = False
-                    ) -> RunResult | _Output | None:
+                    now: datetime | None, opts: JobOptions, out: _Output | None = None, *,
+                    claimed: bool = False) -> RunResult | _Output | None:
         """A prepared run reached its instant: claim it (a refused claim's result ends it);
         then, released by the start line at `now`, with no gate to run first and a free
         place in the concurrency limit, begin its first attempt at once (None: the run goes
@@ -425,23 +431,23 @@ class Runner:
             if result is not None:
                 return result
         limiter = self._limiter
-        if now is None or job.options.pre_run is not None or limiter is None \
+        if now is None or opts.pre_run is not None or limiter is None \
                 or not limiter.try_acquire():
             return None
         try:
-            return self._begin(job, handle, ctx, redactor, now, out)
+            return self._begin(job, handle, ctx, redactor, now, opts, out)
         except BaseException:
             limiter.release()
             raise
 
     def _begin(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
-               started: datetime, out: _Output | None = None) -> _Output:
+               started: datetime, opts: JobOptions, out: _Output | None = None) -> _Output:
         """Book an attempt as started (the place in the limit is taken): its output, the
         run count, `RunStarted`."""
         host = self.host
-        timeout = job.options.timeout
+        timeout = opts.timeout
         if out is None:
-            out = _Output(job, handle, ctx, redactor, host.bus)
+            out = _Output(job, handle, ctx, redactor, host.bus, opts)
         handle.output = out.tail
         ctx.emit = out.emit
         ctx.usage = None
@@ -482,12 +488,14 @@ class Runner:
         ctx: RunContext,
         redactor: Redactor,
         gate: GateResult | None,
+        opts: JobOptions,
+        agent: Agent,
         begun: _Output | None = None,
     ) -> RunResult:
-        """One attempt under the concurrency limit, with its timeout, as a RunResult
-        (`begun`: already booked as started at its instant, its place in the limit taken)."""
+        """One attempt under the concurrency limit, with its timeout, as a RunResult, by the
+        `agent` and `opts` the run started with (`begun`: already booked as started at its
+        instant, its place in the limit taken)."""
         host = self.host
-        opts = job.options
         limiter = self._limiter
         assert limiter is not None
         if begun is None and not limiter.try_acquire():
@@ -498,7 +506,7 @@ class Runner:
             await limiter.acquire()
         try:
             if begun is None:
-                begun = self._begin(job, handle, ctx, redactor, host.clock.now())
+                begun = self._begin(job, handle, ctx, redactor, host.clock.now(), opts)
                 # Let every other run due now start too before this agent's own code gets
                 # the loop (an agent that computes before its first await would otherwise
                 # delay them all). Runs begun at their instant had that done together.
@@ -522,7 +530,7 @@ class Runner:
             contract: Any = None
             try:
                 try:
-                    exit_code = await job.agent.execute(ctx)
+                    exit_code = await agent.execute(ctx)
                 finally:
                     out.release_held()
             except asyncio.CancelledError:
@@ -609,8 +617,7 @@ class _Output:
                  "redactor", "streams", "tail", "task", "timed_out", "together")
 
     def __init__(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
-                 bus: Any) -> None:
-        opts = job.options
+                 bus: Any, opts: JobOptions) -> None:
         self.job = job.name
         self.handle = handle
         self.ctx = ctx
@@ -706,12 +713,13 @@ def _usage_extra(usage: Any, cost: float | None) -> dict[str, Any]:
     return extra
 
 
-def _render_prompt(job: Job, handle: RunHandle, context: str) -> str:
-    """The job's prompt template filled for this slot (times in the job's zone)."""
-    if "{" not in job.prompt and "}}" not in job.prompt:
-        return job.prompt
+def _render_prompt(job: Job, prompt: str, handle: RunHandle, context: str) -> str:
+    """The job's prompt template (as the run started) filled for this slot (times in the
+    job's zone)."""
+    if "{" not in prompt and "}}" not in prompt:
+        return prompt
     zone = getattr(job.schedule, "tz", None)
     last = next((r.output_tail for r in reversed(job.results) if r.ok), "")
-    return render(job.prompt, TemplateValues(
+    return render(prompt, TemplateValues(
         scheduled_for=handle.scheduled_for.astimezone(zone) if zone else handle.scheduled_for,
         run_id=handle.run_id, job=job.name, last_output=last.strip(), context=context))

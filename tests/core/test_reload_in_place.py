@@ -171,3 +171,36 @@ def test_a_new_schedule_counts_from_the_last_slot_or_from_now_if_it_never_fired(
         assert runtime.reload().changed == ["never"]
         assert jobs["never"].next_fire == datetime(2025, 3, 3, 8, 5, tzinfo=UTC)
         assert jobs["never"].prompt == "now with a prompt"
+
+
+def test_a_run_in_flight_retries_under_the_definition_it_started_with() -> None:
+    """`update_job` (what a reload calls) during a run: its retry still takes the agent,
+    prompt and options the run started with; the next run takes the new ones."""
+    from crondeck.core.scheduler import Scheduler
+
+    async def scenario() -> None:
+        scheduler = Scheduler(clock=FakeClock(T0))
+        release = asyncio.Event()
+        calls: list[tuple[str, str]] = []
+
+        async def old(prompt: str) -> None:
+            calls.append(("old", prompt))
+            await release.wait()
+            raise RuntimeError("boom")
+
+        def new(prompt: str) -> str:
+            calls.append(("new", prompt))
+            return "ok"
+
+        scheduler.add_job(old, "first", "0 9 * * *", name="j", retries=1, retry_backoff=0)
+        handle = scheduler.run_now("j")
+        await _until(lambda: bool(calls))
+        scheduler.update_job("j", agent=new, prompt="second", retries=0)
+        release.set()
+        result = await asyncio.wait_for(handle.wait(), WAIT)
+        assert result.status is RunStatus.FAILED and result.attempt == 2  # retries=1 kept
+        assert calls == [("old", "first"), ("old", "first")]
+        nxt = await asyncio.wait_for(scheduler.run_now("j").wait(), WAIT)
+        assert nxt.status is RunStatus.OK and calls[-1] == ("new", "second")
+
+    asyncio.run(scenario())
