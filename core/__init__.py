@@ -227,6 +227,7 @@ if TYPE_CHECKING:
         Schedule,
         cron,
         every,
+        first_fire,
     )
     from .scheduler import (
         Scheduler,
@@ -444,6 +445,7 @@ _SOURCES: dict[str, str] = {
     "Schedule": "schedule",
     "cron": "schedule",
     "every": "schedule",
+    "first_fire": "schedule",
     # .scheduler
     "Scheduler": "scheduler",
     # .store
@@ -620,6 +622,7 @@ __all__ = [
     "export_service",
     "export_systemd",
     "file_stamp",
+    "first_fire",
     "fold_inbox",
     "format_duration",
     "get_zone",

@@ -6,15 +6,19 @@ Both kinds answer `next_after(dt)` (strictly after an aware datetime), `upcoming
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from .cronexpr import CronExpr, parse
 from .interval import EPOCH, Every
 
-__all__ = ["Schedule", "cron", "every", "resolve"]
+if TYPE_CHECKING:
+    from .options import JobOptions
+
+__all__ = ["Schedule", "cron", "every", "first_fire", "next_slot", "resolve"]
 
 Schedule = CronExpr | Every
 
@@ -57,3 +61,28 @@ def resolve(schedule: Schedule | str, tz: str | ZoneInfo | None, now: datetime) 
     if isinstance(sched, Every) and sched.from_now:
         return replace(sched, anchor=now)
     return sched
+
+
+def next_slot(schedule: Schedule, after: datetime, until: datetime | None) -> datetime | None:
+    """The schedule's next slot after `after`, None past `until` or when there is none
+    (raises what the schedule raises)."""
+    nxt = schedule.next_after(after)
+    if nxt is None or (until is not None and nxt > until):
+        return None
+    return nxt
+
+
+def first_fire(schedule: Schedule, options: JobOptions, now: datetime, *, enabled: bool = True,
+               next_after: Callable[[datetime], datetime | None] | None = None) -> datetime | None:
+    """When a job added at `now` first fires, as `Scheduler.add_job` decides it: None when it
+    is switched off (`enabled` false), its `max_runs` is 0 or no slot comes before its
+    `until`; `now` with `start_immediately`; else the schedule's first slot after `now` (an
+    interval made with `start="now"` anchored at `now`). `next_after`: the schedule's own,
+    or a cache of it. Raises what the schedule raises."""
+    if not enabled or (options.max_runs is not None and options.max_runs <= 0):
+        return None
+    if options.start_immediately:
+        return now
+    nxt = (next_after or resolve(schedule, None, now).next_after)(now)
+    until = options.until
+    return None if nxt is None or (until is not None and nxt > until) else nxt

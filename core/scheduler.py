@@ -300,11 +300,7 @@ class Scheduler:
         if pause_note:
             job.pause_note = pause_note
         self.jobs[name] = job
-        stamp: float | None = None
-        if options.start_immediately:
-            nxt: datetime | None = now
-        else:
-            nxt, stamp = self._first_slot(job, now)
+        nxt, stamp = self._first_fire(job, now)
         job._next_fire = nxt
         if self.bus.active:
             self._emit(JobAdded, job=name, schedule=getattr(sched, "text", str(sched)),
@@ -863,29 +859,34 @@ class Scheduler:
             self._ledger.error(job.name, "schedule", exc)
             return None
 
-    def _first_slot(self, job: Job, now: datetime) -> tuple[datetime | None, float | None]:
-        """`next_slot(job, now)` for a job being added, with its timestamp when known. Jobs
-        added in bulk share a few schedules: a schedule's next fire after an earlier instant
-        is also its next fire after any later one before that fire, so it is asked once."""
+    def _first_fire(self, job: Job, now: datetime) -> tuple[datetime | None, float | None]:
+        """`slots.first_fire` of a job being added, with its timestamp when known (a
+        schedule that raises is reported and the job does not fire)."""
         sched = job.schedule
-        if not isinstance(sched, CronExpr | Every):  # a schedule of the caller's own may vary
+        try:
+            nxt = slots.first_fire(sched, job.options, now,
+                                   next_after=lambda after: self._first_after(sched, after))
+        except Exception:  # reported, with what it raised, by next_slot
             return self.next_slot(job, now), None
         memo = self._first_slots.get(id(sched))
+        return nxt, memo[3] if memo is not None and memo[2] is nxt else None
+
+    def _first_after(self, sched: Schedule, now: datetime) -> datetime | None:
+        """`sched.next_after(now)`. Jobs added in bulk share a few schedules: a schedule's
+        next fire after an earlier instant is also its next fire after any later one before
+        that fire, so it is asked once (with the fire's timestamp kept for the heap)."""
+        if not isinstance(sched, CronExpr | Every):  # a schedule of the caller's own may vary
+            return sched.next_after(now)
+        memo = self._first_slots.get(id(sched))
         if memo is not None and memo[0] is sched and memo[1] <= now < memo[2]:
-            nxt, stamp = memo[2], memo[3]
-        else:
-            try:
-                got = sched.next_after(now)
-            except Exception:  # reported, with what it raised, by next_slot
-                return self.next_slot(job, now), None
-            if got is None:
-                return None, None
-            nxt, stamp = got, got.timestamp()
-            if len(self._first_slots) >= SCHEDULES_KEPT:
-                self._first_slots.clear()
-            self._first_slots[id(sched)] = (sched, now, nxt, stamp)
-        until = job.options.until
-        return (None, None) if until is not None and nxt > until else (nxt, stamp)
+            return memo[2]
+        got = sched.next_after(now)
+        if got is None:
+            return None
+        if len(self._first_slots) >= SCHEDULES_KEPT:
+            self._first_slots.clear()
+        self._first_slots[id(sched)] = (sched, now, got, got.timestamp())
+        return got
 
     def refile(self, job: Job, now: datetime) -> None:
         """Re-file the job in the heap after a change, notice exhaustion, tell observers and

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from .budget import budget_reason
 from .jobs import Job
 from .results import SkipReason
-from .schedule import Schedule
+from .schedule import Schedule, first_fire, next_slot
 
 __all__ = [
     "MAX_ENUMERATED",
@@ -30,6 +30,7 @@ __all__ = [
     "decide",
     "due_slots",
     "exhaustion",
+    "first_fire",
     "next_slot",
     "on_time",
     "pause_note_at",
@@ -59,15 +60,6 @@ class PauseState(Protocol):
 
 
 # ------------------------------------------------------------------ when slots fall due
-
-
-def next_slot(schedule: Schedule, after: datetime, until: datetime | None) -> datetime | None:
-    """The schedule's next slot after `after`, None past `until` or when there is none
-    (raises what the schedule raises)."""
-    nxt = schedule.next_after(after)
-    if nxt is None or (until is not None and nxt > until):
-        return None
-    return nxt
 
 
 def wake_at(job: Job) -> datetime | None:

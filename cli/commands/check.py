@@ -23,6 +23,7 @@ from crondeck.core import (
     load_config,
     local_zone,
 )
+from crondeck.core import first_fire as job_first_fire
 
 from ._shared import EXIT_BAD_CONFIG, add_config_arg, locate, print_problems, span, when
 
@@ -92,8 +93,8 @@ def first_fire(config: Config, now: datetime | None = None,
     .upcoming(1)` gives it. Raises ConfigError as that does for a job that cannot be set up.
 
     A file of commands needs no scheduler for that: the validated config has checked every
-    command, so the first fire is the earliest first slot of its live jobs, worked out the
-    way `Scheduler.add_job` does (asyncio and the run machinery stay unloaded). A Python
+    command, so the first fire is the earliest of its jobs' own (`crondeck.core.first_fire`,
+    the rule `Scheduler.add_job` follows: asyncio and the run machinery stay unloaded). A Python
     target or a model agent is built by the scheduler itself, which imports it. `now`: the
     scheduler's clock (default the system's)."""
     if not _runs_commands_only(config):
@@ -115,17 +116,10 @@ def first_fire(config: Config, now: datetime | None = None,
             problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,
                                     job.name, "agent" if job.agent else "command"))
             continue
-        if policy.enabled is False or (options.max_runs is not None and options.max_runs <= 0):
-            continue  # a disabled job shows no next fire; max_runs = 0 is spent already
-        if options.start_immediately:
-            at: datetime | None = now
-        else:
-            try:
-                at = schedule.next_after(now)
-            except Exception:  # a schedule that can never fire again
-                at = None
-            if at is not None and options.until is not None and at > options.until:
-                at = None
+        try:
+            at = job_first_fire(schedule, options, now, enabled=policy.enabled is not False)
+        except Exception:  # a schedule that can never fire again
+            at = None
         if at is not None and (best is None or at < best[0]):
             best = (at, job.name, schedule)
     if problems:
