@@ -200,8 +200,8 @@ class Reload:
 
 def _fingerprint(config: Config, job: JobSpec, name: str) -> tuple[Any, ...]:
     """Everything that defines how job `name` runs (`job`: its spec, or that of a job alike),
-    to tell a changed job from an unchanged one. `enabled` is left out: switching a job on or
-    off is applied to it in place (its run in flight is not cancelled for that)."""
+    to tell a changed job from an unchanged one. `enabled` is left out: a job only switched
+    on or off is told apart (`_Diff.toggled`)."""
     agent = config.agents.get(job.agent) if job.agent else None
     spec = replace(job, name=name, policy=replace(job.policy, enabled=None))
     return (spec, replace(config.policy(job), enabled=None), agent, config.scheduler.history)

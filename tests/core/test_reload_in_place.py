@@ -204,3 +204,25 @@ def test_a_run_in_flight_retries_under_the_definition_it_started_with() -> None:
         assert nxt.status is RunStatus.OK and calls[-1] == ("new", "second")
 
     asyncio.run(scenario())
+
+
+def test_an_ended_job_given_more_runs_and_a_new_schedule_fires_again(tmp_path: Path) -> None:
+    """A job that reached its max_runs, given more runs and a new schedule in one edit, is
+    live again (whether it has ended is decided again)."""
+    path = tmp_path / "crondeck.toml"
+    path.write_text('[defaults]\ntimezone = "UTC"\n\n[[jobs]]\nname = "once"\n'
+                    'command = "echo hi"\nschedule = "0 7 * * *"\nmax_runs = 1\n')
+
+    async def scenario() -> None:
+        with open_runtime(load_config(path), clock=FakeClock(T0)) as runtime:
+            job = runtime.scheduler.jobs["once"]
+            done = await asyncio.wait_for(runtime.scheduler.run_now("once").wait(), WAIT)
+            assert done.status is RunStatus.OK
+            await _until(lambda: job.exhausted == "max_runs reached")
+            path.write_text(path.read_text().replace("max_runs = 1", "max_runs = 3")
+                            .replace('"0 7 * * *"', '"0 9 * * *"'))
+            assert runtime.reload().changed == ["once"]
+            assert runtime.scheduler.jobs["once"] is job and job.exhausted == ""
+            assert job.next_fire == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+    asyncio.run(scenario())

@@ -299,8 +299,9 @@ def test_a_run_that_ends_after_the_snapshot_settles_the_mirror(short_dir: Path) 
 
 
 def test_a_job_replaced_by_a_reload_keeps_its_results_in_the_mirror(short_dir: Path) -> None:
-    """A reload removes a changed job and adds it again with its saved state: the record
-    before `job_added` carries the results the scheduler holds, so LAST is not blank."""
+    """A job removed and added again with its saved state (as a reload re-adding a job the
+    state remembers): the record before `job_added` carries the results the scheduler
+    holds, so LAST is not blank."""
     async def main() -> None:
         setup = Setup(short_dir)
         mirror = await setup.start()
@@ -310,7 +311,7 @@ def test_a_job_replaced_by_a_reload_keeps_its_results_in_the_mirror(short_dir: P
             done = await asyncio.wait_for(sched.run_now("other").wait(), WAIT)
             await until(lambda: mirror.jobs["other"].last_result == done)
             saved = sched.jobs["other"].state()
-            sched.remove_job("other")  # what runtime.apply does for a changed job
+            sched.remove_job("other")  # what runtime.apply does for a job gone, then back
             sched.add_job(lambda: "ok", None, "*/10 * * * *", name="other")
             sched.restore([saved])
             await next_event(sub, JobAdded, lambda e: e.job == "other")
