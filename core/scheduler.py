@@ -59,7 +59,7 @@ from .persist import StateDir
 from .process import hold_cost, hold_room
 from .results import GateResult, RunResult, RunStatus, SkipReason, make_run_id
 from .runner import Runner, call_later, spawns_ahead
-from .schedule import Schedule, cron, resolve
+from .schedule import Schedule, cron, first_fire, resolve
 from .zones import local_zone
 
 __all__ = ["Scheduler"]
@@ -165,6 +165,10 @@ class Scheduler:
         self._adding_waits: list[str] | None = None
         self._schedules: dict[tuple[str, str], Schedule] = {}
         self._first_slots: dict[int, tuple[Schedule, datetime, datetime, float]] = {}
+        # What `_first_fire` asks `_first_after` about, and the last fire (with its timestamp)
+        # that answered.
+        self._first_of: Any = None
+        self._first_last: tuple[datetime | None, float] = (None, 0.0)
         self._last_function: object = None
         self._last_agent: Agent | None = None
         self._options_base = self.defaults
@@ -860,33 +864,34 @@ class Scheduler:
             return None
 
     def _first_fire(self, job: Job, now: datetime) -> tuple[datetime | None, float | None]:
-        """`slots.first_fire` of a job being added, with its timestamp when known (a
-        schedule that raises is reported and the job does not fire)."""
-        sched = job.schedule
+        """`first_fire` of a job being added, with its timestamp when known (a schedule that
+        raises is reported and the job does not fire)."""
+        self._first_of = job.schedule
         try:
-            nxt = slots.first_fire(sched, job.options, now,
-                                   next_after=lambda after: self._first_after(sched, after))
+            nxt = first_fire(job.schedule, job.options, now, next_after=self._first_after)
         except Exception:  # reported, with what it raised, by next_slot
             return self.next_slot(job, now), None
-        memo = self._first_slots.get(id(sched))
-        return nxt, memo[3] if memo is not None and memo[2] is nxt else None
+        last = self._first_last
+        return nxt, last[1] if last[0] is nxt else None
 
-    def _first_after(self, sched: Schedule, now: datetime) -> datetime | None:
-        """`sched.next_after(now)`. Jobs added in bulk share a few schedules: a schedule's
-        next fire after an earlier instant is also its next fire after any later one before
-        that fire, so it is asked once (with the fire's timestamp kept for the heap)."""
+    def _first_after(self, now: datetime) -> datetime | None:
+        """`next_after(now)` of the schedule `_first_fire` asks about. Jobs added in bulk
+        share a few schedules: a schedule's next fire after an earlier instant is also its
+        next fire after any later one before that fire, so it is asked once (its timestamp,
+        for the heap, kept beside it)."""
+        sched: Schedule = self._first_of
         if not isinstance(sched, CronExpr | Every):  # a schedule of the caller's own may vary
             return sched.next_after(now)
         memo = self._first_slots.get(id(sched))
-        if memo is not None and memo[0] is sched and memo[1] <= now < memo[2]:
-            return memo[2]
-        got = sched.next_after(now)
-        if got is None:
-            return None
-        if len(self._first_slots) >= SCHEDULES_KEPT:
-            self._first_slots.clear()
-        self._first_slots[id(sched)] = (sched, now, got, got.timestamp())
-        return got
+        if memo is None or memo[0] is not sched or not memo[1] <= now < memo[2]:
+            got = sched.next_after(now)
+            if got is None:
+                return None
+            if len(self._first_slots) >= SCHEDULES_KEPT:
+                self._first_slots.clear()
+            memo = self._first_slots[id(sched)] = (sched, now, got, got.timestamp())
+        self._first_last = (memo[2], memo[3])
+        return memo[2]
 
     def refile(self, job: Job, now: datetime) -> None:
         """Re-file the job in the heap after a change, notice exhaustion, tell observers and
