@@ -1,14 +1,15 @@
-"""Saving or deleting a job whose run is in progress: wait for the run, terminate it, or go
-back; then apply the change once the job is idle.
+"""Saving (under a new name) or deleting a job whose run is in progress: wait for the run,
+terminate it, or go back; then apply the change once the job is idle.
 
-Replacing or removing a job through the Runtime cancels its runs in flight (and a job replaced
-mid-run would find its own run "abandoned" on restore), so the change is applied only when no
-run is left: *wait* lets the run finish, *terminate* cancels it (recorded as cancelled, with
-why) and waits for it to end. Meanwhile the job is disabled in the scheduler, in memory only,
-so no new run starts; the jobs file is untouched until the change is applied, and the change
-is then recomputed against the file as it is at that moment (`commit`), so an edit made to
-another job in between is not overwritten. If crondeck exits first, nothing was changed.
-Everything goes through the scheduler's public API (`Job.enabled`, `cancel`, run handles).
+Removing a job through the Runtime, which a new name does to the old one, cancels its runs
+in flight (a change that keeps the name is applied in place and asks nothing), so the change
+is applied only when no run is left: *wait* lets the run finish, *terminate* cancels it
+(recorded as cancelled, with why) and waits for it to end. Meanwhile the job is disabled in
+the scheduler, in memory only, so no new run starts; the jobs file is untouched until the
+change is applied, and the change is then recomputed against the file as it is at that
+moment (`commit`), so an edit made to another job in between is not overwritten. If crondeck
+exits first, nothing was changed. Everything goes through the scheduler's public API
+(`Job.enabled`, `cancel`, run handles).
 """
 
 from __future__ import annotations
