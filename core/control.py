@@ -883,8 +883,8 @@ class _Connection(asyncio.Protocol):
                 return b""
             name = getattr(event, "job", None)
             if isinstance(name, str) and not isinstance(event, NO_RECORD):
-                # A job added (or replaced by a reload, which restores its saved history)
-                # is new to the client: its record carries the results the scheduler holds.
+                # A job added (a new name, or one back under a name a reload removed) is new
+                # to the client: its record carries the results the scheduler holds.
                 added = isinstance(event, JobAdded)
                 key = ("+" if added else "") + name
                 record = records.get(key)
