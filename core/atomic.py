@@ -151,7 +151,7 @@ def atomic_write_toml(path: Path, data: Mapping[str, Any], mode: int = FILE_MODE
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file with tomllib (raises OSError, UnicodeDecodeError or TOMLDecodeError)."""
-    import tomllib  # not needed to read a plain jobs file (config_toml.py does)
+    import tomllib  # not needed to read a plain jobs file (toml_fast.py does)
 
     with open(path, "rb") as fh:
         return tomllib.load(fh)

@@ -34,10 +34,10 @@ from .config_keys import (
     type_name,
 )
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
-from .config_toml import loads as plain_toml
 from .cronexpr import CronError, parse
 from .programs import program_of
 from .templates import unknown_placeholders
+from .toml_fast import loads as plain_toml
 from .tomllines import KeyLines, syntax_error_line
 from .zones import ZoneError, get_zone, local_zone
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import tomli_w
 
-from . import state_toml
+from . import toml_fast
 from .atomic import (
     atomic_write_bytes,
     ensure_dir,
@@ -288,7 +288,7 @@ def _check_result(name: str, result: Mapping[str, Any]) -> None:
 
 
 def _toml_loads(text: str) -> dict[str, Any]:
-    import tomllib  # only for a state file outside what state_toml reads
+    import tomllib  # only for a state file outside what toml_fast reads
 
     return tomllib.loads(text)
 
@@ -296,7 +296,7 @@ def _toml_loads(text: str) -> dict[str, Any]:
 def _dumps(doc: Mapping[str, Any]) -> str:
     """tomli-w's text for `doc`, by the fast writer when it is in the forms crondeck writes
     (a job's fifty results, re-rendered after every `crondeck exec`)."""
-    text = state_toml.dumps(doc)
+    text = toml_fast.dumps(doc)
     return tomli_w.dumps(doc) if text is None else text
 
 
@@ -426,7 +426,7 @@ class StateStore:
             with open(path, "rb") as fh:
                 text = fh.read().decode("utf-8")
             # The forms crondeck writes, read line by line; tomllib reads anything else.
-            doc = state_toml.loads(text)
+            doc = toml_fast.loads(text)
             return doc if doc is not None else _toml_loads(text)
         except FileNotFoundError:
             return None
