@@ -13,8 +13,8 @@ import difflib
 import re
 import shutil
 import sys
-from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from .config_keys import (
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
 from .config_toml import loads as plain_toml
 from .cronexpr import CronError, parse
+from .lazyclass import dataclass
 from .programs import program_of
 from .templates import unknown_placeholders
 from .tomllines import KeyLines, syntax_error_line

@@ -8,7 +8,7 @@ scheduler runs it with.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +19,7 @@ import tomli_w
 
 from .atomic import to_toml_value
 from .durations import format_duration, parse_duration
+from .lazyclass import dataclass
 from .notify import NotifySpec
 from .options import OPTION_NAMES, SHUTDOWN_GRACE, JobOptions
 from .paths import state_dir

@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, Literal, TypedDict, get_args
 
 from .clock import utc
 from .contracts import compile_expect
 from .durations import parse_duration
+from .lazyclass import dataclass
 
 if TYPE_CHECKING:
     from .gates import Gate

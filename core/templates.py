@@ -11,8 +11,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
+
+from .lazyclass import dataclass
 
 __all__ = ["PLACEHOLDERS", "TemplateValues", "render", "unknown_placeholders", "uses_context"]
 

@@ -293,8 +293,12 @@ def _restore_counters(job: Job, state: JobState) -> None:
 
 
 async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _Stream,
-                    logs: RunLogs | None, saved: JobState | None,
-                    collection: _Collection) -> tuple[RunResult, Job]:
+                    logs: RunLogs | None, saved: JobState | None, collection: _Collection,
+                    outcome: list[tuple[RunResult, Job]]) -> None:
+    """Run the slot; its result and job are appended to `outcome`, not returned: asyncio.run
+    ends by asking `signal` about its SIGINT handler, which holds the main task, and that
+    question formats the task with its result (the whole job, options and all) into an
+    error message no one sees."""
     import asyncio
     import signal
 
@@ -327,7 +331,7 @@ async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _S
     previous = {signum: signal.signal(signum, interrupted)
                 for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return await handle.wait(), job
+        outcome.append((await handle.wait(), job))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -427,8 +431,10 @@ def _exec(args: argparse.Namespace, out: TextIO, err: TextIO, collection: _Colle
                                config.zone(spec), saved)
     try:
         try:
-            result, job = asyncio.run(_run_slot(one, name, slot, stream, logs, counters,
-                                                collection))
+            outcome: list[tuple[RunResult, Job]] = []
+            asyncio.run(_run_slot(one, name, slot, stream, logs, counters, collection,
+                                  outcome))
+            ((result, job),) = outcome
         except ConfigError as exc:
             print_problems(exc, "exec", err)
             return EXIT_BAD_CONFIG
