@@ -13,7 +13,7 @@ import gc
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader gone away
 
@@ -90,16 +90,20 @@ class _Filled:
 
 
 class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
-    """Subcommands whose arguments are added by their module when the command is given."""
+    """Subcommands listed by name and help line; a command's parser is made, and its
+    arguments added by its module, only when that command is given (an ArgumentParser with
+    its help option costs about as much as importing a small module)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._loaded: set[str] = set()
+    def list_command(self, name: str, help_text: str) -> None:
+        """What `add_parser(name, help=help_text)` lists, without making the parser."""
+        self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_text))
+        self._name_parser_map[name] = None  # a choice, its parser made by `load`
 
     def load(self, name: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = self._name_parser_map[name]
-        if name not in self._loaded:
-            self._loaded.add(name)
+        parser: argparse.ArgumentParser | None = self._name_parser_map[name]
+        if parser is None:  # what add_parser(name) makes, in the place listed
+            parser = self._parser_class(prog=f"{self._prog_prefix} {name}")
+            self._name_parser_map[name] = parser
             import_module(f"crondeck.cli.commands.{command_module(name)}").register(
                 _Filled(name, parser))
         return parser
@@ -128,9 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="observe state and logs without firing anything (no lock taken)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_LazyCommands)
+    sub = cast(_LazyCommands, parser.add_subparsers(dest="command", metavar="COMMAND",
+                                                    action=_LazyCommands))
     for name, help_text in COMMAND_HELP.items():
-        sub.add_parser(name, help=help_text)
+        sub.list_command(name, help_text)
     return parser
 
 
