@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
@@ -72,6 +73,37 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _columns() -> int:
+    """The terminal's width as `shutil.get_terminal_size` tells it (COLUMNS, else the
+    terminal on stdout, else 80), without importing shutil: it loads zlib, bz2 and lzma."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    try:
+        lines = int(os.environ["LINES"])
+    except (KeyError, ValueError):
+        lines = 0
+    if columns <= 0 or lines <= 0:
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            size = os.terminal_size((80, 24))
+        if columns <= 0:
+            columns = size.columns or 80
+    return columns
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, its default width found by `_columns`: argparse makes one
+    for every argument added (to check its metavar), and its own asks shutil."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _columns() - 2 if width is None else width)
+
+
 class _Filled:
     """Stands in for the subparsers action when a command module registers itself: hands
     back the parser already listed under that name, with the module's settings applied."""
@@ -102,7 +134,8 @@ class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
     def load(self, name: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser | None = self._name_parser_map[name]
         if parser is None:  # what add_parser(name) makes, in the place listed
-            parser = self._parser_class(prog=f"{self._prog_prefix} {name}")
+            parser = self._parser_class(prog=f"{self._prog_prefix} {name}",
+                                        formatter_class=_Formatter)
             self._name_parser_map[name] = parser
             import_module(f"crondeck.cli.commands.{command_module(name)}").register(
                 _Filled(name, parser))
@@ -118,6 +151,7 @@ class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crondeck",
+        formatter_class=_Formatter,
         description=(
             "Run AI agents and commands on cron or interval schedules, and watch them live."
         ),

@@ -9,9 +9,7 @@ place (comments and layout kept, see `jobs_file`) and keeps the previous version
 
 from __future__ import annotations
 
-import difflib
 import re
-import shutil
 import sys
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
@@ -261,6 +259,8 @@ def program_found(program: str, dirs: tuple[Path, ...], path_env: str | None = N
     this process's), as the shell and exec do; a relative path in any of `dirs` (the jobs
     file's directory, the job's cwd)."""
     if "/" not in program:
+        import shutil  # here: it loads zlib, bz2 and lzma, and most commands need no lookup
+
         return shutil.which(program, path=path_env) is not None
     path = Path(program)
     if path.is_absolute():
@@ -325,6 +325,8 @@ class _Validator:
         for key, value in data.items():
             checker = checkers.get(key)
             if checker is None:
+                import difflib  # here: only a misspelt name needs it
+
                 close = difflib.get_close_matches(key, list(checkers), n=1, cutoff=0.6)
                 hint = (f"did you mean {close[0]!r}?" if close
                         else f"valid keys: {', '.join(sorted(checkers))}")
@@ -360,6 +362,8 @@ class _Validator:
     def run(self, doc: dict[str, Any]) -> Config:
         for key in doc:
             if key not in TOP_KEYS:
+                import difflib  # here: only a misspelt name needs it
+
                 close = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
                 hint = (f"did you mean [{close[0]}]?" if close
                         else "the file has [defaults], [scheduler], [agents.NAME] and [[jobs]]")
@@ -515,6 +519,8 @@ class _Validator:
                          *where, sources[1], job=label, key=sources[1])
         elif "agent" in values and values["agent"] not in agents:
             ref = values["agent"]
+            import difflib  # here: only a misspelt name needs it
+
             close = difflib.get_close_matches(ref, list(agents), n=1, cutoff=0.6)
             hint = (f"did you mean {close[0]!r}?" if close
                     else f"define it as [agents.{ref}] or use command = \"...\" in the job")

@@ -16,7 +16,6 @@ The code is generated on a throwaway subclass (which stays among the class's
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import inspect
 import sys
@@ -201,9 +200,8 @@ def _make(cls: type, init: bool, repr: bool, eq: bool, frozen: bool, match_args:
     made: type = dataclasses.dataclass(
         cls, init=False, repr=False, eq=False, frozen=frozen and not own_guards,
         match_args=match_args, kw_only=kw_only, slots=slots, weakref_slot=weakref_slot)
-    params = copy.copy(made.__dataclass_params__)  # type: ignore[attr-defined]
+    params = made.__dataclass_params__  # type: ignore[attr-defined]  # this class's own
     params.init, params.repr, params.eq, params.frozen = init, repr, eq, frozen
-    made.__dataclass_params__ = params  # type: ignore[attr-defined]
     # The class's own stand-ins, put where dataclass would have put the generated code.
     deferred: list[str] = []
     if own_guards:

@@ -8,7 +8,6 @@ one to `add_job(options=...)` or overrides single fields there. Durations are se
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import field, fields, replace
@@ -192,6 +191,8 @@ def checked(overrides: Mapping[str, object]) -> dict[str, object]:
 
 
 def _unknown(name: str) -> str:
+    import difflib  # here: only a misspelt name needs it
+
     close = difflib.get_close_matches(name, sorted(OPTION_NAMES), n=1, cutoff=0.6)
     hint = (f"did you mean {close[0]!r}?" if close
             else f"job options are {', '.join(sorted(OPTION_NAMES))}")

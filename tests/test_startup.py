@@ -115,9 +115,42 @@ def test_a_lazily_registered_command_has_the_help_its_module_gives(name):
 
 
 def test_a_lazily_registered_command_parses_its_arguments():
-    args = build_parser().parse_args(["next", "@daily", "-n", "2", "--json"])
+    parser = build_parser()
+    args = parser.parse_args(["next", "@daily", "-n", "2", "--json"])
     assert (args.command, args.expr, args.n, args.json) == ("next", ["@daily"], 2, True)
     assert args.func is importlib.import_module("crondeck.cli.commands.next").run
+    # Only the command given has a parser made; the others are listed by name and help.
+    (lazy,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert [n for n, p in lazy.choices.items() if p is not None] == ["next"]
+    assert list(lazy.choices) == COMMANDS
+
+
+def test_an_unknown_command_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["nxt"])
+    listed = ", ".join(f"'{name}'" for name in COMMANDS)
+    assert f"invalid choice: 'nxt' (choose from {listed})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("columns", [None, "50", "0", "wide"])
+def test_help_is_as_wide_as_shutil_says(monkeypatch, columns):
+    """The help formatter finds the width without shutil, as shutil would find it."""
+    import shutil
+
+    from crondeck.cli.main import _columns
+
+    monkeypatch.delenv("LINES", raising=False)
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _columns() == shutil.get_terminal_size().columns
+    plain = argparse.ArgumentParser(prog="crondeck exec")
+    _, module_parser = _eager("exec")
+    made = build_parser()
+    (lazy,) = [a for a in made._actions if isinstance(a, argparse._SubParsersAction)]
+    assert lazy.load("exec").format_help() == module_parser.format_help()
+    assert plain._get_formatter()._width == made._get_formatter()._width
 
 
 def test_every_public_name_is_its_object_after_every_module_is_loaded():
@@ -168,6 +201,10 @@ NOT_FOR_CHECK = [
     "crondeck.core.export",
     "tomllib",
     "tomlkit",
+    # Only a misspelt name's suggestion needs difflib; shutil (which loads zlib, bz2 and
+    # lzma) only a program looked up on PATH, and argparse's own help formatter.
+    "difflib",
+    "shutil",
 ]
 
 JOBS = """\
@@ -227,6 +264,9 @@ NOT_FOR_EXEC = [
     "concurrent.futures.thread",
     "tempfile",  # an atomic write's temporary file is made without it (and random)
     "random",
+    "difflib",  # only a misspelt name's suggestion needs it
+    "shutil",  # a shell's own command (echo) is not looked up on PATH
+
     "tomllib",
     "crondeck.core.llm",
     "crondeck.core.sse",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
 import sys
 from collections.abc import Callable
@@ -112,6 +111,8 @@ def known_job(config: Config, name: str, command: str, err: TextIO | None = None
     names = [j.name for j in config.jobs]
     if name in names:
         return True
+    import difflib  # here: only a misspelt name needs it
+
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else (
         f"; jobs: {', '.join(names)}" if names else "; the jobs file has no jobs")
