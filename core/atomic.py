@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 __all__ = [
     "DIR_MODE",
     "FILE_MODE",
@@ -145,6 +143,8 @@ def to_toml_value(value: Any) -> Any:
 
 def atomic_write_toml(path: Path, data: Mapping[str, Any], mode: int = FILE_MODE) -> None:
     """Serialise with tomli-w and write atomically."""
+    import tomli_w  # here: crondeck's own files have faster writers (state_toml)
+
     atomic_write_bytes(path, tomli_w.dumps(to_toml_value(data)).encode("utf-8"), mode)
 
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import tomli_w
-
 from .atomic import to_toml_value
 from .durations import format_duration, parse_duration
 from .lazyclass import dataclass
@@ -265,6 +263,8 @@ class Config:
         return out
 
     def dumps(self) -> str:
+        import tomli_w  # here: only writing a jobs file needs it
+
         return tomli_w.dumps(to_toml_value(self.to_dict()))
 
 

@@ -18,7 +18,6 @@ from crondeck.core import (
     ConfigLocation,
     load_config,
     resolve_config,
-    short_span,
 )
 
 if TYPE_CHECKING:
@@ -131,6 +130,8 @@ def when(dt: datetime | None, zone: object | None = None) -> str:
 
 def span(seconds: float) -> str:
     """A span as the console shows it (`4m 12s`, `7h 07m`, `2d 9h`): one format everywhere."""
+    from crondeck.core import short_span  # here: only listings show spans
+
     return short_span(seconds)
 
 
