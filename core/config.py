@@ -9,6 +9,7 @@ place (comments and layout kept, see `jobs_file`) and keeps the previous version
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import fields as dataclass_fields
@@ -254,14 +255,42 @@ def _runs_a_file(program: str) -> bool:
     return program not in _SHELL_WORDS and not any(ch in program for ch in "$`*?;|&<>(){}~")
 
 
+def on_path(program: str, path_env: str | None = None) -> bool:
+    """`shutil.which(program, path=path_env) is not None` for a bare name, found the same way
+    (each PATH entry once, an executable file, not a directory) without importing shutil,
+    which loads zlib, bz2 and lzma for its archives."""
+    if os.name != "posix":
+        import shutil
+
+        return shutil.which(program, path=path_env) is not None
+    path = path_env
+    if path is None:
+        path = os.environ.get("PATH")
+        if path is None:
+            try:
+                path = os.confstr("CS_PATH")
+            except (AttributeError, ValueError):
+                path = os.defpath
+    if not path:
+        return False
+    seen: set[str] = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        name = os.path.join(directory, program)
+        if (os.path.exists(name) and os.access(name, os.F_OK | os.X_OK)
+                and not os.path.isdir(name)):
+            return True
+    return False
+
+
 def program_found(program: str, dirs: tuple[Path, ...], path_env: str | None = None) -> bool:
     """Can `program` be started? A bare name is looked up on PATH only (`path_env`, default
     this process's), as the shell and exec do; a relative path in any of `dirs` (the jobs
     file's directory, the job's cwd)."""
     if "/" not in program:
-        import shutil  # here: it loads zlib, bz2 and lzma, and most commands need no lookup
-
-        return shutil.which(program, path=path_env) is not None
+        return on_path(program, path_env)
     path = Path(program)
     if path.is_absolute():
         return path.exists()

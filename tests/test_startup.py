@@ -384,3 +384,47 @@ def test_events_compare_hash_and_print_as_their_dataclasses_would():
     started = events.JobResumed(seq=1, at=at, job="a")
     assert started != events.JobRemoved(seq=1, at=at, job="a")
     assert started == events.JobResumed(seq=1, at=at, job="a")
+
+
+def test_a_program_is_found_on_path_as_shutil_finds_it(tmp_path, monkeypatch):
+    """`check` and `exec` look a command's program up on PATH without importing shutil."""
+    import os
+    import shutil
+
+    from crondeck.core.config import on_path
+
+    bin_dir, other = tmp_path / "bin", tmp_path / "other"
+    bin_dir.mkdir()
+    other.mkdir()
+    (bin_dir / "tool").write_text("#!/bin/sh\n")
+    (bin_dir / "tool").chmod(0o755)
+    (bin_dir / "plain").write_text("not executable\n")
+    (bin_dir / "adir").mkdir()
+    (other / "here").write_text("#!/bin/sh\n")
+    (other / "here").chmod(0o755)
+    monkeypatch.chdir(other)
+    paths = [None, str(bin_dir), f"{other}:{bin_dir}", f":{bin_dir}", f"{bin_dir}:{bin_dir}",
+             "", "/nonexistent", os.environ.get("PATH", "")]
+    for env_path in (None, str(bin_dir)):  # PATH unset: the system's default path
+        if env_path is None:
+            monkeypatch.delenv("PATH", raising=False)
+        else:
+            monkeypatch.setenv("PATH", env_path)
+        for path in paths:
+            for program in ("tool", "plain", "adir", "here", "missing", "sh", "ls"):
+                assert on_path(program, path) == (shutil.which(program, path=path) is not None), (
+                    program, path, env_path)
+
+
+def test_checking_a_command_that_starts_a_program_loads_no_shutil(tmp_path):
+    (tmp_path / "crondeck.toml").write_text(
+        JOBS + '\n[[jobs]]\nname = "ls"\nschedule = "@daily"\ncommand = "ls -l"\n')
+    loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
+                                 ["shutil", "zlib"], tmp_path)
+    assert "OK, 3 jobs, 0 agents; next" in out and out.endswith("exit 0"), out
+    assert loaded == set()
+    (tmp_path / "crondeck.toml").write_text(
+        JOBS + '\n[[jobs]]\nname = "ls"\nschedule = "@daily"\ncommand = "no-such-program-x"\n')
+    loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
+                                 ["shutil"], tmp_path)
+    assert "OK, 3 jobs, 0 agents, 1 warning" in out and loaded == set(), out  # not on PATH
