@@ -186,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if own:
             gc.freeze()
             gc.enable()
+    if own:  # told to the command: asking gc walks every frozen object to count them
+        args.gc_frozen = True
     func = getattr(args, "func", None)
     if func is None:
         func = _default_command(args)

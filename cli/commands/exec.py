@@ -367,10 +367,13 @@ class _Collection:
     the collector is off until the run starts, and what start-up built is frozen then (the
     run's collections skip it); both are undone when `exec` returns."""
 
+    def __init__(self, frozen: bool = False) -> None:
+        self.frozen = frozen  # `main` froze start-up already (so gc need not count)
+
     def __enter__(self) -> _Collection:
         self.enabled = gc.isenabled()
         # Frozen already (by `main`, or the embedding program): left so at the end, ours too.
-        self.unfreeze = gc.get_freeze_count() == 0
+        self.unfreeze = not self.frozen and gc.get_freeze_count() == 0
         gc.disable()
         return self
 
@@ -387,7 +390,7 @@ class _Collection:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    with _Collection() as collection:
+    with _Collection(getattr(args, "gc_frozen", False)) as collection:
         return _exec(args, out or sys.stdout, err or sys.stderr, collection)
 
 
