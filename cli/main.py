@@ -12,6 +12,7 @@ import argparse
 import gc
 import os
 import sys
+import types
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any, cast
@@ -42,6 +43,41 @@ COMMANDS = list(COMMAND_HELP)
 # The operator's verbs share one module (`commands/control.py`); every other command is the
 # module of its own name.
 _MODULE = dict.fromkeys(("pause", "resume", "trigger", "skip", "cancel", "reload"), "control")
+
+
+# The commands cron, systemd and Kubernetes start once per slot: one thread imports and runs
+# them, and none of their code reads `inspect`, which `dataclasses` imports (for a docstring
+# it writes when first asked for here, see core/lazyclass.py) with ast, dis and tokenize.
+_DEFER_INSPECT = frozenset(("exec", "check", "next"))
+
+
+class _Deferred(types.ModuleType):
+    """A standard library module whose name is bound (its spec found, `import` statements
+    satisfied) but whose code runs when one of its names is first read."""
+
+    def __getattr__(self, name: str) -> Any:
+        spec = self.__spec__
+        self.__class__ = types.ModuleType  # type: ignore[assignment]  # the module itself now
+        try:
+            spec.loader.exec_module(self)  # type: ignore[union-attr]
+        except BaseException:
+            del sys.modules[spec.name]  # type: ignore[union-attr]
+            raise
+        return getattr(self, name)
+
+
+def _defer(name: str) -> None:
+    """Make `name` a `_Deferred` module, unless something imported it already."""
+    if name in sys.modules:
+        return
+    from importlib.util import find_spec, module_from_spec
+
+    spec = find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    module = module_from_spec(spec)
+    module.__class__ = _Deferred
+    sys.modules[name] = module
 
 
 def command_module(name: str) -> str:
@@ -131,9 +167,13 @@ class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_text))
         self._name_parser_map[name] = None  # a choice, its parser made by `load`
 
+    defer_inspect = False  # set by `main` for this process's own command line
+
     def load(self, name: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser | None = self._name_parser_map[name]
         if parser is None:  # what add_parser(name) makes, in the place listed
+            if self.defer_inspect and name in _DEFER_INSPECT:
+                _defer("inspect")
             parser = self._parser_class(prog=f"{self._prog_prefix} {name}",
                                         formatter_class=_Formatter)
             self._name_parser_map[name] = parser
@@ -180,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # meanwhile would free none, and once frozen no later collection walks them again.
         gc.disable()
     parser = build_parser()
+    if own:
+        for action in parser._actions:
+            if isinstance(action, _LazyCommands):
+                action.defer_inspect = True
     try:
         args = parser.parse_args(argv)
     finally:

@@ -428,3 +428,39 @@ def test_checking_a_command_that_starts_a_program_loads_no_shutil(tmp_path):
     loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
                                  ["shutil"], tmp_path)
     assert "OK, 3 jobs, 0 agents, 1 warning" in out and loaded == set(), out  # not on PATH
+
+
+@pytest.mark.parametrize("argv", [
+    ["--config", "crondeck.toml", "exec", "hello"],
+    ["--config", "crondeck.toml", "check"],
+    ["next", "*/15 9-17 * * 1-5"],
+])
+def test_a_short_command_never_runs_inspect_which_still_works_when_read(tmp_path, argv):
+    """`dataclasses` imports inspect (with ast and dis) for a docstring only written when
+    asked for: the commands started once per slot defer its code to its first use."""
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    code = (
+        "import contextlib, io, sys\n"
+        "from crondeck.cli.main import main\n"
+        f"sys.argv = ['crondeck', *{argv!r}]\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    code = main()\n"
+        "deferred = type(sys.modules['inspect']).__name__\n"
+        "untouched = [n for n in ('ast', 'dis') if n in sys.modules]\n"
+        "import inspect\n"
+        "from inspect import signature\n"
+        "from crondeck.core import RunResult\n"
+        "print(code, deferred, untouched, type(inspect).__name__, signature(len),\n"
+        "      RunResult.__doc__.split()[1], inspect.isfunction(main))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=tmp_path)
+    assert done.stdout.split() == [
+        "0", "_Deferred", "[]", "module", "(obj,", "/)", "outcome", "True"]
+
+
+def test_a_command_called_from_code_leaves_inspect_alone(tmp_path):
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
+                                 ["inspect", "ast"], tmp_path)
+    assert out.endswith("exit 0") and loaded == {"inspect", "ast"}, out

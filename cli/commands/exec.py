@@ -27,6 +27,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -293,12 +294,8 @@ def _restore_counters(job: Job, state: JobState) -> None:
 
 
 async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _Stream,
-                    logs: RunLogs | None, saved: JobState | None, collection: _Collection,
-                    outcome: list[tuple[RunResult, Job]]) -> None:
-    """Run the slot; its result and job are appended to `outcome`, not returned: asyncio.run
-    ends by asking `signal` about its SIGINT handler, which holds the main task, and that
-    question formats the task with its result (the whole job, options and all) into an
-    error message no one sees."""
+                    logs: RunLogs | None, saved: JobState | None,
+                    collection: _Collection) -> tuple[RunResult, Job]:
     import asyncio
     import signal
 
@@ -331,7 +328,7 @@ async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _S
     previous = {signum: signal.signal(signum, interrupted)
                 for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        outcome.append((await handle.wait(), job))
+        return await handle.wait(), job
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -359,6 +356,29 @@ def _import_asyncio(with_tls: bool) -> None:
         import asyncio  # noqa: F401
     finally:
         del sys.modules["ssl"]
+
+
+@contextlib.contextmanager
+def _sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as Python's own handler does, until the slot's
+    handler takes over (`_run_slot`). Being another handler than Python's, it keeps
+    asyncio.run from installing its own, whose removal asks `signal` about it and so formats
+    the main task, with its result and callbacks, into an error message no one sees (that
+    alone imported `inspect`)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class _Collection:
@@ -434,10 +454,9 @@ def _exec(args: argparse.Namespace, out: TextIO, err: TextIO, collection: _Colle
                                config.zone(spec), saved)
     try:
         try:
-            outcome: list[tuple[RunResult, Job]] = []
-            asyncio.run(_run_slot(one, name, slot, stream, logs, counters, collection,
-                                  outcome))
-            ((result, job),) = outcome
+            with _sigint_raises():
+                result, job = asyncio.run(_run_slot(one, name, slot, stream, logs, counters,
+                                                    collection))
         except ConfigError as exc:
             print_problems(exc, "exec", err)
             return EXIT_BAD_CONFIG
