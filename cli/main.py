@@ -46,9 +46,12 @@ _MODULE = dict.fromkeys(("pause", "resume", "trigger", "skip", "cancel", "reload
 
 
 # The commands cron, systemd and Kubernetes start once per slot: one thread imports and runs
-# them, and none of their code reads `inspect`, which `dataclasses` imports (for a docstring
-# it writes when first asked for here, see core/lazyclass.py) with ast, dis and tokenize.
-_DEFER_INSPECT = frozenset(("exec", "check", "next"))
+# them, and none of their code reads these modules, which the standard library imports
+# for rare uses: `inspect` (with ast, dis and tokenize) by dataclasses for a docstring that
+# core/lazyclass.py writes only when asked for; `linecache` (with tokenize) and `textwrap`
+# by traceback (asyncio loads it) for printing a traceback.
+_SHORT = frozenset(("exec", "check", "next"))
+_DEFERRED = ("inspect", "linecache", "textwrap")
 
 
 class _Deferred(types.ModuleType):
@@ -167,13 +170,14 @@ class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_text))
         self._name_parser_map[name] = None  # a choice, its parser made by `load`
 
-    defer_inspect = False  # set by `main` for this process's own command line
+    defer_modules = False  # set by `main` for this process's own command line
 
     def load(self, name: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser | None = self._name_parser_map[name]
         if parser is None:  # what add_parser(name) makes, in the place listed
-            if self.defer_inspect and name in _DEFER_INSPECT:
-                _defer("inspect")
+            if self.defer_modules and name in _SHORT:
+                for module in _DEFERRED:
+                    _defer(module)
             parser = self._parser_class(prog=f"{self._prog_prefix} {name}",
                                         formatter_class=_Formatter)
             self._name_parser_map[name] = parser
@@ -223,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if own:
         for action in parser._actions:
             if isinstance(action, _LazyCommands):
-                action.defer_inspect = True
+                action.defer_modules = True
     try:
         args = parser.parse_args(argv)
     finally:

@@ -436,8 +436,9 @@ def test_checking_a_command_that_starts_a_program_loads_no_shutil(tmp_path):
     ["next", "*/15 9-17 * * 1-5"],
 ])
 def test_a_short_command_never_runs_inspect_which_still_works_when_read(tmp_path, argv):
-    """`dataclasses` imports inspect (with ast and dis) for a docstring only written when
-    asked for: the commands started once per slot defer its code to its first use."""
+    """The standard library imports inspect (dataclasses, for a docstring), linecache and
+    textwrap (traceback, to print one) for rare uses: the commands started once per slot
+    defer their code to the first name read, which then works as ever."""
     (tmp_path / "crondeck.toml").write_text(JOBS)
     code = (
         "import contextlib, io, sys\n"
@@ -446,18 +447,20 @@ def test_a_short_command_never_runs_inspect_which_still_works_when_read(tmp_path
         "quiet = contextlib.redirect_stdout(io.StringIO())\n"
         "with quiet, contextlib.redirect_stderr(io.StringIO()):\n"
         "    code = main()\n"
-        "deferred = type(sys.modules['inspect']).__name__\n"
-        "untouched = [n for n in ('ast', 'dis') if n in sys.modules]\n"
-        "import inspect\n"
+        "kinds = {type(sys.modules[n]).__name__ for n in ('inspect', 'linecache', 'textwrap')\n"
+        "         if n in sys.modules}\n"
+        "untouched = [n for n in ('ast', 'dis', 'tokenize') if n in sys.modules]\n"
+        "import inspect, linecache, textwrap\n"
         "from inspect import signature\n"
         "from crondeck.core import RunResult\n"
-        "print(code, deferred, untouched, type(inspect).__name__, signature(len),\n"
-        "      RunResult.__doc__.split()[1], inspect.isfunction(main))\n"
+        "print(code, kinds, untouched, type(inspect).__name__, signature(len),\n"
+        "      RunResult.__doc__.split()[1], inspect.isfunction(main),\n"
+        "      linecache.getline(inspect.__file__, 1).split()[0], textwrap.dedent('  x'))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60, cwd=tmp_path)
-    assert done.stdout.split() == [
-        "0", "_Deferred", "[]", "module", "(obj,", "/)", "outcome", "True"]
+    assert done.stdout.split() == ["0", "{'_Deferred'}", "[]", "module", "(obj,", "/)",
+                                   "outcome", "True", '"""Get', "x"]
 
 
 def test_a_command_called_from_code_leaves_inspect_alone(tmp_path):
