@@ -8,6 +8,7 @@ scheduler, agents or exporters, and `crondeck --help` for none of them.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import gc
 import os
@@ -54,18 +55,31 @@ _SHORT = frozenset(("exec", "check", "next"))
 _DEFERRED = ("inspect", "linecache", "textwrap")
 
 
+_LOADING = _thread.RLock()  # one deferred module's code runs at a time, in one thread
+_loading: set[str] = set()  # the modules whose code runs now (in the thread holding it)
+
+
 class _Deferred(types.ModuleType):
     """A standard library module whose name is bound (its spec found, `import` statements
-    satisfied) but whose code runs when one of its names is first read."""
+    satisfied) but whose code runs when one of its names is first read (other threads
+    reading one meanwhile wait for it)."""
 
     def __getattr__(self, name: str) -> Any:
         spec = self.__spec__
-        self.__class__ = types.ModuleType  # type: ignore[assignment]  # the module itself now
-        try:
-            spec.loader.exec_module(self)  # type: ignore[union-attr]
-        except BaseException:
-            del sys.modules[spec.name]  # type: ignore[union-attr]
-            raise
+        assert spec is not None and spec.loader is not None  # made from a found spec
+        with _LOADING:
+            if type(self) is _Deferred:
+                if spec.name in _loading:  # read by its own code: not there yet
+                    raise AttributeError(f"module {spec.name!r} has no attribute {name!r}")
+                _loading.add(spec.name)
+                try:
+                    spec.loader.exec_module(self)
+                except BaseException:
+                    del sys.modules[spec.name]
+                    raise
+                finally:
+                    _loading.discard(spec.name)
+                self.__class__ = types.ModuleType  # type: ignore[assignment]  # itself now
         return getattr(self, name)
 
 

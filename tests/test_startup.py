@@ -468,3 +468,31 @@ def test_a_command_called_from_code_leaves_inspect_alone(tmp_path):
     loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
                                  ["inspect", "ast"], tmp_path)
     assert out.endswith("exit 0") and loaded == {"inspect", "ast"}, out
+
+
+def test_a_deferred_module_runs_once_when_threads_read_it_at_once(tmp_path, monkeypatch):
+    import threading
+
+    from crondeck.cli import main as cli_main
+
+    runs = tmp_path / "runs"
+    (tmp_path / "slow_deferred_mod.py").write_text(
+        "import time\n"
+        f"open({str(runs)!r}, 'a').write('ran ')\n"
+        "time.sleep(0.2)\n"
+        "VALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_deferred_mod", raising=False)
+    cli_main._defer("slow_deferred_mod")
+    import slow_deferred_mod  # bound, not run
+
+    assert not runs.exists() and type(slow_deferred_mod).__name__ == "_Deferred"
+    seen: list[int] = []
+    threads = [threading.Thread(target=lambda: seen.append(slow_deferred_mod.VALUE))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert seen == [42] * 4 and runs.read_text() == "ran "
+    assert type(slow_deferred_mod) is types.ModuleType
