@@ -8,12 +8,15 @@ scheduler, agents or exporters, and `crondeck --help` for none of them.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import gc
+import os
 import sys
+import types
 from collections.abc import Callable, Sequence
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader gone away
 
@@ -41,6 +44,57 @@ COMMANDS = list(COMMAND_HELP)
 # The operator's verbs share one module (`commands/control.py`); every other command is the
 # module of its own name.
 _MODULE = dict.fromkeys(("pause", "resume", "trigger", "skip", "cancel", "reload"), "control")
+
+
+# The commands cron, systemd and Kubernetes start once per slot: one thread imports and runs
+# them, and none of their code reads these modules, which the standard library imports
+# for rare uses: `inspect` (with ast, dis and tokenize) by dataclasses for a docstring that
+# core/lazyclass.py writes only when asked for; `linecache` (with tokenize) and `textwrap`
+# by traceback (asyncio loads it) for printing a traceback.
+_SHORT = frozenset(("exec", "check", "next"))
+_DEFERRED = ("inspect", "linecache", "textwrap")
+
+
+_LOADING = _thread.RLock()  # one deferred module's code runs at a time, in one thread
+_loading: set[str] = set()  # the modules whose code runs now (in the thread holding it)
+
+
+class _Deferred(types.ModuleType):
+    """A standard library module whose name is bound (its spec found, `import` statements
+    satisfied) but whose code runs when one of its names is first read (other threads
+    reading one meanwhile wait for it)."""
+
+    def __getattr__(self, name: str) -> Any:
+        spec = self.__spec__
+        assert spec is not None and spec.loader is not None  # made from a found spec
+        with _LOADING:
+            if type(self) is _Deferred:
+                if spec.name in _loading:  # read by its own code: not there yet
+                    raise AttributeError(f"module {spec.name!r} has no attribute {name!r}")
+                _loading.add(spec.name)
+                try:
+                    spec.loader.exec_module(self)
+                except BaseException:
+                    del sys.modules[spec.name]
+                    raise
+                finally:
+                    _loading.discard(spec.name)
+                self.__class__ = types.ModuleType  # type: ignore[assignment]  # itself now
+        return getattr(self, name)
+
+
+def _defer(name: str) -> None:
+    """Make `name` a `_Deferred` module, unless something imported it already."""
+    if name in sys.modules:
+        return
+    from importlib.util import find_spec, module_from_spec
+
+    spec = find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    module = module_from_spec(spec)
+    module.__class__ = _Deferred
+    sys.modules[name] = module
 
 
 def command_module(name: str) -> str:
@@ -72,6 +126,37 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _columns() -> int:
+    """The terminal's width as `shutil.get_terminal_size` tells it (COLUMNS, else the
+    terminal on stdout, else 80), without importing shutil: it loads zlib, bz2 and lzma."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    try:
+        lines = int(os.environ["LINES"])
+    except (KeyError, ValueError):
+        lines = 0
+    if columns <= 0 or lines <= 0:
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            size = os.terminal_size((80, 24))
+        if columns <= 0:
+            columns = size.columns or 80
+    return columns
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, its default width found by `_columns`: argparse makes one
+    for every argument added (to check its metavar), and its own asks shutil."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _columns() - 2 if width is None else width)
+
+
 class _Filled:
     """Stands in for the subparsers action when a command module registers itself: hands
     back the parser already listed under that name, with the module's settings applied."""
@@ -90,16 +175,26 @@ class _Filled:
 
 
 class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
-    """Subcommands whose arguments are added by their module when the command is given."""
+    """Subcommands listed by name and help line; a command's parser is made, and its
+    arguments added by its module, only when that command is given (an ArgumentParser with
+    its help option costs about as much as importing a small module)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._loaded: set[str] = set()
+    def list_command(self, name: str, help_text: str) -> None:
+        """What `add_parser(name, help=help_text)` lists, without making the parser."""
+        self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_text))
+        self._name_parser_map[name] = None  # a choice, its parser made by `load`
+
+    defer_modules = False  # set by `main` for this process's own command line
 
     def load(self, name: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = self._name_parser_map[name]
-        if name not in self._loaded:
-            self._loaded.add(name)
+        parser: argparse.ArgumentParser | None = self._name_parser_map[name]
+        if parser is None:  # what add_parser(name) makes, in the place listed
+            if self.defer_modules and name in _SHORT:
+                for module in _DEFERRED:
+                    _defer(module)
+            parser = self._parser_class(prog=f"{self._prog_prefix} {name}",
+                                        formatter_class=_Formatter)
+            self._name_parser_map[name] = parser
             import_module(f"crondeck.cli.commands.{command_module(name)}").register(
                 _Filled(name, parser))
         return parser
@@ -114,6 +209,7 @@ class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crondeck",
+        formatter_class=_Formatter,
         description=(
             "Run AI agents and commands on cron or interval schedules, and watch them live."
         ),
@@ -128,9 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="observe state and logs without firing anything (no lock taken)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_LazyCommands)
+    sub = cast(_LazyCommands, parser.add_subparsers(dest="command", metavar="COMMAND",
+                                                    action=_LazyCommands))
     for name, help_text in COMMAND_HELP.items():
-        sub.add_parser(name, help=help_text)
+        sub.list_command(name, help_text)
     return parser
 
 
@@ -141,12 +238,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # meanwhile would free none, and once frozen no later collection walks them again.
         gc.disable()
     parser = build_parser()
+    if own:
+        for action in parser._actions:
+            if isinstance(action, _LazyCommands):
+                action.defer_modules = True
     try:
         args = parser.parse_args(argv)
     finally:
         if own:
             gc.freeze()
             gc.enable()
+    if own:  # told to the command: asking gc walks every frozen object to count them
+        args.gc_frozen = True
     func = getattr(args, "func", None)
     if func is None:
         func = _default_command(args)

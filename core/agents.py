@@ -14,12 +14,13 @@ import os
 import shlex
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .clock import Clock
+from .lazyclass import dataclass
 from .process import Launched, SpawnPlan, hold, launch, plan_spawn, terminate_group
 from .programs import program_name, program_of
 from .results import Usage

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 __all__ = [
     "DIR_MODE",
@@ -146,6 +143,8 @@ def to_toml_value(value: Any) -> Any:
 
 def atomic_write_toml(path: Path, data: Mapping[str, Any], mode: int = FILE_MODE) -> None:
     """Serialise with tomli-w and write atomically."""
+    import tomli_w  # here: crondeck's own files have faster writers (toml_fast)
+
     atomic_write_bytes(path, tomli_w.dumps(to_toml_value(data)).encode("utf-8"), mode)
 
 
@@ -195,11 +194,13 @@ def pid_alive(pid: int) -> bool:
 def remove_stale_temps(path: Path) -> int:
     """Delete temp files left beside `path` by writers that were killed mid-save."""
     removed = 0
-    pattern = re.compile(re.escape(f".{path.name}{_TMP_INFIX}") + r"(\d+)-")
+    prefix = f".{path.name}{_TMP_INFIX}"  # then the writer's pid and "-"
     with contextlib.suppress(OSError):
         for entry in os.scandir(path.parent):
-            m = pattern.match(entry.name)
-            if m and not pid_alive(int(m.group(1))):
+            if not entry.name.startswith(prefix):
+                continue
+            pid, dash, _ = entry.name[len(prefix):].partition("-")
+            if dash and pid.isdecimal() and not pid_alive(int(pid)):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     removed += 1

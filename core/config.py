@@ -9,12 +9,11 @@ place (comments and layout kept, see `jobs_file`) and keeps the previous version
 
 from __future__ import annotations
 
-import difflib
+import os
 import re
-import shutil
 import sys
-from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ from .config_keys import (
 )
 from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
 from .cronexpr import CronError, parse
+from .lazyclass import dataclass
 from .programs import program_of
 from .templates import unknown_placeholders
 from .toml_fast import loads as plain_toml
@@ -255,12 +255,42 @@ def _runs_a_file(program: str) -> bool:
     return program not in _SHELL_WORDS and not any(ch in program for ch in "$`*?;|&<>(){}~")
 
 
+def on_path(program: str, path_env: str | None = None) -> bool:
+    """`shutil.which(program, path=path_env) is not None` for a bare name, found the same way
+    (each PATH entry once, an executable file, not a directory) without importing shutil,
+    which loads zlib, bz2 and lzma for its archives."""
+    if os.name != "posix":
+        import shutil
+
+        return shutil.which(program, path=path_env) is not None
+    path = path_env
+    if path is None:
+        path = os.environ.get("PATH")
+        if path is None:
+            try:
+                path = os.confstr("CS_PATH")
+            except (AttributeError, ValueError):
+                path = os.defpath
+    if not path:
+        return False
+    seen: set[str] = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        name = os.path.join(directory, program)
+        if (os.path.exists(name) and os.access(name, os.F_OK | os.X_OK)
+                and not os.path.isdir(name)):
+            return True
+    return False
+
+
 def program_found(program: str, dirs: tuple[Path, ...], path_env: str | None = None) -> bool:
     """Can `program` be started? A bare name is looked up on PATH only (`path_env`, default
     this process's), as the shell and exec do; a relative path in any of `dirs` (the jobs
     file's directory, the job's cwd)."""
     if "/" not in program:
-        return shutil.which(program, path=path_env) is not None
+        return on_path(program, path_env)
     path = Path(program)
     if path.is_absolute():
         return path.exists()
@@ -324,6 +354,8 @@ class _Validator:
         for key, value in data.items():
             checker = checkers.get(key)
             if checker is None:
+                import difflib  # here: only a misspelt name needs it
+
                 close = difflib.get_close_matches(key, list(checkers), n=1, cutoff=0.6)
                 hint = (f"did you mean {close[0]!r}?" if close
                         else f"valid keys: {', '.join(sorted(checkers))}")
@@ -359,6 +391,8 @@ class _Validator:
     def run(self, doc: dict[str, Any]) -> Config:
         for key in doc:
             if key not in TOP_KEYS:
+                import difflib  # here: only a misspelt name needs it
+
                 close = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
                 hint = (f"did you mean [{close[0]}]?" if close
                         else "the file has [defaults], [scheduler], [agents.NAME] and [[jobs]]")
@@ -514,6 +548,8 @@ class _Validator:
                          *where, sources[1], job=label, key=sources[1])
         elif "agent" in values and values["agent"] not in agents:
             ref = values["agent"]
+            import difflib  # here: only a misspelt name needs it
+
             close = difflib.get_close_matches(ref, list(agents), n=1, cutoff=0.6)
             hint = (f"did you mean {close[0]!r}?" if close
                     else f"define it as [agents.{ref}] or use command = \"...\" in the job")

@@ -3,7 +3,6 @@ validation, suggestions for typos and the README stay in step."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -199,6 +198,8 @@ def _notify(value: Any) -> dict[str, Any]:
     for key, item in value.items():
         check = NOTIFY_KEYS.get(key)
         if check is None:
+            import difflib  # here: only a misspelt name needs it
+
             close = difflib.get_close_matches(key, list(NOTIFY_KEYS), n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else (
                 f"notify keys: {', '.join(NOTIFY_KEYS)}")
@@ -219,6 +220,8 @@ def _events(value: Any) -> list[str]:
         raise Invalid(f"expected a list of events like [\"failure\", \"recovered\"], got {value!r}")
     for v in value:
         if v not in NOTIFY_EVENTS:
+            import difflib  # here: only a misspelt name needs it
+
             close = difflib.get_close_matches(v, NOTIFY_EVENTS, n=1, cutoff=0.5)
             hint = f"did you mean {close[0]!r}?" if close else (
                 f"events: {', '.join(NOTIFY_EVENTS)}")

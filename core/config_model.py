@@ -8,17 +8,16 @@ scheduler runs it with.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import tomli_w
-
 from .atomic import to_toml_value
 from .durations import format_duration, parse_duration
+from .lazyclass import dataclass
 from .notify import NotifySpec
 from .options import OPTION_NAMES, SHUTDOWN_GRACE, JobOptions
 from .paths import state_dir
@@ -264,6 +263,8 @@ class Config:
         return out
 
     def dumps(self) -> str:
+        import tomli_w  # here: only writing a jobs file needs it
+
         return tomli_w.dumps(to_toml_value(self.to_dict()))
 
 

@@ -13,13 +13,13 @@ import json
 import math
 import re
 import sys
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from . import contract_match
 from .contract_match import JSON_GROUP
+from .lazyclass import dataclass
 
 __all__ = ["ANSWER_LIMIT", "CONTRACT_TIME_LIMIT", "INLINE_LIMIT", "INLINE_WORK", "JSON_GROUP",
            "Verdict", "check_output", "compile_expect", "inline_work", "pattern_degree",

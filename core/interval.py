@@ -6,11 +6,12 @@ cannot drift the cadence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .durations import MAX_DURATION, format_duration
+from .lazyclass import dataclass
 
 __all__ = ["EPOCH", "Every", "Upcoming"]
 

@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, Generic, Protocol, TypeVar, overload
 
 from .agents import Agent
 from .clock import Clock, utc
+from .lazyclass import dataclass
 from .options import JobOptions
 from .results import RunResult, RunStatus
 from .schedule import Schedule, resolve

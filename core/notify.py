@@ -14,8 +14,10 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
+
+from .lazyclass import dataclass
 
 # The config reads NotifySpec; what sending needs (results, asyncio, threads, subprocess) is
 # imported where a notification is made.

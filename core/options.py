@@ -8,16 +8,16 @@ one to `add_job(options=...)` or overrides single fields there. Durations are se
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, Literal, TypedDict, get_args
 
 from .clock import utc
 from .contracts import compile_expect
 from .durations import parse_duration
+from .lazyclass import dataclass
 
 if TYPE_CHECKING:
     from .gates import Gate
@@ -191,6 +191,8 @@ def checked(overrides: Mapping[str, object]) -> dict[str, object]:
 
 
 def _unknown(name: str) -> str:
+    import difflib  # here: only a misspelt name needs it
+
     close = difflib.get_close_matches(name, sorted(OPTION_NAMES), n=1, cutoff=0.6)
     hint = (f"did you mean {close[0]!r}?" if close
             else f"job options are {', '.join(sorted(OPTION_NAMES))}")

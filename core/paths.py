@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import atomic_write_bytes, ensure_dir
+from .lazyclass import dataclass
 
 __all__ = [
     "CONFIG_ENV",

@@ -30,8 +30,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
+
+from .lazyclass import dataclass
 
 __all__ = [
     "HOLD_LIMIT",

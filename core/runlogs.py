@@ -13,13 +13,13 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .atomic import FILE_MODE, UnsafeDir, ensure_real_dir
 from .events import Event, OutputChunk, RunFinished, RunSkipped, RunStarted
+from .lazyclass import dataclass
 
 __all__ = ["RunLog", "RunLogRecorder", "RunLogs", "path_name", "safe_name"]
 

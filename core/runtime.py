@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from .config import (
 )
 from .events import LockLost, SchedulerError
 from .jobs import Job, JobOptions, JobState
+from .lazyclass import dataclass
 from .lock import StateLock
 from .options import OPTION_NAMES
 from .paths import file_stamp

@@ -9,12 +9,13 @@ budget and the overlap policy (skip/queue_one/replace/allow) are all decided her
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from .budget import budget_reason
 from .jobs import Job
+from .lazyclass import dataclass
 from .results import SkipReason
 from .schedule import Schedule, first_fire, next_slot
 

@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from . import toml_fast
 from .atomic import (
     atomic_write_bytes,
@@ -297,7 +295,11 @@ def _dumps(doc: Mapping[str, Any]) -> str:
     """tomli-w's text for `doc`, by the fast writer when it is in the forms crondeck writes
     (a job's fifty results, re-rendered after every `crondeck exec`)."""
     text = toml_fast.dumps(doc)
-    return tomli_w.dumps(doc) if text is None else text
+    if text is None:
+        import tomli_w  # here: toml_fast writes the forms crondeck keeps
+
+        return tomli_w.dumps(doc)
+    return text
 
 
 def _toml_string(text: str) -> str:

@@ -8,11 +8,11 @@ crash a run); `crondeck check` reports it as a mistake, with the nearest name.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
+
+from .lazyclass import dataclass
 
 __all__ = ["PLACEHOLDERS", "TemplateValues", "render", "unknown_placeholders", "uses_context"]
 
@@ -78,6 +78,8 @@ def unknown_placeholders(template: str) -> list[str]:
         name = m.group(1)
         if name is None or name in PLACEHOLDERS:
             continue
+        import difflib  # here: only a misspelt name needs it
+
         close = difflib.get_close_matches(name, list(PLACEHOLDERS), n=1, cutoff=0.6)
         hint = (f"did you mean {{{close[0]}}}?" if close
                 else f"placeholders are {', '.join('{' + p + '}' for p in PLACEHOLDERS)}")

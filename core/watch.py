@@ -10,10 +10,11 @@ so `crondeck run` logs them like any other event and the console turns them into
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .events import ConfigRejected, ConfigReloaded, ExecResultRecorded, SchedulerError
 from .inbox import fold_into_runtime
+from .lazyclass import dataclass
 from .results import RunResult
 from .runtime import Reload, Runtime
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from functools import cache
 from pathlib import Path
@@ -35,6 +34,8 @@ def _nearest(name: str, n: int = 3) -> list[str]:
     key = name.strip().lower()
     found = [by_lower[key]] if key in by_lower else []
     found += [z for z in zones if z.lower().startswith(key) and z not in found]
+    import difflib  # here: only a misspelt name needs it
+
     close = difflib.get_close_matches(key, list(by_lower), n=n, cutoff=0.6)
     found += [by_lower[c] for c in close if by_lower[c] not in found]
     return found[:n]

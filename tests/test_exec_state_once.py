@@ -123,3 +123,27 @@ def test_exec_leaves_the_collector_as_it_found_it(tmp_path, freeze):
         assert (gc.get_freeze_count() > 0) is freeze
     finally:
         gc.unfreeze()
+
+
+def test_exec_hands_sigint_back_as_it_found_it(tmp_path, monkeypatch):
+    """Until the slot's own handler takes SIGINT, a KeyboardInterrupt is raised as by
+    Python's handler (so asyncio.run installs none of its own); afterwards Python's is back."""
+    import asyncio
+
+    from crondeck.cli.commands import exec as exec_command
+
+    seen = []
+    real_run = asyncio.run
+
+    def run(coro, **kwargs):
+        handler = signal.getsignal(signal.SIGINT)
+        seen.append(handler)
+        with pytest.raises(KeyboardInterrupt):
+            handler(signal.SIGINT, None)
+        return real_run(coro, **kwargs)
+
+    monkeypatch.setattr(asyncio, "run", run)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert main(["--config", str(_config(tmp_path, "echo ok")), "exec", "hello"]) == 0
+    assert seen == [exec_command._raise_keyboard_interrupt]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

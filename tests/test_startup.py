@@ -115,9 +115,42 @@ def test_a_lazily_registered_command_has_the_help_its_module_gives(name):
 
 
 def test_a_lazily_registered_command_parses_its_arguments():
-    args = build_parser().parse_args(["next", "@daily", "-n", "2", "--json"])
+    parser = build_parser()
+    args = parser.parse_args(["next", "@daily", "-n", "2", "--json"])
     assert (args.command, args.expr, args.n, args.json) == ("next", ["@daily"], 2, True)
     assert args.func is importlib.import_module("crondeck.cli.commands.next").run
+    # Only the command given has a parser made; the others are listed by name and help.
+    (lazy,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert [n for n, p in lazy.choices.items() if p is not None] == ["next"]
+    assert list(lazy.choices) == COMMANDS
+
+
+def test_an_unknown_command_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["nxt"])
+    listed = ", ".join(f"'{name}'" for name in COMMANDS)
+    assert f"invalid choice: 'nxt' (choose from {listed})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("columns", [None, "50", "0", "wide"])
+def test_help_is_as_wide_as_shutil_says(monkeypatch, columns):
+    """The help formatter finds the width without shutil, as shutil would find it."""
+    import shutil
+
+    from crondeck.cli.main import _columns
+
+    monkeypatch.delenv("LINES", raising=False)
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _columns() == shutil.get_terminal_size().columns
+    plain = argparse.ArgumentParser(prog="crondeck exec")
+    _, module_parser = _eager("exec")
+    made = build_parser()
+    (lazy,) = [a for a in made._actions if isinstance(a, argparse._SubParsersAction)]
+    assert lazy.load("exec").format_help() == module_parser.format_help()
+    assert plain._get_formatter()._width == made._get_formatter()._width
 
 
 def test_every_public_name_is_its_object_after_every_module_is_loaded():
@@ -168,6 +201,11 @@ NOT_FOR_CHECK = [
     "crondeck.core.export",
     "tomllib",
     "tomlkit",
+    # Only a misspelt name's suggestion needs difflib; shutil (which loads zlib, bz2 and
+    # lzma) only a program looked up on PATH, and argparse's own help formatter.
+    "difflib",
+    "shutil",
+    "tomli_w",  # writing TOML: the state has a faster writer, and check writes nothing
 ]
 
 JOBS = """\
@@ -227,6 +265,10 @@ NOT_FOR_EXEC = [
     "concurrent.futures.thread",
     "tempfile",  # an atomic write's temporary file is made without it (and random)
     "random",
+    "difflib",  # only a misspelt name's suggestion needs it
+    "shutil",  # a shell's own command (echo) is not looked up on PATH
+    "tomli_w",  # the state file is written by toml_fast's writer
+
     "tomllib",
     "crondeck.core.llm",
     "crondeck.core.sse",
@@ -342,3 +384,115 @@ def test_events_compare_hash_and_print_as_their_dataclasses_would():
     started = events.JobResumed(seq=1, at=at, job="a")
     assert started != events.JobRemoved(seq=1, at=at, job="a")
     assert started == events.JobResumed(seq=1, at=at, job="a")
+
+
+def test_a_program_is_found_on_path_as_shutil_finds_it(tmp_path, monkeypatch):
+    """`check` and `exec` look a command's program up on PATH without importing shutil."""
+    import os
+    import shutil
+
+    from crondeck.core.config import on_path
+
+    bin_dir, other = tmp_path / "bin", tmp_path / "other"
+    bin_dir.mkdir()
+    other.mkdir()
+    (bin_dir / "tool").write_text("#!/bin/sh\n")
+    (bin_dir / "tool").chmod(0o755)
+    (bin_dir / "plain").write_text("not executable\n")
+    (bin_dir / "adir").mkdir()
+    (other / "here").write_text("#!/bin/sh\n")
+    (other / "here").chmod(0o755)
+    monkeypatch.chdir(other)
+    paths = [None, str(bin_dir), f"{other}:{bin_dir}", f":{bin_dir}", f"{bin_dir}:{bin_dir}",
+             "", "/nonexistent", os.environ.get("PATH", "")]
+    for env_path in (None, str(bin_dir)):  # PATH unset: the system's default path
+        if env_path is None:
+            monkeypatch.delenv("PATH", raising=False)
+        else:
+            monkeypatch.setenv("PATH", env_path)
+        for path in paths:
+            for program in ("tool", "plain", "adir", "here", "missing", "sh", "ls"):
+                assert on_path(program, path) == (shutil.which(program, path=path) is not None), (
+                    program, path, env_path)
+
+
+def test_checking_a_command_that_starts_a_program_loads_no_shutil(tmp_path):
+    (tmp_path / "crondeck.toml").write_text(
+        JOBS + '\n[[jobs]]\nname = "ls"\nschedule = "@daily"\ncommand = "ls -l"\n')
+    loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
+                                 ["shutil", "zlib"], tmp_path)
+    assert "OK, 3 jobs, 0 agents; next" in out and out.endswith("exit 0"), out
+    assert loaded == set()
+    (tmp_path / "crondeck.toml").write_text(
+        JOBS + '\n[[jobs]]\nname = "ls"\nschedule = "@daily"\ncommand = "no-such-program-x"\n')
+    loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
+                                 ["shutil"], tmp_path)
+    assert "OK, 3 jobs, 0 agents, 1 warning" in out and loaded == set(), out  # not on PATH
+
+
+@pytest.mark.parametrize("argv", [
+    ["--config", "crondeck.toml", "exec", "hello"],
+    ["--config", "crondeck.toml", "check"],
+    ["next", "*/15 9-17 * * 1-5"],
+])
+def test_a_short_command_never_runs_inspect_which_still_works_when_read(tmp_path, argv):
+    """The standard library imports inspect (dataclasses, for a docstring), linecache and
+    textwrap (traceback, to print one) for rare uses: the commands started once per slot
+    defer their code to the first name read, which then works as ever."""
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    code = (
+        "import contextlib, io, sys\n"
+        "from crondeck.cli.main import main\n"
+        f"sys.argv = ['crondeck', *{argv!r}]\n"
+        "quiet = contextlib.redirect_stdout(io.StringIO())\n"
+        "with quiet, contextlib.redirect_stderr(io.StringIO()):\n"
+        "    code = main()\n"
+        "kinds = {type(sys.modules[n]).__name__ for n in ('inspect', 'linecache', 'textwrap')\n"
+        "         if n in sys.modules}\n"
+        "untouched = [n for n in ('ast', 'dis', 'tokenize') if n in sys.modules]\n"
+        "import inspect, linecache, textwrap\n"
+        "from inspect import signature\n"
+        "from crondeck.core import RunResult\n"
+        "print(code, kinds, untouched, type(inspect).__name__, signature(len),\n"
+        "      RunResult.__doc__.split()[1], inspect.isfunction(main),\n"
+        "      linecache.getline(inspect.__file__, 1).split()[0], textwrap.dedent('  x'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=tmp_path)
+    assert done.stdout.split() == ["0", "{'_Deferred'}", "[]", "module", "(obj,", "/)",
+                                   "outcome", "True", '"""Get', "x"]
+
+
+def test_a_command_called_from_code_leaves_inspect_alone(tmp_path):
+    (tmp_path / "crondeck.toml").write_text(JOBS)
+    loaded, out = _modules_after(_command(["--config", "crondeck.toml", "check"]),
+                                 ["inspect", "ast"], tmp_path)
+    assert out.endswith("exit 0") and loaded == {"inspect", "ast"}, out
+
+
+def test_a_deferred_module_runs_once_when_threads_read_it_at_once(tmp_path, monkeypatch):
+    import threading
+
+    from crondeck.cli import main as cli_main
+
+    runs = tmp_path / "runs"
+    (tmp_path / "slow_deferred_mod.py").write_text(
+        "import time\n"
+        f"open({str(runs)!r}, 'a').write('ran ')\n"
+        "time.sleep(0.2)\n"
+        "VALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_deferred_mod", raising=False)
+    cli_main._defer("slow_deferred_mod")
+    import slow_deferred_mod  # bound, not run
+
+    assert not runs.exists() and type(slow_deferred_mod).__name__ == "_Deferred"
+    seen: list[int] = []
+    threads = [threading.Thread(target=lambda: seen.append(slow_deferred_mod.VALUE))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert seen == [42] * 4 and runs.read_text() == "ran "
+    assert type(slow_deferred_mod) is types.ModuleType

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
 import sys
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from crondeck.core import (
     ConfigLocation,
     load_config,
     resolve_config,
-    short_span,
 )
 
 if TYPE_CHECKING:
@@ -112,6 +110,8 @@ def known_job(config: Config, name: str, command: str, err: TextIO | None = None
     names = [j.name for j in config.jobs]
     if name in names:
         return True
+    import difflib  # here: only a misspelt name needs it
+
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else (
         f"; jobs: {', '.join(names)}" if names else "; the jobs file has no jobs")
@@ -130,6 +130,8 @@ def when(dt: datetime | None, zone: object | None = None) -> str:
 
 def span(seconds: float) -> str:
     """A span as the console shows it (`4m 12s`, `7h 07m`, `2d 9h`): one format everywhere."""
+    from crondeck.core import short_span  # here: only listings show spans
+
     return short_span(seconds)
 
 

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -357,16 +358,42 @@ def _import_asyncio(with_tls: bool) -> None:
         del sys.modules["ssl"]
 
 
+@contextlib.contextmanager
+def _sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as Python's own handler does, until the slot's
+    handler takes over (`_run_slot`). Being another handler than Python's, it keeps
+    asyncio.run from installing its own, whose removal asks `signal` about it and so formats
+    the main task, with its result and callbacks, into an error message no one sees (that
+    alone imported `inspect`)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class _Collection:
     """Start-up builds objects that live until the process exits (modules, classes, the
     parsed files): collections meanwhile would walk them again and again and free none. So
     the collector is off until the run starts, and what start-up built is frozen then (the
     run's collections skip it); both are undone when `exec` returns."""
 
+    def __init__(self, frozen: bool = False) -> None:
+        self.frozen = frozen  # `main` froze start-up already (so gc need not count)
+
     def __enter__(self) -> _Collection:
         self.enabled = gc.isenabled()
         # Frozen already (by `main`, or the embedding program): left so at the end, ours too.
-        self.unfreeze = gc.get_freeze_count() == 0
+        self.unfreeze = not self.frozen and gc.get_freeze_count() == 0
         gc.disable()
         return self
 
@@ -383,7 +410,7 @@ class _Collection:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    with _Collection() as collection:
+    with _Collection(getattr(args, "gc_frozen", False)) as collection:
         return _exec(args, out or sys.stdout, err or sys.stderr, collection)
 
 
@@ -427,8 +454,9 @@ def _exec(args: argparse.Namespace, out: TextIO, err: TextIO, collection: _Colle
                                config.zone(spec), saved)
     try:
         try:
-            result, job = asyncio.run(_run_slot(one, name, slot, stream, logs, counters,
-                                                collection))
+            with _sigint_raises():
+                result, job = asyncio.run(_run_slot(one, name, slot, stream, logs, counters,
+                                                    collection))
         except ConfigError as exc:
             print_problems(exc, "exec", err)
             return EXIT_BAD_CONFIG

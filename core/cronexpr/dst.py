@@ -9,9 +9,10 @@ jump, a time in the repeated hour only in its first pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
+
+from ..lazyclass import dataclass
 
 __all__ = ["DstShift", "jump_instant", "shifts_on", "transition_days", "transition_fires"]
 

@@ -4,7 +4,9 @@ descriptions share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from ..lazyclass import dataclass
 
 __all__ = [
     "DOM",

@@ -6,8 +6,6 @@ Kept apart from the parsing rules (`parser.py`) so the parser stays about what i
 
 from __future__ import annotations
 
-import difflib
-
 from .fields import (
     FIELDS,
     MONTH_NAMES,
@@ -77,6 +75,8 @@ def name_hint(fld: Field, up: str, text: str) -> str:
             return f"{text!r} is a {kind} name; {fld.name} takes {names_hint(fld, bare=True)}"
         if up in names and names is not fld.names:
             return f"{text!r} is a {kind} name; {fld.name} takes {names_hint(fld, bare=True)}"
+    import difflib  # here: only a misspelt name needs it
+
     close = difflib.get_close_matches(up, list(fld.names), n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"unknown value {text!r} (valid: {fld.lo}–{fld.hi}{names_hint(fld)}){hint}"
