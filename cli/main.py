@@ -8,12 +8,10 @@ scheduler, agents or exporters, and `crondeck --help` for none of them.
 
 from __future__ import annotations
 
-import _thread
 import argparse
 import gc
 import os
 import sys
-import types
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any, cast
@@ -44,57 +42,6 @@ COMMANDS = list(COMMAND_HELP)
 # The operator's verbs share one module (`commands/control.py`); every other command is the
 # module of its own name.
 _MODULE = dict.fromkeys(("pause", "resume", "trigger", "skip", "cancel", "reload"), "control")
-
-
-# The commands cron, systemd and Kubernetes start once per slot: one thread imports and runs
-# them, and none of their code reads these modules, which the standard library imports
-# for rare uses: `inspect` (with ast, dis and tokenize) by dataclasses for a docstring that
-# core/lazyclass.py writes only when asked for; `linecache` (with tokenize) and `textwrap`
-# by traceback (asyncio loads it) for printing a traceback.
-_SHORT = frozenset(("exec", "check", "next"))
-_DEFERRED = ("inspect", "linecache", "textwrap")
-
-
-_LOADING = _thread.RLock()  # one deferred module's code runs at a time, in one thread
-_loading: set[str] = set()  # the modules whose code runs now (in the thread holding it)
-
-
-class _Deferred(types.ModuleType):
-    """A standard library module whose name is bound (its spec found, `import` statements
-    satisfied) but whose code runs when one of its names is first read (other threads
-    reading one meanwhile wait for it)."""
-
-    def __getattr__(self, name: str) -> Any:
-        spec = self.__spec__
-        assert spec is not None and spec.loader is not None  # made from a found spec
-        with _LOADING:
-            if type(self) is _Deferred:
-                if spec.name in _loading:  # read by its own code: not there yet
-                    raise AttributeError(f"module {spec.name!r} has no attribute {name!r}")
-                _loading.add(spec.name)
-                try:
-                    spec.loader.exec_module(self)
-                except BaseException:
-                    del sys.modules[spec.name]
-                    raise
-                finally:
-                    _loading.discard(spec.name)
-                self.__class__ = types.ModuleType  # type: ignore[assignment]  # itself now
-        return getattr(self, name)
-
-
-def _defer(name: str) -> None:
-    """Make `name` a `_Deferred` module, unless something imported it already."""
-    if name in sys.modules:
-        return
-    from importlib.util import find_spec, module_from_spec
-
-    spec = find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    module = module_from_spec(spec)
-    module.__class__ = _Deferred
-    sys.modules[name] = module
 
 
 def command_module(name: str) -> str:
@@ -184,14 +131,9 @@ class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_text))
         self._name_parser_map[name] = None  # a choice, its parser made by `load`
 
-    defer_modules = False  # set by `main` for this process's own command line
-
     def load(self, name: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser | None = self._name_parser_map[name]
         if parser is None:  # what add_parser(name) makes, in the place listed
-            if self.defer_modules and name in _SHORT:
-                for module in _DEFERRED:
-                    _defer(module)
             parser = self._parser_class(prog=f"{self._prog_prefix} {name}",
                                         formatter_class=_Formatter)
             self._name_parser_map[name] = parser
@@ -238,10 +180,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # meanwhile would free none, and once frozen no later collection walks them again.
         gc.disable()
     parser = build_parser()
-    if own:
-        for action in parser._actions:
-            if isinstance(action, _LazyCommands):
-                action.defer_modules = True
     try:
         args = parser.parse_args(argv)
     finally:

@@ -52,7 +52,7 @@ def _generate(cls: type, name: str) -> Any:
     if name == "__init__":
         made = {name: _init(cls, deferred.slots)}
     elif name == "__doc__":  # what dataclass writes: the name and the __init__'s signature
-        import inspect  # here: read only for this (see cli/main.py's deferred modules)
+        import inspect  # here: only a docstring asked for needs it
 
         try:
             text_sig = str(inspect.signature(cls)).replace(" -> None", "")
