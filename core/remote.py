@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -56,7 +56,7 @@ from .events import (
     Subscription,
 )
 from .interval import Every
-from .jobs import PendingResult
+from .jobs import PendingResult, Settling
 from .notify import NotifySpec
 from .options import OPTION_NAMES, JobOptions
 from .results import RunResult, RunStatus, SkipReason
@@ -94,65 +94,42 @@ Connect = Callable[[], Awaitable[ControlLink]]
 # --- the answers to commands ------------------------------------------------------------
 
 
-class RemoteCall:
-    """A command on its way: settles with the server's result dict, or its refusal (raised
-    on `await`, kept in `error`/`code`). Never blocks the caller."""
+class RemoteCall(Settling[dict[str, Any]]):
+    """A command on its way: settles with the server's result dict (`reply`), or its refusal
+    (raised on `await`, kept in `error`/`code`). Never blocks the caller."""
 
     def __init__(self, op: str, job: str | None = None) -> None:
+        super().__init__()
         self.op = op
         self.job = job
-        self.reply: dict[str, Any] | None = None
         self.code = ""
         self.error = ""
-        self._settled = False
-        self._callbacks: list[Callable[[RemoteCall], object]] = []
-        self._waiters: list[asyncio.Future[None]] = []
 
     def __repr__(self) -> str:
         state = "pending" if not self._settled else ("ok" if not self.code else self.code)
         return f"<RemoteCall {self.op} {state}>"
 
-    def done(self) -> bool:
-        return self._settled
+    @property
+    def reply(self) -> dict[str, Any] | None:
+        """The server's result dict once answered; None before, or when refused."""
+        return self._value
 
     @property
     def ok(self) -> bool:
         return self._settled and not self.code
 
-    def add_done_callback(self, fn: Callable[[RemoteCall], object]) -> None:
-        """Call `fn(self)` once settled (at once if it already is)."""
-        if self._settled:
-            fn(self)
-        else:
-            self._callbacks.append(fn)
-
-    def _settle(self, reply: dict[str, Any] | None, code: str = "", error: str = "") -> None:
-        if self._settled:
-            return
-        self._settled = True
-        self.reply, self.code, self.error = reply, code, error
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_result(None)
-        self._waiters.clear()
-        callbacks, self._callbacks = self._callbacks, []
-        for fn in callbacks:
-            with contextlib.suppress(Exception):  # a console callback must not stop the mirror
-                fn(self)
+    def _answer(self, reply: dict[str, Any] | None, code: str = "", error: str = "") -> None:
+        if not self._settled:
+            self.code, self.error = code, error
+            self._settle(reply)
 
     async def wait(self) -> dict[str, Any]:
         """The result dict; raises ControlError when the server said no or never answered
         (code "disconnected" when the connection was gone)."""
-        if not self._settled:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
-            await fut
+        reply = await self._until_settled()
         if self.code:
             raise ControlError(self.code, self.error)
-        return self.reply or {}
-
-    def __await__(self) -> Generator[Any, None, dict[str, Any]]:
-        return self.wait().__await__()
+        return reply or {}
 
 
 class RemoteRun(PendingResult):
@@ -896,7 +873,7 @@ class RemoteScheduler:
                 code = getattr(exc, "code", "") or "disconnected"
                 self._refused(call, str(code), _one_line(exc) or type(exc).__name__)
             else:
-                call._settle(reply if isinstance(reply, dict) else {})
+                call._answer(reply if isinstance(reply, dict) else {})
 
         task = asyncio.get_running_loop().create_task(send(), name=f"control:{op}")
         self._calls.add(task)
@@ -904,7 +881,7 @@ class RemoteScheduler:
         return call
 
     def _refused(self, call: RemoteCall, code: str, error: str) -> None:
-        call._settle(None, code, error)
+        call._answer(None, code, error)
         self._local(ControlRefused, op=call.op, job=call.job, code=code, error=error)
 
     @staticmethod
