@@ -496,3 +496,52 @@ def test_fewer_children_are_held_under_a_low_limit_of_open_files(
     monkeypatch.setattr(process.resource, "getrlimit",
                         lambda what: (process.resource.RLIM_INFINITY,) * 2)
     assert process.hold_room() == process.HOLD_LIMIT
+
+
+def test_a_script_whose_interpreter_line_changes_is_read_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict on a program's head is kept while the file is unchanged (a job that fires
+    every minute reads it once), and read again once the file changes."""
+    mark = uuid.uuid4().hex
+    script = tmp_path / "prog"
+    script.write_text("#!/no/such/interpreter\necho ran\n")
+    script.chmod(0o755)
+    agent = CommandAgent([str(script)], env={MARK: mark})
+    opened: list[str] = []
+    real_open = open
+
+    def counting_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if file == str(script):
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(process, "open", counting_open, raising=False)
+
+    async def main() -> list[RunResult]:
+        clock = FakeClock(at(3))
+        s = Scheduler(clock=clock, lead=0.5)
+        job = s.add_job(agent, None, every(seconds=10), name="j", max_runs=3)
+        task = asyncio.create_task(s.astart(stop_when_done=False))
+        results = []
+        for slot in (10, 20, 30):
+            await clock.run_for(slot - 0.3 - clock.now().timestamp() + T0.timestamp())
+            assert await until(lambda: job.running)
+            held = held_shells(mark)
+            handle = next(iter(job.running.values()))
+            await clock.run_for(0.3)
+            results.append(await asyncio.wait_for(handle.wait(), 10))
+            if slot == 10:
+                assert not held  # the shell would run it as its own script: started plainly
+                script.write_text("#!/bin/sh\necho \"ran $CRONDECK_JOB\"\n")
+            else:
+                assert len(held) == 1  # the fixed script is seen: held again
+        s.stop()
+        await asyncio.wait_for(task, 10)
+        return results
+
+    first, second, third = asyncio.run(main())
+    assert first.status is RunStatus.FAILED and first.error.startswith("cannot start")
+    assert second.ok and second.output_tail == "ran j\n"
+    assert third.ok and third.output_tail == "ran j\n"
+    assert len(opened) == 2  # once for each version of the file, not once a run
+    assert process.hold_room() == FULL
