@@ -871,11 +871,8 @@ class RemoteScheduler:
         """Apply the waiting removals a message must come after: its job's, or all of them
         for a message about no one job."""
         kind = msg.get("type")
-        name: object = None
-        if kind == "job":
-            name = (msg.get("job") or {}).get("name")
-        elif kind == "event":
-            name = (msg.get("event") or {}).get("job")
+        rec = msg.get(kind) if kind in ("job", "event") else None
+        name = rec.get("name" if kind == "job" else "job") if isinstance(rec, dict) else None
         if not isinstance(name, str):
             self._remove_waiting()
         elif name in self._removals:
