@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator
 from dataclasses import field
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Generic, Protocol, TypeVar, overload
+from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
 from .agents import Agent
 from .clock import Clock, utc
@@ -182,66 +182,89 @@ class JobHost(Protocol):
     def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int: ...
 
 
-class PendingResult:
-    """A run's final result, to be awaited: `wait()` (or `await`) gives it once settled,
-    `add_done_callback` calls back then. `RunHandle` (in this process) and `RemoteRun` (a
-    scheduler attached over the control socket) are both one."""
+_V = TypeVar("_V")
+
+
+class Settling(Generic[_V]):
+    """A value that settles once and is awaited: `wait()` (or `await`) gives it then,
+    `add_done_callback` calls back then (at once if it already has). The first `_settle`
+    stands. `PendingResult` (a run's result) and `remote.RemoteCall` (a command's answer)
+    are both one."""
 
     def __init__(self) -> None:
-        self._result: RunResult | None = None
-        self._waiters: list[asyncio.Future[RunResult]] = []
+        self._settled = False
+        self._value: _V | None = None
+        self._waiters: list[asyncio.Future[None]] = []
         self._callbacks: list[Callable[[Any], object]] = []
 
-    job: str  # each kind of run names its job and run id
-    run_id: str
-
-    def __repr__(self) -> str:
-        state = self._result.status.value if self._result else "running"
-        return f"<{type(self).__name__} {self.run_id or self.job} {state}>"
-
     def done(self) -> bool:
-        return self._result is not None
+        return self._settled
 
-    @property
-    def skipped(self) -> bool:
-        """True when the slot never started (e.g. run now refused by the overlap policy)."""
-        return self._result is not None and self._result.status is RunStatus.SKIPPED
-
-    def result(self) -> RunResult:
-        if self._result is None:
-            raise asyncio.InvalidStateError("run still in progress")
-        return self._result
-
-    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
-        """`fn(self)` once the result is known (at once if it is)."""
-        if self._result is not None:
+    def add_done_callback(self, fn: Callable[[Self], object]) -> None:
+        """`fn(self)` once settled (at once if it already is)."""
+        if self._settled:
             fn(self)
         else:
             self._callbacks.append(fn)
 
-    def set_result(self, result: RunResult) -> None:
-        """Settle with the final result; the first one stands."""
-        if self._result is not None:
-            return
-        self._result = result
+    def _settle(self, value: _V | None) -> bool:
+        """Settle with `value`, wake the waiters, call the callbacks; False (and nothing
+        done) when already settled."""
+        if self._settled:
+            return False
+        self._settled = True
+        self._value = value
         for fut in self._waiters:
             if not fut.done():
-                fut.set_result(result)
+                fut.set_result(None)
         self._waiters.clear()
         callbacks, self._callbacks = self._callbacks, []
         for fn in callbacks:
             with contextlib.suppress(Exception):  # one observer's bug must not stop the rest
                 fn(self)
+        return True
 
-    async def wait(self) -> RunResult:
-        if self._result is not None:
-            return self._result
-        fut: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        return await fut
+    async def _until_settled(self) -> _V | None:
+        if not self._settled:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            await fut
+        return self._value
 
-    def __await__(self) -> Generator[Any, None, RunResult]:
+    async def wait(self) -> _V:
+        value = await self._until_settled()
+        assert value is not None  # a kind that settles with None overrides wait
+        return value
+
+    def __await__(self) -> Generator[Any, None, _V]:
         return self.wait().__await__()
+
+
+class PendingResult(Settling[RunResult]):
+    """A run's final result, to be awaited: `wait()` (or `await`) gives it once settled,
+    `add_done_callback` calls back then. `RunHandle` (in this process) and `RemoteRun` (a
+    scheduler attached over the control socket) are both one."""
+
+    job: str  # each kind of run names its job and run id
+    run_id: str
+
+    def __repr__(self) -> str:
+        state = self._value.status.value if self._value else "running"
+        return f"<{type(self).__name__} {self.run_id or self.job} {state}>"
+
+    @property
+    def skipped(self) -> bool:
+        """True when the slot never started (e.g. run now refused by the overlap policy)."""
+        return self._value is not None and self._value.status is RunStatus.SKIPPED
+
+    def result(self) -> RunResult:
+        if self._value is None:
+            raise asyncio.InvalidStateError("run still in progress")
+        return self._value
+
+    def set_result(self, result: RunResult) -> None:
+        """Settle with the final result; the first one stands."""
+        self._settle(result)
 
 
 class RunHandle(PendingResult):
@@ -263,7 +286,7 @@ class RunHandle(PendingResult):
         self.task: asyncio.Task[None] | None = None
 
     def cancel(self, reason: str = "cancelled by operator") -> bool:
-        if self._result is not None or self.task is None:
+        if self._settled or self.task is None:
             return False
         self.cancel_reason = self.cancel_reason or reason
         self.task.cancel()

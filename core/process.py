@@ -456,23 +456,47 @@ def _held_argv(plan: SpawnPlan) -> tuple[str, ...] | None:
     return plan.argv
 
 
-def _direct(path: str) -> bool:
-    """Whether the kernel execs `path` itself: an executable ELF file or a script whose
-    interpreter exists (a shell would run anything else as a script of its own)."""
+# What a file's head said (its interpreter, b"" for ELF, None for neither), by the file's
+# identity and version: a job that fires every minute reads its program's head only once.
+_HEADS: dict[tuple[str, int, int, int, int], bytes | None] = {}
+HEADS_KEPT = 256
+
+
+def _head_of(path: str) -> bytes | None:
+    """The interpreter a script's `#!` line names (b"" for an ELF file, None for anything
+    else or a file that cannot be read), cached by (path, device, inode, mtime, size)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    if key in _HEADS:
+        return _HEADS[key]
     try:
         with open(path, "rb") as f:
             head = f.read(256)
+            st = os.fstat(f.fileno())  # the version read, should it have changed since
     except OSError:
-        return False
-    if not os.access(path, os.X_OK):
-        return False
+        return None
+    found: bytes | None = None
     if head.startswith(b"\x7fELF"):
-        return True
-    if not head.startswith(b"#!"):
+        found = b""
+    elif head.startswith(b"#!"):
+        line = head[2:].split(b"\n", 1)[0].split()
+        found = line[0] if line and line[0].startswith(b"/") else None
+    if len(_HEADS) >= HEADS_KEPT:
+        del _HEADS[next(iter(_HEADS))]  # the oldest entry
+    _HEADS[(path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)] = found
+    return found
+
+
+def _direct(path: str) -> bool:
+    """Whether the kernel execs `path` itself: an executable ELF file or a script whose
+    interpreter exists (a shell would run anything else as a script of its own)."""
+    head = _head_of(path)
+    if head is None or not os.access(path, os.X_OK):
         return False
-    line = head[2:].split(b"\n", 1)[0].split()
-    return bool(line) and line[0].startswith(b"/") and os.path.isfile(line[0]) \
-        and os.access(line[0], os.X_OK)
+    return not head or (os.path.isfile(head) and os.access(head, os.X_OK))
 
 
 class Launched:

@@ -7,7 +7,9 @@
 `enable`, `disable`, `reload`). It is filled from the control protocol's snapshot, job and
 scheduler records, and republishes the scheduler's events on its own `EventBus` (same
 classes, same `seq`) after applying the records that precede them, so an observer reading
-`mirror.jobs[name]` on an event sees the job as of that event.
+`mirror.jobs[name]` on an event sees the job as of that event. A job's removal waits for
+the next line about that job (a reload that replaces a job sends its new record next) or
+about the whole scheduler, at most `REMOVAL_WAIT`: a replaced job never leaves the picture.
 
 Operator methods never block: each sends its command and returns at once. Their answer comes
 back on a `RemoteCall` (awaitable; `add_done_callback`), and a refusal is also published as a
@@ -23,7 +25,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -56,7 +58,7 @@ from .events import (
     Subscription,
 )
 from .interval import Every
-from .jobs import PendingResult
+from .jobs import PendingResult, Settling
 from .notify import NotifySpec
 from .options import OPTION_NAMES, JobOptions
 from .results import RunResult, RunStatus, SkipReason
@@ -71,6 +73,11 @@ RECENT_RESULTS = 512  # final results kept by run id, to settle run-now handles 
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 SLICE = 0.005  # seconds of applying lines before the loop is let go (the console draws)
+# A reload that changes a job removes it and adds it anew; the removal and the new job's
+# record can reach the mirror in different reads. A job's removal is applied with the next
+# line about that job (or about the whole scheduler), or after this long without one, so a
+# console never shows a replaced job gone for a moment.
+REMOVAL_WAIT = 0.2
 STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
 
 
@@ -94,65 +101,42 @@ Connect = Callable[[], Awaitable[ControlLink]]
 # --- the answers to commands ------------------------------------------------------------
 
 
-class RemoteCall:
-    """A command on its way: settles with the server's result dict, or its refusal (raised
-    on `await`, kept in `error`/`code`). Never blocks the caller."""
+class RemoteCall(Settling[dict[str, Any]]):
+    """A command on its way: settles with the server's result dict (`reply`), or its refusal
+    (raised on `await`, kept in `error`/`code`). Never blocks the caller."""
 
     def __init__(self, op: str, job: str | None = None) -> None:
+        super().__init__()
         self.op = op
         self.job = job
-        self.reply: dict[str, Any] | None = None
         self.code = ""
         self.error = ""
-        self._settled = False
-        self._callbacks: list[Callable[[RemoteCall], object]] = []
-        self._waiters: list[asyncio.Future[None]] = []
 
     def __repr__(self) -> str:
         state = "pending" if not self._settled else ("ok" if not self.code else self.code)
         return f"<RemoteCall {self.op} {state}>"
 
-    def done(self) -> bool:
-        return self._settled
+    @property
+    def reply(self) -> dict[str, Any] | None:
+        """The server's result dict once answered; None before, or when refused."""
+        return self._value
 
     @property
     def ok(self) -> bool:
         return self._settled and not self.code
 
-    def add_done_callback(self, fn: Callable[[RemoteCall], object]) -> None:
-        """Call `fn(self)` once settled (at once if it already is)."""
-        if self._settled:
-            fn(self)
-        else:
-            self._callbacks.append(fn)
-
-    def _settle(self, reply: dict[str, Any] | None, code: str = "", error: str = "") -> None:
-        if self._settled:
-            return
-        self._settled = True
-        self.reply, self.code, self.error = reply, code, error
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_result(None)
-        self._waiters.clear()
-        callbacks, self._callbacks = self._callbacks, []
-        for fn in callbacks:
-            with contextlib.suppress(Exception):  # a console callback must not stop the mirror
-                fn(self)
+    def _answer(self, reply: dict[str, Any] | None, code: str = "", error: str = "") -> None:
+        if not self._settled:
+            self.code, self.error = code, error
+            self._settle(reply)
 
     async def wait(self) -> dict[str, Any]:
         """The result dict; raises ControlError when the server said no or never answered
         (code "disconnected" when the connection was gone)."""
-        if not self._settled:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
-            await fut
+        reply = await self._until_settled()
         if self.code:
             raise ControlError(self.code, self.error)
-        return self.reply or {}
-
-    def __await__(self) -> Generator[Any, None, dict[str, Any]]:
-        return self.wait().__await__()
+        return reply or {}
 
 
 class RemoteRun(PendingResult):
@@ -491,6 +475,8 @@ class RemoteScheduler:
         self._wanted: dict[str, RemoteRun] = {}  # run_now handles by run id, until they end
         self._leaving: dict[str, RemoteRun] = {}  # left `running`, final result not yet seen
         self._attached = asyncio.Event()
+        self._removals: dict[str, JobRemoved] = {}  # removals waiting (REMOVAL_WAIT)
+        self._removal_timer: asyncio.TimerHandle | None = None
         self.last_call: RemoteCall | None = None  # cancel's command (it returns a count)
         # Jobs written alike share one parsed schedule and one JobOptions, as they do in the
         # scheduler (10,000 jobs of a few dozen schedules are parsed a few dozen times).
@@ -521,6 +507,7 @@ class RemoteScheduler:
     async def aclose(self) -> None:
         """Stop following and close the connection (the remote scheduler runs on)."""
         self._closing = True
+        self._remove_waiting()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -615,14 +602,16 @@ class RemoteScheduler:
                 since = loop.time()
             reason = "the scheduler closed the connection"
             try:
-                turn = loop.time()
+                busy = 0.0  # time spent applying lines since the loop was last let go
                 async for message in link:
+                    began = loop.time()
                     said = self._take(message)
                     if said:
                         reason = said
-                    if loop.time() - turn > SLICE:  # a flood of lines: let the UI draw
+                    busy += loop.time() - began
+                    if busy > SLICE:  # a flood of lines: let the UI draw
                         await asyncio.sleep(0)
-                        turn = loop.time()
+                        busy = 0.0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -656,6 +645,7 @@ class RemoteScheduler:
                     started_at=_when(self.hello.get("started_at")), resync=resync)
 
     def _lost(self, reason: str, retry_in: float) -> None:
+        self._remove_waiting()
         self.connected = False
         self._attached.clear()
         self.disconnected_reason = reason
@@ -679,6 +669,8 @@ class RemoteScheduler:
     def _on_message(self, msg: Mapping[str, Any]) -> str:
         """Apply one message; returns the reason the server gave when it is leaving."""
         kind = msg.get("type")
+        if self._removals:
+            self._removals_due(msg)
         if kind == "event":
             self._apply_event(msg.get("event") or {})
         elif kind == "job":
@@ -857,10 +849,12 @@ class RemoteScheduler:
         elif isinstance(event, SchedulerStarted | SchedulerStopped):
             self.running_loop = isinstance(event, SchedulerStarted)
         elif isinstance(event, JobRemoved):
-            gone = self.jobs.pop(event.job, None)
-            if gone is not None:
-                for run in gone.running.values():
-                    self._ended(run)
+            if job is not None:  # applied and published when due (REMOVAL_WAIT)
+                self._removals[event.job] = event
+                if self._removal_timer is None:
+                    self._removal_timer = asyncio.get_running_loop().call_later(
+                        REMOVAL_WAIT, self._remove_waiting)
+                return
         elif job is not None:
             if isinstance(event, RunFinished):
                 if not event.will_retry:
@@ -871,6 +865,32 @@ class RemoteScheduler:
                 if (event.run_id in job.running or event.run_id in self._wanted
                         or event.run_id in self._leaving):
                     self._final(job, event.result)
+        self.bus.publish(event)
+
+    def _removals_due(self, msg: Mapping[str, Any]) -> None:
+        """Apply the waiting removals a message must come after: its job's, or all of them
+        for a message about no one job."""
+        kind = msg.get("type")
+        rec = msg.get(kind) if kind in ("job", "event") else None
+        name = rec.get("name" if kind == "job" else "job") if isinstance(rec, dict) else None
+        if not isinstance(name, str):
+            self._remove_waiting()
+        elif name in self._removals:
+            self._remove(self._removals.pop(name))
+
+    def _remove_waiting(self) -> None:
+        if self._removal_timer is not None:
+            self._removal_timer.cancel()
+            self._removal_timer = None
+        waiting, self._removals = self._removals, {}
+        for event in waiting.values():
+            self._remove(event)
+
+    def _remove(self, event: JobRemoved) -> None:
+        gone = self.jobs.pop(event.job, None)
+        if gone is not None:
+            for run in gone.running.values():
+                self._ended(run)
         self.bus.publish(event)
 
     # -- commands -------------------------------------------------------------------------
@@ -896,7 +916,7 @@ class RemoteScheduler:
                 code = getattr(exc, "code", "") or "disconnected"
                 self._refused(call, str(code), _one_line(exc) or type(exc).__name__)
             else:
-                call._settle(reply if isinstance(reply, dict) else {})
+                call._answer(reply if isinstance(reply, dict) else {})
 
         task = asyncio.get_running_loop().create_task(send(), name=f"control:{op}")
         self._calls.add(task)
@@ -904,7 +924,7 @@ class RemoteScheduler:
         return call
 
     def _refused(self, call: RemoteCall, code: str, error: str) -> None:
-        call._settle(None, code, error)
+        call._answer(None, code, error)
         self._local(ControlRefused, op=call.op, job=call.job, code=code, error=error)
 
     @staticmethod

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import socket
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,17 +31,6 @@ from crondeck.core import (
     every,
 )
 from crondeck.core.control import MAX_PATH
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """A state directory with a short path (AF_UNIX paths are limited to ~107 bytes)."""
-    path = Path(tempfile.mkdtemp(prefix="cdc", dir="/tmp"))
-    os.chmod(path, 0o700)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def run(coro: Any) -> Any:

@@ -6,15 +6,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +33,6 @@ from crondeck.core import (
 from crondeck.core.control import SUB_EVENTS
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="cdr", dir="/tmp"))
-    os.chmod(path, 0o700)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _wait_for(predicate: Any, what: str, seconds: float = 30.0) -> None:

@@ -6,6 +6,7 @@ child whose run ends before its instant (or whose scheduler dies) is ended unrun
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pytest
 from crondeck.core import FakeClock, RunStatus, Scheduler, every, process
 from crondeck.core.agents import CommandAgent
 from crondeck.core.events import RunQueued
-from crondeck.core.jobs import NullStateSink
+from crondeck.core.jobs import Job, NullStateSink, RunHandle
 from crondeck.core.results import RunResult
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
@@ -111,6 +112,37 @@ def gone(pid: int, within: float) -> bool:
     return False
 
 
+class Held:
+    """A scheduler on a fake clock whose jobs' first runs are prepared, 0.3 s before their
+    instant at 10 s (their command agents' children held)."""
+
+    def __init__(self, clock: FakeClock, s: Scheduler, jobs: list[Job]) -> None:
+        self.clock, self.s, self.jobs = clock, s, jobs
+
+    def handle(self, i: int = 0) -> RunHandle:
+        """The prepared run of the i-th job."""
+        return next(iter(self.jobs[i].running.values()))
+
+
+@contextlib.asynccontextmanager
+async def prepared(agent: CommandAgent, prompt: str | None = None, *, jobs: int = 1,
+                   max_runs: int | None = None, **scheduler: Any) -> AsyncIterator[Held]:
+    """`jobs` jobs of `agent` every 10 s (named "j", or "j0", "j1"... when more), started at
+    3 s and taken to 9.7 s; the scheduler stopped on leaving."""
+    clock = FakeClock(at(3))
+    s = Scheduler(clock=clock, lead=0.5, **scheduler)
+    names = ["j"] if jobs == 1 else [f"j{i}" for i in range(jobs)]
+    added = [s.add_job(agent, prompt, every(seconds=10), name=name, max_runs=max_runs)
+             for name in names]
+    task = asyncio.create_task(s.astart(stop_when_done=False))
+    await clock.run_for(6.7)  # 9.7: prepared, their children held
+    try:
+        yield Held(clock, s, added)
+    finally:
+        s.stop()
+        await asyncio.wait_for(task, 10)
+
+
 def reporter(tmp_path: Path, mark: str, prompt_via: str = "stdin") -> CommandAgent:
     """The reporter, started by a name found on $PATH, with awkward arguments."""
     bin_dir = tmp_path / "bin"
@@ -142,20 +174,14 @@ def test_a_held_command_runs_only_at_its_instant_exactly_as_if_started_then(
     agent = reporter(tmp_path, mark, prompt_via)
 
     async def held() -> tuple[RunResult, int]:
-        clock = FakeClock(at(3))
-        s = Scheduler(clock=clock, lead=0.5)
-        job = s.add_job(agent, "the prompt ✓", every(seconds=10), name="j", max_runs=1)
-        task = asyncio.create_task(s.astart(stop_when_done=False))
-        await clock.run_for(6.7)  # 9.7: prepared, its child held
-        pids = await until(lambda: held_shells(mark))
-        assert len(pids) == 1, marked(mark)
-        handle = next(iter(job.running.values()))
-        await asyncio.sleep(0.3)  # real time the command would have had to write
-        assert not report.exists(), "the command ran before its instant"
-        await clock.run_for(0.3)  # 10: released
-        result = await asyncio.wait_for(handle.wait(), 20)
-        s.stop()
-        await asyncio.wait_for(task, 10)
+        async with prepared(agent, "the prompt ✓", max_runs=1) as h:
+            pids = await until(lambda: held_shells(mark))
+            assert len(pids) == 1, marked(mark)
+            handle = h.handle()
+            await asyncio.sleep(0.3)  # real time the command would have had to write
+            assert not report.exists(), "the command ran before its instant"
+            await h.clock.run_for(0.3)  # 10: released
+            result = await asyncio.wait_for(handle.wait(), 20)
         return result, pids[0]
 
     result, held_pid = asyncio.run(held())
@@ -189,128 +215,98 @@ def test_a_held_command_runs_only_at_its_instant_exactly_as_if_started_then(
     assert seen["env"]["CRONDECK_SCHEDULED_FOR"] == at(10).isoformat()
 
 
-def _parked(tmp_path: Path, mark: str) -> tuple[CommandAgent, Path]:
-    """A shell-string command that notes each time it ran, and prints its job's name."""
-    ran = tmp_path / "ran"
-    agent = CommandAgent('echo ran >> "$RAN"; echo "$CRONDECK_JOB"',
-                         env={MARK: mark, "RAN": str(ran)})
-    return agent, ran
+class Parked:
+    """A shell-string command that notes each time it ran (in `ran`) and prints its job's
+    name; its processes carry MARK=`mark`."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.mark = uuid.uuid4().hex
+        self.ran = tmp_path / "ran"
+        self.agent = CommandAgent('echo ran >> "$RAN"; echo "$CRONDECK_JOB"',
+                                  env={MARK: self.mark, "RAN": str(self.ran)})
+
+
+@pytest.fixture
+def parked(tmp_path: Path) -> Parked:
+    return Parked(tmp_path)
 
 
 @pytest.mark.parametrize("end", ["cancel", "remove", "stop"])
 def test_a_run_ended_while_its_child_is_held_ends_the_child_unrun(
-        tmp_path: Path, end: str) -> None:
-    mark = uuid.uuid4().hex
-    agent, ran = _parked(tmp_path, mark)
-
+        parked: Parked, end: str) -> None:
     async def main() -> RunResult:
-        clock = FakeClock(at(3))
-        s = Scheduler(clock=clock, lead=0.5)
-        job = s.add_job(agent, None, every(seconds=10), name="j")
-        task = asyncio.create_task(s.astart(stop_when_done=False))
-        await clock.run_for(6.7)
-        (pid,) = await until(lambda: held_shells(mark))
-        handle = next(iter(job.running.values()))
-        if end == "cancel":
-            s.cancel(job)
-        elif end == "remove":
-            s.remove_job(job)
-        else:
-            s.stop(terminate=True)
-        result = await asyncio.wait_for(handle.wait(), 10)
-        assert gone(pid, 5), "the held child outlived its run"
-        await clock.run_for(0.5)  # past the instant
-        await asyncio.sleep(0.3)
-        s.stop()
-        await asyncio.wait_for(task, 10)
+        async with prepared(parked.agent) as h:
+            (pid,) = await until(lambda: held_shells(parked.mark))
+            handle, job, s = h.handle(), h.jobs[0], h.s
+            if end == "cancel":
+                s.cancel(job)
+            elif end == "remove":
+                s.remove_job(job)
+            else:
+                s.stop(terminate=True)
+            result = await asyncio.wait_for(handle.wait(), 10)
+            assert gone(pid, 5), "the held child outlived its run"
+            await h.clock.run_for(0.5)  # past the instant
+            await asyncio.sleep(0.3)
         return result
 
     result = asyncio.run(main())
     assert result.status is RunStatus.CANCELLED and result.started_at is None
-    assert soon(lambda: marked(mark) == {}) and not ran.exists()
+    assert soon(lambda: marked(parked.mark) == {}) and not parked.ran.exists()
     assert process.hold_room() == FULL
 
 
 def test_a_held_run_whose_claim_is_refused_at_its_instant_ends_its_child_unrun(
-        tmp_path: Path) -> None:
+        parked: Parked) -> None:
     class Refusing(NullStateSink):
         def run_claimed(self, job: str, run_id: str, scheduled_for: datetime) -> None:
             raise OSError("disk full")
 
-    mark = uuid.uuid4().hex
-    agent, ran = _parked(tmp_path, mark)
-
     async def main() -> RunResult:
-        clock = FakeClock(at(3))
-        s = Scheduler(clock=clock, lead=0.5, state_sink=Refusing())
-        job = s.add_job(agent, None, every(seconds=10), name="j")
-        task = asyncio.create_task(s.astart(stop_when_done=False))
-        await clock.run_for(6.7)
-        (pid,) = await until(lambda: held_shells(mark))
-        handle = next(iter(job.running.values()))
-        await clock.run_for(0.3)
-        result = await asyncio.wait_for(handle.wait(), 10)
-        assert gone(pid, 5), "the held child outlived its refused run"
-        await asyncio.sleep(0.2)
-        s.stop()
-        await asyncio.wait_for(task, 10)
+        async with prepared(parked.agent, state_sink=Refusing()) as h:
+            (pid,) = await until(lambda: held_shells(parked.mark))
+            handle = h.handle()
+            await h.clock.run_for(0.3)
+            result = await asyncio.wait_for(handle.wait(), 10)
+            assert gone(pid, 5), "the held child outlived its refused run"
+            await asyncio.sleep(0.2)
         return result
 
     result = asyncio.run(main())
     assert result.status is RunStatus.SKIPPED and "could not be recorded" in result.error
-    assert soon(lambda: marked(mark) == {}) and not ran.exists()
+    assert soon(lambda: marked(parked.mark) == {}) and not parked.ran.exists()
     assert process.hold_room() == FULL
 
 
 def test_a_pause_while_held_skips_that_slot_and_ends_the_held_child_unrun(
-        tmp_path: Path) -> None:
-    mark = uuid.uuid4().hex
-    agent, ran = _parked(tmp_path, mark)
-
+        parked: Parked) -> None:
     async def main() -> RunResult:
-        clock = FakeClock(at(3))
-        s = Scheduler(clock=clock, lead=0.5)
-        job = s.add_job(agent, None, every(seconds=10), name="j")
-        task = asyncio.create_task(s.astart(stop_when_done=False))
-        await clock.run_for(6.7)
-        assert await until(lambda: held_shells(mark))
-        handle = next(iter(job.running.values()))
-        s.pause_job(job, "later")
-        await clock.run_for(0.3)
-        result = await asyncio.wait_for(handle.wait(), 10)
-        s.stop()
-        await asyncio.wait_for(task, 10)
-        return result
+        async with prepared(parked.agent) as h:
+            assert await until(lambda: held_shells(parked.mark))
+            handle = h.handle()
+            h.s.pause_job(h.jobs[0], "later")
+            await h.clock.run_for(0.3)
+            return await asyncio.wait_for(handle.wait(), 10)
 
     result = asyncio.run(main())
     # as if it had been dispatched at its instant: the slot is skipped, its command never ran
     assert result.status is RunStatus.SKIPPED and result.error == "paused: later"
-    assert soon(lambda: marked(mark) == {}) and not ran.exists()
+    assert soon(lambda: marked(parked.mark) == {}) and not parked.ran.exists()
     assert process.hold_room() == FULL
 
 
-def test_a_held_child_that_dies_before_its_instant_is_started_afresh(tmp_path: Path) -> None:
-    mark = uuid.uuid4().hex
-    agent, ran = _parked(tmp_path, mark)
-
+def test_a_held_child_that_dies_before_its_instant_is_started_afresh(parked: Parked) -> None:
     async def main() -> RunResult:
-        clock = FakeClock(at(3))
-        s = Scheduler(clock=clock, lead=0.5)
-        job = s.add_job(agent, None, every(seconds=10), name="j")
-        task = asyncio.create_task(s.astart(stop_when_done=False))
-        await clock.run_for(6.7)
-        (pid,) = await until(lambda: held_shells(mark))
-        os.kill(pid, signal.SIGKILL)
-        await until(lambda: not held_shells(mark))
-        handle = next(iter(job.running.values()))
-        await clock.run_for(0.3)
-        result = await asyncio.wait_for(handle.wait(), 10)
-        s.stop()
-        await asyncio.wait_for(task, 10)
-        return result
+        async with prepared(parked.agent) as h:
+            (pid,) = await until(lambda: held_shells(parked.mark))
+            os.kill(pid, signal.SIGKILL)
+            await until(lambda: not held_shells(parked.mark))
+            handle = h.handle()
+            await h.clock.run_for(0.3)
+            return await asyncio.wait_for(handle.wait(), 10)
 
     result = asyncio.run(main())
-    assert result.ok and result.output_tail == "j\n" and ran.read_text() == "ran\n"
+    assert result.ok and result.output_tail == "j\n" and parked.ran.read_text() == "ran\n"
     assert process.hold_room() == FULL
 
 
@@ -331,17 +327,10 @@ def test_a_command_that_cannot_start_fails_as_it_did_when_started_at_the_instant
     agent = CommandAgent(argv, cwd=cwd)
 
     async def held() -> RunResult:
-        clock = FakeClock(at(3))
-        s = Scheduler(clock=clock, lead=0.5)
-        job = s.add_job(agent, None, every(seconds=10), name="j", max_runs=1)
-        task = asyncio.create_task(s.astart(stop_when_done=False))
-        await clock.run_for(6.7)
-        handle = next(iter(job.running.values()))
-        await clock.run_for(0.3)
-        result = await asyncio.wait_for(handle.wait(), 10)
-        s.stop()
-        await asyncio.wait_for(task, 10)
-        return result
+        async with prepared(agent, max_runs=1) as h:
+            handle = h.handle()
+            await h.clock.run_for(0.3)
+            return await asyncio.wait_for(handle.wait(), 10)
 
     async def launched() -> RunResult:
         s = Scheduler()
@@ -357,62 +346,42 @@ def test_a_command_that_cannot_start_fails_as_it_did_when_started_at_the_instant
 
 
 def test_runs_past_the_hold_limit_start_at_the_instant_and_all_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        parked: Parked, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(process, "HOLD_LIMIT", 3)
-    mark = uuid.uuid4().hex
-    agent, ran = _parked(tmp_path, mark)
 
     async def main() -> list[RunResult]:
-        clock = FakeClock(at(3))
-        s = Scheduler(clock=clock, lead=0.5, max_concurrent_runs=20)
-        jobs = [s.add_job(agent, None, every(seconds=10), name=f"j{i}", max_runs=1)
-                for i in range(8)]
-        task = asyncio.create_task(s.astart(stop_when_done=False))
-        await clock.run_for(6.7)
-        assert await until(lambda: len(held_shells(mark)) >= 3)
-        await asyncio.sleep(0.1)
-        assert len(held_shells(mark)) == 3
-        handles = [next(iter(j.running.values())) for j in jobs]
-        await clock.run_for(0.3)
-        results = [await asyncio.wait_for(h.wait(), 20) for h in handles]
-        s.stop()
-        await asyncio.wait_for(task, 10)
-        return results
+        async with prepared(parked.agent, jobs=8, max_runs=1, max_concurrent_runs=20) as h:
+            assert await until(lambda: len(held_shells(parked.mark)) >= 3)
+            await asyncio.sleep(0.1)
+            assert len(held_shells(parked.mark)) == 3
+            handles = [h.handle(i) for i in range(8)]
+            await h.clock.run_for(0.3)
+            return [await asyncio.wait_for(handle.wait(), 20) for handle in handles]
 
     results = asyncio.run(main())
     assert [r.output_tail for r in results] == [f"j{i}\n" for i in range(8)]
     assert all(r.ok and r.started_at == at(10) for r in results)
-    assert ran.read_text() == "ran\n" * 8
+    assert parked.ran.read_text() == "ran\n" * 8
     assert process.hold_room() == 3
 
 
 def test_a_held_run_that_has_to_queue_is_started_afresh_when_its_turn_comes(
-        tmp_path: Path) -> None:
-    mark = uuid.uuid4().hex
-    agent, ran = _parked(tmp_path, mark)
-
+        parked: Parked) -> None:
     async def main() -> tuple[list[RunResult], list[str]]:
-        clock = FakeClock(at(3))
-        s = Scheduler(clock=clock, lead=0.5, max_concurrent_runs=1)
-        sub = s.subscribe()
-        jobs = [s.add_job(agent, None, every(seconds=10), name=f"j{i}", max_runs=1)
-                for i in range(2)]
-        task = asyncio.create_task(s.astart(stop_when_done=False))
-        await clock.run_for(6.7)
-        assert await until(lambda: len(held_shells(mark)) >= 2)
-        handles = [next(iter(j.running.values())) for j in jobs]
-        await clock.run_for(0.3)
-        # the queued run's held child is ended at once: it waits without one
-        assert await until(lambda: len(held_shells(mark)) == 0, 5) is True
-        results = [await asyncio.wait_for(h.wait(), 20) for h in handles]
-        s.stop()
-        await asyncio.wait_for(task, 10)
+        async with prepared(parked.agent, jobs=2, max_runs=1, max_concurrent_runs=1) as h:
+            sub = h.s.subscribe()  # before the instant, where a run queues
+            assert await until(lambda: len(held_shells(parked.mark)) >= 2)
+            handles = [h.handle(i) for i in range(2)]
+            await h.clock.run_for(0.3)
+            # the queued run's held child is ended at once: it waits without one
+            assert await until(lambda: len(held_shells(parked.mark)) == 0, 5) is True
+            results = [await asyncio.wait_for(handle.wait(), 20) for handle in handles]
         return results, [e.job for e in sub.drain() if isinstance(e, RunQueued)]
 
     results, queued = asyncio.run(main())
     assert queued == ["j1"]
     assert [(r.ok, r.output_tail) for r in results] == [(True, "j0\n"), (True, "j1\n")]
-    assert ran.read_text() == "ran\n" * 2
+    assert parked.ran.read_text() == "ran\n" * 2
     assert process.hold_room() == FULL
 
 
@@ -496,3 +465,47 @@ def test_fewer_children_are_held_under_a_low_limit_of_open_files(
     monkeypatch.setattr(process.resource, "getrlimit",
                         lambda what: (process.resource.RLIM_INFINITY,) * 2)
     assert process.hold_room() == process.HOLD_LIMIT
+
+
+def test_a_script_whose_interpreter_line_changes_is_read_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict on a program's head is kept while the file is unchanged (a job that fires
+    every minute reads it once), and read again once the file changes."""
+    mark = uuid.uuid4().hex
+    script = tmp_path / "prog"
+    script.write_text("#!/no/such/interpreter\necho ran\n")
+    script.chmod(0o755)
+    agent = CommandAgent([str(script)], env={MARK: mark})
+    opened: list[str] = []
+    real_open = open
+
+    def counting_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if file == str(script):
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(process, "open", counting_open, raising=False)
+
+    async def main() -> list[RunResult]:
+        results = []
+        async with prepared(agent, max_runs=3) as h:
+            for slot in (10, 20, 30):
+                await h.clock.run_for((at(slot - 0.3) - h.clock.now()).total_seconds())
+                assert await until(lambda: h.jobs[0].running)
+                held = held_shells(mark)
+                handle = h.handle()
+                await h.clock.run_for(0.3)
+                results.append(await asyncio.wait_for(handle.wait(), 10))
+                if slot == 10:
+                    assert not held  # a shell would run it as its own script: not held
+                    script.write_text("#!/bin/sh\necho \"ran $CRONDECK_JOB\"\n")
+                else:
+                    assert len(held) == 1  # the fixed script is seen: held again
+        return results
+
+    first, second, third = asyncio.run(main())
+    assert first.status is RunStatus.FAILED and first.error.startswith("cannot start")
+    assert second.ok and second.output_tail == "ran j\n"
+    assert third.ok and third.output_tail == "ran j\n"
+    assert len(opened) == 2  # once for each version of the file, not once a run
+    assert process.hold_room() == FULL

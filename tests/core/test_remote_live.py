@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +35,6 @@ from crondeck.core import (
 )
 
 WAIT = 10.0
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """AF_UNIX paths are limited to ~107 bytes: pytest's tmp_path can be longer."""
-    path = Path(tempfile.mkdtemp(prefix="cdr", dir="/tmp"))
-    os.chmod(path, 0o700)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 class Gate:

@@ -5,12 +5,9 @@ and restarting the process is a disconnect, then a re-attach with a fresh snapsh
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +34,6 @@ name = "echo"
 schedule = "@daily"
 command = "printf 'hello-from-remote\\\\n'"
 """
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """AF_UNIX paths are limited to ~107 bytes: pytest's tmp_path can be longer."""
-    path = Path(tempfile.mkdtemp(prefix="cdp", dir="/tmp"))
-    os.chmod(path, 0o700)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 class Run:

@@ -256,10 +256,12 @@ def test_attached_editor_writes_the_file_and_the_scheduler_applies_it(config):
                 await until(pilot, lambda: not isinstance(app.screen, JobEditorScreen),
                             "the editor to close")
                 assert '"30 2 * * *"' in config.read_text()
-                await until(pilot, lambda: job_state(config, "digest")["schedule"][
-                    "expression"] == "30 2 * * *", "the scheduler to apply the edit")
+                # the answer's toast first: it is up for 5 s, and each look at the
+                # scheduler's state below holds the console's loop for a round trip
                 await until(pilot, lambda: "changed digest" in "\n".join(
                     n.message for n in shown_notifications(app)), "the scheduler's answer")
+                await until(pilot, lambda: job_state(config, "digest")["schedule"][
+                    "expression"] == "30 2 * * *", "the scheduler to apply the edit")
                 await until(pilot, lambda: screen.model.rows["digest"].schedule == "30 2 * * *",
                             "the row to show the new schedule")
 

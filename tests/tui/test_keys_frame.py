@@ -22,16 +22,30 @@ def _keys(app) -> list[str]:
     return [k.description for k in app.screen.query(FooterKey) if k.display]
 
 
+async def _select(pilot, app, job: str):
+    """The app settled with `job` selected; returns its dashboard."""
+    await settle(pilot)
+    screen = app.dashboard
+    screen.table.select(job)
+    await settle(pilot)
+    return screen
+
+
+async def _landed(pilot) -> None:
+    """Until an answer given now has been taken (its callbacks, their messages, the frame)."""
+    for _ in range(5):
+        await pilot.pause()
+        await asyncio.sleep(0)
+    await settle(pilot)
+
+
 def test_footer_is_rebuilt_only_when_its_keys_change(make_app):
     app, sched, _clock, _ = make_app()
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = app.dashboard
+            screen = await _select(pilot, app, "beta")
             footer = screen.query_one(DeckFooter)
-            screen.table.select("beta")
-            await settle(pilot)
             assert "Pause" in _keys(app) and "Resume" not in _keys(app)
             built = footer.rebuilds
             for _ in range(5):  # nothing it shows changed: nothing to rebuild
@@ -75,10 +89,7 @@ def test_pause_dialog_still_pauses_and_the_footer_follows(make_app):
 
     async def go():
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await settle(pilot)
-            screen = app.dashboard
-            screen.table.select("beta")
-            await settle(pilot)
+            screen = await _select(pilot, app, "beta")
             await pilot.press("space")
             await pilot.pause()
             assert isinstance(app.screen, PauseDialog)
@@ -141,10 +152,7 @@ def test_attached_resume_shows_on_the_row_before_the_answer_and_a_refusal_undoes
 
     async def go():
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await settle(pilot)
-            screen = app.dashboard
-            screen.table.select("gamma")  # paused
-            await settle(pilot)
+            screen = await _select(pilot, app, "gamma")  # paused
             calls = _hold(sched, "resume_job")
             await pilot.press("space")
             await pilot.pause()
@@ -152,10 +160,7 @@ def test_attached_resume_shows_on_the_row_before_the_answer_and_a_refusal_undoes
             assert screen.model.rows["gamma"].status != "paused"  # before any answer
             assert "Pause" in _keys(app)
             calls[0].answer(error="the scheduler is shutting down")
-            for _ in range(5):
-                await pilot.pause()
-                await asyncio.sleep(0)
-            await settle(pilot)
+            await _landed(pilot)
             assert screen.model.rows["gamma"].status == "paused"
             assert sched.jobs["gamma"].pause_note == "waiting for keys"
             assert "resume gamma: the scheduler is shutting down" in notes(app)
@@ -170,10 +175,7 @@ def test_attached_pause_and_skip_show_ahead_and_the_answer_confirms_them():
 
     async def go():
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await settle(pilot)
-            screen = app.dashboard
-            screen.table.select("beta")
-            await settle(pilot)
+            screen = await _select(pilot, app, "beta")
             paused = _hold(sched, "pause_job")
             await pilot.press("space")
             await pilot.pause()
@@ -188,10 +190,7 @@ def test_attached_pause_and_skip_show_ahead_and_the_answer_confirms_them():
             assert screen.model.rows["beta"].skip_next
             for call in (*paused, *skips):
                 call.answer()
-            for _ in range(5):
-                await pilot.pause()
-                await asyncio.sleep(0)
-            await settle(pilot)
+            await _landed(pilot)
             row = screen.model.rows["beta"]
             assert row.status == "paused" and row.note == "deploy" and row.skip_next
             assert "beta paused" in notes(app)
