@@ -240,7 +240,12 @@ class ControlClient:
                 if loop.time() - turn > READ_SLICE:  # lines already buffered do not yield
                     await asyncio.sleep(0)
                     turn = loop.time()
+                asked = loop.time()
                 msg = await self._line()
+                if loop.time() - asked > READ_SLICE:
+                    # it waited for the scheduler: a burst starts here and is taken whole
+                    # (a reload's lines applied in one turn, not its first line alone)
+                    turn = loop.time()
                 if msg is None:
                     break
                 if msg.get("type") == "reply":

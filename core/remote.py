@@ -7,9 +7,7 @@
 `enable`, `disable`, `reload`). It is filled from the control protocol's snapshot, job and
 scheduler records, and republishes the scheduler's events on its own `EventBus` (same
 classes, same `seq`) after applying the records that precede them, so an observer reading
-`mirror.jobs[name]` on an event sees the job as of that event. A job's removal waits for
-the next line about that job (a reload that replaces a job sends its new record next) or
-about the whole scheduler, at most `REMOVAL_WAIT`: a replaced job never leaves the picture.
+`mirror.jobs[name]` on an event sees the job as of that event.
 
 Operator methods never block: each sends its command and returns at once. Their answer comes
 back on a `RemoteCall` (awaitable; `add_done_callback`), and a refusal is also published as a
@@ -73,11 +71,6 @@ RECENT_RESULTS = 512  # final results kept by run id, to settle run-now handles 
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 SLICE = 0.005  # seconds of applying lines before the loop is let go (the console draws)
-# A reload that changes a job removes it and adds it anew; the removal and the new job's
-# record can reach the mirror in different reads. A job's removal is applied with the next
-# line about that job (or about the whole scheduler), or after this long without one, so a
-# console never shows a replaced job gone for a moment.
-REMOVAL_WAIT = 0.2
 STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
 
 
@@ -475,8 +468,6 @@ class RemoteScheduler:
         self._wanted: dict[str, RemoteRun] = {}  # run_now handles by run id, until they end
         self._leaving: dict[str, RemoteRun] = {}  # left `running`, final result not yet seen
         self._attached = asyncio.Event()
-        self._removals: dict[str, JobRemoved] = {}  # removals waiting (REMOVAL_WAIT)
-        self._removal_timer: asyncio.TimerHandle | None = None
         self.last_call: RemoteCall | None = None  # cancel's command (it returns a count)
         # Jobs written alike share one parsed schedule and one JobOptions, as they do in the
         # scheduler (10,000 jobs of a few dozen schedules are parsed a few dozen times).
@@ -507,7 +498,6 @@ class RemoteScheduler:
     async def aclose(self) -> None:
         """Stop following and close the connection (the remote scheduler runs on)."""
         self._closing = True
-        self._remove_waiting()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -645,7 +635,6 @@ class RemoteScheduler:
                     started_at=_when(self.hello.get("started_at")), resync=resync)
 
     def _lost(self, reason: str, retry_in: float) -> None:
-        self._remove_waiting()
         self.connected = False
         self._attached.clear()
         self.disconnected_reason = reason
@@ -669,8 +658,6 @@ class RemoteScheduler:
     def _on_message(self, msg: Mapping[str, Any]) -> str:
         """Apply one message; returns the reason the server gave when it is leaving."""
         kind = msg.get("type")
-        if self._removals:
-            self._removals_due(msg)
         if kind == "event":
             self._apply_event(msg.get("event") or {})
         elif kind == "job":
@@ -849,12 +836,10 @@ class RemoteScheduler:
         elif isinstance(event, SchedulerStarted | SchedulerStopped):
             self.running_loop = isinstance(event, SchedulerStarted)
         elif isinstance(event, JobRemoved):
-            if job is not None:  # applied and published when due (REMOVAL_WAIT)
-                self._removals[event.job] = event
-                if self._removal_timer is None:
-                    self._removal_timer = asyncio.get_running_loop().call_later(
-                        REMOVAL_WAIT, self._remove_waiting)
-                return
+            gone = self.jobs.pop(event.job, None)
+            if gone is not None:
+                for run in gone.running.values():
+                    self._ended(run)
         elif job is not None:
             if isinstance(event, RunFinished):
                 if not event.will_retry:
@@ -865,32 +850,6 @@ class RemoteScheduler:
                 if (event.run_id in job.running or event.run_id in self._wanted
                         or event.run_id in self._leaving):
                     self._final(job, event.result)
-        self.bus.publish(event)
-
-    def _removals_due(self, msg: Mapping[str, Any]) -> None:
-        """Apply the waiting removals a message must come after: its job's, or all of them
-        for a message about no one job."""
-        kind = msg.get("type")
-        rec = msg.get(kind) if kind in ("job", "event") else None
-        name = rec.get("name" if kind == "job" else "job") if isinstance(rec, dict) else None
-        if not isinstance(name, str):
-            self._remove_waiting()
-        elif name in self._removals:
-            self._remove(self._removals.pop(name))
-
-    def _remove_waiting(self) -> None:
-        if self._removal_timer is not None:
-            self._removal_timer.cancel()
-            self._removal_timer = None
-        waiting, self._removals = self._removals, {}
-        for event in waiting.values():
-            self._remove(event)
-
-    def _remove(self, event: JobRemoved) -> None:
-        gone = self.jobs.pop(event.job, None)
-        if gone is not None:
-            for run in gone.running.values():
-                self._ended(run)
         self.bus.publish(event)
 
     # -- commands -------------------------------------------------------------------------
