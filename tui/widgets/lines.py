@@ -21,10 +21,9 @@ from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..textual_compat import set_virtual_size
+from ..textual_compat import LineApiView, set_virtual_size
 
 __all__ = ["LineList", "Pieces", "fit", "to_strip"]
 
@@ -87,7 +86,7 @@ def to_strip(pieces: Pieces, base: Style, over: Style | None, width: int) -> Str
     return Strip(segments, width)
 
 
-class LineList(ScrollView, can_focus=True):
+class LineList(LineApiView, can_focus=True):
     """A cursor over rows rendered one line at a time; row 0 of the view may be a header."""
 
     BINDINGS: ClassVar = [
