@@ -49,7 +49,7 @@ from .dashboard_keys import (
 )
 from .details import JobDetailsScreen
 from .help import HelpScreen
-from .pause_dialog import PauseDialog, PauseRequest
+from .pause_dialog import PauseRequest, open_pause_dialog
 
 if TYPE_CHECKING:
     from crondeck.core import Scheduler
@@ -558,7 +558,7 @@ class DashboardScreen(Screen[None]):
             self._said(f"{job} paused" + (f" until {clock_time(until, self.zone, self.now())}"
                                            if until else ""), timeout=3)
 
-        self.app.push_screen(PauseDialog(job, blink=self.live), done)
+        open_pause_dialog(self.app, job, done, blink=self.live)
 
     def action_resume(self) -> None:
         job = self._job()
@@ -609,7 +609,7 @@ class DashboardScreen(Screen[None]):
             self._acted()
             self._refresh_header()
 
-        self.app.push_screen(PauseDialog("all jobs", blink=self.live), done)
+        open_pause_dialog(self.app, "all jobs", done, blink=self.live)
 
     def action_resume_all(self) -> None:
         self.scheduler.resume_all()
