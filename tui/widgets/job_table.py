@@ -366,7 +366,7 @@ class JobTable(LineList):
         name = self.order[index]
         row = self.rows.get(name)
         if row is None:  # removed from the model; the batch that says so re-places the rows
-            return Strip.blank(self.content_width(), self._base_style())
+            return Strip.blank(width, self._base_style())
         now = self._now()
         cursor = index == self.cursor and (self.has_focus or self.cursor_when_blurred)
         key = (int(now.timestamp()), width, cursor)
