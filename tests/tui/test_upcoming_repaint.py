@@ -79,3 +79,51 @@ def test_a_list_change_repaints_only_the_rows_in_view_that_changed(make_app):
             assert "beta" not in "".join(after)
 
     asyncio.run(go())
+
+
+def test_a_change_to_a_job_beyond_the_list_leaves_upcoming_as_it_is(make_app):
+    """Upcoming's fires are merged again only when a changed job is listed or would now
+    fire before the last fire listed; otherwise the list stays what a merge would give."""
+    app, sched, _clock, _streamer = make_app(start=False)
+    sched.add_job(quick, "noon", "0 12 * * *", name="far", tz="UTC")  # 3 hours away
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            upcoming = screen.query_one(UpcomingList)
+            merged: list[list] = []
+            recompute = upcoming.recompute
+
+            def spy(starts):
+                merged.append(list(starts))
+                return recompute(merged[-1])
+
+            upcoming.recompute = spy
+            listed = {name for _when, name in upcoming.items}
+            assert "far" not in listed  # its fire is past the 200 listed
+            before = list(upcoming.items)
+            sched.pause_job("far")
+            screen.observer.pump()
+            await pilot.pause()
+            assert merged == []
+            assert upcoming.items == before
+            sched.resume_job("far")
+            screen.observer.pump()
+            await pilot.pause()
+            assert merged == []
+
+            sched.resume_job("gamma")  # paused, now fires at 09:00: among those listed
+            screen.observer.pump()
+            await pilot.pause()
+            assert len(merged) == 1
+            assert "gamma" in {name for _when, name in upcoming.items}
+            del upcoming.recompute
+            screen._recompute_upcoming()  # a merge from scratch gives the same list
+            after = list(upcoming.items)
+            sched.pause_job("far")
+            screen.observer.pump()
+            await pilot.pause()
+            assert upcoming.items == after
+
+    asyncio.run(go())
