@@ -243,3 +243,32 @@ def test_the_pause_dialog_opens_again_as_new_for_the_next_job(make_app):
             assert not sched.jobs["beta"].paused
 
     asyncio.run(go())
+
+
+def test_the_kept_pause_dialog_blinks_only_while_shown():
+    """Kept between pauses, the dialog's fields stop their cursor blinking while it is not
+    shown (nothing wakes the app for it) and blink again when it opens."""
+    from textual.app import App
+
+    from crondeck.tui.screens.pause_dialog import open_pause_dialog
+
+    answers: list = []
+
+    async def go():
+        app: App[None] = App()
+        async with app.run_test() as pilot:
+            open_pause_dialog(app, "beta", answers.append, blink=True)
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, PauseDialog)
+            assert all(i.cursor_blink for i in dialog.query(Input))
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is not dialog and answers == [None]
+            assert not any(i.cursor_blink for i in dialog.query(Input))
+            open_pause_dialog(app, "gamma", answers.append, blink=True)
+            await pilot.pause()
+            assert app.screen is dialog
+            assert all(i.cursor_blink for i in dialog.query(Input))
+
+    asyncio.run(go())

@@ -65,6 +65,15 @@ class PauseDialog(ModalScreen[PauseRequest | None]):
             inp.cursor_blink = self.blink
         self.query_one("#note", Input).focus()
 
+    def on_screen_suspend(self) -> None:
+        # kept for the next pause: no cursor blinking (the app woken twice a second) meanwhile
+        for inp in self.query(Input):
+            inp.cursor_blink = False
+
+    def on_screen_resume(self) -> None:
+        for inp in self.query(Input):
+            inp.cursor_blink = self.blink
+
     def reuse(self, what: str) -> None:
         """Ready the dialog, dismissed before, to be shown again for `what` as a new one
         opens: its title, the fields empty, no error, the note focused (at once: keys typed
