@@ -27,7 +27,7 @@ from .observer import ModelChanged
 from .runtime_watch import StateFollower
 from .screens.dashboard import DashboardScreen
 from .screens.dashboard_keys import MUTATING
-from .screens.pause_dialog import PauseDialog, PauseRequest
+from .screens.pause_dialog import PauseRequest, open_pause_dialog
 from .widgets.header import DeckHeader
 
 # Seconds the details screen waits for a job's history before opening without it.
@@ -232,7 +232,7 @@ class AttachedDashboard(DashboardScreen):
             self._answer(call, f"pause {job}",
                          lambda _: self._said(f"{job} paused{when}", timeout=3), undo)
 
-        self.app.push_screen(PauseDialog(job, blink=self.live), chosen)
+        open_pause_dialog(self.app, job, chosen, blink=self.live)
 
     def action_resume(self) -> None:
         job = self._job()
@@ -293,7 +293,7 @@ class AttachedDashboard(DashboardScreen):
             self._answer(self.remote.pause_all(note=request.note, until=until),
                          "pause all", lambda _: self._said("all jobs paused", timeout=3))
 
-        self.app.push_screen(PauseDialog("all jobs", blink=self.live), chosen)
+        open_pause_dialog(self.app, "all jobs", chosen, blink=self.live)
 
     def action_resume_all(self) -> None:
         self._answer(self.remote.resume_all(), "resume all",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # not imported at run time: it needs termios (none on Windows
     from textual.drivers.linux_driver import LinuxDriver
 
 __all__ = [
+    "LineApiView",
     "app_driver",
     "dismiss_notification",
     "footer_keys",
@@ -69,6 +70,23 @@ def set_virtual_size(view: ScrollView, size: Size) -> None:
     if view.is_mounted and view.container_size:
         view._scroll_update(size)
     view.refresh()
+
+
+class LineApiView(ScrollView):
+    """A line-API view whose scrollbars are re-sized only when its own sizes change.
+
+    A screen's layout hands each `ScrollView` the size of its region as its virtual size,
+    never the scrollable size the view set itself (its rows), so `ScrollView` took every
+    layout of the screen (a dialog closing, a toast, the footer's keys) for a new virtual
+    size and re-sized and repainted its scrollbars, each a Rich render of its whole height.
+    Here the view's own virtual size is compared instead (the one `ScrollView` keeps anyway);
+    a change of the view's size or of its container still updates them, and `set_virtual_size`
+    does when the rows change. Textual 8.2.8: `ScrollView._size_updated`, which a layout
+    calls for every widget it places."""
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        return super()._size_updated(size, self.virtual_size, container_size, layout)
 
 
 def app_driver(app: App[Any]) -> Driver | None:

@@ -197,3 +197,77 @@ def test_attached_pause_and_skip_show_ahead_and_the_answer_confirms_them():
             assert "Not done" not in {n.title for n in shown_notifications(app)}
 
     asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_the_pause_dialog_opens_again_as_new_for_the_next_job(make_app):
+    """The app keeps one pause dialog and shows it again (it is not mounted and removed
+    each time): the next opening names its job, with empty fields, no error and the note
+    focused, and its answer goes to the job it was opened for."""
+    app, sched, _clock, _ = make_app()
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            screen.table.select("beta")
+            await settle(pilot)
+            await pilot.press("space")
+            await pilot.pause()
+            first = app.screen
+            assert isinstance(first, PauseDialog)
+            first.query_one("#duration", Input).value = "soon"
+            await pilot.press("enter")  # an error line, then typed-in fields, then cancel
+            await pilot.pause()
+            assert "duration:" in str(first.query_one("#error", Label).render())
+            first.query_one("#note", Input).value = "left over"
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen and not sched.jobs["beta"].paused
+
+            screen.table.select("delta")
+            await settle(pilot)
+            await pilot.press("space")
+            await pilot.pause()
+            dialog = app.screen
+            assert dialog is first  # the same dialog, shown again
+            assert str(dialog.query_one("#title", Label).render()) == "Pause delta"
+            assert [i.value for i in dialog.query(Input)] == ["", ""]
+            assert str(dialog.query_one("#error", Label).render()) == ""
+            assert dialog.focused is dialog.query_one("#note", Input)
+            await pilot.press(*"why", "enter")
+            await settle(pilot)
+            assert app.screen is screen
+            assert sched.jobs["delta"].paused and sched.jobs["delta"].pause_note == "why"
+            assert not sched.jobs["beta"].paused
+
+    asyncio.run(go())
+
+
+def test_the_kept_pause_dialog_blinks_only_while_shown():
+    """Kept between pauses, the dialog's fields stop their cursor blinking while it is not
+    shown (nothing wakes the app for it) and blink again when it opens."""
+    from textual.app import App
+
+    from crondeck.tui.screens.pause_dialog import open_pause_dialog
+
+    answers: list = []
+
+    async def go():
+        app: App[None] = App()
+        async with app.run_test() as pilot:
+            open_pause_dialog(app, "beta", answers.append, blink=True)
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, PauseDialog)
+            assert all(i.cursor_blink for i in dialog.query(Input))
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is not dialog and answers == [None]
+            assert not any(i.cursor_blink for i in dialog.query(Input))
+            open_pause_dialog(app, "gamma", answers.append, blink=True)
+            await pilot.pause()
+            assert app.screen is dialog
+            assert all(i.cursor_blink for i in dialog.query(Input))
+
+    asyncio.run(go())

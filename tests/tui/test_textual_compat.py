@@ -19,9 +19,10 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from crondeck.tui.textual_compat import (
+    LineApiView,
     app_driver,
     dismiss_notification,
     footer_keys,
@@ -111,6 +112,58 @@ def test_set_virtual_size_updates_scrollbar_and_scroll_range_at_once():
             assert view.scroll_y == 40  # clamped to the new end
             await pilot.pause()
             assert view.render_line(0).text.startswith("line 40")
+
+    asyncio.run(go())
+
+
+class ApiLines(LineApiView):
+    DEFAULT_CSS = "ApiLines { height: 10; width: 30; }"
+
+    def render_line(self, y: int) -> Strip:
+        return Strip([Segment(f"line {int(self.scroll_y) + y}")])
+
+
+class TwoViewsApp(App[None]):
+    """A line-API view of each kind, and a line whose showing lays the screen out."""
+
+    def compose(self) -> ComposeResult:
+        yield Lines()
+        yield ApiLines()
+        yield Static("a notice", id="notice")
+
+
+def test_line_api_view_keeps_its_scrollbar_through_a_screen_layout():
+    """A layout of the screen re-sizes (and repaints) a plain ScrollView's scrollbar, not a
+    LineApiView's; a change of the view's own size still updates its scrollbar."""
+
+    async def go() -> None:
+        async with TwoViewsApp().run_test(size=(40, 30)) as pilot:
+            plain, api = pilot.app.query_one(Lines), pilot.app.query_one(ApiLines)
+            for view in (plain, api):
+                set_virtual_size(view, Size(10, 100))
+            await pilot.pause()
+            assert plain.show_vertical_scrollbar and api.show_vertical_scrollbar
+            repainted: dict[object, int] = {plain: 0, api: 0}
+            for view in (plain, api):
+                bar = view.vertical_scrollbar
+
+                def spy(*args, _view=view, _refresh=bar.refresh, **kwargs):
+                    repainted[_view] += 1
+                    return _refresh(*args, **kwargs)
+
+                bar.refresh = spy  # type: ignore[method-assign]
+            notice = pilot.app.query_one("#notice")
+            notice.display = False  # the screen is laid out again; neither view moves
+            await pilot.pause()
+            assert plain.region.height == api.region.height == 10
+            assert repainted[plain] > 0  # what LineApiView is there to avoid
+            assert repainted[api] == 0
+
+            api.styles.height = 6  # its own size changed: the scrollbar follows
+            await pilot.pause()
+            assert repainted[api] > 0
+            assert api.vertical_scrollbar.window_size == 6
+            assert api.vertical_scrollbar.window_virtual_size == 100
 
     asyncio.run(go())
 

@@ -49,7 +49,7 @@ from .dashboard_keys import (
 )
 from .details import JobDetailsScreen
 from .help import HelpScreen
-from .pause_dialog import PauseDialog, PauseRequest
+from .pause_dialog import PauseRequest, open_pause_dialog
 
 if TYPE_CHECKING:
     from crondeck.core import Scheduler
@@ -201,7 +201,8 @@ class DashboardScreen(Screen[None]):
                 self._titles()  # the job count in the pane title
                 self._size_upcoming()
             self._fires.update(model.rows, ch.jobs | ch.removed)
-            self._recompute_upcoming()
+            if ch.scheduler or ch.added or self._upcoming_may_change(ch.jobs | ch.removed):
+                self._recompute_upcoming()
             self._refresh_header(ch.jobs | ch.removed)
         if ch.history:
             self.history.set_results(model.history)
@@ -482,6 +483,27 @@ class DashboardScreen(Screen[None]):
             self._upcoming_width = want
             self.upcoming.styles.width = want
 
+    def _upcoming_may_change(self, names: Collection[str]) -> bool:
+        """Whether these jobs changing can change what Upcoming lists: only when one of
+        them is listed, or would now fire no later than the last fire listed (a pause or an
+        edit of any of the other 10,000 leaves it as it is, and merging 200 fires is the
+        costliest part of showing an action's effect). A list cut short by its horizon
+        could take any job: always."""
+        items = self.upcoming.items
+        if len(items) < MAX_ITEMS:
+            return True
+        last = items[-1][0]
+        listed = {name for _when, name in items}
+        rows = self.model.rows
+        for name in names:
+            if name in listed:
+                return True
+            row = rows.get(name)
+            first = row.first_run if row is not None else None
+            if first is not None and first <= last:
+                return True
+        return False
+
     def _recompute_upcoming(self) -> None:
         """Only the jobs whose first slot that will run is among the earliest `MAX_ITEMS`
         can be listed (`FireOrder` leaves out paused jobs and sorts a budget-held one by
@@ -558,7 +580,7 @@ class DashboardScreen(Screen[None]):
             self._said(f"{job} paused" + (f" until {clock_time(until, self.zone, self.now())}"
                                            if until else ""), timeout=3)
 
-        self.app.push_screen(PauseDialog(job, blink=self.live), done)
+        open_pause_dialog(self.app, job, done, blink=self.live)
 
     def action_resume(self) -> None:
         job = self._job()
@@ -609,7 +631,7 @@ class DashboardScreen(Screen[None]):
             self._acted()
             self._refresh_header()
 
-        self.app.push_screen(PauseDialog("all jobs", blink=self.live), done)
+        open_pause_dialog(self.app, "all jobs", done, blink=self.live)
 
     def action_resume_all(self) -> None:
         self.scheduler.resume_all()

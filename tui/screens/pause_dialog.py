@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, ScreenResultCallbackType
 from textual.widgets import Button, Input, Label
 
 from crondeck.core import DurationError, parse_duration
 
-__all__ = ["PauseDialog", "PauseRequest"]
+__all__ = ["PauseDialog", "PauseRequest", "open_pause_dialog"]
+
+# The app's one pause dialog, kept (installed) between uses: see `open_pause_dialog`.
+INSTALLED_AS = "pause-dialog"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,30 @@ class PauseDialog(ModalScreen[PauseRequest | None]):
             inp.cursor_blink = self.blink
         self.query_one("#note", Input).focus()
 
+    def on_screen_suspend(self) -> None:
+        # kept for the next pause: no cursor blinking (the app woken twice a second) meanwhile
+        for inp in self.query(Input):
+            inp.cursor_blink = False
+
+    def on_screen_resume(self) -> None:
+        for inp in self.query(Input):
+            inp.cursor_blink = self.blink
+
+    def reuse(self, what: str) -> None:
+        """Ready the dialog, dismissed before, to be shown again for `what` as a new one
+        opens: its title, the fields empty, no error, the note focused (at once: keys typed
+        in a burst after the one that opened it land in the note)."""
+        if what != self.what:
+            self.what = what
+            self.query_one("#title", Label).update(f"Pause {what}")
+        for inp in self.query(Input):
+            if inp.value:
+                inp.value = ""
+        self._error("")
+        note = self.query_one("#note", Input)
+        if self.focused is not note:
+            self.set_focus(note, scroll_visible=False)
+
     def _request(self) -> PauseRequest | None:
         text = self.query_one("#duration", Input).value.strip()
         duration: timedelta | None = None
@@ -91,3 +118,28 @@ class PauseDialog(ModalScreen[PauseRequest | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def open_pause_dialog(app: App[Any], what: str,
+                      callback: ScreenResultCallbackType[PauseRequest | None], *,
+                      blink: bool = True) -> None:
+    """Show the pause dialog for `what`; `callback` gets the request (None: cancelled).
+
+    The app keeps one dialog and shows it again each time: a new one was mounted (its
+    widgets composed, styled, laid out) on every open and removed on every close, and the
+    removal ran between the key that closes it and the frame that shows the job paused."""
+    dialog: PauseDialog | None = None
+    if app.is_screen_installed(INSTALLED_AS):
+        kept = app.get_screen(INSTALLED_AS)
+        if isinstance(kept, PauseDialog) and kept not in app.screen_stack:
+            dialog = kept
+            if dialog.is_mounted:
+                dialog.reuse(what)
+            else:  # installed but never shown: it composes with these
+                dialog.what, dialog.blink = what, blink
+    else:
+        dialog = PauseDialog(what, blink=blink)
+        app.install_screen(dialog, INSTALLED_AS)
+    if dialog is None:  # the kept one is showing (a second pause over it): a new one
+        dialog = PauseDialog(what, blink=blink)
+    app.push_screen(dialog, callback)

@@ -258,18 +258,21 @@ class JobTable(LineList):
         now = self._now()
         top = int(self.scroll_y)
         shown = self.order[top:top + max(0, self.size.height - self._top)]
+        moved: list[Region] = []  # one refresh for them all: each call costs as much as a row
         for y, name in enumerate(shown, self._top):
             row = self.rows.get(name)  # None: removed from the model, its batch not yet here
             if row is None:
                 continue
             if row.status == "running" or (row.status == "paused" and row.until is not None):
-                self.refresh(Region(0, y, self.size.width, 1))
+                moved.append(Region(0, y, self.size.width, 1))
                 continue
             # unchanged text (a fire hours away, a cost) is not drawn again
             hit = self._row_cache.get(name)
             if (hit is None or hit[0] is not row or hit[1][1] != width
                     or hit[3] != self._timed_cells(row, now, width)):
-                self.refresh(Region(start, y, end - start, 1))
+                moved.append(Region(start, y, end - start, 1))
+        if moved:
+            self.refresh(*moved)
 
     def invalidate(self) -> None:
         self._row_cache.clear()
@@ -363,7 +366,7 @@ class JobTable(LineList):
         name = self.order[index]
         row = self.rows.get(name)
         if row is None:  # removed from the model; the batch that says so re-places the rows
-            return Strip.blank(self.content_width(), self._base_style())
+            return Strip.blank(width, self._base_style())
         now = self._now()
         cursor = index == self.cursor and (self.has_focus or self.cursor_when_blurred)
         key = (int(now.timestamp()), width, cursor)

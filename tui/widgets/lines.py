@@ -21,10 +21,9 @@ from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..textual_compat import set_virtual_size
+from ..textual_compat import LineApiView, set_virtual_size
 
 __all__ = ["LineList", "Pieces", "fit", "to_strip"]
 
@@ -87,7 +86,7 @@ def to_strip(pieces: Pieces, base: Style, over: Style | None, width: int) -> Str
     return Strip(segments, width)
 
 
-class LineList(ScrollView, can_focus=True):
+class LineList(LineApiView, can_focus=True):
     """A cursor over rows rendered one line at a time; row 0 of the view may be a header."""
 
     BINDINGS: ClassVar = [
@@ -172,6 +171,7 @@ class LineList(ScrollView, can_focus=True):
         super().notify_style_update()
         self.__dict__.pop("_style_cache", None)
         self.__dict__.pop("_line_cache", None)
+        self.__dict__.pop("_width_cache", None)  # a border or gutter may have changed
 
     def rows_changed(self) -> None:
         """Call after the number or order of rows changed."""
@@ -261,8 +261,9 @@ class LineList(ScrollView, can_focus=True):
 
     def content_width(self) -> int:
         """Width of a line (the view less its vertical scrollbar), cached: Textual works
-        it out anew on every call, and every rendered line asks."""
-        key = (self.size, self.show_vertical_scrollbar)
+        it out anew on every call, and every rendered line asks. Keyed by the outer size,
+        which the layout stores (`size` asks the compositor for the region each time)."""
+        key = (self.outer_size, self.show_vertical_scrollbar)
         cached = self.__dict__.get("_width_cache")
         if cached is None or cached[0] != key:
             width = self.scrollable_content_region.width or self.size.width

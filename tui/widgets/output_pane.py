@@ -38,7 +38,6 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollTo, ScrollUp
 from textual.selection import Selection
 from textual.strip import Strip
@@ -46,7 +45,7 @@ from textual.strip import Strip
 from crondeck.core import duration
 
 from ..model import OutputLine, RunOutput
-from ..textual_compat import set_virtual_size
+from ..textual_compat import LineApiView, set_virtual_size
 
 __all__ = ["MAX_LINES", "OutputPane"]
 
@@ -96,7 +95,7 @@ class _Lines(Sequence[str]):
         return (self._pane.format_entry(e) for e in list(self._pane._entries))
 
 
-class OutputPane(ScrollView, can_focus=True):
+class OutputPane(LineApiView, can_focus=True):
     """Shows the run set by `show_run`; `catch_up` adds the lines that run gains."""
 
     ALLOW_SELECT = True

@@ -83,10 +83,22 @@ class UpcomingList(LineList):
         cut_short = bool(heap) and len(items) < MAX_ITEMS
         if items == self.items and cut_short == self._cut_short:
             return  # the same list: nothing to repaint (a batch rarely moves the first 50)
+        old = self.items
         self.items = items
         self._cut_short = cut_short
-        self._strips.clear()
-        self.rows_changed()
+        if len(items) != len(old) or not self.is_mounted:
+            self._strips.clear()
+            self.rows_changed()
+            return
+        # As many items (a job paused beyond the rows in view, say): repaint only the rows
+        # in view whose item changed. The cached strips are keyed by their item, so a
+        # changed row renders anew, and an unchanged one is not drawn again.
+        top = int(self.scroll_y)
+        width = self.size.width
+        moved = [Region(0, y, width, 1) for y in range(self.size.height)
+                 if top + y < len(items) and items[top + y] != old[top + y]]
+        if moved:
+            self.refresh(*moved)
 
     @property
     def row_count(self) -> int:
@@ -126,6 +138,7 @@ class UpcomingList(LineList):
         second = int(now.timestamp())
         top = int(self.scroll_y)
         self._ticked.clear()
+        moved: list[Region] = []  # one refresh for them all: each call costs as much as a row
         for y in range(self.size.height):
             index = top + y
             if index >= len(self.items):
@@ -137,10 +150,12 @@ class UpcomingList(LineList):
                 self._ticked[index] = (item, second, texts)
                 if texts == hit[2]:
                     continue
-                self.refresh(Region(0, y, 21, 1) if texts[0] != hit[2][0]
+                moved.append(Region(0, y, 21, 1) if texts[0] != hit[2][0]
                              else Region(10, y, 11, 1))
             else:
-                self.refresh(Region(0, y, self.size.width, 1))
+                moved.append(Region(0, y, self.size.width, 1))
+        if moved:
+            self.refresh(*moved)
 
     def _texts(self, item: tuple[datetime, str], now: datetime) -> tuple[str, str]:
         when = item[0]
