@@ -10,6 +10,7 @@ write (headers, `key = value`, arrays of tables, multi-line strings); anything f
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from functools import lru_cache
 
 __all__ = ["KeyLines", "scan_key_lines", "syntax_error_line"]
@@ -53,19 +54,37 @@ class KeyLines:
         if self._lines is None:
             self._lines = scan_key_lines(self._text)._lines or {}
             self._text = ""
-        key: KeyPath = tuple(path)
-        while key:
-            if key in self._lines:
-                return self._lines[key]
-            key = key[:-1]
-        return None
+        return _nearest(self._lines, tuple(path))
+
+    def lines_for(self, paths: list[KeyPath]) -> list[int | None]:
+        """`get` of each path, at once. Not yet scanned, the text is scanned for the keys of
+        the tables the paths name only (a big file's warnings name a few of its tables, and
+        recording every key of 100,000 jobs costs more than the rest of the scan)."""
+        if not paths:
+            return []
+        lines = self._lines
+        if lines is None:
+            wanted = {path[:i] for path in paths for i in range(len(path))}
+            lines = scan_key_lines(self._text, wanted)._lines or {}
+        return [_nearest(lines, path) for path in paths]
 
 
-def scan_key_lines(text: str) -> KeyLines:
-    """Map key paths to lines (see module docstring)."""
+def _nearest(lines: dict[KeyPath, int], key: KeyPath) -> int | None:
+    """The line of `key`, else of its nearest parent that has one."""
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key[:-1]
+    return None
+
+
+def scan_key_lines(text: str, tables: Container[KeyPath] | None = None) -> KeyLines:
+    """Map key paths to lines (see module docstring). With `tables`, the keys of those
+    tables only (and every header)."""
     lines: dict[KeyPath, int] = {}
     arrays: dict[KeyPath, int] = {}
     table: KeyPath = ()
+    keys = tables is None or table in tables  # record the keys of the table we are in
     in_multiline: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         if in_multiline:
@@ -83,17 +102,22 @@ def scan_key_lines(text: str) -> KeyLines:
                 arrays[base] = index
                 table = (*base, index)
                 lines.setdefault(table, number)
+                keys = tables is None or table in tables
                 continue
             m = _HEADER.match(line)
             if m:
                 table = _header_path(m.group(1))
                 lines.setdefault(table, number)
+                keys = tables is None or table in tables
                 continue
+        if not keys and '"""' not in line and "'''" not in line:
+            continue  # no key of ours, and no multi-line string starts here
         m = _KEY.match(line)
         if m:
-            token = m.group(1)
-            key = token[1:-1] if token[:1] in "\"'" else token
-            lines.setdefault((*table, key), number)
+            if keys:
+                token = m.group(1)
+                key = token[1:-1] if token[:1] in "\"'" else token
+                lines.setdefault((*table, key), number)
             for quote in ('"""', "'''"):
                 if line.count(quote) % 2 == 1:
                     in_multiline = quote
