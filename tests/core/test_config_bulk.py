@@ -84,3 +84,19 @@ def test_lines_looked_up_at_once_are_those_looked_up_one_by_one():
              ("defaults", "timeout"), ("jobs", 3, "nothing"), ("jobs", 9, "schedule")]
     assert KeyLines.deferred(text).lines_for(paths) == [
         KeyLines.deferred(text).get(*p) for p in paths] == [23, 10, 5, 2, 24, None]
+
+
+def test_lines_looked_up_at_once_in_a_file_written_otherwise():
+    """The lines of `[[jobs]]` headers written in other ways, other tables and arrays among
+    them, and lines starting with "[" inside values: as one by one."""
+    from crondeck.core.tomllines import KeyLines
+
+    text = ('top = 1\n[[ jobs ]] # first\nname = "a"\nx = [\n  [1, 2],\n]\nschedule = "s"\n'
+            '[agents."y z"]\ncommand = "c"\n\t[[jobs]]\n"name" = "b"\n[[other]]\nname = "o"\n'
+            '[[jobs.sub]]\nname = "n"\n[[jobs]]\nname = "c"\n')
+    paths = [("jobs", 0, "schedule"), ("jobs", 0, "name"), ("jobs", 1, "name"),
+             ("jobs", 2, "name"), ("agents", "y z", "command"), ("agents", "y z"),
+             ("other", 0, "name"), ("jobs", "sub", 0, "name"), ("top",), ("jobs", 5, "x")]
+    one_by_one = [KeyLines.deferred(text).get(*p) for p in paths]
+    assert KeyLines.deferred(text).lines_for(paths) == one_by_one
+    assert one_by_one[:5] == [2, 3, 11, 17, 9]  # "  [1, 2]," reads as a header
