@@ -521,7 +521,8 @@ class Subscription:
 
     def _evict(self) -> None:
         """Make room for a non-chunk event: drop the oldest pending chunk, else oldest event."""
-        for i, item in enumerate(self._items):
+        # (no chunk pending: not a walk over every pending event for each one that arrives)
+        for i, item in enumerate(self._items if self._chunk_items else ()):
             if isinstance(item, OutputChunk):
                 del self._items[i]
                 lines = _line_count(item.text)
