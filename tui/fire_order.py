@@ -17,6 +17,7 @@ from .model import JobRow
 __all__ = ["FireOrder"]
 
 _WAITING = ("paused", "disabled", "done")  # statuses that do not fire
+MERGE_FROM = 64  # jobs re-placed from which they are merged in, not moved one by one
 
 
 class FireOrder:
@@ -45,8 +46,24 @@ class FireOrder:
 
     def update(self, rows: Mapping[str, JobRow], names: Collection[str]) -> None:
         """Re-place the named jobs (changed, added or removed since the last call)."""
-        if len(names) * 8 > len(self._key_of) + 8:
-            self.rebuild(rows)
+        if len(names) >= MERGE_FROM:  # many: the others kept in one pass, these merged in
+            named = names if isinstance(names, set | frozenset | dict) else set(names)
+            key_of = self._key_of
+            kept = [key for key in self._keys if key[1] not in named and key[1] in rows]
+            if len(kept) + sum(name in key_of for name in named) != len(self._keys):
+                self._key_of = key_of = {key[1]: key for key in kept}  # rows gone unnamed
+            new = []
+            for name in named:
+                key_of.pop(name, None)
+                row = rows.get(name)
+                key = self._key(row) if row is not None else None
+                if key is not None:
+                    key_of[name] = key
+                    new.append(key)
+            new.sort()
+            kept += new
+            kept.sort()  # two sorted runs: merged in one pass
+            self._keys = kept
             return
         keys = self._keys
         for name in names:

@@ -33,6 +33,7 @@ from .lines import LineList, Pieces, fit, to_strip
 __all__ = ["SORTS", "JobTable"]
 
 ROWS_CACHED = 1024  # rendered rows kept: a screenful many times over, not 10,000
+MERGE_FROM = 64  # changed rows from which they are merged into the order, not moved one by one
 
 
 def _next_start(row: JobRow) -> float:
@@ -174,13 +175,22 @@ class JobTable(LineList):
         """New or changed rows, keeping the cursor on its job.
 
         `changed` names the rows an event batch touched (added, changed or removed): only
-        those are re-placed in the order. Without it (or when most rows changed) everything
-        is re-sorted and re-filtered."""
+        those are re-placed in the order (many of them merged in at once). Without it
+        everything is re-sorted and re-filtered."""
         self.rows = rows
-        if changed is None or len(changed) * 8 > len(self._key_of) + 8:
+        if changed is None:
             self._name_width = max(4, max((len(n) for n in rows), default=4))
             self.show_cost = any(r.uses_model for r in rows.values())
             self._reorder()
+            return
+        if len(changed) * 8 > len(self._key_of) + 8:  # most rows: the columns are worked out anew
+            shape = (self._name_width, self.show_cost)
+            self._name_width = max(4, max((len(n) for n in rows), default=4))
+            self.show_cost = any(r.uses_model for r in rows.values())
+            if (self._name_width, self.show_cost) != shape:
+                self._forget_rendered()
+        if len(changed) >= MERGE_FROM:
+            self._merge(changed)
             return
         self._replace(changed)
 
@@ -207,6 +217,39 @@ class JobTable(LineList):
             self._name_width = max(self._name_width, len(name))
             self.show_cost = self.show_cost or row.uses_model
         self._placed()
+
+    def _merge(self, changed: Collection[str]) -> None:
+        """`_replace` of many rows: the others' keys kept in one pass, the changed rows'
+        keys sorted and merged in (moving each of them in a list of 100,000 costs more)."""
+        needle = self.filter_text.strip()
+        names = changed if isinstance(changed, set | frozenset | dict) else set(changed)
+        key_of, rows = self._key_of, self.rows
+        # (a row gone from `rows` goes too, named in `changed` or not, as a full sort has it)
+        kept = [key for key in self._keys if key[1] not in names and key[1] in rows]
+        if len(kept) + sum(name in key_of for name in names) != len(self._keys):
+            self._key_of = key_of = {key[1]: key for key in kept}
+        new = []
+        for name in names:
+            key_of.pop(name, None)
+            self._row_cache.discard(name)
+            row = self.rows.get(name)
+            if row is None or (needle and not row.matches(needle)):
+                continue
+            key = key_of[name] = self._sort_key(row)
+            new.append(key)
+            self._name_width = max(self._name_width, len(name))
+            self.show_cost = self.show_cost or row.uses_model
+        new.sort()
+        kept += new
+        kept.sort()  # two sorted runs: merged in one pass
+        self._keys = kept
+        self.order = [name for _, name in kept]
+        self._placed()
+
+    def _forget_rendered(self) -> None:
+        self._row_cache.clear()
+        self._static.clear()
+        self._timed_memo.clear()
 
     def watch_sort_key(self) -> None:
         self._reorder()
