@@ -27,6 +27,7 @@ from textual.strip import Strip
 
 from crondeck.core import ago, clock_time, countdown, money, short_span, token_count
 
+from ..fire_order import spliced
 from ..model import LAST_GLYPH, STATUS_GLYPH, JobRow
 from .lines import LineList, Pieces, fit, to_strip
 
@@ -175,15 +176,15 @@ class JobTable(LineList):
         """New or changed rows, keeping the cursor on its job.
 
         `changed` names the rows an event batch touched (added, changed or removed): only
-        those are re-placed in the order (many of them merged in at once). Without it
-        everything is re-sorted and re-filtered."""
+        those are re-placed in the order (many of them spliced in at once). Without it (or
+        when it names half the rows) everything is re-sorted and re-filtered."""
         self.rows = rows
-        if changed is None:
+        if changed is None or len(changed) * 2 > len(self._key_of) + 8:
             self._name_width = max(4, max((len(n) for n in rows), default=4))
             self.show_cost = any(r.uses_model for r in rows.values())
             self._reorder()
             return
-        if len(changed) * 8 > len(self._key_of) + 8:  # most rows: the columns are worked out anew
+        if len(changed) * 8 > len(self._key_of) + 8:  # an eighth of the rows: columns anew
             shape = (self._name_width, self.show_cost)
             self._name_width = max(4, max((len(n) for n in rows), default=4))
             self.show_cost = any(r.uses_model for r in rows.values())
@@ -219,18 +220,15 @@ class JobTable(LineList):
         self._placed()
 
     def _merge(self, changed: Collection[str]) -> None:
-        """`_replace` of many rows: the others' keys kept in one pass, the changed rows'
-        keys sorted and merged in (moving each of them in a list of 100,000 costs more)."""
+        """`_replace` of many rows: spliced out of the order and in at once."""
         needle = self.filter_text.strip()
-        names = changed if isinstance(changed, set | frozenset | dict) else set(changed)
-        key_of, rows = self._key_of, self.rows
-        # (a row gone from `rows` goes too, named in `changed` or not, as a full sort has it)
-        kept = [key for key in self._keys if key[1] not in names and key[1] in rows]
-        if len(kept) + sum(name in key_of for name in names) != len(self._keys):
-            self._key_of = key_of = {key[1]: key for key in kept}
-        new = []
-        for name in names:
-            key_of.pop(name, None)
+        key_of = self._key_of
+        old: list[tuple[object, str]] = []
+        new: list[tuple[object, str]] = []
+        for name in set(changed):
+            was = key_of.pop(name, None)
+            if was is not None:
+                old.append(was)
             self._row_cache.discard(name)
             row = self.rows.get(name)
             if row is None or (needle and not row.matches(needle)):
@@ -239,11 +237,7 @@ class JobTable(LineList):
             new.append(key)
             self._name_width = max(self._name_width, len(name))
             self.show_cost = self.show_cost or row.uses_model
-        new.sort()
-        kept += new
-        kept.sort()  # two sorted runs: merged in one pass
-        self._keys = kept
-        self.order = [name for _, name in kept]
+        self._keys, self.order = spliced(self._keys, old, new, self.order)
         self._placed()
 
     def _forget_rendered(self) -> None:
