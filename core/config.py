@@ -297,6 +297,8 @@ def program_found(program: str, dirs: tuple[Path, ...], path_env: str | None = N
     return any((d / path).exists() for d in dirs)
 
 
+# A warning found while checking: its message, key path (for its line), job and key.
+_Warning = tuple[str, tuple[str | int, ...], str | None, str | None]
 _SPEC_FIELDS = tuple(f.name for f in dataclass_fields(JobSpec) if f.name not in ("name", "policy"))
 _PLAIN = (str, int, float, bool)
 
@@ -328,18 +330,27 @@ class _Validator:
         self.lines = lines
         self.schedules: dict[tuple[str, str], tuple[CronError | None, list[str]]] = {}
         self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []
+        # (message, key path, job, key): made Problems at the end, when their lines are
+        # looked up at once for the tables they name (see `KeyLines.lines_for`)
+        self.warnings: list[_Warning] = []
         self.base: Path | None = None  # the jobs file's directory, resolved once
         self.found: dict[tuple[str, tuple[Path, ...], str | None], bool] = {}
-        # Jobs that differ from an earlier clean one only by name: its checked values and
-        # Policy (shared), by the job's keys and values (see _shape).
-        self.clean: dict[tuple[object, ...], tuple[dict[str, Any], dict[str, Any], Policy]] = {}
+        # Jobs that differ from an earlier one without problems only by name: its checked
+        # values, Policy (shared) and warnings (message, key path within the job's table,
+        # key), by the job's keys and values (see _shape).
+        self.clean: dict[tuple[object, ...], tuple[
+            dict[str, Any], dict[str, Any], Policy,
+            list[tuple[str, tuple[str | int, ...], str | None]]]] = {}
 
     def problem(self, message: str, *where: str | int, job: str | None = None,
                 key: str | None = None, detail: str = "") -> None:
         self.problems.append(
             Problem(self.path, message, self.lines.get(*where), job, key, detail)
         )
+
+    def warn(self, message: str, where: tuple[str | int, ...], job: str | None,
+             key: str | None) -> None:
+        self.warnings.append((message, where, job, key))
 
     def table(self, value: Any, *where: str | int, what: str) -> dict[str, Any]:
         if isinstance(value, dict):
@@ -384,9 +395,8 @@ class _Validator:
         if path.is_dir():
             return
         what = "is not a directory" if path.exists() else "does not exist"
-        self.warnings.append(Problem(
-            self.path, f"working directory {cwd!r} {what} (looked for {path}): every run "
-            "will fail to start until it does", self.lines.get(*where, "cwd"), job, label))
+        self.warn(f"working directory {cwd!r} {what} (looked for {path}): every run will "
+                  "fail to start until it does", (*where, "cwd"), job, label)
 
     def run(self, doc: dict[str, Any]) -> Config:
         for key in doc:
@@ -432,7 +442,10 @@ class _Validator:
                 cfg.jobs.append(job)
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda p: p.line or 0))
-        cfg.warnings = self.warnings
+        lines = self.lines.lines_for([where for _, where, _, _ in self.warnings])
+        cfg.warnings = [Problem(self.path, message, line, job, key)
+                        for (message, _, job, key), line in zip(self.warnings, lines,
+                                                                strict=True)]
         return cfg
 
     def agent(self, name: str, data: Any) -> AgentSpec | None:
@@ -503,17 +516,22 @@ class _Validator:
             name = data.get("name")
             if isinstance(name, str) and name.strip() and NAME_OK.match(name) \
                     and len(name) <= 100:
-                plain, mutable, policy = seen
+                plain, mutable, policy, warned = seen
+                # the same warnings as the job it repeats, at this job's keys
+                for message, at, key in warned:
+                    self.warnings.append((message, ("jobs", index, *at), name, key))
                 return JobSpec(name=name, policy=policy, **plain,
                                **{k: v.copy() for k, v in mutable.items()})
         problems, warnings = len(self.problems), len(self.warnings)
         job = self.check_job(index, data, cfg, agents)
-        if job is not None and shape is not None and len(self.problems) == problems \
-                and len(self.warnings) == warnings:
+        if job is not None and shape is not None and len(self.problems) == problems:
             values = {f: getattr(job, f) for f in _SPEC_FIELDS}
             mutable = {k: v for k, v in values.items() if isinstance(v, list | dict)}
             plain = {k: v for k, v in values.items() if k not in mutable}
-            self.clean[shape] = (plain, mutable, job.policy)
+            # its warnings, each at a key of its own table (jobs, index, ...)
+            warned = [(message, where[2:], key)
+                      for message, where, _, key in self.warnings[warnings:]]
+            self.clean[shape] = (plain, mutable, job.policy, warned)
         return job
 
     def check_job(self, index: int, data: Any, cfg: Config, agents: dict[str, Any]
@@ -604,9 +622,8 @@ class _Validator:
         where_not = ("on PATH" if "/" not in program
                      else f"(no such file in {dirs[-1]})" if not Path(program).is_absolute()
                      else "(no such file)")
-        self.warnings.append(Problem(
-            self.path, f"program {program!r} not found {where_not}: {what}",
-            self.lines.get(*where, key), job, label or key))
+        self.warn(f"program {program!r} not found {where_not}: {what}", (*where, key), job,
+                  label or key)
 
     def check_schedule(self, values: dict[str, Any], policy: Policy, cfg: Config,
                        where: tuple[str | int, ...], label: str) -> None:
@@ -632,5 +649,4 @@ class _Validator:
                          if "\n" in error.caret() else "")
             return
         for warning in warnings:
-            self.warnings.append(Problem(self.path, warning, self.lines.get(*where, "schedule"),
-                                         label, "schedule"))
+            self.warn(warning, (*where, "schedule"), label, "schedule")

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, fields
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, dataclass_transform
 
 from .results import GateResult, RunResult, RunStatus, SkipReason
@@ -477,6 +478,7 @@ class Subscription:
         self._items: deque[Event] = deque()
         self._chunks = 0  # lines of output pending
         self._chunk_items = 0  # the chunks holding them
+        self._no_chunk = 0  # the first this many pending events are no chunk
         self._max_chunks = max(1, max_chunks)
         self._max_events = max(1, max_events)
         self._dropped_chunks = 0
@@ -521,9 +523,14 @@ class Subscription:
 
     def _evict(self) -> None:
         """Make room for a non-chunk event: drop the oldest pending chunk, else oldest event."""
-        for i, item in enumerate(self._items):
+        # The walk starts past the events known to hold no chunk: a full queue of thousands
+        # of events is not walked again for each one that arrives.
+        start = self._no_chunk
+        for i, item in enumerate(islice(self._items, start, None) if self._chunk_items else (),
+                                 start):
             if isinstance(item, OutputChunk):
                 del self._items[i]
+                self._no_chunk = i
                 lines = _line_count(item.text)
                 self._chunks -= lines
                 self._chunk_items -= 1
@@ -547,6 +554,7 @@ class Subscription:
         self._items.appendleft(
             ObserverDropped(seq=old.seq, at=old.at, dropped=chunks, dropped_events=events)
         )
+        self._no_chunk = len(self._items)
 
     def _flush_drop_notice(self) -> None:
         if not (self._dropped_chunks or self._dropped_events):
@@ -573,6 +581,7 @@ class Subscription:
         if not self._items:
             raise asyncio.QueueEmpty
         event = self._items.popleft()
+        self._no_chunk = max(0, self._no_chunk - 1)
         if isinstance(event, OutputChunk):
             self._chunks -= _line_count(event.text)
             self._chunk_items -= 1

@@ -10,13 +10,48 @@ refresh of the pane O(200 log 200). Pure Python, no Textual.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 from .model import JobRow
 
-__all__ = ["FireOrder"]
+__all__ = ["FireOrder", "spliced"]
 
 _WAITING = ("paused", "disabled", "done")  # statuses that do not fire
+MERGE_FROM = 64  # jobs re-placed from which they are merged in, not moved one by one
+
+
+def spliced(keys: list[Any], old: Iterable[Any], new: list[Any], *parallel: list[Any]
+            ) -> list[list[Any]]:
+    """The sorted list `keys` without the keys `old` and with the keys `new`, and each list
+    in `parallel` (an item per key) changed at the same places (`new`'s items are the keys'
+    last items: their names). Many at once: the lists are copied a slice at a time, where
+    moving each key in and out of a list of 100,000 moves the rest of the list each time."""
+    gone = sorted(at for key in old
+                  if (at := bisect_left(keys, key)) < len(keys) and keys[at] == key)
+    lists = [keys, *parallel]
+    kept: list[list[Any]] = []
+    for items in lists:
+        out: list[Any] = []
+        start = 0
+        for at in gone:
+            out += items[start:at]
+            start = at + 1
+        out += items[start:]
+        kept.append(out)
+    new = sorted(new)
+    places = [bisect_left(kept[0], key) for key in new]  # ascending, as `new` is
+    result: list[list[Any]] = []
+    for n, items in enumerate(kept):
+        out = []
+        start = 0
+        for at, key in zip(places, new, strict=True):
+            out += items[start:at]
+            out.append(key if n == 0 else key[-1])
+            start = at
+        out += items[start:]
+        result.append(out)
+    return result
 
 
 class FireOrder:
@@ -45,8 +80,22 @@ class FireOrder:
 
     def update(self, rows: Mapping[str, JobRow], names: Collection[str]) -> None:
         """Re-place the named jobs (changed, added or removed since the last call)."""
-        if len(names) * 8 > len(self._key_of) + 8:
+        if len(names) * 2 > len(self._key_of) + 8:
             self.rebuild(rows)
+            return
+        if len(names) >= MERGE_FROM:  # many: spliced out and in at once
+            gone: list[tuple[float, str]] = []
+            added: list[tuple[float, str]] = []
+            for name in set(names):
+                was = self._key_of.pop(name, None)
+                if was is not None:
+                    gone.append(was)
+                row = rows.get(name)
+                key = self._key(row) if row is not None else None
+                if key is not None:
+                    self._key_of[name] = key
+                    added.append(key)
+            self._keys = spliced(self._keys, gone, added)[0]
             return
         keys = self._keys
         for name in names:

@@ -8,8 +8,9 @@ event names the job, so the model never re-implements scheduling rules.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
@@ -208,6 +209,16 @@ def _describe(sched: object, text: str) -> str:
     return description
 
 
+def _fire_keys(jobs: Mapping[str, Job], all_paused: bool
+               ) -> Iterator[tuple[bool, float, str]]:
+    """Each job's place when sorted by next fire (as the jobs table sorts by default: jobs
+    that will not fire, with no next fire or paused, after the others), from the job."""
+    for name, job in jobs.items():
+        nf = job.next_fire
+        yield (nf is None or job.paused or all_paused,
+               nf.timestamp() if nf is not None else 0.0, name)
+
+
 def budget_reset(job: Job, now: datetime) -> datetime:
     """The next local midnight in the job's zone: when `core.budget` starts a new budget day
     (its `local_day` changes), so the instant the row stops saying "budget"."""
@@ -238,24 +249,36 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None, *,
     With `now`, a job whose daily token budget is spent (`core.budget.budget_reason`, the
     very test the scheduler skips slots by) reads "budget" until its local midnight."""
     sched = job.schedule
-    text = getattr(sched, "text", str(sched))
+    text: str = getattr(sched, "text", None) or str(sched)
     description = _describe(sched, text)
-    # Read only when there is something: `results` and `running` make empty containers.
-    results = list(job.results) if job.last_result is not None else []
-    last = last_run(job) if results else None
-    finished = [r for r in results
-                if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED, RunStatus.RUNNING)]
-    ok_rate = (sum(r.ok for r in finished) / len(finished)) if finished else None
+    options = job.options
+    enabled = job.enabled
+    # A job that has never run, runs nothing now and has no token budget (most of a big
+    # file's) skips the reading of results, runs and budget: none of it says anything.
+    if job.last_result is not None:
+        results = list(job.results)
+        last = last_run(job)
+        finished = [r for r in results
+                    if r.status not in (RunStatus.SKIPPED, RunStatus.MISSED, RunStatus.RUNNING)]
+        ok_rate = (sum(r.ok for r in finished) / len(finished)) if finished else None
+    else:
+        last, ok_rate = None, None
     running = list(job.running.values()) if job.is_running else []
-    started = [h.started_at for h in running if h.started_at is not None]
-    spent = now is not None and job.enabled and budget_reason(job, now) is not None
-    reset = budget_reset(job, now) if spent and now is not None else None
-    held = reset is not None and job.next_fire is not None and job.next_fire < reset
+    budget = getattr(options, "daily_token_budget", None)
+    reset = None
+    spent = False
+    if budget is not None and now is not None and enabled \
+            and budget_reason(job, now) is not None:
+        spent = True
+        reset = budget_reset(job, now)
+    next_fire = job.next_fire
+    held = reset is not None and next_fire is not None and next_fire < reset
+    paused = job.paused
     if running:
         status: Status = "running"
-    elif not job.enabled:
+    elif not enabled:
         status = "disabled"
-    elif job.paused or all_paused:
+    elif paused or all_paused:
         status = "paused"
     elif job.exhausted:
         status = "done"
@@ -265,17 +288,18 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None, *,
         status = "failing"
     else:
         status = "idle"
+    started = [h.started_at for h in running if h.started_at is not None]
     return JobRow(
         name=job.name,
         schedule=text,
         description=description,
         agent=getattr(job.agent, "name", "agent"),
         status=status,
-        note=job.pause_note if job.paused else "",
-        until=job.pause_until if job.paused else None,
-        held=job.enabled and (job.paused or all_paused),
-        resumes=_resumes(job, all_paused, all_until),
-        next_fire=job.next_fire,
+        note=job.pause_note if paused else "",
+        until=job.pause_until if paused else None,
+        held=enabled and (paused or all_paused),
+        resumes=_resumes(job, all_paused, all_until) if paused or all_paused else None,
+        next_fire=next_fire,
         running_since=min(started) if started else None,
         running_count=len(running),
         last_status=last.status.value if last else "",
@@ -284,12 +308,12 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None, *,
         ok_rate=ok_rate,
         failures=job.consecutive_failures,
         skip_next=job.skip_next_pending,
-        exhausted=job.exhausted if job.enabled else "",  # the status says "disabled"
+        exhausted=job.exhausted if enabled else "",  # the status says "disabled"
         budget_until=reset,
         budget_next=_first_fire_from(sched, reset) if held and reset is not None else None,
-        priced=(getattr(job.options, "price_in", None) is not None
-                or getattr(job.options, "price_out", None) is not None),
-        token_budget=getattr(job.options, "daily_token_budget", None),
+        priced=(getattr(options, "price_in", None) is not None
+                or getattr(options, "price_out", None) is not None),
+        token_budget=budget,
         tokens_today=getattr(job, "tokens_today", 0),
         tokens_total=getattr(job, "tokens_total", 0),
         cost_today=getattr(job, "cost_today", 0.0),
@@ -300,11 +324,17 @@ def row_from_job(job: Job, all_paused: bool, now: datetime | None = None, *,
 
 
 class DashboardModel:
-    """Rows by job name, newest-last history, and per-job output of recent runs."""
+    """Rows by job name, newest-last history, and per-job output of recent runs.
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    With `first`, a big scheduler's rows are made in two goes: at once only for the `first`
+    jobs that fire soonest (what a first screen shows: the top of the jobs sorted by next
+    fire, and Upcoming), the others (`pending`) by `fill`, a step at a time."""
+
+    def __init__(self, scheduler: Scheduler, *, first: int | None = None) -> None:
         self.scheduler = scheduler
         self.rows: dict[str, JobRow] = {}
+        # jobs whose row is not made yet (see `fill`); a row made meanwhile leaves it
+        self.pending: dict[str, None] = {}
         self.history: deque[RunResult] = deque(maxlen=MAX_HISTORY)
         self.outputs: dict[str, deque[RunOutput]] = {}
         self._by_run: dict[str, RunOutput] = {}
@@ -313,16 +343,31 @@ class DashboardModel:
         # name -> when its spent budget resets: no event marks midnight, so the screen's
         # 1 s tick asks `expire_budgets` which rows to re-read (usually none; never all).
         self._budgets: dict[str, datetime] = {}
-        self.reload()
+        self.reload(first)
 
     # -- reading ---------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Rebuild every row (and seed history/output from results the jobs already hold)."""
+    @property
+    def total(self) -> int:
+        """How many jobs there are: rows made and still to make."""
+        return len(self.rows) + len(self.pending)
+
+    def reload(self, first: int | None = None) -> None:
+        """Rebuild every row (and seed history/output from results the jobs already hold);
+        with `first`, only the rows of the `first` jobs that fire soonest, the rest left
+        `pending` for `fill`."""
         now = self.scheduler.clock.now()
-        self.rows = {name: row_from_job(job, self.scheduler.paused, now,
-                                        all_until=self._all_until())
-                     for name, job in self.scheduler.jobs.items()}
+        jobs = self.scheduler.jobs
+        all_paused, until = self.scheduler.paused, self._all_until()
+        names: Iterable[str] = jobs
+        self.pending = {}
+        if first is not None and len(jobs) > first:
+            names = [name for *_, name in heapq.nsmallest(first, _fire_keys(jobs, all_paused))]
+            self.pending = dict.fromkeys(jobs)
+            for name in names:
+                del self.pending[name]
+        self.rows = {name: row_from_job(jobs[name], all_paused, now, all_until=until)
+                     for name in names}
         self._budgets = {name: row.budget_until for name, row in self.rows.items()
                          if row.budget_until is not None}
         seeded = sorted((r for job in self.scheduler.jobs.values() if job.last_result is not None
@@ -331,10 +376,27 @@ class DashboardModel:
         self.history.clear()
         self.history.extend(seeded)
 
+    def fill(self, count: int) -> bool:
+        """Make up to `count` of the `pending` rows; True once none is pending."""
+        pending = self.pending
+        jobs, rows, budgets = self.scheduler.jobs, self.rows, self._budgets
+        now = self.scheduler.clock.now()
+        all_paused, until = self.scheduler.paused, self._all_until()
+        for _ in range(min(count, len(pending))):
+            name = pending.popitem()[0]
+            job = jobs.get(name)
+            if job is None:  # removed meanwhile, and its removal already applied
+                continue
+            row = rows[name] = row_from_job(job, all_paused, now, all_until=until)
+            if row.budget_until is not None:
+                budgets[name] = row.budget_until
+        return not pending
+
     def _all_until(self) -> datetime | None:
         return getattr(self.scheduler, "pause_until", None) if self.scheduler.paused else None
 
     def refresh_row(self, name: str) -> bool:
+        self.pending.pop(name, None)
         job = self.scheduler.jobs.get(name)
         if job is None:
             self._budgets.pop(name, None)

@@ -38,11 +38,11 @@ class Observer:
     """Consumes the event stream on the app's event loop and keeps `model` current."""
 
     def __init__(self, scheduler: Scheduler, target: MessagePump,
-                 *, max_chunks: int = 20_000) -> None:
+                 *, max_chunks: int = 20_000, first: int | None = None) -> None:
         self.scheduler = scheduler
         self.target = target
         self.subscription = scheduler.subscribe(max_chunks=max_chunks)
-        self.model = DashboardModel(scheduler)
+        self.model = DashboardModel(scheduler, first=first)  # `first`: see DashboardModel
         self._task: asyncio.Task[None] | None = None
 
     def pump(self, *, post: bool = True) -> Changes:

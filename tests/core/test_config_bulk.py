@@ -58,3 +58,45 @@ def test_a_value_of_another_type_is_not_taken_for_an_equal_one():
     with pytest.raises(ConfigError) as caught:
         parse_config(text)
     assert [(p.job, p.key) for p in caught.value.problems] == [("b", "fail_if_empty")]
+
+
+def test_jobs_alike_get_every_warning_of_their_kind_at_their_own_lines():
+    job = ('[[jobs]]\nname = "{n}"\nschedule = "*/7 * * * *"\ncwd = "no-such-dir"\n'
+           'command = "no-such-program-crondeck-test"\n')
+    # a multi-line prompt in between: its lines are no keys, and must not shift the others'
+    other = '[[jobs]]\nname = "m"\nschedule = "@every 1h"\ncommand = "true"\nprompt = """\n' \
+            '[[jobs]]\nname = "x"\n"""\n'
+    config = parse_config(job.format(n="a") + other + job.format(n="b") + job.format(n="c"))
+    got = [(w.job, w.key, w.line) for w in config.warnings]
+    assert got == [(n, key, start + offset) for n, start in (("a", 1), ("b", 14), ("c", 19))
+                   for key, offset in (("schedule", 2), ("cwd", 3), ("command", 4))]
+    alone = parse_config(job.format(n="a")).warnings
+    assert [w.message for w in config.warnings] == [w.message for w in alone] * 3
+
+
+def test_lines_looked_up_at_once_are_those_looked_up_one_by_one():
+    from crondeck.core.tomllines import KeyLines
+
+    text = ('[defaults]\ntimeout = "5m"\n\n[agents.x]\ncommand = """\n[[jobs]]\nname = 1\n"""\n'
+            + "".join(f'[[jobs]]\nname = "j{i}"\n\n# note\nschedule = "@every 1h"\n'
+                      for i in range(4)))
+    paths = [("jobs", 2, "schedule"), ("jobs", 0, "name"), ("agents", "x", "command"),
+             ("defaults", "timeout"), ("jobs", 3, "nothing"), ("jobs", 9, "schedule")]
+    assert KeyLines.deferred(text).lines_for(paths) == [
+        KeyLines.deferred(text).get(*p) for p in paths] == [23, 10, 5, 2, 24, None]
+
+
+def test_lines_looked_up_at_once_in_a_file_written_otherwise():
+    """The lines of `[[jobs]]` headers written in other ways, other tables and arrays among
+    them, and lines starting with "[" inside values: as one by one."""
+    from crondeck.core.tomllines import KeyLines
+
+    text = ('top = 1\n[[ jobs ]] # first\nname = "a"\nx = [\n  [1, 2],\n]\nschedule = "s"\n'
+            '[agents."y z"]\ncommand = "c"\n\t[[jobs]]\n"name" = "b"\n[[other]]\nname = "o"\n'
+            '[[jobs.sub]]\nname = "n"\n[[jobs]]\nname = "c"\n')
+    paths = [("jobs", 0, "schedule"), ("jobs", 0, "name"), ("jobs", 1, "name"),
+             ("jobs", 2, "name"), ("agents", "y z", "command"), ("agents", "y z"),
+             ("other", 0, "name"), ("jobs", "sub", 0, "name"), ("top",), ("jobs", 5, "x")]
+    one_by_one = [KeyLines.deferred(text).get(*p) for p in paths]
+    assert KeyLines.deferred(text).lines_for(paths) == one_by_one
+    assert one_by_one[:5] == [2, 3, 11, 17, 9]  # "  [1, 2]," reads as a header

@@ -330,3 +330,49 @@ def test_the_next_column_names_the_zone_its_times_are_in(make_app):
             assert " NEXT UTC " in f" {' '.join(header.split())} "
 
     asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_many_rows_changed_at_once_are_spliced_into_the_order_a_full_sort_gives(make_app):
+    """A batch naming many rows (spliced in rather than moved one by one): the order is a
+    full sort's, the cursor stays on its job, the filter holds, and the fire order is the
+    one rebuilt from scratch."""
+    app, _sched, clock, _ = make_app(start=False)
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            table = app.dashboard.query_one(JobTable)
+            base = next(iter(table.rows.values()))
+            rows = {f"m{i:03d}": replace(base, name=f"m{i:03d}",
+                                         next_fire=clock.now() + timedelta(seconds=i * 7 % 300))
+                    for i in range(300)}
+            table.set_rows(rows)
+            fires = FireOrder()
+            fires.rebuild(rows)
+            table.select("m150")
+            changed = {f"m{i:03d}" for i in range(0, 300, 3)}  # 100 rows: merged
+            for name in changed:
+                rows[name] = replace(rows[name], next_fire=rows[name].next_fire
+                                     + timedelta(seconds=1000))
+            for i in range(400, 420):  # new ones
+                changed.add(f"m{i}")
+                rows[f"m{i}"] = replace(base, name=f"m{i}", next_fire=clock.now())
+            del rows["m001"]  # gone
+            changed.add("m001")
+            table.set_rows(rows, changed)
+            fires.update(rows, changed)
+            expected = [r.name for r in sorted(rows.values(), key=lambda r: (SORTS["next"](r),
+                                                                            r.name))]
+            assert table.order == expected
+            assert table.selected == "m150" and table.order[table.cursor] == "m150"
+            full = FireOrder()
+            full.rebuild(rows)
+            assert fires.first(500) == full.first(500)
+            table.filter_text = "m41"
+            for name in list(rows)[:80]:  # another batch, under the filter
+                rows[name] = replace(rows[name], next_fire=clock.now())
+            table.set_rows(rows, list(rows)[:80])
+            assert table.order == [n for n in expected if "m41" in n]
+
+    asyncio.run(go())

@@ -64,6 +64,14 @@ SWITCH_REST = 0.05
 # quarter of the screen; the job table keeps the rest (its widest columns need ~150).
 WIDE_UPCOMING = 160
 UPCOMING_ROOM = 24  # borders, scrollbar, time and countdown around a name
+# From this many jobs the first screen is drawn before every row is made: it shows the rows
+# of the FIRST_ROWS jobs that fire soonest (its top rows and Upcoming's come from them), and
+# the others are made FILL_STEP at a time after it, keys and events handled in between; the
+# jobs table is re-sorted over all of them once they are all made.
+FILL_FROM = 20_000
+FIRST_ROWS = 500
+FILL_STEP = 5_000
+FILL_PAUSE = 0.002  # seconds between steps: the loop takes keys, events and frames then
 
 
 class OutputBox(Vertical):
@@ -92,7 +100,8 @@ class DashboardScreen(Screen[None]):
         self.read_only = read_only
         self.read_only_reason = read_only_reason
         self.live = live
-        self.observer = Observer(scheduler, self)
+        self.observer = Observer(
+            scheduler, self, first=FIRST_ROWS if len(scheduler.jobs) >= FILL_FROM else None)
         self.model = self.observer.model
         self._pinned = False  # output shows a run opened from history
         self._jumping_to = ""  # a job `!` is selecting: its Selected must not unpin
@@ -161,7 +170,7 @@ class DashboardScreen(Screen[None]):
         self._fires.rebuild(self.model.rows)
         self.history.set_results(self.model.history)
         self._refresh_header()
-        self._refresh_alerts()
+        self._refresh_alerts(())  # the header has just counted every row
         self._size_upcoming()
         self._recompute_upcoming()
         self._show_selected()
@@ -169,9 +178,27 @@ class DashboardScreen(Screen[None]):
         self.table.focus()
         self._gc.start()
         self.call_after_refresh(self._gc.settle)  # the first screen's objects live on
+        if self.model.pending:
+            self.call_after_refresh(self._fill_rows)
         if self.live:
             self.observer.start()
             self.set_interval(1.0, self.tick, name="countdown")
+
+    def _fill_rows(self) -> None:
+        """Make the next step of the rows the first screen was drawn without (see
+        FILL_FROM); once all are made, show them all (sorted, counted, in Upcoming)."""
+        if not self.model.fill(FILL_STEP):
+            self.set_timer(FILL_PAUSE, self._fill_rows, name="fill-rows")
+            return
+        rows = self.model.rows
+        self.table.set_rows(rows)
+        self._fires.rebuild(rows)
+        self._refresh_header()
+        self._refresh_alerts(())
+        self._size_upcoming()
+        self._recompute_upcoming()
+        self._titles()
+        self.call_after_refresh(self._gc.settle)  # the rows live as long as the screen
 
     async def on_unmount(self) -> None:
         self._gc.stop()
@@ -366,7 +393,7 @@ class DashboardScreen(Screen[None]):
     def _refresh_header(self, changed: Collection[str] | None = None) -> None:
         header = self.query_one(DeckHeader)
         counts = self._recount(changed)
-        header.jobs = len(self.model.rows)
+        header.jobs = self.model.total
         header.running = counts["running"]
         header.paused = counts["paused"]
         header.failing = counts["failing"]
@@ -407,7 +434,7 @@ class DashboardScreen(Screen[None]):
     def _titles(self) -> None:
         table = self.table
         shown = len(table.order)
-        total = len(self.model.rows)
+        total = self.model.total
         count = f"{shown}/{total}" if table.filter_text else str(total)
         extra = f" · filter “{table.filter_text}”" if table.filter_text else ""
         self._title(table, "border_title", f"Jobs ({count}) · sort: {table.sort_key}{extra}")

@@ -27,12 +27,14 @@ from textual.strip import Strip
 
 from crondeck.core import ago, clock_time, countdown, money, short_span, token_count
 
+from ..fire_order import spliced
 from ..model import LAST_GLYPH, STATUS_GLYPH, JobRow
 from .lines import LineList, Pieces, fit, to_strip
 
 __all__ = ["SORTS", "JobTable"]
 
 ROWS_CACHED = 1024  # rendered rows kept: a screenful many times over, not 10,000
+MERGE_FROM = 64  # changed rows from which they are merged into the order, not moved one by one
 
 
 def _next_start(row: JobRow) -> float:
@@ -174,13 +176,22 @@ class JobTable(LineList):
         """New or changed rows, keeping the cursor on its job.
 
         `changed` names the rows an event batch touched (added, changed or removed): only
-        those are re-placed in the order. Without it (or when most rows changed) everything
-        is re-sorted and re-filtered."""
+        those are re-placed in the order (many of them spliced in at once). Without it (or
+        when it names half the rows) everything is re-sorted and re-filtered."""
         self.rows = rows
-        if changed is None or len(changed) * 8 > len(self._key_of) + 8:
+        if changed is None or len(changed) * 2 > len(self._key_of) + 8:
             self._name_width = max(4, max((len(n) for n in rows), default=4))
             self.show_cost = any(r.uses_model for r in rows.values())
             self._reorder()
+            return
+        if len(changed) * 8 > len(self._key_of) + 8:  # an eighth of the rows: columns anew
+            shape = (self._name_width, self.show_cost)
+            self._name_width = max(4, max((len(n) for n in rows), default=4))
+            self.show_cost = any(r.uses_model for r in rows.values())
+            if (self._name_width, self.show_cost) != shape:
+                self._forget_rendered()
+        if len(changed) >= MERGE_FROM:
+            self._merge(changed)
             return
         self._replace(changed)
 
@@ -207,6 +218,32 @@ class JobTable(LineList):
             self._name_width = max(self._name_width, len(name))
             self.show_cost = self.show_cost or row.uses_model
         self._placed()
+
+    def _merge(self, changed: Collection[str]) -> None:
+        """`_replace` of many rows: spliced out of the order and in at once."""
+        needle = self.filter_text.strip()
+        key_of = self._key_of
+        old: list[tuple[object, str]] = []
+        new: list[tuple[object, str]] = []
+        for name in set(changed):
+            was = key_of.pop(name, None)
+            if was is not None:
+                old.append(was)
+            self._row_cache.discard(name)
+            row = self.rows.get(name)
+            if row is None or (needle and not row.matches(needle)):
+                continue
+            key = key_of[name] = self._sort_key(row)
+            new.append(key)
+            self._name_width = max(self._name_width, len(name))
+            self.show_cost = self.show_cost or row.uses_model
+        self._keys, self.order = spliced(self._keys, old, new, self.order)
+        self._placed()
+
+    def _forget_rendered(self) -> None:
+        self._row_cache.clear()
+        self._static.clear()
+        self._timed_memo.clear()
 
     def watch_sort_key(self) -> None:
         self._reorder()
