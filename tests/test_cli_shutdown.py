@@ -94,19 +94,24 @@ def test_a_run_that_finishes_within_the_grace_is_recorded_ok(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_a_run_that_outlives_the_grace_is_cancelled_with_its_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])  # HUP: terminal closed
+def test_a_run_that_outlives_the_grace_is_cancelled_with_its_output(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
     config = _config(tmp_path, "echo started; sleep 60", "1s")
     proc = _start(config)
     seen: list[dict[str, Any]] = []
     try:
         _read_until(proc, seen, "started")
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         took, err = _finish(proc, seen, timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
     assert took < 15
+    request = next(e for e in seen if e["event"] == "shutdown_requested")
+    assert request["signal"] == signum.name
     result = _result(seen)
     assert result["status"] == "cancelled" and "started" in result["output_tail"]
     state = StateStore(tmp_path / ".crondeck" / "state.toml").load()

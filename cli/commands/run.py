@@ -1,8 +1,8 @@
 """`crondeck run`: the scheduler without a UI. One JSON object per line on stdout for every
 event (for journald, docker and k8s logs), the core `FileWatcher`'s reloads and folded `exec`
-results among them. SIGTERM/SIGINT stop it cleanly: nothing new starts, runs in flight get
-`shutdown_grace` to finish, then (or at a second signal) are cancelled, their results and
-output recorded before it exits 0."""
+results among them. SIGTERM/SIGINT (and SIGHUP: its terminal went away) stop it cleanly:
+nothing new starts, runs in flight get `shutdown_grace` to finish, then (or at a second
+signal) are cancelled, their results and output recorded before it exits 0."""
 
 from __future__ import annotations
 
@@ -49,13 +49,15 @@ from ._shared import (
     silence,
 )
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
         help="run the scheduler headless, logging JSON lines",
         description="Run the jobs file's scheduler with no UI, printing one JSON object per "
-        "event on stdout. SIGTERM or SIGINT stops it: runs in flight get the "
+        "event on stdout. SIGTERM, SIGINT or SIGHUP stops it: runs in flight get the "
         "[scheduler] shutdown_grace (30s) to finish, a second signal cancels them. "
         "Exits 2 if the jobs file is invalid, 1 if another crondeck already runs it.",
     )
@@ -225,7 +227,9 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
         else:
             stop()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP: the terminal it ran in went away; its runs are drained and recorded as on
+    # SIGTERM rather than left for the next start to find abandoned.
+    for signum in _STOP_SIGNALS:
         loop.add_signal_handler(signum, shutdown, signum)
     printer = asyncio.create_task(_print(sub, out, err, stop))
     watcher = asyncio.create_task(FileWatcher(runtime).watch())
@@ -242,7 +246,7 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
             observer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await observer
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in _STOP_SIGNALS:
             loop.remove_signal_handler(signum)
         await asyncio.sleep(0)
         sub.close()
