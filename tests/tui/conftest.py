@@ -107,6 +107,24 @@ def text_of(widget) -> str:
     return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
 
 
+def refresh_spy(widget) -> list:
+    """Records the regions `widget.refresh` is asked to repaint (None: all of it)."""
+    asked: list = []
+    refresh = widget.refresh
+
+    def spy(*regions, **kwargs):
+        asked.extend(regions or [None])
+        return refresh(*regions, **kwargs)
+
+    widget.refresh = spy
+    return asked
+
+
+def shown_lines(widget) -> list[str]:
+    """The text of every line `widget` renders in its current size (line API widgets)."""
+    return [widget.render_line(y).text for y in range(widget.size.height)]
+
+
 async def search_palette(pilot, query: str) -> None:
     """Put `query` in the open command palette's search box and wait for its hits. Setting
     the box is one search instead of one per typed key, each waited for."""

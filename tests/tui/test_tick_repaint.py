@@ -6,28 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import SIZE, settle
+from conftest import SIZE, refresh_spy, settle, shown_lines
 
 from crondeck.tui.widgets.header import DeckHeader
 from crondeck.tui.widgets.job_table import JobTable
 from crondeck.tui.widgets.upcoming import UpcomingList
-
-
-def _spy(widget) -> list:
-    """Records the regions `widget.refresh` is asked to repaint (None: all of it)."""
-    asked: list = []
-    refresh = widget.refresh
-
-    def spy(*regions, **kwargs):
-        asked.extend(regions or [None])
-        return refresh(*regions, **kwargs)
-
-    widget.refresh = spy
-    return asked
-
-
-def _rows(widget) -> list[str]:
-    return [widget.render_line(y).text for y in range(widget.size.height)]
 
 
 def test_a_tick_repaints_exactly_the_rows_whose_text_moved(make_app):
@@ -40,16 +23,16 @@ def test_a_tick_repaints_exactly_the_rows_whose_text_moved(make_app):
             table, upcoming = screen.query_one(JobTable), screen.query_one(UpcomingList)
             header = screen.query_one(DeckHeader)
             for step in (1, 1, 60, 3600):  # seconds, a minute, an hour: other cells move
-                before = {w: _rows(w) for w in (table, upcoming)}
+                before = {w: shown_lines(w) for w in (table, upcoming)}
                 clock_before = header.render_line(0).text
-                asked = {w: _spy(w) for w in (table, upcoming, header)}
+                asked = {w: refresh_spy(w) for w in (table, upcoming, header)}
                 clock.advance(step)
                 screen.tick()
                 for w in asked:
                     del w.refresh  # the instance's spy: the class's method again
                 await pilot.pause()
                 for w in (table, upcoming):
-                    after = _rows(w)
+                    after = shown_lines(w)
                     moved = {y for y, (a, b) in enumerate(zip(before[w], after, strict=True))
                              if a != b}
                     repainted = {y for r in asked[w] for y in range(r.y, r.bottom)}

@@ -6,32 +6,15 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import SIZE, quick, settle
+from conftest import SIZE, quick, refresh_spy, settle, shown_lines
 
 from crondeck.tui.widgets.upcoming import UpcomingList
-
-
-def _spy(widget) -> list:
-    """Records the regions `widget.refresh` is asked to repaint (None: all of it)."""
-    asked: list = []
-    refresh = widget.refresh
-
-    def spy(*regions, **kwargs):
-        asked.extend(regions or [None])
-        return refresh(*regions, **kwargs)
-
-    widget.refresh = spy
-    return asked
-
-
-def _rows(widget: UpcomingList) -> list[str]:
-    return [widget.render_line(y).text for y in range(widget.size.height)]
 
 
 def _fresh(widget: UpcomingList) -> list[str]:
     """The rows as drawn from nothing (no cached strip)."""
     widget._strips.clear()
-    return _rows(widget)
+    return shown_lines(widget)
 
 
 def test_a_list_change_repaints_only_the_rows_in_view_that_changed(make_app):
@@ -51,8 +34,8 @@ def test_a_list_change_repaints_only_the_rows_in_view_that_changed(make_app):
             # listed, but below the rows in view (alpha fires every 10 s)
             assert "late" in names(upcoming.items)
             assert "late" not in names(upcoming.items[:upcoming.size.height])
-            before = _rows(upcoming)
-            asked = _spy(upcoming)
+            before = shown_lines(upcoming)
+            asked = refresh_spy(upcoming)
             sched.pause_job("late")
             screen.observer.pump()
             await pilot.pause()
@@ -60,17 +43,17 @@ def test_a_list_change_repaints_only_the_rows_in_view_that_changed(make_app):
             assert "late" not in names(upcoming.items)
             assert len(upcoming.items) == count  # as long: another of alpha's fires fills it
             assert asked == []  # nothing in view changed: nothing drawn again
-            assert _rows(upcoming) == before
+            assert shown_lines(upcoming) == before
 
             # beta's fire at 09:00 is in view: the rows from it down move up one
             assert "beta" in names(upcoming.items[:upcoming.size.height])
-            asked = _spy(upcoming)
+            asked = refresh_spy(upcoming)
             sched.pause_job("beta")
             screen.observer.pump()
             await pilot.pause()
             del upcoming.refresh
             assert len(upcoming.items) == count
-            after = _rows(upcoming)
+            after = shown_lines(upcoming)
             moved = {y for y, (a, b) in enumerate(zip(before, after, strict=True)) if a != b}
             assert moved and 0 not in moved  # the rows before beta's stay as they were
             assert None not in asked
