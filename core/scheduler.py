@@ -67,6 +67,8 @@ __all__ = ["Scheduler"]
 MAX_SLEEP = 30.0
 STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _stepped_back)
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
+FIRE_SLICE = 0.05  # seconds of due jobs handled in one go before the loop lets others run
+FIRE_PAUSE = 0.01  # and how long it then leaves the event loop to them (a console's frames)
 MAX_LEAD = 1.0  # the most it wakes ahead when an instant's runs take long to prepare
 PREP_PER_RUN = 2e-4  # first guess of the seconds one run takes to prepare, on a loaded machine
 SCHEDULES_KEPT = 1024  # distinct schedule strings kept parsed for the next add_job
@@ -720,9 +722,12 @@ class Scheduler:
                     ahead = max(0.0, min(ahead, (deadline - now).total_seconds()))
                 if self._stop_requested:  # stopping starts nothing more
                     break
-                self._fire_due(now, ahead)
+                more = self._fire_due(now, ahead, FIRE_SLICE)
                 if self._stop_requested:
                     break
+                if more:  # many due at once (a restart after downtime): the rest next pass
+                    await asyncio.sleep(FIRE_PAUSE)
+                    continue
                 if deadline is not None and now >= deadline:
                     reason = "deadline reached"
                     break
@@ -950,10 +955,12 @@ class Scheduler:
                 stack.append(2 * i + 2)
         return min(MAX_LEAD, max(self.lead, 1.5 * need))
 
-    def _fire_due(self, now: datetime, ahead: float = 0.0) -> None:
+    def _fire_due(self, now: datetime, ahead: float = 0.0,
+                  budget: float | None = None) -> bool:
         """Handle every job due at `now`, and with `ahead` > 0 also those due within that
         many seconds: their decisions are taken as of their own instant and their runs
-        wait on the start line until it comes (see `Scheduler.lead`)."""
+        wait on the start line until it comes (see `Scheduler.lead`). With a `budget`
+        (seconds), stop once it is spent: True when jobs due are left for the next call."""
         now_ts = now.timestamp()
         horizon = now_ts + ahead
         heap = self._heap
@@ -963,7 +970,13 @@ class Scheduler:
         later: list[tuple[float, int, str]] = []
         prepared = 0
         t0 = time.perf_counter()
+        more = False
+        popped = 0
         while heap and heap[0][0] <= horizon:
+            if budget is not None and popped and time.perf_counter() - t0 > budget:
+                more = True
+                break
+            popped += 1
             entry = heapq.heappop(heap)
             ts, tiebreak, name = entry
             if filed.get(name) != tiebreak:
@@ -990,6 +1003,7 @@ class Scheduler:
         if prepared:  # the runs' own first steps cost about as much again
             took = 2 * (time.perf_counter() - t0) / prepared
             self._prep_per_run = min(PREP_PER_RUN * 5, max(PREP_PER_RUN / 10, took))
+        return more
 
     def _stepped_back(self, now: datetime) -> None:
         """The wall clock was set back to `now`: a next fire planned on the later time would

@@ -146,13 +146,19 @@ class CrondeckApp(App[None]):
             for signum in (signal.SIGHUP, signal.SIGTERM):
                 loop.add_signal_handler(signum, self._signalled, signum)
         if self.start_scheduler:
-            self._loop_task = asyncio.get_running_loop().create_task(
-                self.scheduler.astart(stop_when_done=False), name="scheduler")
-            self._loop_task.add_done_callback(self._loop_ended)
-            if self.runtime is not None:  # a deleted or replaced lock stops it within 2 s
-                self.runtime.start_lock_watch()
-            await asyncio.sleep(0)
-            dashboard.observer.pump()
+            # After the first frame: runs due at start (many, after downtime) come after it.
+            self.call_after_refresh(self._start_scheduler, dashboard)
+
+    async def _start_scheduler(self, dashboard: DashboardScreen) -> None:
+        if self._loop_task is not None or self._quitting or self._signal_seen:
+            return
+        self._loop_task = asyncio.get_running_loop().create_task(
+            self.scheduler.astart(stop_when_done=False), name="scheduler")
+        self._loop_task.add_done_callback(self._loop_ended)
+        if self.runtime is not None:  # a deleted or replaced lock stops it within 2 s
+            self.runtime.start_lock_watch()
+        await asyncio.sleep(0)
+        dashboard.observer.pump()
 
     def file_state(self, problems: list[Problem] | None) -> None:
         """The header's lasting line while the jobs file on disk is refused (the running
