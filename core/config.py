@@ -32,7 +32,15 @@ from .config_keys import (
     bad_name,
     type_name,
 )
-from .config_model import AgentSpec, Config, JobSpec, Policy, Problem, SchedulerSettings
+from .config_model import (
+    AgentSpec,
+    Config,
+    JobSpec,
+    Policy,
+    Problem,
+    SchedulerSettings,
+    Warnings,
+)
 from .cronexpr import CronError, parse
 from .lazyclass import dataclass
 from .programs import program_of
@@ -442,10 +450,8 @@ class _Validator:
                 cfg.jobs.append(job)
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda p: p.line or 0))
-        lines = self.lines.lines_for([where for _, where, _, _ in self.warnings])
-        cfg.warnings = [Problem(self.path, message, line, job, key)
-                        for (message, _, job, key), line in zip(self.warnings, lines,
-                                                                strict=True)]
+        if self.warnings:  # their lines are looked up when they are read
+            cfg.warnings = Warnings(self.path, self.warnings, self.lines.lines_for)
         return cfg
 
     def agent(self, name: str, data: Any) -> AgentSpec | None:

@@ -8,11 +8,12 @@ scheduler runs it with.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import field, fields
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from .atomic import to_toml_value
@@ -23,7 +24,8 @@ from .options import OPTION_NAMES, SHUTDOWN_GRACE, JobOptions
 from .paths import state_dir
 from .zones import get_zone, local_zone
 
-__all__ = ["AgentSpec", "Config", "JobSpec", "Policy", "Problem", "SchedulerSettings"]
+__all__ = ["AgentSpec", "Config", "JobSpec", "Policy", "Problem", "SchedulerSettings",
+           "Warnings"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,63 @@ class Problem:
             text += "\n" + textwrap.indent(self.detail, "    ")
         return text
 
+
+
+class Warnings(Sequence[Problem]):
+    """A jobs file's warnings, each given its line when first read: a file with tens of
+    thousands of them opens with only the few it shows looked up. `locate` gives the lines
+    of many key paths at once (one scan of the text); once all are located it is let go."""
+
+    def __init__(self, file: Path,
+                 pending: list[tuple[str, tuple[str | int, ...], str | None, str | None]],
+                 locate: Callable[[list[tuple[str | int, ...]]], list[int | None]]) -> None:
+        self._file = file
+        self._pending = pending  # (message, key path, job, key)
+        self._made: list[Problem | None] = [None] * len(pending)
+        self._locate: Callable[[list[tuple[str | int, ...]]], list[int | None]] | None = locate
+        self._missing = len(pending)
+
+    def _make(self, indexes: range) -> None:
+        wanted = [i for i in indexes if self._made[i] is None]
+        if not wanted or self._locate is None:
+            return
+        lines = self._locate([self._pending[i][1] for i in wanted])
+        for i, line in zip(wanted, lines, strict=True):
+            message, _, job, key = self._pending[i]
+            self._made[i] = Problem(self._file, message, line, job, key)
+        self._missing -= len(wanted)
+        if not self._missing:
+            self._locate = None  # nothing left to look up: the file's text can go
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    @overload
+    def __getitem__(self, index: int) -> Problem: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Problem]: ...
+
+    def __getitem__(self, index: int | slice) -> Problem | list[Problem]:
+        if isinstance(index, slice):
+            span = range(*index.indices(len(self)))
+            self._make(span)
+            return [p for i in span if (p := self._made[i]) is not None]
+        i = range(len(self))[index]  # IndexError as a list's
+        self._make(range(i, i + 1))
+        made = self._made[i]
+        assert made is not None
+        return made
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self[:])
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, as a list
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 @dataclass
@@ -150,7 +209,7 @@ class Config:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     agents: dict[str, AgentSpec] = field(default_factory=dict)
     jobs: list[JobSpec] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list, compare=False)
+    warnings: Sequence[Problem] = field(default_factory=list, compare=False)
     # The file's text this config was read from (None: built in code). A save edits that
     # text in place, and refuses to write over a file that no longer reads this way.
     source: str | None = field(default=None, compare=False, repr=False)

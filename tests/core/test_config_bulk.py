@@ -74,6 +74,23 @@ def test_jobs_alike_get_every_warning_of_their_kind_at_their_own_lines():
     assert [w.message for w in config.warnings] == [w.message for w in alone] * 3
 
 
+
+def test_warnings_read_in_parts_are_those_read_whole():
+    """A file's warnings get their lines when read: the first few, one, or all of them in any
+    order give the same problems, at the same lines, as a list read whole."""
+    job = ('[[jobs]]\nname = "{n}"\nschedule = "*/7 * * * *"\ncwd = "no-such-dir"\n'
+           'command = "no-such-program-crondeck-test"\n')
+    text = "".join(job.format(n=f"j{i}") for i in range(40))
+    whole = list(parse_config(text).warnings)
+    assert len(whole) == 120 and whole[-1].line == 39 * 5 + 5
+    parts = parse_config(text).warnings
+    assert len(parts) == 120
+    assert parts[:3] == whole[:3] and parts[-1] == whole[-1] and parts[57] == whole[57]
+    assert parts[100:0:-7] == whole[100:0:-7]
+    assert list(parts) == whole and parts == whole
+    with pytest.raises(IndexError):
+        parts[120]
+
 def test_lines_looked_up_at_once_are_those_looked_up_one_by_one():
     from crondeck.core.tomllines import KeyLines
 
