@@ -575,13 +575,15 @@ _INFINITE = (float("inf"), float("-inf"))
 
 def _scalar(value: Any) -> str:
     """`value` as `_dumps` writes it, the common kinds without its machinery."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
     kind = type(value)
     if kind is str:
         return str(_string(value))
-    if value is None:
-        return "null"
-    if kind is bool:
-        return "true" if value else "false"
     if kind is int:
         return int.__repr__(value)
     if kind is float and value == value and value not in _INFINITE:
@@ -593,19 +595,18 @@ def _when_text(dt: datetime | None) -> str:
     return "null" if dt is None else f'"{utc(dt).isoformat()}"'
 
 
-def record_text(captured: tuple[Any, ...], shared: dict[int, str]) -> str:
+def record_text(captured: tuple[Any, ...], shared: dict[Any, tuple[str, str, str]]) -> str:
     """`_dumps(job_record(captured))`, written directly: a snapshot of 100,000 jobs spends
     most of its time here. The parts jobs have in common (schedule, agent, options) are
     encoded once each (`shared`, by the object's id, for one snapshot's captures)."""
     (name, paused, pause_note, pause_until, skip_next, next_fire, last_slot, run_count,
      failures, exhausted, enabled, tokens_day, tokens_today, tokens_total, cost_today,
      cost_total, running, schedule, prompt, agent, options, results) = captured
-    parts = []
-    for obj, make in ((schedule, schedule_json), (agent, agent_json), (options, options_json)):
-        text = shared.get(id(obj))
-        if text is None:
-            text = shared[id(obj)] = _dumps(make(obj))
-        parts.append(text)
+    key = (id(schedule), id(agent), id(options))
+    parts = shared.get(key)
+    if parts is None:
+        parts = shared[key] = (_dumps(schedule_json(schedule)), _dumps(agent_json(agent)),
+                               _dumps(options_json(options)))
     runs = ",".join(
         f'{{"run_id":{_scalar(run_id)},"scheduled_for":{_when_text(slot)},'
         f'"started_at":{_when_text(started)},"manual":{_scalar(manual)},'
@@ -622,7 +623,7 @@ def record_text(captured: tuple[Any, ...], shared: dict[int, str]) -> str:
             f'"running":[{runs}],"schedule":{parts[0]},"prompt":{_scalar(prompt)},'
             f'"agent":{parts[1]},"options":{parts[2]}')
     if results is not None:
-        text += ',"results":' + _dumps([r.to_dict() for r in results])
+        text += ',"results":' + (_dumps([r.to_dict() for r in results]) if results else "[]")
     return text + "}"
 
 
@@ -630,7 +631,7 @@ async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str
                   ) -> AsyncIterator[bytes]:
     """A line with many jobs, in pieces of SNAPSHOT_BATCH jobs, letting the loop go between
     them: 10,000 jobs do not hold up the scheduler."""
-    shared: dict[int, str] = {}
+    shared: dict[Any, tuple[str, str, str]] = {}
     for i in range(0, len(jobs), SNAPSHOT_BATCH):
         piece = ",".join(record_text(j, shared) for j in jobs[i:i + SNAPSHOT_BATCH])
         yield ((prefix if i == 0 else ",") + piece).encode()

@@ -797,7 +797,7 @@ def test_a_snapshot_record_is_written_as_json_would_write_it() -> None:
         await asyncio.sleep(0.05)
         await s.run_now("plain")
         assert not handle.done()
-        shared: dict[int, str] = {}
+        shared: dict[Any, tuple[str, str, str]] = {}
         for results in (True, False):
             for job in s.jobs.values():
                 captured = job_capture(job, results=results)
