@@ -72,6 +72,9 @@ BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 SLICE = 0.005  # seconds of applying lines before the loop is let go (the console draws)
 STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
+# From this many jobs in a first snapshot, each is read in full only when first needed (a
+# console draws its first screen from a few hundred of them); below, all at once as it comes.
+READ_LATER_FROM = 20_000
 
 
 class ControlLink(Protocol):
@@ -780,10 +783,11 @@ class RemoteScheduler:
             for run in job.running.values():
                 self._ended(run)
             self.bus.publish(JobRemoved(seq=seq, at=self.clock.now(), job=name))
-        jobs, watched = self.jobs, self.bus.active
+        jobs = self.jobs
+        later = not self.bus.active and len(records) >= READ_LATER_FROM
         for rec in records:
             new = rec["name"] not in jobs
-            if new and not watched and not rec.get("running"):
+            if new and later and not rec.get("running"):
                 # Nobody to tell of it yet (the first attach): read when first needed.
                 name = str(rec["name"])
                 jobs[name] = RemoteJob._later(self, name, rec)

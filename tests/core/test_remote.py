@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import crondeck.core.remote as remote
 from crondeck.core import (
     ControlAttached,
     ControlDisconnected,
@@ -647,9 +648,12 @@ def test_output_lines_read_on_the_short_path_are_the_events_sent() -> None:
         assert _chunk_from_json(bad) is None
 
 
-def test_a_snapshot_job_is_read_in_full_when_first_needed_and_reads_the_same() -> None:
+def test_a_snapshot_job_is_read_in_full_when_first_needed_and_reads_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The first snapshot's jobs are read when something needs them (a console on 100,000
     jobs shows its first screen from a few hundred): what each shows is the record's."""
+    monkeypatch.setattr(remote, "READ_LATER_FROM", 3)
+
     async def main() -> None:
         done = result("digest", "digest@1", RunStatus.FAILED)
         recs = [job_rec("digest", paused=True, pause_note="vacation", cost_total=0.5,
@@ -683,7 +687,10 @@ def test_a_snapshot_job_is_read_in_full_when_first_needed_and_reads_the_same() -
     run(main)
 
 
-def test_a_job_not_yet_read_takes_commands_records_and_results() -> None:
+def test_a_job_not_yet_read_takes_commands_records_and_results(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(remote, "READ_LATER_FROM", 3)
+
     async def main() -> None:
         done = result("digest", "digest@1")
         link = FakeLink(snapshot(job_rec("digest", results=[done.to_dict()]),
@@ -708,6 +715,16 @@ def test_a_job_not_yet_read_takes_commands_records_and_results() -> None:
         assert list(mirror.jobs["other"].results) == [result("other", "other@1")]
         digest.add_result(skipped)
         assert list(digest.results) == [done, skipped]
+        await mirror.aclose()
+
+    run(main)
+
+
+def test_a_small_snapshot_is_read_at_once() -> None:
+    async def main() -> None:
+        link = FakeLink(snapshot(*(job_rec(f"job-{i}") for i in range(50))))
+        mirror = await RemoteScheduler.attach(connect=Server(link).connect)
+        assert all(job.filled for job in mirror.jobs.values())
         await mirror.aclose()
 
     run(main)
