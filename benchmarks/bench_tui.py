@@ -480,7 +480,8 @@ def _report(n: int, runs: int = 3) -> None:
                 print(f"    {name:>10} run {i}: {_ms(out[key])}")
     for i, out in enumerate(figures["attached"], 1):
         print(f"  attached run {i}: connect to snapshot read and parsed "
-              f"{out['snapshot'][0] * 1000:.0f} ms")
+              f"{out['snapshot'][0] * 1000:.0f} ms; connect to first screen "
+              f"{(out['snapshot'][0] + out['first'][0]) * 1000:.0f} ms")
 
 
 def _report_flood() -> None:

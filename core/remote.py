@@ -26,7 +26,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from .clock import Clock, SystemClock, utc
@@ -72,6 +72,9 @@ BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 SLICE = 0.005  # seconds of applying lines before the loop is let go (the console draws)
 STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
+# From this many jobs in a first snapshot, each is read in full only when first needed (a
+# console draws its first screen from a few hundred of them); below, all at once as it comes.
+READ_LATER_FROM = 20_000
 
 
 class ControlLink(Protocol):
@@ -198,6 +201,7 @@ class RemoteJob:
     def __init__(self, mirror: RemoteScheduler, name: str) -> None:
         self._mirror = mirror
         self.name = name
+        self._rec: Mapping[str, Any] | None = None  # the record still to read (`_later`)
         self.paused = False
         self.pause_note = ""
         self.pause_until: datetime | None = None
@@ -221,6 +225,42 @@ class RemoteJob:
         self.results: deque[RunResult] = deque(maxlen=self.options.history)
         self._schedule_key: tuple[Any, ...] = ()
         self._options_key: Any = None
+
+    @classmethod
+    def _later(cls, mirror: RemoteScheduler, name: str, rec: Mapping[str, Any]) -> RemoteJob:
+        """A job whose record is read in full when first needed: a snapshot of 100,000 jobs
+        is taken at once, each job's schedule, options and results built as the console
+        comes to it. What sorting by next fire reads is set now; anything else fills it.
+        Only for a job with no run in flight (its runs must be known at once)."""
+        job = cls.__new__(cls)
+        job._mirror = mirror
+        job.name = name
+        job._rec = rec
+        job.paused = bool(rec.get("paused", False))
+        job.next_fire = _when(rec.get("next_fire"))
+        job.running = {}
+        return job
+
+    if not TYPE_CHECKING:  # kept out of mypy's view: every other attribute stays checked
+        def __getattr__(self, attr: str) -> Any:
+            # Called only for an attribute not set: a `_later` job reads its record now.
+            if self.__dict__.get("_rec") is None or attr.startswith("__"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute "
+                                     f"{attr!r}")
+            self._fill()
+            return object.__getattribute__(self, attr)
+
+    def _fill(self) -> None:
+        """Read the record a `_later` job was made with (once; at once for others)."""
+        rec = self._rec
+        if rec is not None:
+            RemoteJob.__init__(self, self._mirror, self.name)
+            self.apply(rec)
+
+    @property
+    def filled(self) -> bool:
+        """False while the job's snapshot record is still to read (see `_later`)."""
+        return self._rec is None
 
     def __repr__(self) -> str:
         return f"<RemoteJob {self.name}>"
@@ -250,6 +290,10 @@ class RemoteJob:
 
     @property
     def last_result(self) -> RunResult | None:
+        if self._rec is not None:
+            if not self._rec.get("results"):  # a first screen asks each job, most have none
+                return None
+            self._fill()
         return self.results[-1] if self.results else None
 
     # operator actions, as on Job
@@ -272,6 +316,8 @@ class RemoteJob:
 
     def apply(self, rec: Mapping[str, Any]) -> list[RemoteRun]:
         """Take a JOB record; returns the runs it no longer lists (ended)."""
+        if self._rec is not None:  # what this record leaves out stays as the first said
+            self._fill()
         self.paused = bool(rec.get("paused", False))
         self.pause_note = str(rec.get("pause_note", ""))
         self.pause_until = _when(rec.get("pause_until"))
@@ -737,10 +783,17 @@ class RemoteScheduler:
             for run in job.running.values():
                 self._ended(run)
             self.bus.publish(JobRemoved(seq=seq, at=self.clock.now(), job=name))
+        jobs = self.jobs
+        later = not self.bus.active and len(records) >= READ_LATER_FROM
         for rec in records:
-            new = rec["name"] not in self.jobs
-            job = self.jobs[rec["name"]] if not new else RemoteJob(self, str(rec["name"]))
-            self.jobs[job.name] = job
+            new = rec["name"] not in jobs
+            if new and later and not rec.get("running"):
+                # Nobody to tell of it yet (the first attach): read when first needed.
+                name = str(rec["name"])
+                jobs[name] = RemoteJob._later(self, name, rec)
+                continue
+            job = jobs[rec["name"]] if not new else RemoteJob(self, str(rec["name"]))
+            jobs[job.name] = job
             for run in job.apply(rec):
                 # Ended while disconnected: its end is published, so views close it.
                 result = next((r for r in reversed(job.results) if r.run_id == run.run_id),

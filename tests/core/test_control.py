@@ -8,7 +8,7 @@ import json
 import os
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from crondeck.core import (
     every,
 )
 from crondeck.core.control import MAX_PATH
+from crondeck.core.wire import job_capture, job_record
 
 
 def run(coro: Any) -> Any:
@@ -777,3 +778,32 @@ def test_a_connection_that_never_says_hello_is_closed(short_dir: Path,
             assert not server.connections
 
     run(go())
+
+
+def test_a_snapshot_record_is_written_as_json_would_write_it() -> None:
+    """The snapshot writes each job's record directly: the same text as its JSON, for jobs of
+    every shape (paused with a note, a run in flight, results, unusual numbers)."""
+    async def main() -> None:
+        s = Scheduler()
+        gate = Gate()
+        s.add_job(gate, "p", "*/5 * * * *", name="ünïcode \"quoted\"", tz="Europe/Paris")
+        s.add_job(lambda: "ok", None, every(hours=1), name="plain")
+        s.add_job(lambda: "ok", "a ✓ prompt\n", every(hours=1), name="held")
+        s.pause_job("held", note="tab\there ✓",
+                    until=datetime(2026, 12, 6, 1, 0, tzinfo=timezone(timedelta(hours=2))))
+        s.jobs["plain"].cost_total = float("inf")
+        s.jobs["plain"].tokens_total = 10**20
+        handle = s.run_now("ünïcode \"quoted\"")
+        await asyncio.sleep(0.05)
+        await s.run_now("plain")
+        assert not handle.done()
+        shared: dict[Any, tuple[str, str, str]] = {}
+        for results in (True, False):
+            for job in s.jobs.values():
+                captured = job_capture(job, results=results)
+                assert control.record_text(captured, shared) == json.dumps(
+                    job_record(captured), ensure_ascii=False, separators=(",", ":"))
+        gate.release.set()
+        await handle
+
+    run(main())

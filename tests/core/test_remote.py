@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import crondeck.core.remote as remote
 from crondeck.core import (
     ControlAttached,
     ControlDisconnected,
@@ -645,3 +646,85 @@ def test_output_lines_read_on_the_short_path_are_the_events_sent() -> None:
     for bad in ({**good, "stream": "both"}, {**good, "at": "2026-12-05T04:00:00"},
                 {**good, "seq": "1"}, {k: v for k, v in good.items() if k != "text"}):
         assert _chunk_from_json(bad) is None
+
+
+def test_a_snapshot_job_is_read_in_full_when_first_needed_and_reads_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first snapshot's jobs are read when something needs them (a console on 100,000
+    jobs shows its first screen from a few hundred): what each shows is the record's."""
+    monkeypatch.setattr(remote, "READ_LATER_FROM", 3)
+
+    async def main() -> None:
+        done = result("digest", "digest@1", RunStatus.FAILED)
+        recs = [job_rec("digest", paused=True, pause_note="vacation", cost_total=0.5,
+                        results=[done.to_dict()], consecutive_failures=2),
+                job_rec("quiet"), job_rec("off", disabled=True, next_fire=None)]
+        lazy = await RemoteScheduler.attach(connect=Server(FakeLink(snapshot(*recs))).connect,
+                                            clock=FakeClock(T0))
+        eager = RemoteScheduler(connect=Server(FakeLink(snapshot(*recs))).connect,
+                                clock=FakeClock(T0))
+        eager.add_listener(lambda e: None)  # watched: each job is read as it comes
+        eager._attach(await eager._connect(), resync=False)
+        assert not any(job.filled for job in lazy.jobs.values())
+        assert all(job.filled for job in eager.jobs.values())
+        # what sorting by next fire, in-flight counts and a first screen's history read
+        quiet = lazy.jobs["quiet"]
+        assert quiet.next_fire == T0 + timedelta(minutes=5) and not quiet.paused
+        assert quiet.last_result is None and not quiet.running and lazy.in_flight == 0
+        assert not quiet.filled
+        for name in ("digest", "quiet", "off"):
+            a, b = lazy.jobs[name], eager.jobs[name]
+            seen = [(j.paused, j.pause_note, j.next_fire, j.consecutive_failures, j.cost_total,
+                     j.enabled, j.exhausted, j.prompt, j.agent, j.options,
+                     j.schedule.describe(), list(j.results), j.last_result) for j in (a, b)]
+            assert seen[0] == seen[1]
+            assert a.filled
+        with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+            _ = lazy.jobs["quiet"].nonsense
+        await lazy.aclose()
+        await eager.aclose()
+
+    run(main)
+
+
+def test_a_job_not_yet_read_takes_commands_records_and_results(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(remote, "READ_LATER_FROM", 3)
+
+    async def main() -> None:
+        done = result("digest", "digest@1")
+        link = FakeLink(snapshot(job_rec("digest", results=[done.to_dict()]),
+                                 job_rec("inbox"), job_rec("other")))
+        mirror = await RemoteScheduler.attach(connect=Server(link).connect,
+                                              clock=FakeClock(T0))
+        assert not mirror.jobs["inbox"].filled
+        # a key on it: the command goes out as for any job
+        call = mirror.jobs["inbox"].pause(note="x")
+        assert (await call.wait()) == {"ok": "pause"}
+        assert link.calls[-1] == ("pause", {"job": "inbox", "note": "x", "until": None})
+        # a record that leaves out its prompt and results: the snapshot's are kept
+        rec = job_rec("digest", paused=True)
+        del rec["prompt"]
+        skipped = result("digest", "digest@2", RunStatus.SKIPPED)
+        link.feed({"type": "job", "job": rec},
+                  ev(RunFinished(seq=11, at=T0, job="other", run_id="other@1",
+                                 result=result("other", "other@1"))))
+        await until(lambda: mirror.seq == 11)
+        digest = mirror.jobs["digest"]
+        assert digest.paused and digest.prompt == "summarise" and list(digest.results) == [done]
+        assert list(mirror.jobs["other"].results) == [result("other", "other@1")]
+        digest.add_result(skipped)
+        assert list(digest.results) == [done, skipped]
+        await mirror.aclose()
+
+    run(main)
+
+
+def test_a_small_snapshot_is_read_at_once() -> None:
+    async def main() -> None:
+        link = FakeLink(snapshot(*(job_rec(f"job-{i}") for i in range(50))))
+        mirror = await RemoteScheduler.attach(connect=Server(link).connect)
+        assert all(job.filled for job in mirror.jobs.values())
+        await mirror.aclose()
+
+    run(main)
