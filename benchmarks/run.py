@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-SUITES = ["bench_cron", "bench_scheduler", "bench_startup", "bench_bigfile", "bench_state",
-          "bench_tui", "bench_control"]
+SUITES = ["bench_cron", "bench_scheduler", "bench_day", "bench_startup", "bench_bigfile",
+          "bench_state", "bench_tui", "bench_control"]
 HERE = Path(__file__).parent
 
 
