@@ -20,7 +20,9 @@ distinct expression shared by its jobs, misfire_grace_time an hour, coalesce=Fal
 
 Each child starts at least 10 s before its B1 (the jobs are added meanwhile) and returns once
 B2's runs are in (at most 30 s after B2). Two boundaries a minute apart per child, four
-children: about 7-8 minutes of wall time, mostly waiting.
+children, each next one's B1 the minute after the last one's B2: about 7-8.5 minutes of wall
+time (with the wait for the first B1), mostly idle. Every run is counted against the runs due,
+and the count is printed.
 
 `python benchmarks/bench_day.py` runs it; `BENCH_DAY_N=500` makes it smaller (for
 development); `--one LIB B1_TIMESTAMP N` is one child.
