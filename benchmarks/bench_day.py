@@ -42,21 +42,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench_scheduler import _pcts  # benchmarks/ is on the path: run as a script or suite
+
 RUNS = 2
 N = int(os.environ.get("BENCH_DAY_N", "10000"))
 LEAD_S = 10.0  # a child starts at least this long before its B1
 STOP_AFTER_S = 30.0  # the bounded wait for B2's runs
-
-
-def _pcts(values: list[float]) -> dict[str, float]:
-    v = sorted(values)
-    if not v:
-        return {"p50": float("nan"), "p99": float("nan"), "max": float("nan"), "n": 0}
-
-    def pct(p: float) -> float:
-        return v[min(len(v) - 1, max(0, round(p / 100 * (len(v) - 1))))]
-
-    return {"p50": pct(50), "p99": pct(99), "max": v[-1], "n": len(v)}
 
 
 def mix(n: int, b2: datetime) -> list[str]:
@@ -85,6 +76,26 @@ def _slot(stamp: float, b1: float, b2: float) -> float:
     return b2 if stamp >= b2 - 1.0 else b1
 
 
+class _Recorder:
+    """What each run's agent records: its first instruction's time and the boundary it was
+    for; `all_in` is set once every job has run for B2."""
+
+    def __init__(self, b1: float, b2: float, n: int) -> None:
+        self.b1, self.b2, self.n = b1, b2, n
+        self.runs: list[tuple[float, float]] = []
+        self.all_in = asyncio.Event()
+        self.b2_seen = 0
+
+    async def agent(self) -> None:
+        stamp = time.time()
+        slot = _slot(stamp, self.b1, self.b2)
+        self.runs.append((slot, stamp))
+        if slot == self.b2:
+            self.b2_seen += 1
+            if self.b2_seen == self.n:
+                self.all_in.set()
+
+
 # ------------------------------------------------------------------------ the children
 
 
@@ -93,20 +104,8 @@ def cd_day(b1: float, n: int) -> dict[str, Any]:
 
     b2 = b1 + 60
     exprs = mix(n, datetime.fromtimestamp(b2, UTC))
-    runs: list[tuple[float, float]] = []
-    n_b1 = exprs.count("* * * * *")
-    all_in = asyncio.Event()
-    b2_seen = 0
-
-    async def agent() -> None:
-        stamp = time.time()
-        nonlocal b2_seen
-        slot = _slot(stamp, b1, b2)
-        runs.append((slot, stamp))
-        if slot == b2:
-            b2_seen += 1
-            if b2_seen == n:
-                all_in.set()
+    rec = _Recorder(b1, b2, n)
+    agent, all_in = rec.agent, rec.all_in
 
     t0 = time.perf_counter()
     s = Scheduler(max_concurrent_runs=10000)
@@ -127,7 +126,7 @@ def cd_day(b1: float, n: int) -> dict[str, Any]:
         await task
 
     asyncio.run(main())
-    return _summary(runs, b1, b2, n, n_b1, setup_s)
+    return _summary(rec.runs, b1, b2, n, exprs.count("* * * * *"), setup_s)
 
 
 def aps_day(b1: float, n: int) -> dict[str, Any]:
@@ -136,20 +135,8 @@ def aps_day(b1: float, n: int) -> dict[str, Any]:
 
     b2 = b1 + 60
     exprs = mix(n, datetime.fromtimestamp(b2, UTC))
-    runs: list[tuple[float, float]] = []
-    n_b1 = exprs.count("* * * * *")
-    all_in = asyncio.Event()
-    b2_seen = 0
-
-    async def agent() -> None:
-        stamp = time.time()
-        nonlocal b2_seen
-        slot = _slot(stamp, b1, b2)
-        runs.append((slot, stamp))
-        if slot == b2:
-            b2_seen += 1
-            if b2_seen == n:
-                all_in.set()
+    rec = _Recorder(b1, b2, n)
+    agent, all_in = rec.agent, rec.all_in
 
     setup: list[float] = []
 
@@ -172,7 +159,7 @@ def aps_day(b1: float, n: int) -> dict[str, Any]:
         s.shutdown(wait=False)
 
     asyncio.run(main())
-    return _summary(runs, b1, b2, n, n_b1, setup[0])
+    return _summary(rec.runs, b1, b2, n, exprs.count("* * * * *"), setup[0])
 
 
 CHILDREN = {"crondeck": cd_day, "apscheduler": aps_day}
