@@ -150,7 +150,8 @@ def _build(config: Config, named: Iterable[tuple[str, JobSpec]], *, clock: Clock
             try:
                 # Jobs alike: the same spec object (`alike`), or specs sharing a Policy object
                 # (as the jobs file's check makes jobs alike but for their name) and equal.
-                ready = made.get(id(job) if alike else id(job.policy))
+                twin = id(job) if alike else id(job.policy)
+                ready = made.get(twin)
                 if ready is not None and (alike or ready[0] is job
                                           or _SPEC_VALUES(ready[0]) == _SPEC_VALUES(job)):
                     scheduler.add_job(ready[1], job.prompt, ready[2], name=name,
@@ -178,8 +179,7 @@ def _build(config: Config, named: Iterable[tuple[str, JobSpec]], *, clock: Clock
                                           options=job_options)
                 added.enabled = enabled = policy.enabled is not False
                 if isinstance(agent, CommandAgent):
-                    made[id(job) if alike else id(job.policy)] = (job, agent, schedule,
-                                                                  job_options, enabled)
+                    made[twin] = (job, agent, schedule, job_options, enabled)
             except Exception as exc:  # user code: an import error, a bad callable
                 key_name = "python" if job.python else "agent" if job.agent else "command"
                 problems.append(Problem(config.path, f"cannot set up this job: {exc}", None,

@@ -66,10 +66,12 @@ def resolve(schedule: Schedule | str, tz: str | ZoneInfo | None, now: datetime) 
 def next_slot(schedule: Schedule, after: datetime, until: datetime | None) -> datetime | None:
     """The schedule's next slot after `after`, None past `until` or when there is none
     (raises what the schedule raises)."""
-    nxt = schedule.next_after(after)
-    if nxt is None or (until is not None and nxt > until):
-        return None
-    return nxt
+    return _before(schedule.next_after(after), until)
+
+
+def _before(nxt: datetime | None, until: datetime | None) -> datetime | None:
+    """`nxt`, unless it comes after `until`."""
+    return None if nxt is None or (until is not None and nxt > until) else nxt
 
 
 def first_fire(schedule: Schedule, options: JobOptions, now: datetime, *, enabled: bool = True,
@@ -83,6 +85,4 @@ def first_fire(schedule: Schedule, options: JobOptions, now: datetime, *, enable
         return None
     if options.start_immediately:
         return now
-    nxt = (next_after or resolve(schedule, None, now).next_after)(now)
-    until = options.until
-    return None if nxt is None or (until is not None and nxt > until) else nxt
+    return _before((next_after or resolve(schedule, None, now).next_after)(now), options.until)

@@ -167,10 +167,7 @@ class Scheduler:
         self._adding_waits: list[str] | None = None
         self._schedules: dict[tuple[str, str], Schedule] = {}
         self._first_slots: dict[int, tuple[Schedule, datetime, datetime, float]] = {}
-        # What `_first_fire` asks `_first_after` about, and the last fire (with its timestamp)
-        # that answered.
-        self._first_of: Any = None
-        self._first_last: tuple[datetime | None, float] = (None, 0.0)
+        self._first_of: Any = None  # the schedule `_first_fire` asks `_first_after` about
         self._last_function: object = None
         self._last_agent: Agent | None = None
         self._options_base = self.defaults
@@ -876,8 +873,8 @@ class Scheduler:
             nxt = first_fire(job.schedule, job.options, now, next_after=self._first_after)
         except Exception:  # reported, with what it raised, by next_slot
             return self.next_slot(job, now), None
-        last = self._first_last
-        return nxt, last[1] if last[0] is nxt else None
+        memo = self._first_slots.get(id(job.schedule))
+        return nxt, memo[3] if nxt is not None and memo is not None and memo[2] is nxt else None
 
     def _first_after(self, now: datetime) -> datetime | None:
         """`next_after(now)` of the schedule `_first_fire` asks about. Jobs added in bulk
@@ -895,7 +892,6 @@ class Scheduler:
             if len(self._first_slots) >= SCHEDULES_KEPT:
                 self._first_slots.clear()
             memo = self._first_slots[id(sched)] = (sched, now, got, got.timestamp())
-        self._first_last = (memo[2], memo[3])
         return memo[2]
 
     def refile(self, job: Job, now: datetime) -> None:
