@@ -18,6 +18,7 @@ from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, dataclass_transform
 
+from .lazyclass import compile_init
 from .results import GateResult, RunResult, RunStatus, SkipReason
 
 __all__ = [
@@ -103,18 +104,7 @@ def _init_of(cls: type) -> Callable[..., None]:
     object.__setattr__ as in a frozen dataclass), compiled once and installed on the class."""
     init = _INITS.get(cls)
     if init is None:
-        namespace: dict[str, Any] = {"_set": object.__setattr__}
-        params, body = [], []
-        for f in fields(cls):
-            if f.default is MISSING:
-                params.append(f.name)
-            else:
-                namespace[f"_default_{f.name}"] = f.default
-                params.append(f"{f.name}=_default_{f.name}")
-            body.append(f"    _set(self, {f.name!r}, {f.name})\n")
-        exec(f"def __init__(self, *, {', '.join(params)}):\n{''.join(body)}", namespace)
-        init = _INITS[cls] = namespace["__init__"]
-        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        init = _INITS[cls] = compile_init(cls, slots=True, frozen=True)
         if cls is not Event:  # Event's own stays the one that compiles each subclass's
             cls.__init__ = init  # type: ignore[misc]
     return init
@@ -124,7 +114,8 @@ def _init_of(cls: type) -> Callable[..., None]:
 class Event:
     """Base of every event: `seq` orders the stream, `at` is when it happened (aware UTC)."""
 
-    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+    if TYPE_CHECKING:  # not a pseudo-field to dataclass: every field is an __init__ one
+        __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     seq: int
     at: datetime

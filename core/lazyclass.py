@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform, overload
 
-__all__ = ["dataclass"]
+__all__ = ["compile_init", "dataclass"]
 
 _T = TypeVar("_T", bound=type)
 
@@ -50,7 +50,7 @@ def _generate(cls: type, name: str) -> Any:
         return deferred
     made: dict[str, Any]
     if name == "__init__":
-        made = {name: _init(cls, deferred.slots)}
+        made = {name: compile_init(cls, deferred.slots)}
     elif name == "__doc__":  # what dataclass writes: the name and the __init__'s signature
         import inspect  # here: only a docstring asked for needs it
 
@@ -83,8 +83,10 @@ class _Factory:
 _FACTORY = _Factory()
 
 
-def _init(cls: type, slots: bool) -> Callable[..., None]:
-    """The __init__ dataclass generates for `cls`: one function compiled, not a class made."""
+def compile_init(cls: type, slots: bool, frozen: bool | None = None) -> Callable[..., None]:
+    """The __init__ dataclass generates for `cls` (a dataclass made with `init=False`): one
+    function compiled, not a class made. `frozen` (default: the class's own parameter) sets
+    the fields through object.__setattr__, for a class that guards them itself."""
     every = cls.__dataclass_fields__.values()  # type: ignore[attr-defined]
     fields = dataclasses.fields(cls)
     if len(fields) != len(every):  # InitVar or ClassVar pseudo-fields: dataclass makes it
@@ -95,7 +97,8 @@ def _init(cls: type, slots: bool) -> Callable[..., None]:
             frozen=cls.__dict__["__dataclass_params__"].frozen)
         init: Callable[..., None] = shadow.__dict__["__init__"]
         return init
-    frozen = cls.__dict__["__dataclass_params__"].frozen
+    if frozen is None:
+        frozen = cls.__dict__["__dataclass_params__"].frozen
     me = "__dataclass_self__" if any(f.name == "self" for f in fields) else "self"
     given: dict[str, Any] = {"__dataclass_object__": object, "__dataclass_factory__": _FACTORY}
     positional: list[str] = []
