@@ -165,6 +165,7 @@ class Scheduler:
         # one heapify, and (for a sink taking them in one call) their blank states.
         self._adding_entries: list[tuple[float, int, str]] | None = None
         self._adding_waits: list[str] | None = None
+        self._adding_now: datetime | None = None  # the instant jobs added in bulk are added at
         self._schedules: dict[tuple[str, str], Schedule] = {}
         self._first_slots: dict[int, tuple[Schedule, datetime, datetime, float]] = {}
         self._first_of: Any = None  # the schedule `_first_fire` asks `_first_after` about
@@ -287,7 +288,7 @@ class Scheduler:
             raise ValueError(f"invalid job name {name!r}")
         if name in self.jobs:
             raise ValueError(f"a job named {name!r} already exists")
-        now = self.clock.now()
+        now = self._adding_now or self.clock.now()
         sched = resolve(self._parsed(schedule, tz), tz, now)
         saved = self._state_dir.store.get(name) if self._state_dir is not None else None
         if saved is not None and saved.last_slot is not None and isinstance(sched, Every) \
@@ -341,17 +342,20 @@ class Scheduler:
         """Add many jobs in the block (with `add_job`, nothing else changes): their heap
         entries are filed with one heapify at the end and, for a state sink offering
         `jobs_wait(pairs)`, the states of those still holding only their next fire are
-        reported in one call then (a job changed since was reported when it changed)."""
+        reported in one call then (a job changed since was reported when it changed). They are
+        added as of the block's start: jobs alike get the same first fire however long adding
+        them all takes, even across a slot boundary."""
         if self._adding_entries is not None:  # already adding
             yield
             return
         bulk = getattr(self.state_sink, "jobs_wait", None) is not None
         self._adding_entries, self._adding_waits = [], [] if bulk else None
+        self._adding_now = self.clock.now()
         try:
             yield
         finally:
             entries, waits = self._adding_entries, self._adding_waits
-            self._adding_entries = self._adding_waits = None
+            self._adding_entries = self._adding_waits = self._adding_now = None
             if entries:
                 self._heap.extend(entries)
                 heapq.heapify(self._heap)

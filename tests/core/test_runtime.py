@@ -354,3 +354,23 @@ def test_closing_a_runtime_stops_its_lock_watch_and_unlocks(tmp_path: Path) -> N
     assert watch is not None and watch.cancelled()
     with open_runtime(config):  # the lock was freed
         pass
+
+
+class _SlowClock(FakeClock):
+    """A clock that moves 0.4 s every time it is read: adding a file's jobs takes long
+    enough to straddle a slot boundary."""
+
+    def now(self) -> datetime:
+        self._now += timedelta(seconds=0.4)
+        return self._now
+
+
+def test_jobs_of_one_file_get_the_same_first_fire_however_long_adding_them_takes() -> None:
+    body = "".join(f'[[jobs]]\nname = "j{i}"\ncommand = "true"\nschedule = "@every 1s"\n\n'
+                   for i in range(6))
+    config = parse_config(body)
+    clock = _SlowClock(datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC))
+    scheduler = build_scheduler(config, clock=clock)
+    fires = {job.name: job.next_fire for job in scheduler.jobs.values()}
+    # Each read of the clock moved it: one first fire for all, the second after the build began.
+    assert set(fires.values()) == {datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC)}, fires
