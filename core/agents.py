@@ -342,6 +342,8 @@ class PythonAgent:
             result = await asyncio.to_thread(call)
         if inspect.isawaitable(result):
             result = await result
+        if result is None:  # the common case, spared the iterator checks
+            return None
         if isinstance(result, AsyncIterator):
             async for chunk in result:
                 ctx.emit(_text(chunk), "stdout")
