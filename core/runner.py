@@ -50,7 +50,11 @@ __all__ = ["Limiter", "OutputTail", "Runner", "StartLine", "call_later"]
 
 STDERR_TAIL = 2_000
 MAX_BACKOFF = 3600.0
-EARLY = 0.005  # seconds the start line's system-clock timer is armed ahead of its instant
+# How far ahead of its instant the start line's system-clock timer is armed: first
+# `MAX_EARLY`, then, knowing how many runs wait, `EARLY` plus `WAKE_COST` a run.
+EARLY = 0.005
+WAKE_COST = 2e-6
+MAX_EARLY = 0.05
 
 
 class OutputTail:
@@ -205,9 +209,9 @@ class StartLine:
     as started and enters its agent in the same step, so the first agent's code runs after
     one run's bookkeeping rather than after all of them.
 
-    With the system clock the timer is armed `EARLY`: asyncio's timers fire up to a couple
-    of milliseconds late (the selector rounds its timeout up to whole milliseconds), and
-    scheduling a thousand wake-ups takes about a millisecond more. Both are done before the
+    With the system clock the timer is armed early: asyncio's timers fire up to a couple of
+    milliseconds late (the selector rounds its timeout up to whole milliseconds), and
+    queueing a thousand wake-ups takes about a millisecond more. Both are done before the
     instant; the release then finishes the wait with a precise sleep of the thread (the loop
     has nothing more urgent that close to an instant its runs wait for) and claims the runs.
     None of them can run before that callback returns, so none starts before its instant
@@ -218,7 +222,7 @@ class StartLine:
         self.clock = clock
         self.claim = claim
         self._waiting: dict[datetime, _Parked] = {}
-        self._early = EARLY if isinstance(clock, SystemClock) else 0.0
+        self._precise = isinstance(clock, SystemClock)
 
     async def wait(self, instant: datetime, job: Job, handle: RunHandle) -> _Released | None:
         """Return at `instant` the wall time it was released at and the run's claim (a
@@ -230,29 +234,33 @@ class StartLine:
         parked = self._waiting.get(instant)
         if parked is None:
             parked = self._waiting[instant] = _Parked()
-            self._arm(instant)
+            self._arm(instant, MAX_EARLY if self._precise else 0.0)
         parked.futures.append(fut)
         parked.runs.append((job, handle))
         batch, index = await fut
         return batch.released(index)
 
-    def _arm(self, instant: datetime) -> None:
-        delay = (instant - self.clock.now()).total_seconds() - self._early
+    def _arm(self, instant: datetime, early: float) -> None:
+        delay = (instant - self.clock.now()).total_seconds() - early
         call_later(self.clock, delay, lambda: self._release(instant))
 
     def _release(self, instant: datetime) -> None:
-        # The system clock's timers run on the monotonic clock; if wall time is still short
-        # of the instant by more than the timer was armed early for (a slewing clock), wait
-        # again. Short by more than a step: the clock was set back after the slot was
-        # decided, within the lead; start it now rather than park it until the wall clock
-        # comes round again.
+        # Still short of the instant by more than its runs need to be woken (armed early
+        # before their number was known; a slewing clock: the timers run on the monotonic
+        # clock): wait again. Short by more than a step: the clock was set back after the
+        # slot was decided, within the lead; start it now rather than park it until the
+        # wall clock comes round again.
         short = (instant - self.clock.now()).total_seconds()
-        if 2 * self._early < short <= CLOCK_JUMP:
-            self._arm(instant)
-            return
-        parked = self._waiting.pop(instant, None)
+        parked = self._waiting.get(instant)
         if parked is None:
             return
+        early = margin = 0.0
+        if self._precise:
+            early, margin = min(MAX_EARLY, EARLY + WAKE_COST * len(parked.futures)), EARLY / 2
+        if early + margin < short <= CLOCK_JUMP:
+            self._arm(instant, early)
+            return
+        del self._waiting[instant]
         futures, runs = parked.futures, parked.runs
         # A run cancelled while it waited is not claimed: it has been booked already.
         if True in map(_cancelled, futures):
@@ -273,7 +281,7 @@ class StartLine:
                 fut.set_result((parked, index))
             now = self.clock.now()
             short = (instant - now).total_seconds()
-            while 0 < short <= CLOCK_JUMP:  # no agent may start before its instant
+            while self._precise and 0 < short <= CLOCK_JUMP:  # none may start before it
                 time.sleep(short)
                 now = self.clock.now()
                 short = (instant - now).total_seconds()
