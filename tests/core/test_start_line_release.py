@@ -59,9 +59,12 @@ def test_no_agent_starts_before_its_instant_nor_before_its_claim() -> None:
 def test_a_run_cancelled_while_parked_is_not_claimed_and_the_others_start() -> None:
     sink = StampedSink()
     started: list[str] = []
+    all_kept = asyncio.Event()
 
     async def agent(prompt: str) -> None:
         started.append(prompt)
+        if len(started) == 3:
+            all_kept.set()
 
     async def main() -> RunResult:
         s = Scheduler(max_concurrent_runs=10, state_sink=sink)
@@ -78,9 +81,7 @@ def test_a_run_cancelled_while_parked_is_not_claimed_and_the_others_start() -> N
         handle = next(iter(gone.running.values()))
         assert s.cancel(gone, "not today") == 1
         result = await asyncio.wait_for(handle.wait(), 5)
-        deadline = time.monotonic() + 10
-        while len(started) < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(all_kept.wait(), 10)
         s.stop()
         await asyncio.wait_for(task, 15)
         return result
