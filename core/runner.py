@@ -193,13 +193,6 @@ class _Parked:
         self.now: datetime | None = None
         self.claims: list[RunResult | None] | BaseException = []
 
-    def released(self, index: int) -> _Released:
-        claims = self.claims
-        if isinstance(claims, BaseException):
-            raise claims
-        assert self.now is not None
-        return self.now, claims[index]
-
 
 class StartLine:
     """Parks runs until an instant of the clock's (wall) time; one timer per instant.
@@ -238,7 +231,11 @@ class StartLine:
         parked.futures.append(fut)
         parked.runs.append((job, handle))
         batch, index = await fut
-        return batch.released(index)
+        claims = batch.claims
+        if isinstance(claims, BaseException):
+            raise claims
+        assert batch.now is not None
+        return batch.now, claims[index]
 
     def _arm(self, instant: datetime, early: float) -> None:
         delay = (instant - self.clock.now()).total_seconds() - early
@@ -279,6 +276,7 @@ class StartLine:
             # Their wake-ups are queued now; they run once this callback has returned.
             for index, fut in enumerate(futures):
                 fut.set_result((parked, index))
+            parked.futures = []  # (each holds the batch: no cycle left for the collector)
             now = self.clock.now()
             short = (instant - now).total_seconds()
             while self._precise and 0 < short <= CLOCK_JUMP:  # none may start before it
@@ -290,6 +288,7 @@ class StartLine:
                 parked.claims = self.claim(runs)
             except BaseException as exc:  # each run ends with it as its own failure
                 parked.claims = exc
+            parked.runs = []
         finally:
             if paused:
                 asyncio.get_running_loop().call_soon(gc.enable)

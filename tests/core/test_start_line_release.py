@@ -75,9 +75,11 @@ def test_a_run_cancelled_while_parked_is_not_claimed_and_the_others_start() -> N
                       max_runs=1)
         task = asyncio.create_task(s.astart(until=due + timedelta(seconds=10),
                                             stop_when_done=True))
-        while not gone.running:  # parked once the lead window opens
-            assert datetime.now(UTC) < due, "the run was never parked"
+        while not gone.running:  # prepared once the lead window opens...
+            assert datetime.now(UTC) < due, "the run was never prepared"
             await asyncio.sleep(0.005)
+        await asyncio.sleep(0.01)  # ...and parked once its task has taken its first step
+        assert datetime.now(UTC) < due, "too late to cancel it while parked"
         handle = next(iter(gone.running.values()))
         assert s.cancel(gone, "not today") == 1
         result = await asyncio.wait_for(handle.wait(), 5)
