@@ -6,9 +6,9 @@ Runs prepared ahead of their slot wait on the start line for its instant. Dispat
 the same second, doing that work *at* the instant makes the last run start tens of
 milliseconds late. The scheduler therefore wakes early, prepares every slot due by then
 (context, prompt, output objects), and parks each run on the start line; one clock timer per
-instant releases them, and what remains for each at the instant is its claim, its start
-booking and entering its agent. Runs begun together share one timeout timer and book their
-results only after all of them have entered their agents.
+instant, armed a little early, queues their wake-ups and claims them at the instant, and what
+remains for each then is its start booking and entering its agent. Runs begun together share
+one timeout timer and book their results only after all of them have entered their agents.
 """
 
 from __future__ import annotations
