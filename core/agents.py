@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import CoroutineType
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .clock import Clock
@@ -323,7 +324,8 @@ class PythonAgent:
         return f"PythonAgent({self.spec or self.target!r})"
 
     async def execute(self, ctx: RunContext) -> int | None:
-        args: tuple[Any, ...] = (ctx.full_prompt, ctx)[: self._arity]
+        arity = self._arity
+        args: tuple[Any, ...] = (ctx.full_prompt, ctx)[:arity] if arity else ()
         if self._async:
             result = self._fn(*args)
         else:
@@ -340,8 +342,10 @@ class PythonAgent:
                 return out
 
             result = await asyncio.to_thread(call)
-        if inspect.isawaitable(result):
+        if type(result) is CoroutineType or inspect.isawaitable(result):
             result = await result
+        if result is None:  # the common case, spared the iterator checks
+            return None
         if isinstance(result, AsyncIterator):
             async for chunk in result:
                 ctx.emit(_text(chunk), "stdout")

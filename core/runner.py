@@ -6,9 +6,9 @@ Runs prepared ahead of their slot wait on the start line for its instant. Dispat
 the same second, doing that work *at* the instant makes the last run start tens of
 milliseconds late. The scheduler therefore wakes early, prepares every slot due by then
 (context, prompt, output objects), and parks each run on the start line; one clock timer per
-instant releases them, and what remains for each at the instant is its claim, its start
-booking and entering its agent. Runs begun together share one timeout timer and book their
-results only after all of them have entered their agents.
+instant, armed a little early, queues their wake-ups and claims them at the instant, and what
+remains for each then is its start booking and entering its agent. Runs begun together share
+one timeout timer and book their results only after all of them have entered their agents.
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 import traceback
+import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from .abc import RunHost
 from .agents import Agent, AgentFailed, CommandAgent, RunContext, discard_prepared
 from .budget import account, cost_of
-from .clock import CLOCK_JUMP, Clock
+from .clock import CLOCK_JUMP, Clock, SystemClock
 from .contracts import ANSWER_LIMIT, verify_output
 from .events import (
     Event,
@@ -48,6 +50,11 @@ __all__ = ["Limiter", "OutputTail", "Runner", "StartLine", "call_later"]
 
 STDERR_TAIL = 2_000
 MAX_BACKOFF = 3600.0
+# How far ahead of its instant the start line's system-clock timer is armed: first
+# `MAX_EARLY`, then, knowing how many runs wait, `EARLY` plus `WAKE_COST` a run.
+EARLY = 0.005
+WAKE_COST = 2e-6
+MAX_EARLY = 0.05
 
 
 class OutputTail:
@@ -173,20 +180,42 @@ def spawns_ahead(job: Job) -> bool:
     return isinstance(job.agent, CommandAgent) and job.options.pre_run is None
 
 
+class _Parked:
+    """The runs waiting for one instant, in the order they were parked: their futures,
+    (job, handle) pairs ready to be claimed in one call, and once released, the wall time of
+    the release and the claims (or what the claim raised)."""
+
+    __slots__ = ("claims", "futures", "now", "runs")
+
+    def __init__(self) -> None:
+        self.futures: list[asyncio.Future[tuple[_Parked, int]]] = []
+        self.runs: list[tuple[Job, RunHandle]] = []
+        self.now: datetime | None = None
+        self.claims: list[RunResult | None] | BaseException = []
+
+
 class StartLine:
     """Parks runs until an instant of the clock's (wall) time; one timer per instant.
 
     At the instant the parked runs are claimed together (`claim`: one durable write for all
     of them, before any starts), then woken in the order they were parked; each books itself
     as started and enters its agent in the same step, so the first agent's code runs after
-    one run's bookkeeping rather than after all of them."""
+    one run's bookkeeping rather than after all of them.
+
+    With the system clock the timer is armed early: asyncio's timers fire up to a couple of
+    milliseconds late (the selector rounds its timeout up to whole milliseconds), and
+    queueing a thousand wake-ups takes about a millisecond more. Both are done before the
+    instant; the release then finishes the wait with a precise sleep of the thread (the loop
+    has nothing more urgent that close to an instant its runs wait for) and claims the runs.
+    None of them can run before that callback returns, so none starts before its instant
+    or before its claim."""
 
     def __init__(self, clock: Clock, claim: Callable[[list[tuple[Job, RunHandle]]],
                                                       list[RunResult | None]]) -> None:
         self.clock = clock
         self.claim = claim
-        self._waiting: dict[datetime, list[tuple[asyncio.Future[_Released], Job, RunHandle]]] \
-            = {}
+        self._waiting: dict[datetime, _Parked] = {}
+        self._precise = isinstance(clock, SystemClock)
 
     async def wait(self, instant: datetime, job: Job, handle: RunHandle) -> _Released | None:
         """Return at `instant` the wall time it was released at and the run's claim (a
@@ -194,50 +223,84 @@ class StartLine:
         (the run is not claimed then). Cancelling one waiter leaves the others parked."""
         if self.clock.now() >= instant:
             return None
-        fut: asyncio.Future[_Released] = asyncio.get_running_loop().create_future()
-        waiting = self._waiting.get(instant)
-        if waiting is None:
-            waiting = self._waiting[instant] = []
-            self._arm(instant)
-        waiting.append((fut, job, handle))
-        return await fut
+        fut: asyncio.Future[tuple[_Parked, int]] = asyncio.get_running_loop().create_future()
+        parked = self._waiting.get(instant)
+        if parked is None:
+            parked = self._waiting[instant] = _Parked()
+            self._arm(instant, MAX_EARLY if self._precise else 0.0)
+        parked.futures.append(fut)
+        parked.runs.append((job, handle))
+        batch, index = await fut
+        claims = batch.claims
+        if isinstance(claims, BaseException):
+            raise claims
+        assert batch.now is not None
+        return batch.now, claims[index]
 
-    def _arm(self, instant: datetime) -> None:
-        delay = (instant - self.clock.now()).total_seconds()
+    def _arm(self, instant: datetime, early: float) -> None:
+        delay = (instant - self.clock.now()).total_seconds() - early
         call_later(self.clock, delay, lambda: self._release(instant))
 
     def _release(self, instant: datetime) -> None:
-        # The system clock's timers run on the monotonic clock; if wall time is still short
-        # of the instant (a slewing clock), wait for the rest rather than start early. Short
-        # by more than a step: the clock was set back after the slot was decided, within the
-        # lead; start it now rather than park it until the wall clock comes round again.
-        now = self.clock.now()
-        short = (instant - now).total_seconds()
-        if 0 < short <= CLOCK_JUMP:
-            self._arm(instant)
+        # Still short of the instant by more than its runs need to be woken (armed early
+        # before their number was known; a slewing clock: the timers run on the monotonic
+        # clock): wait again. Short by more than a step: the clock was set back after the
+        # slot was decided, within the lead; start it now rather than park it until the
+        # wall clock comes round again.
+        short = (instant - self.clock.now()).total_seconds()
+        parked = self._waiting.get(instant)
+        if parked is None:
             return
+        early = margin = 0.0
+        if self._precise:
+            early, margin = min(MAX_EARLY, EARLY + WAKE_COST * len(parked.futures)), EARLY / 2
+        if early + margin < short <= CLOCK_JUMP:
+            self._arm(instant, early)
+            return
+        del self._waiting[instant]
+        futures, runs = parked.futures, parked.runs
         # A run cancelled while it waited is not claimed: it has been booked already.
-        waiting = [w for w in self._waiting.pop(instant, ()) if not w[0].done()]
-        if not waiting:
-            return
+        if True in map(_cancelled, futures):
+            kept = [i for i, fut in enumerate(futures) if not fut.cancelled()]
+            futures, runs = [futures[i] for i in kept], [runs[i] for i in kept]
+            if not futures:
+                return
+            parked.runs = runs
         # The runs released together make many short-lived objects as they start: a pass of
         # the cyclic collector meanwhile would hold up every run still waiting its turn. It
         # is back on once each has entered its agent (queued after their wake-ups).
-        paused = len(waiting) > 1 and gc.isenabled()
+        paused = len(futures) > 1 and gc.isenabled()
         if paused:
             gc.disable()
         try:
+            # Their wake-ups are queued now; they run once this callback has returned.
+            for index, fut in enumerate(futures):
+                fut.set_result((parked, index))
+            parked.futures = []  # (each holds the batch: no cycle left for the collector)
+            now = self.clock.now()
+            short = (instant - now).total_seconds()
+            while self._precise and 0 < short <= CLOCK_JUMP:  # none may start before it
+                time.sleep(short)
+                now = self.clock.now()
+                short = (instant - now).total_seconds()
+            parked.now = now
             try:
-                claims = self.claim([(job, handle) for _, job, handle in waiting])
+                parked.claims = self.claim(runs)
             except BaseException as exc:  # each run ends with it as its own failure
-                for fut, _, _ in waiting:
-                    fut.set_exception(exc)
-                return
-            for (fut, _, _), claimed in zip(waiting, claims, strict=True):
-                fut.set_result((now, claimed))
+                parked.claims = exc
+            parked.runs = []
         finally:
             if paused:
                 asyncio.get_running_loop().call_soon(gc.enable)
+
+
+_cancelled = asyncio.Future.cancelled
+
+
+@types.coroutine
+def _next_round() -> Generator[None, None, None]:
+    """Give the loop one round (what `asyncio.sleep(0)` does, for less)."""
+    yield
 
 
 class Runner:
@@ -412,12 +475,23 @@ class Runner:
             start_watchdog()  # once per process: not at the instant, ahead of the first spawn
             if spawns_ahead(job):
                 job.agent.prepare(ctx)
+        if opts.pre_run is None:  # what its start booking sets that the instant cannot change
+            out.bind(ctx, self.host.clock)
         released = await self._start_line.wait(instant, job, handle)
         if released is None:  # the instant had passed: claimed on its own
             return self._at_instant(job, handle, ctx, redactor, None, opts, out)
         now, refused = released
-        return refused or self._at_instant(job, handle, ctx, redactor, now, opts, out,
-                                           claimed=True)
+        if refused is not None:
+            return refused
+        limiter = self._limiter
+        if out.bound and limiter is not None and limiter.free > 0 and not limiter._waiters:
+            limiter.free -= 1  # `try_acquire`, inline: the hot path of a thousand runs
+            try:
+                return self._begin(job, handle, ctx, redactor, now, opts, out)
+            except BaseException:
+                limiter.release()
+                raise
+        return self._at_instant(job, handle, ctx, redactor, now, opts, out, claimed=True)
 
     def _at_instant(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                     now: datetime | None, opts: JobOptions, out: _Output | None = None, *,
@@ -448,10 +522,9 @@ class Runner:
         timeout = opts.timeout
         if out is None:
             out = _Output(job, handle, ctx, redactor, host.bus, opts)
+        if not out.bound:
+            out.bind(ctx, host.clock)
         handle.output = out.tail
-        ctx.emit = out.emit
-        ctx.usage = None
-        ctx.clock = host.clock
         if timeout:
             key = (started, timeout)  # the runs begun together mostly share their deadline
             if self._last_deadline[0] != key:
@@ -565,7 +638,7 @@ class Runner:
                 # Its agent is done: let the runs released with it enter theirs before this
                 # result is booked. A cancel now comes after the end and changes nothing.
                 try:
-                    await asyncio.sleep(0)
+                    await _next_round()
                 except asyncio.CancelledError:
                     me.uncancel()
             if out.timed_out and status is not RunStatus.TIMED_OUT:
@@ -613,8 +686,8 @@ class _Output:
     """Where one attempt's output goes: through the redactors (one per stream, made when it
     first speaks) into the tail, the guard rails' copy of stdout, and `OutputChunk` events."""
 
-    __slots__ = ("answer", "answer_len", "bus", "ctx", "guarded", "handle", "job", "limit",
-                 "redactor", "streams", "tail", "task", "timed_out", "together")
+    __slots__ = ("answer", "answer_len", "bound", "bus", "ctx", "guarded", "handle", "job",
+                 "limit", "redactor", "streams", "tail", "task", "timed_out", "together")
 
     def __init__(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                  bus: Any, opts: JobOptions) -> None:
@@ -632,6 +705,14 @@ class _Output:
         self.task: asyncio.Task[Any] | None = None  # the run's task, while its agent runs
         self.timed_out = False
         self.limit: _TimeLimit | None = None  # the timer shared with the runs begun with it
+        self.bound = False  # the attempt's context writes here (see `bind`)
+
+    def bind(self, ctx: RunContext, clock: Clock) -> None:
+        """Point the attempt's context at this output (and a fresh attempt's usage)."""
+        ctx.emit = self.emit
+        ctx.usage = None
+        ctx.clock = clock
+        self.bound = True
 
     def time_out(self) -> None:
         """The attempt's time is up: cancel its agent."""

@@ -1154,7 +1154,12 @@ class Scheduler:
         durable write. A scheduled run whose job was paused, or told to skip its next slot,
         while it waited on the start line comes to that skip instead, as it would have had
         it been dispatched at its instant."""
-        late = [self._decided_meanwhile(job, handle) for job, handle in runs]
+        paused = self.paused  # (a job told to skip has its rarely set fields made)
+        late = [self._decided_meanwhile(job, handle)
+                if paused or job.paused or job._more is not None else None
+                for job, handle in runs]
+        if self._ledger.state_sink is None:  # nothing to record: every claim is taken
+            return late
         claims = iter(self._ledger.claim_many(
             [run for run, skipped in zip(runs, late, strict=True) if skipped is None]))
         out: list[RunResult | None] = []
