@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import time
 import traceback
@@ -279,10 +280,15 @@ class StartLine:
             parked.futures = []  # (each holds the batch: no cycle left for the collector)
             now = self.clock.now()
             short = (instant - now).total_seconds()
-            while self._precise and 0 < short <= CLOCK_JUMP:  # none may start before it
-                time.sleep(short)
-                now = self.clock.now()
-                short = (instant - now).total_seconds()
+            if self._precise and short > 0:  # none may start before it
+                # Blocking the loop at most as long as the timer was armed early: short by
+                # more, the clock was set back meanwhile, and the runs start now as after
+                # any step back.
+                until = time.monotonic() + MAX_EARLY
+                while short > 0 and (left := until - time.monotonic()) > 0:
+                    time.sleep(min(short, left))
+                    now = self.clock.now()
+                    short = (instant - now).total_seconds()
             parked.now = now
             try:
                 parked.claims = self.claim(runs)
@@ -329,7 +335,25 @@ class Runner:
     def start(self, job: Job, handle: RunHandle,
               not_before: datetime | None = None) -> asyncio.Task[None]:
         """The task running `handle`'s slot (waiting for `not_before` first, if given)."""
-        return asyncio.get_running_loop().create_task(self.run(job, handle, not_before))
+        task = asyncio.get_running_loop().create_task(self.run(job, handle, not_before))
+        task.add_done_callback(functools.partial(self._ended, job, handle))
+        return task
+
+    def _ended(self, job: Job, handle: RunHandle, task: asyncio.Task[None]) -> None:
+        """A run task is done. Cancelled before its first step (in the step that started
+        it), `run` never began: its cancelled result is booked here, as `run` would have."""
+        if handle.done():
+            return
+        result = RunResult(
+            run_id=handle.run_id, job=job.name, scheduled_for=handle.scheduled_for,
+            status=RunStatus.CANCELLED, finished_at=self.host.clock.now(),
+            error=handle.cancel_reason or "cancelled", attempt=handle.attempt,
+            manual=handle.manual)
+        self._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result)
+        try:
+            self.host.finish_run(job, handle, result)
+        except Exception as exc:
+            self.host.abandon_run(job, handle, result, exc)
 
     def _redactor_for(self, job: Job) -> Redactor:
         """The redactor for a run: os.environ's secrets (scanned once per wake-up) plus the
@@ -484,8 +508,7 @@ class Runner:
         if refused is not None:
             return refused
         limiter = self._limiter
-        if out.bound and limiter is not None and limiter.free > 0 and not limiter._waiters:
-            limiter.free -= 1  # `try_acquire`, inline: the hot path of a thousand runs
+        if out.bound and limiter is not None and limiter.try_acquire():
             try:
                 return self._begin(job, handle, ctx, redactor, now, opts, out)
             except BaseException:
