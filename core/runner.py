@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import traceback
 from collections import deque
@@ -165,6 +166,7 @@ def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellab
 
 # What the start line hands a run at its instant: when, and its claim (see `StartLine.wait`).
 _Released = tuple[datetime, RunResult | None]
+_Waiter = tuple[asyncio.Future[_Released], Job, RunHandle, Callable[[], None] | None]
 
 
 def spawns_ahead(job: Job) -> bool:
@@ -185,13 +187,15 @@ class StartLine:
                                                       list[RunResult | None]]) -> None:
         self.clock = clock
         self.claim = claim
-        self._waiting: dict[datetime, list[tuple[asyncio.Future[_Released], Job, RunHandle]]] \
-            = {}
+        self._waiting: dict[datetime, list[_Waiter]] = {}
 
-    async def wait(self, instant: datetime, job: Job, handle: RunHandle) -> _Released | None:
+    async def wait(self, instant: datetime, job: Job, handle: RunHandle,
+                   first: Callable[[], None] | None = None) -> _Released | None:
         """Return at `instant` the wall time it was released at and the run's claim (a
         refused claim's skipped result, or None); None at once if the instant has passed
-        (the run is not claimed then). Cancelling one waiter leaves the others parked."""
+        (the run is not claimed then). Cancelling one waiter leaves the others parked.
+        `first` is called at the instant once the run is claimed, before any run parked
+        there is woken (what must not wait for the others' bookkeeping: a held child)."""
         if self.clock.now() >= instant:
             return None
         fut: asyncio.Future[_Released] = asyncio.get_running_loop().create_future()
@@ -199,7 +203,7 @@ class StartLine:
         if waiting is None:
             waiting = self._waiting[instant] = []
             self._arm(instant)
-        waiting.append((fut, job, handle))
+        waiting.append((fut, job, handle, first))
         return await fut
 
     def _arm(self, instant: datetime) -> None:
@@ -228,13 +232,25 @@ class StartLine:
             gc.disable()
         try:
             try:
-                claims = self.claim([(job, handle) for _, job, handle in waiting])
+                claims = self.claim([(job, handle) for _, job, handle, _ in waiting])
             except BaseException as exc:  # each run ends with it as its own failure
-                for fut, _, _ in waiting:
+                for fut, _, _, _ in waiting:
                     fut.set_exception(exc)
                 return
-            for (fut, _, _), claimed in zip(waiting, claims, strict=True):
-                fut.set_result((now, claimed))
+            failed: dict[int, Exception] = {}
+            for i, ((_, _, _, first), claimed) in enumerate(zip(waiting, claims, strict=True)):
+                if first is not None and claimed is None:
+                    try:
+                        first()
+                    except Exception as exc:  # that run's own failure
+                        failed[i] = exc
+            for i, ((fut, _, _, _), claimed) in enumerate(zip(waiting, claims, strict=True)):
+                if fut.done():  # cancelled meanwhile, by what was started first
+                    continue
+                if i in failed:
+                    fut.set_exception(failed[i])
+                else:
+                    fut.set_result((now, claimed))
         finally:
             if paused:
                 asyncio.get_running_loop().call_soon(gc.enable)
@@ -408,16 +424,35 @@ class Runner:
         assert self._start_line is not None
         out = _Output(job, handle, ctx, redactor, self.host.bus, opts)  # now, not at the instant
         out.together = True
+        first: Callable[[], None] | None = None
         if isinstance(job.agent, CommandAgent):
             start_watchdog()  # once per process: not at the instant, ahead of the first spawn
             if spawns_ahead(job):
                 job.agent.prepare(ctx)
-        released = await self._start_line.wait(instant, job, handle)
+                first = functools.partial(self._start_held, job.agent, ctx, out)
+        try:
+            released = await self._start_line.wait(instant, job, handle, first)
+        except BaseException:
+            if out.placed and self._limiter is not None:  # ended before it could begin
+                out.placed = False
+                self._limiter.release()
+            raise
         if released is None:  # the instant had passed: claimed on its own
             return self._at_instant(job, handle, ctx, redactor, None, opts, out)
         now, refused = released
         return refused or self._at_instant(job, handle, ctx, redactor, now, opts, out,
                                            claimed=True)
+
+    def _start_held(self, agent: CommandAgent, ctx: RunContext, out: _Output) -> None:
+        """At the instant, before any run released with it goes on: start the child held
+        for the run, taking its place in the concurrency limit now (no place: it stays held,
+        and the run queues as it would have)."""
+        limiter = self._limiter
+        if limiter is not None and limiter.try_acquire():
+            if agent.start_prepared(ctx):
+                out.placed = True
+            else:
+                limiter.release()
 
     def _at_instant(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                     now: datetime | None, opts: JobOptions, out: _Output | None = None, *,
@@ -431,8 +466,9 @@ class Runner:
             if result is not None:
                 return result
         limiter = self._limiter
+        placed = out is not None and out.placed  # taken as its held child started
         if now is None or opts.pre_run is not None or limiter is None \
-                or not limiter.try_acquire():
+                or not (placed or limiter.try_acquire()):
             return None
         try:
             return self._begin(job, handle, ctx, redactor, now, opts, out)
@@ -614,7 +650,7 @@ class _Output:
     first speaks) into the tail, the guard rails' copy of stdout, and `OutputChunk` events."""
 
     __slots__ = ("answer", "answer_len", "bus", "ctx", "guarded", "handle", "job", "limit",
-                 "redactor", "streams", "tail", "task", "timed_out", "together")
+                 "placed", "redactor", "streams", "tail", "task", "timed_out", "together")
 
     def __init__(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                  bus: Any, opts: JobOptions) -> None:
@@ -629,6 +665,7 @@ class _Output:
         self.streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
         self.guarded = opts.fail_if_empty or opts.expect is not None
         self.together = False  # begun by the start line with the other runs of its instant
+        self.placed = False  # its place in the concurrency limit taken at the instant
         self.task: asyncio.Task[Any] | None = None  # the run's task, while its agent runs
         self.timed_out = False
         self.limit: _TimeLimit | None = None  # the timer shared with the runs begun with it
