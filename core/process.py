@@ -463,20 +463,26 @@ _HEADS: dict[tuple[str, int, int, int, int], bytes | None] = {}
 HEADS_KEPT = 256
 
 
+def _version(path: str, st: os.stat_result) -> tuple[str, int, int, int, int]:
+    """Which file `path` is and which version of it: (path, device, inode, mtime, size)."""
+    return (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _head_of(path: str) -> bytes | None:
     """The interpreter a script's `#!` line names (b"" for an ELF file, None for anything
-    else or a file that cannot be read), cached by (path, device, inode, mtime, size)."""
+    else or a file that cannot be read), kept by the file's `_version`. A verdict is kept
+    only under the version it was read from: a file changed between the look-up and the
+    read is judged as read, and read again next time."""
     try:
-        st = os.stat(path)
+        key = _version(path, os.stat(path))
     except OSError:
         return None
-    key = (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
     if key in _HEADS:
         return _HEADS[key]
     try:
         with open(path, "rb") as f:
             head = f.read(256)
-            st = os.fstat(f.fileno())  # the version read, should it have changed since
+            read = _version(path, os.fstat(f.fileno()))
     except OSError:
         return None
     found: bytes | None = None
@@ -485,9 +491,10 @@ def _head_of(path: str) -> bytes | None:
     elif head.startswith(b"#!"):
         line = head[2:].split(b"\n", 1)[0].split()
         found = line[0] if line and line[0].startswith(b"/") else None
-    if len(_HEADS) >= HEADS_KEPT:
-        del _HEADS[next(iter(_HEADS))]  # the oldest entry
-    _HEADS[(path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)] = found
+    if read == key:
+        if len(_HEADS) >= HEADS_KEPT:
+            del _HEADS[next(iter(_HEADS))]  # the oldest entry
+        _HEADS[key] = found
     return found
 
 

@@ -588,3 +588,25 @@ def test_a_run_cancelled_as_its_child_starts_at_the_instant_ends_it_and_frees_it
     assert soon(lambda: marked(parked.mark) == {})
     assert parked.ran.read_text() in ("ran\n", "ran\nran\n")  # j0's may have got that far
     assert process.hold_room() == FULL
+
+
+def test_a_program_changed_while_its_head_is_read_is_read_again_next_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict on a program's head is kept only under the version it was read from."""
+    script = tmp_path / "prog"
+    script.write_text("#!/no/such/interpreter\n")
+    opened: list[str] = []
+    real_open = open
+
+    def changing_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if file == str(script):
+            opened.append(file)
+            if len(opened) == 1:  # changed between the look-up and the read
+                script.write_text("#!/bin/sh\necho changed\n")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(process, "open", changing_open, raising=False)
+    assert process._head_of(str(script)) == b"/bin/sh"  # judged as read
+    assert process._head_of(str(script)) == b"/bin/sh"
+    assert process._head_of(str(script)) == b"/bin/sh"
+    assert len(opened) == 2  # not kept under the older version's look-up: read again, once
