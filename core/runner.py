@@ -449,10 +449,14 @@ class Runner:
         and the run queues as it would have)."""
         limiter = self._limiter
         if limiter is not None and limiter.try_acquire():
-            if agent.start_prepared(ctx):
-                out.placed = True
-            else:
-                limiter.release()
+            started = False
+            try:
+                started = agent.start_prepared(ctx)
+            finally:
+                if started:
+                    out.placed = True
+                else:
+                    limiter.release()
 
     def _at_instant(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                     now: datetime | None, opts: JobOptions, out: _Output | None = None, *,
