@@ -206,6 +206,22 @@ class CommandAgent:
             held = None  # started at the instant instead, which reports what is wrong
         ctx.prepared = _Prepared(self, ctx, ctx.run_id, ctx.attempt, prompt, plan, held)
 
+    def start_prepared(self, ctx: RunContext) -> bool:
+        """At `ctx`'s instant, before its run goes on: let the child held for this very
+        attempt (`prepare`) exec its command now, so that the children of runs released
+        together start in one pass instead of each after its run's bookkeeping. True when
+        it started: `execute` takes it over (or `discard_prepared` ends it)."""
+        prepared = ctx.prepared
+        if not isinstance(prepared, _Prepared) or prepared.held is None \
+                or not prepared.fits(self, ctx) or prepared.ctx is not ctx:
+            return False
+        held = prepared.held
+        if held.release(prepared.prompt if self.prompt_via == "stdin" else ""):
+            prepared.started = True
+            return True
+        prepared.held = None  # gone meanwhile: `execute` starts it afresh
+        return False
+
     def _plan(self, ctx: RunContext, prompt: str) -> SpawnPlan:
         env = {**os.environ, **self.env, **ctx.env()}
         if self.prompt_via == "env":
@@ -218,13 +234,11 @@ class CommandAgent:
         stdin_text = prompt if self.prompt_via == "stdin" else ""
         prepared, ctx.prepared = ctx.prepared, None
         child: Launched | None = None
-        if isinstance(prepared, _Prepared) and prepared.agent is self \
-                and prepared.run_id == ctx.run_id and prepared.attempt == ctx.attempt \
-                and prepared.prompt == prompt:
+        if isinstance(prepared, _Prepared) and prepared.fits(self, ctx, prompt):
             plan = prepared.plan
             held, prepared.held = prepared.held, None
             if held is not None:
-                if prepared.ctx is ctx and held.release(stdin_text):
+                if prepared.started or (prepared.ctx is ctx and held.release(stdin_text)):
                     child = held
                 else:
                     held.discard()
@@ -266,12 +280,24 @@ class _Prepared:
     prompt: str
     plan: SpawnPlan
     held: Launched | None = None
+    started: bool = False  # `held` was released at the instant (`start_prepared`)
+
+    def fits(self, agent: CommandAgent, ctx: RunContext, prompt: str | None = None) -> bool:
+        """Whether this was prepared for `ctx`'s current attempt of `agent`, with `prompt`
+        (its full prompt when not given)."""
+        return self.agent is agent and self.run_id == ctx.run_id \
+            and self.attempt == ctx.attempt \
+            and self.prompt == (ctx.full_prompt if prompt is None else prompt)
 
     def discard(self) -> None:
-        """End the held child, unrun (the run ended or changed before it started)."""
+        """End the held child, unrun (the run ended or changed before it started), or
+        the child released for it that its run did not take over."""
         held, self.held = self.held, None
         if held is not None:
-            held.discard()
+            if self.started:
+                held.abandon()
+            else:
+                held.discard()
 
 
 def discard_prepared(ctx: RunContext) -> None:

@@ -422,6 +422,7 @@ def hold(plan: SpawnPlan, on_stdout: Callable[[str], None],
     child, in_w = _start(plan, [_SH, "-c", script, "crondeck-held", *argv], env, True,
                          on_stdout, on_stderr)
     _hold_cost += (time.perf_counter() - t0 - _hold_cost) / 8
+    os.set_blocking(in_w, False)  # now, so that releasing it at the instant is one write
     child._hold_fd = in_w
     _held += 1
     return child
@@ -462,20 +463,26 @@ _HEADS: dict[tuple[str, int, int, int, int], bytes | None] = {}
 HEADS_KEPT = 256
 
 
+def _version(path: str, st: os.stat_result) -> tuple[str, int, int, int, int]:
+    """Which file `path` is and which version of it: (path, device, inode, mtime, size)."""
+    return (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _head_of(path: str) -> bytes | None:
     """The interpreter a script's `#!` line names (b"" for an ELF file, None for anything
-    else or a file that cannot be read), cached by (path, device, inode, mtime, size)."""
+    else or a file that cannot be read), kept by the file's `_version`. A verdict is kept
+    only under the version it was read from: a file changed between the look-up and the
+    read is judged as read, and read again next time."""
     try:
-        st = os.stat(path)
+        key = _version(path, os.stat(path))
     except OSError:
         return None
-    key = (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
     if key in _HEADS:
         return _HEADS[key]
     try:
         with open(path, "rb") as f:
             head = f.read(256)
-            st = os.fstat(f.fileno())  # the version read, should it have changed since
+            read = _version(path, os.fstat(f.fileno()))
     except OSError:
         return None
     found: bytes | None = None
@@ -484,9 +491,10 @@ def _head_of(path: str) -> bytes | None:
     elif head.startswith(b"#!"):
         line = head[2:].split(b"\n", 1)[0].split()
         found = line[0] if line and line[0].startswith(b"/") else None
-    if len(_HEADS) >= HEADS_KEPT:
-        del _HEADS[next(iter(_HEADS))]  # the oldest entry
-    _HEADS[(path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)] = found
+    if read == key:
+        if len(_HEADS) >= HEADS_KEPT:
+            del _HEADS[next(iter(_HEADS))]  # the oldest entry
+        _HEADS[key] = found
     return found
 
 
@@ -523,17 +531,29 @@ class Launched:
     def release(self, stdin_text: str = "") -> bool:
         """Let a held child exec its command now: one line releases it, `stdin_text`
         follows (the command's stdin, with a stdin pipe), then stdin is closed. False when
-        the child has gone meanwhile: it is discarded, and the caller starts afresh."""
+        the child has gone meanwhile: it is discarded, and the caller starts afresh. One
+        write when it all fits the pipe (the release line always does); the rest, if any,
+        is fed on the loop."""
         global _held
         fd, self._hold_fd = self._hold_fd, -1
         if fd < 0:
             return False
         _held -= 1
-        if self.popen.poll() is not None:
+        data = b"\n" + stdin_text.encode() if stdin_text else b"\n"
+        try:
+            if self.popen.poll() is not None:
+                raise BrokenPipeError
+            written = os.write(fd, data)  # non-blocking since `hold`
+        except BlockingIOError:  # a full pipe: nothing of the line went in yet
+            written = 0
+        except OSError:  # the child has gone: the pipe has no reader left
             os.close(fd)
             self.close()
             return False
-        self.feeder = _Feeder(self._loop, fd, b"\n" + stdin_text.encode())
+        if written == len(data):
+            os.close(fd)
+        else:
+            self.feeder = _Feeder(self._loop, fd, data[written:])
         return True
 
     def discard(self) -> None:
@@ -545,6 +565,12 @@ class Launched:
             return
         _held -= 1
         os.close(fd)  # alone, this ends it too: the shell exits at end of input
+        self.abandon()
+
+    def abandon(self) -> None:
+        """End a child released at its instant that no run took over after all (its run
+        was cancelled in between): SIGKILL to its group, pipes closed, reaped as `discard`
+        does."""
         if self.popen.returncode is None:  # not reaped: the pid is still this child's
             with contextlib.suppress(OSError):
                 os.killpg(self.popen.pid, signal.SIGKILL)

@@ -173,6 +173,7 @@ def call_later(clock: Clock, delay: float, fn: Callable[[], None]) -> _Cancellab
 
 # What the start line hands a run at its instant: when, and its claim (see `StartLine.wait`).
 _Released = tuple[datetime, RunResult | None]
+_Waiter = tuple[asyncio.Future[_Released], Job, RunHandle, Callable[[], None] | None]
 
 
 def spawns_ahead(job: Job) -> bool:
@@ -184,13 +185,16 @@ def spawns_ahead(job: Job) -> bool:
 class _Parked:
     """The runs waiting for one instant, in the order they were parked: their futures,
     (job, handle) pairs ready to be claimed in one call, and once released, the wall time of
-    the release and the claims (or what the claim raised)."""
+    the release and the claims (or what the claim raised); what to start first for each run
+    at the instant (`StartLine.wait`'s `first`) and what that raised, by run."""
 
-    __slots__ = ("claims", "futures", "now", "runs")
+    __slots__ = ("claims", "failed", "firsts", "futures", "now", "runs")
 
     def __init__(self) -> None:
         self.futures: list[asyncio.Future[tuple[_Parked, int]]] = []
         self.runs: list[tuple[Job, RunHandle]] = []
+        self.firsts: list[Callable[[], None] | None] = []
+        self.failed: dict[int, Exception] = {}
         self.now: datetime | None = None
         self.claims: list[RunResult | None] | BaseException = []
 
@@ -218,10 +222,13 @@ class StartLine:
         self._waiting: dict[datetime, _Parked] = {}
         self._precise = isinstance(clock, SystemClock)
 
-    async def wait(self, instant: datetime, job: Job, handle: RunHandle) -> _Released | None:
+    async def wait(self, instant: datetime, job: Job, handle: RunHandle,
+                   first: Callable[[], None] | None = None) -> _Released | None:
         """Return at `instant` the wall time it was released at and the run's claim (a
         refused claim's skipped result, or None); None at once if the instant has passed
-        (the run is not claimed then). Cancelling one waiter leaves the others parked."""
+        (the run is not claimed then). Cancelling one waiter leaves the others parked.
+        `first` is called at the instant once the run is claimed, before any run parked
+        there is woken (what must not wait for the others' bookkeeping: a held child)."""
         if self.clock.now() >= instant:
             return None
         fut: asyncio.Future[tuple[_Parked, int]] = asyncio.get_running_loop().create_future()
@@ -231,10 +238,13 @@ class StartLine:
             self._arm(instant, MAX_EARLY if self._precise else 0.0)
         parked.futures.append(fut)
         parked.runs.append((job, handle))
+        parked.firsts.append(first)
         batch, index = await fut
         claims = batch.claims
         if isinstance(claims, BaseException):
             raise claims
+        if index in batch.failed:  # what was started first for it failed
+            raise batch.failed[index]
         assert batch.now is not None
         return batch.now, claims[index]
 
@@ -267,6 +277,7 @@ class StartLine:
             if not futures:
                 return
             parked.runs = runs
+            parked.firsts = [parked.firsts[i] for i in kept]
         # The runs released together make many short-lived objects as they start: a pass of
         # the cyclic collector meanwhile would hold up every run still waiting its turn. It
         # is back on once each has entered its agent (queued after their wake-ups).
@@ -294,7 +305,16 @@ class StartLine:
                 parked.claims = self.claim(runs)
             except BaseException as exc:  # each run ends with it as its own failure
                 parked.claims = exc
+            else:
+                for i, (first, claimed) in enumerate(zip(parked.firsts, parked.claims,
+                                                         strict=True)):
+                    if first is not None and claimed is None:
+                        try:
+                            first()
+                        except Exception as exc:  # that run's own failure
+                            parked.failed[i] = exc
             parked.runs = []
+            parked.firsts = []
         finally:
             if paused:
                 asyncio.get_running_loop().call_soon(gc.enable)
@@ -495,26 +515,50 @@ class Runner:
         assert self._start_line is not None
         out = _Output(job, handle, ctx, redactor, self.host.bus, opts)  # now, not at the instant
         out.together = True
+        first: Callable[[], None] | None = None
         if isinstance(job.agent, CommandAgent):
             start_watchdog()  # once per process: not at the instant, ahead of the first spawn
             if spawns_ahead(job):
                 job.agent.prepare(ctx)
+                first = functools.partial(self._start_held, job.agent, ctx, out)
         if opts.pre_run is None:  # what its start booking sets that the instant cannot change
             out.bind(ctx, self.host.clock)
-        released = await self._start_line.wait(instant, job, handle)
+        try:
+            released = await self._start_line.wait(instant, job, handle, first)
+        except BaseException:
+            if out.placed and self._limiter is not None:  # ended before it could begin
+                out.placed = False
+                self._limiter.release()
+            raise
         if released is None:  # the instant had passed: claimed on its own
             return self._at_instant(job, handle, ctx, redactor, None, opts, out)
         now, refused = released
         if refused is not None:
             return refused
         limiter = self._limiter
-        if out.bound and limiter is not None and limiter.try_acquire():
+        # Its place in the limit: taken as its held child started, or free now.
+        if out.bound and limiter is not None and (out.placed or limiter.try_acquire()):
             try:
                 return self._begin(job, handle, ctx, redactor, now, opts, out)
             except BaseException:
                 limiter.release()
                 raise
         return self._at_instant(job, handle, ctx, redactor, now, opts, out, claimed=True)
+
+    def _start_held(self, agent: CommandAgent, ctx: RunContext, out: _Output) -> None:
+        """At the instant, before any run released with it goes on: start the child held
+        for the run, taking its place in the concurrency limit now (no place: it stays held,
+        and the run queues as it would have)."""
+        limiter = self._limiter
+        if limiter is not None and limiter.try_acquire():
+            started = False
+            try:
+                started = agent.start_prepared(ctx)
+            finally:
+                if started:
+                    out.placed = True
+                else:
+                    limiter.release()
 
     def _at_instant(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                     now: datetime | None, opts: JobOptions, out: _Output | None = None, *,
@@ -528,8 +572,9 @@ class Runner:
             if result is not None:
                 return result
         limiter = self._limiter
+        placed = out is not None and out.placed  # taken as its held child started
         if now is None or opts.pre_run is not None or limiter is None \
-                or not limiter.try_acquire():
+                or not (placed or limiter.try_acquire()):
             return None
         try:
             return self._begin(job, handle, ctx, redactor, now, opts, out)
@@ -710,7 +755,8 @@ class _Output:
     first speaks) into the tail, the guard rails' copy of stdout, and `OutputChunk` events."""
 
     __slots__ = ("answer", "answer_len", "bound", "bus", "ctx", "guarded", "handle", "job",
-                 "limit", "redactor", "streams", "tail", "task", "timed_out", "together")
+                 "limit", "placed", "redactor", "streams", "tail", "task", "timed_out",
+                 "together")
 
     def __init__(self, job: Job, handle: RunHandle, ctx: RunContext, redactor: Redactor,
                  bus: Any, opts: JobOptions) -> None:
@@ -725,6 +771,7 @@ class _Output:
         self.streams: dict[Literal["stdout", "stderr"], StreamRedactor] = {}
         self.guarded = opts.fail_if_empty or opts.expect is not None
         self.together = False  # begun by the start line with the other runs of its instant
+        self.placed = False  # its place in the concurrency limit taken at the instant
         self.task: asyncio.Task[Any] | None = None  # the run's task, while its agent runs
         self.timed_out = False
         self.limit: _TimeLimit | None = None  # the timer shared with the runs begun with it

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -509,3 +509,104 @@ def test_a_script_whose_interpreter_line_changes_is_read_again(
     assert third.ok and third.output_tail == "ran j\n"
     assert len(opened) == 2  # once for each version of the file, not once a run
     assert process.hold_room() == FULL
+
+
+def test_the_start_line_starts_held_children_before_it_wakes_any_run() -> None:
+    """At an instant, what each claimed run must start first (its held child) is started
+    for all of them in one pass, before any run goes on; a refused run's is not; one that
+    fails fails only its own run."""
+    from crondeck.core.runner import StartLine
+
+    clock = FakeClock(at(0))
+    order: list[str] = []
+    refused = RunResult(run_id="r1", job="j1", scheduled_for=at(10),
+                        status=RunStatus.SKIPPED, error="could not be recorded")
+
+    def claim(batch: list[Any]) -> list[RunResult | None]:
+        order.append("claim")
+        return [refused if handle == "h1" else None for _, handle in batch]
+
+    def first(i: int) -> Callable[[], None]:
+        def start() -> None:
+            order.append(f"first {i}")
+            if i == 3:
+                raise OSError("no more processes")
+        return start
+
+    async def main() -> list[Any]:
+        line = StartLine(clock, claim)
+
+        async def run(i: int) -> Any:
+            try:
+                got = await line.wait(at(10), cast(Job, f"j{i}"), cast(RunHandle, f"h{i}"),
+                                      first(i))
+            except OSError as exc:
+                got = exc
+            order.append(f"woke {i}")
+            return got
+
+        tasks = [asyncio.create_task(run(i)) for i in range(4)]
+        await clock.run_for(10)
+        return await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+    got = asyncio.run(main())
+    assert order == ["claim", "first 0", "first 2", "first 3",
+                     "woke 0", "woke 1", "woke 2", "woke 3"]
+    assert got[0] == got[2] == (at(10), None) and got[1] == (at(10), refused)
+    assert isinstance(got[3], OSError)
+
+
+def test_a_run_cancelled_as_its_child_starts_at_the_instant_ends_it_and_frees_its_place(
+        parked: Parked, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The held child starts at the instant before its run goes on; a run cancelled in
+    between never takes it over: the child is ended, and its place in the concurrency
+    limit goes to the next run."""
+    real = CommandAgent.start_prepared
+    box: dict[str, Scheduler] = {}
+    cancelled: list[int] = []
+
+    def start_then_cancel(self: CommandAgent, ctx: Any) -> bool:
+        started = real(self, ctx)
+        if ctx.job == "j0":
+            cancelled.append(box["s"].cancel("j0"))
+        return started
+
+    monkeypatch.setattr(CommandAgent, "start_prepared", start_then_cancel)
+
+    async def main() -> list[RunResult]:
+        async with prepared(parked.agent, jobs=2, max_runs=1, max_concurrent_runs=1) as h:
+            box["s"] = h.s
+            assert await until(lambda: len(held_shells(parked.mark)) >= 2)
+            handles = [h.handle(i) for i in range(2)]
+            await h.clock.run_for(0.3)
+            return [await asyncio.wait_for(handle.wait(), 20) for handle in handles]
+
+    first, second = asyncio.run(main())
+    assert cancelled == [1]
+    assert first.status is RunStatus.CANCELLED and first.started_at is None
+    assert second.ok and second.output_tail == "j1\n"
+    assert soon(lambda: marked(parked.mark) == {})
+    assert parked.ran.read_text() in ("ran\n", "ran\nran\n")  # j0's may have got that far
+    assert process.hold_room() == FULL
+
+
+def test_a_program_changed_while_its_head_is_read_is_read_again_next_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict on a program's head is kept only under the version it was read from."""
+    script = tmp_path / "prog"
+    script.write_text("#!/no/such/interpreter\n")
+    opened: list[str] = []
+    real_open = open
+
+    def changing_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if file == str(script):
+            opened.append(file)
+            if len(opened) == 1:  # changed between the look-up and the read
+                script.write_text("#!/bin/sh\necho changed\n")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(process, "open", changing_open, raising=False)
+    assert process._head_of(str(script)) == b"/bin/sh"  # judged as read
+    assert process._head_of(str(script)) == b"/bin/sh"
+    assert process._head_of(str(script)) == b"/bin/sh"
+    assert len(opened) == 2  # not kept under the older version's look-up: read again, once
