@@ -8,7 +8,8 @@ Measures (crondeck / APScheduler as a ratio; below 1 is crondeck ahead):
 - process lateness: 100 command agents due at one instant; the command is `date +%s.%N`,
   which prints its own clock reading as its first act after exec: the moment the child
   process exists (plus its exec). APScheduler: a coroutine job that starts the same command
-  with asyncio.create_subprocess_exec and reads its stdout.
+  with asyncio.create_subprocess_exec and reads its stdout. Beside them, interleaved, the
+  measure's floor on this machine (`floor_process`): the children's own exec and start.
 - memory: 10,000 cron jobs, with 6 shared expressions and with 10,000 distinct ones
   ("m h d * *"): tracemalloc after gc (Python heap) and the RSS delta (separate processes).
 - 100,000 jobs: time to add them and the whole process's RSS afterwards.
@@ -102,6 +103,35 @@ def cd_process(n: int = 100) -> dict[str, float]:
     asyncio.run(s.astart(until=due + timedelta(seconds=30), stop_when_done=True))
     t = due.timestamp()
     return _pcts([(float(r.output_tail) - t) * 1000 for r in results if r.ok])
+
+
+def floor_process(n: int = 100) -> dict[str, float]:
+    """The floor of the process measure on this machine: `n` shells held as crondeck holds
+    them (waiting for a line, then exec'ing the command), released at the instant in a tight
+    loop by a process doing nothing else. What is left is the children's own exec and start,
+    the least any scheduler starting `n` processes at one instant could be late by here."""
+    due = _due(1.5)
+    held = []
+    for _ in range(n):
+        r, w = os.pipe()
+        child = subprocess.Popen(["/bin/sh", "-c", 'IFS= read -r line; exec "$@"', "held",
+                                  *DATE_CMD], stdin=r, stdout=subprocess.PIPE,
+                                 start_new_session=True)
+        os.close(r)
+        held.append((child, w))
+    t = due.timestamp()
+    time.sleep(max(0.0, t - time.time() - 0.005))
+    while time.time() < t:  # the last few milliseconds spun, not slept
+        pass
+    for _, w in held:
+        os.write(w, b"\n")
+        os.close(w)
+    stamps = []
+    for child, _ in held:
+        assert child.stdout is not None
+        stamps.append(float(child.stdout.read()))
+        child.wait()
+    return _pcts([(x - t) * 1000 for x in stamps])
 
 
 def cd_internal(n: int = 1000) -> dict[str, float]:
@@ -324,7 +354,7 @@ def _both(fn: Any, *args: Any) -> dict[str, Any]:
 
 MEASURES: dict[str, dict[str, Any]] = {
     "first_line": {"crondeck": cd_first_line, "apscheduler": aps_first_line},
-    "process": {"crondeck": cd_process, "apscheduler": aps_process},
+    "process": {"crondeck": cd_process, "apscheduler": aps_process, "floor": floor_process},
     "heap_shared": _both(mem_heap, True),
     "heap_distinct": _both(mem_heap, False),
     "rss_shared": _both(mem_rss, True),
@@ -397,6 +427,14 @@ def main(measures: list[str] | None = None) -> dict[str, Any]:
         print(f"{label:<{width}}  {_fmt(cd) + ' ' + unit:>22}  {_fmt(ap) + ' ' + unit:>22}  "
               f"{ratio:>6.2f}  {tgt}")
         summary[f"{measure}.{key}"] = {"crondeck": cd, "apscheduler": ap, "ratio": ratio}
+    if "floor" in got.get("process", {}):
+        fl, ap = got["process"]["floor"], got["process"]["apscheduler"]
+        best = [statistics.median([r[k] for r in fl]) / statistics.median([r[k] for r in ap])
+                for k in ("p50", "p99")]
+        print(f"the process measure's floor here (100 held shells released in a tight loop by a "
+              f"process doing nothing else): p50 {_fmt([r['p50'] for r in fl])} ms, "
+              f"p99 {_fmt([r['p99'] for r in fl])} ms; the best ratio any scheduler could "
+              f"reach on this machine: {best[0]:.2f} / {best[1]:.2f}")
     if "internal" in got:
         rs = got["internal"]["crondeck"]
         print(f"secondary, internal (started_at - scheduled_for, written by crondeck itself), "
