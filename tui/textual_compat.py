@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # not imported at run time: it needs termios (none on Windows
 
 __all__ = [
     "LineApiView",
+    "QuickRepaint",
     "app_driver",
     "dismiss_notification",
     "footer_keys",
@@ -77,36 +78,31 @@ def set_virtual_size(view: ScrollView, size: Size) -> None:
 
 _NO_SPACING = Spacing(0, 0, 0, 0)
 
+# A mixin, not a Widget: Textual inherits CSS, bindings and component classes along each
+# widget class's first DOMNode base only, which this must not take the place of.
+if TYPE_CHECKING:
+    _Mixin = Widget
+else:
+    _Mixin = object
 
-class LineApiView(ScrollView):
-    """A line-API view whose scrollbars are re-sized only when its own sizes change.
 
-    A screen's layout hands each `ScrollView` the size of its region as its virtual size,
-    never the scrollable size the view set itself (its rows), so `ScrollView` took every
-    layout of the screen (a dialog closing, a toast, the footer's keys) for a new virtual
-    size and re-sized and repainted its scrollbars, each a Rich render of its whole height.
-    Here the view's own virtual size is compared instead (the one `ScrollView` keeps anyway);
-    a change of the view's size or of its container still updates them, and `set_virtual_size`
-    does when the rows change. Textual 8.2.8: `ScrollView._size_updated`, which a layout
-    calls for every widget it places."""
+class QuickRepaint(_Mixin):
+    """A widget whose repainted lines skip Textual's restyling where nothing needs it.
 
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
-                      layout: bool = True) -> bool:
-        return super()._size_updated(size, self.virtual_size, container_size, layout)
+    A line repainted (`refresh(region)`) is styled again by Textual as a whole: the border's
+    styles and colours worked out anew and the line rebuilt around the content, for each
+    line, which costs more than rendering the content itself (a countdown tick repaints
+    forty-odd lines). A widget with no padding, outline, hatch, tint or opacity puts nothing
+    but its border cells (if any) around the content, padded to the content width, so a
+    dirty content line whose last styled version is still cached is rebuilt from its new
+    content and that version's own border cells: the segments Textual would make. Anything
+    else goes Textual's way. Textual 8.2.8: `Widget._styles_cache` (a `StylesCache`), its
+    per-line `_cache`, its `_dirty_lines` and the `_width` it was rendered at;
+    `StylesCache.render_line` builds a content line as `[left, *content padded, right]`.
+    Put it before the widget class in the bases: `class View(QuickRepaint, ScrollView)`."""
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """The view's lines in `crop`, content lines repainted the short way where they can be.
-
-        A line repainted (`refresh(region)`) is styled again by Textual as a whole: its
-        border's styles and colours worked out anew, then the line rebuilt around the content,
-        for each line, which costs more than rendering the content itself. A line API view
-        with no padding, outline, hatch, tint or opacity puts nothing but its two border cells
-        around the content (padded to the content width), so a dirty content line whose last
-        styled version is still cached is rebuilt from the new content and that version's own
-        border cells: the same segments Textual would make. Anything else goes Textual's way.
-        Textual 8.2.8: `Widget._styles_cache` (a `StylesCache`), its per-line `_cache`, its
-        `_dirty_lines` and the `_width` the cache was rendered at; `StylesCache.render_line`
-        builds a content line as `[left, *content padded to the content width, right]`."""
+        """The lines in `crop`, dirty content lines rebuilt the short way where they can be."""
         cache = self._styles_cache
         dirty = cache._dirty_lines
         if dirty and not self.BLANK:
@@ -148,6 +144,23 @@ class LineApiView(ScrollView):
                 segments.append(old._segments[-1])
             lines[y] = Strip(segments, width)
             dirty.discard(y)
+
+
+class LineApiView(QuickRepaint, ScrollView):
+    """A line-API view whose scrollbars are re-sized only when its own sizes change.
+
+    A screen's layout hands each `ScrollView` the size of its region as its virtual size,
+    never the scrollable size the view set itself (its rows), so `ScrollView` took every
+    layout of the screen (a dialog closing, a toast, the footer's keys) for a new virtual
+    size and re-sized and repainted its scrollbars, each a Rich render of its whole height.
+    Here the view's own virtual size is compared instead (the one `ScrollView` keeps anyway);
+    a change of the view's size or of its container still updates them, and `set_virtual_size`
+    does when the rows change. Textual 8.2.8: `ScrollView._size_updated`, which a layout
+    calls for every widget it places. Its repainted lines are rebuilt as `QuickRepaint`'s."""
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        return super()._size_updated(size, self.virtual_size, container_size, layout)
 
 
 def app_driver(app: App[Any]) -> Driver | None:

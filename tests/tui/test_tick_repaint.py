@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from conftest import SIZE, refresh_spy, settle, shown_lines
+from textual.widget import Widget
 
 from crondeck.tui.widgets.header import DeckHeader
 from crondeck.tui.widgets.job_table import JobTable
@@ -46,5 +47,33 @@ def test_a_tick_repaints_exactly_the_rows_whose_text_moved(make_app):
                 [region] = asked[header]  # the clock's cells, not the whole line
                 assert region is not None and region.width <= 10
                 assert clock_after[:region.x] == clock_before[:region.x]
+
+    asyncio.run(go())
+
+
+def test_what_the_ticks_repaint_is_what_a_whole_repaint_shows(make_app):
+    """Second by second (and a minute, an hour on) the screen the ticks leave, repainted
+    only where they moved, is the screen every widget repainted from scratch shows, down to
+    the segments and their styles; the header's clock moves on the line it drew."""
+    app, _sched, clock, _streamer = make_app(start=False)
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            screen.query_one(JobTable).focus()
+            await pilot.pause()
+            header = screen.query_one(DeckHeader)
+            for step in (1, 1, 1, 60, 3600):
+                clock.advance(step)
+                screen.tick()
+                await pilot.pause()
+                ticked = app.export_screenshot()
+                clock_line = list(header.render_line(0))
+                for widget in screen.query("*"):
+                    widget.refresh()
+                await pilot.pause()
+                assert app.export_screenshot() == ticked, step
+                assert list(Widget.render_line(header, 0)) == clock_line, step
 
     asyncio.run(go())
