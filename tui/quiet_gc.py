@@ -15,7 +15,9 @@ is moving the cursor. So while the dashboard is up:
   at the latest after a minute (memory stays bounded even under a key held, or a flood
   running, for minutes).
 
-Young generations are collected as usual. Everything is restored when the dashboard goes.
+Young generations are collected as usual, except while a countdown frame is drawn (`hold`):
+that frame allocates thousands of short-lived objects, so the collections they would trigger
+run right after it instead. Everything is restored when the dashboard goes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class QuietCollector:
         self._collected = 0.0
         self.collections = 0
         self.settled = 0  # times `settle` froze what existed
+        self._held = False
 
     def start(self) -> None:
         if self._saved is not None:
@@ -54,6 +57,7 @@ class QuietCollector:
         self._collected = self._clock()
 
     def stop(self) -> None:
+        self.release()
         if self._saved is None:
             return
         gc.set_threshold(*self._saved)
@@ -71,6 +75,23 @@ class QuietCollector:
         """The operator did something, or output streamed in: no full pass for the next
         `QUIET` seconds."""
         self._touched = self._clock()
+
+    def hold(self) -> None:
+        """No collection until `release` (call it once the frame is drawn): the frame's
+        garbage is freed by reference counting meanwhile, and what falls due runs after it."""
+        if self._saved is not None and not self._held and gc.isenabled():
+            gc.disable()
+            self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            gc.enable()
+
+    def release_and_collect_if_quiet(self) -> bool:
+        """After a frame: `release`, then `collect_if_quiet`."""
+        self.release()
+        return self.collect_if_quiet()
 
     def collect_if_quiet(self) -> bool:
         """Run a full pass if it is quiet (or overdue); True if one ran."""
