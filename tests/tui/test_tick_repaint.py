@@ -5,8 +5,11 @@ not drawn again)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from conftest import SIZE, refresh_spy, settle, shown_lines
+from textual.app import App
+from textual.strip import Strip
 from textual.widget import Widget
 
 from crondeck.tui.widgets.header import DeckHeader
@@ -75,5 +78,38 @@ def test_what_the_ticks_repaint_is_what_a_whole_repaint_shows(make_app):
                 await pilot.pause()
                 assert app.export_screenshot() == ticked, step
                 assert list(Widget.render_line(header, 0)) == clock_line, step
+
+    asyncio.run(go())
+
+
+def test_an_attached_headers_uptime_moves_with_its_clock():
+    """Attached, the uptime moves with the clock: each second in the scheduler's first hour
+    (the whole line repainted), then each minute (between, only the clock's cells); what is
+    drawn is always what drawing the header from scratch shows."""
+    now = [datetime(2025, 3, 3, 9, 0, 0, tzinfo=UTC)]
+
+    class HeaderApp(App[None]):
+        def compose(self):
+            yield DeckHeader(now=lambda: now[0], zone=UTC)
+
+    async def go():
+        async with HeaderApp().run_test(size=(100, 3)) as pilot:
+            header = pilot.app.query_one(DeckHeader)
+            header.attached = "crondeck run, pid 4121"
+            header.attached_since = now[0] - timedelta(minutes=59, seconds=58)
+            await pilot.pause()
+            for step, uptime, whole in ((1, "59m 59s", True), (1, "1h 00m", True),
+                                        (1, "1h 00m", False), (59, "1h 01m", True)):
+                now[0] += timedelta(seconds=step)
+                asked = refresh_spy(header)
+                header.refresh_clock()
+                del header.refresh
+                await pilot.pause()
+                drawn = list(header.render_line(0))
+                assert (asked == [None]) == whole, (step, uptime, asked)
+                assert f"up {uptime} " in Strip(drawn).text
+                assert now[0].strftime("%H:%M:%S") in Strip(drawn).text
+                header.refresh()
+                assert list(Widget.render_line(header, 0)) == drawn
 
     asyncio.run(go())

@@ -79,12 +79,18 @@ class DeckHeader(QuickRepaint, Widget):
         """Everything the first line shows but the clock."""
         return (self.size.width, self._styled, self.config_path, self.state, self.state_detail,
                 self.running, self.paused, self.failing, self.budget, self.jobs, self.attached,
-                self.attached_since, self.file_problem)
+                self._uptime(), self.file_problem)
+
+    def _uptime(self) -> str:
+        """An attached scheduler's uptime as shown ("" when none is)."""
+        if not self.attached or self.attached_since is None:
+            return ""
+        return short_span((self._now() - self.attached_since).total_seconds())
 
     def render_line(self, y: int) -> Strip:
         """The first line, from the last one drawn with only its clock's cells replaced while
         nothing else it shows changed (the whole header is not laid out again each second)."""
-        if y or (self.attached and self.attached_since is not None):  # the uptime moves too
+        if y:
             return super().render_line(y)
         shown = self._shown()
         first = self._first
@@ -105,8 +111,7 @@ class DeckHeader(QuickRepaint, Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" crondeck ", style=st("deck-header--title"))
         if self.attached and self.state != "disconnected":
-            up = (f", up {short_span((self._now() - self.attached_since).total_seconds())}"
-                  if self.attached_since is not None else "")
+            up = f", up {self._uptime()}" if self.attached_since is not None else ""
             text.append(f" ⇄ attached to {self.attached}{up} ", style=st("deck-header--ok"))
         state_style = {
             "scheduling": "deck-header--ok",
@@ -161,9 +166,11 @@ class DeckHeader(QuickRepaint, Widget):
         return text
 
     def refresh_clock(self) -> None:
-        """The 1 s tick: repaint the clock's cells (and an attached scheduler's uptime, which
-        moves with it); the rest changes only with the reactives, which repaint it all."""
-        if self.attached and self.attached_since is not None:
+        """The 1 s tick: repaint the clock's cells, or all of it when more than the clock
+        moved (an attached scheduler's uptime: each second in its first hour, then each
+        minute); the rest changes only with the reactives, which repaint it all."""
+        first = self._first
+        if first is None or first[0] != self._shown():
             self.refresh()
         else:
             self.refresh(Region(max(0, self.size.width - 10), 0, 10, 1))
