@@ -43,7 +43,7 @@ class QuietCollector:
         self._collected = 0.0
         self.collections = 0
         self.settled = 0  # times `settle` froze what existed
-        self._held = False
+        self._holds = 0  # `hold`s not yet released (a tick can come before the last frame)
 
     def start(self) -> None:
         if self._saved is not None:
@@ -57,7 +57,9 @@ class QuietCollector:
         self._collected = self._clock()
 
     def stop(self) -> None:
-        self.release()
+        if self._holds:
+            self._holds = 1
+            self.release()
         if self._saved is None:
             return
         gc.set_threshold(*self._saved)
@@ -77,16 +79,22 @@ class QuietCollector:
         self._touched = self._clock()
 
     def hold(self) -> None:
-        """No collection until `release` (call it once the frame is drawn): the frame's
-        garbage is freed by reference counting meanwhile, and what falls due runs after it."""
-        if self._saved is not None and not self._held and gc.isenabled():
+        """No collection until as many `release`s (call one once the frame is drawn): the
+        frame's garbage is freed by reference counting meanwhile, and what falls due runs
+        after it."""
+        if self._saved is None:
+            return
+        if not self._holds:
+            if not gc.isenabled():
+                return  # someone else turned the collector off: theirs to turn back on
             gc.disable()
-            self._held = True
+        self._holds += 1
 
     def release(self) -> None:
-        if self._held:
-            self._held = False
-            gc.enable()
+        if self._holds:
+            self._holds -= 1
+            if not self._holds:
+                gc.enable()
 
     def release_and_collect_if_quiet(self) -> bool:
         """After a frame: `release`, then `collect_if_quiet`."""

@@ -56,6 +56,12 @@ def test_a_held_frame_collects_nothing_until_released():
         junk += [[i] for i in range(gc.get_threshold()[0] * 2)]
         assert runs  # due ones ran once released
         del junk
+        collector.hold()  # a tick before the last one's frame was drawn: both held
+        collector.hold()
+        collector.release()
+        assert not gc.isenabled()
+        collector.release()
+        assert gc.isenabled()
         collector.hold()
     finally:
         gc.callbacks.remove(count)
