@@ -15,7 +15,9 @@ is moving the cursor. So while the dashboard is up:
   at the latest after a minute (memory stays bounded even under a key held, or a flood
   running, for minutes).
 
-Young generations are collected as usual. Everything is restored when the dashboard goes.
+Young generations are collected as usual, except while a countdown frame is drawn (`hold`):
+that frame allocates thousands of short-lived objects, so the collections they would trigger
+run right after it instead. Everything is restored when the dashboard goes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class QuietCollector:
         self._collected = 0.0
         self.collections = 0
         self.settled = 0  # times `settle` froze what existed
+        self._holds = 0  # `hold`s not yet released (a tick can come before the last frame)
 
     def start(self) -> None:
         if self._saved is not None:
@@ -54,6 +57,9 @@ class QuietCollector:
         self._collected = self._clock()
 
     def stop(self) -> None:
+        if self._holds:
+            self._holds = 1
+            self.release()
         if self._saved is None:
             return
         gc.set_threshold(*self._saved)
@@ -71,6 +77,29 @@ class QuietCollector:
         """The operator did something, or output streamed in: no full pass for the next
         `QUIET` seconds."""
         self._touched = self._clock()
+
+    def hold(self) -> None:
+        """No collection until as many `release`s (call one once the frame is drawn): the
+        frame's garbage is freed by reference counting meanwhile, and what falls due runs
+        after it."""
+        if self._saved is None:
+            return
+        if not self._holds:
+            if not gc.isenabled():
+                return  # someone else turned the collector off: theirs to turn back on
+            gc.disable()
+        self._holds += 1
+
+    def release(self) -> None:
+        if self._holds:
+            self._holds -= 1
+            if not self._holds:
+                gc.enable()
+
+    def release_and_collect_if_quiet(self) -> bool:
+        """After a frame: `release`, then `collect_if_quiet`."""
+        self.release()
+        return self.collect_if_quiet()
 
     def collect_if_quiet(self) -> bool:
         """Run a full pass if it is quiet (or overdue); True if one ran."""

@@ -11,12 +11,15 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from rich.segment import Segment
 from textual.app import App
 from textual.binding import Binding
 from textual.driver import Driver
-from textual.geometry import Size
+from textual.geometry import Region, Size, Spacing
 from textual.notifications import Notification
 from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -26,6 +29,7 @@ if TYPE_CHECKING:  # not imported at run time: it needs termios (none on Windows
 
 __all__ = [
     "LineApiView",
+    "QuickRepaint",
     "app_driver",
     "dismiss_notification",
     "footer_keys",
@@ -72,7 +76,77 @@ def set_virtual_size(view: ScrollView, size: Size) -> None:
     view.refresh()
 
 
-class LineApiView(ScrollView):
+_NO_SPACING = Spacing(0, 0, 0, 0)
+
+# A mixin, not a Widget: Textual inherits CSS, bindings and component classes along each
+# widget class's first DOMNode base only, which this must not take the place of.
+if TYPE_CHECKING:
+    _Mixin = Widget
+else:
+    _Mixin = object
+
+
+class QuickRepaint(_Mixin):
+    """A widget whose repainted lines skip Textual's restyling where nothing needs it.
+
+    A line repainted (`refresh(region)`) is styled again by Textual as a whole: the border's
+    styles and colours worked out anew and the line rebuilt around the content, for each
+    line, which costs more than rendering the content itself (a countdown tick repaints
+    forty-odd lines). A widget with no padding, outline, hatch, tint or opacity puts nothing
+    but its border cells (if any) around the content, padded to the content width, so a
+    dirty content line whose last styled version is still cached is rebuilt from its new
+    content and that version's own border cells: the segments Textual would make. Anything
+    else goes Textual's way. Textual 8.2.8: `Widget._styles_cache` (a `StylesCache`), its
+    per-line `_cache`, its `_dirty_lines` and the `_width` it was rendered at;
+    `StylesCache.render_line` builds a content line as `[left, *content padded, right]`.
+    Put it before the widget class in the bases: `class View(QuickRepaint, ScrollView)`."""
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The lines in `crop`, dirty content lines rebuilt the short way where they can be."""
+        cache = self._styles_cache
+        dirty = cache._dirty_lines
+        if dirty and not self.BLANK:
+            self._restyle(cache._cache, dirty, crop)
+        return super().render_lines(crop)
+
+    def _restyle(self, lines: dict[int, Strip], dirty: set[int], crop: Region) -> None:
+        width, height = self.region.size
+        if self._styles_cache._width != width:
+            return
+        styles = self.styles
+        if (styles.tint.a or self.opacity != 1.0 or styles.text_opacity != 1.0
+                or styles.padding != _NO_SPACING or any(kind for kind, _ in styles.outline)
+                or (styles.has_rule("hatch") and styles.hatch != "none")):
+            return
+        (top, _), (right, _), (bottom, _), (left, _) = styles.border
+        first, last = (1 if top else 0), height - (1 if bottom else 0)
+        inner_width = width - (1 if left else 0) - (1 if right else 0)
+        pad_style: Any = None
+        render_line = self.render_line
+        for y in crop.line_range:
+            if y not in dirty or not first <= y < last:
+                continue
+            old = lines.get(y)
+            if old is None:
+                continue
+            content = render_line(y - first)
+            room = inner_width - content.cell_length
+            if room < 0:
+                continue  # cut short: Textual's way
+            segments = [old._segments[0]] if left else []
+            segments.extend(content._segments)
+            if room:
+                if pad_style is None:
+                    base, background = self.background_colors
+                    pad_style = Style(background=base + background).rich_style
+                segments.append(Segment(" " * room, pad_style))
+            if right:
+                segments.append(old._segments[-1])
+            lines[y] = Strip(segments, width)
+            dirty.discard(y)
+
+
+class LineApiView(QuickRepaint, ScrollView):
     """A line-API view whose scrollbars are re-sized only when its own sizes change.
 
     A screen's layout hands each `ScrollView` the size of its region as its virtual size,
@@ -82,7 +156,7 @@ class LineApiView(ScrollView):
     Here the view's own virtual size is compared instead (the one `ScrollView` keeps anyway);
     a change of the view's size or of its container still updates them, and `set_virtual_size`
     does when the rows change. Textual 8.2.8: `ScrollView._size_updated`, which a layout
-    calls for every widget it places."""
+    calls for every widget it places. Its repainted lines are rebuilt as `QuickRepaint`'s."""
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
                       layout: bool = True) -> bool:

@@ -31,3 +31,39 @@ def test_full_passes_wait_for_quiet_and_everything_is_restored():
         collector.stop()
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_a_held_frame_collects_nothing_until_released():
+    """Between `hold` and `release` (a countdown frame) no collection runs, however much is
+    allocated; afterwards they run as before, and `stop` releases a hold too."""
+    runs: list[int] = []
+
+    def count(phase, info):
+        if phase == "start":
+            runs.append(info["generation"])
+
+    collector = QuietCollector()
+    collector.hold()  # not started: the collector leaves the collector alone
+    assert gc.isenabled()
+    collector.start()
+    gc.callbacks.append(count)
+    try:
+        collector.hold()
+        junk = [[i] for i in range(gc.get_threshold()[0] * 5)]  # young collections due
+        assert runs == [] and not gc.isenabled()
+        collector.release()
+        assert gc.isenabled()
+        junk += [[i] for i in range(gc.get_threshold()[0] * 2)]
+        assert runs  # due ones ran once released
+        del junk
+        collector.hold()  # a tick before the last one's frame was drawn: both held
+        collector.hold()
+        collector.release()
+        assert not gc.isenabled()
+        collector.release()
+        assert gc.isenabled()
+        collector.hold()
+    finally:
+        gc.callbacks.remove(count)
+        collector.stop()
+    assert gc.isenabled()

@@ -13,10 +13,12 @@ import time
 
 import pytest
 from rich.segment import Segment
+from rich.style import Style as RichStyle
+from textual._styles_cache import StylesCache
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.drivers.linux_driver import LinuxDriver
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
@@ -164,6 +166,67 @@ def test_line_api_view_keeps_its_scrollbar_through_a_screen_layout():
             assert repainted[api] > 0
             assert api.vertical_scrollbar.window_size == 6
             assert api.vertical_scrollbar.window_virtual_size == 100
+
+    asyncio.run(go())
+
+
+class Countdowns(LineApiView):
+    """Bordered rows, each a styled name and a countdown that moves on its own."""
+
+    DEFAULT_CSS = """
+    Countdowns { height: 8; width: 34; border: round $accent; background: $surface; }
+    Countdowns.-greyed { tint: $background 55%; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left = list(range(100, 110))
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        return Strip([Segment(f"job-{y} ", base + RichStyle(bold=True)),
+                      Segment(f"in {self.left[y]}s", base)])  # shorter than the view: padded
+
+
+class CountdownsApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Countdowns()
+
+
+def _lines_as_textual_renders_them(view: LineApiView) -> list[list[Segment]]:
+    """The view's lines rendered by Textual from scratch (a whole repaint keeps nothing)."""
+    view.refresh()
+    return [list(strip) for strip in view.render_lines(view.size.region)]
+
+
+@pytest.mark.parametrize("greyed", [False, True])
+def test_line_api_view_repaints_a_line_as_textual_would_without_restyling_it(greyed):
+    """A repainted content line is rebuilt around its new content with the segments Textual
+    would make (border cells, padding, styles); Textual's own per-line styling is skipped
+    unless the view has something it must do (here a tint)."""
+
+    async def go() -> None:
+        async with CountdownsApp().run_test(size=(40, 12)) as pilot:
+            view = pilot.app.query_one(Countdowns)
+            view.set_class(greyed, "-greyed")
+            await pilot.pause()
+            styled: list[int] = []
+            textual_render_line = StylesCache.render_line
+
+            def spy(cache, styles, y, *args, **kwargs):
+                styled.append(y)
+                return textual_render_line(cache, styles, y, *args, **kwargs)
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(StylesCache, "render_line", spy)
+                for y in (0, 3, 5):
+                    view.left[y] -= 1
+                    view.refresh(Region(4, y, 8, 1))
+                await pilot.pause()
+            shown = [list(strip) for strip in view.render_lines(view.size.region)]
+            assert any("in 102s" in Strip(line).text for line in shown)
+            assert styled == ([1, 4, 6] if greyed else [])  # the content lines, below the border
+            assert shown == _lines_as_textual_renders_them(view)
 
     asyncio.run(go())
 

@@ -211,10 +211,11 @@ class DashboardScreen(Screen[None]):
             self._model_changed(ModelChanged(Changes(jobs=expired)))
         if self._upcoming_dirty:
             self._recompute_upcoming()
+        self._gc.hold()  # the frame's young collections run once it is drawn
         self.table.refresh_countdowns()
         self.upcoming.refresh_countdowns()
         self.query_one(DeckHeader).refresh_clock()
-        self.call_after_refresh(self._gc.collect_if_quiet)
+        self.call_after_refresh(self._gc.release_and_collect_if_quiet)
 
     # -- events from the core -------------------------------------------------------------
 

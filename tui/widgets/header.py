@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from crondeck.core import short_span
 
 from ..model import STATUS_CLASSES
+from ..textual_compat import QuickRepaint
 
 __all__ = ["DeckHeader"]
 
+_CLOCK = re.compile(r"\d\d:\d\d:\d\d")
 
-class DeckHeader(Widget):
+
+class DeckHeader(QuickRepaint, Widget):
     """`crondeck  ● scheduling  9 jobs · 2 running · 1 paused · 1 failing · 1 budget-held
     ~/crondeck.toml  14:05:12` (a count shows only when nonzero).
 
@@ -51,6 +57,9 @@ class DeckHeader(Widget):
         self._now = now
         self.zone = zone
         self._styles: dict[str, Style] = {}
+        self._styled = 0  # counts style changes: a line drawn before one is not reused
+        # the first line as last drawn, and what it shows besides the clock
+        self._first: tuple[tuple[object, ...], Strip] | None = None
 
     def _style(self, component: str) -> Style:
         """A component class's rich style, resolved once per style change: the clock repaints
@@ -63,14 +72,46 @@ class DeckHeader(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._styled += 1
+        self._first = None
+
+    def _shown(self) -> tuple[object, ...]:
+        """Everything the first line shows but the clock."""
+        return (self.size.width, self._styled, self.config_path, self.state, self.state_detail,
+                self.running, self.paused, self.failing, self.budget, self.jobs, self.attached,
+                self._uptime(), self.file_problem)
+
+    def _uptime(self) -> str:
+        """An attached scheduler's uptime as shown ("" when none is)."""
+        if not self.attached or self.attached_since is None:
+            return ""
+        return short_span((self._now() - self.attached_since).total_seconds())
+
+    def render_line(self, y: int) -> Strip:
+        """The first line, from the last one drawn with only its clock's cells replaced while
+        nothing else it shows changed (the whole header is not laid out again each second)."""
+        if y:
+            return super().render_line(y)
+        shown = self._shown()
+        first = self._first
+        if first is not None and first[0] == shown:
+            strip = _with_clock(first[1], self._clock())
+            if strip is not None:
+                self._first = (shown, strip)
+                return strip
+        strip = super().render_line(y)
+        self._first = (shown, strip)
+        return strip
+
+    def _clock(self) -> str:
+        return self._now().astimezone(self.zone).strftime("%H:%M:%S")
 
     def render(self) -> Text:
         st = self._style
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" crondeck ", style=st("deck-header--title"))
         if self.attached and self.state != "disconnected":
-            up = (f", up {short_span((self._now() - self.attached_since).total_seconds())}"
-                  if self.attached_since is not None else "")
+            up = f", up {self._uptime()}" if self.attached_since is not None else ""
             text.append(f" ⇄ attached to {self.attached}{up} ", style=st("deck-header--ok"))
         state_style = {
             "scheduling": "deck-header--ok",
@@ -101,7 +142,7 @@ class DeckHeader(Widget):
             if i:
                 text.append(" · ", style=st("deck-header--dim"))
             text.append(part, style=st(style))
-        clock = self._now().astimezone(self.zone).strftime("%H:%M:%S")
+        clock = self._clock()
         width = self.size.width
         room = width - text.cell_len - len(clock) - 5
         path = _home(self.config_path)
@@ -125,15 +166,31 @@ class DeckHeader(Widget):
         return text
 
     def refresh_clock(self) -> None:
-        """The 1 s tick: repaint the clock's cells (and an attached scheduler's uptime, which
-        moves with it); the rest changes only with the reactives, which repaint it all."""
-        if self.attached and self.attached_since is not None:
+        """The 1 s tick: repaint the clock's cells, or all of it when more than the clock
+        moved (an attached scheduler's uptime: each second in its first hour, then each
+        minute); the rest changes only with the reactives, which repaint it all."""
+        first = self._first
+        if first is None or first[0] != self._shown():
             self.refresh()
         else:
             self.refresh(Region(max(0, self.size.width - 10), 0, 10, 1))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return 2 if self.file_problem else 1
+
+
+def _with_clock(strip: Strip, clock: str) -> Strip | None:
+    """The line with its clock (the last segment that is one) showing `clock` instead; None
+    if it has none."""
+    segments = list(strip)
+    for i in range(len(segments) - 1, -1, -1):
+        text, style, control = segments[i]
+        if _CLOCK.fullmatch(text):
+            if text == clock:
+                return strip
+            segments[i] = Segment(clock, style, control)
+            return Strip(segments, strip.cell_length)
+    return None
 
 
 def _home(path: str) -> str:

@@ -104,12 +104,26 @@ NAME_ROOM = 40  # the widest a JOB column grows to
 _Cell = tuple[list[tuple[str, Style | None]], Style | None]
 # (row rendered from, (second, width, cursor), strip, its timed cells' pieces)
 _Rendered = tuple[JobRow, tuple[int, int, bool], Strip, list[Pieces]]
-_Static = tuple[JobRow, list[tuple[_Col, int]], list[Pieces | None]]
+# (row, columns, each column's pieces or None where they move with time, the row's pieces
+# as runs: the cells that do not move with the separators between them, pieces of one style
+# already joined (what `to_strip` would join), and None for each cell that moves)
+_Static = tuple[JobRow, list[tuple[_Col, int]], list[Pieces | None], list[Pieces | None]]
 
 
 def _one(text: str, style: Style | None = None) -> _Cell:
     """A cell of one piece, padded in its own style."""
     return [(text, style)], style
+
+
+def _joined(pieces: Pieces) -> Pieces:
+    """Neighbouring pieces of one style (the same object) as one piece."""
+    out: Pieces = []
+    for text, style in pieces:
+        if out and out[-1][1] is style:
+            out[-1] = (out[-1][0] + text, style)
+        else:
+            out.append((text, style))
+    return out
 
 
 def _cost_texts(row: JobRow, today: bool) -> list[str]:
@@ -418,18 +432,17 @@ class JobTable(LineList):
 
     def _row_strip(self, row: JobRow, now: datetime, width: int, cursor: bool) -> Strip:
         over = self.cursor_style() if cursor else None
-        return to_strip(self._row_pieces(row, now, width), self._base_style(), over, width)
+        return to_strip(self._row_pieces(row, now, width), self._base_style(), over, width,
+                        self.combined_styles())
 
     def _row_pieces(self, row: JobRow, now: datetime, width: int) -> Pieces:
         """The row's pieces; cells that do not move with the clock come from a cache, so a
         countdown tick re-renders three or four cells of each row in view, not ten."""
-        _cols, parts = self._static_parts(row, now, width)
+        runs = self._static_row(row, now, width)[3]
         timed = iter(self._timed_cells(row, now, width))
         out: Pieces = []
-        for i, part in enumerate(parts):
-            if i:
-                out.append((" ", None))
-            out.extend(next(timed) if part is None else part)
+        for run in runs:
+            out.extend(next(timed) if run is None else run)
         return out
 
     def _timed_cells(self, row: JobRow, now: datetime, width: int) -> list[Pieces]:
@@ -447,17 +460,31 @@ class JobTable(LineList):
     def _static_parts(self, row: JobRow, now: datetime,
                       width: int) -> tuple[list[tuple[_Col, int]], list[Pieces | None]]:
         """The row's columns, and each one's pieces (None where they move with time)."""
+        hit = self._static_row(row, now, width)
+        return hit[1], hit[2]
+
+    def _static_row(self, row: JobRow, now: datetime, width: int) -> _Static:
         cols = self._columns(width)
         hit = self._static.get(row.name)
         if hit is not None and hit[0] is row and hit[1] is cols:
-            parts = hit[2]
-        else:
-            if hit is not None:
-                self._static.discard(row.name)  # an LRUCache keeps a key's first value
-            parts = [None if self._timed(col.key, row) else self._column(col, w, row, now)
-                     for col, w in cols]
-            self._static[row.name] = (row, cols, parts)
-        return cols, parts
+            return hit
+        if hit is not None:
+            self._static.discard(row.name)  # an LRUCache keeps a key's first value
+        parts = [None if self._timed(col.key, row) else self._column(col, w, row, now)
+                 for col, w in cols]
+        runs: list[Pieces | None] = []
+        run: Pieces = []
+        for i, part in enumerate(parts):
+            if i:
+                run.append((" ", None))
+            if part is None:
+                runs += [_joined(run), None]
+                run = []
+            else:
+                run += part
+        runs.append(_joined(run))
+        entry = self._static[row.name] = (row, cols, parts, [r for r in runs if r != []])
+        return entry
 
     @staticmethod
     def _timed(key: str, row: JobRow) -> bool:

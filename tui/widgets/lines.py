@@ -51,39 +51,47 @@ def fit(pieces: Pieces, width: int) -> Pieces:
     return out
 
 
-def to_strip(pieces: Pieces, base: Style, over: Style | None, width: int) -> Strip:
+def to_strip(pieces: Pieces, base: Style, over: Style | None, width: int,
+             styled: dict[tuple[Style, Style | None, Style | None], Style] | None = None,
+             ) -> Strip:
     """Pieces as one line: each in the widget's base style, then its own, then `over` (the
     cursor), padded or cropped to `width` in the base style. Neighbouring pieces of one
-    style become one segment, as Rich's text layout would make them."""
-    styled: dict[int, Style] = {}
+    style become one segment, as Rich's text layout would make them. `styled` keeps the
+    combined styles from line to line (the caller drops it when its styles change)."""
+    if styled is None:
+        styled = {}
     segments: list[Segment] = []
+    append = segments.append
     cells = 0
-    last: Style | bool | None = False
+    last: Style | None = None
     buffer: list[str] = []
-
-    def flush() -> None:
-        if buffer:
-            final = styled.get(id(last))
-            if final is None:
-                final = base + last if isinstance(last, Style) and last else base
-                if over is not None:
-                    final += over
-                styled[id(last)] = final
-            segments.append(Segment("".join(buffer), final))
-            buffer.clear()
-
     for text, style in pieces:
-        if style is not last:
-            flush()
+        if style is not last or not buffer:
+            if buffer:
+                append(Segment("".join(buffer), _combined(styled, base, last, over)))
+                buffer.clear()
             last = style
         buffer.append(text)
         cells += cell_len(text)
-    flush()
+    if buffer:
+        append(Segment("".join(buffer), _combined(styled, base, last, over)))
     if cells > width:
         return Strip(segments).crop_extend(0, width, base)
     if cells < width:
-        segments.append(Segment(" " * (width - cells), base))
+        append(Segment(" " * (width - cells), base))
     return Strip(segments, width)
+
+
+def _combined(styled: dict[tuple[Style, Style | None, Style | None], Style], base: Style,
+              style: Style | None, over: Style | None) -> Style:
+    key = (base, style, over)
+    final = styled.get(key)
+    if final is None:
+        final = base + style if style else base
+        if over is not None:
+            final += over
+        styled[key] = final
+    return final
 
 
 class LineList(LineApiView, can_focus=True):
@@ -154,6 +162,14 @@ class LineList(LineApiView, can_focus=True):
         if style is None:
             style = cache[None] = self.rich_style
         return style
+
+    def combined_styles(self) -> dict[tuple[Style, Style | None, Style | None], Style]:
+        """`to_strip`'s combined styles, kept until styles or focus change."""
+        cache = self.__dict__.setdefault("_style_cache", {})
+        combined = cache.get("combined")
+        if combined is None:
+            combined = cache["combined"] = {}
+        return combined  # type: ignore[no-any-return]
 
     def _lines(self) -> LRUCache[tuple[int, int], Strip]:
         """Rendered lines by (row index, width); -1 is the header."""

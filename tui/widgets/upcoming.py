@@ -126,7 +126,7 @@ class UpcomingList(LineList):
             (item[1], _BOLD),
         ]
         strip = to_strip(fit(pieces, width), self._base_style(),
-                         self.cursor_style() if cursor else None, width)
+                         self.cursor_style() if cursor else None, width, self.combined_styles())
         self._strips[index] = (key, strip, texts)
         return strip
 
