@@ -595,18 +595,50 @@ def _when_text(dt: datetime | None) -> str:
     return "null" if dt is None else f'"{utc(dt).isoformat()}"'
 
 
-def record_text(captured: tuple[Any, ...], shared: dict[Any, tuple[str, str, str]]) -> str:
+class SharedParts:
+    """The parts a snapshot's jobs have in common (schedule, agent, options), for a client
+    that said it reads them (`"shared": true` in its hello): each distinct part is encoded
+    once, numbered in the order first met, and a record carries its number. Parts equal in
+    JSON share a number even when they are different objects."""
+
+    KINDS = ("schedule", "agent", "options")
+
+    def __init__(self) -> None:
+        self.numbers: tuple[dict[str, int], ...] = ({}, {}, {})
+        self.texts: tuple[list[str], ...] = ([], [], [])
+
+    def refer(self, parts: tuple[str, str, str]) -> tuple[str, str, str]:
+        """The numbers of three encoded parts (each numbered when first met)."""
+        out = []
+        for numbers, texts, text in zip(self.numbers, self.texts, parts, strict=True):
+            number = numbers.get(text)
+            if number is None:
+                number = numbers[text] = len(texts)
+                texts.append(text)
+            out.append(str(number))
+        return out[0], out[1], out[2]
+
+    def text(self) -> str:
+        """The snapshot's `shared` member: `{"schedule": [...], "agent": [...], ...}`."""
+        return "{" + ",".join(f'"{kind}":[{",".join(texts)}]'
+                              for kind, texts in zip(self.KINDS, self.texts, strict=True)) + "}"
+
+
+def record_text(captured: tuple[Any, ...], shared: dict[Any, tuple[str, str, str]],
+                numbered: SharedParts | None = None) -> str:
     """`_dumps(job_record(captured))`, written directly: a snapshot of 100,000 jobs spends
     most of its time here. The parts jobs have in common (schedule, agent, options) are
-    encoded once each (`shared`, by the object's id, for one snapshot's captures)."""
+    encoded once each (`shared`, by the object's id, for one snapshot's captures); with
+    `numbered` the record carries their numbers in its `SharedParts` instead."""
     (name, paused, pause_note, pause_until, skip_next, next_fire, last_slot, run_count,
      failures, exhausted, enabled, tokens_day, tokens_today, tokens_total, cost_today,
      cost_total, running, schedule, prompt, agent, options, results) = captured
     key = (id(schedule), id(agent), id(options))
     parts = shared.get(key)
     if parts is None:
-        parts = shared[key] = (_dumps(schedule_json(schedule)), _dumps(agent_json(agent)),
-                               _dumps(options_json(options)))
+        parts = (_dumps(schedule_json(schedule)), _dumps(agent_json(agent)),
+                 _dumps(options_json(options)))
+        parts = shared[key] = numbered.refer(parts) if numbered is not None else parts
     runs = ",".join(
         f'{{"run_id":{_scalar(run_id)},"scheduled_for":{_when_text(slot)},'
         f'"started_at":{_when_text(started)},"manual":{_scalar(manual)},'
@@ -627,15 +659,18 @@ def record_text(captured: tuple[Any, ...], shared: dict[Any, tuple[str, str, str
     return text + "}"
 
 
-async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str
-                  ) -> AsyncIterator[bytes]:
+async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str,
+                  numbered: SharedParts | None = None) -> AsyncIterator[bytes]:
     """A line with many jobs, in pieces of SNAPSHOT_BATCH jobs, letting the loop go between
-    them: 10,000 jobs do not hold up the scheduler."""
+    them: 10,000 jobs do not hold up the scheduler. With `numbered`, the records refer to
+    their shared parts, which follow the jobs (`,"shared":{...}` before `suffix`)."""
     shared: dict[Any, tuple[str, str, str]] = {}
     for i in range(0, len(jobs), SNAPSHOT_BATCH):
-        piece = ",".join(record_text(j, shared) for j in jobs[i:i + SNAPSHOT_BATCH])
+        piece = ",".join(record_text(j, shared, numbered) for j in jobs[i:i + SNAPSHOT_BATCH])
         yield ((prefix if i == 0 else ",") + piece).encode()
         await asyncio.sleep(0)
+    if numbered is not None:
+        suffix = '],"shared":' + numbered.text() + suffix[1:]
     yield ((prefix if not jobs else "") + suffix).encode()
 
 
@@ -647,6 +682,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.greeted = False
+        self.shared = False  # the client reads shared parts (see SharedParts)
         self.sub: Subscription | None = None
         self.floor = 0  # events up to this seq are in the snapshot last sent
         self.pending_snapshot: tuple[dict[str, Any], list[tuple[Any, ...]]] | None = None
@@ -852,7 +888,13 @@ class _Connection(asyncio.Protocol):
                                      f"{PROTOCOL_VERSION}; the client asked for {version}")
             return
         self.greeted = True
-        self.send(self.server.hello())
+        # A client that reads shared parts (a newer console) gets snapshots that send them
+        # once; any other gets full records, as protocol 1 always had them.
+        self.shared = msg.get("shared") is True
+        hello = self.server.hello()
+        if self.shared:
+            hello["shared"] = True
+        self.send(hello)
         if msg.get("subscribe"):
             self.subscribe()
 
@@ -928,7 +970,8 @@ class _Connection(asyncio.Protocol):
         parts = self.pending_snapshot
         assert parts is not None
         head, jobs = parts
-        await self.write_long(_render(_open(head, 1), jobs, "]}\n"))
+        await self.write_long(_render(_open(head, 1), jobs, "]}\n",
+                                      SharedParts() if self.shared else None))
         if self.pending_snapshot is parts:  # else a resync came meanwhile: that one next
             self.pending_snapshot = None
 

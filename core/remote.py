@@ -60,7 +60,7 @@ from .jobs import PendingResult, Settling
 from .notify import NotifySpec
 from .options import OPTION_NAMES, JobOptions
 from .results import RunResult, RunStatus, SkipReason
-from .wire import event_from_json
+from .wire import event_from_json, resolve_shared
 
 __all__ = ["ControlLink", "RemoteAgent", "RemoteCall", "RemoteJob", "RemoteRun",
            "RemoteScheduler", "options_from_json", "schedule_from_json"]
@@ -202,6 +202,7 @@ class RemoteJob:
         self._mirror = mirror
         self.name = name
         self._rec: Mapping[str, Any] | None = None  # the record still to read (`_later`)
+        self._shared: Any = None  # the snapshot's shared parts `_rec` refers to
         self.paused = False
         self.pause_note = ""
         self.pause_until: datetime | None = None
@@ -227,19 +228,28 @@ class RemoteJob:
         self._options_key: Any = None
 
     @classmethod
-    def _later(cls, mirror: RemoteScheduler, name: str, rec: Mapping[str, Any]) -> RemoteJob:
+    def _later(cls, mirror: RemoteScheduler, name: str, rec: Mapping[str, Any],
+               shared: Any = None) -> RemoteJob:
         """A job whose record is read in full when first needed: a snapshot of 100,000 jobs
         is taken at once, each job's schedule, options and results built as the console
         comes to it. What sorting by next fire reads is set now; anything else fills it.
-        Only for a job with no run in flight (its runs must be known at once)."""
+        Only for a job with no run in flight (its runs must be known at once). `shared`:
+        the snapshot's shared parts, should the record refer to them."""
         job = cls.__new__(cls)
         job._mirror = mirror
         job.name = name
-        job._rec = rec
-        job.paused = bool(rec.get("paused", False))
-        job.next_fire = _when(rec.get("next_fire"))
-        job.running = {}
+        job._defer(rec, shared)
         return job
+
+    def _defer(self, rec: Mapping[str, Any], shared: Any) -> None:
+        """Forget what the job was read from and hold `rec` to read when next needed (as
+        `_later`); a resync does this to a job that changed (and has no run in flight)."""
+        mirror, name = self._mirror, self.name
+        attrs = self.__dict__
+        attrs.clear()
+        attrs.update(_mirror=mirror, name=name, _rec=rec, _shared=shared,
+                     paused=bool(rec.get("paused", False)), next_fire=_when(rec.get("next_fire")),
+                     running={})
 
     if not TYPE_CHECKING:  # kept out of mypy's view: every other attribute stays checked
         def __getattr__(self, attr: str) -> Any:
@@ -254,8 +264,9 @@ class RemoteJob:
         """Read the record a `_later` job was made with (once; at once for others)."""
         rec = self._rec
         if rec is not None:
+            shared = self._shared
             RemoteJob.__init__(self, self._mirror, self.name)
-            self.apply(rec)
+            self.apply(resolve_shared(rec, shared))
 
     @property
     def filled(self) -> bool:
@@ -337,11 +348,7 @@ class RemoteJob:
             self.prompt = str(rec.get("prompt") or "")
         agent = rec.get("agent")
         if isinstance(agent, dict):
-            self.agent = RemoteAgent(name=str(agent.get("name") or agent.get("program")
-                                              or agent.get("kind") or "agent"),
-                                     kind=str(agent.get("kind", "")),
-                                     program=str(agent.get("program", "")),
-                                     describe=str(agent.get("describe", "")))
+            self.agent = _agent(agent)
         options = rec.get("options")
         if isinstance(options, dict) and options != self._options_key:
             self._options_key = options
@@ -381,6 +388,37 @@ class RemoteJob:
         self.running = seen
         return ended
 
+    def _shows(self, rec: Mapping[str, Any]) -> bool:
+        """Whether this job (read in full) already shows what the full record `rec` says,
+        runs in flight aside: a resync announces only the jobs that changed meanwhile."""
+        results = rec.get("results") or []
+        last = self.results[-1] if self.results else None
+        agent = rec.get("agent")
+        schedule = rec.get("schedule")
+        return (self.next_fire == _when(rec.get("next_fire"))
+                and self.last_slot == _when(rec.get("last_slot"))
+                and self.run_count == int(rec.get("run_count", 0))
+                and self.paused == bool(rec.get("paused", False))
+                and self.pause_note == str(rec.get("pause_note", ""))
+                and self.pause_until == _when(rec.get("pause_until"))
+                and self.skip_next_pending == bool(rec.get("skip_next", False))
+                and self.consecutive_failures == int(rec.get("consecutive_failures", 0))
+                and self._exhausted == str(rec.get("exhausted", ""))
+                and self._enabled == (not rec.get("disabled", False))
+                and self.tokens_day == str(rec.get("tokens_day", ""))
+                and self.tokens_today == int(rec.get("tokens_today", 0))
+                and self.tokens_total == int(rec.get("tokens_total", 0))
+                and self.cost_today == float(rec.get("cost_today", 0.0))
+                and self.cost_total == float(rec.get("cost_total", 0.0))
+                and ("prompt" not in rec or self.prompt == str(rec.get("prompt") or ""))
+                and (not isinstance(agent, dict) or self.agent == _agent(agent))
+                and (not isinstance(rec.get("options"), dict)
+                     or rec.get("options") == self._options_key)
+                and (not isinstance(schedule, dict) or self._schedule_key == (
+                    schedule.get("expression"), schedule.get("zone"), schedule.get("describe")))
+                and (last is None) == (not results)
+                and (last is None or RunResult.from_dict(results[-1]) == last))
+
     def add_result(self, result: RunResult) -> None:
         """A result the stream reported (a run's final one, a skip, a miss, an exec result),
         once, as the scheduler's own history does."""
@@ -388,6 +426,23 @@ class RemoteJob:
             if r == result:
                 return
         self.results.append(result)
+
+
+def _added(seq: int, at: datetime, name: str, rec: Mapping[str, Any]) -> JobAdded:
+    """The `JobAdded` of a job not read yet, from its (full) record."""
+    schedule = rec.get("schedule")
+    schedule = schedule if isinstance(schedule, dict) else {}
+    agent = rec.get("agent")
+    return JobAdded(seq=seq, at=at, job=name, schedule=str(schedule.get("expression") or ""),
+                    description=str(schedule.get("describe") or ""),
+                    agent=_agent(agent).name if isinstance(agent, dict) else "agent")
+
+
+def _agent(rec: Mapping[str, Any]) -> RemoteAgent:
+    return RemoteAgent(name=str(rec.get("name") or rec.get("program") or rec.get("kind")
+                                or "agent"),
+                       kind=str(rec.get("kind", "")), program=str(rec.get("program", "")),
+                       describe=str(rec.get("describe", "")))
 
 
 def _when(value: Any) -> datetime | None:
@@ -674,7 +729,7 @@ class RemoteScheduler:
         self.disconnected_reason = ""
         self.attached_at = self.clock.now()
         if link.snapshot is not None:
-            self._apply_snapshot(link.snapshot)
+            self._apply_snapshot(link.snapshot, resync=resync)
         self._attached.set()
         self._local(ControlAttached, pid=int(self.hello.get("pid") or 0),
                     what=str(self.hello.get("kind") or ""),
@@ -716,7 +771,7 @@ class RemoteScheduler:
                 self._apply_sched(rec)
         elif kind == "snapshot":
             self.attached_at = self.clock.now()
-            self._apply_snapshot(msg)
+            self._apply_snapshot(msg, resync=True)
             self._local(ControlAttached, pid=int((self.hello or {}).get("pid") or 0),
                         what=str((self.hello or {}).get("kind") or ""),
                         started_at=_when((self.hello or {}).get("started_at")), resync=True)
@@ -764,12 +819,13 @@ class RemoteScheduler:
             wanted.set_result(final)
         self._tails.pop(run.run_id, None)
 
-    def _apply_snapshot(self, snap: Mapping[str, Any]) -> None:
-        """Replace the picture with a fresh snapshot; jobs that came or went are announced."""
+    def _apply_snapshot(self, snap: Mapping[str, Any], *, resync: bool = False) -> None:
+        """Replace the picture with a fresh snapshot; jobs that came or went are announced,
+        and on a resync the jobs that changed meanwhile."""
         with collector_paused():  # thousands of jobs' objects, no cycles among them
-            self._apply_snapshot_now(snap)
+            self._apply_snapshot_now(snap, resync)
 
-    def _apply_snapshot_now(self, snap: Mapping[str, Any]) -> None:
+    def _apply_snapshot_now(self, snap: Mapping[str, Any], resync: bool = False) -> None:
         seq = int(snap.get("seq", self.seq) or 0)
         sched = snap.get("scheduler")
         if isinstance(sched, dict):
@@ -784,17 +840,31 @@ class RemoteScheduler:
                 self._ended(run)
             self.bus.publish(JobRemoved(seq=seq, at=self.clock.now(), job=name))
         jobs = self.jobs
-        later = not self.bus.active and len(records) >= READ_LATER_FROM
+        shared = snap.get("shared")
+        # A big snapshot's jobs are read when first needed: on the first attach while nobody
+        # watches (nobody to tell of them yet), and on a resync, which announces only the
+        # jobs that came, went or changed (from the records, without reading them in full).
+        later = len(records) >= READ_LATER_FROM and (resync or not self.bus.active)
+        tell = self.bus.active
+        same_parts: dict[int, bool] = {}  # an earlier snapshot's shared parts: equal to these?
         for rec in records:
-            new = rec["name"] not in jobs
-            if new and later and not rec.get("running"):
-                # Nobody to tell of it yet (the first attach): read when first needed.
+            known = jobs.get(rec["name"])
+            if later and not rec.get("running") and (known is None or not known.running):
                 name = str(rec["name"])
-                jobs[name] = RemoteJob._later(self, name, rec)
+                if known is None:
+                    jobs[name] = RemoteJob._later(self, name, rec, shared)
+                    if tell:
+                        self.bus.publish(_added(seq, self.clock.now(), name,
+                                                resolve_shared(rec, shared)))
+                elif self._changed(known, rec, shared, same_parts):
+                    known._defer(rec, shared)
+                    self.bus.publish(JobChanged(seq=seq, at=self.clock.now(), job=name,
+                                                what="resync"))
                 continue
-            job = jobs[rec["name"]] if not new else RemoteJob(self, str(rec["name"]))
+            new = known is None
+            job = known if known is not None else RemoteJob(self, str(rec["name"]))
             jobs[job.name] = job
-            for run in job.apply(rec):
+            for run in job.apply(resolve_shared(rec, shared)):
                 # Ended while disconnected: its end is published, so views close it.
                 result = next((r for r in reversed(job.results) if r.run_id == run.run_id),
                               None)
@@ -823,6 +893,26 @@ class RemoteScheduler:
         for run_id in [r for r in self._tails if r not in running]:
             del self._tails[run_id]
         self._apply_output(snap.get("output") or [], seq)
+
+    @staticmethod
+    def _changed(job: RemoteJob, rec: Mapping[str, Any], shared: Any,
+                 same_parts: dict[int, bool]) -> bool:
+        """Does the snapshot's `rec` say anything about `job` the mirror does not show? A
+        job not read yet compares its two records (as sent, when their shared parts are
+        alike); one read compares what it shows."""
+        old = job._rec
+        if old is None:
+            return not job._shows(resolve_shared(rec, shared))
+        before = job._shared
+        if before is None or shared is None:
+            alike = before is shared
+        else:
+            cached = same_parts.get(id(before))
+            alike = cached if cached is not None else same_parts.setdefault(
+                id(before), before == shared)
+        if alike:
+            return old != rec
+        return resolve_shared(old, before) != resolve_shared(rec, shared)
 
     def _apply_output(self, items: Iterable[Any], seq: int) -> None:
         """The snapshot's tail of each run in flight: what the mirror has not seen yet is
@@ -1076,7 +1166,8 @@ def _one_line(exc: BaseException) -> str:
 
 def _socket_connect(path: Path, client: str) -> Connect:
     async def connect() -> ControlLink:
-        link: ControlLink = await ControlClient.connect(path, subscribe=True, client=client)
+        link: ControlLink = await ControlClient.connect(path, subscribe=True, client=client,
+                                                        shared=True)
         return link
 
     return connect

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import datetime
 from enum import Enum
@@ -35,8 +35,11 @@ __all__ = [
     "job_json",
     "job_record",
     "plain",
+    "resolve_shared",
     "scheduler_json",
 ]
+
+SHARED_KINDS = ("schedule", "agent", "options")  # the parts a snapshot may send once
 
 
 class UnknownEvent(ValueError):
@@ -268,6 +271,25 @@ def _shared(cache: dict[int, dict[str, Any]] | None, obj: Any,
     if hit is None:
         hit = cache[key] = make(obj)
     return hit
+
+
+def resolve_shared(record: Mapping[str, Any], shared: Any) -> Mapping[str, Any]:
+    """A snapshot's JOB record as the full record: its `schedule`, `agent` and `options`,
+    where they are numbers, taken from the snapshot's `shared` lists (the snapshot a client
+    gets when it says `"shared": true` in its hello). A full record, or no `shared`, is
+    returned as it is. Raises ValueError for a number its list does not have."""
+    if not isinstance(shared, dict):
+        return record
+    out: Mapping[str, Any] = record
+    for kind in SHARED_KINDS:
+        ref = record.get(kind)
+        if type(ref) is int:
+            table = shared.get(kind)
+            if not isinstance(table, list) or not 0 <= ref < len(table):
+                raise ValueError(f"job {record.get('name')!r} refers to shared {kind} {ref}, "
+                                 f"which the snapshot does not have")
+            out = {**out, kind: table[ref]}
+    return out
 
 
 def scheduler_json(scheduler: Any) -> dict[str, Any]:
