@@ -592,31 +592,62 @@ def _scalar(value: Any) -> str:
 
 
 def _when_text(dt: datetime | None) -> str:
-    return "null" if dt is None else f'"{utc(dt).isoformat()}"'
+    if dt is None:
+        return "null"
+    return f'"{dt.isoformat() if dt.tzinfo is UTC else utc(dt).isoformat()}"'
+
+
+# Texts of record parts many jobs have alike (see `record_text`), by their values; bounded.
+_FRONTS: dict[tuple[Any, ...], str] = {}
+_COUNTS: dict[tuple[Any, ...], str] = {}
+FRAGMENTS_KEPT = 4096
+
+
+def _kept(cache: dict[tuple[Any, ...], str], key: tuple[Any, ...], text: str) -> str:
+    if len(cache) >= FRAGMENTS_KEPT:
+        cache.clear()
+    cache[key] = text
+    return text
 
 
 class SharedParts:
-    """The parts a snapshot's jobs have in common (schedule, agent, options), for a client
-    that said it reads them (`"shared": true` in its hello): each distinct part is encoded
-    once, numbered in the order first met, and a record carries its number. Parts equal in
-    JSON share a number even when they are different objects."""
+    """The parts a snapshot's jobs have in common (schedule, agent, options, and the state
+    fields most jobs have alike), for a client that said it reads them (`"shared": true`
+    in its hello): each distinct part is encoded once, numbered in the order first met, and
+    a record carries its number. Parts equal in JSON share a number even when they are
+    different objects."""
 
-    KINDS = ("schedule", "agent", "options")
+    KINDS = ("schedule", "agent", "options", "state")
 
     def __init__(self) -> None:
-        self.numbers: tuple[dict[str, int], ...] = ({}, {}, {})
-        self.texts: tuple[list[str], ...] = ([], [], [])
+        self.numbers: tuple[dict[str, int], ...] = ({}, {}, {}, {})
+        self.texts: tuple[list[str], ...] = ([], [], [], [])
+        self.states: dict[tuple[str, str], str] = {}  # (front, counts) -> its number
 
     def refer(self, parts: tuple[str, str, str]) -> tuple[str, str, str]:
         """The numbers of three encoded parts (each numbered when first met)."""
         out = []
-        for numbers, texts, text in zip(self.numbers, self.texts, parts, strict=True):
+        for numbers, texts, text in zip(self.numbers[:3], self.texts[:3], parts, strict=True):
             number = numbers.get(text)
             if number is None:
                 number = numbers[text] = len(texts)
                 texts.append(text)
             out.append(str(number))
         return out[0], out[1], out[2]
+
+    def state(self, front: str, counts: str) -> str:
+        """The number of a state part (`record_text`'s two cached texts, joined)."""
+        key = (front, counts)
+        number = self.states.get(key)
+        if number is None:
+            text = "{" + front + "," + counts + "}"
+            numbers, texts = self.numbers[3], self.texts[3]
+            found = numbers.get(text)
+            if found is None:
+                found = numbers[text] = len(texts)
+                texts.append(text)
+            number = self.states[key] = str(found)
+        return number
 
     def text(self) -> str:
         """The snapshot's `shared` member: `{"schedule": [...], "agent": [...], ...}`."""
@@ -643,17 +674,37 @@ def record_text(captured: tuple[Any, ...], shared: dict[Any, tuple[str, str, str
         f'{{"run_id":{_scalar(run_id)},"scheduled_for":{_when_text(slot)},'
         f'"started_at":{_when_text(started)},"manual":{_scalar(manual)},'
         f'"attempt":{_scalar(attempt)}}}'
-        for run_id, slot, started, manual, attempt in running)
-    text = (f'{{"name":{_scalar(name)},"paused":{_scalar(paused)},'
-            f'"pause_note":{_scalar(pause_note)},"pause_until":{_when_text(pause_until)},'
-            f'"skip_next":{_scalar(skip_next)},"next_fire":{_when_text(next_fire)},'
-            f'"last_slot":{_when_text(last_slot)},"run_count":{_scalar(run_count)},'
-            f'"consecutive_failures":{_scalar(failures)},"exhausted":{_scalar(exhausted)},'
-            f'"disabled":{_scalar(not enabled)},"tokens_day":{_scalar(tokens_day)},'
-            f'"tokens_today":{_scalar(tokens_today)},"tokens_total":{_scalar(tokens_total)},'
-            f'"cost_today":{_scalar(cost_today)},"cost_total":{_scalar(cost_total)},'
-            f'"running":[{runs}],"schedule":{parts[0]},"prompt":{_scalar(prompt)},'
-            f'"agent":{parts[1]},"options":{parts[2]}')
+        for run_id, slot, started, manual, attempt in running) if running else ""
+    # Most jobs' pause state and counters are alike (all at rest): their text is made once.
+    # The key tells apart values equal as numbers but written differently (1, 1.0, -0.0).
+    front_key = (paused, type(paused), pause_note, pause_until, skip_next, type(skip_next))
+    front = _FRONTS.get(front_key)
+    if front is None:
+        front = _kept(_FRONTS, front_key, (
+            f'"paused":{_scalar(paused)},"pause_note":{_scalar(pause_note)},'
+            f'"pause_until":{_when_text(pause_until)},"skip_next":{_scalar(skip_next)}'))
+    counts_key = (run_count, type(run_count), failures, type(failures), exhausted, enabled,
+                  tokens_day, tokens_today, type(tokens_today), tokens_total,
+                  type(tokens_total), cost_today or str(cost_today), type(cost_today),
+                  cost_total or str(cost_total), type(cost_total))
+    counts = _COUNTS.get(counts_key)
+    if counts is None:
+        counts = _kept(_COUNTS, counts_key, (
+            f'"run_count":{_scalar(run_count)},"consecutive_failures":{_scalar(failures)},'
+            f'"exhausted":{_scalar(exhausted)},"disabled":{_scalar(not enabled)},'
+            f'"tokens_day":{_scalar(tokens_day)},"tokens_today":{_scalar(tokens_today)},'
+            f'"tokens_total":{_scalar(tokens_total)},"cost_today":{_scalar(cost_today)},'
+            f'"cost_total":{_scalar(cost_total)}'))
+    if numbered is not None:
+        text = (f'{{"name":{_scalar(name)},"next_fire":{_when_text(next_fire)},'
+                f'"last_slot":{_when_text(last_slot)},"state":{numbered.state(front, counts)},'
+                f'"running":[{runs}],"schedule":{parts[0]},"prompt":{_scalar(prompt)},'
+                f'"agent":{parts[1]},"options":{parts[2]}')
+    else:
+        text = (f'{{"name":{_scalar(name)},{front},"next_fire":{_when_text(next_fire)},'
+                f'"last_slot":{_when_text(last_slot)},{counts},'
+                f'"running":[{runs}],"schedule":{parts[0]},"prompt":{_scalar(prompt)},'
+                f'"agent":{parts[1]},"options":{parts[2]}')
     if results is not None:
         text += ',"results":' + (_dumps([r.to_dict() for r in results]) if results else "[]")
     return text + "}"

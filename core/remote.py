@@ -24,7 +24,7 @@ import contextlib
 import dataclasses
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -238,7 +238,11 @@ class RemoteJob:
         job = cls.__new__(cls)
         job._mirror = mirror
         job.name = name
-        job._defer(rec, shared)
+        job._rec = rec
+        job._shared = shared
+        job.paused = _paused(rec, shared)
+        job.next_fire = _when(rec.get("next_fire"))
+        job.running = {}
         return job
 
     def _defer(self, rec: Mapping[str, Any], shared: Any) -> None:
@@ -248,7 +252,7 @@ class RemoteJob:
         attrs = self.__dict__
         attrs.clear()
         attrs.update(_mirror=mirror, name=name, _rec=rec, _shared=shared,
-                     paused=bool(rec.get("paused", False)), next_fire=_when(rec.get("next_fire")),
+                     paused=_paused(rec, shared), next_fire=_when(rec.get("next_fire")),
                      running={})
 
     if not TYPE_CHECKING:  # kept out of mypy's view: every other attribute stays checked
@@ -438,6 +442,14 @@ def _added(seq: int, at: datetime, name: str, rec: Mapping[str, Any]) -> JobAdde
                     agent=_agent(agent).name if isinstance(agent, dict) else "agent")
 
 
+def _paused(rec: Mapping[str, Any], shared: Any) -> bool:
+    """A snapshot record's `paused`, from its shared state part where it has one."""
+    ref = rec.get("state")
+    if type(ref) is int:
+        rec = resolve_shared({"state": ref}, shared)
+    return bool(rec.get("paused", False))
+
+
 def _agent(rec: Mapping[str, Any]) -> RemoteAgent:
     return RemoteAgent(name=str(rec.get("name") or rec.get("program") or rec.get("kind")
                                 or "agent"),
@@ -452,6 +464,8 @@ def _when(value: Any) -> datetime | None:
         dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return None
+    if dt.tzinfo is UTC:  # what the server writes: already as `utc` would make it
+        return dt
     return utc(dt) if dt.tzinfo is not None else None
 
 

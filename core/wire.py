@@ -276,20 +276,34 @@ def _shared(cache: dict[int, dict[str, Any]] | None, obj: Any,
 def resolve_shared(record: Mapping[str, Any], shared: Any) -> Mapping[str, Any]:
     """A snapshot's JOB record as the full record: its `schedule`, `agent` and `options`,
     where they are numbers, taken from the snapshot's `shared` lists (the snapshot a client
-    gets when it says `"shared": true` in its hello). A full record, or no `shared`, is
-    returned as it is. Raises ValueError for a number its list does not have."""
+    gets when it says `"shared": true` in its hello), and the fields of its `state` part
+    put in its place. A full record, or no `shared`, is returned as it is. Raises
+    ValueError for a number its list does not have."""
     if not isinstance(shared, dict):
         return record
-    out: Mapping[str, Any] = record
+    out: dict[str, Any] | None = None
     for kind in SHARED_KINDS:
         ref = record.get(kind)
         if type(ref) is int:
-            table = shared.get(kind)
-            if not isinstance(table, list) or not 0 <= ref < len(table):
-                raise ValueError(f"job {record.get('name')!r} refers to shared {kind} {ref}, "
-                                 f"which the snapshot does not have")
-            out = {**out, kind: table[ref]}
-    return out
+            if out is None:
+                out = dict(record)
+            out[kind] = _part(shared, kind, ref, record)
+    ref = record.get("state")
+    if type(ref) is int:
+        state = _part(shared, "state", ref, record)
+        if not isinstance(state, dict):
+            raise ValueError(f"shared state {ref} is not an object")
+        out = {**state, **(out if out is not None else record)}
+        del out["state"]
+    return out if out is not None else record
+
+
+def _part(shared: dict[str, Any], kind: str, ref: int, record: Mapping[str, Any]) -> Any:
+    table = shared.get(kind)
+    if not isinstance(table, list) or not 0 <= ref < len(table):
+        raise ValueError(f"job {record.get('name')!r} refers to shared {kind} {ref}, "
+                         "which the snapshot does not have")
+    return table[ref]
 
 
 def scheduler_json(scheduler: Any) -> dict[str, Any]:
