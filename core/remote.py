@@ -60,7 +60,7 @@ from .jobs import PendingResult, Settling
 from .notify import NotifySpec
 from .options import OPTION_NAMES, JobOptions
 from .results import RunResult, RunStatus, SkipReason
-from .wire import event_from_json, resolve_shared
+from .wire import event_from_json, resolve_shared, shared_part
 
 __all__ = ["ControlLink", "RemoteAgent", "RemoteCall", "RemoteJob", "RemoteRun",
            "RemoteScheduler", "options_from_json", "schedule_from_json"]
@@ -270,7 +270,7 @@ class RemoteJob:
         if rec is not None:
             shared = self._shared
             RemoteJob.__init__(self, self._mirror, self.name)
-            self.apply(resolve_shared(rec, shared))
+            self.apply(rec, shared)
 
     @property
     def filled(self) -> bool:
@@ -329,37 +329,50 @@ class RemoteJob:
 
     # -- records -------------------------------------------------------------------------
 
-    def apply(self, rec: Mapping[str, Any]) -> list[RemoteRun]:
-        """Take a JOB record; returns the runs it no longer lists (ended)."""
+    def apply(self, rec: Mapping[str, Any], shared: Any = None) -> list[RemoteRun]:
+        """Take a JOB record (referring to `shared`, a snapshot's shared parts, if it has
+        them); returns the runs it no longer lists (ended)."""
         if self._rec is not None:  # what this record leaves out stays as the first said
             self._fill()
-        self.paused = bool(rec.get("paused", False))
-        self.pause_note = str(rec.get("pause_note", ""))
-        self.pause_until = _when(rec.get("pause_until"))
-        self.skip_next_pending = bool(rec.get("skip_next", False))
+        state = rec
+        if shared is not None:
+            ref = rec.get("state")
+            if type(ref) is int:
+                state = _state(shared, ref, rec)
+        self.paused = bool(state.get("paused", False))
+        self.pause_note = str(state.get("pause_note", ""))
+        self.pause_until = _when(state.get("pause_until"))
+        self.skip_next_pending = bool(state.get("skip_next", False))
         self.next_fire = _when(rec.get("next_fire"))
         self.last_slot = _when(rec.get("last_slot"))
-        self.run_count = int(rec.get("run_count", 0))
-        self.consecutive_failures = int(rec.get("consecutive_failures", 0))
-        self._exhausted = str(rec.get("exhausted", ""))
-        self._enabled = not rec.get("disabled", False)
-        self.tokens_day = str(rec.get("tokens_day", ""))
-        self.tokens_today = int(rec.get("tokens_today", 0))
-        self.tokens_total = int(rec.get("tokens_total", 0))
-        self.cost_today = float(rec.get("cost_today", 0.0))
-        self.cost_total = float(rec.get("cost_total", 0.0))
+        self.run_count = int(state.get("run_count", 0))
+        self.consecutive_failures = int(state.get("consecutive_failures", 0))
+        self._exhausted = str(state.get("exhausted", ""))
+        self._enabled = not state.get("disabled", False)
+        self.tokens_day = str(state.get("tokens_day", ""))
+        self.tokens_today = int(state.get("tokens_today", 0))
+        self.tokens_total = int(state.get("tokens_total", 0))
+        self.cost_today = float(state.get("cost_today", 0.0))
+        self.cost_total = float(state.get("cost_total", 0.0))
         if "prompt" in rec:
             self.prompt = str(rec.get("prompt") or "")
         agent = rec.get("agent")
+        if shared is not None and type(agent) is int:
+            agent = shared_part(shared, "agent", agent, rec)
         if isinstance(agent, dict):
-            self.agent = _agent(agent)
+            self.agent = self._mirror._agent_from(agent)
         options = rec.get("options")
-        if isinstance(options, dict) and options != self._options_key:
+        if shared is not None and type(options) is int:
+            options = shared_part(shared, "options", options, rec)
+        if (isinstance(options, dict) and options is not self._options_key
+                and options != self._options_key):
             self._options_key = options
             self.options = self._mirror._options_from(options)
             if self.results.maxlen != self.options.history:
                 self.results = deque(self.results, maxlen=max(1, self.options.history))
         schedule = rec.get("schedule")
+        if shared is not None and type(schedule) is int:
+            schedule = shared_part(shared, "schedule", schedule, rec)
         if isinstance(schedule, dict):
             self._apply_schedule(schedule)
         if "results" in rec:
@@ -446,8 +459,15 @@ def _paused(rec: Mapping[str, Any], shared: Any) -> bool:
     """A snapshot record's `paused`, from its shared state part where it has one."""
     ref = rec.get("state")
     if type(ref) is int:
-        rec = resolve_shared({"state": ref}, shared)
+        rec = _state(shared, ref, rec)
     return bool(rec.get("paused", False))
+
+
+def _state(shared: Any, ref: int, rec: Mapping[str, Any]) -> Mapping[str, Any]:
+    state = shared_part(shared, "state", ref, rec)
+    if not isinstance(state, dict):
+        raise ValueError(f"job {rec.get('name')!r}: shared state {ref} is not an object")
+    return state
 
 
 def _agent(rec: Mapping[str, Any]) -> RemoteAgent:
@@ -588,6 +608,9 @@ class RemoteScheduler:
         # scheduler (10,000 jobs of a few dozen schedules are parsed a few dozen times).
         self._schedules: dict[tuple[Any, ...], Any] = {}
         self._options: dict[Any, JobOptions] = {}
+        # A snapshot's shared part (one dict for many jobs) -> what it was read as; the dict
+        # is kept beside it, so an id is never taken for another's.
+        self._read_parts: dict[int, tuple[Mapping[str, Any], Any]] = {}
 
     # -- life ------------------------------------------------------------------------------
 
@@ -665,8 +688,25 @@ class RemoteScheduler:
             sched = dataclasses.replace(sched, anchor=next_fire)
         return sched
 
+    def _agent_from(self, data: Mapping[str, Any]) -> RemoteAgent:
+        """The RemoteAgent of an agent record, read once per shared part."""
+        seen = self._read_parts.get(id(data))
+        if seen is not None and seen[0] is data:
+            return seen[1]  # type: ignore[no-any-return]
+        agent = _agent(data)
+        self._keep_part(data, agent)
+        return agent
+
+    def _keep_part(self, data: Mapping[str, Any], value: Any) -> None:
+        if len(self._read_parts) >= KEPT:
+            self._read_parts.clear()
+        self._read_parts[id(data)] = (data, value)
+
     def _options_from(self, data: Mapping[str, Any]) -> JobOptions:
         """`options_from_json`, made once per distinct set (JobOptions is frozen)."""
+        seen = self._read_parts.get(id(data))
+        if seen is not None and seen[0] is data:
+            return seen[1]  # type: ignore[no-any-return]
         values = tuple(data.values())  # the server sends the options in one order
         try:
             key: Any = (tuple(data), values)
@@ -678,6 +718,7 @@ class RemoteScheduler:
             if len(self._options) >= KEPT:
                 self._options.clear()
             options = self._options[key] = options_from_json(data)
+        self._keep_part(data, options)
         return options
 
     # -- following -------------------------------------------------------------------------
@@ -878,7 +919,7 @@ class RemoteScheduler:
             new = known is None
             job = known if known is not None else RemoteJob(self, str(rec["name"]))
             jobs[job.name] = job
-            for run in job.apply(resolve_shared(rec, shared)):
+            for run in job.apply(rec, shared):
                 # Ended while disconnected: its end is published, so views close it.
                 result = next((r for r in reversed(job.results) if r.run_id == run.run_id),
                               None)

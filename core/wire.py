@@ -287,10 +287,10 @@ def resolve_shared(record: Mapping[str, Any], shared: Any) -> Mapping[str, Any]:
         if type(ref) is int:
             if out is None:
                 out = dict(record)
-            out[kind] = _part(shared, kind, ref, record)
+            out[kind] = shared_part(shared, kind, ref, record)
     ref = record.get("state")
     if type(ref) is int:
-        state = _part(shared, "state", ref, record)
+        state = shared_part(shared, "state", ref, record)
         if not isinstance(state, dict):
             raise ValueError(f"shared state {ref} is not an object")
         out = {**state, **(out if out is not None else record)}
@@ -298,8 +298,9 @@ def resolve_shared(record: Mapping[str, Any], shared: Any) -> Mapping[str, Any]:
     return out if out is not None else record
 
 
-def _part(shared: dict[str, Any], kind: str, ref: int, record: Mapping[str, Any]) -> Any:
-    table = shared.get(kind)
+def shared_part(shared: Any, kind: str, ref: int, record: Mapping[str, Any]) -> Any:
+    """Part number `ref` of `kind` in a snapshot's `shared` (ValueError if it has none)."""
+    table = shared.get(kind) if isinstance(shared, dict) else None
     if not isinstance(table, list) or not 0 <= ref < len(table):
         raise ValueError(f"job {record.get('name')!r} refers to shared {kind} {ref}, "
                          "which the snapshot does not have")
