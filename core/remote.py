@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -405,32 +406,42 @@ class RemoteJob:
         self.running = seen
         return ended
 
-    def _shows(self, rec: Mapping[str, Any]) -> bool:
-        """Whether this job (read in full) already shows what the full record `rec` says,
-        runs in flight aside: a resync announces only the jobs that changed meanwhile."""
+    def _shows(self, rec: Mapping[str, Any], shared: Any = None) -> bool:
+        """Whether this job (read in full) already shows what the snapshot record `rec`
+        says (its parts in `shared`), runs in flight aside: a resync announces only the
+        jobs that changed meanwhile."""
+        if self.next_fire != _when(rec.get("next_fire")):  # what moves most: first
+            return False
+        state, agent, options, schedule = rec, rec.get("agent"), rec.get("options"), \
+            rec.get("schedule")
+        if shared is not None:
+            ref = rec.get("state")
+            state = _state(shared, ref, rec) if type(ref) is int else rec
+            agent = shared_part(shared, "agent", agent, rec) if type(agent) is int else agent
+            options = (shared_part(shared, "options", options, rec) if type(options) is int
+                       else options)
+            schedule = (shared_part(shared, "schedule", schedule, rec)
+                        if type(schedule) is int else schedule)
         results = rec.get("results") or []
         last = self.results[-1] if self.results else None
-        agent = rec.get("agent")
-        schedule = rec.get("schedule")
-        return (self.next_fire == _when(rec.get("next_fire"))
-                and self.last_slot == _when(rec.get("last_slot"))
-                and self.run_count == int(rec.get("run_count", 0))
-                and self.paused == bool(rec.get("paused", False))
-                and self.pause_note == str(rec.get("pause_note", ""))
-                and self.pause_until == _when(rec.get("pause_until"))
-                and self.skip_next_pending == bool(rec.get("skip_next", False))
-                and self.consecutive_failures == int(rec.get("consecutive_failures", 0))
-                and self._exhausted == str(rec.get("exhausted", ""))
-                and self._enabled == (not rec.get("disabled", False))
-                and self.tokens_day == str(rec.get("tokens_day", ""))
-                and self.tokens_today == int(rec.get("tokens_today", 0))
-                and self.tokens_total == int(rec.get("tokens_total", 0))
-                and self.cost_today == float(rec.get("cost_today", 0.0))
-                and self.cost_total == float(rec.get("cost_total", 0.0))
+        return (self.last_slot == _when(rec.get("last_slot"))
+                and self.run_count == int(state.get("run_count", 0))
+                and self.paused == bool(state.get("paused", False))
+                and self.pause_note == str(state.get("pause_note", ""))
+                and self.pause_until == _when(state.get("pause_until"))
+                and self.skip_next_pending == bool(state.get("skip_next", False))
+                and self.consecutive_failures == int(state.get("consecutive_failures", 0))
+                and self._exhausted == str(state.get("exhausted", ""))
+                and self._enabled == (not state.get("disabled", False))
+                and self.tokens_day == str(state.get("tokens_day", ""))
+                and self.tokens_today == int(state.get("tokens_today", 0))
+                and self.tokens_total == int(state.get("tokens_total", 0))
+                and self.cost_today == float(state.get("cost_today", 0.0))
+                and self.cost_total == float(state.get("cost_total", 0.0))
                 and ("prompt" not in rec or self.prompt == str(rec.get("prompt") or ""))
                 and (not isinstance(agent, dict) or self.agent == _agent(agent))
-                and (not isinstance(rec.get("options"), dict)
-                     or rec.get("options") == self._options_key)
+                and (not isinstance(options, dict) or options is self._options_key
+                     or options == self._options_key)
                 and (not isinstance(schedule, dict) or self._schedule_key == (
                     schedule.get("expression"), schedule.get("zone"), schedule.get("describe")))
                 and (last is None) == (not results)
@@ -443,6 +454,26 @@ class RemoteJob:
             if r == result:
                 return
         self.results.append(result)
+
+
+def _renumbering(before: Mapping[str, Any], after: Mapping[str, Any]
+                 ) -> list[tuple[str, list[int]]]:
+    """How two snapshots' shared parts are numbered differently: for each kind whose
+    numbers moved, the new number of each old part (-1: not in the new snapshot)."""
+    out = []
+    for kind in ("schedule", "agent", "options", "state"):
+        olds, news = before.get(kind), after.get(kind)
+        olds = olds if isinstance(olds, list) else []
+        numbers = {_key(part): i for i, part in enumerate(news if isinstance(news, list)
+                                                           else [])}
+        turned = [numbers.get(_key(part), -1) for part in olds]
+        if turned != list(range(len(olds))):
+            out.append((kind, turned))
+    return out
+
+
+def _key(part: Any) -> str:
+    return json.dumps(part, sort_keys=True)
 
 
 def _added(seq: int, at: datetime, name: str, rec: Mapping[str, Any]) -> JobAdded:
@@ -901,7 +932,7 @@ class RemoteScheduler:
         # jobs that came, went or changed (from the records, without reading them in full).
         later = len(records) >= READ_LATER_FROM and (resync or not self.bus.active)
         tell = self.bus.active
-        same_parts: dict[int, bool] = {}  # an earlier snapshot's shared parts: equal to these?
+        moved: dict[int, list[tuple[str, list[int]]]] = {}  # see `_changed`
         for rec in records:
             known = jobs.get(rec["name"])
             if later and not rec.get("running") and (known is None or not known.running):
@@ -911,7 +942,7 @@ class RemoteScheduler:
                     if tell:
                         self.bus.publish(_added(seq, self.clock.now(), name,
                                                 resolve_shared(rec, shared)))
-                elif self._changed(known, rec, shared, same_parts):
+                elif self._changed(known, rec, shared, moved):
                     known._defer(rec, shared)
                     self.bus.publish(JobChanged(seq=seq, at=self.clock.now(), job=name,
                                                 what="resync"))
@@ -951,23 +982,31 @@ class RemoteScheduler:
 
     @staticmethod
     def _changed(job: RemoteJob, rec: Mapping[str, Any], shared: Any,
-                 same_parts: dict[int, bool]) -> bool:
+                 moved: dict[int, list[tuple[str, list[int]]]]) -> bool:
         """Does the snapshot's `rec` say anything about `job` the mirror does not show? A
-        job not read yet compares its two records (as sent, when their shared parts are
-        alike); one read compares what it shows."""
+        job not read yet compares its two records as sent, the earlier one's part numbers
+        turned into the new snapshot's (`moved`: per earlier `shared`, the kinds whose
+        numbers differ, old number -> new, -1 for a part no longer sent); one read
+        compares what it shows."""
         old = job._rec
         if old is None:
-            return not job._shows(resolve_shared(rec, shared))
+            return not job._shows(rec, shared)
         before = job._shared
-        if before is None or shared is None:
-            alike = before is shared
-        else:
-            cached = same_parts.get(id(before))
-            alike = cached if cached is not None else same_parts.setdefault(
-                id(before), before == shared)
-        if alike:
+        if before is shared:
             return old != rec
-        return resolve_shared(old, before) != resolve_shared(rec, shared)
+        if not isinstance(before, dict) or not isinstance(shared, dict):
+            return resolve_shared(old, before) != resolve_shared(rec, shared)
+        renumber = moved.get(id(before))
+        if renumber is None:
+            renumber = moved[id(before)] = _renumbering(before, shared)
+        if not renumber:
+            return old != rec
+        turned = dict(old)
+        for kind, numbers in renumber:
+            ref = turned.get(kind)
+            if type(ref) is int:
+                turned[kind] = numbers[ref] if 0 <= ref < len(numbers) else -1
+        return turned != rec
 
     def _apply_output(self, items: Iterable[Any], seq: int) -> None:
         """The snapshot's tail of each run in flight: what the mirror has not seen yet is
