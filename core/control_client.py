@@ -160,10 +160,10 @@ class ControlClient:
     its result or raises ControlError. Iteration ends when the connection does.
     `timeout` bounds connecting (hello and the first snapshot) and each command's reply.
     With `shared=True` the client says it reads shared parts: a scheduler that offers them
-    (`hello["shared"]`) sends each schedule, agent and options once per snapshot, in its
-    `shared` lists, and the records' `schedule`, `agent` and `options` are their numbers
-    there (`resolve_shared` turns such a record back into the full one); an older
-    scheduler sends full records as ever."""
+    (`hello["shared"]`) sends each schedule, agent, options and state part once per
+    snapshot, in its `shared` lists, and the records' `schedule`, `agent`, `options` and
+    `state` are their numbers there (`resolve_shared` turns such a record back into the
+    full one); an older scheduler sends full records as ever."""
 
     timeout = 10.0
 
