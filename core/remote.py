@@ -359,16 +359,19 @@ class RemoteJob:
             self.prompt = str(rec.get("prompt") or "")
         agent = rec.get("agent")
         if shared is not None and type(agent) is int:
-            agent = shared_part(shared, "agent", agent, rec)
-        if isinstance(agent, dict):
-            self.agent = self._mirror._agent_from(agent)
+            part = shared_part(shared, "agent", agent, rec)
+            if isinstance(part, dict):
+                self.agent = self._mirror._agent_from(part)
+        elif isinstance(agent, dict):
+            self.agent = _agent(agent)
         options = rec.get("options")
+        part = False
         if shared is not None and type(options) is int:
-            options = shared_part(shared, "options", options, rec)
+            part, options = True, shared_part(shared, "options", options, rec)
         if (isinstance(options, dict) and options is not self._options_key
                 and options != self._options_key):
             self._options_key = options
-            self.options = self._mirror._options_from(options)
+            self.options = self._mirror._options_from(options, part=part)
             if self.results.maxlen != self.options.history:
                 self.results = deque(self.results, maxlen=max(1, self.options.history))
         schedule = rec.get("schedule")
@@ -720,7 +723,7 @@ class RemoteScheduler:
         return sched
 
     def _agent_from(self, data: Mapping[str, Any]) -> RemoteAgent:
-        """The RemoteAgent of an agent record, read once per shared part."""
+        """The RemoteAgent of a snapshot's shared agent part, read once per part."""
         seen = self._read_parts.get(id(data))
         if seen is not None and seen[0] is data:
             return seen[1]  # type: ignore[no-any-return]
@@ -733,9 +736,10 @@ class RemoteScheduler:
             self._read_parts.clear()
         self._read_parts[id(data)] = (data, value)
 
-    def _options_from(self, data: Mapping[str, Any]) -> JobOptions:
-        """`options_from_json`, made once per distinct set (JobOptions is frozen)."""
-        seen = self._read_parts.get(id(data))
+    def _options_from(self, data: Mapping[str, Any], *, part: bool = False) -> JobOptions:
+        """`options_from_json`, made once per distinct set (JobOptions is frozen); `part`:
+        `data` is a snapshot's shared part, looked up by itself after its first time."""
+        seen = self._read_parts.get(id(data)) if part else None
         if seen is not None and seen[0] is data:
             return seen[1]  # type: ignore[no-any-return]
         values = tuple(data.values())  # the server sends the options in one order
@@ -749,7 +753,8 @@ class RemoteScheduler:
             if len(self._options) >= KEPT:
                 self._options.clear()
             options = self._options[key] = options_from_json(data)
-        self._keep_part(data, options)
+        if part:
+            self._keep_part(data, options)
         return options
 
     # -- following -------------------------------------------------------------------------
