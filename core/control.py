@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring as _string
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .clock import utc
 from .events import (
@@ -591,10 +592,14 @@ def _scalar(value: Any) -> str:
     return _dumps(value)
 
 
+_ZONE_UTC = ZoneInfo("UTC")  # a job's times in its zone: UTC's needs no conversion either
+
+
 def _when_text(dt: datetime | None) -> str:
     if dt is None:
         return "null"
-    return f'"{dt.isoformat() if dt.tzinfo is UTC else utc(dt).isoformat()}"'
+    zone = dt.tzinfo
+    return f'"{dt.isoformat() if zone is UTC or zone is _ZONE_UTC else utc(dt).isoformat()}"'
 
 
 # Texts of record parts many jobs have alike (see `record_text`), by their values; bounded.
@@ -695,15 +700,20 @@ def record_text(captured: tuple[Any, ...], shared: dict[Any, tuple[str, str, str
             f'"tokens_day":{_scalar(tokens_day)},"tokens_today":{_scalar(tokens_today)},'
             f'"tokens_total":{_scalar(tokens_total)},"cost_today":{_scalar(cost_today)},'
             f'"cost_total":{_scalar(cost_total)}'))
+    # the common kinds written inline (a function call each is a fair share of a record)
+    name_text = _string(name) if type(name) is str else _scalar(name)
+    prompt_text = _string(prompt) if type(prompt) is str else _scalar(prompt)
+    fire_text = _when_text(next_fire)
+    slot_text = "null" if last_slot is None else _when_text(last_slot)
     if numbered is not None:
-        text = (f'{{"name":{_scalar(name)},"next_fire":{_when_text(next_fire)},'
-                f'"last_slot":{_when_text(last_slot)},"state":{numbered.state(front, counts)},'
-                f'"running":[{runs}],"schedule":{parts[0]},"prompt":{_scalar(prompt)},'
+        text = (f'{{"name":{name_text},"next_fire":{fire_text},"last_slot":{slot_text},'
+                f'"state":{numbered.state(front, counts)},"running":[{runs}],'
+                f'"schedule":{parts[0]},"prompt":{prompt_text},'
                 f'"agent":{parts[1]},"options":{parts[2]}')
     else:
-        text = (f'{{"name":{_scalar(name)},{front},"next_fire":{_when_text(next_fire)},'
-                f'"last_slot":{_when_text(last_slot)},{counts},'
-                f'"running":[{runs}],"schedule":{parts[0]},"prompt":{_scalar(prompt)},'
+        text = (f'{{"name":{name_text},{front},"next_fire":{fire_text},'
+                f'"last_slot":{slot_text},{counts},"running":[{runs}],'
+                f'"schedule":{parts[0]},"prompt":{prompt_text},'
                 f'"agent":{parts[1]},"options":{parts[2]}')
     if results is not None:
         text += ',"results":' + (_dumps([r.to_dict() for r in results]) if results else "[]")
