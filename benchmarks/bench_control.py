@@ -2,7 +2,8 @@
 a real `crondeck run` process:
 
 - snapshot of 10,000 jobs: its size, and the time from sending hello to the first and the
-  last byte of the snapshot line (the scheduler serves it while it runs);
+  last byte of the snapshot line (the scheduler serves it while it runs), with full records
+  (a client that does not ask for shared parts) and with shared parts (a console);
 - command round trip: a command sent on an open connection to its reply (what a console
   key costs), and `control_call` (connect, hello, command, reply: what a CLI verb costs);
 - output flood: an agent printing 50,000 lines a second for a few seconds while five other
@@ -92,24 +93,24 @@ def _big_file(folder: Path, n: int) -> Path:
     return config
 
 
-def _snapshot_once(path: Path) -> tuple[int, float, float]:
+def _snapshot_once(path: Path, shared: bool = False) -> tuple[int, float, float]:
     """(bytes, ms to the snapshot's first byte, ms to its last), from sending hello."""
     with socket.socket(socket.AF_UNIX) as sock:
         sock.connect(str(path))
         t0 = time.perf_counter()
-        sock.sendall(b'{"op": "hello", "version": 1, "subscribe": true}\n')
+        sock.sendall(b'{"op": "hello", "version": 1, "subscribe": true'
+                     + (b', "shared": true' if shared else b"") + b"}\n")
         buffer = b""
         while b"\n" not in buffer:
             buffer += sock.recv(1 << 20)
-        rest = buffer.split(b"\n", 1)[1]
+        rest = bytearray(buffer.split(b"\n", 1)[1])  # grown in place: 100,000 jobs' line too
         first = time.perf_counter() if rest else 0.0
-        size = len(rest)
         while not rest.endswith(b"\n"):
             chunk = sock.recv(1 << 20)
             if not first:
                 first = time.perf_counter()
-            rest = chunk if not rest else rest + chunk
-            size = len(rest)
+            rest += chunk
+        size = len(rest)
         last = time.perf_counter()
     return size, (first - t0) * 1000, (last - t0) * 1000
 
@@ -130,7 +131,10 @@ def bench_big(n: int = 10_000) -> dict[str, Any]:
     try:
         proc, path = _start(_big_file(folder, n))
         try:
-            snaps = [_snapshot_once(path) for _ in range(5)]
+            snaps, shared = [], []
+            for _ in range(5):  # alternating, so drift in the machine's speed hits both
+                snaps.append(_snapshot_once(path))
+                shared.append(_snapshot_once(path, shared=True))
             trips = asyncio.run(_round_trips(path, 1000))
             calls = []
             for i in range(200):
@@ -142,7 +146,8 @@ def bench_big(n: int = 10_000) -> dict[str, Any]:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {"bytes": snaps[0][0], "first_ms": [s[1] for s in snaps],
-            "last_ms": [s[2] for s in snaps], "trip_ms": trips, "call_ms": calls}
+            "last_ms": [s[2] for s in snaps], "shared_bytes": shared[0][0],
+            "shared_last_ms": [s[2] for s in shared], "trip_ms": trips, "call_ms": calls}
 
 
 def _flood_file(folder: Path) -> Path:
@@ -221,7 +226,8 @@ def _rate(runs: list[dict[str, Any]]) -> str:
 
 def main() -> dict[str, float]:
     only_flood = os.environ.get("BENCH_CONTROL") == "flood"  # the flood rows alone
-    big = {"bytes": 0, "first_ms": [0.0], "last_ms": [0.0], "trip_ms": [0.0],
+    big = {"bytes": 0, "first_ms": [0.0], "last_ms": [0.0], "shared_bytes": 0,
+           "shared_last_ms": [0.0], "trip_ms": [0.0],
            "call_ms": [0.0]} if only_flood else bench_big()
     quiet: list[dict[str, Any]] = []
     without: list[dict[str, Any]] = []
@@ -241,6 +247,11 @@ def main() -> dict[str, float]:
          f"{statistics.median(first):.0f} / {max(first):.0f} ms", ""),
         ("  hello to last byte   median / max",
          f"{statistics.median(last):.0f} / {max(last):.0f} ms", ""),
+        ("  with shared parts (a console): size",
+         f"{big['shared_bytes'] / 1e6:.1f} MB", ""),
+        ("  with shared parts: hello to last byte   median / max",
+         f"{statistics.median(big['shared_last_ms']):.0f} / "
+         f"{max(big['shared_last_ms']):.0f} ms", ""),
         ("command round trip (open connection) p50 / p99 / max",
          f"{_pct(trip, 50):.2f} / {_pct(trip, 99):.2f} / {max(trip):.1f} ms", "< 50 ms p99"),
         ("control_call (connect + hello + command) p50 / p99 / max",
@@ -268,6 +279,8 @@ def main() -> dict[str, float]:
         "snapshot_bytes": float(big["bytes"]),
         "snapshot_first_ms": statistics.median(first),
         "snapshot_last_ms": statistics.median(last),
+        "snapshot_shared_bytes": float(big["shared_bytes"]),
+        "snapshot_shared_last_ms": statistics.median(big["shared_last_ms"]),
         "trip_p50_ms": _pct(trip, 50), "trip_p99_ms": _pct(trip, 99),
         "call_p50_ms": _pct(call, 50), "call_p99_ms": _pct(call, 99),
         "quiet_late_p99_ms": _pct(late_q, 99),

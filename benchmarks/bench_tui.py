@@ -304,7 +304,7 @@ async def _mirror(path: Path, clock: FakeClock) -> tuple[RemoteScheduler, list[f
     arrived: list[float] = []
 
     async def connect() -> Any:
-        link = await ControlClient.connect(path, subscribe=True, client="bench")
+        link = await ControlClient.connect(path, subscribe=True, client="bench", shared=True)
         arrived.append(time.perf_counter())
         return link
 

@@ -248,6 +248,7 @@ if TYPE_CHECKING:
         event_json,
         job_json,
         plain,
+        resolve_shared,
         scheduler_json,
     )
     from .zones import (
@@ -461,6 +462,7 @@ _SOURCES: dict[str, str] = {
     "event_json": "wire",
     "job_json": "wire",
     "plain": "wire",
+    "resolve_shared": "wire",
     "scheduler_json": "wire",
     # .zones
     "ZoneError": "zones",
@@ -646,6 +648,7 @@ __all__ = [
     "release_budget",
     "reserve_budget",
     "resolve_config",
+    "resolve_shared",
     "run_spend",
     "safe_name",
     "save_config",

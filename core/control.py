@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring as _string
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .clock import utc
 from .events import (
@@ -591,51 +592,146 @@ def _scalar(value: Any) -> str:
     return _dumps(value)
 
 
+_ZONE_UTC = ZoneInfo("UTC")  # a job's times in its zone: UTC's needs no conversion either
+
+
 def _when_text(dt: datetime | None) -> str:
-    return "null" if dt is None else f'"{utc(dt).isoformat()}"'
+    if dt is None:
+        return "null"
+    zone = dt.tzinfo
+    return f'"{dt.isoformat() if zone is UTC or zone is _ZONE_UTC else utc(dt).isoformat()}"'
 
 
-def record_text(captured: tuple[Any, ...], shared: dict[Any, tuple[str, str, str]]) -> str:
+# Texts of record parts many jobs have alike (see `record_text`), by their values; bounded.
+_FRONTS: dict[tuple[Any, ...], str] = {}
+_COUNTS: dict[tuple[Any, ...], str] = {}
+FRAGMENTS_KEPT = 4096
+
+
+def _kept(cache: dict[tuple[Any, ...], str], key: tuple[Any, ...], text: str) -> str:
+    if len(cache) >= FRAGMENTS_KEPT:
+        cache.clear()
+    cache[key] = text
+    return text
+
+
+class SharedParts:
+    """The parts a snapshot's jobs have in common (schedule, agent, options, and the state
+    fields most jobs have alike), for a client that said it reads them (`"shared": true`
+    in its hello): each distinct part is encoded once, numbered in the order first met, and
+    a record carries its number. Parts equal in JSON share a number even when they are
+    different objects."""
+
+    KINDS = ("schedule", "agent", "options", "state")
+
+    def __init__(self) -> None:
+        self.numbers: tuple[dict[str, int], ...] = ({}, {}, {}, {})
+        self.texts: tuple[list[str], ...] = ([], [], [], [])
+        self.states: dict[tuple[str, str], str] = {}  # (front, counts) -> its number
+
+    def refer(self, parts: tuple[str, str, str]) -> tuple[str, str, str]:
+        """The numbers of three encoded parts (each numbered when first met)."""
+        out = []
+        for numbers, texts, text in zip(self.numbers[:3], self.texts[:3], parts, strict=True):
+            number = numbers.get(text)
+            if number is None:
+                number = numbers[text] = len(texts)
+                texts.append(text)
+            out.append(str(number))
+        return out[0], out[1], out[2]
+
+    def state(self, front: str, counts: str) -> str:
+        """The number of a state part (`record_text`'s two cached texts, joined)."""
+        key = (front, counts)
+        number = self.states.get(key)
+        if number is None:
+            text = "{" + front + "," + counts + "}"
+            numbers, texts = self.numbers[3], self.texts[3]
+            found = numbers.get(text)
+            if found is None:
+                found = numbers[text] = len(texts)
+                texts.append(text)
+            number = self.states[key] = str(found)
+        return number
+
+    def text(self) -> str:
+        """The snapshot's `shared` member: `{"schedule": [...], "agent": [...], ...}`."""
+        return "{" + ",".join(f'"{kind}":[{",".join(texts)}]'
+                              for kind, texts in zip(self.KINDS, self.texts, strict=True)) + "}"
+
+
+def record_text(captured: tuple[Any, ...], shared: dict[Any, tuple[str, str, str]],
+                numbered: SharedParts | None = None) -> str:
     """`_dumps(job_record(captured))`, written directly: a snapshot of 100,000 jobs spends
     most of its time here. The parts jobs have in common (schedule, agent, options) are
-    encoded once each (`shared`, by the object's id, for one snapshot's captures)."""
+    encoded once each (`shared`, by the object's id, for one snapshot's captures); with
+    `numbered` the record carries their numbers in its `SharedParts` instead."""
     (name, paused, pause_note, pause_until, skip_next, next_fire, last_slot, run_count,
      failures, exhausted, enabled, tokens_day, tokens_today, tokens_total, cost_today,
      cost_total, running, schedule, prompt, agent, options, results) = captured
     key = (id(schedule), id(agent), id(options))
     parts = shared.get(key)
     if parts is None:
-        parts = shared[key] = (_dumps(schedule_json(schedule)), _dumps(agent_json(agent)),
-                               _dumps(options_json(options)))
+        parts = (_dumps(schedule_json(schedule)), _dumps(agent_json(agent)),
+                 _dumps(options_json(options)))
+        parts = shared[key] = numbered.refer(parts) if numbered is not None else parts
     runs = ",".join(
         f'{{"run_id":{_scalar(run_id)},"scheduled_for":{_when_text(slot)},'
         f'"started_at":{_when_text(started)},"manual":{_scalar(manual)},'
         f'"attempt":{_scalar(attempt)}}}'
-        for run_id, slot, started, manual, attempt in running)
-    text = (f'{{"name":{_scalar(name)},"paused":{_scalar(paused)},'
-            f'"pause_note":{_scalar(pause_note)},"pause_until":{_when_text(pause_until)},'
-            f'"skip_next":{_scalar(skip_next)},"next_fire":{_when_text(next_fire)},'
-            f'"last_slot":{_when_text(last_slot)},"run_count":{_scalar(run_count)},'
-            f'"consecutive_failures":{_scalar(failures)},"exhausted":{_scalar(exhausted)},'
-            f'"disabled":{_scalar(not enabled)},"tokens_day":{_scalar(tokens_day)},'
-            f'"tokens_today":{_scalar(tokens_today)},"tokens_total":{_scalar(tokens_total)},'
-            f'"cost_today":{_scalar(cost_today)},"cost_total":{_scalar(cost_total)},'
-            f'"running":[{runs}],"schedule":{parts[0]},"prompt":{_scalar(prompt)},'
-            f'"agent":{parts[1]},"options":{parts[2]}')
+        for run_id, slot, started, manual, attempt in running) if running else ""
+    # Most jobs' pause state and counters are alike (all at rest): their text is made once.
+    # The key tells apart values equal as numbers but written differently (1, 1.0, -0.0).
+    front_key = (paused, type(paused), pause_note, pause_until, skip_next, type(skip_next))
+    front = _FRONTS.get(front_key)
+    if front is None:
+        front = _kept(_FRONTS, front_key, (
+            f'"paused":{_scalar(paused)},"pause_note":{_scalar(pause_note)},'
+            f'"pause_until":{_when_text(pause_until)},"skip_next":{_scalar(skip_next)}'))
+    counts_key = (run_count, type(run_count), failures, type(failures), exhausted, enabled,
+                  tokens_day, tokens_today, type(tokens_today), tokens_total,
+                  type(tokens_total), cost_today or str(cost_today), type(cost_today),
+                  cost_total or str(cost_total), type(cost_total))
+    counts = _COUNTS.get(counts_key)
+    if counts is None:
+        counts = _kept(_COUNTS, counts_key, (
+            f'"run_count":{_scalar(run_count)},"consecutive_failures":{_scalar(failures)},'
+            f'"exhausted":{_scalar(exhausted)},"disabled":{_scalar(not enabled)},'
+            f'"tokens_day":{_scalar(tokens_day)},"tokens_today":{_scalar(tokens_today)},'
+            f'"tokens_total":{_scalar(tokens_total)},"cost_today":{_scalar(cost_today)},'
+            f'"cost_total":{_scalar(cost_total)}'))
+    # the common kinds written inline (a function call each is a fair share of a record)
+    name_text = _string(name) if type(name) is str else _scalar(name)
+    prompt_text = _string(prompt) if type(prompt) is str else _scalar(prompt)
+    fire_text = _when_text(next_fire)
+    slot_text = "null" if last_slot is None else _when_text(last_slot)
+    if numbered is not None:
+        text = (f'{{"name":{name_text},"next_fire":{fire_text},"last_slot":{slot_text},'
+                f'"state":{numbered.state(front, counts)},"running":[{runs}],'
+                f'"schedule":{parts[0]},"prompt":{prompt_text},'
+                f'"agent":{parts[1]},"options":{parts[2]}')
+    else:
+        text = (f'{{"name":{name_text},{front},"next_fire":{fire_text},'
+                f'"last_slot":{slot_text},{counts},"running":[{runs}],'
+                f'"schedule":{parts[0]},"prompt":{prompt_text},'
+                f'"agent":{parts[1]},"options":{parts[2]}')
     if results is not None:
         text += ',"results":' + (_dumps([r.to_dict() for r in results]) if results else "[]")
     return text + "}"
 
 
-async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str
-                  ) -> AsyncIterator[bytes]:
+async def _render(prefix: str, jobs: list[tuple[Any, ...]], suffix: str,
+                  numbered: SharedParts | None = None) -> AsyncIterator[bytes]:
     """A line with many jobs, in pieces of SNAPSHOT_BATCH jobs, letting the loop go between
-    them: 10,000 jobs do not hold up the scheduler."""
+    them: 10,000 jobs do not hold up the scheduler. With `numbered`, the records refer to
+    their shared parts, which follow the jobs (`,"shared":{...}` before `suffix`)."""
     shared: dict[Any, tuple[str, str, str]] = {}
     for i in range(0, len(jobs), SNAPSHOT_BATCH):
-        piece = ",".join(record_text(j, shared) for j in jobs[i:i + SNAPSHOT_BATCH])
+        piece = ",".join(record_text(j, shared, numbered) for j in jobs[i:i + SNAPSHOT_BATCH])
         yield ((prefix if i == 0 else ",") + piece).encode()
         await asyncio.sleep(0)
+    if numbered is not None:
+        suffix = '],"shared":' + numbered.text() + suffix[1:]
     yield ((prefix if not jobs else "") + suffix).encode()
 
 
@@ -647,6 +743,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.greeted = False
+        self.shared = False  # the client reads shared parts (see SharedParts)
         self.sub: Subscription | None = None
         self.floor = 0  # events up to this seq are in the snapshot last sent
         self.pending_snapshot: tuple[dict[str, Any], list[tuple[Any, ...]]] | None = None
@@ -852,7 +949,13 @@ class _Connection(asyncio.Protocol):
                                      f"{PROTOCOL_VERSION}; the client asked for {version}")
             return
         self.greeted = True
-        self.send(self.server.hello())
+        # A client that reads shared parts (a newer console) gets snapshots that send them
+        # once; any other gets full records, as protocol 1 always had them.
+        self.shared = msg.get("shared") is True
+        hello = self.server.hello()
+        if self.shared:
+            hello["shared"] = True
+        self.send(hello)
         if msg.get("subscribe"):
             self.subscribe()
 
@@ -928,7 +1031,8 @@ class _Connection(asyncio.Protocol):
         parts = self.pending_snapshot
         assert parts is not None
         head, jobs = parts
-        await self.write_long(_render(_open(head, 1), jobs, "]}\n"))
+        await self.write_long(_render(_open(head, 1), jobs, "]}\n",
+                                      SharedParts() if self.shared else None))
         if self.pending_snapshot is parts:  # else a resync came meanwhile: that one next
             self.pending_snapshot = None
 

@@ -82,9 +82,12 @@ def _raise_for(msg: dict[str, Any]) -> dict[str, Any]:
     return result if isinstance(result, dict) else {}
 
 
-def _hello(client: str, subscribe: bool) -> dict[str, Any]:
-    return {"op": "hello", "version": PROTOCOL_VERSION, "client": client,
-            "subscribe": subscribe}
+def _hello(client: str, subscribe: bool, shared: bool = False) -> dict[str, Any]:
+    hello = {"op": "hello", "version": PROTOCOL_VERSION, "client": client,
+             "subscribe": subscribe}
+    if shared:
+        hello["shared"] = True
+    return hello
 
 
 # --- blocking, one command ----------------------------------------------------------------
@@ -155,7 +158,12 @@ class ControlClient:
     client` yields every line that is not a reply (event, job, scheduler, snapshot after a
     resync, bye, error) as a dict, and `await call(op, **args)` sends a command and returns
     its result or raises ControlError. Iteration ends when the connection does.
-    `timeout` bounds connecting (hello and the first snapshot) and each command's reply."""
+    `timeout` bounds connecting (hello and the first snapshot) and each command's reply.
+    With `shared=True` the client says it reads shared parts: a scheduler that offers them
+    (`hello["shared"]`) sends each schedule, agent, options and state part once per
+    snapshot, in its `shared` lists, and the records' `schedule`, `agent`, `options` and
+    `state` are their numbers there (`resolve_shared` turns such a record back into the
+    full one); an older scheduler sends full records as ever."""
 
     timeout = 10.0
 
@@ -175,7 +183,7 @@ class ControlClient:
 
     @classmethod
     async def connect(cls, path: str | os.PathLike[str], *, subscribe: bool = False,
-                      client: str = "crondeck") -> ControlClient:
+                      client: str = "crondeck", shared: bool = False) -> ControlClient:
         check_socket(path)
         timeout = cls.timeout
         try:
@@ -189,7 +197,7 @@ class ControlClient:
             raise _connect_error(path, exc) from None
         self = cls(Path(path), reader, writer)
         try:
-            writer.write((json.dumps(_hello(client, subscribe)) + "\n").encode())
+            writer.write((json.dumps(_hello(client, subscribe, shared)) + "\n").encode())
             self.hello = await asyncio.wait_for(self._first("hello"), timeout)
             if subscribe:
                 self.snapshot = await asyncio.wait_for(self._first("snapshot"), timeout)

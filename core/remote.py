@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -60,7 +61,7 @@ from .jobs import PendingResult, Settling
 from .notify import NotifySpec
 from .options import OPTION_NAMES, JobOptions
 from .results import RunResult, RunStatus, SkipReason
-from .wire import event_from_json
+from .wire import event_from_json, resolve_shared, shared_part
 
 __all__ = ["ControlLink", "RemoteAgent", "RemoteCall", "RemoteJob", "RemoteRun",
            "RemoteScheduler", "options_from_json", "schedule_from_json"]
@@ -202,6 +203,7 @@ class RemoteJob:
         self._mirror = mirror
         self.name = name
         self._rec: Mapping[str, Any] | None = None  # the record still to read (`_later`)
+        self._shared: Any = None  # the snapshot's shared parts `_rec` refers to
         self.paused = False
         self.pause_note = ""
         self.pause_until: datetime | None = None
@@ -227,19 +229,32 @@ class RemoteJob:
         self._options_key: Any = None
 
     @classmethod
-    def _later(cls, mirror: RemoteScheduler, name: str, rec: Mapping[str, Any]) -> RemoteJob:
+    def _later(cls, mirror: RemoteScheduler, name: str, rec: Mapping[str, Any],
+               shared: Any = None) -> RemoteJob:
         """A job whose record is read in full when first needed: a snapshot of 100,000 jobs
         is taken at once, each job's schedule, options and results built as the console
         comes to it. What sorting by next fire reads is set now; anything else fills it.
-        Only for a job with no run in flight (its runs must be known at once)."""
+        Only for a job with no run in flight (its runs must be known at once). `shared`:
+        the snapshot's shared parts, should the record refer to them."""
         job = cls.__new__(cls)
         job._mirror = mirror
         job.name = name
         job._rec = rec
-        job.paused = bool(rec.get("paused", False))
+        job._shared = shared
+        job.paused = _paused(rec, shared)
         job.next_fire = _when(rec.get("next_fire"))
         job.running = {}
         return job
+
+    def _defer(self, rec: Mapping[str, Any], shared: Any) -> None:
+        """Forget what the job was read from and hold `rec` to read when next needed (as
+        `_later`); a resync does this to a job that changed (and has no run in flight)."""
+        mirror, name = self._mirror, self.name
+        attrs = self.__dict__
+        attrs.clear()
+        attrs.update(_mirror=mirror, name=name, _rec=rec, _shared=shared,
+                     paused=_paused(rec, shared), next_fire=_when(rec.get("next_fire")),
+                     running={})
 
     if not TYPE_CHECKING:  # kept out of mypy's view: every other attribute stays checked
         def __getattr__(self, attr: str) -> Any:
@@ -254,8 +269,9 @@ class RemoteJob:
         """Read the record a `_later` job was made with (once; at once for others)."""
         rec = self._rec
         if rec is not None:
+            shared = self._shared
             RemoteJob.__init__(self, self._mirror, self.name)
-            self.apply(rec)
+            self.apply(rec, shared)
 
     @property
     def filled(self) -> bool:
@@ -314,41 +330,53 @@ class RemoteJob:
 
     # -- records -------------------------------------------------------------------------
 
-    def apply(self, rec: Mapping[str, Any]) -> list[RemoteRun]:
-        """Take a JOB record; returns the runs it no longer lists (ended)."""
+    def apply(self, rec: Mapping[str, Any], shared: Any = None) -> list[RemoteRun]:
+        """Take a JOB record (referring to `shared`, a snapshot's shared parts, if it has
+        them); returns the runs it no longer lists (ended)."""
         if self._rec is not None:  # what this record leaves out stays as the first said
             self._fill()
-        self.paused = bool(rec.get("paused", False))
-        self.pause_note = str(rec.get("pause_note", ""))
-        self.pause_until = _when(rec.get("pause_until"))
-        self.skip_next_pending = bool(rec.get("skip_next", False))
+        state = rec
+        if shared is not None:
+            ref = rec.get("state")
+            if type(ref) is int:
+                state = _state(shared, ref, rec)
+        self.paused = bool(state.get("paused", False))
+        self.pause_note = str(state.get("pause_note", ""))
+        self.pause_until = _when(state.get("pause_until"))
+        self.skip_next_pending = bool(state.get("skip_next", False))
         self.next_fire = _when(rec.get("next_fire"))
         self.last_slot = _when(rec.get("last_slot"))
-        self.run_count = int(rec.get("run_count", 0))
-        self.consecutive_failures = int(rec.get("consecutive_failures", 0))
-        self._exhausted = str(rec.get("exhausted", ""))
-        self._enabled = not rec.get("disabled", False)
-        self.tokens_day = str(rec.get("tokens_day", ""))
-        self.tokens_today = int(rec.get("tokens_today", 0))
-        self.tokens_total = int(rec.get("tokens_total", 0))
-        self.cost_today = float(rec.get("cost_today", 0.0))
-        self.cost_total = float(rec.get("cost_total", 0.0))
+        self.run_count = int(state.get("run_count", 0))
+        self.consecutive_failures = int(state.get("consecutive_failures", 0))
+        self._exhausted = str(state.get("exhausted", ""))
+        self._enabled = not state.get("disabled", False)
+        self.tokens_day = str(state.get("tokens_day", ""))
+        self.tokens_today = int(state.get("tokens_today", 0))
+        self.tokens_total = int(state.get("tokens_total", 0))
+        self.cost_today = float(state.get("cost_today", 0.0))
+        self.cost_total = float(state.get("cost_total", 0.0))
         if "prompt" in rec:
             self.prompt = str(rec.get("prompt") or "")
         agent = rec.get("agent")
-        if isinstance(agent, dict):
-            self.agent = RemoteAgent(name=str(agent.get("name") or agent.get("program")
-                                              or agent.get("kind") or "agent"),
-                                     kind=str(agent.get("kind", "")),
-                                     program=str(agent.get("program", "")),
-                                     describe=str(agent.get("describe", "")))
+        if shared is not None and type(agent) is int:
+            part = shared_part(shared, "agent", agent, rec)
+            if isinstance(part, dict):
+                self.agent = self._mirror._agent_from(part)
+        elif isinstance(agent, dict):
+            self.agent = _agent(agent)
         options = rec.get("options")
-        if isinstance(options, dict) and options != self._options_key:
+        part = False
+        if shared is not None and type(options) is int:
+            part, options = True, shared_part(shared, "options", options, rec)
+        if (isinstance(options, dict) and options is not self._options_key
+                and options != self._options_key):
             self._options_key = options
-            self.options = self._mirror._options_from(options)
+            self.options = self._mirror._options_from(options, part=part)
             if self.results.maxlen != self.options.history:
                 self.results = deque(self.results, maxlen=max(1, self.options.history))
         schedule = rec.get("schedule")
+        if shared is not None and type(schedule) is int:
+            schedule = shared_part(shared, "schedule", schedule, rec)
         if isinstance(schedule, dict):
             self._apply_schedule(schedule)
         if "results" in rec:
@@ -381,6 +409,47 @@ class RemoteJob:
         self.running = seen
         return ended
 
+    def _shows(self, rec: Mapping[str, Any], shared: Any = None) -> bool:
+        """Whether this job (read in full) already shows what the snapshot record `rec`
+        says (its parts in `shared`), runs in flight aside: a resync announces only the
+        jobs that changed meanwhile."""
+        if self.next_fire != _when(rec.get("next_fire")):  # what moves most: first
+            return False
+        state, agent, options, schedule = rec, rec.get("agent"), rec.get("options"), \
+            rec.get("schedule")
+        if shared is not None:
+            ref = rec.get("state")
+            state = _state(shared, ref, rec) if type(ref) is int else rec
+            agent = shared_part(shared, "agent", agent, rec) if type(agent) is int else agent
+            options = (shared_part(shared, "options", options, rec) if type(options) is int
+                       else options)
+            schedule = (shared_part(shared, "schedule", schedule, rec)
+                        if type(schedule) is int else schedule)
+        results = rec.get("results") or []
+        last = self.results[-1] if self.results else None
+        return (self.last_slot == _when(rec.get("last_slot"))
+                and self.run_count == int(state.get("run_count", 0))
+                and self.paused == bool(state.get("paused", False))
+                and self.pause_note == str(state.get("pause_note", ""))
+                and self.pause_until == _when(state.get("pause_until"))
+                and self.skip_next_pending == bool(state.get("skip_next", False))
+                and self.consecutive_failures == int(state.get("consecutive_failures", 0))
+                and self._exhausted == str(state.get("exhausted", ""))
+                and self._enabled == (not state.get("disabled", False))
+                and self.tokens_day == str(state.get("tokens_day", ""))
+                and self.tokens_today == int(state.get("tokens_today", 0))
+                and self.tokens_total == int(state.get("tokens_total", 0))
+                and self.cost_today == float(state.get("cost_today", 0.0))
+                and self.cost_total == float(state.get("cost_total", 0.0))
+                and ("prompt" not in rec or self.prompt == str(rec.get("prompt") or ""))
+                and (not isinstance(agent, dict) or self.agent == _agent(agent))
+                and (not isinstance(options, dict) or options is self._options_key
+                     or options == self._options_key)
+                and (not isinstance(schedule, dict) or self._schedule_key == (
+                    schedule.get("expression"), schedule.get("zone"), schedule.get("describe")))
+                and (last is None) == (not results)
+                and (last is None or RunResult.from_dict(results[-1]) == last))
+
     def add_result(self, result: RunResult) -> None:
         """A result the stream reported (a run's final one, a skip, a miss, an exec result),
         once, as the scheduler's own history does."""
@@ -390,6 +459,58 @@ class RemoteJob:
         self.results.append(result)
 
 
+def _renumbering(before: Mapping[str, Any], after: Mapping[str, Any]
+                 ) -> list[tuple[str, list[int]]]:
+    """How two snapshots' shared parts are numbered differently: for each kind whose
+    numbers moved, the new number of each old part (-1: not in the new snapshot)."""
+    out = []
+    for kind in ("schedule", "agent", "options", "state"):
+        olds, news = before.get(kind), after.get(kind)
+        olds = olds if isinstance(olds, list) else []
+        numbers = {_key(part): i for i, part in enumerate(news if isinstance(news, list)
+                                                           else [])}
+        turned = [numbers.get(_key(part), -1) for part in olds]
+        if turned != list(range(len(olds))):
+            out.append((kind, turned))
+    return out
+
+
+def _key(part: Any) -> str:
+    return json.dumps(part, sort_keys=True)
+
+
+def _added(seq: int, at: datetime, name: str, rec: Mapping[str, Any]) -> JobAdded:
+    """The `JobAdded` of a job not read yet, from its (full) record."""
+    schedule = rec.get("schedule")
+    schedule = schedule if isinstance(schedule, dict) else {}
+    agent = rec.get("agent")
+    return JobAdded(seq=seq, at=at, job=name, schedule=str(schedule.get("expression") or ""),
+                    description=str(schedule.get("describe") or ""),
+                    agent=_agent(agent).name if isinstance(agent, dict) else "agent")
+
+
+def _paused(rec: Mapping[str, Any], shared: Any) -> bool:
+    """A snapshot record's `paused`, from its shared state part where it has one."""
+    ref = rec.get("state")
+    if type(ref) is int:
+        rec = _state(shared, ref, rec)
+    return bool(rec.get("paused", False))
+
+
+def _state(shared: Any, ref: int, rec: Mapping[str, Any]) -> Mapping[str, Any]:
+    state = shared_part(shared, "state", ref, rec)
+    if not isinstance(state, dict):
+        raise ValueError(f"job {rec.get('name')!r}: shared state {ref} is not an object")
+    return state
+
+
+def _agent(rec: Mapping[str, Any]) -> RemoteAgent:
+    return RemoteAgent(name=str(rec.get("name") or rec.get("program") or rec.get("kind")
+                                or "agent"),
+                       kind=str(rec.get("kind", "")), program=str(rec.get("program", "")),
+                       describe=str(rec.get("describe", "")))
+
+
 def _when(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
@@ -397,6 +518,8 @@ def _when(value: Any) -> datetime | None:
         dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return None
+    if dt.tzinfo is UTC:  # what the server writes: already as `utc` would make it
+        return dt
     return utc(dt) if dt.tzinfo is not None else None
 
 
@@ -519,6 +642,9 @@ class RemoteScheduler:
         # scheduler (10,000 jobs of a few dozen schedules are parsed a few dozen times).
         self._schedules: dict[tuple[Any, ...], Any] = {}
         self._options: dict[Any, JobOptions] = {}
+        # A snapshot's shared part (one dict for many jobs) -> what it was read as; the dict
+        # is kept beside it, so an id is never taken for another's.
+        self._read_parts: dict[int, tuple[Mapping[str, Any], Any]] = {}
 
     # -- life ------------------------------------------------------------------------------
 
@@ -596,8 +722,26 @@ class RemoteScheduler:
             sched = dataclasses.replace(sched, anchor=next_fire)
         return sched
 
-    def _options_from(self, data: Mapping[str, Any]) -> JobOptions:
-        """`options_from_json`, made once per distinct set (JobOptions is frozen)."""
+    def _agent_from(self, data: Mapping[str, Any]) -> RemoteAgent:
+        """The RemoteAgent of a snapshot's shared agent part, read once per part."""
+        seen = self._read_parts.get(id(data))
+        if seen is not None and seen[0] is data:
+            return seen[1]  # type: ignore[no-any-return]
+        agent = _agent(data)
+        self._keep_part(data, agent)
+        return agent
+
+    def _keep_part(self, data: Mapping[str, Any], value: Any) -> None:
+        if len(self._read_parts) >= KEPT:
+            self._read_parts.clear()
+        self._read_parts[id(data)] = (data, value)
+
+    def _options_from(self, data: Mapping[str, Any], *, part: bool = False) -> JobOptions:
+        """`options_from_json`, made once per distinct set (JobOptions is frozen); `part`:
+        `data` is a snapshot's shared part, looked up by itself after its first time."""
+        seen = self._read_parts.get(id(data)) if part else None
+        if seen is not None and seen[0] is data:
+            return seen[1]  # type: ignore[no-any-return]
         values = tuple(data.values())  # the server sends the options in one order
         try:
             key: Any = (tuple(data), values)
@@ -609,6 +753,8 @@ class RemoteScheduler:
             if len(self._options) >= KEPT:
                 self._options.clear()
             options = self._options[key] = options_from_json(data)
+        if part:
+            self._keep_part(data, options)
         return options
 
     # -- following -------------------------------------------------------------------------
@@ -674,7 +820,7 @@ class RemoteScheduler:
         self.disconnected_reason = ""
         self.attached_at = self.clock.now()
         if link.snapshot is not None:
-            self._apply_snapshot(link.snapshot)
+            self._apply_snapshot(link.snapshot, resync=resync)
         self._attached.set()
         self._local(ControlAttached, pid=int(self.hello.get("pid") or 0),
                     what=str(self.hello.get("kind") or ""),
@@ -716,7 +862,7 @@ class RemoteScheduler:
                 self._apply_sched(rec)
         elif kind == "snapshot":
             self.attached_at = self.clock.now()
-            self._apply_snapshot(msg)
+            self._apply_snapshot(msg, resync=True)
             self._local(ControlAttached, pid=int((self.hello or {}).get("pid") or 0),
                         what=str((self.hello or {}).get("kind") or ""),
                         started_at=_when((self.hello or {}).get("started_at")), resync=True)
@@ -764,12 +910,13 @@ class RemoteScheduler:
             wanted.set_result(final)
         self._tails.pop(run.run_id, None)
 
-    def _apply_snapshot(self, snap: Mapping[str, Any]) -> None:
-        """Replace the picture with a fresh snapshot; jobs that came or went are announced."""
+    def _apply_snapshot(self, snap: Mapping[str, Any], *, resync: bool = False) -> None:
+        """Replace the picture with a fresh snapshot; jobs that came or went are announced,
+        and on a resync the jobs that changed meanwhile."""
         with collector_paused():  # thousands of jobs' objects, no cycles among them
-            self._apply_snapshot_now(snap)
+            self._apply_snapshot_now(snap, resync)
 
-    def _apply_snapshot_now(self, snap: Mapping[str, Any]) -> None:
+    def _apply_snapshot_now(self, snap: Mapping[str, Any], resync: bool = False) -> None:
         seq = int(snap.get("seq", self.seq) or 0)
         sched = snap.get("scheduler")
         if isinstance(sched, dict):
@@ -784,17 +931,31 @@ class RemoteScheduler:
                 self._ended(run)
             self.bus.publish(JobRemoved(seq=seq, at=self.clock.now(), job=name))
         jobs = self.jobs
-        later = not self.bus.active and len(records) >= READ_LATER_FROM
+        shared = snap.get("shared")
+        # A big snapshot's jobs are read when first needed: on the first attach while nobody
+        # watches (nobody to tell of them yet), and on a resync, which announces only the
+        # jobs that came, went or changed (from the records, without reading them in full).
+        later = len(records) >= READ_LATER_FROM and (resync or not self.bus.active)
+        tell = self.bus.active
+        moved: dict[int, list[tuple[str, list[int]]]] = {}  # see `_changed`
         for rec in records:
-            new = rec["name"] not in jobs
-            if new and later and not rec.get("running"):
-                # Nobody to tell of it yet (the first attach): read when first needed.
+            known = jobs.get(rec["name"])
+            if later and not rec.get("running") and (known is None or not known.running):
                 name = str(rec["name"])
-                jobs[name] = RemoteJob._later(self, name, rec)
+                if known is None:
+                    jobs[name] = RemoteJob._later(self, name, rec, shared)
+                    if tell:
+                        self.bus.publish(_added(seq, self.clock.now(), name,
+                                                resolve_shared(rec, shared)))
+                elif self._changed(known, rec, shared, moved):
+                    known._defer(rec, shared)
+                    self.bus.publish(JobChanged(seq=seq, at=self.clock.now(), job=name,
+                                                what="resync"))
                 continue
-            job = jobs[rec["name"]] if not new else RemoteJob(self, str(rec["name"]))
+            new = known is None
+            job = known if known is not None else RemoteJob(self, str(rec["name"]))
             jobs[job.name] = job
-            for run in job.apply(rec):
+            for run in job.apply(rec, shared):
                 # Ended while disconnected: its end is published, so views close it.
                 result = next((r for r in reversed(job.results) if r.run_id == run.run_id),
                               None)
@@ -823,6 +984,34 @@ class RemoteScheduler:
         for run_id in [r for r in self._tails if r not in running]:
             del self._tails[run_id]
         self._apply_output(snap.get("output") or [], seq)
+
+    @staticmethod
+    def _changed(job: RemoteJob, rec: Mapping[str, Any], shared: Any,
+                 moved: dict[int, list[tuple[str, list[int]]]]) -> bool:
+        """Does the snapshot's `rec` say anything about `job` the mirror does not show? A
+        job not read yet compares its two records as sent, the earlier one's part numbers
+        turned into the new snapshot's (`moved`: per earlier `shared`, the kinds whose
+        numbers differ, old number -> new, -1 for a part no longer sent); one read
+        compares what it shows."""
+        old = job._rec
+        if old is None:
+            return not job._shows(rec, shared)
+        before = job._shared
+        if before is shared:
+            return old != rec
+        if not isinstance(before, dict) or not isinstance(shared, dict):
+            return resolve_shared(old, before) != resolve_shared(rec, shared)
+        renumber = moved.get(id(before))
+        if renumber is None:
+            renumber = moved[id(before)] = _renumbering(before, shared)
+        if not renumber:
+            return old != rec
+        turned = dict(old)
+        for kind, numbers in renumber:
+            ref = turned.get(kind)
+            if type(ref) is int:
+                turned[kind] = numbers[ref] if 0 <= ref < len(numbers) else -1
+        return turned != rec
 
     def _apply_output(self, items: Iterable[Any], seq: int) -> None:
         """The snapshot's tail of each run in flight: what the mirror has not seen yet is
@@ -1076,7 +1265,8 @@ def _one_line(exc: BaseException) -> str:
 
 def _socket_connect(path: Path, client: str) -> Connect:
     async def connect() -> ControlLink:
-        link: ControlLink = await ControlClient.connect(path, subscribe=True, client=client)
+        link: ControlLink = await ControlClient.connect(path, subscribe=True, client=client,
+                                                        shared=True)
         return link
 
     return connect

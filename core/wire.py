@@ -12,7 +12,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import datetime
 from enum import Enum
@@ -23,7 +23,7 @@ from . import events as _events
 from .agents import CommandAgent, PythonAgent, program_of
 from .clock import utc
 from .events import Event, OutputChunk
-from .jobs import Job
+from .jobs import _RARE, Job
 from .results import GateResult, RunResult, RunStatus, SkipReason
 
 __all__ = [
@@ -35,8 +35,11 @@ __all__ = [
     "job_json",
     "job_record",
     "plain",
+    "resolve_shared",
     "scheduler_json",
 ]
+
+SHARED_KINDS = ("schedule", "agent", "options")  # the parts a snapshot may send once
 
 
 class UnknownEvent(ValueError):
@@ -203,10 +206,11 @@ def job_capture(job: Job, *, results: bool = False) -> tuple[Any, ...]:
     change later (times, numbers, the frozen results, the schedule, agent and options
     objects), so that `job_record` can make the JSON afterwards, in pieces, while the
     scheduler runs on."""
-    return (job.name, job.paused, job.pause_note, job.pause_until, job.skip_next_pending,
+    more = job._more or _RARE  # the fields most jobs never set, read past their descriptors
+    return (job.name, job.paused, more.pause_note, more.pause_until, more.skip_next_pending,
             job.next_fire, job.last_slot, job.run_count, job.consecutive_failures,
-            job._exhausted, job.enabled, job.tokens_day, job.tokens_today, job.tokens_total,
-            job.cost_today, job.cost_total,
+            job._exhausted, job._enabled, more.tokens_day, more.tokens_today,
+            more.tokens_total, more.cost_today, more.cost_total,
             [(h.run_id, h.scheduled_for, h.started_at, h.manual, h.attempt)
              for h in job.running.values()] if job.is_running else (),
             job.schedule, job.prompt, job.agent, job.options,
@@ -268,6 +272,40 @@ def _shared(cache: dict[int, dict[str, Any]] | None, obj: Any,
     if hit is None:
         hit = cache[key] = make(obj)
     return hit
+
+
+def resolve_shared(record: Mapping[str, Any], shared: Any) -> Mapping[str, Any]:
+    """A snapshot's JOB record as the full record: its `schedule`, `agent` and `options`,
+    where they are numbers, taken from the snapshot's `shared` lists (the snapshot a client
+    gets when it says `"shared": true` in its hello), and the fields of its `state` part
+    put in its place. A full record, or no `shared`, is returned as it is. Raises
+    ValueError for a number its list does not have."""
+    if not isinstance(shared, dict):
+        return record
+    out: dict[str, Any] | None = None
+    for kind in SHARED_KINDS:
+        ref = record.get(kind)
+        if type(ref) is int:
+            if out is None:
+                out = dict(record)
+            out[kind] = shared_part(shared, kind, ref, record)
+    ref = record.get("state")
+    if type(ref) is int:
+        state = shared_part(shared, "state", ref, record)
+        if not isinstance(state, dict):
+            raise ValueError(f"shared state {ref} is not an object")
+        out = {**state, **(out if out is not None else record)}
+        del out["state"]
+    return out if out is not None else record
+
+
+def shared_part(shared: Any, kind: str, ref: int, record: Mapping[str, Any]) -> Any:
+    """Part number `ref` of `kind` in a snapshot's `shared` (ValueError if it has none)."""
+    table = shared.get(kind) if isinstance(shared, dict) else None
+    if not isinstance(table, list) or not 0 <= ref < len(table):
+        raise ValueError(f"job {record.get('name')!r} refers to shared {kind} {ref}, "
+                         "which the snapshot does not have")
+    return table[ref]
 
 
 def scheduler_json(scheduler: Any) -> dict[str, Any]:
