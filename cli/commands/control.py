@@ -523,8 +523,9 @@ async def _trigger_and_wait(target: Target, job: str, out: TextIO) -> int:
     as it comes (terminal controls escaped, as `crondeck logs` does) and the exit status
     is its status's, as `crondeck exec` gives."""
     err = target.err
+    # The snapshot that comes first is not read here: the short one (shared parts) suffices.
     client = await ControlClient.connect(target.socket, subscribe=True,
-                                         client="crondeck trigger")
+                                         client="crondeck trigger", shared=True)
     try:
         answer = await asyncio.wait_for(client.call("run_now", job=job), TIMEOUT)
         if answer.get("skipped"):
