@@ -14,6 +14,12 @@ Then three restarts on the state the previous run saved (100,000 job states): th
 job's slot was taken, so these are timed to `config_loaded` (everything before scheduling:
 the state is read, the scheduler built and each state restored) and RSS read then.
 
+Then the catch-up after downtime: 20,000 `@every 10s` jobs (python agents printing one line)
+whose saved next fires lie half a minute back, so every one is due when `crondeck run` starts
+(its missed slots booked, the latest run), alone and among the 100,000 jobs of the file
+above. Timed from spawn to the first and to the LAST due run's `output_chunk` on the event
+stream: each run's claim must be durable before its agent starts.
+
 Targets: first due run under 3 s; the headless process under 100 MiB RSS.
 
 Run directly (`python benchmarks/bench_bigfile.py [JOBS]`) or via benchmarks/run.py.
@@ -32,6 +38,7 @@ import tempfile
 import threading
 import time
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 JOBS = 100_000
@@ -54,6 +61,93 @@ def jobs_file(n: int) -> str:
         parts.append(f'[[jobs]]\nname = "job-{i:06d}"\nschedule = "{EXPRS[i % len(EXPRS)]}"\n'
                      f'timezone = "{ZONES[i % len(ZONES)]}"\ncommand = "true"\n\n')
     return "".join(parts)
+
+
+CATCHUP_DUE = 20_000
+CATCHUP_BACK = 25  # seconds of downtime before the start: two or three slots of each job due
+CATCHUP_AGENT = "async def first_line(prompt):\n    return 'caught-up\\n'\n"
+
+
+def catchup_file(due: int, others: int) -> str:
+    """`due` `@every 10s` python jobs, then `others` jobs of the big file (none due)."""
+    parts = [f"[scheduler]\nmax_concurrent_runs = {due}\n\n"]
+    for i in range(due):
+        parts.append(f'[[jobs]]\nname = "due-{i:06d}"\nschedule = "@every 10s"\n'
+                     f'python = "catchup_agent:first_line"\nprompt = "p"\n\n')
+    for i in range(others):
+        parts.append(f'[[jobs]]\nname = "job-{i:06d}"\nschedule = "{EXPRS[i % len(EXPRS)]}"\n'
+                     f'timezone = "{ZONES[i % len(ZONES)]}"\ncommand = "true"\n\n')
+    return "".join(parts)
+
+
+def catchup_once(path: Path, due: int) -> dict[str, float]:
+    """Spawn `crondeck run` on a state whose `due` jobs' next fires passed CATCHUP_BACK s ago;
+    seconds to the first and to the last due run's output."""
+    from crondeck.core.store import StateStore  # the bench's own interpreter: same install
+
+    state = path.parent / ".crondeck"
+    if state.exists():
+        shutil.rmtree(state)
+    back = datetime.fromtimestamp((time.time() - CATCHUP_BACK) // 10 * 10, UTC)
+    store = StateStore(state / "state.toml")
+    store.put_waiting_many(iter([(f"due-{i:06d}", back) for i in range(due)]))
+    store.flush()
+    crondeck = str(Path(sys.executable).with_name("crondeck"))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([crondeck, "--config", str(path), "run"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=path.parent)
+    assert proc.stdout is not None
+    stream = proc.stdout
+    figures: dict[str, float] = {}
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def read() -> None:
+        for line in stream:
+            if '"output_chunk"' not in line:
+                continue
+            event = json.loads(line)
+            if event.get("event") == "output_chunk" and "caught-up" in event.get("text", ""):
+                now = time.perf_counter() - t0
+                figures.setdefault("first_s", now)
+                seen.add(event.get("run_id", ""))
+                if len(seen) == due:
+                    figures["last_s"] = now
+                    done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if not done.wait(TIMEOUT * 5):
+            raise SystemExit(f"{len(seen)} of {due} due runs within {TIMEOUT * 5:.0f} s")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=10)
+    return figures
+
+
+def catchup(total: int, due: int = CATCHUP_DUE, runs: int = RUNS) -> None:
+    """The catch-up rows: `due` jobs due at start, alone and in a file of `total` jobs."""
+    print(f"catch-up after downtime: {due:,} @every 10s jobs due at start; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print(f"{'measure':<48}{'p50':>9}{'max':>9}{'runs':>22}")
+    for others in dict.fromkeys((0, max(0, total - due))):
+        with tempfile.TemporaryDirectory(prefix="crondeck-catchup-") as tmp:
+            path = Path(tmp) / "crondeck.toml"
+            path.write_text(catchup_file(due, others))
+            (Path(tmp) / "catchup_agent.py").write_text(CATCHUP_AGENT)
+            got = [catchup_once(path, due) for _ in range(runs)]
+        for key, what in (("first_s", "first"), ("last_s", "LAST")):
+            label = f"{due + others:,} jobs: spawn to {what} due run's output"
+            values = [g[key] for g in got]
+            each = "/".join(f"{v:.2f}" for v in values)
+            print(f"{label:<48}{statistics.median(values):>6.2f} s  {max(values):>6.2f} s "
+                  f"{each:>20}")
 
 
 def _status(pid: int) -> dict[str, float]:
@@ -149,7 +243,13 @@ def main(n: int = JOBS) -> None:
         each = "/".join(fmt.format(v) for v in values)
         print(f"{label:<48}{fmt.format(p50):>6} {unit:<3}{fmt.format(top):>6} {unit:<3}"
               f"{each:>20}  {verdict}")
+    print()
+    catchup(n)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else JOBS)
+    if sys.argv[1:2] == ["catchup"]:  # only the catch-up rows: catchup [JOBS [DUE [RUNS]]]
+        args = [int(a) for a in sys.argv[2:5]]
+        catchup(*(args or [JOBS]))
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else JOBS)
