@@ -18,7 +18,8 @@ Then the catch-up after downtime: 20,000 `@every 10s` jobs (python agents printi
 whose saved next fires lie half a minute back, so every one is due when `crondeck run` starts
 (its missed slots booked, the latest run), alone and among the 100,000 jobs of the file
 above. Timed from spawn to the first and to the LAST due run's `output_chunk` on the event
-stream: each run's claim must be durable before its agent starts.
+stream (and, by the events' own times, from `scheduler_started`): each run's claim must be
+durable before its agent starts.
 
 Targets: first due run under 3 s; the headless process under 100 MiB RSS.
 
@@ -65,6 +66,7 @@ def jobs_file(n: int) -> str:
 
 CATCHUP_DUE = 20_000
 CATCHUP_BACK = 25  # seconds of downtime before the start: two or three slots of each job due
+CATCHUP_TIMEOUT = 600.0  # seconds to wait for the last due run
 CATCHUP_AGENT = "async def first_line(prompt):\n    return 'caught-up\\n'\n"
 
 
@@ -102,24 +104,32 @@ def catchup_once(path: Path, due: int) -> dict[str, float]:
     seen: set[str] = set()
     done = threading.Event()
 
+    started: list[datetime] = []
+
     def read() -> None:
         for line in stream:
+            if '"scheduler_started"' in line:
+                started.append(datetime.fromisoformat(json.loads(line)["at"]))
             if '"output_chunk"' not in line:
                 continue
             event = json.loads(line)
             if event.get("event") == "output_chunk" and "caught-up" in event.get("text", ""):
                 now = time.perf_counter() - t0
-                figures.setdefault("first_s", now)
+                # and by the events' own times, from the scheduler's start (no start-up)
+                at = (datetime.fromisoformat(event["at"]) - started[0]).total_seconds()
+                if "first_s" not in figures:
+                    figures["first_s"], figures["first_sched_s"] = now, at
                 seen.add(event.get("run_id", ""))
                 if len(seen) == due:
-                    figures["last_s"] = now
+                    figures["last_s"], figures["last_sched_s"] = now, at
                     done.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        if not done.wait(TIMEOUT * 5):
-            raise SystemExit(f"{len(seen)} of {due} due runs within {TIMEOUT * 5:.0f} s")
+        if not done.wait(CATCHUP_TIMEOUT):  # reported as "> CATCHUP_TIMEOUT" with the count
+            figures["last_s"] = float("inf")
+            figures["done"] = len(seen)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -142,12 +152,18 @@ def catchup(total: int, due: int = CATCHUP_DUE, runs: int = RUNS) -> None:
             path.write_text(catchup_file(due, others))
             (Path(tmp) / "catchup_agent.py").write_text(CATCHUP_AGENT)
             got = [catchup_once(path, due) for _ in range(runs)]
-        for key, what in (("first_s", "first"), ("last_s", "LAST")):
-            label = f"{due + others:,} jobs: spawn to {what} due run's output"
-            values = [g[key] for g in got]
-            each = "/".join(f"{v:.2f}" for v in values)
-            print(f"{label:<48}{statistics.median(values):>6.2f} s  {max(values):>6.2f} s "
+        for key, what in (("first_s", "spawn to first"), ("last_s", "spawn to LAST"),
+                          ("first_sched_s", "loop start to first"),
+                          ("last_sched_s", "loop start to LAST")):
+            label = f"{due + others:,} jobs: {what} due run's output"
+            values = [g.get(key, float("inf")) for g in got]
+            each = "/".join(f"{v:.3f}" for v in values)
+            print(f"{label:<48}{statistics.median(values):>7.3f} s {max(values):>7.3f} s "
                   f"{each:>20}")
+        late = [g["done"] for g in got if "done" in g]
+        if late:
+            print(f"  (inf: not all within {CATCHUP_TIMEOUT:.0f} s; done by then: "
+                  + ", ".join(f"{n:,}" for n in late) + f" of {due:,})")
 
 
 def _status(pid: int) -> dict[str, float]:

@@ -1000,11 +1000,10 @@ class Scheduler:
         popped = 0
         firing = 0.0 if budget is None else min(budget,
                                                 FIRE_FIRST * 2 ** min(self._fire_passes, 16))
-        fired = self._fired
         while heap and heap[0][0] <= horizon:
             if budget is not None and popped:
                 spent = time.perf_counter() - t0
-                if spent > budget or (fired and spent > firing):
+                if spent > budget or (self._fired and spent > firing):
                     more = True
                     break
             popped += 1
