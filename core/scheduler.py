@@ -69,9 +69,9 @@ STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _steppe
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 FIRE_SLICE = 0.05  # seconds of due jobs handled in one go before the loop lets others run
 FIRE_PAUSE = 0.01  # and how long it then leaves the event loop to them (a console's frames)
-# A slice that starts runs at once ends this early the first time, then doubling up to
-# FIRE_SLICE: its runs' claims (one write per slice) and first steps are not held up by the
-# whole catch-up's first 50 ms.
+# A slice that starts runs at once ends after this the first time, then doubling up to
+# FIRE_SLICE: the first runs are claimed (one write a slice) and start without waiting for a
+# whole slice of others to be handled.
 FIRE_FIRST = 0.002
 MAX_LEAD = 1.0  # the most it wakes ahead when an instant's runs take long to prepare
 PREP_PER_RUN = 2e-4  # first guess of the seconds one run takes to prepare, on a loaded machine
@@ -1187,7 +1187,7 @@ class Scheduler:
             refused: list[Job] = []
             try:
                 whys = self._ledger.claim_many(runs)
-            except BaseException:  # not from the sink (the ledger reports those): none starts
+            except BaseException:  # (the ledger reports a sink's Exception): none starts
                 self._fired = runs
                 self._fired_jobs.update(job.name for job, _ in runs)
                 raise

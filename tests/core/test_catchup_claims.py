@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import tomllib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from crondeck.core import FakeClock, RunStatus, Scheduler, SkipReason, every
+from crondeck.core import FakeClock, GateResult, RunResult, RunStatus, Scheduler, SkipReason, every
 from crondeck.core import scheduler as scheduler_module
 from crondeck.core import store as store_module
+from crondeck.core.atomic import to_toml_value
 from crondeck.core.events import SchedulerError
 from crondeck.core.jobs import NullStateSink
 from crondeck.core.persist import StoreSink
@@ -238,3 +240,51 @@ def test_a_crash_after_the_write_leaves_the_slice_claimed_and_abandoned(
             assert job.next_fire == T0 + timedelta(seconds=20)
         assert again.run_pending() == []  # the claimed slot is never fired again
     assert ran == []
+
+
+def _results() -> list[RunResult]:
+    t = datetime(2026, 12, 5, 12, 0, 31, 123456, tzinfo=UTC)
+    return [
+        RunResult(run_id="a@2026-12-05T12:00:00Z", job="a", scheduled_for=T0,
+                  status=RunStatus.MISSED, finished_at=t,
+                  error="missed: a later slot was due too; ran only the latest"),
+        RunResult(run_id="b@x", job="b", scheduled_for=T0, status=RunStatus.SKIPPED,
+                  finished_at=t, skip_reason=SkipReason.OVERLAP, error="still running",
+                  manual=True),
+        RunResult(run_id="c@x", job='c "quoted" \\ é', scheduled_for=T0, status=RunStatus.OK,
+                  started_at=T0, finished_at=t, exit_code=0,
+                  output_tail="line\n\ttab \x1b[31mred\x1b[0m \x7f del \u2028 ünï 🙂\n",
+                  output_bytes=61, truncated=True, attempt=2),
+        RunResult(run_id="d@x", job="d", scheduled_for=T0, status=RunStatus.FAILED,
+                  started_at=T0, finished_at=t, exit_code=-9, error="x" * 3000,
+                  gate=GateResult(run=True, exit_code=0, context="ctx"), cost=0.25,
+                  extra={"will_retry": True}),
+    ]
+
+
+def test_a_result_carried_by_a_claim_reads_back_as_the_generic_writer_wrote_it() -> None:
+    """claims.toml's results are written by hand when their fields are plain: what is read
+    back is what the generic TOML writer's text gave."""
+    for result in _results():
+        fast = store_module._result_toml(result)
+        generic = store_module._dumps(
+            to_toml_value({"results": [store_module.result_to_toml(result)]}))
+        assert tomllib.loads(fast) == tomllib.loads(generic)
+        [back] = tomllib.loads(fast)["results"]
+        assert RunResult.from_dict(back) == RunResult.from_dict(
+            tomllib.loads(generic)["results"][0])
+
+
+def test_results_carried_by_a_claim_survive_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "state.toml"
+    store = StateStore(path, min_interval=3600)  # no background writer: only claims write
+    for result in _results():
+        store.record(result)
+    store.claim("e", make_run_id("e", SLOT), SLOT)
+    crashed = StateStore(path).load()  # state.toml never saved: claims.toml alone tells
+    for result in _results():
+        [back] = crashed.jobs[result.job].results
+        assert back.run_id == result.run_id and back.status is result.status
+        assert back.error == result.error and back.output_tail == result.output_tail
+        assert back.finished_at == result.finished_at and back.manual == result.manual
+    assert crashed.jobs["e"].running == (make_run_id("e", SLOT),)
