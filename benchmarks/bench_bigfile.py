@@ -67,7 +67,13 @@ def jobs_file(n: int) -> str:
 CATCHUP_DUE = 20_000
 CATCHUP_BACK = 25  # seconds of downtime before the start: two or three slots of each job due
 CATCHUP_TIMEOUT = 600.0  # seconds to wait for the last due run
-CATCHUP_AGENT = "async def first_line(prompt):\n    return 'caught-up\\n'\n"
+CATCHUP_AGENT = """import os, time
+RAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ran.txt")
+async def first_line(prompt):
+    with open(RAN, "a") as f:  # when this agent began, for the console (no event stream)
+        f.write(f"{time.time()}\\n")
+    return "caught-up\\n"
+"""
 
 
 def catchup_file(due: int, others: int) -> str:
@@ -141,6 +147,66 @@ def catchup_once(path: Path, due: int) -> dict[str, float]:
     return figures
 
 
+def catchup_console(path: Path, due: int) -> dict[str, float]:
+    """The console (`crondeck --config`, in a pty, running the schedule in-process) on the
+    same downtime: seconds from spawn to the first and the last due agent's start."""
+    import contextlib
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    from crondeck.core.store import StateStore
+
+    state = path.parent / ".crondeck"
+    if state.exists():
+        shutil.rmtree(state)
+    ran = path.parent / "ran.txt"
+    ran.unlink(missing_ok=True)
+    back = datetime.fromtimestamp((time.time() - CATCHUP_BACK) // 10 * 10, UTC)
+    store = StateStore(state / "state.toml")
+    store.put_waiting_many(iter([(f"due-{i:06d}", back) for i in range(due)]))
+    store.flush()
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "XDG_CONFIG_HOME": str(path.parent / "xdg")}
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "crondeck.cli", "--config", str(path)],
+                            stdin=slave, stdout=slave, stderr=slave, env=env,
+                            cwd=path.parent, start_new_session=True)
+    os.close(slave)
+    figures: dict[str, float] = {}
+    times: list[float] = []
+    try:
+        deadline = time.monotonic() + CATCHUP_TIMEOUT
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:  # drained, or the app would block on a full terminal
+                with contextlib.suppress(OSError):
+                    os.read(master, 1 << 16)
+            if ran.exists():
+                times = [float(t) for t in ran.read_text().split()]
+                if len(times) >= due:
+                    break
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    if times:
+        times.sort()
+        figures["first_s"] = times[0] - t0
+    if len(times) >= due:
+        figures["last_s"] = times[due - 1] - t0
+    else:
+        figures["done"] = len(times)
+    return figures
+
+
 def catchup(total: int, due: int = CATCHUP_DUE, runs: int = RUNS) -> None:
     """The catch-up rows: `due` jobs due at start, alone and in a file of `total` jobs."""
     print(f"catch-up after downtime: {due:,} @every 10s jobs due at start; load average "
@@ -152,15 +218,19 @@ def catchup(total: int, due: int = CATCHUP_DUE, runs: int = RUNS) -> None:
             path.write_text(catchup_file(due, others))
             (Path(tmp) / "catchup_agent.py").write_text(CATCHUP_AGENT)
             got = [catchup_once(path, due) for _ in range(runs)]
+            console = [catchup_console(path, due) for _ in range(runs)]
         for key, what in (("first_s", "spawn to first"), ("last_s", "spawn to LAST"),
                           ("first_sched_s", "loop start to first"),
-                          ("last_sched_s", "loop start to LAST")):
+                          ("last_sched_s", "loop start to LAST"),
+                          ("console first_s", "console: spawn to first"),
+                          ("console last_s", "console: spawn to LAST")):
             label = f"{due + others:,} jobs: {what} due run's output"
-            values = [g.get(key, float("inf")) for g in got]
+            which = console if key.startswith("console ") else got
+            values = [g.get(key.removeprefix("console "), float("inf")) for g in which]
             each = "/".join(f"{v:.3f}" for v in values)
             print(f"{label:<48}{statistics.median(values):>7.3f} s {max(values):>7.3f} s "
                   f"{each:>20}")
-        late = [g["done"] for g in got if "done" in g]
+        late = [g["done"] for g in got + console if "done" in g]
         if late:
             print(f"  (inf: not all within {CATCHUP_TIMEOUT:.0f} s; done by then: "
                   + ", ".join(f"{n:,}" for n in late) + f" of {due:,})")
