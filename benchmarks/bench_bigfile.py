@@ -17,10 +17,11 @@ the state is read, the scheduler built and each state restored) and RSS read the
 Then the catch-up after downtime: 2,000 `@every 10s` jobs (python agents printing one line;
 DUE below: 20,000 take minutes a run) whose saved next fires lie 25 s back, so every one is
 due when `crondeck run` starts (its missed slots booked, the latest run), alone and among
-the 100,000 jobs of the file above. Timed from spawn to the first and to the LAST due run's `output_chunk` on the event
-stream (and, by the events' own times, from `scheduler_started`); then the same for the
-console running the schedule in-process (`crondeck --config` in a pty), timed by the agents'
-own start times. Each run's claim must be durable before its agent starts.
+the 100,000 jobs of the file above. Timed from spawn to the first and to the LAST due run's
+`output_chunk` on the event stream (and, by the events' own times, from
+`scheduler_started`); then the same for the console running the schedule in-process
+(`crondeck --config` in a pty), timed by the agents' own start times. Each run's claim must
+be durable before its agent starts.
 `python benchmarks/bench_bigfile.py catchup [JOBS [DUE [RUNS]]]` runs only these rows.
 
 Targets: first due run under 3 s; the headless process under 100 MiB RSS.
