@@ -14,6 +14,16 @@ Then three restarts on the state the previous run saved (100,000 job states): th
 job's slot was taken, so these are timed to `config_loaded` (everything before scheduling:
 the state is read, the scheduler built and each state restored) and RSS read then.
 
+Then the catch-up after downtime: 2,000 `@every 10s` jobs (python agents printing one line;
+DUE below: 20,000 take minutes a run) whose saved next fires lie 25 s back, so every one is
+due when `crondeck run` starts (its missed slots booked, the latest run), alone and among
+the 100,000 jobs of the file above. Timed from spawn to the first and to the LAST due run's
+`output_chunk` on the event stream (and, by the events' own times, from
+`scheduler_started`); then the same for the console running the schedule in-process
+(`crondeck --config` in a pty), timed by the agents' own start times. Each run's claim must
+be durable before its agent starts.
+`python benchmarks/bench_bigfile.py catchup [JOBS [DUE [RUNS]]]` runs only these rows.
+
 Targets: first due run under 3 s; the headless process under 100 MiB RSS.
 
 Run directly (`python benchmarks/bench_bigfile.py [JOBS]`) or via benchmarks/run.py.
@@ -32,6 +42,7 @@ import tempfile
 import threading
 import time
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 JOBS = 100_000
@@ -54,6 +65,178 @@ def jobs_file(n: int) -> str:
         parts.append(f'[[jobs]]\nname = "job-{i:06d}"\nschedule = "{EXPRS[i % len(EXPRS)]}"\n'
                      f'timezone = "{ZONES[i % len(ZONES)]}"\ncommand = "true"\n\n')
     return "".join(parts)
+
+
+CATCHUP_DUE = 2_000
+CATCHUP_BACK = 25  # seconds of downtime before the start: two or three slots of each job due
+CATCHUP_TIMEOUT = 600.0  # seconds to wait for the last due run
+CATCHUP_AGENT = """import os, time
+RAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ran.txt")
+async def first_line(prompt):
+    with open(RAN, "a") as f:  # when this agent began, for the console (no event stream)
+        f.write(f"{time.time()}\\n")
+    return "caught-up\\n"
+"""
+
+
+def catchup_file(due: int, others: int) -> str:
+    """`due` `@every 10s` python jobs, then `others` jobs of the big file (none due)."""
+    parts = [f"[scheduler]\nmax_concurrent_runs = {due}\n\n"]
+    for i in range(due):
+        parts.append(f'[[jobs]]\nname = "due-{i:06d}"\nschedule = "@every 10s"\n'
+                     f'python = "catchup_agent:first_line"\nprompt = "p"\n\n')
+    for i in range(others):
+        parts.append(f'[[jobs]]\nname = "job-{i:06d}"\nschedule = "{EXPRS[i % len(EXPRS)]}"\n'
+                     f'timezone = "{ZONES[i % len(ZONES)]}"\ncommand = "true"\n\n')
+    return "".join(parts)
+
+
+def catchup_once(path: Path, due: int) -> dict[str, float]:
+    """Spawn `crondeck run` on a state whose `due` jobs' next fires passed CATCHUP_BACK s ago;
+    seconds to the first and to the last due run's output."""
+    from crondeck.core.store import StateStore  # the bench's own interpreter: same install
+
+    state = path.parent / ".crondeck"
+    if state.exists():
+        shutil.rmtree(state)
+    back = datetime.fromtimestamp((time.time() - CATCHUP_BACK) // 10 * 10, UTC)
+    store = StateStore(state / "state.toml")
+    store.put_waiting_many(iter([(f"due-{i:06d}", back) for i in range(due)]))
+    store.flush()
+    crondeck = str(Path(sys.executable).with_name("crondeck"))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([crondeck, "--config", str(path), "run"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=path.parent)
+    assert proc.stdout is not None
+    stream = proc.stdout
+    figures: dict[str, float] = {}
+    seen: set[str] = set()
+    done = threading.Event()
+
+    started: list[datetime] = []
+
+    def read() -> None:
+        for line in stream:
+            if '"scheduler_started"' in line:
+                started.append(datetime.fromisoformat(json.loads(line)["at"]))
+            if '"output_chunk"' not in line:
+                continue
+            event = json.loads(line)
+            if event.get("event") == "output_chunk" and "caught-up" in event.get("text", ""):
+                now = time.perf_counter() - t0
+                # and by the events' own times, from the scheduler's start (no start-up)
+                at = (datetime.fromisoformat(event["at"]) - started[0]).total_seconds()
+                if "first_s" not in figures:
+                    figures["first_s"], figures["first_sched_s"] = now, at
+                seen.add(event.get("run_id", ""))
+                if len(seen) == due:
+                    figures["last_s"], figures["last_sched_s"] = now, at
+                    done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if not done.wait(CATCHUP_TIMEOUT):  # reported as "> CATCHUP_TIMEOUT" with the count
+            figures["last_s"] = float("inf")
+            figures["done"] = len(seen)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=10)
+    return figures
+
+
+def catchup_console(path: Path, due: int) -> dict[str, float]:
+    """The console (`crondeck --config`, in a pty, running the schedule in-process) on the
+    same downtime: seconds from spawn to the first and the last due agent's start."""
+    import contextlib
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    from crondeck.core.store import StateStore
+
+    state = path.parent / ".crondeck"
+    if state.exists():
+        shutil.rmtree(state)
+    ran = path.parent / "ran.txt"
+    ran.unlink(missing_ok=True)
+    back = datetime.fromtimestamp((time.time() - CATCHUP_BACK) // 10 * 10, UTC)
+    store = StateStore(state / "state.toml")
+    store.put_waiting_many(iter([(f"due-{i:06d}", back) for i in range(due)]))
+    store.flush()
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "XDG_CONFIG_HOME": str(path.parent / "xdg")}
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "crondeck.cli", "--config", str(path)],
+                            stdin=slave, stdout=slave, stderr=slave, env=env,
+                            cwd=path.parent, start_new_session=True)
+    os.close(slave)
+    figures: dict[str, float] = {}
+    times: list[float] = []
+    try:
+        deadline = time.monotonic() + CATCHUP_TIMEOUT
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:  # drained, or the app would block on a full terminal
+                with contextlib.suppress(OSError):
+                    os.read(master, 1 << 16)
+            if ran.exists():
+                times = [float(t) for t in ran.read_text().split()]
+                if len(times) >= due:
+                    break
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    if times:
+        times.sort()
+        figures["first_s"] = times[0] - t0
+    if len(times) >= due:
+        figures["last_s"] = times[due - 1] - t0
+    else:
+        figures["done"] = len(times)
+    return figures
+
+
+def catchup(total: int, due: int = CATCHUP_DUE, runs: int = RUNS) -> None:
+    """The catch-up rows: `due` jobs due at start, alone and in a file of `total` jobs."""
+    print(f"catch-up after downtime: {due:,} @every 10s jobs due at start; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print(f"{'measure':<48}{'p50':>9}{'max':>9}{'runs':>22}")
+    for others in dict.fromkeys((0, max(0, total - due))):
+        with tempfile.TemporaryDirectory(prefix="crondeck-catchup-") as tmp:
+            path = Path(tmp) / "crondeck.toml"
+            path.write_text(catchup_file(due, others))
+            (Path(tmp) / "catchup_agent.py").write_text(CATCHUP_AGENT)
+            got = [catchup_once(path, due) for _ in range(runs)]
+            console = [catchup_console(path, due) for _ in range(runs)]
+        for key, what in (("first_s", "spawn to first"), ("last_s", "spawn to LAST"),
+                          ("first_sched_s", "loop start to first"),
+                          ("last_sched_s", "loop start to LAST"),
+                          ("console first_s", "console: spawn to first"),
+                          ("console last_s", "console: spawn to LAST")):
+            label = f"{due + others:,} jobs: {what} due run's output"
+            which = console if key.startswith("console ") else got
+            values = [g.get(key.removeprefix("console "), float("inf")) for g in which]
+            each = "/".join(f"{v:.3f}" for v in values)
+            print(f"{label:<48}{statistics.median(values):>7.3f} s {max(values):>7.3f} s "
+                  f"{each:>20}")
+        late = [g["done"] for g in got + console if "done" in g]
+        if late:
+            print(f"  (inf: not all within {CATCHUP_TIMEOUT:.0f} s; done by then: "
+                  + ", ".join(f"{n:,}" for n in late) + f" of {due:,})")
 
 
 def _status(pid: int) -> dict[str, float]:
@@ -149,7 +332,13 @@ def main(n: int = JOBS) -> None:
         each = "/".join(fmt.format(v) for v in values)
         print(f"{label:<48}{fmt.format(p50):>6} {unit:<3}{fmt.format(top):>6} {unit:<3}"
               f"{each:>20}  {verdict}")
+    print()
+    catchup(n)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else JOBS)
+    if sys.argv[1:2] == ["catchup"]:  # only the catch-up rows: catchup [JOBS [DUE [RUNS]]]
+        args = [int(a) for a in sys.argv[2:5]]
+        catchup(*(args or [JOBS]))
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else JOBS)

@@ -69,6 +69,10 @@ STARTED_KEPT = 256  # scheduled slots remembered per job as started (see _steppe
 LEAD = 0.1  # seconds the real-time loop wakes ahead of a slot to prepare its runs
 FIRE_SLICE = 0.05  # seconds of due jobs handled in one go before the loop lets others run
 FIRE_PAUSE = 0.01  # and how long it then leaves the event loop to them (a console's frames)
+# A slice that starts runs at once ends after this the first time, then doubling up to
+# FIRE_SLICE: the first runs are claimed (one write a slice) and start without waiting for a
+# whole slice of others to be handled.
+FIRE_FIRST = 0.002
 MAX_LEAD = 1.0  # the most it wakes ahead when an instant's runs take long to prepare
 PREP_PER_RUN = 2e-4  # first guess of the seconds one run takes to prepare, on a loaded machine
 SCHEDULES_KEPT = 1024  # distinct schedule strings kept parsed for the next add_job
@@ -149,6 +153,11 @@ class Scheduler:
         self._auto_names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._not_before: datetime | None = None  # set while _fire_due prepares ahead
+        # While _fire_due runs: the scheduled runs it starts, claimed together (one durable
+        # write) when it returns, and their jobs' names (see `_claim_fired`).
+        self._fired: list[tuple[Job, RunHandle]] | None = None
+        self._fired_jobs: set[str] = set()
+        self._fire_passes = 0  # slices in a row that left due jobs for the next (see FIRE_FIRST)
         self._prep_per_run = PREP_PER_RUN  # seconds to prepare one run ahead (see _lead)
         self._ended: list[Job] = []  # jobs whose max_runs the runs just started reached
         self._ended_on: asyncio.AbstractEventLoop | None = None
@@ -464,6 +473,8 @@ class Scheduler:
     def remove_job(self, job: str | Job) -> Job:
         """Remove a job; its runs in flight are cancelled ("job removed")."""
         j = self.get_job(job)
+        if j.name in self._fired_jobs:  # (a listener, while due runs are being fired)
+            self._claim_fired()
         del self.jobs[j.name]
         self._filed.pop(j.name, None)
         self._started.pop(j.name, None)
@@ -588,6 +599,8 @@ class Scheduler:
     def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int:
         """Cancel a job's runs in flight and its queued slot; returns how many were stopped."""
         j = self.get_job(job)
+        if j.name in self._fired_jobs:  # (a listener, while due runs are being fired)
+            self._claim_fired()
         count = 0
         if j.queued is not None:
             slot, _manual = j.queued
@@ -960,7 +973,24 @@ class Scheduler:
         """Handle every job due at `now`, and with `ahead` > 0 also those due within that
         many seconds: their decisions are taken as of their own instant and their runs
         wait on the start line until it comes (see `Scheduler.lead`). With a `budget`
-        (seconds), stop once it is spent: True when jobs due are left for the next call."""
+        (seconds), stop once it is spent: True when jobs due are left for the next call.
+        The scheduled runs it starts at once are claimed together as it returns."""
+        if self._fired is not None:  # called again from within (a listener): same group
+            return self._fire_slice(now, ahead, budget)
+        self._fired = []
+        try:
+            more = self._fire_slice(now, ahead, budget)
+            self._fire_passes = self._fire_passes + 1 if more else 0
+            self._claim_fired()
+        except BaseException as exc:
+            self._refuse_fired(f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._fired = None
+            self._fired_jobs.clear()
+        return more
+
+    def _fire_slice(self, now: datetime, ahead: float, budget: float | None) -> bool:
         now_ts = now.timestamp()
         horizon = now_ts + ahead
         heap = self._heap
@@ -972,10 +1002,14 @@ class Scheduler:
         t0 = time.perf_counter()
         more = False
         popped = 0
+        firing = 0.0 if budget is None else min(budget,
+                                                FIRE_FIRST * 2 ** min(self._fire_passes, 16))
         while heap and heap[0][0] <= horizon:
-            if budget is not None and popped and time.perf_counter() - t0 > budget:
-                more = True
-                break
+            if budget is not None and popped:
+                spent = time.perf_counter() - t0
+                if spent > budget or (self._fired and spent > firing):
+                    more = True
+                    break
             popped += 1
             entry = heapq.heappop(heap)
             ts, tiebreak, name = entry
@@ -984,6 +1018,8 @@ class Scheduler:
             job = self.jobs.get(name)
             if job is None:
                 continue
+            if name in self._fired_jobs:  # popped again: its run's claim decides what follows
+                self._claim_fired()
             at = now
             if ts > now_ts:  # ahead of its instant: prepare it only if it will simply start
                 at = max(now, slots.wake_at(job) or now)
@@ -1074,7 +1110,9 @@ class Scheduler:
             self._dispatch(job, slot, now)
 
     def _drain_backlog(self, job: Job) -> None:
-        while job._backlog and not job._running and not job.exhausted:
+        # A run waiting for its claim counts as running: refused, it drains the rest then.
+        while job._backlog and not job._running and not job.exhausted \
+                and job.name not in self._fired_jobs:
             self._dispatch(job, job.backlog.popleft(), self.clock.now())
 
     def _mark_slot(self, job: Job, slot: datetime) -> None:
@@ -1086,6 +1124,8 @@ class Scheduler:
         """Apply `slots.decide` to one slot; start it or book why not. Returns the handle
         (already done when the slot did not start)."""
         run_id = run_id or make_run_id(job.name, slot)
+        if job.name in self._fired_jobs:  # its run waiting for its claim decides this one
+            self._claim_fired()
         if not manual:
             self._mark_slot(job, slot)
         decision = slots.decide(job, now, manual)
@@ -1127,6 +1167,10 @@ class Scheduler:
                 started = self._started[job.name] = deque(maxlen=STARTED_KEPT)
             started.append(slot)
         if self._not_before is None:  # a run prepared ahead is claimed at its instant
+            if self._fired is not None and not manual:  # claimed with the others fired
+                self._fired.append((job, handle))
+                self._fired_jobs.add(job.name)
+                return handle
             why = self._ledger.claim(job, handle)
             if why:
                 handle.set_result(self._ledger.unclaimed(job, handle, why))
@@ -1136,6 +1180,42 @@ class Scheduler:
         for lst in self._new_handles:
             lst.append(handle)
         return handle
+
+    def _claim_fired(self) -> None:
+        """Claim the runs `_fire_due` started so far in one durable write, then start each
+        (none before the write); a refused claim books its run as skipped instead, as a
+        claim of its own would have, and its job's backlog goes on (claimed likewise)."""
+        while self._fired:
+            runs, self._fired = self._fired, []
+            self._fired_jobs.clear()
+            refused: list[Job] = []
+            try:
+                whys = self._ledger.claim_many(runs)
+            except BaseException:  # (the ledger reports a sink's Exception): none starts
+                self._fired = runs
+                self._fired_jobs.update(job.name for job, _ in runs)
+                raise
+            for (job, handle), why in zip(runs, whys, strict=True):
+                if why:
+                    handle.set_result(self._ledger.unclaimed(job, handle, why))
+                    refused.append(job)
+                    continue
+                job.running[handle.run_id] = handle
+                handle.task = self._runner.start(job, handle)
+                for lst in self._new_handles:
+                    lst.append(handle)
+            for job in refused:
+                if self.jobs.get(job.name) is job:
+                    self._drain_backlog(job)
+
+    def _refuse_fired(self, why: str) -> None:
+        """`_fire_due` was interrupted: the runs it started and has not claimed do not start
+        (booked as skipped, `why`: what interrupted it)."""
+        runs, self._fired = self._fired or [], []
+        self._fired_jobs.clear()
+        for job, handle in runs:
+            if not handle.done():
+                handle.set_result(self._ledger.unclaimed(job, handle, why))
 
     def _done_handle(self, job: Job, slot: datetime, manual: bool, result: RunResult) -> RunHandle:
         handle = RunHandle(job.name, result.run_id, slot, manual)
