@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         parse,
     )
     from .display import (
+        LARGE_SCHEDULE,
         ago,
         attached_line,
         clip,
@@ -317,6 +318,7 @@ _SOURCES: dict[str, str] = {
     "describe_values": "cronexpr",
     "parse": "cronexpr",
     # .display
+    "LARGE_SCHEDULE": "display",
     "ago": "display",
     "attached_line": "display",
     "clip": "display",
@@ -487,6 +489,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CATCHUPS",
+    "LARGE_SCHEDULE",
     "MONTH_NAMES",
     "OVERLAPS",
     "WATCH_INTERVAL",

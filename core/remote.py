@@ -34,6 +34,7 @@ from .collector import collector_paused
 from .control import ControlError
 from .control_client import ControlClient
 from .cronexpr import parse
+from .display import LARGE_SCHEDULE
 from .events import (
     ControlAttached,
     ControlDisconnected,
@@ -72,9 +73,6 @@ BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 SLICE = 0.005  # seconds of applying lines before the loop is let go (the console draws)
 STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
-# From this many jobs in a first snapshot, each is read in full only when first needed (a
-# console draws its first screen from a few hundred of them); below, all at once as it comes.
-READ_LATER_FROM = 20_000
 
 
 class ControlLink(Protocol):
@@ -784,7 +782,9 @@ class RemoteScheduler:
                 self._ended(run)
             self.bus.publish(JobRemoved(seq=seq, at=self.clock.now(), job=name))
         jobs = self.jobs
-        later = not self.bus.active and len(records) >= READ_LATER_FROM
+        # From LARGE_SCHEDULE jobs a first snapshot's are each read in full only when first
+        # needed (a console draws its first screen from a few hundred); below, all at once.
+        later = not self.bus.active and len(records) >= LARGE_SCHEDULE
         for rec in records:
             new = rec["name"] not in jobs
             if new and later and not rec.get("running"):
