@@ -180,8 +180,15 @@ class DashboardScreen(Screen[None]):
         if self.model.pending:
             self.call_after_refresh(self._fill_rows)
         if self.live:
-            self.observer.start()
-            self.set_interval(1.0, self.tick, name="countdown")
+            self.go_live()
+
+    def go_live(self) -> None:
+        """Follow the scheduler live: its events folded in ten times a second, the
+        countdowns ticking each second (at mount for a live screen; a frozen one, in a test,
+        may go live later)."""
+        self.live = True
+        self.observer.start()
+        self.set_interval(1.0, self.tick, name="countdown")
 
     def _fill_rows(self) -> None:
         """Make the next step of the rows the first screen was drawn without (see
