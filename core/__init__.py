@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         parse,
     )
     from .display import (
+        LARGE_SCHEDULE,
         ago,
         attached_line,
         clip,
@@ -318,6 +319,7 @@ _SOURCES: dict[str, str] = {
     "describe_values": "cronexpr",
     "parse": "cronexpr",
     # .display
+    "LARGE_SCHEDULE": "display",
     "ago": "display",
     "attached_line": "display",
     "clip": "display",
@@ -489,6 +491,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CATCHUPS",
+    "LARGE_SCHEDULE",
     "MONTH_NAMES",
     "OVERLAPS",
     "WATCH_INTERVAL",

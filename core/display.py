@@ -9,8 +9,13 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-__all__ = ["ago", "attached_line", "clock_time", "compact_json", "countdown", "duration",
-           "escape_controls", "money", "short_span", "token_count"]
+__all__ = ["LARGE_SCHEDULE", "ago", "attached_line", "clock_time", "compact_json", "countdown",
+           "duration", "escape_controls", "money", "short_span", "token_count"]
+
+# From this many jobs a front end makes what it shows of each job lazily: a console draws its
+# first screen from a few hundred rows and makes the rest after it, and a mirror reads each
+# job of a first snapshot in full only when first needed.
+LARGE_SCHEDULE = 20_000
 
 # C0 controls but tab and newline, DEL, and C1 controls (a terminal may take U+009B as CSI).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -35,6 +35,7 @@ from .collector import collector_paused
 from .control import ControlError
 from .control_client import ControlClient
 from .cronexpr import parse
+from .display import LARGE_SCHEDULE
 from .events import (
     ControlAttached,
     ControlDisconnected,
@@ -73,9 +74,6 @@ BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 SLICE = 0.005  # seconds of applying lines before the loop is let go (the console draws)
 STEADY = 5.0  # seconds a connection must last for its loss to be retried at once
-# From this many jobs in a first snapshot, each is read in full only when first needed (a
-# console draws its first screen from a few hundred of them); below, all at once as it comes.
-READ_LATER_FROM = 20_000
 
 
 class ControlLink(Protocol):
@@ -932,10 +930,10 @@ class RemoteScheduler:
             self.bus.publish(JobRemoved(seq=seq, at=self.clock.now(), job=name))
         jobs = self.jobs
         shared = snap.get("shared")
-        # A big snapshot's jobs are read when first needed: on the first attach while nobody
+        # A big snapshot's (LARGE_SCHEDULE jobs) are read when first needed: on the first attach while nobody
         # watches (nobody to tell of them yet), and on a resync, which announces only the
         # jobs that came, went or changed (from the records, without reading them in full).
-        later = len(records) >= READ_LATER_FROM and (resync or not self.bus.active)
+        later = len(records) >= LARGE_SCHEDULE and (resync or not self.bus.active)
         tell = self.bus.active
         moved: dict[int, list[tuple[str, list[int]]]] = {}  # see `_changed`
         for rec in records:

@@ -180,7 +180,7 @@ async def older_server(path: Path, s: Scheduler) -> asyncio.AbstractServer:
 def test_the_mirror_reads_an_older_servers_full_records(
         short_dir: Path, monkeypatch: pytest.MonkeyPatch, lazy: bool) -> None:
     if lazy:
-        monkeypatch.setattr(remote, "READ_LATER_FROM", 2)
+        monkeypatch.setattr(remote, "LARGE_SCHEDULE", 2)
 
     async def main() -> None:
         s = scheduler(Gate())
@@ -208,7 +208,7 @@ def test_the_mirror_reads_an_older_servers_full_records(
 def test_the_mirror_on_a_newer_server_reads_the_jobs_as_they_are(
         short_dir: Path, monkeypatch: pytest.MonkeyPatch, lazy: bool) -> None:
     if lazy:
-        monkeypatch.setattr(remote, "READ_LATER_FROM", 2)
+        monkeypatch.setattr(remote, "LARGE_SCHEDULE", 2)
 
     async def main() -> None:
         gate = Gate()
@@ -262,7 +262,7 @@ def test_a_big_resync_reads_lazily_and_announces_what_changed_in_the_jobs_file(
     """Disconnected, the jobs file changes (a job removed, one added, two changed, two not);
     on reconnecting the mirror shows the new picture, its jobs read when needed, and the
     events name exactly the jobs removed, added and changed."""
-    monkeypatch.setattr(remote, "READ_LATER_FROM", 2)
+    monkeypatch.setattr(remote, "LARGE_SCHEDULE", 2)
     config = short_dir / "crondeck.toml"
     config.write_text(jobs_file(*BEFORE))
     runtime = open_runtime(load_config(config))

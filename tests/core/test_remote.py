@@ -652,7 +652,7 @@ def test_a_snapshot_job_is_read_in_full_when_first_needed_and_reads_the_same(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The first snapshot's jobs are read when something needs them (a console on 100,000
     jobs shows its first screen from a few hundred): what each shows is the record's."""
-    monkeypatch.setattr(remote, "READ_LATER_FROM", 3)
+    monkeypatch.setattr(remote, "LARGE_SCHEDULE", 3)
 
     async def main() -> None:
         done = result("digest", "digest@1", RunStatus.FAILED)
@@ -689,7 +689,7 @@ def test_a_snapshot_job_is_read_in_full_when_first_needed_and_reads_the_same(
 
 def test_a_job_not_yet_read_takes_commands_records_and_results(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(remote, "READ_LATER_FROM", 3)
+    monkeypatch.setattr(remote, "LARGE_SCHEDULE", 3)
 
     async def main() -> None:
         done = result("digest", "digest@1")

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 from conftest import SIZE, START
 
-from crondeck.core import JobOptions, RemoteScheduler
+from crondeck.core import LARGE_SCHEDULE, JobOptions, RemoteScheduler
 from crondeck.core.clock import FakeClock
 from crondeck.core.wire import options_json
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.attached import AttachedDashboard
-from crondeck.tui.screens.dashboard import FILL_FROM
 
 WAIT = 60.0  # the rows of ~20,000 jobs, on a loaded machine
 
@@ -81,7 +80,7 @@ class Watched:
 @pytest.mark.slow
 def test_the_first_screen_reads_the_soonest_jobs_and_the_rest_fill_in(monkeypatch):
     Watched.on(monkeypatch)
-    n = FILL_FROM + 100
+    n = LARGE_SCHEDULE + 100
     jobs = [record(f"job-{i:05d}", 10 + i % 600) for i in range(n)]
     jobs.append(record("soonest", 1))
     link = Link(jobs)

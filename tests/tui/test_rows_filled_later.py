@@ -1,5 +1,5 @@
-"""A big scheduler's first screen is drawn before every row is made (FILL_FROM): it shows the
-jobs that fire soonest, and once the rest are made the table is complete and in order as if
+"""A big scheduler's first screen is drawn before every row is made (LARGE_SCHEDULE): it shows
+the jobs that fire soonest, and once the rest are made the table is complete and in order as if
 built at once: scrolling to the end, filtering and sorting show every job, the counts and
 Upcoming are those of every job, and what happened to a job meanwhile shows on its row.
 
@@ -28,7 +28,7 @@ N = 60
 
 @pytest.fixture(autouse=True)
 def _small_thresholds(monkeypatch):
-    monkeypatch.setattr(dashboard, "FILL_FROM", 10)
+    monkeypatch.setattr(dashboard, "LARGE_SCHEDULE", 10)
     monkeypatch.setattr(dashboard, "FIRST_ROWS", 5)
     monkeypatch.setattr(dashboard, "FILL_STEP", 7)
     monkeypatch.setattr(dashboard, "FILL_PAUSE", 3600)  # the test takes each next step

@@ -24,7 +24,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input
 
-from crondeck.core import RunResult, clock_time
+from crondeck.core import LARGE_SCHEDULE, RunResult, clock_time
 
 from ..failure_toasts import FailureToasts
 from ..fire_order import FireOrder
@@ -64,11 +64,10 @@ SWITCH_REST = 0.05
 # quarter of the screen; the job table keeps the rest (its widest columns need ~150).
 WIDE_UPCOMING = 160
 UPCOMING_ROOM = 24  # borders, scrollbar, time and countdown around a name
-# From this many jobs the first screen is drawn before every row is made: it shows the rows
-# of the FIRST_ROWS jobs that fire soonest (its top rows and Upcoming's come from them), and
-# the others are made FILL_STEP at a time after it, keys and events handled in between; the
+# From LARGE_SCHEDULE jobs the first screen is drawn before every row is made: it shows the
+# rows of the FIRST_ROWS jobs that fire soonest (its top rows and Upcoming's come from them),
+# and the others are made FILL_STEP at a time after it, keys and events handled in between; the
 # jobs table is re-sorted over all of them once they are all made.
-FILL_FROM = 20_000
 FIRST_ROWS = 500
 FILL_STEP = 5_000
 FILL_PAUSE = 0.002  # seconds between steps: the loop takes keys, events and frames then
@@ -100,8 +99,8 @@ class DashboardScreen(Screen[None]):
         self.read_only = read_only
         self.read_only_reason = read_only_reason
         self.live = live
-        self.observer = Observer(
-            scheduler, self, first=FIRST_ROWS if len(scheduler.jobs) >= FILL_FROM else None)
+        large = len(scheduler.jobs) >= LARGE_SCHEDULE
+        self.observer = Observer(scheduler, self, first=FIRST_ROWS if large else None)
         self.model = self.observer.model
         self._pinned = False  # output shows a run opened from history
         self._jumping_to = ""  # a job `!` is selecting: its Selected must not unpin
@@ -181,12 +180,19 @@ class DashboardScreen(Screen[None]):
         if self.model.pending:
             self.call_after_refresh(self._fill_rows)
         if self.live:
-            self.observer.start()
-            self.set_interval(1.0, self.tick, name="countdown")
+            self.go_live()
+
+    def go_live(self) -> None:
+        """Follow the scheduler live: its events folded in ten times a second, the
+        countdowns ticking each second (at mount for a live screen; a frozen one, in a test,
+        may go live later)."""
+        self.live = True
+        self.observer.start()
+        self.set_interval(1.0, self.tick, name="countdown")
 
     def _fill_rows(self) -> None:
         """Make the next step of the rows the first screen was drawn without (see
-        FILL_FROM); once all are made, show them all (sorted, counted, in Upcoming)."""
+        LARGE_SCHEDULE); once all are made, show them all (sorted, counted, in Upcoming)."""
         if not self.model.fill(FILL_STEP):
             self.set_timer(FILL_PAUSE, self._fill_rows, name="fill-rows")
             return
