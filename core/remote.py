@@ -930,9 +930,10 @@ class RemoteScheduler:
             self.bus.publish(JobRemoved(seq=seq, at=self.clock.now(), job=name))
         jobs = self.jobs
         shared = snap.get("shared")
-        # A big snapshot's (LARGE_SCHEDULE jobs) are read when first needed: on the first attach while nobody
-        # watches (nobody to tell of them yet), and on a resync, which announces only the
-        # jobs that came, went or changed (from the records, without reading them in full).
+        # A big snapshot's jobs (LARGE_SCHEDULE or more) are read when first needed: on the
+        # first attach while nobody watches (nobody to tell of them yet), and on a resync,
+        # which announces only the jobs that came, went or changed (from the records,
+        # without reading them in full).
         later = len(records) >= LARGE_SCHEDULE and (resync or not self.bus.active)
         tell = self.bus.active
         moved: dict[int, list[tuple[str, list[int]]]] = {}  # see `_changed`
