@@ -79,6 +79,17 @@ async def first_line(prompt):
 """
 
 
+def _stop(proc: subprocess.Popen[str], reader: threading.Thread, grace: float) -> None:
+    """SIGTERM, as a service manager stops it; killed if it is not gone within `grace` s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    reader.join(timeout=10)
+
+
 def catchup_file(due: int, others: int) -> str:
     """`due` `@every 10s` python jobs, then `others` jobs of the big file (none due)."""
     parts = [f"[scheduler]\nmax_concurrent_runs = {due}\n\n"]
@@ -140,13 +151,7 @@ def catchup_once(path: Path, due: int) -> dict[str, float]:
             figures["last_s"] = float("inf")
             figures["done"] = len(seen)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=10)
+        _stop(proc, reader, 120)
     return figures
 
 
@@ -288,13 +293,7 @@ def run_once(path: Path, restart: bool = False) -> dict[str, float]:
         figures["rss_settled_mib"] = rss["VmRSS"]
         figures["rss_peak_mib"] = rss["VmHWM"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=10)
+        _stop(proc, reader, 60)
     return figures
 
 
