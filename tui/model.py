@@ -504,6 +504,11 @@ class DashboardModel:
         return ch
 
     def _open(self, job: str, run_id: str, at: datetime | None) -> RunOutput:
+        if at is None:  # its start came before us (a snapshot's run in flight): the job knows it
+            owner = self.scheduler.jobs.get(job)
+            handle = owner.running.get(run_id) if owner is not None and owner.is_running \
+                else None
+            at = handle.started_at if handle is not None else None
         out = RunOutput(run_id, job, at)
         runs = self.outputs.setdefault(job, deque())
         runs.append(out)
