@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import FunctionType, TracebackType
+from types import FunctionType, MethodType, TracebackType
 from typing import Any, Unpack
 
 from . import slots
@@ -303,9 +303,13 @@ class Scheduler:
         if saved is not None and saved.last_slot is not None and isinstance(sched, Every) \
                 and sched.from_now:
             sched = replace(sched, anchor=saved.last_slot)  # the grid goes on where it was
+        # One wrapper for the jobs added in a row with one function, or one object's method
+        # (`self.handle` is a new bound method at each access, equal to the last).
         wrapped = self._last_agent
-        if wrapped is None or agent is not self._last_function \
-                or not isinstance(agent, FunctionType):  # one wrapper per function
+        last = self._last_function
+        same = (agent is last and isinstance(agent, FunctionType)) or (
+            isinstance(agent, MethodType) and agent == last)  # (its object's identity)
+        if wrapped is None or not same:
             wrapped = as_agent(agent)
             self._last_function, self._last_agent = agent, wrapped
         job = Job(name=name, agent=wrapped, prompt=prompt or "", schedule=sched,
