@@ -228,8 +228,9 @@ def catchup(total: int, due: int = CATCHUP_DUE, runs: int = RUNS) -> None:
             got = [catchup_once(path, due) for _ in range(runs)]
             console = [catchup_console(path, due) for _ in range(runs)]
         for key, what in (("first_s", "spawn to first"), ("last_s", "spawn to LAST"),
-                          ("first_sched_s", "loop start to first"),
-                          ("last_sched_s", "loop start to LAST"),
+                          # secondary: from stamps crondeck writes about itself
+                          ("first_sched_s", "internal: loop start to first"),
+                          ("last_sched_s", "internal: loop start to LAST"),
                           ("console first_s", "console: spawn to first"),
                           ("console last_s", "console: spawn to LAST")):
             label = f"{due + others:,} jobs: {what} due run's output"

@@ -316,24 +316,12 @@ def _claim_toml(run_id: str, job: str, slot: datetime, instance: str) -> str:
 
 
 def _result_toml(result: RunResult) -> str:
-    """One result as a `[[results]]` table of claims.toml. Plain fields (a miss, a skip, most
-    runs) are written by hand: a catch-up after downtime books thousands of misses, each
-    carried by the next claim, and the generic writer cost ~10x more; anything else by it."""
-    table = result_to_toml(result)
-    lines = ["[[results]]\n"]
-    for key, value in table.items():
-        if isinstance(value, str):
-            text = _toml_string(value)
-        elif isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int):
-            text = str(value)
-        elif isinstance(value, datetime) and value.utcoffset() is not None:
-            text = value.isoformat()
-        else:
-            return _dumps(to_toml_value({"results": [table]}))
-        lines.append(f"{key} = {text}\n")
-    return "".join(lines)
+    """One result as a `[[results]]` table of claims.toml (a catch-up after downtime books
+    thousands of misses, each carried by the next claim): one array item, without the
+    whole-document writer's inline-or-not question."""
+    table = to_toml_value(result_to_toml(result))
+    text = toml_fast.dumps_item("results", table)
+    return text if text is not None else _dumps({"results": [table]})
 
 
 class StateStore:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "dumps_item", "loads"]
 
 # TOML forbids control characters other than tab in strings and comments.
 _CHAR = r"[^\x00-\x08\x0a-\x1f\x7f"
@@ -269,6 +269,18 @@ def dumps(doc: Mapping[str, Any]) -> str | None:
     out: list[str] = []
     try:
         _table(doc, "", False, out)
+    except _Unwritable:
+        return None
+    return "".join(out)
+
+
+def dumps_item(name: str, table: Mapping[str, Any]) -> str | None:
+    """`table` as one `[[name]]` table of an array, to be appended to a file of such tables
+    (tomli-w might write a short one inline in a whole document), or None if it is not in
+    the forms written here."""
+    out: list[str] = []
+    try:
+        _table(table, _key_part(name), True, out)
     except _Unwritable:
         return None
     return "".join(out)
