@@ -24,6 +24,7 @@ from crondeck.core import (
     JobChanged,
     JobRemoved,
     RemoteScheduler,
+    RunHandle,
     Scheduler,
     Subscription,
     control_path,
@@ -77,14 +78,20 @@ def scheduler(gate: Gate) -> Scheduler:
     return s
 
 
+async def with_runs(gate: Gate) -> tuple[Scheduler, RunHandle]:
+    """`scheduler(gate)` once job-3 has a result and `gated` a run in flight (its handle)."""
+    s = scheduler(gate)
+    await s.run_now("job-3")
+    handle = s.run_now("gated")
+    await asyncio.sleep(0.05)
+    return s, handle
+
+
 def test_a_client_that_reads_shared_parts_gets_each_once_and_the_same_jobs(
         short_dir: Path) -> None:
     async def main() -> None:
         gate = Gate()
-        s = scheduler(gate)
-        await s.run_now("job-3")
-        handle = s.run_now("gated")
-        await asyncio.sleep(0.05)
+        s, handle = await with_runs(gate)
         path = control_path(short_dir)
         async with ControlServer(s, path):
             newer = await ControlClient.connect(path, subscribe=True, shared=True)
@@ -212,10 +219,7 @@ def test_the_mirror_on_a_newer_server_reads_the_jobs_as_they_are(
 
     async def main() -> None:
         gate = Gate()
-        s = scheduler(gate)
-        await s.run_now("job-3")
-        handle = s.run_now("gated")
-        await asyncio.sleep(0.05)
+        s, handle = await with_runs(gate)
         path = control_path(short_dir)
         async with ControlServer(s, path):
             mirror = await RemoteScheduler.attach(path)

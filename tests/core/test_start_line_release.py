@@ -42,8 +42,10 @@ def test_no_agent_starts_before_its_instant_nor_before_its_claim() -> None:
         stamps.append(time.time())
 
     async def main() -> None:
-        s = Scheduler(max_concurrent_runs=300, state_sink=sink)
-        due = _due(0.4)
+        # A lead long enough for 200 runs to be parked before the instant on a loaded
+        # machine (one prepared past it is claimed on its own, as it must be).
+        s = Scheduler(max_concurrent_runs=300, state_sink=sink, lead=1.0)
+        due = _due(1.5)
         for i in range(200):
             s.add_job(agent, None, every(hours=1, start=due), name=f"a{i}", max_runs=1)
         await asyncio.wait_for(
