@@ -94,10 +94,11 @@ class QuickRepaint(_Mixin):
     line, which costs more than rendering the content itself (a countdown tick repaints
     forty-odd lines). A widget with no padding, outline, hatch, tint or opacity puts nothing
     but its border cells (if any) around the content, padded to the content width, so a
-    dirty content line whose last styled version is still cached is rebuilt from its new
-    content and that version's own border cells: the segments Textual would make. Anything
-    else goes Textual's way. Textual 8.2.8: `Widget._styles_cache` (a `StylesCache`), its
-    per-line `_cache`, its `_dirty_lines` and the `_width` it was rendered at;
+    dirty content line is rebuilt from its new content and the border cells of its last
+    styled version, or, where none is kept (a whole repaint, a restyle such as a change of
+    focus, a new width), of the first such line, styled by Textual: the segments Textual
+    would make. Anything else goes Textual's way. Textual 8.2.8: `Widget._styles_cache` (a
+    `StylesCache`), its per-line `_cache`, its `_dirty_lines` and the `_width` it was rendered at;
     `StylesCache.render_line` builds a content line as `[left, *content padded, right]`.
     Put it before the widget class in the bases: `class View(QuickRepaint, ScrollView)`."""
 
@@ -111,8 +112,6 @@ class QuickRepaint(_Mixin):
 
     def _restyle(self, lines: dict[int, Strip], dirty: set[int], crop: Region) -> None:
         width, height = self.region.size
-        if self._styles_cache._width != width:
-            return
         styles = self.styles
         if (styles.tint.a or self.opacity != 1.0 or styles.text_opacity != 1.0
                 or styles.padding != _NO_SPACING or any(kind for kind, _ in styles.outline)
@@ -123,12 +122,21 @@ class QuickRepaint(_Mixin):
         inner_width = width - (1 if left else 0) - (1 if right else 0)
         pad_style: Any = None
         render_line = self.render_line
+        # what lines with no version kept take their border cells from: the first of them
+        # styled by Textual now (a whole repaint, a restyle, a new width keep nothing)
+        template: Strip | None = None
         for y in crop.line_range:
-            if y not in dirty or not first <= y < last:
-                continue
-            old = lines.get(y)
+            if not first <= y < last or (y not in dirty and y in lines):
+                continue  # a border line, or one kept as it is (Textual's own test)
+            old = lines.get(y) if self._styles_cache._width == width else None
             if old is None:
-                continue
+                if template is None:
+                    super().render_lines(Region(0, y, width, 1))
+                    template = lines.get(y)
+                    continue
+                old = template
+                if old is None:
+                    continue
             content = render_line(y - first)
             room = inner_width - content.cell_length
             if room < 0:

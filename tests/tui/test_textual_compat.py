@@ -21,6 +21,7 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from crondeck.tui.textual_compat import (
@@ -194,9 +195,10 @@ class CountdownsApp(App[None]):
 
 
 def _lines_as_textual_renders_them(view: LineApiView) -> list[list[Segment]]:
-    """The view's lines rendered by Textual from scratch (a whole repaint keeps nothing)."""
+    """The view's lines rendered by Textual from scratch (a whole repaint keeps nothing),
+    every line Textual's way (`Widget.render_lines`, not the view's own)."""
     view.refresh()
-    return [list(strip) for strip in view.render_lines(view.size.region)]
+    return [list(strip) for strip in Widget.render_lines(view, view.size.region)]
 
 
 @pytest.mark.parametrize("greyed", [False, True])
@@ -227,6 +229,60 @@ def test_line_api_view_repaints_a_line_as_textual_would_without_restyling_it(gre
             assert any("in 102s" in Strip(line).text for line in shown)
             assert styled == ([1, 4, 6] if greyed else [])  # the content lines, below the border
             assert shown == _lines_as_textual_renders_them(view)
+
+    asyncio.run(go())
+
+
+class FocusCountdowns(Countdowns):
+    DEFAULT_CSS = """
+    FocusCountdowns { border: round $foreground 35%; }
+    FocusCountdowns:focus { border: round $accent; }
+    """
+    can_focus = True
+
+
+class FocusApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield FocusCountdowns()
+        yield FocusCountdowns()
+
+
+@pytest.mark.parametrize("change", ["focus", "repaint", "width"])
+def test_line_api_view_restyled_whole_styles_one_line_and_copies_its_border(change):
+    """Where no styled version of a line is kept (the view restyled because its focus changed
+    its border's colour, repainted whole, or given a new width), one content line is styled
+    by Textual and the others are rebuilt with its border cells: the same segments as
+    Textual's, new border colour included."""
+
+    async def go() -> None:
+        async with FocusApp().run_test(size=(40, 20)) as pilot:
+            view, other = pilot.app.query(FocusCountdowns).results()
+            view.focus()
+            await pilot.pause()
+            before = [list(strip) for strip in view.render_lines(view.size.region)]
+            styled: list[int] = []
+            textual_render_line = StylesCache.render_line
+
+            def spy(cache, styles, y, *args, **kwargs):
+                if cache is view._styles_cache:
+                    styled.append(y)
+                return textual_render_line(cache, styles, y, *args, **kwargs)
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(StylesCache, "render_line", spy)
+                if change == "focus":
+                    other.focus()
+                elif change == "repaint":
+                    view.refresh()
+                else:
+                    view.styles.width = 30
+                await pilot.pause()
+                shown = [list(strip) for strip in view.render_lines(view.size.region)]
+            assert sorted(styled) == [0, 1, 7]  # top border, one content line, bottom border
+            assert shown == _lines_as_textual_renders_them(view)
+            if change == "focus":
+                assert shown != before  # the border's colour did change
+            assert any("in 100s" in Strip(line).text for line in shown)
 
     asyncio.run(go())
 
