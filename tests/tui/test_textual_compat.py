@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.drivers.linux_driver import LinuxDriver
 from textual.geometry import Region, Size
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
@@ -26,6 +27,7 @@ from textual.widgets import Footer, Static
 
 from crondeck.tui.textual_compat import (
     LineApiView,
+    QuickRepaint,
     app_driver,
     dismiss_notification,
     footer_keys,
@@ -283,6 +285,51 @@ def test_line_api_view_restyled_whole_styles_one_line_and_copies_its_border(chan
             if change == "focus":
                 assert shown != before  # the border's colour did change
             assert any("in 100s" in Strip(line).text for line in shown)
+
+    asyncio.run(go())
+
+
+class QuickScreen(QuickRepaint, Screen[None]):
+    DEFAULT_CSS = """
+    QuickScreen { background: $surface; }
+    QuickScreen.-alert { background: $error; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("top", id="top")
+
+
+def test_quick_repaint_screen_restyled_draws_what_textual_draws():
+    """A screen (no border) restyled to a new background: one line styled by Textual, the
+    others rebuilt from it, and every line as Textual's own."""
+
+    async def go() -> None:
+        app: App[None] = App()
+        async with app.run_test(size=(30, 6)) as pilot:
+            screen = QuickScreen()
+            await app.push_screen(screen)
+            await pilot.pause()
+            before = {seg.style.bgcolor for strip in screen.render_lines(screen.size.region)
+                      for seg in strip}
+            styled: list[int] = []
+            textual_render_line = StylesCache.render_line
+
+            def spy(cache, styles, y, *args, **kwargs):
+                if cache is screen._styles_cache:
+                    styled.append(y)
+                return textual_render_line(cache, styles, y, *args, **kwargs)
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(StylesCache, "render_line", spy)
+                screen.add_class("-alert")
+                await pilot.pause()
+                shown = [list(strip) for strip in screen.render_lines(screen.size.region)]
+            assert len(styled) == 1
+            screen.refresh()
+            assert shown == [list(strip) for strip in Widget.render_lines(screen,
+                                                                          screen.size.region)]
+            after = {seg.style.bgcolor for line in shown for seg in line}
+            assert len(after) == 1 and after != before  # the whole screen in the new colour
 
     asyncio.run(go())
 

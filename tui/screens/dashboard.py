@@ -31,7 +31,7 @@ from ..fire_order import FireOrder
 from ..model import Changes, RunOutput
 from ..observer import ModelChanged, Observer
 from ..quiet_gc import QuietCollector
-from ..textual_compat import dismiss_notification, shown_notifications
+from ..textual_compat import QuickRepaint, dismiss_notification, shown_notifications
 from ..widgets.alerts import AlertLine
 from ..widgets.footer import DeckFooter
 from ..widgets.header import DeckHeader
@@ -79,7 +79,7 @@ class OutputBox(Vertical):
     ALLOW_MAXIMIZE = True
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(QuickRepaint, Screen[None]):
     CSS_PATH = "dashboard.tcss"
     # Not a ClassVar: Textual declares it an instance attribute.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
