@@ -160,6 +160,56 @@ def test_keep_both_makes_my_change_to_their_version(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_save_over_a_reloaded_outside_edit_of_the_same_job_asks(tmp_path):
+    """The form was filled before the app took in their edit of this job: saving it as it
+    stands would put their changed command back to the old one, unasked."""
+    runtime = open_test_deck(tmp_path, COMMENTED)
+    path = runtime.config.path
+    app = EditorApp(runtime, "disk")
+    theirs = COMMENTED.replace('command = "df -h"', 'command = "df -h /"')
+
+    async def steps(pilot):
+        app.screen.query_one("#timeout", Input).value = "1m"
+        await pilot.pause()
+        touch(path, theirs)
+        assert not runtime.reload().problems  # the app follows the file: theirs is applied
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, FileChangedDialog)
+        assert path.read_text() == theirs  # nothing written while asking
+        await pilot.press("b")
+        await pilot.pause()
+
+    run(app, runtime, steps)
+    disk = tomllib.loads(path.read_text())["jobs"][1]
+    assert (disk["command"], disk["timeout"]) == ("df -h /", "1m")
+    assert "# disk use" in path.read_text()
+    assert runtime.config.job("disk").command == "df -h /"
+
+
+@pytest.mark.slow
+def test_a_reloaded_outside_edit_of_another_job_is_kept_without_asking(tmp_path):
+    runtime = open_test_deck(tmp_path, COMMENTED)
+    path = runtime.config.path
+    app = EditorApp(runtime, "disk")
+    theirs = COMMENTED.replace('"Summarise the inbox."', '"Summarise the inbox, briefly."')
+
+    async def steps(pilot):
+        app.screen.query_one("#timeout", Input).value = "1m"
+        await pilot.pause()
+        touch(path, theirs)
+        assert not runtime.reload().problems
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not isinstance(app.screen, FileChangedDialog)
+
+    run(app, runtime, steps)
+    jobs = tomllib.loads(path.read_text())["jobs"]
+    assert jobs[0]["prompt"] == "Summarise the inbox, briefly."
+    assert jobs[1]["timeout"] == "1m"
+
+
+@pytest.mark.slow
 def test_deleting_after_an_outside_edit_asks_too(tmp_path):
     runtime = open_test_deck(tmp_path, COMMENTED)
     path = runtime.config.path

@@ -103,23 +103,29 @@ class Saved:
 
 
 def save_job(target: JobsTarget, form: JobForm, original: str | None, *,
-             onto: str | None = None) -> Path | None:
-    """Check `form` against the jobs file as it is now, apply it to the scheduler, then edit
-    the file in place (`.bak` kept); returns the backup. Raises ValueError (invalid now),
-    ConfigError (the file would not load), FileChanged (someone else edited the file since
-    it was read: `onto` says what to make the change to instead, see `plan_save`) or
-    RuntimeError (the scheduler refused: an agent that cannot be built); nothing is written
-    then. OSError if the file cannot be written."""
-    checked = check_form(target.config, form, original)
+             onto: str | None = None, base: Config | None = None) -> Path | None:
+    """Check `form` against `base` (the jobs file as it is now, by default), apply it to the
+    scheduler, then edit the file in place (`.bak` kept); returns the backup. Raises
+    ValueError (invalid now), ConfigError (the file would not load), FileChanged (someone
+    else edited the file since `base` was read: `onto` says what to make the change to
+    instead, see `plan_save`) or RuntimeError (the scheduler refused: an agent that cannot
+    be built); nothing is written then. OSError if the file cannot be written."""
+    base = base if base is not None else target.config
+    checked = check_form(base, form, original)
     if checked.config is None:
         problems = [m for ms in checked.problems.values() for m in ms] + checked.other
         raise ValueError("; ".join(problems) or "the job is not valid")
-    planned = plan_save(checked.config, base=target.config, onto=onto)
+    planned = plan_save(checked.config, base=base, onto=onto)
     outcome = target.apply(planned.config)
     problems = getattr(outcome, "problems", [])
     if problems:
         raise RuntimeError("; ".join(str(getattr(p, "message", p)) for p in problems))
     return planned.write()
+
+
+def _entry(config: Config, name: str) -> dict[str, Any] | None:
+    """The job's `[[jobs]]` table as `config` would write it (None: no such job)."""
+    return next((j for j in config.to_dict().get("jobs", []) if j.get("name") == name), None)
 
 
 class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
@@ -145,6 +151,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         self.zone = zone or local_zone()
         self.live = live
         self.checked: Checked = Checked(None)
+        self._read = target.config  # the jobs file as the form was filled from it
         self._name_touched = job is not None
         self._pristine: dict[str, Any] = {}  # the form as opened (set once mounted)
         # what a save makes the change to, once the operator chose about someone else's
@@ -382,6 +389,18 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
 
         self.app.push_screen(DiscardDialog(what), chosen)
 
+    def _base(self) -> Config:
+        """The config a save makes the change from: the one applied now, unless a reload
+        since the form was filled changed this very job. The form then still holds their
+        old values, so the change is made from the file as read, and the save asks about
+        their edit as about one on disk not yet reloaded."""
+        now = self.target.config
+        if now is self._read or self.original is None:
+            return now
+        if _entry(now, self.original) == _entry(self._read, self.original):
+            return now
+        return self._read
+
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         self._name_touched = True
@@ -389,8 +408,15 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         if checked.config is None:
             self.app.bell()
             return
+        base = self._base()
+        if base is not self.target.config:
+            checked = check_form(base, self.form, self.original)
+            if checked.config is None:
+                self._show_other("✗ " + "; ".join(
+                    [m for ms in checked.problems.values() for m in ms] + checked.other))
+                return
         try:  # before anything else: someone else's edit on disk is asked about first
-            plan_save(checked.config, base=self.target.config, onto=self._onto)
+            plan_save(checked.config, base=base, onto=self._onto)
         except FileChanged as changed:
             self._file_changed(changed, checked.config)
             return
@@ -404,7 +430,8 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
                                  now=self.now(), zone=self.zone), self._running_choice)
             return
         try:
-            backup = save_job(self.target, self.form, self.original, onto=self._onto)
+            backup = save_job(self.target, self.form, self.original, onto=self._onto,
+                              base=base)
         except FileChanged as changed:  # changed again since the check above
             self._file_changed(changed, checked.config)
             return
@@ -425,7 +452,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         def dropped() -> None:
             self.dismiss(None)
 
-        resolve(self.app, self.target, changed, new, save, dropped=dropped)
+        resolve(self.app, self.target, changed, new, save, dropped=dropped, base=self._base())
 
     def _show_other(self, text: str) -> None:
         other = self.query_one("#other-errors", Static)
@@ -449,10 +476,10 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         ended = "finished" if choice == "wait" else "was terminated"
         renamed = f" (was {original})" if original != name else ""
 
-        onto = self._onto
+        onto, base = self._onto, self._base()
 
         def commit() -> str:
-            backup = save_job(target, form, original, onto=onto)
+            backup = save_job(target, form, original, onto=onto, base=base)
             kept = f"; previous file kept as {backup.name}" if backup else ""
             return f"{name}{renamed} updated: its run {ended}{kept}"
 
