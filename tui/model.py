@@ -17,6 +17,8 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 from crondeck.core import (
+    ConfigRejected,
+    ConfigReloaded,
     Event,
     JobAdded,
     JobRemoved,
@@ -193,10 +195,14 @@ class Changes:
     failures: list[RunResult] = field(default_factory=list)
     scheduler: bool = False
     dropped: int = 0
+    # the scheduler's word on the jobs file changed on disk: the problems it refused it for
+    # (without the file's path), () once it runs it (None: no word in this batch)
+    file_problems: tuple[str, ...] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.jobs or self.removed or self.history or self.output or self.started
-                    or self.finished or self.scheduler or self.dropped)
+                    or self.finished or self.scheduler or self.dropped
+                    or self.file_problems is not None)
 
 
 _DESCRIPTIONS: dict[tuple[type, str], str] = {}
@@ -504,6 +510,10 @@ class DashboardModel:
             elif isinstance(ev, SchedulerStopped):
                 self.loop_running = False
                 ch.scheduler = True
+            elif isinstance(ev, ConfigRejected):  # each "path:line: …": the path said once
+                ch.file_problems = tuple(p.removeprefix(f"{ev.path}:") for p in ev.problems)
+            elif isinstance(ev, ConfigReloaded):
+                ch.file_problems = ()
             elif isinstance(ev, ObserverDropped):
                 self.dropped += ev.dropped
                 ch.dropped += ev.dropped

@@ -408,6 +408,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         if checked.config is None:
             self.app.bell()
             return
+        new = checked.config
         base = self._base()
         if base is not self.target.config:
             checked = check_form(base, self.form, self.original)
@@ -415,15 +416,16 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
                 self._show_other("✗ " + "; ".join(
                     [m for ms in checked.problems.values() for m in ms] + checked.other))
                 return
+            new = checked.config
         try:  # before anything else: someone else's edit on disk is asked about first
-            plan_save(checked.config, base=base, onto=self._onto)
+            plan_save(new, base=base, onto=self._onto)
         except FileChanged as changed:
-            self._file_changed(changed, checked.config)
+            self._file_changed(changed, new)
             return
         except ConfigError as exc:
             self._show_other(f"✗ {exc}")
             return
-        if self._replaces_running(checked.config):
+        if self._replaces_running(new):
             job = self.target.scheduler.jobs[self.original]
             self.app.push_screen(
                 RunningJobDialog(str(self.original), "save", started=running_since(job),
@@ -433,7 +435,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
             backup = save_job(self.target, self.form, self.original, onto=self._onto,
                               base=base)
         except FileChanged as changed:  # changed again since the check above
-            self._file_changed(changed, checked.config)
+            self._file_changed(changed, new)
             return
         except (ValueError, RuntimeError, ConfigError) as exc:  # nothing saved
             self._show_other(f"✗ {exc}")
