@@ -305,3 +305,31 @@ def test_a_bad_job_name_points_at_what_is_wrong_with_it(tmp_path):
             assert " ".join(str(error.render()).split()) == message
 
     run(open_test_deck(tmp_path), None, steps)
+
+
+@pytest.mark.slow
+def test_ctrl_s_on_an_invalid_form_shows_the_problem_scrolled_out_of_view(tmp_path):
+    """In a small terminal the field in error can be below the fold: ctrl+s did nothing at
+    all (Save is off); it brings the first problem into view, its field focused."""
+    app = EditorApp(open_test_deck(tmp_path), "disk")
+
+    async def go():
+        async with app.run_test(size=(60, 15)) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            screen.query_one("#timeout", Input).value = "x"
+            screen.query_one("#name", Input).focus()
+            screen.query_one("#form").scroll_home(animate=False)
+            await pilot.pause()
+            error = screen.query_one("#timeout-error", Static)
+            assert not screen.query_one("#form").region.contains_region(error.region)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert screen.focused is screen.query_one("#timeout", Input)
+            assert screen.query_one("#form").region.contains_region(error.region)
+            assert app.results == []  # nothing saved, the form still open
+
+    try:
+        asyncio.run(go())
+    finally:
+        app.runtime.close()

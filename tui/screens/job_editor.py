@@ -19,7 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -55,6 +55,9 @@ from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, ru
 __all__ = ["JobEditorScreen", "JobsTarget", "Saved"]
 
 _INPUTS = ("name", "command", "schedule", "timezone", "pre_run", "timeout", "max_runs")
+# the fields with a line for their problems, top to bottom
+_SHOWN_ORDER = ("name", "command", "agent", "prompt", "schedule", "timezone", "pre_run",
+                "timeout", "overlap", "catchup", "max_runs")
 # The Command box, by kind: what to type when it is empty (the validator's 'empty command:
 # give a shell string or an argv list' speaks of the file, where the form has one text box),
 # and its placeholder.
@@ -357,6 +360,28 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         if action == "save":
             return True if self.checked.ok else None
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "ctrl+s" and not self.checked.ok:
+            # Save is off, and the field in error may be out of view: show it, not nothing
+            event.stop()
+            self.app.bell()
+            self._name_touched = True  # a fresh form's empty name is worth saying now
+            self.validate()
+            self._show_first_problem()
+
+    def _show_first_problem(self) -> None:
+        problems = self.checked.problems
+        key = next((k for k in _SHOWN_ORDER if problems.get(k)), None)
+        if key is None:  # a problem the form cannot point at
+            self.query_one("#other-errors").scroll_visible(animate=False)
+            return
+        field, line = key, key
+        if key in ("command", "agent"):  # said under the command, about the agent chosen
+            inline = self.form.source in (INLINE_COMMAND, INLINE_PYTHON)
+            field, line = ("command" if inline else "source"), "command"
+        self.query_one(f"#{field}").focus(scroll_visible=False)
+        self.query_one(f"#{line}-error").scroll_visible(animate=False)
 
     @on(Button.Pressed, "#open-builder")
     def action_builder(self) -> None:
