@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from textual.app import App, ComposeResult
 
-from crondeck.core import OutputChunk, RunResult, RunStatus, Scheduler
+from crondeck.core import GateResult, OutputChunk, RunResult, RunStatus, Scheduler, SkipReason
 from crondeck.core.clock import FakeClock
 from crondeck.tui.model import MAX_LINES_PER_RUN, DashboardModel, OutputLine, RunOutput
 from crondeck.tui.widgets.output_pane import OutputPane
@@ -86,3 +86,15 @@ def test_a_history_run_from_its_tail_is_cleaned_too():
     result = RunResult(job="j", run_id="j@1", status=RunStatus.OK, scheduled_for=AT,
                        started_at=AT, output_tail="\x1b[2Kdone \x1b[32m✓\x1b[0m\n")
     assert [line.text for line in model().output_for_result(result).lines] == ["done ✓"]
+
+
+def test_a_run_its_gate_skipped_says_so_and_why_not_only_an_exit_code():
+    """"── skipped (exit code 1)" named neither the gate nor its reason (the only output a
+    gate skip has); the History row cuts the reason short."""
+    result = RunResult(job="inbox", run_id="inbox@1", status=RunStatus.SKIPPED,
+                       scheduled_for=AT, exit_code=1, skip_reason=SkipReason.GATE,
+                       error="no new mail since the last check",
+                       gate=GateResult(run=False, exit_code=1,
+                                       reason="no new mail since the last check"))
+    assert OutputPane.outcome(RunOutput("inbox@1", "inbox", None, result=result)) == (
+        "── skipped by its pre-run gate (exit code 1): no new mail since the last check")

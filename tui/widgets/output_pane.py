@@ -43,7 +43,7 @@ from textual.scrollbar import ScrollTo, ScrollUp
 from textual.selection import Selection
 from textual.strip import Strip
 
-from crondeck.core import duration
+from crondeck.core import SkipReason, duration
 
 from ..model import OutputLine, RunOutput
 from ..textual_compat import LineApiView, set_virtual_size
@@ -391,7 +391,11 @@ class OutputPane(LineApiView, can_focus=True):
         assert r is not None
         took = f" after {duration(r.duration)}" if r.duration is not None else ""
         what = r.status.value.replace("_", " ")
-        if r.exit_code not in (None, 0):
+        if r.skip_reason is SkipReason.GATE:  # the exit code is the gate's; its reason is
+            why = f": {r.reason}" if r.reason else ""  # all the output such a slot has
+            code = f" (exit code {r.exit_code})" if r.exit_code not in (None, 0) else ""
+            what = f"skipped by its pre-run gate{code}{why}"
+        elif r.exit_code not in (None, 0):
             what += f" (exit code {r.exit_code})"
         elif r.error and not r.ok:  # a missed slot's reason already starts "missed: "
             what += f": {r.reason.removeprefix(what + ': ')}"
