@@ -2,11 +2,15 @@
 time is in, and a problem sits right under the field it is about."""
 
 import asyncio
+from datetime import UTC, timedelta
 
 import pytest
 from conftest import type_text
-from hosts import SIZE, EditorApp, open_test_deck
+from hosts import NOW, SIZE, EditorApp, open_test_deck
+from textual.app import App
 from textual.widgets import Input, Static
+
+from crondeck.tui.screens.job_editor import JobEditorScreen
 
 
 def run(runtime, job, steps):
@@ -333,3 +337,31 @@ def test_ctrl_s_on_an_invalid_form_shows_the_problem_scrolled_out_of_view(tmp_pa
         asyncio.run(go())
     finally:
         app.runtime.close()
+
+
+@pytest.mark.slow
+def test_the_next_fire_counts_down_while_the_form_is_open(tmp_path):
+    """"in 1m 30s" stayed as it was when the form opened, however long it stayed open."""
+    runtime = open_test_deck(tmp_path)
+    clock = [NOW]
+
+    class LiveEditorApp(App[None]):  # not EditorApp: Textual runs every class's on_mount
+        def on_mount(self) -> None:
+            self.push_screen(JobEditorScreen(runtime, "digest", now=lambda: clock[0], zone=UTC,
+                                             live=True))
+
+    app = LiveEditorApp()
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            assert info_text(screen).endswith("in 1m 30s")
+            clock[0] = NOW + timedelta(seconds=60)
+            await pilot.pause(1.3)
+            assert info_text(screen).endswith("in 30s")
+
+    try:
+        asyncio.run(go())
+    finally:
+        runtime.close()

@@ -249,6 +249,9 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         self.query_one("#name", Input).focus()
         self.validate()
         self._pristine = self.read_form().to_entry()  # what Escape compares against
+        if self.live:  # "next … in 9s" counts down while the form is open
+            self.set_interval(1.0, lambda: self._schedule_info(self.form),
+                              name="editor-countdown")
 
     # -- validation -------------------------------------------------------------------------
 
