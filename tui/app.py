@@ -10,10 +10,12 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
@@ -135,6 +137,12 @@ class CrondeckApp(App[None]):
         if self.runtime is not None:
             for notice in startup_notices(self.runtime):
                 self.notify(**notice)
+        refused = getattr(self.session, "file_problems", None)
+        if refused:  # attached while the file on disk is refused: what runs is older
+            self.notify("the jobs file is invalid; the scheduler runs its previous version:\n"
+                        + "\n".join(str(p) for p in refused[:5]),
+                        title="Jobs file refused", severity="error", timeout=15)
+            self.file_state(refused)
         if self.runtime is not None and self.live:
             self.set_interval(WATCH_INTERVAL, RuntimeWatcher(self.runtime, self.notify,
                                                              self.file_state).check,
@@ -160,7 +168,7 @@ class CrondeckApp(App[None]):
         await asyncio.sleep(0)
         dashboard.observer.pump()
 
-    def file_state(self, problems: list[Problem] | None) -> None:
+    def file_state(self, problems: Sequence[Problem | str] | None) -> None:
         """The header's lasting line while the jobs file on disk is refused (the running
         schedule is the previous version); gone once the file is valid again."""
         if problems is None:
@@ -174,6 +182,20 @@ class CrondeckApp(App[None]):
                                      since)
         with contextlib.suppress(Exception):  # no dashboard yet, or already gone
             self.dashboard.query_one(DeckHeader).file_problem = line
+
+    def scheduler_file_state(self, problems: tuple[str, ...]) -> None:
+        """The scheduler's word on the jobs file changed on disk, as events: refused (its
+        problems) or running. An attached console hears of it only so; one with a runtime
+        of its own reloads the file itself and has said it already."""
+        if self.runtime is not None:
+            return
+        # "62: job 'x', …" and its caret lines: "line 62, job 'x', …"
+        shown = [re.sub(r"^(\d+): ", r"line \1, ", p.split("\n")[0]) for p in problems]
+        if problems:
+            self.notify("the jobs file was changed but is invalid; the scheduler keeps "
+                        "running the previous version:\n" + "\n".join(shown[:5]),
+                        title="Jobs file not reloaded", severity="error", timeout=15)
+        self.file_state(shown or None)
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._quitting:

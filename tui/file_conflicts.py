@@ -61,11 +61,12 @@ def first_difference(a: str, b: str) -> int | None:
 
 def resolve(app: Any, target: Any, changed: FileChanged, new: Config,
             save: Callable[[str], None], *, back: Callable[[], None] | None = None,
-            dropped: Callable[[], None] | None = None) -> None:
+            dropped: Callable[[], None] | None = None, base: Config | None = None) -> None:
     """Ask what to do about `changed` (a save of `new` over someone else's edit), then:
     `save(onto)` for keep both / keep mine; `dropped()` for take theirs and for $EDITOR
-    (which then opens their version with my change); `back()` on Escape."""
-    base = target.config
+    (which then opens their version with my change); `back()` on Escape. `base`: the
+    config `new` was made from (default: the target's)."""
+    base = base if base is not None else target.config
     both, why = both_possible(changed, base, new)
     name = changed.path.name
 

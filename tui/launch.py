@@ -16,17 +16,19 @@ import contextlib
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from crondeck.core import (
     Clock,
+    ConfigError,
     ControlError,
     ControlServer,
     LockHeld,
     NoScheduler,
+    Problem,
     RemoteScheduler,
     Runtime,
     Scheduler,
@@ -35,6 +37,7 @@ from crondeck.core import (
     control_path,
     load_config,
     open_runtime,
+    resolve_config,
 )
 
 from .attached import AttachedDashboard, ObserveDashboard
@@ -60,6 +63,8 @@ class Launch:
     read_only_reason: str = ""
     remote: Any = None  # the RemoteScheduler, attached
     serve: bool = True  # in-process: serve the control socket
+    # attached although the jobs file on disk is refused: its problems (shown on opening)
+    file_problems: list[Problem] = field(default_factory=list)
     _server: Any = None
 
     @property
@@ -179,10 +184,22 @@ def _copy_tree(src: Any, dst: Path) -> None:
 
 def launch(config_path: Path, *, clock: Clock | None = None, demo: bool = False,
            read_only: bool = False) -> Launch:
-    """Load the config and open it; raises ConfigError if invalid. A scheduler answering
+    """Load the config and open it; raises ConfigError if invalid, unless a scheduler
+    answers on its control socket (attached to, the problems kept). A scheduler answering
     on its control socket is attached to; else the file is opened in-process; if another
     crondeck holds the lock and does not answer, it is observed read-only (saying who)."""
-    config = load_config(config_path)
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        # Refused on disk, but a scheduler may run its previous version: attach to it and
+        # say what is wrong with the file, rather than leave the operator without a console.
+        attached = None if read_only else _attach(
+            control_path(resolve_config(config_path, create=False).state_dir), config_path,
+            clock)
+        if attached is None:
+            raise
+        attached.file_problems = list(exc.problems)
+        return attached
     socket = control_path(config.state_dir)
     why = "--read-only" if read_only else ""
     if not read_only:

@@ -9,6 +9,7 @@ event names the job, so the model never re-implements scheduling rules.
 from __future__ import annotations
 
 import heapq
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 from crondeck.core import (
+    ConfigRejected,
+    ConfigReloaded,
     Event,
     JobAdded,
     JobRemoved,
@@ -77,6 +80,15 @@ STATUS_CLASSES = frozenset({"status--ok", "status--failed", "status--skipped", "
 MAX_RUNS_KEPT = 5  # runs of output kept per job (current + earlier ones)
 MAX_LINES_PER_RUN = 5_000
 MAX_HISTORY = 2_000
+# Terminal escape sequences in agent output (colours, titles, cursor and screen control): the
+# pane shows text, and a sequence shown as-is reads as garbage ("�[31mred�[0m").
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+                      r"|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])").sub
+
+
+def _text(text: str) -> str:
+    """Output as the pane shows it: without terminal escape sequences."""
+    return _ESCAPES("", text) if "\x1b" in text else text
 
 
 @dataclass(slots=True)
@@ -183,10 +195,14 @@ class Changes:
     failures: list[RunResult] = field(default_factory=list)
     scheduler: bool = False
     dropped: int = 0
+    # the scheduler's word on the jobs file changed on disk: the problems it refused it for
+    # (without the file's path), () once it runs it (None: no word in this batch)
+    file_problems: tuple[str, ...] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.jobs or self.removed or self.history or self.output or self.started
-                    or self.finished or self.scheduler or self.dropped)
+                    or self.finished or self.scheduler or self.dropped
+                    or self.file_problems is not None)
 
 
 _DESCRIPTIONS: dict[tuple[type, str], str] = {}
@@ -440,7 +456,7 @@ class DashboardModel:
             return seen
         out = RunOutput(result.run_id, result.job, result.started_at, result=result)
         at = result.started_at or result.scheduled_for
-        for line in result.output_tail.splitlines():
+        for line in _text(result.output_tail).splitlines():
             out.lines.append(OutputLine(at, "stdout", line))
         out.total = len(out.lines)
         return out
@@ -453,7 +469,8 @@ class DashboardModel:
             if isinstance(ev, OutputChunk):  # every line one read delivered: split once
                 out = self._by_run.get(ev.run_id) or self._open(ev.job, ev.run_id, None)
                 at, stream = ev.at, ev.stream
-                new = [OutputLine(at, stream, text) for text in ev.text.splitlines() or [""]]
+                new = [OutputLine(at, stream, text)
+                       for text in _text(ev.text).splitlines() or [""]]
                 out.lines.extend(new)
                 out.total += len(new)
                 seen = ch.output.get(ev.run_id)
@@ -493,6 +510,10 @@ class DashboardModel:
             elif isinstance(ev, SchedulerStopped):
                 self.loop_running = False
                 ch.scheduler = True
+            elif isinstance(ev, ConfigRejected):  # each "path:line: …": the path said once
+                ch.file_problems = tuple(p.removeprefix(f"{ev.path}:") for p in ev.problems)
+            elif isinstance(ev, ConfigReloaded):
+                ch.file_problems = ()
             elif isinstance(ev, ObserverDropped):
                 self.dropped += ev.dropped
                 ch.dropped += ev.dropped

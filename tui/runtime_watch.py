@@ -8,7 +8,7 @@ The app calls `RuntimeWatcher.check` on a timer; all the work is the core's `Fil
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -197,7 +197,7 @@ def startup_notices(runtime: Runtime) -> list[dict[str, Any]]:
     return notices
 
 
-def file_problem_line(name: str, problems: list[Problem], since: str) -> str:
+def file_problem_line(name: str, problems: Sequence[Problem | str], since: str) -> str:
     """The header's lasting line while the file on disk is refused: what, since when, that
     the previous version runs, how to fix it, and the first problem."""
     n = len(problems)
@@ -206,8 +206,11 @@ def file_problem_line(name: str, problems: list[Problem], since: str) -> str:
             f"version runs · E fixes it{first}")
 
 
-def _short(p: Problem) -> str:
-    """A problem without its file's path (the toast's title names the file)."""
+def _short(p: Problem | str) -> str:
+    """A problem without its file's path (the toast's title names the file); a problem
+    another process reported comes as that text already."""
+    if isinstance(p, str):
+        return p
     head = ", ".join(x for x in (f"line {p.line}" if p.line else "",
                                  f"job {p.job!r}" if p.job else "", p.key or "") if x)
     return f"{head}: {p.message}" if head else p.message

@@ -18,6 +18,7 @@ from conftest import text_of
 from textual.widgets import Input
 
 from crondeck.core import (
+    ConfigError,
     ControlError,
     RemoteScheduler,
     control_call,
@@ -325,3 +326,29 @@ def test_a_scheduler_gone_before_attaching_ends_the_console_with_a_message(tmp_p
 
     asyncio.run(go())
     assert app.return_code == 1
+
+
+@pytest.mark.slow
+def test_a_refused_jobs_file_still_attaches_to_the_scheduler_running_it_and_says_why(config):
+    """`crondeck run` keeps running the last valid version of a file broken since: the
+    console attaches to it and says what is wrong, instead of printing it and exiting."""
+    proc = start_scheduler(config)
+    try:
+        config.write_text(JOBS.replace('"0 3 * * *"', '"0 25 * * *"'))
+        opened, app = open_app(config)
+        assert opened.mode == "attached"
+
+        async def go():
+            async with app.run_test(size=SIZE) as pilot:
+                screen = app.dashboard
+                await until(pilot, lambda: "digest" in screen.model.rows, "the jobs")
+                header = text_of(screen.query_one(DeckHeader))
+                assert "crondeck.toml: 1 problem since" in header
+                assert "line 4, job 'digest', schedule: bad sche" in header
+                assert any(n.title == "Jobs file refused" for n in shown_notifications(app))
+
+        asyncio.run(go())
+    finally:
+        stop_scheduler(proc)
+    with pytest.raises(ConfigError):  # nothing runs it: refused as before
+        launch(config)

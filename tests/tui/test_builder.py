@@ -377,3 +377,30 @@ def test_fields_keep_one_line_each_in_a_small_terminal():
             assert "ALLOWED" in lines[0] and "…" in lines[5]
 
     asyncio.run(go())
+
+
+def test_the_gap_column_stays_aligned_when_from_now_is_long():
+    """'in 115d 21h' is wider than the column's 10 cells: every row's GAP starts where the
+    header's does."""
+    async def steps(pilot, screen):
+        lines = shown(screen.query_one(FiresView)).splitlines()
+        column = lines[0].index("GAP")
+        assert any("d " in line.split("in ")[1][:8] for line in lines[1:])  # '115d 21h'
+        for line in lines[1:]:
+            assert line[column] == "+", line
+
+    run(BuilderApp("0 9 LW * *", fires=12), steps)
+
+
+@pytest.mark.slow
+def test_a_fire_count_past_the_most_shown_reads_as_the_most_shown():
+    """Typed 500, the box said '00' (scrolled in a box too narrow) while 100 were listed."""
+    async def steps(pilot, screen):
+        await pilot.click("#n")
+        await pilot.press("end", "ctrl+u", "5", "0", "0")
+        await pilot.pause()
+        box = screen.query_one("#n")
+        assert box.value == "100" and len(screen.result.fires) == 100
+        assert box.scrollable_content_region.width >= len("100") + 1  # the digits and cursor
+
+    run(BuilderApp("*/5 * * * *"), steps)

@@ -229,3 +229,18 @@ def test_a_narrow_history_still_says_why(make_app):
             assert "✗ failed: exit 2" in shown
 
     asyncio.run(go())
+
+
+def test_a_tiny_terminal_still_shows_a_job_row(make_app):
+    """At 40x10 (a failing job's line above the footer: 7 rows left) the two rows of panes
+    split the height and the jobs table had room for its column header only: no job at all,
+    while Output and History each had a line."""
+    app, *_ = make_app()
+
+    async def go():
+        async with app.run_test(size=(40, 9)) as pilot:
+            await settle(pilot)
+            table = app.dashboard.query_one(JobTable)
+            assert table.order[0] in text_of(table)
+
+    asyncio.run(go())

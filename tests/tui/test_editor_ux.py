@@ -2,11 +2,15 @@
 time is in, and a problem sits right under the field it is about."""
 
 import asyncio
+from datetime import UTC, timedelta
 
 import pytest
 from conftest import type_text
-from hosts import SIZE, EditorApp, open_test_deck
+from hosts import NOW, SIZE, EditorApp, open_test_deck
+from textual.app import App
 from textual.widgets import Input, Static
+
+from crondeck.tui.screens.job_editor import JobEditorScreen
 
 
 def run(runtime, job, steps):
@@ -305,3 +309,59 @@ def test_a_bad_job_name_points_at_what_is_wrong_with_it(tmp_path):
             assert " ".join(str(error.render()).split()) == message
 
     run(open_test_deck(tmp_path), None, steps)
+
+
+@pytest.mark.slow
+def test_ctrl_s_on_an_invalid_form_shows_the_problem_scrolled_out_of_view(tmp_path):
+    """In a small terminal the field in error can be below the fold: ctrl+s did nothing at
+    all (Save is off); it brings the first problem into view, its field focused."""
+    app = EditorApp(open_test_deck(tmp_path), "disk")
+
+    async def go():
+        async with app.run_test(size=(60, 15)) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            screen.query_one("#timeout", Input).value = "x"
+            screen.query_one("#name", Input).focus()
+            screen.query_one("#form").scroll_home(animate=False)
+            await pilot.pause()
+            error = screen.query_one("#timeout-error", Static)
+            assert not screen.query_one("#form").region.contains_region(error.region)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert screen.focused is screen.query_one("#timeout", Input)
+            assert screen.query_one("#form").region.contains_region(error.region)
+            assert app.results == []  # nothing saved, the form still open
+
+    try:
+        asyncio.run(go())
+    finally:
+        app.runtime.close()
+
+
+@pytest.mark.slow
+def test_the_next_fire_counts_down_while_the_form_is_open(tmp_path):
+    """"in 1m 30s" stayed as it was when the form opened, however long it stayed open."""
+    runtime = open_test_deck(tmp_path)
+    clock = [NOW]
+
+    class LiveEditorApp(App[None]):  # not EditorApp: Textual runs every class's on_mount
+        def on_mount(self) -> None:
+            self.push_screen(JobEditorScreen(runtime, "digest", now=lambda: clock[0], zone=UTC,
+                                             live=True))
+
+    app = LiveEditorApp()
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            assert info_text(screen).endswith("in 1m 30s")
+            clock[0] = NOW + timedelta(seconds=60)
+            await pilot.pause(1.3)
+            assert info_text(screen).endswith("in 30s")
+
+    try:
+        asyncio.run(go())
+    finally:
+        runtime.close()

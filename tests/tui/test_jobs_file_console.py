@@ -17,12 +17,14 @@ from conftest import SIZE, settle, text_of
 from hosts import JOBS_FILE, EditorApp, open_test_deck
 from textual.widgets import Input
 
+from crondeck.core import ConfigRejected, ConfigReloaded
 from crondeck.core.config import Problem
 from crondeck.tui.app import CrondeckApp
 from crondeck.tui.external_editor import editor_argv
 from crondeck.tui.runtime_watch import RuntimeWatcher
 from crondeck.tui.screens.delete_job import confirm_delete
 from crondeck.tui.screens.file_changed import EditorProblemsDialog, FileChangedDialog
+from crondeck.tui.textual_compat import shown_notifications
 from crondeck.tui.widgets.header import DeckHeader
 
 COMMENTED = "# my jobs, my comments\n" + JOBS_FILE.replace(
@@ -157,6 +159,56 @@ def test_keep_both_makes_my_change_to_their_version(tmp_path):
     assert path.read_text() == theirs.replace('"*/15 * * * *"', '"@hourly"')
     assert runtime.config.job("digest").prompt == "Summarise the inbox, briefly."
     assert runtime.config.job("disk").schedule == "@hourly"
+
+
+@pytest.mark.slow
+def test_a_save_over_a_reloaded_outside_edit_of_the_same_job_asks(tmp_path):
+    """The form was filled before the app took in their edit of this job: saving it as it
+    stands would put their changed command back to the old one, unasked."""
+    runtime = open_test_deck(tmp_path, COMMENTED)
+    path = runtime.config.path
+    app = EditorApp(runtime, "disk")
+    theirs = COMMENTED.replace('command = "df -h"', 'command = "df -h /"')
+
+    async def steps(pilot):
+        app.screen.query_one("#timeout", Input).value = "1m"
+        await pilot.pause()
+        touch(path, theirs)
+        assert not runtime.reload().problems  # the app follows the file: theirs is applied
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, FileChangedDialog)
+        assert path.read_text() == theirs  # nothing written while asking
+        await pilot.press("b")
+        await pilot.pause()
+
+    run(app, runtime, steps)
+    disk = tomllib.loads(path.read_text())["jobs"][1]
+    assert (disk["command"], disk["timeout"]) == ("df -h /", "1m")
+    assert "# disk use" in path.read_text()
+    assert runtime.config.job("disk").command == "df -h /"
+
+
+@pytest.mark.slow
+def test_a_reloaded_outside_edit_of_another_job_is_kept_without_asking(tmp_path):
+    runtime = open_test_deck(tmp_path, COMMENTED)
+    path = runtime.config.path
+    app = EditorApp(runtime, "disk")
+    theirs = COMMENTED.replace('"Summarise the inbox."', '"Summarise the inbox, briefly."')
+
+    async def steps(pilot):
+        app.screen.query_one("#timeout", Input).value = "1m"
+        await pilot.pause()
+        touch(path, theirs)
+        assert not runtime.reload().problems
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not isinstance(app.screen, FileChangedDialog)
+
+    run(app, runtime, steps)
+    jobs = tomllib.loads(path.read_text())["jobs"]
+    assert jobs[0]["prompt"] == "Summarise the inbox, briefly."
+    assert jobs[1]["timeout"] == "1m"
 
 
 @pytest.mark.slow
@@ -295,6 +347,33 @@ def test_the_header_says_the_file_is_refused_until_it_is_valid_again(tmp_path):
         assert header.size.height == 1 and "problem" not in text_of(header)
 
     run(app, runtime, steps)
+
+
+@pytest.mark.slow
+def test_an_attached_console_says_when_its_scheduler_refuses_the_file(make_app):
+    """Attached, the scheduler in the other process reloads the file: its refusal reaches
+    the console as an event, which must show as the in-process console shows its own."""
+    app, sched, _clock, _ = make_app(start=False)
+    problem = ("/srv/ops/crondeck.toml:62: job 'weekly', schedule: bad schedule '0 25 * * 1':"
+               " hour: 25 is out of range 0–23\n      0 25 * * 1\n        ^^")
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            header = app.dashboard.query_one(DeckHeader)
+            sched.bus.emit(ConfigRejected, path="/srv/ops/crondeck.toml", problems=(problem,))
+            await settle(pilot)
+            assert header.size.height == 2
+            assert ("crondeck.toml: 1 problem since 08:58 — previous version runs · E fixes "
+                    "it · line 62, job 'weekly', schedule: bad sch") in text_of(header)
+            assert any("Jobs file not reloaded" in (n.title or "")
+                       for n in shown_notifications(app))
+            sched.bus.emit(ConfigReloaded, path="/srv/ops/crondeck.toml", added=(),
+                           removed=(), changed=("weekly",))
+            await settle(pilot)
+            assert header.size.height == 1 and "problem" not in text_of(header)
+
+    asyncio.run(go())
 
 
 def test_snapshot_header_with_a_refused_file(snap_compare, make_app):

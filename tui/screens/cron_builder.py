@@ -243,8 +243,10 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
     @on(Input.Changed, "#n")
     def _n_changed(self, event: Input.Changed) -> None:
         value = event.value
-        if value.isdigit() and int(value) > 0:
-            self.n_fires = min(int(value), MAX_FIRES)
+        if value.isdigit() and int(value) > MAX_FIRES:
+            event.input.value = str(MAX_FIRES)  # what is listed (its own Changed follows)
+        elif value.isdigit() and int(value) > 0:
+            self.n_fires = int(value)
             self.recompute()
 
     @on(Input.Submitted, "#expr")

@@ -253,6 +253,10 @@ class DashboardScreen(QuickRepaint, Screen[None]):
         if ch.dropped:
             self.app.notify(f"{ch.dropped} output lines dropped: output is arriving faster "
                             "than the screen can show it", severity="warning", timeout=4)
+        if ch.file_problems is not None:
+            told = getattr(self.app, "scheduler_file_state", None)
+            if told is not None:
+                told(ch.file_problems)
 
     def _update_output(self, started: list[str], output: dict, finished: list[str]) -> None:
         if output:  # streaming output is busy time: no full collection in the middle of it

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -55,6 +55,9 @@ from .running_job_dialog import RunningChoice, RunningJobDialog, finish_then, ru
 __all__ = ["JobEditorScreen", "JobsTarget", "Saved"]
 
 _INPUTS = ("name", "command", "schedule", "timezone", "pre_run", "timeout", "max_runs")
+# the fields with a line for their problems, top to bottom
+_SHOWN_ORDER = ("name", "command", "agent", "prompt", "schedule", "timezone", "pre_run",
+                "timeout", "overlap", "catchup", "max_runs")
 # The Command box, by kind: what to type when it is empty (the validator's 'empty command:
 # give a shell string or an argv list' speaks of the file, where the form has one text box),
 # and its placeholder.
@@ -103,23 +106,29 @@ class Saved:
 
 
 def save_job(target: JobsTarget, form: JobForm, original: str | None, *,
-             onto: str | None = None) -> Path | None:
-    """Check `form` against the jobs file as it is now, apply it to the scheduler, then edit
-    the file in place (`.bak` kept); returns the backup. Raises ValueError (invalid now),
-    ConfigError (the file would not load), FileChanged (someone else edited the file since
-    it was read: `onto` says what to make the change to instead, see `plan_save`) or
-    RuntimeError (the scheduler refused: an agent that cannot be built); nothing is written
-    then. OSError if the file cannot be written."""
-    checked = check_form(target.config, form, original)
+             onto: str | None = None, base: Config | None = None) -> Path | None:
+    """Check `form` against `base` (the jobs file as it is now, by default), apply it to the
+    scheduler, then edit the file in place (`.bak` kept); returns the backup. Raises
+    ValueError (invalid now), ConfigError (the file would not load), FileChanged (someone
+    else edited the file since `base` was read: `onto` says what to make the change to
+    instead, see `plan_save`) or RuntimeError (the scheduler refused: an agent that cannot
+    be built); nothing is written then. OSError if the file cannot be written."""
+    base = base if base is not None else target.config
+    checked = check_form(base, form, original)
     if checked.config is None:
         problems = [m for ms in checked.problems.values() for m in ms] + checked.other
         raise ValueError("; ".join(problems) or "the job is not valid")
-    planned = plan_save(checked.config, base=target.config, onto=onto)
+    planned = plan_save(checked.config, base=base, onto=onto)
     outcome = target.apply(planned.config)
     problems = getattr(outcome, "problems", [])
     if problems:
         raise RuntimeError("; ".join(str(getattr(p, "message", p)) for p in problems))
     return planned.write()
+
+
+def _entry(config: Config, name: str) -> dict[str, Any] | None:
+    """The job's `[[jobs]]` table as `config` would write it (None: no such job)."""
+    return next((j for j in config.to_dict().get("jobs", []) if j.get("name") == name), None)
 
 
 class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
@@ -145,6 +154,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         self.zone = zone or local_zone()
         self.live = live
         self.checked: Checked = Checked(None)
+        self._read = target.config  # the jobs file as the form was filled from it
         self._name_touched = job is not None
         self._pristine: dict[str, Any] = {}  # the form as opened (set once mounted)
         # what a save makes the change to, once the operator chose about someone else's
@@ -239,6 +249,9 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         self.query_one("#name", Input).focus()
         self.validate()
         self._pristine = self.read_form().to_entry()  # what Escape compares against
+        if self.live:  # "next … in 9s" counts down while the form is open
+            self.set_interval(1.0, lambda: self._schedule_info(self.form),
+                              name="editor-countdown")
 
     # -- validation -------------------------------------------------------------------------
 
@@ -351,6 +364,28 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
             return True if self.checked.ok else None
         return True
 
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "ctrl+s" and not self.checked.ok:
+            # Save is off, and the field in error may be out of view: show it, not nothing
+            event.stop()
+            self.app.bell()
+            self._name_touched = True  # a fresh form's empty name is worth saying now
+            self.validate()
+            self._show_first_problem()
+
+    def _show_first_problem(self) -> None:
+        problems = self.checked.problems
+        key = next((k for k in _SHOWN_ORDER if problems.get(k)), None)
+        if key is None:  # a problem the form cannot point at
+            self.query_one("#other-errors").scroll_visible(animate=False)
+            return
+        field, line = key, key
+        if key in ("command", "agent"):  # said under the command, about the agent chosen
+            inline = self.form.source in (INLINE_COMMAND, INLINE_PYTHON)
+            field, line = ("command" if inline else "source"), "command"
+        self.query_one(f"#{field}").focus(scroll_visible=False)
+        self.query_one(f"#{line}-error").scroll_visible(animate=False)
+
     @on(Button.Pressed, "#open-builder")
     def action_builder(self) -> None:
         form = self.read_form()
@@ -382,6 +417,18 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
 
         self.app.push_screen(DiscardDialog(what), chosen)
 
+    def _base(self) -> Config:
+        """The config a save makes the change from: the one applied now, unless a reload
+        since the form was filled changed this very job. The form then still holds their
+        old values, so the change is made from the file as read, and the save asks about
+        their edit as about one on disk not yet reloaded."""
+        now = self.target.config
+        if now is self._read or self.original is None:
+            return now
+        if _entry(now, self.original) == _entry(self._read, self.original):
+            return now
+        return self._read
+
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         self._name_touched = True
@@ -389,24 +436,34 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         if checked.config is None:
             self.app.bell()
             return
+        new = checked.config
+        base = self._base()
+        if base is not self.target.config:
+            checked = check_form(base, self.form, self.original)
+            if checked.config is None:
+                self._show_other("✗ " + "; ".join(
+                    [m for ms in checked.problems.values() for m in ms] + checked.other))
+                return
+            new = checked.config
         try:  # before anything else: someone else's edit on disk is asked about first
-            plan_save(checked.config, base=self.target.config, onto=self._onto)
+            plan_save(new, base=base, onto=self._onto)
         except FileChanged as changed:
-            self._file_changed(changed, checked.config)
+            self._file_changed(changed, new)
             return
         except ConfigError as exc:
             self._show_other(f"✗ {exc}")
             return
-        if self._replaces_running(checked.config):
+        if self._replaces_running(new):
             job = self.target.scheduler.jobs[self.original]
             self.app.push_screen(
                 RunningJobDialog(str(self.original), "save", started=running_since(job),
                                  now=self.now(), zone=self.zone), self._running_choice)
             return
         try:
-            backup = save_job(self.target, self.form, self.original, onto=self._onto)
+            backup = save_job(self.target, self.form, self.original, onto=self._onto,
+                              base=base)
         except FileChanged as changed:  # changed again since the check above
-            self._file_changed(changed, checked.config)
+            self._file_changed(changed, new)
             return
         except (ValueError, RuntimeError, ConfigError) as exc:  # nothing saved
             self._show_other(f"✗ {exc}")
@@ -425,7 +482,7 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         def dropped() -> None:
             self.dismiss(None)
 
-        resolve(self.app, self.target, changed, new, save, dropped=dropped)
+        resolve(self.app, self.target, changed, new, save, dropped=dropped, base=self._base())
 
     def _show_other(self, text: str) -> None:
         other = self.query_one("#other-errors", Static)
@@ -449,10 +506,10 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         ended = "finished" if choice == "wait" else "was terminated"
         renamed = f" (was {original})" if original != name else ""
 
-        onto = self._onto
+        onto, base = self._onto, self._base()
 
         def commit() -> str:
-            backup = save_job(target, form, original, onto=onto)
+            backup = save_job(target, form, original, onto=onto, base=base)
             kept = f"; previous file kept as {backup.name}" if backup else ""
             return f"{name}{renamed} updated: its run {ended}{kept}"
 

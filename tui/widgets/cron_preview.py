@@ -135,12 +135,13 @@ class FiresView(Static):
         if local_w:
             local_w = max(local_w, len("LOCAL"))
             head += f"{'LOCAL':<{local_w}}  "
-        lines = [head + f"{'FROM NOW':<10}  GAP[/]"]
+        from_w = max(10, *(len(f.from_now) for f in p.fires))  # "in 115d 21h" is wider
+        lines = [head + f"{'FROM NOW':<{from_w}}  GAP[/]"]
         for i, (fire, when, local) in enumerate(zip(p.fires, whens, locals_, strict=True), 1):
             line = f"{i:<{num_w}} {escape(when):<{when_w}}  "
             if local_w:
                 line += f"[dim]{escape(local):<{local_w}}[/]  "
-            line += f"{fire.from_now:<10}  [$accent]{fire.gap}[/]"
+            line += f"{fire.from_now:<{from_w}}  [$accent]{fire.gap}[/]"
             lines.append(line)
             if fire.dst:  # a line of its own under WHEN: at the end it was cut or wrapped
                 lines.append(" " * (num_w + 1) + f"[bold $warning]⚠ {escape(fire.dst)}[/]")

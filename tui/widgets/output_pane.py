@@ -21,6 +21,7 @@ holding it.
 from __future__ import annotations
 
 import re
+import shlex
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -42,7 +43,7 @@ from textual.scrollbar import ScrollTo, ScrollUp
 from textual.selection import Selection
 from textual.strip import Strip
 
-from crondeck.core import duration
+from crondeck.core import SkipReason, duration
 
 from ..model import OutputLine, RunOutput
 from ..textual_compat import LineApiView, set_virtual_size
@@ -194,6 +195,8 @@ class OutputPane(LineApiView, can_focus=True):
             if placeholder:
                 entries.append(placeholder)
         else:
+            if run.total > len(run.lines):  # its first lines rolled off the run's kept ones
+                entries.append(self._not_kept(run, run.total - len(run.lines)))
             entries.extend(run.lines)
             if run.dropped:
                 entries.append(f"── {run.dropped} lines dropped (too fast to show)")
@@ -225,12 +228,19 @@ class OutputPane(LineApiView, can_focus=True):
         n = run.total - self._seen
         self._seen = run.total
         lines = run.lines
-        if n >= len(lines):
+        if n > len(lines):  # more came at once than the run keeps: say where lines are missing
+            self._add([self._not_kept(run, n - len(lines)), *lines])
+        elif n == len(lines):
             self._add(list(lines))
         else:  # from the end: the work is the new lines, not the run's kept ones
             new: list[Entry] = list(islice(reversed(lines), n))
             new.reverse()
             self._add(new)
+
+    @staticmethod
+    def _not_kept(run: RunOutput, count: int) -> str:
+        return (f"── {count:,} lines not kept here: crondeck logs {shlex.quote(run.job)} "
+                f"--run {shlex.quote(run.run_id)} prints them")
 
     def finished(self) -> None:
         """The shown run ended: add its outcome line (unless `show_run` already did: the run
@@ -381,7 +391,11 @@ class OutputPane(LineApiView, can_focus=True):
         assert r is not None
         took = f" after {duration(r.duration)}" if r.duration is not None else ""
         what = r.status.value.replace("_", " ")
-        if r.exit_code not in (None, 0):
+        if r.skip_reason is SkipReason.GATE:  # the exit code is the gate's; its reason is
+            why = f": {r.reason}" if r.reason else ""  # all the output such a slot has
+            code = f" (exit code {r.exit_code})" if r.exit_code not in (None, 0) else ""
+            what = f"skipped by its pre-run gate{code}{why}"
+        elif r.exit_code not in (None, 0):
             what += f" (exit code {r.exit_code})"
         elif r.error and not r.ok:  # a missed slot's reason already starts "missed: "
             what += f": {r.reason.removeprefix(what + ': ')}"
