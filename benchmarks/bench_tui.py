@@ -24,6 +24,8 @@ measure's 50 skipped seconds made due (tens of thousands at 100,000 jobs) have a
 been folded in, so nothing runs while keys are timed, in either case. (Kept frozen, the
 in-process console folded that burst's events only on the first key that pumps the observer,
 pause, all at once.) The clock is a fake one that moves only for the countdown measure.
+Each run of each dashboard case (in-process, attached) is a process of its own (`--case`), so
+no case is measured in the heap an earlier one left behind.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import pty
 import select
@@ -488,16 +491,33 @@ def _ms(values: list[float]) -> str:
             f"max {max(values) * 1000:6.1f} ms")
 
 
+CASES = {"in-process": _dashboard, "attached": _attached}
+
+
+def _case(name: str, n: int) -> Figures:
+    """One dashboard case in a process of its own: a case run after another measured in the
+    heap that one left (100,000 jobs' worth: the collector walks it while the next case
+    parses its snapshot)."""
+    out = subprocess.run([sys.executable, __file__, "--case", name, str(n)],
+                         stdout=subprocess.PIPE, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"bench_tui case {name!r} on {n:,} jobs failed "
+                           f"(exit {out.returncode}); its error is above")
+    lines = out.stdout.strip().splitlines()
+    for line in lines[:-1]:  # what the case printed on its way (BENCH_DEBUG)
+        print(line)
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
+
+
 def _report(n: int, runs: int = 3) -> None:
-    """The dashboard measures in-process and attached, each `runs` times, side by side."""
-    cases = {"in-process": _dashboard, "attached": _attached}
+    """The dashboard measures in-process and attached, each `runs` times, side by side,
+    each run of each case in a fresh process (the cases alternating)."""
+    cases = CASES
     figures: dict[str, list[Figures]] = {name: [] for name in cases}
     loads = []
     for _ in range(runs):
-        for name, case in cases.items():
-            out: Figures = {}
-            asyncio.run(case(n, out))
-            figures[name].append(out)
+        for name in cases:
+            figures[name].append(_case(name, n))
         loads.append(os.getloadavg()[0])
     load = ", ".join(f"{x:.1f}" for x in loads)
     print(f"{n:,} jobs, {runs} runs each (1-min load average after each run: {load}):")
@@ -584,7 +604,12 @@ def _launch_once(config: Path) -> float:
 
 
 def main() -> None:
-    only = os.environ.get("BENCH_TUI")  # "dashboard", "tick" or "flood": that part alone
+    # "dashboard", "tick" or "flood": that part alone; "100k": the dashboard on 100,000 jobs
+    # (not in `make bench`: a run of its two cases takes minutes)
+    only = os.environ.get("BENCH_TUI")
+    if only == "100k":
+        _report(100_000, runs=int(os.environ.get("BENCH_RUNS", "1")))
+        return
     if only == "tick":
         _report_tick(10_000, runs=int(os.environ.get("BENCH_RUNS", "3")))
     if not only:
@@ -597,4 +622,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--case"]:  # one case of `_report`, its figures as one JSON line
+        figures: Figures = {}
+        asyncio.run(CASES[sys.argv[2]](int(sys.argv[3]), figures))
+        print(json.dumps(figures))
+    else:
+        main()
