@@ -50,7 +50,7 @@ from typing import Any
 
 from textual import events
 
-from crondeck.core import CommandAgent, OutputChunk, RemoteScheduler
+from crondeck.core import CommandAgent, ControlAttached, OutputChunk, RemoteScheduler
 from crondeck.core.clock import FakeClock
 from crondeck.core.control_client import ControlClient
 from crondeck.core.scheduler import Scheduler
@@ -364,10 +364,54 @@ async def _attached(n: int, out: Figures, only_tick: bool = False) -> None:
                 out.setdefault("first", []).append(await frames.first_screen() - arrived[0])
                 await pilot.pause()
                 await _measure(app, frames, clock, pilot, out, only_tick)
+                if not only_tick:
+                    await _reattach(app, frames, clock, mirror, out)
         finally:
             await mirror.aclose()
     finally:
         server.close()
+
+
+async def _reattach(app: CrondeckApp, frames: _Frames, clock: FakeClock,
+                    mirror: RemoteScheduler, out: Figures, times: int = 3) -> None:
+    """The connection dropped and the mirror re-attached at once (a new snapshot, the jobs
+    as they were): the console's resync and the frame it causes; and the mirror's own work,
+    from the drop to the snapshot applied (the core's, beside it)."""
+    screen = app.dashboard
+    resync = screen.resync
+    done: list[float] = []
+
+    def timed() -> None:
+        after = len(frames.work)
+        s = time.perf_counter()
+        resync()
+        done.append(time.perf_counter() - s)
+        marks.append(after)
+
+    marks: list[int] = []
+    screen.resync = timed  # type: ignore[method-assign]
+    applied: list[float] = []
+    remove = mirror.add_listener(
+        lambda e: applied.append(time.perf_counter()) if isinstance(e, ControlAttached) else None)
+    try:
+        for _ in range(times):
+            clock.advance(1)  # the console tells a new snapshot by when it was taken
+            count = len(done)
+            link = mirror._link
+            assert link is not None
+            dropped = time.perf_counter()
+            await link.close()
+            end = dropped + 120
+            while len(done) == count:
+                if time.perf_counter() > end:
+                    raise RuntimeError("the console did not resync within 120 s")
+                await asyncio.sleep(0.01)
+            out.setdefault("reattach", []).append(applied[-1] - dropped)
+            out.setdefault("resync", []).append(done[-1] + await frames.next_frame(marks[-1]))
+            await asyncio.sleep(0.5)
+    finally:
+        remove()
+        screen.resync = resync  # type: ignore[method-assign]
 
 
 def _report_tick(n: int, runs: int = 3) -> None:
@@ -537,6 +581,10 @@ def _report(n: int, runs: int = 3) -> None:
         print(f"  attached run {i}: connect to snapshot read and parsed "
               f"{out['snapshot'][0] * 1000:.0f} ms; connect to first screen "
               f"{(out['snapshot'][0] + out['first'][0]) * 1000:.0f} ms")
+    for i, out in enumerate(figures["attached"], 1):
+        print(f"  attached run {i}, re-attached ({len(out['resync'])} times): the console's "
+              f"resync and its frame {_ms(out['resync'])}; the mirror, drop to snapshot "
+              f"applied {_ms(out['reattach'])}")
 
 
 def _report_flood() -> None:
