@@ -130,6 +130,8 @@ class AttachedDashboard(DashboardScreen):
         changes = self.observer.pump(post=False)  # the announcements not folded in yet
         dropped, self._dropped = self._dropped, sub.total_dropped
         if sub.total_dropped != dropped or model.made_with != model.pause_of_all():
+            if changes:  # their output, runs ended and failures, as the observer would post
+                self.post_message(ModelChanged(changes))
             _resync(self)
             return
         model.reseed_history()
