@@ -110,18 +110,24 @@ def test_a_resync_redraws_only_the_rows_of_the_jobs_that_changed(monkeypatch):
                     return row_from_job(job, *args, **kw)
 
                 monkeypatch.setattr(model_module, "row_from_job", counted)
-                # the scheduler's new snapshot: one job has its next slot skipped since
+                # the scheduler's new snapshot: one job has its next slot skipped since,
+                # one job (out of view) is gone and another one is new
+                gone = table.order[-1]
                 again = [record(r["name"], 0, next_fire=r["next_fire"],
                                 schedule=r["schedule"],
                                 **({"skip_next": True} if r["name"] == changed else {}))
-                         for r in jobs]
+                         for r in jobs if r["name"] != gone]
+                again.append(record("newcomer", 900))
                 await new_snapshot(snapshot(again, 2))
                 screen.resync()
                 await pilot.pause()
-                assert made == [changed]  # that row alone read again
+                assert sorted(made) == sorted([changed, "newcomer"])  # those rows alone read
                 assert screen.model.rows[changed].skip_next
+                assert gone not in screen.model.rows and gone not in table.order
+                assert "newcomer" in table.order and len(table.order) == n
+                assert f"Jobs ({n})" in table.border_title
                 assert all(screen.model.rows[name] is row for name, row in rows.items()
-                           if name != changed)
+                           if name not in (changed, gone))
                 for y in lines:
                     assert table.order[y - 1] == shown[y]  # nothing moved
                     strip = table.render_line(y)
@@ -135,7 +141,7 @@ def test_a_resync_redraws_only_the_rows_of_the_jobs_that_changed(monkeypatch):
                 await new_snapshot(snapshot(again, 3, paused=True))
                 screen.resync()
                 await pilot.pause()
-                assert len(made) == n
+                assert sorted(made) == sorted(r["name"] for r in again)
                 assert all(row.status == "paused" for row in screen.model.rows.values())
                 assert "paused" in text_of(table)
                 assert "freeze" in text_of(screen.query_one(DeckHeader))
