@@ -147,7 +147,7 @@ class JobOrder(Sequence[str]):
 
     __slots__ = ("_key_of", "_keys")
 
-    def __init__(self, keys: SortedBlocks, key_of: Mapping[str, tuple[object, str]]) -> None:
+    def __init__(self, keys: SortedBlocks, key_of: Mapping[str, tuple[Any, ...]]) -> None:
         self._keys = keys
         self._key_of = key_of
 
@@ -222,7 +222,7 @@ class JobTable(LineList):
         self.selected: str | None = None
         self._name_width = 18
         self._keys = SortedBlocks()  # the shown rows' sort keys, in order
-        self._key_of: dict[str, tuple[object, str]] = {}  # a shown row's key in `_keys`
+        self._key_of: dict[str, tuple[Any, ...]] = {}  # a shown row's key in `_keys`
         self.order = JobOrder(self._keys, self._key_of)  # the shown rows' names, in order
         self.show_cost = False
         self._columns_cache: dict[tuple[int, int, bool], list[tuple[_Col, int]]] = {}
@@ -255,8 +255,11 @@ class JobTable(LineList):
                 self._forget_rendered()
         self._replace(changed)
 
-    def _sort_key(self, row: JobRow) -> tuple[object, str]:
-        return (SORTS.get(self.sort_key, SORTS["next"])(row), row.name)
+    def _sort_key(self, row: JobRow) -> tuple[Any, ...]:
+        """`(SORTS[sort](row), name)`, a tuple one level deep (ordered alike): comparing
+        keys is most of what placing a row costs."""
+        key = SORTS.get(self.sort_key, SORTS["next"])(row)
+        return (*key, row.name) if type(key) is tuple else (key, row.name)
 
     def _replace(self, changed: Collection[str]) -> None:
         needle = self.filter_text.strip()
@@ -293,7 +296,7 @@ class JobTable(LineList):
             rows = [r for r in rows if r.matches(needle)]
         placed = sorted(self._sort_key(r) for r in rows)
         self._keys = SortedBlocks(placed, ordered=True)
-        self._key_of = {key[1]: key for key in placed}
+        self._key_of = {key[-1]: key for key in placed}
         self.order = JobOrder(self._keys, self._key_of)
         self._row_cache.clear()
         self._static.clear()
