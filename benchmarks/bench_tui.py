@@ -24,6 +24,8 @@ measure's 50 skipped seconds made due (tens of thousands at 100,000 jobs) have a
 been folded in, so nothing runs while keys are timed, in either case. (Kept frozen, the
 in-process console folded that burst's events only on the first key that pumps the observer,
 pause, all at once.) The clock is a fake one that moves only for the countdown measure.
+Each run of each dashboard case (in-process, attached) is a process of its own (`--case`), so
+no case is measured in the heap an earlier one left behind.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import pty
 import select
@@ -47,7 +50,7 @@ from typing import Any
 
 from textual import events
 
-from crondeck.core import CommandAgent, OutputChunk, RemoteScheduler
+from crondeck.core import CommandAgent, ControlAttached, OutputChunk, RemoteScheduler
 from crondeck.core.clock import FakeClock
 from crondeck.core.control_client import ControlClient
 from crondeck.core.scheduler import Scheduler
@@ -361,10 +364,54 @@ async def _attached(n: int, out: Figures, only_tick: bool = False) -> None:
                 out.setdefault("first", []).append(await frames.first_screen() - arrived[0])
                 await pilot.pause()
                 await _measure(app, frames, clock, pilot, out, only_tick)
+                if not only_tick:
+                    await _reattach(app, frames, clock, mirror, out)
         finally:
             await mirror.aclose()
     finally:
         server.close()
+
+
+async def _reattach(app: CrondeckApp, frames: _Frames, clock: FakeClock,
+                    mirror: RemoteScheduler, out: Figures, times: int = 3) -> None:
+    """The connection dropped and the mirror re-attached at once (a new snapshot, the jobs
+    as they were): the console's resync and the frame it causes; and the mirror's own work,
+    from the drop to the snapshot applied (the core's, beside it)."""
+    screen = app.dashboard
+    resync = screen.resync
+    done: list[float] = []
+
+    def timed() -> None:
+        after = len(frames.work)
+        s = time.perf_counter()
+        resync()
+        done.append(time.perf_counter() - s)
+        marks.append(after)
+
+    marks: list[int] = []
+    screen.resync = timed  # type: ignore[method-assign]
+    applied: list[float] = []
+    remove = mirror.add_listener(
+        lambda e: applied.append(time.perf_counter()) if isinstance(e, ControlAttached) else None)
+    try:
+        for _ in range(times):
+            clock.advance(1)  # the console tells a new snapshot by when it was taken
+            count = len(done)
+            link = mirror._link
+            assert link is not None
+            dropped = time.perf_counter()
+            await link.close()
+            end = dropped + 120
+            while len(done) == count:
+                if time.perf_counter() > end:
+                    raise RuntimeError("the console did not resync within 120 s")
+                await asyncio.sleep(0.01)
+            out.setdefault("reattach", []).append(applied[-1] - dropped)
+            out.setdefault("resync", []).append(done[-1] + await frames.next_frame(marks[-1]))
+            await asyncio.sleep(0.5)
+    finally:
+        remove()
+        screen.resync = resync  # type: ignore[method-assign]
 
 
 def _report_tick(n: int, runs: int = 3) -> None:
@@ -488,16 +535,33 @@ def _ms(values: list[float]) -> str:
             f"max {max(values) * 1000:6.1f} ms")
 
 
+CASES = {"in-process": _dashboard, "attached": _attached}
+
+
+def _case(name: str, n: int) -> Figures:
+    """One dashboard case in a process of its own: a case run after another measured in the
+    heap that one left (100,000 jobs' worth: the collector walks it while the next case
+    parses its snapshot)."""
+    out = subprocess.run([sys.executable, __file__, "--case", name, str(n)],
+                         stdout=subprocess.PIPE, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"bench_tui case {name!r} on {n:,} jobs failed "
+                           f"(exit {out.returncode}); its error is above")
+    lines = out.stdout.strip().splitlines()
+    for line in lines[:-1]:  # what the case printed on its way (BENCH_DEBUG)
+        print(line)
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
+
+
 def _report(n: int, runs: int = 3) -> None:
-    """The dashboard measures in-process and attached, each `runs` times, side by side."""
-    cases = {"in-process": _dashboard, "attached": _attached}
+    """The dashboard measures in-process and attached, each `runs` times, side by side,
+    each run of each case in a fresh process (the cases alternating)."""
+    cases = CASES
     figures: dict[str, list[Figures]] = {name: [] for name in cases}
     loads = []
     for _ in range(runs):
-        for name, case in cases.items():
-            out: Figures = {}
-            asyncio.run(case(n, out))
-            figures[name].append(out)
+        for name in cases:
+            figures[name].append(_case(name, n))
         loads.append(os.getloadavg()[0])
     load = ", ".join(f"{x:.1f}" for x in loads)
     print(f"{n:,} jobs, {runs} runs each (1-min load average after each run: {load}):")
@@ -517,6 +581,10 @@ def _report(n: int, runs: int = 3) -> None:
         print(f"  attached run {i}: connect to snapshot read and parsed "
               f"{out['snapshot'][0] * 1000:.0f} ms; connect to first screen "
               f"{(out['snapshot'][0] + out['first'][0]) * 1000:.0f} ms")
+    for i, out in enumerate(figures["attached"], 1):
+        print(f"  attached run {i}, re-attached ({len(out['resync'])} times): the console's "
+              f"resync and its frame {_ms(out['resync'])}; the mirror, drop to snapshot "
+              f"applied {_ms(out['reattach'])}")
 
 
 def _report_flood() -> None:
@@ -584,7 +652,12 @@ def _launch_once(config: Path) -> float:
 
 
 def main() -> None:
-    only = os.environ.get("BENCH_TUI")  # "dashboard", "tick" or "flood": that part alone
+    # "dashboard", "tick" or "flood": that part alone; "100k": the dashboard on 100,000 jobs
+    # (not in `make bench`: a run of its two cases takes minutes)
+    only = os.environ.get("BENCH_TUI")
+    if only == "100k":
+        _report(100_000, runs=int(os.environ.get("BENCH_RUNS", "1")))
+        return
     if only == "tick":
         _report_tick(10_000, runs=int(os.environ.get("BENCH_RUNS", "3")))
     if not only:
@@ -597,4 +670,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--case"]:  # one case of `_report`, its figures as one JSON line
+        figures: Figures = {}
+        asyncio.run(CASES[sys.argv[2]](int(sys.argv[3]), figures))
+        print(json.dumps(figures))
+    else:
+        main()

@@ -85,6 +85,7 @@ class AttachedDashboard(DashboardScreen):
     def on_mount(self) -> None:
         self._connected = self._is_connected()
         self._generation = self._mirror_generation()
+        self._dropped = self.observer.subscription.total_dropped  # as of the last resync
         self.set_class(not self._connected, "-disconnected")
         if self.live:
             self.set_interval(0.25, self._watch_connection, name="attach-watch")
@@ -120,8 +121,28 @@ class AttachedDashboard(DashboardScreen):
         self._refresh_state()  # four times a second: not the counts over every row
 
     def resync(self) -> None:
-        """Rebuild every pane from the mirror (after it took a new snapshot)."""
-        _resync(self)
+        """After the mirror took a new snapshot: the rows of the jobs it announced removed,
+        added or changed are re-read (the others are as they were), and the rest of every
+        pane is shown anew, as a rebuild from scratch would show it. Every row is re-read
+        when the snapshot changed the pause of all jobs (no event says so) or when this
+        console's events overflowed since the last resync (an announcement may be lost)."""
+        model, sub = self.model, self.observer.subscription
+        changes = self.observer.pump(post=False)  # the announcements not folded in yet
+        dropped, self._dropped = self._dropped, sub.total_dropped
+        if sub.total_dropped != dropped or model.made_with != model.pause_of_all():
+            if changes:  # their output, runs ended and failures, as the observer would post
+                self.post_message(ModelChanged(changes))
+            _resync(self)
+            return
+        model.reseed_history()
+        changes.scheduler = True  # the header's state, Upcoming, the keys offered
+        changes.history = list(model.history)
+        self._model_changed(ModelChanged(changes))
+        if not changes.history:  # `_model_changed` leaves an emptied history as it was
+            self.history.set_results(model.history)
+            self._refresh_alerts(())
+        self._show_selected()
+        self.call_after_refresh(self._gc.settle)  # what the snapshot made lives on
 
     def _refresh_state(self) -> None:
         super()._refresh_state()

@@ -6,72 +6,57 @@ first fire is among the earliest 200 can contribute to the first 200 fires, so k
 jobs sorted by next fire (re-placing just the rows a batch touched, by bisection) makes each
 refresh of the pane O(200 log 200). The order is kept in blocks of about a thousand keys, so
 re-placing a job moves a block, not a list of 100,000 (a batch of a few hundred rows re-placed
-in one list costs as much as copying it). Pure Python, no Textual.
+in one list costs as much as copying it). The jobs table keeps its order in the same blocks,
+read by position (row 40,000 of 100,000) as well as by key. Pure Python, no Textual.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Collection, Iterable, Mapping
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from .model import JobRow
 
-__all__ = ["FireOrder", "SortedBlocks", "spliced"]
+__all__ = ["FireOrder", "SortedBlocks"]
 
 _WAITING = ("paused", "disabled", "done")  # statuses that do not fire
 BLOCK = 1_000  # keys per block of `SortedBlocks` (a block twice as long is split)
 
 
-def spliced(keys: list[Any], old: Iterable[Any], new: list[Any], *parallel: list[Any]
-            ) -> list[list[Any]]:
-    """The sorted list `keys` without the keys `old` and with the keys `new`, and each list
-    in `parallel` (an item per key) changed at the same places (`new`'s items are the keys'
-    last items: their names). Many at once: the lists are copied a slice at a time, where
-    moving each key in and out of a list of 100,000 moves the rest of the list each time."""
-    gone = sorted(at for key in old
-                  if (at := bisect_left(keys, key)) < len(keys) and keys[at] == key)
-    lists = [keys, *parallel]
-    kept: list[list[Any]] = []
-    for items in lists:
-        out: list[Any] = []
-        start = 0
-        for at in gone:
-            out += items[start:at]
-            start = at + 1
-        out += items[start:]
-        kept.append(out)
-    new = sorted(new)
-    places = [bisect_left(kept[0], key) for key in new]  # ascending, as `new` is
-    result: list[list[Any]] = []
-    for n, items in enumerate(kept):
-        out = []
-        start = 0
-        for at, key in zip(places, new, strict=True):
-            out += items[start:at]
-            out.append(key if n == 0 else key[-1])
-            start = at
-        out += items[start:]
-        result.append(out)
-    return result
-
-
 class SortedBlocks:
     """Distinct sorted keys in blocks of about `BLOCK`: adding or removing one costs a
-    bisection and a move within one block, whatever the total."""
+    bisection and a move within one block, whatever the total. Read by key (`index`, `in`)
+    or by position (`[i]`, `items`); where each block starts is counted again (one step per
+    block) only when a position is asked for after a change."""
 
-    def __init__(self, keys: Iterable[Any] = ()) -> None:
-        ordered = sorted(keys)
-        self._blocks: list[list[Any]] = [ordered[i:i + BLOCK]
-                                         for i in range(0, len(ordered), BLOCK)]
+    def __init__(self, keys: Iterable[Any] = (), *, ordered: bool = False) -> None:
+        """`ordered`: `keys` is a list already sorted (taken as it is, not sorted again)."""
+        ordered_keys = keys if ordered and isinstance(keys, list) else sorted(keys)
+        self._blocks: list[list[Any]] = [ordered_keys[i:i + BLOCK]
+                                         for i in range(0, len(ordered_keys), BLOCK)]
         self._maxes: list[Any] = [block[-1] for block in self._blocks]
-        self._len = len(ordered)
+        self._len = len(ordered_keys)
+        self._starts: list[int] | None = None  # each block's first position; None: recount
 
     def __len__(self) -> int:
         return self._len
 
+    def __iter__(self) -> Iterator[Any]:
+        for block in self._blocks:
+            yield from block
+
+    def __contains__(self, key: object) -> bool:
+        at = bisect_left(self._maxes, key)
+        if at == len(self._maxes):
+            return False
+        block = self._blocks[at]
+        i = bisect_left(block, key)
+        return i < len(block) and block[i] == key
+
     def add(self, key: Any) -> None:
         blocks, maxes = self._blocks, self._maxes
+        self._starts = None
         if not blocks:
             blocks.append([key])
             maxes.append(key)
@@ -97,10 +82,56 @@ class SortedBlocks:
             return
         del block[i]
         self._len -= 1
+        self._starts = None
         if block:
             maxes[at] = block[-1]
         else:
             del blocks[at], maxes[at]
+
+    def _positions(self) -> list[int]:
+        starts = self._starts
+        if starts is None:
+            starts = []
+            at = 0
+            for block in self._blocks:
+                starts.append(at)
+                at += len(block)
+            self._starts = starts
+        return starts
+
+    def index(self, key: Any) -> int:
+        """The position of `key`, or where it would go (as `bisect_left` on a list)."""
+        at = bisect_left(self._maxes, key)
+        if at == len(self._maxes):
+            return self._len
+        return self._positions()[at] + bisect_left(self._blocks[at], key)
+
+    def __getitem__(self, index: int) -> Any:
+        """The key at a position (negative counts from the end)."""
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError("SortedBlocks index out of range")
+        starts = self._positions()
+        at = bisect_right(starts, index) - 1
+        return self._blocks[at][index - starts[at]]
+
+    def items(self, start: int, stop: int) -> list[Any]:
+        """The keys at positions `start` to `stop` (as a slice of a list, steps of one)."""
+        start, stop, _ = slice(start, stop).indices(self._len)
+        out: list[Any] = []
+        if start >= stop:
+            return out
+        starts = self._positions()
+        at = bisect_right(starts, start) - 1
+        offset = start - starts[at]
+        blocks = self._blocks
+        while len(out) < stop - start:
+            block = blocks[at]
+            out += block[offset:offset + stop - start - len(out)]
+            at += 1
+            offset = 0
+        return out
 
     def first(self, count: int) -> list[Any]:
         out: list[Any] = []

@@ -359,6 +359,9 @@ class DashboardModel:
         # name -> when its spent budget resets: no event marks midnight, so the screen's
         # 1 s tick asks `expire_budgets` which rows to re-read (usually none; never all).
         self._budgets: dict[str, datetime] = {}
+        # The pause of every job (paused, until) the rows were all last made with: a mirror's
+        # new snapshot can change it without an event, and then every row must be re-read.
+        self.made_with: tuple[bool, datetime | None] = (False, None)
         self.reload(first)
 
     # -- reading ---------------------------------------------------------------------
@@ -386,6 +389,11 @@ class DashboardModel:
                      for name in names}
         self._budgets = {name: row.budget_until for name, row in self.rows.items()
                          if row.budget_until is not None}
+        self.made_with = (all_paused, until)
+        self.reseed_history()
+
+    def reseed_history(self) -> None:
+        """History anew from the results the jobs hold (what `reload` shows)."""
         seeded = sorted((r for job in self.scheduler.jobs.values() if job.last_result is not None
                          for r in job.results),
                         key=lambda r: r.finished_at or r.scheduled_for)
@@ -410,6 +418,10 @@ class DashboardModel:
 
     def _all_until(self) -> datetime | None:
         return getattr(self.scheduler, "pause_until", None) if self.scheduler.paused else None
+
+    def pause_of_all(self) -> tuple[bool, datetime | None]:
+        """The scheduler's pause of every job now (paused, until), as rows are made with it."""
+        return self.scheduler.paused, self._all_until()
 
     def refresh_row(self, name: str) -> bool:
         self.pending.pop(name, None)
@@ -465,6 +477,7 @@ class DashboardModel:
 
     def apply(self, events: Iterable[Event]) -> Changes:
         ch = Changes()
+        every = False  # every row re-read (the scheduler paused or resumed)
         for ev in events:
             if isinstance(ev, OutputChunk):  # every line one read delivered: split once
                 out = self._by_run.get(ev.run_id) or self._open(ev.job, ev.run_id, None)
@@ -502,7 +515,7 @@ class DashboardModel:
                 ch.removed.add(ev.job)
                 self.outputs.pop(ev.job, None)
             elif isinstance(ev, SchedulerPaused | SchedulerResumed):
-                ch.scheduler = True
+                ch.scheduler = every = True
                 ch.jobs.update(self.scheduler.jobs)
             elif isinstance(ev, SchedulerStarted):
                 self.loop_running = True
@@ -521,6 +534,8 @@ class DashboardModel:
                 ch.jobs.add(job)
         for name in ch.jobs | ch.removed:
             self.refresh_row(name)
+        if every:
+            self.made_with = self.pause_of_all()
         ch.jobs -= ch.removed
         return ch
 

@@ -5,7 +5,10 @@ blocks split and empty)."""
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from crondeck.tui import fire_order
 from crondeck.tui.fire_order import FireOrder, SortedBlocks
@@ -64,3 +67,34 @@ def test_fire_order_after_many_batches_is_the_rebuilt_order(monkeypatch):
         for name in names:  # back, as a job added again
             rows.setdefault(name, _row(name, rnd.randrange(100)))
         order.update(rows, names)
+
+
+def test_sorted_blocks_read_by_position_as_a_sorted_list(monkeypatch):
+    """The jobs table reads its order by position (row i, a screenful from row i) and a
+    key's position (where the cursor's job is now): the same as a sorted list's."""
+    monkeypatch.setattr(fire_order, "BLOCK", 4)
+    rnd = random.Random(11)
+    for _ in range(30):
+        start = sorted(rnd.sample(range(400), rnd.randint(0, 60)))
+        blocks, kept = SortedBlocks(start, ordered=True), set(start)
+        for _ in range(120):
+            key = rnd.randrange(400)
+            if rnd.random() < 0.55:
+                if key not in kept:
+                    blocks.add(key)
+                    kept.add(key)
+            else:
+                blocks.discard(key)
+                kept.discard(key)
+            flat = sorted(kept)
+            probe = rnd.randrange(400)
+            assert blocks.index(probe) == bisect_left(flat, probe)
+            assert (probe in blocks) == (probe in kept)
+            if flat:
+                i = rnd.randrange(-len(flat), len(flat))
+                assert blocks[i] == flat[i]
+            a, b = rnd.randrange(-5, len(flat) + 5), rnd.randrange(-5, len(flat) + 5)
+            assert blocks.items(a, b) == flat[a:b]
+        assert list(blocks) == sorted(kept)
+        with pytest.raises(IndexError):
+            blocks[len(kept)]

@@ -334,7 +334,7 @@ def test_the_next_column_names_the_zone_its_times_are_in(make_app):
 
 @pytest.mark.slow
 def test_many_rows_changed_at_once_are_spliced_into_the_order_a_full_sort_gives(make_app):
-    """A batch naming many rows (spliced in rather than moved one by one): the order is a
+    """A batch naming many rows (each re-placed in its block of the order): the order is a
     full sort's, the cursor stays on its job, the filter holds, and the fire order is the
     one rebuilt from scratch."""
     app, _sched, clock, _ = make_app(start=False)
