@@ -3,11 +3,19 @@ attempts, run as the shell runs it where that is what broke (a subprocess, its w
 
 from __future__ import annotations
 
+import errno
+import io
+import resource
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from crondeck.cli.commands.run import LossyOut, emit
 
 CRONDECK = [sys.executable, "-m", "crondeck.cli"]
 JOB = '[[jobs]]\nname = "tick"\nschedule = "@daily"\ncommand = "true"\n'
@@ -31,3 +39,88 @@ def test_output_to_a_full_disk_is_one_line_not_a_traceback(tmp_path: Path, args:
     assert proc.stderr.strip().splitlines() == [
         f"crondeck{' ' + args[0] if args[0] != '--version' else ''}: cannot write its "
         "output: No space left on device"]
+
+
+class _Refusing(io.StringIO):
+    """A destination whose flushes fail with `error` while `refuse` is set."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__()
+        self.error = error
+        self.refuse = True
+
+    def flush(self) -> None:
+        if self.refuse:
+            raise self.error
+
+
+def test_event_lines_refused_are_said_once_and_the_recovery_too() -> None:
+    dest, err = _Refusing(OSError(errno.ENOSPC, "No space left on device")), io.StringIO()
+    out = LossyOut(dest, err)
+    for n in range(3):
+        emit(out, {"event": "tick", "n": n})  # raises nothing: the jobs go on
+    dest.refuse = False
+    emit(out, {"event": "tick", "n": 3})
+    assert err.getvalue().splitlines() == [
+        "crondeck run: cannot write the event lines: No space left on device; the jobs go on, "
+        "their lines are dropped until it can",
+        "crondeck run: event lines written again (3 dropped)"]
+    dest.error, dest.refuse = BrokenPipeError(errno.EPIPE, "Broken pipe"), True
+    with pytest.raises(BrokenPipeError):  # a reader gone away still stops `crondeck run`
+        emit(out, {"event": "tick", "n": 4})
+
+
+@pytest.mark.slow
+def test_crondeck_run_with_its_output_refused_schedules_on_and_stops_cleanly(tmp_path: Path
+                                                                             ) -> None:
+    (tmp_path / "crondeck.toml").write_text(
+        '[[jobs]]\nname = "tick"\nschedule = "@every 1s"\ncommand = "echo hi"\n')
+    with open("/dev/full", "w") as full:
+        proc = subprocess.Popen([*CRONDECK, "run"], cwd=tmp_path, stdout=full,
+                                stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    try:
+        first = proc.stderr.readline()  # said at once (the config_loaded line)
+        assert "cannot write the event lines: No space left on device" in first
+        deadline = time.monotonic() + 30
+        while "ok" not in _crondeck("history", "tick", cwd=tmp_path).stdout:
+            assert time.monotonic() < deadline, "no run recorded while its output is refused"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _small_files(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # in the child: files past `limit` bytes refused (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.slow
+def test_crondeck_run_whose_state_cannot_be_saved_at_stop_says_so(tmp_path: Path) -> None:
+    jobs = "".join(f'[[jobs]]\nname = "job-{n:03}"\nschedule = "{n % 60} {n // 60} * * *"\n'
+                   'command = "true"\n' for n in range(100))  # a saved state of ~5 KB
+    (tmp_path / "crondeck.toml").write_text(jobs)
+    proc = subprocess.Popen([*CRONDECK, "run"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_small_files(2048))
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        for line in proc.stdout:  # its signal handlers are in place once it has started
+            if "scheduler_started" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        proc.stdout.read()
+        assert proc.wait(timeout=30) == 1
+        err = proc.stderr.read()
+        assert "Traceback" not in err
+        assert (f"crondeck run: the state in {tmp_path / '.crondeck'} could not be saved on "
+                "stopping: File too large") in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -134,6 +134,57 @@ class RotatingLog(io.TextIOBase):
         self._fh.close()
 
 
+class LossyOut(io.TextIOBase):
+    """The event lines' destination (stdout or --log) for a scheduler that must go on when
+    it refuses them (a full disk, a quota, an I/O error): the first refusal is said once on
+    stderr, the lines are dropped until a write works again, and that is said too with how
+    many were lost. A reader gone away (EPIPE) still raises: `crondeck run` stops then."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        super().__init__()
+        self._out = out
+        self._err = err
+        self._pending = 0  # lines written since the last flush
+        self.lost = 0  # lines dropped since the last flush that worked
+
+    def write(self, text: str) -> int:
+        try:
+            self._out.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._refused(exc, text.count("\n"))
+        else:
+            self._pending += text.count("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, 0
+        try:
+            self._out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._refused(exc, pending)
+            return
+        if self.lost and pending:  # a line went out
+            self._say(f"event lines written again ({self.lost} dropped)")
+            self.lost = 0
+
+    def _refused(self, exc: OSError, lines: int) -> None:
+        if not self.lost:
+            self._say(f"cannot write the event lines: {exc.strerror or exc}; the jobs go on, "
+                      "their lines are dropped until it can")
+        self.lost += max(lines, 1)
+
+    def _say(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            print(f"crondeck run: {text}", file=self._err, flush=True)
+
+    def fileno(self) -> int:
+        return self._out.fileno()
+
+
 def emit(out: TextIO, obj: dict[str, Any]) -> None:
     out.write(json.dumps(obj, ensure_ascii=False) + "\n")
     out.flush()
@@ -276,10 +327,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             return EXIT_ERROR
         out = cast(TextIO, log)
     try:
-        return _run(config, out, err, listen, getattr(args, "wait_for_lock", None))
+        return _run(config, cast(TextIO, LossyOut(out, err)), err, listen,
+                    getattr(args, "wait_for_lock", None))
     finally:
         if log is not None:
-            log.close()
+            with contextlib.suppress(OSError):  # a last flush refused: said already
+                log.close()
 
 
 def _open_waiting(config: Config, out: TextIO, wait: float | None) -> Runtime:
@@ -312,6 +365,28 @@ def _run(config: Config, out: TextIO, err: TextIO, listen: tuple[str, int] | Non
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
     try:
+        code = _serve_logged(runtime, config, out, err, listen)
+    finally:
+        saved = _close(runtime, err)
+    return code if saved else EXIT_ERROR
+
+
+def _close(runtime: Runtime, err: TextIO) -> bool:
+    """Close the runtime (the state saved, the lock released); a save refused (a full disk)
+    is said in one line, and False."""
+    try:
+        runtime.close()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            print(f"crondeck run: the state in {runtime.config.state_dir} could not be saved on "
+                  f"stopping: {exc.strerror or exc}", file=err)
+        return False
+    return True
+
+
+def _serve_logged(runtime: Runtime, config: Config, out: TextIO, err: TextIO,
+                  listen: tuple[str, int] | None) -> int:
+    try:
         emit(out, {"event": "config_loaded", "path": str(config.path),
                    "jobs": len(runtime.scheduler.jobs), "state_dir": str(config.state_dir)})
         for warning in config.warnings:
@@ -329,6 +404,4 @@ def _run(config: Config, out: TextIO, err: TextIO, listen: tuple[str, int] | Non
     except ListenError as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
-    finally:
-        runtime.close()
     return 0
