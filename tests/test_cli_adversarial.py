@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from crondeck.cli.commands.run import LossyOut, emit
+from crondeck.cli.main import main
 
 CRONDECK = [sys.executable, "-m", "crondeck.cli"]
 JOB = '[[jobs]]\nname = "tick"\nschedule = "@daily"\ncommand = "true"\n'
@@ -124,3 +125,22 @@ def test_crondeck_run_whose_state_cannot_be_saved_at_stop_says_so(tmp_path: Path
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_crondeck_run_beside_a_state_dir_that_is_a_file_refuses_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "crondeck.toml").write_text(JOB)
+    (tmp_path / ".crondeck").write_text("")
+    assert main(["--config", str(tmp_path / "crondeck.toml"), "run"]) == 1
+    assert capsys.readouterr().err == (
+        f"crondeck run: {tmp_path / '.crondeck'} is not a directory (move it away)\n")
+
+
+def test_crondeck_run_whose_state_dir_cannot_be_used_refuses_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "crondeck.toml").write_text(JOB)
+    (tmp_path / ".crondeck" / "lock").mkdir(parents=True, mode=0o700)  # the lock cannot open
+    assert main(["--config", str(tmp_path / "crondeck.toml"), "run"]) == 1
+    assert capsys.readouterr().err == (
+        f"crondeck run: cannot keep its state in {tmp_path / '.crondeck'}: Is a directory: "
+        f"{tmp_path / '.crondeck' / 'lock'}\n")

@@ -364,6 +364,10 @@ def _run(config: Config, out: TextIO, err: TextIO, listen: tuple[str, int] | Non
     except (LockHeld, UnsafeDir) as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
+    except OSError as exc:  # a read-only disk, no permission
+        print(f"crondeck run: cannot keep its state in {config.state_dir}: "
+              f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=err)
+        return EXIT_ERROR
     try:
         code = _serve_logged(runtime, config, out, err, listen)
     finally:
