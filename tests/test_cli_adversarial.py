@@ -19,7 +19,7 @@ from crondeck.cli.commands.run import LossyOut, emit
 from crondeck.cli.main import main
 
 CRONDECK = [sys.executable, "-m", "crondeck.cli"]
-JOB = '[[jobs]]\nname = "tick"\nschedule = "@daily"\ncommand = "true"\n'
+JOB = '[[jobs]]\nname = "tick"\nschedule = "@daily"\ncommand = "echo hi"\n'
 
 
 def _crondeck(*args: str, cwd: Path | None = None, stdout: object = subprocess.PIPE,
@@ -144,3 +144,22 @@ def test_crondeck_run_whose_state_dir_cannot_be_used_refuses_in_one_line(
     assert capsys.readouterr().err == (
         f"crondeck run: cannot keep its state in {tmp_path / '.crondeck'}: Is a directory: "
         f"{tmp_path / '.crondeck' / 'lock'}\n")
+
+
+@pytest.mark.slow
+def test_logs_follow_ends_when_its_reader_goes_away_before_any_more_output(tmp_path: Path
+                                                                            ) -> None:
+    (tmp_path / "crondeck.toml").write_text(JOB)  # @daily: no next run for hours
+    assert _crondeck("exec", "tick", cwd=tmp_path).returncode == 0
+    proc = subprocess.Popen([*CRONDECK, "logs", "-f", "tick"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        assert proc.stdout.readline().startswith(b"# crondeck: run tick@")  # `| head -1`
+        proc.stdout.close()
+        assert proc.wait(timeout=15) == 141
+        assert proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

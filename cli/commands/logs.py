@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import io
 import re
+import select
 import sys
 import time
 from collections.abc import Callable
@@ -93,6 +96,7 @@ def _follow_next(logs: RunLogs, config: object, job: str, out: TextIO,
         while True:
             new = [p for p in logs.runs(job) if p not in seen]
             if not new:
+                _reader_gone(out)
                 time.sleep(POLL_RUNS)
                 continue
             for path in new:  # oldest first
@@ -134,7 +138,21 @@ def _tail(fh: TextIO, path: Path, config: object, job: str, run_id: str | None,
             out.write(shown(fh.read()))
             out.flush()
             return
+        _reader_gone(out)
         time.sleep(POLL)
+
+
+def _reader_gone(out: TextIO) -> None:
+    """Raise BrokenPipeError once nobody reads `out` (`crondeck logs -f JOB | head -2`): a
+    follower may have nothing to print for hours, and would only find out at its next write."""
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return
+    poll = select.poll()
+    poll.register(fd, 0)  # only what is always reported: an error or a hang-up
+    if any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0)):
+        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
 
 
 def _finished(path: Path, config: object, job: str, run_id: str | None) -> bool:
