@@ -163,3 +163,41 @@ def test_logs_follow_ends_when_its_reader_goes_away_before_any_more_output(tmp_p
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--scheduled-for", "0001-01-01T00:00"],  # in Berlin: the year 0 in UTC
+     "--scheduled-for '0001-01-01T00:00' is outside the calendar (years 1 to 9999 in UTC)"),
+    (["--scheduled-for", "9999-12-31T23:59:59-23:59"],
+     "--scheduled-for '9999-12-31T23:59:59-23:59' is outside the calendar"),
+    (["--k8s-job", "tick-99999999999999999999"],
+     "--k8s-job 'tick-99999999999999999999': 99999999999999999999 minutes since the epoch is "
+     "past the year 9999"),
+])
+def test_exec_slots_off_the_calendar_are_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], says: str) -> None:
+    (tmp_path / "crondeck.toml").write_text(JOB + 'timezone = "Europe/Berlin"\n')
+    assert main(["--config", str(tmp_path / "crondeck.toml"), "exec", "tick", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"crondeck exec: {says}") and err.count("\n") == 1
+    assert not (tmp_path / ".crondeck" / "runs").exists()  # nothing ran
+
+
+def test_exec_skipped_exit_code_must_be_an_exit_status(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    for bad in ("256", "-1"):  # 256 would reach the shell as 0: "ok"
+        with pytest.raises(SystemExit) as stop:
+            main(["exec", "tick", "--skipped-exit-code", bad])
+        assert stop.value.code == 2
+        assert "is not an exit status: give 0 to 255" in capsys.readouterr().err
+
+
+def test_next_at_the_ends_of_the_calendar(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["next", "@daily", "--tz", "Asia/Tokyo", "--after", "0001-01-01T00:00"]) == 2
+    assert capsys.readouterr().err == (
+        "crondeck next: --after: '0001-01-01T00:00' is outside the calendar (years 1 to 9999 "
+        "in UTC)\n")
+    # DST warnings look a year ahead: from the last day there is none
+    assert main(["next", "30 2 * * *", "--tz", "America/New_York",
+                 "--after", "9999-12-31T12:00"]) == 0
+    assert "the calendar ends with the year 9999; 0 shown" in capsys.readouterr().out
