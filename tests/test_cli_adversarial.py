@@ -201,3 +201,14 @@ def test_next_at_the_ends_of_the_calendar(capsys: pytest.CaptureFixture[str]) ->
     assert main(["next", "30 2 * * *", "--tz", "America/New_York",
                  "--after", "9999-12-31T12:00"]) == 0
     assert "the calendar ends with the year 9999; 0 shown" in capsys.readouterr().out
+
+
+def test_export_out_a_file_is_one_line_and_the_file_untouched(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jobs = tmp_path / "crondeck.toml"
+    jobs.write_text(JOB)
+    assert main(["--config", str(jobs), "export", "crontab", "--out", str(jobs)]) == 1
+    assert capsys.readouterr().err == (
+        f"crondeck export: --out {jobs}: cannot write there: Not a directory (give a "
+        "directory)\n")
+    assert jobs.read_text() == JOB
