@@ -212,3 +212,65 @@ def test_export_out_a_file_is_one_line_and_the_file_untouched(
         f"crondeck export: --out {jobs}: cannot write there: Not a directory (give a "
         "directory)\n")
     assert jobs.read_text() == JOB
+
+
+def _check(tmp_path: Path, text: str | bytes, capsys: pytest.CaptureFixture[str]
+           ) -> tuple[int, str]:
+    jobs = tmp_path / "crondeck.toml"
+    if isinstance(text, str):
+        jobs.write_text(text)
+    else:
+        jobs.write_bytes(text)
+    code = main(["check", str(jobs)])
+    return code, capsys.readouterr().err
+
+
+def test_a_byte_order_mark_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _check(tmp_path, b"\xef\xbb\xbf" + JOB.encode(), capsys)  # Windows Notepad
+    assert code == 2
+    assert "crondeck.toml:1: the file starts with a byte order mark (BOM, bytes EF BB BF), " \
+           "which TOML does not allow; save it as UTF-8 without BOM" in err
+    assert "Invalid statement" not in err
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("5", 'durations are strings with a unit: write "5s" or "5m"'),
+    ("-1", 'durations are strings with a unit, like "90s", "5m" or "1h30m"'),
+    ("nan", 'durations are strings with a unit, like "90s", "5m" or "1h30m"'),
+    ("inf", 'durations are strings with a unit, like "90s", "5m" or "1h30m"'),
+    ("1e308", 'durations are strings with a unit, like "90s", "5m" or "1h30m"'),
+    ("1.5", 'durations are strings with a unit, like "90s", "5m" or "1h30m"'),
+])
+def test_a_bare_number_for_a_duration_is_never_told_to_become_another_bad_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, says: str) -> None:
+    code, err = _check(tmp_path, JOB + f"timeout = {value}\n", capsys)
+    assert code == 2
+    assert f"job 'tick', timeout: {says}\n" in err
+
+
+def test_a_pasted_megabyte_is_not_echoed_back_whole(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    stars = " ".join(["*"] * 100_000)
+    assert main(["next", stars]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 400 and "got 100000" in err
+    line, caret = err.splitlines()[1:3]
+    assert line.startswith("  * * * * * *") and line.endswith("…")
+    assert caret == "  " + " " * 10 + "^"  # under the sixth field, as in a short one
+    assert main(["next", "x" * 100_000 + " * * * *"]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 400 and "minute: unknown value 'xxxxxxxx" in err
+    code, err = _check(tmp_path, JOB.replace("@daily", stars), capsys)
+    assert code == 2 and len(err) < 600 and "(199999 characters)" in err
+    code, err = _check(tmp_path, JOB.replace('"tick"', '"' + "x" * 100_000 + '"'), capsys)
+    assert code == 2 and len(err) < 400
+    assert "job name is 100000 characters long: 100 at most" in err
+
+
+@pytest.mark.parametrize("name", ["日本語", "café"])
+def test_a_name_in_another_script_is_told_names_are_ascii(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, err = _check(tmp_path, JOB.replace('"tick"', f'"{name}"'), capsys)
+    assert code == 2
+    assert "is not allowed: names are ASCII (letters A-Z, digits, spaces and . _ - : +)" in err
+    assert "must start with a letter or digit" not in err  # 日 is a letter
