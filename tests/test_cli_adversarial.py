@@ -274,3 +274,19 @@ def test_a_name_in_another_script_is_told_names_are_ascii(
     assert code == 2
     assert "is not allowed: names are ASCII (letters A-Z, digits, spaces and . _ - : +)" in err
     assert "must start with a letter or digit" not in err  # 日 is a letter
+
+
+def test_a_stray_file_at_the_socket_path_with_no_scheduler_is_not_one_to_restart(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jobs = tmp_path / "crondeck.toml"
+    jobs.write_text(JOB)
+    (tmp_path / ".crondeck").mkdir(mode=0o700)
+    (tmp_path / ".crondeck" / "control.sock").write_text("left by someone\n")
+    config = ["--config", str(jobs)]
+    assert main([*config, "pause", "tick"]) == 0  # to the saved state, as with no file there
+    assert "no scheduler runs" in capsys.readouterr().out
+    assert main([*config, "status", "--json"]) == 1
+    assert '"state": "stopped"' in capsys.readouterr().out
+    assert main([*config, "trigger", "tick"]) == 1
+    err = capsys.readouterr().err
+    assert "no scheduler runs" in err and "restart the scheduler" not in err
