@@ -290,3 +290,16 @@ def test_a_stray_file_at_the_socket_path_with_no_scheduler_is_not_one_to_restart
     assert main([*config, "trigger", "tick"]) == 1
     err = capsys.readouterr().err
     assert "no scheduler runs" in err and "restart the scheduler" not in err
+
+
+def test_status_shows_a_pause_note_escaped_as_history_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jobs = tmp_path / "crondeck.toml"
+    jobs.write_text(JOB)
+    config = ["--config", str(jobs)]
+    assert main([*config, "pause", "tick", "--note", "freeze\x1b]52;c;aGk=\x07\x1b[2J"]) == 0
+    capsys.readouterr()
+    main([*config, "status"])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "freeze\\x1b]52;c;aGk=\\x07\\x1b[2J" in out
