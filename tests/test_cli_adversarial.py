@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import resource
 import signal
 import subprocess
@@ -303,3 +304,38 @@ def test_status_shows_a_pause_note_escaped_as_history_does(
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert "freeze\\x1b]52;c;aGk=\\x07\\x1b[2J" in out
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+def test_exec_whose_terminal_closes_records_the_run_cancelled_and_ends_its_agent(
+        tmp_path: Path) -> None:
+    (tmp_path / "crondeck.toml").write_text(
+        '[[jobs]]\nname = "long"\nschedule = "@daily"\n'
+        'command = "echo $$ > agent.pid; echo started; exec sleep 60"\n')
+    proc = subprocess.Popen([*CRONDECK, "exec", "long"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        assert proc.stdout.readline() == "started\n"
+        agent = int((tmp_path / "agent.pid").read_text())
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=30) == 130
+        assert "cancelled (interrupted by SIGHUP)" in proc.stderr.read()
+        assert _gone(agent, 10)
+        history = _crondeck("history", "long", cwd=tmp_path).stdout
+        assert "cancelled" in history and "interrupted by SIGHUP" in history
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

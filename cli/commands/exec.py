@@ -345,8 +345,12 @@ async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _S
         loop.call_soon_threadsafe(handle.cancel,
                                   f"interrupted by {signal.Signals(signum).name}")
 
-    previous = {signum: signal.signal(signum, interrupted)
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP (its terminal closed) as `crondeck run` takes it: the run is cancelled and
+    # recorded, not lost with the process; unless it is ignored (nohup)
+    stops = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        stops.append(signal.SIGHUP)
+    previous = {signum: signal.signal(signum, interrupted) for signum in stops}
     try:
         return await handle.wait(), job
     finally:
