@@ -10,14 +10,17 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from crondeck.cli.commands.run import LossyOut, emit
+from crondeck.cli.commands.run import LossyOut, _open_waiting, emit
 from crondeck.cli.main import main
+from crondeck.core import load_config
+from crondeck.core.lock import StateLock
 
 CRONDECK = [sys.executable, "-m", "crondeck.cli"]
 JOB = '[[jobs]]\nname = "tick"\nschedule = "@daily"\ncommand = "echo hi"\n'
@@ -339,3 +342,18 @@ def test_exec_whose_terminal_closes_records_the_run_cancelled_and_ends_its_agent
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_crondeck_run_started_while_a_verb_writes_the_saved_state_is_not_refused(
+        tmp_path: Path) -> None:
+    (tmp_path / "crondeck.toml").write_text(JOB)
+    (tmp_path / ".crondeck").mkdir(mode=0o700)
+    lock = StateLock(tmp_path / ".crondeck" / "lock").acquire()  # as `crondeck pause` holds it
+    threading.Timer(0.3, lock.release).start()  # ... for a moment
+    out = io.StringIO()
+    runtime = _open_waiting(load_config(tmp_path / "crondeck.toml"), out, None)
+    try:
+        assert runtime.scheduler.jobs  # it started, once the verb was done
+        assert out.getvalue() == ""  # no waiting_for_lock line: that is --wait-for-lock's
+    finally:
+        runtime.close()

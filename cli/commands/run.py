@@ -87,6 +87,10 @@ def _seconds(text: str) -> float:
 LOG_MAX_BYTES = 10 * 2**20  # --log rotates at this size
 LOG_KEEP = 3  # --log keeps FILE.1 … FILE.3
 LOCK_POLL = 0.05  # --wait-for-lock looks this often: a hand-over leaves no slot behind
+# Without --wait-for-lock, how long a lock held by someone else is waited for all the same:
+# `crondeck pause` (no scheduler running) and `crondeck exec` hold it while they write the
+# saved state, and a start at that moment must not be refused as a second scheduler.
+BRIEF_HOLD = 1.5
 
 
 class RotatingLog(io.TextIOBase):
@@ -336,18 +340,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 
 def _open_waiting(config: Config, out: TextIO, wait: float | None) -> Runtime:
-    """open_runtime, waiting up to `wait` seconds for the lock's holder to let go (raises
-    LockHeld once the wait is over)."""
-    deadline = time.monotonic() + (wait or 0.0)
+    """open_runtime, waiting up to `wait` seconds (BRIEF_HOLD without one) for the lock's
+    holder to let go (raises LockHeld once the wait is over)."""
+    deadline = time.monotonic() + (BRIEF_HOLD if wait is None else wait)
     said = False
     while True:
         try:
             # never edits the file, nor reads the jobs' specs once they are scheduled
             return open_runtime(config, keep_source=False, keep_jobs=False)
         except LockHeld as exc:
-            if wait is None or time.monotonic() >= deadline:
+            if time.monotonic() >= deadline:
                 raise
-            if not said:  # a hand-over waits on this line to let go of the lock
+            if wait is not None and not said:  # a hand-over waits on this line to let go
                 emit(out, {"event": "waiting_for_lock", "pid": os.getpid(), "holder": exc.pid,
                            "timeout": wait})
                 said = True
