@@ -146,6 +146,10 @@ def _target(value: Any) -> str:
 def _env(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise Invalid("expected a table of strings, like env = { LANG = \"C\" }")
+    bad = next((name for name in value if not name or "=" in name), None)
+    if bad is not None:  # the OS refuses it at every start: said once, here
+        raise Invalid(f"{bad!r} cannot be an environment variable's name (no '=', not empty); "
+                      "write names like LANG or API_KEY")
     return dict(value)
 
 

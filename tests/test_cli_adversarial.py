@@ -357,3 +357,12 @@ def test_crondeck_run_started_while_a_verb_writes_the_saved_state_is_not_refused
         assert out.getvalue() == ""  # no waiting_for_lock line: that is --wait-for-lock's
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize("name", ["A=B", ""])
+def test_an_env_name_the_os_refuses_is_a_problem_of_the_file_not_of_every_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, err = _check(tmp_path, JOB + f'env = {{ "{name}" = "x" }}\n', capsys)
+    assert code == 2  # it used to pass, then every run failed: "illegal environment variable"
+    assert (f"job 'tick', env: {name!r} cannot be an environment variable's name (no '=', not "
+            "empty)") in err
