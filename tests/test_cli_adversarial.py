@@ -366,3 +366,23 @@ def test_an_env_name_the_os_refuses_is_a_problem_of_the_file_not_of_every_run(
     assert code == 2  # it used to pass, then every run failed: "illegal environment variable"
     assert (f"job 'tick', env: {name!r} cannot be an environment variable's name (no '=', not "
             "empty)") in err
+
+
+@pytest.mark.slow
+def test_crondeck_run_with_nothing_due_stops_when_its_reader_goes_away(tmp_path: Path) -> None:
+    (tmp_path / "crondeck.toml").write_text(JOB)  # @daily: no event for hours
+    proc = subprocess.Popen([*CRONDECK, "run"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        for line in proc.stdout:  # what it says on starting, then nothing until tomorrow
+            if "scheduler_started" in line:
+                break
+        time.sleep(1.0)
+        proc.stdout.close()  # the reader goes away between two events
+        assert proc.wait(timeout=20) == 0
+        assert "stdout was closed (its reader went away): stopping" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

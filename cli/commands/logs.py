@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import io
 import os
 import re
-import select
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +15,15 @@ from typing import TextIO
 
 from crondeck.core import RunLogs, escape_controls, safe_name
 
-from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, known_job, load, read_state
+from ._shared import (
+    EXIT_BAD_CONFIG,
+    EXIT_ERROR,
+    add_config_arg,
+    known_job,
+    load,
+    read_state,
+    reader_gone,
+)
 
 # How often a follower looks for more output of the run it follows, and for a next run.
 POLL = 0.2
@@ -147,13 +153,7 @@ def _tail(fh: TextIO, path: Path, config: object, job: str, run_id: str | None,
 def _reader_gone(out: TextIO) -> None:
     """Raise BrokenPipeError once nobody reads `out` (`crondeck logs -f JOB | head -2`): a
     follower may have nothing to print for hours, and would only find out at its next write."""
-    try:
-        fd = out.fileno()
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return
-    poll = select.poll()
-    poll.register(fd, 0)  # only what is always reported: an error or a hang-up
-    if any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0)):
+    if reader_gone(out):
         raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
 
 

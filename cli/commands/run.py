@@ -13,6 +13,7 @@ import io
 import json
 import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from ._shared import (
     add_config_arg,
     load,
     print_problems,
+    reader_gone,
     refuse_read_only,
     silence,
 )
@@ -86,6 +88,7 @@ def _seconds(text: str) -> float:
 
 LOG_MAX_BYTES = 10 * 2**20  # --log rotates at this size
 LOG_KEEP = 3  # --log keeps FILE.1 … FILE.3
+READER_POLL = 1.0  # how often a piped `crondeck run` looks whether its reader is gone
 LOCK_POLL = 0.05  # --wait-for-lock looks this often: a hand-over leaves no slot behind
 # Without --wait-for-lock, how long a lock held by someone else is waited for all the same:
 # `crondeck pause` (no scheduler running) and `crondeck exec` hold it while they write the
@@ -213,6 +216,22 @@ async def _print(sub: Subscription, out: TextIO, err: TextIO,
 
 
 
+async def _watch_reader(out: TextIO, err: TextIO, on_closed: Callable[[], None]) -> None:
+    """`crondeck run | head -1` with nothing due for hours: stop once the pipe's reader has
+    gone, as at the next event, rather than scheduling on until then with nobody told."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        if not stat.S_ISFIFO(os.fstat(out.fileno()).st_mode):  # a pipe (a file: none goes)
+            return
+    while True:  # polled: the loop has no event for a pipe's reader going away
+        await asyncio.sleep(READER_POLL)
+        if reader_gone(out):
+            break
+    silence(out)
+    with contextlib.suppress(OSError):
+        print("crondeck run: stdout was closed (its reader went away): stopping", file=err)
+    on_closed()
+
+
 class ListenError(OSError):
     """--listen could not bind its address."""
 
@@ -287,6 +306,7 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
     for signum in _STOP_SIGNALS:
         loop.add_signal_handler(signum, shutdown, signum)
     printer = asyncio.create_task(_print(sub, out, err, stop))
+    reader = asyncio.create_task(_watch_reader(out, err, stop))
     watcher = asyncio.create_task(FileWatcher(runtime).watch())
     lock_watch = asyncio.create_task(runtime.watch_lock())
     observer = asyncio.create_task(_observe(server)) if server is not None else None
@@ -297,6 +317,7 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
             await control.close()
         watcher.cancel()
         lock_watch.cancel()
+        reader.cancel()
         if observer is not None:
             observer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
