@@ -386,3 +386,36 @@ def test_crondeck_run_with_nothing_due_stops_when_its_reader_goes_away(tmp_path:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_trigger_while_the_scheduler_stops_is_refused_not_started(short_dir: Path) -> None:
+    (short_dir / "crondeck.toml").write_text(
+        '[[jobs]]\nname = "long"\nschedule = "@daily"\ncommand = "echo started; sleep 30"\n'
+        '[[jobs]]\nname = "quick"\nschedule = "@daily"\ncommand = "echo hi"\n')
+    proc = subprocess.Popen([*CRONDECK, "run"], cwd=short_dir, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if "scheduler_started" in line:
+                break
+        assert _crondeck("trigger", "long", cwd=short_dir).returncode == 0
+        for line in proc.stdout:
+            if '"started\\n"' in line:  # its output: the run is going
+                break
+        proc.send_signal(signal.SIGTERM)  # `long` gets its 30 s grace
+        for line in proc.stdout:
+            if "shutdown_requested" in line:
+                break
+        refused = _crondeck("trigger", "quick", cwd=short_dir)
+        assert refused.returncode == 1
+        assert "not started: the scheduler is stopping" in refused.stderr
+        proc.send_signal(signal.SIGTERM)  # the second: cancel `long` now
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=30) == 0
+        assert '"job": "quick"' not in rest  # nothing of it started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
