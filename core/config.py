@@ -152,7 +152,7 @@ def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
             doc = _tomllib().loads(text)
     except _tomllib().TOMLDecodeError as exc:  # evaluated only once something was raised
         raise ConfigError(
-            [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
+            [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc), text))]
         ) from None
     except RecursionError:  # tomllib recurses once per level of [ or {
         deep = _DEEP.search(text)

@@ -419,3 +419,10 @@ def test_trigger_while_the_scheduler_stops_is_refused_not_started(short_dir: Pat
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_a_value_left_open_at_the_end_of_the_file_is_given_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _check(tmp_path, JOB + "garbage = [\n\n", capsys)  # a save cut short
+    assert code == 2
+    assert "crondeck.toml:5: not valid TOML: Invalid value (at end of document)" in err
