@@ -322,7 +322,9 @@ class ControlServer:
 
     def status_head(self) -> dict[str, Any]:
         hello = {k: v for k, v in self.hello().items() if k != "type"}
-        return {"hello": hello, "scheduler": scheduler_json(self.scheduler)}
+        stopping = bool(getattr(self.scheduler, "stopping", False))
+        return {"hello": hello, "scheduler": {**scheduler_json(self.scheduler),
+                                              "stopping": stopping}}
 
     # -- commands --------------------------------------------------------------------------
 

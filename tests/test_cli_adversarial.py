@@ -408,6 +408,9 @@ def test_trigger_while_the_scheduler_stops_is_refused_not_started(short_dir: Pat
         for line in proc.stdout:
             if "shutdown_requested" in line:
                 break
+        status = _crondeck("status", cwd=short_dir)
+        assert "it is stopping: nothing new starts, the runs in flight are finishing" in \
+            status.stdout
         refused = _crondeck("trigger", "quick", cwd=short_dir)
         assert refused.returncode == 1
         assert "not started: the scheduler is stopping" in refused.stderr

@@ -101,6 +101,9 @@ def _text(target: Target, data: dict[str, Any], now: datetime, out: TextIO) -> N
         kind = holder.get("kind") or "a scheduler"
         kind = "a program embedding crondeck" if kind == "embedded" else kind
         print(f"{kind} (pid {holder['pid']}{up}) runs {target.loc.path}", file=out)
+        if sched and sched.get("stopping"):
+            print("it is stopping: nothing new starts, the runs in flight are finishing",
+                  file=out)
         if sched and sched.get("paused"):
             note = f" ({escape_controls(sched['pause_note'])})" if sched.get("pause_note") else ""
             until = (f" until {shown(sched['pause_until'], target.zone(None))}"
