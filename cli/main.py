@@ -9,6 +9,8 @@ scheduler, agents or exporters, and `crondeck --help` for none of them.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import gc
 import os
 import sys
@@ -17,6 +19,7 @@ from importlib import import_module
 from typing import Any, cast
 
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader gone away
+_OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 # Each command's one-line help for `crondeck --help`, in the order listed there. It repeats
 # the help its module registers (a test keeps the two equal), so the list needs no module.
@@ -182,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+    except OSError as exc:  # --help or --version printed to a full disk
+        return _output_failed("crondeck", exc)
     finally:
         if own:
             gc.freeze()
@@ -207,7 +212,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         silence(sys.stdout)
         return EXIT_PIPE
+    except OSError as exc:
+        return _output_failed(f"crondeck {args.command}" if args.command else "crondeck", exc)
 
+
+def _output_failed(prog: str, exc: OSError) -> int:
+    """An OSError no command handled, most often its output refused (stdout on a full disk,
+    /dev/full, a quota): one line on stderr rather than a traceback, exit 1."""
+    from .commands._shared import silence
+
+    if exc.filename:
+        what = f"{exc.filename}: "
+    elif exc.errno in _OUTPUT_ERRORS:  # no file named: the write that failed was stdout's
+        what = "cannot write its output: "
+        silence(sys.stdout)  # what is still buffered must not raise again at exit
+    else:
+        what = ""
+    with contextlib.suppress(OSError):
+        print(f"{prog}: {what}{exc.strerror or exc}", file=sys.stderr)
+    return 1
 
 
 def _default_command(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:

@@ -71,6 +71,8 @@ def ensure_private_dir(path: Path) -> str | None:
     is ours (returning a note saying so) or raise UnsafeDir when it is not."""
     path = ensure_dir(path)
     st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode):  # ensure_dir leaves a file of that name in place
+        raise UnsafeDir(f"{path} is not a directory (move it away)")
     if not st.st_mode & stat.S_IWOTH:
         return None
     mode = stat.S_IMODE(st.st_mode)

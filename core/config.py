@@ -142,13 +142,17 @@ def _tomllib() -> Any:
 def parse_config(text: str, path: str | Path = "crondeck.toml") -> Config:
     """Validate TOML text as a jobs file (see load_config)."""
     path = Path(path)
+    if text.startswith("\ufeff"):  # tomllib's own word for it: "Invalid statement"
+        raise ConfigError([Problem(
+            path, "the file starts with a byte order mark (BOM, bytes EF BB BF), which TOML "
+            "does not allow; save it as UTF-8 without BOM", line=1)])
     try:
         doc = plain_toml(text)
         if doc is None:  # not in the plain subset the fast reader takes
             doc = _tomllib().loads(text)
     except _tomllib().TOMLDecodeError as exc:  # evaluated only once something was raised
         raise ConfigError(
-            [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc)))]
+            [Problem(path, f"not valid TOML: {exc}", line=syntax_error_line(str(exc), text))]
         ) from None
     except RecursionError:  # tomllib recurses once per level of [ or {
         deep = _DEEP.search(text)
@@ -650,7 +654,8 @@ class _Validator:
                 parsed = self.schedules[text, zone.key] = (exc, [])
         error, warnings = parsed
         if error is not None:
-            self.problem(f"bad schedule {text!r}: {error}", *where, "schedule", job=label,
+            shown = repr(text) if len(text) <= 80 else f"{text[:40]!r}… ({len(text)} characters)"
+            self.problem(f"bad schedule {shown}: {error}", *where, "schedule", job=label,
                          key="schedule", detail=error.caret().split("\n", 1)[1]
                          if "\n" in error.caret() else "")
             return

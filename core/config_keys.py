@@ -29,9 +29,12 @@ def bad_name(name: str) -> str:
     thing wrong: the whole rule alone left 'my job!' to find its '!'."""
     if len(name) > 100:
         return f"job name is {len(name)} characters long: 100 at most"
+    bad = next((c for c in name if not _NAME_CHAR.fullmatch(c)), None)
+    if bad is not None and not bad.isascii() and bad.isalnum():  # 'é' is a letter, but not here
+        return (f"job name {name!r}: {bad!r} is not allowed: names are ASCII (letters A-Z, "
+                "digits, spaces and . _ - : +)")
     if not name[0].isascii() or not name[0].isalnum():
         return f"job name {name!r} must start with a letter or digit"
-    bad = next((c for c in name if not _NAME_CHAR.fullmatch(c)), None)
     where = f": {bad!r} is not allowed;" if bad else ":"
     return f"job name {name!r}{where} use letters, digits, spaces and . _ - : + (no / or @)"
 
@@ -84,6 +87,11 @@ def _choice(*choices: str) -> Any:
 
 def _duration(value: Any) -> timedelta:
     if isinstance(value, int | float) and not isinstance(value, bool):
+        try:  # suggested only when it is a duration: not for -1, nan, inf or 1e308
+            parse_duration(f"{value}s")
+        except DurationError:
+            raise Invalid("durations are strings with a unit, like \"90s\", \"5m\" or "
+                          "\"1h30m\"") from None
         raise Invalid(f"durations are strings with a unit: write \"{value}s\" or \"{value}m\"")
     try:
         return parse_duration(_str(value))
@@ -138,6 +146,10 @@ def _target(value: Any) -> str:
 def _env(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise Invalid("expected a table of strings, like env = { LANG = \"C\" }")
+    bad = next((name for name in value if not name or "=" in name), None)
+    if bad is not None:  # the OS refuses it at every start: said once, here
+        raise Invalid(f"{bad!r} cannot be an environment variable's name (no '=', not empty); "
+                      "write names like LANG or API_KEY")
     return dict(value)
 
 

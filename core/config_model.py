@@ -28,6 +28,11 @@ __all__ = ["AgentSpec", "Config", "JobSpec", "Policy", "Problem", "SchedulerSett
            "Warnings"]
 
 
+def _job(name: str) -> str:
+    """`job 'name'`, cut when the name is a pasted page (names are 100 characters at most)."""
+    return f"job {name!r}" if len(name) <= 100 else f"job {name[:40]!r}… ({len(name)} characters)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the jobs file, located as precisely as the file allows."""
@@ -43,7 +48,7 @@ class Problem:
         where = f"{self.file}:{self.line}" if self.line else str(self.file)
         about = ", ".join(
             part
-            for part in (f"job {self.job!r}" if self.job else "", f"{self.key}" if self.key else "")
+            for part in (_job(self.job) if self.job else "", f"{self.key}" if self.key else "")
             if part
         )
         text = f"{where}: {about}: {self.message}" if about else f"{where}: {self.message}"

@@ -322,7 +322,9 @@ class ControlServer:
 
     def status_head(self) -> dict[str, Any]:
         hello = {k: v for k, v in self.hello().items() if k != "type"}
-        return {"hello": hello, "scheduler": scheduler_json(self.scheduler)}
+        stopping = bool(getattr(self.scheduler, "stopping", False))
+        return {"hello": hello, "scheduler": {**scheduler_json(self.scheduler),
+                                              "stopping": stopping}}
 
     # -- commands --------------------------------------------------------------------------
 
@@ -456,6 +458,11 @@ def _resume_all(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
 
 def _run_now(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
     job = server.job(args)
+    # a run started now would be cut short by the shutdown
+    if getattr(server.scheduler, "stopping", False):
+        raise ControlError("read_only", f"not started: the scheduler is stopping (its runs in "
+                           f"flight are finishing); run {job.name!r} once it is back, or "
+                           f"`crondeck exec {job.name}` here")
     handle = server.scheduler.run_now(job)
     reason = handle.result().reason if handle.done() else ""
     return {"job": job.name, "run_id": handle.run_id, "skipped": handle.skipped,

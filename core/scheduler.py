@@ -838,6 +838,11 @@ class Scheduler:
     def in_flight(self) -> int:
         return sum(len(j._running) for j in self.jobs.values() if j._running)
 
+    @property
+    def stopping(self) -> bool:
+        """Asked to stop while its loop runs: no slot starts, runs in flight are finishing."""
+        return self.running_loop and self._stop_requested
+
     def _all_done(self) -> bool:
         return all(j.exhausted and not j._running for j in self.jobs.values())
 

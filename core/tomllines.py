@@ -129,10 +129,14 @@ def scan_key_lines(text: str, tables: Container[KeyPath] | None = None) -> KeyLi
     return KeyLines(lines)
 
 
-def syntax_error_line(message: str) -> int | None:
-    """The line tomllib names in a TOMLDecodeError message ("... (at line 3, column 7)")."""
+def syntax_error_line(message: str, text: str = "") -> int | None:
+    """The line tomllib names in a TOMLDecodeError message ("... (at line 3, column 7)");
+    "at end of document" (an array or string left open) is the last line of `text` that
+    holds anything."""
     m = _SYNTAX_LINE.search(message)
-    return int(m.group(1)) if m else None
+    if m:
+        return int(m.group(1))
+    return text.rstrip().count("\n") + 1 if text and "at end of document" in message else None
 
 
 # What str.splitlines() ends a line at besides "\n" (a text with none counts lines by "\n").

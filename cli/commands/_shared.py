@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -34,6 +35,21 @@ def silence(stream: TextIO) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
+
+
+def reader_gone(stream: TextIO) -> bool:
+    """Whether nobody reads `stream` any more (a pipe whose reader exited, a hung-up
+    terminal), found without writing to it: a command with nothing to print for hours
+    would otherwise only learn it at its next write."""
+    import select
+
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+    poll = select.poll()
+    poll.register(fd, 0)  # only what is always reported: an error or a hang-up
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
 def count(limit: int) -> Callable[[str], int]:

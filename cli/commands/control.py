@@ -130,6 +130,12 @@ class Target:
                 return control_call(self.socket, op, timeout=TIMEOUT, **args)
             except NoScheduler:
                 pass
+            except ControlError as exc:
+                # Something not to trust at the socket's path: stale, when nothing holds the
+                # lock (a stray file, a dead scheduler's socket owned by another user)
+                if exc.code != "unsafe_socket" or self._take_lock(keep_lock) is not False:
+                    raise
+                return None
             pid = self._take_lock(keep_lock)
             if pid is False:
                 return None

@@ -79,11 +79,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="end with one JSON line: the RunResult")
     p.add_argument("--no-retries", action="store_true",
                    help="one attempt only (when the engine retries, like Kubernetes)")
-    p.add_argument("--skipped-exit-code", type=int, default=EXIT_SKIPPED, metavar="N",
+    p.add_argument("--skipped-exit-code", type=_exit_status, default=EXIT_SKIPPED, metavar="N",
                    help="exit code for a slot the gate skipped or a disabled job (default 3)")
     p.add_argument("--force", action="store_true",
                    help="run the job even if it is disabled (enabled = false)")
     p.set_defaults(func=run)
+
+
+def _exit_status(text: str) -> int:
+    """An argparse type: an exit status a shell can see (0-255; 256 would read as 0)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"{value} is not an exit status: give 0 to 255")
+    return value
 
 
 def exit_code(result: RunResult, skipped: int = EXIT_SKIPPED) -> int:
@@ -111,11 +122,20 @@ def slot_for(args: argparse.Namespace, zone: tzinfo, err: TextIO,
                              "write e.g. 2026-03-01T09:00 or 2026-03-01T08:00:00Z") from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=zone)
-        return when.astimezone(UTC)
+        try:
+            return when.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+            raise ValueError(f"--scheduled-for {args.scheduled_for!r} is outside the calendar "
+                             "(years 1 to 9999 in UTC)") from None
     if args.k8s_job:
         m = _K8S_JOB.search(args.k8s_job)
         if m:
-            return datetime.fromtimestamp(int(m.group(1)) * 60, UTC)
+            try:
+                return datetime.fromtimestamp(int(m.group(1)) * 60, UTC)
+            except (OverflowError, OSError, ValueError):
+                raise ValueError(f"--k8s-job {args.k8s_job!r}: {m.group(1)} minutes since the "
+                                 "epoch is past the year 9999; give the Job's own name, "
+                                 "<cronjob>-<minutes since the epoch>") from None
         print(f"crondeck exec: {args.k8s_job!r} is not a CronJob's Job name (created by hand?); "
               "using now as the slot", file=err)
     if beside_scheduler:
@@ -325,8 +345,12 @@ async def _run_slot(config: Config, name: str, slot: datetime | None, stream: _S
         loop.call_soon_threadsafe(handle.cancel,
                                   f"interrupted by {signal.Signals(signum).name}")
 
-    previous = {signum: signal.signal(signum, interrupted)
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP (its terminal closed) as `crondeck run` takes it: the run is cancelled and
+    # recorded, not lost with the process; unless it is ignored (nohup)
+    stops = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        stops.append(signal.SIGHUP)
+    previous = {signum: signal.signal(signum, interrupted) for signum in stops}
     try:
         return await handle.wait(), job
     finally:

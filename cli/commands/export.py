@@ -147,7 +147,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except ValueError as exc:
         print(f"crondeck export: {exc}", file=err)
         return EXIT_BAD_CONFIG
-    write_result(result, args.out, out)
+    try:
+        write_result(result, args.out, out)
+    except OSError as exc:
+        if args.out is None:  # stdout refused: said by main
+            raise
+        print(f"crondeck export: --out {args.out}: cannot write there: {exc.strerror or exc}"
+              " (give a directory)", file=err)
+        return EXIT_ERROR
     for warning in result.warnings:
         print(f"warning: {warning}", file=err)
     for refusal in result.refused:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import os
 import re
 import sys
 import time
@@ -13,11 +15,20 @@ from typing import TextIO
 
 from crondeck.core import RunLogs, escape_controls, safe_name
 
-from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, add_config_arg, known_job, load, read_state
+from ._shared import (
+    EXIT_BAD_CONFIG,
+    EXIT_ERROR,
+    add_config_arg,
+    known_job,
+    load,
+    read_state,
+    reader_gone,
+)
 
 # How often a follower looks for more output of the run it follows, and for a next run.
 POLL = 0.2
 POLL_RUNS = 0.5
+_TAIL_BYTES = 65536  # more than a final crondeck note (and its error) takes
 _FINAL = re.compile(r"^# crondeck: attempt \d+ (ok|failed|timed_out|cancelled)\b")
 
 
@@ -93,6 +104,7 @@ def _follow_next(logs: RunLogs, config: object, job: str, out: TextIO,
         while True:
             new = [p for p in logs.runs(job) if p not in seen]
             if not new:
+                _reader_gone(out)
                 time.sleep(POLL_RUNS)
                 continue
             for path in new:  # oldest first
@@ -134,13 +146,23 @@ def _tail(fh: TextIO, path: Path, config: object, job: str, run_id: str | None,
             out.write(shown(fh.read()))
             out.flush()
             return
+        _reader_gone(out)
         time.sleep(POLL)
+
+
+def _reader_gone(out: TextIO) -> None:
+    """Raise BrokenPipeError once nobody reads `out` (`crondeck logs -f JOB | head -2`): a
+    follower may have nothing to print for hours, and would only find out at its next write."""
+    if reader_gone(out):
+        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
 
 
 def _finished(path: Path, config: object, job: str, run_id: str | None) -> bool:
     """The log ends with a final crondeck note and the run is not in flight any more."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    try:  # its last line only: a follower of a 10 MiB log asks five times a second
+        with open(path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - _TAIL_BYTES))
+            lines = fh.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
         return True
     if not lines or not _FINAL.match(lines[-1]):

@@ -126,4 +126,9 @@ def _parse_after(text: str, zone) -> datetime:
         raise ValueError(
             f"{text!r} is not ISO-8601: write like 2026-03-08T01:30 or 2026-03-08T01:30-05:00"
         ) from None
-    return dt.replace(tzinfo=zone) if dt.tzinfo is None else dt
+    dt = dt.replace(tzinfo=zone) if dt.tzinfo is None else dt
+    try:
+        dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise ValueError(f"{text!r} is outside the calendar (years 1 to 9999 in UTC)") from None
+    return dt

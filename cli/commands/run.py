@@ -13,6 +13,7 @@ import io
 import json
 import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from ._shared import (
     add_config_arg,
     load,
     print_problems,
+    reader_gone,
     refuse_read_only,
     silence,
 )
@@ -86,7 +88,12 @@ def _seconds(text: str) -> float:
 
 LOG_MAX_BYTES = 10 * 2**20  # --log rotates at this size
 LOG_KEEP = 3  # --log keeps FILE.1 … FILE.3
+READER_POLL = 1.0  # how often a piped `crondeck run` looks whether its reader is gone
 LOCK_POLL = 0.05  # --wait-for-lock looks this often: a hand-over leaves no slot behind
+# Without --wait-for-lock, how long a lock held by someone else is waited for all the same:
+# `crondeck pause` (no scheduler running) and `crondeck exec` hold it while they write the
+# saved state, and a start at that moment must not be refused as a second scheduler.
+BRIEF_HOLD = 1.5
 
 
 class RotatingLog(io.TextIOBase):
@@ -134,6 +141,57 @@ class RotatingLog(io.TextIOBase):
         self._fh.close()
 
 
+class LossyOut(io.TextIOBase):
+    """The event lines' destination (stdout or --log) for a scheduler that must go on when
+    it refuses them (a full disk, a quota, an I/O error): the first refusal is said once on
+    stderr, the lines are dropped until a write works again, and that is said too with how
+    many were lost. A reader gone away (EPIPE) still raises: `crondeck run` stops then."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        super().__init__()
+        self._out = out
+        self._err = err
+        self._pending = 0  # lines written since the last flush
+        self.lost = 0  # lines dropped since the last flush that worked
+
+    def write(self, text: str) -> int:
+        try:
+            self._out.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._refused(exc, text.count("\n"))
+        else:
+            self._pending += text.count("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, 0
+        try:
+            self._out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._refused(exc, pending)
+            return
+        if self.lost and pending:  # a line went out
+            self._say(f"event lines written again ({self.lost} dropped)")
+            self.lost = 0
+
+    def _refused(self, exc: OSError, lines: int) -> None:
+        if not self.lost:
+            self._say(f"cannot write the event lines: {exc.strerror or exc}; the jobs go on, "
+                      "their lines are dropped until it can")
+        self.lost += max(lines, 1)
+
+    def _say(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            print(f"crondeck run: {text}", file=self._err, flush=True)
+
+    def fileno(self) -> int:
+        return self._out.fileno()
+
+
 def emit(out: TextIO, obj: dict[str, Any]) -> None:
     out.write(json.dumps(obj, ensure_ascii=False) + "\n")
     out.flush()
@@ -156,6 +214,22 @@ async def _print(sub: Subscription, out: TextIO, err: TextIO,
                   file=err)
         on_closed()
 
+
+
+async def _watch_reader(out: TextIO, err: TextIO, on_closed: Callable[[], None]) -> None:
+    """`crondeck run | head -1` with nothing due for hours: stop once the pipe's reader has
+    gone, as at the next event, rather than scheduling on until then with nobody told."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        if not stat.S_ISFIFO(os.fstat(out.fileno()).st_mode):  # a pipe (a file: none goes)
+            return
+    while True:  # polled: the loop has no event for a pipe's reader going away
+        await asyncio.sleep(READER_POLL)
+        if reader_gone(out):
+            break
+    silence(out)
+    with contextlib.suppress(OSError):
+        print("crondeck run: stdout was closed (its reader went away): stopping", file=err)
+    on_closed()
 
 
 class ListenError(OSError):
@@ -232,6 +306,7 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
     for signum in _STOP_SIGNALS:
         loop.add_signal_handler(signum, shutdown, signum)
     printer = asyncio.create_task(_print(sub, out, err, stop))
+    reader = asyncio.create_task(_watch_reader(out, err, stop))
     watcher = asyncio.create_task(FileWatcher(runtime).watch())
     lock_watch = asyncio.create_task(runtime.watch_lock())
     observer = asyncio.create_task(_observe(server)) if server is not None else None
@@ -242,6 +317,7 @@ async def serve(runtime: Runtime, out: TextIO, err: TextIO,
             await control.close()
         watcher.cancel()
         lock_watch.cancel()
+        reader.cancel()
         if observer is not None:
             observer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -276,25 +352,27 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             return EXIT_ERROR
         out = cast(TextIO, log)
     try:
-        return _run(config, out, err, listen, getattr(args, "wait_for_lock", None))
+        return _run(config, cast(TextIO, LossyOut(out, err)), err, listen,
+                    getattr(args, "wait_for_lock", None))
     finally:
         if log is not None:
-            log.close()
+            with contextlib.suppress(OSError):  # a last flush refused: said already
+                log.close()
 
 
 def _open_waiting(config: Config, out: TextIO, wait: float | None) -> Runtime:
-    """open_runtime, waiting up to `wait` seconds for the lock's holder to let go (raises
-    LockHeld once the wait is over)."""
-    deadline = time.monotonic() + (wait or 0.0)
+    """open_runtime, waiting up to `wait` seconds (BRIEF_HOLD without one) for the lock's
+    holder to let go (raises LockHeld once the wait is over)."""
+    deadline = time.monotonic() + (BRIEF_HOLD if wait is None else wait)
     said = False
     while True:
         try:
             # never edits the file, nor reads the jobs' specs once they are scheduled
             return open_runtime(config, keep_source=False, keep_jobs=False)
         except LockHeld as exc:
-            if wait is None or time.monotonic() >= deadline:
+            if time.monotonic() >= deadline:
                 raise
-            if not said:  # a hand-over waits on this line to let go of the lock
+            if wait is not None and not said:  # a hand-over waits on this line to let go
                 emit(out, {"event": "waiting_for_lock", "pid": os.getpid(), "holder": exc.pid,
                            "timeout": wait})
                 said = True
@@ -311,6 +389,32 @@ def _run(config: Config, out: TextIO, err: TextIO, listen: tuple[str, int] | Non
     except (LockHeld, UnsafeDir) as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
+    except OSError as exc:  # a read-only disk, no permission
+        print(f"crondeck run: cannot keep its state in {config.state_dir}: "
+              f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=err)
+        return EXIT_ERROR
+    try:
+        code = _serve_logged(runtime, config, out, err, listen)
+    finally:
+        saved = _close(runtime, err)
+    return code if saved else EXIT_ERROR
+
+
+def _close(runtime: Runtime, err: TextIO) -> bool:
+    """Close the runtime (the state saved, the lock released); a save refused (a full disk)
+    is said in one line, and False."""
+    try:
+        runtime.close()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            print(f"crondeck run: the state in {runtime.config.state_dir} could not be saved on "
+                  f"stopping: {exc.strerror or exc}", file=err)
+        return False
+    return True
+
+
+def _serve_logged(runtime: Runtime, config: Config, out: TextIO, err: TextIO,
+                  listen: tuple[str, int] | None) -> int:
     try:
         emit(out, {"event": "config_loaded", "path": str(config.path),
                    "jobs": len(runtime.scheduler.jobs), "state_dir": str(config.state_dir)})
@@ -329,6 +433,4 @@ def _run(config: Config, out: TextIO, err: TextIO, listen: tuple[str, int] | Non
     except ListenError as exc:
         print(f"crondeck run: {exc}", file=err)
         return EXIT_ERROR
-    finally:
-        runtime.close()
     return 0

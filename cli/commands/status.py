@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from crondeck.core import short_span
+from crondeck.core import escape_controls, short_span
 
 from ._shared import EXIT_BAD_CONFIG, EXIT_ERROR, read_state, table
 from .control import EXIT_OK, NotAnswering, Target, parser_for, shown, verb
@@ -101,8 +101,11 @@ def _text(target: Target, data: dict[str, Any], now: datetime, out: TextIO) -> N
         kind = holder.get("kind") or "a scheduler"
         kind = "a program embedding crondeck" if kind == "embedded" else kind
         print(f"{kind} (pid {holder['pid']}{up}) runs {target.loc.path}", file=out)
+        if sched and sched.get("stopping"):
+            print("it is stopping: nothing new starts, the runs in flight are finishing",
+                  file=out)
         if sched and sched.get("paused"):
-            note = f" ({sched['pause_note']})" if sched.get("pause_note") else ""
+            note = f" ({escape_controls(sched['pause_note'])})" if sched.get("pause_note") else ""
             until = (f" until {shown(sched['pause_until'], target.zone(None))}"
                      if sched.get("pause_until") else " until resumed")
             print(f"every job is paused{note}{until}: `crondeck resume --all`", file=out)
@@ -133,7 +136,7 @@ def _text(target: Target, data: dict[str, Any], now: datetime, out: TextIO) -> N
         grid = [["JOB", "UNTIL", "NOTE"]]
         for p in data["paused"]:
             grid.append([p["job"], shown(p["until"], target.zone(p["job"])) if p["until"]
-                         else "resumed", p["note"] or ""])
+                         else "resumed", escape_controls(p["note"] or "")])  # as history
         table(grid, out)
     nxt = data["next"]
     if nxt:

@@ -98,6 +98,8 @@ def transition_days(tz: tzinfo, start: date, days: int) -> tuple[date, ...]:
     midnight = datetime(start.year, start.month, start.day)
     before = utcoffset(midnight)
     for _ in range(days + 1):
+        if midnight.year == 9999 and midnight.month == 12 and midnight.day == 31:
+            break  # the calendar's last day: nothing follows it
         following = midnight + _ONE_DAY
         after = utcoffset(following)
         if after != before:

@@ -6,6 +6,8 @@ Kept apart from the parsing rules (`parser.py`) so the parser stays about what i
 
 from __future__ import annotations
 
+import re
+
 from .fields import (
     FIELDS,
     MONTH_NAMES,
@@ -29,6 +31,10 @@ __all__ = [
 ]
 
 
+_SHOWN = 80  # characters of a pasted kilobyte-long expression an error shows
+_LONG_QUOTE = re.compile(f"'[^']{{{_SHOWN + 1},}}'")
+
+
 class CronError(ValueError):
     """A cron expression that cannot be accepted: names the field, the text and its column,
     and says what would be valid. `str(err)` is the one-line message; `caret()` adds the
@@ -43,6 +49,8 @@ class CronError(ValueError):
         column: int | None = None,
         length: int = 1,
     ) -> None:
+        # a value quoted from a huge expression is cut, not repeated whole
+        message = _LONG_QUOTE.sub(lambda m: f"{m.group()[:_SHOWN // 2]}…'", message)
         self.message = message
         self.expression = expression
         self.field = field
@@ -54,7 +62,15 @@ class CronError(ValueError):
         """The message, then the expression with `^^^` under the offending text."""
         if self.column is None or not self.expression:
             return str(self)
-        return f"{self}\n  {self.expression}\n  {' ' * self.column}{'^' * self.length}"
+        shown, column, length = self.expression, self.column, self.length
+        if len(shown) > _SHOWN:  # the part around the column, marked as cut where it is
+            start = max(0, min(column - _SHOWN // 4, len(shown) - _SHOWN))
+            lead = "…" if start else ""
+            shown = lead + shown[start:start + _SHOWN] + ("…" if start + _SHOWN < len(shown)
+                                                          else "")
+            column = column - start + len(lead)
+            length = max(1, min(length, len(shown) - column))
+        return f"{self}\n  {shown}\n  {' ' * column}{'^' * length}"
 
 
 _FULL_MONTHS = [name.upper() for name in MONTH_NAMES[1:]]
