@@ -74,7 +74,8 @@ def _day_line(expr: CronExpr, diff: DayDiff, target: str) -> str:
     only = {t.timestamp() for t in diff.crondeck_only}
     either = {t.timestamp() for t in diff.either}
     theirs = (ours - only - either) | {t.timestamp() for t in diff.target_only}
-    parts = [_instants(expr, shown(theirs))] if shown(theirs) else []
+    target_fires = shown(theirs)
+    parts = [_instants(expr, target_fires)] if target_fires else []
     if either:
         parts.append(" or ".join(_instants(expr, [t]) for t in sorted(either))
                      + " (one of them, depending on when it last ran)")
