@@ -32,20 +32,23 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 UPDATE = bool(os.environ.get("CRONDECK_UPDATE_GOLDEN"))
 
 
-def _exports() -> dict[str, object]:
+def _exports(allow_dst_differences: bool = True) -> dict[str, object]:
+    """The goldens allow DST differences, so each such day is stated (inbox-watch's in
+    Berlin for systemd); by default that job is refused (see the DST refusal tests)."""
     config = load_config(JOBS)
+    dst = {"allow_dst_differences": allow_dst_differences}
     return {
         "crontab": export_crontab(config, command=["/usr/bin/crondeck"],
                                   config_path="/srv/agents/crondeck.toml",
                                   paused={"heartbeat"}),
         "systemd": export_systemd(config, command=["/usr/bin/crondeck"],
                                   config_path="/srv/agents/crondeck.toml", now=NOW,
-                                  paused={"heartbeat"}),
+                                  paused={"heartbeat"}, **dst),
         "k8s": export_k8s(config, K8sOptions(namespace="agents", image="ghcr.io/acme/crondeck:1",
                                              secret_env=["ANTHROPIC_API_KEY"],
                                              requests={"cpu": "100m", "memory": "128Mi"},
                                              limits={"memory": "512Mi"}),
-                          now=NOW, paused={"heartbeat"}),
+                          now=NOW, paused={"heartbeat"}, **dst),
     }
 
 
@@ -196,10 +199,12 @@ def test_api_key_env_of_the_agent_becomes_a_secret_ref(tmp_path: Path) -> None:
 def test_cli_writes_files_and_exits_1_when_jobs_were_refused(tmp_path: Path, capsys) -> None:
     out = tmp_path / "units"
     code = main(["--config", str(JOBS), "export", "systemd", "--out", str(out),
-                 "--crondeck", "/usr/bin/crondeck"])
+                 "--crondeck", "/usr/bin/crondeck", "--allow-dst-differences"])
     captured = capsys.readouterr()
     assert code == 1
     assert "refused: job 'payday' not exported to systemd" in captured.err
+    assert "warning: job 'inbox-watch': " in captured.err  # its DST day, with the opt-in
+    assert "happens twice (DST ends): crondeck runs both times" in captured.err
     assert (out / "crondeck-inbox-watch.timer").read_text().count("OnCalendar=") == 1
     assert "exec inbox-watch" in (out / "crondeck-inbox-watch.service").read_text()
 
@@ -271,7 +276,7 @@ def test_dst_differences_are_stated_in_the_timer() -> None:
     config = parse_config('[[jobs]]\nname = "nightly"\ncommand = "true"\n'
                           'schedule = "30 2 * * *"\ntimezone = "America/New_York"\n',
                           "/srv/crondeck.toml")
-    result = export_systemd(config, now=NOW)
+    result = export_systemd(config, now=NOW, allow_dst_differences=True)
     timer = result.files["crondeck-nightly.timer"]
     stated = ("2026-03-08 (America/New_York): 02:30 does not exist (DST change): crondeck "
               "runs it at 03:00, the systemd timer skips it")
@@ -279,7 +284,8 @@ def test_dst_differences_are_stated_in_the_timer() -> None:
     assert f"job 'nightly': {stated}" in result.warnings
     wild = export_systemd(parse_config(
         '[[jobs]]\nname = "w"\ncommand = "true"\nschedule = "*/30 1 * * *"\n'
-        'timezone = "America/New_York"\n', "/srv/crondeck.toml"), now=NOW)
+        'timezone = "America/New_York"\n', "/srv/crondeck.toml"), now=NOW,
+        allow_dst_differences=True)
     assert ("2026-11-01 (America/New_York): 01:00, 01:30 happen twice (DST ends): crondeck "
             "runs both times, the systemd timer only the first time") in wild.warnings[0]
 

@@ -2,8 +2,8 @@
 v3 (the CronJob controller's parser and `SpecSchedule.Next`) on Go's clock, transcribed here
 line by line from its spec.go and parser.go and from Go's time.Date, independently of the
 exporter's own copy. Thousands of generated schedules must be accepted by that parser and
-fire at crondeck's instants, except on days the export warns about (DST changes), or be
-refused with why and what to change."""
+fire at crondeck's instants, except on days the export warns about (DST changes, exported
+only with DST differences allowed), or be refused with why and what to change."""
 
 from __future__ import annotations
 
@@ -369,7 +369,7 @@ def test_the_model_reproduces_what_robfig_does_across_dst() -> None:
 
 def _export(pairs: list[tuple[str, str]]):
     config = parse_config(jobs_toml(pairs), "/srv/crondeck.toml")
-    result = export_k8s(config, config_text="", now=NOW)
+    result = export_k8s(config, config_text="", now=NOW, allow_dst_differences=True)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where built with it
     docs = list(yaml.load_all(result.files["crondeck.yaml"], Loader=loader))
     cronjobs = {d["metadata"]["annotations"]["crondeck/job"]: d for d in docs[1:]}
@@ -381,12 +381,14 @@ def _export(pairs: list[tuple[str, str]]):
 
 
 def test_issue_schedules_are_normalised_and_dst_days_warned() -> None:
+    """With DST differences allowed, each such day is a warning and a note."""
     pairs = [("0 0 * * */4,7", "UTC"), ("0 0 * * */5,FRI-SUN", "UTC"),
              ("30 1 * * *", "America/New_York"), ("0 1-3 * * *", "Europe/Berlin"),
              ("0 1-3 * * *", "Europe/London"), ("0 1-3 * * *", "Australia/Sydney"),
              ("0 0 * * *", "Australia/Lord_Howe"), ("*/30 1 * * *", "Australia/Lord_Howe")]
     config = parse_config(jobs_toml(pairs), "/srv/crondeck.toml")
-    result = export_k8s(config, config_text="", now=datetime(2027, 1, 1, tzinfo=UTC))
+    result = export_k8s(config, config_text="", now=datetime(2027, 1, 1, tzinfo=UTC),
+                        allow_dst_differences=True)
     docs = {d["metadata"]["annotations"]["crondeck/job"]: d
             for d in list(yaml.safe_load_all(result.files["crondeck.yaml"]))[1:]}
     assert docs["j0"]["spec"]["schedule"] == "0 0 * * 0,4"
@@ -405,7 +407,7 @@ def test_issue_schedules_are_normalised_and_dst_days_warned() -> None:
         docs["j2"]["metadata"]["annotations"]["crondeck/notes"]
     late = export_k8s(parse_config(jobs_toml([("*/30 1 * * *", "Australia/Lord_Howe")]),
                                    "/srv/crondeck.toml"), config_text="",
-                      now=datetime(2025, 6, 1, tzinfo=UTC))
+                      now=datetime(2025, 6, 1, tzinfo=UTC), allow_dst_differences=True)
     assert ("job 'j0': 2025-10-05 (Australia/Lord_Howe), a DST change: Kubernetes also runs it "
             "at 02:30 (UTC+11:00), crondeck does not") in late.warnings
 

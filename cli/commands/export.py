@@ -5,6 +5,9 @@ Files go to `--out DIR` (created) or, without it, to stdout (several files each 
 `# ==> NAME <==` line); the service unit goes to ~/.config/systemd/user unless `--out` says
 otherwise (`--out -`: stdout). Warnings and refused jobs go to stderr. Exit 0 when every job was
 exported, 1 when some were refused (the rest are still written), 2 for a bad jobs file.
+A job the target would fire at other instants than crondeck on a DST day is refused too, and
+then nothing is written at all (a partial export piped to kubectl would miss the job
+silently), unless --allow-dst-differences.
 """
 
 from __future__ import annotations
@@ -42,7 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Translate the jobs file for another engine. Each exported job runs one "
         "slot with `crondeck exec JOB`, so gates, timeouts, retries and redaction stay "
         "crondeck's. A job whose schedule the target cannot express exactly is refused "
-        "(with why and what to change), never exported to fire at other times. Exit 0: all "
+        "(with why and what to change), never exported to fire at other times. A job that "
+        "systemd or Kubernetes would fire at other instants than crondeck on a DST day of the "
+        "coming year is refused with those days and a nearby time that fires alike; then "
+        "nothing is written (no partial YAML or unit directory) unless "
+        "--allow-dst-differences. Exit 0: all "
         "exported; 1: some refused; 2: bad jobs file. `service` instead writes one systemd "
         "user unit that runs `crondeck run` on the jobs file (to ~/.config/systemd/user "
         "unless --out; `--out -` prints it) and says how to enable it.",
@@ -53,6 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crondeck", metavar="PATH",
                    help="the crondeck executable the units/lines run (default: this one, "
                         "by absolute path; `crondeck` in the container for k8s)")
+    p.add_argument("--allow-dst-differences", action="store_true",
+                   help="systemd, k8s: export jobs that the target fires at other instants "
+                        "than crondeck on DST days anyway, each such day stated as a warning "
+                        "and in the output (a timer's # NOTE:, a CronJob's crondeck/notes)")
     v = p.add_argument_group("service")
     v.add_argument("--unit", metavar="NAME",
                    help="the unit's file name (default: crondeck-FOLDER.service, after the "
@@ -137,24 +148,28 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                               limits=_resources(args.limits, "--limits"))
             if args.crondeck:
                 opts.command = [args.crondeck]
-            result = export_k8s(config, opts, paused=paused)
+            result = export_k8s(config, opts, paused=paused,
+                                allow_dst_differences=args.allow_dst_differences)
         elif args.target == "systemd":
             result = export_systemd(config, command=[args.crondeck or _self_command()],
-                                    config_path=path, paused=paused)
+                                    config_path=path, paused=paused,
+                                    allow_dst_differences=args.allow_dst_differences)
         else:
             result = export_crontab(config, command=[args.crondeck or _self_command()],
                                     config_path=path, paused=paused)
     except ValueError as exc:
         print(f"crondeck export: {exc}", file=err)
         return EXIT_BAD_CONFIG
-    try:
-        write_result(result, args.out, out)
-    except OSError as exc:
-        if args.out is None:  # stdout refused: said by main
-            raise
-        print(f"crondeck export: --out {args.out}: cannot write there: {exc.strerror or exc}"
-              " (give a directory)", file=err)
-        return EXIT_ERROR
+    dst_refused = [r.job for r in result.refused if r.dst]
+    if not dst_refused:
+        try:
+            write_result(result, args.out, out)
+        except OSError as exc:
+            if args.out is None:  # stdout refused: said by main
+                raise
+            print(f"crondeck export: --out {args.out}: cannot write there: "
+                  f"{exc.strerror or exc} (give a directory)", file=err)
+            return EXIT_ERROR
     for warning in result.warnings:
         print(f"warning: {warning}", file=err)
     for refusal in result.refused:
@@ -162,6 +177,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     for name in result.disabled:  # enabled = false: crondeck never fires it, nor should cron
         how = "written commented out" if args.target == "crontab" else "not exported"
         print(f"disabled: job {name!r} is switched off (enabled = false): {how}", file=err)
+    if dst_refused:
+        # A user piping to `kubectl apply` or writing into a unit directory would otherwise
+        # get a partial export, with the job silently missing (or its old units kept).
+        jobs = ", ".join(repr(j) for j in dst_refused)
+        print(f"crondeck export: nothing written: {jobs} would fire at other instants than "
+              "crondeck on DST days (see above); change "
+              f"{'it' if len(dst_refused) == 1 else 'them'} as suggested, or pass "
+              "--allow-dst-differences to export anyway with each such day stated", file=err)
+        return EXIT_ERROR
     if args.out is not None:
         names = ", ".join(result.files)
         print(f"crondeck export: wrote {names} to {os.path.abspath(args.out)}", file=err)

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..cronexpr import CronExpr
 from ..interval import Every
+from .dst import DayDiff, dst_refusal
 from .model import (
     ExportResult,
     JobPlan,
@@ -128,12 +130,25 @@ def _cronjob(config: Config, plan: JobPlan, name: str, schedule: str, zone: str,
     return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta, "spec": spec}
 
 
+def _fires_like_crondeck(schedule: CronExpr, now: datetime) -> bool:
+    """Whether `schedule` is exported and Kubernetes fires it at crondeck's instants on
+    every DST day of the coming year."""
+    try:
+        fields, _ = cron_fields(schedule, TARGET, k8s=True)
+    except ScheduleRefused:
+        return False
+    return not differences(fields, schedule, now)
+
+
 def export_k8s(config: Config, options: K8sOptions | None = None, *,
                config_text: str | None = None, paused: Collection[str] = (),
-               now: datetime | None = None) -> ExportResult:
+               now: datetime | None = None, allow_dst_differences: bool = False
+               ) -> ExportResult:
     """`crondeck.yaml`: the ConfigMap and the CronJobs (none for a disabled job: listed in
     `disabled`). `config_text` is the jobs file as it should appear in the ConfigMap
-    (default: read from `config.path`)."""
+    (default: read from `config.path`). A job Kubernetes would fire at other instants on
+    a DST day of the coming year (from `now`) is refused, unless `allow_dst_differences`:
+    then each such day is a warning and a line of its `crondeck/notes` annotation."""
     opts = options or K8sOptions()
     result = ExportResult(TARGET)
     now = now or datetime.now(UTC)
@@ -161,6 +176,13 @@ def export_k8s(config: Config, options: K8sOptions | None = None, *,
                 "give the job timezone = 'UTC' (with its times converted) or a time of day "
                 "that no DST change of its zone passes through, or run it with systemd or "
                 "`crondeck run`"))
+            continue
+        if diffs and not allow_dst_differences:
+            assert isinstance(plan.schedule, CronExpr)  # an @every has no DST differences
+            result.refused.append(dst_refusal(
+                plan.name, TARGET, plan.schedule,
+                [DayDiff(d.day, d.crondeck_only, d.kubernetes_only) for d in diffs],
+                lambda expr: _fires_like_crondeck(expr, now), "Kubernetes"))
             continue
         notes: list[str] = []
         jopts = plan.options

@@ -4,7 +4,9 @@ command line that runs one slot, and the translation of a schedule into 5 cron f
 Exports are pure functions from a Config to text. A target that cannot express a job's
 schedule exactly refuses that job (with why and what to change) instead of exporting
 something that fires at other times; everything it can express but with different
-semantics (catch-up, overlap, DST) becomes a warning, and a comment in the output.
+semantics (catch-up, overlap) becomes a warning, and a comment in the output. A job the
+target would fire at other instants on DST days is refused too (see `dst.py`), unless the
+caller allows DST differences: then each such day is a warning and a comment.
 """
 
 from __future__ import annotations
@@ -57,9 +59,14 @@ class Refusal:
     target: str
     why: str
     fix: str
+    details: tuple[str, ...] = ()  # lines between why and fix (a DST refusal's days)
+    dst: bool = False  # the target would fire at other instants on DST days
 
     def __str__(self) -> str:
-        return f"job {self.job!r} not exported to {self.target}: {self.why}; {self.fix}"
+        head = f"job {self.job!r} not exported to {self.target}: {self.why}"
+        if not self.details:
+            return f"{head}; {self.fix}"
+        return "\n  ".join([f"{head}:", *self.details, *self.fix.splitlines()])
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """`crondeck export systemd`: a `.service` (Type=oneshot, `crondeck exec JOB`) and a `.timer`
 per job, with `OnCalendar=` lines that fire exactly when crondeck would, except on the DST
-days where systemd's rule differs from cron's; each such day is stated, never hidden.
+days where systemd's rule differs from cron's: such a job is refused with those days and a
+nearby time that fires alike, or, when DST differences are allowed, each day is stated.
 
 systemd ANDs a weekday with a date inside one `OnCalendar=` and ORs separate lines, so cron's
 day-of-month/day-of-week OR becomes two (or more) lines. It knows the last day of a month
@@ -26,6 +27,7 @@ from ..config import Config
 from ..cronexpr import CronExpr
 from ..cronexpr.dst import jump_instant, transition_days
 from ..interval import EPOCH, Every
+from .dst import DayDiff, dst_refusal
 from .model import (
     DEFAULT_COMMAND,
     ExportResult,
@@ -300,6 +302,17 @@ def _check_gaps(schedule: CronExpr | Every, start: datetime, days: int = 366) ->
                 f"{gap.hour:02d} and {end.hour:02d}), or run it with `crondeck run`")
 
 
+def _fires_like_crondeck(schedule: CronExpr, now: datetime) -> bool:
+    """Whether the timer for `schedule` is exported and fires at crondeck's instants on
+    every DST day of the coming year."""
+    try:
+        on_calendar(schedule)
+        _check_gaps(schedule, now)
+    except ScheduleRefused:
+        return False
+    return not dst_differences(schedule, now)
+
+
 # --- units ---------------------------------------------------------------------------------
 
 
@@ -359,12 +372,16 @@ def _timer(plan: JobPlan, calendars: list[str], unit: str, notes: list[str]) -> 
 
 def export_systemd(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
                    config_path: str | None = None, now: datetime | None = None,
-                   prefix: str = "crondeck-", paused: Collection[str] = ()) -> ExportResult:
+                   prefix: str = "crondeck-", paused: Collection[str] = (),
+                   allow_dst_differences: bool = False) -> ExportResult:
     """A `.service` and `.timer` per job. `command` runs crondeck (systemd wants an absolute
     path); `config_path` is the jobs file as the units should name it; `now` anchors the
-    year of DST warnings (default: now); `paused` names jobs paused in crondeck's state.
-    Jobs refused (a schedule systemd cannot say) are listed in `refused`, not exported;
-    disabled jobs (`enabled = false`) in `disabled`, not exported either."""
+    year checked for DST differences (default: now); `paused` names jobs paused in
+    crondeck's state. Jobs refused (a schedule systemd cannot say, or one it would fire at
+    other instants on a DST day of the coming year) are listed in `refused`, not exported;
+    disabled jobs (`enabled = false`) in `disabled`, not exported either.
+    `allow_dst_differences` exports a job with DST differences anyway, each day stated as a
+    warning and a `# NOTE:` in its timer."""
     result = ExportResult(TARGET)
     now = now or datetime.now(UTC)
     path = config_path or str(config.path)
@@ -383,7 +400,15 @@ def export_systemd(config: Config, *, command: Sequence[str] = DEFAULT_COMMAND,
         except ScheduleRefused as exc:
             result.refused.append(Refusal(plan.name, TARGET, exc.why, exc.fix))
             continue
-        notes = [d.message for d in dst_differences(plan.schedule, now)]
+        diffs = dst_differences(plan.schedule, now)
+        if diffs and not allow_dst_differences:
+            assert isinstance(plan.schedule, CronExpr)  # an @every has no DST differences
+            result.refused.append(dst_refusal(
+                plan.name, TARGET, plan.schedule,
+                [DayDiff(d.day, d.crondeck_only, d.systemd_only, d.either) for d in diffs],
+                lambda expr: _fires_like_crondeck(expr, now), "the systemd timer"))
+            continue
+        notes = [d.message for d in diffs]
         for note in notes:
             result.warn(plan.name, note)
         opts = plan.options
