@@ -143,9 +143,10 @@ class SortedBlocks:
 
 
 class FireOrder:
-    """Names of the jobs that will fire, earliest first: by the first slot that will run
-    (`JobRow.first_run`), so a job held by a spent budget sorts by its first fire after
-    the reset, not by the slots it will skip (which would crowd out jobs that run)."""
+    """Names of the jobs that will fire, earliest first (a paused job, even one whose run
+    goes on, will not): by the first slot that will run (`JobRow.first_run`), so a job
+    held by a spent budget sorts by its first fire after the reset, not by the slots it
+    will skip (which would crowd out jobs that run)."""
 
     def __init__(self) -> None:
         self._keys = SortedBlocks()
@@ -157,7 +158,8 @@ class FireOrder:
     @staticmethod
     def _key(row: JobRow) -> tuple[float, str] | None:
         first = row.first_run
-        if first is None or row.exhausted or row.status in _WAITING:
+        # `held`: paused by itself or with every job, even while a run goes on ("running")
+        if first is None or row.exhausted or row.held or row.status in _WAITING:
             return None
         return (first.timestamp(), row.name)
 

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from crondeck.core import (
 from crondeck.core.control import SUB_EVENTS
 
 pytestmark = pytest.mark.slow
+CALL_WAIT = 30.0  # one control exchange, on a machine others' work keeps busy
 
 
 def _wait_for(predicate: Any, what: str, seconds: float = 30.0) -> None:
@@ -53,9 +55,12 @@ def test_crondeck_run_serves_status_and_commands_and_removes_its_socket(
                              "run"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     path = control_path(short_dir / ".crondeck")
+    # Each answer takes milliseconds; a niced test process (and its scheduler) starved of CPU
+    # by other work on the machine took seconds, past control_call's default 5 s deadline.
+    call = partial(control_call, path, timeout=CALL_WAIT)
     try:
         _wait_for(path.exists, "the control socket")
-        status = control_call(path, "status")
+        status = call("status")
         hello = status["hello"]
         assert (hello["kind"], hello["pid"], hello["config"]) == (
             "crondeck run", proc.pid, str(config))
@@ -63,14 +68,14 @@ def test_crondeck_run_serves_status_and_commands_and_removes_its_socket(
         assert [j["name"] for j in status["jobs"]] == ["inbox-watch", "digest"]
         assert status["jobs"][0]["schedule"]["expression"] == "@every 1s"
         assert status["scheduler"]["running_loop"] is True
-        assert control_call(path, "pause", job="digest", note="vacation")["paused"] is True
-        assert control_call(path, "status")["jobs"][1]["pause_note"] == "vacation"
+        assert call("pause", job="digest", note="vacation")["paused"] is True
+        assert call("status")["jobs"][1]["pause_note"] == "vacation"
         config.write_text(config.read_text() + '\n[[jobs]]\nname = "new"\ncommand = "true"\n'
                           'schedule = "@hourly"\n')
-        assert control_call(path, "reload") == {"applied": True, "changed": [],
-                                                "added": ["new"], "removed": [], "problems": []}
+        assert call("reload") == {"applied": True, "changed": [], "added": ["new"],
+                                  "removed": [], "problems": []}
         config.write_text(config.read_text() + '\n[[jobs]]\nname = "bad"\n')
-        refused = control_call(path, "reload")
+        refused = call("reload")
         assert refused["applied"] is False and refused["problems"]
         assert all("crondeck.toml" in p for p in refused["problems"])
     finally:

@@ -7,6 +7,8 @@ next fire by default) is kept incrementally, in blocks of about a thousand sort 
 (`SortedBlocks`): a batch of events re-places only the rows it touched, each a bisection and a
 move within its block, instead of re-sorting (or copying) 100,000 rows ten times a second.
 A COST column appears only when some job uses a model (has spent tokens, a price or a budget).
+NEXT widens to a whole date when some job's next fire is a week or more away, before SCHEDULE's
+words take the room (in a table too narrow for both, the date in short: "Dec 14").
 """
 
 from __future__ import annotations
@@ -41,6 +43,22 @@ def _next_start(row: JobRow) -> float:
     the slots before that will be skipped for budget (what NEXT and LEFT show)."""
     at = row.budget_until if row.held_by_budget else row.next_fire
     return at.timestamp() if at is not None else 0.0
+
+
+def _shown_next(row: JobRow) -> datetime | None:
+    """The instant NEXT shows (None: "—"): the next slot, or the spent budget's reset."""
+    if row.status == "paused" or row.held or row.next_fire is None:
+        return None
+    if row.held_by_budget and row.budget_until is not None:
+        return row.budget_until
+    return row.next_fire
+
+
+def _latest_next(rows: Iterable[JobRow]) -> datetime | None:
+    """The latest next fire of a job not paused: whether NEXT needs a date (a budget's reset
+    it shows instead is within a day, as is the slot it holds back)."""
+    return max((row.next_fire for row in rows if row.next_fire is not None and not row.held),
+               default=None)
 
 
 SORTS: dict[str, Callable[[JobRow], object]] = {
@@ -96,6 +114,9 @@ _LAYOUTS: list[tuple[int, list[_Col]]] = [
 ]
 _BOLD = Style(bold=True)
 SCHEDULE_ROOM = 36  # SCHEDULE keeps this much before other columns grow (expression + words)
+_NEXT_SHORT = 9  # NEXT's text but for a date: a time today or a day this week, "Tue 14:05"
+NEXT_ROOM = 16  # NEXT's longest text: a fire a week or more away, "2026-12-14 09:00"
+SCHEDULE_KEEPS = 24  # what SCHEDULE keeps (an expression, a word or two) when NEXT grows
 NAME_ROOM = 40  # the widest a JOB column grows to
 
 # A cell: pieces of (text, style) and the style of its padding (Rich's `Text(..., style=)`
@@ -221,11 +242,15 @@ class JobTable(LineList):
         self.rows: Mapping[str, JobRow] = {}
         self.selected: str | None = None
         self._name_width = 18
+        # The latest next fire NEXT shows (grows with changed rows; read anew with many),
+        # and whether NEXT shows it as a date (a week or more away): NEXT widens then.
+        self._latest: datetime | None = None
+        self._dated = False
         self._keys = SortedBlocks()  # the shown rows' sort keys, in order
         self._key_of: dict[str, tuple[Any, ...]] = {}  # a shown row's key in `_keys`
         self.order = JobOrder(self._keys, self._key_of)  # the shown rows' names, in order
         self.show_cost = False
-        self._columns_cache: dict[tuple[int, int, bool], list[tuple[_Col, int]]] = {}
+        self._columns_cache: dict[tuple[int, int, bool, bool], list[tuple[_Col, int]]] = {}
         self._row_cache: LRUCache[str, _Rendered] = LRUCache(ROWS_CACHED)
         # name -> (row, second, width, the pieces of its cells that move with time): what a
         # tick works out to tell changed rows from unchanged ones, kept for their rendering
@@ -245,13 +270,16 @@ class JobTable(LineList):
         if changed is None or len(changed) * 2 > len(self._key_of) + 8:
             self._name_width = max(4, max((len(n) for n in rows), default=4))
             self.show_cost = any(r.uses_model for r in rows.values())
+            self._latest = _latest_next(rows.values())
+            self._date_next()
             self._reorder()
             return
         if len(changed) * 8 > len(self._key_of) + 8:  # an eighth of the rows: columns anew
             shape = (self._name_width, self.show_cost)
             self._name_width = max(4, max((len(n) for n in rows), default=4))
             self.show_cost = any(r.uses_model for r in rows.values())
-            if (self._name_width, self.show_cost) != shape:
+            self._latest = _latest_next(rows.values())
+            if self._date_next() or (self._name_width, self.show_cost) != shape:
                 self._forget_rendered()
         self._replace(changed)
 
@@ -270,13 +298,27 @@ class JobTable(LineList):
                 keys.discard(old)
             row = self.rows.get(name)
             self._row_cache.discard(name)
+            if row is not None and (at := row.next_fire) is not None and not row.held and (
+                    self._latest is None or at > self._latest):
+                self._latest = at
             if row is None or (needle and not row.matches(needle)):
                 continue
             key = key_of[name] = self._sort_key(row)
             keys.add(key)
             self._name_width = max(self._name_width, len(name))
             self.show_cost = self.show_cost or row.uses_model
+        if self._date_next():
+            self._forget_rendered()
         self._placed()
+
+    def _date_next(self) -> bool:
+        """Whether NEXT shows a date for the latest fire (as `clock_time` writes it) is
+        worked out again; True when that changed (the columns then change)."""
+        latest = self._latest
+        dated = latest is not None and cell_len(
+            clock_time(latest, self.zone, self._now())) > _NEXT_SHORT
+        changed, self._dated = dated != self._dated, dated
+        return changed
 
     def _forget_rendered(self) -> None:
         self._row_cache.clear()
@@ -319,6 +361,9 @@ class JobTable(LineList):
         status or note moves (running, paused until). Rows are cached per second, so each is
         rendered once; the 10,000 rows out of view cost nothing."""
         self._timed_memo.clear()  # what the last second worked out
+        if self._date_next():  # the latest fire came within a week, or the day turned
+            self.invalidate()
+            return
         width = self.content_width()
         spans: dict[str, tuple[int, int]] = {}
         x = 0
@@ -386,7 +431,7 @@ class JobTable(LineList):
     # -- rendering ---------------------------------------------------------------------------
 
     def _columns(self, width: int) -> list[tuple[_Col, int]]:
-        key = (width, self._name_width, self.show_cost)
+        key = (width, self._name_width, self.show_cost, self._dated)
         cached = self._columns_cache.get(key)
         if cached is not None:
             return cached
@@ -398,6 +443,13 @@ class JobTable(LineList):
                 if c.key == "name" else c
                 for c in cols if c.key != "cost" or self.show_cost]
         fixed = sum(c.width for c in cols) + len(cols) - 1
+        # A time column before SCHEDULE's words: NEXT shows a date whole when some row's
+        # fire is a week or more away (else it keeps its width, the date in short).
+        grow = next((NEXT_ROOM - c.width for c in cols if c.key == "next"), 0)
+        if self._dated and 0 < grow <= width - fixed - SCHEDULE_KEEPS:
+            cols = [_Col(c.key, c.title, NEXT_ROOM, c.justify) if c.key == "next" else c
+                    for c in cols]
+            fixed += grow
         # A wide table gives what SCHEDULE need not keep to LEFT (room for "resumes in 1h
         # 59m"), then to long job and agent names, rather than to blank columns.
         # (only in the widest set: a narrower one keeps its compact forms, "∅ 6h 01m")
@@ -568,12 +620,15 @@ class JobTable(LineList):
         if key == "agent":
             return _one(row.agent)
         if key == "next":
-            if row.status == "paused" or row.held or row.next_fire is None:
+            at = _shown_next(row)
+            if at is None:
                 return _one("—", self._style("line-list--dim"))
-            if row.held_by_budget and row.budget_until is not None:  # slots skip till then
-                return _one(clock_time(row.budget_until, self.zone, now),
-                            self._style("job-table--budget"))
-            return _one(clock_time(row.next_fire, self.zone, now))
+            text = clock_time(at, self.zone, now)
+            if cell_len(text) > width:  # a date, in a column too narrow for it: "Dec 14"
+                text = at.astimezone(self.zone).strftime("%b %d")
+            if at != row.next_fire:  # the budget's reset: slots skip till then
+                return _one(text, self._style("job-table--budget"))
+            return _one(text)
         if key == "left":
             if row.exhausted:
                 return _one("done", self._style("line-list--dim"))
