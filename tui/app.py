@@ -58,7 +58,8 @@ class CrondeckApp(App[None]):
                 tooltip="quit (asks whether to keep the jobs running in the background, "
                         "and whether to wait for or terminate runs in progress)"),
         Binding("c", "builder", "Cron builder", id="app.builder",
-                tooltip="try cron expressions: meaning, warnings and next fires"),
+                tooltip="try cron expressions: meaning, warnings and next fires (on the "
+                        "selected job's schedule and zone)"),
         Binding("n", "new_job", "New job", id="jobs.new",
                 tooltip="create a job (saved to the jobs file, scheduled at once)"),
         Binding("e", "edit_job", "Edit", id="job.edit",
@@ -225,7 +226,7 @@ class CrondeckApp(App[None]):
                                         placeholder="Search for themes…"))
 
     def action_builder(self) -> None:
-        job_actions.open_builder(self)
+        job_actions.open_builder(self, self.dashboard.table.selected)
 
     def action_new_job(self) -> None:
         job_actions.open_editor(self, None)
