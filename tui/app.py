@@ -100,6 +100,8 @@ class CrondeckApp(App[None]):
         self._handing_over = False  # quitting with the jobs left to a background crondeck run
         self.background: Background | None = None  # the crondeck run that took over
         self.exit_note = ""  # printed once the terminal is restored (the runs terminated)
+        # "wait" or "background" while quitting waits for runs in flight to finish
+        self.quitting: str = ""
         self._terminated: list[str] = []  # run ids in flight when a quit terminated them
         self._say_terminated = False
         self._signal_seen = False  # SIGHUP/SIGTERM: shut down once
@@ -314,6 +316,10 @@ class CrondeckApp(App[None]):
             if choice == "terminate":
                 self.scheduler.stop(terminate=True)
             return
+        if choice in ("wait", "background") and self.scheduler.in_flight:
+            self.quitting = choice  # the header says so until the app exits
+            with contextlib.suppress(Exception):
+                self.dashboard._refresh_state()
         if choice == "background":
             n = self.scheduler.in_flight
             if n:
@@ -368,6 +374,9 @@ class CrondeckApp(App[None]):
             if background is not None:
                 await asyncio.to_thread(background.abandon)
             self._quitting = self._handing_over = False
+            self.quitting = ""
+            with contextlib.suppress(Exception):
+                self.dashboard._refresh_state()
             self.notify(f"cannot keep the jobs running in the background: {exc}",
                         title="Still running here", severity="error", timeout=30)
             return

@@ -3,11 +3,12 @@
 import asyncio
 
 import pytest
-from conftest import SIZE, settle
+from conftest import SIZE, settle, text_of
 
 from crondeck.core.results import RunStatus
 from crondeck.tui.screens.quit_dialog import QuitDialog
 from crondeck.tui.textual_compat import shown_notifications
+from crondeck.tui.widgets.header import DeckHeader
 
 
 @pytest.mark.slow
@@ -169,3 +170,30 @@ def test_waiting_for_runs_names_none_terminated(make_app):
 
     asyncio.run(go())
     assert app.exit_note == ""
+
+
+@pytest.mark.slow
+def test_while_waiting_to_quit_the_header_says_so_and_counts_the_runs(make_app):
+    app, sched, _clock, streamer = make_app()
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await settle(pilot)
+            header = app.dashboard.query_one(DeckHeader)
+            assert "● scheduling" in text_of(header)
+            await pilot.press("q")
+            await pilot.pause()
+            await pilot.press("w")
+            await settle(pilot)
+            shown = text_of(header)
+            assert "scheduling" not in shown
+            assert "◐ stopping (waiting for 1 run to finish; no new runs start" in shown
+            streamer.release.set()
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if not app.is_running:
+                    break
+
+    asyncio.run(go())

@@ -414,8 +414,16 @@ class DashboardScreen(Screen[None]):
     def _refresh_state(self) -> None:
         """The header's state words (what the scheduler is doing), without the counts."""
         header = self.query_one(DeckHeader)
+        quitting = getattr(self.app, "quitting", "")
         if self.read_only:
             header.state, header.state_detail = "read-only", self.read_only_reason
+        elif quitting and (self.scheduler.running_loop or self.model.loop_running):
+            n = self.scheduler.in_flight
+            then = ("; then a background crondeck run takes over" if quitting == "background"
+                    else "; no new runs start")
+            header.state = "stopping"
+            header.state_detail = (f"waiting for {n} run{'s' if n != 1 else ''} to finish"
+                                   f"{then} · q terminates them")
         elif self.scheduler.paused:
             header.state = "paused"
             header.state_detail = self.scheduler.pause_note or "all jobs"
