@@ -59,7 +59,7 @@ DASHBOARD_BINDINGS: list[Binding] = [
     Binding("h", "toggle_history_scope", "History scope", show=False, id="history.scope",
             tooltip="history: all jobs / only the selected job"),
     Binding("v", "cycle_history_view", "History view", show=False, id="history.view",
-            tooltip="history: everything / failures only / skips hidden"),
+            tooltip="history: everything / failures only / skips (and misses) hidden"),
     Binding("escape", "unpin_output", "Back to the job", show=False, id="output.unpin",
             tooltip="output: leave the run opened from history, follow the selected job"),
     Binding("exclamation_mark", "jump_to_failure", "Last failure", show=False, id="alerts.jump",
