@@ -174,7 +174,7 @@ def test_waiting_for_runs_names_none_terminated(make_app):
 
 @pytest.mark.slow
 def test_while_waiting_to_quit_the_header_says_so_and_counts_the_runs(make_app):
-    app, sched, _clock, streamer = make_app()
+    app, _sched, _clock, streamer = make_app()
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
