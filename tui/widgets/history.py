@@ -4,9 +4,10 @@ Rows are core `RunResult`s; the pane can be narrowed to one job and to a view (a
 only, no skips nor misses). A job's identical skips in a row (a paused job, a gate that keeps
 saying no), and its misses in a row (the slots of a downtime), are one row with a count.
 Enter posts `RunChosen` so the screen can open that run's output. The cursor stays on its
-run while rows arrive (they come in above it), except at the top of an unfocused pane, which keeps showing the newest. A run whose output contract
-captured JSON shows it in the reason column (`contract: {"count": 3}`), compact and cut to
-the row: for a digest job that value is the point of the run."""
+run while rows arrive (they come in above it), except at the top of an unfocused pane,
+which keeps showing the newest. A run whose output contract captured JSON shows it in the
+reason column (`contract: {"count": 3}`), compact and cut to the row: for a digest job that
+value is the point of the run."""
 
 from __future__ import annotations
 
