@@ -158,6 +158,10 @@ class CrondeckApp(App[None]):
                         + "\n".join(str(p) for p in refused[:5]),
                         title="Jobs file refused", severity="error", timeout=15)
             self.file_state(refused)
+        elif (word := getattr(self.scheduler, "file_refused", None)) is not None:
+            # the scheduler refused the file before this console attached (its snapshot says)
+            path, problems, _since = word
+            self.scheduler_file_state(tuple(p.removeprefix(f"{path}:") for p in problems))
         if self.runtime is not None and self.live:
             self.set_interval(WATCH_INTERVAL, RuntimeWatcher(self.runtime, self.notify,
                                                              self.file_state).check,
@@ -206,6 +210,9 @@ class CrondeckApp(App[None]):
             return
         # "62: job 'x', …" and its caret lines: "line 62, job 'x', …"
         shown = [re.sub(r"^(\d+): ", r"line \1, ", p.split("\n")[0]) for p in problems]
+        word = getattr(self.scheduler, "file_refused", None)  # an attached console's mirror
+        if problems and self._file_refused_at is None and word is not None and word[2]:
+            self._file_refused_at = word[2]  # the header's "since": the scheduler's refusal
         if problems:
             self.notify("the jobs file was changed but is invalid; the scheduler keeps "
                         "running the previous version:\n" + "\n".join(shown[:5]),
