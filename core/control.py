@@ -52,6 +52,7 @@ from .results import last_run
 from .wire import (
     agent_json,
     event_text,
+    file_refused_json,
     job_capture,
     job_json,
     job_record,
@@ -166,6 +167,24 @@ def peer_uid(sock: socket.socket) -> int | None:
     return None
 
 
+class _FileWord:
+    """The scheduler's last word on its jobs file changed on disk, from its events: refused
+    (its problems, since the first refusal) until a reload applies the file again."""
+
+    def __init__(self) -> None:
+        self.refused: tuple[str, tuple[str, ...], datetime] | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, ConfigRejected):
+            since = self.refused[2] if self.refused is not None else event.at
+            self.refused = (event.path, tuple(event.problems), since)
+        elif isinstance(event, ConfigReloaded):
+            self.refused = None
+
+    def json(self) -> dict[str, Any] | None:
+        return file_refused_json(*self.refused) if self.refused is not None else None
+
+
 class _Tails:
     """The last `limit` bytes each run in flight printed, fed from OutputChunk events."""
 
@@ -235,7 +254,9 @@ class ControlServer:
         self.started_at = datetime.now(UTC)
         self.connections: set[_Connection] = set()
         self._tails = _Tails(tail_bytes)
+        self._file = _FileWord()
         self._unlisten: Callable[[], None] | None = None
+        self._unlisten_file: Callable[[], None] | None = None
         self._server: asyncio.AbstractServer | None = None
         self._inode: tuple[int, int] | None = None
 
@@ -254,6 +275,7 @@ class ControlServer:
             self._unlink()
             raise
         self._unlisten = self.scheduler.add_listener(self._tails)
+        self._unlisten_file = self.scheduler.add_listener(self._file)
         self.started_at = datetime.now(UTC)
         return self
 
@@ -261,6 +283,9 @@ class ControlServer:
         if self._unlisten is not None:
             self._unlisten()
             self._unlisten = None
+        if self._unlisten_file is not None:
+            self._unlisten_file()
+            self._unlisten_file = None
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -302,8 +327,10 @@ class ControlServer:
     def snapshot_head(self) -> dict[str, Any]:
         """The snapshot line as of now, without its jobs."""
         sched = self.scheduler
+        # `file_refused` null: the file runs (a client that predates it ignores it)
         return {"type": "snapshot", "seq": sched.bus.last_seq,
-                "scheduler": scheduler_json(sched), "output": self._tails.output(sched.jobs)}
+                "scheduler": scheduler_json(sched), "output": self._tails.output(sched.jobs),
+                "file_refused": self._file.json()}
 
     def capture(self, *, results: bool) -> list[tuple[Any, ...]]:
         """Every job's state as of now, cheaply (`job_capture`): rendered later in pieces.

@@ -414,8 +414,13 @@ def _delete_job(doc: Any, jobs: Any, index: int) -> None:
         while first and isinstance(above[first - 1][1], Comment):
             first -= 1
         _blank_out(above, range(first, end))
+    last = index == len(jobs) - 1 and _ends_doc(doc)
     del jobs[index]
+    if not len(jobs):
+        del doc["jobs"]  # else tomlkit writes `jobs = []` in its place
     if not any(isinstance(item, Comment) for item in kept):
+        if last and previous is not None:
+            _trim_end(previous)  # the gap that led to the job went with it: the file ends
         return  # only blank lines: the previous table's own gap stays
     if previous is None or (previous is doc and index == 0):
         # only the document's own lines before the job: keep the comments there
@@ -426,6 +431,24 @@ def _delete_job(doc: Any, jobs: Any, index: int) -> None:
         kept = kept[1:]  # one blank line between the previous table and the comments, not two
     for item in kept:
         previous.append(None, item)
+
+
+def _ends_doc(doc: Any) -> bool:
+    """Whether the jobs array of tables is the last thing in the file (then its last table
+    runs to the end of the text)."""
+    at = _position(doc, "jobs")
+    return at < len(doc.body) and all(isinstance(item, Comment | Whitespace)
+                                      for _, item in doc.body[at + 1:])
+
+
+def _trim_end(container: Container) -> None:
+    """Blank out the blank lines at the end of `container`, so the text ends on its last
+    line as a file does."""
+    body = container.body
+    end = len(body)
+    while end and (_is_blank(body[end - 1][1]) or not body[end - 1][1].as_string()):
+        end -= 1
+    _blank_out(body, range(end, len(body)))
 
 
 def _insert_raw(container: Container, at: int, text: str) -> None:

@@ -37,6 +37,8 @@ from .control_client import ControlClient
 from .cronexpr import parse
 from .display import LARGE_SCHEDULE
 from .events import (
+    ConfigRejected,
+    ConfigReloaded,
     ControlAttached,
     ControlDisconnected,
     ControlRefused,
@@ -62,7 +64,7 @@ from .jobs import PendingResult, Settling
 from .notify import NotifySpec
 from .options import OPTION_NAMES, JobOptions
 from .results import RunResult, RunStatus, SkipReason
-from .wire import event_from_json, resolve_shared, shared_part
+from .wire import event_from_json, file_refused_from_json, resolve_shared, shared_part
 
 __all__ = ["ControlLink", "RemoteAgent", "RemoteCall", "RemoteJob", "RemoteRun",
            "RemoteScheduler", "options_from_json", "schedule_from_json"]
@@ -624,6 +626,9 @@ class RemoteScheduler:
         self.connected = False
         self.disconnected_reason = ""
         self.attached_at: datetime | None = None
+        # the scheduler's word on its jobs file on disk: refused (path, its problems, since
+        # when) while it runs the version before it; None while it runs the file
+        self.file_refused: tuple[str, tuple[str, ...], datetime | None] | None = None
         self._connect = connect
         self._backoff = backoff
         self._link: ControlLink | None = None
@@ -983,6 +988,20 @@ class RemoteScheduler:
         for run_id in [r for r in self._tails if r not in running]:
             del self._tails[run_id]
         self._apply_output(snap.get("output") or [], seq)
+        self._apply_file_word(snap)
+
+    def _apply_file_word(self, snap: Mapping[str, Any]) -> None:
+        """The snapshot's word on the jobs file; a change from what the mirror knew is told
+        as the event that would have said it (a refusal, or the file running again). An
+        older server's snapshot does not say: what its events said stands."""
+        if "file_refused" not in snap:
+            return
+        before, self.file_refused = self.file_refused, file_refused_from_json(snap)
+        now = self.file_refused
+        if now is not None and (before is None or before[1] != now[1]):
+            self._local(ConfigRejected, path=now[0], problems=now[1])
+        elif now is None and before is not None:
+            self._local(ConfigReloaded, path=before[0], added=(), removed=(), changed=())
 
     @staticmethod
     def _changed(job: RemoteJob, rec: Mapping[str, Any], shared: Any,
@@ -1076,6 +1095,11 @@ class RemoteScheduler:
             self.paused, self.pause_note, self.pause_until = False, "", None
         elif isinstance(event, SchedulerStarted | SchedulerStopped):
             self.running_loop = isinstance(event, SchedulerStarted)
+        elif isinstance(event, ConfigRejected):
+            since = self.file_refused[2] if self.file_refused is not None else event.at
+            self.file_refused = (event.path, tuple(event.problems), since)
+        elif isinstance(event, ConfigReloaded):
+            self.file_refused = None
         elif isinstance(event, JobRemoved):
             gone = self.jobs.pop(event.job, None)
             if gone is not None:

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from enum import Enum
@@ -31,6 +31,8 @@ __all__ = [
     "event_from_json",
     "event_json",
     "event_text",
+    "file_refused_from_json",
+    "file_refused_json",
     "job_capture",
     "job_json",
     "job_record",
@@ -314,6 +316,31 @@ def scheduler_json(scheduler: Any) -> dict[str, Any]:
     return {"paused": scheduler.paused, "pause_note": scheduler.pause_note,
             "pause_until": _iso(scheduler.pause_until), "running_loop": scheduler.running_loop,
             "in_flight": scheduler.in_flight, "seq": scheduler.bus.last_seq}
+
+
+def file_refused_json(path: str, problems: Sequence[str], since: datetime) -> dict[str, Any]:
+    """A snapshot's `file_refused`: the jobs file on disk is refused (its problems, since
+    when), and the scheduler runs the version before it. null while it runs the file; absent
+    from an older server's snapshot."""
+    return {"path": path, "problems": list(problems), "since": utc(since).isoformat()}
+
+
+def file_refused_from_json(snapshot: Mapping[str, Any]
+                           ) -> tuple[str, tuple[str, ...], datetime | None] | None:
+    """(path, problems, since) from a snapshot's `file_refused`, or None when it runs the
+    file (or an older server does not say: see `"file_refused" in snapshot`)."""
+    word = snapshot.get("file_refused")
+    if not isinstance(word, dict):
+        return None
+    problems = tuple(str(p) for p in word.get("problems") or [] if isinstance(p, str))
+    try:
+        since = datetime.fromisoformat(word["since"]) if isinstance(word.get("since"),
+                                                                    str) else None
+    except ValueError:
+        since = None
+    if since is not None and since.tzinfo is None:
+        since = None
+    return str(word.get("path") or ""), problems, since
 
 
 def _iso(dt: datetime | None) -> str | None:

@@ -20,13 +20,22 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.driver import Driver
 from textual.screen import Screen
 
-from crondeck.core import Clock, Problem, Runtime, Scheduler, SystemClock, local_zone
+from crondeck.core import (
+    Clock,
+    Problem,
+    RunStatus,
+    Runtime,
+    Scheduler,
+    SystemClock,
+    local_zone,
+)
 
 from . import job_actions
 from .background import Background, BackgroundFailed, start_background
@@ -58,7 +67,8 @@ class CrondeckApp(App[None]):
                 tooltip="quit (asks whether to keep the jobs running in the background, "
                         "and whether to wait for or terminate runs in progress)"),
         Binding("c", "builder", "Cron builder", id="app.builder",
-                tooltip="try cron expressions: meaning, warnings and next fires"),
+                tooltip="try cron expressions: meaning, warnings and next fires (on the "
+                        "selected job's schedule and zone)"),
         Binding("n", "new_job", "New job", id="jobs.new",
                 tooltip="create a job (saved to the jobs file, scheduled at once)"),
         Binding("e", "edit_job", "Edit", id="job.edit",
@@ -89,6 +99,11 @@ class CrondeckApp(App[None]):
         self._quitting = False
         self._handing_over = False  # quitting with the jobs left to a background crondeck run
         self.background: Background | None = None  # the crondeck run that took over
+        self.exit_note = ""  # printed once the terminal is restored (the runs terminated)
+        # "wait" or "background" while quitting waits for runs in flight to finish
+        self.quitting: str = ""
+        self._terminated: list[str] = []  # run ids in flight when a quit terminated them
+        self._say_terminated = False
         self._signal_seen = False  # SIGHUP/SIGTERM: shut down once
         # The opened jobs file (state, logs, lock) when launched on one; tests may omit it.
         self.runtime: Runtime | None = None
@@ -143,6 +158,10 @@ class CrondeckApp(App[None]):
                         + "\n".join(str(p) for p in refused[:5]),
                         title="Jobs file refused", severity="error", timeout=15)
             self.file_state(refused)
+        elif (word := getattr(self.scheduler, "file_refused", None)) is not None:
+            # the scheduler refused the file before this console attached (its snapshot says)
+            path, problems, _since = word
+            self.scheduler_file_state(tuple(p.removeprefix(f"{path}:") for p in problems))
         if self.runtime is not None and self.live:
             self.set_interval(WATCH_INTERVAL, RuntimeWatcher(self.runtime, self.notify,
                                                              self.file_state).check,
@@ -191,6 +210,9 @@ class CrondeckApp(App[None]):
             return
         # "62: job 'x', …" and its caret lines: "line 62, job 'x', …"
         shown = [re.sub(r"^(\d+): ", r"line \1, ", p.split("\n")[0]) for p in problems]
+        word = getattr(self.scheduler, "file_refused", None)  # an attached console's mirror
+        if problems and self._file_refused_at is None and word is not None and word[2]:
+            self._file_refused_at = word[2]  # the header's "since": the scheduler's refusal
         if problems:
             self.notify("the jobs file was changed but is invalid; the scheduler keeps "
                         "running the previous version:\n" + "\n".join(shown[:5]),
@@ -225,7 +247,7 @@ class CrondeckApp(App[None]):
                                         placeholder="Search for themes…"))
 
     def action_builder(self) -> None:
-        job_actions.open_builder(self)
+        job_actions.open_builder(self, self.dashboard.table.selected)
 
     def action_new_job(self) -> None:
         job_actions.open_editor(self, None)
@@ -301,6 +323,10 @@ class CrondeckApp(App[None]):
             if choice == "terminate":
                 self.scheduler.stop(terminate=True)
             return
+        if choice in ("wait", "background") and self.scheduler.in_flight:
+            self.quitting = choice  # the header says so until the app exits
+            with contextlib.suppress(Exception):
+                self.dashboard._refresh_state()
         if choice == "background":
             n = self.scheduler.in_flight
             if n:
@@ -313,18 +339,28 @@ class CrondeckApp(App[None]):
             n = self.scheduler.in_flight
             self.notify(f"waiting for {n} run{'s' if n != 1 else ''} to finish; no new runs "
                         "start (q again to terminate)", timeout=60)
-        self.run_worker(self.shutdown(terminate=choice == "terminate"), group="shutdown",
-                        exclusive=True)
+        self.run_worker(self.shutdown(terminate=choice == "terminate", say=True),
+                        group="shutdown", exclusive=True)
 
-    async def shutdown(self, terminate: bool) -> None:
-        """Stop the scheduler (waiting for or terminating runs in flight), then exit."""
+    async def shutdown(self, terminate: bool, *, say: bool = False) -> None:
+        """Stop the scheduler (waiting for or terminating runs in flight), then exit; with
+        `say`, the runs it terminated are named once the terminal is restored."""
         self._quitting = True
         task = self._loop_task
+        if terminate:  # a shutdown that was waiting may be the one to exit: it says it too
+            self._terminated += [run_id for job in self.scheduler.jobs.values()
+                                 for run_id in job.running]
+            self._say_terminated = self._say_terminated or say
         if task is not None and not task.done():
             self.scheduler.stop(terminate=terminate)
-            with contextlib.suppress(Exception):
-                await task
-        self.exit()
+            # not `await task`: a loop task cancelled by the stop would cancel this too, and
+            # the app would never exit
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # retrieved: it stops with the app, nothing to report
+        if self._say_terminated:
+            self.exit_note = terminated_line(self.scheduler, self._terminated)
+        self.exit(message=Text(self.exit_note) if self.exit_note else None)
 
     async def hand_over(self) -> None:
         """Leave the schedule to a detached `crondeck run` on the same jobs file: start it
@@ -345,6 +381,9 @@ class CrondeckApp(App[None]):
             if background is not None:
                 await asyncio.to_thread(background.abandon)
             self._quitting = self._handing_over = False
+            self.quitting = ""
+            with contextlib.suppress(Exception):
+                self.dashboard._refresh_state()
             self.notify(f"cannot keep the jobs running in the background: {exc}",
                         title="Still running here", severity="error", timeout=30)
             return
@@ -375,6 +414,19 @@ class CrondeckApp(App[None]):
             self.scheduler.stop(terminate=True)
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=15)
+
+
+def terminated_line(scheduler: Any, run_ids: Sequence[str]) -> str:
+    """One line naming the runs among `run_ids` that a terminating stop cancelled: all but
+    those recorded with another status (they ended on their own before it reached them)."""
+    ended = {r.run_id for job in scheduler.jobs.values() for r in job.results
+             if r.status is not RunStatus.CANCELLED}
+    cancelled = list(dict.fromkeys(r for r in run_ids if r not in ended))
+    if not cancelled:
+        return ""
+    runs = f"{len(cancelled)} run{'s' if len(cancelled) != 1 else ''}"
+    return (f"crondeck: terminated {runs}, recorded as cancelled: {', '.join(cancelled)} "
+            "(`crondeck logs JOB --run ID` shows what they printed)")
 
 
 def run_app(args: argparse.Namespace) -> int:

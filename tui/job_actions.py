@@ -31,7 +31,7 @@ from crondeck.core import (
 )
 
 from .external_editor import edit_jobs_file, job_line
-from .screens.cron_builder import CronBuilderScreen, NewJobSchedule
+from .screens.cron_builder import CronBuilderScreen, JobSchedule, NewJobSchedule
 from .screens.delete_job import confirm_delete
 from .screens.job_editor import JobEditorScreen, Saved
 
@@ -188,17 +188,30 @@ def jobs_target(app: Any) -> Any | None:
     return live
 
 
-def open_builder(app: Any) -> None:
+def open_builder(app: Any, job: str | None = None) -> None:
+    """The cron builder: empty, or on `job`'s schedule and zone (then "Edit job" opens the
+    job editor on it with the schedule tried, saved from there as any edit)."""
+    expression, zone = "", app.zone
+    schedule = getattr(app.scheduler.jobs.get(job), "schedule", None) if job else None
+    if schedule is not None:
+        expression = str(getattr(schedule, "text", "") or "")
+        zone = getattr(schedule, "tz", None) or zone
+    can_edit = schedule is not None and not app.read_only and app.dashboard.can_change
+
     def done(result: str | NewJobSchedule | None) -> None:
-        if isinstance(result, NewJobSchedule):
+        if isinstance(result, JobSchedule):
+            open_editor(app, result.job, schedule=result)
+        elif isinstance(result, NewJobSchedule):
             open_editor(app, None, schedule=result)
 
-    app.push_screen(CronBuilderScreen(zone=app.zone, now=app.now, local=app.zone,
-                                      live=app.live, new_job=not app.read_only), done)
+    app.push_screen(CronBuilderScreen(expression, zone=zone, now=app.now, local=app.zone,
+                                      live=app.live, new_job=not app.read_only,
+                                      job=job if can_edit else None), done)
 
 
 def open_editor(app: Any, job: str | None, *, schedule: NewJobSchedule | None = None) -> None:
-    """The job editor on `job`, or on a new job (starting from `schedule` if given)."""
+    """The job editor on `job`, or on a new job; with `schedule` (from the cron builder)
+    in place of the one it has."""
     target = jobs_target(app)
     if target is None:
         return
@@ -218,7 +231,9 @@ def open_editor(app: Any, job: str | None, *, schedule: NewJobSchedule | None = 
             dashboard.call_after_refresh(dashboard.table.select, result.job)
 
     editor = JobEditorScreen(target, job, now=app.now, zone=app.zone, live=app.live)
-    if schedule is not None:
+    if schedule is not None and job is not None:
+        editor.tried = schedule
+    elif schedule is not None:
         editor.form.schedule = schedule.expression
         editor.form.timezone = schedule.timezone or editor.form.timezone
     app.push_screen(editor, saved)

@@ -807,3 +807,57 @@ def test_a_snapshot_record_is_written_as_json_would_write_it() -> None:
         await handle
 
     run(main())
+
+
+# --- the jobs file's state in the snapshot -------------------------------------------------
+
+
+def test_a_snapshot_says_the_jobs_file_is_refused_until_it_runs_again(short_dir: Path) -> None:
+    """A console attaching after the scheduler refused an edit of its jobs file learns it
+    from the snapshot (what, since when); once a reload applies the file, the snapshot says
+    null. A mirror told so by a later snapshot says it as the events would have."""
+    from crondeck.core import ConfigRejected, ConfigReloaded, RemoteScheduler
+
+    config = str(short_dir / "crondeck.toml")
+    problem = f"{config}:4: job 'a', schedule: bad schedule"
+
+    async def go() -> None:
+        s = scheduler_with("a")
+        async with ControlServer(s, control_path(short_dir), config_path=config) as server:
+            c = await ControlClient.connect(server.path, subscribe=True)
+            assert c.snapshot is not None and c.snapshot["file_refused"] is None
+            await c.close()
+            first = s.bus.emit(ConfigRejected, path=config, problems=(problem,))
+            s.bus.emit(ConfigRejected, path=config, problems=(problem, problem + " again"))
+            c = await ControlClient.connect(server.path, subscribe=True)
+            word = c.snapshot["file_refused"]
+            assert word["path"] == config and word["problems"] == [problem, problem + " again"]
+            assert datetime.fromisoformat(word["since"]) == first.at  # the first refusal's
+            await c.close()
+            mirror = await RemoteScheduler.attach(server.path)
+            try:
+                assert mirror.file_refused == (config, (problem, problem + " again"), first.at)
+                s.bus.emit(ConfigReloaded, path=config, added=(), removed=(), changed=())
+                for _ in range(100):
+                    if mirror.file_refused is None:
+                        break
+                    await asyncio.sleep(0.02)
+                assert mirror.file_refused is None  # the stream said it runs again
+                c = await ControlClient.connect(server.path, subscribe=True)
+                assert c.snapshot["file_refused"] is None
+                await c.close()
+                # a resync's snapshot that says otherwise is told as the event would be
+                heard: list[Any] = []
+                mirror.bus.add_listener(heard.append)
+                mirror._apply_file_word({"file_refused": word})
+                assert [type(e) for e in heard] == [ConfigRejected]
+                assert heard[0].problems == (problem, problem + " again")
+                mirror._apply_file_word({"file_refused": word})  # the same: said once
+                mirror._apply_file_word({})  # an older server says nothing: it stands
+                assert len(heard) == 1 and mirror.file_refused is not None
+                mirror._apply_file_word({"file_refused": None})
+                assert [type(e) for e in heard] == [ConfigRejected, ConfigReloaded]
+            finally:
+                await mirror.aclose()
+
+    run(go())

@@ -305,3 +305,18 @@ def test_a_big_file_is_edited_around_the_jobs_that_change_as_the_whole_file_woul
         windowed = edit_jobs_text(text, old, new)
         assert windowed == _render(text, _doc(old), _doc(new))
         assert parse_config(windowed) == new
+
+
+def test_deleting_the_last_job_leaves_the_file_as_if_it_had_never_been_there() -> None:
+    top = '# top\n[defaults]\ntimeout = "5m"   # per run\n'
+    one = edited(top, lambda c: replace(c, jobs=[job("a")]))
+    two = edited(one, lambda c: replace(c, jobs=[*c.jobs, job("b")]))
+    assert edited(two, lambda c: replace(c, jobs=c.jobs[:1])) == one  # no blank line at the end
+    assert edited(one, lambda c: replace(c, jobs=[])) == top  # nor `jobs = []` for none
+    assert edited(two, lambda c: replace(c, jobs=[])) == top
+    # from the file crondeck writes first, whose jobs follow only comments
+    first = edited(EXAMPLE_CONFIG, lambda c: replace(c, jobs=[job("first")]))
+    assert edited(first, lambda c: replace(c, jobs=[])) == EXAMPLE_CONFIG
+    # comments set apart after the job stay, one blank line above them as before
+    ended = two + "\n# the end\n"
+    assert edited(ended, lambda c: replace(c, jobs=c.jobs[:1])) == one + "\n# the end\n"

@@ -383,3 +383,25 @@ def test_details_open_with_the_jobs_whole_history_asked_of_the_scheduler():
             assert "9/12 recent ok" in shown
 
     asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_a_refusal_from_before_attaching_is_shown_as_a_live_one():
+    """The scheduler refused its jobs file before this console attached (its snapshot says
+    so; the file may read fine here): the header's lasting line, since the scheduler's
+    refusal, and the notification, as when the refusal comes while attached."""
+    app, sched, _clock, _ = attached_app()
+    path = "/srv/ops/crondeck.toml"
+    sched.file_refused = (path, (f"{path}:4: job 'beta', python: no module named 'nope'",),
+                          START - timedelta(hours=1, minutes=3))
+
+    async def go():
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await settle(pilot)
+            header = text_of(app.dashboard.query_one(DeckHeader))
+            assert "⚠ crondeck.toml: 1 problem since 07:55" in header
+            assert "line 4, job 'beta', python: no module na" in header
+            assert "/srv/ops" not in header.split("\n")[1]
+            assert "Jobs file not reloaded" in {n.title for n in shown_notifications(app)}
+
+    asyncio.run(go())

@@ -1,7 +1,7 @@
 """History and Output stay where the operator put them: the History cursor keeps its run while
 rows arrive, a run opened from History is shown until the operator goes back to the jobs,
-missed slots show their own times, History has views (all / failures only / skips hidden)
-and folds a job's identical skips into one counted row."""
+missed slots show their own times, History has views (all / failures only / skips and misses
+hidden) and folds a job's identical skips, and its misses in a row, into one counted row."""
 
 from __future__ import annotations
 
@@ -215,11 +215,15 @@ def test_missed_slots_show_their_own_times_and_say_missed_once():
             await clock.settle()
             await settle(pilot)
             history = app.dashboard.history
+            # the 5 slots missed in a row are one row: at the newest slot's own time, since
+            # the oldest's (not the time the loop woke)
             missed = [r for r in history.items if r.status is RunStatus.MISSED]
-            assert len(missed) == 5
+            assert len(missed) == 1
+            assert history.counts[history.items.index(missed[0])] == 5
             lines = text_of(history).splitlines()
-            times = [line.split()[0] for line in lines if "missed" in line]
-            assert times == ["08:59:30", "08:59:20", "08:59:10", "08:59:00", "08:58:50"]
+            rows = [line for line in lines if "missed" in line]
+            assert len(rows) == 1 and rows[0].split()[0] == "08:59:30"
+            assert "×5 since 08:58:50 · missed: a later slot" in rows[0]
             history.focus()
             history.cursor = history.items.index(missed[0])
             await pilot.press("enter")
@@ -293,5 +297,36 @@ def test_identical_skips_of_a_job_fold_into_one_row_with_a_count():
                     zip(history.items, history.counts, strict=True)] == [
                 ("held", "skipped", 1), ("held", "ok", 1), ("held", "skipped", 6),
                 ("other", "ok", 1)]
+
+    asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_misses_of_a_downtime_fold_into_one_row_whatever_their_lateness():
+    clock = FakeClock(START)
+    sched = Scheduler(clock=clock)
+    sched.add_job(done, "go", "@every 10s", name="strict", tz="UTC", catchup="none")
+    sched.add_job(Printer(), "go", "@yearly", name="other", tz="UTC")
+    app = _app(sched, clock)
+
+    async def go():
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            await clock.run_for(10)  # 08:58:40 runs
+            await settle(pilot)
+            clock.advance(60)  # down: 08:58:50 .. 08:59:40 each missed, each so many s late
+            await clock.settle()
+            await settle(pilot)
+            history = app.dashboard.history
+            missed = [(r, n) for r, n in zip(history.items, history.counts, strict=True)
+                      if r.status is RunStatus.MISSED]
+            assert len(missed) == 1 and missed[0][1] >= 5
+            row = next(line for line in text_of(history).splitlines() if "missed" in line)
+            assert "since 08:58:50 · missed: late (catchup" in row
+            assert "s late" not in row  # no one slot's lateness stands for all of them
+            await pilot.press("v", "v")  # skips (and misses) hidden
+            assert history.view == "no-skips"
+            assert all(r.status is RunStatus.OK for r in history.items)
+            assert "misses too" in str(history.border_title)
 
     asyncio.run(go())

@@ -198,3 +198,59 @@ def test_dashboard_keys_search_wrap_and_full_screen(make_app):
             streamer.release.set()
 
     asyncio.run(go())
+
+
+def test_another_run_clears_the_search_and_the_same_run_keeps_it():
+    first = _run([("stdout", "error here"), ("stdout", "fine")])
+    other = RunOutput("other@1", "other", AT)
+    other.lines.append(OutputLine(AT, "stdout", "nothing of the kind"))
+    other.total = 1
+
+    async def act(pane: OutputPane, pilot):
+        pane.search = "error"
+        assert pane.find(1, here=True) and pane.match_count() == (1, 1)
+        pane.show_run(first)  # the same run shown again (its job selected again): kept
+        assert pane.search == "error"
+        pane.show_run(other)
+        await pilot.pause()
+        assert pane.search == "" and pane.match_count() == (0, 0)
+        assert "/" not in str(pane.border_subtitle or "")
+        assert not any("error" in row for row in _rows(pane, 3))
+
+    _drive(first, act)
+
+
+@pytest.mark.slow
+def test_switching_jobs_clears_the_output_search(make_app):
+    async def go():
+        app, sched, _clock, streamer = make_app()
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            screen = app.dashboard
+            await pilot.pause()
+            sched.run_now("alpha")
+            for _ in range(50):
+                screen.observer.pump()
+                await pilot.pause()
+                if screen.output.line_count >= 4:
+                    break
+            pane = screen.output
+            pane.focus()
+            await pilot.press("slash", *"disk", "enter")
+            assert "/disk: 1/1 (n/N)" in str(pane.border_subtitle)
+            screen.table.focus()
+            await pilot.press("down")
+            for _ in range(20):  # the pane switches once the cursor rests
+                await pilot.pause(0.05)
+                if pane.run is None or pane.run.job != "alpha":
+                    break
+            assert screen.table.selected != "alpha"
+            assert pane.search == "" and "/disk" not in str(pane.border_subtitle)
+            await pilot.press("up")
+            for _ in range(20):
+                await pilot.pause(0.05)
+                if pane.run is not None and pane.run.job == "alpha":
+                    break
+            assert pane.search == ""  # not carried back either: typed again if wanted
+            streamer.release.set()
+
+    asyncio.run(go())

@@ -2,8 +2,11 @@
 wrong with it (under the exact column), its warnings and its next fires.
 
 Opened standalone (`c` on the dashboard) it is for trying, and "New job" (ctrl+n) dismisses
-with a `NewJobSchedule` for the job editor to start from; opened from the job editor
-(`use=True`) "Use" (ctrl+s, or enter in the expression) dismisses with the expression.
+with a `NewJobSchedule` for the job editor to start from; opened on a job (`c` with one
+selected: its schedule and zone to start from, `job=`) "Edit job" (ctrl+s) dismisses with a
+`JobSchedule`, for the job editor to open on that job with the schedule tried (saved from
+there, as any edit); opened from the job editor (`use=True`) "Use" (ctrl+s, or enter in the
+expression) dismisses with the expression.
 Everything it shows comes from the core engine through `crondeck.tui.cron_view`.
 """
 
@@ -31,7 +34,7 @@ from ..widgets.cron_pickers import PresetBar, SchedulePicker
 from ..widgets.cron_preview import ErrorLine, FieldsView, FiresView, WarningsView
 from .quit_guard import KeepsQuitKey
 
-__all__ = ["CronBuilderScreen", "NewJobSchedule"]
+__all__ = ["CronBuilderScreen", "JobSchedule", "NewJobSchedule"]
 
 DEFAULT_FIRES = 10
 EMPTY_HINT = "type a cron expression, or pick a preset below"
@@ -45,6 +48,13 @@ class NewJobSchedule:
 
     expression: str
     timezone: str = ""
+
+
+@dataclass(frozen=True)
+class JobSchedule(NewJobSchedule):
+    """"Edit job" in a builder opened on `job`: the schedule tried, and the zone if changed."""
+
+    job: str = ""
 
 
 def zone_problem(text: str, exc: ZoneError) -> str:
@@ -67,7 +77,8 @@ def zone_names() -> list[str]:
 
 class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
     """Dismisses with the expression when "Use" is chosen (only when `use`), with a
-    `NewJobSchedule` on "New job" (only when not `use`), else None."""
+    `JobSchedule` on "Edit job" (only when opened on a `job`), with a `NewJobSchedule` on
+    "New job" (only when not `use`), else None."""
 
     CSS_PATH = "cron_builder.tcss"
     # `-narrow`: presets and picker take two lines each (they are ~95 columns on one);
@@ -79,6 +90,9 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
                 tooltip="close the builder (the job keeps its schedule)"),
         Binding("ctrl+s", "use", "Use", id="builder.use",
                 tooltip="put this expression into the job (enter in the expression does too)"),
+        Binding("ctrl+s", "edit_job", "Edit job", id="builder.edit_job",
+                tooltip="open the job in the editor with this schedule and zone (ctrl+s "
+                        "there saves and applies it)"),
         Binding("ctrl+n", "new_job", "New job", id="builder.new_job",
                 tooltip="close the builder and make a new job with this schedule"),
         Binding("ctrl+up", "more_fires", "More fires", show=False, id="builder.more",
@@ -90,9 +104,10 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
     def __init__(self, expression: str = "", *, zone: str | tzinfo | None = None,
                  now: Callable[[], datetime] | None = None, local: tzinfo | None = None,
                  use: bool = False, fires: int = DEFAULT_FIRES, live: bool = True,
-                 new_job: bool = False) -> None:
+                 new_job: bool = False, job: str | None = None) -> None:
         super().__init__()
         self.new_job_allowed = new_job
+        self.job = job  # opened on this job's schedule: "Edit job" takes the one tried to it
         self.initial = expression
         self.local = local or local_zone()
         zone_key = getattr(zone, "key", None) if zone is not None else None
@@ -281,6 +296,10 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
             if self.use_mode or not self.new_job_allowed:
                 return False
             return True if self.valid else None
+        if action == "edit_job":
+            if self.use_mode or self.job is None:
+                return False
+            return True if self.valid else None
         return True
 
     def action_use(self) -> None:
@@ -298,6 +317,16 @@ class CronBuilderScreen(KeepsQuitKey, Screen[str | NewJobSchedule | None]):
         zone = self.query_one("#zone", Input).value.strip()
         self.dismiss(NewJobSchedule(" ".join(self.expression.split()),
                                     zone if zone != self.zone_text else ""))
+
+    def action_edit_job(self) -> None:
+        if self.use_mode or self.job is None:
+            return
+        if not self.valid:
+            self.app.bell()
+            return
+        zone = self.query_one("#zone", Input).value.strip()
+        self.dismiss(JobSchedule(" ".join(self.expression.split()),
+                                 zone if zone != self.zone_text else "", job=self.job))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -414,8 +414,16 @@ class DashboardScreen(QuickRepaint, Screen[None]):
     def _refresh_state(self) -> None:
         """The header's state words (what the scheduler is doing), without the counts."""
         header = self.query_one(DeckHeader)
+        quitting = getattr(self.app, "quitting", "")
         if self.read_only:
             header.state, header.state_detail = "read-only", self.read_only_reason
+        elif quitting and (self.scheduler.running_loop or self.model.loop_running):
+            n = self.scheduler.in_flight
+            then = ("; then a background crondeck run takes over" if quitting == "background"
+                    else "; no new runs start")
+            header.state = "stopping"
+            header.state_detail = (f"waiting for {n} run{'s' if n != 1 else ''} to finish"
+                                   f"{then} · q terminates them")
         elif self.scheduler.paused:
             header.state = "paused"
             header.state_detail = self.scheduler.pause_note or "all jobs"
@@ -659,6 +667,35 @@ class DashboardScreen(QuickRepaint, Screen[None]):
         self._acted()
         self._said(f"{job}: cancelling {count} run{'s' if count != 1 else ''}"
                    if count else f"{job}: nothing to cancel", timeout=3)
+
+    def action_toggle_enabled(self) -> None:
+        """Switch the selected job off or on where it is scheduled: here, or (attached) by
+        the scheduler's `enable`/`disable`, its refusal said as any other command's."""
+        name = self._job()
+        job = self.scheduler.jobs.get(name) if name is not None else None
+        if name is None or job is None:
+            return
+        on = not job.enabled
+
+        def said() -> None:
+            now = self.scheduler.jobs.get(name)
+            if on:
+                nf = getattr(now, "next_fire", None)
+                when = f": next run at {clock_time(nf, self.zone, self.now())}" if nf else ""
+                self._said(f"{name} enabled{when}", timeout=4)
+            else:
+                going = " (its run in progress finishes)" if getattr(now, "running", None) else ""
+                self._said(f"{name} disabled: nothing starts until it is enabled (a){going}",
+                           timeout=4)
+
+        answer = getattr(self, "_answer", None)  # an attached console's command and answer
+        send = getattr(self.scheduler, "enable" if on else "disable", None)
+        if send is not None and answer is not None:
+            answer(send(name), f"{'enable' if on else 'disable'} {name}", lambda _: said())
+            return
+        job.enabled = on
+        self._acted()
+        said()
 
     def action_pause_all(self) -> None:
         def done(request: PauseRequest | None) -> None:

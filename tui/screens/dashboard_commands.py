@@ -51,6 +51,11 @@ def _skip_title(screen: DashboardScreen) -> str:
     return f"Skip {_job(screen)}'s next run"
 
 
+def _enabled_title(screen: DashboardScreen) -> str:
+    job = screen.scheduler.jobs.get(screen.table.selected or "")
+    return f"{'Enable' if job is not None and not job.enabled else 'Disable'} {_job(screen)}"
+
+
 def _sort_title(screen: DashboardScreen) -> str:
     from ..widgets.job_table import SORTS
 
@@ -88,6 +93,7 @@ _TITLES: dict[str, Callable[[DashboardScreen], str]] = {
     "run_now": lambda s: f"Run {_job(s)} now",
     "skip_next": _skip_title,
     "cancel_run": lambda s: f"Cancel {_job(s)}'s run",
+    "toggle_enabled": _enabled_title,
     "details": lambda s: f"Details of {_job(s)}",
     "filter": _filter_title,
     "cycle_sort": _sort_title,

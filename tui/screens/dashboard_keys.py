@@ -15,9 +15,11 @@ __all__ = ["DASHBOARD_BINDINGS", "HELP_GROUPS", "MUTATING", "NEEDS_JOB", "NEEDS_
            "help_entries"]
 
 # Refused while read-only.
-MUTATING = {"pause", "resume", "run_now", "skip_next", "cancel_run", "pause_all", "resume_all"}
+MUTATING = {"pause", "resume", "run_now", "skip_next", "cancel_run", "pause_all", "resume_all",
+            "toggle_enabled"}
 # Disabled while no job is selected.
-NEEDS_JOB = {"pause", "resume", "run_now", "skip_next", "cancel_run", "details"}
+NEEDS_JOB = {"pause", "resume", "run_now", "skip_next", "cancel_run", "details",
+             "toggle_enabled"}
 
 DASHBOARD_BINDINGS: list[Binding] = [
     Binding("space,p", "pause", "Pause", id="job.pause",
@@ -30,6 +32,10 @@ DASHBOARD_BINDINGS: list[Binding] = [
             tooltip="skip the selected job's next run (press again to undo)"),
     Binding("x", "cancel_run", "Cancel run", id="job.cancel",
             tooltip="cancel the selected job's running run"),
+    Binding("a", "toggle_enabled", "Disable/Enable", show=False, id="job.enabled",
+            tooltip="disable the selected job (no run starts and no slot is recorded until it "
+                    "is enabled; a run in progress finishes; the jobs file is not changed), or "
+                    "enable it again from its next slot"),
     Binding("enter", "details", "Details", show=False, id="job.details",
             tooltip="details of the selected job"),
     # priority: taken as it arrives, so keys typed right after it (`/standup` in a burst)
@@ -53,7 +59,7 @@ DASHBOARD_BINDINGS: list[Binding] = [
     Binding("h", "toggle_history_scope", "History scope", show=False, id="history.scope",
             tooltip="history: all jobs / only the selected job"),
     Binding("v", "cycle_history_view", "History view", show=False, id="history.view",
-            tooltip="history: everything / failures only / skips hidden"),
+            tooltip="history: everything / failures only / skips (and misses) hidden"),
     Binding("escape", "unpin_output", "Back to the job", show=False, id="output.unpin",
             tooltip="output: leave the run opened from history, follow the selected job"),
     Binding("exclamation_mark", "jump_to_failure", "Last failure", show=False, id="alerts.jump",

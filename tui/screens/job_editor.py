@@ -160,6 +160,9 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         # what a save makes the change to, once the operator chose about someone else's
         # edit on disk (their text to keep both, the text read to keep mine); None: ask
         self._onto: str | None = None
+        # a schedule (and zone) tried in the cron builder, put in once the form shows the
+        # job as saved: Escape then asks before dropping it
+        self.tried: NewJobSchedule | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -249,6 +252,10 @@ class JobEditorScreen(KeepsQuitKey, Screen[Saved | None]):
         self.query_one("#name", Input).focus()
         self.validate()
         self._pristine = self.read_form().to_entry()  # what Escape compares against
+        if self.tried is not None:
+            self.query_one("#schedule", Input).value = self.tried.expression
+            if self.tried.timezone:
+                self.query_one("#timezone", Input).value = self.tried.timezone
         if self.live:  # "next … in 9s" counts down while the form is open
             self.set_interval(1.0, lambda: self._schedule_info(self.form),
                               name="editor-countdown")

@@ -36,7 +36,8 @@ class DeckHeader(QuickRepaint, Widget):
                          "deck-header--error", "deck-header--dim", *STATUS_CLASSES}
 
     config_path = reactive("")
-    # scheduling | paused | stopped | read-only | observing | disconnected | starting
+    # scheduling | paused | stopped | stopping (quitting once runs finish) | read-only |
+    # observing | disconnected | starting
     state = reactive("starting")
     state_detail = reactive("")
     running = reactive(0)
@@ -119,10 +120,11 @@ class DeckHeader(QuickRepaint, Widget):
             "read-only": "deck-header--warn",
             "observing": "deck-header--warn",
             "stopped": "deck-header--error",
+            "stopping": "deck-header--warn",
             "disconnected": "deck-header--error",
         }.get(self.state, "deck-header--dim")
         glyph = {"scheduling": "●", "paused": "‖", "read-only": "◌", "observing": "◌",
-                 "stopped": "■", "disconnected": "✕"}.get(self.state, "○")
+                 "stopped": "■", "stopping": "◐", "disconnected": "✕"}.get(self.state, "○")
         label = self.state.upper() if self.state in ("read-only", "disconnected") else self.state
         text.append(f" {glyph} {label}", style=st(state_style))
         if self.state_detail:

@@ -1,15 +1,17 @@
 """The history pane: skips, misses, failures and runs, newest first, with why.
 
 Rows are core `RunResult`s; the pane can be narrowed to one job and to a view (all, failures
-only, no skips). A job's identical skips in a row (a paused job, a gate that keeps saying
-no) are one row with a count. Enter posts `RunChosen` so the screen can open that run's
-output. The cursor stays on its run while rows arrive (they come in above it), except at the
-top of an unfocused pane, which keeps showing the newest. A run whose output contract
-captured JSON shows it in the reason column (`contract: {"count": 3}`), compact and cut to
-the row: for a digest job that value is the point of the run."""
+only, no skips nor misses). A job's identical skips in a row (a paused job, a gate that keeps
+saying no), and its misses in a row (the slots of a downtime), are one row with a count.
+Enter posts `RunChosen` so the screen can open that run's output. The cursor stays on its
+run while rows arrive (they come in above it), except at the top of an unfocused pane,
+which keeps showing the newest. A run whose output contract captured JSON shows it in the
+reason column (`contract: {"count": 3}`), compact and cut to the row: for a digest job that
+value is the point of the run."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -34,7 +36,7 @@ CONTRACT_SHOWN = 200  # characters of contract JSON built per row (the row cuts 
 COMPACT_BELOW = 56
 
 # What `v` cycles through, with the words the pane's title uses.
-VIEWS = {"all": "", "failures": "failures only", "no-skips": "skips hidden"}
+VIEWS = {"all": "", "failures": "failures only", "no-skips": "skips hidden (misses too)"}
 FAILED_STATUSES = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.ABANDONED})
 _NEVER_RAN = (RunStatus.SKIPPED, RunStatus.MISSED)
 
@@ -59,10 +61,22 @@ def shown_at(result: RunResult) -> datetime:
 
 
 def _same_skip(result: RunResult) -> tuple[object, ...] | None:
-    """What makes skips of one job identical (None: not a skip, never folded)."""
-    if result.status is not RunStatus.SKIPPED:
+    """What makes skips (or misses) of one job identical (None: a slot that ran, never
+    folded)."""
+    if result.status not in _NEVER_RAN:
         return None
-    return (result.skip_reason, result.reason, result.manual)
+    return (result.status, result.skip_reason, _folded_reason(result), result.manual)
+
+
+# a miss says how late its slot was, different for each slot of one downtime
+_LATE = re.compile(r"\b\d+s late\b")
+
+
+def _folded_reason(result: RunResult) -> str:
+    """The reason a row of several identical misses shows (each one's lateness left out)."""
+    if result.status is RunStatus.MISSED:
+        return _LATE.sub("late", result.reason)
+    return result.reason
 
 
 def describe(result: RunResult) -> tuple[str, str]:
@@ -99,8 +113,8 @@ def with_contract(result: RunResult, reason: str) -> str:
 class HistoryList(LineList):
     """Newest first; `job_filter` narrows it to one job, `view` to failures or no skips.
 
-    `items` holds each row's newest result; `counts[i]` how many identical skips row `i`
-    stands for, `since[i]` the oldest one's time."""
+    `items` holds each row's newest result; `counts[i]` how many identical skips (or misses)
+    row `i` stands for, `since[i]` the oldest one's time."""
 
     COMPONENT_CLASSES: ClassVar = LineList.COMPONENT_CLASSES | STATUS_CLASSES
     job_filter = reactive("")
@@ -137,7 +151,7 @@ class HistoryList(LineList):
         self.cursor = 0
 
     def cycle_view(self) -> str:
-        """The next view (all -> failures only -> skips hidden -> all); returns it."""
+        """The next view (all -> failures only -> skips and misses hidden -> all)."""
         names = list(VIEWS)
         self.view = names[(names.index(self.view) + 1) % len(names)] if self.view in names \
             else "all"
@@ -161,7 +175,7 @@ class HistoryList(LineList):
         if self.view == "failures":
             return result.status in FAILED_STATUSES
         if self.view == "no-skips":
-            return result.status is not RunStatus.SKIPPED
+            return result.status not in _NEVER_RAN
         return True
 
     def _holds(self) -> bool:
@@ -256,7 +270,9 @@ class HistoryList(LineList):
         word, reason = describe(r)
         reason = with_contract(r, reason)
         count = self.counts[index] if index < len(self.counts) else 1
-        if count > 1:  # identical skips folded into this row
+        if count > 1:  # identical skips (or misses) folded into this row
+            if r.status is RunStatus.MISSED:
+                reason = _folded_reason(r)
             first = clock_time(self.since[index], self.zone, self._now())
             reason = f"×{count} since {first}" + (f" · {reason}" if reason else "")
         style: Style = self.style_of(_STATUS_STYLE.get(r.status.value, "line-list--dim"))

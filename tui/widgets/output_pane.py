@@ -187,8 +187,12 @@ class OutputPane(LineApiView, can_focus=True):
         """Replace the content with `run`'s kept output (and its outcome when finished).
 
         Costs a copy of the run's line references, not a re-render: only the lines in view
-        are formatted, when they are drawn."""
+        are formatted, when they are drawn. A search belongs to the run it was typed on:
+        another run (another job's, the job's next one, one opened from History) clears it."""
+        before = self.run
         self.run = run
+        if self.search and (run.run_id if run else None) != (before.run_id if before else None):
+            self.search = ""
         self._seen = run.total if run is not None else 0
         entries: deque[Entry] = deque(maxlen=MAX_LINES)
         if run is None:
