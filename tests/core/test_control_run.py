@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import wait_until
 
 from crondeck.cli.commands.run import serve
 from crondeck.core import (
@@ -35,14 +36,6 @@ from crondeck.core.control import SUB_EVENTS
 pytestmark = pytest.mark.slow
 
 
-def _wait_for(predicate: Any, what: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def test_crondeck_run_serves_status_and_commands_and_removes_its_socket(
         short_dir: Path) -> None:
     config = short_dir / "crondeck.toml"
@@ -54,7 +47,7 @@ def test_crondeck_run_serves_status_and_commands_and_removes_its_socket(
                             text=True)
     path = control_path(short_dir / ".crondeck")
     try:
-        _wait_for(path.exists, "the control socket")
+        wait_until(path.exists, 30, "the control socket")
         status = control_call(path, "status")
         hello = status["hello"]
         assert (hello["kind"], hello["pid"], hello["config"]) == (

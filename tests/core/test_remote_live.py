@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import until
 
 from crondeck.core import (
     ControlAttached,
@@ -54,14 +55,6 @@ def run(main: Callable[[], Any]) -> None:
     asyncio.run(asyncio.wait_for(main(), 30))
 
 
-async def until(pred: Callable[[], bool]) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + WAIT
-    while not pred():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.01)
-
-
 async def next_event(sub: Subscription, cls: type[Event],
                      pred: Callable[[Any], bool] = lambda e: True) -> Any:
     async def look() -> Any:
@@ -86,7 +79,7 @@ class Setup:
 
     async def start(self) -> RemoteScheduler:
         self.loop_task = asyncio.create_task(self.scheduler.astart(stop_when_done=False))
-        await until(lambda: self.scheduler.running_loop)
+        await until(lambda: self.scheduler.running_loop, WAIT)
         self.server = await ControlServer(self.scheduler, self.path).start()
         return await RemoteScheduler.attach(self.path, backoff=(0.05, 0.2))
 
@@ -135,7 +128,7 @@ def test_commands_from_the_mirror_act_on_the_scheduler(short_dir: Path) -> None:
             assert seen_paused == [True] and mirror.jobs["digest"].pause_note == "vacation"
 
             await mirror.resume_job("digest")
-            await until(lambda: not mirror.jobs["digest"].paused)
+            await until(lambda: not mirror.jobs["digest"].paused, WAIT)
             assert not sched.jobs["digest"].paused
 
             await mirror.pause_all(note="freeze")
@@ -143,14 +136,14 @@ def test_commands_from_the_mirror_act_on_the_scheduler(short_dir: Path) -> None:
             await next_event(sub, SchedulerPaused)
             assert mirror.paused and mirror.pause_note == "freeze"
             await mirror.resume_all()
-            await until(lambda: not mirror.paused)
+            await until(lambda: not mirror.paused, WAIT)
 
             await mirror.skip_next("other")
-            await until(lambda: mirror.jobs["other"].skip_next_pending)
+            await until(lambda: mirror.jobs["other"].skip_next_pending, WAIT)
             assert sched.jobs["other"].skip_next_pending
 
             await mirror.disable("other")
-            await until(lambda: not mirror.jobs["other"].enabled)
+            await until(lambda: not mirror.jobs["other"].enabled, WAIT)
             assert not sched.jobs["other"].enabled and mirror.jobs["other"].next_fire is None
 
             refused = mirror.resume_job("nope")
@@ -173,7 +166,7 @@ def test_a_run_started_from_the_mirror_streams_its_output_and_result(short_dir: 
         try:
             sub = mirror.subscribe()
             handle = mirror.run_now("digest")
-            await until(lambda: bool(handle.run_id))
+            await until(lambda: bool(handle.run_id), WAIT)
             assert handle.run_id in setup.scheduler.jobs["digest"].running
             lines: list[str] = []
             while len(lines) < 2:
@@ -240,7 +233,7 @@ def test_the_resync_announces_the_jobs_that_came_and_went(short_dir: Path) -> No
         try:
             assert setup.server is not None
             await setup.server.close()
-            await until(lambda: not mirror.connected)
+            await until(lambda: not mirror.connected, WAIT)
             sub = mirror.subscribe()
             sched.remove_job("other")
             sched.add_job(lambda: "ok", None, every(minutes=30), name="fresh")
@@ -252,7 +245,7 @@ def test_the_resync_announces_the_jobs_that_came_and_went(short_dir: Path) -> No
             assert [e.job for e in got if isinstance(e, JobAdded)] == ["fresh"]
             # and it follows the new connection
             await mirror.pause_job("fresh")
-            await until(lambda: mirror.jobs["fresh"].paused)
+            await until(lambda: mirror.jobs["fresh"].paused, WAIT)
         finally:
             await setup.stop(mirror)
 
@@ -264,10 +257,10 @@ def test_a_run_that_ends_after_the_snapshot_settles_the_mirror(short_dir: Path) 
         setup = Setup(short_dir)
         setup.loop_task = asyncio.create_task(
             setup.scheduler.astart(stop_when_done=False))
-        await until(lambda: setup.scheduler.running_loop)
+        await until(lambda: setup.scheduler.running_loop, WAIT)
         setup.server = await ControlServer(setup.scheduler, setup.path).start()
         real = setup.scheduler.run_now("digest")
-        await until(lambda: real.started_at is not None)
+        await until(lambda: real.started_at is not None, WAIT)
         mirror = await RemoteScheduler.attach(setup.path)
         try:
             sub = mirror.subscribe()  # the run in flight's output so far, first
@@ -296,7 +289,7 @@ def test_a_job_replaced_by_a_reload_keeps_its_results_in_the_mirror(short_dir: P
         try:
             sub = mirror.subscribe()
             done = await asyncio.wait_for(sched.run_now("other").wait(), WAIT)
-            await until(lambda: mirror.jobs["other"].last_result == done)
+            await until(lambda: mirror.jobs["other"].last_result == done, WAIT)
             saved = sched.jobs["other"].state()
             sched.remove_job("other")  # what runtime.apply does for a job gone, then back
             sched.add_job(lambda: "ok", None, "*/10 * * * *", name="other")
@@ -338,7 +331,7 @@ def test_a_snapshot_carries_the_newest_results_and_history_fetches_a_jobs_own(
         sched.jobs["digest"].results.extend(digest)
         sched.jobs["other"].results.extend(other)
         setup.loop_task = asyncio.create_task(sched.astart(stop_when_done=False))
-        await until(lambda: sched.running_loop)
+        await until(lambda: sched.running_loop, WAIT)
         setup.server = await ControlServer(sched, setup.path, snapshot_results=3).start()
         mirror = await RemoteScheduler.attach(setup.path, backoff=(0.05, 0.2))
         try:

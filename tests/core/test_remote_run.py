@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import until
 
 from crondeck.core import (
     ControlAttached,
@@ -133,7 +134,7 @@ def test_the_console_mirror_follows_crondeck_run_across_a_restart(short_dir: Pat
             assert job.paused and job.pause_note == "from the console"  # its saved state
             assert any(r.run_id == result.run_id for r in job.results)
             await mirror.resume_job("echo")
-            await _until(lambda: not mirror.jobs["echo"].paused)
+            await until(lambda: not mirror.jobs["echo"].paused, WAIT)
         finally:
             await mirror.aclose()
             await asyncio.to_thread(run.stop)
@@ -142,11 +143,3 @@ def test_the_console_mirror_follows_crondeck_run_across_a_restart(short_dir: Pat
         asyncio.run(asyncio.wait_for(main(), 4 * WAIT))
     finally:
         run.stop()
-
-
-async def _until(pred: Callable[[], bool]) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + WAIT
-    while not pred():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.02)

@@ -1,0 +1,61 @@
+"""Waiting in tests, bounded: poll a check until it holds, or fail the test once the bound
+has passed. Importable from any test as `from helpers import until` (pytest puts tests/ on
+sys.path with the conftest beside this file)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _failed(what: str, within: float) -> AssertionError:
+    return AssertionError(f"not within {within:g}s: {what}")
+
+
+async def until(check: Callable[[], T], within: float, what: str = "the condition", *,
+                pilot: Any = None, every: float | None = None) -> T:
+    """`check()`'s first truthy value, polled in real time while the loop runs; after
+    `within` seconds (checked once more at the bound) an AssertionError naming `what`.
+    Between checks it sleeps `every` seconds (0.02), or with a Textual `pilot` lets the app
+    run for them (`pilot.pause`, 0.05: each check may render the screen)."""
+    step = every if every is not None else 0.05 if pilot is not None else 0.02
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    while True:
+        got = check()
+        if got:
+            return got
+        if loop.time() >= end:
+            raise _failed(what, within)
+        if pilot is not None:
+            await pilot.pause(step)
+        else:
+            await asyncio.sleep(step)
+
+
+def wait_until(check: Callable[[], T], within: float, what: str = "the condition", *,
+               every: float = 0.02) -> T:
+    """`until` for code outside an event loop: blocks, sleeping `every` seconds between
+    checks."""
+    end = time.monotonic() + within
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() >= end:
+            raise _failed(what, within)
+        time.sleep(every)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` is running (Linux /proc; a zombie or a vanished process is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
