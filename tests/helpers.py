@@ -1,12 +1,13 @@
-"""Waiting in tests, bounded: poll a check until it holds, or fail the test once the bound
-has passed. Importable from any test as `from helpers import until` (pytest puts tests/ on
-sys.path with the conftest beside this file)."""
+"""Helpers shared by the tests, above all for waiting, bounded: poll a check until it holds
+(or take the next event of a kind), and fail the test once the bound has passed. Importable
+from any test as `from helpers import until` (pytest puts tests/ on sys.path with the conftest
+beside this file)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -59,3 +60,29 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+async def next_event(events: AsyncIterable[Any], cls: type[T], within: float,
+                     pred: Callable[[T], bool] = lambda e: True) -> T:
+    """The next event of type `cls` (for which `pred` holds) from a subscription, within
+    `within` seconds."""
+    async def look() -> T:
+        async for event in events:
+            if isinstance(event, cls) and pred(event):
+                return event
+        raise AssertionError(f"stream ended before a {cls.__name__}")
+
+    return await asyncio.wait_for(look(), within)
+
+
+class Gate:
+    """An agent that prints two lines, then waits to be released (a run in flight)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> AsyncIterator[str]:
+        yield "first line\n"
+        yield "second line\n"
+        await self.release.wait()
+        yield "last line\n"
