@@ -454,22 +454,38 @@ def test_a_script_whose_interpreter_line_changes_is_read_again(
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr(process, "open", counting_open, raising=False)
+    # Each run's preparation as it returns, with the child it holds (None: not held).
+    holds: list[process.Launched | None] = []
+    real_prepare = CommandAgent.prepare
+
+    def noting_prepare(self: CommandAgent, ctx: Any) -> None:
+        real_prepare(self, ctx)
+        holds.append(ctx.prepared.held)
+
+    monkeypatch.setattr(CommandAgent, "prepare", noting_prepare)
+
+    def why(n: int) -> str:
+        child = holds[n - 1]
+        return (f"hold(): {'none' if child is None else f'pid {child.pid}'}; "
+                f"exit {child and child.popen.poll()}; room {process.hold_room()}; "
+                f"marked {marked(mark)}")
 
     async def main() -> list[RunResult]:
         results = []
         async with prepared(agent, max_runs=3) as h:
-            for slot in (10, 20, 30):
+            for n, slot in enumerate((10, 20, 30), 1):
                 await h.clock.run_for((at(slot - 0.3) - h.clock.now()).total_seconds())
-                assert await until(lambda: h.jobs[0].running, 10)
+                # prepared (its child held, or not) before the held shells are counted
+                await until(lambda n=n: len(holds) >= n, 10, f"the run of slot {slot} prepared")
                 held = held_shells(mark)
                 handle = h.handle()
                 await h.clock.run_for(0.3)
                 results.append(await asyncio.wait_for(handle.wait(), 10))
                 if slot == 10:
-                    assert not held  # a shell would run it as its own script: not held
+                    assert not held, why(n)  # a shell would run it as its own script: not held
                     script.write_text("#!/bin/sh\necho \"ran $CRONDECK_JOB\"\n")
                 else:
-                    assert len(held) == 1  # the fixed script is seen: held again
+                    assert len(held) == 1, why(n)  # the fixed script is seen: held again
         return results
 
     first, second, third = asyncio.run(main())
