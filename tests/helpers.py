@@ -21,21 +21,21 @@ async def until(check: Callable[[], T], within: float, what: str = "the conditio
                 pilot: Any = None, every: float | None = None) -> T:
     """`check()`'s first truthy value, polled in real time while the loop runs; after
     `within` seconds (checked once more at the bound) an AssertionError naming `what`.
-    Between checks it sleeps `every` seconds (0.02), or with a Textual `pilot` lets the app
-    run for them (`pilot.pause`, 0.05: each check may render the screen)."""
+    Between checks it sleeps `every` seconds (0.02; 0.05 with a Textual `pilot`, as each
+    check may render the screen). With a `pilot`, each check comes after `pilot.pause()`:
+    a screen that has just come up has mounted what it shows."""
     step = every if every is not None else 0.05 if pilot is not None else 0.02
     loop = asyncio.get_running_loop()
     end = loop.time() + within
     while True:
+        if pilot is not None:
+            await pilot.pause()
         got = check()
         if got:
             return got
         if loop.time() >= end:
             raise _failed(what, within)
-        if pilot is not None:
-            await pilot.pause(step)
-        else:
-            await asyncio.sleep(step)
+        await asyncio.sleep(step)
 
 
 def wait_until(check: Callable[[], T], within: float, what: str = "the condition", *,
