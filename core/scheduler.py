@@ -1245,7 +1245,7 @@ class Scheduler:
         it been dispatched at its instant."""
         paused = self.paused  # (a job told to skip has its rarely set fields made)
         late = [self._decided_meanwhile(job, handle)
-                if paused or job.paused or job._more is not None else None
+                if paused or job.paused or job.seldom() is not None else None
                 for job, handle in runs]
         if self._ledger.state_sink is None:  # nothing to record: every claim is taken
             return late
@@ -1350,10 +1350,8 @@ def _waits_only(job: Job) -> bool:
     if job.next_fire is None or job._exhausted or job.paused or job.last_slot is not None \
             or job.run_count or job.consecutive_failures or job._results or job._running:
         return False
-    return job._more is None or not (
-        job.pause_note or job.pause_until is not None or job.skip_next_pending
-        or job.tokens_day or job.tokens_today or job.tokens_total or job.cost_today
-        or job.cost_total)
+    seldom = job.seldom()
+    return seldom is None or not any(seldom)  # a pause_until set (a datetime) counts too
 
 
 def _describe(schedule: Schedule) -> str:

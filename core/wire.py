@@ -23,7 +23,7 @@ from . import events as _events
 from .agents import CommandAgent, PythonAgent, program_of
 from .clock import utc
 from .events import Event, OutputChunk
-from .jobs import _RARE, Job
+from .jobs import Job
 from .results import GateResult, RunResult, RunStatus, SkipReason
 
 __all__ = [
@@ -204,19 +204,10 @@ def options_json(options: Any) -> dict[str, Any]:
 
 
 def job_capture(job: Job, *, results: bool = False) -> tuple[Any, ...]:
-    """The job's state as of now, taken cheaply (about a microsecond): values that do not
-    change later (times, numbers, the frozen results, the schedule, agent and options
-    objects), so that `job_record` can make the JSON afterwards, in pieces, while the
-    scheduler runs on."""
-    more = job._more or _RARE  # the fields most jobs never set, read past their descriptors
-    return (job.name, job.paused, more.pause_note, more.pause_until, more.skip_next_pending,
-            job.next_fire, job.last_slot, job.run_count, job.consecutive_failures,
-            job._exhausted, job._enabled, more.tokens_day, more.tokens_today,
-            more.tokens_total, more.cost_today, more.cost_total,
-            [(h.run_id, h.scheduled_for, h.started_at, h.manual, h.attempt)
-             for h in job.running.values()] if job.is_running else (),
-            job.schedule, job.prompt, job.agent, job.options,
-            (tuple(job.results) if job.last_result is not None else ()) if results else None)
+    """The job's state as of now, taken cheaply (`Job.capture`, about a microsecond): values
+    that do not change later, so that `job_record` can make the JSON afterwards, in pieces,
+    while the scheduler runs on."""
+    return job.capture(results)
 
 
 def job_record(captured: tuple[Any, ...],

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import wait_until
 
 from crondeck.cli.commands import control
 from crondeck.cli.commands.control import parse_until
@@ -246,16 +247,6 @@ def events(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def wait_for(what: str, check: Any, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"waited {deadline:.0f}s for {what}")
-
-
 class Scheduler:
     """A `crondeck run` subprocess on a jobs file, its events in a log file."""
 
@@ -267,7 +258,7 @@ class Scheduler:
             self.proc = subprocess.Popen([*CRONDECK, "run", "--config", str(jobs_file)],
                                          stdout=out, stderr=err)
         self.socket = control_path(jobs_file.parent / ".crondeck")
-        wait_for("the scheduler to answer on its socket", self.answers)
+        wait_until(self.answers, DEADLINE, "the scheduler to answer on its socket")
 
     def answers(self) -> bool:
         assert self.proc.poll() is None, self.errors.read_text()
@@ -346,7 +337,7 @@ def test_status_says_who_runs_what_is_running_and_what_is_next(
     code, out, _ = verb(capsys, jobs_file, "trigger", "slow")
     assert code == 0 and out.startswith("started slow@")
     run_id = out.split()[1]
-    wait_for("the slow run to start", lambda: running.job("slow")["running"])
+    wait_until(lambda: running.job("slow")["running"], DEADLINE, "the slow run to start")
     code, out, err = verb(capsys, jobs_file, "trigger", "slow")  # overlap = "skip"
     assert (code, out, err) == (3, "", "crondeck trigger: 'slow' not started: still running\n")
     code, out, _ = verb(capsys, jobs_file, "status", "--json")
@@ -373,14 +364,15 @@ def test_status_says_who_runs_what_is_running_and_what_is_next(
     code, out, _ = verb(capsys, jobs_file, "cancel", "slow")
     assert (code, out.strip()) == (0, "cancelled 1 run of 'slow' (recorded as cancelled, "
                                       "with the output it printed)")
-    wait_for("the cancelled run to be recorded", lambda: any(
+    wait_until(lambda: any(
         e["event"] == "run_finished" and e["run_id"] == run_id
-        and e["result"]["status"] == "cancelled" for e in running.events()))
+        and e["result"]["status"] == "cancelled" for e in running.events()),
+        DEADLINE, "the cancelled run to be recorded")
     code, out, _ = verb(capsys, jobs_file, "cancel", "slow")
     assert code == 0 and "had no run going on" in out
 
     verb(capsys, jobs_file, "trigger", "slow")
-    wait_for("the second slow run to start", lambda: running.job("slow")["running"])
+    wait_until(lambda: running.job("slow")["running"], DEADLINE, "the second slow run to start")
     code, out, _ = verb(capsys, jobs_file, "cancel", "--all")
     assert (code, out.strip()) == (0, "cancelled the runs of 1 job: slow (1)")
 
@@ -434,17 +426,19 @@ def test_an_offline_pause_is_honoured_by_the_next_scheduler(
     scheduler = Scheduler(jobs_file)
     try:
         # tock's first slot is skipped by operator, the next one runs
-        wait_for("tock to run after its skipped slot", lambda: [
-            e for e in scheduler.events() if e["event"] == "run_started" and e["job"] == "tock"])
+        wait_until(lambda: [
+            e for e in scheduler.events() if e["event"] == "run_started" and e["job"] == "tock"],
+            DEADLINE, "tock to run after its skipped slot")
         tock = [e for e in scheduler.events() if e.get("job") == "tock"
                 and e["event"] in ("run_skipped", "run_started")]
         assert tock[0]["event"] == "run_skipped"
         assert tock[0]["result"]["error"] == "skipped by operator"
         assert tock[1]["event"] == "run_started"
         # its 1 s slots come and are recorded as skipped, paused; none runs
-        skipped = wait_for("two of tick's slots to be skipped", lambda: [
+        skipped = wait_until(lambda: [
             e for e in scheduler.events()
-            if e["event"] == "run_skipped" and e["job"] == "tick"][1:])
+            if e["event"] == "run_skipped" and e["job"] == "tick"][1:],
+            DEADLINE, "two of tick's slots to be skipped")
         assert skipped[0]["result"]["error"] == "paused: not now"
         assert not [e for e in scheduler.events()
                     if e["event"] == "run_started" and e["job"] == "tick"]
@@ -452,8 +446,9 @@ def test_an_offline_pause_is_honoured_by_the_next_scheduler(
         # resumed on the running scheduler, it runs again
         code, out, _ = verb(capsys, jobs_file, "resume", "tick")
         assert (code, out.strip()) == (0, "resumed 'tick'")
-        wait_for("tick to run", lambda: [e for e in scheduler.events()
-                                         if e["event"] == "run_started" and e["job"] == "tick"])
+        wait_until(lambda: [e for e in scheduler.events()
+                            if e["event"] == "run_started" and e["job"] == "tick"],
+                   DEADLINE, "tick to run")
     finally:
         scheduler.stop()
     assert scheduler.proc.returncode == 0, scheduler.errors.read_text()

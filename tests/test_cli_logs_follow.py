@@ -38,7 +38,7 @@ def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
     return q
 
 
-def _until(q: queue.Queue[str], pattern: str, seen: list[str]) -> re.Match[str]:
+def _line_matching(q: queue.Queue[str], pattern: str, seen: list[str]) -> re.Match[str]:
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         try:
@@ -65,12 +65,12 @@ def test_follow_waits_for_and_prints_the_next_runs(tmp_path: Path) -> None:
     try:
         lines = _lines(follower)
         seen: list[str] = []
-        first = _until(lines, r"# crondeck: run (\S+) ", seen).group(1)
-        _until(lines, r"^tick-end", seen)
-        _until(lines, r"# crondeck: attempt \d+ ok", seen)  # the first run ended ...
-        second = _until(lines, r"# crondeck: run (\S+) ", seen).group(1)  # ... still there
+        first = _line_matching(lines, r"# crondeck: run (\S+) ", seen).group(1)
+        _line_matching(lines, r"^tick-end", seen)
+        _line_matching(lines, r"# crondeck: attempt \d+ ok", seen)  # the first run ended ...
+        second = _line_matching(lines, r"# crondeck: run (\S+) ", seen).group(1)  # ... still there
         assert second != first
-        _until(lines, r"^tick-line", seen)
+        _line_matching(lines, r"^tick-line", seen)
         assert follower.poll() is None
     finally:
         runner.send_signal(signal.SIGTERM)
@@ -89,7 +89,7 @@ def test_follow_of_one_run_ends_with_it(tmp_path: Path) -> None:
     runner = _cli("run", "--config", str(jobs))
     try:
         lines = _lines(runner)
-        _until(lines, r'"run_finished"', [])
+        _line_matching(lines, r'"run_finished"', [])
     finally:
         runner.send_signal(signal.SIGTERM)
         runner.communicate(timeout=WAIT)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from crondeck.core import FakeClock, Scheduler
@@ -186,10 +187,8 @@ def test_idle_connections_time_out_and_are_capped() -> None:
         for sock in idle:  # turned away at once, or closed after the idle timeout
             assert sock.recv(1024) == b""
         assert _get(server.url + "/metrics")[0] == 200  # and a scrape is served again
-        deadline = time.monotonic() + 5
-        while threading.active_count() > before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert threading.active_count() <= before
+        wait_until(lambda: threading.active_count() <= before, 5,
+                   "the idle connections' threads to end")
     finally:
         for sock in idle:
             sock.close()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import alive, wait_until
 
 from crondeck.core.agents import CommandAgent, PythonAgent, RunContext
 from crondeck.core.events import OutputChunk, RunStarted
@@ -22,16 +23,6 @@ def script(tmp_path: Path, name: str, body: str) -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return str(path)
-
-
-def alive(pid: int) -> bool:
-    """Running (zombies and vanished processes count as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 def run_one(agent: object, prompt: str = "hello", **opts: object) -> tuple[RunResult, list]:
@@ -127,10 +118,7 @@ wait
     assert "started" in result.output_tail
     listed = [int(p) for p in pids.read_text().split()]
     assert len(listed) == 4
-    deadline = time.monotonic() + 2
-    while any(alive(p) for p in listed) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert [p for p in listed if alive(p)] == []
+    wait_until(lambda: not any(alive(p) for p in listed), 2, "every process of the group to end")
 
 
 def test_background_children_left_by_a_finished_command_are_ended(tmp_path: Path) -> None:
@@ -139,10 +127,7 @@ def test_background_children_left_by_a_finished_command_are_ended(tmp_path: Path
     result, _ = run_one(CommandAgent([cmd], kill_grace=0.5))
     assert result.ok and result.output_tail == "bye\n"
     pid = int(pidfile.read_text())
-    deadline = time.monotonic() + 2
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not alive(pid)
+    wait_until(lambda: not alive(pid), 2, "the background child to be ended")
 
 
 @pytest.mark.slow

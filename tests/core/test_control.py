@@ -7,12 +7,12 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Gate
 
 import crondeck.core.control as control
 import crondeck.core.control_client as control_client
@@ -36,19 +36,6 @@ from crondeck.core.wire import job_capture, job_record
 
 def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 30))
-
-
-class Gate:
-    """An agent that prints a line, then waits to be released (a run in flight)."""
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-
-    async def __call__(self) -> AsyncIterator[str]:
-        yield "first line\n"
-        yield "second line\n"
-        await self.release.wait()
-        yield "last line\n"
 
 
 def scheduler_with(*names: str) -> Scheduler:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import wait_until
 
 from crondeck.cli.commands.run import serve
 from crondeck.core import (
@@ -37,14 +38,6 @@ pytestmark = pytest.mark.slow
 CALL_WAIT = 30.0  # one control exchange, on a machine others' work keeps busy
 
 
-def _wait_for(predicate: Any, what: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def test_crondeck_run_serves_status_and_commands_and_removes_its_socket(
         short_dir: Path) -> None:
     config = short_dir / "crondeck.toml"
@@ -59,7 +52,7 @@ def test_crondeck_run_serves_status_and_commands_and_removes_its_socket(
     # by other work on the machine took seconds, past control_call's default 5 s deadline.
     call = partial(control_call, path, timeout=CALL_WAIT)
     try:
-        _wait_for(path.exists, "the control socket")
+        wait_until(path.exists, 30, "the control socket")
         status = call("status")
         hello = status["hello"]
         assert (hello["kind"], hello["pid"], hello["config"]) == (

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import until
 
 import crondeck.core.remote as remote
 from crondeck.core import (
@@ -51,14 +52,6 @@ class Gate:
 
 def run(main: Callable[[], Any]) -> None:
     asyncio.run(asyncio.wait_for(main(), 30))
-
-
-async def until(pred: Callable[[], bool]) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + WAIT
-    while not pred():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.01)
 
 
 def ok() -> str:
@@ -279,7 +272,7 @@ def test_a_big_resync_reads_lazily_and_announces_what_changed_in_the_jobs_file(
     async def main() -> None:
         sched = runtime.scheduler
         loop_task = asyncio.create_task(sched.astart(stop_when_done=False))
-        await until(lambda: sched.running_loop)
+        await until(lambda: sched.running_loop, WAIT)
         served = await server().start()
         mirror = await RemoteScheduler.attach(path, backoff=(0.05, 0.2))
         try:
@@ -288,7 +281,7 @@ def test_a_big_resync_reads_lazily_and_announces_what_changed_in_the_jobs_file(
             assert mirror.jobs["moved"].schedule.text == "@daily"
             assert mirror.jobs["kept"].prompt == ""
             await served.close()
-            await until(lambda: not mirror.connected)
+            await until(lambda: not mirror.connected, WAIT)
             sub = mirror.subscribe()
             config.write_text(jobs_file(*AFTER))
             outcome = runtime.reload()
@@ -312,7 +305,7 @@ def test_a_big_resync_reads_lazily_and_announces_what_changed_in_the_jobs_file(
             assert mirror.jobs["kept"].filled and not mirror.jobs["untouched"].filled
             # and it follows the new connection
             mirror.pause_job("fresh")
-            await until(lambda: mirror.jobs["fresh"].paused)
+            await until(lambda: mirror.jobs["fresh"].paused, WAIT)
         finally:
             await mirror.aclose()
             await served.close()

@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from helpers import wait_until
+
 from crondeck.core.jobs import JobState
 from crondeck.core.results import RunResult, RunStatus, make_run_id
 from crondeck.core.store import StateStore
@@ -33,9 +35,8 @@ def test_a_finished_run_is_durable_without_a_later_claim_or_batch(tmp_path: Path
     try:
         run_id = make_run_id("ticker", T0)
         store.claim("ticker", run_id, T0)
-        deadline = time.monotonic() + 5
-        while store.write_count < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)  # the batch that follows the claim has gone out
+        # the batch that follows the claim has gone out
+        wait_until(lambda: store.write_count >= 1, 5, "the claim's batch to be written")
         assert store.write_count == 1
         result = RunResult(run_id=run_id, job="ticker", scheduled_for=T0,
                            status=RunStatus.OK, started_at=T0,

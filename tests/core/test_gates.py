@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import alive, wait_until
 
 from crondeck.core.agents import RunContext
 from crondeck.core.clock import SystemClock
@@ -27,14 +28,6 @@ def gate_script(tmp_path: Path, body: str, name: str = "gate.sh") -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return str(path)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def decide(gate: object, limit: float = 5.0, on_error: str = "run") -> GateResult:
@@ -77,10 +70,7 @@ def test_timeout_skips_and_kills_the_gate_process_group(tmp_path: Path) -> None:
     assert not g.run and g.timed_out and g.reason == "gate timed out after 0.5s"
     assert time.monotonic() - t0 < 5
     pid = int(pidfile.read_text())
-    deadline = time.monotonic() + 2
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not alive(pid)
+    wait_until(lambda: not alive(pid), 2, "the gate's background child to be ended")
 
 
 def test_gate_that_cannot_be_started_runs_by_default_or_skips_when_asked(tmp_path: Path) -> None:

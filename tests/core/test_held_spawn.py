@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from helpers import alive, until, wait_until
 
 from crondeck.core import FakeClock, RunStatus, Scheduler, every, process
 from crondeck.core.agents import CommandAgent
@@ -78,38 +79,6 @@ def marked(mark: str) -> dict[int, list[bytes]]:
 
 def held_shells(mark: str) -> list[int]:
     return [pid for pid, argv in marked(mark).items() if b"crondeck-held" in argv]
-
-
-async def until(what: Callable[[], Any], within: float = 10.0) -> Any:
-    """`what()` once it is truthy (polled in real time), or its last value at the deadline."""
-    deadline = time.monotonic() + within
-    for _ in range(int(within / 0.02) + 1):
-        if (got := what()) or time.monotonic() >= deadline:
-            return got
-        await asyncio.sleep(0.02)
-    return what()
-
-
-def soon(what: Callable[[], Any], within: float = 5.0) -> Any:
-    """`what()` once it is truthy (polled), or its last value at the deadline: a SIGKILLed
-    child takes a moment to die on a busy machine."""
-    deadline = time.monotonic() + within
-    while not (got := what()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return got
-
-
-def gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = _proc(str(pid), "stat").rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state in (b"Z", b"X"):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class Held:
@@ -175,7 +144,7 @@ def test_a_held_command_runs_only_at_its_instant_exactly_as_if_started_then(
 
     async def held() -> tuple[RunResult, int]:
         async with prepared(agent, "the prompt ✓", max_runs=1) as h:
-            pids = await until(lambda: held_shells(mark))
+            pids = await until(lambda: held_shells(mark), 10)
             assert len(pids) == 1, marked(mark)
             handle = h.handle()
             await asyncio.sleep(0.3)  # real time the command would have had to write
@@ -236,7 +205,7 @@ def test_a_run_ended_while_its_child_is_held_ends_the_child_unrun(
         parked: Parked, end: str) -> None:
     async def main() -> RunResult:
         async with prepared(parked.agent) as h:
-            (pid,) = await until(lambda: held_shells(parked.mark))
+            (pid,) = await until(lambda: held_shells(parked.mark), 10)
             handle, job, s = h.handle(), h.jobs[0], h.s
             if end == "cancel":
                 s.cancel(job)
@@ -245,14 +214,14 @@ def test_a_run_ended_while_its_child_is_held_ends_the_child_unrun(
             else:
                 s.stop(terminate=True)
             result = await asyncio.wait_for(handle.wait(), 10)
-            assert gone(pid, 5), "the held child outlived its run"
+            wait_until(lambda: not alive(pid), 5, "the held child outlived its run")
             await h.clock.run_for(0.5)  # past the instant
             await asyncio.sleep(0.3)
         return result
 
     result = asyncio.run(main())
     assert result.status is RunStatus.CANCELLED and result.started_at is None
-    assert soon(lambda: marked(parked.mark) == {}) and not parked.ran.exists()
+    assert wait_until(lambda: marked(parked.mark) == {}, 5) and not parked.ran.exists()
     assert process.hold_room() == FULL
 
 
@@ -264,17 +233,17 @@ def test_a_held_run_whose_claim_is_refused_at_its_instant_ends_its_child_unrun(
 
     async def main() -> RunResult:
         async with prepared(parked.agent, state_sink=Refusing()) as h:
-            (pid,) = await until(lambda: held_shells(parked.mark))
+            (pid,) = await until(lambda: held_shells(parked.mark), 10)
             handle = h.handle()
             await h.clock.run_for(0.3)
             result = await asyncio.wait_for(handle.wait(), 10)
-            assert gone(pid, 5), "the held child outlived its refused run"
+            wait_until(lambda: not alive(pid), 5, "the held child outlived its refused run")
             await asyncio.sleep(0.2)
         return result
 
     result = asyncio.run(main())
     assert result.status is RunStatus.SKIPPED and "could not be recorded" in result.error
-    assert soon(lambda: marked(parked.mark) == {}) and not parked.ran.exists()
+    assert wait_until(lambda: marked(parked.mark) == {}, 5) and not parked.ran.exists()
     assert process.hold_room() == FULL
 
 
@@ -282,7 +251,7 @@ def test_a_pause_while_held_skips_that_slot_and_ends_the_held_child_unrun(
         parked: Parked) -> None:
     async def main() -> RunResult:
         async with prepared(parked.agent) as h:
-            assert await until(lambda: held_shells(parked.mark))
+            assert await until(lambda: held_shells(parked.mark), 10)
             handle = h.handle()
             h.s.pause_job(h.jobs[0], "later")
             await h.clock.run_for(0.3)
@@ -291,16 +260,16 @@ def test_a_pause_while_held_skips_that_slot_and_ends_the_held_child_unrun(
     result = asyncio.run(main())
     # as if it had been dispatched at its instant: the slot is skipped, its command never ran
     assert result.status is RunStatus.SKIPPED and result.error == "paused: later"
-    assert soon(lambda: marked(parked.mark) == {}) and not parked.ran.exists()
+    assert wait_until(lambda: marked(parked.mark) == {}, 5) and not parked.ran.exists()
     assert process.hold_room() == FULL
 
 
 def test_a_held_child_that_dies_before_its_instant_is_started_afresh(parked: Parked) -> None:
     async def main() -> RunResult:
         async with prepared(parked.agent) as h:
-            (pid,) = await until(lambda: held_shells(parked.mark))
+            (pid,) = await until(lambda: held_shells(parked.mark), 10)
             os.kill(pid, signal.SIGKILL)
-            await until(lambda: not held_shells(parked.mark))
+            await until(lambda: not held_shells(parked.mark), 10)
             handle = h.handle()
             await h.clock.run_for(0.3)
             return await asyncio.wait_for(handle.wait(), 10)
@@ -351,7 +320,7 @@ def test_runs_past_the_hold_limit_start_at_the_instant_and_all_run(
 
     async def main() -> list[RunResult]:
         async with prepared(parked.agent, jobs=8, max_runs=1, max_concurrent_runs=20) as h:
-            assert await until(lambda: len(held_shells(parked.mark)) >= 3)
+            assert await until(lambda: len(held_shells(parked.mark)) >= 3, 10)
             await asyncio.sleep(0.1)
             assert len(held_shells(parked.mark)) == 3
             handles = [h.handle(i) for i in range(8)]
@@ -370,7 +339,7 @@ def test_a_held_run_that_has_to_queue_is_started_afresh_when_its_turn_comes(
     async def main() -> tuple[list[RunResult], list[str]]:
         async with prepared(parked.agent, jobs=2, max_runs=1, max_concurrent_runs=1) as h:
             sub = h.s.subscribe()  # before the instant, where a run queues
-            assert await until(lambda: len(held_shells(parked.mark)) >= 2)
+            assert await until(lambda: len(held_shells(parked.mark)) >= 2, 10)
             handles = [h.handle(i) for i in range(2)]
             await h.clock.run_for(0.3)
             # the queued run's held child is ended at once: it waits without one
@@ -428,9 +397,9 @@ def test_a_scheduler_killed_while_a_child_is_held_leaves_the_command_unrun(
         assert pids, "no child was held ahead of the instant"
         proc.kill()
         proc.wait(10)
-        assert gone(pids[0], 5), "the held child outlived its scheduler"
+        wait_until(lambda: not alive(pids[0]), 5, "the held child outlived its scheduler")
         time.sleep(max(0.0, due.timestamp() + 1.0 - time.time()))
-        assert soon(lambda: marked(mark) == {}) and not ran.exists()
+        assert wait_until(lambda: marked(mark) == {}, 5) and not ran.exists()
     finally:
         proc.kill()
         proc.wait(10)
@@ -447,10 +416,10 @@ def test_a_held_child_whose_parent_dies_exits_at_the_end_of_its_input_unrun(
     try:
         assert proc.stdout is not None
         pid = int(proc.stdout.readline())
-        assert soon(lambda: held_shells(mark) == [pid])  # its exec may still be under way
+        assert wait_until(lambda: held_shells(mark) == [pid], 5)  # its exec may still be under way
         proc.kill()
         proc.wait(10)
-        assert gone(pid, 5), "the held child outlived its parent"
+        wait_until(lambda: not alive(pid), 5, "the held child outlived its parent")
         time.sleep(0.3)
         assert not ran.exists()
     finally:
@@ -485,22 +454,36 @@ def test_a_script_whose_interpreter_line_changes_is_read_again(
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr(process, "open", counting_open, raising=False)
+    # Each run's preparation as it returns, with the child it holds (None: not held).
+    holds: list[process.Launched | None] = []
+    real_prepare = CommandAgent.prepare
+
+    def noting_prepare(self: CommandAgent, ctx: Any) -> None:
+        real_prepare(self, ctx)
+        holds.append(ctx.prepared.held)
+
+    monkeypatch.setattr(CommandAgent, "prepare", noting_prepare)
 
     async def main() -> list[RunResult]:
         results = []
         async with prepared(agent, max_runs=3) as h:
-            for slot in (10, 20, 30):
+            for n, slot in enumerate((10, 20, 30), 1):
                 await h.clock.run_for((at(slot - 0.3) - h.clock.now()).total_seconds())
-                assert await until(lambda: h.jobs[0].running)
-                held = held_shells(mark)
+                await until(lambda n=n: len(holds) >= n, 10, f"the run of slot {slot} prepared")
+                child = holds[n - 1]
+                if slot == 10:  # a shell would run it as its own script: not held
+                    assert child is None and not held_shells(mark)
+                else:  # the fixed script is seen: held again, before the instant
+                    assert child is not None, f"not held; room for {process.hold_room()}"
+                    # polled: /proc shows a new child's argv and environment only once its
+                    # exec is through, which can be after Popen has returned
+                    assert await until(lambda: held_shells(mark), 10,
+                                       f"the held shell of slot {slot}") == [child.pid]
                 handle = h.handle()
                 await h.clock.run_for(0.3)
                 results.append(await asyncio.wait_for(handle.wait(), 10))
                 if slot == 10:
-                    assert not held  # a shell would run it as its own script: not held
                     script.write_text("#!/bin/sh\necho \"ran $CRONDECK_JOB\"\n")
-                else:
-                    assert len(held) == 1  # the fixed script is seen: held again
         return results
 
     first, second, third = asyncio.run(main())
@@ -576,7 +559,7 @@ def test_a_run_cancelled_as_its_child_starts_at_the_instant_ends_it_and_frees_it
     async def main() -> list[RunResult]:
         async with prepared(parked.agent, jobs=2, max_runs=1, max_concurrent_runs=1) as h:
             box["s"] = h.s
-            assert await until(lambda: len(held_shells(parked.mark)) >= 2)
+            assert await until(lambda: len(held_shells(parked.mark)) >= 2, 10)
             handles = [h.handle(i) for i in range(2)]
             await h.clock.run_for(0.3)
             return [await asyncio.wait_for(handle.wait(), 20) for handle in handles]
@@ -585,7 +568,7 @@ def test_a_run_cancelled_as_its_child_starts_at_the_instant_ends_it_and_frees_it
     assert cancelled == [1]
     assert first.status is RunStatus.CANCELLED and first.started_at is None
     assert second.ok and second.output_tail == "j1\n"
-    assert soon(lambda: marked(parked.mark) == {})
+    assert wait_until(lambda: marked(parked.mark) == {}, 5)
     assert parked.ran.read_text() in ("ran\n", "ran\nran\n")  # j0's may have got that far
     assert process.hold_room() == FULL
 

@@ -8,6 +8,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+from helpers import until
+
 from crondeck.core.clock import FakeClock
 from crondeck.core.config import load_config
 from crondeck.core.events import Event, JobAdded, JobChanged, JobRemoved
@@ -38,15 +40,6 @@ schedule = "0 0 1 1 *"
 """
 
 
-async def _until(condition, seconds: float = WAIT) -> None:
-    """Wait (real time: the agent is a real process) for `condition`."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 def _deck(tmp_path: Path) -> tuple[Path, Runtime]:
     path = tmp_path / "crondeck.toml"
     path.write_text(FILE.replace("CMD", HELD))
@@ -67,7 +60,7 @@ def test_a_changed_job_keeps_its_run_in_flight_and_runs_the_new_definition_next(
         scheduler = runtime.scheduler
         job = scheduler.jobs["slow"]
         handle = scheduler.run_now("slow")
-        await _until(lambda: "got old prompt" in _output(runtime, handle.run_id))
+        await until(lambda: "got old prompt" in _output(runtime, handle.run_id), WAIT)
         scheduler.add_listener(events.append)
         path.write_text(path.read_text().replace('"old prompt"', '"new prompt"')
                         .replace('"0 9 * * *"', '"30 9 * * *"')
@@ -109,7 +102,7 @@ def test_a_job_removed_from_the_file_has_its_run_cancelled(tmp_path: Path) -> No
 
     async def scenario() -> None:
         handle = runtime.scheduler.run_now("slow")
-        await _until(lambda: "got old prompt" in _output(runtime, handle.run_id))
+        await until(lambda: "got old prompt" in _output(runtime, handle.run_id), WAIT)
         text = path.read_text()
         first, other = text.index("[[jobs]]"), text.index('[[jobs]]\nname = "other"')
         path.write_text(text[:first] + text[other:])  # "slow" gone
@@ -132,7 +125,7 @@ def test_an_edit_that_cannot_be_set_up_changes_nothing(tmp_path: Path) -> None:
     async def scenario() -> None:
         job = runtime.scheduler.jobs["slow"]
         handle = runtime.scheduler.run_now("slow")
-        await _until(lambda: "got old prompt" in _output(runtime, handle.run_id))
+        await until(lambda: "got old prompt" in _output(runtime, handle.run_id), WAIT)
         path.write_text(path.read_text().replace('"old prompt"', '"new prompt"').replace(
             'command = "true"', 'python = "no_such_module_here:tick"'))
         reload = runtime.reload()
@@ -194,7 +187,7 @@ def test_a_run_in_flight_retries_under_the_definition_it_started_with() -> None:
 
         scheduler.add_job(old, "first", "0 9 * * *", name="j", retries=1, retry_backoff=0)
         handle = scheduler.run_now("j")
-        await _until(lambda: bool(calls))
+        await until(lambda: bool(calls), WAIT)
         scheduler.update_job("j", agent=new, prompt="second", retries=0)
         release.set()
         result = await asyncio.wait_for(handle.wait(), WAIT)
@@ -218,7 +211,7 @@ def test_an_ended_job_given_more_runs_and_a_new_schedule_fires_again(tmp_path: P
             job = runtime.scheduler.jobs["once"]
             done = await asyncio.wait_for(runtime.scheduler.run_now("once").wait(), WAIT)
             assert done.status is RunStatus.OK
-            await _until(lambda: job.exhausted == "max_runs reached")
+            await until(lambda: job.exhausted == "max_runs reached", WAIT)
             path.write_text(path.read_text().replace("max_runs = 1", "max_runs = 3")
                             .replace('"0 7 * * *"', '"0 9 * * *"'))
             assert runtime.reload().changed == ["once"]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from helpers import until
 
 import crondeck.core.remote as remote
 from crondeck.core import (
@@ -156,14 +157,6 @@ def run(coro: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(bounded())
 
 
-async def until(pred: Callable[[], bool], limit: float = WAIT) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while not pred():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.005)
-
-
 def test_the_snapshot_is_the_picture() -> None:
     async def main() -> None:
         done = result("digest", "digest@1", RunStatus.FAILED)
@@ -267,7 +260,7 @@ def test_runs_output_and_results_follow_the_stream() -> None:
         for n in range(2, 7):
             link.feed(ev(RunFinished(seq=20 + n, at=T0, job="digest", run_id=f"digest@{n}",
                                      result=result("digest", f"digest@{n}"))))
-        await until(lambda: mirror.seq == 26)
+        await until(lambda: mirror.seq == 26, WAIT)
         assert [r.run_id for r in job.results] == ["digest@4", "digest@5", "digest@6"]
         await mirror.aclose()
 
@@ -320,7 +313,7 @@ def test_commands_are_sent_and_answered_without_blocking() -> None:
         # run now: the handle gets its id from the answer and its result from the stream
         handle = mirror.run_now("digest")
         assert handle.run_id == "" and not handle.done() and not handle.skipped
-        await until(lambda: handle.run_id == "digest@9")
+        await until(lambda: handle.run_id == "digest@9", WAIT)
         final = result("digest", "digest@9")
         link.feed(ev(RunStarted(seq=11, at=T0, job="digest", run_id="digest@9",
                                 scheduled_for=T0, attempt=1, manual=True)),
@@ -363,7 +356,7 @@ def test_a_run_that_ends_before_its_answer_still_settles_the_handle() -> None:
 
         async def slow_call(op: str, **args: Any) -> dict[str, Any]:
             out = answer(op, args)
-            await until(lambda: mirror.seq == 11)
+            await until(lambda: mirror.seq == 11, WAIT)
             return dict(out)
 
         link.call = slow_call  # type: ignore[method-assign]
@@ -395,7 +388,7 @@ def test_losing_the_scheduler_keeps_the_picture_and_resyncs_on_return() -> None:
         refused = mirror.pause_job("digest")
         assert refused.code == "disconnected" and "not connected" in refused.error
         assert isinstance(await sub.get(), ControlRefused)
-        await until(lambda: server.attempts >= 3)  # refused meanwhile: it keeps trying
+        await until(lambda: server.attempts >= 3, WAIT)  # refused meanwhile: it keeps trying
 
         # back: digest's run ended meanwhile, "gone" went, "new" came
         final = result("digest", "digest@1")
@@ -437,7 +430,7 @@ def test_a_resync_shows_only_the_output_the_mirror_had_not_seen() -> None:
         mirror = await RemoteScheduler.attach(connect=server.connect, backoff=(0.01, 0.05))
         first.feed(*(ev(OutputChunk(seq=11 + n, at=T0, job="r", run_id="r@1", stream="stdout",
                                     text=f"line {n}\n")) for n in range(3)))
-        await until(lambda: mirror.seq == 13)
+        await until(lambda: mirror.seq == 13, WAIT)
         sub = mirror.subscribe()
         sub.drain()
         second = FakeLink(snapshot(job_rec("r", running=running), seq=20, output=[
@@ -553,9 +546,9 @@ def test_switching_a_job_off_in_the_mirror_asks_the_scheduler() -> None:
         job = mirror.jobs["digest"]
         job.enabled = False
         assert not job.enabled and job.exhausted == "disabled"
-        await until(lambda: len(link.calls) == 1)
+        await until(lambda: len(link.calls) == 1, WAIT)
         job.enabled = True
-        await until(lambda: len(link.calls) == 2)
+        await until(lambda: len(link.calls) == 2, WAIT)
         assert link.calls == [("disable", {"job": "digest"}), ("enable", {"job": "digest"})]
         await mirror.aclose()
 
@@ -587,7 +580,7 @@ def test_a_run_asked_for_that_ended_while_disconnected_settles_from_the_new_snap
         server = Server(first)
         mirror = await RemoteScheduler.attach(connect=server.connect, backoff=(0.01, 0.05))
         handle = mirror.run_now("digest")
-        await until(lambda: handle.run_id == "digest@7")
+        await until(lambda: handle.run_id == "digest@7", WAIT)
         final = result("digest", "digest@7", RunStatus.TIMED_OUT)
         server.links.append(FakeLink(snapshot(job_rec("digest", results=[final.to_dict()]))))
         first.hang_up()
@@ -709,7 +702,7 @@ def test_a_job_not_yet_read_takes_commands_records_and_results(
         link.feed({"type": "job", "job": rec},
                   ev(RunFinished(seq=11, at=T0, job="other", run_id="other@1",
                                  result=result("other", "other@1"))))
-        await until(lambda: mirror.seq == 11)
+        await until(lambda: mirror.seq == 11, WAIT)
         digest = mirror.jobs["digest"]
         assert digest.paused and digest.prompt == "summarise" and list(digest.results) == [done]
         assert list(mirror.jobs["other"].results) == [result("other", "other@1")]

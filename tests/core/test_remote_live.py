@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Gate, next_event, until
 
 from crondeck.core import (
     ControlAttached,
@@ -29,7 +30,6 @@ from crondeck.core import (
     RunStatus,
     Scheduler,
     SchedulerPaused,
-    Subscription,
     control_path,
     every,
 )
@@ -37,40 +37,8 @@ from crondeck.core import (
 WAIT = 10.0
 
 
-class Gate:
-    """An agent that prints two lines, then waits to be released (a run in flight)."""
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-
-    async def __call__(self) -> AsyncIterator[str]:
-        yield "first line\n"
-        yield "second line\n"
-        await self.release.wait()
-        yield "last line\n"
-
-
 def run(main: Callable[[], Any]) -> None:
     asyncio.run(asyncio.wait_for(main(), 30))
-
-
-async def until(pred: Callable[[], bool]) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + WAIT
-    while not pred():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.01)
-
-
-async def next_event(sub: Subscription, cls: type[Event],
-                     pred: Callable[[Any], bool] = lambda e: True) -> Any:
-    async def look() -> Any:
-        async for event in sub:
-            if isinstance(event, cls) and pred(event):
-                return event
-        raise AssertionError(f"stream ended before a {cls.__name__}")
-
-    return await asyncio.wait_for(look(), WAIT)
 
 
 class Setup:
@@ -86,7 +54,7 @@ class Setup:
 
     async def start(self) -> RemoteScheduler:
         self.loop_task = asyncio.create_task(self.scheduler.astart(stop_when_done=False))
-        await until(lambda: self.scheduler.running_loop)
+        await until(lambda: self.scheduler.running_loop, WAIT)
         self.server = await ControlServer(self.scheduler, self.path).start()
         return await RemoteScheduler.attach(self.path, backoff=(0.05, 0.2))
 
@@ -131,34 +99,34 @@ def test_commands_from_the_mirror_act_on_the_scheduler(short_dir: Path) -> None:
                                 if isinstance(e, JobPaused) else None)
             await mirror.pause_job("digest", note="vacation")
             assert sched.jobs["digest"].paused and sched.jobs["digest"].pause_note == "vacation"
-            await next_event(sub, JobPaused)
+            await next_event(sub, JobPaused, WAIT)
             assert seen_paused == [True] and mirror.jobs["digest"].pause_note == "vacation"
 
             await mirror.resume_job("digest")
-            await until(lambda: not mirror.jobs["digest"].paused)
+            await until(lambda: not mirror.jobs["digest"].paused, WAIT)
             assert not sched.jobs["digest"].paused
 
             await mirror.pause_all(note="freeze")
             assert sched.paused
-            await next_event(sub, SchedulerPaused)
+            await next_event(sub, SchedulerPaused, WAIT)
             assert mirror.paused and mirror.pause_note == "freeze"
             await mirror.resume_all()
-            await until(lambda: not mirror.paused)
+            await until(lambda: not mirror.paused, WAIT)
 
             await mirror.skip_next("other")
-            await until(lambda: mirror.jobs["other"].skip_next_pending)
+            await until(lambda: mirror.jobs["other"].skip_next_pending, WAIT)
             assert sched.jobs["other"].skip_next_pending
 
             await mirror.disable("other")
-            await until(lambda: not mirror.jobs["other"].enabled)
+            await until(lambda: not mirror.jobs["other"].enabled, WAIT)
             assert not sched.jobs["other"].enabled and mirror.jobs["other"].next_fire is None
 
             refused = mirror.resume_job("nope")
-            notice = await next_event(sub, ControlRefused)
+            notice = await next_event(sub, ControlRefused, WAIT)
             assert notice.code == "no_such_job" and "no job named 'nope'" in notice.error
             assert refused.code == "no_such_job"
             reload = mirror.reload()
-            notice = await next_event(sub, ControlRefused)
+            notice = await next_event(sub, ControlRefused, WAIT)
             assert notice.op == "reload" and reload.code == "not_supported"
         finally:
             await setup.stop(mirror)
@@ -173,11 +141,11 @@ def test_a_run_started_from_the_mirror_streams_its_output_and_result(short_dir: 
         try:
             sub = mirror.subscribe()
             handle = mirror.run_now("digest")
-            await until(lambda: bool(handle.run_id))
+            await until(lambda: bool(handle.run_id), WAIT)
             assert handle.run_id in setup.scheduler.jobs["digest"].running
             lines: list[str] = []
             while len(lines) < 2:
-                chunk = await next_event(sub, OutputChunk)
+                chunk = await next_event(sub, OutputChunk, WAIT)
                 assert chunk.run_id == handle.run_id and chunk.job == "digest"
                 lines.append(chunk.text)
             assert lines == ["first line\n", "second line\n"]
@@ -210,7 +178,7 @@ def test_the_mirror_reattaches_when_the_server_comes_back(short_dir: Path) -> No
             sub = mirror.subscribe()
             assert setup.server is not None
             await setup.server.close()
-            lost = await next_event(sub, ControlDisconnected)
+            lost = await next_event(sub, ControlDisconnected, WAIT)
             assert lost.reason and not mirror.connected
             assert set(mirror.jobs) == {"digest", "other"}  # the last picture is kept
             assert mirror.pause_job("digest").code == "disconnected"
@@ -222,7 +190,7 @@ def test_the_mirror_reattaches_when_the_server_comes_back(short_dir: Path) -> No
             await asyncio.wait_for(done.wait(), WAIT)
 
             setup.server = await ControlServer(sched, setup.path).start()
-            attached = await next_event(sub, ControlAttached)
+            attached = await next_event(sub, ControlAttached, WAIT)
             assert attached.resync and mirror.connected
             assert set(mirror.jobs) == {"digest", "fresh"}
             assert mirror.jobs["fresh"].last_result == done.result()
@@ -240,7 +208,7 @@ def test_the_resync_announces_the_jobs_that_came_and_went(short_dir: Path) -> No
         try:
             assert setup.server is not None
             await setup.server.close()
-            await until(lambda: not mirror.connected)
+            await until(lambda: not mirror.connected, WAIT)
             sub = mirror.subscribe()
             sched.remove_job("other")
             sched.add_job(lambda: "ok", None, every(minutes=30), name="fresh")
@@ -252,7 +220,7 @@ def test_the_resync_announces_the_jobs_that_came_and_went(short_dir: Path) -> No
             assert [e.job for e in got if isinstance(e, JobAdded)] == ["fresh"]
             # and it follows the new connection
             await mirror.pause_job("fresh")
-            await until(lambda: mirror.jobs["fresh"].paused)
+            await until(lambda: mirror.jobs["fresh"].paused, WAIT)
         finally:
             await setup.stop(mirror)
 
@@ -264,10 +232,10 @@ def test_a_run_that_ends_after_the_snapshot_settles_the_mirror(short_dir: Path) 
         setup = Setup(short_dir)
         setup.loop_task = asyncio.create_task(
             setup.scheduler.astart(stop_when_done=False))
-        await until(lambda: setup.scheduler.running_loop)
+        await until(lambda: setup.scheduler.running_loop, WAIT)
         setup.server = await ControlServer(setup.scheduler, setup.path).start()
         real = setup.scheduler.run_now("digest")
-        await until(lambda: real.started_at is not None)
+        await until(lambda: real.started_at is not None, WAIT)
         mirror = await RemoteScheduler.attach(setup.path)
         try:
             sub = mirror.subscribe()  # the run in flight's output so far, first
@@ -275,7 +243,7 @@ def test_a_run_that_ends_after_the_snapshot_settles_the_mirror(short_dir: Path) 
             assert isinstance(first, OutputChunk) and first.text == "first line\n"
             handle = mirror.jobs["digest"].running[real.run_id]
             setup.gate.release.set()
-            finished = await next_event(sub, RunFinished)
+            finished = await next_event(sub, RunFinished, WAIT)
             assert finished.result.status is RunStatus.OK
             assert await asyncio.wait_for(handle.wait(), WAIT) == finished.result
             assert not mirror.jobs["digest"].running
@@ -296,18 +264,18 @@ def test_a_job_replaced_by_a_reload_keeps_its_results_in_the_mirror(short_dir: P
         try:
             sub = mirror.subscribe()
             done = await asyncio.wait_for(sched.run_now("other").wait(), WAIT)
-            await until(lambda: mirror.jobs["other"].last_result == done)
+            await until(lambda: mirror.jobs["other"].last_result == done, WAIT)
             saved = sched.jobs["other"].state()
             sched.remove_job("other")  # what runtime.apply does for a job gone, then back
             sched.add_job(lambda: "ok", None, "*/10 * * * *", name="other")
             sched.restore([saved])
-            await next_event(sub, JobAdded, lambda e: e.job == "other")
+            await next_event(sub, JobAdded, WAIT, lambda e: e.job == "other")
             assert list(mirror.jobs["other"].results) == [done]
             assert mirror.jobs["other"].last_result == done
 
             sched.remove_job("other")  # really gone, and a new job of that name: no history
             sched.add_job(lambda: "ok", None, "*/10 * * * *", name="other")
-            await next_event(sub, JobAdded, lambda e: e.job == "other")
+            await next_event(sub, JobAdded, WAIT, lambda e: e.job == "other")
             assert list(mirror.jobs["other"].results) == []
         finally:
             await setup.stop(mirror)
@@ -338,7 +306,7 @@ def test_a_snapshot_carries_the_newest_results_and_history_fetches_a_jobs_own(
         sched.jobs["digest"].results.extend(digest)
         sched.jobs["other"].results.extend(other)
         setup.loop_task = asyncio.create_task(sched.astart(stop_when_done=False))
-        await until(lambda: sched.running_loop)
+        await until(lambda: sched.running_loop, WAIT)
         setup.server = await ControlServer(sched, setup.path, snapshot_results=3).start()
         mirror = await RemoteScheduler.attach(setup.path, backoff=(0.05, 0.2))
         try:
@@ -350,7 +318,7 @@ def test_a_snapshot_carries_the_newest_results_and_history_fetches_a_jobs_own(
             answer = await mirror.history("digest")
             assert [r["run_id"] for r in answer["results"]] == [r.run_id for r in digest]
             assert list(mirror.jobs["digest"].results) == digest
-            changed = await next_event(sub, JobChanged, lambda e: e.what == "history")
+            changed = await next_event(sub, JobChanged, WAIT, lambda e: e.what == "history")
             assert changed.job == "digest"
             refused = mirror.history("nope")
             with pytest.raises(ControlError) as err:

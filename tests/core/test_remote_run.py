@@ -7,21 +7,18 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import next_event, until
 
 from crondeck.core import (
     ControlAttached,
     ControlDisconnected,
     ControlError,
-    Event,
     OutputChunk,
     RemoteScheduler,
     RunStatus,
-    Subscription,
     control_call,
     control_path,
 )
@@ -79,17 +76,6 @@ async def attach(path: Path, run: Run) -> RemoteScheduler:
             await asyncio.sleep(0.05)
 
 
-async def next_event(sub: Subscription, cls: type[Event],
-                     pred: Callable[[Any], bool] = lambda e: True) -> Any:
-    async def look() -> Any:
-        async for event in sub:
-            if isinstance(event, cls) and pred(event):
-                return event
-        raise AssertionError(f"stream ended before a {cls.__name__}")
-
-    return await asyncio.wait_for(look(), WAIT)
-
-
 @pytest.mark.slow
 def test_the_console_mirror_follows_crondeck_run_across_a_restart(short_dir: Path) -> None:
     (short_dir / "crondeck.toml").write_text(JOBS)
@@ -114,26 +100,26 @@ def test_the_console_mirror_follows_crondeck_run_across_a_restart(short_dir: Pat
 
             # what a run prints there shows here, and its result settles the handle
             handle = mirror.run_now("echo")
-            chunk = await next_event(sub, OutputChunk)
+            chunk = await next_event(sub, OutputChunk, WAIT)
             assert chunk.text == "hello-from-remote\n" and chunk.job == "echo"
             result = await asyncio.wait_for(handle.wait(), WAIT)
             assert result.status is RunStatus.OK and result.run_id == chunk.run_id
 
             # the process goes away: the mirror says so and keeps its picture
             await asyncio.to_thread(run.stop)
-            lost = await next_event(sub, ControlDisconnected)
+            lost = await next_event(sub, ControlDisconnected, WAIT)
             assert lost.reason and not mirror.connected and "echo" in mirror.jobs
 
             # and comes back: re-attached, from a fresh snapshot of the new process
             run.start()
-            attached = await next_event(sub, ControlAttached)
+            attached = await next_event(sub, ControlAttached, WAIT)
             assert attached.resync and mirror.connected
             assert mirror.hello["pid"] == run.proc.pid == attached.pid
             job = mirror.jobs["echo"]
             assert job.paused and job.pause_note == "from the console"  # its saved state
             assert any(r.run_id == result.run_id for r in job.results)
             await mirror.resume_job("echo")
-            await _until(lambda: not mirror.jobs["echo"].paused)
+            await until(lambda: not mirror.jobs["echo"].paused, WAIT)
         finally:
             await mirror.aclose()
             await asyncio.to_thread(run.stop)
@@ -142,11 +128,3 @@ def test_the_console_mirror_follows_crondeck_run_across_a_restart(short_dir: Pat
         asyncio.run(asyncio.wait_for(main(), 4 * WAIT))
     finally:
         run.stop()
-
-
-async def _until(pred: Callable[[], bool]) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + WAIT
-    while not pred():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.02)

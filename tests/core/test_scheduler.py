@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from helpers import until
 
 from crondeck.core.clock import FakeClock
 from crondeck.core.events import (
@@ -56,15 +57,6 @@ async def run_for(s: Scheduler, clock: FakeClock, seconds: float) -> None:
     await clock.run_for(seconds)
     s.stop(terminate=True)
     await asyncio.wait_for(task, 5)
-
-
-async def until(cond: Callable[[], bool], limit: float = 5.0) -> None:
-    """Wait (real time, briefly) for work done in threads to land."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while not cond():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.002)
 
 
 def statuses(results: Any) -> list[tuple[str, str]]:
@@ -551,7 +543,7 @@ def test_gate_that_raises_runs_by_default_or_skips_when_asked() -> None:
                         on_gate_error=on_error)
         task = asyncio.create_task(s.astart(stop_when_done=False))
         await clock.run_for(10)
-        await until(lambda: bool(job.results))  # the sync gate ran in a real thread
+        await until(lambda: bool(job.results), 5)  # the sync gate ran in a real thread
         s.stop()
         await task
         return job.results[0]

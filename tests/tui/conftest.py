@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import unicodedata
 from datetime import UTC, datetime
 
 import pytest
+from helpers import until
 from textual import events
 from textual.command import CommandInput, CommandPalette
 from textual.keys import KEY_NAME_REPLACEMENTS
@@ -138,10 +138,9 @@ async def palette_searched(pilot) -> None:
     await pilot.pause()
     palette = pilot.app.screen
     assert isinstance(palette, CommandPalette)
-    deadline = time.monotonic() + 10
-    while any(w.node is palette and not w.is_finished for w in pilot.app.workers):
-        assert time.monotonic() < deadline, "the palette's search never ended"
-        await pilot.pause(0.01)
+    await until(lambda: not any(w.node is palette and not w.is_finished
+                                for w in pilot.app.workers),
+                10, "the palette's search to end", pilot=pilot, every=0.01)
     await pilot.pause()
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import text_of
+from helpers import until
 from textual.widgets import Input
 
 from crondeck.core import (
@@ -76,15 +77,6 @@ def stop_scheduler(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def until(pilot, check, what: str) -> None:
-    try:
-        async with asyncio.timeout(WAIT):
-            while not check():
-                await pilot.pause(0.05)
-    except TimeoutError:
-        raise AssertionError(f"waited {WAIT}s for {what}") from None
-
-
 def status(config: Path) -> dict:
     return control_call(control_path(config.parent / ".crondeck"), "status")
 
@@ -119,31 +111,32 @@ def test_attached_console_acts_on_the_scheduler_and_shows_its_runs(config):
             async with app.run_test(size=SIZE) as pilot:
                 screen = app.dashboard
                 assert isinstance(screen, AttachedDashboard)
-                await until(pilot, lambda: "digest" in screen.model.rows, "the jobs")
+                await until(lambda: "digest" in screen.model.rows, WAIT, "the jobs", pilot=pilot)
                 header = text_of(screen.query_one(DeckHeader))
                 assert f"attached to crondeck run, pid {proc.pid}, up " in header
                 screen.table.select("digest")
                 await pilot.press("p")
-                await until(pilot, lambda: isinstance(app.screen, PauseDialog), "the dialog")
+                await until(lambda: isinstance(app.screen, PauseDialog),
+                            WAIT, "the dialog", pilot=pilot)
                 await pilot.press(*"vacation", "enter")
-                await until(pilot, lambda: job_state(config, "digest")["paused"],
-                            "the scheduler to pause digest")
+                await until(lambda: job_state(config, "digest")["paused"],
+                            WAIT, "the scheduler to pause digest", pilot=pilot)
                 assert job_state(config, "digest")["pause_note"] == "vacation"
-                await until(pilot, lambda: screen.model.rows["digest"].status == "paused",
-                            "the row to say paused")
+                await until(lambda: screen.model.rows["digest"].status == "paused",
+                            WAIT, "the row to say paused", pilot=pilot)
                 # a run started from the console prints into the attached Output pane
                 screen.table.select("talker")
                 await pilot.press("r")
-                await until(pilot, lambda: "hello from the run" in "\n".join(
-                    screen.output.lines), "the run's output")
-                await until(pilot, lambda: screen.model.rows["talker"].status == "running",
-                            "the row to say running")
+                await until(lambda: "hello from the run" in "\n".join(
+                    screen.output.lines), WAIT, "the run's output", pilot=pilot)
+                await until(lambda: screen.model.rows["talker"].status == "running",
+                            WAIT, "the row to say running", pilot=pilot)
                 await pilot.press("x")
-                await until(pilot, lambda: not job_state(config, "talker")["running"],
-                            "the scheduler to cancel the run")
-                await until(pilot, lambda: any(r.job == "talker" and r.status.value ==
+                await until(lambda: not job_state(config, "talker")["running"],
+                            WAIT, "the scheduler to cancel the run", pilot=pilot)
+                await until(lambda: any(r.job == "talker" and r.status.value ==
                                                "cancelled" for r in screen.model.history),
-                            "the cancelled run in History")
+                            WAIT, "the cancelled run in History", pilot=pilot)
 
         asyncio.run(go())
     finally:
@@ -161,23 +154,26 @@ def test_scheduler_gone_then_back_reattaches_by_itself(config):
             nonlocal again
             async with app.run_test(size=SIZE) as pilot:
                 screen = app.dashboard
-                await until(pilot, lambda: "digest" in screen.model.rows, "the jobs")
+                await until(lambda: "digest" in screen.model.rows, WAIT, "the jobs", pilot=pilot)
                 stop_scheduler(proc)
-                await until(pilot, lambda: screen.has_class("-disconnected"), "disconnected")
+                await until(lambda: screen.has_class("-disconnected"),
+                            WAIT, "disconnected", pilot=pilot)
                 header = text_of(screen.query_one(DeckHeader))
                 assert "DISCONNECTED" in header and f"pid {proc.pid} went away" in header
-                await until(pilot, lambda: "Scheduler disconnected" in {
-                    n.title for n in shown_notifications(app)}, "the notification")
+                await until(lambda: "Scheduler disconnected" in {
+                    n.title for n in shown_notifications(app)}, WAIT, "the notification",
+                    pilot=pilot)
                 assert "digest" in screen.model.rows  # the last picture stays
                 again = start_scheduler(config)
-                await until(pilot, lambda: not screen.has_class("-disconnected"),
-                            "re-attached")
-                await until(pilot, lambda: f"pid {again.pid}" in text_of(
-                    screen.query_one(DeckHeader)), "the header to name the new scheduler")
+                await until(lambda: not screen.has_class("-disconnected"),
+                            WAIT, "re-attached", pilot=pilot)
+                await until(lambda: f"pid {again.pid}" in text_of(
+                    screen.query_one(DeckHeader)), WAIT, "the header to name the new scheduler",
+                    pilot=pilot)
                 screen.table.select("digest")
                 await pilot.press("s")
-                await until(pilot, lambda: job_state(config, "digest")["skip_next"],
-                            "a key to work on the new scheduler")
+                await until(lambda: job_state(config, "digest")["skip_next"],
+                            WAIT, "a key to work on the new scheduler", pilot=pilot)
 
         asyncio.run(go())
     finally:
@@ -226,8 +222,8 @@ def test_lock_held_without_a_socket_only_watches_and_hides_keys(config):
                                     "pause_all", "new_job", "edit_job"}
                 holder.scheduler.pause_job("digest", note="elsewhere")
                 holder.store.flush()
-                await until(pilot, lambda: screen.model.rows["digest"].status == "paused",
-                            "the holder's pause to show")
+                await until(lambda: screen.model.rows["digest"].status == "paused",
+                            WAIT, "the holder's pause to show", pilot=pilot)
 
         try:
             asyncio.run(go())
@@ -246,25 +242,27 @@ def test_attached_editor_writes_the_file_and_the_scheduler_applies_it(config):
         async def go():
             async with app.run_test(size=SIZE) as pilot:
                 screen = app.dashboard
-                await until(pilot, lambda: "digest" in screen.model.rows, "the jobs")
+                await until(lambda: "digest" in screen.model.rows, WAIT, "the jobs", pilot=pilot)
                 screen.table.select("digest")
                 await pilot.press("e")
-                await until(pilot, lambda: isinstance(app.screen, JobEditorScreen),
-                            "the editor")
+                await until(lambda: isinstance(app.screen, JobEditorScreen),
+                            WAIT, "the editor", pilot=pilot)
                 app.screen.query_one("#schedule", Input).value = "30 2 * * *"
                 await pilot.pause()
                 await pilot.press("ctrl+s")
-                await until(pilot, lambda: not isinstance(app.screen, JobEditorScreen),
-                            "the editor to close")
+                await until(lambda: not isinstance(app.screen, JobEditorScreen),
+                            WAIT, "the editor to close", pilot=pilot)
                 assert '"30 2 * * *"' in config.read_text()
                 # the answer's toast first: it is up for 5 s, and each look at the
                 # scheduler's state below holds the console's loop for a round trip
-                await until(pilot, lambda: "changed digest" in "\n".join(
-                    n.message for n in shown_notifications(app)), "the scheduler's answer")
-                await until(pilot, lambda: job_state(config, "digest")["schedule"][
-                    "expression"] == "30 2 * * *", "the scheduler to apply the edit")
-                await until(pilot, lambda: screen.model.rows["digest"].schedule == "30 2 * * *",
-                            "the row to show the new schedule")
+                await until(lambda: "changed digest" in "\n".join(
+                    n.message for n in shown_notifications(app)), WAIT, "the scheduler's answer",
+                    pilot=pilot)
+                await until(lambda: job_state(config, "digest")["schedule"][
+                    "expression"] == "30 2 * * *", WAIT, "the scheduler to apply the edit",
+                    pilot=pilot)
+                await until(lambda: screen.model.rows["digest"].schedule == "30 2 * * *",
+                            WAIT, "the row to show the new schedule", pilot=pilot)
 
         asyncio.run(go())
     finally:
@@ -283,23 +281,24 @@ def test_attached_editor_changes_a_running_job_and_its_run_goes_on(config):
         async def go():
             async with app.run_test(size=SIZE) as pilot:
                 screen = app.dashboard
-                await until(pilot, lambda: "talker" in screen.model.rows, "the jobs")
+                await until(lambda: "talker" in screen.model.rows, WAIT, "the jobs", pilot=pilot)
                 run_id = control_call(sock, "run_now", job="talker")["run_id"]
-                await until(pilot, lambda: screen.model.rows["talker"].status == "running",
-                            "the run to show")
+                await until(lambda: screen.model.rows["talker"].status == "running",
+                            WAIT, "the run to show", pilot=pilot)
                 screen.table.select("talker")
                 await pilot.press("e")
-                await until(pilot, lambda: isinstance(app.screen, JobEditorScreen),
-                            "the editor")
+                await until(lambda: isinstance(app.screen, JobEditorScreen),
+                            WAIT, "the editor", pilot=pilot)
                 app.screen.query_one("#schedule", Input).value = "30 4 * * *"
                 await pilot.pause()
                 await pilot.press("ctrl+s")
-                await until(pilot, lambda: not isinstance(app.screen, JobEditorScreen),
-                            "the editor to close (nothing asked)")
-                await until(pilot, lambda: "changed talker" in "\n".join(
-                    n.message for n in shown_notifications(app)), "the scheduler's answer")
-                await until(pilot, lambda: screen.model.rows["talker"].schedule == "30 4 * * *",
-                            "the row to show the new schedule")
+                await until(lambda: not isinstance(app.screen, JobEditorScreen),
+                            WAIT, "the editor to close (nothing asked)", pilot=pilot)
+                await until(lambda: "changed talker" in "\n".join(
+                    n.message for n in shown_notifications(app)), WAIT, "the scheduler's answer",
+                    pilot=pilot)
+                await until(lambda: screen.model.rows["talker"].schedule == "30 4 * * *",
+                            WAIT, "the row to show the new schedule", pilot=pilot)
                 state = job_state(config, "talker")
                 assert [r["run_id"] for r in state["running"]] == [run_id]
                 assert screen.model.rows["talker"].status == "running"

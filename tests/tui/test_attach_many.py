@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import SIZE, START
+from helpers import until
 
 from crondeck.core import LARGE_SCHEDULE, JobOptions, RemoteScheduler
 from crondeck.core.clock import FakeClock
@@ -114,11 +115,8 @@ def test_the_first_screen_reads_the_soonest_jobs_and_the_rest_fill_in(monkeypatc
                         break
                     await pilot.pause(0.01)
                 assert link.calls[0] == ("skip_next", {"job": late, "skip": True})
-                loop = asyncio.get_running_loop()
-                end = loop.time() + WAIT
-                while screen.model.pending:
-                    assert loop.time() < end, "the rows were not filled"
-                    await pilot.pause(0.05)
+                await until(lambda: not screen.model.pending, WAIT, "the rows to be filled",
+                            pilot=pilot)
                 await pilot.pause()
                 assert set(screen.model.rows) == set(mirror.jobs)
                 assert screen.table.row_count == n + 1

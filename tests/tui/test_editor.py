@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import type_text
+from helpers import until
 from hosts import JOBS_FILE, NOW, SIZE, EditorApp, open_test_deck
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Select, Static
@@ -18,15 +19,6 @@ from crondeck.tui.screens.delete_job import DeleteJobDialog, confirm_delete
 from crondeck.tui.screens.discard_dialog import DiscardDialog
 from crondeck.tui.screens.job_editor import JobEditorScreen
 from crondeck.tui.screens.running_job_dialog import RunningJobDialog
-
-
-async def until(condition, seconds=10.0):
-    """Wait (real time: the agent is a real process) for what the app does after a run."""
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def jobs_in(path):
@@ -300,7 +292,7 @@ def test_delete_a_running_job_asks_and_terminates(tmp_path):
         result = await asyncio.wait_for(handle.wait(), 10)
         assert result.status.value == "cancelled"
         assert result.reason == "terminated by the operator to delete the job"
-        await until(lambda: "slow" not in runtime.scheduler.jobs)
+        await until(lambda: "slow" not in runtime.scheduler.jobs, 10)
 
     run(app, steps)
     assert "slow" not in jobs_in(path) and "other" in jobs_in(path)
@@ -326,7 +318,7 @@ def test_delete_a_running_job_after_waiting(tmp_path):
         (tmp_path / "release").touch()
         result = await asyncio.wait_for(handle.wait(), 10)
         assert result.status.value == "ok"
-        await until(lambda: "slow" not in runtime.scheduler.jobs)
+        await until(lambda: "slow" not in runtime.scheduler.jobs, 10)
 
     run(app, steps)
     assert "slow" not in jobs_in(path)
@@ -354,7 +346,7 @@ HELD = 'while [ ! -e release ]; do sleep 0.05; done; echo done'  # runs until re
 
 async def _start(runtime, name="slow"):
     handle = runtime.scheduler.run_now(name)
-    await until(lambda: bool(runtime.scheduler.jobs[name].running))
+    await until(lambda: bool(runtime.scheduler.jobs[name].running), 10)
     return handle
 
 
@@ -419,7 +411,7 @@ def test_renaming_a_running_job_asks_and_can_go_back_or_terminate_it(tmp_path):
         result = await asyncio.wait_for(handle.wait(), 10)
         assert result.status.value == "cancelled"
         assert result.reason == "terminated by the operator to apply an edit"
-        await until(lambda: "slower" in jobs_in(path))
+        await until(lambda: "slower" in jobs_in(path), 10)
         assert "slow" not in jobs_in(path) and "slower" in runtime.scheduler.jobs
 
     run(app, steps)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SIZE
+from helpers import until
 
 from crondeck.core import (
     ControlError,
@@ -37,14 +38,6 @@ schedule = "@every 1s"
 """
 
 
-async def _until(pilot, ready, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within}s")
-        await pilot.pause(0.05)
-
-
 @pytest.mark.slow
 def test_the_jobs_keep_running_in_the_background_without_a_slot_missed_or_repeated(
         tmp_path: Path) -> None:
@@ -60,7 +53,7 @@ def test_the_jobs_keep_running_in_the_background_without_a_slot_missed_or_repeat
 
     async def go() -> None:
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: tick.run_count >= 3, 30, "the console's own runs")
+            await until(lambda: tick.run_count >= 3, 30, "the console's own runs", pilot=pilot)
             status = await asyncio.to_thread(control_call, sock, "status")  # served here
             assert status["hello"]["pid"] == os.getpid()
             await pilot.press("q")
@@ -70,7 +63,7 @@ def test_the_jobs_keep_running_in_the_background_without_a_slot_missed_or_repeat
             assert app.screen.offered in (("background", "stop"),
                                           ("background", "wait", "terminate"))
             await pilot.press("b")
-            await _until(pilot, lambda: not app.is_running, 60, "the hand-over")
+            await until(lambda: not app.is_running, 60, "the hand-over", pilot=pilot)
 
     try:
         asyncio.run(go())
@@ -143,7 +136,7 @@ def test_stop_the_jobs_quits_and_leaves_nothing_running(tmp_path: Path) -> None:
             await pilot.pause()
             assert app.is_running
             await pilot.press("q", "s")
-            await _until(pilot, lambda: not app.is_running, 30, "quitting")
+            await until(lambda: not app.is_running, 30, "quitting", pilot=pilot)
 
     try:
         asyncio.run(go())
@@ -166,21 +159,21 @@ def test_with_a_run_in_progress_the_hand_over_waits_and_q_can_terminate_it(
 
     async def go() -> None:
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: bool(long.running), 30, "the run starting")
+            await until(lambda: bool(long.running), 30, "the run starting", pilot=pilot)
             await pilot.press("q")
             await pilot.pause()
             assert isinstance(app.screen, QuitDialog)
             assert app.screen.offered == ("background", "wait", "terminate")
             await pilot.press("b")
-            await _until(pilot, lambda: app.background is None and app._handing_over, 10,
-                         "the hand-over starting")
+            await until(lambda: app.background is None and app._handing_over, 10,
+                        "the hand-over starting", pilot=pilot)
             await pilot.pause(1.0)
             assert app.is_running and long.running  # the run in progress finishes first
             await pilot.press("q")
             await pilot.pause()
             assert isinstance(app.screen, QuitDialog) and not app.screen.background
             await pilot.press("t")
-            await _until(pilot, lambda: not app.is_running, 60, "the hand-over")
+            await until(lambda: not app.is_running, 60, "the hand-over", pilot=pilot)
 
     try:
         asyncio.run(go())

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SIZE, settle, text_of
+from helpers import until
 from hosts import JOBS_FILE, EditorApp, open_test_deck
 from textual.widgets import Input
 
@@ -40,15 +41,6 @@ def touch(path: Path, text: str, bump: int = 1) -> None:
     path.write_text(text)
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + bump * 1_000_000_000))
-
-
-async def until(pilot, condition, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        await pilot.pause()
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def run(app, runtime, steps) -> None:
@@ -228,7 +220,7 @@ def test_deleting_after_an_outside_edit_asks_too(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, FileChangedDialog)
         await pilot.press("b")
-        await until(pilot, lambda: "digest" not in names(path))
+        await until(lambda: "digest" not in names(path), 10, pilot=pilot)
 
     run(app, runtime, steps)
     assert names(path) == ["disk", "theirs"]
@@ -270,7 +262,7 @@ def test_E_applies_and_saves_a_valid_edit(tmp_path, monkeypatch):
     async def steps(pilot):
         await settle(pilot)
         await pilot.press("E")
-        await until(pilot, lambda: "@hourly" in path.read_text())
+        await until(lambda: "@hourly" in path.read_text(), 10, pilot=pilot)
         await settle(pilot)
 
     run(app, runtime, steps)
@@ -292,14 +284,14 @@ def test_E_shows_problems_with_their_line_and_can_edit_again_or_discard(tmp_path
     async def steps(pilot):
         await settle(pilot)
         await pilot.press("E")
-        await until(pilot, lambda: isinstance(app.screen, EditorProblemsDialog))
+        await until(lambda: isinstance(app.screen, EditorProblemsDialog), 10, pilot=pilot)
         shown = str(app.screen.query_one("#problems").query_one("Static").render())
         assert "line 18, job 'disk', schedule: bad schedule '61 * * * *'" in shown
         assert path.read_text() == COMMENTED  # nothing applied or saved
         await pilot.press("e")  # edit again: the second edit fixes it
-        await until(pilot, lambda: "*/30" in path.read_text())
+        await until(lambda: "*/30" in path.read_text(), 10, pilot=pilot)
         await pilot.press("E")  # the third breaks the TOML itself: discard it
-        await until(pilot, lambda: isinstance(app.screen, EditorProblemsDialog))
+        await until(lambda: isinstance(app.screen, EditorProblemsDialog), 10, pilot=pilot)
         assert "not valid TOML" in str(app.screen.query_one("#problems").query_one(
             "Static").render())
         await pilot.press("d")
@@ -423,7 +415,7 @@ def test_editor_from_the_question_opens_their_version_with_my_change(tmp_path, m
         await pilot.pause()
         assert isinstance(app.screen, FileChangedDialog)
         await pilot.press("e")
-        await until(pilot, lambda: "*/20" in path.read_text())
+        await until(lambda: "*/20" in path.read_text(), 10, pilot=pilot)
 
     run(app, runtime, steps)
     assert path.read_text() == COMMENTED.replace('"*/15 * * * *"', '"*/20 * * * *"') + (
