@@ -340,7 +340,7 @@ def test_a_refused_jobs_file_still_attaches_to_the_scheduler_running_it_and_says
         async def go():
             async with app.run_test(size=SIZE) as pilot:
                 screen = app.dashboard
-                await until(pilot, lambda: "digest" in screen.model.rows, "the jobs")
+                await until(lambda: "digest" in screen.model.rows, WAIT, "the jobs", pilot=pilot)
                 header = text_of(screen.query_one(DeckHeader))
                 assert "crondeck.toml: 1 problem since" in header
                 assert "line 4, job 'digest', schedule: bad sche" in header
