@@ -358,14 +358,17 @@ class PythonAgent:
             loop = asyncio.get_running_loop()
 
             def call() -> Any:
-                out = self._fn(*args)
-                if isinstance(out, Iterator | Sequence) and not isinstance(out, str | bytes):
-                    for chunk in out:
-                        if ctx.cancelled:
-                            break
-                        loop.call_soon_threadsafe(_emit_unless_cancelled, ctx, chunk)
-                    return None
-                return out
+                try:
+                    out = self._fn(*args)
+                    if isinstance(out, Iterator | Sequence) and not isinstance(out, str | bytes):
+                        for chunk in out:
+                            if ctx.cancelled:
+                                break
+                            loop.call_soon_threadsafe(_emit_unless_cancelled, ctx, chunk)
+                        return None
+                    return out
+                except KeyboardInterrupt as exc:  # its own: Ctrl-C never reaches this thread
+                    raise RuntimeError("KeyboardInterrupt raised by the job's function") from exc
 
             result = await asyncio.to_thread(call)
         if type(result) is CoroutineType or inspect.isawaitable(result):

@@ -475,6 +475,9 @@ class Job:
         counters, a pause and a run in flight are kept (that run finishes; the overlap policy
         meets the new slots as usual). Same as `Scheduler.update_job(job, schedule=...)`."""
         host = self._owner()
+        jobs = getattr(host, "jobs", None)
+        if jobs is not None and jobs.get(self.name) is not self:
+            raise KeyError(f"job {self.name!r} is not in this scheduler (it was removed)")
         now = host.clock.now()
         if schedule is not None:
             self.schedule = resolve(schedule, tz, now)
