@@ -436,7 +436,8 @@ class Job:
 
     @enabled.setter
     def enabled(self, value: bool) -> None:
-        value = bool(value)
+        if not isinstance(value, bool):  # "no" would be true
+            raise TypeError(f"enabled must be True or False, not {value!r}")
         if value == self._enabled:
             return
         self._enabled = value
@@ -477,7 +478,7 @@ class Job:
         host = self._owner()
         jobs = getattr(host, "jobs", None)
         if jobs is not None and jobs.get(self.name) is not self:
-            raise KeyError(f"job {self.name!r} is not in this scheduler (it was removed)")
+            raise KeyError(f"job {self.name!r} is not in this scheduler (removed, or another's)")
         now = host.clock.now()
         if schedule is not None:
             self.schedule = resolve(schedule, tz, now)

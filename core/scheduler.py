@@ -123,6 +123,10 @@ class Scheduler:
     ) -> None:
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
+        if shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must not be negative, got {shutdown_grace!r}")
+        if defaults is not None and not isinstance(defaults, JobOptions):
+            raise TypeError(f"defaults must be a JobOptions, not {type(defaults).__name__}")
         if state_dir is not None and state_sink is not None:
             raise ValueError("give state_dir or state_sink, not both")
         self.clock: Clock = clock or SystemClock()
@@ -292,6 +296,15 @@ class Scheduler:
         """
         if self.running_loop:
             self._on_loop_thread("add_job")
+        if schedule is None:
+            raise TypeError("add_job: a schedule is required: a cron string like '0 9 * * *', "
+                            "cron(...) or every(...)")
+        if not isinstance(paused, bool):
+            raise TypeError(f"add_job: paused must be True or False, not {paused!r}")
+        _check_args("add_job", prompt, schedule, options)
+        if on_result is not None and not callable(on_result):
+            raise TypeError(f"add_job: on_result must be a function taking the RunResult, "
+                            f"not {type(on_result).__name__} {on_result!r}")
         options = options if options is not None else self.defaults
         if overrides:
             options = self._options(options, checked(overrides))
@@ -429,6 +442,9 @@ class Scheduler:
         `JobChanged` with `what` = "schedule", "options", "prompt" or "agent" (and
         "enabled"/"disabled"), one per aspect that changed."""
         self._on_loop_thread("update_job")
+        _check_args("update_job", prompt, schedule, options)
+        if enabled is not None and not isinstance(enabled, bool):
+            raise TypeError(f"update_job: enabled must be True or False, not {enabled!r}")
         j = self.get_job(job)
         now = self.clock.now()
         new_options = options if options is not None else j.options
@@ -503,7 +519,7 @@ class Scheduler:
         or when the Job given is not this scheduler's: removed, or another's)."""
         if isinstance(job, Job):
             if self.jobs.get(job.name) is not job:
-                raise KeyError(f"job {job.name!r} is not in this scheduler (it was removed)")
+                raise KeyError(f"job {job.name!r} is not in this scheduler (removed, or another's)")
             return job
         try:
             return self.jobs[job]
@@ -1428,6 +1444,21 @@ class Scheduler:
             self._drain_backlog(job)
             self._ledger.state_changed(job)
         self._poke()
+
+
+def _check_args(what: str, prompt: object, schedule: object, options: object) -> None:
+    """TypeErrors, at the call, for arguments of the wrong kind that would otherwise be
+    taken and fail later (a job that never fires, a prompt that is not text)."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError(f"{what}: prompt must be a string or None, not "
+                        f"{type(prompt).__name__} {prompt!r}")
+    if schedule is not None and not isinstance(schedule, str | CronExpr | Every):
+        raise TypeError(f"{what}: schedule must be a cron string like '0 9 * * *' or "
+                        f"'@every 5m', cron(...) or every(...), not "
+                        f"{type(schedule).__name__} {schedule!r}")
+    if options is not None and not isinstance(options, JobOptions):
+        raise TypeError(f"{what}: options must be a JobOptions, not {type(options).__name__} "
+                        f"(single options go as keywords: {what}(..., timeout='10m'))")
 
 
 async def _all_settled(handles: list[RunHandle]) -> None:

@@ -9,12 +9,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from crondeck.core import FakeClock, RunStatus, Scheduler, every
+from crondeck.core import FakeClock, RunStatus, Scheduler, cron, every
 
 T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
 
@@ -257,7 +257,7 @@ def test_an_agent_raising_systemexit_or_keyboardinterrupt_ends_its_run_not_the_p
 
 INTERRUPTED = """
 import asyncio, time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from crondeck.core import FakeClock, Scheduler, every
 
 s = Scheduler(clock=FakeClock(datetime(2025, 1, 6, tzinfo=UTC)))
@@ -292,3 +292,71 @@ def test_keyboardinterrupt_on_the_loop_is_booked_and_passed_on_like_ctrl_c() -> 
     assert done.stdout.splitlines() == [
         "interrupted after 0",
         "failed|KeyboardInterrupt: interrupted while its agent ran on the event loop"], done.stderr
+
+
+# ------------------------------------------------------------------ arguments of the wrong kind
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda s: s.add_job(noop, None, 5, name="a"),
+     "add_job: schedule must be a cron string like '0 9 * * *' or '@every 5m', cron(...) or "
+     "every(...), not int 5"),
+    (lambda s: s.add_job(noop, None, timedelta(minutes=5), name="a"),
+     "add_job: schedule must be a cron string"),
+    (lambda s: s.add_job(noop, None, None, name="a"), "add_job: a schedule is required"),
+    (lambda s: s.add_job(noop, 42, "@hourly", name="a"),
+     "add_job: prompt must be a string or None, not int 42"),
+    (lambda s: s.add_job(noop, None, "@hourly", name="a", options={"timeout": 5}),
+     "add_job: options must be a JobOptions, not dict (single options go as keywords"),
+    (lambda s: s.add_job(noop, None, "@hourly", name="a", on_result=5),
+     "add_job: on_result must be a function taking the RunResult, not int 5"),
+    (lambda s: s.add_job(noop, None, "@hourly", name="a", paused="yes"),
+     "add_job: paused must be True or False, not 'yes'"),
+    (lambda s: s.add_job(noop, None, "@hourly", name="a", retries="2"),
+     "retries must be a whole number, not str '2'"),
+    (lambda s: s.add_job(noop, None, "@hourly", name="a", max_runs=1.5),
+     "max_runs must be a whole number, not float 1.5"),
+    (lambda s: s.add_job(noop, None, "@hourly", name="a", fail_if_empty="yes"),
+     "fail_if_empty must be True or False, not 'yes'"),
+    (lambda s: s.add_job(noop, None, "@hourly", name="a", notify={"webhook": "https://x"}),
+     "notify must be a NotifySpec(...), not dict"),
+    (lambda s: s.update_job(s.add_job(noop, None, "@hourly", name="a"), enabled="no"),
+     "update_job: enabled must be True or False, not 'no'"),
+    (lambda s: s.update_job(s.add_job(noop, None, "@hourly", name="a"), prompt=5),
+     "update_job: prompt must be a string or None, not int 5"),
+    (lambda s: setattr(s.add_job(noop, None, "@hourly", name="a"), "enabled", "no"),
+     "enabled must be True or False, not 'no'"),
+    (lambda s: s.add_job(noop, None, "@hourly", name="a").reschedule(5),
+     "a schedule is a cron string like '0 9 * * *' or '@every 5m', cron(...) or every(...), "
+     "not int 5"),
+    (lambda s: every(minutes="5"), "every(minutes=...) takes a number, not str '5'"),
+    (lambda s: Scheduler(defaults={"timeout": 5}), "defaults must be a JobOptions, not dict"),
+], ids=["schedule-int", "schedule-timedelta", "schedule-none", "prompt-int", "options-dict",
+        "on_result-int", "paused-str", "retries-str", "max_runs-float", "fail_if_empty-str",
+        "notify-dict", "update-enabled-str", "update-prompt-int", "job.enabled-str",
+        "reschedule-int", "every-str", "defaults-dict"])
+def test_an_argument_of_the_wrong_kind_is_a_typeerror_at_the_call(
+        call: Callable[[Scheduler], Any], message: str) -> None:
+    """Each of these was taken before: a job that never fired (schedule=5), a prompt or an
+    option that failed each run, a truthy "no", or a TypeError from deep inside."""
+    s = Scheduler(clock=FakeClock(T0))
+    with pytest.raises(TypeError) as caught:
+        call(s)
+    assert str(caught.value).startswith(message)
+    assert "a" not in s.jobs or s.jobs["a"].enabled  # nothing half-made
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: Scheduler(shutdown_grace=-1), "shutdown_grace must not be negative, got -1"),
+    (lambda: cron("0 9 * * *", tz=123),  # type: ignore[arg-type]
+     "a time zone is an IANA name like 'Europe/Berlin' or 'UTC' (or a ZoneInfo), not int 123"),
+    (lambda: cron("0 9 * * *", tz=UTC),  # type: ignore[arg-type]
+     "a time zone is an IANA name like 'Europe/Berlin' or 'UTC' (or a ZoneInfo), not "
+     "timezone"),
+], ids=["shutdown_grace", "tz-int", "tz-timezone.utc"])
+def test_a_bad_value_says_what_would_be_right(call: Callable[[], Any], message: str) -> None:
+    """Before: a negative shutdown grace was taken, and a zone that was not a string was
+    called an "empty time zone"."""
+    with pytest.raises((ValueError, TypeError)) as caught:
+        call()
+    assert str(caught.value).startswith(message)
