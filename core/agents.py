@@ -20,7 +20,7 @@ from pathlib import Path
 from types import CoroutineType
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
-from .clock import Clock
+from .clock import Clock, in_thread
 from .lazyclass import dataclass
 from .process import Launched, SpawnPlan, hold, launch, plan_spawn, terminate_group
 from .programs import program_name, program_of
@@ -370,7 +370,8 @@ class PythonAgent:
                 except KeyboardInterrupt as exc:  # its own: Ctrl-C never reaches this thread
                     raise RuntimeError("KeyboardInterrupt raised by the job's function") from exc
 
-            result = await asyncio.to_thread(call)
+            with in_thread():  # (a FakeClock waits for it)
+                result = await asyncio.to_thread(call)
         if type(result) is CoroutineType or inspect.isawaitable(result):
             result = await result
         if result is None:  # the common case, spared the iterator checks
