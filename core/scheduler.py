@@ -229,6 +229,9 @@ class Scheduler:
     def close(self) -> None:
         """Save the state and release the state directory's lock (nothing to do without a
         `state_dir`). Call it once the loop has ended."""
+        if self.running_loop and self._state_dir is not None:
+            raise RuntimeError("close() while the loop runs would release the state "
+                               "directory under it: stop() and await astart() first")
         state_dir, self._state_dir = self._state_dir, None
         if state_dir is not None:
             if self._unrecord is not None:
@@ -316,7 +319,8 @@ class Scheduler:
                 or "\n" in name):
             raise ValueError(f"invalid job name {name!r}")
         if name in self.jobs:
-            raise ValueError(f"a job named {name!r} already exists")
+            raise ValueError(f"a job named {name!r} already exists: change it with "
+                             f"update_job({name!r}, ...), or remove_job it first")
         now = self._adding_now or self.clock.now()
         sched = resolve(self._parsed(schedule, tz), tz, now)
         saved = self._state_dir.store.get(name) if self._state_dir is not None else None
@@ -524,7 +528,11 @@ class Scheduler:
         try:
             return self.jobs[job]
         except KeyError:
-            raise KeyError(f"no job named {job!r}") from None
+            import difflib  # here: only a misspelt name needs it
+
+            close = difflib.get_close_matches(str(job), list(self.jobs), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise KeyError(f"no job named {job!r}{hint}") from None
 
     def due_jobs(self, now: datetime | None = None) -> list[Job]:
         """Jobs with a slot due at `now` (default: the clock's now), earliest first."""

@@ -10,11 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crondeck.core import FakeClock, RunStatus, Scheduler, cron, every
+from crondeck.core import FakeClock, LockHeld, RunStatus, Scheduler, cron, every
 
 T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
 
@@ -258,6 +259,7 @@ def test_an_agent_raising_systemexit_or_keyboardinterrupt_ends_its_run_not_the_p
 INTERRUPTED = """
 import asyncio, time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from crondeck.core import FakeClock, Scheduler, every
 
 s = Scheduler(clock=FakeClock(datetime(2025, 1, 6, tzinfo=UTC)))
@@ -360,3 +362,36 @@ def test_a_bad_value_says_what_would_be_right(call: Callable[[], Any], message: 
     with pytest.raises((ValueError, TypeError)) as caught:
         call()
     assert str(caught.value).startswith(message)
+
+
+# ----------------------------------------------------------------- names, and closing early
+
+
+def test_a_misspelt_job_name_suggests_the_nearest_and_a_duplicate_says_what_to_do() -> None:
+    s = Scheduler(clock=FakeClock(T0))
+    s.add_job(noop, None, every(hours=1), name="digest")
+    with pytest.raises(KeyError, match="no job named 'digst'; did you mean 'digest'"):
+        s.pause_job("digst")
+    with pytest.raises(ValueError, match=r"a job named 'digest' already exists: change it "
+                                         r"with update_job\('digest', ...\), or remove_job"):
+        s.add_job(noop, None, every(hours=1), name="digest")
+
+
+def test_close_while_the_loop_runs_is_refused_and_keeps_the_lock(tmp_path: Path) -> None:
+    """close() released the state directory's lock under a running loop: a second scheduler
+    could then take it, and both fire the same slots."""
+    s = Scheduler(clock=FakeClock(T0), state_dir=tmp_path / "state")
+    s.add_job(noop, None, every(hours=1), name="a")
+
+    async def go() -> None:
+        task = await serve(s)
+        with pytest.raises(RuntimeError, match="stop\\(\\) and await astart\\(\\) first"):
+            s.close()
+        with pytest.raises(LockHeld):
+            Scheduler(state_dir=tmp_path / "state")
+        s.stop()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(go())
+    s.close()
+    Scheduler(state_dir=tmp_path / "state").close()  # released now
