@@ -733,7 +733,12 @@ class Scheduler:
 
     def run_pending(self) -> list[RunResult]:
         """Fire what is due now, once, and wait for those runs (sync; no loop running)."""
-        return asyncio.run(self.arun_pending())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # none: as it should be
+            return asyncio.run(self.arun_pending())
+        raise RuntimeError("run_pending() is for sync code: on a running event loop, "
+                           "await arun_pending()")
 
     async def arun_pending(self) -> list[RunResult]:
         """Fire what is due now, once; wait for the runs started; return every result
