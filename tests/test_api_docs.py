@@ -211,7 +211,11 @@ def test_the_docs_python_samples_run(where: str, code: str, tmp_path: Path,
             async with _serving(".crondeck") as scheduler:
                 await asyncio.wait_for(_awaited(_run(code, ns)), 10)
                 assert scheduler.jobs["digest"].paused
-                assert (await ns["handle"]).status is RunStatus.OK  # type: ignore[misc]
+                for _ in range(1000):  # the run asked for (the mirror was closed meanwhile)
+                    if scheduler.jobs["digest"].last_result is not None:
+                        break
+                    await asyncio.sleep(0.01)
+                assert scheduler.jobs["digest"].last_result.status is RunStatus.OK  # type: ignore[union-attr]
         elif kind == "client":
             blocking, _sep, rest = code.partition("\n\nclient = ")
             await asyncio.to_thread(_run, blocking, ns)  # nothing serves it yet
@@ -219,8 +223,9 @@ def test_the_docs_python_samples_run(where: str, code: str, tmp_path: Path,
             async with _serving(".crondeck") as scheduler:
                 await asyncio.to_thread(_run, blocking, ns)
                 assert scheduler.jobs["digest"].paused
-                asyncio.get_running_loop().call_later(0.5, scheduler.stop)
-                await asyncio.wait_for(_awaited(_run("client = " + rest, ns)), 10)
+                client = asyncio.create_task(_awaited(_run("client = " + rest, ns)))
+                await asyncio.sleep(0.5)
+            await asyncio.wait_for(client, 10)  # the server closed: the stream ended
             out = capsys.readouterr().out.splitlines()
             assert out[1] == "1" and "'run_id': 'digest@" in out[2] and "event" in out
 
