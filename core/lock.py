@@ -31,10 +31,6 @@ class LockHeld(RuntimeError):
     def __init__(self, path: Path, pid: int | None) -> None:
         self.path = path
         self.pid = pid
-        if pid is not None and pid == os.getpid():  # a library user's second Scheduler
-            super().__init__(f"this process already holds the state directory {path.parent} "
-                             f"(one Scheduler per directory): close() that one first")
-            return
         who = f"pid {pid}" if pid else "another process"
         super().__init__(
             f"another crondeck ({who}) is already running the jobs in {path.parent.parent}; "

@@ -397,19 +397,6 @@ def test_close_while_the_loop_runs_is_refused_and_keeps_the_lock(tmp_path: Path)
     Scheduler(state_dir=tmp_path / "state").close()  # released now
 
 
-def test_a_second_scheduler_on_a_state_directory_of_this_process_says_so(
-        tmp_path: Path) -> None:
-    """The lock's message spoke of "another crondeck" with this very process's pid and
-    advised `--read-only`, a command-line option."""
-    first = Scheduler(state_dir=tmp_path / "state")
-    try:
-        with pytest.raises(LockHeld, match=r"this process already holds the state directory "
-                                           r".*state \(one Scheduler per directory\): close"):
-            Scheduler(state_dir=tmp_path / "state")
-    finally:
-        first.close()
-
-
 def test_run_pending_on_a_running_loop_says_to_await_arun_pending() -> None:
     """It was asyncio's "cannot be called from a running event loop", with a coroutine
     never awaited."""
