@@ -20,7 +20,7 @@ from pathlib import Path
 from types import CoroutineType
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
-from .clock import Clock
+from .clock import Clock, in_thread
 from .lazyclass import dataclass
 from .process import Launched, SpawnPlan, hold, launch, plan_spawn, terminate_group
 from .programs import program_name, program_of
@@ -358,16 +358,20 @@ class PythonAgent:
             loop = asyncio.get_running_loop()
 
             def call() -> Any:
-                out = self._fn(*args)
-                if isinstance(out, Iterator | Sequence) and not isinstance(out, str | bytes):
-                    for chunk in out:
-                        if ctx.cancelled:
-                            break
-                        loop.call_soon_threadsafe(_emit_unless_cancelled, ctx, chunk)
-                    return None
-                return out
+                try:
+                    out = self._fn(*args)
+                    if isinstance(out, Iterator | Sequence) and not isinstance(out, str | bytes):
+                        for chunk in out:
+                            if ctx.cancelled:
+                                break
+                            loop.call_soon_threadsafe(_emit_unless_cancelled, ctx, chunk)
+                        return None
+                    return out
+                except KeyboardInterrupt as exc:  # its own: Ctrl-C never reaches this thread
+                    raise RuntimeError("KeyboardInterrupt raised by the job's function") from exc
 
-            result = await asyncio.to_thread(call)
+            with in_thread():  # (a FakeClock waits for it)
+                result = await asyncio.to_thread(call)
         if type(result) is CoroutineType or inspect.isawaitable(result):
             result = await result
         if result is None:  # the common case, spared the iterator checks

@@ -7,9 +7,11 @@ milliseconds, while `SystemClock` is the real thing.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -17,11 +19,28 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["CLOCK_JUMP", "Clock", "FakeClock", "SystemClock", "utc"]
+__all__ = ["CLOCK_JUMP", "Clock", "FakeClock", "SystemClock", "in_thread", "utc"]
 
 # Seconds of disagreement between wall time and time slept that count as the clock being set
 # (a step), not slewed.
 CLOCK_JUMP = 2.0
+
+# Sync code the loop awaits in a worker thread (a job's function, a gate), by when it began
+# (monotonic). A FakeClock lets it finish before moving on, as real time would barely move,
+# for up to THREAD_SETTLE seconds of real time: longer is work that takes time.
+_in_threads: dict[object, float] = {}
+THREAD_SETTLE = 0.5
+
+
+@contextlib.contextmanager
+def in_thread() -> Iterator[None]:
+    """Around awaiting sync code run in a thread (see `FakeClock.settle`)."""
+    key = object()
+    _in_threads[key] = time.monotonic()
+    try:
+        yield
+    finally:
+        del _in_threads[key]
 
 
 def utc(dt: datetime) -> datetime:
@@ -143,7 +162,20 @@ class FakeClock:
 
     async def settle(self, rounds: int = 30) -> None:
         """Let ready tasks run until things quiet down: stop early once the loop has nothing
-        ready (peeking at asyncio's ready queue when available), else after `rounds` turns."""
+        ready (peeking at asyncio's ready queue when available), else after `rounds` turns.
+        Sync code run in a thread (`in_thread`) that began less than THREAD_SETTLE seconds
+        ago is waited for: a sync job function finishes within the instant it started in."""
+        import asyncio
+
+        await self._settle(rounds)
+        while _in_threads:
+            young = time.monotonic() - THREAD_SETTLE
+            if all(began < young for began in _in_threads.values()):
+                return
+            await asyncio.sleep(0.001)  # real time: the thread is working
+            await self._settle(rounds)
+
+    async def _settle(self, rounds: int) -> None:
         import asyncio
 
         ready = getattr(asyncio.get_running_loop(), "_ready", None)

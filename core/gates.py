@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from .agents import RunContext
-from .clock import Clock
+from .clock import Clock, in_thread
 from .process import spawn, terminate_group
 from .results import GateResult
 
@@ -125,7 +125,8 @@ async def _callable_gate(
         if inspect.iscoroutinefunction(gate):
             finished, value = await _race(gate(*args), clock, limit)
         else:
-            finished, value = await _race(asyncio.to_thread(gate, *args), clock, limit)
+            with in_thread():  # (a FakeClock waits for it)
+                finished, value = await _race(asyncio.to_thread(gate, *args), clock, limit)
         if finished and inspect.isawaitable(value):
             finished, value = await _race(value, clock, limit)
     except GateSkip as skip:

@@ -469,7 +469,8 @@ class Job:
 
     @enabled.setter
     def enabled(self, value: bool) -> None:
-        value = bool(value)
+        if not isinstance(value, bool):  # "no" would be true
+            raise TypeError(f"enabled must be True or False, not {value!r}")
         if value == self._enabled:
             return
         self._enabled = value
@@ -508,6 +509,9 @@ class Job:
         counters, a pause and a run in flight are kept (that run finishes; the overlap policy
         meets the new slots as usual). Same as `Scheduler.update_job(job, schedule=...)`."""
         host = self._owner()
+        jobs = getattr(host, "jobs", None)
+        if jobs is not None and jobs.get(self.name) is not self:
+            raise KeyError(f"job {self.name!r} is not in this scheduler (removed, or another's)")
         now = host.clock.now()
         if schedule is not None:
             self.schedule = resolve(schedule, tz, now)

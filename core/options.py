@@ -104,6 +104,7 @@ class JobOptions:
     notify: NotifySpec | None = None
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.overlap not in OVERLAPS:
             raise ValueError(f"overlap must be one of {', '.join(OVERLAPS)}, not {self.overlap!r}")
         if self.catchup not in CATCHUPS:
@@ -142,6 +143,37 @@ class JobOptions:
         """These options with `overrides` (see `checked`) applied."""
         # the values are object-typed here: replace() re-runs __post_init__, which checks them
         return replace(self, **checked(overrides))  # type: ignore[arg-type]
+
+
+_WHOLE: Final = ("max_runs", "retries", "pause_after_failures", "output_tail", "history",
+                  "daily_token_budget")
+_FLAGS: Final = ("start_immediately", "fail_if_empty")
+
+
+def _check_types(options: JobOptions) -> None:
+    """A TypeError naming the option for a value of the wrong kind (`retries="2"`), before
+    the range checks compare it, or it is taken and misleads later (`max_runs=1.5`)."""
+    for name in _WHOLE:
+        value = getattr(options, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise TypeError(f"{name} must be a whole number, not {type(value).__name__} "
+                            f"{value!r}")
+    for name in _FLAGS:
+        value = getattr(options, name)
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, not {value!r}")
+    for name in ("price_in", "price_out"):
+        value = getattr(options, name)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise TypeError(f"{name} must be a number (per million tokens), not {value!r}")
+    if options.expect is not None and not isinstance(options.expect, str):
+        raise TypeError(f"expect must be a regular expression (a string), not {options.expect!r}")
+    notify = options.notify
+    if notify is not None:
+        from .notify import NotifySpec  # here: only a job that notifies needs it
+
+        if not isinstance(notify, NotifySpec):
+            raise TypeError(f"notify must be a NotifySpec(...), not {type(notify).__name__}")
 
 
 class JobOverrides(TypedDict, total=False):

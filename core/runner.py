@@ -497,6 +497,15 @@ class Runner:
                 finished_at=host.clock.now(), error=redactor(f"{type(exc).__name__}: {exc}"),
                 gate=gate, attempt=handle.attempt, manual=handle.manual,
             )
+        except KeyboardInterrupt:  # the run is booked failed; the interrupt goes on, as Ctrl-C
+            tail = handle.output
+            result = RunResult(
+                run_id=handle.run_id, job=job.name, scheduled_for=handle.scheduled_for,
+                status=RunStatus.FAILED, started_at=handle.started_at,
+                finished_at=host.clock.now(), gate=gate, attempt=handle.attempt,
+                manual=handle.manual, output_tail=tail.text() if tail is not None else "",
+                error="KeyboardInterrupt: interrupted while its agent ran on the event loop")
+            raise
         finally:
             discard_prepared(ctx)  # prepared ahead, never used: its held child must not stay
             if result is None:  # pragma: no cover - defensive
@@ -685,7 +694,11 @@ class Runner:
             except AgentFailed as exc:  # already explained: no traceback
                 status = RunStatus.FAILED
                 error = redactor(str(exc))
-            except Exception as exc:
+            except SystemExit as exc:  # sys.exit() in an agent ends its run, not the scheduler
+                exit_code, status, error = _exited(exc)
+            except KeyboardInterrupt:
+                raise  # on the loop's thread it may be Ctrl-C: `run` books it and passes it on
+            except BaseException as exc:  # an Exception, or a BaseException of the agent's own
                 status = RunStatus.FAILED
                 tb = "".join(traceback.format_exception(exc)[-12:])
                 error = redactor(f"{type(exc).__name__}: {exc}\n{tb}".strip())
@@ -748,6 +761,18 @@ class Runner:
             )
         finally:
             limiter.release()
+
+
+def _exited(exc: SystemExit) -> tuple[int | None, RunStatus, str]:
+    """The exit code, status and error of a run whose agent raised SystemExit, read as
+    Python reads it at exit: None or 0 succeeds, another int is the exit code, anything
+    else is a message (exit code 1)."""
+    code = exc.code
+    if code is None or code == 0:
+        return 0, RunStatus.OK, ""
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code, RunStatus.FAILED, f"exit code {code} (the agent raised SystemExit)"
+    return 1, RunStatus.FAILED, f"SystemExit: {code}"
 
 
 class _Output:

@@ -44,6 +44,11 @@ def every(
     anchors it at the moment the job is added to (or rescheduled in) a scheduler, by that
     scheduler's clock: "every hour" added at 10:17 fires at 11:17, 12:17, … An aware datetime
     anchors it there."""
+    for name, value in (("seconds", seconds), ("minutes", minutes), ("hours", hours),
+                        ("days", days)):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise TypeError(f"every({name}=...) takes a number, not {type(value).__name__} "
+                            f"{value!r}")
     period = timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
     if period.total_seconds() < 1:
         raise ValueError("every(...) needs a period of at least 1 second")
@@ -58,6 +63,9 @@ def resolve(schedule: Schedule | str, tz: str | ZoneInfo | None, now: datetime) 
     """The schedule a job runs by: a string parsed (cron or `@every`, in `tz`), an interval
     made with `start="now"` anchored at `now`."""
     sched = cron(schedule, tz) if isinstance(schedule, str) else schedule
+    if not isinstance(sched, CronExpr | Every):
+        raise TypeError(f"a schedule is a cron string like '0 9 * * *' or '@every 5m', "
+                        f"cron(...) or every(...), not {type(sched).__name__} {sched!r}")
     if isinstance(sched, Every) and sched.from_now:
         return replace(sched, anchor=now)
     return sched

@@ -17,6 +17,7 @@ import contextlib
 import heapq
 import itertools
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,6 +44,7 @@ from .events import (
     JobResumed,
     LockLost,
     NextFireComputed,
+    RunFinished,
     RunQueued,
     SchedulerError,
     SchedulerPaused,
@@ -76,6 +78,7 @@ FIRE_FIRST = 0.002
 MAX_LEAD = 1.0  # the most it wakes ahead when an instant's runs take long to prepare
 PREP_PER_RUN = 2e-4  # first guess of the seconds one run takes to prepare, on a loaded machine
 SCHEDULES_KEPT = 1024  # distinct schedule strings kept parsed for the next add_job
+CANCEL_SLACK = 3.0  # seconds past a cancelled run's kill grace before stop() gives up on it
 NOTIFY_DRAIN = 15.0  # seconds notifications in flight may delay the end of astart()
 
 
@@ -120,6 +123,10 @@ class Scheduler:
     ) -> None:
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
+        if shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must not be negative, got {shutdown_grace!r}")
+        if defaults is not None and not isinstance(defaults, JobOptions):
+            raise TypeError(f"defaults must be a JobOptions, not {type(defaults).__name__}")
         if state_dir is not None and state_sink is not None:
             raise ValueError("give state_dir or state_sink, not both")
         self.clock: Clock = clock or SystemClock()
@@ -152,6 +159,7 @@ class Scheduler:
         self._tiebreak = itertools.count()
         self._auto_names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0  # the thread astart() runs on
         self._not_before: datetime | None = None  # set while _fire_due prepares ahead
         # While _fire_due runs: the scheduled runs it starts, claimed together (one durable
         # write) when it returns, and their jobs' names (see `_claim_fired`).
@@ -167,6 +175,7 @@ class Scheduler:
         self._terminate_on_stop = False
         self._stop_grace: float | None = None
         self._draining = False
+        self._drain_wake: asyncio.Future[None] | None = None  # wakes the drain to cancel
         self._grace_timer: Any = None  # cancels runs in flight once the stop's grace is over
         self.shutdown_grace = shutdown_grace
         self._options_cache: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
@@ -220,6 +229,9 @@ class Scheduler:
     def close(self) -> None:
         """Save the state and release the state directory's lock (nothing to do without a
         `state_dir`). Call it once the loop has ended."""
+        if self.running_loop and self._state_dir is not None:
+            raise RuntimeError("close() while the loop runs would release the state "
+                               "directory under it: stop() and await astart() first")
         state_dir, self._state_dir = self._state_dir, None
         if state_dir is not None:
             if self._unrecord is not None:
@@ -285,6 +297,17 @@ class Scheduler:
         "budget" once the day's tokens are spent, reset at local midnight),
         `price_in`/`price_out` per million tokens; `notify` a `NotifySpec`.
         """
+        if self.running_loop:
+            self._on_loop_thread("add_job")
+        if schedule is None:
+            raise TypeError("add_job: a schedule is required: a cron string like '0 9 * * *', "
+                            "cron(...) or every(...)")
+        if not isinstance(paused, bool):
+            raise TypeError(f"add_job: paused must be True or False, not {paused!r}")
+        _check_args("add_job", prompt, schedule, options)
+        if on_result is not None and not callable(on_result):
+            raise TypeError(f"add_job: on_result must be a function taking the RunResult, "
+                            f"not {type(on_result).__name__} {on_result!r}")
         options = options if options is not None else self.defaults
         if overrides:
             options = self._options(options, checked(overrides))
@@ -296,7 +319,8 @@ class Scheduler:
                 or "\n" in name):
             raise ValueError(f"invalid job name {name!r}")
         if name in self.jobs:
-            raise ValueError(f"a job named {name!r} already exists")
+            raise ValueError(f"a job named {name!r} already exists: change it with "
+                             f"update_job({name!r}, ...), or remove_job it first")
         now = self._adding_now or self.clock.now()
         sched = resolve(self._parsed(schedule, tz), tz, now)
         saved = self._state_dir.store.get(name) if self._state_dir is not None else None
@@ -421,6 +445,10 @@ class Scheduler:
         `until` or `max_runs` re-decides whether the job has ended. Observers get
         `JobChanged` with `what` = "schedule", "options", "prompt" or "agent" (and
         "enabled"/"disabled"), one per aspect that changed."""
+        self._on_loop_thread("update_job")
+        _check_args("update_job", prompt, schedule, options)
+        if enabled is not None and not isinstance(enabled, bool):
+            raise TypeError(f"update_job: enabled must be True or False, not {enabled!r}")
         j = self.get_job(job)
         now = self.clock.now()
         new_options = options if options is not None else j.options
@@ -476,6 +504,7 @@ class Scheduler:
 
     def remove_job(self, job: str | Job) -> Job:
         """Remove a job; its runs in flight are cancelled ("job removed")."""
+        self._on_loop_thread("remove_job")
         j = self.get_job(job)
         if j.name in self._fired_jobs:  # (a listener, while due runs are being fired)
             self._claim_fired()
@@ -490,13 +519,20 @@ class Scheduler:
         return j
 
     def get_job(self, job: str | Job) -> Job:
-        """The job itself, or the one of that name (KeyError naming it when there is none)."""
+        """The job itself, or the one of that name (KeyError naming it when there is none,
+        or when the Job given is not this scheduler's: removed, or another's)."""
         if isinstance(job, Job):
+            if self.jobs.get(job.name) is not job:
+                raise KeyError(f"job {job.name!r} is not in this scheduler (removed, or another's)")
             return job
         try:
             return self.jobs[job]
         except KeyError:
-            raise KeyError(f"no job named {job!r}") from None
+            import difflib  # here: only a misspelt name needs it
+
+            close = difflib.get_close_matches(str(job), list(self.jobs), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise KeyError(f"no job named {job!r}{hint}") from None
 
     def due_jobs(self, now: datetime | None = None) -> list[Job]:
         """Jobs with a slot due at `now` (default: the clock's now), earliest first."""
@@ -514,6 +550,7 @@ class Scheduler:
     # ------------------------------------------------------ operator actions
 
     def pause_job(self, job: str | Job, note: str = "", until: datetime | None = None) -> None:
+        self._on_loop_thread("pause_job")
         j = self.get_job(job)
         j.paused, j.pause_note = True, note
         j.pause_until = utc(until) if until is not None else None
@@ -522,6 +559,7 @@ class Scheduler:
 
     def resume_job(self, job: str | Job) -> None:
         """Resume: slots already due are recorded as paused-skips, then it continues from now."""
+        self._on_loop_thread("resume_job")
         j = self.get_job(job)
         if not j.paused:
             return
@@ -532,6 +570,7 @@ class Scheduler:
         self.refile(j, now)
 
     def skip_next(self, job: str | Job, skip: bool = True) -> None:
+        self._on_loop_thread("skip_next")
         j = self.get_job(job)
         j.skip_next_pending = skip
         self._emit(JobChanged, job=j.name, what="skip_next" if skip else "skip_next_cleared")
@@ -540,12 +579,14 @@ class Scheduler:
     def pause_all(self, note: str = "", until: datetime | None = None) -> None:
         """Pause everything (slots recorded as skipped "paused: note"); jobs keep their own
         pause state underneath, so resume_all() restores exactly what was before."""
+        self._on_loop_thread("pause_all")
         self.paused, self.pause_note = True, note
         self.pause_until = utc(until) if until is not None else None
         self._emit(SchedulerPaused, note=note, until=self.pause_until)
         self._poke()
 
     def resume_all(self) -> None:
+        self._on_loop_thread("resume_all")
         if not self.paused:
             return
         now = self.clock.now()
@@ -558,6 +599,7 @@ class Scheduler:
         """Run a job now, outside its schedule, obeying its overlap policy. The handle is
         already done (skipped, "still running") when the policy refuses. An `unattended` run
         (`crondeck exec` beside a scheduler) also honours the daily token budget."""
+        self._on_loop_thread("run_now")
         j = self.get_job(job)
         self._bind_loop()
         self._runner.refresh_env()
@@ -595,13 +637,14 @@ class Scheduler:
         claim, gate, attempts, retries), with the slot's own run id. `crondeck exec` uses
         this so a retried pod or timer reuses the same idempotency key."""
         j = self.get_job(job)
-        self._bind_loop()
+        self._bind_loop("run_slot")
         return self._dispatch(
             j, scheduled_for, self.clock.now(), run_id=make_run_id(j.name, scheduled_for)
         )
 
     def cancel(self, job: str | Job, reason: str = "cancelled by operator") -> int:
         """Cancel a job's runs in flight and its queued slot; returns how many were stopped."""
+        self._on_loop_thread("cancel")
         j = self.get_job(job)
         if j.name in self._fired_jobs:  # (a listener, while due runs are being fired)
             self._claim_fired()
@@ -690,12 +733,17 @@ class Scheduler:
 
     def run_pending(self) -> list[RunResult]:
         """Fire what is due now, once, and wait for those runs (sync; no loop running)."""
-        return asyncio.run(self.arun_pending())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # none: as it should be
+            return asyncio.run(self.arun_pending())
+        raise RuntimeError("run_pending() is for sync code: on a running event loop, "
+                           "await arun_pending()")
 
     async def arun_pending(self) -> list[RunResult]:
         """Fire what is due now, once; wait for the runs started; return every result
         produced (runs, skips, misses)."""
-        self._bind_loop()
+        self._bind_loop("arun_pending")
         collected: list[RunResult] = []
         handles: list[RunHandle] = []
         self._ledger.collectors.append(collected)
@@ -723,11 +771,12 @@ class Scheduler:
         asked). The state is saved when it returns (with a `state_dir`)."""
         if self.running_loop:
             raise RuntimeError("this scheduler's loop is already running")
-        self._bind_loop()
+        self._bind_loop("astart")
         deadline = utc(until) if until is not None else None
         # A stop() asked before the loop began (a signal while the host set up) is kept:
         # the flags are reset when a loop ends, not when one starts.
         self.running_loop = True
+        self._thread = threading.get_ident()
         self._emit(SchedulerStarted, jobs=len(self.jobs))
         reason = "stopped"
         try:
@@ -791,7 +840,12 @@ class Scheduler:
         """Ask the loop to end; nothing new starts. Runs in flight finish first, or are
         cancelled (processes terminated, results recorded as cancelled, with the output they
         printed) with `terminate=True`, or once they have had `grace` seconds. Called again
-        with `terminate=True` while they finish, it cancels them at once."""
+        with `terminate=True` while they finish, it cancels them at once. Safe to call from
+        any thread (handed over to the loop's)."""
+        loop = self._loop
+        if self.running_loop and loop is not None and threading.get_ident() != self._thread:
+            loop.call_soon_threadsafe(self.stop, terminate, grace)
+            return
         self._stop_requested = True
         if grace is not None:
             grace = max(0.0, grace)
@@ -799,6 +853,8 @@ class Scheduler:
                                                                            self._stop_grace)
         if terminate and not self._terminate_on_stop and self._draining:
             self._cancel_all()
+            if self._drain_wake is not None and not self._drain_wake.done():
+                self._drain_wake.set_result(None)  # the drain's bound starts now
         self._terminate_on_stop = self._terminate_on_stop or terminate
         if self._draining:
             self._arm_grace()
@@ -816,23 +872,63 @@ class Scheduler:
             self.cancel(j, "scheduler stopped")
 
     async def _drain(self) -> None:
-        """Wait for the runs in flight (and queued successors that start meanwhile)."""
+        """Wait for the runs in flight (and queued successors that start meanwhile). Once
+        they are cancelled, a run that has not ended within its kill grace and CANCEL_SLACK
+        (an agent that swallows the cancellation) is given up on, so stop() is bounded."""
         self._draining = True
         self._arm_grace()
+        loop = asyncio.get_running_loop()
+        give_up: float | None = None
         try:
             while True:
                 if self._terminate_on_stop:
                     self._cancel_all()
-                handles = [h for j in self.jobs.values() if j._running
+                handles = [(j, h) for j in self.jobs.values() if j._running
                            for h in j._running.values()]
                 if not handles:
                     return
-                await asyncio.gather(*(h.wait() for h in handles), return_exceptions=True)
+                if self._terminate_on_stop and give_up is None:
+                    give_up = loop.time() + CANCEL_SLACK + max(
+                        getattr(j.agent, "kill_grace", None) or j.options.kill_grace
+                        for j, _h in handles)
+                if give_up is not None and loop.time() >= give_up:
+                    self._give_up(handles)
+                    return
+                # Until every run has ended, a stop(terminate=True) or the bound: whichever
+                # comes first.
+                wake = self._drain_wake = loop.create_future()
+                waiting = {wake, loop.create_task(_all_settled([h for _j, h in handles]))}
+                try:
+                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED,
+                                       timeout=None if give_up is None
+                                       else give_up - loop.time())
+                finally:
+                    for fut in waiting:
+                        fut.cancel()
+                    self._drain_wake = None
         finally:
             self._draining = False
             if self._grace_timer is not None:
                 self._grace_timer.cancel()
                 self._grace_timer = None
+
+    def _give_up(self, handles: list[tuple[Job, RunHandle]]) -> None:
+        """Runs still going long after they were cancelled: record each as cancelled now and
+        let the loop end (its task is left to end when it will; nothing it does is booked)."""
+        for job, handle in handles:
+            if handle.done():
+                continue
+            tail = handle.output
+            result = RunResult(
+                run_id=handle.run_id, job=job.name, scheduled_for=handle.scheduled_for,
+                status=RunStatus.CANCELLED, started_at=handle.started_at,
+                finished_at=self.clock.now(), attempt=handle.attempt, manual=handle.manual,
+                error=f"{handle.cancel_reason or 'cancelled'}; its agent had not ended "
+                      f"{CANCEL_SLACK:g}s after its kill grace (it does not give way to "
+                      "cancellation), so it was left running",
+                output_tail=tail.text() if tail is not None else "")
+            self._emit(RunFinished, job=job.name, run_id=handle.run_id, result=result)
+            self.finish_run(job, handle, result)
 
     @property
     def in_flight(self) -> int:
@@ -865,10 +961,30 @@ class Scheduler:
             timer.cancel()
             self._waiter = None
 
-    def _bind_loop(self) -> None:
-        """asyncio primitives belong to one loop; (re)create them for the running one."""
-        loop = asyncio.get_running_loop()
+    def _on_loop_thread(self, what: str) -> None:
+        """While the loop runs, the scheduler is changed only from its thread: another
+        thread's change would race the loop and could leave it asleep."""
+        if self.running_loop and threading.get_ident() != self._thread:
+            raise RuntimeError(
+                f"Scheduler.{what}() called from another thread than the one its loop runs "
+                "on: hand the call over with loop.call_soon_threadsafe (stop() may be called "
+                "from any thread)")
+
+    def _bind_loop(self, what: str = "run_now") -> None:
+        """asyncio primitives belong to one loop; (re)create them for the running one. While
+        the scheduler's loop runs, another event loop (another thread's) is refused."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                f"Scheduler.{what}() needs a running event loop: call it from async code on "
+                "the scheduler's loop (from sync code: run_pending())") from None
         if loop is not self._loop:
+            if self.running_loop:
+                raise RuntimeError(
+                    f"Scheduler.{what}() called from another event loop than the one the "
+                    "scheduler runs on: call it on that loop (from another thread: "
+                    "loop.call_soon_threadsafe)")
             self._loop = loop
             self._runner.bind(self.max_concurrent_runs)
             self._waiter = None
@@ -1320,7 +1436,10 @@ class Scheduler:
 
     def finish_run(self, job: Job, handle: RunHandle, result: RunResult) -> None:
         """RunHost: book a final result (history, counters, auto-pause, callback), then
-        start the queued successor or the backlog."""
+        start the queued successor or the backlog. A run already given up on (`_give_up`)
+        is not booked again when it finally ends."""
+        if handle.done():
+            return
         job.running.pop(handle.run_id, None)
         pause_note = self._ledger.book(job, result)
         if pause_note is not None:
@@ -1343,6 +1462,26 @@ class Scheduler:
             self._drain_backlog(job)
             self._ledger.state_changed(job)
         self._poke()
+
+
+def _check_args(what: str, prompt: object, schedule: object, options: object) -> None:
+    """TypeErrors, at the call, for arguments of the wrong kind that would otherwise be
+    taken and fail later (a job that never fires, a prompt that is not text)."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError(f"{what}: prompt must be a string or None, not "
+                        f"{type(prompt).__name__} {prompt!r}")
+    if schedule is not None and not isinstance(schedule, str | CronExpr | Every):
+        raise TypeError(f"{what}: schedule must be a cron string like '0 9 * * *' or "
+                        f"'@every 5m', cron(...) or every(...), not "
+                        f"{type(schedule).__name__} {schedule!r}")
+    if options is not None and not isinstance(options, JobOptions):
+        raise TypeError(f"{what}: options must be a JobOptions, not {type(options).__name__} "
+                        f"(single options go as keywords: {what}(..., timeout='10m'))")
+
+
+async def _all_settled(handles: list[RunHandle]) -> None:
+    for handle in handles:
+        await handle.wait()
 
 
 def _waits_only(job: Job) -> bool:

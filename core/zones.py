@@ -44,7 +44,10 @@ def _nearest(name: str, n: int = 3) -> list[str]:
 @cache
 def get_zone(name: str) -> ZoneInfo:
     """ZoneInfo for an IANA name ("Europe/Berlin", "UTC"), or a ZoneError with suggestions."""
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise ZoneError(f"a time zone is an IANA name like 'Europe/Berlin' or 'UTC' (or a "
+                        f"ZoneInfo), not {type(name).__name__} {name!r}")
+    if not name.strip():
         raise ZoneError("empty time zone: use an IANA name like 'Europe/Berlin' or 'UTC'")
     try:
         if name.startswith("/") or ".." in name:
