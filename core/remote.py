@@ -685,6 +685,19 @@ class RemoteScheduler:
         for task in list(self._calls):
             task.cancel()
         self.connected = False
+        # Runs still going on the scheduler: their end will never reach a closed mirror, so
+        # whoever awaits one is answered now instead of waiting for ever.
+        runs = {id(r): r for r in (*self._leaving.values(), *self._wanted.values(),
+                                   *(r for job in self.jobs.values()
+                                     for r in job.running.values()))}
+        self._leaving.clear()
+        self._wanted.clear()
+        for run in runs.values():
+            run.set_result(RunResult(
+                run_id=run.run_id, job=run.job, scheduled_for=run.scheduled_for,
+                status=RunStatus.ABANDONED, started_at=run.started_at, manual=run.manual,
+                error="the mirror was closed before the run ended (it goes on in the "
+                      "scheduler; `crondeck history` has its result)"))
 
     async def __aenter__(self) -> RemoteScheduler:
         return self

@@ -169,6 +169,30 @@ def test_a_run_started_from_the_mirror_streams_its_output_and_result(short_dir: 
     run(main)
 
 
+def test_closing_the_mirror_answers_whoever_awaits_a_run_still_going(short_dir: Path) -> None:
+    """A run's end never reaches a closed mirror: awaiting it gives a result at once that
+    says why (the run goes on in the scheduler), instead of waiting for ever."""
+
+    async def main() -> None:
+        setup = Setup(short_dir)
+        mirror = await setup.start()
+        try:
+            handle = mirror.run_now("digest")
+            await until(lambda: bool(handle.run_id)
+                        and handle.run_id in mirror.jobs["digest"].running, WAIT)
+            seen = mirror.jobs["digest"].running[handle.run_id]
+            await mirror.aclose()
+            for run in (handle, seen):
+                result = await asyncio.wait_for(run.wait(), 1.0)
+                assert result.status is RunStatus.ABANDONED
+                assert "mirror was closed" in result.error
+            assert handle.run_id in setup.scheduler.jobs["digest"].running  # it goes on
+        finally:
+            await setup.stop(mirror)
+
+    run(main)
+
+
 def test_the_mirror_reattaches_when_the_server_comes_back(short_dir: Path) -> None:
     async def main() -> None:
         setup = Setup(short_dir)
