@@ -139,25 +139,67 @@ def _tagged(match: Callable[[str], bool]) -> list[tuple[int, str, str]]:
         entries = os.listdir("/proc")
     except OSError:
         return found
+    # A process in the middle of an exec reads as having no environment for a moment:
+    # those (not kernel threads, which never have one) are read again shortly.
+    unread: list[str] = []
     for entry in entries:
         if not entry.isdigit() or int(entry) == me:
             continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                env = f.read()
-        except OSError:
+        env = _environ(entry)
+        if not env:
+            if env is not None and _user_process(entry):
+                unread.append(entry)
             continue
-        if key not in env:
-            continue
-        tag = run_id = ""
-        for item in env.split(b"\0"):
-            if item.startswith(key):
-                tag = item[len(key):].decode("utf-8", "replace")
-            elif item.startswith(run_key):
-                run_id = item[len(run_key):].decode("utf-8", "replace")
-        if tag and match(tag):
-            found.append((int(entry), tag, run_id))
+        _add_tagged(found, entry, env, key, run_key, match)
+    for wait in EXEC_REREAD:
+        if not unread:
+            break
+        time.sleep(wait)
+        still: list[str] = []
+        for entry in unread:
+            env = _environ(entry)
+            if env:
+                _add_tagged(found, entry, env, key, run_key, match)
+            elif env is not None and _user_process(entry):
+                still.append(entry)
+        unread = still
     return found
+
+
+EXEC_REREAD = (0.002, 0.01, 0.04)  # pauses before reading a process mid-exec again
+
+
+def _environ(entry: str) -> bytes | None:
+    """A process's environment block (None when it is gone or not readable)."""
+    try:
+        with open(f"/proc/{entry}/environ", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _user_process(entry: str) -> bool:
+    """Whether the process is alive and not a kernel thread (PF_KTHREAD in its flags)."""
+    try:
+        with open(f"/proc/{entry}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return fields[0] not in (b"Z", b"X") and not int(fields[6]) & 0x00200000
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def _add_tagged(found: list[tuple[int, str, str]], entry: str, env: bytes, key: bytes,
+                run_key: bytes, match: Callable[[str], bool]) -> None:
+    if key not in env:
+        return
+    tag = run_id = ""
+    for item in env.split(b"\0"):
+        if item.startswith(key):
+            tag = item[len(key):].decode("utf-8", "replace")
+        elif item.startswith(run_key):
+            run_id = item[len(run_key):].decode("utf-8", "replace")
+    if tag and match(tag):
+        found.append((int(entry), tag, run_id))
 
 
 def _end_tagged(match: Callable[[str], bool], grace: float,

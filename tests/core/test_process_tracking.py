@@ -184,3 +184,29 @@ def test_killing_crondeck_run_leaves_no_agent_behind(tmp_path: Path) -> None:
         assert all("previous crondeck process ended" in e["result"]["error"] for e in abandoned)
     finally:
         _kill(_alive_with(mark))
+
+
+def test_a_process_caught_mid_exec_is_still_found_by_its_tag(monkeypatch) -> None:
+    """A process in the middle of an exec reads as having no environment for a moment (the
+    kernel has not set the new program's up yet): the scan reads it again instead of
+    taking it for untagged, so an escaped agent exec'ing just then is not left behind."""
+    tag = f"{uuid.uuid4().hex}.1"
+    proc = subprocess.Popen(["sleep", "30"], env={**os.environ, process.TAG_VAR: tag})
+    try:
+        assert process._tagged(lambda t: t == tag)[0][0] == proc.pid  # found when settled
+        reads: dict[str, int] = {}
+        real = process._environ
+
+        def mid_exec(entry: str) -> bytes | None:
+            if entry == str(proc.pid):
+                reads[entry] = reads.get(entry, 0) + 1
+                if reads[entry] <= 2:  # the first two looks land inside the exec
+                    return b""
+            return real(entry)
+
+        monkeypatch.setattr(process, "_environ", mid_exec)
+        assert [pid for pid, _, _ in process._tagged(lambda t: t == tag)] == [proc.pid]
+        assert reads[str(proc.pid)] == 3
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
