@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "exec",
         help="run one slot of one job now, as the scheduler would",
         description="Run one slot of JOB in the foreground, exactly as the scheduler would: "
-        "gate, agent (output streamed to stdout), timeout, retries, redaction. Exit codes: "
+        "gate, agent (output streamed to stdout, terminal control characters shown escaped "
+        "as \\x1b), timeout, retries, redaction. Exit codes: "
         "0 ok, 1 failed, 2 bad configuration, 3 skipped (by the gate, or the job is "
         "disabled), 4 timed out, 130 interrupted. Needs no lock: beside a running scheduler "
         "the result joins its history through .crondeck/inbox/.",
@@ -286,20 +287,22 @@ class History:
 
 
 class _Stream:
-    """Streams a run's output to stdout/stderr and remembers whether stdout ended mid-line,
-    so `--json` can start its line on a line of its own."""
+    """Streams a run's output to stdout/stderr, control characters escaped as `trigger --wait`
+    shows them (an agent must not clear or retitle the operator's terminal), and remembers
+    whether stdout ended mid-line, so `--json` can start its line on a line of its own."""
 
     def __init__(self, out: TextIO, err: TextIO) -> None:
-        from crondeck.core import OutputChunk
+        from crondeck.core import OutputChunk, escape_controls
 
         self.out, self.err = out, err
         self.mid_line = False
         self._chunk = OutputChunk
+        self._escape = escape_controls
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, self._chunk) and event.text:
             target = self.err if event.stream == "stderr" else self.out
-            target.write(event.text)
+            target.write(self._escape(event.text))
             target.flush()
             if target is self.out:
                 self.mid_line = not event.text.endswith("\n")

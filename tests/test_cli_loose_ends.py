@@ -1,0 +1,35 @@
+"""Command-line loose ends: what `exec` prints of an agent's terminal escapes, the exit code
+of an unknown job across the verbs, negative durations, note length, and `next` at the end
+of the calendar."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _config(tmp_path: Path, command: str, name: str = "greet") -> Path:
+    path = tmp_path / "crondeck.toml"
+    path.write_text(f'[[jobs]]\nname = "{name}"\ncommand = {json.dumps(command)}\n'
+                    'schedule = "0 9 * * *"\n')
+    return path
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crondeck.cli", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_exec_shows_terminal_escapes_escaped_and_json_unchanged(tmp_path: Path) -> None:
+    config = _config(tmp_path, "printf 'title\\033]0;pwned\\007 clear\\033[2J done'; "
+                                "printf 'err\\033[2J' >&2")
+    proc = _cli(config, "exec", "greet", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
+    assert "\x1b" not in proc.stderr
+    assert "title\\x1b]0;pwned\\x07 clear\\x1b[2J done" in proc.stdout
+    assert "err\\x1b[2J" in proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["status"] == "ok"
