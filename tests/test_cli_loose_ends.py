@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from crondeck.cli.main import main
+
 
 def _config(tmp_path: Path, command: str, name: str = "greet") -> Path:
     path = tmp_path / "crondeck.toml"
@@ -33,3 +37,18 @@ def test_exec_shows_terminal_escapes_escaped_and_json_unchanged(tmp_path: Path) 
     assert "err\\x1b[2J" in proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["status"] == "ok"
+
+
+def test_an_unknown_job_is_exit_2_for_every_verb_that_names_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, "echo hi")
+    for argv in (["logs", "gret"], ["history", "gret"], ["trigger", "gret"],
+                 ["trigger", "gret", "--wait"], ["cancel", "gret"], ["skip", "gret"],
+                 ["pause", "gret"], ["resume", "gret"], ["exec", "gret"]):
+        code = main(["--config", str(config), *argv])
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        assert err.strip() == (f"crondeck {argv[0]}: no job named 'gret' in {config}; "
+                                       "did you mean 'greet'?"), argv
+    # a known job with no scheduler to ask is still "nothing runs", exit 1
+    assert main(["--config", str(config), "cancel", "greet"]) == 1

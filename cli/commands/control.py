@@ -517,7 +517,16 @@ def _not_started(target: Target, answer: dict[str, Any]) -> int:
     return EXIT_SKIPPED
 
 
+def _unknown_offline(target: Target, job: str) -> bool:
+    """With no scheduler to ask, whether the jobs file lacks `job` (said, with the nearest
+    name): a misspelt name is bad input, exit 2, whether or not a scheduler runs."""
+    config = target.config(quiet=True)
+    return config is not None and not known_job(config, job, target.command, target.err)
+
+
 def _nothing_runs(target: Target, job: str) -> int:
+    if _unknown_offline(target, job):
+        return EXIT_USAGE
     print(target.not_running(f"; nothing was started. `crondeck exec {job}` runs it once "
                              "here, in the foreground; `crondeck run` starts the scheduler."),
           file=target.err)
@@ -599,6 +608,8 @@ def _cancel(target: Target, args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     answer = target.call("cancel", job=args.job)
     if answer is None:
+        if _unknown_offline(target, args.job):
+            return EXIT_USAGE
         print(target.not_running(f"; no run of {args.job!r} is going on to cancel"),
               file=target.err)
         return EXIT_ERROR

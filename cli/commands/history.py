@@ -23,7 +23,6 @@ from crondeck.core import (
 
 from ._shared import (
     EXIT_BAD_CONFIG,
-    EXIT_ERROR,
     add_config_arg,
     count,
     known_job,
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if config is None:
         return EXIT_BAD_CONFIG
     if args.job is not None and not known_job(config, args.job, "history", err):
-        return EXIT_ERROR
+        return EXIT_BAD_CONFIG
     state = read_state(config)
     for problem in state.problems:
         print(f"crondeck history: {problem}", file=err)

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if config is None:
         return EXIT_BAD_CONFIG
     if not known_job(config, args.job, "logs", err):
-        return EXIT_ERROR
+        return EXIT_BAD_CONFIG
     logs = RunLogs(Path(config.state_dir) / "runs")
     if args.list:
         for run_path in logs.runs(args.job):
