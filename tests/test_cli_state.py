@@ -193,7 +193,7 @@ def test_list_history_and_logs_after_a_run(
     assert main(["logs", "tick", "--run", "tick@1999-01-01T00:00:00Z",
                  "--config", str(jobs_file)]) == 1
     assert "no log for run" in capsys.readouterr().err
-    assert main(["history", "tik", "--config", str(jobs_file)]) == 1
+    assert main(["history", "tik", "--config", str(jobs_file)]) == 2  # no such job: bad input
     assert "did you mean 'tick'?" in capsys.readouterr().err
 
 
