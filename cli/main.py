@@ -18,6 +18,9 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any, cast
 
+# Options taking a duration: argparse reads `--for -5m` as a missing value followed by an
+# option, so a value that looks negative is handed over as `--for=-5m` for the type to refuse.
+_DURATION_OPTIONS = ("--for", "--wait-for-lock")
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader gone away
 _OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
@@ -176,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _negative_durations(argv: Sequence[str]) -> list[str]:
+    """`argv` with a duration option followed by a negative-looking value (`--for -5m`)
+    joined into one word, so the option's type says what is wrong with the value."""
+    out: list[str] = []
+    for word in argv:
+        if (out and out[-1] in _DURATION_OPTIONS and len(word) > 1 and word[0] == "-"
+                and (word[1].isdigit() or word[1] == ".")):
+            out[-1] = f"{out[-1]}={word}"
+        else:
+            out.append(word)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     own = argv is None  # this process's own command line (not a call from other code)
     if own:
@@ -184,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.disable()
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_negative_durations(sys.argv[1:] if argv is None else argv))
     except OSError as exc:  # --help or --version printed to a full disk
         return _output_failed("crondeck", exc)
     finally:

@@ -52,3 +52,19 @@ def test_an_unknown_job_is_exit_2_for_every_verb_that_names_one(
                                        "did you mean 'greet'?"), argv
     # a known job with no scheduler to ask is still "nothing runs", exit 1
     assert main(["--config", str(config), "cancel", "greet"]) == 1
+
+
+def test_a_negative_duration_is_refused_with_what_would_be_right(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, "echo hi")
+    for argv, right in ((["pause", "greet", "--for", "-5m"], "--for 5m"),
+                        (["pause", "greet", "--for=-5m"], "--for 5m"),
+                        (["run", "--wait-for-lock", "-5s"], "--wait-for-lock 5s")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["--config", str(config), *argv])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2
+        assert "expected one argument" not in err
+        assert f"'{argv[-1].removeprefix('--for=')}' is negative" in err and right in err
+    assert "--until" in _cli(config, "pause", "greet", "--for", "-5m").stderr
+    assert not (tmp_path / ".crondeck" / "state.toml").exists()  # nothing was paused

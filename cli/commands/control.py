@@ -283,6 +283,14 @@ def zoneless(text: str) -> bool:
 
 def duration_arg(text: str) -> timedelta:
     """argparse type of --for."""
+    if text.startswith("-") and len(text) > 1:
+        try:
+            positive = text[1:] if parse_duration(text[1:]) else "30m"
+        except DurationError:
+            positive = "30m"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is negative, and a pause lasts forward from now: give how long, e.g. "
+            f"--for {positive}, or a time to resume at with --until")
     try:
         value = parse_duration(text)
     except DurationError as exc:

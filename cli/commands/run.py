@@ -79,6 +79,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _seconds(text: str) -> float:
     """An argparse type: a duration such as 30s or 2m (a bare number is seconds)."""
+    if text.startswith("-") and len(text) > 1:
+        try:
+            positive = text[1:] if _seconds(text[1:]) else "30s"
+        except argparse.ArgumentTypeError:
+            positive = "30s"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is negative: give how long to wait, e.g. --wait-for-lock {positive} "
+            "(0 does not wait)")
     try:
         return float(text) if text.replace(".", "", 1).isdigit() else \
             parse_duration(text).total_seconds()
