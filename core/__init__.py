@@ -153,12 +153,14 @@ if TYPE_CHECKING:
         Every,
     )
     from .jobs import (
+        PAUSE_NOTE_MAX,
         Job,
         JobOptions,
         JobState,
         NullStateSink,
         RunHandle,
         StateSink,
+        check_pause_note,
     )
     from .jobs_file import (
         JobsFileError,
@@ -391,6 +393,8 @@ _SOURCES: dict[str, str] = {
     "JobOptions": "jobs",
     "JobState": "jobs",
     "NullStateSink": "jobs",
+    "PAUSE_NOTE_MAX": "jobs",
+    "check_pause_note": "jobs",
     "RunHandle": "jobs",
     "StateSink": "jobs",
     # .jobs_file
@@ -494,6 +498,7 @@ __all__ = [
     "LARGE_SCHEDULE",
     "MONTH_NAMES",
     "OVERLAPS",
+    "PAUSE_NOTE_MAX",
     "WATCH_INTERVAL",
     "WEEKDAY_NAMES",
     "Agent",
@@ -602,6 +607,7 @@ __all__ = [
     "attached_line",
     "budget_reason",
     "build_scheduler",
+    "check_pause_note",
     "clip",
     "clock_time",
     "common_step",

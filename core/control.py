@@ -47,7 +47,7 @@ from .events import (
     SchedulerStopped,
     Subscription,
 )
-from .jobs import Job
+from .jobs import Job, check_pause_note
 from .results import last_run
 from .wire import (
     agent_json,
@@ -404,6 +404,13 @@ def _text(args: dict[str, Any], key: str) -> str:
     return value
 
 
+def _note(args: dict[str, Any]) -> str:
+    try:
+        return check_pause_note(_text(args, "note"))
+    except ValueError as exc:
+        raise ControlError("bad_request", str(exc)) from None
+
+
 def _until(args: dict[str, Any]) -> datetime | None:
     value = args.get("until")
     if value is None:
@@ -460,7 +467,7 @@ def _history(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
 
 def _pause(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
     job = server.job(args)
-    note, until = _text(args, "note"), _until(args)
+    note, until = _note(args), _until(args)
     server.scheduler.pause_job(job, note=note, until=until)
     return {"job": job.name, "paused": True,
             "until": _iso(job.pause_until) if job.pause_until else None}
@@ -473,7 +480,7 @@ def _resume(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pause_all(server: ControlServer, args: dict[str, Any]) -> dict[str, Any]:
-    note, until = _text(args, "note"), _until(args)
+    note, until = _note(args), _until(args)
     server.scheduler.pause_all(note=note, until=until)
     return {"paused": True}
 

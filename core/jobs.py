@@ -39,6 +39,18 @@ __all__ = [
 # Sync, or async (awaited in the background); what it returns is ignored.
 OnResult = Callable[[RunResult], object]
 
+# A pause note is shown in every status line, row and history entry: a line or two of why.
+PAUSE_NOTE_MAX = 500
+
+
+def check_pause_note(note: str) -> str:
+    """`note` if it fits a pause note; else ValueError saying the limit. Every way of pausing
+    (Scheduler.pause_job/pause_all, the control protocol, `crondeck pause` offline) asks."""
+    if len(note) > PAUSE_NOTE_MAX:
+        raise ValueError(f"the pause note is {len(note):,} characters; the most is "
+                         f"{PAUSE_NOTE_MAX}: say in a line or two why the job is paused")
+    return note
+
 
 @dataclass(frozen=True, slots=True)
 class JobState:

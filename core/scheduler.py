@@ -54,7 +54,7 @@ from .events import (
     Subscription,
 )
 from .interval import Every
-from .jobs import Job, JobState, OnResult, RunHandle, StateSink
+from .jobs import Job, JobState, OnResult, RunHandle, StateSink, check_pause_note
 from .ledger import Ledger
 from .options import SHUTDOWN_GRACE, JobOptions, JobOverrides, checked
 from .persist import StateDir
@@ -551,6 +551,7 @@ class Scheduler:
 
     def pause_job(self, job: str | Job, note: str = "", until: datetime | None = None) -> None:
         self._on_loop_thread("pause_job")
+        check_pause_note(note)
         j = self.get_job(job)
         j.paused, j.pause_note = True, note
         j.pause_until = utc(until) if until is not None else None
@@ -580,6 +581,7 @@ class Scheduler:
         """Pause everything (slots recorded as skipped "paused: note"); jobs keep their own
         pause state underneath, so resume_all() restores exactly what was before."""
         self._on_loop_thread("pause_all")
+        check_pause_note(note)
         self.paused, self.pause_note = True, note
         self.pause_until = utc(until) if until is not None else None
         self._emit(SchedulerPaused, note=note, until=self.pause_until)

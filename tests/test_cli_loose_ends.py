@@ -68,3 +68,37 @@ def test_a_negative_duration_is_refused_with_what_would_be_right(
         assert f"'{argv[-1].removeprefix('--for=')}' is negative" in err and right in err
     assert "--until" in _cli(config, "pause", "greet", "--for", "-5m").stderr
     assert not (tmp_path / ".crondeck" / "state.toml").exists()  # nothing was paused
+
+
+def test_a_pause_note_is_capped_on_every_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from crondeck.core import (
+        PAUSE_NOTE_MAX,
+        ControlError,
+        ControlServer,
+        Scheduler,
+        control_path,
+        every,
+    )
+
+    config = _config(tmp_path, "echo hi")
+    with pytest.raises(SystemExit) as exit_:  # the command line, offline
+        main(["--config", str(config), "pause", "greet", "--note", "x" * 120_000])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert "the pause note is 120,000 characters; the most is 500" in err
+    assert not (tmp_path / ".crondeck" / "state.toml").exists()  # nothing was paused
+    assert main(["--config", str(config), "pause", "greet", "--note", "x" * PAUSE_NOTE_MAX]) == 0
+
+    s = Scheduler()  # the API
+    s.add_job(lambda: "ok", None, every(hours=1), name="a")
+    for pause in (lambda: s.pause_job("a", note="y" * 501), lambda: s.pause_all(note="y" * 501)):
+        with pytest.raises(ValueError, match="the most is 500"):
+            pause()
+    assert not s.jobs["a"].paused and not s.paused
+    server = ControlServer(s, control_path(tmp_path))  # the control protocol
+    for op, args in (("pause", {"job": "a"}), ("pause_all", {})):
+        with pytest.raises(ControlError) as refused:
+            server.command(op, {**args, "note": "z" * 501})
+        assert refused.value.code == "bad_request" and "the most is 500" in refused.value.message
+    assert not s.jobs["a"].paused and not s.paused

@@ -39,6 +39,7 @@ from crondeck.core import (
     StateLock,
     StateStore,
     UnsafeDir,
+    check_pause_note,
     control_call,
     control_path,
     escape_controls,
@@ -298,6 +299,14 @@ def duration_arg(text: str) -> timedelta:
     if not value:
         raise argparse.ArgumentTypeError(f"{text!r} is no time at all; give e.g. 30m or 2h")
     return value
+
+
+def note_arg(text: str) -> str:
+    """argparse type of --note: the one check every way of pausing makes."""
+    try:
+        return check_pause_note(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def shown(at: datetime | str | None, zone: tzinfo | None = None) -> str:
@@ -703,7 +712,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                 "while it runs (each job keeps its own pause underneath; a restart ends it). "
                 + _OFFLINE + " (--all then pauses each job on its own.)")
     _job_or_all(p, "pause every job")
-    p.add_argument("--note", metavar="TEXT", help="why (shown in the console and history)")
+    p.add_argument("--note", metavar="TEXT", type=note_arg,
+                   help="why (shown in the console and history; at most 500 characters)")
     span = p.add_mutually_exclusive_group()
     span.add_argument("--for", dest="for_", metavar="DURATION", type=duration_arg,
                       help="resume by itself after this long: 30m, 2h, 1d")
