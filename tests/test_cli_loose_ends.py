@@ -102,3 +102,17 @@ def test_a_pause_note_is_capped_on_every_path(
             server.command(op, {**args, "note": "z" * 501})
         assert refused.value.code == "bad_request" and "the most is 500" in refused.value.message
     assert not s.jobs["a"].paused and not s.paused
+
+
+def test_next_lists_every_fire_to_the_last_day_of_the_calendar(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for zone, offset in (("UTC", "+00:00"), ("Asia/Tokyo", "+09:00"),
+                         ("America/New_York", "-05:00")):
+        assert main(["next", "@daily", "--tz", zone, "--after", "9999-12-29T12:00"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[1:] == [f"9999-12-30T00:00:00{offset}", f"9999-12-31T00:00:00{offset}",
+                           "(no more fires: the calendar ends with the year 9999; 2 shown)"]
+    assert main(["next", "0 */6 * * *", "--tz", "UTC", "--after", "9999-12-31T00:00",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fires"] == [
+        "9999-12-31T06:00:00+00:00", "9999-12-31T12:00:00+00:00", "9999-12-31T18:00:00+00:00"]

@@ -290,7 +290,11 @@ class CronExpr(Upcoming):
         self._p_mid = datetime(y, m, d, 0, 0, 0, 0, tz)
         n = datetime(y, m, d)
         utcoffset = tz.utcoffset
-        if utcoffset(n) == utcoffset(n + _ONE_DAY):
+        try:
+            end = n + _ONE_DAY
+        except OverflowError:  # 9999-12-31: the calendar's last day ends at its last instant
+            end = n.replace(hour=23, minute=59, second=59, microsecond=999999)
+        if utcoffset(n) == utcoffset(end):
             self._p_base = None
             self._p_secs = times.secs
             self._p_dts = None
