@@ -116,3 +116,26 @@ def test_next_lists_every_fire_to_the_last_day_of_the_calendar(
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["fires"] == [
         "9999-12-31T06:00:00+00:00", "9999-12-31T12:00:00+00:00", "9999-12-31T18:00:00+00:00"]
+
+
+def test_the_console_pause_dialog_stops_the_note_at_the_cap() -> None:
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import Input
+
+    from crondeck.core import PAUSE_NOTE_MAX
+    from crondeck.tui.screens.pause_dialog import PauseDialog
+
+    async def go() -> None:
+        app: App[None] = App()
+        async with app.run_test() as pilot:
+            dialog = PauseDialog("greet", blink=False)
+            await app.push_screen(dialog)
+            await pilot.pause()
+            note = dialog.query_one("#note", Input)
+            note.insert_text_at_cursor("x" * PAUSE_NOTE_MAX)
+            await pilot.press("y")  # one more is refused
+            assert note.value == "x" * PAUSE_NOTE_MAX
+
+    asyncio.run(asyncio.wait_for(go(), 30))

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, ScreenResultCallbackType
 from textual.widgets import Button, Input, Label
 
-from crondeck.core import DurationError, parse_duration
+from crondeck.core import PAUSE_NOTE_MAX, DurationError, parse_duration
 
 __all__ = ["PauseDialog", "PauseRequest", "open_pause_dialog"]
 
@@ -52,7 +52,9 @@ class PauseDialog(ModalScreen[PauseRequest | None]):
             yield Label(f"Pause {self.what}", id="title")
             yield Label("Slots that fall due while paused are recorded as skipped.",
                         classes="hint")
-            yield Input(placeholder="note (optional): why is it paused?", id="note")
+            # the scheduler refuses a longer note: the field stops there instead
+            yield Input(placeholder="note (optional): why is it paused?", id="note",
+                        max_length=PAUSE_NOTE_MAX)
             yield Input(placeholder="for how long (optional): 30m, 2h, 1d; empty = until resumed",
                         id="duration")
             yield Label("", id="error")
