@@ -6,8 +6,11 @@ beside this file)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -86,3 +89,11 @@ class Gate:
         yield "second line\n"
         await self.release.wait()
         yield "last line\n"
+
+
+def crondeck_cli(config: Path, *args: str,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`crondeck --config CONFIG ARGS…` in a process of its own, its output captured (bounded
+    by `timeout` seconds)."""
+    return subprocess.run([sys.executable, "-m", "crondeck.cli", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)

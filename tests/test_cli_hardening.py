@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from helpers import crondeck_cli
+
 from crondeck.cli.main import main
 from crondeck.core.jobs import JobState
 from crondeck.core.results import RunResult, RunStatus, Usage
@@ -22,11 +24,6 @@ def _config(tmp_path: Path, command: str, name: str = "greet") -> Path:
     path.write_text(f'[[jobs]]\nname = "{name}"\ncommand = {json.dumps(command)}\n'
                     'schedule = "* * * * *"\nstart_immediately = true\n')
     return path
-
-
-def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crondeck.cli", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_read_only_run_is_refused_and_takes_no_lock(tmp_path: Path) -> None:
@@ -56,7 +53,7 @@ def test_read_only_exec_is_refused_and_runs_nothing(tmp_path: Path, capsys) -> N
 
 def test_exec_json_starts_on_a_line_of_its_own(tmp_path: Path) -> None:
     config = _config(tmp_path, "printf hello")
-    proc = _cli(config, "exec", "greet", "--json")
+    proc = crondeck_cli(config, "exec", "greet", "--json")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.split("\n")
     assert lines[0] == "hello"
@@ -65,7 +62,7 @@ def test_exec_json_starts_on_a_line_of_its_own(tmp_path: Path) -> None:
 
 def test_exec_json_adds_no_blank_line_after_a_full_line(tmp_path: Path) -> None:
     config = _config(tmp_path, "echo hello")
-    proc = _cli(config, "exec", "greet", "--json")
+    proc = crondeck_cli(config, "exec", "greet", "--json")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "hello" and json.loads(lines[1])["status"] == "ok" and len(lines) == 2

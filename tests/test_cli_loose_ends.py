@@ -5,11 +5,10 @@ of the calendar."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import crondeck_cli
 
 from crondeck.cli.main import main
 
@@ -21,15 +20,10 @@ def _config(tmp_path: Path, command: str, name: str = "greet") -> Path:
     return path
 
 
-def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crondeck.cli", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_exec_shows_terminal_escapes_escaped_and_json_unchanged(tmp_path: Path) -> None:
     config = _config(tmp_path, "printf 'title\\033]0;pwned\\007 clear\\033[2J done'; "
                                 "printf 'err\\033[2J' >&2")
-    proc = _cli(config, "exec", "greet", "--json")
+    proc = crondeck_cli(config, "exec", "greet", "--json")
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
     assert "\x1b" not in proc.stderr
@@ -66,7 +60,7 @@ def test_a_negative_duration_is_refused_with_what_would_be_right(
         assert exit_.value.code == 2
         assert "expected one argument" not in err
         assert f"'{argv[-1].removeprefix('--for=')}' is negative" in err and right in err
-    assert "--until" in _cli(config, "pause", "greet", "--for", "-5m").stderr
+    assert "--until" in crondeck_cli(config, "pause", "greet", "--for", "-5m").stderr
     assert not (tmp_path / ".crondeck" / "state.toml").exists()  # nothing was paused
 
 
