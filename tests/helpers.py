@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -97,3 +98,27 @@ def crondeck_cli(config: Path, *args: str,
     by `timeout` seconds)."""
     return subprocess.run([sys.executable, "-m", "crondeck.cli", "--config", str(config), *args],
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+class ScriptedLink:
+    """A scheduler's control connection, for a RemoteScheduler under test (`connect=`): its
+    hello and first snapshot, then the messages the test puts on `queue` (None ends it)."""
+
+    def __init__(self, snapshot: dict[str, Any], started_at: datetime) -> None:
+        self.hello = {"type": "hello", "version": 1, "pid": 4121, "kind": "crondeck run",
+                      "started_at": started_at.isoformat()}
+        self.snapshot = snapshot
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[dict[str, Any]]:
+        while (message := await self.queue.get()) is not None:
+            yield message
+
+    async def call(self, op: str, **args: Any) -> dict[str, Any]:
+        return {}
+
+    async def close(self) -> None:
+        self.queue.put_nowait(None)

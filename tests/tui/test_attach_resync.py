@@ -6,12 +6,12 @@ that pauses every job (no event says so) still shows every row paused."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 from conftest import START, text_of
+from helpers import ScriptedLink
 
 import crondeck.tui.model as model_module
 from crondeck.core import LARGE_SCHEDULE, ControlAttached, JobOptions, RemoteScheduler
@@ -41,36 +41,18 @@ def snapshot(jobs: list[dict[str, Any]], seq: int, paused: bool = False) -> dict
                           "running_loop": True, "seq": seq}}
 
 
-class Link:
+def link_with(jobs: list[dict[str, Any]]) -> ScriptedLink:
     """A scheduler's connection: its first snapshot, then what the test feeds it."""
-
-    def __init__(self, jobs: list[dict[str, Any]]) -> None:
-        self.hello = {"type": "hello", "version": 1, "pid": 4121, "kind": "crondeck run",
-                      "started_at": START.isoformat()}
-        self.snapshot = snapshot(jobs, 1)
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._iter()
-
-    async def _iter(self) -> AsyncIterator[dict[str, Any]]:
-        while (message := await self.queue.get()) is not None:
-            yield message
-
-    async def call(self, op: str, **args: Any) -> dict[str, Any]:
-        return {}
-
-    async def close(self) -> None:
-        self.queue.put_nowait(None)
+    return ScriptedLink(snapshot(jobs, 1), START)
 
 
 @pytest.mark.slow
 def test_a_resync_redraws_only_the_rows_of_the_jobs_that_changed(monkeypatch):
     n = LARGE_SCHEDULE + 20
     jobs = [record(f"job-{i:05d}", 10 + i % 600) for i in range(n)]
-    link = Link(jobs)
+    link = link_with(jobs)
 
-    async def connect() -> Link:
+    async def connect() -> ScriptedLink:
         return link
 
     async def go() -> None:

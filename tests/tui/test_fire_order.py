@@ -17,6 +17,19 @@ from crondeck.tui.model import JobRow
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
 
+def _churn(rnd: random.Random, blocks: SortedBlocks, kept: set[int], keys: int,
+           adding: float) -> None:
+    """One random step on both: add a key below `keys` (with chance `adding`) or take one out."""
+    key = rnd.randrange(keys)
+    if rnd.random() < adding:
+        if key not in kept:
+            blocks.add(key)
+            kept.add(key)
+    else:
+        blocks.discard(key)
+        kept.discard(key)
+
+
 def test_sorted_blocks_match_a_sorted_list(monkeypatch):
     monkeypatch.setattr(fire_order, "BLOCK", 4)
     rnd = random.Random(7)
@@ -24,14 +37,7 @@ def test_sorted_blocks_match_a_sorted_list(monkeypatch):
         start = rnd.sample(range(500), rnd.randint(0, 40))
         blocks, kept = SortedBlocks(start), set(start)
         for _ in range(200):
-            key = rnd.randrange(500)
-            if rnd.random() < 0.5:
-                if key not in kept:
-                    blocks.add(key)
-                    kept.add(key)
-            else:
-                blocks.discard(key)
-                kept.discard(key)
+            _churn(rnd, blocks, kept, 500, 0.5)
             assert len(blocks) == len(kept)
         assert blocks.first(1000) == sorted(kept)
         assert blocks.first(9) == sorted(kept)[:9]
@@ -78,14 +84,7 @@ def test_sorted_blocks_read_by_position_as_a_sorted_list(monkeypatch):
         start = sorted(rnd.sample(range(400), rnd.randint(0, 60)))
         blocks, kept = SortedBlocks(start, ordered=True), set(start)
         for _ in range(120):
-            key = rnd.randrange(400)
-            if rnd.random() < 0.55:
-                if key not in kept:
-                    blocks.add(key)
-                    kept.add(key)
-            else:
-                blocks.discard(key)
-                kept.discard(key)
+            _churn(rnd, blocks, kept, 400, 0.55)
             flat = sorted(kept)
             probe = rnd.randrange(400)
             assert blocks.index(probe) == bisect_left(flat, probe)

@@ -5,12 +5,12 @@ In a console running the schedule and in one attached to a scheduler elsewhere."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 from conftest import START, settle, text_of
+from helpers import ScriptedLink
 
 from crondeck.core import JobOptions, RemoteScheduler
 from crondeck.core.clock import FakeClock
@@ -84,36 +84,18 @@ RUN = [{"run_id": "run-1", "scheduled_for": START.isoformat(),
         "started_at": START.isoformat(), "manual": True, "attempt": 1}]
 
 
-class Link:
+def link_with(jobs: list[dict[str, Any]]) -> ScriptedLink:
     """A scheduler's connection: its first snapshot, then what the test feeds it."""
-
-    def __init__(self, jobs: list[dict[str, Any]]) -> None:
-        self.hello = {"type": "hello", "version": 1, "pid": 4121, "kind": "crondeck run",
-                      "started_at": START.isoformat()}
-        self.snapshot = {"type": "snapshot", "seq": 1, "jobs": jobs, "output": [],
+    return ScriptedLink({"type": "snapshot", "seq": 1, "jobs": jobs, "output": [],
                          "scheduler": {"paused": False, "pause_note": "", "running_loop": True,
-                                       "seq": 1}}
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._iter()
-
-    async def _iter(self) -> AsyncIterator[dict[str, Any]]:
-        while (message := await self.queue.get()) is not None:
-            yield message
-
-    async def call(self, op: str, **args: Any) -> dict[str, Any]:
-        return {}
-
-    async def close(self) -> None:
-        self.queue.put_nowait(None)
+                                       "seq": 1}}, START)
 
 
 def test_an_attached_console_leaves_a_paused_running_job_out_of_upcoming():
     """As the scheduler sends them: the event, then the record of what it changed."""
-    link = Link([record("talker", 2, running=RUN), record("digest", 3)])
+    link = link_with([record("talker", 2, running=RUN), record("digest", 3)])
 
-    async def connect() -> Link:
+    async def connect() -> ScriptedLink:
         return link
 
     async def go() -> None:
